@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# One command per quick-start step; each sets up what it needs in ./.venv first.
+#   ./dev.sh demo   install commsim and run the flagship scenario (prints its result)
+#   ./dev.sh test   install commsim with test extras (and the CPU build of torch) and run the tests
+#   ./dev.sh lint   ruff + mypy
+set -euo pipefail
+cd "$(dirname "$0")"
+PY=${PYTHON:-python3}
+VENV=.venv
+
+setup() {
+  local extras=$1
+  if [ ! -x "$VENV/bin/python" ]; then
+    "$PY" -m venv "$VENV"
+  fi
+  local stamp="$VENV/.commsim-$extras-$(sha1sum pyproject.toml | cut -c1-12)"
+  if [ ! -f "$stamp" ]; then
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    if [[ "$extras" == *torch* ]] && ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
+      # The pinned CPU build; an unpinned torch would pull a multi-GB CUDA build.
+      "$VENV/bin/python" -m pip install -q "torch==2.13.0"
+    fi
+    "$VENV/bin/python" -m pip install -q -e ".[$extras]"
+    touch "$stamp"
+  fi
+}
+
+case "${1:-}" in
+  demo)
+    setup "sweep"
+    exec "$VENV/bin/commsim" run scenarios/gpt3-175b-1024xh100.yaml
+    ;;
+  test)
+    setup "test,dev,sweep,chakra,torch"
+    shift
+    exec "$VENV/bin/python" -m pytest "$@"
+    ;;
+  lint)
+    setup "test,dev,sweep,chakra,torch"
+    "$VENV/bin/ruff" check simulator tests benchmarks
+    "$VENV/bin/ruff" format --check simulator tests benchmarks
+    exec "$VENV/bin/mypy"
+    ;;
+  *)
+    echo "usage: ./dev.sh demo|test|lint [pytest args]" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,90 @@
+"""The ``commsim`` command line.
+
+Each subcommand lives in its own module of this package and exposes
+``register(subparsers: argparse._SubParsersAction) -> None``, which adds its parser and sets
+``func`` (a callable taking the parsed ``argparse.Namespace`` and returning an exit status).
+Add a new command by writing the module and naming it in :data:`COMMAND_MODULES`.
+
+Contract (DESIGN.md): every command takes ``--json`` (exactly one JSON object on stdout);
+bad input exits 2 with one line on stderr naming the file and the field, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from simulator.errors import InputError
+
+#: Subcommand modules, in the order ``commsim --help`` lists them.
+COMMAND_MODULES: tuple[str, ...] = (
+    "collective",
+    "run",
+    "topology",
+    "record",
+    "replay",
+    "validate",
+    "rig",
+    "sweep",
+    "plan",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every available subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="commsim",
+        description="Discrete-event simulator of communication cost in distributed LLM training.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"simulator.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"simulator.cli.{name}":
+                continue  # command not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def emit_json(obj: Any) -> None:
+    """Print one JSON object on stdout (numpy scalars and paths converted)."""
+    print(json.dumps(obj, default=_json_default, indent=2, sort_keys=False))
+
+
+def _json_default(o: Any) -> Any:
+    try:
+        import numpy as np
+
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    return str(o)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``commsim`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status = args.func(args)
+    except InputError as err:
+        print(f"commsim {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return int(status or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Workloads: the per-rank Program IR, the transformer cost model and the strategies."""
