@@ -13,6 +13,14 @@ runs only Programs. Semantics the engine guarantees (and producers may rely on):
 * :class:`Send` and :class:`Recv` rendezvous: the transfer starts when both sides have reached
   their op; they are matched by ``(src, dst, tag)`` in program order.
 * Ranks are global integers ``0..world-1`` that index ``Topology.ranks``.
+* Scale by structure (mirrors): a Workload may carry programs for *representative* ranks
+  only. A rank without a program is assumed to behave exactly like the representative whose
+  collectives include it: it reaches every collective when the representative does, so a
+  rendezvous waits only for members that have programs. ``Collective.mirrors`` lists groups of
+  ranks without programs that run the same collective at the same time (their flows share the
+  network with everything else, so contention stays real); ``Send.mirrors`` lists
+  ``(src, dst)`` pairs likewise. The op finishes when its own and all mirror transfers are done.
+  Builders add mirrors only where they can share links with simulated traffic.
 
 Units: seconds, bytes, FLOPs (count, not rate).
 """
@@ -111,6 +119,7 @@ class Collective(Op):
     algo: str = "auto"
     root: int = 0
     match_key: str | None = None
+    mirrors: tuple[tuple[int, ...], ...] = ()
 
     @property
     def kind(self) -> OpKind:
@@ -124,6 +133,7 @@ class Send(Op):
     peer: int
     size_B: float
     tag: int = 0
+    mirrors: tuple[tuple[int, int], ...] = ()
 
     @property
     def kind(self) -> OpKind:
@@ -213,6 +223,7 @@ class Program:
         layer: int = -1,
         microbatch: int = -1,
         match_key: str | None = None,
+        mirrors: Sequence[Sequence[int]] = (),
     ) -> int:
         """Append a :class:`Collective` op and return its id."""
         return self.add(
@@ -230,6 +241,7 @@ class Program:
                 algo=algo,
                 root=root,
                 match_key=match_key,
+                mirrors=tuple(tuple(g) for g in mirrors),
             )
         )
 
@@ -245,6 +257,7 @@ class Program:
         category: str = "",
         layer: int = -1,
         microbatch: int = -1,
+        mirrors: Sequence[tuple[int, int]] = (),
     ) -> int:
         """Append a :class:`Send` op and return its id."""
         return self.add(
@@ -259,6 +272,7 @@ class Program:
                 peer=peer,
                 size_B=size_B,
                 tag=tag,
+                mirrors=tuple((int(a), int(b)) for a, b in mirrors),
             )
         )
 
@@ -314,10 +328,12 @@ class Program:
 
 @dataclass(slots=True)
 class Workload:
-    """Programs for all ranks of one job, plus how to read them.
+    """Programs of one job, plus how to read them.
 
     Attributes:
-        programs: one per global rank, ``programs[r].rank == r``.
+        programs: one per simulated rank, sorted by rank. Usually every rank ``0..world-1``;
+            with mirrors (see the module docstring) only the representatives.
+        world: number of ranks in the job (``None``: ``len(programs)``).
         steps_per_program: how many training steps one run of the programs represents
             (local SGD with averaging every H steps builds H steps; reported step time is
             the simulated time divided by this).
@@ -326,17 +342,37 @@ class Workload:
     """
 
     programs: list[Program]
+    world: int | None = None
     steps_per_program: int = 1
     metadata: dict[str, object] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.world is None:
+            self.world = len(self.programs)
+
     @property
-    def world(self) -> int:
-        """Number of ranks."""
-        return len(self.programs)
+    def world_size(self) -> int:
+        """Number of ranks in the job (simulated or mirrored)."""
+        assert self.world is not None  # set in __post_init__
+        return self.world
+
+    @property
+    def simulated_ranks(self) -> list[int]:
+        """Ranks that have a program."""
+        return [p.rank for p in self.programs]
+
+    def program(self, rank: int) -> Program | None:
+        """The program of ``rank``, or None for a mirrored rank."""
+        for p in self.programs:
+            if p.rank == rank:
+                return p
+        return None
 
     def validate(self) -> None:
-        """Check every program, and that program ``i`` is rank ``i``."""
-        for i, p in enumerate(self.programs):
-            if p.rank != i:
-                raise ValueError(f"programs[{i}] has rank {p.rank}")
+        """Check every program, that ranks are sorted, unique and inside ``0..world-1``."""
+        last = -1
+        for p in self.programs:
+            if p.rank <= last or p.rank >= self.world_size:
+                raise ValueError(f"program ranks must be sorted, unique and < world: {p.rank}")
+            last = p.rank
             p.validate()
