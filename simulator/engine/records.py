@@ -1,0 +1,165 @@
+"""What the engine records, and its conversion into pandas tables.
+
+The runner writes op times into :class:`OpTimes` (flat lists indexed by global op index,
+cheap to fill); tables are built from them only when asked for.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simulator.engine.streams import Plan
+from simulator.workload.ir import Collective, Compute, Recv, Send
+
+#: Columns of :attr:`StepResult.ops`, in order.
+OP_COLUMNS: tuple[str, ...] = (
+    "rank",
+    "id",
+    "name",
+    "kind",
+    "category",
+    "stream",
+    "layer",
+    "microbatch",
+    "ready_s",
+    "start_s",
+    "end_s",
+    "size_B",
+    "op",
+    "group",
+    "peer",
+    "algo",
+)
+
+#: Columns of :attr:`StepResult.flows`, in order.
+FLOW_COLUMNS: tuple[str, ...] = ("src", "dst", "tag", "size_B", "start_s", "end_s", "links")
+
+#: Columns of :attr:`StepResult.links`, in order.
+LINK_COLUMNS: tuple[str, ...] = (
+    "link",
+    "src",
+    "dst",
+    "kind",
+    "capacity_Bps",
+    "latency_s",
+    "bytes_B",
+    "bytes_per_step_B",
+    "busy_s",
+    "utilisation",
+    "busy_fraction",
+    "peak",
+)
+
+
+@dataclass(slots=True)
+class OpTimes:
+    """Per-op times in seconds of simulated time (``nan`` until set).
+
+    ``ready_s``: all predecessors done (the op is reached); ``start_s``: the op runs (for a
+    collective or send/recv: the rendezvous is complete and transfers start); ``end_s``: done.
+    ``algo``: algorithm a collective ran with (``""`` otherwise).
+    """
+
+    ready_s: list[float]
+    start_s: list[float]
+    end_s: list[float]
+    algo: list[str]
+
+    @classmethod
+    def empty(cls, n: int) -> OpTimes:
+        """Times for ``n`` ops, all unset."""
+        return cls([math.nan] * n, [math.nan] * n, [math.nan] * n, [""] * n)
+
+
+def ops_table(plan: Plan, times: OpTimes) -> pd.DataFrame:
+    """One row per op of every simulated rank (columns :data:`OP_COLUMNS`)."""
+    rows: dict[str, list[Any]] = {c: [] for c in OP_COLUMNS}
+    for g, op in enumerate(plan.ops):
+        rows["rank"].append(plan.rank[g])
+        rows["id"].append(op.id)
+        rows["name"].append(op.name)
+        rows["kind"].append(op.kind.value)
+        rows["category"].append(op.category)
+        rows["stream"].append(op.stream)
+        rows["layer"].append(op.layer)
+        rows["microbatch"].append(op.microbatch)
+        if isinstance(op, Compute):
+            rows["size_B"].append(0.0)
+            rows["op"].append("compute")
+            rows["group"].append("")
+            rows["peer"].append(-1)
+        elif isinstance(op, Collective):
+            rows["size_B"].append(float(op.size_B))
+            rows["op"].append(op.op.value)
+            rows["group"].append(",".join(map(str, op.group)))
+            rows["peer"].append(-1)
+        elif isinstance(op, Send | Recv):
+            rows["size_B"].append(float(op.size_B))
+            rows["op"].append(op.kind.value)
+            rows["group"].append("")
+            rows["peer"].append(op.peer)
+    rows["ready_s"] = list(times.ready_s)
+    rows["start_s"] = list(times.start_s)
+    rows["end_s"] = list(times.end_s)
+    rows["algo"] = list(times.algo)
+    return pd.DataFrame(rows, columns=list(OP_COLUMNS))
+
+
+def flows_table(records: list[Any]) -> pd.DataFrame:
+    """One row per fabric flow (columns :data:`FLOW_COLUMNS`; ``links``: space-separated ids)."""
+    return pd.DataFrame(
+        {
+            "src": [int(r.src) for r in records],
+            "dst": [int(r.dst) for r in records],
+            "tag": [str(r.tag) for r in records],
+            "size_B": [float(r.size_B) for r in records],
+            "start_s": [float(r.start_s) for r in records],
+            "end_s": [float(r.end_s) for r in records],
+            "links": [" ".join(map(str, r.links)) for r in records],
+        },
+        columns=list(FLOW_COLUMNS),
+    )
+
+
+def links_table(
+    topology: Any,
+    bytes_B: np.ndarray,
+    busy_s: np.ndarray,
+    peak: np.ndarray,
+    makespan_s: float,
+    steps: int,
+) -> pd.DataFrame:
+    """One row per directed link (columns :data:`LINK_COLUMNS`).
+
+    ``bytes_B`` and ``busy_s`` cover the whole simulated run (``steps`` training steps);
+    ``utilisation = bytes_B / (capacity_Bps * makespan_s)`` (mean over the run),
+    ``busy_fraction = busy_s / makespan_s`` (share of time with at least one flow),
+    ``peak``: highest instantaneous share of capacity in use.
+    """
+    links = topology.links
+    cap = np.asarray(topology.capacity_Bps, dtype=float)
+    span = makespan_s if makespan_s > 0 else math.inf
+    b = np.asarray(bytes_B, dtype=float)
+    busy = np.asarray(busy_s, dtype=float)
+    return pd.DataFrame(
+        {
+            "link": [int(lk.id) for lk in links],
+            "src": [str(lk.src) for lk in links],
+            "dst": [str(lk.dst) for lk in links],
+            "kind": [str(getattr(lk.kind, "value", lk.kind)) for lk in links],
+            "capacity_Bps": cap,
+            "latency_s": [float(lk.latency_s) for lk in links],
+            "bytes_B": b,
+            "bytes_per_step_B": b / max(steps, 1),
+            "busy_s": busy,
+            "utilisation": b / (cap * span),
+            "busy_fraction": busy / span,
+            "peak": np.asarray(peak, dtype=float),
+        },
+        columns=list(LINK_COLUMNS),
+    )

@@ -1,0 +1,230 @@
+"""The outcome of a simulation: :class:`StepResult`.
+
+Definitions (see also :mod:`simulator.engine.breakdown` and docs/decisions.md):
+
+* ``makespan_s``: end of the last op of any simulated rank (the programs all start at 0).
+* ``step_time_s = makespan_s / steps_per_program``.
+* The breakdown (``compute_s``, ``comm_s``, ``exposed_comm_s``, ``bubble_s``) is that of the
+  **critical rank**: the simulated rank whose last op ends last (ties: the lowest rank), over
+  the window ``[0, makespan_s]``, divided by ``steps_per_program``. For it,
+  ``step_time_s == compute_s + exposed_comm_s + bubble_s``. The breakdown of every simulated
+  rank is in :attr:`StepResult.ranks` (same definitions, same window).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simulator.engine.breakdown import Breakdown, Interval, breakdown, exposed_of, merge
+from simulator.engine.records import OpTimes, flows_table, links_table, ops_table
+from simulator.engine.streams import Plan
+from simulator.workload.ir import Compute, Workload
+
+
+@dataclass(slots=True)
+class StepResult:
+    """Step time, its breakdown, and per-op / per-flow / per-link tables.
+
+    All ``*_s`` scalars are seconds **per training step**. Tables hold simulated time of the
+    whole run (``steps_per_program`` steps).
+
+    Attributes:
+        step_time_s: makespan / steps_per_program.
+        compute_s, comm_s, exposed_comm_s, bubble_s: breakdown of the critical rank.
+        makespan_s: simulated time of the whole run.
+        steps_per_program: training steps the programs represent.
+        critical_rank: rank whose breakdown is reported.
+        comm_by_category_s: critical rank's communication time per op category (union of
+            that category's intervals; categories may overlap, so these need not add up).
+        exposed_comm_by_category_s: per category, its communication not under compute.
+        world: ranks in the job; simulated_ranks: ranks with a program.
+        backend, fidelity: what the collectives ran with.
+        ranks: per simulated rank ``rank, end_s, compute_s, comm_s, exposed_comm_s, bubble_s``
+            (per step).
+        links: per directed link (see :func:`simulator.engine.records.links_table`).
+        metadata: the workload's metadata.
+    """
+
+    step_time_s: float
+    compute_s: float
+    comm_s: float
+    exposed_comm_s: float
+    bubble_s: float
+    makespan_s: float
+    steps_per_program: int
+    critical_rank: int
+    comm_by_category_s: dict[str, float]
+    exposed_comm_by_category_s: dict[str, float]
+    world: int
+    simulated_ranks: list[int]
+    backend: str
+    fidelity: str
+    ranks: pd.DataFrame
+    links: pd.DataFrame
+    metadata: dict[str, Any] = field(default_factory=dict)
+    _plan: Plan | None = None
+    _times: OpTimes | None = None
+    _flow_records: list[Any] = field(default_factory=list)
+    _ops: pd.DataFrame | None = None
+    _flows: pd.DataFrame | None = None
+
+    @property
+    def ops(self) -> pd.DataFrame:
+        """One row per op of every simulated rank (see :data:`records.OP_COLUMNS`)."""
+        if self._ops is None:
+            assert self._plan is not None and self._times is not None
+            self._ops = ops_table(self._plan, self._times)
+        return self._ops
+
+    @property
+    def flows(self) -> pd.DataFrame:
+        """One row per network flow (empty when simulated with ``record=False``)."""
+        if self._flows is None:
+            self._flows = flows_table(self._flow_records)
+        return self._flows
+
+    @property
+    def flow_records(self) -> list[Any]:
+        """The fabric's raw flow records (``start_s, end_s, size_B, links, tag, src, dst``)."""
+        return self._flow_records
+
+    def busiest_links(self, k: int = 5) -> pd.DataFrame:
+        """The ``k`` links with the highest mean utilisation (ties: lower link id first)."""
+        df = self.links
+        order = np.lexsort((df["link"].to_numpy(), -df["utilisation"].to_numpy()))
+        return df.iloc[order[:k]].reset_index(drop=True)
+
+    def to_dict(self, k_links: int = 5) -> dict[str, Any]:
+        """JSON-ready summary: scalars, per-category comm and the ``k_links`` busiest links."""
+        return {
+            "step_time_s": self.step_time_s,
+            "compute_s": self.compute_s,
+            "comm_s": self.comm_s,
+            "exposed_comm_s": self.exposed_comm_s,
+            "bubble_s": self.bubble_s,
+            "makespan_s": self.makespan_s,
+            "steps_per_program": self.steps_per_program,
+            "critical_rank": self.critical_rank,
+            "comm_by_category_s": dict(self.comm_by_category_s),
+            "exposed_comm_by_category_s": dict(self.exposed_comm_by_category_s),
+            "world": self.world,
+            "simulated_ranks": len(self.simulated_ranks),
+            "backend": self.backend,
+            "fidelity": self.fidelity,
+            "busiest_links": [
+                {k: _plain(v) for k, v in row.items()}
+                for row in self.busiest_links(k_links).to_dict(orient="records")
+            ],
+            "metadata": {k: _plain(v) for k, v in self.metadata.items()},
+        }
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_plain(x) for x in v]
+    if isinstance(v, str | int | float | bool) or v is None:
+        return v
+    return str(v)
+
+
+def build_result(
+    *,
+    workload: Workload,
+    topology: Any,
+    plan: Plan,
+    times: OpTimes,
+    fabric: Any,
+    backend: str,
+    fidelity: str,
+    record: bool,
+) -> StepResult:
+    """Assemble a :class:`StepResult` from the runner's times and the fabric's counters."""
+    steps = max(int(workload.steps_per_program), 1)
+    makespan = max(times.end_s, default=0.0)
+    compute_iv: dict[int, list[Interval]] = defaultdict(list)
+    comm_iv: dict[int, list[Interval]] = defaultdict(list)
+    last_end: dict[int, float] = {r: 0.0 for r in plan.program_ranks}
+    for g, op in enumerate(plan.ops):
+        r = plan.rank[g]
+        iv = (times.start_s[g], times.end_s[g])
+        (compute_iv if isinstance(op, Compute) else comm_iv)[r].append(iv)
+        if iv[1] > last_end[r]:
+            last_end[r] = iv[1]
+
+    per_rank: dict[int, Breakdown] = {
+        r: breakdown(compute_iv[r], comm_iv[r], makespan).scaled(1.0 / steps)
+        for r in plan.program_ranks
+    }
+    critical = min(plan.program_ranks, key=lambda r: (-last_end[r], r)) if per_rank else -1
+    crit = per_rank.get(critical, Breakdown(0.0, 0.0, 0.0, 0.0, 0.0))
+
+    by_cat: dict[str, list[Interval]] = defaultdict(list)
+    for g, op in enumerate(plan.ops):
+        if plan.rank[g] == critical and not isinstance(op, Compute):
+            by_cat[op.category or "other"].append((times.start_s[g], times.end_s[g]))
+    compute_merged = merge(compute_iv[critical])
+    comm_by_cat = {
+        c: sum(b - a for a, b in merge(ivs)) / steps for c, ivs in sorted(by_cat.items())
+    }
+    exposed_by_cat = {
+        c: exposed_of(ivs, compute_merged) / steps for c, ivs in sorted(by_cat.items())
+    }
+
+    ranks_df = pd.DataFrame(
+        {
+            "rank": list(per_rank),
+            "end_s": [last_end[r] for r in per_rank],
+            "compute_s": [b.compute_s for b in per_rank.values()],
+            "comm_s": [b.comm_s for b in per_rank.values()],
+            "exposed_comm_s": [b.exposed_comm_s for b in per_rank.values()],
+            "bubble_s": [b.bubble_s for b in per_rank.values()],
+        }
+    )
+    n_links = len(topology.links)
+    links = links_table(
+        topology,
+        _array(fabric, "link_bytes_B", n_links),
+        _array(fabric, "link_busy_s", n_links),
+        _array(fabric, "link_peak_util", n_links),
+        makespan,
+        steps,
+    )
+    return StepResult(
+        step_time_s=makespan / steps,
+        compute_s=crit.compute_s,
+        comm_s=crit.comm_s,
+        exposed_comm_s=crit.exposed_comm_s,
+        bubble_s=crit.bubble_s,
+        makespan_s=makespan,
+        steps_per_program=steps,
+        critical_rank=critical,
+        comm_by_category_s=comm_by_cat,
+        exposed_comm_by_category_s=exposed_by_cat,
+        world=workload.world_size,
+        simulated_ranks=list(plan.program_ranks),
+        backend=backend,
+        fidelity=fidelity,
+        ranks=ranks_df,
+        links=links,
+        metadata=dict(workload.metadata),
+        _plan=plan,
+        _times=times,
+        _flow_records=list(getattr(fabric, "records", [])) if record else [],
+    )
+
+
+def _array(fabric: Any, name: str, n: int) -> np.ndarray:
+    a = getattr(fabric, name, None)
+    if a is None:
+        return np.zeros(n)
+    arr = np.asarray(a, dtype=float)
+    return arr

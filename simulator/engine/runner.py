@@ -1,0 +1,361 @@
+"""The engine: run a :class:`~simulator.workload.ir.Workload` on a topology, event by event.
+
+One simpy environment and one :class:`~simulator.network.Fabric` per simulation. Ops are not
+simpy processes: the runner keeps an integer counter of unfinished predecessors per op and
+releases an op the moment its counter reaches zero (see :mod:`simulator.engine.streams`).
+A released compute op is a simpy timeout; a collective whose rendezvous is complete runs
+:func:`simulator.collectives.run_collective` as one simpy process per group (its own group plus
+its mirrors); a matched send/recv is one fabric flow per pair. Completion callbacks release the
+ops that wait. Ties are broken by simpy's ``(time, priority, insertion order)`` and insertion
+order follows global op indices, so the same inputs give the same outputs bit for bit.
+
+If the event queue runs dry with ops unfinished, :class:`~simulator.engine.errors.DeadlockError`
+explains who waits for whom (:mod:`simulator.engine.deadlock`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Hashable
+from functools import partial
+from typing import Any
+
+import simpy
+
+from simulator.engine.deadlock import explain_deadlock
+from simulator.engine.errors import WorkloadError
+from simulator.engine.records import OpTimes
+from simulator.engine.result import StepResult, build_result
+from simulator.engine.streams import Plan, build_plan
+from simulator.workload.ir import Collective, Compute, Recv, Send, Workload
+
+#: ``compute_model(op, rank) -> seconds`` for :class:`Compute` ops without ``duration_s``.
+ComputeModel = Callable[[Compute, int], float]
+
+_COMPUTE, _COLLECTIVE, _SEND, _RECV = 0, 1, 2, 3
+
+
+def simulate(
+    workload: Workload,
+    topology: Any,
+    *,
+    backend: Any = "nccl",
+    fidelity: str = "flow",
+    compute_model: ComputeModel | None = None,
+    record: bool = True,
+    chunks: int = 1,
+) -> StepResult:
+    """Simulate one run of ``workload``'s programs on ``topology``.
+
+    Args:
+        workload: per-rank programs (all ranks, or representatives plus mirrors).
+        topology: a :class:`simulator.topology.Topology`; workload ranks index its ``ranks``.
+        backend: backend profile name (``"nccl"``, ``"gloo"``, a calibration file) or a loaded
+            :class:`simulator.collectives.BackendProfile`; passed to the collectives.
+        fidelity: ``"analytical"``, ``"flow"`` or ``"chunk"`` (see :mod:`simulator.collectives`).
+        compute_model: seconds of a :class:`Compute` op that has no ``duration_s``.
+        record: keep per-flow records (the ``flows`` table); op times are always kept.
+        chunks: pipelining chunks per collective, passed to ``run_collective``.
+
+    Returns:
+        A :class:`StepResult`; all of its figures are per training step
+        (simulated time / ``workload.steps_per_program``).
+
+    Raises:
+        WorkloadError: an op cannot run (no duration and no compute model, members of a
+            collective disagree on op or size, a peer outside the job, ...).
+        DeadlockError: ops are left waiting when no event is left; the message names them.
+    """
+    from simulator.collectives import Fidelity, load_backend
+    from simulator.network import Fabric
+
+    try:
+        fid = Fidelity(str(fidelity))
+    except ValueError as exc:
+        choices = ", ".join(f.value for f in Fidelity)
+        raise WorkloadError(f"unknown fidelity {fidelity!r} (choose {choices})") from exc
+    profile = load_backend(backend) if isinstance(backend, str) else backend
+
+    plan = build_plan(workload, topology.num_ranks)
+    durations = _compute_durations(plan, compute_model)
+    env = simpy.Environment()
+    fabric = Fabric(env, topology.capacity_Bps, record=record)
+    runner = _Runner(plan, topology, env, fabric, durations, profile, fid, chunks)
+    runner.run()
+    return build_result(
+        workload=workload,
+        topology=topology,
+        plan=plan,
+        times=runner.times,
+        fabric=fabric,
+        backend=getattr(profile, "name", str(backend)),
+        fidelity=fid.value,
+        record=record,
+    )
+
+
+def _compute_durations(plan: Plan, compute_model: ComputeModel | None) -> list[float]:
+    """Seconds of every compute op (``nan`` for other ops); raise on a missing duration."""
+    out = [math.nan] * len(plan)
+    for g, op in enumerate(plan.ops):
+        if not isinstance(op, Compute):
+            continue
+        if op.duration_s is not None:
+            out[g] = float(op.duration_s)
+            continue
+        if compute_model is None:
+            raise WorkloadError(
+                f"{plan.label(g)}: compute op has no duration_s and no compute_model was given"
+            )
+        d = float(compute_model(op, plan.rank[g]))
+        if not (d >= 0 and math.isfinite(d)):
+            raise WorkloadError(f"{plan.label(g)}: compute_model returned {d} s (need >= 0)")
+        out[g] = d
+    return out
+
+
+class _Runner:
+    """Releases ops as their predecessors finish; owns the rendezvous tables."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        topology: Any,
+        env: simpy.Environment,
+        fabric: Any,
+        durations: list[float],
+        backend: Any,
+        fidelity: Any,
+        chunks: int,
+    ) -> None:
+        self.plan = plan
+        self.topology = topology
+        self.env = env
+        self.fabric = fabric
+        self.durations = durations
+        self.backend = backend
+        self.fidelity = fidelity
+        self.chunks = chunks
+        n = len(plan)
+        self.times = OpTimes.empty(n)
+        self.waits = list(plan.waits)
+        self.kind = [_kind_code(op) for op in plan.ops]
+        self.has_program = set(plan.program_ranks)
+        #: collectives waiting for members: key -> global indices of members that arrived
+        self.coll_pending: dict[Hashable, list[int]] = {}
+        #: sends / recvs waiting for their partner: (src, dst, tag) -> FIFO of global indices
+        self.send_q: dict[tuple[int, int, int], deque[int]] = {}
+        self.recv_q: dict[tuple[int, int, int], deque[int]] = {}
+
+    # -- driving ------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Release the ops without predecessors, run to the end, check nothing is left."""
+        for g in range(len(self.plan)):
+            if self.waits[g] == 0:
+                self._reach(g)
+        self.env.run()
+        unfinished = [g for g, e in enumerate(self.times.end_s) if math.isnan(e)]
+        if unfinished:
+            raise explain_deadlock(self.plan, self.times, self.env.now, unfinished, self)
+
+    def _reach(self, g: int) -> None:
+        """Op ``g`` has all predecessors done: it is reached now."""
+        self.times.ready_s[g] = self.env.now
+        k = self.kind[g]
+        if k == _COMPUTE:
+            self.times.start_s[g] = self.env.now
+            ev = self.env.timeout(self.durations[g])
+            ev.callbacks.append(partial(self._on_compute, g))
+        elif k == _COLLECTIVE:
+            self._arrive_collective(g)
+        elif k == _SEND:
+            self._arrive_send(g)
+        else:
+            self._arrive_recv(g)
+
+    def _finish(self, g: int) -> None:
+        self.times.end_s[g] = self.env.now
+        waits = self.waits
+        for d in self.plan.dependents[g]:
+            waits[d] -= 1
+            if waits[d] == 0:
+                self._reach(d)
+
+    def _on_compute(self, g: int, _event: simpy.Event) -> None:
+        self._finish(g)
+
+    # -- collectives --------------------------------------------------------------------
+
+    def expected_members(self, g: int) -> list[int]:
+        """Members of op ``g``'s group that have programs (the rendezvous waits for these)."""
+        op = self.plan.ops[g]
+        assert isinstance(op, Collective)
+        return [m for m in op.group if m in self.has_program]
+
+    def _arrive_collective(self, g: int) -> None:
+        key = self.plan.coll_key[g]
+        arrived = self.coll_pending.setdefault(key, [])
+        r = self.plan.rank[g]
+        if any(self.plan.rank[a] == r for a in arrived):
+            raise WorkloadError(f"{self.plan.label(g)}: rank reached collective {key} twice")
+        arrived.append(g)
+        if len(arrived) == len(self.expected_members(g)):
+            del self.coll_pending[key]
+            self._launch_collective(sorted(arrived, key=lambda a: self.plan.rank[a]))
+
+    def _launch_collective(self, members: list[int]) -> None:
+        from simulator.collectives import run_collective
+
+        first = self.plan.ops[members[0]]
+        assert isinstance(first, Collective)
+        mirrors: list[tuple[int, ...]] = []
+        for g in members:
+            op = self.plan.ops[g]
+            assert isinstance(op, Collective)
+            if (op.op, op.group, op.size_B, op.root) != (
+                first.op,
+                first.group,
+                first.size_B,
+                first.root,
+            ):
+                raise WorkloadError(
+                    f"collective members disagree: {self.plan.label(members[0])} is "
+                    f"{first.op} of {first.size_B} B on {first.group} root {first.root}, "
+                    f"{self.plan.label(g)} is {op.op} of {op.size_B} B on {op.group} "
+                    f"root {op.root}"
+                )
+            for m in op.mirrors:
+                if m not in mirrors and m != first.group:
+                    mirrors.append(m)
+        now = self.env.now
+        for g in members:
+            self.times.start_s[g] = now
+        state = _Pending(members, 1 + len(mirrors))
+        for i, grp in enumerate((first.group, *mirrors)):
+            proc = self.env.process(
+                run_collective(
+                    self.env,
+                    self.fabric,
+                    self.topology,
+                    first.op,
+                    grp,
+                    first.size_B,
+                    first.algo,
+                    self.backend,
+                    self.fidelity,
+                    chunks=self.chunks,
+                    root=first.root,
+                    tag=first.name,
+                )
+            )
+            proc.callbacks.append(partial(self._on_collective_part, state, i == 0))
+
+    def _on_collective_part(self, state: _Pending, own: bool, event: simpy.Event) -> None:
+        if own:
+            state.algo = str(event.value) if event.value is not None else ""
+        state.left -= 1
+        if state.left == 0:
+            for g in state.members:
+                self.times.algo[g] = state.algo
+                self._finish(g)
+
+    # -- point to point -----------------------------------------------------------------
+
+    def _arrive_send(self, g: int) -> None:
+        op = self.plan.ops[g]
+        assert isinstance(op, Send)
+        src, dst = self.plan.rank[g], op.peer
+        key = (src, dst, op.tag)
+        if dst not in self.has_program:
+            self._launch_p2p(g, None)
+        elif (q := self.recv_q.get(key)) is not None and q:
+            self._launch_p2p(g, q.popleft())
+        else:
+            self.send_q.setdefault(key, deque()).append(g)
+
+    def _arrive_recv(self, g: int) -> None:
+        op = self.plan.ops[g]
+        assert isinstance(op, Recv)
+        src, dst = op.peer, self.plan.rank[g]
+        key = (src, dst, op.tag)
+        if src not in self.has_program:
+            self._launch_p2p(None, g)
+        elif (q := self.send_q.get(key)) is not None and q:
+            self._launch_p2p(q.popleft(), g)
+        else:
+            self.recv_q.setdefault(key, deque()).append(g)
+
+    def _launch_p2p(self, s: int | None, r: int | None) -> None:
+        """Start the transfer of a matched send ``s`` / recv ``r`` (either may be mirrored)."""
+        from simulator.network import FlowSpec
+
+        pairs: list[tuple[int, int]]
+        if s is not None:
+            sop = self.plan.ops[s]
+            assert isinstance(sop, Send)
+            size_B, name = sop.size_B, sop.name
+            pairs = [(self.plan.rank[s], sop.peer), *sop.mirrors]
+            if r is not None:
+                rop = self.plan.ops[r]
+                assert isinstance(rop, Recv)
+                if rop.size_B != sop.size_B:
+                    raise WorkloadError(
+                        f"{self.plan.label(s)} sends {sop.size_B} B but "
+                        f"{self.plan.label(r)} receives {rop.size_B} B"
+                    )
+        else:
+            assert r is not None
+            rop = self.plan.ops[r]
+            assert isinstance(rop, Recv)
+            size_B, name = rop.size_B, rop.name
+            pairs = [(rop.peer, self.plan.rank[r])]
+        members = [g for g in (s, r) if g is not None]
+        now = self.env.now
+        for g in members:
+            self.times.start_s[g] = now
+        flows = []
+        for src, dst in dict.fromkeys(pairs):
+            if src == dst:
+                continue
+            path = self.topology.route(src, dst)
+            flows.append(
+                FlowSpec(
+                    links=tuple(path),
+                    size_B=size_B,
+                    latency_s=self.topology.path_latency_s(path),
+                    tag=name,
+                    src=src,
+                    dst=dst,
+                )
+            )
+        ev = self.fabric.start_many(flows) if flows else self.env.timeout(0.0)
+        ev.callbacks.append(partial(self._on_p2p, members))
+
+    def _on_p2p(self, members: list[int], _event: simpy.Event) -> None:
+        for g in members:
+            self._finish(g)
+
+
+class _Pending:
+    """A launched collective: members to finish once ``left`` group transfers are done."""
+
+    __slots__ = ("algo", "left", "members")
+
+    def __init__(self, members: list[int], left: int) -> None:
+        self.members = members
+        self.left = left
+        self.algo = ""
+
+
+def _kind_code(op: object) -> int:
+    if isinstance(op, Compute):
+        return _COMPUTE
+    if isinstance(op, Collective):
+        return _COLLECTIVE
+    if isinstance(op, Send):
+        return _SEND
+    if isinstance(op, Recv):
+        return _RECV
+    raise WorkloadError(f"unknown op type {type(op).__name__}")

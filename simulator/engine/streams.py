@@ -1,0 +1,154 @@
+"""Flatten a :class:`~simulator.workload.ir.Workload` into one dependency graph.
+
+Every op of every simulated rank gets a *global index* ``g`` (programs in rank order, ops in
+program order). An op waits for its stream predecessor (CUDA-stream semantics: ops of one
+stream of one rank run in program order, one at a time) and for its ``deps``. The plan stores,
+per op, how many predecessors it waits for and which ops wait for it, so the runner can
+release ops with integer counters instead of one simpy process per op.
+
+Collectives also get their rendezvous key here: ``match_key`` when the op sets one, otherwise
+the group plus the per-group ordinal of the collective in its rank's program (like a NCCL
+communicator's sequence number).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+from simulator.engine.errors import WorkloadError
+from simulator.workload.ir import AnyOp, Collective, Compute, Recv, Send, Workload
+
+
+@dataclass(slots=True)
+class Plan:
+    """The flattened workload (all lists are indexed by global op index ``g``).
+
+    Attributes:
+        ops: the IR ops.
+        rank: the rank whose program holds the op.
+        stream: index into :attr:`streams` of the op's stream.
+        streams: ``(rank, stream name)`` per stream index, in order of first appearance.
+        waits: number of predecessors (stream predecessor and deps, deduplicated).
+        dependents: ops that wait for this one, ascending.
+        coll_key: rendezvous key of collectives (``None`` for other ops).
+        program_ranks: ranks that have a program (sorted).
+        first_op: global index of the first op of each program rank (``-1`` if empty).
+        local: ``(rank, op id) -> g``.
+    """
+
+    ops: list[AnyOp]
+    rank: list[int]
+    stream: list[int]
+    streams: list[tuple[int, str]]
+    waits: list[int]
+    dependents: list[list[int]]
+    coll_key: list[Hashable | None]
+    program_ranks: list[int]
+    local: dict[tuple[int, int], int]
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+    def label(self, g: int) -> str:
+        """``"rank R op 'NAME' (id I)"`` for messages."""
+        op = self.ops[g]
+        return f"rank {self.rank[g]} op '{op.name}' (id {op.id})"
+
+
+def build_plan(workload: Workload, num_ranks: int) -> Plan:
+    """Flatten ``workload``; raise :class:`WorkloadError` on what cannot run.
+
+    Checks: program ranks sorted, unique and inside the topology (``num_ranks``); deps name
+    earlier ops of the same program; collective groups and peers are ranks of the topology and
+    a collective's group contains its own rank.
+    """
+    world = workload.world_size
+    if world > num_ranks:
+        raise WorkloadError(f"workload has {world} ranks but the topology only {num_ranks}")
+    try:
+        workload.validate()
+    except ValueError as exc:
+        raise WorkloadError(str(exc)) from exc
+
+    ops: list[AnyOp] = []
+    rank_of: list[int] = []
+    stream_of: list[int] = []
+    streams: list[tuple[int, str]] = []
+    waits: list[int] = []
+    dependents: list[list[int]] = []
+    coll_key: list[Hashable | None] = []
+    local: dict[tuple[int, int], int] = {}
+
+    for prog in workload.programs:
+        r = prog.rank
+        stream_idx: dict[str, int] = {}
+        last_on_stream: dict[str, int] = {}
+        ordinal: dict[tuple[int, ...], int] = {}
+        for op in prog.ops:
+            g = len(ops)
+            _check_op(op, r, world)
+            ops.append(op)
+            rank_of.append(r)
+            if op.stream not in stream_idx:
+                stream_idx[op.stream] = len(streams)
+                streams.append((r, op.stream))
+            stream_of.append(stream_idx[op.stream])
+            preds = {local[(r, d)] for d in op.deps}
+            prev = last_on_stream.get(op.stream)
+            if prev is not None:
+                preds.add(prev)
+            last_on_stream[op.stream] = g
+            waits.append(len(preds))
+            dependents.append([])
+            for p in sorted(preds):
+                dependents[p].append(g)
+            key: Hashable | None = None
+            if isinstance(op, Collective):
+                if op.match_key is not None:
+                    key = ("key", op.match_key)
+                else:
+                    n = ordinal.get(op.group, 0)
+                    ordinal[op.group] = n + 1
+                    key = ("group", op.group, n)
+            coll_key.append(key)
+            local[(r, op.id)] = g
+
+    return Plan(
+        ops=ops,
+        rank=rank_of,
+        stream=stream_of,
+        streams=streams,
+        waits=waits,
+        dependents=dependents,
+        coll_key=coll_key,
+        program_ranks=[p.rank for p in workload.programs],
+        local=local,
+    )
+
+
+def _check_op(op: AnyOp, rank: int, world: int) -> None:
+    where = f"rank {rank} op '{op.name}' (id {op.id})"
+    if isinstance(op, Collective):
+        if rank not in op.group:
+            raise WorkloadError(
+                f"{where}: collective group {op.group} does not contain rank {rank}"
+            )
+        for grp in (op.group, *op.mirrors):
+            if len(set(grp)) != len(grp) or any(not 0 <= m < world for m in grp):
+                raise WorkloadError(
+                    f"{where}: bad group {grp} (ranks must be unique and < {world})"
+                )
+        if op.size_B < 0:
+            raise WorkloadError(f"{where}: negative size_B {op.size_B}")
+    elif isinstance(op, Send | Recv):
+        if not 0 <= op.peer < world:
+            raise WorkloadError(f"{where}: peer {op.peer} is not a rank of the job (< {world})")
+        if op.size_B < 0:
+            raise WorkloadError(f"{where}: negative size_B {op.size_B}")
+        if isinstance(op, Send):
+            for a, b in op.mirrors:
+                if not (0 <= a < world and 0 <= b < world):
+                    raise WorkloadError(f"{where}: mirror pair {(a, b)} outside 0..{world - 1}")
+    elif isinstance(op, Compute) and op.duration_s is not None and not op.duration_s >= 0:
+        raise WorkloadError(f"{where}: duration_s must be >= 0, got {op.duration_s}")

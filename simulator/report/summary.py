@@ -1,0 +1,107 @@
+"""The human summary of a run: a rich table with units."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Console, Group
+from rich.table import Table
+
+from simulator.engine import StepResult
+from simulator.units import format_bandwidth, format_size, format_time
+
+
+def _pct(part: float, whole: float) -> str:
+    return f"{100.0 * part / whole:5.1f} %" if whole > 0 else "  -  "
+
+
+def summary_table(
+    result: StepResult,
+    *,
+    title: str = "commsim run",
+    memory_per_gpu_B: Mapping[str, float] | None = None,
+    reference: Mapping[str, Any] | None = None,
+) -> Table:
+    """Step time and its breakdown (critical rank), memory, and the published reference."""
+    t = Table(title=title, show_header=True, header_style="bold")
+    t.add_column("quantity")
+    t.add_column("value", justify="right")
+    t.add_column("share of step", justify="right")
+    step = result.step_time_s
+    t.add_row("step time", format_time(step), "100.0 %")
+    t.add_row("  compute", format_time(result.compute_s), _pct(result.compute_s, step))
+    t.add_row(
+        "  exposed communication",
+        format_time(result.exposed_comm_s),
+        _pct(result.exposed_comm_s, step),
+    )
+    t.add_row("  bubble / idle", format_time(result.bubble_s), _pct(result.bubble_s, step))
+    t.add_row("communication (incl. hidden)", format_time(result.comm_s), _pct(result.comm_s, step))
+    for cat, secs in result.exposed_comm_by_category_s.items():
+        total = result.comm_by_category_s.get(cat, 0.0)
+        t.add_row(
+            f"  {cat}: exposed / total",
+            f"{format_time(secs)} / {format_time(total)}",
+            _pct(secs, step),
+        )
+    t.add_row("critical rank", str(result.critical_rank), "")
+    t.add_row(
+        "ranks simulated / world",
+        f"{len(result.simulated_ranks)} / {result.world}",
+        "",
+    )
+    t.add_row("backend, fidelity", f"{result.backend}, {result.fidelity}", "")
+    if memory_per_gpu_B:
+        for key, val in memory_per_gpu_B.items():
+            t.add_row(f"memory per GPU: {key}", format_size(float(val)), "")
+    if reference and reference.get("step_time_s"):
+        ref = float(reference["step_time_s"])
+        err = (step - ref) / ref
+        t.add_row(
+            "published step time",
+            format_time(ref),
+            f"pred. {100 * err:+.1f} %",
+        )
+        if reference.get("source"):
+            t.add_row("  source", str(reference["source"]), "")
+    return t
+
+
+def links_summary_table(result: StepResult, k: int = 5) -> Table:
+    """The ``k`` busiest links: kind, endpoints, capacity, bytes, utilisation."""
+    t = Table(title=f"busiest {k} links (mean utilisation over the step)", header_style="bold")
+    for col in ("link", "src -> dst", "kind", "capacity", "bytes / step", "util.", "peak"):
+        t.add_column(col, justify="right" if col not in ("src -> dst", "kind") else "left")
+    for row in result.busiest_links(k).itertuples(index=False):
+        t.add_row(
+            str(row.link),
+            f"{row.src} -> {row.dst}",
+            str(row.kind),
+            format_bandwidth(float(row.capacity_Bps)),
+            format_size(float(row.bytes_per_step_B)),
+            f"{100 * float(row.utilisation):.1f} %",
+            f"{100 * float(row.peak):.0f} %",
+        )
+    return t
+
+
+def print_summary(
+    result: StepResult,
+    *,
+    console: Console | None = None,
+    title: str = "commsim run",
+    memory_per_gpu_B: Mapping[str, float] | None = None,
+    reference: Mapping[str, Any] | None = None,
+    k_links: int = 5,
+) -> None:
+    """Print the summary and the busiest links to ``console`` (default: stdout)."""
+    console = console or Console()
+    console.print(
+        Group(
+            summary_table(
+                result, title=title, memory_per_gpu_B=memory_per_gpu_B, reference=reference
+            ),
+            links_summary_table(result, k_links),
+        )
+    )
