@@ -1,0 +1,416 @@
+"""Scenarios: what to simulate, as validated pydantic models loaded from YAML.
+
+``load_scenario(name_or_path, overrides)`` reads a scenario file (a path, or the name of a
+shipped ``scenarios/NAME.yaml``), applies ``--set key=value`` overrides (values parsed as YAML
+scalars, keys dotted: ``strategy.dp=32``) and validates it. Every mistake is an
+:class:`~simulator.errors.InputError` naming the file and the field, e.g.
+``scenarios/x.yaml: strategy.tp: expected a positive integer``. Unknown keys are rejected.
+
+A scenario may list ``compare:`` variants (each a name and a set of overrides); the CLI runs
+:meth:`Scenario.variants` one after the other (see docs/interfaces.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from simulator.errors import InputError
+from simulator.resources import resolve
+from simulator.workload.modelspec import DType, ModelSpec, Recompute
+
+
+def _size(v: Any) -> float:
+    from simulator.units import UnitError, parse_size
+
+    try:
+        return float(parse_size(v))
+    except UnitError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+SizeB = Annotated[float, BeforeValidator(_size), Field(gt=0)]
+PosInt = Annotated[int, Field(gt=0)]
+Fraction = Annotated[float, Field(gt=0, le=1)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+class StrategyKind(StrEnum):
+    """Top-level strategy families (registry keys of :mod:`simulator.workload.strategies`)."""
+
+    COLLECTIVE = "collective"  # DP/ZeRO/FSDP x TP x PP x EP with collectives (Megatron, DDP)
+    PARAMETER_SERVER = "parameter_server"
+    LOCAL_SGD = "local_sgd"
+
+
+class PipelineSchedule(StrEnum):
+    """Pipeline-parallel schedules."""
+
+    GPIPE = "gpipe"
+    ONE_F_ONE_B = "1f1b"
+    INTERLEAVED = "interleaved"
+
+
+class DataParallelMode(StrEnum):
+    """How data-parallel replicas synchronise gradients and hold state."""
+
+    DDP = "ddp"
+    ZERO1 = "zero1"
+    ZERO2 = "zero2"
+    ZERO3 = "zero3"
+    FSDP = "fsdp"
+
+
+class CompressionKind(StrEnum):
+    """Gradient compression applied to data-parallel gradient traffic."""
+
+    NONE = "none"
+    FP16 = "fp16"
+    BF16 = "bf16"
+    TOPK = "topk"
+    POWERSGD = "powersgd"
+    ONEBIT = "onebit"
+
+
+class PSMode(StrEnum):
+    """Parameter-server synchronisation."""
+
+    SYNC = "sync"
+    ASYNC = "async"
+
+
+class PSPlacement(StrEnum):
+    """Where parameter-server shards live."""
+
+    COLOCATED = "colocated"  # a server shard on some worker ranks, spread over hosts
+    DEDICATED = "dedicated"  # the last ``servers`` ranks are servers only
+
+
+class InnerSync(StrEnum):
+    """Local SGD: what happens every step between averaging rounds."""
+
+    NONE = "none"  # purely local steps
+    DATACENTER = "datacenter"  # all-reduce inside each datacenter every step (DiLoCo-like)
+
+
+class PipelineConfig(_Model):
+    """Pipeline schedule; ``virtual_stages`` > 1 needs ``schedule: interleaved``."""
+
+    schedule: PipelineSchedule = PipelineSchedule.ONE_F_ONE_B
+    virtual_stages: PosInt = 1
+
+
+class DataParallelConfig(_Model):
+    """Data-parallel gradient synchronisation."""
+
+    mode: DataParallelMode = DataParallelMode.DDP
+    bucket_size: SizeB = 25 * 2**20  # PyTorch DDP default bucket_cap_mb=25
+    hierarchical: bool = False
+    prefetch: Annotated[int, Field(ge=0)] = 1
+
+
+class CompressionConfig(_Model):
+    """Gradient compression (see :mod:`simulator.workload.strategies.compression`)."""
+
+    kind: CompressionKind = CompressionKind.NONE
+    ratio: Fraction = 0.01  # top-k: fraction of elements kept
+    rank: PosInt = 4  # PowerSGD rank
+
+
+class LocalSGDConfig(_Model):
+    """Local SGD / periodic parameter averaging every ``period`` steps."""
+
+    period: PosInt = 8
+    inner: InnerSync = InnerSync.NONE
+
+
+class ParameterServerConfig(_Model):
+    """Parameter server: shards, placement, sync or async with a staleness bound."""
+
+    servers: PosInt = 1
+    placement: PSPlacement = PSPlacement.COLOCATED
+    mode: PSMode = PSMode.SYNC
+    staleness: Annotated[int, Field(ge=0)] = 1
+    steps: PosInt = 4
+
+
+class StrategyConfig(_Model):
+    """Parallelism. Rank layout: TP fastest (inside a node), then PP, then DP."""
+
+    kind: StrategyKind = StrategyKind.COLLECTIVE
+    tp: PosInt = 1
+    pp: PosInt = 1
+    dp: PosInt | None = None
+    ep: PosInt = 1
+    sequence_parallel: bool = False
+    pipeline: PipelineConfig = PipelineConfig()
+    data_parallel: DataParallelConfig = DataParallelConfig()
+    compression: CompressionConfig = CompressionConfig()
+    local_sgd: LocalSGDConfig = LocalSGDConfig()
+    parameter_server: ParameterServerConfig = ParameterServerConfig()
+    fold: bool | None = None  # representative ranks + mirrors; None: automatic (world > 64)
+
+
+class ModelConfig(_Model):
+    """Decoder-only transformer shape (see :class:`~simulator.workload.modelspec.ModelSpec`)."""
+
+    name: str = "model"
+    layers: PosInt
+    hidden: PosInt
+    heads: PosInt
+    kv_heads: PosInt | None = None
+    ffn_hidden: PosInt | None = None
+    vocab: PosInt = 51200
+    gated_mlp: bool = False
+    experts: PosInt = 1
+    top_k: PosInt = 1
+    tie_embeddings: bool = True
+    flash_attention: bool = False
+
+
+class TrainingConfig(_Model):
+    """Batch, sequence, precision and recomputation."""
+
+    global_batch: PosInt
+    micro_batch: PosInt = 1
+    seq_len: PosInt = 2048
+    dtype: DType = DType.BF16
+    grad_dtype: DType | None = None  # gradients on the wire; default: dtype
+    recompute: Recompute = Recompute.NONE
+
+
+class HardwareConfig(_Model):
+    """GPU and efficiency overrides. ``mfu`` needs ``mfu_source``."""
+
+    gpu: str | None = None  # default: the topology's gpu
+    mfu: Fraction | None = None
+    mfu_source: str | None = None
+    memory_efficiency: Fraction | None = None
+
+
+class ReferenceConfig(_Model):
+    """A published step time to compare with."""
+
+    step_time_s: Annotated[float, Field(gt=0)]
+    source: str
+
+
+class Variant(_Model):
+    """One entry of ``compare:``: a name and overrides applied to the base scenario."""
+
+    name: str
+    set: dict[str, Any] = {}
+
+
+class Scenario(_Model):
+    """A what-if scenario: model x strategy x topology."""
+
+    name: str
+    description: str = ""
+    topology: str
+    backend: str = "nccl"
+    fidelity: str = "flow"
+    model: ModelConfig
+    strategy: StrategyConfig = StrategyConfig()
+    training: TrainingConfig
+    hardware: HardwareConfig = HardwareConfig()
+    reference: ReferenceConfig | None = None
+    compare: list[Variant] = []
+    source_file: str | None = Field(default=None, exclude=True)
+
+    def model_spec(self) -> ModelSpec:
+        """The :class:`ModelSpec` (sequence length from ``training``)."""
+        m = self.model
+        return ModelSpec(
+            name=m.name,
+            layers=m.layers,
+            hidden=m.hidden,
+            heads=m.heads,
+            kv_heads=m.kv_heads,
+            ffn_hidden=m.ffn_hidden,
+            vocab=m.vocab,
+            seq_len=self.training.seq_len,
+            gated_mlp=m.gated_mlp,
+            experts=m.experts,
+            top_k=m.top_k,
+            tie_embeddings=m.tie_embeddings,
+            flash_attention=m.flash_attention,
+        )
+
+    @property
+    def grad_dtype(self) -> DType:
+        """Gradient dtype on the wire."""
+        return self.training.grad_dtype or self.training.dtype
+
+    def variants(self) -> list[Scenario]:
+        """The scenarios to run: ``[self]`` without ``compare:``, else one per variant.
+
+        Each variant is this scenario with the variant's overrides applied, ``compare``
+        cleared and ``name`` set to ``"<name>/<variant>"``.
+        """
+        if not self.compare:
+            return [self]
+        base = self.model_dump(mode="json", exclude={"compare", "source_file"})
+        out = []
+        for v in self.compare:
+            raw = _deep_copy(base)
+            for key, value in v.set.items():
+                _set_dotted(raw, key, value, self.source_file, f"compare.{v.name}")
+            raw["name"] = f"{self.name}/{v.name}"
+            out.append(_validate(raw, self.source_file))
+        return out
+
+
+def _deep_copy(d: Any) -> Any:
+    if isinstance(d, dict):
+        return {k: _deep_copy(v) for k, v in d.items()}
+    if isinstance(d, list):
+        return [_deep_copy(v) for v in d]
+    return d
+
+
+def _set_dotted(raw: dict[str, Any], key: str, value: Any, file: str | None, where: str) -> None:
+    parts = key.split(".")
+    if not all(parts):
+        raise InputError(f"bad key {key!r} (expected a.b.c)", file=file, field=where)
+    node = raw
+    for p in parts[:-1]:
+        nxt = node.get(p)
+        if nxt is None:
+            nxt = node[p] = {}
+        if not isinstance(nxt, dict):
+            raise InputError(f"{p} is not a section", file=file, field=key)
+        node = nxt
+    node[parts[-1]] = value
+
+
+def parse_overrides(overrides: Sequence[str]) -> list[tuple[str, Any]]:
+    """``["strategy.dp=32", "model.layers=48"]`` -> ``[("strategy.dp", 32), ...]``.
+
+    Values are parsed as YAML scalars (``32`` int, ``true`` bool, ``1f1b`` string).
+    """
+    out = []
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"expected KEY=VALUE, got {item!r}", field="--set")
+        try:
+            value = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError as exc:
+            raise InputError(f"cannot parse value {text!r}: {exc}", field=key.strip()) from exc
+        out.append((key.strip(), value))
+    return out
+
+
+def _message(err: dict[str, Any]) -> str:
+    typ = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    if typ == "extra_forbidden":
+        return "unknown key"
+    if typ == "missing":
+        return "required field missing"
+    if typ in ("greater_than", "greater_than_equal") and ctx.get("gt", ctx.get("ge")) in (0, 0.0):
+        inp = err.get("input")
+        if isinstance(inp, int) and not isinstance(inp, bool):
+            return f"expected a positive integer, got {inp}"
+        return f"expected a positive number, got {inp!r}"
+    if typ in ("int_parsing", "int_type", "int_from_float"):
+        return f"expected a positive integer, got {err.get('input')!r}"
+    if typ == "enum":
+        return f"expected one of {ctx.get('expected', '')}, got {err.get('input')!r}"
+    return str(err.get("msg", "invalid value"))
+
+
+def _location(err: dict[str, Any]) -> str:
+    return ".".join(str(p) for p in err.get("loc", ()) if not str(p).startswith("function-"))
+
+
+def _validate(raw: Any, file: str | None) -> Scenario:
+    if not isinstance(raw, dict):
+        raise InputError("expected a mapping of scenario fields", file=file)
+    try:
+        sc = Scenario.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InputError(_message(dict(err)), file=file, field=_location(dict(err))) from None
+    sc = sc.model_copy(update={"source_file": file})
+    _check(sc, file)
+    return sc
+
+
+def _check(sc: Scenario, file: str | None) -> None:
+    """Cross-field checks pydantic cannot express per field."""
+    st, tr, m = sc.strategy, sc.training, sc.model
+    if m.hidden % m.heads:
+        raise InputError("hidden must be divisible by heads", file=file, field="model.hidden")
+    if m.kv_heads and m.heads % m.kv_heads:
+        raise InputError("heads must be divisible by kv_heads", file=file, field="model.kv_heads")
+    if m.top_k > m.experts:
+        raise InputError("top_k must not exceed experts", file=file, field="model.top_k")
+    if st.pipeline.virtual_stages > 1 and st.pipeline.schedule is not PipelineSchedule.INTERLEAVED:
+        raise InputError(
+            "virtual_stages > 1 needs schedule: interleaved",
+            file=file,
+            field="strategy.pipeline.virtual_stages",
+        )
+    if m.layers % (st.pp * st.pipeline.virtual_stages):
+        raise InputError(
+            f"{m.layers} layers do not split into pp x virtual_stages = "
+            f"{st.pp * st.pipeline.virtual_stages} equal chunks",
+            file=file,
+            field="strategy.pp",
+        )
+    if st.ep > 1 and m.experts % st.ep:
+        raise InputError("experts must be divisible by ep", file=file, field="strategy.ep")
+    if st.dp is not None and tr.global_batch % (st.dp * tr.micro_batch):
+        raise InputError(
+            f"global_batch {tr.global_batch} is not a multiple of dp x micro_batch = "
+            f"{st.dp * tr.micro_batch}",
+            file=file,
+            field="training.global_batch",
+        )
+    if sc.hardware.mfu is not None and not sc.hardware.mfu_source:
+        raise InputError(
+            "an mfu override needs mfu_source (where the figure comes from)",
+            file=file,
+            field="hardware.mfu_source",
+        )
+    names = [v.name for v in sc.compare]
+    if len(set(names)) != len(names):
+        raise InputError("variant names must be unique", file=file, field="compare")
+
+
+def load_scenario(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
+    """Load, override and validate a scenario.
+
+    Args:
+        name_or_path: a YAML file, or the name of a shipped scenario.
+        overrides: ``KEY=VALUE`` strings, dotted keys, YAML-scalar values.
+
+    Raises:
+        InputError: unknown file/name, YAML syntax, unknown or invalid field (file + field named).
+    """
+    path = resolve("scenarios", name_or_path, what="scenario")
+    file = str(name_or_path) if Path(name_or_path).is_file() else str(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise InputError(f"not valid YAML: {exc}", file=file) from None
+    if not isinstance(raw, dict):
+        raise InputError("expected a mapping of scenario fields", file=file)
+    for key, value in parse_overrides(overrides):
+        _set_dotted(raw, key, value, file, key)
+    return _validate(raw, file)
+
+
+def scenario_from_dict(raw: dict[str, Any], *, file: str = "<dict>") -> Scenario:
+    """Validate a scenario given as a dict (tests, notebooks, sweeps)."""
+    return _validate(_deep_copy(raw), file)

@@ -1,0 +1,244 @@
+"""Decoder-only transformer description and its analytical FLOP, parameter and activation counts.
+
+Formulas (per transformer layer, micro-batch ``b``, sequence ``s``, hidden ``h``, heads ``a``,
+KV heads ``g``, head dim ``d = h/a``, FFN width ``f``, vocabulary ``V``):
+
+* Forward matmul FLOPs (2 FLOPs per multiply-add), Narayanan et al. 2021, "Efficient Large-Scale
+  Language Model Training on GPU Clusters Using Megatron-LM", Sec. 5.1 / Appendix: for a GPT
+  layer ``24 b s h^2 (1 + s/(6h))``. We count the terms separately so grouped-query attention,
+  gated (SwiGLU) MLPs and mixture-of-experts come out right:
+  QKV ``2bsh(h + 2gd)``, scores ``2bs^2h``, attention-over-values ``2bs^2h``, output projection
+  ``2bsh^2``, MLP ``2 * n_mats * b s h f`` (``n_mats`` = 2, or 3 when gated) times top-k for MoE,
+  router ``2bshE``. With ``g = a``, ``f = 4h`` and no gating this is exactly Narayanan's formula.
+* Backward = 2 x forward (same paper). Full recomputation adds one forward; selective
+  recomputation adds the attention core ``4 b s^2 h`` (Korthikanti et al. 2022, "Reducing
+  Activation Recomputation in Large Transformer Models", Sec. 5).
+* Activation bytes stored per layer for the backward pass, 16-bit activations: Korthikanti et al.
+  2022, Sec. 4.1, Eq. (1)-(6): ``s b h (34 + 5 a s / h)`` without parallelism; with tensor
+  parallelism ``t`` and sequence parallelism ``s b h (34 + 5 a s / h) / t``; without sequence
+  parallelism ``s b h (10 + 24/t + 5 a s/(h t))``; selective recomputation drops the ``5as/h``
+  term; full recomputation stores only the layer input ``2 s b h`` (divided by ``t`` with
+  sequence parallelism). We split the 34 into attention ``11``, MLP ``19`` and layer norms ``4``
+  (their Sec. 4.1 derivation) and rescale the MLP part by ``f/4h`` (and gating, top-k), the K/V
+  parts by ``g/a``; flash attention stores no ``s^2`` terms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class DType(StrEnum):
+    """Numeric formats of parameters, activations and gradients."""
+
+    FP32 = "fp32"
+    TF32 = "tf32"
+    FP16 = "fp16"
+    BF16 = "bf16"
+    FP8 = "fp8"
+
+    @property
+    def bytes(self) -> int:
+        """Bytes per element."""
+        return {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "fp8": 1}[self.value]
+
+
+class Recompute(StrEnum):
+    """Activation recomputation (checkpointing) policy."""
+
+    NONE = "none"
+    SELECTIVE = "selective"
+    FULL = "full"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelSpec:
+    """A decoder-only transformer (GPT, LLaMA, Mixtral style).
+
+    Attributes:
+        layers, hidden, heads: depth, model width, attention heads.
+        kv_heads: key/value heads (grouped-query attention); ``None`` means ``heads``.
+        ffn_hidden: MLP inner width; ``None`` means ``4 * hidden``.
+        vocab: vocabulary size. seq_len: tokens per sample.
+        gated_mlp: SwiGLU-style MLP with three weight matrices (LLaMA, Mixtral).
+        experts, top_k: mixture of experts (``experts == 1``: dense MLP).
+        tie_embeddings: input embedding and LM head share weights (GPT-3).
+        flash_attention: attention computed without materialising ``s x s`` scores.
+    """
+
+    name: str = "model"
+    layers: int
+    hidden: int
+    heads: int
+    kv_heads: int | None = None
+    ffn_hidden: int | None = None
+    vocab: int = 51200
+    seq_len: int = 2048
+    gated_mlp: bool = False
+    experts: int = 1
+    top_k: int = 1
+    tie_embeddings: bool = True
+    flash_attention: bool = False
+
+    # ---- shapes -------------------------------------------------------------------------
+    @property
+    def kv(self) -> int:
+        """Number of key/value heads."""
+        return self.kv_heads or self.heads
+
+    @property
+    def ffn(self) -> int:
+        """MLP inner width."""
+        return self.ffn_hidden or 4 * self.hidden
+
+    @property
+    def head_dim(self) -> int:
+        """Width of one attention head."""
+        return self.hidden // self.heads
+
+    @property
+    def mlp_mats(self) -> int:
+        """Weight matrices per MLP (expert): 3 when gated, else 2."""
+        return 3 if self.gated_mlp else 2
+
+    @property
+    def is_moe(self) -> bool:
+        """True for a mixture-of-experts model."""
+        return self.experts > 1
+
+    def weight_shapes(self) -> list[tuple[int, int]]:
+        """(rows, cols) of the dense weight matrices of one layer, one expert's MLP included."""
+        h, f, kvd = self.hidden, self.ffn, self.kv * self.head_dim
+        shapes = [(h, h + 2 * kvd), (h, h)]
+        shapes += [(h, f)] * (self.mlp_mats - 1) + [(f, h)]
+        return shapes
+
+    # ---- parameters ---------------------------------------------------------------------
+    def attn_params(self) -> int:
+        """Attention parameters of one layer (QKV + output projection + one layer norm)."""
+        h, kvd = self.hidden, self.kv * self.head_dim
+        return h * (h + 2 * kvd) + h * h + 2 * h
+
+    def expert_params(self) -> int:
+        """Parameters of one expert's MLP (the dense MLP when ``experts == 1``)."""
+        return self.mlp_mats * self.hidden * self.ffn
+
+    def mlp_params(self) -> int:
+        """MLP parameters of one layer: all experts, router and one layer norm."""
+        router = self.hidden * self.experts if self.is_moe else 0
+        return self.experts * self.expert_params() + router + 2 * self.hidden
+
+    def layer_params(self) -> int:
+        """Parameters of one transformer layer."""
+        return self.attn_params() + self.mlp_params()
+
+    def embedding_params(self) -> int:
+        """Input embedding (vocab x hidden)."""
+        return self.vocab * self.hidden
+
+    def head_params(self) -> int:
+        """LM head parameters (0 when tied to the embedding) plus the final layer norm."""
+        return (0 if self.tie_embeddings else self.vocab * self.hidden) + 2 * self.hidden
+
+    def total_params(self) -> int:
+        """All parameters of the model."""
+        return self.layers * self.layer_params() + self.embedding_params() + self.head_params()
+
+    def active_params(self) -> int:
+        """Parameters touched per token (MoE: top-k experts only)."""
+        dense = self.total_params() - self.layers * (self.experts - self.top_k) * (
+            self.expert_params()
+        )
+        return dense
+
+    # ---- FLOPs per micro-batch ----------------------------------------------------------
+    def attn_fwd_flops(self, b: int) -> float:
+        """Forward FLOPs of the attention block of one layer (projections + core)."""
+        s, h, kvd = self.seq_len, self.hidden, self.kv * self.head_dim
+        proj = 2.0 * b * s * h * (h + 2 * kvd) + 2.0 * b * s * h * h
+        return proj + self.attn_core_fwd_flops(b)
+
+    def attn_core_fwd_flops(self, b: int) -> float:
+        """Forward FLOPs of scores and attention over values: ``4 b s^2 h``."""
+        return 4.0 * b * self.seq_len**2 * self.hidden
+
+    def mlp_fwd_flops(self, b: int) -> float:
+        """Forward FLOPs of the MLP block of one layer (top-k experts and router for MoE)."""
+        s, h = self.seq_len, self.hidden
+        per_expert = 2.0 * self.mlp_mats * b * s * h * self.ffn
+        router = 2.0 * b * s * h * self.experts if self.is_moe else 0.0
+        return per_expert * (self.top_k if self.is_moe else 1) + router
+
+    def layer_fwd_flops(self, b: int) -> float:
+        """Forward FLOPs of one layer."""
+        return self.attn_fwd_flops(b) + self.mlp_fwd_flops(b)
+
+    def head_fwd_flops(self, b: int) -> float:
+        """Forward FLOPs of the LM head (logits): ``2 b s h V``."""
+        return 2.0 * b * self.seq_len * self.hidden * self.vocab
+
+    def model_flops_per_sample(self) -> float:
+        """Model FLOPs (forward + backward, no recomputation) for one sample."""
+        return 3.0 * (self.layers * self.layer_fwd_flops(1) + self.head_fwd_flops(1))
+
+    def recompute_flops(self, b: int, mode: Recompute) -> float:
+        """Extra forward FLOPs per layer spent recomputing activations in the backward pass."""
+        if mode is Recompute.FULL:
+            return self.layer_fwd_flops(b)
+        if mode is Recompute.SELECTIVE and not self.flash_attention:
+            return self.attn_core_fwd_flops(b)
+        return 0.0
+
+    # ---- activations ----------------------------------------------------------------------
+    def boundary_bytes(self, b: int, act: DType) -> float:
+        """The ``b x s x h`` tensor passed between layers/stages (bytes)."""
+        return float(b * self.seq_len * self.hidden * act.bytes)
+
+    def activation_bytes(
+        self,
+        b: int,
+        *,
+        tp: int = 1,
+        sequence_parallel: bool = False,
+        recompute: Recompute = Recompute.NONE,
+    ) -> float:
+        """Bytes of activations one layer keeps for backward, per GPU (Korthikanti Eq. 1-6).
+
+        The coefficients assume 16-bit activations (the paper's setting).
+        """
+        s, h, a = self.seq_len, self.hidden, self.heads
+        sbh = float(s * b * h)
+        if recompute is Recompute.FULL:
+            return 2.0 * sbh / (tp if sequence_parallel else 1)
+        kv_ratio = self.kv / self.heads
+        # attention: LN-out/QKV input 2, Q 2, K 2*kv, V 2*kv, proj input 2, dropout mask 1
+        attn_lin = 2 + 2 + 4 * kv_ratio + 2 + 1
+        # MLP: input 2, per up-projection 2*f/h, activation input/output, dropout mask 1
+        fr = self.ffn / h
+        mlp_lin = 2 + 2 * fr * (self.mlp_mats - 1) + 2 * fr + 1
+        if self.is_moe:
+            mlp_lin = 2 + (mlp_lin - 2) * self.top_k
+        ln = 4.0
+        core = 0.0
+        if not self.flash_attention and recompute is Recompute.NONE:
+            core = 5.0 * a * s / h
+        tp_part = attn_lin - 3 + mlp_lin - 3 + core  # parts inside the TP region
+        replicated = 3 + 3 + ln  # LN inputs/outputs and dropout replicated without SP
+        if sequence_parallel or tp == 1:
+            return sbh * (tp_part + replicated) / tp
+        return sbh * (replicated + tp_part / tp)
+
+    def validate(self) -> None:
+        """Raise ValueError on shapes that cannot be built."""
+        if self.hidden % self.heads:
+            raise ValueError("hidden must be divisible by heads")
+        if self.heads % self.kv:
+            raise ValueError("heads must be divisible by kv_heads")
+        if self.top_k > self.experts:
+            raise ValueError("top_k must not exceed experts")
+
+
+def ceil_div(a: int, b: int) -> int:
+    """Integer ceiling of ``a / b``."""
+    return -(-a // b)

@@ -1,0 +1,238 @@
+"""LayerProfile: what strategies need to know about a model, analytical or measured.
+
+Strategies never look at a :class:`~simulator.workload.modelspec.ModelSpec` directly: they shard
+and schedule a :class:`LayerProfile` (per-layer forward/backward seconds, parameter counts,
+activation bytes, the tensors that cross layer boundaries). :func:`profile_from_model` builds one
+from the analytical model and a :class:`~simulator.workload.costmodel.CostModel`; the trace
+importer builds one from measured kernels (see docs/interfaces.md, "Workload from a profile"),
+and both go through the same strategies (``build_from_profile``).
+
+A profile describes **one GPU of a tensor-parallel group of degree** ``tp`` running micro-batches
+of ``micro_batch`` samples: times, parameter counts and activation bytes are per GPU.
+:meth:`LayerProfile.rescaled` re-shards it to another TP degree or micro-batch size (linear
+scaling; GEMM efficiency changes with shape are not modelled).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from simulator.workload.costmodel import CostModel
+from simulator.workload.modelspec import DType, ModelSpec, Recompute
+
+#: Bytes of HBM traffic per parameter of a mixed-precision Adam step: read fp32 master weight,
+#: m, v (12 B) and the gradient, write master, m, v (12 B) and the 16-bit weight copy (2 B).
+#: Counted from the Adam update (Kingma & Ba 2015) in mixed precision (Micikevicius et al. 2018).
+ADAM_BYTES_PER_PARAM_EXCL_GRAD = 26.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LayerCost:
+    """One transformer layer on one GPU, per micro-batch.
+
+    Attributes:
+        attn_fwd_s, mlp_fwd_s: forward seconds of the attention and MLP halves.
+        attn_bwd_s, mlp_bwd_s: backward seconds (input and weight gradients).
+        recompute_s: extra seconds recomputing activations before this layer's backward
+            (selective recomputation; full recomputation re-runs the forward ops instead).
+        params: dense parameters held by this GPU (attention, norms, router, dense MLP).
+        expert_params: parameters of the experts held by this GPU when experts are
+            *not* expert-parallel (all experts); divide by ``ep`` for expert parallelism.
+        activation_B: activation bytes kept for backward, per micro-batch.
+        flops_fwd: forward FLOPs (information only).
+    """
+
+    attn_fwd_s: float
+    mlp_fwd_s: float
+    attn_bwd_s: float
+    mlp_bwd_s: float
+    recompute_s: float = 0.0
+    params: float = 0.0
+    expert_params: float = 0.0
+    activation_B: float = 0.0
+    flops_fwd: float = 0.0
+
+    @property
+    def fwd_s(self) -> float:
+        """Forward seconds."""
+        return self.attn_fwd_s + self.mlp_fwd_s
+
+    @property
+    def bwd_s(self) -> float:
+        """Backward seconds (without recomputation)."""
+        return self.attn_bwd_s + self.mlp_bwd_s
+
+    def scaled(self, time: float, size: float, act: float) -> LayerCost:
+        """Times x ``time``, parameters x ``size``, activations x ``act``."""
+        return LayerCost(
+            attn_fwd_s=self.attn_fwd_s * time,
+            mlp_fwd_s=self.mlp_fwd_s * time,
+            attn_bwd_s=self.attn_bwd_s * time,
+            mlp_bwd_s=self.mlp_bwd_s * time,
+            recompute_s=self.recompute_s * time,
+            params=self.params * size,
+            expert_params=self.expert_params * size,
+            activation_B=self.activation_B * act,
+            flops_fwd=self.flops_fwd * time,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LayerProfile:
+    """Per-layer costs of a model on one GPU (see the module docstring for the frame).
+
+    Attributes:
+        layers: one :class:`LayerCost` per transformer layer, in model order.
+        micro_batch, seq_len, hidden: the micro-batch frame the costs were taken in.
+        tp: tensor-parallel degree the costs already include.
+        recompute: recomputation policy the costs include; ``FULL`` means strategies re-run
+            each layer's forward (with its TP communication) before its backward.
+        act_bytes, grad_bytes, param_bytes: bytes per element of activations, gradients on the
+            wire, and 16-bit parameters.
+        embed_fwd_s, embed_bwd_s, head_fwd_s, head_bwd_s: embedding and LM head (+loss).
+        embed_params, head_params: parameters of embedding and head on this GPU.
+        experts, top_k: mixture-of-experts shape (1, 1 for dense models).
+        weight_shapes: (rows, cols) of one layer's unsharded weight matrices (PowerSGD).
+        optimizer_s_per_param: seconds of optimizer step per local parameter.
+        achieved_flops, memory_Bps: rates for kernels strategies add (compression).
+        source: where the numbers come from.
+    """
+
+    layers: tuple[LayerCost, ...]
+    micro_batch: int
+    seq_len: int
+    hidden: int
+    tp: int = 1
+    recompute: Recompute = Recompute.NONE
+    act_bytes: int = 2
+    grad_bytes: int = 2
+    param_bytes: int = 2
+    embed_fwd_s: float = 0.0
+    embed_bwd_s: float = 0.0
+    head_fwd_s: float = 0.0
+    head_bwd_s: float = 0.0
+    embed_params: float = 0.0
+    head_params: float = 0.0
+    tie_embeddings: bool = True
+    experts: int = 1
+    top_k: int = 1
+    weight_shapes: tuple[tuple[int, int], ...] = ()
+    optimizer_s_per_param: float = 0.0
+    achieved_flops: float = 1e14
+    memory_Bps: float = 1e12
+    source: str = ""
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def num_layers(self) -> int:
+        """Number of transformer layers."""
+        return len(self.layers)
+
+    @property
+    def boundary_B(self) -> float:
+        """Bytes of the ``b x s x h`` activation between layers (full tensor, not TP-split)."""
+        return float(self.micro_batch * self.seq_len * self.hidden * self.act_bytes)
+
+    @property
+    def moe_dispatch_B(self) -> float:
+        """All-to-all send buffer per GPU per MoE layer per micro-batch (0 for dense)."""
+        if self.experts <= 1:
+            return 0.0
+        return self.boundary_B * self.top_k
+
+    def total_params(self) -> float:
+        """Parameters on this GPU without expert parallelism (all layers, embedding, head)."""
+        return (
+            sum(lc.params + lc.expert_params for lc in self.layers)
+            + self.embed_params
+            + self.head_params
+        )
+
+    def rescaled(self, *, tp: int | None = None, micro_batch: int | None = None) -> LayerProfile:
+        """The same model re-sharded to ``tp`` and/or another micro-batch size (linear)."""
+        tp_new = tp or self.tp
+        mb_new = micro_batch or self.micro_batch
+        shard = self.tp / tp_new
+        batch = mb_new / self.micro_batch
+        t = shard * batch
+        return replace(
+            self,
+            layers=tuple(lc.scaled(t, shard, t) for lc in self.layers),
+            tp=tp_new,
+            micro_batch=mb_new,
+            embed_fwd_s=self.embed_fwd_s * t,
+            embed_bwd_s=self.embed_bwd_s * t,
+            head_fwd_s=self.head_fwd_s * t,
+            head_bwd_s=self.head_bwd_s * t,
+            embed_params=self.embed_params * shard,
+            head_params=self.head_params * shard,
+        )
+
+
+def profile_from_model(
+    spec: ModelSpec,
+    cost: CostModel,
+    *,
+    micro_batch: int,
+    tp: int = 1,
+    sequence_parallel: bool = False,
+    recompute: Recompute = Recompute.NONE,
+    act_dtype: DType = DType.BF16,
+    grad_dtype: DType = DType.BF16,
+) -> LayerProfile:
+    """The analytical profile of ``spec`` on one GPU of a TP group of ``tp``.
+
+    Forward times are ``flops / tp`` at the cost model's achieved FLOP/s; backward is twice the
+    forward (Narayanan et al. 2021); selective recomputation re-runs the attention core
+    (Korthikanti et al. 2022). The embedding lookup is memory-bound (``b s h`` bytes written).
+    """
+    b = micro_batch
+    attn_f = cost.time_s(spec.attn_fwd_flops(b) / tp)
+    mlp_f = cost.time_s(spec.mlp_fwd_flops(b) / tp)
+    rec = 0.0
+    if recompute is Recompute.SELECTIVE:
+        rec = cost.time_s(spec.recompute_flops(b, recompute) / tp)
+    expert_total = spec.experts * spec.expert_params() if spec.is_moe else 0
+    dense = spec.layer_params() - expert_total
+    act_B = spec.activation_bytes(
+        b, tp=tp, sequence_parallel=sequence_parallel, recompute=recompute
+    )
+    layer = LayerCost(
+        attn_fwd_s=attn_f,
+        mlp_fwd_s=mlp_f,
+        attn_bwd_s=2.0 * attn_f,
+        mlp_bwd_s=2.0 * mlp_f,
+        recompute_s=rec,
+        params=dense / tp,
+        expert_params=expert_total / tp,
+        activation_B=act_B * act_dtype.bytes / 2.0,
+        flops_fwd=spec.layer_fwd_flops(b) / tp,
+    )
+    head_f = cost.time_s(spec.head_fwd_flops(b) / tp)
+    embed_f = cost.time_s(bytes_B=spec.boundary_bytes(b, act_dtype) * 2)
+    opt_per_param = cost.time_s(bytes_B=ADAM_BYTES_PER_PARAM_EXCL_GRAD + grad_dtype.bytes)
+    return LayerProfile(
+        layers=tuple(layer for _ in range(spec.layers)),
+        micro_batch=b,
+        seq_len=spec.seq_len,
+        hidden=spec.hidden,
+        tp=tp,
+        recompute=recompute,
+        act_bytes=act_dtype.bytes,
+        grad_bytes=grad_dtype.bytes,
+        embed_fwd_s=embed_f,
+        embed_bwd_s=embed_f,
+        head_fwd_s=head_f,
+        head_bwd_s=2.0 * head_f,
+        embed_params=spec.embedding_params() / tp,
+        head_params=spec.head_params() / tp,
+        tie_embeddings=spec.tie_embeddings,
+        experts=spec.experts,
+        top_k=spec.top_k,
+        weight_shapes=tuple(spec.weight_shapes()),
+        optimizer_s_per_param=opt_per_param,
+        achieved_flops=cost.achieved_flops,
+        memory_Bps=cost.hbm_Bps * cost.memory_efficiency,
+        source=f"analytical ({spec.name}; {cost.gpu}, efficiency {cost.efficiency:.3f}: "
+        f"{cost.source})",
+    )
