@@ -1,0 +1,377 @@
+"""Validation against published measurements (rung 4 of the validation ladder).
+
+The reference figures live in ``simulator/data/published.yaml``: nccl-tests bus bandwidths
+stated by NVIDIA engineers and the per-GPU throughput of the Megatron-LM paper's runs, each with
+its source and the sentence or table row it comes from. This module reproduces every row from
+spec-sheet hardware and reports expected vs predicted:
+
+* nccl-tests rows: :func:`simulator.collectives.simulate_collective` on the matching topology
+  (a shipped one, or a DGX cluster built for the row's node count), ``busbw`` in GB/s (1e9 B/s).
+* training rows: a scenario built from the paper's setup (model, parallelism, batch) run through
+  the engine; the predicted step time is turned into teraFLOP/s per GPU with the *paper's own*
+  FLOP count (its equation (3)), so expected and predicted are the same quantity.
+
+No row has its own constant: every constant that moves a prediction is per hardware type and
+lives in the hardware catalog or the backend profile, with its source. A row that misses is
+reported as a miss (see ``docs/published-fidelity.md``), never tuned on itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from simulator.errors import InputError
+from simulator.units import parse_size
+from simulator.workload.ir import CollectiveOp
+
+#: The shipped reference file.
+PUBLISHED_PATH = Path(__file__).resolve().parent.parent / "data" / "published.yaml"
+
+#: GB/s as nccl-tests prints it (SI: 1e9 bytes per second).
+GBPS = 1e9
+#: teraFLOP/s as the Megatron-LM paper reports it.
+TFLOPS = 1e12
+
+
+class Kind(StrEnum):
+    """What a reference row measures."""
+
+    NCCL_TESTS = "nccl_tests"
+    TRAINING = "training"
+
+
+#: Acceptance band per kind, in percent of the published value (the test asserts these; a row
+#: outside its band is a model gap to fix or to document, never a reason to widen the band).
+TOLERANCE_PCT: dict[Kind, float] = {Kind.NCCL_TESTS: 10.0, Kind.TRAINING: 15.0}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SystemSpec(_Strict):
+    """The measured system as the source describes it (documentation, not used to predict)."""
+
+    gpu: str
+    nodes: int
+    gpus_per_node: int
+    nic: str
+
+
+class NcclSetup(_Strict):
+    """What to simulate for one nccl-tests row.
+
+    ``topology`` names a shipped topology; without it, ``nodes`` DGX nodes of ``gpu`` are built
+    with the topology builders.
+    """
+
+    topology: str | None = None
+    nodes: int | None = None
+    gpu: str | None = None
+    op: CollectiveOp
+    size: str | float
+    ranks: int
+    algo: str = "auto"
+
+
+class ModelSetup(_Strict):
+    """A GPT model as the paper gives it."""
+
+    layers: int
+    hidden: int
+    heads: int
+    vocab: int
+    #: the paper's "Number of parameters (billion)" column, kept to check the transcription.
+    params_billion: float
+
+
+def megatron_params(model: ModelSetup, seq_len: int) -> float:
+    """Parameter count by Narayanan et al. 2021, equation (2).
+
+    ``P = 12 l h^2 (1 + 13/(12h) + (V + s)/(12 l h))``.
+    """
+    n_l, h, v = model.layers, model.hidden, model.vocab
+    return 12.0 * n_l * h**2 * (1.0 + 13.0 / (12.0 * h) + (v + seq_len) / (12.0 * n_l * h))
+
+
+class ParallelSetup(_Strict):
+    """Tensor, pipeline and data parallel degrees (``tp * pp * dp`` = GPUs)."""
+
+    tp: int
+    pp: int
+    dp: int
+
+
+class TrainingSetup(_Strict):
+    """One training configuration from the paper."""
+
+    model: ModelSetup
+    parallelism: ParallelSetup
+    global_batch: int
+    micro_batch: int
+    seq_len: int
+    schedule: str
+    #: model chunks per pipeline stage for the interleaved schedule (1: not interleaved).
+    virtual_stages: int = 1
+    recompute: str
+
+
+class _Reference(_Strict):
+    reference: str
+    source: str
+    url: str
+    system: SystemSpec
+    expected: float
+    unit: str
+    quote: str
+    note: str = ""
+    #: set when this same published figure was used to set a model constant (names it): the
+    #: row then checks the pipeline, not predictive power, and is not held-out validation.
+    calibrates: str = ""
+
+
+class NcclReference(_Reference):
+    """A published nccl-tests bus bandwidth (GB/s)."""
+
+    setup: NcclSetup
+
+
+class TrainingReference(_Reference):
+    """A published per-GPU training throughput (teraFLOP/s)."""
+
+    setup: TrainingSetup
+
+
+class References(_Strict):
+    """The whole reference file."""
+
+    nccl_tests: list[NcclReference]
+    training: list[TrainingReference]
+
+
+def load_references(path: str | Path | None = None) -> References:
+    """Parse the reference file; :class:`InputError` naming file and field on any bad entry."""
+    p = Path(path) if path is not None else PUBLISHED_PATH
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror}", file=str(p)) from None
+    except yaml.YAMLError as e:
+        raise InputError(f"not valid YAML: {e}", file=str(p)) from None
+    try:
+        refs = References.model_validate(raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = ".".join(str(x) for x in err["loc"])
+        raise InputError(err["msg"], file=str(p), field=field) from None
+    names = [r.reference for r in [*refs.nccl_tests, *refs.training]]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise InputError(f"duplicate reference names: {', '.join(dupes)}", file=str(p))
+    return refs
+
+
+# ---- the paper's FLOP count ---------------------------------------------------------------
+
+
+def megatron_iteration_flops(setup: TrainingSetup) -> float:
+    """FLOPs of one training iteration as Narayanan et al. 2021 count them, equation (3).
+
+    ``F = 96 B s l h^2 (1 + s/(6h) + V/(16 l h))``: the GEMMs of forward, backward and the
+    recompute forward (full activation recomputation). Per-GPU throughput is
+    ``F / (iteration_time_s * n_gpus)``.
+    """
+    m = setup.model
+    b, s, n_l, h, v = setup.global_batch, setup.seq_len, m.layers, m.hidden, m.vocab
+    return 96.0 * b * s * n_l * h**2 * (1.0 + s / (6.0 * h) + v / (16.0 * n_l * h))
+
+
+def tflops_per_gpu(setup: TrainingSetup, step_time_s: float) -> float:
+    """Per-GPU teraFLOP/s for an iteration of ``step_time_s`` (the paper's definition)."""
+    p = setup.parallelism
+    n_gpus = p.tp * p.pp * p.dp
+    return megatron_iteration_flops(setup) / (step_time_s * n_gpus) / TFLOPS
+
+
+# ---- predictions --------------------------------------------------------------------------
+
+
+def nccl_topology(setup: NcclSetup) -> Any:
+    """The topology a nccl-tests row runs on: shipped by name, or a DGX cluster of ``nodes``."""
+    from simulator.topology import load_topology
+
+    if setup.topology is not None:
+        return load_topology(setup.topology)
+    if setup.nodes is None or setup.gpu is None:
+        raise InputError("needs either topology or nodes and gpu", field="setup")
+    return _dgx_cluster(setup.nodes, setup.gpu)
+
+
+@cache
+def _dgx_cluster(nodes: int, gpu: str) -> Any:
+    """A multi-node DGX cluster of ``nodes`` nodes built with the topology builders (cached)."""
+    from simulator.topology import builders
+
+    return builders.dgx_cluster(nodes=nodes, gpu=gpu)
+
+
+def predict_nccl(ref: NcclReference, *, fidelity: str = "flow") -> float:
+    """Predicted nccl-tests busbw of ``ref`` in GB/s."""
+    from simulator.collectives import simulate_collective
+
+    setup = ref.setup
+    topo = nccl_topology(setup)
+    if setup.ranks > topo.num_ranks:
+        raise InputError(
+            f"{setup.ranks} ranks but topology has {topo.num_ranks}", field=f"{ref.reference}.setup"
+        )
+    result = simulate_collective(
+        topo,
+        setup.op.value,
+        parse_size(setup.size),
+        ranks=list(range(setup.ranks)),
+        algo=setup.algo,
+        backend="nccl",
+        fidelity=fidelity,
+    )
+    return float(result.busbw_Bps) / GBPS
+
+
+def predict_training(ref: TrainingReference, *, fidelity: str = "flow") -> float:
+    """Predicted per-GPU teraFLOP/s of ``ref`` (our step time, the paper's FLOP count)."""
+    step_s = predicted_step_time_s(ref, fidelity=fidelity)
+    return tflops_per_gpu(ref.setup, step_s)
+
+
+def predicted_step_time_s(ref: TrainingReference, *, fidelity: str = "flow") -> float:
+    """Our predicted iteration time for the paper's setup (scenario -> workload -> engine)."""
+    raise NotImplementedError("training rows need simulator.config and simulator.workload.build")
+
+
+# ---- the table ----------------------------------------------------------------------------
+
+
+def _row(kind: Kind, ref: NcclReference | TrainingReference, predicted: float) -> dict[str, Any]:
+    err = 100.0 * (predicted - ref.expected) / ref.expected
+    return {
+        "reference": ref.reference,
+        "kind": kind.value,
+        "source": ref.source,
+        "url": ref.url,
+        "expected": ref.expected,
+        "predicted": predicted,
+        "unit": ref.unit,
+        "error_pct": err,
+        "tolerance_pct": TOLERANCE_PCT[kind],
+        "within_tolerance": abs(err) <= TOLERANCE_PCT[kind],
+        "held_out": not ref.calibrates,
+    }
+
+
+def validate_published(
+    references: Sequence[str] | None = None,
+    *,
+    kinds: Sequence[Kind | Literal["nccl_tests", "training"]] | None = None,
+    path: str | Path | None = None,
+    fidelity: str = "flow",
+) -> list[dict[str, Any]]:
+    """Predict every published reference and compare.
+
+    Args:
+        references: names of rows to run (default: all).
+        kinds: restrict to ``nccl_tests`` and/or ``training`` rows (default: both).
+        path: another reference file (default: the shipped one).
+        fidelity: collective fidelity passed to the simulator.
+
+    Returns:
+        One dict per row, in file order: ``reference, kind, source, url, expected, predicted,
+        unit, error_pct`` (signed, ``100 * (predicted - expected) / expected``),
+        ``tolerance_pct``, ``within_tolerance`` and ``held_out`` (False when the same figure
+        set a model constant, see ``calibrates`` in the reference file).
+
+    Raises:
+        InputError: unknown reference name, or a bad reference file.
+    """
+    refs = load_references(path)
+    wanted_kinds = {Kind(k) for k in kinds} if kinds is not None else set(Kind)
+    known = {r.reference for r in [*refs.nccl_tests, *refs.training]}
+    if references is not None:
+        unknown = sorted(set(references) - known)
+        if unknown:
+            raise InputError(
+                f"unknown reference(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})",
+                field="references",
+            )
+    chosen = set(references) if references is not None else known
+
+    rows: list[dict[str, Any]] = []
+    if Kind.NCCL_TESTS in wanted_kinds:
+        for n in refs.nccl_tests:
+            if n.reference in chosen:
+                rows.append(_row(Kind.NCCL_TESTS, n, predict_nccl(n, fidelity=fidelity)))
+    if Kind.TRAINING in wanted_kinds:
+        for t in refs.training:
+            if t.reference in chosen:
+                rows.append(_row(Kind.TRAINING, t, predict_training(t, fidelity=fidelity)))
+    return rows
+
+
+def reference_names(kind: Kind | None = None, path: str | Path | None = None) -> list[str]:
+    """Names of the reference rows (of one ``kind``), in file order."""
+    refs = load_references(path)
+    rows: list[_Reference] = []
+    if kind in (None, Kind.NCCL_TESTS):
+        rows += refs.nccl_tests
+    if kind in (None, Kind.TRAINING):
+        rows += refs.training
+    return [r.reference for r in rows]
+
+
+# ---- report -------------------------------------------------------------------------------
+
+
+def to_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """The rows as a Markdown table (expected, predicted, signed error, pass/miss, source)."""
+    lines = [
+        "| reference | expected | predicted | unit | error | band | status | role | source |",
+        "|---|---:|---:|---|---:|---:|---|---|---|",
+    ]
+    for r in rows:
+        status = "ok" if r["within_tolerance"] else "**MISS**"
+        lines.append(
+            f"| {r['reference']} | {r['expected']:.0f} | {r['predicted']:.1f} | {r['unit']} "
+            f"| {r['error_pct']:+.1f}% | ±{r['tolerance_pct']:.0f}% | {status} "
+            f"| {'held-out' if r['held_out'] else 'calibration'} "
+            f"| [{r['source']}]({r['url']}) |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m simulator.measure.published [--json] [--kind K] [NAME ...]``: print the table."""
+    import argparse
+    import json
+
+    ap = argparse.ArgumentParser(prog="python -m simulator.measure.published")
+    ap.add_argument("names", nargs="*", help="reference rows to run (default: all)")
+    ap.add_argument("--kind", choices=[k.value for k in Kind], action="append")
+    ap.add_argument("--fidelity", default="flow")
+    ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    args = ap.parse_args(argv)
+    rows = validate_published(args.names or None, kinds=args.kind, fidelity=args.fidelity)
+    if args.json:
+        print(json.dumps({"rows": rows}))
+    else:
+        print(to_markdown(rows), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
