@@ -5,7 +5,7 @@
   named ``NAME all_reduce 64 MiB g[0..7]`` and carry op, size, group and algorithm in ``args``;
 * a process ``links`` with one counter track (``ph: "C"``) per busy link: its utilisation
   (0..1) in time bins. Within a bin it is the bytes of the flows that cross the link, each
-  flow spread evenly over its lifetime, divided by capacity x bin width (an approximation:
+  flow spread evenly from the end of its latency to its end, divided by capacity x bin width (an approximation:
   the fabric's instantaneous rates are not kept).
 
 Spec: "Trace Event Format" (Google Docs, id 1CvAClvFfyA5R-PhYUmn5OOQtYMH4h6I0nSsKchNAySU).
@@ -136,7 +136,8 @@ def link_utilisation_bins(
         hit = [row_of[lk] for lk in rec.links if lk in row_of]
         if not hit or rec.size_B <= 0:
             continue
-        a, b = float(rec.start_s), float(rec.end_s)
+        a = float(rec.start_s) + float(getattr(rec, "latency_s", 0.0))
+        b = float(rec.end_s)
         if b <= a:
             continue
         rate = float(rec.size_B) / (b - a)

@@ -1,0 +1,243 @@
+"""``commsim run SCENARIO``: simulate one training step of a scenario.
+
+Human output: the summary table. ``--json``: one object with ``scenario``, ``step_time_s``,
+``compute_s``, ``comm_s``, ``exposed_comm_s``, ``bubble_s``, ``memory_per_gpu_B``,
+``busiest_links``, ``reference`` (published figure or null) and more (see :func:`run_payload`).
+``--out DIR`` writes ``ops.csv``, ``links.csv``, ``ranks.csv`` (+ ``.parquet``),
+``scenario.resolved.yaml``, ``result.json``, ``timeline.json``, ``timeline.png`` and
+``links.png``. A scenario with ``compare:`` variants runs each in turn: the JSON object is
+the first variant's, with ``variants`` listing all of them, and ``--out`` writes one
+sub-directory per variant. DIR must be empty, missing, or an earlier commsim output (it holds
+the marker file :data:`MARKER`); anything else is refused with exit status 2 so nothing a user
+put there is overwritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from simulator.errors import InputError
+
+#: File that marks a directory as written by ``commsim run --out``.
+MARKER = ".commsim-output"
+
+FIDELITIES = ("analytical", "flow", "chunk")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``run`` subcommand."""
+    p = subparsers.add_parser(
+        "run",
+        help="simulate one training step of a scenario",
+        description="Simulate one training step of SCENARIO (a shipped name or a YAML path).",
+    )
+    p.add_argument("scenario", metavar="SCENARIO", help="shipped scenario name or YAML path")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a scenario field (dotted key), repeatable",
+    )
+    p.add_argument("--fidelity", choices=FIDELITIES, help="override the scenario's fidelity")
+    p.add_argument("--backend", help="backend profile name or file (overrides the scenario's)")
+    p.add_argument("--out", metavar="DIR", help="write tables, timeline and plots into DIR")
+    p.add_argument("--links", type=int, default=5, metavar="K", help="busiest links to list")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.set_defaults(func=run_command)
+
+
+def check_out_dir(out: Path) -> None:
+    """Refuse (InputError) a DIR that exists and is not empty and lacks the commsim marker."""
+    if out.exists() and not out.is_dir():
+        raise InputError("exists and is not a directory", file=str(out), field="--out")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise InputError(
+            "directory is not empty and was not written by commsim; "
+            "choose a new or empty directory",
+            file=str(out),
+            field="--out",
+        )
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Load, build, simulate, report (every ``compare:`` variant in turn). Exit status."""
+    from simulator.cli import emit_json
+    from simulator.config import load_scenario
+    from simulator.engine import DeadlockError
+
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        check_out_dir(out)
+    scenario = load_scenario(args.scenario, list(args.overrides))
+    variants = scenario.variants()
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / MARKER).write_text(MARKER_TEXT)
+    payloads: list[dict[str, Any]] = []
+    for i, sc in enumerate(variants):
+        sub = None
+        if out is not None:
+            sub = out if len(variants) == 1 else out / _safe_name(sc.name, i)
+        try:
+            payload, summary = _run_one(sc, args, sub)
+        except DeadlockError as err:
+            print(f"commsim run: error: {sc.name}: {err}", file=sys.stderr)
+            return 1
+        payloads.append(payload)
+        if not args.json:
+            summary()
+    if args.json:
+        top = dict(payloads[0])
+        if len(payloads) > 1:
+            top["variants"] = payloads
+        emit_json(top)
+    else:
+        if len(payloads) > 1:
+            _print_comparison(payloads)
+        if out is not None:
+            print(f"wrote {out}/")
+    return 0
+
+
+MARKER_TEXT = "written by commsim run; files here may be overwritten by the next run\n"
+
+
+def _safe_name(name: str, index: int) -> str:
+    tail = name.rsplit("/", 1)[-1]
+    clean = "".join(c if c.isalnum() or c in "-_." else "_" for c in tail).strip("._")
+    return clean or f"variant{index}"
+
+
+def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[dict[str, Any], Any]:
+    """Simulate one scenario; write ``out`` if given. Returns the JSON payload and a
+    callable printing the human summary."""
+    from simulator.engine import WorkloadError, simulate
+    from simulator.report.summary import print_summary
+    from simulator.topology import load_topology
+    from simulator.workload.build import build_workload
+
+    topology = load_topology(sc.topology)
+    built = build_workload(sc, topology)
+    fidelity = args.fidelity or str(sc.fidelity)
+    backend = args.backend or str(sc.backend)
+    t0 = time.perf_counter()
+    try:
+        result = simulate(
+            built.workload,
+            topology,
+            backend=backend,
+            fidelity=fidelity,
+            compute_model=built.compute_model,
+            record=out is not None,
+        )
+    except WorkloadError as err:
+        raise InputError(f"workload cannot run: {err}", file=str(args.scenario)) from err
+    wall_s = time.perf_counter() - t0
+    payload = run_payload(sc, built, result, k_links=args.links, wall_s=wall_s)
+    if out is not None:
+        payload["out"] = str(out)
+        write_outputs(out, sc, result, payload)
+
+    def summary() -> None:
+        print_summary(
+            result,
+            title=f"commsim run {sc.name}",
+            memory_per_gpu_B=built.memory_per_gpu_B,
+            reference=built.reference,
+            k_links=args.links,
+        )
+
+    return payload, summary
+
+
+def _print_comparison(payloads: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from simulator.units import format_time
+
+    t = Table(title="variants", header_style="bold")
+    for col in ("scenario", "step", "compute", "exposed comm", "bubble", "vs first"):
+        t.add_column(col, justify="left" if col == "scenario" else "right")
+    base = payloads[0]["step_time_s"]
+    for p in payloads:
+        t.add_row(
+            str(p["scenario"]),
+            format_time(p["step_time_s"]),
+            format_time(p["compute_s"]),
+            format_time(p["exposed_comm_s"]),
+            format_time(p["bubble_s"]),
+            f"{100 * (p['step_time_s'] / base - 1):+.1f} %" if base > 0 else "-",
+        )
+    Console().print(t)
+
+
+def run_payload(
+    scenario: Any, built: Any, result: Any, *, k_links: int, wall_s: float
+) -> dict[str, Any]:
+    """The ``--json`` object (every ``*_s`` per training step, sizes in bytes)."""
+    d = result.to_dict(k_links=k_links)
+    ref = built.reference
+    payload: dict[str, Any] = {
+        "scenario": scenario.name,
+        "step_time_s": d["step_time_s"],
+        "compute_s": d["compute_s"],
+        "comm_s": d["comm_s"],
+        "exposed_comm_s": d["exposed_comm_s"],
+        "bubble_s": d["bubble_s"],
+        "memory_per_gpu_B": {k: float(v) for k, v in built.memory_per_gpu_B.items()},
+        "busiest_links": d["busiest_links"],
+        "reference": dict(ref) if ref else None,
+        "reference_error": (
+            (d["step_time_s"] - float(ref["step_time_s"])) / float(ref["step_time_s"])
+            if ref and ref.get("step_time_s")
+            else None
+        ),
+        "comm_by_category_s": d["comm_by_category_s"],
+        "exposed_comm_by_category_s": d["exposed_comm_by_category_s"],
+        "critical_rank": d["critical_rank"],
+        "makespan_s": d["makespan_s"],
+        "steps_per_program": d["steps_per_program"],
+        "topology": str(scenario.topology),
+        "backend": d["backend"],
+        "fidelity": d["fidelity"],
+        "world": d["world"],
+        "simulated_ranks": d["simulated_ranks"],
+        "metadata": {**d["metadata"], **_plain_dict(built.metadata)},
+        "wall_s": wall_s,
+    }
+    return payload
+
+
+def _plain_dict(m: Any) -> dict[str, Any]:
+    import json
+
+    return dict(json.loads(json.dumps(dict(m or {}), default=str)))
+
+
+def write_outputs(out: Path, scenario: Any, result: Any, payload: dict[str, Any]) -> None:
+    """Write every output file into ``out`` (marker first, so a half-written DIR is ours)."""
+    import json
+
+    from simulator.cli import _json_default
+    from simulator.report.plots import plot_links, plot_timeline
+    from simulator.report.tables import write_tables
+    from simulator.report.timeline import write_timeline
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text(MARKER_TEXT)
+    resolved = json.loads(json.dumps(scenario.model_dump(mode="json"), default=str))
+    (out / "scenario.resolved.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+    (out / "result.json").write_text(json.dumps(payload, indent=2, default=_json_default))
+    write_tables(result, out)
+    write_timeline(result, out / "timeline.json")
+    plot_timeline(result, out / "timeline.png")
+    plot_links(result, out / "links.png")
