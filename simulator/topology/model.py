@@ -1,0 +1,195 @@
+"""The topology model: node and link kinds, directed links, and :class:`Topology`.
+
+A topology is a ``networkx.DiGraph`` of named nodes. GPUs and CPUs are *endpoints* (ranks);
+everything else (NVSwitch, PCIe switch, NIC, network switch, WAN gateway) only forwards.
+Every physical link is full duplex and appears as two :class:`Link` objects, one per direction,
+each with the bandwidth of one direction (bytes/second) and its one-way latency (seconds).
+Link ids index :attr:`Topology.links`, :attr:`Topology.capacity_Bps` and
+:attr:`Topology.latency_s`; the graph's edge attribute ``link_id`` names the same link.
+
+Build a topology with :class:`simulator.topology.graph_builder.GraphBuilder`, a builder of
+:mod:`simulator.topology.builders`, or :func:`simulator.topology.loader.load_topology`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from simulator.topology.routing import Router
+
+
+class NodeKind(StrEnum):
+    """What a node is. ``gpu`` and ``cpu`` are endpoints: ranks live there, no route transits."""
+
+    GPU = "gpu"
+    CPU = "cpu"
+    NVSWITCH = "nvswitch"
+    PCIE_SWITCH = "pcie_switch"
+    NIC = "nic"
+    SWITCH = "switch"
+    GATEWAY = "gateway"
+
+    @property
+    def is_endpoint(self) -> bool:
+        """True for gpu and cpu."""
+        return self in (NodeKind.GPU, NodeKind.CPU)
+
+
+class LinkKind(StrEnum):
+    """The technology of a link (backends apply per-kind efficiencies)."""
+
+    NVLINK = "nvlink"
+    PCIE = "pcie"
+    INFINIBAND = "infiniband"
+    ETHERNET = "ethernet"
+    WAN = "wan"
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """One direction of a full-duplex physical link.
+
+    Attributes:
+        id: index into ``Topology.links`` (the two directions of a physical link have ids
+            ``2k`` and ``2k + 1`` when built by :class:`GraphBuilder`).
+        src, dst: node names.
+        bandwidth_Bps: capacity of this direction, bytes/second.
+        latency_s: one-way latency of this hop, seconds.
+        kind: link technology.
+    """
+
+    id: int
+    src: str
+    dst: str
+    bandwidth_Bps: float
+    latency_s: float
+    kind: LinkKind
+
+
+class Topology:
+    """A cluster: graph, links, ranks and routes.
+
+    Args:
+        name: topology name.
+        graph: ``DiGraph`` with node attributes ``kind`` (:class:`NodeKind`) and ``host`` (str),
+            and edge attributes ``link_id``, ``bandwidth_Bps``, ``latency_s``, ``kind``.
+        links: the links, ``links[i].id == i``, matching the graph's edges one to one.
+        ranks: endpoint node names in rank order (default: all endpoints in graph order).
+        metadata: free-form facts (description, builder and its parameters, gpu model...).
+
+    Raises:
+        ValueError: the parts are inconsistent (a rank that is not an endpoint, a link id that
+            does not match its edge, a duplicated rank).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        graph: nx.DiGraph,
+        links: Sequence[Link],
+        ranks: Iterable[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.graph = graph
+        self.links: list[Link] = list(links)
+        self.metadata: dict[str, Any] = dict(metadata or {})
+        for i, link in enumerate(self.links):
+            if link.id != i:
+                raise ValueError(f"link {link.src}->{link.dst} has id {link.id}, expected {i}")
+            attrs = graph.edges.get((link.src, link.dst))
+            if attrs is None or attrs.get("link_id") != i:
+                raise ValueError(f"link {i} ({link.src}->{link.dst}) is not the graph's edge")
+        if graph.number_of_edges() != len(self.links):
+            raise ValueError("graph edges and links differ")
+        if ranks is None:
+            ranks = [n for n, k in graph.nodes(data="kind") if NodeKind(k).is_endpoint]
+        self.ranks: list[str] = list(ranks)
+        if len(set(self.ranks)) != len(self.ranks):
+            raise ValueError("a node is listed twice among the ranks")
+        for r in self.ranks:
+            if r not in graph or not NodeKind(graph.nodes[r]["kind"]).is_endpoint:
+                raise ValueError(f"rank {r!r} is not a gpu or cpu node of the topology")
+        self.num_ranks: int = len(self.ranks)
+        self.capacity_Bps: np.ndarray = np.array(
+            [lk.bandwidth_Bps for lk in self.links], dtype=float
+        )
+        self.latency_s: np.ndarray = np.array([lk.latency_s for lk in self.links], dtype=float)
+        self._rank_index = {r: i for i, r in enumerate(self.ranks)}
+        self._router = Router(graph, self.ranks)
+        self._route_cache: dict[tuple[int, int, int], tuple[int, ...]] = {}
+
+    # ------------------------------------------------------------------ hosts and ranks
+    def rank_of(self, node: str) -> int:
+        """The rank living on endpoint ``node``; ``KeyError`` if none."""
+        return self._rank_index[node]
+
+    def host_of(self, rank: int) -> str:
+        """The host (server) that ``rank`` lives in, e.g. ``"node3"``."""
+        return str(self.graph.nodes[self.ranks[rank]]["host"])
+
+    def hosts(self) -> list[str]:
+        """Hosts of the ranks, each once, in order of their first rank."""
+        return list(self.ranks_by_host())
+
+    def ranks_by_host(self) -> dict[str, list[int]]:
+        """``{host: [ranks ascending]}``, hosts in order of their first rank."""
+        out: dict[str, list[int]] = {}
+        for r in range(self.num_ranks):
+            out.setdefault(self.host_of(r), []).append(r)
+        return out
+
+    def nodes_of_kind(self, kind: NodeKind | str) -> list[str]:
+        """Names of all nodes of ``kind``, in graph order."""
+        k = NodeKind(kind)
+        return [n for n, nk in self.graph.nodes(data="kind") if nk == k]
+
+    # ------------------------------------------------------------------ routes
+    def route(self, src_rank: int, dst_rank: int, key: int = 0) -> tuple[int, ...]:
+        """Link ids of the path from ``src_rank`` to ``dst_rank``.
+
+        A shortest path in hops that never transits an endpoint. Among equal-cost paths the
+        next hop is chosen at each node by a stable hash of ``(src, dst, key, hop)`` (no
+        Python hash randomisation: identical across runs); different ``key`` values spread
+        flows of one pair over equal-cost paths. Results are cached. ``src == dst`` gives
+        ``()``.
+
+        Raises:
+            IndexError: a rank out of range.
+            ValueError: no path without transiting an endpoint.
+        """
+        for r in (src_rank, dst_rank):
+            if not 0 <= r < self.num_ranks:
+                raise IndexError(f"rank {r} out of range 0..{self.num_ranks - 1}")
+        ck = (src_rank, dst_rank, key)
+        path = self._route_cache.get(ck)
+        if path is None:
+            path = self._router.route(src_rank, dst_rank, key)
+            self._route_cache[ck] = path
+        return path
+
+    def path_latency_s(self, path: Sequence[int]) -> float:
+        """Sum of the one-way latencies of the links of ``path``, seconds."""
+        return float(sum(self.links[i].latency_s for i in path))
+
+    def path_bandwidth_Bps(self, path: Sequence[int]) -> float:
+        """Bottleneck bandwidth of ``path`` (min over its links), B/s; ``inf`` if empty."""
+        return float(min((self.links[i].bandwidth_Bps for i in path), default=float("inf")))
+
+    def path_nodes(self, path: Sequence[int]) -> list[str]:
+        """Node names along ``path`` (the first link's source, then every link's target)."""
+        if not path:
+            return []
+        return [self.links[path[0]].src, *(self.links[i].dst for i in path)]
+
+    def __repr__(self) -> str:
+        return (
+            f"Topology({self.name!r}, ranks={self.num_ranks}, "
+            f"nodes={self.graph.number_of_nodes()}, links={len(self.links)})"
+        )

@@ -1,0 +1,173 @@
+"""Shortest-path routing with deterministic ECMP, fast enough for thousands of GPUs.
+
+Routes are shortest in hops and never transit an endpoint (gpu/cpu node). Hop distances to a
+destination come from a breadth-first search over the reversed graph; instead of one BFS per
+destination in networkx (seconds on a 1,024-GPU fat tree), the :class:`Router` runs one
+*bit-parallel* BFS for a block of up to 256 destination ranks at once with numpy: every node
+holds a bitset (one bit per destination of the block), each BFS level ORs the bitsets of its
+successors (``np.bitwise_or.reduceat`` over the edge list sorted by source), and endpoints other
+than the destination itself are masked out of the frontier so nothing transits them. Distance
+blocks are cached, so routing all pairs of a ring (neighbouring ranks) costs a few BFS sweeps.
+
+A route is then walked from the source: at each node the candidate next hops are the successors
+one hop closer to the destination (in node order); the choice among them is a splitmix64 hash of
+``(src, dst, key, hop)``, which is stable across runs and processes (Python's ``hash`` of
+strings is salted per process and is not used).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import networkx as nx
+import numpy as np
+
+_MASK64 = (1 << 64) - 1
+_BLOCK = 256  # destination ranks per bit-parallel BFS (multiple of 8)
+
+
+def _mix64(x: int) -> int:
+    """splitmix64 finaliser: a stable 64-bit integer hash."""
+    x = (x + 0x9E3779B97F4A7C15) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
+
+def ecmp_hash(src: int, dst: int, key: int, hop: int) -> int:
+    """Deterministic hash of ``(src, dst, key, hop)`` used to pick among equal-cost hops."""
+    h = _mix64(src & _MASK64)
+    h = _mix64(h ^ (dst & _MASK64))
+    h = _mix64(h ^ (key & _MASK64))
+    return _mix64(h ^ (hop & _MASK64))
+
+
+class Router:
+    """Hop-count shortest paths between ranks of a graph, ECMP by stable hash.
+
+    Args:
+        graph: the topology's DiGraph (node attr ``kind``; edge attr ``link_id``).
+        ranks: endpoint node names in rank order.
+    """
+
+    def __init__(self, graph: nx.DiGraph, ranks: Sequence[str]) -> None:
+        nodes = list(graph.nodes)
+        self._index = {n: i for i, n in enumerate(nodes)}
+        n = len(nodes)
+        self._n = n
+        self._transit = np.array(
+            [str(graph.nodes[v]["kind"]) not in ("gpu", "cpu") for v in nodes], dtype=bool
+        )
+        self._transit_list: list[bool] = self._transit.tolist()
+        self._rank_node = [self._index[r] for r in ranks]
+        # successors sorted by node index: (successor, link id)
+        self._succ: list[list[tuple[int, int]]] = [[] for _ in range(n)]
+        eu: list[int] = []
+        ev: list[int] = []
+        for u, v, lid in graph.edges(data="link_id"):
+            iu, iv = self._index[u], self._index[v]
+            self._succ[iu].append((iv, int(lid)))
+            eu.append(iu)
+            ev.append(iv)
+        for s in self._succ:
+            s.sort()
+        order = np.lexsort((np.array(ev, dtype=np.int64), np.array(eu, dtype=np.int64)))
+        self._eu = np.array(eu, dtype=np.int64)[order]
+        self._ev = np.array(ev, dtype=np.int64)[order]
+        if len(self._eu):
+            first = np.ones(len(self._eu), dtype=bool)
+            first[1:] = self._eu[1:] != self._eu[:-1]
+            self._starts = np.flatnonzero(first)
+            self._src_nodes = self._eu[self._starts]
+        else:
+            self._starts = np.zeros(0, dtype=np.int64)
+            self._src_nodes = np.zeros(0, dtype=np.int64)
+        self._blocks: dict[int, np.ndarray] = {}
+        self._columns: dict[int, list[int]] = {}
+
+    # ------------------------------------------------------------------ distances
+    def _distance_block(self, block: int) -> np.ndarray:
+        """``int32[n_nodes, B]``: hops from every node to each destination rank of ``block``.
+
+        ``-1`` where unreachable without transiting an endpoint.
+        """
+        cached = self._blocks.get(block)
+        if cached is not None:
+            return cached
+        lo = block * _BLOCK
+        dests = self._rank_node[lo : lo + _BLOCK]
+        width = len(dests)
+        nbytes = (width + 7) // 8
+        dist = np.full((self._n, width), -1, dtype=np.int32)
+        front = np.zeros((self._n, nbytes), dtype=np.uint8)
+        for j, d in enumerate(dests):
+            front[d, j // 8] |= np.uint8(0x80 >> (j % 8))
+            dist[d, j] = 0
+        visited = front.copy()
+        level = 0
+        transit_col = self._transit[:, None]
+        while True:
+            if level > 0:
+                front = front * transit_col  # endpoints receive but never forward
+            if not front.any() or len(self._starts) == 0:
+                break
+            gathered = front[self._ev]
+            reduced = np.bitwise_or.reduceat(gathered, self._starts, axis=0)
+            new = np.zeros_like(front)
+            new[self._src_nodes] = reduced
+            new &= ~visited
+            if not new.any():
+                break
+            visited |= new
+            level += 1
+            bits = np.unpackbits(new, axis=1, count=width).astype(bool)
+            dist[bits] = level
+            front = new
+        self._blocks[block] = dist
+        return dist
+
+    def _column(self, dst_rank: int) -> list[int]:
+        col = self._columns.get(dst_rank)
+        if col is None:
+            block = self._distance_block(dst_rank // _BLOCK)
+            col = block[:, dst_rank % _BLOCK].tolist()
+            self._columns[dst_rank] = col
+        return col
+
+    def hops(self, src_rank: int, dst_rank: int) -> int:
+        """Hop count of the shortest path, ``-1`` if there is none."""
+        return self._column(dst_rank)[self._rank_node[src_rank]]
+
+    # ------------------------------------------------------------------ routes
+    def route(self, src_rank: int, dst_rank: int, key: int = 0) -> tuple[int, ...]:
+        """Link ids from ``src_rank`` to ``dst_rank`` (see module docstring)."""
+        if src_rank == dst_rank:
+            return ()
+        col = self._column(dst_rank)
+        cur = self._rank_node[src_rank]
+        target = self._rank_node[dst_rank]
+        remaining = col[cur]
+        if remaining < 0:
+            raise ValueError(
+                f"no route from rank {src_rank} to rank {dst_rank} that avoids transiting "
+                "other endpoints"
+            )
+        transit = self._transit_list
+        path: list[int] = []
+        hop = 0
+        while cur != target:
+            want = remaining - 1
+            cands = [
+                (v, lid)
+                for v, lid in self._succ[cur]
+                if col[v] == want and (v == target or transit[v])
+            ]
+            if len(cands) == 1:
+                v, lid = cands[0]
+            else:
+                v, lid = cands[ecmp_hash(src_rank, dst_rank, key, hop) % len(cands)]
+            path.append(lid)
+            cur = v
+            remaining = want
+            hop += 1
+        return tuple(path)
