@@ -1,0 +1,136 @@
+"""Max-min fair rates by progressive filling (a pure function; no simpy).
+
+All flows start at rate 0 and rise together. A link *saturates* when the flows crossing it use
+its whole capacity; a flow *freezes* when it crosses a saturated link or reaches its own cap.
+Frozen flows keep their rate; the others keep rising. The result is the unique max-min fair
+allocation: no flow can get more without taking from a flow that has less or the same.
+
+The loop is vectorised: the flow->link incidence is flattened into two index arrays
+(``inc_flow[k]`` crosses ``inc_link[k]``), and each round computes every link's fair share of
+its remaining capacity with :func:`numpy.bincount`, freezes the flows at the smallest share and
+subtracts their rates. Every round freezes at least one link's flows, so there are at most as
+many rounds as distinct bottleneck rates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+#: Relative tolerance for ties: every link whose fair share is within this fraction of the
+#: round's smallest share saturates in the same round, and a flow whose cap is within it
+#: freezes at the cap. A numerical choice (a few thousand ulps), not a physical constant.
+TIE_RTOL = 1e-9
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+
+
+def max_min_rates(
+    flow_links: Sequence[Sequence[int] | npt.ArrayLike],
+    capacity_Bps: npt.ArrayLike,
+    max_rate_Bps: npt.ArrayLike | float | None = None,
+) -> FloatArray:
+    """Max-min fair rate of each flow, in B/s.
+
+    Args:
+        flow_links: per flow, the ids of the links it crosses (indices into ``capacity_Bps``).
+            A link listed twice counts twice (the flow loads it twice). A flow with no links
+            is limited only by its cap: it gets ``max_rate_Bps`` (``inf`` when uncapped).
+        capacity_Bps: capacity of every link, B/s (1-D, ``>= 0``; ``inf`` allowed).
+        max_rate_Bps: per-flow cap (one value for all flows, or one per flow; ``> = 0``,
+            ``inf`` allowed). ``None`` means uncapped.
+
+    Returns:
+        float64 array, one rate per flow, in the order of ``flow_links``. A flow whose links
+        all have infinite capacity and which has no cap gets ``inf``.
+
+    Raises:
+        ValueError: on a link id out of range, a negative or NaN capacity or cap, or a cap
+            array whose length differs from the number of flows.
+    """
+    n_flows = len(flow_links)
+    capacity = np.asarray(capacity_Bps, dtype=np.float64)
+    if capacity.ndim != 1:
+        raise ValueError(f"capacity_Bps must be 1-D, got shape {capacity.shape}")
+    if np.isnan(capacity).any() or (capacity < 0).any():
+        raise ValueError("capacity_Bps must be >= 0 and not NaN")
+    caps = _caps_array(max_rate_Bps, n_flows)
+    arrays = [np.asarray(links, dtype=np.intp).reshape(-1) for links in flow_links]
+    counts = np.fromiter((a.size for a in arrays), dtype=np.intp, count=n_flows)
+    inc_link = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.intp)
+    if inc_link.size and (inc_link.min() < 0 or inc_link.max() >= capacity.size):
+        raise ValueError(f"link id out of range [0, {capacity.size}) in flow_links")
+    inc_flow = np.repeat(np.arange(n_flows, dtype=np.intp), counts)
+    links_used, inc_local = np.unique(inc_link, return_inverse=True)
+    return solve_incidence(inc_flow, inc_local.reshape(-1), n_flows, capacity[links_used], caps)
+
+
+def _caps_array(max_rate_Bps: npt.ArrayLike | float | None, n_flows: int) -> FloatArray:
+    if max_rate_Bps is None:
+        return np.full(n_flows, np.inf)
+    caps = np.asarray(max_rate_Bps, dtype=np.float64)
+    if caps.ndim == 0:
+        caps = np.full(n_flows, float(caps))
+    if caps.shape != (n_flows,):
+        raise ValueError(f"max_rate_Bps has shape {caps.shape}, expected ({n_flows},)")
+    if np.isnan(caps).any() or (caps < 0).any():
+        raise ValueError("max_rate_Bps must be >= 0 and not NaN")
+    return caps
+
+
+def solve_incidence(
+    inc_flow: IntArray,
+    inc_link: IntArray,
+    n_flows: int,
+    capacity_Bps: FloatArray,
+    max_rate_Bps: FloatArray,
+) -> FloatArray:
+    """Progressive filling on a flattened incidence (the core of :func:`max_min_rates`).
+
+    Args:
+        inc_flow: flow index (``0..n_flows-1``) of each incidence.
+        inc_link: link index (``0..len(capacity_Bps)-1``) of each incidence.
+        n_flows: number of flows.
+        capacity_Bps: capacity per link index, B/s (``>= 0``).
+        max_rate_Bps: cap per flow, B/s (``>= 0``, ``inf`` = uncapped).
+
+    Returns:
+        rates per flow, B/s. Inputs are not validated here (callers do) and not modified.
+    """
+    rates = np.zeros(n_flows, dtype=np.float64)
+    n_links = capacity_Bps.size
+    has_link = np.bincount(inc_flow, minlength=n_flows) > 0
+    rates[~has_link] = max_rate_Bps[~has_link]
+    remaining = capacity_Bps.astype(np.float64, copy=True)
+    active = has_link.copy()
+    fl, ln = inc_flow, inc_link
+    share = np.empty(n_links, dtype=np.float64)
+    while fl.size:
+        count = np.bincount(ln, minlength=n_links)
+        used = count > 0
+        share.fill(np.inf)
+        np.divide(remaining, count, out=share, where=used)
+        level = float(share.min())
+        active_caps = max_rate_Bps[active]
+        cap_level = float(active_caps.min())
+        level = min(level, cap_level)
+        if level == np.inf:
+            rates[active] = np.inf
+            break
+        threshold = level * (1.0 + TIE_RTOL)
+        frozen = np.zeros(n_flows, dtype=bool)
+        frozen[fl[share[ln] <= threshold]] = True
+        if cap_level <= threshold:
+            frozen |= active & (max_rate_Bps <= threshold)
+        frozen_rates = np.minimum(max_rate_Bps[frozen], level)
+        rates[frozen] = frozen_rates
+        active &= ~frozen
+        leaving = frozen[fl]
+        remaining -= np.bincount(ln[leaving], weights=rates[fl[leaving]], minlength=n_links)
+        np.maximum(remaining, 0.0, out=remaining)
+        keep = ~leaving
+        fl, ln = fl[keep], ln[keep]
+    return rates

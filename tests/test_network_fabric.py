@@ -1,0 +1,113 @@
+"""Fabric oracles: closed-form finish times of small scenarios."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import simpy
+
+from simulator.network import Fabric, FlowRecord, FlowSpec
+
+
+def _run(capacity: list[float], flows: list[FlowSpec], **kw: object) -> Fabric:
+    env = simpy.Environment()
+    fabric = Fabric(env, np.array(capacity), **kw)  # type: ignore[arg-type]
+    fabric.start_many(flows)
+    env.run()
+    return fabric
+
+
+def _ends(fabric: Fabric) -> dict[str, float]:
+    return {r.tag: r.end_s for r in fabric.records}
+
+
+def test_single_flow_takes_latency_plus_size_over_capacity() -> None:
+    fabric = _run([25e9], [FlowSpec((0,), 1e9, latency_s=5e-6, tag="a")])
+    (rec,) = fabric.records
+    assert rec.end_s == pytest.approx(5e-6 + 1e9 / 25e9, rel=1e-12)
+    assert rec.start_s == 0.0
+    assert fabric.link_bytes_B[0] == 1e9
+    assert fabric.link_busy_s[0] == pytest.approx(1e9 / 25e9, rel=1e-12)
+    assert fabric.link_peak_util[0] == pytest.approx(1.0)
+
+
+def test_two_flows_on_one_link_share_it_and_finish_at_twice_the_time() -> None:
+    flows = [FlowSpec((0,), 4e6, tag="a"), FlowSpec((0,), 4e6, tag="b")]
+    ends = _ends(_run([1e9], flows))
+    assert ends["a"] == ends["b"] == pytest.approx(2 * 4e6 / 1e9, rel=1e-12)
+
+
+def test_unused_share_goes_to_the_other_flow() -> None:
+    # A on link 0; B on links 0 and 1, link 1 slower: B gets 3, A gets 10 - 3 = 7.
+    flows = [FlowSpec((0,), 100.0, tag="A"), FlowSpec((0, 1), 30.0, tag="B")]
+    ends = _ends(_run([10.0, 3.0], flows))
+    assert ends["B"] == pytest.approx(10.0)  # 30 B at 3 B/s
+    # A drained 70 B at 7 B/s in 10 s, then the last 30 B alone at 10 B/s.
+    assert ends["A"] == pytest.approx(13.0)
+
+
+def test_staggered_arrival_changes_rates_mid_flight() -> None:
+    env = simpy.Environment()
+    fabric = Fabric(env, np.array([100.0]))
+    done: dict[str, FlowRecord] = {}
+
+    def late() -> object:
+        yield env.timeout(2.0)
+        done["b"] = yield fabric.start(FlowSpec((0,), 150.0, latency_s=1.0, tag="b"))
+
+    def early() -> object:
+        done["a"] = yield fabric.start(FlowSpec((0,), 500.0, tag="a"))
+
+    env.process(early())
+    env.process(late())
+    env.run()
+    # a alone at 100 B/s for 3 s (300 B); from t=3 both at 50 B/s: b needs 150/50 = 3 s -> 6;
+    # a has 200 - 150 = 50 B left at t=6, alone again: 0.5 s -> 6.5.
+    assert done["b"].end_s == pytest.approx(6.0)
+    assert done["a"].end_s == pytest.approx(6.5)
+    assert done["b"].start_s == 2.0
+    assert fabric.link_busy_s[0] == pytest.approx(6.5)
+
+
+def test_zero_byte_flow_completes_after_its_latency() -> None:
+    fabric = _run([1.0], [FlowSpec((0,), 0.0, latency_s=0.25, tag="z")])
+    assert _ends(fabric) == {"z": 0.25}
+    assert fabric.link_busy_s[0] == 0.0
+
+
+def test_flow_without_links_runs_at_its_cap_or_instantly() -> None:
+    flows = [FlowSpec((), 10.0, max_rate_Bps=5.0, tag="capped"), FlowSpec((), 10.0, tag="free")]
+    ends = _ends(_run([1.0], flows))
+    assert ends == {"capped": 2.0, "free": 0.0}
+
+
+def test_max_rate_caps_a_flow_and_frees_capacity() -> None:
+    flows = [FlowSpec((0,), 10.0, max_rate_Bps=1.0, tag="slow"), FlowSpec((0,), 90.0, tag="fast")]
+    ends = _ends(_run([10.0], flows))
+    assert ends["slow"] == pytest.approx(10.0)
+    assert ends["fast"] == pytest.approx(10.0)
+
+
+def test_start_many_returns_records_in_input_order() -> None:
+    env = simpy.Environment()
+    fabric = Fabric(env, np.array([1.0, 1.0]))
+    event = fabric.start_many([FlowSpec((0,), 2.0, tag="x"), FlowSpec((1,), 1.0, tag="y")])
+    env.run()
+    assert [r.tag for r in event.value] == ["x", "y"]
+    assert [r.tag for r in fabric.records] == ["y", "x"]
+    assert math.isclose(event.value[0].mean_rate_Bps, 1.0)
+
+
+def test_rejects_bad_input() -> None:
+    env = simpy.Environment()
+    with pytest.raises(ValueError):
+        Fabric(env, np.array([1.0, 0.0]))
+    fabric = Fabric(env, np.array([1.0]))
+    with pytest.raises(ValueError):
+        fabric.start(FlowSpec((1,), 1.0))
+    with pytest.raises(ValueError):
+        FlowSpec((0,), -1.0)
+    with pytest.raises(ValueError):
+        FlowSpec((0,), 1.0, max_rate_Bps=0.0)
