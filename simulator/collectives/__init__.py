@@ -1,0 +1,37 @@
+"""Collectives: algorithms expanded into the transfers they really make.
+
+Public API (contract in ``docs/interfaces.md``):
+
+* :class:`Algorithm`, :class:`Fidelity`, :func:`busbw_factor`;
+* :class:`BackendProfile`, :func:`load_backend` (``nccl``, ``gloo``, or a calibration YAML);
+* :func:`simulate_collective` -> :class:`CollectiveResult` (one collective alone);
+* :func:`run_collective` / :func:`run_collectives`: simpy generators for the engine;
+* :func:`build_schedule` and :class:`Schedule`: the pure algorithm expansions.
+"""
+
+from simulator.collectives.backend import BackendProfile, ProtocolProfile, load_backend
+from simulator.collectives.registry import ALGORITHMS, build_schedule, supports
+from simulator.collectives.runner import choose, run_collective, run_collectives
+from simulator.collectives.schedule import Phase, Schedule, Transfer
+from simulator.collectives.simulate import CollectiveResult, simulate_collective
+from simulator.collectives.types import Algorithm, Fidelity, busbw_factor
+
+__all__ = [
+    "ALGORITHMS",
+    "Algorithm",
+    "BackendProfile",
+    "CollectiveResult",
+    "Fidelity",
+    "Phase",
+    "ProtocolProfile",
+    "Schedule",
+    "Transfer",
+    "build_schedule",
+    "busbw_factor",
+    "choose",
+    "load_backend",
+    "run_collective",
+    "run_collectives",
+    "simulate_collective",
+    "supports",
+]

@@ -1,0 +1,233 @@
+"""Backend profiles: what a communication library adds to the bare network.
+
+A :class:`BackendProfile` says, for one library (NCCL, gloo, or a calibration of either):
+
+* ``efficiency[kind]``: the fraction of a link's bandwidth the library turns into payload
+  throughput (protocol headers, flags, flow control, copy engines). A transfer of ``B`` payload
+  bytes is put on the fabric as ``B / (efficiency * protocol.bandwidth_factor)`` wire-equivalent
+  bytes, using the efficiency of its path's bottleneck link kind, so contention with other
+  traffic is shared on the true link capacity;
+* ``protocols``: NCCL-style protocols (LL, Simple, ...), each a launch latency, a per-step
+  latency per link kind (added to the path latency of every step) and a bandwidth factor;
+  ``auto`` picks the fastest protocol, as NCCL's tuner does;
+* ``algorithms[op]``: the algorithms ``auto`` may choose for ``op`` (fastest wins);
+* ``channels``: parallel rings/trees (``0``: one per rank of the group on a host, so that
+  every GPU's NIC carries a channel, as NCCL does on rail-optimized nodes);
+* ``concurrency``: collectives of one process group that may run at once (gloo: worker
+  threads; ``0`` = unlimited);
+* ``reduce_scatter_as_all_reduce``: the library emulates reduce_scatter with a full
+  all_reduce (plus a local copy), as torch's ProcessGroupGloo does.
+
+Profiles are YAML files (``simulator/data/backends/NAME.yaml``); a calibration file written
+by ``measure/`` has the same schema and loads with :func:`load_backend` given its path.
+Unknown or missing keys raise :class:`InputError` naming the file and the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from simulator.collectives.types import Algorithm, coerce
+from simulator.errors import InputError
+from simulator.topology import LinkKind
+from simulator.units import UnitError, parse_time
+from simulator.workload.ir import CollectiveOp
+
+BACKENDS_DIR = Path(__file__).resolve().parent.parent / "data" / "backends"
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolProfile:
+    """One protocol of a backend (NCCL's LL / LL128 / Simple).
+
+    Attributes:
+        name: label (``"LL"``, ``"simple"``).
+        base_latency_s: once per collective (launch, setup), seconds.
+        step_latency_s: per algorithm step, by the link kind of the step's path, seconds;
+            added to the path's own latency.
+        bandwidth_factor: multiplies the link efficiency (LL sends flags with the data).
+    """
+
+    name: str
+    base_latency_s: float
+    step_latency_s: Mapping[LinkKind, float]
+    bandwidth_factor: float
+
+
+@dataclass(frozen=True)
+class BackendProfile:
+    """A communication library's behaviour; see the module docstring for every field."""
+
+    name: str
+    description: str
+    efficiency: Mapping[LinkKind, float]
+    protocols: tuple[ProtocolProfile, ...]
+    algorithms: Mapping[CollectiveOp, tuple[Algorithm, ...]]
+    channels: int
+    concurrency: int
+    reduce_scatter_as_all_reduce: bool
+    source: str = ""
+
+    def protocol(self, name: str) -> ProtocolProfile:
+        """The protocol called ``name``; :class:`InputError` if the profile has none."""
+        for p in self.protocols:
+            if p.name == name:
+                return p
+        raise InputError(f"backend {self.name} has no protocol {name!r}", field="protocols")
+
+
+_TOP_KEYS = {
+    "name": True,
+    "description": False,
+    "efficiency": True,
+    "protocols": True,
+    "algorithms": True,
+    "channels": True,
+    "concurrency": True,
+    "reduce_scatter_as_all_reduce": True,
+}
+_PROTO_KEYS = {"base_latency", "step_latency", "bandwidth_factor"}
+
+
+def _check_keys(d: Any, allowed: set[str], required: set[str], *, file: str, field: str) -> None:
+    if not isinstance(d, dict):
+        raise InputError("expected a mapping", file=file, field=field or None)
+    for k in d:
+        if k not in allowed:
+            raise InputError(
+                f"unknown key (allowed: {', '.join(sorted(allowed))})",
+                file=file,
+                field=f"{field}.{k}" if field else str(k),
+            )
+    for k in sorted(required - set(d)):
+        raise InputError("missing key", file=file, field=f"{field}.{k}" if field else k)
+
+
+def _fraction(x: Any, *, file: str, field: str) -> float:
+    if isinstance(x, bool) or not isinstance(x, int | float) or not 0.0 < float(x) <= 1.0:
+        raise InputError(f"expected a number in (0, 1], got {x!r}", file=file, field=field)
+    return float(x)
+
+
+def _per_kind(d: Any, conv: Any, *, file: str, field: str) -> dict[LinkKind, float]:
+    kinds = {k.value for k in LinkKind}
+    _check_keys(d, kinds, kinds, file=file, field=field)
+    return {LinkKind(k): conv(v, file=file, field=f"{field}.{k}") for k, v in d.items()}
+
+
+def _time(x: Any, *, file: str, field: str) -> float:
+    try:
+        t = parse_time(x)
+    except (UnitError, TypeError) as exc:
+        raise InputError(str(exc), file=file, field=field) from None
+    if t < 0:
+        raise InputError(f"expected a time >= 0, got {x!r}", file=file, field=field)
+    return t
+
+
+def _count(x: Any, *, file: str, field: str) -> int:
+    if isinstance(x, bool) or not isinstance(x, int) or x < 0:
+        raise InputError(f"expected an integer >= 0, got {x!r}", file=file, field=field)
+    return x
+
+
+def parse_backend(data: Any, *, file: str) -> BackendProfile:
+    """Validate a backend mapping (as read from YAML) into a :class:`BackendProfile`."""
+    _check_keys(
+        data, set(_TOP_KEYS), {k for k, req in _TOP_KEYS.items() if req}, file=file, field=""
+    )
+    efficiency = _per_kind(data["efficiency"], _fraction, file=file, field="efficiency")
+    protos_in = data["protocols"]
+    if not isinstance(protos_in, dict) or not protos_in:
+        raise InputError("expected a non-empty mapping NAME: {...}", file=file, field="protocols")
+    protocols = []
+    for pname, p in protos_in.items():
+        f = f"protocols.{pname}"
+        _check_keys(p, _PROTO_KEYS, _PROTO_KEYS, file=file, field=f)
+        protocols.append(
+            ProtocolProfile(
+                name=str(pname),
+                base_latency_s=_time(p["base_latency"], file=file, field=f"{f}.base_latency"),
+                step_latency_s=_per_kind(
+                    p["step_latency"], _time, file=file, field=f"{f}.step_latency"
+                ),
+                bandwidth_factor=_fraction(
+                    p["bandwidth_factor"], file=file, field=f"{f}.bandwidth_factor"
+                ),
+            )
+        )
+    ops = {o.value for o in CollectiveOp}
+    _check_keys(data["algorithms"], ops, ops, file=file, field="algorithms")
+    algorithms: dict[CollectiveOp, tuple[Algorithm, ...]] = {}
+    for op_name, algos in data["algorithms"].items():
+        f = f"algorithms.{op_name}"
+        if not isinstance(algos, list) or not algos:
+            raise InputError("expected a non-empty list of algorithms", file=file, field=f)
+        try:
+            chosen = tuple(coerce(Algorithm, a, field=f) for a in algos)
+        except InputError as err:
+            raise err.located(file=file) from None
+        if Algorithm.AUTO in chosen:
+            raise InputError("'auto' cannot be a candidate", file=file, field=f)
+        algorithms[CollectiveOp(op_name)] = chosen
+    rs_ar = data["reduce_scatter_as_all_reduce"]
+    if not isinstance(rs_ar, bool):
+        raise InputError(
+            f"expected true or false, got {rs_ar!r}",
+            file=file,
+            field="reduce_scatter_as_all_reduce",
+        )
+    return BackendProfile(
+        name=str(data["name"]),
+        description=str(data.get("description", "")),
+        efficiency=efficiency,
+        protocols=tuple(protocols),
+        algorithms=algorithms,
+        channels=_count(data["channels"], file=file, field="channels"),
+        concurrency=_count(data["concurrency"], file=file, field="concurrency"),
+        reduce_scatter_as_all_reduce=rs_ar,
+        source=file,
+    )
+
+
+def shipped_backends() -> list[str]:
+    """Names of the backend profiles shipped with commsim."""
+    return sorted(p.stem for p in BACKENDS_DIR.glob("*.yaml"))
+
+
+@lru_cache(maxsize=32)
+def _load_path(path: str) -> BackendProfile:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        raise InputError(f"not valid YAML: {exc}", file=path) from None
+    return parse_backend(data, file=path)
+
+
+def load_backend(name_or_path: str | Path | BackendProfile) -> BackendProfile:
+    """A backend profile: a shipped NAME (``nccl``, ``gloo``), a YAML PATH, or a profile.
+
+    Raises :class:`InputError` (listing the shipped names) when neither exists, or naming the
+    file and field when the YAML is wrong.
+    """
+    if isinstance(name_or_path, BackendProfile):
+        return name_or_path
+    p = Path(name_or_path)
+    if p.is_file():
+        return _load_path(str(p))
+    candidate = BACKENDS_DIR / f"{p.name.removesuffix('.yaml')}.yaml"
+    if p.parent == Path(".") and candidate.is_file():
+        return _load_path(str(candidate))
+    raise InputError(
+        f"no such file, and no shipped backend of that name (shipped: "
+        f"{', '.join(shipped_backends())})",
+        file=str(name_or_path),
+        field="backend",
+    )

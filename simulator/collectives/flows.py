@@ -1,0 +1,141 @@
+"""From transfers to routed flows: paths, wire-equivalent bytes, per-step latency.
+
+A :class:`FlowPlanner` binds a topology to a backend profile. For a transfer it routes
+``topology.route(src, dst, key=channel)`` (the channel is the ECMP key) and works out:
+
+* ``wire_factor``: ``1 / efficiency`` of the path's bottleneck link (the link with the smallest
+  ``efficiency * capacity``); ``payload * wire_factor / protocol.bandwidth_factor`` bytes go on
+  the fabric, so the payload drains at ``efficiency`` of the bottleneck's capacity;
+* ``latency_s``: the path's latency (sum of its links');
+* ``kind``: the path's link class for per-step latencies: the "farthest" kind on the path in
+  the order nvlink < pcie < infiniband < ethernet < wan (NCCL uses its NET latency as soon
+  as a step crosses the network).
+
+Planners are cached per (topology, profile) so the engine's many collectives reuse routes.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator.collectives.backend import BackendProfile, ProtocolProfile
+from simulator.collectives.schedule import Transfer
+from simulator.topology import LinkKind, Topology
+
+_KIND_ORDER = (
+    LinkKind.NVLINK,
+    LinkKind.PCIE,
+    LinkKind.INFINIBAND,
+    LinkKind.ETHERNET,
+    LinkKind.WAN,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PathInfo:
+    """What the backend sees of one routed ``(src, dst, channel)``."""
+
+    links: tuple[int, ...]
+    wire_factor: float
+    latency_s: float
+    kind: LinkKind
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedFlows:
+    """Routed flows of one phase or step (parallel arrays, one entry per transfer).
+
+    ``wire_B`` is wire-equivalent bytes before the protocol's bandwidth factor is applied.
+    """
+
+    transfers: tuple[Transfer, ...]
+    paths: tuple[PathInfo, ...]
+    wire_B: np.ndarray
+    payload_B: np.ndarray
+
+    def hop_latency_s(self, protocol: ProtocolProfile) -> np.ndarray:
+        """Per transfer: path latency plus the protocol's per-step latency for its kind."""
+        return np.array(
+            [p.latency_s + protocol.step_latency_s[p.kind] for p in self.paths], dtype=float
+        )
+
+    def link_load_B(self, num_links: int) -> np.ndarray:
+        """Wire-equivalent bytes per link id (bandwidth factor 1)."""
+        if not self.paths:
+            return np.zeros(num_links)
+        ids = np.fromiter((i for p in self.paths for i in p.links), dtype=np.int64)
+        weights = np.repeat(self.wire_B, [len(p.links) for p in self.paths])
+        return np.bincount(ids, weights=weights, minlength=num_links)
+
+    def link_payload_B(self, num_links: int) -> np.ndarray:
+        """Payload bytes per link id."""
+        if not self.paths:
+            return np.zeros(num_links)
+        ids = np.fromiter((i for p in self.paths for i in p.links), dtype=np.int64)
+        weights = np.repeat(self.payload_B, [len(p.links) for p in self.paths])
+        return np.bincount(ids, weights=weights, minlength=num_links)
+
+
+class FlowPlanner:
+    """Routes transfers on ``topology`` as ``profile`` sees them (see the module docstring)."""
+
+    def __init__(self, topology: Topology, profile: BackendProfile) -> None:
+        self.topology = topology
+        self.profile = profile
+        kinds = [LinkKind(lk.kind) for lk in topology.links]
+        self._eff = np.array([profile.efficiency[k] for k in kinds], dtype=float)
+        self._effcap = self._eff * topology.capacity_Bps
+        self._kind_rank = np.array([_KIND_ORDER.index(k) for k in kinds], dtype=np.int64)
+        self._cache: dict[tuple[int, int, int], PathInfo] = {}
+
+    def path(self, src: int, dst: int, channel: int = 0) -> PathInfo:
+        """The :class:`PathInfo` of ``src -> dst`` on ``channel`` (cached)."""
+        key = (src, dst, channel)
+        info = self._cache.get(key)
+        if info is None:
+            links = self.topology.route(src, dst, channel)
+            if links:
+                arr = np.asarray(links, dtype=np.int64)
+                bott = int(arr[int(np.argmin(self._effcap[arr]))])
+                info = PathInfo(
+                    links=tuple(links),
+                    wire_factor=1.0 / float(self._eff[bott]),
+                    latency_s=float(self.topology.latency_s[arr].sum()),
+                    kind=_KIND_ORDER[int(self._kind_rank[arr].max())],
+                )
+            else:  # src == dst: nothing crosses a link
+                info = PathInfo((), 1.0, 0.0, LinkKind.NVLINK)
+            self._cache[key] = info
+        return info
+
+    def plan(self, transfers: Iterable[Transfer]) -> PlannedFlows:
+        """Route every transfer (zero-byte and self transfers are kept; they cost latency)."""
+        ts = tuple(transfers)
+        paths = tuple(self.path(t.src, t.dst, t.channel) for t in ts)
+        payload = np.array([t.size_B for t in ts], dtype=float)
+        wire = payload * np.array([p.wire_factor for p in paths], dtype=float)
+        return PlannedFlows(ts, paths, wire, payload)
+
+
+_PLANNERS: weakref.WeakKeyDictionary[Topology, dict[int, tuple[BackendProfile, FlowPlanner]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def planner_for(topology: Topology, profile: BackendProfile) -> FlowPlanner:
+    """A cached :class:`FlowPlanner` for ``(topology, profile)``."""
+    per_topo = _PLANNERS.setdefault(topology, {})
+    hit = per_topo.get(id(profile))
+    if hit is None or hit[0] is not profile:
+        hit = (profile, FlowPlanner(topology, profile))
+        per_topo[id(profile)] = hit
+    return hit[1]
+
+
+def mean_or_zero(x: Sequence[float] | np.ndarray) -> float:
+    """Mean of ``x``, 0.0 when empty."""
+    return float(np.mean(x)) if len(x) else 0.0

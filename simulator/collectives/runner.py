@@ -1,0 +1,334 @@
+"""Running collectives: choosing the algorithm, and putting its flows on the fabric.
+
+* :func:`choose` resolves ``auto`` (and the protocol) like NCCL's tuner: the candidate
+  ``(algorithm, protocol)`` with the smallest contention-free time wins.
+* :func:`run_collective` is a simpy generator (``yield env.process(run_collective(...))``):
+  one collective of ``group`` on a shared :class:`simulator.network.Fabric`, at the requested
+  fidelity. The engine calls it once per matched collective; its value is the algorithm name.
+* :func:`run_collectives` runs the same collective on several disjoint groups at once (mirror
+  groups) and finishes when all do.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import simpy
+
+from simulator.collectives.analytical import phase_latency_s, phase_time, schedule_time
+from simulator.collectives.backend import BackendProfile, ProtocolProfile, load_backend
+from simulator.collectives.flows import FlowPlanner, PlannedFlows, planner_for
+from simulator.collectives.registry import build_schedule, supports
+from simulator.collectives.schedule import Schedule, pipeline
+from simulator.collectives.types import Algorithm, Fidelity, coerce
+from simulator.errors import InputError
+from simulator.network import FlowSpec
+from simulator.topology import Topology
+from simulator.workload.ir import CollectiveOp
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A resolved collective: its schedule, protocol and contention-free time estimate."""
+
+    schedule: Schedule
+    protocol: ProtocolProfile
+    estimate_s: float
+
+
+@dataclass
+class RunInfo:
+    """What one run did (the value of :func:`run_collective_info`'s process)."""
+
+    algo: str = ""
+    protocol: str = ""
+    channels: int = 1
+    n_flows: int = 0
+    link_payload_B: np.ndarray | None = field(default=None, repr=False)
+
+
+def check_group(topology: Topology, group: Sequence[int]) -> tuple[int, ...]:
+    """``group`` as a tuple of valid, distinct ranks of ``topology``; else :class:`InputError`."""
+    g = tuple(int(r) for r in group)
+    if not g:
+        raise InputError("a collective needs at least one rank", field="ranks")
+    for r in g:
+        if not 0 <= r < topology.num_ranks:
+            raise InputError(
+                f"rank {r} out of range 0..{topology.num_ranks - 1} of topology {topology.name}",
+                field="ranks",
+            )
+    if len(set(g)) != len(g):
+        raise InputError(f"a rank appears twice in {list(g)}", field="ranks")
+    return g
+
+
+def default_channels(topology: Topology, group: Sequence[int], profile: BackendProfile) -> int:
+    """The profile's channel count; ``0`` means the most ranks the group has on one host."""
+    if profile.channels > 0:
+        return profile.channels
+    per_host: dict[str, int] = {}
+    for r in group:
+        h = topology.host_of(r)
+        per_host[h] = per_host.get(h, 0) + 1
+    return max(per_host.values(), default=1)
+
+
+def _schedule_op(op: CollectiveOp, profile: BackendProfile) -> CollectiveOp:
+    if op is CollectiveOp.REDUCE_SCATTER and profile.reduce_scatter_as_all_reduce:
+        return CollectiveOp.ALL_REDUCE
+    return op
+
+
+def choose(
+    topology: Topology,
+    op: CollectiveOp | str,
+    group: Sequence[int],
+    size_B: float,
+    algo: Algorithm | str,
+    profile: BackendProfile,
+    *,
+    channels: int | None = None,
+    root: int = 0,
+) -> Choice:
+    """Resolve ``algo`` (``auto``: the profile's fastest candidate) and the fastest protocol.
+
+    The estimate is the contention-free time of :func:`analytical.schedule_time`. With
+    ``reduce_scatter_as_all_reduce`` a reduce_scatter is scheduled as an all_reduce of its
+    input (the profile's all_reduce candidates apply).
+    """
+    op = coerce(CollectiveOp, op, field="op")
+    want = coerce(Algorithm, algo, field="algo")
+    group = check_group(topology, group)
+    sched_op = _schedule_op(op, profile)
+    if want is Algorithm.AUTO:
+        candidates = [a for a in profile.algorithms[sched_op] if supports(a, sched_op)]
+    else:
+        candidates = [want]
+    n_ch = channels if channels is not None else default_channels(topology, group, profile)
+    if n_ch < 1:
+        raise InputError(f"channels must be >= 1, got {n_ch}", field="channels")
+    hosts = [topology.host_of(r) for r in group]
+    planner = planner_for(topology, profile)
+    best: Choice | None = None
+    for a in candidates:
+        try:
+            sched = build_schedule(a, sched_op, group, hosts, size_B, channels=n_ch, root=root)
+        except InputError:
+            if want is not Algorithm.AUTO:
+                raise
+            continue  # e.g. halving_doubling on a non-power-of-two group
+        for proto in profile.protocols:
+            t = schedule_time(sched, planner, proto)
+            if best is None or t < best.estimate_s:
+                best = Choice(sched, proto, t)
+    if best is None:
+        raise InputError(f"no algorithm of backend {profile.name} can run {op.value}", field="algo")
+    return best
+
+
+# -- concurrency limit (gloo's worker threads) -------------------------------------------
+
+_SLOTS: weakref.WeakKeyDictionary[simpy.Environment, dict[tuple[int, ...], simpy.Resource]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _slot(env: simpy.Environment, group: tuple[int, ...], capacity: int) -> simpy.Resource:
+    per_env = _SLOTS.setdefault(env, {})
+    key = tuple(sorted(group))
+    res = per_env.get(key)
+    if res is None:
+        res = simpy.Resource(env, capacity=capacity)
+        per_env[key] = res
+    return res
+
+
+# -- execution -----------------------------------------------------------------------------
+
+
+def _start(
+    env: simpy.Environment,
+    fabric: Any,
+    planned: PlannedFlows,
+    latency_s: np.ndarray,
+    bandwidth_factor: float,
+    tag: str,
+) -> simpy.Event:
+    """Start the planned flows (each with its own latency); an event for all of them."""
+    specs = []
+    waits: list[simpy.Event] = []
+    for t, p, w, lat in zip(
+        planned.transfers, planned.paths, planned.wire_B, latency_s, strict=True
+    ):
+        size = float(w) / bandwidth_factor
+        if size <= 0.0 or not p.links:
+            waits.append(env.timeout(float(lat)))
+            continue
+        specs.append(
+            FlowSpec(
+                links=p.links, size_B=size, latency_s=float(lat), tag=tag, src=t.src, dst=t.dst
+            )
+        )
+    if specs:
+        waits.append(fabric.start_many(specs))
+    return env.all_of(waits)
+
+
+def run_collective_info(
+    env: simpy.Environment,
+    fabric: Any,
+    topology: Topology,
+    op: CollectiveOp | str,
+    group: Sequence[int],
+    size_B: float,
+    algo: Algorithm | str = Algorithm.AUTO,
+    backend: BackendProfile | str = "nccl",
+    fidelity: Fidelity | str = Fidelity.FLOW,
+    chunks: int = 1,
+    root: int = 0,
+    tag: str = "",
+    channels: int | None = None,
+) -> Generator[simpy.Event, Any, RunInfo]:
+    """Like :func:`run_collective`, but its value is a :class:`RunInfo`."""
+    profile = load_backend(backend)
+    fid = coerce(Fidelity, fidelity, field="fidelity")
+    if chunks < 1:
+        raise InputError(f"chunks must be >= 1, got {chunks}", field="chunks")
+    choice = choose(topology, op, group, size_B, algo, profile, channels=channels, root=root)
+    sched, proto = choice.schedule, choice.protocol
+    info = RunInfo(sched.algo.value, proto.name, sched.channels)
+    planner = planner_for(topology, profile)
+    tag = tag or f"{sched.op.value}.{sched.algo.value}"
+    slot_req = None
+    if profile.concurrency > 0:
+        res = _slot(env, sched.group, profile.concurrency)
+        slot_req = res.request()
+        yield slot_req
+    try:
+        if sched.phases:
+            yield env.timeout(proto.base_latency_s)
+        payload = np.zeros(len(topology.links))
+        for phase in sched.phases:
+            if fid is Fidelity.ANALYTICAL:
+                t, planned = phase_time(phase, planner, proto)
+                payload += planned.link_payload_B(len(payload))
+                yield env.timeout(t)
+            elif fid is Fidelity.FLOW:
+                planned = planner.plan(phase.flows)
+                lat = phase_latency_s(planned, phase.depth, proto)
+                lats = np.full(len(planned.transfers), lat)
+                info.n_flows += len(planned.transfers)
+                payload += planned.link_payload_B(len(payload))
+                yield _start(env, fabric, planned, lats, proto.bandwidth_factor, tag)
+            else:
+                for step in pipeline(phase.steps(), chunks):
+                    planned = _plan_step(planner, step)
+                    info.n_flows += len(planned.transfers)
+                    payload += planned.link_payload_B(len(payload))
+                    lats = planned.hop_latency_s(proto)
+                    yield _start(env, fabric, planned, lats, proto.bandwidth_factor, tag)
+        info.link_payload_B = payload
+    finally:
+        if slot_req is not None:
+            res.release(slot_req)
+    return info
+
+
+def _plan_step(planner: FlowPlanner, step: Sequence[Any]) -> PlannedFlows:
+    return planner.plan(step)
+
+
+def run_collective(
+    env: simpy.Environment,
+    fabric: Any,
+    topology: Topology,
+    op: CollectiveOp | str,
+    group: Sequence[int],
+    size_B: float,
+    algo: Algorithm | str = Algorithm.AUTO,
+    backend: BackendProfile | str = "nccl",
+    fidelity: Fidelity | str = Fidelity.FLOW,
+    chunks: int = 1,
+    root: int = 0,
+    tag: str = "",
+    channels: int | None = None,
+) -> Generator[simpy.Event, Any, str]:
+    """One collective of ``group`` (global ranks) on the shared ``fabric``; for simpy.
+
+    Use as ``algo_used = yield env.process(run_collective(...))``. ``size_B`` follows
+    nccl-tests' convention; ``root`` is the group-local index of the root (broadcast/reduce);
+    ``tag`` labels the flows. Waits for a slot when the backend limits concurrency (gloo),
+    then its launch latency, then runs its phases. Returns the algorithm used.
+
+    Raises :class:`InputError` for an unknown op/algorithm/fidelity, a rank out of range, or an
+    algorithm that cannot run ``op`` on ``group``.
+    """
+    info = yield from run_collective_info(
+        env,
+        fabric,
+        topology,
+        op,
+        group,
+        size_B,
+        algo,
+        backend,
+        fidelity,
+        chunks,
+        root,
+        tag,
+        channels,
+    )
+    return info.algo
+
+
+def run_collectives(
+    env: simpy.Environment,
+    fabric: Any,
+    topology: Topology,
+    groups: Sequence[Sequence[int]],
+    op: CollectiveOp | str,
+    size_B: float,
+    algo: Algorithm | str = Algorithm.AUTO,
+    backend: BackendProfile | str = "nccl",
+    fidelity: Fidelity | str = Fidelity.FLOW,
+    chunks: int = 1,
+    root: int = 0,
+    tag: str = "",
+    channels: int | None = None,
+) -> Generator[simpy.Event, Any, list[str]]:
+    """The same collective on several disjoint ``groups`` at once; ends when all have.
+
+    Returns the algorithm used by each group. Raises :class:`InputError` if groups overlap.
+    """
+    seen: set[int] = set()
+    for g in groups:
+        if seen & set(g):
+            raise InputError(f"groups overlap: {sorted(seen & set(g))}", field="groups")
+        seen |= set(g)
+    procs = [
+        env.process(
+            run_collective(
+                env,
+                fabric,
+                topology,
+                op,
+                g,
+                size_B,
+                algo,
+                backend,
+                fidelity,
+                chunks,
+                root,
+                tag,
+                channels,
+            )
+        )
+        for g in groups
+    ]
+    yield env.all_of(procs)
+    return [str(p.value) for p in procs]

@@ -1,0 +1,127 @@
+"""Double binary tree all-reduce (NCCL-style).
+
+NCCL's tree is a chain inside each host and a binary tree across hosts; two trees each carry
+half of the buffer, arranged so that a host that is interior in one tree is (mostly) a leaf in
+the other, which balances the up- and down-link load (Sanders, Speck & Träff 2009, as adopted
+by NCCL 2.4). Here:
+
+* tree ``t`` (``t`` in 0, 1) runs on channel ``t`` with ``size / 2`` bytes;
+* host order: tree 0 lays the hosts out as a binary heap in group order, tree 1 in reverse
+  order (the leaves of one are the interior nodes of the other);
+* inside a host, tree ``t`` chains the host's ranks starting at local index ``t * m // 2``
+  (``m`` ranks per host), so the two trees leave the host through different GPUs/NICs;
+* all-reduce = reduce up every chain and the tree, then broadcast back down. Steps:
+  ``m - 1`` chain steps, ``D`` tree levels up, ``D`` down, ``m - 1`` chain steps down.
+
+Broadcast and reduce use a binomial tree rooted at ``root`` (what gloo's ``broadcast`` does):
+at step ``k`` every rank that has the data (virtual rank ``v < 2**k``, counted from the root)
+sends the whole buffer to virtual rank ``v + 2**k``; ``ceil(log2 n)`` steps. Reduce is the
+same tree in reverse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from simulator.collectives.ring import host_blocks
+from simulator.collectives.schedule import Schedule, Step, Transfer, phase_from_steps
+from simulator.collectives.types import Algorithm
+from simulator.workload.ir import CollectiveOp
+
+
+def heap_parents(h: int, *, mirror: bool) -> list[int]:
+    """Parent host index of every host index in a binary heap (``-1`` for the root)."""
+    order = list(range(h))[::-1] if mirror else list(range(h))
+    parent = [-1] * h
+    for p in range(1, h):
+        parent[order[p]] = order[(p - 1) // 2]
+    return parent
+
+
+def _heap_depth(h: int, *, mirror: bool) -> list[int]:
+    order = list(range(h))[::-1] if mirror else list(range(h))
+    depth = [0] * h
+    for p in range(h):
+        depth[order[p]] = (p + 1).bit_length() - 1
+    return depth
+
+
+def tree_up_steps(
+    group: Sequence[int], hosts: Sequence[str], bytes_per_tree_B: float
+) -> list[Step]:
+    """The reduce (upward) steps of both trees, chains first, deepest tree level first."""
+    blocks = host_blocks(group, hosts)
+    h = len(blocks)
+    m = max(len(b) for b in blocks)
+    steps: list[list[Transfer]] = []
+    chains: list[list[list[int]]] = []  # [tree][host] -> chain, head first
+    for t in (0, 1):
+        chains.append([b[(t * len(b) // 2) :] + b[: (t * len(b) // 2)] for b in blocks])
+    # chain steps: position m-1 -> m-2, ..., 1 -> 0 (shorter chains simply idle)
+    for i in range(m - 1, 0, -1):
+        step: list[Transfer] = []
+        for t in (0, 1):
+            for chain in chains[t]:
+                if i < len(chain):
+                    step.append(Transfer(chain[i], chain[i - 1], bytes_per_tree_B, t))
+        steps.append(step)
+    # tree levels, deepest first
+    parents = [heap_parents(h, mirror=bool(t)) for t in (0, 1)]
+    depths = [_heap_depth(h, mirror=bool(t)) for t in (0, 1)]
+    max_depth = max(max(d) for d in depths) if h > 1 else 0
+    for level in range(max_depth, 0, -1):
+        step = []
+        for t in (0, 1):
+            for x in range(h):
+                if depths[t][x] == level:
+                    child_head = chains[t][x][0]
+                    parent_head = chains[t][parents[t][x]][0]
+                    step.append(Transfer(child_head, parent_head, bytes_per_tree_B, t))
+        steps.append(step)
+    return [tuple(s) for s in steps if s]
+
+
+def tree(
+    op: CollectiveOp,
+    group: Sequence[int],
+    hosts: Sequence[str],
+    size_B: float,
+    *,
+    channels: int = 2,
+    root: int = 0,
+) -> Schedule:
+    """Tree schedule of ``op`` on ``group``: double binary tree for all_reduce, binomial
+    tree for broadcast and reduce."""
+    n = len(group)
+    if n == 1:
+        return Schedule(Algorithm.TREE, op, tuple(group), size_B, (), 1)
+    if op in (CollectiveOp.BROADCAST, CollectiveOp.REDUCE):
+        steps = binomial_steps(group, root, size_B)
+        if op is CollectiveOp.REDUCE:
+            steps = [tuple(Transfer(t.dst, t.src, t.size_B) for t in s) for s in reversed(steps)]
+        red = size_B * (n - 1) if op is CollectiveOp.REDUCE else 0.0
+        phase = phase_from_steps(f"binomial.{op.value}", steps, reduce_B=red)
+        return Schedule(Algorithm.TREE, op, tuple(group), size_B, (phase,), 1)
+    if op is not CollectiveOp.ALL_REDUCE:
+        raise ValueError(f"tree does not implement {op.value}")
+    up = tree_up_steps(group, hosts, size_B / 2)
+    down = [tuple(Transfer(t.dst, t.src, t.size_B, t.channel) for t in s) for s in reversed(up)]
+    # NCCL pipelines the reduce and the broadcast: one phase.
+    phase = phase_from_steps("tree.all_reduce", up + down, reduce_B=size_B)
+    return Schedule(Algorithm.TREE, op, tuple(group), size_B, (phase,), 2)
+
+
+def binomial_steps(group: Sequence[int], root: int, size_B: float) -> list[Step]:
+    """Binomial broadcast from ``group[root]``: ``ceil(log2 n)`` steps of whole buffers."""
+    n = len(group)
+    steps: list[Step] = []
+    d = 1
+    while d < n:
+        steps.append(
+            tuple(
+                Transfer(group[(v + root) % n], group[(v + d + root) % n], size_B)
+                for v in range(min(d, n - d))
+            )
+        )
+        d *= 2
+    return steps
