@@ -70,6 +70,7 @@ class StepResult:
     _plan: Plan | None = None
     _times: OpTimes | None = None
     _flow_records: list[Any] = field(default_factory=list)
+    _link_timeline: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     _ops: pd.DataFrame | None = None
     _flows: pd.DataFrame | None = None
 
@@ -92,6 +93,12 @@ class StepResult:
     def flow_records(self) -> list[Any]:
         """The fabric's raw flow records (``start_s, end_s, size_B, links, tag, src, dst``)."""
         return self._flow_records
+
+    @property
+    def link_timeline(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The fabric's per-link load changes ``(time_s, link, load_Bps)`` (piecewise
+        constant, time-ordered), or None when simulated with ``record=False``."""
+        return self._link_timeline
 
     def busiest_links(self, k: int = 5) -> pd.DataFrame:
         """The ``k`` links with the highest mean utilisation (ties: lower link id first)."""
@@ -143,11 +150,16 @@ def build_result(
     plan: Plan,
     times: OpTimes,
     fabric: Any,
+    extra_link_bytes_B: np.ndarray | None = None,
     backend: str,
     fidelity: str,
     record: bool,
 ) -> StepResult:
-    """Assemble a :class:`StepResult` from the runner's times and the fabric's counters."""
+    """Assemble a :class:`StepResult` from the runner's times and the fabric's counters.
+
+    ``extra_link_bytes_B``: bytes per link that did not go through the fabric (analytical
+    collectives); added to the fabric's counts.
+    """
     steps = max(int(workload.steps_per_program), 1)
     makespan = max(times.end_s, default=0.0)
     compute_iv: dict[int, list[Interval]] = defaultdict(list)
@@ -192,7 +204,8 @@ def build_result(
     n_links = len(topology.links)
     links = links_table(
         topology,
-        _array(fabric, "link_bytes_B", n_links),
+        _array(fabric, "link_bytes_B", n_links)
+        + (extra_link_bytes_B if extra_link_bytes_B is not None else 0.0),
         _array(fabric, "link_busy_s", n_links),
         _array(fabric, "link_peak_util", n_links),
         makespan,
@@ -219,6 +232,7 @@ def build_result(
         _plan=plan,
         _times=times,
         _flow_records=list(getattr(fabric, "records", [])) if record else [],
+        _link_timeline=fabric.timeline_arrays() if record else None,
     )
 
 

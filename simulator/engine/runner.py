@@ -21,6 +21,7 @@ from collections.abc import Callable, Hashable
 from functools import partial
 from typing import Any
 
+import numpy as np
 import simpy
 
 from simulator.engine.deadlock import explain_deadlock
@@ -55,7 +56,8 @@ def simulate(
             :class:`simulator.collectives.BackendProfile`; passed to the collectives.
         fidelity: ``"analytical"``, ``"flow"`` or ``"chunk"`` (see :mod:`simulator.collectives`).
         compute_model: seconds of a :class:`Compute` op that has no ``duration_s``.
-        record: keep per-flow records (the ``flows`` table); op times are always kept.
+        record: keep per-flow records (the ``flows`` table) and the per-link load timeline
+            (for timeline counters); op times and per-link totals are always kept.
         chunks: pipelining chunks per collective, passed to ``run_collective``.
 
     Returns:
@@ -80,7 +82,7 @@ def simulate(
     plan = build_plan(workload, topology.num_ranks)
     durations = _compute_durations(plan, compute_model)
     env = simpy.Environment()
-    fabric = Fabric(env, topology.capacity_Bps, record=record)
+    fabric = Fabric(env, topology.capacity_Bps, record=record, record_timeline=record)
     runner = _Runner(plan, topology, env, fabric, durations, profile, fid, chunks)
     runner.run()
     return build_result(
@@ -89,6 +91,7 @@ def simulate(
         plan=plan,
         times=runner.times,
         fabric=fabric,
+        extra_link_bytes_B=runner.extra_link_bytes_B,
         backend=getattr(profile, "name", str(backend)),
         fidelity=fid.value,
         record=record,
@@ -137,6 +140,9 @@ class _Runner:
         self.backend = backend
         self.fidelity = fidelity
         self.chunks = chunks
+        self.analytical = str(getattr(fidelity, "value", fidelity)) == "analytical"
+        #: link bytes of analytical collectives (which do not use the fabric), per link id
+        self.extra_link_bytes_B = np.zeros(len(topology.links))
         n = len(plan)
         self.times = OpTimes.empty(n)
         self.waits = list(plan.waits)
@@ -206,7 +212,7 @@ class _Runner:
             self._launch_collective(sorted(arrived, key=lambda a: self.plan.rank[a]))
 
     def _launch_collective(self, members: list[int]) -> None:
-        from simulator.collectives import run_collective
+        from simulator.collectives.runner import run_collective_info
 
         first = self.plan.ops[members[0]]
         assert isinstance(first, Collective)
@@ -235,7 +241,7 @@ class _Runner:
         state = _Pending(members, 1 + len(mirrors))
         for i, grp in enumerate((first.group, *mirrors)):
             proc = self.env.process(
-                run_collective(
+                run_collective_info(
                     self.env,
                     self.fabric,
                     self.topology,
@@ -253,8 +259,13 @@ class _Runner:
             proc.callbacks.append(partial(self._on_collective_part, state, i == 0))
 
     def _on_collective_part(self, state: _Pending, own: bool, event: simpy.Event) -> None:
+        info = event.value
         if own:
-            state.algo = str(event.value) if event.value is not None else ""
+            state.algo = str(getattr(info, "algo", "") or "")
+        payload = getattr(info, "link_payload_B", None)
+        if self.analytical and payload is not None:
+            # analytical collectives put no flows on the fabric: count their bytes here
+            self.extra_link_bytes_B += payload
         state.left -= 1
         if state.left == 0:
             for g in state.members:

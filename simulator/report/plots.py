@@ -58,7 +58,7 @@ def plot_timeline(
     ):
         start = grp["start_s"].to_numpy() * factor
         width = (grp["end_s"].to_numpy() - grp["start_s"].to_numpy()) * factor
-        y = row[int(rank)] + (0.0 if is_compute else 0.42)
+        y = row[int(str(rank))] + (0.0 if is_compute else 0.42)
         ax.broken_barh(list(zip(start, width, strict=True)), (y, 0.4), facecolors=colour[str(cat)])
     ax.set_yticks([i + 0.4 for i in range(len(ranks))])
     ax.set_yticklabels([str(r) for r in ranks], fontsize=7 if len(ranks) > 32 else 9)

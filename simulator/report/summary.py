@@ -73,15 +73,15 @@ def links_summary_table(result: StepResult, k: int = 5) -> Table:
     t = Table(title=f"busiest {k} links (mean utilisation over the step)", header_style="bold")
     for col in ("link", "src -> dst", "kind", "capacity", "bytes / step", "util.", "peak"):
         t.add_column(col, justify="right" if col not in ("src -> dst", "kind") else "left")
-    for row in result.busiest_links(k).itertuples(index=False):
+    for row in result.busiest_links(k).to_dict(orient="records"):
         t.add_row(
-            str(row.link),
-            f"{row.src} -> {row.dst}",
-            str(row.kind),
-            format_bandwidth(float(row.capacity_Bps)),
-            format_size(float(row.bytes_per_step_B)),
-            f"{100 * float(row.utilisation):.1f} %",
-            f"{100 * float(row.peak):.0f} %",
+            str(row["link"]),
+            f"{row['src']} -> {row['dst']}",
+            str(row["kind"]),
+            format_bandwidth(float(row["capacity_Bps"])),
+            format_size(float(row["bytes_per_step_B"])),
+            f"{100 * float(row['utilisation']):.1f} %",
+            f"{100 * float(row['peak']):.0f} %",
         )
     return t
 

@@ -3,10 +3,9 @@
 * one process (``pid``) per simulated rank, named ``rank R``; one thread (``tid``) per stream;
 * one complete event (``ph: "X"``, ``ts``/``dur`` in microseconds) per op; collectives are
   named ``NAME all_reduce 64 MiB g[0..7]`` and carry op, size, group and algorithm in ``args``;
-* a process ``links`` with one counter track (``ph: "C"``) per busy link: its utilisation
-  (0..1) in time bins. Within a bin it is the bytes of the flows that cross the link, each
-  flow spread evenly from the end of its latency to its end, divided by capacity x bin width (an approximation:
-  the fabric's instantaneous rates are not kept).
+* a process ``links`` with one counter track (``ph: "C"``) for each of the busiest links: its
+  mean utilisation (0..1) per time bin, from the fabric's per-link load timeline
+  (see :func:`link_utilisation_bins`).
 
 Spec: "Trace Event Format" (Google Docs, id 1CvAClvFfyA5R-PhYUmn5OOQtYMH4h6I0nSsKchNAySU).
 """
@@ -60,8 +59,8 @@ def chrome_trace(result: StepResult, *, k_links: int = 8, bins: int = 200) -> di
                 "args": {"sort_index": rank},
             }
         )
-    for row in ops.itertuples(index=False):
-        key = (int(row.rank), str(row.stream))
+    for row in ops.to_dict(orient="records"):
+        key = (int(row["rank"]), str(row["stream"]))
         if key not in tids:
             tids[key] = sum(1 for k in tids if k[0] == key[0]) + 1
             events.append(
@@ -73,36 +72,36 @@ def chrome_trace(result: StepResult, *, k_links: int = 8, bins: int = 200) -> di
                     "args": {"name": key[1]},
                 }
             )
-        name = str(row.name)
-        args: dict[str, Any] = {"id": int(row.id), "kind": str(row.kind)}
-        if row.kind != "compute":
-            label = f"{row.op} {format_size(float(row.size_B))}"
-            if row.group:
-                label += f" {_group_label(str(row.group))}"
-            elif int(row.peer) >= 0:
-                label += f" {'->' if row.kind == 'send' else '<-'} {int(row.peer)}"
+        name = str(row["name"])
+        args: dict[str, Any] = {"id": int(row["id"]), "kind": str(row["kind"])}
+        if row["kind"] != "compute":
+            label = f"{row['op']} {format_size(float(row['size_B']))}"
+            if row["group"]:
+                label += f" {_group_label(str(row['group']))}"
+            elif int(row["peer"]) >= 0:
+                label += f" {'->' if row['kind'] == 'send' else '<-'} {int(row['peer'])}"
             name = f"{name} {label}"
             args.update(
-                op=str(row.op),
-                size_B=float(row.size_B),
-                group=str(row.group),
-                peer=int(row.peer),
-                algo=str(row.algo),
-                wait_us=(float(row.start_s) - float(row.ready_s)) * _US,
+                op=str(row["op"]),
+                size_B=float(row["size_B"]),
+                group=str(row["group"]),
+                peer=int(row["peer"]),
+                algo=str(row["algo"]),
+                wait_us=(float(row["start_s"]) - float(row["ready_s"])) * _US,
             )
-        if int(row.layer) >= 0:
-            args["layer"] = int(row.layer)
-        if int(row.microbatch) >= 0:
-            args["microbatch"] = int(row.microbatch)
+        if int(row["layer"]) >= 0:
+            args["layer"] = int(row["layer"])
+        if int(row["microbatch"]) >= 0:
+            args["microbatch"] = int(row["microbatch"])
         events.append(
             {
                 "ph": "X",
                 "name": name,
-                "cat": str(row.category or row.kind),
-                "pid": int(row.rank),
+                "cat": str(row["category"] or row["kind"]),
+                "pid": int(row["rank"]),
                 "tid": tids[key],
-                "ts": float(row.start_s) * _US,
-                "dur": max(float(row.end_s) - float(row.start_s), 0.0) * _US,
+                "ts": float(row["start_s"]) * _US,
+                "dur": max(float(row["end_s"]) - float(row["start_s"]), 0.0) * _US,
                 "args": args,
             }
         )
@@ -122,16 +121,31 @@ def chrome_trace(result: StepResult, *, k_links: int = 8, bins: int = 200) -> di
 def link_utilisation_bins(
     result: StepResult, link_ids: list[int], bins: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Bin edges (s, ``bins + 1``) and utilisation per link and bin (``len(link_ids) x bins``).
+    """Bin edges (s, ``bins + 1``) and mean utilisation per link and bin (``links x bins``).
 
-    Needs the flow records (``simulate(..., record=True)``); all zeros without them.
+    Exact when the fabric kept its per-link load timeline (``simulate(..., record=True)``):
+    the piecewise-constant load is integrated over each bin. Otherwise each flow record's
+    bytes are spread evenly from the end of its latency to its end (an approximation).
+    All zeros without either.
     """
     span = result.makespan_s if result.makespan_s > 0 else 1.0
     edges = np.linspace(0.0, span, bins + 1)
     width = span / bins
     out = np.zeros((len(link_ids), bins))
-    row_of = {lid: i for i, lid in enumerate(link_ids)}
     cap = result.links.set_index("link")["capacity_Bps"]
+    tl = result.link_timeline
+    if tl is not None and len(tl[0]):
+        t_all, l_all, load_all = tl
+        for i, lid in enumerate(link_ids):
+            mask = l_all == lid
+            t = np.append(t_all[mask], span)
+            load = load_all[mask]
+            # cumulative bytes at each change point, then at the bin edges (piecewise linear)
+            cum = np.concatenate(([0.0], np.cumsum(load * np.diff(t))))
+            at_edges = np.interp(edges, t, cum, left=0.0, right=cum[-1])
+            out[i] = np.diff(at_edges) / (float(cap.loc[lid]) * width)
+        return edges, out
+    row_of = {lid: i for i, lid in enumerate(link_ids)}
     for rec in result.flow_records:
         hit = [row_of[lk] for lk in rec.links if lk in row_of]
         if not hit or rec.size_B <= 0:
@@ -157,7 +171,7 @@ def link_counter_events(result: StepResult, *, k: int = 8, bins: int = 200) -> l
     """Counter events (``ph: "C"``) for the ``k`` busiest links that carried traffic."""
     busiest = result.busiest_links(k)
     busiest = busiest[busiest["bytes_B"] > 0]
-    if busiest.empty or not result.flow_records:
+    if busiest.empty or not (result.flow_records or result.link_timeline is not None):
         return []
     pid = max(result.simulated_ranks, default=0) + 1
     events: list[dict[str, Any]] = [
@@ -172,8 +186,8 @@ def link_counter_events(result: StepResult, *, k: int = 8, bins: int = 200) -> l
     ]
     ids = [int(x) for x in busiest["link"]]
     edges, util = link_utilisation_bins(result, ids, bins)
-    for j, row in enumerate(busiest.itertuples(index=False)):
-        name = f"link {int(row.link)} {row.src}->{row.dst} ({row.kind})"
+    for j, row in enumerate(busiest.to_dict(orient="records")):
+        name = f"link {int(row['link'])} {row['src']}->{row['dst']} ({row['kind']})"
         prev = None
         for i in range(bins):
             v = round(float(util[j, i]), 6)
