@@ -1,0 +1,375 @@
+"""Step timelines from a CPU (gloo) Kineto trace.
+
+gloo traces carry no ``record_param_comms`` events. A communication op shows twice:
+
+* the ``c10d::<op>`` CPU op on the main thread, where it is *launched*; its ``Input Dims`` and
+  ``Input type`` give the size;
+* a ``gloo:<op>`` annotation whose span is the real communication time: on one of gloo's
+  worker threads for collectives (gloo runs them FIFO on 2 threads), on the main thread for
+  ``gloo:send`` / ``gloo:recv`` (async spans that overlap later ops).
+
+Each ``c10d::`` launch is matched to the next unmatched ``gloo:`` span of a compatible kind
+(FIFO, start not before the launch). The compute lane is the main thread: top-level ``cpu_op``
+events (annotations like ``DistributedDataParallel.forward`` are containers and are looked
+through). A gap on the lane longer than :data:`MIN_WAIT_GAP_S` that ends within
+:data:`RESUME_SLACK_S` after a communication span ended is a wait on that op;
+``_c10d_functional::wait_tensor`` ops are explicit waits.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from simulator.traces.events import Event, ImportSummary, KinetoTrace, dtype_size_B
+from simulator.traces.timeline import CommEvent, Label, Piece, StepTimeline, Wait
+from simulator.workload.ir import CollectiveOp
+
+#: Shortest lane gap treated as a possible wait. Python overhead between ops on this machine
+#: is 2-30 us (our tiny-GPT DDP trace, `commsim record --world 2 --strategy ddp`), waits are
+#: hundreds of us and more; 100 us separates them.
+MIN_WAIT_GAP_S = 100e-6
+#: How long after a communication span ends the lane may resume and still count as having
+#: waited for it (thread wake-up). Observed on this 2-core machine: 57 us after a
+#: gloo:all_reduce (ddp trace), 491 us after a gloo:all_gather under FSDP (4 busy threads on
+#: 2 cores); 2 ms leaves margin. Only the part of the gap before the span's end counts as
+#: waiting; the wake-up after it stays on the lane as busy time.
+RESUME_SLACK_S = 2e-3
+
+STEP_RE = re.compile(r"^(?:commsim\.step|ProfilerStep)#(\d+)$")
+LAYER_RE = re.compile(r"^commsim\.fwd\.layer(\d+)$")
+
+SizeFn = Callable[[Event, int], float | None]
+
+
+def _elems(dims: object) -> int:
+    """Number of elements of a dims entry (a shape list, or a list of shapes for TensorList)."""
+    if not isinstance(dims, list) or not dims:
+        return 0
+    if all(isinstance(d, int) for d in dims):
+        n = 1
+        for d in dims:
+            n *= int(d)
+        return n
+    return sum(_elems(d) for d in dims)
+
+
+def _itemsize(ev: Event, k: int) -> int | None:
+    types = ev.args.get("Input type") or []
+    t = types[k] if k < len(types) else ""
+    if t == "TensorList" or t == "GenericList":
+        # The TensorList's element type is not written; the gloo span carries it.
+        return None
+    return dtype_size_B(str(t))
+
+
+def _arg_B(k: int, times: int = 1) -> SizeFn:
+    """Size = elements of input ``k`` x itemsize x ``times`` (``times=-1``: x group size)."""
+
+    def fn(ev: Event, n: int) -> float | None:
+        dims = (ev.args.get("Input Dims") or [])
+        if k >= len(dims):
+            return None
+        item = _itemsize(ev, k)
+        if item is None:
+            return None
+        mult = n if times == -1 else times
+        return float(_elems(dims[k]) * item * mult)
+
+    return fn
+
+
+#: c10d op -> (IR op, gloo span names it runs as, size rule). Sizes follow nccl-tests:
+#: all_gather: the gathered output; reduce_scatter: the full input.
+C10D_OPS: dict[str, tuple[CollectiveOp | str, tuple[str, ...], SizeFn]] = {
+    "c10d::allreduce_": (CollectiveOp.ALL_REDUCE, ("gloo:all_reduce",), _arg_B(0)),
+    "c10d::allreduce_coalesced_": (CollectiveOp.ALL_REDUCE, ("gloo:all_reduce",), _arg_B(0)),
+    "c10d::_allgather_base_": (CollectiveOp.ALL_GATHER, ("gloo:all_gather",), _arg_B(0)),
+    "c10d::allgather_": (CollectiveOp.ALL_GATHER, ("gloo:all_gather",), _arg_B(1, -1)),
+    "c10d::allgather_into_tensor_coalesced_": (
+        CollectiveOp.ALL_GATHER, ("gloo:all_gather",), _arg_B(0)),
+    "c10d::_reduce_scatter_base_": (
+        CollectiveOp.REDUCE_SCATTER, ("gloo:all_reduce", "gloo:reduce_scatter"), _arg_B(1)),
+    "c10d::reduce_scatter_": (
+        CollectiveOp.REDUCE_SCATTER, ("gloo:all_reduce", "gloo:reduce_scatter"), _arg_B(1)),
+    "c10d::reduce_scatter_tensor_coalesced_": (
+        CollectiveOp.REDUCE_SCATTER, ("gloo:all_reduce", "gloo:reduce_scatter"), _arg_B(1)),
+    "c10d::broadcast_": (CollectiveOp.BROADCAST, ("gloo:broadcast",), _arg_B(0)),
+    "c10d::reduce_": (CollectiveOp.REDUCE, ("gloo:reduce",), _arg_B(0)),
+    "c10d::alltoall_base_": (CollectiveOp.ALL_TO_ALL, ("gloo:all_to_all",), _arg_B(1)),
+    "c10d::alltoall_": (CollectiveOp.ALL_TO_ALL, ("gloo:all_to_all",), _arg_B(1)),
+    "c10d::barrier": (CollectiveOp.BARRIER, ("gloo:barrier",), lambda ev, n: 0.0),
+    "c10d::send": ("send", ("gloo:send",), _arg_B(0)),
+    "c10d::recv_": ("recv", ("gloo:recv",), _arg_B(0)),
+    "c10d::recv_any_source_": ("recv", ("gloo:recv",), _arg_B(0)),
+}
+#: c10d-level ops that only wrap the ones above (counted as used, not as comm ops).
+WRAPPERS = ("_c10d_functional::", "c10d_functional::")
+WAIT_OPS = ("_c10d_functional::wait_tensor", "c10d_functional::wait_tensor")
+
+
+@dataclass(slots=True)
+class _Span:
+    ev: Event
+    used: bool = False
+
+
+def _gloo_size_B(span: Event) -> float | None:
+    dims = span.args.get("Input Dims") or []
+    types = span.args.get("Input type") or []
+    if not dims or not types:
+        return None
+    item = dtype_size_B(str(types[0]))
+    return None if item is None else float(_elems(dims[0]) * item)
+
+
+def _top_level(evs: Sequence[Event]) -> tuple[list[Event], int]:
+    """Events not contained in an earlier one (input sorted by start, longest first)."""
+    top: list[Event] = []
+    end = float("-inf")
+    nested = 0
+    for e in evs:
+        if e.start_s >= end:
+            top.append(e)
+            end = e.end_s
+        else:
+            nested += 1
+    return top, nested
+
+
+def _subtract(units: list[tuple[float, float, Label]], holes: list[tuple[float, float]]
+              ) -> list[tuple[float, float, Label]]:
+    """Remove the ``holes`` intervals from the unit intervals."""
+    out: list[tuple[float, float, Label]] = []
+    holes = sorted(holes)
+    for s, e, lab in units:
+        cur = s
+        for hs, he in holes:
+            if he <= cur or hs >= e:
+                continue
+            if hs > cur:
+                out.append((cur, hs, lab))
+            cur = max(cur, he)
+        if cur < e:
+            out.append((cur, e, lab))
+    return out
+
+
+def main_thread(trace: KinetoTrace) -> str:
+    """The tid of the training loop: where step markers are, else the busiest cpu_op thread."""
+    for e in trace.events:
+        if STEP_RE.match(e.name):
+            return e.tid
+    busy: dict[str, float] = {}
+    for e in trace.events:
+        if e.cat == "cpu_op":
+            busy[e.tid] = busy.get(e.tid, 0.0) + e.dur_s
+    if not busy:
+        return ""
+    return max(busy.items(), key=lambda kv: kv[1])[0]
+
+
+def step_windows(trace: KinetoTrace, tid: str) -> list[tuple[int, float, float]]:
+    """``(index, start_s, end_s)`` of each step marker on ``tid``; whole trace if none."""
+    wins = []
+    for e in trace.events:
+        if e.tid == tid:
+            m = STEP_RE.match(e.name)
+            if m:
+                wins.append((int(m.group(1)), e.start_s, e.end_s))
+    if wins:
+        return sorted(wins)
+    lane = [e for e in trace.events if e.tid == tid]
+    if not lane:
+        return []
+    return [(0, lane[0].start_s, max(e.end_s for e in lane))]
+
+
+def cpu_timelines(trace: KinetoTrace, rank: int, world: int, summary: ImportSummary
+                  ) -> list[StepTimeline]:
+    """One :class:`StepTimeline` per step marker of a gloo/CPU trace of ``rank``."""
+    tid = main_thread(trace)
+    group = tuple(range(world))
+    windows = step_windows(trace, tid)
+    spans = [_Span(e) for e in trace.events if e.name.startswith("gloo:")]
+    coll_tids: list[str] = []
+    for s in spans:
+        if s.ev.tid != tid and s.ev.tid not in coll_tids:
+            coll_tids.append(s.ev.tid)
+    win_starts = [w[1] for w in windows]
+    per_step: list[list[Event]] = [[] for _ in windows]
+    for e in trace.events:
+        if e.name.startswith("gloo:"):
+            continue  # counted when matched
+        k = bisect_right(win_starts, e.start_s) - 1
+        if e.tid != tid:
+            summary.skipped["other-thread" if e.cat != "kernel" else "gpu-kernel"] += 1
+        elif k < 0 or e.start_s > windows[k][2]:
+            summary.skipped["outside-measured-steps"] += 1
+        elif STEP_RE.match(e.name):
+            summary.used["step-marker"] += 1
+        else:
+            per_step[k].append(e)
+    out = [
+        _one_step(rank, idx, s0, s1, per_step[k], spans, coll_tids, tid, group, summary)
+        for k, (idx, s0, s1) in enumerate(windows)
+    ]
+    for s in spans:
+        summary.used["comm-span"] += int(s.used)
+        summary.skipped["unmatched-gloo-span"] += int(not s.used)
+    return out
+
+
+def _one_step(rank: int, idx: int, s0: float, s1: float, evs: list[Event], spans: list[_Span],
+              coll_tids: list[str], tid: str, group: tuple[int, ...], summary: ImportSummary
+              ) -> StepTimeline:
+    tl = StepTimeline(rank=rank, step=idx, start_s=s0, end_s=s1)
+    layers: list[tuple[float, float, int]] = []
+    optim: list[tuple[float, float]] = []
+    waits_explicit: list[Event] = []
+    cpu_ops: list[Event] = []
+    for e in evs:
+        m = LAYER_RE.match(e.name)
+        if m:
+            layers.append((e.start_s, e.end_s, int(m.group(1))))
+            summary.used["layer-marker"] += 1
+        elif e.name.startswith("Optimizer.step"):
+            optim.append((e.start_s, e.end_s))
+            summary.used["annotation"] += 1
+        elif e.name in WAIT_OPS:
+            waits_explicit.append(e)
+            summary.used["wait"] += 1
+        elif e.name in C10D_OPS:
+            cpu_ops.append(e)
+            _add_comm(tl, e, spans, coll_tids, tid, group, summary)
+        elif e.name.startswith(WRAPPERS):
+            summary.used["comm-wrapper"] += 1
+            cpu_ops.append(e)
+        elif e.name.startswith("c10d::") or e.name == "record_param_comms":
+            summary.unknown[e.name] += 1
+            cpu_ops.append(e)
+        elif e.cat == "cpu_op":
+            cpu_ops.append(e)
+        elif e.cat == "user_annotation":
+            summary.used["annotation"] += 1
+        else:
+            summary.unknown[f"{e.cat}:{e.name}"] += 1
+    # sequence number -> layer, from forward ops inside layer annotations
+    seq_layer: dict[int, int] = {}
+    for e in cpu_ops:
+        seq = e.args.get("Sequence number")
+        if seq is not None and not e.name.startswith("autograd::"):
+            for ls, le, lay in layers:
+                if ls <= e.start_s < le:
+                    seq_layer[int(seq)] = lay
+                    break
+    top, nested = _top_level(cpu_ops)
+    summary.used["compute-op"] += len(top)
+    summary.used["nested-op"] += nested
+    bwd_start = min((u.start_s for u in top if u.name.startswith("autograd::engine")),
+                    default=float("inf"))
+
+    last_bwd_layer = -1
+
+    def label(u: Event) -> Label:
+        nonlocal last_bwd_layer
+        if any(a <= u.start_s < b for a, b in optim):
+            return Label("optim")
+        if u.name.startswith("autograd::engine"):
+            # Ops without a forward twin (AccumulateGrad, DDP hooks) belong to the layer
+            # whose backward ran just before them.
+            seq = u.args.get("Sequence number")
+            lay = seq_layer.get(int(seq), -1) if seq is not None else -1
+            if lay >= 0:
+                last_bwd_layer = lay
+            return Label("bwd", last_bwd_layer)
+        if u.start_s < bwd_start:
+            lay = next((ly for a, b, ly in layers if a <= u.start_s < b), -1)
+            return Label("fwd", lay)
+        return Label("other")
+
+    units = [(u.start_s, u.end_s, label(u)) for u in top]
+    # explicit waits: on the latest launched, not yet waited comm with the same dims
+    holes: list[tuple[float, float]] = []
+    waited: set[int] = set()
+    for w in waits_explicit:
+        dims = (w.args.get("Input Dims") or [[]])[0]
+        cands = [i for i, c in enumerate(tl.comms)
+                 if c.launch_s <= w.start_s and i not in waited and _dims_match(c, dims)]
+        if cands:
+            ci = cands[-1]
+            waited.add(ci)
+            tl.waits.append(Wait(w.start_s, w.end_s, ci))
+            holes.append((w.start_s, w.end_s))
+    units = _subtract(units, holes)
+    # gap waits
+    ends = sorted((c.end_s, i) for i, c in enumerate(tl.comms))
+    prev = s0
+    for s, e, lab in [*units, (s1, s1, Label("other"))]:
+        gap = s - prev
+        wait_ci = None
+        if gap > MIN_WAIT_GAP_S:
+            for end_s, i in reversed(ends):
+                if prev - RESUME_SLACK_S <= end_s <= s and s - end_s <= RESUME_SLACK_S:
+                    wait_ci = i
+                    break
+        if wait_ci is not None:
+            wake_s = max(prev, min(s, tl.comms[wait_ci].end_s))
+            tl.waits.append(Wait(prev, wake_s, wait_ci))
+            piece_start = wake_s
+        else:
+            piece_start = prev
+        if e > piece_start:
+            tl.pieces.append(Piece(piece_start, e, lab))
+        prev = max(prev, e)
+    tl.waits.sort(key=lambda w: w.start_s)
+    return tl
+
+
+def _dims_match(c: CommEvent, dims: object) -> bool:
+    return c.elems == _elems(dims) if dims else True
+
+
+def _add_comm(tl: StepTimeline, e: Event, spans: list[_Span], coll_tids: list[str],
+              tid: str, group: tuple[int, ...], summary: ImportSummary) -> None:
+    op, gloo_names, size_fn = C10D_OPS[e.name]
+    is_p2p = op in ("send", "recv")
+    span = None
+    for s in spans:
+        if (not s.used and s.ev.name in gloo_names and (s.ev.tid == tid) == is_p2p
+                and s.ev.start_s >= e.start_s - 1e-6):
+            span = s
+            break
+    size = size_fn(e, len(group))
+    if span is not None:
+        span.used = True
+        gsize = _gloo_size_B(span.ev)
+        if size is None and gsize is not None:
+            # TensorList inputs: the span's typed dims give the size (per-rank for all_gather)
+            size = gsize * (len(group) if op is CollectiveOp.ALL_GATHER else 1)
+        start, end = span.ev.start_s, span.ev.end_s
+        stream = (f"comm.{coll_tids.index(span.ev.tid)}"
+                  if span.ev.tid in coll_tids else "comm")
+    else:
+        summary.skipped["comm-without-gloo-span"] += 1
+        start, end, stream = e.start_s, e.end_s, "comm"
+    if size is None:
+        summary.unknown[f"size-of:{e.name}"] += 1
+        size = 0.0
+    summary.used["comm-op"] += 1
+    ci = e.args.get("Concrete Inputs") or []
+    peer, tag = -1, 0
+    if is_p2p and e.name != "c10d::recv_any_source_":
+        try:
+            peer = group[int(ci[2])]
+            tag = int(ci[3])
+        except (IndexError, ValueError):
+            summary.unknown[f"peer-of:{e.name}"] += 1
+    dims = (e.args.get("Input Dims") or [[]])[0]
+    tl.comms.append(CommEvent(
+        op=op, size_B=size, launch_s=e.start_s, start_s=start, end_s=end, stream=stream,
+        name=f"{op}.{len(tl.comms)}", group=() if is_p2p else group,
+        peer=peer, tag=tag, elems=_elems(dims),
+    ))

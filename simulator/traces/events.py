@@ -1,0 +1,169 @@
+"""Reading a Kineto chrome trace into typed events, and counting what the importer used.
+
+A Kineto trace (``torch.profiler`` ``export_chrome_trace``) is a JSON object whose
+``traceEvents`` are chrome-trace events: ``ph == "X"`` complete events with ``ts``/``dur`` in
+microseconds, ``cat`` (``cpu_op``, ``user_annotation``, ``kernel``, ``cuda_runtime``, ...),
+``tid`` and ``args``; plus metadata (``M``), flow (``s``/``f``) and instant (``i``) events.
+Times are converted to seconds here; nothing downstream sees microseconds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simulator.errors import InputError
+
+US = 1e-6  # Kineto timestamps and durations are microseconds (chrome trace format).
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One complete (``ph == "X"``) Kineto event, times in seconds.
+
+    ``index`` is the event's position in ``traceEvents`` (a stable identity for counting).
+    """
+
+    index: int
+    name: str
+    cat: str
+    pid: str
+    tid: str
+    start_s: float
+    dur_s: float
+    args: dict[str, Any]
+
+    @property
+    def end_s(self) -> float:
+        """End time in seconds."""
+        return self.start_s + self.dur_s
+
+
+@dataclass
+class ImportSummary:
+    """What the importer did with every event: nothing is dropped silently.
+
+    ``used`` counts events that became (part of) an op or a boundary, by role; ``skipped``
+    counts events deliberately not used, by reason; ``unknown`` counts event names the
+    importer does not understand (for example a collective it cannot map).
+    """
+
+    events_total: int = 0
+    used: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    unknown: Counter[str] = field(default_factory=Counter)
+
+    def merge(self, other: ImportSummary) -> None:
+        """Add another summary's counts to this one."""
+        self.events_total += other.events_total
+        self.used.update(other.used)
+        self.skipped.update(other.skipped)
+        self.unknown.update(other.unknown)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (counters sorted by count)."""
+        return {
+            "events_total": self.events_total,
+            "used": dict(self.used.most_common()),
+            "skipped": dict(self.skipped.most_common()),
+            "unknown": dict(self.unknown.most_common(50)),
+            "unknown_total": sum(self.unknown.values()),
+        }
+
+
+@dataclass
+class KinetoTrace:
+    """A parsed trace: complete events plus the trace's own metadata."""
+
+    path: str
+    events: list[Event]
+    distributed_info: dict[str, Any]
+    thread_names: dict[str, str]
+    summary: ImportSummary
+
+
+def load_kineto(path: str | Path) -> KinetoTrace:
+    """Parse a Kineto chrome-trace JSON file.
+
+    Non-complete events are counted in the summary (``skipped``: ``metadata``, ``flow``,
+    ``instant``, ``other-phase``) and left out of ``events``.
+
+    Raises:
+        InputError: the file is missing, not JSON, or has no ``traceEvents`` list.
+    """
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            doc = json.load(fh)
+    except FileNotFoundError as exc:
+        raise InputError("no such trace file", file=str(p)) from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not JSON: {exc}", file=str(p)) from exc
+    raw = doc.get("traceEvents") if isinstance(doc, dict) else doc
+    if not isinstance(raw, list):
+        raise InputError("expected a list of chrome-trace events", file=str(p), field="traceEvents")
+    summary = ImportSummary(events_total=len(raw))
+    events: list[Event] = []
+    thread_names: dict[str, str] = {}
+    for i, e in enumerate(raw):
+        ph = e.get("ph")
+        if ph == "X":
+            events.append(
+                Event(
+                    index=i,
+                    name=str(e.get("name", "")),
+                    cat=str(e.get("cat", "")),
+                    pid=str(e.get("pid", "")),
+                    tid=str(e.get("tid", "")),
+                    start_s=float(e.get("ts", 0.0)) * US,
+                    dur_s=float(e.get("dur", 0.0)) * US,
+                    args=e.get("args") or {},
+                )
+            )
+        elif ph == "M":
+            summary.skipped["metadata"] += 1
+            if e.get("name") == "thread_name":
+                thread_names[str(e.get("tid"))] = str((e.get("args") or {}).get("name", ""))
+        elif ph in ("s", "f", "t"):
+            summary.skipped["flow"] += 1
+        elif ph in ("i", "I"):
+            summary.skipped["instant"] += 1
+        else:
+            summary.skipped[f"phase-{ph}"] += 1
+    events.sort(key=lambda ev: (ev.start_s, -ev.dur_s, ev.index))
+    dist = doc.get("distributedInfo", {}) if isinstance(doc, dict) else {}
+    return KinetoTrace(str(p), events, dist or {}, thread_names, summary)
+
+
+#: Bytes per element of the dtype names Kineto writes (``Input type`` of CPU ops and the
+#: ``dtype`` arg of ``record_param_comms``). Sizes are those of the C/C++ types.
+DTYPE_SIZE_B: dict[str, int] = {
+    "float": 4,
+    "Float": 4,
+    "double": 8,
+    "Double": 8,
+    "c10::Half": 2,
+    "Half": 2,
+    "c10::BFloat16": 2,
+    "BFloat16": 2,
+    "long int": 8,
+    "Long": 8,
+    "int": 4,
+    "Int": 4,
+    "short int": 2,
+    "signed char": 1,
+    "unsigned char": 1,
+    "Byte": 1,
+    "bool": 1,
+    "Bool": 1,
+    "c10::Float8_e4m3fn": 1,
+    "Float8_e4m3fn": 1,
+}
+
+
+def dtype_size_B(name: str) -> int | None:
+    """Element size of a Kineto dtype name, or None when unknown."""
+    return DTYPE_SIZE_B.get(name)

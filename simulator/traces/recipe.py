@@ -1,0 +1,114 @@
+"""What to record: the strategy choices and the run config shared by launcher and worker.
+
+No torch here: the launcher (and the CLI) build a :class:`RecordConfig`, write it as JSON,
+and every rank's worker process reads it back.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from simulator.errors import InputError
+from simulator.traces.models import GPTConfig
+
+
+class RecordStrategy(StrEnum):
+    """Parallel strategies the recorder can run with real torch.distributed."""
+
+    DDP = "ddp"
+    DDP_FP16 = "ddp-fp16"
+    DDP_POWERSGD = "ddp-powersgd"
+    FSDP = "fsdp"
+    PP_GPIPE = "pp-gpipe"
+    PP_1F1B = "pp-1f1b"
+    TP = "tp"
+    PS_SYNC = "ps-sync"
+    PS_ASYNC = "ps-async"
+
+
+class CommBackend(StrEnum):
+    """torch.distributed backends the recorder supports."""
+
+    GLOO = "gloo"
+    NCCL = "nccl"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordConfig:
+    """One recording run.
+
+    Attributes:
+        world: number of ranks (processes).
+        strategy: the parallel strategy.
+        steps: measured training steps (profiled); ``warmup_steps`` run before, not measured.
+        out_dir: where every rank writes its files.
+        model: ``"gpt-tiny"`` or ``"module:factory"``.
+        backend: torch.distributed backend.
+        gpt: shape of the tiny GPT and of the batch (also the data shape for user models).
+        bucket_cap_mb: DDP bucket size in MiB (torch's unit for ``bucket_cap_mb``).
+        microbatches: pipeline micro-batches per step.
+        powersgd_rank: PowerSGD matrix approximation rank.
+        lr: SGD learning rate.
+        execution_trace: also record torch's execution trace (ExecutionTraceObserver).
+    """
+
+    world: int
+    strategy: RecordStrategy
+    steps: int
+    out_dir: str
+    model: str = "gpt-tiny"
+    backend: CommBackend = CommBackend.GLOO
+    gpt: GPTConfig = field(default_factory=GPTConfig)
+    warmup_steps: int = 2
+    bucket_cap_mb: float = 0.5
+    microbatches: int = 4
+    powersgd_rank: int = 1
+    lr: float = 1e-3
+    execution_trace: bool = True
+
+    def validate(self) -> None:
+        """Raise :class:`InputError` on values the recorder cannot run."""
+        if self.world < 1:
+            raise InputError("must be >= 1", field="--world")
+        if self.steps < 1:
+            raise InputError("must be >= 1", field="--steps")
+        if self.strategy in (RecordStrategy.PS_SYNC, RecordStrategy.PS_ASYNC) and self.world < 2:
+            raise InputError("a parameter server needs --world >= 2", field="--world")
+        if self.strategy in (RecordStrategy.PP_GPIPE, RecordStrategy.PP_1F1B):
+            if self.gpt.n_layer < self.world:
+                raise InputError(
+                    f"pipeline needs n_layer ({self.gpt.n_layer}) >= world", field="--world"
+                )
+            if self.gpt.batch % self.microbatches:
+                raise InputError("batch must be a multiple of microbatches", field="microbatches")
+        if self.strategy is RecordStrategy.TP and self.gpt.n_head % self.world:
+            raise InputError(f"tp needs n_head ({self.gpt.n_head}) % world == 0", field="--world")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict (enums as their values)."""
+        d = asdict(self)
+        d["strategy"] = self.strategy.value
+        d["backend"] = self.backend.value
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RecordConfig:
+        """Inverse of :meth:`to_dict`."""
+        d = dict(d)
+        d["strategy"] = RecordStrategy(d["strategy"])
+        d["backend"] = CommBackend(d["backend"])
+        d["gpt"] = GPTConfig(**d["gpt"])
+        return cls(**d)
+
+    def write(self, path: Path) -> None:
+        """Write the config as JSON to ``path``."""
+        path.write_text(json.dumps(self.to_dict(), indent=2))
+
+    @classmethod
+    def read(cls, path: Path) -> RecordConfig:
+        """Read a config written by :meth:`write`."""
+        return cls.from_dict(json.loads(path.read_text()))

@@ -1,0 +1,195 @@
+"""Launch a recording: one worker process per rank, then write ``manifest.json``.
+
+Without a rig topology the ranks are local processes on loopback (``MASTER_ADDR=127.0.0.1``,
+a free port). With one, :func:`simulator.measure.rig.launch_on_rig` runs rank r inside
+emulated host r's network namespace. Either way a failing rank ends the run: the other ranks
+are killed (their whole process group) and the error names the rank and its last stderr lines.
+No torch import here: the workers import it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from simulator.errors import InputError
+from simulator.traces.recipe import RecordConfig
+
+WORKER_MODULE = "simulator.traces.worker"
+MANIFEST_FORMAT = "commsim-trace/1"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def worker_argv(config_path: Path) -> list[str]:
+    """The command line of one rank's worker."""
+    return [sys.executable, "-m", WORKER_MODULE, str(config_path)]
+
+
+def _tail(text: str, n: int = 8) -> str:
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return "\n".join(lines[-n:])
+
+
+def _kill_all(procs: list[subprocess.Popen[str]]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not fail
+            pass
+
+
+def launch_local(cfg: RecordConfig, config_path: Path, timeout_s: float,
+                 env_extra: dict[str, str] | None = None) -> list[str]:
+    """Run every rank as a local process on loopback; return each rank's stderr.
+
+    Each worker gets its own process group so that a failure kills it and its children.
+
+    Raises:
+        RuntimeError: a rank failed or the run timed out (all ranks are killed first).
+    """
+    port = free_port()
+    logs = [config_path.parent / f"rank{r}.log" for r in range(cfg.world)]
+    procs: list[subprocess.Popen[str]] = []
+    handles = []
+    try:
+        for r in range(cfg.world):
+            env = {
+                **os.environ,
+                **(env_extra or {}),
+                "MASTER_ADDR": "127.0.0.1",
+                "MASTER_PORT": str(port),
+                "RANK": str(r),
+                "LOCAL_RANK": str(r),
+                "WORLD_SIZE": str(cfg.world),
+                "OMP_NUM_THREADS": "1",
+            }
+            fh = logs[r].open("w")
+            handles.append(fh)
+            procs.append(subprocess.Popen(
+                worker_argv(config_path), env=env, stdout=fh, stderr=subprocess.STDOUT,
+                text=True, start_new_session=True,
+            ))
+        deadline = time.monotonic() + timeout_s
+        while True:
+            codes = [p.poll() for p in procs]
+            bad = [r for r, c in enumerate(codes) if c not in (None, 0)]
+            if bad:
+                r = bad[0]
+                _kill_all(procs)
+                raise RuntimeError(
+                    f"rank {r} exited with status {codes[r]}; all ranks stopped. "
+                    f"Last lines of {logs[r]}:\n{_tail(logs[r].read_text())}"
+                )
+            if all(c == 0 for c in codes):
+                break
+            if time.monotonic() > deadline:
+                _kill_all(procs)
+                raise RuntimeError(f"recording timed out after {timeout_s:.0f} s; "
+                                   "all ranks stopped")
+            time.sleep(0.05)
+    except BaseException:
+        _kill_all(procs)
+        raise
+    finally:
+        for fh in handles:
+            fh.close()
+    return [lg.read_text() for lg in logs]
+
+
+def launch_rig(cfg: RecordConfig, config_path: Path, topology: str, timeout_s: float) -> None:
+    """Run every rank inside its emulated host of the rig ``topology`` (needs root)."""
+    from simulator.measure.rig import launch_on_rig
+    from simulator.topology import load_topology
+
+    topo = load_topology(topology)
+    if topo.num_ranks != cfg.world:
+        raise InputError(f"the rig has {topo.num_ranks} ranks but --world is {cfg.world}",
+                         field="--topology")
+    argv: Callable[[int], list[str]] = lambda r: worker_argv(config_path)  # noqa: E731
+    results = launch_on_rig(topo, argv, {"OMP_NUM_THREADS": "1"}, timeout_s)
+    for r, res in enumerate(results):
+        (config_path.parent / f"rank{r}.log").write_text((res.stdout or "") + (res.stderr or ""))
+        if res.returncode != 0:
+            raise RuntimeError(f"rank {r} exited with status {res.returncode} on the rig:\n"
+                               f"{_tail((res.stdout or '') + (res.stderr or ''))}")
+
+
+def record(cfg: RecordConfig, *, topology: str | None = None, timeout_s: float = 600.0
+           ) -> dict[str, Any]:
+    """Record ``cfg``; write and return the manifest.
+
+    Raises:
+        InputError: bad config, or the output directory holds a previous recording.
+        RuntimeError: a rank failed (message names it; every rank was stopped).
+    """
+    cfg.validate()
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if any(out.glob("rank*.trace.json")):
+        raise InputError("already holds a recording; choose an empty directory", file=str(out),
+                         field="--out")
+    cfg = RecordConfig.from_dict({**cfg.to_dict(), "out_dir": str(out.resolve())})
+    config_path = out / "record_config.json"
+    cfg.write(config_path)
+    t0 = time.perf_counter()
+    if topology:
+        launch_rig(cfg, config_path, topology, timeout_s)
+    else:
+        launch_local(cfg, config_path, timeout_s)
+    wall_s = time.perf_counter() - t0
+    manifest = build_manifest(cfg, out, topology, wall_s)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return manifest
+
+
+def build_manifest(cfg: RecordConfig, out: Path, topology: str | None, wall_s: float
+                   ) -> dict[str, Any]:
+    """The manifest of a finished recording, from the ranks' ``steps`` files."""
+    infos = [json.loads((out / f"rank{r}.steps.json").read_text()) for r in range(cfg.world)]
+    per_rank = [i["step_times_s"] for i in infos]
+    n = min(len(t) for t in per_rank)
+    slowest = [max(t[k] for t in per_rank) for k in range(n)]
+    return {
+        "format": MANIFEST_FORMAT,
+        "torch_version": infos[0].get("torch_version", ""),
+        "backend": cfg.backend.value,
+        "world": cfg.world,
+        "strategy": cfg.strategy.value,
+        "model": cfg.model,
+        "model_config": cfg.gpt.to_dict(),
+        "topology": topology or f"loopback-{cfg.world}",
+        "hostnames": [i["hostname"] for i in infos],
+        "steps": cfg.steps,
+        "warmup_steps": cfg.warmup_steps,
+        "step_times_s": per_rank,
+        "measured_step_s": sum(slowest) / len(slowest),
+        "measured_step_definition": "mean over measured steps of the slowest rank's step time",
+        "num_threads_per_rank": 1,
+        "config": cfg.to_dict(),
+        "files": {
+            "kineto": [f"rank{r}.trace.json" for r in range(cfg.world)],
+            "execution_trace": [f"rank{r}.et.json" for r in range(cfg.world)
+                                if (out / f"rank{r}.et.json").is_file()],
+        },
+        "record_wall_s": wall_s,
+    }
