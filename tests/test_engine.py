@@ -261,3 +261,24 @@ def test_steps_per_program_divides_every_figure(tmp_path: Path) -> None:
     assert b.step_time_s == pytest.approx(a.step_time_s / 2)
     assert b.exposed_comm_s == pytest.approx(a.exposed_comm_s / 2)
     assert b.links["bytes_per_step_B"].sum() == pytest.approx(a.links["bytes_B"].sum() / 2)
+
+
+def test_member_that_finished_early_is_named(tmp_path: Path) -> None:
+    t = topo(tmp_path, TWO_HOSTS)
+    p0, p1 = Program(rank=0), Program(rank=1)
+    p0.collective("ar.bucket2", op=CollectiveOp.ALL_REDUCE, group=(0, 1), size_B=8)
+    p1.compute("fwd", duration_s=1e-3)
+    with pytest.raises(DeadlockError) as info:
+        simulate(Workload(programs=[p0, p1]), t)
+    assert "rank 1 never reached it (finished its program without reaching it)" in str(info.value)
+    assert info.value.time_s == pytest.approx(1e-3)
+
+
+def test_p2p_with_a_mirrored_peer_starts_at_once(tmp_path: Path) -> None:
+    t = topo(tmp_path, TWO_HOSTS)
+    p0 = Program(rank=0)
+    c = p0.compute("fwd", duration_s=1e-3)
+    p0.send("act", peer=1, size_B=1e6, deps=(c,))
+    res = simulate(Workload(programs=[p0], world=2), t)
+    assert res.step_time_s == pytest.approx(1e-3 + 2 * LAT + 1e6 / GBPS8, rel=1e-9)
+    assert res.links["bytes_B"].sum() == pytest.approx(2 * 1e6)  # two hops
