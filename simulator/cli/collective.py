@@ -1,0 +1,175 @@
+"""``commsim collective``: one collective alone on a topology, nccl-tests style.
+
+``--size 1GiB`` runs one size; ``--sizes 1KiB:8GiB`` sweeps sizes by factors of two like
+nccl-tests' ``-b 1K -e 8G -f 2``. Human output is a small table with units; ``--json`` prints
+one object (``time_s``, ``algbw_Bps``, ``busbw_Bps``, ``algo``, ``op``, ``size_B``, ``n_ranks``,
+``topology``, ``backend``, ``fidelity``, ...) or, with ``--sizes``, ``{"rows": [...]}``.
+Bad input (unknown op, a size like ``"12 parsecs"``, a rank out of range) exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from simulator.errors import InputError
+
+#: nccl-tests' element size for its default float type (``count`` column = size / 4).
+FLOAT_B = 4
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``collective`` subcommand."""
+    p = subparsers.add_parser(
+        "collective",
+        help="simulate one collective (nccl-tests style)",
+        description="Simulate one collective on a topology and report time, algbw and busbw "
+        "as nccl-tests defines them.",
+    )
+    p.add_argument("--topology", required=True, help="shipped topology name or YAML path")
+    p.add_argument(
+        "--op",
+        required=True,
+        help="all_reduce, reduce_scatter, all_gather, broadcast, reduce, all_to_all, "
+        "send_recv or barrier",
+    )
+    size = p.add_mutually_exclusive_group(required=True)
+    size.add_argument("--size", help="message size, e.g. 1GiB (nccl-tests convention)")
+    size.add_argument("--sizes", help="MIN:MAX, doubling, e.g. 1KiB:8GiB")
+    p.add_argument("--ranks", help="ranks, e.g. 0-7 or 0,2,4 (default: all)")
+    p.add_argument(
+        "--algo",
+        default="auto",
+        help="ring, tree, halving_doubling, direct, hierarchical or auto (default)",
+    )
+    p.add_argument("--backend", default="nccl", help="nccl (default), gloo, or a profile YAML")
+    p.add_argument("--fidelity", default="flow", help="analytical, flow (default) or chunk")
+    p.add_argument("--channels", type=int, help="parallel rings/trees (default: backend's)")
+    p.add_argument("--chunks", type=int, default=1, help="pipeline chunks (chunk fidelity)")
+    p.add_argument("--root", type=int, default=0, help="group index of the root")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.set_defaults(func=collective_command)
+
+
+def parse_ranks(text: str) -> list[int]:
+    """``"0-7"``, ``"0,2,4"``, ``"0-3,8-11"`` -> list of ints; :class:`InputError` otherwise."""
+    out: list[int] = []
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if "-" in part:
+                a, b = part.split("-", 1)
+                lo, hi = int(a), int(b)
+                if hi < lo:
+                    raise ValueError
+                out.extend(range(lo, hi + 1))
+            else:
+                out.append(int(part))
+    except ValueError:
+        raise InputError(
+            f"cannot read {text!r}; write e.g. 0-7 or 0,2,4", field="--ranks"
+        ) from None
+    return out
+
+
+def _size(text: str, field: str) -> float:
+    from simulator.units import UnitError, parse_size
+
+    try:
+        s = parse_size(text)
+    except (UnitError, ValueError, TypeError) as exc:
+        raise InputError(str(exc), field=field) from None
+    if s < 0:
+        raise InputError(f"a size must be >= 0, got {text!r}", field=field)
+    return s
+
+
+def parse_sizes(text: str) -> list[float]:
+    """``"MIN:MAX"`` -> ``[MIN, 2 MIN, ...]`` up to and including MAX."""
+    if ":" not in text:
+        raise InputError(f"expected MIN:MAX, e.g. 1KiB:8GiB, got {text!r}", field="--sizes")
+    a, b = text.split(":", 1)
+    lo, hi = _size(a, "--sizes"), _size(b, "--sizes")
+    if lo <= 0 or hi < lo:
+        raise InputError(f"need 0 < MIN <= MAX, got {text!r}", field="--sizes")
+    sizes = []
+    s = lo
+    while s <= hi * (1 + 1e-12):
+        sizes.append(s)
+        s *= 2
+    return sizes
+
+
+def collective_command(args: argparse.Namespace) -> int:
+    """Run the command; exit status."""
+    from simulator.cli import emit_json
+    from simulator.collectives import load_backend, simulate_collective
+    from simulator.topology import load_topology
+
+    topo = load_topology(args.topology)
+    ranks = parse_ranks(args.ranks) if args.ranks else None
+    backend = load_backend(args.backend)
+    sizes = parse_sizes(args.sizes) if args.sizes else [_size(args.size, "--size")]
+    rows: list[dict[str, Any]] = []
+    for s in sizes:
+        r = simulate_collective(
+            topo,
+            args.op,
+            s,
+            ranks=ranks,
+            algo=args.algo,
+            backend=backend,
+            fidelity=args.fidelity,
+            chunks=args.chunks,
+            channels=args.channels,
+            root=args.root,
+            record=False,
+        )
+        row = r.to_dict()
+        row.update(
+            topology=topo.name, backend=args.backend if backend.name == "custom" else backend.name
+        )
+        rows.append(row)
+    if args.json:
+        emit_json({"rows": rows} if args.sizes else rows[0])
+    elif args.sizes:
+        print(_table(rows))
+    else:
+        print(_summary(rows[0]))
+    return 0
+
+
+def _summary(row: dict[str, Any]) -> str:
+    from simulator.units import format_bandwidth, format_size, format_time
+
+    lines = [
+        ("collective", f"{row['op']} on {row['n_ranks']} ranks of {row['topology']}"),
+        ("size", format_size(row["size_B"])),
+        ("algorithm", f"{row['algo']} ({row['protocol']}, {row['channels']} channel(s))"),
+        ("backend / fidelity", f"{row['backend']} / {row['fidelity']}"),
+        ("time", format_time(row["time_s"])),
+        ("algbw", format_bandwidth(row["algbw_Bps"])),
+        ("busbw", format_bandwidth(row["busbw_Bps"])),
+    ]
+    w = max(len(k) for k, _ in lines)
+    return "\n".join(f"{k:<{w}}  {v}" for k, v in lines)
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    head = (
+        f"{'size (B)':>12} {'count':>12} {'time (us)':>11} {'algbw (GB/s)':>13} "
+        f"{'busbw (GB/s)':>13}  algo"
+    )
+    r0 = rows[0]
+    out = [
+        f"# {r0['op']} on {r0['n_ranks']} ranks of {r0['topology']}, backend {r0['backend']}, "
+        f"fidelity {r0['fidelity']} (GB/s = 1e9 B/s, like nccl-tests)",
+        head,
+    ]
+    for r in rows:
+        out.append(
+            f"{int(r['size_B']):>12d} {int(r['size_B'] // FLOAT_B):>12d} "
+            f"{r['time_s'] * 1e6:>11.2f} {r['algbw_Bps'] / 1e9:>13.2f} "
+            f"{r['busbw_Bps'] / 1e9:>13.2f}  {r['algo']}/{r['protocol']}"
+        )
+    return "\n".join(out)

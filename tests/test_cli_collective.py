@@ -1,0 +1,131 @@
+"""``commsim collective``: JSON contract, nccl-tests table, exit 2 on bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from simulator.cli import main
+
+KEYS = {
+    "time_s",
+    "algbw_Bps",
+    "busbw_Bps",
+    "algo",
+    "op",
+    "size_B",
+    "n_ranks",
+    "topology",
+    "backend",
+    "fidelity",
+    "protocol",
+    "channels",
+}
+
+
+@pytest.fixture
+def topo_file(tmp_path):
+    n = 4
+    data = {
+        "name": "cli-star",
+        "nodes": [{"name": f"h{i}", "kind": "cpu"} for i in range(n)]
+        + [{"name": "sw", "kind": "switch"}],
+        "links": [
+            {"a": f"h{i}", "b": "sw", "bandwidth": "10Gbps", "latency": "5us", "kind": "ethernet"}
+            for i in range(n)
+        ],
+    }
+    p = tmp_path / "star.yaml"
+    p.write_text(yaml.safe_dump(data))
+    return str(p)
+
+
+def test_json_contract(topo_file, capsys):
+    rc = main(
+        ["collective", "--topology", topo_file, "--op", "all_reduce", "--size", "64MiB", "--json"]
+    )
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) >= KEYS
+    assert out["size_B"] == 64 * 2**20
+    assert out["n_ranks"] == 4
+    assert out["topology"] == "cli-star"
+    assert out["busbw_Bps"] == pytest.approx(out["algbw_Bps"] * 2 * 3 / 4)
+    assert out["algbw_Bps"] == pytest.approx(out["size_B"] / out["time_s"])
+
+
+def test_sizes_rows(topo_file, capsys):
+    rc = main(
+        [
+            "collective",
+            "--topology",
+            topo_file,
+            "--op",
+            "all_gather",
+            "--sizes",
+            "1KiB:1MiB",
+            "--ranks",
+            "0,2,3",
+            "--backend",
+            "gloo",
+            "--json",
+        ]
+    )
+    assert rc == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert [r["size_B"] for r in rows] == [2.0**k for k in range(10, 21)]
+    assert all(r["n_ranks"] == 3 and r["backend"] == "gloo" for r in rows)
+    busbw = [r["busbw_Bps"] for r in rows]
+    assert busbw == sorted(busbw)  # latency-bound small sizes, rising to a plateau
+
+
+def test_human_table(topo_file, capsys):
+    assert (
+        main(["collective", "--topology", topo_file, "--op", "broadcast", "--sizes", "1MiB:4MiB"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "busbw (GB/s)" in out and "1048576" in out and "4194304" in out
+    assert (
+        main(
+            [
+                "collective",
+                "--topology",
+                topo_file,
+                "--op",
+                "all_reduce",
+                "--size",
+                "1GiB",
+                "--fidelity",
+                "analytical",
+            ]
+        )
+        == 0
+    )
+    assert "busbw" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["--op", "gather", "--size", "1MiB"], "op"),
+        (["--op", "all_reduce", "--size", "12 parsecs"], "--size"),
+        (["--op", "all_reduce", "--size", "1MiB", "--ranks", "0-9"], "ranks"),
+        (["--op", "all_reduce", "--size", "1MiB", "--ranks", "zero"], "--ranks"),
+        (["--op", "all_reduce", "--size", "1MiB", "--algo", "butterfly"], "algo"),
+        (["--op", "all_reduce", "--size", "1MiB", "--fidelity", "packet"], "fidelity"),
+        (["--op", "all_reduce", "--size", "1MiB", "--backend", "mpi"], "backend"),
+        (["--op", "all_to_all", "--size", "1MiB", "--algo", "tree"], "algo"),
+        (["--op", "all_reduce", "--sizes", "8GiB:1KiB"], "--sizes"),
+    ],
+)
+def test_bad_input_exits_2(topo_file, capsys, args, field):
+    rc = main(["collective", "--topology", topo_file, *args, "--json"])
+    assert rc == 2
+    cap = capsys.readouterr()
+    assert cap.out == ""
+    assert cap.err.startswith("commsim collective: error:")
+    assert field in cap.err
+    assert len(cap.err.strip().splitlines()) == 1

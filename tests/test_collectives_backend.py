@@ -1,0 +1,72 @@
+"""Backend profiles load strictly; shipped ones carry what the brief promises."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from simulator.collectives import Algorithm, load_backend
+from simulator.errors import InputError
+from simulator.topology import LinkKind
+from simulator.workload.ir import CollectiveOp
+
+
+def test_shipped_profiles():
+    nccl = load_backend("nccl")
+    gloo = load_backend("gloo")
+    assert nccl.name == "nccl" and gloo.name == "gloo"
+    assert 0.7 < nccl.efficiency[LinkKind.NVLINK] < 0.8
+    assert gloo.concurrency == 2
+    assert gloo.reduce_scatter_as_all_reduce and not nccl.reduce_scatter_as_all_reduce
+    assert nccl.algorithms[CollectiveOp.ALL_REDUCE] == (Algorithm.RING, Algorithm.TREE)
+    assert gloo.algorithms[CollectiveOp.ALL_REDUCE] == (Algorithm.RING,)
+    assert {p.name for p in nccl.protocols} == {"LL", "simple"}
+
+
+def _dump(tmp_path, data):
+    p = tmp_path / "calib.yaml"
+    p.write_text(yaml.safe_dump(data))
+    return p
+
+
+def test_path_loads_like_a_name(tmp_path):
+    src = load_backend("gloo").source
+    with open(src) as fh:
+        data = yaml.safe_load(fh)
+    data["name"] = "gloo-calibrated"
+    data["efficiency"]["ethernet"] = 0.9
+    prof = load_backend(str(_dump(tmp_path, data)))
+    assert prof.name == "gloo-calibrated"
+    assert prof.efficiency[LinkKind.ETHERNET] == 0.9
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda d: d.update(colour="red"), "colour"),
+        (lambda d: d["efficiency"].update(nvlnk=0.5), "efficiency.nvlnk"),
+        (lambda d: d["efficiency"].pop("wan"), "efficiency.wan"),
+        (lambda d: d["efficiency"].update(pcie=1.5), "efficiency.pcie"),
+        (
+            lambda d: d["protocols"]["tcp"].update(base_latency="5 parsecs"),
+            "protocols.tcp.base_latency",
+        ),
+        (lambda d: d["algorithms"].update(all_reduce=["butterfly"]), "algorithms.all_reduce"),
+        (lambda d: d.update(concurrency=-1), "concurrency"),
+        (lambda d: d.pop("channels"), "channels"),
+    ],
+)
+def test_bad_profile_names_file_and_field(tmp_path, edit, field):
+    with open(load_backend("gloo").source) as fh:
+        data = yaml.safe_load(fh)
+    edit(data)
+    path = _dump(tmp_path, data)
+    with pytest.raises(InputError) as exc:
+        load_backend(str(path))
+    assert exc.value.file == str(path)
+    assert exc.value.field == field
+
+
+def test_unknown_name_lists_shipped():
+    with pytest.raises(InputError, match="gloo, nccl"):
+        load_backend("mpi")
