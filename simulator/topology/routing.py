@@ -82,6 +82,15 @@ class Router:
         else:
             self._starts = np.zeros(0, dtype=np.int64)
             self._src_nodes = np.zeros(0, dtype=np.int64)
+        # transit successors (as lists and numpy arrays) and endpoint successors per node
+        self._tv: list[list[int]] = []
+        self._tl: list[list[int]] = []
+        self._ends: list[dict[int, int]] = []
+        for succ in self._succ:
+            tv = [v for v, _ in succ if self._transit_list[v]]
+            self._tv.append(tv)
+            self._tl.append([lid for v, lid in succ if self._transit_list[v]])
+            self._ends.append({v: lid for v, lid in succ if not self._transit_list[v]})
         self._blocks: dict[int, np.ndarray] = {}
         self._columns: dict[int, list[int]] = {}
 
@@ -127,6 +136,7 @@ class Router:
         return dist
 
     def _column(self, dst_rank: int) -> list[int]:
+        """Hops to ``dst_rank`` from every node (list indexed by node; -1: unreachable)."""
         col = self._columns.get(dst_rank)
         if col is None:
             block = self._distance_block(dst_rank // _BLOCK)
@@ -152,22 +162,17 @@ class Router:
                 f"no route from rank {src_rank} to rank {dst_rank} that avoids transiting "
                 "other endpoints"
             )
-        transit = self._transit_list
         path: list[int] = []
         hop = 0
-        while cur != target:
+        while remaining > 1:
             want = remaining - 1
-            cands = [
-                (v, lid)
-                for v, lid in self._succ[cur]
-                if col[v] == want and (v == target or transit[v])
-            ]
-            if len(cands) == 1:
-                v, lid = cands[0]
-            else:
-                v, lid = cands[ecmp_hash(src_rank, dst_rank, key, hop) % len(cands)]
-            path.append(lid)
-            cur = v
+            tv = self._tv[cur]
+            idx = [k for k, v in enumerate(tv) if col[v] == want]
+            k = idx[0] if len(idx) == 1 else idx[ecmp_hash(src_rank, dst_rank, key, hop) % len(idx)]
+            path.append(self._tl[cur][k])
+            cur = tv[k]
             remaining = want
             hop += 1
+        if remaining == 1:  # the last hop enters the destination endpoint itself
+            path.append(self._ends[cur][target])
         return tuple(path)

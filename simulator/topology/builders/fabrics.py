@@ -1,0 +1,146 @@
+"""Scale-out fabrics: the switches that join servers' NICs.
+
+* ``single_switch``: every NIC on one switch.
+* ``fat_tree``: two-tier leaf/spine. NICs fill leaves in node order, ``leaf_down_ports`` per
+  leaf; a leaf with ``n`` NICs has ``n / oversubscription`` NIC-speed uplinks, spread evenly over
+  every spine (one aggregated link per leaf-spine pair: the graph holds one edge per pair).
+* ``rail_optimized``: scalable units of ``leaf_down_ports`` nodes; in each unit, leaf ``r``
+  joins NIC ``r`` of every node (rail ``r``); leaves then join spines as in ``fat_tree``.
+* ``fat_tree_3tier``: leaves (as ``fat_tree``) grouped into pods of ``pod_leaves`` leaves, each
+  pod with its own spines; spine ``g`` of every pod joins every switch of core group ``g`` (the
+  classic Clos core groups), with its downward capacity divided by ``spine_oversubscription``.
+
+Spine/core counts: the switch ports the uplinks need divided by ``switch_radix`` (ceil), so a
+1:1 tree of radix-64 switches has the classic 32-down/32-up leaves and half as many spines as
+leaves. Every fabric link gets ``latency_s`` (one switch hop).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from enum import StrEnum
+
+from simulator.topology.builders.nodes import Server
+from simulator.topology.graph_builder import GraphBuilder
+from simulator.topology.model import LinkKind, NodeKind
+
+
+class Fabric(StrEnum):
+    """How servers are joined."""
+
+    NONE = "none"
+    SINGLE_SWITCH = "single_switch"
+    FAT_TREE = "fat_tree"
+    RAIL_OPTIMIZED = "rail_optimized"
+    FAT_TREE_3TIER = "fat_tree_3tier"
+
+
+def attach_fabric(
+    gb: GraphBuilder,
+    servers: Sequence[Server],
+    *,
+    fabric: Fabric | str,
+    nic_bandwidth_Bps: float,
+    latency_s: float,
+    kind: LinkKind,
+    switch_radix: int = 64,
+    leaf_down_ports: int | None = None,
+    oversubscription: float = 1.0,
+    spine_oversubscription: float = 1.0,
+    pod_leaves: int | None = None,
+    prefix: str = "",
+) -> list[str]:
+    """Add the switches of ``fabric`` joining the servers' NICs; return the top-tier switches.
+
+    Raises ``ValueError`` naming the parameter when the sizes do not fit.
+    """
+    fab = Fabric(fabric)
+    if not switch_radix >= 2:
+        raise ValueError(f"switch_radix: must be >= 2, got {switch_radix}")
+    if not oversubscription >= 1.0:
+        raise ValueError(
+            f"oversubscription: must be >= 1 (1 = non-blocking), got {oversubscription}"
+        )
+    if not spine_oversubscription >= 1.0:
+        raise ValueError(f"spine_oversubscription: must be >= 1, got {spine_oversubscription}")
+    down = leaf_down_ports if leaf_down_ports is not None else switch_radix // 2
+    if not 1 <= down <= switch_radix:
+        raise ValueError(f"leaf_down_ports: must be in 1..{switch_radix}, got {down}")
+    nics = [n for s in servers for n in s.nics]
+    if fab is Fabric.NONE:
+        return []
+    if not nics:
+        raise ValueError(f"fabric: {fab.value} needs NICs (nics_per_node >= 1)")
+
+    def link(a: str, b: str, bw: float) -> None:
+        gb.add_link(a, b, bw, latency_s, kind)
+
+    if fab is Fabric.SINGLE_SWITCH:
+        sw = gb.add_node(f"{prefix}switch0", NodeKind.SWITCH)
+        for n in nics:
+            link(n, sw, nic_bandwidth_Bps)
+        return [sw]
+
+    if fab is Fabric.RAIL_OPTIMIZED:
+        groups: list[list[str]] = []
+        rails = max(len(s.nics) for s in servers)
+        for su in range(0, len(servers), down):
+            unit = servers[su : su + down]
+            for r in range(rails):
+                groups.append([s.nics[r] for s in unit if r < len(s.nics)])
+    else:
+        groups = [nics[i : i + down] for i in range(0, len(nics), down)]
+
+    leaves = []
+    up_capacity = []  # per leaf, B/s
+    for k, group in enumerate(groups):
+        leaf = gb.add_node(f"{prefix}leaf{k}", NodeKind.SWITCH)
+        for n in group:
+            link(n, leaf, nic_bandwidth_Bps)
+        leaves.append(leaf)
+        up_capacity.append(len(group) / oversubscription)  # in NIC-speed ports
+    if len(leaves) == 1:
+        return leaves
+
+    if fab is Fabric.FAT_TREE_3TIER:
+        per_pod = pod_leaves if pod_leaves is not None else switch_radix // 2
+        if not per_pod >= 1:
+            raise ValueError(f"pod_leaves: must be >= 1, got {per_pod}")
+        pod_spines: list[tuple[str, float, int]] = []  # (name, down capacity in ports, index)
+        for p, lo in enumerate(range(0, len(leaves), per_pod)):
+            pl = leaves[lo : lo + per_pod]
+            pu = up_capacity[lo : lo + per_pod]
+            n_sp = max(1, math.ceil(sum(pu) / (switch_radix / 2)))
+            for s in range(n_sp):
+                sp = gb.add_node(f"{prefix}pod{p}.spine{s}", NodeKind.SWITCH)
+                for leaf, u in zip(pl, pu, strict=True):
+                    link(leaf, sp, u * nic_bandwidth_Bps / n_sp)
+                pod_spines.append((sp, sum(pu) / n_sp, s))
+        if len(range(0, len(leaves), per_pod)) == 1:
+            return [sp for sp, _, _ in pod_spines]
+        # core group g joins spine g of every pod (classic 3-tier Clos core groups)
+        groups_up: dict[int, list[tuple[str, float]]] = {}
+        for sp, d, g in pod_spines:
+            groups_up.setdefault(g, []).append((sp, d / spine_oversubscription))
+        cores: list[str] = []
+        for g, members in sorted(groups_up.items()):
+            n_core = max(1, math.ceil(sum(u for _, u in members) / switch_radix))
+            group = [gb.add_node(f"{prefix}core{g}.{c}", NodeKind.SWITCH) for c in range(n_core)]
+            for sp, u in members:
+                for c in group:
+                    link(sp, c, u * nic_bandwidth_Bps / n_core)
+            cores.extend(group)
+        return cores
+
+    if len(leaves) > switch_radix:
+        raise ValueError(
+            f"fabric: {len(leaves)} leaves exceed a two-tier tree of radix {switch_radix}; "
+            "use fat_tree_3tier or a larger switch_radix"
+        )
+    n_spines = max(1, math.ceil(sum(up_capacity) / switch_radix))
+    spines = [gb.add_node(f"{prefix}spine{s}", NodeKind.SWITCH) for s in range(n_spines)]
+    for leaf, u in zip(leaves, up_capacity, strict=True):
+        for sp in spines:
+            link(leaf, sp, u * nic_bandwidth_Bps / n_spines)
+    return spines
