@@ -1,0 +1,156 @@
+"""Replay a recorded trace on a topology and compare predicted with measured times.
+
+Each measured step of the recording is imported as per-rank Programs (measured compute
+durations, recorded collectives and send/recv) and simulated on the topology with the
+backend profile; predictions and measurements are compared per step and per collective.
+
+Definitions (seconds):
+
+* measured step: the slowest rank's wall time of that step (``manifest.json``), averaged over
+  the measured steps; predicted step: the engine's ``step_time_s`` averaged likewise.
+* error_pct = 100 * (predicted - measured) / measured.
+* a collective's time, measured or predicted: from the moment its last member reached it to
+  the moment its last member finished (``max(end) - max(start)`` over members), so waiting for
+  a late rank is not counted as communication. Measured spans are the ``gloo:<op>`` spans (CPU)
+  or the NCCL kernels (GPU). Cross-rank comparison of timestamps needs one clock, which holds
+  for ranks on one host (local and rig recordings); otherwise each member's own span is used.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from simulator.traces.kineto import ImportedTrace, import_trace_dir
+from simulator.traces.timeline import CommEvent, build_program
+
+
+@dataclass(frozen=True, slots=True)
+class CommMatch:
+    """One communication op matched across its members in one step."""
+
+    step: int
+    kind: str
+    size_B: float
+    members: tuple[tuple[int, int], ...]  # (rank, comm index on that rank)
+
+
+def match_comms(imp: ImportedTrace, k: int) -> list[CommMatch]:
+    """Match step ``k``'s collectives (by per-group ordinal) and send/recv pairs (in order)."""
+    out: list[CommMatch] = []
+    coll: dict[tuple[int, ...], list[list[int]]] = defaultdict(list)
+    sends: dict[tuple[int, int], list[int]] = defaultdict(list)
+    recvs: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for r in range(imp.world):
+        per_group: dict[tuple[int, ...], int] = defaultdict(int)
+        for i, c in enumerate(imp.timelines[r][k].comms):
+            if c.op == "send":
+                sends[(r, c.peer)].append(i)
+            elif c.op == "recv":
+                recvs[(c.peer, r)].append(i)
+            else:
+                n = per_group[c.group]
+                per_group[c.group] += 1
+                lst = coll[c.group]
+                while len(lst) <= n:
+                    lst.append([-1] * imp.world)
+                lst[n][r] = i
+    for group, rows in coll.items():
+        for row in rows:
+            members = tuple((r, row[r]) for r in group if 0 <= r < imp.world and row[r] >= 0)
+            if members:
+                c0 = imp.timelines[members[0][0]][k].comms[members[0][1]]
+                out.append(CommMatch(k, str(c0.op), c0.size_B, members))
+    for (src, dst), s_idx in sends.items():
+        r_idx = recvs.get((src, dst), [])
+        for a, b in zip(s_idx, r_idx, strict=False):
+            c0 = imp.timelines[src][k].comms[a]
+            out.append(CommMatch(k, "send_recv", c0.size_B, ((src, a), (dst, b))))
+    return out
+
+
+def _span(spans: list[tuple[float, float]], same_clock: bool) -> float:
+    if same_clock:
+        return max(e for _, e in spans) - max(s for s, _ in spans)
+    return min(e - s for s, e in spans)
+
+
+def replay(trace_dir: str, *, topology: Any = None, backend: Any = None,
+           fidelity: str = "flow") -> dict[str, Any]:
+    """Replay every measured step of ``trace_dir``; return the comparison (JSON-able).
+
+    ``topology``: a Topology, a name/path, or None for the manifest's (``loopback-N`` for
+    local recordings). ``backend``: profile name/path/object, or None for the manifest's.
+    """
+    from simulator.engine import simulate
+    from simulator.topology import load_topology
+
+    imp = import_trace_dir(trace_dir)
+    topo_name = topology if topology is not None else imp.manifest.get(
+        "topology", f"loopback-{imp.world}")
+    topo = load_topology(topo_name) if isinstance(topo_name, str) else topo_name
+    be = backend if backend is not None else imp.manifest.get("backend", "gloo")
+    hosts = imp.manifest.get("hostnames") or []
+    same_clock = len(set(hosts)) <= 1
+    measured = imp.measured_step_times_s()
+    preds: list[float] = []
+    rows: list[dict[str, Any]] = []
+    for k in range(imp.num_steps):
+        wl = imp.workload(k)
+        id_maps = [build_program(imp.timelines[r][k])[1] for r in range(imp.world)]
+        res = simulate(wl, topo, backend=be, fidelity=fidelity)
+        preds.append(res.step_time_s)
+        ops = res.ops
+        times = {(int(r), int(i)): (float(s), float(e)) for r, i, s, e in zip(
+            ops["rank"], ops["id"], ops["start_s"], ops["end_s"], strict=True)}
+        for m in match_comms(imp, k):
+            meas = [(_c(imp, k, r, i).start_s, _c(imp, k, r, i).end_s) for r, i in m.members]
+            pred = [times[(r, id_maps[r][i])] for r, i in m.members]
+            rows.append({"step": k, "kind": m.kind, "size_B": m.size_B,
+                         "measured_s": _span(meas, same_clock), "predicted_s": _span(pred, True)})
+    n = min(len(measured), len(preds))
+    meas_s = statistics.fmean(measured[:n])
+    pred_s = statistics.fmean(preds[:n])
+    return {
+        "trace": str(trace_dir),
+        "strategy": imp.manifest.get("strategy", "unknown"),
+        "world": imp.world,
+        "topology": getattr(topo, "name", str(topo_name)),
+        "backend": str(getattr(be, "name", be)),
+        "fidelity": fidelity,
+        "steps": n,
+        "measured_step_s": meas_s,
+        "predicted_step_s": pred_s,
+        "error_pct": 100.0 * (pred_s - meas_s) / meas_s,
+        "per_step": [{"step": k, "measured_s": measured[k], "predicted_s": preds[k]}
+                     for k in range(n)],
+        "collectives": collective_table(rows),
+        "import_summary": imp.summary.to_dict(),
+    }
+
+
+def _c(imp: ImportedTrace, k: int, r: int, i: int) -> CommEvent:
+    return imp.timelines[r][k].comms[i]
+
+
+def collective_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per (kind, size): count, mean measured and predicted seconds, error in percent."""
+    groups: dict[tuple[str, float], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[(row["kind"], row["size_B"])].append(row)
+    table = []
+    for (kind, size), rs in sorted(groups.items()):
+        m = statistics.fmean(r["measured_s"] for r in rs)
+        p = statistics.fmean(r["predicted_s"] for r in rs)
+        table.append({
+            "kind": kind,
+            "size_B": size,
+            "count": len(rs),
+            "measured_s": m,
+            "measured_min_s": min(r["measured_s"] for r in rs),
+            "predicted_s": p,
+            "error_pct": 100.0 * (p - m) / m if m > 0 else None,
+        })
+    return table
