@@ -93,9 +93,14 @@ def test_flow_never_beats_the_contention_free_bound(op, algo):
 
 def test_tree_chunk_pipelining_approaches_flow():
     topo = two_node_topology()
-    flow = simulate_collective(topo, "all_reduce", GiB, algo="tree", fidelity="flow")
-    unpiped = simulate_collective(topo, "all_reduce", GiB, algo="tree", fidelity="chunk")
-    piped = simulate_collective(topo, "all_reduce", GiB, algo="tree", fidelity="chunk", chunks=64)
+    prof = ideal_profile(channels=2)
+
+    def run(fid, chunks=1):
+        return simulate_collective(
+            topo, "all_reduce", GiB, algo="tree", backend=prof, fidelity=fid, chunks=chunks
+        )
+
+    flow, unpiped, piped = run("flow"), run("chunk"), run("chunk", 64)
     assert unpiped.time_s > 2 * piped.time_s  # a tree without pipelining is slow
     assert piped.time_s == pytest.approx(flow.time_s, rel=0.25)
 
@@ -164,13 +169,16 @@ def test_gloo_reduce_scatter_costs_a_full_all_reduce():
 
 
 def test_nccl_auto_picks_tree_small_ring_large_across_nodes():
-    topo = two_node_topology()
+    topo = two_node_topology(gpus=8)
     assert simulate_collective(topo, "all_reduce", 4096.0).algo == "tree"
     big = simulate_collective(topo, "all_reduce", 4 * GiB)
     assert big.algo == "ring"
-    # 4 NICs of 25 GB/s at NCCL's InfiniBand efficiency bound the plateau
+    # 8 NICs of 25 GB/s at NCCL's InfiniBand efficiency bound the plateau
     eff = load_backend("nccl").efficiency
-    assert big.busbw_Bps == pytest.approx(4 * 25e9 * eff["infiniband"], rel=0.05)
+    assert big.busbw_Bps == pytest.approx(8 * 25e9 * eff["infiniband"], rel=0.05)
+    # the tree is capped by the backend's algorithm bandwidth ceiling
+    tree = simulate_collective(topo, "all_reduce", 4 * GiB, algo="tree")
+    assert tree.algbw_Bps <= 55e9 * (1 + 1e-9)
 
 
 def test_efficiency_scales_bandwidth():

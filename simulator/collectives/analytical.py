@@ -57,21 +57,46 @@ def phase_latency_s(planned: PlannedFlows, depth: int, protocol: ProtocolProfile
 
 
 def phase_time(
-    phase: Phase, planner: FlowPlanner, protocol: ProtocolProfile
+    phase: Phase,
+    planner: FlowPlanner,
+    protocol: ProtocolProfile,
+    min_transfer_s: float = 0.0,
 ) -> tuple[float, PlannedFlows]:
-    """Contention-free time of one phase (seconds) and its routed flows."""
+    """Contention-free time of one phase (seconds) and its routed flows.
+
+    ``min_transfer_s``: a floor on the bandwidth term (a backend's algorithm-bandwidth cap).
+    """
     planned = planner.plan(phase.flows)
     cap = planner.topology.capacity_Bps
     load = planned.link_load_B(len(cap)) / protocol.bandwidth_factor
     busy = np.divide(load, cap, out=np.zeros_like(load), where=cap > 0)
-    bw_term = float(busy.max()) if len(busy) else 0.0
+    bw_term = max(float(busy.max()) if len(busy) else 0.0, min_transfer_s)
     return phase_latency_s(planned, phase.depth, protocol) + bw_term, planned
 
 
-def schedule_time(schedule: Schedule, planner: FlowPlanner, protocol: ProtocolProfile) -> float:
-    """Contention-free time of a whole schedule: launch latency plus its phases, seconds."""
+def schedule_time(
+    schedule: Schedule,
+    planner: FlowPlanner,
+    protocol: ProtocolProfile,
+    max_algbw_Bps: float | None = None,
+) -> float:
+    """Contention-free time of a whole schedule: launch latency plus its phases, seconds.
+
+    ``max_algbw_Bps`` caps the algorithm bandwidth (each phase takes at least its share).
+    """
     if not schedule.phases:
         return 0.0
+    total = schedule.bytes_B
     return protocol.base_latency_s + sum(
-        phase_time(p, planner, protocol)[0] for p in schedule.phases
+        phase_time(p, planner, protocol, floor_s(p.bytes_B, total, schedule.size_B, max_algbw_Bps))[
+            0
+        ]
+        for p in schedule.phases
     )
+
+
+def floor_s(phase_B: float, total_B: float, size_B: float, cap: float | None) -> float:
+    """A phase's share of ``size_B / cap`` (by its share of the schedule's bytes)."""
+    if cap is None or total_B <= 0:
+        return 0.0
+    return size_B / cap * phase_B / total_B

@@ -16,7 +16,10 @@ A :class:`BackendProfile` says, for one library (NCCL, gloo, or a calibration of
 * ``concurrency``: collectives of one process group that may run at once (gloo: worker
   threads; ``0`` = unlimited);
 * ``reduce_scatter_as_all_reduce``: the library emulates reduce_scatter with a full
-  all_reduce (plus a local copy), as torch's ProcessGroupGloo does.
+  all_reduce (plus a local copy), as torch's ProcessGroupGloo does;
+* ``tree_max_algbw``: optional ceiling on a tree all-reduce's algorithm bandwidth
+  (``two_hosts``: groups on at most 2 hosts, ``more_hosts``: beyond), for libraries whose tree
+  is limited by the GPU rather than the links (NCCL's ``maxTreeBw``).
 
 Profiles are YAML files (``simulator/data/backends/NAME.yaml``); a calibration file written
 by ``measure/`` has the same schema and loads with :func:`load_backend` given its path.
@@ -36,7 +39,7 @@ import yaml
 from simulator.collectives.types import Algorithm, coerce
 from simulator.errors import InputError
 from simulator.topology import LinkKind
-from simulator.units import UnitError, parse_time
+from simulator.units import UnitError, parse_bandwidth, parse_time
 from simulator.workload.ir import CollectiveOp
 
 BACKENDS_DIR = Path(__file__).resolve().parent.parent / "data" / "backends"
@@ -72,7 +75,14 @@ class BackendProfile:
     channels: int
     concurrency: int
     reduce_scatter_as_all_reduce: bool
+    tree_max_algbw_Bps: tuple[float, float] | None = None
     source: str = ""
+
+    def max_algbw_Bps(self, algo: Algorithm, n_hosts: int) -> float | None:
+        """The profile's ceiling on ``algo``'s algorithm bandwidth for a group on ``n_hosts``."""
+        if algo is not Algorithm.TREE or self.tree_max_algbw_Bps is None:
+            return None
+        return self.tree_max_algbw_Bps[0 if n_hosts <= 2 else 1]
 
     def protocol(self, name: str) -> ProtocolProfile:
         """The protocol called ``name``; :class:`InputError` if the profile has none."""
@@ -91,6 +101,7 @@ _TOP_KEYS = {
     "channels": True,
     "concurrency": True,
     "reduce_scatter_as_all_reduce": True,
+    "tree_max_algbw": False,
 }
 _PROTO_KEYS = {"base_latency", "step_latency", "bandwidth_factor"}
 
@@ -129,6 +140,16 @@ def _time(x: Any, *, file: str, field: str) -> float:
     if t < 0:
         raise InputError(f"expected a time >= 0, got {x!r}", file=file, field=field)
     return t
+
+
+def _bandwidth(x: Any, *, file: str, field: str) -> float:
+    try:
+        b = parse_bandwidth(x)
+    except (UnitError, TypeError) as exc:
+        raise InputError(str(exc), file=file, field=field) from None
+    if not b > 0:
+        raise InputError(f"expected a bandwidth > 0, got {x!r}", file=file, field=field)
+    return b
 
 
 def _count(x: Any, *, file: str, field: str) -> int:
@@ -183,6 +204,15 @@ def parse_backend(data: Any, *, file: str) -> BackendProfile:
             file=file,
             field="reduce_scatter_as_all_reduce",
         )
+    tree_cap = None
+    if data.get("tree_max_algbw") is not None:
+        f = "tree_max_algbw"
+        keys = {"two_hosts", "more_hosts"}
+        _check_keys(data[f], keys, keys, file=file, field=f)
+        tree_cap = (
+            _bandwidth(data[f]["two_hosts"], file=file, field=f"{f}.two_hosts"),
+            _bandwidth(data[f]["more_hosts"], file=file, field=f"{f}.more_hosts"),
+        )
     return BackendProfile(
         name=str(data["name"]),
         description=str(data.get("description", "")),
@@ -192,6 +222,7 @@ def parse_backend(data: Any, *, file: str) -> BackendProfile:
         channels=_count(data["channels"], file=file, field="channels"),
         concurrency=_count(data["concurrency"], file=file, field="concurrency"),
         reduce_scatter_as_all_reduce=rs_ar,
+        tree_max_algbw_Bps=tree_cap,
         source=file,
     )
 

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import math
 import weakref
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from simulator.collectives.analytical import phase_latency_s, phase_time, schedule_time
+from simulator.collectives.analytical import floor_s, phase_latency_s, phase_time, schedule_time
 from simulator.collectives.backend import BackendProfile, ProtocolProfile, load_backend
 from simulator.collectives.flows import FlowPlanner, PlannedFlows, planner_for
 from simulator.collectives.registry import build_schedule, supports
@@ -122,8 +123,9 @@ def choose(
             if want is not Algorithm.AUTO:
                 raise
             continue  # e.g. halving_doubling on a non-power-of-two group
+        cap = profile.max_algbw_Bps(sched.algo, len(set(hosts)))
         for proto in profile.protocols:
-            t = schedule_time(sched, planner, proto)
+            t = schedule_time(sched, planner, proto, cap)
             if best is None or t < best.estimate_s:
                 best = Choice(sched, proto, t)
     if best is None:
@@ -158,8 +160,13 @@ def _start(
     latency_s: np.ndarray,
     bandwidth_factor: float,
     tag: str,
+    floor_s: float = 0.0,
 ) -> simpy.Event:
-    """Start the planned flows (each with its own latency); an event for all of them."""
+    """Start the planned flows (each with its own latency); an event for all of them.
+
+    ``floor_s > 0`` caps every flow's rate so that it needs at least ``floor_s`` to drain
+    (a backend's algorithm-bandwidth ceiling).
+    """
     specs = []
     waits: list[simpy.Event] = []
     for t, p, w, lat in zip(
@@ -171,7 +178,13 @@ def _start(
             continue
         specs.append(
             FlowSpec(
-                links=p.links, size_B=size, latency_s=float(lat), tag=tag, src=t.src, dst=t.dst
+                links=p.links,
+                size_B=size,
+                latency_s=float(lat),
+                max_rate_Bps=size / floor_s if floor_s > 0 else math.inf,
+                tag=tag,
+                src=t.src,
+                dst=t.dst,
             )
         )
     if specs:
@@ -202,6 +215,8 @@ def run_collective_info(
     choice = choose(topology, op, group, size_B, algo, profile, channels=channels, root=root)
     sched, proto = choice.schedule, choice.protocol
     info = RunInfo(sched.algo.value, proto.name, sched.channels)
+    cap = profile.max_algbw_Bps(sched.algo, len({topology.host_of(r) for r in sched.group}))
+    total_B = sched.bytes_B
     planner = planner_for(topology, profile)
     tag = tag or f"{sched.op.value}.{sched.algo.value}"
     slot_req = None
@@ -214,8 +229,9 @@ def run_collective_info(
             yield env.timeout(proto.base_latency_s)
         payload = np.zeros(len(topology.links))
         for phase in sched.phases:
+            floor = floor_s(phase.bytes_B, total_B, sched.size_B, cap)
             if fid is Fidelity.ANALYTICAL:
-                t, planned = phase_time(phase, planner, proto)
+                t, planned = phase_time(phase, planner, proto, floor)
                 payload += planned.link_payload_B(len(payload))
                 yield env.timeout(t)
             elif fid is Fidelity.FLOW:
@@ -224,7 +240,7 @@ def run_collective_info(
                 lats = np.full(len(planned.transfers), lat)
                 info.n_flows += len(planned.transfers)
                 payload += planned.link_payload_B(len(payload))
-                yield _start(env, fabric, planned, lats, proto.bandwidth_factor, tag)
+                yield _start(env, fabric, planned, lats, proto.bandwidth_factor, tag, floor)
             else:
                 for step in pipeline(phase.steps(), chunks):
                     planned = _plan_step(planner, step)

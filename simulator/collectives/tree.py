@@ -5,7 +5,9 @@ half of the buffer, arranged so that a host that is interior in one tree is (mos
 the other, which balances the up- and down-link load (Sanders, Speck & Träff 2009, as adopted
 by NCCL 2.4). Here:
 
-* tree ``t`` (``t`` in 0, 1) runs on channel ``t`` with ``size / 2`` bytes;
+* tree ``t`` (``t`` in 0, 1) runs on channel ``t`` with ``size / 2`` bytes; with
+  ``channels >= 4`` there are ``channels // 2`` such pairs, each with its share of the bytes
+  and its own chain heads (so trees, like NCCL's, use every NIC);
 * host order: tree 0 lays the hosts out as a binary heap in group order, tree 1 in reverse
   order (the leaves of one are the interior nodes of the other);
 * inside a host, tree ``t`` chains the host's ranks starting at local index ``t * m // 2``
@@ -47,23 +49,32 @@ def _heap_depth(h: int, *, mirror: bool) -> list[int]:
 
 
 def tree_up_steps(
-    group: Sequence[int], hosts: Sequence[str], bytes_per_tree_B: float
+    group: Sequence[int], hosts: Sequence[str], bytes_per_tree_B: float, pairs: int = 1
 ) -> list[Step]:
-    """The reduce (upward) steps of both trees, chains first, deepest tree level first."""
+    """The reduce (upward) steps of ``pairs`` tree pairs, chains first, deepest level first.
+
+    Tree ``t`` of pair ``j`` runs on channel ``2 j + t`` and starts each host's chain at local
+    index ``(t * m // 2 + j) mod m``.
+    """
     blocks = host_blocks(group, hosts)
     h = len(blocks)
     m = max(len(b) for b in blocks)
-    steps: list[list[Transfer]] = []
+    trees = [(j, t) for j in range(pairs) for t in (0, 1)]
     chains: list[list[list[int]]] = []  # [tree][host] -> chain, head first
-    for t in (0, 1):
-        chains.append([b[(t * len(b) // 2) :] + b[: (t * len(b) // 2)] for b in blocks])
+    for j, t in trees:
+        per_host = []
+        for b in blocks:
+            k = (t * len(b) // 2 + j) % len(b)
+            per_host.append(b[k:] + b[:k])
+        chains.append(per_host)
+    steps: list[list[Transfer]] = []
     # chain steps: position m-1 -> m-2, ..., 1 -> 0 (shorter chains simply idle)
     for i in range(m - 1, 0, -1):
         step: list[Transfer] = []
-        for t in (0, 1):
-            for chain in chains[t]:
+        for x, (j, t) in enumerate(trees):
+            for chain in chains[x]:
                 if i < len(chain):
-                    step.append(Transfer(chain[i], chain[i - 1], bytes_per_tree_B, t))
+                    step.append(Transfer(chain[i], chain[i - 1], bytes_per_tree_B, 2 * j + t))
         steps.append(step)
     # tree levels, deepest first
     parents = [heap_parents(h, mirror=bool(t)) for t in (0, 1)]
@@ -71,12 +82,12 @@ def tree_up_steps(
     max_depth = max(max(d) for d in depths) if h > 1 else 0
     for level in range(max_depth, 0, -1):
         step = []
-        for t in (0, 1):
-            for x in range(h):
-                if depths[t][x] == level:
-                    child_head = chains[t][x][0]
-                    parent_head = chains[t][parents[t][x]][0]
-                    step.append(Transfer(child_head, parent_head, bytes_per_tree_B, t))
+        for x, (j, t) in enumerate(trees):
+            for y in range(h):
+                if depths[t][y] == level:
+                    child_head = chains[x][y][0]
+                    parent_head = chains[x][parents[t][y]][0]
+                    step.append(Transfer(child_head, parent_head, bytes_per_tree_B, 2 * j + t))
         steps.append(step)
     return [tuple(s) for s in steps if s]
 
@@ -104,11 +115,12 @@ def tree(
         return Schedule(Algorithm.TREE, op, tuple(group), size_B, (phase,), 1)
     if op is not CollectiveOp.ALL_REDUCE:
         raise ValueError(f"tree does not implement {op.value}")
-    up = tree_up_steps(group, hosts, size_B / 2)
+    pairs = max(1, channels // 2)
+    up = tree_up_steps(group, hosts, size_B / (2 * pairs), pairs)
     down = [tuple(Transfer(t.dst, t.src, t.size_B, t.channel) for t in s) for s in reversed(up)]
     # NCCL pipelines the reduce and the broadcast: one phase.
     phase = phase_from_steps("tree.all_reduce", up + down, reduce_B=size_B)
-    return Schedule(Algorithm.TREE, op, tuple(group), size_B, (phase,), 2)
+    return Schedule(Algorithm.TREE, op, tuple(group), size_B, (phase,), 2 * pairs)
 
 
 def binomial_steps(group: Sequence[int], root: int, size_B: float) -> list[Step]:
