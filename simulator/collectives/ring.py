@@ -3,7 +3,10 @@
 Each channel is a ring through every rank of the group. On a multi-host group, channel ``c``
 rotates every host's local order by ``c``, so that different channels leave and enter the
 hosts through different GPUs (hence different NICs/rails), as NCCL spreads its rings over all
-NICs. A ring visits hosts in group order and the ranks of one host consecutively.
+NICs. A ring visits hosts in group order and the ranks of one host consecutively; odd hosts
+(in group order) are traversed backwards, so each host-to-host hop connects GPUs of the same
+local index (the same rail: no spine crossing on rail-optimized fabrics, as NCCL keeps a ring
+on one NIC index across nodes). With an odd number of hosts the wrap-around hop changes rail.
 
 Per channel and per step every rank sends ``size / (n * channels)`` bytes to its successor:
 all_reduce ``2(n-1)`` steps (reduce-scatter then all-gather), reduce_scatter and all_gather
@@ -29,14 +32,18 @@ def host_blocks(group: Sequence[int], hosts: Sequence[str]) -> list[list[int]]:
 
 
 def ring_order(group: Sequence[int], hosts: Sequence[str], channel: int) -> list[int]:
-    """The ring of ``channel``: hosts in order, each host's ranks rotated by ``channel``."""
+    """The ring of ``channel``: hosts in order, each host's ranks rotated by ``channel``
+    (reversed on odd hosts)."""
     blocks = host_blocks(group, hosts)
     if len(blocks) == 1:
         return list(group)
     order: list[int] = []
-    for b in blocks:
+    for j, b in enumerate(blocks):
         k = channel % len(b)
-        order.extend(b[k:] + b[:k])
+        rotated = b[k:] + b[:k]
+        # odd hosts run their chain backwards, so that every host-to-host hop joins GPUs of
+        # the same local index (the same rail), like NCCL with NCCL_CROSS_NIC=0
+        order.extend(rotated[::-1] if j % 2 else rotated)
     return order
 
 
