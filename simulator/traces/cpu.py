@@ -281,9 +281,10 @@ def _one_step(rank: int, idx: int, s0: float, s1: float, evs: list[Event], spans
             # Ops without a forward twin (AccumulateGrad, DDP hooks) belong to the layer
             # whose backward ran just before them.
             seq = u.args.get("Sequence number")
-            lay = seq_layer.get(int(seq), -1) if seq is not None else -1
-            if lay >= 0:
-                last_bwd_layer = lay
+            if seq is not None and int(seq) in seq_layer:
+                last_bwd_layer = seq_layer[int(seq)]
+            elif seq is not None and not u.name.endswith("AccumulateGrad"):
+                last_bwd_layer = -1  # backward of an op outside the layers (head, embedding)
             return Label("bwd", last_bwd_layer)
         if u.start_s < bwd_start:
             lay = next((ly for a, b, ly in layers if a <= u.start_s < b), -1)

@@ -1,0 +1,140 @@
+"""``commsim replay TRACE_DIR``: predict a recorded run and compare with its measurement.
+
+* ``commsim replay D [--topology T] [--backend gloo|PATH] [--json]``: replay the recording on
+  T (default: the manifest's topology) -> measured vs predicted step time, error, and a
+  per-collective table (kind, size, measured, predicted, error).
+* ``commsim replay D --strategy S --world N --topology T``: re-shard the recording's measured
+  per-layer profile to strategy S on N ranks and predict that step (no measurement to compare).
+* ``commsim replay D --chakra-out DIR``: also write the imported Programs as Chakra ETs.
+* ``commsim replay CHAKRA_DIR --topology T``: a directory of ``*.et`` Chakra files is imported
+  and simulated.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from simulator.errors import InputError
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``replay`` subcommand."""
+    p = subparsers.add_parser(
+        "replay",
+        help="replay a recorded trace (or re-shard it to another strategy/world size)",
+        description="Import TRACE_DIR (a `commsim record` output or a folder of Chakra .et "
+        "files), simulate it and compare predicted with measured times.",
+    )
+    p.add_argument("trace_dir", metavar="TRACE_DIR")
+    p.add_argument("--topology", help="topology name or YAML (default: the manifest's)")
+    p.add_argument("--backend", help="backend profile name or file (default: the manifest's)")
+    p.add_argument("--fidelity", default="flow", choices=("analytical", "flow", "chunk"))
+    p.add_argument("--strategy", help="re-shard to this strategy (recorder names: ddp, fsdp, "
+                   "pp-gpipe, pp-1f1b, tp, ddp-fp16, ddp-powersgd, ps-sync, ps-async)")
+    p.add_argument("--world", type=int, help="re-shard to this many ranks (with --strategy)")
+    p.add_argument("--chakra-out", metavar="DIR", help="write the Programs as Chakra ETs")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.set_defaults(func=replay_command)
+
+
+def replay_command(args: argparse.Namespace) -> int:
+    """Dispatch replay / re-shard / Chakra import; print the result."""
+    from simulator.cli import emit_json
+
+    src = Path(args.trace_dir)
+    if not src.is_dir():
+        raise InputError("not a directory", file=str(src))
+    if any(src.glob("*.et")) and not any(src.glob("rank*.trace.json")):
+        out = _replay_chakra(src, args)
+    elif args.strategy or args.world:
+        out = _reshard(src, args)
+    else:
+        from simulator.traces.replay import replay
+
+        out = replay(str(src), topology=args.topology, backend=args.backend,
+                     fidelity=args.fidelity)
+    if args.chakra_out:
+        _export(src, Path(args.chakra_out))
+        out["chakra_out"] = args.chakra_out
+    if args.json:
+        emit_json(out)
+    else:
+        _print_human(out)
+    return 0
+
+
+def _reshard(src: Path, args: argparse.Namespace) -> dict[str, Any]:
+    from simulator.engine import simulate
+    from simulator.topology import load_topology
+    from simulator.traces.kineto import import_trace_dir
+    from simulator.traces.reshard import reshard
+
+    if not (args.strategy and args.world):
+        raise InputError("re-sharding needs both --strategy and --world", field="--strategy")
+    imp = import_trace_dir(src)
+    topo = load_topology(args.topology or imp.manifest.get("topology", f"loopback-{imp.world}"))
+    if topo.num_ranks < args.world:
+        raise InputError(f"topology has {topo.num_ranks} ranks, fewer than --world {args.world}",
+                         field="--world")
+    wl = reshard(imp, args.strategy, args.world, topo)
+    be = args.backend or imp.manifest.get("backend", "gloo")
+    res = simulate(wl, topo, backend=be, fidelity=args.fidelity, record=False)
+    return {
+        "trace": str(src),
+        "recorded_strategy": imp.manifest.get("strategy"),
+        "recorded_world": imp.world,
+        "measured_step_s": imp.measured_step_times_s() and
+        sum(imp.measured_step_times_s()) / len(imp.measured_step_times_s()),
+        "strategy": args.strategy,
+        "world": args.world,
+        "topology": topo.name,
+        "backend": str(be),
+        "predicted_step_s": res.step_time_s,
+        "result": res.to_dict(),
+    }
+
+
+def _replay_chakra(src: Path, args: argparse.Namespace) -> dict[str, Any]:
+    from simulator.engine import simulate
+    from simulator.topology import load_topology
+    from simulator.traces.chakra import import_chakra_dir
+
+    if not args.topology:
+        raise InputError("a Chakra directory needs --topology", field="--topology")
+    wl = import_chakra_dir(src)
+    topo = load_topology(args.topology)
+    res = simulate(wl, topo, backend=args.backend or "nccl", fidelity=args.fidelity)
+    return {"trace": str(src), "format": "chakra", "world": wl.world_size,
+            "topology": topo.name, "predicted_step_s": res.step_time_s, "result": res.to_dict()}
+
+
+def _export(src: Path, out: Path) -> None:
+    from simulator.traces.chakra import export_workload
+    from simulator.traces.kineto import import_trace_dir
+
+    imp = import_trace_dir(src)
+    export_workload(imp.workload(0), out)
+
+
+def _print_human(out: dict[str, Any]) -> None:
+    if "measured_step_s" in out and "error_pct" in out:
+        print(f"{out['trace']}: {out['strategy']} on {out['world']} ranks, topology "
+              f"{out['topology']}, backend {out['backend']}, {out['steps']} steps")
+        print(f"  measured step  {out['measured_step_s'] * 1e3:10.3f} ms")
+        print(f"  predicted step {out['predicted_step_s'] * 1e3:10.3f} ms   "
+              f"error {out['error_pct']:+.1f} %")
+        print(f"  {'collective':<16}{'size':>12}{'count':>7}{'measured ms':>13}"
+              f"{'predicted ms':>14}{'error %':>9}")
+        for c in out["collectives"]:
+            err = "n/a" if c["error_pct"] is None else f"{c['error_pct']:+.0f}"
+            print(f"  {c['kind']:<16}{c['size_B']:>12.0f}{c['count']:>7}"
+                  f"{c['measured_s'] * 1e3:>13.3f}{c['predicted_s'] * 1e3:>14.3f}{err:>9}")
+        summ = out["import_summary"]
+        print(f"  import: {summ['events_total']} events; skipped {summ['skipped']}; "
+              f"unknown {summ['unknown_total']}")
+    else:
+        print(f"{out['trace']}: predicted step {out['predicted_step_s'] * 1e3:.3f} ms "
+              f"({out.get('strategy', out.get('format'))} on {out['world']} ranks, "
+              f"topology {out['topology']})")

@@ -1,0 +1,207 @@
+"""Re-sharding: a measured trace -> :class:`~simulator.workload.profile.LayerProfile` ->
+Programs of another strategy or world size, through the workload strategies.
+
+The profile is taken from the imported Programs (mean over measured steps):
+
+* per layer ``l``: forward = compute ops with category ``fwd`` and layer ``l``; backward =
+  category ``bwd`` and layer ``l`` (backward ops are tied to layers by the autograd sequence
+  numbers of the forward ops inside the recorder's ``commsim.fwd.layer{l}`` annotations). With
+  pipeline recordings a layer lives on one rank; the rank that ran it gives its times.
+* the attention/MLP split of a layer's time follows the tiny GPT's FLOP ratio (the trace does
+  not separate them; strategies only use the sum, except TP re-sharding, which scales both
+  halves alike).
+* embedding / head: unlabelled forward compute before / after the layers (head includes the
+  loss); backward likewise in reverse order.
+* optimizer seconds per parameter: ``optim`` compute / parameters on the rank; the effective
+  memory rate ``memory_Bps`` = 12 B/param (SGD reads the fp32 weight and gradient and writes
+  the weight) / that time, a measured rate, not a spec figure.
+* parameter counts from the tiny GPT's shapes; activation bytes from Korthikanti et al. 2022
+  (Reducing Activation Recomputation, eq. 1: ``s b h (34 + 5 a s / h)`` bytes at 16 bit),
+  doubled for the fp32 recording.
+
+Only ``gpt-tiny`` recordings can be re-sharded (a user model's shapes are unknown).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from typing import Any
+
+from simulator.errors import InputError
+from simulator.traces.kineto import ImportedTrace
+from simulator.traces.models import GPTConfig
+from simulator.traces.recipe import RecordStrategy
+from simulator.workload.ir import Compute
+
+FP32_B = 4  # the recorder trains in fp32
+
+
+def _layer_params(g: GPTConfig) -> float:
+    d = g.d_model
+    # q, k, v, proj (weight + bias), fc1 (d x 4d + 4d), fc2 (4d x d + d), two LayerNorms (2d each)
+    return 4 * (d * d + d) + (4 * d * d + 4 * d) + (4 * d * d + d) + 2 * 2 * d
+
+
+def _attn_share(g: GPTConfig) -> float:
+    """Attention's share of a layer's forward FLOPs (per token: q/k/v/proj GEMMs 8d^2 and the
+    two attention products 4 s d, against the MLP's 16 d^2)."""
+    d, s = g.d_model, g.seq_len
+    attn = 8 * d * d + 4 * s * d
+    return attn / (attn + 16 * d * d)
+
+
+def layer_profile(imp: ImportedTrace) -> Any:
+    """The measured :class:`LayerProfile` of a tiny-GPT recording.
+
+    Raises:
+        InputError: not a gpt-tiny recording, or no per-layer compute in the trace.
+    """
+    from simulator.workload.profile import LayerCost, LayerProfile
+
+    man = imp.manifest
+    if man.get("model", "gpt-tiny") != "gpt-tiny" or "model_config" not in man:
+        raise InputError("re-sharding needs a gpt-tiny recording with a manifest",
+                         file=imp.path, field="model")
+    g = GPTConfig(**man["model_config"])
+    strategy = RecordStrategy(man.get("strategy", "ddp"))
+    tp = imp.world if strategy is RecordStrategy.TP else 1
+    mb = g.batch
+    if strategy in (RecordStrategy.PP_GPIPE, RecordStrategy.PP_1F1B):
+        mb = g.batch // int(man.get("config", {}).get("microbatches", 1))
+    # seconds[(category, layer, phase)] per rank, averaged over steps
+    per_rank: list[dict[tuple[str, int], float]] = []
+    embed_head: list[dict[str, float]] = []
+    for r in range(imp.world):
+        acc: dict[tuple[str, int], list[float]] = defaultdict(list)
+        eh: dict[str, list[float]] = defaultdict(list)
+        for k in range(imp.num_steps):
+            sums: dict[tuple[str, int], float] = defaultdict(float)
+            e: dict[str, float] = defaultdict(float)
+            prog = imp.workload(k).programs[r]
+            seen_layer = {"fwd": False, "bwd": False}
+            for op in prog.ops:
+                if not isinstance(op, Compute) or op.duration_s is None:
+                    continue
+                cat = op.category
+                if cat in ("fwd", "bwd") and op.layer >= 0:
+                    sums[(cat, op.layer)] += op.duration_s
+                    seen_layer[cat] = True
+                elif cat == "fwd":
+                    e["head_fwd" if seen_layer["fwd"] else "embed_fwd"] += op.duration_s
+                elif cat == "bwd":
+                    e["embed_bwd" if seen_layer["bwd"] else "head_bwd"] += op.duration_s
+                elif cat == "optim":
+                    e["optim"] += op.duration_s
+            for key, v in sums.items():
+                acc[key].append(v)
+            for key2, v in e.items():
+                eh[key2].append(v)
+        per_rank.append({key: statistics.fmean(v) for key, v in acc.items()})
+        embed_head.append({key: statistics.fmean(v) for key, v in eh.items()})
+    share = _attn_share(g)
+    layers = []
+    for lay in range(g.n_layer):
+        fwd = [pr[("fwd", lay)] for pr in per_rank if ("fwd", lay) in pr]
+        bwd = [pr[("bwd", lay)] for pr in per_rank if ("bwd", lay) in pr]
+        if not fwd or not bwd:
+            raise InputError(f"no measured forward/backward compute for layer {lay}",
+                             file=imp.path, field="traces")
+        f_s, b_s = statistics.fmean(fwd), statistics.fmean(bwd)
+        if strategy in (RecordStrategy.PP_GPIPE, RecordStrategy.PP_1F1B):
+            n_mb = int(man.get("config", {}).get("microbatches", 1))
+            f_s, b_s = f_s / n_mb, b_s / n_mb  # per micro-batch
+        act = g.seq_len * mb * g.d_model * (34 + 5 * g.n_head * g.seq_len / g.d_model) * 2
+        layers.append(LayerCost(
+            attn_fwd_s=f_s * share, mlp_fwd_s=f_s * (1 - share),
+            attn_bwd_s=b_s * share, mlp_bwd_s=b_s * (1 - share),
+            params=_layer_params(g) / tp, activation_B=act / tp,
+            flops_fwd=2 * _layer_params(g) * mb * g.seq_len / tp,
+        ))
+    first = embed_head[0]
+    last = embed_head[-1]
+    embed_params = (g.vocab + g.seq_len) * g.d_model
+    head_params = g.d_model * g.vocab + g.vocab + 2 * g.d_model
+    total_params = _layer_params(g) * g.n_layer / tp + embed_params + head_params
+    optim_s = statistics.fmean(e.get("optim", 0.0) for e in embed_head)
+    s_per_param = optim_s / total_params if optim_s > 0 else 0.0
+    fwd_sum = sum(lc.fwd_s for lc in layers)
+    return LayerProfile(
+        layers=tuple(layers), micro_batch=mb, seq_len=g.seq_len, hidden=g.d_model, tp=tp,
+        act_bytes=FP32_B, grad_bytes=FP32_B, param_bytes=FP32_B,
+        embed_fwd_s=first.get("embed_fwd", 0.0), embed_bwd_s=first.get("embed_bwd", 0.0),
+        head_fwd_s=last.get("head_fwd", 0.0), head_bwd_s=last.get("head_bwd", 0.0),
+        embed_params=embed_params, head_params=head_params, tie_embeddings=False,
+        optimizer_s_per_param=s_per_param,
+        achieved_flops=sum(lc.flops_fwd for lc in layers) / fwd_sum if fwd_sum else 1e9,
+        memory_Bps=12.0 / s_per_param if s_per_param > 0 else 1e10,
+        source=f"trace {imp.path} ({man.get('strategy')}, {imp.num_steps} steps)",
+    )
+
+
+def strategy_config(strategy: str, world: int, g: GPTConfig, bucket_cap_mb: float) -> Any:
+    """The workload :class:`StrategyConfig` for a recorder strategy name on ``world`` ranks."""
+    from simulator.config import (
+        CompressionConfig,
+        CompressionKind,
+        DataParallelConfig,
+        DataParallelMode,
+        ParameterServerConfig,
+        PipelineConfig,
+        PipelineSchedule,
+        PSMode,
+        StrategyConfig,
+        StrategyKind,
+    )
+
+    try:
+        s = RecordStrategy(strategy)
+    except ValueError as exc:
+        raise InputError(f"unknown strategy {strategy!r}", field="--strategy") from exc
+    bucket = DataParallelConfig(mode=DataParallelMode.DDP, bucket_size=bucket_cap_mb * 2**20)
+    if s is RecordStrategy.DDP:
+        return StrategyConfig(data_parallel=bucket)
+    if s is RecordStrategy.DDP_FP16:
+        return StrategyConfig(data_parallel=bucket,
+                              compression=CompressionConfig(kind=CompressionKind.FP16))
+    if s is RecordStrategy.DDP_POWERSGD:
+        return StrategyConfig(data_parallel=bucket,
+                              compression=CompressionConfig(kind=CompressionKind.POWERSGD, rank=1))
+    if s is RecordStrategy.FSDP:
+        return StrategyConfig(data_parallel=DataParallelConfig(mode=DataParallelMode.FSDP))
+    if s in (RecordStrategy.PP_GPIPE, RecordStrategy.PP_1F1B):
+        pp = max(p for p in range(1, min(g.n_layer, world) + 1)
+                 if g.n_layer % p == 0 and world % p == 0)
+        sched = PipelineSchedule.GPIPE if s is RecordStrategy.PP_GPIPE else \
+            PipelineSchedule.ONE_F_ONE_B
+        return StrategyConfig(pp=pp, pipeline=PipelineConfig(schedule=sched))
+    if s is RecordStrategy.TP:
+        tp = max(t for t in range(1, min(g.n_head, world) + 1)
+                 if g.n_head % t == 0 and world % t == 0)
+        return StrategyConfig(tp=tp)
+    mode = PSMode.SYNC if s is RecordStrategy.PS_SYNC else PSMode.ASYNC
+    return StrategyConfig(kind=StrategyKind.PARAMETER_SERVER,
+                          parameter_server=ParameterServerConfig(mode=mode))
+
+
+def reshard(imp: ImportedTrace, strategy: str, world: int, topology: Any) -> Any:
+    """Programs of ``strategy`` on ``world`` ranks from the trace's measured profile.
+
+    The global batch keeps the recording's per-rank batch (weak scaling): ``world`` x batch
+    (divided among data-parallel replicas by the strategy builder).
+
+    Raises:
+        InputError: the strategy cannot be built for this world size / batch.
+    """
+    from simulator.workload.strategies import build_from_profile
+
+    prof = layer_profile(imp)
+    g = GPTConfig(**imp.manifest["model_config"])
+    bucket = float(imp.manifest.get("config", {}).get("bucket_cap_mb", 25.0))
+    cfg = strategy_config(strategy, world, g, bucket)
+    dp = world // (cfg.tp * cfg.pp)
+    try:
+        return build_from_profile(prof, cfg, world, topology,
+                                  global_batch=dp * g.batch, micro_batch=prof.micro_batch)
+    except ValueError as exc:
+        raise InputError(str(exc), field="--strategy") from exc
