@@ -13,12 +13,14 @@ is exactly ``2 (n-1) (alpha + S / (n B))`` for an all-reduce.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from simulator.collectives.backend import ProtocolProfile
 from simulator.collectives.flows import FlowPlanner, PlannedFlows, mean_or_zero
 from simulator.collectives.schedule import Phase, Schedule
+from simulator.topology import LinkKind
 
 
 def ring_all_reduce_time(size_B: float, n: int, alpha_s: float, bandwidth_Bps: float) -> float:
@@ -56,6 +58,49 @@ def phase_latency_s(planned: PlannedFlows, depth: int, protocol: ProtocolProfile
     return depth * mean_or_zero(planned.hop_latency_s(protocol))
 
 
+@dataclass(frozen=True, slots=True)
+class PhaseCost:
+    """A routed phase reduced to what its contention-free time needs (protocol-independent).
+
+    ``mean_path_latency_s``: mean path latency of its hops; ``kind_share``: fraction of hops per
+    link class; ``busy_s``: its busiest link's wire-equivalent bytes / capacity (bandwidth
+    factor 1); ``floor_s``: the backend's bandwidth-ceiling floor on the transfer time.
+    """
+
+    depth: int
+    mean_path_latency_s: float
+    kind_share: tuple[tuple[LinkKind, float], ...]
+    busy_s: float
+    floor_s: float
+
+    def time_s(self, protocol: ProtocolProfile) -> float:
+        """Seconds at ``protocol``: latency of ``depth`` steps plus the bandwidth term."""
+        step = sum(share * protocol.step_latency_s[k] for k, share in self.kind_share)
+        bw = max(self.busy_s / protocol.bandwidth_factor, self.floor_s)
+        return self.depth * (self.mean_path_latency_s + step) + bw
+
+
+def phase_cost(
+    planned: PlannedFlows, depth: int, capacity_Bps: np.ndarray, floor: float = 0.0
+) -> PhaseCost:
+    """The :class:`PhaseCost` of routed flows on links of ``capacity_Bps``."""
+    n = len(planned.paths)
+    if n == 0:
+        return PhaseCost(depth, 0.0, (), floor, floor)
+    load = planned.link_load_B(len(capacity_Bps))
+    busy = np.divide(load, capacity_Bps, out=np.zeros_like(load), where=capacity_Bps > 0)
+    counts: dict[LinkKind, int] = {}
+    for p in planned.paths:
+        counts[p.kind] = counts.get(p.kind, 0) + 1
+    return PhaseCost(
+        depth=depth,
+        mean_path_latency_s=float(np.mean([p.latency_s for p in planned.paths])),
+        kind_share=tuple((k, c / n) for k, c in counts.items()),
+        busy_s=float(busy.max()) if len(busy) else 0.0,
+        floor_s=floor,
+    )
+
+
 def phase_time(
     phase: Phase,
     planner: FlowPlanner,
@@ -67,11 +112,25 @@ def phase_time(
     ``min_transfer_s``: a floor on the bandwidth term (a backend's algorithm-bandwidth cap).
     """
     planned = planner.plan(phase.flows)
+    cost = phase_cost(planned, phase.depth, planner.topology.capacity_Bps, min_transfer_s)
+    return cost.time_s(protocol), planned
+
+
+def schedule_costs(
+    schedule: Schedule, planner: FlowPlanner, max_algbw_Bps: float | None = None
+) -> list[PhaseCost]:
+    """The :class:`PhaseCost` of every phase (route once, then price any protocol)."""
+    total = schedule.bytes_B
     cap = planner.topology.capacity_Bps
-    load = planned.link_load_B(len(cap)) / protocol.bandwidth_factor
-    busy = np.divide(load, cap, out=np.zeros_like(load), where=cap > 0)
-    bw_term = max(float(busy.max()) if len(busy) else 0.0, min_transfer_s)
-    return phase_latency_s(planned, phase.depth, protocol) + bw_term, planned
+    return [
+        phase_cost(
+            planner.plan(p.flows),
+            p.depth,
+            cap,
+            floor_s(p.bytes_B, total, schedule.size_B, max_algbw_Bps),
+        )
+        for p in schedule.phases
+    ]
 
 
 def schedule_time(
@@ -86,13 +145,8 @@ def schedule_time(
     """
     if not schedule.phases:
         return 0.0
-    total = schedule.bytes_B
-    return protocol.base_latency_s + sum(
-        phase_time(p, planner, protocol, floor_s(p.bytes_B, total, schedule.size_B, max_algbw_Bps))[
-            0
-        ]
-        for p in schedule.phases
-    )
+    costs = schedule_costs(schedule, planner, max_algbw_Bps)
+    return protocol.base_latency_s + sum(c.time_s(protocol) for c in costs)
 
 
 def floor_s(phase_B: float, total_B: float, size_B: float, cap: float | None) -> float:

@@ -90,6 +90,11 @@ class FlowPlanner:
         self._eff = np.array([profile.efficiency[k] for k in kinds], dtype=float)
         self._effcap = self._eff * topology.capacity_Bps
         self._kind_rank = np.array([_KIND_ORDER.index(k) for k in kinds], dtype=np.int64)
+        # plain lists: paths are a handful of links, where Python beats numpy's overhead
+        self._effcap_l: list[float] = self._effcap.tolist()
+        self._eff_l: list[float] = self._eff.tolist()
+        self._kind_l: list[int] = self._kind_rank.tolist()
+        self._lat_l: list[float] = topology.latency_s.tolist()
         self._cache: dict[tuple[int, int, int], PathInfo] = {}
 
     def path(self, src: int, dst: int, channel: int = 0) -> PathInfo:
@@ -99,13 +104,13 @@ class FlowPlanner:
         if info is None:
             links = self.topology.route(src, dst, channel)
             if links:
-                arr = np.asarray(links, dtype=np.int64)
-                bott = int(arr[int(np.argmin(self._effcap[arr]))])
+                effcap = self._effcap_l
+                bott = min(links, key=effcap.__getitem__)
                 info = PathInfo(
                     links=tuple(links),
-                    wire_factor=1.0 / float(self._eff[bott]),
-                    latency_s=float(self.topology.latency_s[arr].sum()),
-                    kind=_KIND_ORDER[int(self._kind_rank[arr].max())],
+                    wire_factor=1.0 / self._eff_l[bott],
+                    latency_s=sum(self._lat_l[i] for i in links),
+                    kind=_KIND_ORDER[max(self._kind_l[i] for i in links)],
                 )
             else:  # src == dst: nothing crosses a link
                 info = PathInfo((), 1.0, 0.0, LinkKind.NVLINK)

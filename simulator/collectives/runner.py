@@ -20,7 +20,12 @@ from typing import Any
 import numpy as np
 import simpy
 
-from simulator.collectives.analytical import floor_s, phase_latency_s, phase_time, schedule_time
+from simulator.collectives.analytical import (
+    floor_s,
+    phase_latency_s,
+    phase_time,
+    schedule_costs,
+)
 from simulator.collectives.backend import BackendProfile, ProtocolProfile, load_backend
 from simulator.collectives.flows import FlowPlanner, PlannedFlows, planner_for
 from simulator.collectives.registry import build_schedule, supports
@@ -116,16 +121,21 @@ def choose(
     hosts = [topology.host_of(r) for r in group]
     planner = planner_for(topology, profile)
     best: Choice | None = None
+    n_hosts = len(set(hosts))
+    min_base = min(p.base_latency_s for p in profile.protocols)
     for a in candidates:
+        cap = profile.max_algbw_Bps(a, n_hosts)
+        if best is not None and cap is not None and min_base + size_B / cap >= best.estimate_s:
+            continue  # its bandwidth ceiling alone makes it slower: no need to route it
         try:
             sched = build_schedule(a, sched_op, group, hosts, size_B, channels=n_ch, root=root)
         except InputError:
             if want is not Algorithm.AUTO:
                 raise
             continue  # e.g. halving_doubling on a non-power-of-two group
-        cap = profile.max_algbw_Bps(sched.algo, len(set(hosts)))
+        costs = schedule_costs(sched, planner, cap)
         for proto in profile.protocols:
-            t = schedule_time(sched, planner, proto, cap)
+            t = (proto.base_latency_s + sum(c.time_s(proto) for c in costs)) if costs else 0.0
             if best is None or t < best.estimate_s:
                 best = Choice(sched, proto, t)
     if best is None:
