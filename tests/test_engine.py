@@ -282,3 +282,96 @@ def test_p2p_with_a_mirrored_peer_starts_at_once(tmp_path: Path) -> None:
     res = simulate(Workload(programs=[p0], world=2), t)
     assert res.step_time_s == pytest.approx(1e-3 + 2 * LAT + 1e6 / GBPS8, rel=1e-9)
     assert res.links["bytes_B"].sum() == pytest.approx(2 * 1e6)  # two hops
+
+
+NODES_2X2 = """
+name: two-nodes
+nodes:
+  - {name: a.nvs, kind: nvswitch, host: a}
+  - {name: b.nvs, kind: nvswitch, host: b}
+  - {name: a0, kind: gpu, host: a}
+  - {name: a1, kind: gpu, host: a}
+  - {name: b0, kind: gpu, host: b}
+  - {name: b1, kind: gpu, host: b}
+  - {name: a0.nic, kind: nic, host: a}
+  - {name: a1.nic, kind: nic, host: a}
+  - {name: b0.nic, kind: nic, host: b}
+  - {name: b1.nic, kind: nic, host: b}
+  - {name: sw, kind: switch}
+links:
+  - {a: a0, b: a.nvs, bandwidth: 400GB/s, latency: 1us, kind: nvlink}
+  - {a: a1, b: a.nvs, bandwidth: 400GB/s, latency: 1us, kind: nvlink}
+  - {a: b0, b: b.nvs, bandwidth: 400GB/s, latency: 1us, kind: nvlink}
+  - {a: b1, b: b.nvs, bandwidth: 400GB/s, latency: 1us, kind: nvlink}
+  - {a: a0, b: a0.nic, bandwidth: 50GB/s, latency: 1us, kind: pcie}
+  - {a: a1, b: a1.nic, bandwidth: 50GB/s, latency: 1us, kind: pcie}
+  - {a: b0, b: b0.nic, bandwidth: 50GB/s, latency: 1us, kind: pcie}
+  - {a: b1, b: b1.nic, bandwidth: 50GB/s, latency: 1us, kind: pcie}
+  - {a: a0.nic, b: sw, bandwidth: 100Gbps, latency: 2us, kind: infiniband}
+  - {a: a1.nic, b: sw, bandwidth: 100Gbps, latency: 2us, kind: infiniband}
+  - {a: b0.nic, b: sw, bandwidth: 100Gbps, latency: 2us, kind: infiniband}
+  - {a: b1.nic, b: sw, bandwidth: 100Gbps, latency: 2us, kind: infiniband}
+ranks: [a0, a1, b0, b1]
+"""
+
+
+def tp_pipeline(mbs: int) -> Workload:
+    """PP2 x TP2, TP collectives on NVLink (isolated), PP sends on the NICs, TP folded."""
+    progs = []
+    for s, rank in ((0, 0), (1, 2)):
+        p = Program(rank=rank)
+        last = -1
+        for m in range(mbs):
+            deps: tuple[int, ...] = (last,) if last >= 0 else ()
+            if s == 1:
+                deps = (*deps, p.recv(f"recv.mb{m}", peer=0, size_B=4e6, tag=m, stream="recv"))
+            c = p.compute(f"fwd.mb{m}", duration_s=1e-4, deps=deps, category="fwd")
+            last = p.collective(
+                f"tp.mb{m}",
+                op=CollectiveOp.ALL_REDUCE,
+                group=(rank, rank + 1),
+                size_B=8e6,
+                deps=(c,),
+                stream="tp",
+                category="tp",
+            )
+            if s == 0:
+                p.send(f"send.mb{m}", peer=2, size_B=4e6, tag=m, deps=(last,), mirrors=[(1, 3)])
+        progs.append(p)
+    return Workload(programs=progs, world=4)
+
+
+def test_isolated_collectives_replay_exactly(tmp_path: Path) -> None:
+    from simulator.collectives import load_backend
+    from simulator.engine.isolation import find_isolated
+    from simulator.engine.streams import build_plan
+
+    t = topo(tmp_path, NODES_2X2)
+    wl = tp_pipeline(4)
+    iso = find_isolated(build_plan(wl, t.num_ranks), t, load_backend("nccl"))
+    assert {k[1] for k in iso} == {(0, 1), (2, 3)}
+    fast = simulate(wl, t, isolate=True)
+    slow = simulate(wl, t, isolate=False)
+    assert fast.step_time_s == pytest.approx(slow.step_time_s, rel=1e-12)
+    for col in ("start_s", "end_s"):
+        assert fast.ops[col].to_numpy() == pytest.approx(slow.ops[col].to_numpy(), rel=1e-12)
+    for col in ("bytes_B", "busy_s", "peak"):
+        assert fast.links[col].to_numpy() == pytest.approx(slow.links[col].to_numpy(), rel=1e-9)
+    assert len(fast.flows) == len(slow.flows)
+    assert sorted(fast.flows["end_s"]) == pytest.approx(sorted(slow.flows["end_s"]), rel=1e-12)
+
+
+def test_shared_links_are_not_isolated(tmp_path: Path) -> None:
+    from simulator.collectives import load_backend
+    from simulator.engine.isolation import find_isolated
+    from simulator.engine.streams import build_plan
+
+    t = topo(tmp_path, NODES_2X2)
+    wl = tp_pipeline(2)
+    # a p2p between the TP pair's ranks shares their NVLink links
+    wl.programs[0].send("x", peer=1, size_B=10, stream="side")
+    assert {k[1] for k in find_isolated(build_plan(wl, 4), t, load_backend("nccl"))} == {(2, 3)}
+    # the same group issued from two streams may overlap with itself
+    wl2 = tp_pipeline(2)
+    wl2.programs[1].collective("tp.extra", op=CollectiveOp.ALL_REDUCE, group=(2, 3), size_B=8e6)
+    assert {k[1] for k in find_isolated(build_plan(wl2, 4), t, load_backend("nccl"))} == {(0, 1)}

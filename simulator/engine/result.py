@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.engine.breakdown import Breakdown, Interval, breakdown, exposed_of, merge
+from simulator.engine.isolation import Isolation
 from simulator.engine.records import OpTimes, flows_table, links_table, ops_table
 from simulator.engine.streams import Plan
 from simulator.workload.ir import Compute, Workload
@@ -71,6 +72,7 @@ class StepResult:
     _times: OpTimes | None = None
     _flow_records: list[Any] = field(default_factory=list)
     _link_timeline: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    _isolation: Isolation | None = None
     _ops: pd.DataFrame | None = None
     _flows: pd.DataFrame | None = None
 
@@ -86,19 +88,39 @@ class StepResult:
     def flows(self) -> pd.DataFrame:
         """One row per network flow (empty when simulated with ``record=False``)."""
         if self._flows is None:
-            self._flows = flows_table(self._flow_records)
+            self._flows = flows_table(self.flow_records)
         return self._flows
 
     @property
     def flow_records(self) -> list[Any]:
-        """The fabric's raw flow records (``start_s, end_s, size_B, links, tag, src, dst``)."""
+        """Raw flow records (``start_s, end_s, size_B, links, tag, src, dst, latency_s``),
+        in order of start time; includes the replays of isolated collectives."""
+        self._merge_isolated()
         return self._flow_records
 
     @property
     def link_timeline(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """The fabric's per-link load changes ``(time_s, link, load_Bps)`` (piecewise
         constant, time-ordered), or None when simulated with ``record=False``."""
+        self._merge_isolated()
         return self._link_timeline
+
+    def _merge_isolated(self) -> None:
+        """Fold the replayed isolated collectives into records and timeline (once)."""
+        iso = self._isolation
+        if iso is None:
+            return
+        self._isolation = None
+        recs = self._flow_records + iso.records()
+        recs.sort(key=lambda r: r.start_s)  # stable: ties keep fabric order first
+        self._flow_records = recs
+        extra = iso.timeline()
+        if self._link_timeline is not None and len(extra[0]):
+            t, lk, load = (
+                np.concatenate(pair) for pair in zip(self._link_timeline, extra, strict=True)
+            )
+            order = np.argsort(t, kind="stable")
+            self._link_timeline = (t[order], lk[order], load[order])
 
     def busiest_links(self, k: int = 5) -> pd.DataFrame:
         """The ``k`` links with the highest mean utilisation (ties: lower link id first)."""
@@ -151,6 +173,7 @@ def build_result(
     times: OpTimes,
     fabric: Any,
     extra_link_bytes_B: np.ndarray | None = None,
+    isolation: Isolation | None = None,
     backend: str,
     fidelity: str,
     record: bool,
@@ -202,15 +225,14 @@ def build_result(
         }
     )
     n_links = len(topology.links)
-    links = links_table(
-        topology,
-        _array(fabric, "link_bytes_B", n_links)
-        + (extra_link_bytes_B if extra_link_bytes_B is not None else 0.0),
-        _array(fabric, "link_busy_s", n_links),
-        _array(fabric, "link_peak_util", n_links),
-        makespan,
-        steps,
-    )
+    bytes_B = _array(fabric, "link_bytes_B", n_links)
+    if extra_link_bytes_B is not None:
+        bytes_B = bytes_B + extra_link_bytes_B
+    busy_s = _array(fabric, "link_busy_s", n_links)
+    peak = _array(fabric, "link_peak_util", n_links)
+    if isolation is not None:
+        bytes_B, busy_s, peak = isolation.add_link_stats(bytes_B, busy_s, peak)
+    links = links_table(topology, bytes_B, busy_s, peak, makespan, steps)
     return StepResult(
         step_time_s=makespan / steps,
         compute_s=crit.compute_s,
@@ -233,6 +255,7 @@ def build_result(
         _times=times,
         _flow_records=list(getattr(fabric, "records", [])) if record else [],
         _link_timeline=fabric.timeline_arrays() if record else None,
+        _isolation=isolation if record and isolation is not None and isolation.uses else None,
     )
 
 

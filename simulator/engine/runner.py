@@ -26,6 +26,7 @@ import simpy
 
 from simulator.engine.deadlock import explain_deadlock
 from simulator.engine.errors import WorkloadError
+from simulator.engine.isolation import Isolation, LoneRun, coll_key, find_isolated, lone_run
 from simulator.engine.records import OpTimes
 from simulator.engine.result import StepResult, build_result
 from simulator.engine.streams import Plan, build_plan
@@ -46,6 +47,7 @@ def simulate(
     compute_model: ComputeModel | None = None,
     record: bool = True,
     chunks: int = 1,
+    isolate: bool = True,
 ) -> StepResult:
     """Simulate one run of ``workload``'s programs on ``topology``.
 
@@ -59,6 +61,10 @@ def simulate(
         record: keep per-flow records (the ``flows`` table) and the per-link load timeline
             (for timeline counters); op times and per-link totals are always kept.
         chunks: pipelining chunks per collective, passed to ``run_collective``.
+        isolate: run each distinct isolated collective (one whose links no other traffic can
+            use, see :mod:`simulator.engine.isolation`) once and replay it; exact, and much
+            faster for tensor-parallel collectives. ``False`` runs every collective on the
+            shared fabric (same results up to floating-point rounding).
 
     Returns:
         A :class:`StepResult`; all of its figures are per training step
@@ -83,7 +89,8 @@ def simulate(
     durations = _compute_durations(plan, compute_model)
     env = simpy.Environment()
     fabric = Fabric(env, topology.capacity_Bps, record=record, record_timeline=record)
-    runner = _Runner(plan, topology, env, fabric, durations, profile, fid, chunks)
+    iso = Isolation(isolated=find_isolated(plan, topology, profile) if isolate else set())
+    runner = _Runner(plan, topology, env, fabric, durations, profile, fid, chunks, iso, record)
     runner.run()
     return build_result(
         workload=workload,
@@ -92,6 +99,7 @@ def simulate(
         times=runner.times,
         fabric=fabric,
         extra_link_bytes_B=runner.extra_link_bytes_B,
+        isolation=iso,
         backend=getattr(profile, "name", str(backend)),
         fidelity=fid.value,
         record=record,
@@ -131,6 +139,8 @@ class _Runner:
         backend: Any,
         fidelity: Any,
         chunks: int,
+        isolation: Isolation,
+        record: bool,
     ) -> None:
         self.plan = plan
         self.topology = topology
@@ -140,6 +150,8 @@ class _Runner:
         self.backend = backend
         self.fidelity = fidelity
         self.chunks = chunks
+        self.iso = isolation
+        self.record = record
         self.analytical = str(getattr(fidelity, "value", fidelity)) == "analytical"
         #: link bytes of analytical collectives (which do not use the fabric), per link id
         self.extra_link_bytes_B = np.zeros(len(topology.links))
@@ -240,6 +252,24 @@ class _Runner:
             self.times.start_s[g] = now
         state = _Pending(members, 1 + len(mirrors))
         for i, grp in enumerate((first.group, *mirrors)):
+            key = coll_key(first, grp)
+            if key in self.iso.isolated:
+                run = self.iso.runs.get(key)
+                if run is None:
+                    run = lone_run(
+                        self.topology,
+                        key,
+                        self.backend,
+                        self.fidelity,
+                        self.chunks,
+                        self.record,
+                        first.name,
+                    )
+                    self.iso.runs[key] = run
+                self.iso.uses.append((now, key))
+                ev = self.env.timeout(run.duration_s)
+                ev.callbacks.append(partial(self._on_lone_part, state, i == 0, run))
+                continue
             proc = self.env.process(
                 run_collective_info(
                     self.env,
@@ -260,12 +290,18 @@ class _Runner:
 
     def _on_collective_part(self, state: _Pending, own: bool, event: simpy.Event) -> None:
         info = event.value
-        if own:
-            state.algo = str(getattr(info, "algo", "") or "")
         payload = getattr(info, "link_payload_B", None)
         if self.analytical and payload is not None:
             # analytical collectives put no flows on the fabric: count their bytes here
             self.extra_link_bytes_B += payload
+        self._part_done(state, own, str(getattr(info, "algo", "") or ""))
+
+    def _on_lone_part(self, state: _Pending, own: bool, run: LoneRun, _event: simpy.Event) -> None:
+        self._part_done(state, own, run.algo)
+
+    def _part_done(self, state: _Pending, own: bool, algo: str) -> None:
+        if own:
+            state.algo = algo
         state.left -= 1
         if state.left == 0:
             for g in state.members:

@@ -1,0 +1,219 @@
+"""Scale by structure: collectives that can never share a link run once, then replay.
+
+A *traffic class* is everything that may put flows on the network independently: one class
+per collective group (its members as a set; own groups and mirror groups alike) and one per
+point-to-point pair ``(src, dst)``. Before the simulation, every distinct collective
+``(op, group, size, algo, root)`` of the workload is resolved with the collectives' own
+planner (:func:`simulator.collectives.choose` and its flow planner) to the links its transfers
+use; a point-to-point pair uses ``topology.route(src, dst)``.
+
+A collective is **isolated** when
+
+* every link it uses is used by no other traffic class, and
+* its class can never run two collectives at once: it is launched only by ops of one group
+  (as their own group or as a mirror), and each member rank issues them on a single stream
+  (streams are in order, and members finish a collective together).
+
+An isolated collective sees only its own flows, so its duration, per-link bytes, busy time,
+peak utilisation, flow records and load timeline are those of the same collective run alone
+on an empty fabric, shifted to its start time: the engine runs each distinct one once on a
+private fabric (:func:`lone_run`) and replays it as a timeout. This is exact, not an
+approximation: the fabric's max-min sharing is computed per connected component of flows and
+links, and an isolated collective is a component of its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import simpy
+
+from simulator.engine.streams import Plan
+from simulator.workload.ir import Collective, Recv, Send
+
+#: Key of a distinct collective: ``(op, group in order, size_B, algo, root)``.
+CollKey = tuple[str, tuple[int, ...], float, str, int]
+
+
+def coll_key(op: Collective, group: tuple[int, ...]) -> CollKey:
+    """The distinct-collective key of ``op`` run on ``group`` (its own group or a mirror)."""
+    return (op.op.value, group, float(op.size_B), str(op.algo), int(op.root))
+
+
+@dataclass(slots=True)
+class LoneRun:
+    """One collective alone on an empty fabric, started at ``t = 0``.
+
+    Sparse per-link statistics (link ids with their values) and the raw records and timeline.
+    """
+
+    duration_s: float
+    algo: str
+    links: np.ndarray
+    bytes_B: np.ndarray
+    busy_s: np.ndarray
+    peak: np.ndarray
+    records: list[Any]
+    timeline: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def lone_run(
+    topology: Any, key: CollKey, backend: Any, fidelity: Any, chunks: int, record: bool, tag: str
+) -> LoneRun:
+    """Run collective ``key`` alone on a fresh environment and fabric; see :class:`LoneRun`."""
+    from simulator.collectives.runner import run_collective_info
+    from simulator.network import Fabric
+
+    op, group, size_B, algo, root = key
+    env = simpy.Environment()
+    fabric = Fabric(env, topology.capacity_Bps, record=record, record_timeline=record)
+    proc = env.process(
+        run_collective_info(
+            env,
+            fabric,
+            topology,
+            op,
+            group,
+            size_B,
+            algo,
+            backend,
+            fidelity,
+            chunks=chunks,
+            root=root,
+            tag=tag,
+        )
+    )
+    env.run()
+    info = proc.value
+    bytes_B = np.asarray(fabric.link_bytes_B, dtype=float)
+    payload = getattr(info, "link_payload_B", None)
+    if str(getattr(fidelity, "value", fidelity)) == "analytical" and payload is not None:
+        bytes_B = bytes_B + np.asarray(payload, dtype=float)
+    busy = np.asarray(fabric.link_busy_s, dtype=float)
+    peak = np.asarray(fabric.link_peak_util, dtype=float)
+    used = np.flatnonzero((bytes_B > 0) | (busy > 0) | (peak > 0))
+    return LoneRun(
+        duration_s=float(env.now),
+        algo=str(getattr(info, "algo", "") or ""),
+        links=used,
+        bytes_B=bytes_B[used],
+        busy_s=busy[used],
+        peak=peak[used],
+        records=list(fabric.records) if record else [],
+        timeline=fabric.timeline_arrays() if record else _EMPTY_TL,
+    )
+
+
+_EMPTY_TL = (np.zeros(0), np.zeros(0, dtype=np.intp), np.zeros(0))
+
+
+@dataclass(slots=True)
+class Isolation:
+    """Which collectives are isolated, their lone runs, and where they were replayed."""
+
+    isolated: set[CollKey] = field(default_factory=set)
+    runs: dict[CollKey, LoneRun] = field(default_factory=dict)
+    uses: list[tuple[float, CollKey]] = field(default_factory=list)
+
+    def add_link_stats(
+        self, bytes_B: np.ndarray, busy_s: np.ndarray, peak: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The fabric's per-link arrays plus the replayed collectives' (new arrays)."""
+        b, u, p = bytes_B.astype(float), busy_s.astype(float), peak.astype(float)
+        for _t0, key in self.uses:
+            run = self.runs[key]
+            np.add.at(b, run.links, run.bytes_B)
+            np.add.at(u, run.links, run.busy_s)
+            p[run.links] = np.maximum(p[run.links], run.peak)
+        return b, u, p
+
+    def records(self) -> list[Any]:
+        """Flow records of every replay, shifted to its start time."""
+        out = []
+        for t0, key in self.uses:
+            for rec in self.runs[key].records:
+                out.append(
+                    dataclasses.replace(rec, start_s=rec.start_s + t0, end_s=rec.end_s + t0, seq=-1)
+                )
+        return out
+
+    def timeline(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-link load changes of every replay, shifted (unsorted)."""
+        parts = [
+            (self.runs[k].timeline, t0) for t0, k in self.uses if len(self.runs[k].timeline[0])
+        ]
+        if not parts:
+            return _EMPTY_TL
+        return (
+            np.concatenate([tl[0] + t0 for tl, t0 in parts]),
+            np.concatenate([tl[1] for tl, _ in parts]),
+            np.concatenate([tl[2] for tl, _ in parts]),
+        )
+
+
+def find_isolated(plan: Plan, topology: Any, backend: Any) -> set[CollKey]:
+    """The distinct collectives of ``plan`` that are isolated (see the module docstring)."""
+    from simulator.collectives import choose
+    from simulator.collectives.flows import planner_for
+
+    planner = planner_for(topology, backend)
+    has_program = set(plan.program_ranks)
+    # classes and their links
+    class_links: dict[Hashable, set[int]] = defaultdict(set)
+    key_links: dict[CollKey, set[int]] = {}
+    key_class: dict[CollKey, Hashable] = {}
+    launchers: dict[Hashable, set[tuple[int, ...]]] = defaultdict(set)
+    streams: dict[Hashable, dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))
+    for g, op in enumerate(plan.ops):
+        if isinstance(op, Collective):
+            primary = tuple(sorted(op.group))
+            for grp in (op.group, *op.mirrors):
+                cls = ("group", tuple(sorted(grp)))
+                key = coll_key(op, grp)
+                if key not in key_links:
+                    key_links[key] = _collective_links(topology, planner, choose, key, backend)
+                    key_class[key] = cls
+                class_links[cls] |= key_links[key]
+                launchers[cls].add(primary)
+                streams[cls][plan.rank[g]].add(plan.stream[g])
+        elif isinstance(op, Send):
+            pairs = [(plan.rank[g], op.peer), *op.mirrors]
+            for a, b in pairs:
+                if a != b:
+                    class_links[("p2p", a, b)].update(topology.route(a, b))
+        elif isinstance(op, Recv) and op.peer not in has_program and op.peer != plan.rank[g]:
+            class_links[("p2p", op.peer, plan.rank[g])].update(
+                topology.route(op.peer, plan.rank[g])
+            )
+    owner: dict[int, Hashable] = {}
+    shared: set[int] = set()
+    for cls, links in class_links.items():
+        for lk in links:
+            prev = owner.setdefault(lk, cls)
+            if prev != cls:
+                shared.add(lk)
+    out: set[CollKey] = set()
+    for key, links in key_links.items():
+        cls = key_class[key]
+        serial = len(launchers[cls]) == 1 and all(len(s) == 1 for s in streams[cls].values())
+        if serial and not (links & shared):
+            out.add(key)
+    return out
+
+
+def _collective_links(
+    topology: Any, planner: Any, choose: Any, key: CollKey, backend: Any
+) -> set[int]:
+    """Links the transfers of collective ``key`` are routed over (every phase)."""
+    op, group, size_B, algo, root = key
+    sched = choose(topology, op, group, size_B, algo, backend, root=root).schedule
+    links: set[int] = set()
+    for phase in sched.phases:
+        for t in phase.flows:
+            links.update(planner.path(t.src, t.dst, t.channel).links)
+    return links
