@@ -173,7 +173,7 @@ def find_isolated(plan: Plan, topology: Any, backend: Any) -> set[CollKey]:
         if isinstance(op, Collective):
             primary = tuple(sorted(op.group))
             for grp in (op.group, *op.mirrors):
-                cls = ("group", tuple(sorted(grp)))
+                cls: Hashable = ("group", tuple(sorted(grp)))
                 key = coll_key(op, grp)
                 if key not in key_links:
                     key_links[key] = _collective_links(topology, planner, choose, key, backend)
