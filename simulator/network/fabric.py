@@ -3,7 +3,7 @@
 A flow started with :meth:`Fabric.start` first waits its ``latency_s`` (it loads no link
 meanwhile), then *joins* the sharing and drains its bytes at its max-min fair rate
 (:mod:`simulator.network.maxmin`). Rates change only when flows join or leave, so between two
-such instants every rate is constant and the next completion time is known in closed form.
+such instants every rate is constant and every completion time is known in closed form.
 
 How events are handled:
 
@@ -13,10 +13,13 @@ How events are handled:
   every other event of the same timestamp: all joins and leaves of one instant are batched.
   When a settle completes flows, their events fire (other processes may start new flows at
   the same instant), and the rate computation is deferred to one more late wake-up at the same
-  time, so the new flows join the same recomputation.
-* Only the *component* touched by the joining/leaving flows is recomputed: the flows reachable
-  from their links through shared links. Max-min fairness decomposes over such components, so
-  flows elsewhere keep their rates (and their predicted completion times) untouched.
+  time, so that those flows join the same recomputation.
+* Flows are grouped into *components*: flows connected through shared links. Max-min fairness
+  decomposes over components, so a join or leave recomputes only the component(s) it touches;
+  every other component keeps its rates and its predicted next completion (one heap entry per
+  component). A joining flow merges the components of its links. A leaving flow may split its
+  component; splits are found lazily (when a component has lost half its flows since the last
+  check), which only ever makes a recomputation larger than needed, never wrong.
 * Flows whose remaining bytes fall within a relative tolerance of zero at a settle complete
   together at that instant. Ties break on the flow's sequence number (order of ``start``).
 """
@@ -26,7 +29,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,7 +37,8 @@ import numpy.typing as npt
 import simpy
 
 from simulator.network.flow import FlowRecord, FlowSpec
-from simulator.network.maxmin import FloatArray, solve_incidence
+from simulator.network.linkstats import LinkStats
+from simulator.network.maxmin import FloatArray, IntArray, solve_incidence
 
 #: A flow whose remaining bytes are at most this fraction of its size completes at the current
 #: settle (numerical round-off of ``rate * dt``; not a physical constant).
@@ -72,6 +76,22 @@ class _Group:
     single: bool
 
 
+@dataclass(slots=True, eq=False)
+class _Component:
+    """Draining flows connected through shared links (possibly a superset of one true one).
+
+    All members were last drained at ``last_t``; ``version`` invalidates older heap entries.
+    """
+
+    cid: int
+    last_t: float
+    members: set[int] = field(default_factory=set)
+    links: set[int] = field(default_factory=set)
+    version: int = 0
+    peak: int = 0  # most members since the last split check
+    seqs: IntArray | None = None  # sorted members; None when stale
+
+
 class Fabric:
     """Flow-level network: max-min fair sharing of link capacities, in one simpy process.
 
@@ -83,7 +103,8 @@ class Fabric:
         record_timeline: keep the per-link load after every rate change, for plots
             (:meth:`timeline_arrays`).
         incremental: recompute only the touched components (default). ``False`` recomputes
-            every active flow at every settle; same results, slower; kept as a test oracle.
+            every draining flow in one solve at every settle: same rates up to round-off,
+            slower; kept as a test oracle.
 
     Statistics (numpy arrays per link id, updated as the simulation runs):
         ``link_bytes_B`` bytes of completed flows that crossed the link; ``link_busy_s`` time
@@ -112,37 +133,35 @@ class Fabric:
         self._cap = cap
         self._n_links = int(cap.size)
         self._record = record
-        self._record_timeline = record_timeline
         self._incremental = incremental
+        self._stats = LinkStats(cap, record_timeline)
         self.records: list[FlowRecord] = []
+        #: number of settles (instants handled) and of component recomputations so far
+        self.settles = 0
+        self.recomputes = 0
         # per flow, indexed by sequence number
         self._spec: list[FlowSpec] = []
         self._ulinks: list[tuple[int, ...]] = []
         self._start_t: list[float] = []
         self._state: list[int] = []
-        self._rem: list[float] = []
-        self._rate: list[float] = []
-        self._last_t: list[float] = []
-        self._ver: list[int] = []
         self._group: list[_Group | None] = []
         self._slot: list[int] = []
-        # per link
-        self._link_flows: dict[int, set[int]] = {}
-        self._busy_since = [0.0] * self._n_links
-        self._busy_s = [0.0] * self._n_links
-        self._bytes_B = [0.0] * self._n_links
-        self._peak_util = np.zeros(self._n_links)
-        self._tl_time: list[float] = []
-        self._tl_links: list[npt.NDArray[np.intp]] = []
-        self._tl_load: list[FloatArray] = []
-        # event queues
+        self._size = np.zeros(0)
+        self._maxr = np.zeros(0)
+        self._rem = np.zeros(0)  # remaining bytes at the component's last_t
+        self._rate = np.zeros(0)
+        self._end = np.zeros(0)  # predicted completion time at the current rate
+        # components
+        self._comps: dict[int, _Component] = {}
+        self._link_comp: dict[int, int] = {}
+        self._next_cid = 0
+        self._dirty: set[int] = set()
+        self._emptied: set[int] = set()
+        # event queues: joins (time, seq); component completions (time, cid, version)
         self._joins: list[tuple[float, int]] = []
         self._due: list[tuple[float, int, int]] = []
         self._alarms: list[float] = []
-        self._touched: set[int] = set()
         self._in_flight = 0
-        self.settles = 0
-        self.recomputes = 0
         self._bell = env.event()
         self.process = env.process(self._run())
 
@@ -185,51 +204,34 @@ class Fabric:
     @property
     def link_bytes_B(self) -> FloatArray:
         """Bytes carried per link id by completed flows."""
-        return np.array(self._bytes_B)
+        return self._stats.bytes_B()
 
     @property
     def link_busy_s(self) -> FloatArray:
         """Seconds per link id during which at least one flow drained over it (up to now)."""
-        busy = np.array(self._busy_s)
-        now = self._env.now
-        for link, flows in self._link_flows.items():
-            if flows:
-                busy[link] += now - self._busy_since[link]
-        return busy
+        return self._stats.busy_s(self._env.now)
 
     @property
     def link_peak_util(self) -> FloatArray:
         """Highest fraction of each link's capacity used at any time (0..1)."""
-        return self._peak_util.copy()
+        return self._stats.peak_util()
 
-    def active_rates(self) -> dict[int, float]:
-        """Current rate (B/s) of every draining flow, by sequence number."""
-        return {
-            seq: self._rate[seq] for seq in range(len(self._state)) if self._state[seq] == _ACTIVE
-        }
-
-    def active_links(self) -> dict[int, tuple[int, ...]]:
-        """Links of every draining flow, by sequence number."""
-        return {
-            seq: self._spec[seq].links
-            for seq in range(len(self._state))
-            if self._state[seq] == _ACTIVE
-        }
-
-    def timeline_arrays(self) -> tuple[FloatArray, npt.NDArray[np.intp], FloatArray]:
+    def timeline_arrays(self) -> tuple[FloatArray, IntArray, FloatArray]:
         """Per-link load changes ``(time_s, link, load_Bps)`` (needs ``record_timeline``).
 
         Piecewise constant: a link carries ``load_Bps`` from ``time_s`` until its next row.
         Rows are in time order; links start at load 0.
         """
-        if not self._tl_time:
-            return np.zeros(0), np.zeros(0, dtype=np.intp), np.zeros(0)
-        sizes = [a.size for a in self._tl_links]
-        return (
-            np.repeat(np.array(self._tl_time), sizes),
-            np.concatenate(self._tl_links),
-            np.concatenate(self._tl_load),
-        )
+        return self._stats.timeline_arrays()
+
+    def active_rates(self) -> dict[int, float]:
+        """Current rate (B/s) of every draining flow, by sequence number (ascending)."""
+        seqs = sorted(s for c in self._comps.values() for s in c.members)
+        return {s: float(self._rate[s]) for s in seqs}
+
+    def flow_spec(self, seq: int) -> FlowSpec:
+        """The spec of the flow with sequence number ``seq``."""
+        return self._spec[seq]
 
     # ------------------------------------------------------------------ submission
     def _submit(self, spec: FlowSpec, group: _Group, slot: int) -> None:
@@ -237,21 +239,28 @@ class Fabric:
         if links and max(links) >= self._n_links:
             raise ValueError(f"Fabric: link id {max(links)} >= number of links {self._n_links}")
         seq = len(self._spec)
+        if seq >= self._size.size:
+            self._grow(max(64, 2 * self._size.size))
         now = self._env.now
         self._spec.append(spec)
         self._ulinks.append(links if len(set(links)) == len(links) else tuple(dict.fromkeys(links)))
         self._start_t.append(now)
         self._state.append(_WAITING)
-        self._rem.append(spec.size_B)
-        self._rate.append(0.0)
-        self._last_t.append(now)
-        self._ver.append(0)
         self._group.append(group)
         self._slot.append(slot)
+        self._size[seq] = spec.size_B
+        self._maxr[seq] = spec.max_rate_Bps
         self._in_flight += 1
         join_t = now + spec.latency_s
         heapq.heappush(self._joins, (join_t, seq))
         self._arm(join_t)
+
+    def _grow(self, n: int) -> None:
+        def grown(a: FloatArray) -> FloatArray:
+            return np.concatenate([a, np.zeros(n - a.size)])
+
+        self._size, self._maxr = grown(self._size), grown(self._maxr)
+        self._rem, self._rate, self._end = grown(self._rem), grown(self._rate), grown(self._end)
 
     # ------------------------------------------------------------------ event loop
     def _run(self) -> Any:
@@ -273,55 +282,12 @@ class Fabric:
         if not self._bell.triggered:
             self._bell.succeed()
 
-    def _settle(self) -> None:
-        """Handle every completion and join due now; recompute the touched components."""
-        self.settles += 1
-        t = self._env.now
-        touched = self._touched
-        finished: list[int] = []
-        due, state, ver = self._due, self._state, self._ver
-        while due and due[0][0] <= t:
-            _, seq, v = heapq.heappop(due)
-            if v == ver[seq] and state[seq] == _ACTIVE:
-                self._deactivate(seq, t, touched)
-                finished.append(seq)
-        joins = self._joins
-        while joins and joins[0][0] <= t:
-            _, seq = heapq.heappop(joins)
-            spec = self._spec[seq]
-            if spec.size_B == 0.0 or (not spec.links and spec.max_rate_Bps == math.inf):
-                state[seq] = _DONE
-                finished.append(seq)
-            elif not spec.links:  # capped local copy: a component of its own
-                state[seq] = _ACTIVE
-                self._set_rate(seq, t, spec.max_rate_Bps)
-            else:
-                self._activate(seq, t, touched)
-        if not self._incremental:
-            touched.update(k for k, v in self._link_flows.items() if v)
-        component = self._component(touched)
-        rem, rate, last_t = self._rem, self._rate, self._last_t
-        for seq in component:
-            dt = t - last_t[seq]
-            if dt > 0.0:
-                rem[seq] -= rate[seq] * dt
-                last_t[seq] = t
-            if rem[seq] <= DONE_RTOL * self._spec[seq].size_B:
-                self._deactivate(seq, t, touched)
-                finished.append(seq)
-        if finished:
-            # Completion events may start new flows at this same instant: recompute after them.
-            self._complete(sorted(finished), t)
-            self._arm(t)
-            return
-        if component or touched:
-            self._recompute(component, touched, t)
-        touched.clear()
-        self._arm_next()
-
     def _arm_next(self) -> None:
-        due, ver, state = self._due, self._ver, self._state
-        while due and (due[0][2] != ver[due[0][1]] or state[due[0][1]] != _ACTIVE):
+        due, comps = self._due, self._comps
+        while due:
+            comp = comps.get(due[0][1])
+            if comp is not None and comp.version == due[0][2]:
+                break
             heapq.heappop(due)
         t_next = due[0][0] if due else math.inf
         if self._joins:
@@ -329,96 +295,208 @@ class Fabric:
         if t_next < math.inf:
             self._arm(t_next)
 
-    # ------------------------------------------------------------------ flow state changes
-    def _activate(self, seq: int, t: float, touched: set[int]) -> None:
-        self._state[seq] = _ACTIVE
-        self._last_t[seq] = t
-        link_flows = self._link_flows
-        for link in self._ulinks[seq]:
-            flows = link_flows.get(link)
-            if flows is None:
-                flows = link_flows[link] = set()
-            if not flows:
-                self._busy_since[link] = t
-            flows.add(seq)
-            touched.add(link)
+    def _settle(self) -> None:
+        """Handle every completion and join due now; recompute the touched components."""
+        self.settles += 1
+        t = self._env.now
+        finished: list[int] = []
+        due, comps = self._due, self._comps
+        while due and due[0][0] <= t:
+            _, cid, version = heapq.heappop(due)
+            comp = comps.get(cid)
+            if comp is not None and comp.version == version:
+                self._drain(comp, t, finished)
+        if not self._incremental:
+            for cid in sorted(comps):
+                if cid in comps:
+                    self._drain(comps[cid], t, finished)
+        joins, state = self._joins, self._state
+        while joins and joins[0][0] <= t:
+            _, seq = heapq.heappop(joins)
+            spec = self._spec[seq]
+            if spec.size_B == 0.0 or (not spec.links and spec.max_rate_Bps == math.inf):
+                state[seq] = _DONE
+                finished.append(seq)
+            else:
+                self._join(seq, t, finished)
+        if finished:
+            # Completion events may start new flows at this same instant: recompute after them.
+            self._complete(sorted(finished), t)
+            self._arm(t)
+            return
+        if self._dirty or not self._incremental:
+            dirty = sorted(self._dirty) if self._incremental else sorted(comps)
+            parts = [p for cid in dirty if cid in comps for p in self._split_if_due(comps[cid])]
+            if parts:
+                self._solve(sorted(parts, key=lambda c: c.cid), t)
+            self._dirty.clear()
+        if self._emptied:
+            self._stats.idle(t, [k for k in self._emptied if k not in self._link_comp])
+            self._emptied.clear()
+        self._arm_next()
 
-    def _deactivate(self, seq: int, t: float, touched: set[int]) -> None:
+    # ------------------------------------------------------------------ components
+    def _seqs(self, comp: _Component) -> IntArray:
+        if comp.seqs is None:
+            comp.seqs = np.array(sorted(comp.members), dtype=np.intp)
+        return comp.seqs
+
+    def _drain(self, comp: _Component, t: float, finished: list[int]) -> None:
+        """Advance ``comp`` to time ``t`` at its current rates; retire the flows now done."""
+        seqs = self._seqs(comp)
+        dt = t - comp.last_t
+        if dt > 0.0:
+            self._rem[seqs] -= self._rate[seqs] * dt
+            comp.last_t = t
+        done = (self._end[seqs] <= t) | (self._rem[seqs] <= DONE_RTOL * self._size[seqs])
+        if not done.any():
+            return
+        for seq in seqs[done].tolist():
+            self._leave(comp, seq, t)
+            finished.append(seq)
+        comp.seqs = None
+        if comp.members:
+            self._dirty.add(comp.cid)
+        else:
+            del self._comps[comp.cid]
+            self._dirty.discard(comp.cid)
+
+    def _leave(self, comp: _Component, seq: int, t: float) -> None:
         self._state[seq] = _DONE
-        link_flows = self._link_flows
+        comp.members.discard(seq)
         for link in self._ulinks[seq]:
-            flows = link_flows[link]
-            flows.discard(seq)
-            if not flows:
-                self._busy_s[link] += t - self._busy_since[link]
-            touched.add(link)
+            if self._stats.release(link, t):
+                del self._link_comp[link]
+                comp.links.discard(link)
+                self._emptied.add(link)
 
-    def _set_rate(self, seq: int, t: float, rate_Bps: float) -> None:
-        self._rate[seq] = rate_Bps
-        self._last_t[seq] = t
-        v = self._ver[seq] + 1
-        self._ver[seq] = v
-        heapq.heappush(self._due, (t + self._rem[seq] / rate_Bps, seq, v))
+    def _join(self, seq: int, t: float, finished: list[int]) -> None:
+        """Flow ``seq`` starts draining: merge the components of its links and add it."""
+        comps, link_comp = self._comps, self._link_comp
+        links = self._ulinks[seq]
+        for cid in sorted({link_comp[k] for k in links if k in link_comp}):
+            if cid in comps:
+                self._drain(comps[cid], t, finished)
+        touching = [comps[c] for c in sorted({link_comp[k] for k in links if k in link_comp})]
+        if touching:
+            target = max(touching, key=lambda c: (len(c.members), -c.cid))
+            for other in touching:
+                if other is not target:
+                    self._merge(target, other)
+        else:
+            target = self._new_component(t)
+        target.members.add(seq)
+        target.seqs = None
+        self._state[seq] = _ACTIVE
+        self._rem[seq] = self._size[seq]
+        self._rate[seq] = 0.0
+        self._end[seq] = math.inf
+        for link in links:
+            self._stats.occupy(link, t)
+            link_comp[link] = target.cid
+            target.links.add(link)
+        self._dirty.add(target.cid)
 
-    def _component(self, touched: set[int]) -> list[int]:
-        """Active flows reachable from the ``touched`` links through shared links, by seq."""
-        link_flows, ulinks = self._link_flows, self._ulinks
-        seen = set(touched)
-        stack = list(touched)
-        comp: set[int] = set()
-        while stack:
-            flows = link_flows.get(stack.pop())
-            if not flows:
-                continue
-            for seq in flows:
-                if seq in comp:
-                    continue
-                comp.add(seq)
-                for link in ulinks[seq]:
-                    if link not in seen:
-                        seen.add(link)
-                        stack.append(link)
-        return sorted(comp)
+    def _new_component(self, t: float) -> _Component:
+        comp = _Component(self._next_cid, t)
+        self._next_cid += 1
+        self._comps[comp.cid] = comp
+        return comp
 
-    def _recompute(self, component: list[int], touched: set[int], t: float) -> None:
-        """New max-min rates for ``component`` (all flows on its links), and link statistics."""
+    def _merge(self, target: _Component, other: _Component) -> None:
+        target.members |= other.members
+        target.links |= other.links
+        for link in other.links:
+            self._link_comp[link] = target.cid
+        target.peak += other.peak
+        target.seqs = None
+        del self._comps[other.cid]
+        self._dirty.discard(other.cid)
+
+    def _split_if_due(self, comp: _Component) -> list[_Component]:
+        """Split ``comp`` into its true components once it has lost half its flows."""
+        n = len(comp.members)
+        if 2 * n > comp.peak:
+            comp.peak = max(comp.peak, n)
+            return [comp]
+        comp.peak = n
+        parent: dict[int, int] = {}
+
+        def find(x: int) -> int:
+            root = x
+            while parent.get(root, root) != root:
+                root = parent[root]
+            while x != root:
+                parent[x], x = root, parent[x]
+            return root
+
+        for seq in comp.members:
+            first = self._ulinks[seq][0] if self._ulinks[seq] else -1 - seq
+            r0 = find(first)
+            for link in self._ulinks[seq][1:]:
+                r = find(link)
+                if r != r0:
+                    parent[r] = r0
+        groups: dict[int, list[int]] = {}
+        for seq in sorted(comp.members):
+            first = self._ulinks[seq][0] if self._ulinks[seq] else -1 - seq
+            groups.setdefault(find(first), []).append(seq)
+        if len(groups) == 1:
+            return [comp]
+        parts = [comp]
+        ordered = list(groups.values())  # in order of each group's smallest seq
+        comp.members = set(ordered[0])
+        comp.links = {k for s in ordered[0] for k in self._ulinks[s]}
+        comp.seqs = None
+        comp.peak = len(comp.members)
+        for members in ordered[1:]:
+            part = self._new_component(comp.last_t)
+            part.members = set(members)
+            part.links = {k for s in members for k in self._ulinks[s]}
+            part.peak = len(members)
+            for link in part.links:
+                self._link_comp[link] = part.cid
+            parts.append(part)
+        return parts
+
+    def _solve(self, comps: list[_Component], t: float) -> None:
+        """New max-min rates for all flows of ``comps`` (each drained to ``t``), in one solve."""
         self.recomputes += 1
-        uniq = np.zeros(0, dtype=np.intp)
-        load = np.zeros(0)
-        if component:
-            inc_flow: list[int] = []
-            inc_link: list[int] = []
-            specs = self._spec
-            caps = []
-            for i, seq in enumerate(component):
-                links = specs[seq].links
-                inc_flow.extend([i] * len(links))
-                inc_link.extend(links)
-                caps.append(specs[seq].max_rate_Bps)
-            flow_idx = np.array(inc_flow, dtype=np.intp)
-            uniq, local = np.unique(np.array(inc_link, dtype=np.intp), return_inverse=True)
-            local = local.reshape(-1)
-            cap = self._cap[uniq]
-            rates = solve_incidence(flow_idx, local, len(component), cap, np.array(caps))
-            for seq, r in zip(component, rates.tolist(), strict=True):
-                self._set_rate(seq, t, r)
-            load = np.bincount(local, weights=rates[flow_idx], minlength=uniq.size).astype(
-                np.float64, copy=False
+        seq_arrays = [self._seqs(c) for c in comps]
+        seqs = seq_arrays[0] if len(seq_arrays) == 1 else np.concatenate(seq_arrays)
+        inc_flow: list[int] = []
+        inc_link: list[int] = []
+        specs = self._spec
+        for i, seq in enumerate(seqs.tolist()):
+            links = specs[seq].links
+            inc_flow.extend([i] * len(links))
+            inc_link.extend(links)
+        flow_idx = np.array(inc_flow, dtype=np.intp)
+        uniq, local = np.unique(np.array(inc_link, dtype=np.intp), return_inverse=True)
+        local = local.reshape(-1)
+        rates = solve_incidence(flow_idx, local, seqs.size, self._cap[uniq], self._maxr[seqs])
+        self._rate[seqs] = rates
+        with np.errstate(divide="ignore"):  # a starved flow (rate 0) waits for a change
+            end = t + self._rem[seqs] / rates
+        self._end[seqs] = end
+        offset = 0
+        for comp, arr in zip(comps, seq_arrays, strict=True):
+            comp.last_t = t
+            comp.version += 1
+            heapq.heappush(
+                self._due, (float(end[offset : offset + arr.size].min()), comp.cid, comp.version)
             )
-            self._peak_util[uniq] = np.maximum(self._peak_util[uniq], load / cap)
-        if self._record_timeline:
-            idle = np.array(sorted(touched.difference(uniq.tolist())), dtype=np.intp)
-            self._tl_time.append(t)
-            self._tl_links.append(np.concatenate([uniq, idle]))
-            self._tl_load.append(np.concatenate([load, np.zeros(idle.size)]))
+            offset += arr.size
+        if uniq.size:
+            load = np.bincount(local, weights=rates[flow_idx], minlength=uniq.size)
+            self._stats.loads(t, uniq, load.astype(np.float64, copy=False))
 
+    # ------------------------------------------------------------------ completion
     def _complete(self, finished: list[int], t: float) -> None:
         """Record and notify the ``finished`` flows (ascending seq)."""
-        bytes_B = self._bytes_B
         for seq in finished:
             spec = self._spec[seq]
-            for link in spec.links:
-                bytes_B[link] += spec.size_B
+            self._stats.add_bytes(spec.links, spec.size_B)
             rec = FlowRecord(
                 self._start_t[seq],
                 t,

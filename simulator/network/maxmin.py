@@ -108,29 +108,41 @@ def solve_incidence(
     active = has_link.copy()
     fl, ln = inc_flow, inc_link
     share = np.empty(n_links, dtype=np.float64)
+    flow_link_min = np.empty(n_flows, dtype=np.float64)
+    link_nbr_min = np.empty(n_links, dtype=np.float64)
     while fl.size:
+        # Fair share of every link's remaining capacity among its unfrozen flows.
         count = np.bincount(ln, minlength=n_links)
-        used = count > 0
         share.fill(np.inf)
-        np.divide(remaining, count, out=share, where=used)
-        level = float(share.min())
-        active_caps = max_rate_Bps[active]
-        cap_level = float(active_caps.min())
-        level = min(level, cap_level)
-        if level == np.inf:
-            rates[active] = np.inf
-            break
-        threshold = level * (1.0 + TIE_RTOL)
+        np.divide(remaining, count, out=share, where=count > 0)
+        share_inc = share[ln]
+        # Per flow: the smallest share on its path, and that capped by its own limit.
+        flow_link_min.fill(np.inf)
+        np.minimum.at(flow_link_min, fl, share_inc)
+        flow_min = np.minimum(flow_link_min, max_rate_Bps)
+        # Per link: the smallest flow_min among its flows (covers every neighbouring link).
+        link_nbr_min.fill(np.inf)
+        fmin_inc = flow_min[fl]
+        np.minimum.at(link_nbr_min, ln, fmin_inc)
+        # A link whose share is no larger than any neighbour's share or any of its flows' caps
+        # is a bottleneck now: shares only rise as other flows freeze, so all its flows freeze
+        # at its share. Likewise a flow whose cap is below every share on its path.
+        bottleneck = share <= link_nbr_min * (1.0 + TIE_RTOL)
+        frozen_inc = bottleneck[ln]
         frozen = np.zeros(n_flows, dtype=bool)
-        frozen[fl[share[ln] <= threshold]] = True
-        if cap_level <= threshold:
-            frozen |= active & (max_rate_Bps <= threshold)
-        frozen_rates = np.minimum(max_rate_Bps[frozen], level)
-        rates[frozen] = frozen_rates
+        frozen[fl[frozen_inc]] = True
+        frozen |= active & (max_rate_Bps <= flow_link_min * (1.0 + TIE_RTOL))
         active &= ~frozen
-        leaving = frozen[fl]
-        remaining -= np.bincount(ln[leaving], weights=rates[fl[leaving]], minlength=n_links)
+        frozen_inc = frozen[fl]
+        if not frozen_inc.any():  # only infinite shares and no caps are left
+            rates[fl] = np.inf
+            break
+        rates[frozen] = flow_min[frozen]
+        with np.errstate(invalid="ignore"):  # inf - inf on links whose flows all froze at inf
+            remaining -= np.bincount(
+                ln[frozen_inc], weights=rates[fl[frozen_inc]], minlength=n_links
+            )
         np.maximum(remaining, 0.0, out=remaining)
-        keep = ~leaving
+        keep = ~frozen_inc
         fl, ln = fl[keep], ln[keep]
     return rates
