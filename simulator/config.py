@@ -101,6 +101,14 @@ class InnerSync(StrEnum):
     DATACENTER = "datacenter"  # all-reduce inside each datacenter every step (DiLoCo-like)
 
 
+class Hierarchy(StrEnum):
+    """Grouping for hierarchical (two-level) gradient all-reduce."""
+
+    NONE = "none"
+    NODE = "node"  # reduce-scatter inside each host, all-reduce across hosts, all-gather
+    DATACENTER = "datacenter"  # the same with datacenters (split at WAN links)
+
+
 class PipelineConfig(_Model):
     """Pipeline schedule; ``virtual_stages`` > 1 needs ``schedule: interleaved``."""
 
@@ -113,7 +121,7 @@ class DataParallelConfig(_Model):
 
     mode: DataParallelMode = DataParallelMode.DDP
     bucket_size: SizeB = 25 * 2**20  # PyTorch DDP default bucket_cap_mb=25
-    hierarchical: bool = False
+    hierarchical: Hierarchy = Hierarchy.NONE
     prefetch: Annotated[int, Field(ge=0)] = 1
 
 
@@ -156,7 +164,7 @@ class StrategyConfig(_Model):
     compression: CompressionConfig = CompressionConfig()
     local_sgd: LocalSGDConfig = LocalSGDConfig()
     parameter_server: ParameterServerConfig = ParameterServerConfig()
-    fold: bool | None = None  # representative ranks + mirrors; None: automatic (world > 64)
+    fold: bool | None = None  # representative ranks + mirrors; None: automatic (world > 16)
 
 
 class ModelConfig(_Model):

@@ -1,0 +1,111 @@
+"""Parallelisation strategies: each turns a :class:`~simulator.workload.profile.LayerProfile`
+into per-rank Programs.
+
+Registry keyed by :class:`~simulator.config.StrategyKind`:
+
+* ``collective`` -- :mod:`.collective`: DP (DDP buckets, :mod:`.data`), ZeRO-1/2/3 and FSDP
+  (:mod:`.data`, :mod:`.zero`), tensor and sequence parallelism (:mod:`.tensor`), pipeline
+  schedules (:mod:`.pipeline`), expert parallelism (:mod:`.expert`), gradient compression
+  (:mod:`.compression`) and hierarchical / WAN-aware all-reduce (:mod:`.hierarchical`),
+  composed as Megatron-LM and DeepSpeed compose them.
+* ``parameter_server`` -- :mod:`.ps`: synchronous or bounded-staleness asynchronous.
+* ``local_sgd`` -- :mod:`.local_sgd`: periodic averaging every H steps.
+
+Rank layout: TP fastest (inside a node), then PP, then DP (:mod:`.layout`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from simulator.config import StrategyConfig, StrategyKind
+from simulator.workload.ir import Workload
+from simulator.workload.profile import LayerProfile
+from simulator.workload.strategies import collective, local_sgd, ps
+from simulator.workload.strategies.context import JobContext
+from simulator.workload.strategies.layout import Layout
+
+#: Folding (representative ranks + mirrors) is switched on automatically above this world size.
+AUTO_FOLD_WORLD = 16
+
+
+def _collective(ctx: JobContext) -> Workload:
+    return collective.build(ctx)
+
+
+def _ps(ctx: JobContext) -> Workload:
+    return ps.build(ctx.profile, ctx.world, ctx.microbatches, ctx.strategy.parameter_server)
+
+
+def _local_sgd(ctx: JobContext) -> Workload:
+    return local_sgd.build(ctx, ctx.strategy.local_sgd)
+
+
+#: Strategy registry: kind -> builder of a Workload from a JobContext.
+REGISTRY: dict[StrategyKind, Callable[[JobContext], Workload]] = {
+    StrategyKind.COLLECTIVE: _collective,
+    StrategyKind.PARAMETER_SERVER: _ps,
+    StrategyKind.LOCAL_SGD: _local_sgd,
+}
+
+
+def build_from_profile(
+    profile: LayerProfile,
+    strategy: StrategyConfig,
+    world: int,
+    topology: Any = None,
+    *,
+    global_batch: int,
+    micro_batch: int | None = None,
+) -> Workload:
+    """Shard and schedule ``profile`` with ``strategy`` on ``world`` ranks.
+
+    ``profile`` may come from the analytical model or from a measured trace, at any TP degree
+    and micro-batch size: it is re-sharded to ``strategy.tp`` and ``micro_batch`` first.
+    ``strategy.dp`` defaults to ``world // (tp * pp)``. Ranks beyond ``tp*pp*dp`` stay idle.
+
+    Raises:
+        ValueError: degrees that do not fit ``world`` or the batch.
+    """
+    mb = micro_batch or profile.micro_batch
+    prof = profile.rescaled(tp=strategy.tp, micro_batch=mb)
+    if strategy.kind is StrategyKind.COLLECTIVE:
+        dp = strategy.dp or world // (strategy.tp * strategy.pp)
+    else:
+        if strategy.tp != 1 or strategy.pp != 1:
+            raise ValueError(f"{strategy.kind.value} supports data parallelism only (tp=pp=1)")
+        dp = strategy.dp or world
+    if dp < 1 or strategy.tp * strategy.pp * dp > world:
+        raise ValueError(
+            f"tp x pp x dp = {strategy.tp} x {strategy.pp} x {dp} does not fit {world} ranks"
+        )
+    workers = dp
+    if (
+        strategy.kind is StrategyKind.PARAMETER_SERVER
+        and strategy.parameter_server.placement.value == "dedicated"
+    ):
+        workers = dp - strategy.parameter_server.servers
+    if workers < 1 or global_batch % (workers * mb):
+        raise ValueError(
+            f"global batch {global_batch} is not a multiple of "
+            f"{workers} data-parallel workers x micro-batch {mb}"
+        )
+    layout = Layout(tp=strategy.tp, pp=strategy.pp, dp=dp, ep=strategy.ep)
+    fold = strategy.fold if strategy.fold is not None else layout.world > AUTO_FOLD_WORLD
+    if strategy.kind is not StrategyKind.COLLECTIVE:
+        fold = False
+    ctx = JobContext(
+        profile=prof,
+        layout=layout,
+        strategy=strategy,
+        microbatches=global_batch // (workers * mb),
+        topology=topology,
+        fold=fold,
+    )
+    wl = REGISTRY[strategy.kind](ctx)
+    wl.validate()
+    return wl
+
+
+__all__ = ["AUTO_FOLD_WORLD", "REGISTRY", "Layout", "build_from_profile"]

@@ -1,0 +1,176 @@
+"""What every strategy module needs while it writes one rank's program.
+
+:class:`JobContext` holds what is common to the job (profile, layout, strategy settings, the
+topology for grouping and mirror decisions); :class:`RankBuilder` wraps one rank's
+:class:`~simulator.workload.ir.Program` with its coordinates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from simulator.config import StrategyConfig
+from simulator.workload.ir import CollectiveOp, Program
+from simulator.workload.profile import LayerProfile
+from simulator.workload.strategies.layout import Layout
+
+
+@dataclass
+class JobContext:
+    """Job-wide inputs of the collective strategy builders.
+
+    Attributes:
+        profile: per-GPU costs, already at the job's TP degree and micro-batch size.
+        layout: parallel degrees. strategy: the scenario's strategy settings.
+        microbatches: micro-batches per replica per step.
+        topology: the cluster (``None``: no grouping by host, no mirror pruning).
+        fold: build only representative ranks (TP rank 0 of each stage of replica 0) and
+            mirror the rest.
+    """
+
+    profile: LayerProfile
+    layout: Layout
+    strategy: StrategyConfig
+    microbatches: int
+    topology: Any = None
+    fold: bool = False
+    _route_cache: dict[tuple[int, int], frozenset[int]] = field(default_factory=dict)
+    _dc_cache: dict[int, int] | None = None
+
+    @property
+    def world(self) -> int:
+        """Ranks in the job."""
+        return self.layout.world
+
+    def host(self, rank: int) -> str:
+        """Host of a rank (``"r<rank>"`` without topology)."""
+        if self.topology is None:
+            return f"r{rank}"
+        return str(self.topology.host_of(rank))
+
+    def hosts(self, ranks: Iterable[int]) -> set[str]:
+        """Hosts of ranks."""
+        return {self.host(r) for r in ranks}
+
+    def route_links(self, src: int, dst: int) -> frozenset[int]:
+        """Link ids on the route ``src -> dst`` (empty without topology)."""
+        if self.topology is None:
+            return frozenset()
+        key = (src, dst)
+        if key not in self._route_cache:
+            self._route_cache[key] = frozenset(self.topology.route(src, dst))
+        return self._route_cache[key]
+
+    def datacenter(self, rank: int) -> int:
+        """Index of the datacenter of a rank: components of the graph without WAN links."""
+        if self.topology is None:
+            return 0
+        if self._dc_cache is None:
+            g = self.topology.graph
+            local = nx.DiGraph()
+            local.add_nodes_from(g.nodes)
+            local.add_edges_from(
+                (u, v) for u, v, d in g.edges(data=True) if str(d.get("kind")) != "wan"
+            )
+            comp: dict[str, int] = {}
+            for i, nodes in enumerate(
+                sorted(nx.weakly_connected_components(local), key=lambda c: min(map(str, c)))
+            ):
+                for n in nodes:
+                    comp[str(n)] = i
+            self._dc_cache = {r: comp[str(name)] for r, name in enumerate(self.topology.ranks)}
+        return self._dc_cache[rank]
+
+    def mirror_groups(
+        self, group: Sequence[int], candidates: Iterable[Sequence[int]]
+    ) -> list[tuple[int, ...]]:
+        """Candidate groups (without programs) that live on hosts ``group`` uses.
+
+        A mirrored collective on the same hosts shares NICs and switch ports with the
+        simulated one; groups on other hosts cannot interact with it and are left out.
+        """
+        hosts = self.hosts(group)
+        return [tuple(c) for c in candidates if self.hosts(c) & hosts]
+
+    def mirror_pairs(
+        self, src: int, dst: int, candidates: Iterable[tuple[int, int]]
+    ) -> list[tuple[int, int]]:
+        """Candidate (src, dst) pairs whose routes share a link with ``src -> dst``."""
+        own = self.route_links(src, dst)
+        if not own:
+            return []
+        return [(a, b) for a, b in candidates if self.route_links(a, b) & own]
+
+
+@dataclass
+class RankBuilder:
+    """One rank's program under construction, with its coordinates ``(t, p, d)``."""
+
+    ctx: JobContext
+    prog: Program
+    t: int
+    p: int
+    d: int
+
+    def collective(
+        self,
+        name: str,
+        op: CollectiveOp,
+        group: Sequence[int],
+        size_B: float,
+        *,
+        stream: str,
+        deps: Sequence[int] = (),
+        category: str,
+        mirrors: Sequence[Sequence[int]] = (),
+        layer: int = -1,
+        microbatch: int = -1,
+    ) -> int | None:
+        """Append a collective; a group of one rank is a no-op and returns ``None``."""
+        if len(group) <= 1 or size_B <= 0:
+            return None
+        return self.prog.collective(
+            name,
+            op=op,
+            group=group,
+            size_B=size_B,
+            stream=stream,
+            deps=deps,
+            category=category,
+            mirrors=mirrors,
+            layer=layer,
+            microbatch=microbatch,
+        )
+
+    def compute(
+        self,
+        name: str,
+        duration_s: float,
+        *,
+        deps: Sequence[int | None] = (),
+        category: str,
+        layer: int = -1,
+        microbatch: int = -1,
+        flops: float = 0.0,
+        stream: str = "compute",
+    ) -> int:
+        """Append a compute op of known duration."""
+        return self.prog.compute(
+            name,
+            duration_s=max(duration_s, 0.0),
+            flops=flops,
+            stream=stream,
+            deps=[d for d in deps if d is not None],
+            category=category,
+            layer=layer,
+            microbatch=microbatch,
+        )
+
+
+def deps_of(*ids: int | None) -> tuple[int, ...]:
+    """Drop ``None`` (no-op collectives) from a dependency list."""
+    return tuple(i for i in ids if i is not None)

@@ -1,0 +1,92 @@
+"""Hierarchical (two-level) all-reduce and WAN-aware grouping.
+
+An all-reduce of ``S`` bytes over a group split into ``k``-rank partitions (hosts, or
+datacenters joined by WAN links) runs as: reduce-scatter inside the partition (``S``), an
+all-reduce of ``S / k`` among the ranks with the same index in every partition (across the
+slow level), and an all-gather inside the partition (``S``) -- the scheme of Horovod's
+hierarchical all-reduce and of 2D/hierarchical rings (Jia et al. 2018, "Highly Scalable Deep
+Learning Training System with Mixed-Precision"). Only ``1/k`` of the data crosses the slow level.
+Partitions are found from the topology: hosts (``host_of``) or datacenters (connected
+components once WAN links are removed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from simulator.config import Hierarchy
+from simulator.workload.ir import CollectiveOp
+from simulator.workload.strategies.context import JobContext, RankBuilder, deps_of
+
+
+def partitions(ctx: JobContext, group: Sequence[int], level: Hierarchy) -> list[list[int]]:
+    """Split ``group`` by host or datacenter, keeping group order inside each part."""
+    parts: dict[object, list[int]] = {}
+    for r in group:
+        key: object = ctx.host(r) if level is Hierarchy.NODE else ctx.datacenter(r)
+        parts.setdefault(key, []).append(r)
+    return list(parts.values())
+
+
+def all_reduce(
+    rb: RankBuilder,
+    name: str,
+    group: Sequence[int],
+    size_B: float,
+    *,
+    level: Hierarchy,
+    stream: str,
+    deps: Sequence[int | None],
+    category: str,
+    mirrors: Sequence[Sequence[int]] = (),
+) -> int | None:
+    """All-reduce ``size_B`` over ``group``, hierarchically when ``level`` allows it.
+
+    Falls back to a flat all-reduce when the partitions are unequal or trivial. Mirrors are
+    passed to the flat form only (hierarchical phases of mirrored groups are not generated).
+    """
+    rank = rb.prog.rank
+    parts = partitions(rb.ctx, group, level) if level is not Hierarchy.NONE else [list(group)]
+    sizes = {len(p) for p in parts}
+    if len(parts) <= 1 or len(sizes) != 1 or sizes == {1}:
+        return rb.collective(
+            name,
+            CollectiveOp.ALL_REDUCE,
+            group,
+            size_B,
+            stream=stream,
+            deps=deps_of(*deps),
+            category=category,
+            mirrors=mirrors,
+        )
+    k = len(parts[0])
+    mine = next(p for p in parts if rank in p)
+    idx = mine.index(rank)
+    cross = [p[idx] for p in parts]
+    a = rb.collective(
+        f"{name}.rs_local",
+        CollectiveOp.REDUCE_SCATTER,
+        mine,
+        size_B,
+        stream=stream,
+        deps=deps_of(*deps),
+        category=category,
+    )
+    b = rb.collective(
+        f"{name}.ar_cross",
+        CollectiveOp.ALL_REDUCE,
+        cross,
+        size_B / k,
+        stream=stream,
+        deps=deps_of(a),
+        category=category,
+    )
+    return rb.collective(
+        f"{name}.ag_local",
+        CollectiveOp.ALL_GATHER,
+        mine,
+        size_B,
+        stream=stream,
+        deps=deps_of(b),
+        category=category,
+    )

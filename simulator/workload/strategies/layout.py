@@ -1,0 +1,59 @@
+"""Rank layout of a TP x PP x DP (x EP) job.
+
+Global rank ``r = tp_rank + tp * (pp_rank + pp * dp_rank)``: tensor parallelism is fastest
+(consecutive ranks, inside one node), then pipeline stages, then data-parallel replicas
+(Megatron-LM's default order). Expert parallelism is carved out of the data-parallel dimension:
+EP group ``k`` of a (tp, pp) position holds the ``ep`` consecutive DP replicas
+``k*ep .. k*ep+ep-1``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Parallel degrees and rank arithmetic. ``world = tp * pp * dp``."""
+
+    tp: int = 1
+    pp: int = 1
+    dp: int = 1
+    ep: int = 1
+
+    def __post_init__(self) -> None:
+        if min(self.tp, self.pp, self.dp, self.ep) < 1:
+            raise ValueError("parallel degrees must be >= 1")
+        if self.dp % self.ep:
+            raise ValueError(f"ep={self.ep} must divide dp={self.dp}")
+
+    @property
+    def world(self) -> int:
+        """Number of ranks."""
+        return self.tp * self.pp * self.dp
+
+    def rank(self, t: int, p: int, d: int) -> int:
+        """Global rank of TP rank ``t`` of stage ``p`` of replica ``d``."""
+        return t + self.tp * (p + self.pp * d)
+
+    def coords(self, rank: int) -> tuple[int, int, int]:
+        """``(tp_rank, pp_rank, dp_rank)`` of a global rank."""
+        return rank % self.tp, (rank // self.tp) % self.pp, rank // (self.tp * self.pp)
+
+    def tp_group(self, p: int, d: int) -> tuple[int, ...]:
+        """The TP group of stage ``p`` of replica ``d``."""
+        return tuple(self.rank(t, p, d) for t in range(self.tp))
+
+    def dp_group(self, t: int, p: int) -> tuple[int, ...]:
+        """Ranks holding the same parameters (all replicas) at position ``(t, p)``."""
+        return tuple(self.rank(t, p, d) for d in range(self.dp))
+
+    def ep_group(self, t: int, p: int, d: int) -> tuple[int, ...]:
+        """The expert-parallel group (all-to-all) that replica ``d`` belongs to."""
+        k = d // self.ep
+        return tuple(self.rank(t, p, k * self.ep + e) for e in range(self.ep))
+
+    def expert_dp_group(self, t: int, p: int, d: int) -> tuple[int, ...]:
+        """Ranks holding the same experts as replica ``d`` (same index inside their EP group)."""
+        e = d % self.ep
+        return tuple(self.rank(t, p, k * self.ep + e) for k in range(self.dp // self.ep))

@@ -1,0 +1,89 @@
+"""Local SGD / periodic parameter averaging (Stich 2019; Lin et al. 2020 "Don't Use Large
+Mini-Batches, Use Local SGD"), with WAN-aware grouping (DiLoCo, Douillard et al. 2023).
+
+Every rank runs ``period`` (H) optimizer steps on its own data; then parameters are averaged
+with one all-reduce. With ``inner: datacenter`` ranks additionally all-reduce gradients every
+step *inside* their datacenter (datacenters: the topology's components once WAN links are
+removed), and only the every-H-steps averaging crosses the WAN -- hierarchically (reduce-scatter
+in the DC, all-reduce of ``1/k`` across DCs, all-gather in the DC) so each WAN link carries
+``1/k`` of the parameters. ``Workload.steps_per_program = H``; results are per step.
+"""
+
+from __future__ import annotations
+
+from simulator.config import Hierarchy, InnerSync, LocalSGDConfig
+from simulator.workload.ir import CollectiveOp, Program, Workload
+from simulator.workload.strategies import hierarchical
+from simulator.workload.strategies.context import JobContext, RankBuilder
+
+
+def build(ctx: JobContext, cfg: LocalSGDConfig) -> Workload:
+    """Workload of ``cfg.period`` local steps plus one averaging round, data parallel only."""
+    prof = ctx.profile
+    world = ctx.world
+    m = ctx.microbatches
+    fwd_s = m * (prof.embed_fwd_s + prof.head_fwd_s + sum(lc.fwd_s for lc in prof.layers))
+    bwd_s = m * (
+        prof.embed_bwd_s + prof.head_bwd_s + sum(lc.bwd_s + lc.recompute_s for lc in prof.layers)
+    )
+    params = prof.total_params()
+    cap = float(ctx.strategy.data_parallel.bucket_size)
+    grad_B = params * prof.grad_bytes
+    n_buckets = max(1, int(-(-grad_B // cap)))
+    dcs: dict[int, list[int]] = {}
+    for r in range(world):
+        dcs.setdefault(ctx.datacenter(r), []).append(r)
+    programs = []
+    for r in range(world):
+        rb = RankBuilder(ctx, Program(rank=r), 0, 0, r)
+        dc_group = dcs[ctx.datacenter(r)]
+        last: int | None = None
+        for k in range(cfg.period):
+            f = rb.compute(f"fwd.s{k}", fwd_s, deps=(last,), category="fwd")
+            b = rb.compute(f"bwd.s{k}", bwd_s, deps=(f,), category="bwd")
+            waits: list[int | None] = [b]
+            if cfg.inner is InnerSync.DATACENTER:
+                for i in range(n_buckets):
+                    waits.append(
+                        rb.collective(
+                            f"dc_ar.s{k}.b{i}",
+                            CollectiveOp.ALL_REDUCE,
+                            dc_group,
+                            grad_B / n_buckets,
+                            stream="comm.dp",
+                            deps=(b,),
+                            category="dp",
+                        )
+                    )
+            last = rb.compute(
+                f"optimizer.s{k}", params * prof.optimizer_s_per_param, deps=waits, category="optim"
+            )
+        avg = hierarchical.all_reduce(
+            rb,
+            "average",
+            list(range(world)),
+            params * prof.param_bytes,
+            level=Hierarchy.DATACENTER,
+            stream="comm.avg",
+            deps=(last,),
+            category="dp",
+        )
+        rb.compute(
+            "apply_average",
+            params * prof.param_bytes * 2 / prof.memory_Bps,
+            deps=(avg,),
+            category="optim",
+        )
+        programs.append(rb.prog)
+    return Workload(
+        programs=programs,
+        world=world,
+        steps_per_program=cfg.period,
+        metadata={
+            "strategy": "local_sgd",
+            "period": cfg.period,
+            "inner": cfg.inner.value,
+            "datacenters": len(dcs),
+            "microbatches": m,
+        },
+    )

@@ -1,0 +1,69 @@
+"""Tensor parallelism (Megatron-LM, Shoeybi et al. 2019) and sequence parallelism.
+
+Each transformer layer has two TP blocks (attention, MLP). Without sequence parallelism each
+block ends with an all-reduce of the ``b x s x h`` activation in the forward pass and one of its
+gradient in the backward pass: 4 all-reduces of ``b s h`` per layer per micro-batch (Shoeybi et
+al. 2019 Fig. 4; Korthikanti et al. 2022 Sec. 4.2.2). With sequence parallelism (Korthikanti et
+al. 2022 Sec. 4.2.2) each all-reduce becomes an all-gather before the block and a
+reduce-scatter after it (the same bytes on the wire). TP ops are on the critical path: the next
+compute waits for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from simulator.workload.ir import CollectiveOp
+from simulator.workload.strategies.context import RankBuilder, deps_of
+
+STREAM = "comm.tp"
+
+
+def tp_block(
+    rb: RankBuilder,
+    name: str,
+    duration_s: float,
+    *,
+    deps: Sequence[int | None],
+    category: str,
+    layer: int,
+    microbatch: int,
+) -> int:
+    """Emit one TP block (collective before/after its compute); return the last op id."""
+    ctx = rb.ctx
+    group = ctx.layout.tp_group(rb.p, rb.d)
+    size = ctx.profile.boundary_B
+    sp = ctx.strategy.sequence_parallel
+    pre = None
+    if sp:
+        pre = rb.collective(
+            f"{name}.tp_ag",
+            CollectiveOp.ALL_GATHER,
+            group,
+            size,
+            stream=STREAM,
+            deps=deps_of(*deps),
+            category="tp",
+            layer=layer,
+            microbatch=microbatch,
+        )
+    c = rb.compute(
+        name,
+        duration_s,
+        deps=(*deps, pre),
+        category=category,
+        layer=layer,
+        microbatch=microbatch,
+    )
+    post = rb.collective(
+        f"{name}.tp_rs" if sp else f"{name}.tp_ar",
+        CollectiveOp.REDUCE_SCATTER if sp else CollectiveOp.ALL_REDUCE,
+        group,
+        size,
+        stream=STREAM,
+        deps=(c,),
+        category="tp",
+        layer=layer,
+        microbatch=microbatch,
+    )
+    return c if post is None else post
