@@ -211,16 +211,24 @@ def _from_builder(spec: Any, file: str, name: str) -> Topology:
     kwargs.setdefault("name", name)
     try:
         topo = func(**kwargs)
+    except InputError as exc:  # catalog look-ups (unknown GPU or link name)
+        raise InputError(exc.message, file=file, field=_field_for(exc.message, spec)) from None
     except (ValueError, TypeError, KeyError) as exc:
-        field = "build"
         msg = str(exc)
-        for key in spec:
-            if f"'{key}" in msg or f"{key}:" in msg or msg.startswith(key):
-                field = f"build.{key}"
-                break
-        raise InputError(msg, file=file, field=field) from None
+        raise InputError(msg, file=file, field=_field_for(msg, spec)) from None
     topo.metadata.setdefault("builder", btype)
     return topo
+
+
+def _field_for(msg: str, spec: dict[str, Any]) -> str:
+    """Best guess of the ``build.KEY`` a builder's error message is about."""
+    for key in spec:
+        if key != "type" and msg.startswith(f"{key}:"):
+            return f"build.{key}"
+    for key, value in spec.items():
+        if key != "type" and isinstance(value, str | int | float) and repr(value) in msg:
+            return f"build.{key}"
+    return "build"
 
 
 def _display_name(param: str) -> str:
