@@ -34,6 +34,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--strategy", help="re-shard to this strategy (recorder names: ddp, fsdp, "
                    "pp-gpipe, pp-1f1b, tp, ddp-fp16, ddp-powersgd, ps-sync, ps-async)")
     p.add_argument("--world", type=int, help="re-shard to this many ranks (with --strategy)")
+    p.add_argument("--link-et", action="store_true",
+                   help="also link the execution traces (rank{r}.et.json) by record-function id")
     p.add_argument("--chakra-out", metavar="DIR", help="write the Programs as Chakra ETs")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=replay_command)
@@ -46,7 +48,7 @@ def replay_command(args: argparse.Namespace) -> int:
     src = Path(args.trace_dir)
     if not src.is_dir():
         raise InputError("not a directory", file=str(src))
-    if any(src.glob("*.et")) and not any(src.glob("rank*.trace.json")):
+    if any(src.glob("*.et")) and not any(src.glob("rank*.trace.json*")):
         out = _replay_chakra(src, args)
     elif args.strategy or args.world:
         out = _reshard(src, args)
@@ -54,7 +56,7 @@ def replay_command(args: argparse.Namespace) -> int:
         from simulator.traces.replay import replay
 
         out = replay(str(src), topology=args.topology, backend=args.backend,
-                     fidelity=args.fidelity)
+                     fidelity=args.fidelity, link_et=args.link_et)
     if args.chakra_out:
         _export(src, Path(args.chakra_out))
         out["chakra_out"] = args.chakra_out

@@ -23,6 +23,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from simulator.traces.et import ETIndex
 from simulator.traces.events import Event, ImportSummary, KinetoTrace, dtype_size_B
 from simulator.traces.timeline import CommEvent, Label, Piece, StepTimeline, Wait
 from simulator.workload.ir import CollectiveOp
@@ -41,7 +42,7 @@ RESUME_SLACK_S = 2e-3
 STEP_RE = re.compile(r"^(?:commsim\.step|ProfilerStep)#(\d+)$")
 LAYER_RE = re.compile(r"^commsim\.fwd\.layer(\d+)$")
 
-SizeFn = Callable[[Event, int], float | None]
+SizeFn = Callable[[Event, int, "ETIndex | None"], float | None]
 
 
 def _elems(dims: object) -> int:
@@ -56,23 +57,23 @@ def _elems(dims: object) -> int:
     return sum(_elems(d) for d in dims)
 
 
-def _itemsize(ev: Event, k: int) -> int | None:
+def _itemsize(ev: Event, k: int, et: ETIndex | None = None) -> int | None:
     types = ev.args.get("Input type") or []
     t = types[k] if k < len(types) else ""
-    if t == "TensorList" or t == "GenericList":
-        # The TensorList's element type is not written; the gloo span carries it.
-        return None
+    if t in ("TensorList", "GenericList"):
+        # Kineto does not type a TensorList; the execution trace does (else the gloo span).
+        return et.itemsize(ev.args.get("Record function id"), k) if et is not None else None
     return dtype_size_B(str(t))
 
 
 def _arg_B(k: int, times: int = 1) -> SizeFn:
     """Size = elements of input ``k`` x itemsize x ``times`` (``times=-1``: x group size)."""
 
-    def fn(ev: Event, n: int) -> float | None:
-        dims = (ev.args.get("Input Dims") or [])
+    def fn(ev: Event, n: int, et: ETIndex | None) -> float | None:
+        dims = ev.args.get("Input Dims") or []
         if k >= len(dims):
             return None
-        item = _itemsize(ev, k)
+        item = _itemsize(ev, k, et)
         if item is None:
             return None
         mult = n if times == -1 else times
@@ -100,7 +101,7 @@ C10D_OPS: dict[str, tuple[CollectiveOp | str, tuple[str, ...], SizeFn]] = {
     "c10d::reduce_": (CollectiveOp.REDUCE, ("gloo:reduce",), _arg_B(0)),
     "c10d::alltoall_base_": (CollectiveOp.ALL_TO_ALL, ("gloo:all_to_all",), _arg_B(1)),
     "c10d::alltoall_": (CollectiveOp.ALL_TO_ALL, ("gloo:all_to_all",), _arg_B(1)),
-    "c10d::barrier": (CollectiveOp.BARRIER, ("gloo:barrier",), lambda ev, n: 0.0),
+    "c10d::barrier": (CollectiveOp.BARRIER, ("gloo:barrier",), lambda ev, n, et: 0.0),
     "c10d::send": ("send", ("gloo:send",), _arg_B(0)),
     "c10d::recv_": ("recv", ("gloo:recv",), _arg_B(0)),
     "c10d::recv_any_source_": ("recv", ("gloo:recv",), _arg_B(0)),
@@ -187,9 +188,13 @@ def step_windows(trace: KinetoTrace, tid: str) -> list[tuple[int, float, float]]
     return [(0, lane[0].start_s, max(e.end_s for e in lane))]
 
 
-def cpu_timelines(trace: KinetoTrace, rank: int, world: int, summary: ImportSummary
-                  ) -> list[StepTimeline]:
-    """One :class:`StepTimeline` per step marker of a gloo/CPU trace of ``rank``."""
+def cpu_timelines(trace: KinetoTrace, rank: int, world: int, summary: ImportSummary,
+                  et: ETIndex | None = None) -> list[StepTimeline]:
+    """One :class:`StepTimeline` per step marker of a gloo/CPU trace of ``rank``.
+
+    ``et``: the rank's execution trace, when recorded: communication ops are linked to it by
+    record-function id (sizes of TensorList inputs come from it).
+    """
     tid = main_thread(trace)
     group = tuple(range(world))
     windows = step_windows(trace, tid)
@@ -213,7 +218,7 @@ def cpu_timelines(trace: KinetoTrace, rank: int, world: int, summary: ImportSumm
         else:
             per_step[k].append(e)
     out = [
-        _one_step(rank, idx, s0, s1, per_step[k], spans, coll_tids, tid, group, summary)
+        _one_step(rank, idx, s0, s1, per_step[k], spans, coll_tids, tid, group, summary, et)
         for k, (idx, s0, s1) in enumerate(windows)
     ]
     for s in spans:
@@ -223,8 +228,8 @@ def cpu_timelines(trace: KinetoTrace, rank: int, world: int, summary: ImportSumm
 
 
 def _one_step(rank: int, idx: int, s0: float, s1: float, evs: list[Event], spans: list[_Span],
-              coll_tids: list[str], tid: str, group: tuple[int, ...], summary: ImportSummary
-              ) -> StepTimeline:
+              coll_tids: list[str], tid: str, group: tuple[int, ...], summary: ImportSummary,
+              et: ETIndex | None) -> StepTimeline:
     tl = StepTimeline(rank=rank, step=idx, start_s=s0, end_s=s1)
     layers: list[tuple[float, float, int]] = []
     optim: list[tuple[float, float]] = []
@@ -243,7 +248,7 @@ def _one_step(rank: int, idx: int, s0: float, s1: float, evs: list[Event], spans
             summary.used["wait"] += 1
         elif e.name in C10D_OPS:
             cpu_ops.append(e)
-            _add_comm(tl, e, spans, coll_tids, tid, group, summary)
+            _add_comm(tl, e, spans, coll_tids, tid, group, summary, et)
         elif e.name.startswith(WRAPPERS):
             summary.used["comm-wrapper"] += 1
             cpu_ops.append(e)
@@ -334,8 +339,13 @@ def _dims_match(c: CommEvent, dims: object) -> bool:
 
 
 def _add_comm(tl: StepTimeline, e: Event, spans: list[_Span], coll_tids: list[str],
-              tid: str, group: tuple[int, ...], summary: ImportSummary) -> None:
+              tid: str, group: tuple[int, ...], summary: ImportSummary,
+              et: ETIndex | None) -> None:
     op, gloo_names, size_fn = C10D_OPS[e.name]
+    if et is not None:
+        linked = et.node(e.args.get("Record function id")) is not None
+        summary.used["et-linked-comm"] += int(linked)
+        summary.skipped["et-unlinked-comm"] += int(not linked)
     is_p2p = op in ("send", "recv")
     span = None
     for s in spans:
@@ -343,7 +353,7 @@ def _add_comm(tl: StepTimeline, e: Event, spans: list[_Span], coll_tids: list[st
                 and s.ev.start_s >= e.start_s - 1e-6):
             span = s
             break
-    size = size_fn(e, len(group))
+    size = size_fn(e, len(group), et)
     if span is not None:
         span.used = True
         gsize = _gloo_size_B(span.ev)

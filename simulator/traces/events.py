@@ -9,6 +9,7 @@ Times are converted to seconds here; nothing downstream sees microseconds.
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -96,11 +97,12 @@ def load_kineto(path: str | Path) -> KinetoTrace:
     """
     p = Path(path)
     try:
-        with p.open("rb") as fh:
+        opener = gzip.open if p.suffix == ".gz" else open
+        with opener(p, "rb") as fh:
             doc = json.load(fh)
     except FileNotFoundError as exc:
         raise InputError("no such trace file", file=str(p)) from exc
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, gzip.BadGzipFile) as exc:
         raise InputError(f"not JSON: {exc}", file=str(p)) from exc
     raw = doc.get("traceEvents") if isinstance(doc, dict) else doc
     if not isinstance(raw, list):

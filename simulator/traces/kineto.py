@@ -1,6 +1,6 @@
 """Import a recorded trace directory (Kineto JSON per rank) into per-rank Programs.
 
-Entry point: :func:`import_trace_dir`. The directory holds ``rank{r}.trace.json`` files and,
+Entry point: :func:`import_trace_dir`. The directory holds ``rank{r}.trace.json`` (or ``.json.gz``) files and,
 when written by ``commsim record``, a ``manifest.json`` (world, strategy, backend, measured
 step times). CPU (gloo) traces go through :mod:`simulator.traces.cpu`, GPU (NCCL) traces
 through :mod:`simulator.traces.gpu`; both yield :class:`StepTimeline` s that
@@ -17,11 +17,12 @@ from typing import Any
 
 from simulator.errors import InputError
 from simulator.traces.cpu import cpu_timelines
+from simulator.traces.et import ETIndex, load_et
 from simulator.traces.events import ImportSummary, KinetoTrace, load_kineto
 from simulator.traces.timeline import StepTimeline, build_program
 from simulator.workload.ir import Workload
 
-RANK_FILE_RE = re.compile(r"^rank(\d+)\.trace\.json$")
+RANK_FILE_RE = re.compile(r"^rank(\d+)\.trace\.json(?:\.gz)?$")
 
 
 @dataclass
@@ -102,8 +103,13 @@ def rank_files(path: Path) -> list[Path]:
     return [found[r] for r in sorted(found)]
 
 
-def import_trace_dir(path: str | Path) -> ImportedTrace:
+def import_trace_dir(path: str | Path, *, link_et: bool = False) -> ImportedTrace:
     """Import every rank's Kineto trace of a directory.
+
+    ``link_et``: also read each rank's execution trace (``rank{r}.et.json``) and link
+    communication ops to it by record-function id (typed sizes of TensorList inputs). Off by
+    default: the ET is several times larger than the Kineto trace and gloo spans already
+    carry the types; the summary says whether it was linked.
 
     Raises:
         InputError: not a directory, no rank files, unreadable JSON.
@@ -130,12 +136,23 @@ def import_trace_dir(path: str | Path) -> ImportedTrace:
             kind = "gpu"
             tls = gpu_timelines(trace, r, world, summ)
         else:
-            tls = cpu_timelines(trace, r, world, summ)
+            et = _load_et(p, r, summ) if link_et else None
+            tls = cpu_timelines(trace, r, world, summ, et)
         timelines.append(tls)
         per_rank.append({"rank": r, "file": f.name, **summ.to_dict()})
         total.merge(summ)
     _resolve_any_source(timelines)
     return ImportedTrace(str(p), manifest, timelines, total, kind, per_rank)
+
+
+def _load_et(path: Path, rank: int, summary: ImportSummary) -> ETIndex | None:
+    """The rank's execution trace when the recording has one (else None)."""
+    for name in (f"rank{rank}.et.json", f"rank{rank}.et.json.gz"):
+        if (path / name).is_file():
+            et = load_et(path / name)
+            summary.used["et-nodes"] += len(et.by_rf)
+            return et
+    return None
 
 
 def _resolve_any_source(timelines: list[list[StepTimeline]]) -> None:

@@ -78,7 +78,7 @@ def _span(spans: list[tuple[float, float]], same_clock: bool) -> float:
 
 
 def replay(trace_dir: str, *, topology: Any = None, backend: Any = None,
-           fidelity: str = "flow") -> dict[str, Any]:
+           fidelity: str = "flow", link_et: bool = False) -> dict[str, Any]:
     """Replay every measured step of ``trace_dir``; return the comparison (JSON-able).
 
     ``topology``: a Topology, a name/path, or None for the manifest's (``loopback-N`` for
@@ -87,7 +87,7 @@ def replay(trace_dir: str, *, topology: Any = None, backend: Any = None,
     from simulator.engine import simulate
     from simulator.topology import load_topology
 
-    imp = import_trace_dir(trace_dir)
+    imp = import_trace_dir(trace_dir, link_et=link_et)
     topo_name = topology if topology is not None else imp.manifest.get(
         "topology", f"loopback-{imp.world}")
     topo = load_topology(topo_name) if isinstance(topo_name, str) else topo_name
