@@ -25,22 +25,31 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--world", type=int, required=True, metavar="N", help="number of ranks")
     p.add_argument("--strategy", required=True, choices=[s.value for s in RecordStrategy])
-    p.add_argument("--steps", type=int, default=5, metavar="K",
-                   help="measured (profiled) steps; warm-up steps come on top")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=5,
+        metavar="K",
+        help="measured (profiled) steps; warm-up steps come on top",
+    )
     p.add_argument("--warmup", type=int, default=2, metavar="W", help="unmeasured warm-up steps")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (empty)")
     p.add_argument("--model", default="gpt-tiny", help="gpt-tiny or module:factory")
     p.add_argument("--backend", default="gloo", choices=[b.value for b in CommBackend])
-    p.add_argument("--topology", metavar="RIG",
-                   help="run the ranks on this emulated rig (network namespaces, needs root)")
+    p.add_argument(
+        "--topology",
+        metavar="RIG",
+        help="run the ranks on this emulated rig (network namespaces, needs root)",
+    )
     p.add_argument("--bucket-cap-mb", type=float, default=0.5, help="DDP bucket size, MiB")
     p.add_argument("--microbatches", type=int, default=4, help="pipeline micro-batches")
     p.add_argument("--layers", type=int, default=4, help="tiny GPT: number of blocks")
     p.add_argument("--d-model", type=int, default=128, help="tiny GPT: model width")
     p.add_argument("--batch", type=int, default=8, help="sequences per rank and step")
     p.add_argument("--seq-len", type=int, default=64, help="tokens per sequence")
-    p.add_argument("--no-execution-trace", action="store_true",
-                   help="skip torch's ExecutionTraceObserver")
+    p.add_argument(
+        "--no-execution-trace", action="store_true", help="skip torch's ExecutionTraceObserver"
+    )
     p.add_argument("--timeout", type=float, default=600.0, help="seconds before giving up")
     p.add_argument("--json", action="store_true", help="print the manifest as one JSON object")
     p.set_defaults(func=record_command)
@@ -65,8 +74,9 @@ def record_command(args: argparse.Namespace) -> int:
         out_dir=args.out,
         model=args.model,
         backend=CommBackend(args.backend),
-        gpt=GPTConfig(n_layer=args.layers, d_model=args.d_model, batch=args.batch,
-                      seq_len=args.seq_len),
+        gpt=GPTConfig(
+            n_layer=args.layers, d_model=args.d_model, batch=args.batch, seq_len=args.seq_len
+        ),
         bucket_cap_mb=args.bucket_cap_mb,
         microbatches=args.microbatches,
         execution_trace=not args.no_execution_trace,
@@ -79,8 +89,12 @@ def record_command(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(manifest)
     else:
-        print(f"recorded {cfg.world} ranks x {cfg.steps} steps of {cfg.strategy.value} "
-              f"({cfg.backend.value}) into {args.out}")
-        print(f"measured step: {manifest['measured_step_s'] * 1e3:.2f} ms "
-              "(mean over steps of the slowest rank)")
+        print(
+            f"recorded {cfg.world} ranks x {cfg.steps} steps of {cfg.strategy.value} "
+            f"({cfg.backend.value}) into {args.out}"
+        )
+        print(
+            f"measured step: {manifest['measured_step_s'] * 1e3:.2f} ms "
+            "(mean over steps of the slowest rank)"
+        )
     return 0

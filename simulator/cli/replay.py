@@ -31,11 +31,17 @@ def register(subparsers: Any) -> None:
     p.add_argument("--topology", help="topology name or YAML (default: the manifest's)")
     p.add_argument("--backend", help="backend profile name or file (default: the manifest's)")
     p.add_argument("--fidelity", default="flow", choices=("analytical", "flow", "chunk"))
-    p.add_argument("--strategy", help="re-shard to this strategy (recorder names: ddp, fsdp, "
-                   "pp-gpipe, pp-1f1b, tp, ddp-fp16, ddp-powersgd, ps-sync, ps-async)")
+    p.add_argument(
+        "--strategy",
+        help="re-shard to this strategy (recorder names: ddp, fsdp, "
+        "pp-gpipe, pp-1f1b, tp, ddp-fp16, ddp-powersgd, ps-sync, ps-async)",
+    )
     p.add_argument("--world", type=int, help="re-shard to this many ranks (with --strategy)")
-    p.add_argument("--link-et", action="store_true",
-                   help="also link the execution traces (rank{r}.et.json) by record-function id")
+    p.add_argument(
+        "--link-et",
+        action="store_true",
+        help="also link the execution traces (rank{r}.et.json) by record-function id",
+    )
     p.add_argument("--chakra-out", metavar="DIR", help="write the Programs as Chakra ETs")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=replay_command)
@@ -55,8 +61,13 @@ def replay_command(args: argparse.Namespace) -> int:
     else:
         from simulator.traces.replay import replay
 
-        out = replay(str(src), topology=args.topology, backend=args.backend,
-                     fidelity=args.fidelity, link_et=args.link_et)
+        out = replay(
+            str(src),
+            topology=args.topology,
+            backend=args.backend,
+            fidelity=args.fidelity,
+            link_et=args.link_et,
+        )
     if args.chakra_out:
         _export(src, Path(args.chakra_out))
         out["chakra_out"] = args.chakra_out
@@ -78,8 +89,9 @@ def _reshard(src: Path, args: argparse.Namespace) -> dict[str, Any]:
     imp = import_trace_dir(src)
     topo = load_topology(args.topology or imp.manifest.get("topology", f"loopback-{imp.world}"))
     if topo.num_ranks < args.world:
-        raise InputError(f"topology has {topo.num_ranks} ranks, fewer than --world {args.world}",
-                         field="--world")
+        raise InputError(
+            f"topology has {topo.num_ranks} ranks, fewer than --world {args.world}", field="--world"
+        )
     wl = reshard(imp, args.strategy, args.world, topo)
     be = args.backend or imp.manifest.get("backend", "gloo")
     res = simulate(wl, topo, backend=be, fidelity=args.fidelity, record=False)
@@ -87,8 +99,8 @@ def _reshard(src: Path, args: argparse.Namespace) -> dict[str, Any]:
         "trace": str(src),
         "recorded_strategy": imp.manifest.get("strategy"),
         "recorded_world": imp.world,
-        "measured_step_s": imp.measured_step_times_s() and
-        sum(imp.measured_step_times_s()) / len(imp.measured_step_times_s()),
+        "measured_step_s": imp.measured_step_times_s()
+        and sum(imp.measured_step_times_s()) / len(imp.measured_step_times_s()),
         "strategy": args.strategy,
         "world": args.world,
         "topology": topo.name,
@@ -108,8 +120,14 @@ def _replay_chakra(src: Path, args: argparse.Namespace) -> dict[str, Any]:
     wl = import_chakra_dir(src)
     topo = load_topology(args.topology)
     res = simulate(wl, topo, backend=args.backend or "nccl", fidelity=args.fidelity)
-    return {"trace": str(src), "format": "chakra", "world": wl.world_size,
-            "topology": topo.name, "predicted_step_s": res.step_time_s, "result": res.to_dict()}
+    return {
+        "trace": str(src),
+        "format": "chakra",
+        "world": wl.world_size,
+        "topology": topo.name,
+        "predicted_step_s": res.step_time_s,
+        "result": res.to_dict(),
+    }
 
 
 def _export(src: Path, out: Path) -> None:
@@ -122,21 +140,33 @@ def _export(src: Path, out: Path) -> None:
 
 def _print_human(out: dict[str, Any]) -> None:
     if "measured_step_s" in out and "error_pct" in out:
-        print(f"{out['trace']}: {out['strategy']} on {out['world']} ranks, topology "
-              f"{out['topology']}, backend {out['backend']}, {out['steps']} steps")
+        print(
+            f"{out['trace']}: {out['strategy']} on {out['world']} ranks, topology "
+            f"{out['topology']}, backend {out['backend']}, {out['steps']} steps"
+        )
         print(f"  measured step  {out['measured_step_s'] * 1e3:10.3f} ms")
-        print(f"  predicted step {out['predicted_step_s'] * 1e3:10.3f} ms   "
-              f"error {out['error_pct']:+.1f} %")
-        print(f"  {'collective':<16}{'size':>12}{'count':>7}{'measured ms':>13}"
-              f"{'predicted ms':>14}{'error %':>9}")
+        print(
+            f"  predicted step {out['predicted_step_s'] * 1e3:10.3f} ms   "
+            f"error {out['error_pct']:+.1f} %"
+        )
+        print(
+            f"  {'collective':<16}{'size':>12}{'count':>7}{'measured ms':>13}"
+            f"{'predicted ms':>14}{'error %':>9}"
+        )
         for c in out["collectives"]:
             err = "n/a" if c["error_pct"] is None else f"{c['error_pct']:+.0f}"
-            print(f"  {c['kind']:<16}{c['size_B']:>12.0f}{c['count']:>7}"
-                  f"{c['measured_s'] * 1e3:>13.3f}{c['predicted_s'] * 1e3:>14.3f}{err:>9}")
+            print(
+                f"  {c['kind']:<16}{c['size_B']:>12.0f}{c['count']:>7}"
+                f"{c['measured_s'] * 1e3:>13.3f}{c['predicted_s'] * 1e3:>14.3f}{err:>9}"
+            )
         summ = out["import_summary"]
-        print(f"  import: {summ['events_total']} events; skipped {summ['skipped']}; "
-              f"unknown {summ['unknown_total']}")
+        print(
+            f"  import: {summ['events_total']} events; skipped {summ['skipped']}; "
+            f"unknown {summ['unknown_total']}"
+        )
     else:
-        print(f"{out['trace']}: predicted step {out['predicted_step_s'] * 1e3:.3f} ms "
-              f"({out.get('strategy', out.get('format'))} on {out['world']} ranks, "
-              f"topology {out['topology']})")
+        print(
+            f"{out['trace']}: predicted step {out['predicted_step_s'] * 1e3:.3f} ms "
+            f"({out.get('strategy', out.get('format'))} on {out['world']} ranks, "
+            f"topology {out['topology']})"
+        )

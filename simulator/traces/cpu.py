@@ -90,13 +90,25 @@ C10D_OPS: dict[str, tuple[CollectiveOp | str, tuple[str, ...], SizeFn]] = {
     "c10d::_allgather_base_": (CollectiveOp.ALL_GATHER, ("gloo:all_gather",), _arg_B(0)),
     "c10d::allgather_": (CollectiveOp.ALL_GATHER, ("gloo:all_gather",), _arg_B(1, -1)),
     "c10d::allgather_into_tensor_coalesced_": (
-        CollectiveOp.ALL_GATHER, ("gloo:all_gather",), _arg_B(0)),
+        CollectiveOp.ALL_GATHER,
+        ("gloo:all_gather",),
+        _arg_B(0),
+    ),
     "c10d::_reduce_scatter_base_": (
-        CollectiveOp.REDUCE_SCATTER, ("gloo:all_reduce", "gloo:reduce_scatter"), _arg_B(1)),
+        CollectiveOp.REDUCE_SCATTER,
+        ("gloo:all_reduce", "gloo:reduce_scatter"),
+        _arg_B(1),
+    ),
     "c10d::reduce_scatter_": (
-        CollectiveOp.REDUCE_SCATTER, ("gloo:all_reduce", "gloo:reduce_scatter"), _arg_B(1)),
+        CollectiveOp.REDUCE_SCATTER,
+        ("gloo:all_reduce", "gloo:reduce_scatter"),
+        _arg_B(1),
+    ),
     "c10d::reduce_scatter_tensor_coalesced_": (
-        CollectiveOp.REDUCE_SCATTER, ("gloo:all_reduce", "gloo:reduce_scatter"), _arg_B(1)),
+        CollectiveOp.REDUCE_SCATTER,
+        ("gloo:all_reduce", "gloo:reduce_scatter"),
+        _arg_B(1),
+    ),
     "c10d::broadcast_": (CollectiveOp.BROADCAST, ("gloo:broadcast",), _arg_B(0)),
     "c10d::reduce_": (CollectiveOp.REDUCE, ("gloo:reduce",), _arg_B(0)),
     "c10d::alltoall_base_": (CollectiveOp.ALL_TO_ALL, ("gloo:all_to_all",), _arg_B(1)),
@@ -140,8 +152,9 @@ def _top_level(evs: Sequence[Event]) -> tuple[list[Event], int]:
     return top, nested
 
 
-def _subtract(units: list[tuple[float, float, Label]], holes: list[tuple[float, float]]
-              ) -> list[tuple[float, float, Label]]:
+def _subtract(
+    units: list[tuple[float, float, Label]], holes: list[tuple[float, float]]
+) -> list[tuple[float, float, Label]]:
     """Remove the ``holes`` intervals from the unit intervals."""
     out: list[tuple[float, float, Label]] = []
     holes = sorted(holes)
@@ -188,8 +201,9 @@ def step_windows(trace: KinetoTrace, tid: str) -> list[tuple[int, float, float]]
     return [(0, lane[0].start_s, max(e.end_s for e in lane))]
 
 
-def cpu_timelines(trace: KinetoTrace, rank: int, world: int, summary: ImportSummary,
-                  et: ETIndex | None = None) -> list[StepTimeline]:
+def cpu_timelines(
+    trace: KinetoTrace, rank: int, world: int, summary: ImportSummary, et: ETIndex | None = None
+) -> list[StepTimeline]:
     """One :class:`StepTimeline` per step marker of a gloo/CPU trace of ``rank``.
 
     ``et``: the rank's execution trace, when recorded: communication ops are linked to it by
@@ -227,9 +241,19 @@ def cpu_timelines(trace: KinetoTrace, rank: int, world: int, summary: ImportSumm
     return out
 
 
-def _one_step(rank: int, idx: int, s0: float, s1: float, evs: list[Event], spans: list[_Span],
-              coll_tids: list[str], tid: str, group: tuple[int, ...], summary: ImportSummary,
-              et: ETIndex | None) -> StepTimeline:
+def _one_step(
+    rank: int,
+    idx: int,
+    s0: float,
+    s1: float,
+    evs: list[Event],
+    spans: list[_Span],
+    coll_tids: list[str],
+    tid: str,
+    group: tuple[int, ...],
+    summary: ImportSummary,
+    et: ETIndex | None,
+) -> StepTimeline:
     tl = StepTimeline(rank=rank, step=idx, start_s=s0, end_s=s1)
     layers: list[tuple[float, float, int]] = []
     optim: list[tuple[float, float]] = []
@@ -273,8 +297,9 @@ def _one_step(rank: int, idx: int, s0: float, s1: float, evs: list[Event], spans
     top, nested = _top_level(cpu_ops)
     summary.used["compute-op"] += len(top)
     summary.used["nested-op"] += nested
-    bwd_start = min((u.start_s for u in top if u.name.startswith("autograd::engine")),
-                    default=float("inf"))
+    bwd_start = min(
+        (u.start_s for u in top if u.name.startswith("autograd::engine")), default=float("inf")
+    )
 
     last_bwd_layer = -1
 
@@ -302,8 +327,11 @@ def _one_step(rank: int, idx: int, s0: float, s1: float, evs: list[Event], spans
     waited: set[int] = set()
     for w in waits_explicit:
         dims = (w.args.get("Input Dims") or [[]])[0]
-        cands = [i for i, c in enumerate(tl.comms)
-                 if c.launch_s <= w.start_s and i not in waited and _dims_match(c, dims)]
+        cands = [
+            i
+            for i, c in enumerate(tl.comms)
+            if c.launch_s <= w.start_s and i not in waited and _dims_match(c, dims)
+        ]
         if cands:
             ci = cands[-1]
             waited.add(ci)
@@ -313,23 +341,23 @@ def _one_step(rank: int, idx: int, s0: float, s1: float, evs: list[Event], spans
     # gap waits
     ends = sorted((c.end_s, i) for i, c in enumerate(tl.comms))
     prev = s0
-    for s, e, lab in [*units, (s1, s1, Label("other"))]:
-        gap = s - prev
+    for us, ue, lab in [*units, (s1, s1, Label("other"))]:
+        gap = us - prev
         wait_ci = None
         if gap > MIN_WAIT_GAP_S:
             for end_s, i in reversed(ends):
-                if prev - RESUME_SLACK_S <= end_s <= s and s - end_s <= RESUME_SLACK_S:
+                if prev - RESUME_SLACK_S <= end_s <= us and us - end_s <= RESUME_SLACK_S:
                     wait_ci = i
                     break
         if wait_ci is not None:
-            wake_s = max(prev, min(s, tl.comms[wait_ci].end_s))
+            wake_s = max(prev, min(us, tl.comms[wait_ci].end_s))
             tl.waits.append(Wait(prev, wake_s, wait_ci))
             piece_start = wake_s
         else:
             piece_start = prev
-        if e > piece_start:
-            tl.pieces.append(Piece(piece_start, e, lab))
-        prev = max(prev, e)
+        if ue > piece_start:
+            tl.pieces.append(Piece(piece_start, ue, lab))
+        prev = max(prev, ue)
     tl.waits.sort(key=lambda w: w.start_s)
     return tl
 
@@ -338,9 +366,16 @@ def _dims_match(c: CommEvent, dims: object) -> bool:
     return c.elems == _elems(dims) if dims else True
 
 
-def _add_comm(tl: StepTimeline, e: Event, spans: list[_Span], coll_tids: list[str],
-              tid: str, group: tuple[int, ...], summary: ImportSummary,
-              et: ETIndex | None) -> None:
+def _add_comm(
+    tl: StepTimeline,
+    e: Event,
+    spans: list[_Span],
+    coll_tids: list[str],
+    tid: str,
+    group: tuple[int, ...],
+    summary: ImportSummary,
+    et: ETIndex | None,
+) -> None:
     op, gloo_names, size_fn = C10D_OPS[e.name]
     if et is not None:
         linked = et.node(e.args.get("Record function id")) is not None
@@ -349,8 +384,12 @@ def _add_comm(tl: StepTimeline, e: Event, spans: list[_Span], coll_tids: list[st
     is_p2p = op in ("send", "recv")
     span = None
     for s in spans:
-        if (not s.used and s.ev.name in gloo_names and (s.ev.tid == tid) == is_p2p
-                and s.ev.start_s >= e.start_s - 1e-6):
+        if (
+            not s.used
+            and s.ev.name in gloo_names
+            and (s.ev.tid == tid) == is_p2p
+            and s.ev.start_s >= e.start_s - 1e-6
+        ):
             span = s
             break
     size = size_fn(e, len(group), et)
@@ -361,8 +400,7 @@ def _add_comm(tl: StepTimeline, e: Event, spans: list[_Span], coll_tids: list[st
             # TensorList inputs: the span's typed dims give the size (per-rank for all_gather)
             size = gsize * (len(group) if op is CollectiveOp.ALL_GATHER else 1)
         start, end = span.ev.start_s, span.ev.end_s
-        stream = (f"comm.{coll_tids.index(span.ev.tid)}"
-                  if span.ev.tid in coll_tids else "comm")
+        stream = f"comm.{coll_tids.index(span.ev.tid)}" if span.ev.tid in coll_tids else "comm"
     else:
         summary.skipped["comm-without-gloo-span"] += 1
         start, end, stream = e.start_s, e.end_s, "comm"
@@ -379,8 +417,18 @@ def _add_comm(tl: StepTimeline, e: Event, spans: list[_Span], coll_tids: list[st
         except (IndexError, ValueError):
             summary.unknown[f"peer-of:{e.name}"] += 1
     dims = (e.args.get("Input Dims") or [[]])[0]
-    tl.comms.append(CommEvent(
-        op=op, size_B=size, launch_s=e.start_s, start_s=start, end_s=end, stream=stream,
-        name=f"{op}.{len(tl.comms)}", group=() if is_p2p else group,
-        peer=peer, tag=tag, elems=_elems(dims),
-    ))
+    tl.comms.append(
+        CommEvent(
+            op=op,
+            size_B=size,
+            launch_s=e.start_s,
+            start_s=start,
+            end_s=end,
+            stream=stream,
+            name=f"{op}.{len(tl.comms)}",
+            group=() if is_p2p else group,
+            peer=peer,
+            tag=tag,
+            elems=_elems(dims),
+        )
+    )

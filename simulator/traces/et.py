@@ -56,8 +56,12 @@ class ETIndex:
 
 
 def _is_tensor(v: object) -> bool:
-    return (isinstance(v, list) and len(v) == 6 and all(isinstance(x, int) for x in v[:5])
-            and isinstance(v[5], str))
+    return (
+        isinstance(v, list)
+        and len(v) == 6
+        and all(isinstance(x, int) for x in v[:5])
+        and isinstance(v[5], str)
+    )
 
 
 def _first_tensor(v: object) -> list[Any] | None:

@@ -1,10 +1,11 @@
 """Import a recorded trace directory (Kineto JSON per rank) into per-rank Programs.
 
-Entry point: :func:`import_trace_dir`. The directory holds ``rank{r}.trace.json`` (or ``.json.gz``) files and,
-when written by ``commsim record``, a ``manifest.json`` (world, strategy, backend, measured
-step times). CPU (gloo) traces go through :mod:`simulator.traces.cpu`, GPU (NCCL) traces
-through :mod:`simulator.traces.gpu`; both yield :class:`StepTimeline` s that
-:func:`~simulator.traces.timeline.build_program` turns into Programs.
+Entry point: :func:`import_trace_dir`. The directory holds ``rank{r}.trace.json`` (or
+``.json.gz``) files and, when written by ``commsim record``, a ``manifest.json`` (world,
+strategy, backend, measured step times). CPU (gloo) traces go through
+:mod:`simulator.traces.cpu`, GPU (NCCL) traces through :mod:`simulator.traces.gpu`; both
+yield :class:`StepTimeline` s that :func:`~simulator.traces.timeline.build_program` turns
+into Programs.
 """
 
 from __future__ import annotations
@@ -95,8 +96,9 @@ def rank_files(path: Path) -> list[Path]:
         if m:
             found[int(m.group(1))] = p
     if not found:
-        raise InputError("no rank{r}.trace.json files (is this a `commsim record` output?)",
-                         file=str(path))
+        raise InputError(
+            "no rank{r}.trace.json files (is this a `commsim record` output?)", file=str(path)
+        )
     missing = [r for r in range(max(found) + 1) if r not in found]
     if missing:
         raise InputError(f"missing trace files for ranks {missing}", file=str(path))
@@ -121,8 +123,11 @@ def import_trace_dir(path: str | Path, *, link_et: bool = False) -> ImportedTrac
     files = rank_files(p)
     world = len(files)
     if manifest.get("world") not in (None, world):
-        raise InputError(f"manifest says world={manifest['world']}, found {world} rank files",
-                         file=str(p / "manifest.json"), field="world")
+        raise InputError(
+            f"manifest says world={manifest['world']}, found {world} rank files",
+            file=str(p / "manifest.json"),
+            field="world",
+        )
     total = ImportSummary()
     timelines: list[list[StepTimeline]] = []
     per_rank: list[dict[str, Any]] = []

@@ -52,8 +52,7 @@ def measure(world: int = 2, iters: int = 10) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     port = free_port()
-    procs = [ctx.Process(target=_rank_main, args=(r, world, port, iters, q))
-             for r in range(world)]
+    procs = [ctx.Process(target=_rank_main, args=(r, world, port, iters, q)) for r in range(world)]
     for p in procs:
         p.start()
     rows = q.get(timeout=600)
@@ -64,7 +63,8 @@ def measure(world: int = 2, iters: int = 10) -> dict[str, Any]:
     ys = [t for _, t in rows]
     mx, my = statistics.fmean(xs), statistics.fmean(ys)
     slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
-        (x - mx) ** 2 for x in xs)
+        (x - mx) ** 2 for x in xs
+    )
     return {
         "world": world,
         "iters": iters,

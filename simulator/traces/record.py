@@ -9,6 +9,7 @@ No torch import here: the workers import it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -47,19 +48,16 @@ def _tail(text: str, n: int = 8) -> str:
 def _kill_all(procs: list[subprocess.Popen[str]]) -> None:
     for p in procs:
         if p.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
     for p in procs:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             p.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not fail
-            pass
 
 
-def launch_local(cfg: RecordConfig, config_path: Path, timeout_s: float,
-                 env_extra: dict[str, str] | None = None) -> list[str]:
+def launch_local(
+    cfg: RecordConfig, config_path: Path, timeout_s: float, env_extra: dict[str, str] | None = None
+) -> list[str]:
     """Run every rank as a local process on loopback; return each rank's stderr.
 
     Each worker gets its own process group so that a failure kills it and its children.
@@ -85,10 +83,16 @@ def launch_local(cfg: RecordConfig, config_path: Path, timeout_s: float,
             }
             fh = logs[r].open("w")
             handles.append(fh)
-            procs.append(subprocess.Popen(
-                worker_argv(config_path), env=env, stdout=fh, stderr=subprocess.STDOUT,
-                text=True, start_new_session=True,
-            ))
+            procs.append(
+                subprocess.Popen(
+                    worker_argv(config_path),
+                    env=env,
+                    stdout=fh,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    start_new_session=True,
+                )
+            )
         deadline = time.monotonic() + timeout_s
         while True:
             codes = [p.poll() for p in procs]
@@ -104,8 +108,9 @@ def launch_local(cfg: RecordConfig, config_path: Path, timeout_s: float,
                 break
             if time.monotonic() > deadline:
                 _kill_all(procs)
-                raise RuntimeError(f"recording timed out after {timeout_s:.0f} s; "
-                                   "all ranks stopped")
+                raise RuntimeError(
+                    f"recording timed out after {timeout_s:.0f} s; all ranks stopped"
+                )
             time.sleep(0.05)
     except BaseException:
         _kill_all(procs)
@@ -123,19 +128,23 @@ def launch_rig(cfg: RecordConfig, config_path: Path, topology: str, timeout_s: f
 
     topo = load_topology(topology)
     if topo.num_ranks != cfg.world:
-        raise InputError(f"the rig has {topo.num_ranks} ranks but --world is {cfg.world}",
-                         field="--topology")
+        raise InputError(
+            f"the rig has {topo.num_ranks} ranks but --world is {cfg.world}", field="--topology"
+        )
     argv: Callable[[int], list[str]] = lambda r: worker_argv(config_path)  # noqa: E731
     results = launch_on_rig(topo, argv, {"OMP_NUM_THREADS": "1"}, timeout_s)
     for r, res in enumerate(results):
         (config_path.parent / f"rank{r}.log").write_text((res.stdout or "") + (res.stderr or ""))
         if res.returncode != 0:
-            raise RuntimeError(f"rank {r} exited with status {res.returncode} on the rig:\n"
-                               f"{_tail((res.stdout or '') + (res.stderr or ''))}")
+            raise RuntimeError(
+                f"rank {r} exited with status {res.returncode} on the rig:\n"
+                f"{_tail((res.stdout or '') + (res.stderr or ''))}"
+            )
 
 
-def record(cfg: RecordConfig, *, topology: str | None = None, timeout_s: float = 600.0
-           ) -> dict[str, Any]:
+def record(
+    cfg: RecordConfig, *, topology: str | None = None, timeout_s: float = 600.0
+) -> dict[str, Any]:
     """Record ``cfg``; write and return the manifest.
 
     Raises:
@@ -146,8 +155,9 @@ def record(cfg: RecordConfig, *, topology: str | None = None, timeout_s: float =
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if any(out.glob("rank*.trace.json")):
-        raise InputError("already holds a recording; choose an empty directory", file=str(out),
-                         field="--out")
+        raise InputError(
+            "already holds a recording; choose an empty directory", file=str(out), field="--out"
+        )
     cfg = RecordConfig.from_dict({**cfg.to_dict(), "out_dir": str(out.resolve())})
     config_path = out / "record_config.json"
     cfg.write(config_path)
@@ -162,8 +172,9 @@ def record(cfg: RecordConfig, *, topology: str | None = None, timeout_s: float =
     return manifest
 
 
-def build_manifest(cfg: RecordConfig, out: Path, topology: str | None, wall_s: float
-                   ) -> dict[str, Any]:
+def build_manifest(
+    cfg: RecordConfig, out: Path, topology: str | None, wall_s: float
+) -> dict[str, Any]:
     """The manifest of a finished recording, from the ranks' ``steps`` files."""
     infos = [json.loads((out / f"rank{r}.steps.json").read_text()) for r in range(cfg.world)]
     per_rank = [i["step_times_s"] for i in infos]
@@ -188,8 +199,9 @@ def build_manifest(cfg: RecordConfig, out: Path, topology: str | None, wall_s: f
         "config": cfg.to_dict(),
         "files": {
             "kineto": [f"rank{r}.trace.json" for r in range(cfg.world)],
-            "execution_trace": [f"rank{r}.et.json" for r in range(cfg.world)
-                                if (out / f"rank{r}.et.json").is_file()],
+            "execution_trace": [
+                f"rank{r}.et.json" for r in range(cfg.world) if (out / f"rank{r}.et.json").is_file()
+            ],
         },
         "record_wall_s": wall_s,
     }

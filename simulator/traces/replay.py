@@ -77,8 +77,14 @@ def _span(spans: list[tuple[float, float]], same_clock: bool) -> float:
     return min(e - s for s, e in spans)
 
 
-def replay(trace_dir: str, *, topology: Any = None, backend: Any = None,
-           fidelity: str = "flow", link_et: bool = False) -> dict[str, Any]:
+def replay(
+    trace_dir: str,
+    *,
+    topology: Any = None,
+    backend: Any = None,
+    fidelity: str = "flow",
+    link_et: bool = False,
+) -> dict[str, Any]:
     """Replay every measured step of ``trace_dir``; return the comparison (JSON-able).
 
     ``topology``: a Topology, a name/path, or None for the manifest's (``loopback-N`` for
@@ -88,8 +94,9 @@ def replay(trace_dir: str, *, topology: Any = None, backend: Any = None,
     from simulator.topology import load_topology
 
     imp = import_trace_dir(trace_dir, link_et=link_et)
-    topo_name = topology if topology is not None else imp.manifest.get(
-        "topology", f"loopback-{imp.world}")
+    topo_name = (
+        topology if topology is not None else imp.manifest.get("topology", f"loopback-{imp.world}")
+    )
     topo = load_topology(topo_name) if isinstance(topo_name, str) else topo_name
     be = backend if backend is not None else imp.manifest.get("backend", "gloo")
     hosts = imp.manifest.get("hostnames") or []
@@ -103,13 +110,22 @@ def replay(trace_dir: str, *, topology: Any = None, backend: Any = None,
         res = simulate(wl, topo, backend=be, fidelity=fidelity)
         preds.append(res.step_time_s)
         ops = res.ops
-        times = {(int(r), int(i)): (float(s), float(e)) for r, i, s, e in zip(
-            ops["rank"], ops["id"], ops["start_s"], ops["end_s"], strict=True)}
+        times = {
+            (int(r), int(i)): (float(s), float(e))
+            for r, i, s, e in zip(ops["rank"], ops["id"], ops["start_s"], ops["end_s"], strict=True)
+        }
         for m in match_comms(imp, k):
             meas = [(_c(imp, k, r, i).start_s, _c(imp, k, r, i).end_s) for r, i in m.members]
             pred = [times[(r, id_maps[r][i])] for r, i in m.members]
-            rows.append({"step": k, "kind": m.kind, "size_B": m.size_B,
-                         "measured_s": _span(meas, same_clock), "predicted_s": _span(pred, True)})
+            rows.append(
+                {
+                    "step": k,
+                    "kind": m.kind,
+                    "size_B": m.size_B,
+                    "measured_s": _span(meas, same_clock),
+                    "predicted_s": _span(pred, True),
+                }
+            )
     n = min(len(measured), len(preds))
     meas_s = statistics.fmean(measured[:n])
     pred_s = statistics.fmean(preds[:n])
@@ -124,8 +140,9 @@ def replay(trace_dir: str, *, topology: Any = None, backend: Any = None,
         "measured_step_s": meas_s,
         "predicted_step_s": pred_s,
         "error_pct": 100.0 * (pred_s - meas_s) / meas_s,
-        "per_step": [{"step": k, "measured_s": measured[k], "predicted_s": preds[k]}
-                     for k in range(n)],
+        "per_step": [
+            {"step": k, "measured_s": measured[k], "predicted_s": preds[k]} for k in range(n)
+        ],
         "collectives": collective_table(rows),
         "import_summary": imp.summary.to_dict(),
     }
@@ -144,13 +161,15 @@ def collective_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for (kind, size), rs in sorted(groups.items()):
         m = statistics.fmean(r["measured_s"] for r in rs)
         p = statistics.fmean(r["predicted_s"] for r in rs)
-        table.append({
-            "kind": kind,
-            "size_B": size,
-            "count": len(rs),
-            "measured_s": m,
-            "measured_min_s": min(r["measured_s"] for r in rs),
-            "predicted_s": p,
-            "error_pct": 100.0 * (p - m) / m if m > 0 else None,
-        })
+        table.append(
+            {
+                "kind": kind,
+                "size_B": size,
+                "count": len(rs),
+                "measured_s": m,
+                "measured_min_s": min(r["measured_s"] for r in rs),
+                "predicted_s": p,
+                "error_pct": 100.0 * (p - m) / m if m > 0 else None,
+            }
+        )
     return table

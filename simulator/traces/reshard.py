@@ -61,8 +61,9 @@ def layer_profile(imp: ImportedTrace) -> Any:
 
     man = imp.manifest
     if man.get("model", "gpt-tiny") != "gpt-tiny" or "model_config" not in man:
-        raise InputError("re-sharding needs a gpt-tiny recording with a manifest",
-                         file=imp.path, field="model")
+        raise InputError(
+            "re-sharding needs a gpt-tiny recording with a manifest", file=imp.path, field="model"
+        )
     g = GPTConfig(**man["model_config"])
     strategy = RecordStrategy(man.get("strategy", "ddp"))
     tp = imp.world if strategy is RecordStrategy.TP else 1
@@ -105,19 +106,27 @@ def layer_profile(imp: ImportedTrace) -> Any:
         fwd = [pr[("fwd", lay)] for pr in per_rank if ("fwd", lay) in pr]
         bwd = [pr[("bwd", lay)] for pr in per_rank if ("bwd", lay) in pr]
         if not fwd or not bwd:
-            raise InputError(f"no measured forward/backward compute for layer {lay}",
-                             file=imp.path, field="traces")
+            raise InputError(
+                f"no measured forward/backward compute for layer {lay}",
+                file=imp.path,
+                field="traces",
+            )
         f_s, b_s = statistics.fmean(fwd), statistics.fmean(bwd)
         if strategy in (RecordStrategy.PP_GPIPE, RecordStrategy.PP_1F1B):
             n_mb = int(man.get("config", {}).get("microbatches", 1))
             f_s, b_s = f_s / n_mb, b_s / n_mb  # per micro-batch
         act = g.seq_len * mb * g.d_model * (34 + 5 * g.n_head * g.seq_len / g.d_model) * 2
-        layers.append(LayerCost(
-            attn_fwd_s=f_s * share, mlp_fwd_s=f_s * (1 - share),
-            attn_bwd_s=b_s * share, mlp_bwd_s=b_s * (1 - share),
-            params=_layer_params(g) / tp, activation_B=act / tp,
-            flops_fwd=2 * _layer_params(g) * mb * g.seq_len / tp,
-        ))
+        layers.append(
+            LayerCost(
+                attn_fwd_s=f_s * share,
+                mlp_fwd_s=f_s * (1 - share),
+                attn_bwd_s=b_s * share,
+                mlp_bwd_s=b_s * (1 - share),
+                params=_layer_params(g) / tp,
+                activation_B=act / tp,
+                flops_fwd=2 * _layer_params(g) * mb * g.seq_len / tp,
+            )
+        )
     first = embed_head[0]
     last = embed_head[-1]
     embed_params = (g.vocab + g.seq_len) * g.d_model
@@ -127,11 +136,21 @@ def layer_profile(imp: ImportedTrace) -> Any:
     s_per_param = optim_s / total_params if optim_s > 0 else 0.0
     fwd_sum = sum(lc.fwd_s for lc in layers)
     return LayerProfile(
-        layers=tuple(layers), micro_batch=mb, seq_len=g.seq_len, hidden=g.d_model, tp=tp,
-        act_bytes=FP32_B, grad_bytes=FP32_B, param_bytes=FP32_B,
-        embed_fwd_s=first.get("embed_fwd", 0.0), embed_bwd_s=first.get("embed_bwd", 0.0),
-        head_fwd_s=last.get("head_fwd", 0.0), head_bwd_s=last.get("head_bwd", 0.0),
-        embed_params=embed_params, head_params=head_params, tie_embeddings=False,
+        layers=tuple(layers),
+        micro_batch=mb,
+        seq_len=g.seq_len,
+        hidden=g.d_model,
+        tp=tp,
+        act_bytes=FP32_B,
+        grad_bytes=FP32_B,
+        param_bytes=FP32_B,
+        embed_fwd_s=first.get("embed_fwd", 0.0),
+        embed_bwd_s=first.get("embed_bwd", 0.0),
+        head_fwd_s=last.get("head_fwd", 0.0),
+        head_bwd_s=last.get("head_bwd", 0.0),
+        embed_params=embed_params,
+        head_params=head_params,
+        tie_embeddings=False,
         optimizer_s_per_param=s_per_param,
         achieved_flops=sum(lc.flops_fwd for lc in layers) / fwd_sum if fwd_sum else 1e9,
         memory_Bps=12.0 / s_per_param if s_per_param > 0 else 1e10,
@@ -162,26 +181,33 @@ def strategy_config(strategy: str, world: int, g: GPTConfig, bucket_cap_mb: floa
     if s is RecordStrategy.DDP:
         return StrategyConfig(data_parallel=bucket)
     if s is RecordStrategy.DDP_FP16:
-        return StrategyConfig(data_parallel=bucket,
-                              compression=CompressionConfig(kind=CompressionKind.FP16))
+        return StrategyConfig(
+            data_parallel=bucket, compression=CompressionConfig(kind=CompressionKind.FP16)
+        )
     if s is RecordStrategy.DDP_POWERSGD:
-        return StrategyConfig(data_parallel=bucket,
-                              compression=CompressionConfig(kind=CompressionKind.POWERSGD, rank=1))
+        return StrategyConfig(
+            data_parallel=bucket,
+            compression=CompressionConfig(kind=CompressionKind.POWERSGD, rank=1),
+        )
     if s is RecordStrategy.FSDP:
         return StrategyConfig(data_parallel=DataParallelConfig(mode=DataParallelMode.FSDP))
     if s in (RecordStrategy.PP_GPIPE, RecordStrategy.PP_1F1B):
-        pp = max(p for p in range(1, min(g.n_layer, world) + 1)
-                 if g.n_layer % p == 0 and world % p == 0)
-        sched = PipelineSchedule.GPIPE if s is RecordStrategy.PP_GPIPE else \
-            PipelineSchedule.ONE_F_ONE_B
+        pp = max(
+            p for p in range(1, min(g.n_layer, world) + 1) if g.n_layer % p == 0 and world % p == 0
+        )
+        sched = (
+            PipelineSchedule.GPIPE if s is RecordStrategy.PP_GPIPE else PipelineSchedule.ONE_F_ONE_B
+        )
         return StrategyConfig(pp=pp, pipeline=PipelineConfig(schedule=sched))
     if s is RecordStrategy.TP:
-        tp = max(t for t in range(1, min(g.n_head, world) + 1)
-                 if g.n_head % t == 0 and world % t == 0)
+        tp = max(
+            t for t in range(1, min(g.n_head, world) + 1) if g.n_head % t == 0 and world % t == 0
+        )
         return StrategyConfig(tp=tp)
     mode = PSMode.SYNC if s is RecordStrategy.PS_SYNC else PSMode.ASYNC
-    return StrategyConfig(kind=StrategyKind.PARAMETER_SERVER,
-                          parameter_server=ParameterServerConfig(mode=mode))
+    return StrategyConfig(
+        kind=StrategyKind.PARAMETER_SERVER, parameter_server=ParameterServerConfig(mode=mode)
+    )
 
 
 def reshard(imp: ImportedTrace, strategy: str, world: int, topology: Any) -> Any:
@@ -201,7 +227,8 @@ def reshard(imp: ImportedTrace, strategy: str, world: int, topology: Any) -> Any
     cfg = strategy_config(strategy, world, g, bucket)
     dp = world // (cfg.tp * cfg.pp)
     try:
-        return build_from_profile(prof, cfg, world, topology,
-                                  global_batch=dp * g.batch, micro_batch=prof.micro_batch)
+        return build_from_profile(
+            prof, cfg, world, topology, global_batch=dp * g.batch, micro_batch=prof.micro_batch
+        )
     except ValueError as exc:
         raise InputError(str(exc), field="--strategy") from exc

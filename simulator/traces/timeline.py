@@ -128,8 +128,11 @@ def build_program(tl: StepTimeline) -> tuple[Program, dict[int, int]]:
             deps.append(last_compute)
         if seg_label.category == "optim" and not optim_seen:
             optim_seen.append(True)
-            deps += [comm_op[i] for i, c in enumerate(tl.comms)
-                     if i in comm_op and c.op not in ("send", "recv")]
+            deps += [
+                comm_op[i]
+                for i, c in enumerate(tl.comms)
+                if i in comm_op and c.op not in ("send", "recv")
+            ]
         last_compute = prog.compute(
             f"{seg_label.category}{layer}.{n}",
             duration_s=max(seg[0], 0.0),
@@ -156,14 +159,35 @@ def build_program(tl: StepTimeline) -> tuple[Program, dict[int, int]]:
         c = tl.comms[i]
         deps = [last_compute] if last_compute is not None else []
         if c.op == "send":
-            oid = prog.send(c.name, peer=c.peer, size_B=c.size_B, tag=c.tag,
-                            stream="comm.send", deps=deps, category="p2p")
+            oid = prog.send(
+                c.name,
+                peer=c.peer,
+                size_B=c.size_B,
+                tag=c.tag,
+                stream="comm.send",
+                deps=deps,
+                category="p2p",
+            )
         elif c.op == "recv":
-            oid = prog.recv(c.name, peer=c.peer, size_B=c.size_B, tag=c.tag,
-                            stream="comm.recv", deps=deps, category="p2p")
+            oid = prog.recv(
+                c.name,
+                peer=c.peer,
+                size_B=c.size_B,
+                tag=c.tag,
+                stream="comm.recv",
+                deps=deps,
+                category="p2p",
+            )
         else:
-            oid = prog.collective(c.name, op=CollectiveOp(c.op), group=c.group,
-                                  size_B=c.size_B, stream=c.stream, deps=deps, category="comm")
+            oid = prog.collective(
+                c.name,
+                op=CollectiveOp(c.op),
+                group=c.group,
+                size_B=c.size_B,
+                stream=c.stream,
+                deps=deps,
+                category="comm",
+            )
         comm_op[i] = oid
 
     cuts = _cut_points(tl)

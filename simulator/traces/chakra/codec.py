@@ -29,8 +29,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from google.protobuf.internal.decoder import _DecodeVarint32  # type: ignore[attr-defined]
-from google.protobuf.internal.encoder import _VarintBytes  # type: ignore[attr-defined]
+from google.protobuf.internal.decoder import _DecodeVarint32
+from google.protobuf.internal.encoder import _VarintBytes
 
 from simulator.errors import InputError
 from simulator.traces.chakra.schema import COLL_TYPES, GlobalMetadata, Node
@@ -47,8 +47,12 @@ from simulator.workload.ir import (
 SCHEMA_VERSION = "0.0.4"  # Chakra schema version string written into GlobalMetadata
 COMP, SEND, RECV, COLL = 4, 5, 6, 7  # NodeType numbers of et_def.proto
 _COLL_CODE = {
-    CollectiveOp.ALL_REDUCE: 0, CollectiveOp.REDUCE: 1, CollectiveOp.ALL_GATHER: 2,
-    CollectiveOp.BROADCAST: 5, CollectiveOp.ALL_TO_ALL: 6, CollectiveOp.REDUCE_SCATTER: 7,
+    CollectiveOp.ALL_REDUCE: 0,
+    CollectiveOp.REDUCE: 1,
+    CollectiveOp.ALL_GATHER: 2,
+    CollectiveOp.BROADCAST: 5,
+    CollectiveOp.ALL_TO_ALL: 6,
+    CollectiveOp.REDUCE_SCATTER: 7,
     CollectiveOp.BARRIER: 9,
 }
 _CODE_COLL = {v: k for k, v in _COLL_CODE.items()}
@@ -124,8 +128,9 @@ def program_to_nodes(prog: Program) -> list[Any]:
     return nodes
 
 
-def program_from_nodes(rank: int, nodes: list[Any], world: int,
-                       skipped: Counter[str] | None = None) -> Program:
+def program_from_nodes(
+    rank: int, nodes: list[Any], world: int, skipped: Counter[str] | None = None
+) -> Program:
     """Rebuild a Program from Chakra nodes (commsim-written or foreign; see module doc)."""
     prog = Program(rank=rank)
     order = {n.id: i for i, n in enumerate(nodes)}
@@ -148,30 +153,44 @@ def program_from_nodes(rank: int, nodes: list[Any], world: int,
         if n.type == COLL:
             code = int(a.get("comm_type", 0))
             if code not in _CODE_COLL:
-                raise InputError(f"collective type {COLL_TYPES[code]} is not modelled",
-                                 field=f"node {n.id}.comm_type")
+                raise InputError(
+                    f"collective type {COLL_TYPES[code]} is not modelled",
+                    field=f"node {n.id}.comm_type",
+                )
             oid = prog.collective(
-                op=_CODE_COLL[code], group=[int(g) for g in a.get("commsim.group",
-                                                                  range(world))],
-                size_B=size, algo=a.get("commsim.algo", "auto"), root=int(a.get(
-                    "commsim.root", 0)), stream=a.get("commsim.stream", "comm"),
-                match_key=a.get("commsim.match_key"), **common)
+                op=_CODE_COLL[code],
+                group=[int(g) for g in a.get("commsim.group", range(world))],
+                size_B=size,
+                algo=a.get("commsim.algo", "auto"),
+                root=int(a.get("commsim.root", 0)),
+                stream=a.get("commsim.stream", "comm"),
+                match_key=a.get("commsim.match_key"),
+                **common,
+            )
         elif n.type in (SEND, RECV):
             is_send = n.type == SEND
             peer = int(a.get("comm_dst" if is_send else "comm_src", -1))
             fn = prog.send if is_send else prog.recv
-            oid = fn(peer=peer, size_B=size, tag=int(a.get("comm_tag", 0)),
-                     stream=a.get("commsim.stream", "comm"), **common)
+            oid = fn(
+                peer=peer,
+                size_B=size,
+                tag=int(a.get("comm_tag", 0)),
+                stream=a.get("commsim.stream", "comm"),
+                **common,
+            )
         else:
             if n.type != COMP and skipped is not None:
                 skipped[f"chakra-node-type-{n.type}"] += 1
             dur = a.get("commsim.duration_s")
             if dur is None:
                 dur = n.duration_micros * 1e-6 if n.type == COMP else 0.0
-            oid = prog.compute(duration_s=float(dur), flops=float(a.get(
-                "commsim.flops", a.get("num_ops", 0))), bytes_accessed_B=float(a.get(
-                    "commsim.bytes_accessed_B", a.get("tensor_size", 0))),
-                stream=a.get("commsim.stream", "compute"), **common)
+            oid = prog.compute(
+                duration_s=float(dur),
+                flops=float(a.get("commsim.flops", a.get("num_ops", 0))),
+                bytes_accessed_B=float(a.get("commsim.bytes_accessed_B", a.get("tensor_size", 0))),
+                stream=a.get("commsim.stream", "compute"),
+                **common,
+            )
         id_map[n.id] = oid
     return prog
 
@@ -204,7 +223,7 @@ def read_et(path: Path) -> tuple[Any, list[Any]]:
             raise InputError(f"bad length prefix at byte {pos}", file=str(path)) from exc
         if pos + size > len(buf):
             raise InputError(f"truncated message at byte {pos}", file=str(path))
-        msgs.append(buf[pos:pos + size])
+        msgs.append(buf[pos : pos + size])
         pos += size
     if not msgs:
         raise InputError("empty Chakra file", file=str(path))
@@ -221,8 +240,10 @@ def read_et(path: Path) -> tuple[Any, list[Any]]:
 def export_workload(wl: Workload, out_dir: Path, prefix: str = "commsim") -> list[Path]:
     """Write ``<prefix>.<rank>.et`` per program into ``out_dir``; return the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    meta = {"commsim.world": str(wl.world_size),
-            **{f"commsim.meta.{k}": str(v) for k, v in wl.metadata.items()}}
+    meta = {
+        "commsim.world": str(wl.world_size),
+        **{f"commsim.meta.{k}": str(v) for k, v in wl.metadata.items()},
+    }
     paths = []
     for prog in wl.programs:
         p = out_dir / f"{prefix}.{prog.rank}.et"

@@ -16,26 +16,63 @@ PACKAGE = "ChakraProtoMsg"
 F = descriptor_pb2.FieldDescriptorProto
 
 _SCALARS = [
-    ("double", F.TYPE_DOUBLE, "Double"), ("float", F.TYPE_FLOAT, "Float"),
-    ("int32", F.TYPE_INT32, "Int32"), ("int64", F.TYPE_INT64, "Int64"),
-    ("uint32", F.TYPE_UINT32, "Uint32"), ("uint64", F.TYPE_UINT64, "Uint64"),
-    ("sint32", F.TYPE_SINT32, "Sint32"), ("sint64", F.TYPE_SINT64, "Sint64"),
-    ("fixed32", F.TYPE_FIXED32, "Fixed32"), ("fixed64", F.TYPE_FIXED64, "Fixed64"),
-    ("sfixed32", F.TYPE_SFIXED32, "Sfixed32"), ("sfixed64", F.TYPE_SFIXED64, "Sfixed64"),
-    ("bool", F.TYPE_BOOL, "Bool"), ("string", F.TYPE_STRING, "String"),
+    ("double", F.TYPE_DOUBLE, "Double"),
+    ("float", F.TYPE_FLOAT, "Float"),
+    ("int32", F.TYPE_INT32, "Int32"),
+    ("int64", F.TYPE_INT64, "Int64"),
+    ("uint32", F.TYPE_UINT32, "Uint32"),
+    ("uint64", F.TYPE_UINT64, "Uint64"),
+    ("sint32", F.TYPE_SINT32, "Sint32"),
+    ("sint64", F.TYPE_SINT64, "Sint64"),
+    ("fixed32", F.TYPE_FIXED32, "Fixed32"),
+    ("fixed64", F.TYPE_FIXED64, "Fixed64"),
+    ("sfixed32", F.TYPE_SFIXED32, "Sfixed32"),
+    ("sfixed64", F.TYPE_SFIXED64, "Sfixed64"),
+    ("bool", F.TYPE_BOOL, "Bool"),
+    ("string", F.TYPE_STRING, "String"),
     ("bytes", F.TYPE_BYTES, "Bytes"),
 ]
 
-NODE_TYPES = ["INVALID_NODE", "METADATA_NODE", "MEM_LOAD_NODE", "MEM_STORE_NODE", "COMP_NODE",
-              "COMM_SEND_NODE", "COMM_RECV_NODE", "COMM_COLL_NODE"]
-COLL_TYPES = ["ALL_REDUCE", "REDUCE", "ALL_GATHER", "GATHER", "SCATTER", "BROADCAST",
-              "ALL_TO_ALL", "REDUCE_SCATTER", "REDUCE_SCATTER_BLOCK", "BARRIER"]
+NODE_TYPES = [
+    "INVALID_NODE",
+    "METADATA_NODE",
+    "MEM_LOAD_NODE",
+    "MEM_STORE_NODE",
+    "COMP_NODE",
+    "COMM_SEND_NODE",
+    "COMM_RECV_NODE",
+    "COMM_COLL_NODE",
+]
+COLL_TYPES = [
+    "ALL_REDUCE",
+    "REDUCE",
+    "ALL_GATHER",
+    "GATHER",
+    "SCATTER",
+    "BROADCAST",
+    "ALL_TO_ALL",
+    "REDUCE_SCATTER",
+    "REDUCE_SCATTER_BLOCK",
+    "BARRIER",
+]
 
 
-def _field(msg: Any, name: str, number: int, ftype: int, *, repeated: bool = False,
-           type_name: str = "", oneof: int | None = None) -> None:
-    f = msg.field.add(name=name, number=number, type=ftype,
-                      label=F.LABEL_REPEATED if repeated else F.LABEL_OPTIONAL)
+def _field(
+    msg: Any,
+    name: str,
+    number: int,
+    ftype: int,
+    *,
+    repeated: bool = False,
+    type_name: str = "",
+    oneof: int | None = None,
+) -> None:
+    f = msg.field.add(
+        name=name,
+        number=number,
+        type=ftype,
+        label=F.LABEL_REPEATED if repeated else F.LABEL_OPTIONAL,
+    )
     if type_name:
         f.type_name = f".{PACKAGE}.{type_name}"
     if oneof is not None:
@@ -43,8 +80,9 @@ def _field(msg: Any, name: str, number: int, ftype: int, *, repeated: bool = Fal
 
 
 def _file() -> descriptor_pb2.FileDescriptorProto:
-    fd = descriptor_pb2.FileDescriptorProto(name="commsim_chakra_et_def.proto", package=PACKAGE,
-                                            syntax="proto3")
+    fd = descriptor_pb2.FileDescriptorProto(
+        name="commsim_chakra_et_def.proto", package=PACKAGE, syntax="proto3"
+    )
     attr = fd.message_type.add(name="AttributeProto")
     _field(attr, "name", 1, F.TYPE_STRING)
     _field(attr, "doc_string", 2, F.TYPE_STRING)
