@@ -7,12 +7,14 @@ destination in networkx (seconds on a 1,024-GPU fat tree), the :class:`Router` r
 holds a bitset (one bit per destination of the block), each BFS level ORs the bitsets of its
 successors (``np.bitwise_or.reduceat`` over the edge list sorted by source), and endpoints other
 than the destination itself are masked out of the frontier so nothing transits them. Distance
-blocks are cached, so routing all pairs of a ring (neighbouring ranks) costs a few BFS sweeps.
+blocks (``int16``, one row per destination) are cached, so routing all pairs of a ring over
+1,024 GPUs costs four BFS sweeps (benchmarks/bench_routing.py).
 
-A route is then walked from the source: at each node the candidate next hops are the successors
-one hop closer to the destination (in node order); the choice among them is a splitmix64 hash of
-``(src, dst, key, hop)``, which is stable across runs and processes (Python's ``hash`` of
-strings is salted per process and is not used).
+A route is then walked from the source: at each node the candidate next hops are the
+non-endpoint successors one hop closer to the destination, in node order (found with numpy at
+nodes of many successors, e.g. switches); the last hop enters the destination itself. The
+choice among equal-cost candidates is a splitmix64 hash of ``(src, dst, key, hop)``, stable
+across runs and processes (Python's ``hash`` of strings is salted per process: not used).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 
 _MASK64 = (1 << 64) - 1
 _BLOCK = 256  # destination ranks per bit-parallel BFS (multiple of 8)
+_VECTOR_DEGREE = 6  # nodes with more transit successors pick next hops with numpy
 
 
 def _mix64(x: int) -> int:
@@ -85,21 +88,20 @@ class Router:
         # transit successors (as lists and numpy arrays) and endpoint successors per node
         self._tv: list[list[int]] = []
         self._tl: list[list[int]] = []
+        self._tv_np: list[np.ndarray] = []
         self._ends: list[dict[int, int]] = []
         for succ in self._succ:
             tv = [v for v, _ in succ if self._transit_list[v]]
             self._tv.append(tv)
             self._tl.append([lid for v, lid in succ if self._transit_list[v]])
+            self._tv_np.append(np.array(tv, dtype=np.intp))
             self._ends.append({v: lid for v, lid in succ if not self._transit_list[v]})
         self._blocks: dict[int, np.ndarray] = {}
-        self._columns: dict[int, list[int]] = {}
 
     # ------------------------------------------------------------------ distances
     def _distance_block(self, block: int) -> np.ndarray:
-        """``int32[n_nodes, B]``: hops from every node to each destination rank of ``block``.
-
-        ``-1`` where unreachable without transiting an endpoint.
-        """
+        """``int16[B, n_nodes]``: row ``j`` holds the hops from every node to destination rank
+        ``block * B + j``; ``-1`` where unreachable without transiting an endpoint."""
         cached = self._blocks.get(block)
         if cached is not None:
             return cached
@@ -107,21 +109,21 @@ class Router:
         dests = self._rank_node[lo : lo + _BLOCK]
         width = len(dests)
         nbytes = (width + 7) // 8
-        dist = np.full((self._n, width), -1, dtype=np.int32)
+        dist_t = np.full((width, self._n), -1, dtype=np.int16)
+        dist = dist_t.T  # (n_nodes, width) view for boolean-mask writes
         front = np.zeros((self._n, nbytes), dtype=np.uint8)
         for j, d in enumerate(dests):
             front[d, j // 8] |= np.uint8(0x80 >> (j % 8))
             dist[d, j] = 0
         visited = front.copy()
         level = 0
-        transit_col = self._transit[:, None]
+        transit_col = np.where(self._transit, 0xFF, 0).astype(np.uint8)[:, None]
         while True:
             if level > 0:
-                front = front * transit_col  # endpoints receive but never forward
-            if not front.any() or len(self._starts) == 0:
+                front &= transit_col  # endpoints receive but never forward
+            if len(self._starts) == 0 or not front.any():
                 break
-            gathered = front[self._ev]
-            reduced = np.bitwise_or.reduceat(gathered, self._starts, axis=0)
+            reduced = np.bitwise_or.reduceat(front[self._ev], self._starts, axis=0)
             new = np.zeros_like(front)
             new[self._src_nodes] = reduced
             new &= ~visited
@@ -129,24 +131,18 @@ class Router:
                 break
             visited |= new
             level += 1
-            bits = np.unpackbits(new, axis=1, count=width).astype(bool)
-            dist[bits] = level
+            dist[np.unpackbits(new, axis=1, count=width).view(bool)] = level
             front = new
-        self._blocks[block] = dist
-        return dist
+        self._blocks[block] = dist_t
+        return dist_t
 
-    def _column(self, dst_rank: int) -> list[int]:
-        """Hops to ``dst_rank`` from every node (list indexed by node; -1: unreachable)."""
-        col = self._columns.get(dst_rank)
-        if col is None:
-            block = self._distance_block(dst_rank // _BLOCK)
-            col = block[:, dst_rank % _BLOCK].tolist()
-            self._columns[dst_rank] = col
-        return col
+    def _column(self, dst_rank: int) -> np.ndarray:
+        """Hops to ``dst_rank`` from every node (contiguous row; -1: unreachable)."""
+        return self._distance_block(dst_rank // _BLOCK)[dst_rank % _BLOCK]
 
     def hops(self, src_rank: int, dst_rank: int) -> int:
         """Hop count of the shortest path, ``-1`` if there is none."""
-        return self._column(dst_rank)[self._rank_node[src_rank]]
+        return int(self._column(dst_rank)[self._rank_node[src_rank]])
 
     # ------------------------------------------------------------------ routes
     def route(self, src_rank: int, dst_rank: int, key: int = 0) -> tuple[int, ...]:
@@ -156,7 +152,7 @@ class Router:
         col = self._column(dst_rank)
         cur = self._rank_node[src_rank]
         target = self._rank_node[dst_rank]
-        remaining = col[cur]
+        remaining = int(col[cur])
         if remaining < 0:
             raise ValueError(
                 f"no route from rank {src_rank} to rank {dst_rank} that avoids transiting "
@@ -167,7 +163,10 @@ class Router:
         while remaining > 1:
             want = remaining - 1
             tv = self._tv[cur]
-            idx = [k for k, v in enumerate(tv) if col[v] == want]
+            if len(tv) > _VECTOR_DEGREE:
+                idx = np.flatnonzero(col[self._tv_np[cur]] == want).tolist()
+            else:
+                idx = [k for k, v in enumerate(tv) if col[v] == want]
             k = idx[0] if len(idx) == 1 else idx[ecmp_hash(src_rank, dst_rank, key, hop) % len(idx)]
             path.append(self._tl[cur][k])
             cur = tv[k]
