@@ -196,3 +196,39 @@ def test_fabric_conserves_bytes_and_respects_bounds(
     assert (fabric.link_busy_s * capacity >= expected * (1 - 1e-9)).all()
     # the run cannot end before the busiest link has carried its bytes
     assert env.now >= (expected / capacity).max() * (1 - 1e-9)
+
+
+def test_scalar_and_vectorised_paths_agree_bit_for_bit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import simulator.network.fabric as fabric_module
+
+    capacity, plan = random_scenario(seed=5)
+    results = []
+    for small in (0, 10**6):
+        monkeypatch.setattr(fabric_module, "_SMALL", small)
+        fabric, _ = run_scenario(capacity, plan)
+        results.append((fabric.records, fabric.link_busy_s.tolist()))
+    assert results[0] == results[1]
+
+
+def test_component_splits_after_the_bridge_leaves() -> None:
+    env = simpy.Environment()
+    fabric = Fabric(env, np.array([10.0, 10.0, 10.0]))
+    fabric.start_many([FlowSpec((0,), 100.0, tag="a") for _ in range(3)])
+    fabric.start_many([FlowSpec((2,), 200.0, tag="b") for _ in range(3)])
+    env.run(until=0.1)
+    assert fabric.num_components == 2
+    fabric.start_many([FlowSpec((0, 1, 2), 1.0, tag="bridge") for _ in range(8)])
+    env.run(until=0.2)
+    assert fabric.num_components == 1
+    env.run(until=5.0)  # bridges (1 B each at ~10/11 B/s) are long gone
+    assert fabric.num_components == 2
+    rates = fabric.active_rates()
+    assert list(rates.values()) == pytest.approx([10 / 3] * 6)
+    env.run()
+    # Each a/b flow drains 0.1 * 10/3 before the bridges and 1.1 * 10/11 beside them (bridges:
+    # 1 B at 10/11 B/s from t=0.1 to 1.2), then the rest at 10/3 B/s.
+    drained = 0.1 * 10 / 3 + 1.1 * 10 / 11
+    ends = {r.tag: r.end_s for r in fabric.records}
+    assert ends["bridge"] == pytest.approx(1.2)
+    assert ends["a"] == pytest.approx(1.2 + (100 - drained) * 3 / 10)
+    assert ends["b"] == pytest.approx(1.2 + (200 - drained) * 3 / 10)

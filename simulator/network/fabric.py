@@ -50,6 +50,11 @@ _LATE = simpy.events.EventPriority(2)
 
 _WAITING, _ACTIVE, _DONE = 0, 1, 2
 
+#: Components with at most this many flows are drained with scalar Python arithmetic, and
+#: solves with at most ``4 * _SMALL`` link incidences index links with a dict (both are the
+#: same computation as the numpy path, only cheaper for tiny inputs).
+_SMALL = 16
+
 
 class _Alarm(simpy.events.Event):
     """A timeout processed after all normal events of its timestamp (priority ``_LATE``).
@@ -147,6 +152,10 @@ class Fabric:
         self._group: list[_Group | None] = []
         self._slot: list[int] = []
         self._size = np.zeros(0)
+        self._inc_start = np.zeros(0, dtype=np.intp)  # flow's links: _inc_links[start:start+len]
+        self._inc_len = np.zeros(0, dtype=np.intp)
+        self._inc_links = np.zeros(256, dtype=np.intp)
+        self._inc_used = 0
         self._maxr = np.zeros(0)
         self._rem = np.zeros(0)  # remaining bytes at the component's last_t
         self._rate = np.zeros(0)
@@ -224,6 +233,11 @@ class Fabric:
         """
         return self._stats.timeline_arrays()
 
+    @property
+    def num_components(self) -> int:
+        """Groups of draining flows currently recomputed independently (diagnostics)."""
+        return len(self._comps)
+
     def active_rates(self) -> dict[int, float]:
         """Current rate (B/s) of every draining flow, by sequence number (ascending)."""
         seqs = sorted(s for c in self._comps.values() for s in c.members)
@@ -250,6 +264,14 @@ class Fabric:
         self._slot.append(slot)
         self._size[seq] = spec.size_B
         self._maxr[seq] = spec.max_rate_Bps
+        pos, n = self._inc_used, len(links)
+        if pos + n > self._inc_links.size:
+            grow = max(pos + n, 2 * self._inc_links.size) - self._inc_links.size
+            self._inc_links = np.concatenate([self._inc_links, np.zeros(grow, dtype=np.intp)])
+        self._inc_links[pos : pos + n] = links
+        self._inc_start[seq] = pos
+        self._inc_len[seq] = n
+        self._inc_used = pos + n
         self._in_flight += 1
         join_t = now + spec.latency_s
         heapq.heappush(self._joins, (join_t, seq))
@@ -261,6 +283,9 @@ class Fabric:
 
         self._size, self._maxr = grown(self._size), grown(self._maxr)
         self._rem, self._rate, self._end = grown(self._rem), grown(self._rate), grown(self._end)
+        pad = np.zeros(n - self._inc_start.size, dtype=np.intp)
+        self._inc_start = np.concatenate([self._inc_start, pad])
+        self._inc_len = np.concatenate([self._inc_len, pad])
 
     # ------------------------------------------------------------------ event loop
     def _run(self) -> Any:
@@ -343,15 +368,29 @@ class Fabric:
 
     def _drain(self, comp: _Component, t: float, finished: list[int]) -> None:
         """Advance ``comp`` to time ``t`` at its current rates; retire the flows now done."""
-        seqs = self._seqs(comp)
         dt = t - comp.last_t
-        if dt > 0.0:
-            self._rem[seqs] -= self._rate[seqs] * dt
-            comp.last_t = t
-        done = (self._end[seqs] <= t) | (self._rem[seqs] <= DONE_RTOL * self._size[seqs])
-        if not done.any():
+        comp.last_t = t
+        if len(comp.members) <= _SMALL:
+            # Same float operations as the vectorised path below, without numpy's call overhead.
+            rem, rate, end, size = self._rem, self._rate, self._end, self._size
+            done = []
+            for seq in sorted(comp.members):
+                r = rem[seq]
+                if dt > 0.0:
+                    r = rem[seq] = r - rate[seq] * dt
+                if end[seq] <= t or r <= DONE_RTOL * size[seq]:
+                    done.append(seq)
+        else:
+            seqs = self._seqs(comp)
+            if dt > 0.0:
+                self._rem[seqs] -= self._rate[seqs] * dt
+            mask = (self._end[seqs] <= t) | (self._rem[seqs] <= DONE_RTOL * self._size[seqs])
+            if not mask.any():
+                return
+            done = seqs[mask].tolist()
+        if not done:
             return
-        for seq in seqs[done].tolist():
+        for seq in done:
             self._leave(comp, seq, t)
             finished.append(seq)
         comp.seqs = None
@@ -374,10 +413,13 @@ class Fabric:
         """Flow ``seq`` starts draining: merge the components of its links and add it."""
         comps, link_comp = self._comps, self._link_comp
         links = self._ulinks[seq]
-        for cid in sorted({link_comp[k] for k in links if k in link_comp}):
-            if cid in comps:
-                self._drain(comps[cid], t, finished)
-        touching = [comps[c] for c in sorted({link_comp[k] for k in links if k in link_comp})]
+        touching: list[_Component] = []
+        if any(k in link_comp for k in links):
+            for cid in sorted({link_comp[k] for k in links if k in link_comp}):
+                if cid in comps:
+                    self._drain(comps[cid], t, finished)
+            # draining may have retired flows and freed links: look again
+            touching = [comps[c] for c in sorted({link_comp[k] for k in links if k in link_comp})]
         if touching:
             target = max(touching, key=lambda c: (len(c.members), -c.cid))
             for other in touching:
@@ -464,16 +506,7 @@ class Fabric:
         self.recomputes += 1
         seq_arrays = [self._seqs(c) for c in comps]
         seqs = seq_arrays[0] if len(seq_arrays) == 1 else np.concatenate(seq_arrays)
-        inc_flow: list[int] = []
-        inc_link: list[int] = []
-        specs = self._spec
-        for i, seq in enumerate(seqs.tolist()):
-            links = specs[seq].links
-            inc_flow.extend([i] * len(links))
-            inc_link.extend(links)
-        flow_idx = np.array(inc_flow, dtype=np.intp)
-        uniq, local = np.unique(np.array(inc_link, dtype=np.intp), return_inverse=True)
-        local = local.reshape(-1)
+        flow_idx, uniq, local = self._incidence(seqs)
         rates = solve_incidence(flow_idx, local, seqs.size, self._cap[uniq], self._maxr[seqs])
         self._rate[seqs] = rates
         with np.errstate(divide="ignore"):  # a starved flow (rate 0) waits for a change
@@ -490,6 +523,40 @@ class Fabric:
         if uniq.size:
             load = np.bincount(local, weights=rates[flow_idx], minlength=uniq.size)
             self._stats.loads(t, uniq, load.astype(np.float64, copy=False))
+
+    def _incidence(self, seqs: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+        """Flattened links of flows ``seqs``: ``(flow index, distinct links, local link index)``.
+
+        ``flow index`` is the position in ``seqs``; ``local`` indexes ``distinct links``.
+        """
+        if seqs.size <= _SMALL:
+            inc_flow: list[int] = []
+            inc_link: list[int] = []
+            index: dict[int, int] = {}
+            for i, seq in enumerate(seqs.tolist()):
+                links = self._spec[seq].links
+                inc_flow.extend([i] * len(links))
+                inc_link.extend([index.setdefault(k, len(index)) for k in links])
+            return (
+                np.array(inc_flow, dtype=np.intp),
+                np.array(list(index), dtype=np.intp),
+                np.array(inc_link, dtype=np.intp),
+            )
+        lens = self._inc_len[seqs]
+        starts = self._inc_start[seqs]
+        flow_idx = np.repeat(np.arange(seqs.size, dtype=np.intp), lens)
+        out_start = np.cumsum(lens) - lens
+        links = self._inc_links[
+            np.arange(flow_idx.size, dtype=np.intp) + np.repeat(starts - out_start, lens)
+        ]
+        if 16 * links.size >= self._n_links:  # dense: mark and number links in one pass
+            mark = np.zeros(self._n_links, dtype=np.intp)
+            mark[links] = 1
+            uniq = np.flatnonzero(mark)
+            mark[uniq] = np.arange(uniq.size, dtype=np.intp)
+            return flow_idx, uniq, mark[links]
+        uniq, local = np.unique(links, return_inverse=True)
+        return flow_idx, uniq, local.reshape(-1)
 
     # ------------------------------------------------------------------ completion
     def _complete(self, finished: list[int], t: float) -> None:
