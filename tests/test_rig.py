@@ -35,9 +35,9 @@ def test_plan_shapes_every_direction_exactly_once() -> None:
     assert len({h.address for h in plan.hosts}) == 4
 
 
-def test_burst_holds_a_frame_and_about_one_ms() -> None:
+def test_burst_holds_four_frames_or_a_quarter_ms() -> None:
     assert burst_B(10e6, 9000) == 4 * 9014
-    assert burst_B(125e6, 1500) == 125_000
+    assert burst_B(125e6, 1500) == 31_250
 
 
 def _write(tmp_path: Path, body: str) -> str:

@@ -3,18 +3,23 @@
 - ``commsim rig plan TOPOLOGY``: what would be built (no root needed).
 - ``commsim rig check TOPOLOGY [--size 64MiB]``: build it, time a TCP transfer from rank 0 to
   every other rank, compare with the path's configured bottleneck rate, tear it down.
+- ``commsim rig bench TOPOLOGY``: gloo collective microbenchmarks (nccl-tests-like table) with
+  the simulator's prediction beside each row.
+- ``commsim rig calibrate --topology rig-2host``: fit the gloo backend profile to a
+  microbenchmark and write ``simulator/data/calibration/gloo-rig.yaml``.
 - ``commsim rig clean [--prefix cs-]``: delete namespaces left by killed runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from simulator.cli import emit_json
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
     """Add ``rig`` and its subcommands."""
     p = subparsers.add_parser("rig", help="emulated cluster of network namespaces (needs root)")
     sub = p.add_subparsers(dest="rig_command", metavar="ACTION")
@@ -30,6 +35,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     check.add_argument("--size", default="32MiB", help="bytes per transfer (default 32MiB)")
     check.add_argument("--json", action="store_true", help="one JSON object on stdout")
     check.set_defaults(func=_check)
+
+    bench = sub.add_parser("bench", help="gloo collective microbenchmarks vs predictions")
+    bench.add_argument("topology", help="topology NAME or PATH")
+    _bench_args(bench)
+    bench.add_argument("--backend", help="profile to predict with (default: the calibration)")
+    bench.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    bench.set_defaults(func=_bench)
+
+    cal = sub.add_parser("calibrate", help="fit the gloo profile to microbenchmarks")
+    cal.add_argument("--topology", default="rig-2host", help="fit topology (default rig-2host)")
+    _bench_args(cal)
+    cal.add_argument(
+        "--out", help="profile YAML (default simulator/data/calibration/gloo-rig.yaml)"
+    )
+    cal.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    cal.set_defaults(func=_calibrate)
 
     clean = sub.add_parser("clean", help="delete namespaces left by crashed runs")
     clean.add_argument("--prefix", default="cs-", help="namespace prefix (default cs-)")
@@ -129,4 +150,90 @@ def _clean(args: argparse.Namespace) -> int:
         print(
             f"removed {len(removed)} namespace(s)" + (": " + " ".join(removed) if removed else "")
         )
+    return 0
+
+
+def _bench_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--ops", help="comma-separated ops (default: all five and the concurrency probe)"
+    )
+    p.add_argument("--sizes", help="comma-separated sizes (default 4KiB..64MiB by x4)")
+    p.add_argument("--budget", type=float, default=1.5, help="timed seconds per (op, size)")
+    p.add_argument("--load", help="reuse a saved microbenchmark JSON instead of measuring")
+    p.add_argument("--save", help="save the microbenchmark JSON here")
+
+
+def _measure(args: argparse.Namespace, topology: str) -> Any:
+    from simulator.measure.microbench import (
+        ALL_OPS,
+        DEFAULT_SIZES_B,
+        load_microbench,
+        run_microbench,
+    )
+    from simulator.units import parse_size
+
+    if args.load:
+        bench = load_microbench(args.load)
+    else:
+        ops = args.ops.split(",") if args.ops else list(ALL_OPS)
+        sizes = (
+            [int(parse_size(x)) for x in args.sizes.split(",")] if args.sizes else DEFAULT_SIZES_B
+        )
+        command = "commsim rig " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else ""
+        bench = run_microbench(
+            topology, ops=ops, sizes_B=sizes, budget_s=args.budget, command=command
+        )
+    if args.save:
+        bench.save(args.save)
+    return bench
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from simulator.measure.microbench import format_table, predict_rows, summarize, table_rows
+    from simulator.measure.validate import CALIBRATION
+    from simulator.topology import load_topology
+
+    bench = _measure(args, args.topology)
+    topo = load_topology(args.topology)
+    backend = args.backend or (str(CALIBRATION) if CALIBRATION.is_file() else "gloo")
+    records = table_rows(bench, predict_rows(topo, bench.rows, backend))
+    summary = summarize(records)
+    if args.json:
+        emit_json({"topology": topo.name, "backend": backend, "rows": records, "summary": summary})
+        return 0
+    print(f"# {topo.name}, {bench.n_ranks} ranks, gloo; predictions: {backend}")
+    print(format_table(records))
+    if summary["n"]:
+        print(
+            f"sizes >= 1 MiB: {summary['n']} rows, median |error| "
+            f"{summary['median_abs_error_pct']:.1f}%, max {summary['max_abs_error_pct']:.1f}%"
+        )
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from simulator.measure.calibrate import DEFAULT_OUT, fit_profile, write_profile
+    from simulator.topology import load_topology
+
+    bench = _measure(args, args.topology)
+    fit = fit_profile(load_topology(args.topology), bench)
+    path = write_profile(fit, args.out or DEFAULT_OUT)
+    obj = {
+        "out": str(path),
+        "fit_topology": bench.topology,
+        "efficiency": fit.efficiency,
+        "base_latency_s": fit.base_latency_s,
+        "step_latency_s": fit.step_latency_s,
+        "concurrency": fit.concurrency,
+        "concurrency_measured": fit.concurrency_measured,
+        "reduce_scatter_over_all_reduce": fit.rs_over_ar,
+        "fit_rows": fit.fit_rows,
+        "fit_median_abs_error_pct": fit.fit_median_abs_error_pct,
+        "fit_max_abs_error_pct": fit.fit_max_abs_error_pct,
+    }
+    if args.json:
+        emit_json(obj)
+    else:
+        for k, v in obj.items():
+            print(f"{k}: {v}")
     return 0

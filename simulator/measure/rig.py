@@ -119,15 +119,18 @@ class RigPlan:
 
 
 def burst_B(rate_Bps: float, mtu_B: int) -> int:
-    """Token-bucket size for a shaper at ``rate_Bps``: what the link sends in 1 ms.
+    """Token-bucket size for a shaper at ``rate_Bps``: four full frames, or 0.25 ms of the rate.
 
-    At least 4 full frames. Measured on this rig (MTU 1500, 1 Gbit/s, python TCP stream of
-    300 MiB): a 0.25 ms bucket reached 892 Mbit/s of the 956 Mbit/s TCP can carry, a 1 ms
-    bucket 955.5 and a 4 ms bucket 956.7, so 1 ms is the smallest that keeps the rate
-    exact. A small message gets at most this much (125 kB at 1 Gbit/s) ahead of the rate.
+    The bucket lets that many bytes leave at line speed, so a message of ``S`` bytes takes
+    about ``(S - burst) / rate`` instead of ``S / rate``: the smaller, the truer to a real
+    link's serialization, but too small a bucket loses rate to timer wake-ups. Measured with
+    python TCP streams on this rig (2026-11-28, `commsim rig check`): at MTU 9000 and 1 Gbit/s
+    a bucket of 2 frames (18 kB) reached 927-946 Mbit/s, of 4 frames (36 kB) 991.9, of 1 ms
+    (125 kB) 986-992; at 400 Mbit/s 4 frames gave 396.6 (TCP's ceiling at MTU 9000: 992.7 and
+    397.1). At MTU 1500 and 1 Gbit/s a 0.25 ms bucket reached 892, a 1 ms bucket 955.5 (of 956).
     """
     frame_B = mtu_B + ETH_HEADER_B
-    return int(max(4 * frame_B, rate_Bps * 1e-3))
+    return int(max(4 * frame_B, rate_Bps * 0.25e-3))
 
 
 def new_run_id() -> str:

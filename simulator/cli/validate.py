@@ -1,0 +1,170 @@
+"""``commsim validate``: measured against predicted, on the rig or against published figures.
+
+    commsim validate --topology rig-2host --world 2 --strategies ddp,fsdp,pp,tp,ps,compress \
+        [--tiers replay,topology,strategy] [--steps 5] [--json] [--out DIR]
+    commsim validate --published [--json]
+
+The rig needs root (network namespaces); see docs/rig.md. ``--json`` prints
+``{"cases": [{"tier", "case", "measured_s", "predicted_s", "error_pct", ...}], "summary": ...}``;
+``--out DIR`` also writes ``DIR/validate.json`` and ``DIR/scatter.png`` and keeps the traces in
+``DIR/traces`` (a later run with the same ``--out`` reuses them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from simulator.cli import emit_json
+from simulator.errors import InputError
+
+#: The rig topology used for a world size when ``--topology`` is not given.
+DEFAULT_TOPOLOGY = {2: "rig-2host", 4: "rig-4host-2rack"}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
+    """Add ``validate``."""
+    p = subparsers.add_parser(
+        "validate",
+        help="measured vs predicted: rig runs (3 tiers) or published figures",
+        description="Record real gloo training steps on the emulated rig and compare them with "
+        "predictions: replay (record on T, predict T), topology what-if (record on T1, predict "
+        "and measure T2), strategy what-if (record DDP, predict and measure others). "
+        "Needs root. With --published, compare with published measurements instead.",
+    )
+    p.add_argument(
+        "--topology", help="rig topology (default: rig-2host for 2, rig-4host-2rack for 4)"
+    )
+    p.add_argument("--world", type=int, help="ranks (must equal the topology's hosts)")
+    p.add_argument(
+        "--strategies",
+        default="ddp,fsdp,pp,tp,ps,compress",
+        help="comma-separated: ddp, fsdp, pp, tp, ps, compress (or recorder names)",
+    )
+    p.add_argument(
+        "--tiers", default="replay,topology,strategy", help="comma-separated tiers to run"
+    )
+    p.add_argument(
+        "--what-if", help="comma-separated tier-2 topologies (default: shipped variants)"
+    )
+    p.add_argument("--steps", type=int, default=5, help="measured steps per recording")
+    p.add_argument("--warmup", type=int, default=2, help="warm-up steps per recording")
+    p.add_argument("--backend", help="backend profile (default: the rig calibration)")
+    p.add_argument("--layers", type=int, help="tiny GPT blocks")
+    p.add_argument("--d-model", type=int, help="tiny GPT width")
+    p.add_argument("--batch", type=int, help="sequences per rank and step")
+    p.add_argument("--timeout", type=float, default=900.0, help="seconds per recording")
+    p.add_argument("--out", help="write validate.json, scatter.png and traces/ here")
+    p.add_argument("--published", action="store_true", help="compare with published figures")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.set_defaults(func=validate_command)
+
+
+def validate_command(args: argparse.Namespace) -> int:
+    """Run ``commsim validate``."""
+    if args.published:
+        return _published(args)
+    from simulator.measure import netns
+    from simulator.measure.cases import ModelShape, Tier, parse_strategies
+    from simulator.measure.validate import (
+        Validator,
+        format_cases,
+        scatter_png,
+        summarize,
+    )
+    from simulator.topology import load_topology
+
+    topology = args.topology or DEFAULT_TOPOLOGY.get(args.world or 2)
+    if topology is None:
+        raise InputError(
+            f"no default rig for {args.world} ranks; give --topology", field="--topology"
+        )
+    topo = load_topology(topology)
+    if args.world is not None and args.world != topo.num_ranks:
+        raise InputError(
+            f"{topology} has {topo.num_ranks} hosts but --world is {args.world}", field="--world"
+        )
+    strategies = parse_strategies(args.strategies)
+    try:
+        tiers = [Tier(t.strip()) for t in args.tiers.split(",") if t.strip()]
+    except ValueError:
+        raise InputError(
+            f"unknown tier in {args.tiers!r} (choose from {', '.join(t.value for t in Tier)})",
+            field="--tiers",
+        ) from None
+    netns.check_support()
+    shape = ModelShape()
+    for attr, val in (("n_layer", args.layers), ("d_model", args.d_model), ("batch", args.batch)):
+        if val is not None:
+            shape = replace(shape, **{attr: val})
+    out_dir = Path(args.out) if args.out else None
+    tmp = None
+    if out_dir is not None:
+        work = out_dir / "traces"
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="commsim-validate-")
+        work = Path(tmp.name)
+    kw: dict[str, Any] = {}
+    if args.backend:
+        kw["backend"] = args.backend
+    validator = Validator(
+        topology=topology,
+        strategies=strategies,
+        work_dir=work,
+        steps=args.steps,
+        warmup=args.warmup,
+        shape=shape,
+        what_if=[t.strip() for t in args.what_if.split(",")] if args.what_if else None,
+        tiers=tiers,
+        timeout_s=args.timeout,
+        log=lambda msg: print(msg, file=sys.stderr, flush=True),
+        **kw,
+    )
+    try:
+        cases = validator.run()
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    summary = summarize(cases)
+    summary["backend"] = validator.backend
+    summary["topology"] = topology
+    summary["model"] = shape.__dict__
+    obj = {"cases": [c.to_json() for c in cases], "summary": summary}
+    if out_dir is not None:
+        import json
+
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "validate.json").write_text(json.dumps(obj, indent=2))
+        scatter_png(cases, out_dir / "scatter.png")
+    if args.json:
+        emit_json(obj)
+        return 0
+    print(format_cases(cases))
+    for tier, st in summary.items():
+        if isinstance(st, dict) and st.get("n"):
+            print(
+                f"{tier}: {st['n']} cases, median |error| {st['median_abs_error_pct']:.1f}%, "
+                f"max {st['max_abs_error_pct']:.1f}%"
+            )
+    print(f"backend: {validator.backend}")
+    return 0
+
+
+def _published(args: argparse.Namespace) -> int:
+    from simulator.measure.published import validate_published
+
+    rows = validate_published()
+    if args.json:
+        emit_json({"rows": rows})
+        return 0
+    print(f"{'reference':<40} {'expected':>12} {'predicted':>12} {'unit':<10} {'error_%':>8}")
+    for r in rows:
+        print(
+            f"{r['reference']:<40} {r['expected']:>12.4g} {r['predicted']:>12.4g} "
+            f"{r['unit']:<10} {r['error_pct']:>8.1f}"
+        )
+    return 0

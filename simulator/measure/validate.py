@@ -1,0 +1,287 @@
+"""The validation ladder on the rig: measured training steps against the simulator's predictions.
+
+Three tiers (DESIGN.md), all from real ``torch.distributed`` gloo runs recorded on the rig by
+the traces recorder (:func:`simulator.traces.record.record`, which calls
+:func:`simulator.measure.rig.launch_on_rig`):
+
+1. ``replay``: record strategy S on topology T, replay the trace on T.
+2. ``topology``: record DDP on T1, replay its trace on T2 (a NIC halved, an oversubscribed
+   uplink: :data:`~simulator.measure.cases.WHAT_IF`), and measure DDP on T2.
+3. ``strategy``: record DDP on T, re-shard its measured per-layer profile to S
+   (:func:`simulator.traces.reshard.reshard`) and predict S, then measure S on T.
+
+Definitions: a recording's *measured step* is the median over its measured steps of the slowest
+rank's step time; its *spread* is ``(max - min) / median`` of those steps, in percent. A replay's
+*predicted step* is the median of its per-step predictions; a re-sharded prediction is one
+simulated step. ``error_pct = 100 * (predicted - measured) / measured``.
+
+Predictions use the calibrated backend (``simulator/data/calibration/gloo-rig.yaml``, fitted on
+rig-2host microbenchmarks only; see :mod:`simulator.measure.calibrate`), never constants fitted
+on these runs. Each recording is made once and reused by every case that needs it.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simulator.errors import InputError
+from simulator.measure.cases import BASE_STRATEGY, WHAT_IF, ModelShape, Tier
+
+#: The calibration file validation predicts with (when it exists).
+CALIBRATION = Path(__file__).resolve().parent.parent / "data" / "calibration" / "gloo-rig.yaml"
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """One validation case: what was measured, what was predicted, and the error."""
+
+    tier: str
+    case: str
+    measured_s: float
+    predicted_s: float
+    error_pct: float
+    spread_pct: float
+    steps: int
+    topology: str
+    strategy: str
+    predicted_on: str
+    recorded: str
+    measured_from: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON record (contract keys first)."""
+        return asdict(self)
+
+
+@dataclass
+class Validator:
+    """Runs the ladder for one rig topology and a list of (recorder) strategy names.
+
+    Attributes:
+        topology: the rig topology (its rank count is the world size).
+        strategies: recorder strategy names (tier 1 runs each; tier 3 predicts each but DDP).
+        work_dir: recordings go to ``work_dir/<topology>/<strategy>``; existing ones are reused.
+        backend: the backend profile predictions use (name or YAML path).
+        steps, warmup: measured and warm-up steps per recording.
+        shape: the tiny GPT's shape.
+        what_if: tier-2 target topologies (default: :data:`WHAT_IF` of ``topology``).
+        tiers: which tiers to run.
+        timeout_s: per recording.
+        log: progress messages (stderr in the CLI).
+    """
+
+    topology: str
+    strategies: Sequence[str]
+    work_dir: Path
+    backend: str = field(
+        default_factory=lambda: str(CALIBRATION) if CALIBRATION.is_file() else "gloo"
+    )
+    steps: int = 5
+    warmup: int = 2
+    shape: ModelShape = field(default_factory=ModelShape)
+    what_if: Sequence[str] | None = None
+    tiers: Sequence[Tier] = (Tier.REPLAY, Tier.TOPOLOGY, Tier.STRATEGY)
+    timeout_s: float = 900.0
+    log: Callable[[str], None] = lambda msg: None
+
+    # -- recordings ------------------------------------------------------------------------
+    def recording(self, topology: str, strategy: str) -> Path:
+        """The trace directory of ``strategy`` on ``topology``, recorded now if missing."""
+        from simulator.topology import load_topology
+        from simulator.traces.models import GPTConfig
+        from simulator.traces.recipe import RecordConfig, RecordStrategy
+        from simulator.traces.record import record
+
+        out = self.work_dir / topology / strategy
+        if (out / "manifest.json").is_file():
+            return out
+        world = load_topology(topology).num_ranks
+        s = self.shape
+        cfg = RecordConfig(
+            world=world,
+            strategy=RecordStrategy(strategy),
+            steps=self.steps,
+            out_dir=str(out),
+            gpt=GPTConfig(
+                d_model=s.d_model,
+                n_head=s.n_head,
+                n_layer=s.n_layer,
+                seq_len=s.seq_len,
+                batch=s.batch,
+            ),
+            warmup_steps=self.warmup,
+            execution_trace=False,
+        )
+        self.log(f"recording {strategy} on {topology} ({world} ranks, {self.steps} steps)")
+        record(cfg, topology=topology, timeout_s=self.timeout_s)
+        return out
+
+    # -- the tiers -------------------------------------------------------------------------
+    def run(self) -> list[CaseResult]:
+        """Run every selected tier; return the cases in tier order."""
+        from simulator.topology import load_topology
+
+        world = load_topology(self.topology).num_ranks
+        results: list[CaseResult] = []
+        if Tier.REPLAY in self.tiers:
+            for s in self.strategies:
+                results.append(self.replay_case(s))
+        if Tier.TOPOLOGY in self.tiers:
+            targets = self.what_if if self.what_if is not None else WHAT_IF.get(self.topology, ())
+            for t2 in targets:
+                if load_topology(t2).num_ranks != world:
+                    raise InputError(
+                        f"what-if topology {t2} has a different number of ranks", field="what_if"
+                    )
+                results.append(self.topology_case(t2))
+        if Tier.STRATEGY in self.tiers:
+            for s in self.strategies:
+                if s != BASE_STRATEGY:
+                    results.append(self.strategy_case(s))
+        return results
+
+    def replay_case(self, strategy: str) -> CaseResult:
+        """Tier 1: record ``strategy`` on the topology and replay it there."""
+        from simulator.traces.replay import replay
+
+        rec = self.recording(self.topology, strategy)
+        out = replay(str(rec), topology=self.topology, backend=self.backend)
+        measured = [p["measured_s"] for p in out["per_step"]]
+        predicted = statistics.median(p["predicted_s"] for p in out["per_step"])
+        return _case(
+            Tier.REPLAY, f"{strategy}@{self.topology}", measured, predicted,
+            topology=self.topology, strategy=strategy, predicted_on=self.topology,
+            recorded=str(rec), measured_from=str(rec),
+        )  # fmt: skip
+
+    def topology_case(self, target: str) -> CaseResult:
+        """Tier 2: replay the DDP trace of the topology on ``target``; measure DDP there."""
+        from simulator.traces.replay import replay
+
+        src = self.recording(self.topology, BASE_STRATEGY)
+        out = replay(str(src), topology=target, backend=self.backend)
+        predicted = statistics.median(p["predicted_s"] for p in out["per_step"])
+        meas_dir = self.recording(target, BASE_STRATEGY)
+        return _case(
+            Tier.TOPOLOGY, f"{BASE_STRATEGY}@{self.topology}->{target}",
+            _measured_steps(meas_dir), predicted, topology=target, strategy=BASE_STRATEGY,
+            predicted_on=target, recorded=str(src), measured_from=str(meas_dir),
+        )  # fmt: skip
+
+    def strategy_case(self, strategy: str) -> CaseResult:
+        """Tier 3: re-shard the DDP trace to ``strategy`` and predict; measure ``strategy``."""
+        from simulator.engine import simulate
+        from simulator.topology import load_topology
+        from simulator.traces.kineto import import_trace_dir
+        from simulator.traces.reshard import reshard
+
+        src = self.recording(self.topology, BASE_STRATEGY)
+        topo = load_topology(self.topology)
+        imp = import_trace_dir(src)
+        wl = reshard(imp, strategy, topo.num_ranks, topo)
+        predicted = simulate(wl, topo, backend=self.backend).step_time_s
+        meas_dir = self.recording(self.topology, strategy)
+        return _case(
+            Tier.STRATEGY, f"{BASE_STRATEGY}->{strategy}@{self.topology}",
+            _measured_steps(meas_dir), predicted, topology=self.topology, strategy=strategy,
+            predicted_on=self.topology, recorded=str(src), measured_from=str(meas_dir),
+        )  # fmt: skip
+
+
+def _measured_steps(trace_dir: Path) -> list[float]:
+    """Per measured step, the slowest rank's step time (from the manifest), seconds."""
+    import json
+
+    manifest = json.loads((trace_dir / "manifest.json").read_text())
+    per_rank: list[list[float]] = manifest["step_times_s"]
+    n = min(len(r) for r in per_rank)
+    return [max(r[k] for r in per_rank) for k in range(n)]
+
+
+def _case(
+    tier: Tier,
+    name: str,
+    measured_steps: Sequence[float],
+    predicted_s: float,
+    **kw: str,
+) -> CaseResult:
+    med = float(statistics.median(measured_steps))
+    spread = 100.0 * (max(measured_steps) - min(measured_steps)) / med
+    return CaseResult(
+        tier=tier.value,
+        case=name,
+        measured_s=med,
+        predicted_s=float(predicted_s),
+        error_pct=100.0 * (predicted_s - med) / med,
+        spread_pct=spread,
+        steps=len(measured_steps),
+        **kw,
+    )
+
+
+def summarize(cases: Sequence[CaseResult]) -> dict[str, Any]:
+    """Per tier and overall: number of cases, median and max |error| in percent."""
+
+    def stats(sel: Sequence[CaseResult]) -> dict[str, Any]:
+        if not sel:
+            return {"n": 0}
+        errs = [abs(c.error_pct) for c in sel]
+        return {
+            "n": len(sel),
+            "median_abs_error_pct": float(statistics.median(errs)),
+            "max_abs_error_pct": float(max(errs)),
+        }
+
+    out: dict[str, Any] = {t.value: stats([c for c in cases if c.tier == t.value]) for t in Tier}
+    out["all"] = stats(cases)
+    return out
+
+
+def format_cases(cases: Sequence[CaseResult]) -> str:
+    """A text table: tier, case, measured (median, spread), predicted, error."""
+    head = (
+        f"{'tier':<9} {'case':<44} {'measured_s':>10} {'spread_%':>8} "
+        f"{'predicted_s':>11} {'error_%':>8}"
+    )
+    lines = [head]
+    for c in cases:
+        lines.append(
+            f"{c.tier:<9} {c.case:<44} {c.measured_s:>10.4f} {c.spread_pct:>8.1f} "
+            f"{c.predicted_s:>11.4f} {c.error_pct:>8.1f}"
+        )
+    return "\n".join(lines)
+
+
+def scatter_png(cases: Sequence[CaseResult], path: Path) -> Path:
+    """Predicted against measured step time, one colour per tier, with the y = x line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 5.0))
+    for tier, marker in zip(Tier, ("o", "s", "^"), strict=True):
+        sel = [c for c in cases if c.tier == tier.value]
+        if sel:
+            ax.scatter(
+                [c.measured_s for c in sel], [c.predicted_s for c in sel],
+                marker=marker, label=tier.value,
+            )  # fmt: skip
+    values = [v for c in cases for v in (c.measured_s, c.predicted_s)] or [0.1, 1.0]
+    lo, hi = min(values) * 0.8, max(values) * 1.2
+    ax.plot([lo, hi], [lo, hi], "k--", linewidth=0.8, label="predicted = measured")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("measured step time (s)")
+    ax.set_ylabel("predicted step time (s)")
+    ax.set_title("commsim validate: rig runs")
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -1,0 +1,103 @@
+"""Calibration recovers known constants from data the simulator itself generated."""
+
+from __future__ import annotations
+
+import pytest
+
+from simulator.measure.calibrate import (
+    _as_backend,
+    _base_profile,
+    fit_profile,
+    make_profile,
+    measured_concurrency,
+    rs_over_ar,
+)
+from simulator.measure.microbench import (
+    BenchRow,
+    Microbench,
+    format_table,
+    predict_row,
+    summarize,
+    table_rows,
+)
+from simulator.topology import load_topology
+
+SIZES = (4096, 65536, 1 << 20, 16 << 20)
+
+
+def _synthetic(eff: float, base_s: float, step_s: float) -> tuple[object, Microbench]:
+    topo = load_topology("rig-2host")
+    prof = make_profile(
+        _base_profile(),
+        efficiency=eff,
+        base_latency_s=base_s,
+        step_latency_s=step_s,
+        concurrency=2,
+        rs_as_ar=True,
+    )
+    backend = _as_backend(prof)
+    rows = []
+    for op in ("all_reduce", "reduce_scatter", "broadcast", "send_recv"):
+        for s in SIZES:
+            probe = BenchRow(op, s, 2, (1.0,))
+            t = predict_row(topo, probe, backend)
+            assert t is not None
+            rows.append(BenchRow(op, s, 2, (t * 0.99, t, t * 1.01)))
+    return topo, Microbench("rig-2host", 2, tuple(rows), "synthetic")
+
+
+def test_fit_recovers_known_constants() -> None:
+    topo, bench = _synthetic(0.9, 150e-6, 40e-6)
+    fit = fit_profile(topo, bench)
+    assert fit.efficiency == pytest.approx(0.9, rel=0.01)
+    assert fit.base_latency_s == pytest.approx(150e-6, rel=0.05)
+    assert fit.step_latency_s == pytest.approx(40e-6, rel=0.05)
+    assert fit.fit_max_abs_error_pct < 0.5
+    assert fit.profile["reduce_scatter_as_all_reduce"] is True
+
+
+def test_fit_clips_to_physical_constants() -> None:
+    # Faster than the configured rate cannot be an efficiency above 1.
+    topo, bench = _synthetic(1.0, 0.0, 0.0)
+    faster = Microbench(
+        bench.topology,
+        2,
+        tuple(BenchRow(r.op, r.size_B, 2, tuple(t * 0.8 for t in r.times_s)) for r in bench.rows),
+    )
+    fit = fit_profile(topo, faster)
+    assert fit.efficiency <= 1.0
+    assert fit.base_latency_s >= 0.0 and fit.step_latency_s >= 0.0
+
+
+def test_concurrency_and_reduce_scatter_ratio() -> None:
+    rows = (
+        BenchRow("all_reduce", 4096, 2, (1e-3,)),
+        BenchRow("concurrent_all_reduce", 4096, 2, (2e-3,)),  # 4 ops in the time of 2
+        BenchRow("all_reduce", 1 << 20, 2, (0.02,)),
+        BenchRow("reduce_scatter", 1 << 20, 2, (0.0205,)),
+    )
+    bench = Microbench("x", 2, rows)
+    assert measured_concurrency(bench) == pytest.approx(2.0)
+    assert rs_over_ar(bench) == pytest.approx(1.025)
+
+
+def test_table_has_nccl_tests_columns() -> None:
+    topo, bench = _synthetic(0.95, 100e-6, 30e-6)
+    backend = _as_backend(
+        make_profile(
+            _base_profile(),
+            efficiency=0.95,
+            base_latency_s=100e-6,
+            step_latency_s=30e-6,
+            concurrency=2,
+            rs_as_ar=True,
+        )
+    )
+    recs = table_rows(bench, [predict_row(topo, r, backend) for r in bench.rows])
+    ar = next(r for r in recs if r["op"] == "all_reduce" and r["size_B"] == 1 << 20)
+    assert ar["algbw_Bps"] == pytest.approx((1 << 20) / ar["time_s"])
+    assert ar["busbw_Bps"] == pytest.approx(ar["algbw_Bps"] * 2 * (2 - 1) / 2)
+    assert abs(ar["error_pct"]) < 0.01
+    text = format_table(recs)
+    assert "algbw_GB/s" in text and "busbw_GB/s" in text
+    assert summarize(recs)["n"] == 8
