@@ -14,6 +14,7 @@ many rounds as distinct bottleneck rates.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,14 +30,15 @@ IntArray = npt.NDArray[np.intp]
 
 
 def max_min_rates(
-    flow_links: Sequence[Sequence[int] | npt.ArrayLike],
+    flow_links: Sequence[Sequence[int] | npt.NDArray[np.integer]],
     capacity_Bps: npt.ArrayLike,
     max_rate_Bps: npt.ArrayLike | float | None = None,
 ) -> FloatArray:
     """Max-min fair rate of each flow, in B/s.
 
     Args:
-        flow_links: per flow, the ids of the links it crosses (indices into ``capacity_Bps``).
+        flow_links: per flow, the ids of the links it crosses (indices into ``capacity_Bps``),
+            as a sequence or a 1-D integer array.
             A link listed twice counts twice (the flow loads it twice). A flow with no links
             is limited only by its cap: it gets ``max_rate_Bps`` (``inf`` when uncapped).
         capacity_Bps: capacity of every link, B/s (1-D, ``>= 0``; ``inf`` allowed).
@@ -58,9 +60,10 @@ def max_min_rates(
     if np.isnan(capacity).any() or (capacity < 0).any():
         raise ValueError("capacity_Bps must be >= 0 and not NaN")
     caps = _caps_array(max_rate_Bps, n_flows)
-    arrays = [np.asarray(links, dtype=np.intp).reshape(-1) for links in flow_links]
-    counts = np.fromiter((a.size for a in arrays), dtype=np.intp, count=n_flows)
-    inc_link = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.intp)
+    counts = np.fromiter(map(len, flow_links), dtype=np.intp, count=n_flows)
+    inc_link = np.fromiter(
+        itertools.chain.from_iterable(flow_links), dtype=np.intp, count=int(counts.sum())
+    )
     if inc_link.size and (inc_link.min() < 0 or inc_link.max() >= capacity.size):
         raise ValueError(f"link id out of range [0, {capacity.size}) in flow_links")
     inc_flow = np.repeat(np.arange(n_flows, dtype=np.intp), counts)
