@@ -111,3 +111,27 @@ def test_rejects_bad_input() -> None:
         FlowSpec((0,), -1.0)
     with pytest.raises(ValueError):
         FlowSpec((0,), 1.0, max_rate_Bps=0.0)
+
+
+def test_frames_and_unrecorded_runs() -> None:
+    flows = [FlowSpec((0,), 4.0, latency_s=1.0, tag="a"), FlowSpec((0, 1), 4.0, tag="b")]
+    fabric = _run([2.0, 4.0], flows, record_timeline=True)
+    frames = fabric.to_frames()
+    assert list(frames["flows"]["tag"]) == ["b", "a"]
+    # b alone on link 0 for 1 s (2 B), then both at 1 B/s: b ends at 3, a at 4 (2 B at 2 B/s).
+    assert list(frames["flows"]["end_s"]) == pytest.approx([3.0, 4.0])
+    links = frames["links"]
+    assert list(links["bytes_B"]) == [8.0, 4.0]
+    assert list(links["mean_util"]) == pytest.approx([8.0 / (2.0 * 4.0), 4.0 / (4.0 * 4.0)])
+    assert frames["timeline"]["util"].max() == pytest.approx(1.0)
+    quiet = _run([2.0, 4.0], flows, record=False)
+    assert quiet.records == [] and quiet.link_bytes_B.tolist() == [8.0, 4.0]
+
+
+def test_busy_time_counts_the_ongoing_interval() -> None:
+    env = simpy.Environment()
+    fabric = Fabric(env, np.array([1.0, 1.0]))
+    fabric.start(FlowSpec((0,), 10.0, latency_s=1.0))
+    env.run(until=4.0)
+    assert fabric.link_busy_s.tolist() == [3.0, 0.0]
+    assert fabric.in_flight == 1

@@ -206,6 +206,22 @@ class Fabric:
         return self._n_links
 
     @property
+    def capacity_Bps(self) -> FloatArray:
+        """Capacity per link id, B/s (a copy)."""
+        return self._cap.copy()
+
+    @property
+    def now(self) -> float:
+        """The environment's current time, s."""
+        return float(self._env.now)
+
+    def to_frames(self) -> dict[str, Any]:
+        """pandas DataFrames ``flows``, ``links``, ``timeline``: see :func:`fabric_frames`."""
+        from simulator.network.frames import fabric_frames
+
+        return fabric_frames(self)
+
+    @property
     def in_flight(self) -> int:
         """Flows started and not yet completed."""
         return self._in_flight
