@@ -68,13 +68,13 @@ class SystemSpec(_Strict):
 class NcclSetup(_Strict):
     """What to simulate for one nccl-tests row.
 
-    ``topology`` names a shipped topology; without it, ``nodes`` DGX nodes of ``gpu`` are built
-    with the topology builders.
+    ``topology`` names a shipped topology; ``build`` instead gives topology-builder parameters
+    (``{type: cluster, nodes: 2, gpu: H100-SXM, ...}``, as in a topology YAML's ``build:``) for
+    node counts no shipped file has.
     """
 
     topology: str | None = None
-    nodes: int | None = None
-    gpu: str | None = None
+    build: dict[str, Any] | None = None
     op: CollectiveOp
     size: str | float
     ranks: int
@@ -117,6 +117,8 @@ class TrainingSetup(_Strict):
     global_batch: int
     micro_batch: int
     seq_len: int
+    #: name of an entry of the file's ``clusters:`` section (builder parameters of the system).
+    cluster: str
     schedule: str
     #: model chunks per pipeline stage for the interleaved schedule (1: not interleaved).
     virtual_stages: int = 1
@@ -152,6 +154,7 @@ class TrainingReference(_Reference):
 class References(_Strict):
     """The whole reference file."""
 
+    clusters: dict[str, dict[str, Any]] = {}
     nccl_tests: list[NcclReference]
     training: list[TrainingReference]
 
@@ -175,6 +178,13 @@ def load_references(path: str | Path | None = None) -> References:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise InputError(f"duplicate reference names: {', '.join(dupes)}", file=str(p))
+    for i, t in enumerate(refs.training):
+        if t.setup.cluster not in refs.clusters:
+            raise InputError(
+                f"unknown cluster {t.setup.cluster!r} (known: {', '.join(sorted(refs.clusters))})",
+                file=str(p),
+                field=f"training.{i}.setup.cluster",
+            )
     return refs
 
 
@@ -205,21 +215,28 @@ def tflops_per_gpu(setup: TrainingSetup, step_time_s: float) -> float:
 
 def nccl_topology(setup: NcclSetup) -> Any:
     """The topology a nccl-tests row runs on: shipped by name, or a DGX cluster of ``nodes``."""
-    from simulator.topology import load_topology
-
+    if (setup.topology is None) == (setup.build is None):
+        raise InputError("give exactly one of topology and build", field="setup")
     if setup.topology is not None:
-        return load_topology(setup.topology)
-    if setup.nodes is None or setup.gpu is None:
-        raise InputError("needs either topology or nodes and gpu", field="setup")
-    return _dgx_cluster(setup.nodes, setup.gpu)
+        return _shipped_topology(setup.topology)
+    assert setup.build is not None
+    return _built_topology(yaml.safe_dump(setup.build, sort_keys=True))
 
 
 @cache
-def _dgx_cluster(nodes: int, gpu: str) -> Any:
-    """A multi-node DGX cluster of ``nodes`` nodes built with the topology builders (cached)."""
-    from simulator.topology import builders
+def _shipped_topology(name: str) -> Any:
+    from simulator.topology import load_topology
 
-    return builders.dgx_cluster(nodes=nodes, gpu=gpu)
+    return load_topology(name)
+
+
+@cache
+def _built_topology(build_yaml: str) -> Any:
+    """A topology from builder parameters (cached by their canonical YAML text)."""
+    from simulator.topology import topology_from_dict
+
+    build = yaml.safe_load(build_yaml)
+    return topology_from_dict({"build": build}, file="published.yaml", default_name="published")
 
 
 def predict_nccl(ref: NcclReference, *, fidelity: str = "flow") -> float:
@@ -244,15 +261,69 @@ def predict_nccl(ref: NcclReference, *, fidelity: str = "flow") -> float:
     return float(result.busbw_Bps) / GBPS
 
 
-def predict_training(ref: TrainingReference, *, fidelity: str = "flow") -> float:
+def predict_training(
+    ref: TrainingReference, cluster: dict[str, Any], *, fidelity: str = "flow"
+) -> float:
     """Predicted per-GPU teraFLOP/s of ``ref`` (our step time, the paper's FLOP count)."""
-    step_s = predicted_step_time_s(ref, fidelity=fidelity)
+    step_s = predicted_step_time_s(ref, cluster, fidelity=fidelity)
     return tflops_per_gpu(ref.setup, step_s)
 
 
-def predicted_step_time_s(ref: TrainingReference, *, fidelity: str = "flow") -> float:
+def training_scenario(ref: TrainingReference) -> dict[str, Any]:
+    """The scenario (as a dict for :func:`simulator.config.scenario_from_dict`) of a row.
+
+    Everything comes from the paper's setup; nothing here is tuned. The GPU's efficiency is
+    the catalogue's (``simulator/workload/costmodel.py``), the backend profile is ``nccl``.
+    """
+    st, m, p = ref.setup, ref.setup.model, ref.setup.parallelism
+    return {
+        "name": f"published/{ref.reference}",
+        "description": f"{ref.source}: {ref.quote}",
+        "topology": f"published:{st.cluster}-{ref.system.nodes}node",
+        "backend": "nccl",
+        "model": {
+            "name": ref.reference,
+            "layers": m.layers,
+            "hidden": m.hidden,
+            "heads": m.heads,
+            "vocab": m.vocab,
+        },
+        "strategy": {
+            "tp": p.tp,
+            "pp": p.pp,
+            "dp": p.dp,
+            "pipeline": {"schedule": st.schedule, "virtual_stages": st.virtual_stages},
+        },
+        "training": {
+            "global_batch": st.global_batch,
+            "micro_batch": st.micro_batch,
+            "seq_len": st.seq_len,
+            "dtype": "fp16",
+            "recompute": st.recompute,
+        },
+    }
+
+
+def predicted_step_time_s(
+    ref: TrainingReference, cluster: dict[str, Any], *, fidelity: str = "flow"
+) -> float:
     """Our predicted iteration time for the paper's setup (scenario -> workload -> engine)."""
-    raise NotImplementedError("training rows need simulator.config and simulator.workload.build")
+    from simulator.config import scenario_from_dict
+    from simulator.engine import simulate
+    from simulator.workload.build import build_workload
+
+    sc = scenario_from_dict(training_scenario(ref), file=f"published.yaml:{ref.reference}")
+    build = {**cluster, "nodes": ref.system.nodes}
+    topo = _built_topology(yaml.safe_dump(build, sort_keys=True))
+    built = build_workload(sc, topo)
+    res = simulate(
+        built.workload,
+        topo,
+        backend="nccl",
+        fidelity=fidelity,
+        record=False,
+    )
+    return float(res.step_time_s)
 
 
 # ---- the table ----------------------------------------------------------------------------
@@ -319,7 +390,9 @@ def validate_published(
     if Kind.TRAINING in wanted_kinds:
         for t in refs.training:
             if t.reference in chosen:
-                rows.append(_row(Kind.TRAINING, t, predict_training(t, fidelity=fidelity)))
+                cluster = refs.clusters[t.setup.cluster]
+                pred = predict_training(t, cluster, fidelity=fidelity)
+                rows.append(_row(Kind.TRAINING, t, pred))
     return rows
 
 
