@@ -119,7 +119,12 @@ def _replay_chakra(src: Path, args: argparse.Namespace) -> dict[str, Any]:
         raise InputError("a Chakra directory needs --topology", field="--topology")
     wl = import_chakra_dir(src)
     topo = load_topology(args.topology)
-    res = simulate(wl, topo, backend=args.backend or "nccl", fidelity=args.fidelity)
+    from simulator.engine import WorkloadError
+
+    try:
+        res = simulate(wl, topo, backend=args.backend or "nccl", fidelity=args.fidelity)
+    except WorkloadError as exc:
+        raise InputError(str(exc), file=str(src)) from exc
     return {
         "trace": str(src),
         "format": "chakra",

@@ -274,7 +274,7 @@ def _one_step(
             cpu_ops.append(e)
             _add_comm(tl, e, spans, coll_tids, tid, group, summary, et)
         elif e.name.startswith(WRAPPERS):
-            summary.used["comm-wrapper"] += 1
+            summary.roles["comm-wrapper"] += 1
             cpu_ops.append(e)
         elif e.name.startswith("c10d::") or e.name == "record_param_comms":
             summary.unknown[e.name] += 1
@@ -379,8 +379,8 @@ def _add_comm(
     op, gloo_names, size_fn = C10D_OPS[e.name]
     if et is not None:
         linked = et.node(e.args.get("Record function id")) is not None
-        summary.used["et-linked-comm"] += int(linked)
-        summary.skipped["et-unlinked-comm"] += int(not linked)
+        summary.roles["et-linked-comm"] += int(linked)
+        summary.roles["et-unlinked-comm"] += int(not linked)
     is_p2p = op in ("send", "recv")
     span = None
     for s in spans:
@@ -402,12 +402,12 @@ def _add_comm(
         start, end = span.ev.start_s, span.ev.end_s
         stream = f"comm.{coll_tids.index(span.ev.tid)}" if span.ev.tid in coll_tids else "comm"
     else:
-        summary.skipped["comm-without-gloo-span"] += 1
+        summary.roles["comm-without-gloo-span"] += 1
         start, end, stream = e.start_s, e.end_s, "comm"
     if size is None:
         summary.unknown[f"size-of:{e.name}"] += 1
         size = 0.0
-    summary.used["comm-op"] += 1
+    summary.roles["comm-op"] += 1
     ci = e.args.get("Concrete Inputs") or []
     peer, tag = -1, 0
     if is_p2p and e.name != "c10d::recv_any_source_":

@@ -47,15 +47,19 @@ class Event:
 class ImportSummary:
     """What the importer did with every event: nothing is dropped silently.
 
-    ``used`` counts events that became (part of) an op or a boundary, by role; ``skipped``
-    counts events deliberately not used, by reason; ``unknown`` counts event names the
-    importer does not understand (for example a collective it cannot map).
+    Every trace event is counted exactly once, in ``used`` (became an op, part of one, or a
+    boundary) or in ``skipped`` (deliberately not used, by reason), so that
+    ``sum(used) + sum(skipped) == events_total``. ``unknown`` flags events (and attributes)
+    the importer does not understand, e.g. a collective it cannot map; they are also counted
+    in used/skipped by what was done with them. ``roles`` is informational (communication
+    ops found, links to the execution trace...).
     """
 
     events_total: int = 0
     used: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
     unknown: Counter[str] = field(default_factory=Counter)
+    roles: Counter[str] = field(default_factory=Counter)
 
     def merge(self, other: ImportSummary) -> None:
         """Add another summary's counts to this one."""
@@ -63,6 +67,7 @@ class ImportSummary:
         self.used.update(other.used)
         self.skipped.update(other.skipped)
         self.unknown.update(other.unknown)
+        self.roles.update(other.roles)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (counters sorted by count)."""
@@ -72,6 +77,7 @@ class ImportSummary:
             "skipped": dict(self.skipped.most_common()),
             "unknown": dict(self.unknown.most_common(50)),
             "unknown_total": sum(self.unknown.values()),
+            "roles": dict(self.roles.most_common()),
         }
 
 

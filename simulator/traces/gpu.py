@@ -160,11 +160,11 @@ def gpu_timelines(
             end = e.end_s
     summary.used["host-op"] += len(host_top)
     top_starts = [e.start_s for e in tops]
-    bwd_start = min(
-        (e.start_s for e in tops if e.name.startswith("autograd::engine")), default=float("inf")
-    )
+    bwd_starts = sorted(e.start_s for e in tops if e.name.startswith("autograd::engine"))
 
-    def label(launch_s: float) -> Label:
+    def label(launch_s: float, step_start_s: float) -> Label:
+        j = bisect_right(bwd_starts, step_start_s)
+        bwd_start = bwd_starts[j] if j < len(bwd_starts) else float("inf")
         if any(a <= launch_s < b for a, b in optim):
             return Label("optim")
         i = bisect_right(top_starts, launch_s) - 1
@@ -185,7 +185,7 @@ def gpu_timelines(
             continue
         per_step[i].append((la, k))
     out = []
-    for i, (idx, _s0, _s1) in enumerate(windows):
+    for i, (idx, s0, _s1) in enumerate(windows):
         ks = sorted(per_step[i], key=lambda t: (t[1].start_s, t[1].index))
         if not ks:
             continue
@@ -202,8 +202,10 @@ def gpu_timelines(
                 if c is not None:
                     tl.comms.append(c)
                     summary.used["comm-kernel"] += 1
+                else:
+                    summary.skipped["unknown-nccl-kernel"] += 1
             else:
-                busy.append((k.start_s, k.end_s, label(la)))
+                busy.append((k.start_s, k.end_s, label(la, s0)))
                 summary.used["compute-kernel"] += 1
         _lane(tl, busy)
         out.append(tl)

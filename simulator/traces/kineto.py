@@ -155,7 +155,7 @@ def _load_et(path: Path, rank: int, summary: ImportSummary) -> ETIndex | None:
     for name in (f"rank{rank}.et.json", f"rank{rank}.et.json.gz"):
         if (path / name).is_file():
             et = load_et(path / name)
-            summary.used["et-nodes"] += len(et.by_rf)
+            summary.roles["et-nodes"] += len(et.by_rf)
             return et
     return None
 

@@ -181,11 +181,13 @@ def program_from_nodes(
         else:
             if n.type != COMP and skipped is not None:
                 skipped[f"chakra-node-type-{n.type}"] += 1
-            dur = a.get("commsim.duration_s")
-            if dur is None:
-                dur = n.duration_micros * 1e-6 if n.type == COMP else 0.0
+            dur: float | None = a.get("commsim.duration_s")
+            if dur is None and not ours:
+                # foreign node: its duration, unless it only gives FLOPs (cost model decides)
+                has_ops = n.type == COMP and int(a.get("num_ops", 0)) > 0
+                dur = n.duration_micros * 1e-6 if n.duration_micros or not has_ops else None
             oid = prog.compute(
-                duration_s=float(dur),
+                duration_s=None if dur is None else float(dur),
                 flops=float(a.get("commsim.flops", a.get("num_ops", 0))),
                 bytes_accessed_B=float(a.get("commsim.bytes_accessed_B", a.get("tensor_size", 0))),
                 stream=a.get("commsim.stream", "compute"),

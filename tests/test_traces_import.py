@@ -1,0 +1,310 @@
+"""Trace import, Chakra round trips, re-sharding and the replay CLI on committed fixtures.
+
+No torch needed: ``tests/fixtures/traces/ddp-2-gloo`` is a real (gzipped) 2-rank gloo
+recording, ``nccl-2`` a synthetic NCCL-format trace (see make_nccl_fixture.py).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from simulator.cli import main
+from simulator.errors import InputError
+from simulator.traces.chakra import (
+    export_workload,
+    import_chakra_dir,
+    program_from_nodes,
+    program_to_nodes,
+    read_et,
+)
+from simulator.traces.chakra.schema import Node
+from simulator.traces.kineto import import_trace_dir
+from simulator.traces.timeline import CommEvent, Label, Piece, StepTimeline, Wait, build_program
+from simulator.workload.ir import Collective, CollectiveOp, Compute, Program, Workload
+
+FIX = Path(__file__).parent / "fixtures" / "traces"
+GLOO = FIX / "ddp-2-gloo"
+NCCL = FIX / "nccl-2"
+
+
+@pytest.fixture(scope="module")
+def gloo():
+    return import_trace_dir(GLOO)
+
+
+@pytest.fixture(scope="module")
+def nccl():
+    return import_trace_dir(NCCL)
+
+
+def test_gloo_fixture_becomes_ddp_programs(gloo):
+    assert gloo.kind == "cpu" and gloo.world == 2 and gloo.num_steps == 1
+    wl = gloo.workload(0)
+    wl.validate()
+    for prog in wl.programs:
+        colls = [op for op in prog.ops if isinstance(op, Collective)]
+        # DDP's first step after warm-up broadcasts its rebuilt bucket order (2 small
+        # broadcasts), then all-reduces 8 buckets of 0.05 MiB
+        kinds = Counter(c.op for c in colls)
+        assert kinds == {CollectiveOp.ALL_REDUCE: 8, CollectiveOp.BROADCAST: 2}
+        assert all(c.group == (0, 1) and c.size_B > 0 and c.size_B % 4 == 0 for c in colls)
+        by_id = {op.id: op for op in prog.ops}
+        # bucket readiness: each all-reduce waits for the backward compute that launched it
+        for c in colls:
+            if c.op is CollectiveOp.ALL_REDUCE:
+                assert any(by_id[d].category == "bwd" for d in c.deps)
+        # the optimizer reads every synchronised gradient
+        optim = next(op for op in prog.ops if op.category == "optim")
+        assert {c.id for c in colls} <= set(optim.deps)
+        compute = [op for op in prog.ops if isinstance(op, Compute)]
+        assert all(op.duration_s is not None and op.duration_s >= 0 for op in compute)
+        total = sum(op.duration_s or 0.0 for op in compute)
+        tl = gloo.timelines[prog.rank][0]
+        assert 0 < total <= tl.duration_s
+    # both ranks issue the same collective sizes in the same order (rendezvous matches)
+    sizes = [[op.size_B for op in p.ops if isinstance(op, Collective)] for p in wl.programs]
+    assert sizes[0] == sizes[1]
+
+
+@pytest.mark.parametrize("path", [GLOO, NCCL])
+def test_every_event_is_accounted_for(path):
+    s = import_trace_dir(path).summary
+    assert sum(s.used.values()) + sum(s.skipped.values()) == s.events_total
+
+
+def test_nccl_fixture(nccl):
+    assert nccl.kind == "gpu" and nccl.num_steps == 2
+    prog = nccl.workload(1).programs[1]
+    colls = [op for op in prog.ops if isinstance(op, Collective)]
+    assert len(colls) == 1
+    ar = colls[0]
+    assert ar.op is CollectiveOp.ALL_REDUCE and ar.size_B == 4 * 2**20 and ar.group == (0, 1)
+    by_id = {op.id: op for op in prog.ops}
+    assert [by_id[d].category for d in ar.deps] == ["bwd"]
+    optim = next(op for op in prog.ops if op.category == "optim")
+    assert ar.id in optim.deps
+    fwd = next(op for op in prog.ops if op.category == "fwd")
+    assert fwd.layer == 0 and fwd.duration_s == pytest.approx(2e-3)
+    # the unknown NCCL kernel is reported, not dropped
+    assert nccl.summary.unknown["nccl:ncclDevKernel_Frobnicate(ncclDevComm*)"] == 4
+    assert nccl.summary.skipped["unknown-nccl-kernel"] == 4
+
+
+def test_timeline_cuts_at_launch_and_waits():
+    tl = StepTimeline(rank=0, step=0, start_s=0.0, end_s=10.0)
+    tl.pieces = [Piece(0.0, 4.0, Label("bwd", 1)), Piece(6.0, 7.0, Label("optim"))]
+    tl.comms = [
+        CommEvent(
+            op=CollectiveOp.ALL_REDUCE,
+            size_B=8.0,
+            launch_s=3.0,
+            start_s=3.0,
+            end_s=5.9,
+            stream="comm.0",
+            name="ar",
+            group=(0, 1),
+        )
+    ]
+    tl.waits = [Wait(4.0, 5.9, 0)]
+    prog, ids = build_program(tl)
+    ops = prog.ops
+    assert [type(o).__name__ for o in ops] == ["Compute", "Collective", "Compute", "Compute"]
+    assert ops[0].duration_s == pytest.approx(3.0)  # cut at the launch
+    assert ops[1].deps == (0,)
+    assert ops[2].duration_s == pytest.approx(1.0) and ops[2].deps == (0,)
+    assert set(ops[3].deps) == {1, 2}  # waits on the all-reduce
+    assert ids == {0: 1}
+
+
+def _mixed_program(rank: int) -> Program:
+    p = Program(rank=rank)
+    a = p.compute(
+        "fwd",
+        duration_s=1.25e-3,
+        flops=3e9,
+        bytes_accessed_B=1e6,
+        layer=2,
+        microbatch=1,
+        category="fwd",
+    )
+    for op in (
+        CollectiveOp.ALL_REDUCE,
+        CollectiveOp.ALL_GATHER,
+        CollectiveOp.REDUCE_SCATTER,
+        CollectiveOp.BROADCAST,
+        CollectiveOp.REDUCE,
+        CollectiveOp.ALL_TO_ALL,
+        CollectiveOp.BARRIER,
+    ):
+        p.collective(
+            f"c.{op}",
+            op=op,
+            group=(0, 1),
+            size_B=1234.5,
+            deps=(a,),
+            algo="ring" if op is CollectiveOp.ALL_REDUCE else "auto",
+            root=1,
+            stream="comm.dp",
+            category="dp",
+        )
+    p.send("s", peer=1 - rank, size_B=77.0, tag=3, deps=(a,), stream="comm.send")
+    p.recv("r", peer=1 - rank, size_B=77.0, tag=3, stream="comm.recv")
+    p.compute("model", flops=1e9)  # no measured duration: cost model decides
+    return p
+
+
+@pytest.mark.parametrize("source", ["fixture", "mixed"])
+def test_chakra_round_trip_is_exact(tmp_path, gloo, source):
+    if source == "fixture":
+        wl = gloo.workload(0)
+    else:
+        wl = Workload(programs=[_mixed_program(0), _mixed_program(1)], metadata={"x": 1})
+    paths = export_workload(wl, tmp_path)
+    assert [p.name for p in paths] == ["commsim.0.et", "commsim.1.et"]
+    gm, nodes = read_et(paths[0])
+    assert gm.version and len(nodes) == len(wl.programs[0].ops)
+    back = import_chakra_dir(tmp_path)
+    assert back.world_size == 2
+    for a, b in zip(wl.programs, back.programs, strict=True):
+        assert a.ops == b.ops
+
+
+def test_chakra_nodes_speak_chakra():
+    nodes = program_to_nodes(_mixed_program(0))
+    ar = nodes[1]
+    attrs = {a.name: a for a in ar.attr}
+    assert ar.type == 7 and attrs["comm_type"].int64_val == 0  # COMM_COLL_NODE, ALL_REDUCE
+    assert attrs["comm_size"].int64_val == 1234  # bytes, whole
+    assert nodes[0].duration_micros == 1250
+    send = nodes[8]
+    sa = {a.name: a for a in send.attr}
+    assert send.type == 5 and sa["comm_dst"].int32_val == 1 and sa["comm_src"].int32_val == 0
+    # stream order is kept for consumers that know no streams
+    assert list(nodes[2].ctrl_deps) == [1]
+
+
+def test_foreign_chakra_nodes_import():
+    comp = Node(id=10, name="gemm", type=4, duration_micros=250)
+    mem = Node(id=11, name="load", type=2)
+    mem.ctrl_deps.append(10)
+    coll = Node(id=12, name="ar", type=7)
+    coll.data_deps.append(11)
+    a = coll.attr.add(name="comm_type")
+    a.int64_val = 7  # REDUCE_SCATTER
+    b = coll.attr.add(name="comm_size")
+    b.int64_val = 4096
+    skipped: Counter[str] = Counter()
+    prog = program_from_nodes(0, [comp, mem, coll], world=4, skipped=skipped)
+    assert prog.ops[0].duration_s == pytest.approx(250e-6)
+    assert prog.ops[1].duration_s == 0.0 and prog.ops[1].deps == (0,)
+    rs = prog.ops[2]
+    assert isinstance(rs, Collective) and rs.op is CollectiveOp.REDUCE_SCATTER
+    assert rs.group == (0, 1, 2, 3) and rs.size_B == 4096 and rs.deps == (1,)
+    assert skipped == {"chakra-node-type-2": 1}
+
+
+def test_chakra_truncated_file_is_an_input_error(tmp_path, gloo):
+    (path,) = export_workload(Workload(programs=[gloo.workload(0).programs[0]], world=2), tmp_path)
+    path.write_bytes(path.read_bytes()[:-7])
+    with pytest.raises(InputError, match="truncated"):
+        read_et(path)
+
+
+def test_chakra_dir_replays_through_the_cli(tmp_path, capsys):
+    progs = [_mixed_program(r) for r in (0, 1)]
+    timed = [Program(rank=p.rank, ops=p.ops[:-1]) for p in progs]  # all ops with durations
+    export_workload(Workload(programs=timed), tmp_path / "ok")
+    assert main(["replay", str(tmp_path / "ok"), "--topology", "loopback-2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["format"] == "chakra" and out["world"] == 2 and out["predicted_step_s"] > 1.25e-3
+    # a compute node with neither duration nor cost model is bad input, not a traceback
+    export_workload(Workload(programs=progs), tmp_path / "bad")
+    assert main(["replay", str(tmp_path / "bad"), "--topology", "loopback-2"]) == 2
+    assert "no duration" in capsys.readouterr().err
+
+
+def test_reshard_profile_and_strategies(gloo):
+    from simulator.engine import simulate
+    from simulator.topology import load_topology
+    from simulator.traces.reshard import layer_profile, reshard
+
+    prof = layer_profile(gloo)
+    assert prof.num_layers == 2 and prof.micro_batch == 4 and prof.hidden == 64
+    assert all(lc.fwd_s > 0 and lc.bwd_s > 0 and lc.params > 0 for lc in prof.layers)
+    topo = load_topology("loopback-4")
+    for strategy in ("ddp", "fsdp", "tp", "pp-1f1b", "ps-sync"):
+        wl = reshard(gloo, strategy, 4, topo)
+        res = simulate(wl, topo, backend="gloo", record=False)
+        assert res.step_time_s > 0
+
+
+def test_cli_replay_json(capsys):
+    assert main(["replay", str(GLOO), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in (
+        "measured_step_s",
+        "predicted_step_s",
+        "error_pct",
+        "collectives",
+        "import_summary",
+        "per_step",
+    ):
+        assert key in out
+    assert out["topology"] == "loopback-2" and out["backend"] == "gloo"
+    kinds = {c["kind"] for c in out["collectives"]}
+    assert kinds == {"all_reduce", "broadcast"}
+    assert sum(c["count"] for c in out["collectives"]) == 10
+    assert out["measured_step_s"] == pytest.approx(0.026291311999557365)
+
+
+def test_cli_reshard_json(capsys):
+    assert (
+        main(
+            [
+                "replay",
+                str(GLOO),
+                "--strategy",
+                "fsdp",
+                "--world",
+                "4",
+                "--topology",
+                "loopback-4",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert out["strategy"] == "fsdp" and out["world"] == 4 and out["predicted_step_s"] > 0
+
+
+def test_cli_bad_inputs(tmp_path, capsys):
+    assert main(["replay", str(tmp_path / "missing")]) == 2
+    assert main(["replay", str(tmp_path)]) == 2  # no rank files
+    err = capsys.readouterr().err
+    assert "rank{r}.trace.json" in err
+    assert main(["replay", str(GLOO), "--strategy", "fsdp"]) == 2  # --world missing
+    assert main(["replay", str(GLOO), "--strategy", "nope", "--world", "2"]) == 2
+
+
+def test_cli_record_rejects_bad_config_before_running(tmp_path, capsys):
+    pytest.importorskip("torch")
+    assert main(["record", "--world", "3", "--strategy", "tp", "--out", str(tmp_path)]) == 2
+    assert "n_head" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_traces_package_does_not_import_torch():
+    code = (
+        "import sys, simulator.traces, simulator.traces.kineto, simulator.traces.replay, "
+        "simulator.traces.reshard, simulator.traces.chakra, simulator.traces.record, "
+        "simulator.cli.replay, simulator.cli.record; "
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
