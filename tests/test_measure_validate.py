@@ -1,0 +1,87 @@
+"""commsim validate: one small case per tier on the 2-host rig, and the CLI/JSON contract."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from simulator.cli import main
+from simulator.errors import InputError
+from simulator.measure import netns
+from simulator.measure.cases import Tier, parse_strategies, recorder_strategy
+from simulator.measure.validate import CaseResult, Validator, format_cases, summarize
+
+REASON = netns.unavailable_reason()
+needs_rig = pytest.mark.skipif(REASON is not None, reason=f"rig unavailable: {REASON}")
+
+
+def test_strategy_aliases() -> None:
+    assert parse_strategies("ddp,pp,compress,ddp") == ["ddp", "pp-1f1b", "ddp-fp16"]
+    assert recorder_strategy("pp-gpipe") == "pp-gpipe"
+    with pytest.raises(InputError, match="unknown strategy"):
+        recorder_strategy("zero9")
+
+
+def test_summary_and_table() -> None:
+    def case(tier: Tier, err: float) -> CaseResult:
+        return CaseResult(tier.value, "c", 1.0, 1.0 + err / 100, err, 1.0, 5, "t", "s", "t", "", "")
+
+    cases = [case(Tier.REPLAY, -2.0), case(Tier.REPLAY, 4.0), case(Tier.STRATEGY, 10.0)]
+    s = summarize(cases)
+    assert s["replay"] == {"n": 2, "median_abs_error_pct": 3.0, "max_abs_error_pct": 4.0}
+    assert s["topology"] == {"n": 0}
+    assert s["all"]["n"] == 3
+    assert "predicted_s" in format_cases(cases)
+
+
+def test_published_dispatch(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import simulator.measure.published as published
+
+    row = {"reference": "r", "source": "s", "expected": 2.0, "predicted": 2.1, "unit": "s",
+           "error_pct": 5.0}  # fmt: skip
+    monkeypatch.setattr(published, "validate_published", lambda: [row])
+    assert main(["validate", "--published", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"rows": [row]}
+
+
+def test_world_must_match_topology() -> None:
+    assert main(["validate", "--topology", "rig-2host", "--world", "4"]) == 2
+
+
+@needs_rig
+@pytest.mark.torch
+def test_one_case_per_tier_on_two_hosts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    v = Validator(
+        topology="rig-2host",
+        strategies=["ddp", "fsdp"],
+        work_dir=tmp_path / "traces",
+        steps=3,
+        warmup=1,
+        what_if=["rig-2host-halfnic"],
+    )
+    cases = v.run()
+    assert [c.tier for c in cases] == ["replay", "replay", "topology", "strategy"]
+    for c in cases:
+        assert c.measured_s > 0 and c.predicted_s > 0 and math.isfinite(c.error_pct)
+        # Behaviour, not a figure: a replay of a run on its own rig is in the right ballpark.
+        assert abs(c.error_pct) < 50, c
+    ddp, _, halfnic, _ = cases
+    # Halving the NICs slows DDP down, and the prediction says so too.
+    assert halfnic.measured_s > ddp.measured_s
+    assert halfnic.predicted_s > ddp.predicted_s
+
+    # The CLI reuses the recordings under --out and keeps the JSON contract.
+    out = tmp_path
+    code = main(["validate", "--world", "2", "--strategies", "ddp,fsdp", "--what-if",
+                 "rig-2host-halfnic", "--steps", "3", "--warmup", "1", "--json",
+                 "--out", str(out)])  # fmt: skip
+    assert code == 0
+    obj = json.loads(capsys.readouterr().out)
+    assert {"tier", "case", "measured_s", "predicted_s", "error_pct"} <= set(obj["cases"][0])
+    assert obj["summary"]["all"]["n"] == 4
+    assert (out / "scatter.png").stat().st_size > 0
