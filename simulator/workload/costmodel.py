@@ -40,7 +40,7 @@ EFFICIENCIES: dict[str, Efficiency] = {
     "A100": Efficiency(
         compute=(163.0 / 312.0) / (1.0 - 31.5 / 543.5),
         memory=0.8,
-        source="Narayanan et al. 2021 Table 1 (1T row: 163 TFLOP/s/A100), interleaved bubble removed",
+        source="Narayanan et al. 2021 Table 1, 1T row (163 TFLOP/s per A100), v=2 bubble removed",
     ),
     # Megatron-LM README (NVIDIA/Megatron-LM, "Training speed and scalability", 2024): GPT models
     # 2B..462B on H100 reach "up to 47% MFU" end to end; taken as-is (its pipeline bubble is

@@ -42,11 +42,13 @@ def all_reduce(
 ) -> int | None:
     """All-reduce ``size_B`` over ``group``, hierarchically when ``level`` allows it.
 
-    Falls back to a flat all-reduce when the partitions are unequal or trivial. Mirrors are
-    passed to the flat form only (hierarchical phases of mirrored groups are not generated).
+    Falls back to a flat all-reduce when the partitions are unequal or trivial. When the job
+    is folded, the phases of the other partitions, cross groups and mirrored groups are added
+    as mirrors, so the slow level carries all ``k`` cross all-reduces.
     """
     rank = rb.prog.rank
-    parts = partitions(rb.ctx, group, level) if level is not Hierarchy.NONE else [list(group)]
+    ctx = rb.ctx
+    parts = partitions(ctx, group, level) if level is not Hierarchy.NONE else [list(group)]
     sizes = {len(p) for p in parts}
     if len(parts) <= 1 or len(sizes) != 1 or sizes == {1}:
         return rb.collective(
@@ -63,6 +65,20 @@ def all_reduce(
     mine = next(p for p in parts if rank in p)
     idx = mine.index(rank)
     cross = [p[idx] for p in parts]
+    local_m: list[tuple[int, ...]] = []
+    cross_m: list[tuple[int, ...]] = []
+    if ctx.fold:
+        # ranks without programs run the same phases at the same time: the other partitions'
+        # local phases and the other cross groups (which share the slow links), for this group
+        # and for every mirrored group.
+        for g in [list(group), *[list(m) for m in mirrors]]:
+            g_parts = partitions(ctx, g, level)
+            if len({len(p) for p in g_parts}) != 1 or len(g_parts[0]) != k:
+                continue
+            local_m += [tuple(p) for p in g_parts if p != mine]
+            cross_m += [
+                tuple(p[i] for p in g_parts) for i in range(k) if [p[i] for p in g_parts] != cross
+            ]
     a = rb.collective(
         f"{name}.rs_local",
         CollectiveOp.REDUCE_SCATTER,
@@ -71,6 +87,7 @@ def all_reduce(
         stream=stream,
         deps=deps_of(*deps),
         category=category,
+        mirrors=local_m,
     )
     b = rb.collective(
         f"{name}.ar_cross",
@@ -80,6 +97,7 @@ def all_reduce(
         stream=stream,
         deps=deps_of(a),
         category=category,
+        mirrors=cross_m,
     )
     return rb.collective(
         f"{name}.ag_local",
@@ -89,4 +107,5 @@ def all_reduce(
         stream=stream,
         deps=deps_of(b),
         category=category,
+        mirrors=local_m,
     )

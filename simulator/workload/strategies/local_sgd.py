@@ -16,6 +16,10 @@ from simulator.workload.ir import CollectiveOp, Program, Workload
 from simulator.workload.strategies import hierarchical
 from simulator.workload.strategies.context import JobContext, RankBuilder
 
+#: Backward is cut into at most this many slices per step, each followed by its bucket's
+#: in-datacenter all-reduce (fewer, larger buckets than DDP's 25 MiB keep the program small).
+MAX_SLICES = 16
+
 
 def build(ctx: JobContext, cfg: LocalSGDConfig) -> Workload:
     """Workload of ``cfg.period`` local steps plus one averaging round, data parallel only."""
@@ -29,7 +33,7 @@ def build(ctx: JobContext, cfg: LocalSGDConfig) -> Workload:
     params = prof.total_params()
     cap = float(ctx.strategy.data_parallel.bucket_size)
     grad_B = params * prof.grad_bytes
-    n_buckets = max(1, int(-(-grad_B // cap)))
+    n_buckets = min(MAX_SLICES, max(1, int(-(-grad_B // cap))))
     dcs: dict[int, list[int]] = {}
     for r in range(world):
         dcs.setdefault(ctx.datacenter(r), []).append(r)
@@ -40,10 +44,13 @@ def build(ctx: JobContext, cfg: LocalSGDConfig) -> Workload:
         last: int | None = None
         for k in range(cfg.period):
             f = rb.compute(f"fwd.s{k}", fwd_s, deps=(last,), category="fwd")
-            b = rb.compute(f"bwd.s{k}", bwd_s, deps=(f,), category="bwd")
-            waits: list[int | None] = [b]
-            if cfg.inner is InnerSync.DATACENTER:
-                for i in range(n_buckets):
+            # backward in as many slices as buckets; each bucket is all-reduced inside the
+            # datacenter as soon as its slice is done (DDP-style overlap)
+            b: int = f
+            waits: list[int | None] = []
+            for i in range(n_buckets):
+                b = rb.compute(f"bwd.s{k}.part{i}", bwd_s / n_buckets, deps=(b,), category="bwd")
+                if cfg.inner is InnerSync.DATACENTER:
                     waits.append(
                         rb.collective(
                             f"dc_ar.s{k}.b{i}",
@@ -55,6 +62,7 @@ def build(ctx: JobContext, cfg: LocalSGDConfig) -> Workload:
                             category="dp",
                         )
                     )
+            waits.append(b)
             last = rb.compute(
                 f"optimizer.s{k}", params * prof.optimizer_s_per_param, deps=waits, category="optim"
             )

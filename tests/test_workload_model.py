@@ -1,0 +1,69 @@
+"""ModelSpec FLOPs/params/activations against the papers' closed forms; cost model; memory."""
+
+from __future__ import annotations
+
+import pytest
+
+from simulator.workload.costmodel import CostModel, cost_model_for, efficiency_for
+from simulator.workload.modelspec import DType, ModelSpec, Recompute
+from simulator.workload.profile import profile_from_model
+
+GPT3 = ModelSpec(name="gpt3", layers=96, hidden=12288, heads=96, vocab=51200, seq_len=2048)
+
+
+def test_gpt3_parameter_count_is_175b() -> None:
+    assert GPT3.total_params() / 1e9 == pytest.approx(174.6, abs=0.1)
+
+
+def test_layer_flops_match_narayanan() -> None:
+    b, s, h = 1, 2048, 12288
+    assert GPT3.layer_fwd_flops(b) == pytest.approx(24 * b * s * h * h * (1 + s / (6 * h)))
+
+
+def test_activation_bytes_match_korthikanti() -> None:
+    s, b, h, a, t = 2048, 1, 12288, 96, 8
+    sbh = s * b * h
+    assert GPT3.activation_bytes(b) == pytest.approx(sbh * (34 + 5 * a * s / h))
+    assert GPT3.activation_bytes(b, tp=t) == pytest.approx(
+        sbh * (10 + 24 / t + 5 * a * s / (h * t))
+    )
+    assert GPT3.activation_bytes(
+        b, tp=t, sequence_parallel=True, recompute=Recompute.SELECTIVE
+    ) == pytest.approx(sbh * 34 / t)
+    assert GPT3.activation_bytes(b, recompute=Recompute.FULL) == pytest.approx(2 * sbh)
+
+
+def test_gqa_and_moe_shapes() -> None:
+    mix = ModelSpec(
+        layers=32,
+        hidden=4096,
+        heads=32,
+        kv_heads=8,
+        ffn_hidden=14336,
+        vocab=32000,
+        gated_mlp=True,
+        experts=8,
+        top_k=2,
+        tie_embeddings=False,
+    )
+    assert mix.total_params() / 1e9 == pytest.approx(46.7, abs=0.3)  # Mixtral 8x7B: 46.7B
+    assert mix.active_params() / 1e9 == pytest.approx(12.9, abs=0.3)  # 12.9B active
+
+
+def test_roofline_and_published_efficiency() -> None:
+    cm = CostModel(peak_flops=100e12, hbm_Bps=1e12, efficiency=0.5, memory_efficiency=0.5)
+    assert cm.time_s(flops=50e12) == pytest.approx(1.0)
+    assert cm.time_s(bytes_B=1e12) == pytest.approx(2.0)
+    assert efficiency_for("A100-80GB").compute == pytest.approx(0.554, abs=1e-3)
+    a100 = cost_model_for("A100-80GB", DType.BF16)
+    assert a100.peak_flops == pytest.approx(312e12)
+    assert "Narayanan" in a100.source
+
+
+def test_profile_rescales_linearly() -> None:
+    cm = CostModel(peak_flops=100e12, hbm_Bps=1e12, efficiency=0.5)
+    p1 = profile_from_model(GPT3, cm, micro_batch=1, tp=1)
+    p8 = p1.rescaled(tp=8, micro_batch=2)
+    assert p8.layers[0].fwd_s == pytest.approx(p1.layers[0].fwd_s * 2 / 8)
+    assert p8.layers[0].params == pytest.approx(p1.layers[0].params / 8)
+    assert p8.boundary_B == pytest.approx(2 * p1.boundary_B)
