@@ -110,6 +110,8 @@ def test_runs_are_deterministic_bit_for_bit() -> None:
     first, _ = run_scenario(capacity, plan, record_timeline=True)
     second, _ = run_scenario(capacity, plan, record_timeline=True)
     assert first.records == second.records
+    # no wake-up outlives the work: the run ends at the last completion
+    assert first.now == max(r.end_s for r in first.records)
     for name in ("link_bytes_B", "link_busy_s", "link_peak_util"):
         assert getattr(first, name).tolist() == getattr(second, name).tolist()
     for a, b in zip(first.timeline_arrays(), second.timeline_arrays(), strict=True):

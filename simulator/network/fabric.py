@@ -22,6 +22,10 @@ How events are handled:
   check), which only ever makes a recomputation larger than needed, never wrong.
 * Flows whose remaining bytes fall within a relative tolerance of zero at a settle complete
   together at that instant. Ties break on the flow's sequence number (order of ``start``).
+* A wake-up scheduled for a completion that later moves earlier stays in simpy's queue and
+  fires as a no-op settle. It never outlives the work (so ``env.run()`` ends at the last
+  completion): the flow it was set for was capped (it cannot finish earlier) or crossed a
+  saturated link whose remaining bytes need at least until that time to drain.
 """
 
 from __future__ import annotations
@@ -325,6 +329,9 @@ class Fabric:
 
     def _arm_next(self) -> None:
         due, comps = self._due, self._comps
+        if len(due) > 4 * len(comps) + 256:  # drop superseded entries (bounded memory)
+            due[:] = [e for e in due if e[1] in comps and comps[e[1]].version == e[2]]
+            heapq.heapify(due)
         while due:
             comp = comps.get(due[0][1])
             if comp is not None and comp.version == due[0][2]:
