@@ -7,9 +7,14 @@ allocation: no flow can get more without taking from a flow that has less or the
 
 The loop is vectorised: the flow->link incidence is flattened into two index arrays
 (``inc_flow[k]`` crosses ``inc_link[k]``), and each round computes every link's fair share of
-its remaining capacity with :func:`numpy.bincount`, freezes the flows at the smallest share and
-subtracts their rates. Every round freezes at least one link's flows, so there are at most as
-many rounds as distinct bottleneck rates.
+its remaining capacity with :func:`numpy.bincount`. Instead of freezing only the flows at the
+globally smallest share, a round freezes the flows of every link whose share is no larger than
+the share of any link it shares a flow with and than the caps of its flows: shares only rise as
+other flows freeze, so such a link saturates at exactly its current share whatever happens
+elsewhere. The global minimum is always such a link (progress is guaranteed) and unrelated
+parts of the network are solved in the same rounds, so the round count is the depth of the
+bottleneck dependency chain rather than the number of distinct rates. Disjoint groups of
+flows therefore get exactly the rates they would get alone.
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-#: Relative tolerance for ties: every link whose fair share is within this fraction of the
-#: round's smallest share saturates in the same round, and a flow whose cap is within it
-#: freezes at the cap. A numerical choice (a few thousand ulps), not a physical constant.
+#: Relative tolerance for ties: a link whose fair share is within this fraction of its
+#: neighbours' smallest share saturates in the same round (a flow on it gets the smallest
+#: share on its path, never more), and a flow whose cap is within it of the shares on its path
+#: freezes. A numerical choice (a few thousand ulps), not a physical constant.
 TIE_RTOL = 1e-9
 
 FloatArray = npt.NDArray[np.float64]
