@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument(
         "--what-if", help="comma-separated tier-2 topologies (default: shipped variants)"
     )
-    p.add_argument("--steps", type=int, default=5, help="measured steps per recording")
+    p.add_argument("--steps", type=int, default=8, help="measured steps per recording")
     p.add_argument("--warmup", type=int, default=2, help="warm-up steps per recording")
     p.add_argument("--backend", help="backend profile (default: the rig calibration)")
     p.add_argument("--layers", type=int, help="tiny GPT blocks")

@@ -80,7 +80,7 @@ class Validator:
     backend: str = field(
         default_factory=lambda: str(CALIBRATION) if CALIBRATION.is_file() else "gloo"
     )
-    steps: int = 5
+    steps: int = 8
     warmup: int = 2
     shape: ModelShape = field(default_factory=ModelShape)
     what_if: Sequence[str] | None = None

@@ -1,0 +1,125 @@
+"""Full validation matrix on the rig (needs root): collectives and the three tiers.
+
+    sudo .venv/bin/python benchmarks/bench_validate.py [--calibrate] [--out DIR] [--steps 5]
+
+1. ``--calibrate``: measure rig-2host microbenchmarks and fit
+   ``simulator/data/calibration/gloo-rig.yaml`` from them (the fit set).
+2. Microbenchmarks on rig-4host-2rack, predicted with that profile (held out), and the fit
+   set's own table for comparison.
+3. ``commsim validate`` on rig-2host and rig-4host-2rack with every strategy and tier.
+
+Prints every table and a markdown summary for benchmarks/RESULTS.md; writes JSON under DIR.
+Figures depend on the machine's load: the load average before and after is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--calibrate", action="store_true", help="refit gloo-rig.yaml first")
+    ap.add_argument("--out", default="bench-validate-out", help="JSON and traces go here")
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--budget", type=float, default=1.0, help="microbench s per (op, size)")
+    ap.add_argument("--topologies", default="rig-2host,rig-4host-2rack")
+    ap.add_argument("--skip-microbench", action="store_true")
+    args = ap.parse_args()
+
+    from simulator.measure.calibrate import DEFAULT_OUT, fit_profile, write_profile
+    from simulator.measure.cases import STRATEGY_ALIASES
+    from simulator.measure.microbench import (
+        format_table,
+        load_microbench,
+        predict_rows,
+        run_microbench,
+        summarize,
+        table_rows,
+    )
+    from simulator.measure.validate import Validator, format_cases
+    from simulator.measure.validate import summarize as summarize_cases
+    from simulator.topology import load_topology
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+    print(f"load average at start: {_load()}")
+    report: dict[str, Any] = {}
+
+    fit_path = out / "mb-rig-2host.json"
+    if args.calibrate:
+        bench = run_microbench(
+            "rig-2host", budget_s=args.budget,
+            command="benchmarks/bench_validate.py --calibrate",
+        )  # fmt: skip
+        bench.save(fit_path)
+        fit = fit_profile(load_topology("rig-2host"), bench)
+        write_profile(fit, DEFAULT_OUT)
+        print(f"calibrated {DEFAULT_OUT}: efficiency {fit.efficiency:.4f}, base "
+              f"{fit.base_latency_s * 1e6:.1f} us, step {fit.step_latency_s * 1e6:.1f} us, "
+              f"concurrency {fit.concurrency} (measured {fit.concurrency_measured}), "
+              f"rs/ar {fit.rs_over_ar}")  # fmt: skip
+
+    if not args.skip_microbench:
+        for name, role in (("rig-2host", "fit set"), ("rig-4host-2rack", "held out")):
+            path = out / f"mb-{name}.json"
+            if path.is_file() and (name != "rig-2host" or args.calibrate):
+                bench = load_microbench(path)
+            else:
+                bench = run_microbench(name, budget_s=args.budget)
+                bench.save(path)
+            topo = load_topology(name)
+            recs = table_rows(bench, predict_rows(topo, bench.rows, str(DEFAULT_OUT)))
+            summ = summarize(recs)
+            report[f"microbench/{name}"] = {"role": role, "summary": summ}
+            print(f"\n## microbenchmarks on {name} ({role})\n{format_table(recs)}")
+            print(json.dumps(summ, indent=1))
+
+    for name in args.topologies.split(","):
+        v = Validator(
+            topology=name,
+            strategies=list(STRATEGY_ALIASES.values()),
+            work_dir=out / "traces",
+            steps=args.steps,
+            log=lambda m: print(m, file=sys.stderr, flush=True),
+        )
+        try:
+            cases = v.run()
+        except Exception as exc:  # report and go on with the next topology
+            print(f"\n## validate on {name}: FAILED: {exc}")
+            report[f"validate/{name}"] = {"error": str(exc)}
+            continue
+        summ = summarize_cases(cases)
+        report[f"validate/{name}"] = {
+            "cases": [c.to_json() for c in cases], "summary": summ,
+        }  # fmt: skip
+        print(f"\n## validate on {name}\n{format_cases(cases)}")
+        print(json.dumps(summ, indent=1))
+
+    all_cases = [
+        c for k, v in report.items() if k.startswith("validate/") for c in v.get("cases", [])
+    ]
+    for tier in ("replay", "topology", "strategy"):
+        errs = [abs(c["error_pct"]) for c in all_cases if c["tier"] == tier]
+        if errs:
+            print(f"tier {tier}: {len(errs)} cases, median |error| {statistics.median(errs):.1f}%, "
+                  f"max {max(errs):.1f}%")  # fmt: skip
+    print(f"load average at end: {_load()}; wall {time.perf_counter() - t_start:.0f} s")
+    (out / "report.json").write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
