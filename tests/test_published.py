@@ -8,6 +8,8 @@ run and the test fails loudly the day the model starts to hit it (then remove th
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from simulator.errors import InputError
@@ -24,23 +26,50 @@ from simulator.measure.published import (
 
 #: Rows the current model misses, with the error measured by
 #: ``python -m simulator.measure.published NAME`` (see docs/published-fidelity.md).
-KNOWN_MISSES: dict[str, str] = {}
+KNOWN_MISSES: dict[str, str] = {
+    "dgx-h100-allreduce-nvls-8gpu": (
+        "predicted 344.6 vs 480 GB/s (-28.2%): no NVLink SHARP (in-switch reduction) algorithm; "
+        "NCCL's default H100 all_reduce reduces inside the NVSwitch"
+    ),
+    "megatron-gpt-1.7b-32gpu": (
+        "predicted 170.7 vs 137 TFLOP/s (+24.6%): one compute efficiency per GPU (set at the 1T "
+        "model, h=25600); GEMMs of a h=2304 model run less efficiently (paper: 44% vs 52% of peak)"
+    ),
+}
+
+#: Training rows too slow for the default run (seconds at analytical fidelity on 2 cores, see
+#: benchmarks/RESULTS.md ## published): marked ``slow`` and run only with ``COMMSIM_SLOW=1``
+#: (``COMMSIM_SLOW=1 pytest -m slow tests/test_published.py``).
+SLOW_TRAINING = {
+    "megatron-gpt-39.1b-512gpu",
+    "megatron-gpt-145.6b-1536gpu",
+    "megatron-gpt-1t-3072gpu",
+    "megatron-gpt3-175b-384gpu",
+}
+
+#: Training rows run the engine at analytical collective fidelity in the test (flow-level runs of
+#: thousands of ranks take minutes); docs/published-fidelity.md records both fidelities.
+TRAINING_FIDELITY = "analytical"
+
+RUN_SLOW = os.environ.get("COMMSIM_SLOW") == "1"
 
 
 def _params(kind: Kind) -> list[object]:
     out: list[object] = []
     for name in reference_names(kind):
+        marks = []
         if name in KNOWN_MISSES:
-            out.append(
-                pytest.param(name, marks=pytest.mark.xfail(reason=KNOWN_MISSES[name], strict=True))
-            )
-        else:
-            out.append(name)
+            marks.append(pytest.mark.xfail(reason=KNOWN_MISSES[name], strict=True))
+        if name in SLOW_TRAINING:
+            marks.append(pytest.mark.slow)
+            marks.append(pytest.mark.skipif(not RUN_SLOW, reason="slow; set COMMSIM_SLOW=1 to run"))
+        out.append(pytest.param(name, marks=marks) if marks else name)
     return out
 
 
 def _check(name: str, kind: Kind) -> None:
-    (row,) = validate_published([name])
+    fidelity = TRAINING_FIDELITY if kind is Kind.TRAINING else "flow"
+    (row,) = validate_published([name], fidelity=fidelity)
     assert row["kind"] == kind.value
     assert row["predicted"] > 0
     assert abs(row["error_pct"]) <= TOLERANCE_PCT[kind], (
