@@ -17,7 +17,7 @@ from simulator.measure.published import reference_names, validate_published
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("names", nargs="*", help="rows to time (default: all)")
-    ap.add_argument("--fidelity", default="analytical")
+    ap.add_argument("--fidelity", default=None, help="default: per kind (DEFAULT_FIDELITY)")
     args = ap.parse_args()
     for name in args.names or reference_names():
         w0, c0 = time.perf_counter(), time.process_time()
@@ -25,7 +25,7 @@ def main() -> None:
         wall, cpu = time.perf_counter() - w0, time.process_time() - c0
         print(
             f"{name:32s} {row['predicted']:8.1f} vs {row['expected']:6.0f} {row['unit']:16s} "
-            f"{row['error_pct']:+6.1f}%  cpu {cpu:7.2f} s  wall {wall:7.2f} s  ({args.fidelity})",
+            f"{row['error_pct']:+6.1f}%  cpu {cpu:7.2f} s  wall {wall:7.2f} s  ({row['fidelity']})",
             flush=True,
         )
 

@@ -47,9 +47,6 @@ SLOW_TRAINING = {
     "megatron-gpt3-175b-384gpu",
 }
 
-#: Training rows run the engine at analytical collective fidelity in the test (flow-level runs of
-#: thousands of ranks take minutes); docs/published-fidelity.md records both fidelities.
-TRAINING_FIDELITY = "analytical"
 
 RUN_SLOW = os.environ.get("COMMSIM_SLOW") == "1"
 
@@ -68,8 +65,7 @@ def _params(kind: Kind) -> list[object]:
 
 
 def _check(name: str, kind: Kind) -> None:
-    fidelity = TRAINING_FIDELITY if kind is Kind.TRAINING else "flow"
-    (row,) = validate_published([name], fidelity=fidelity)
+    (row,) = validate_published([name])  # default fidelity per kind (DEFAULT_FIDELITY)
     assert row["kind"] == kind.value
     assert row["predicted"] > 0
     assert abs(row["error_pct"]) <= TOLERANCE_PCT[kind], (

@@ -47,6 +47,12 @@ class Kind(StrEnum):
     TRAINING = "training"
 
 
+#: Collective fidelity per kind when the caller gives none: nccl-tests rows are single
+#: collectives (flow level costs milliseconds); training rows run thousands of ranks for hundreds
+#: of micro-batches, where flow level takes minutes to hours on 2 cores (see
+#: benchmarks/RESULTS.md, ## published), so they default to analytical collectives.
+DEFAULT_FIDELITY: dict[Kind, str] = {Kind.NCCL_TESTS: "flow", Kind.TRAINING: "analytical"}
+
 #: Acceptance band per kind, in percent of the published value (the test asserts these; a row
 #: outside its band is a model gap to fix or to document, never a reason to widen the band).
 TOLERANCE_PCT: dict[Kind, float] = {Kind.NCCL_TESTS: 10.0, Kind.TRAINING: 15.0}
@@ -329,7 +335,9 @@ def predicted_step_time_s(
 # ---- the table ----------------------------------------------------------------------------
 
 
-def _row(kind: Kind, ref: NcclReference | TrainingReference, predicted: float) -> dict[str, Any]:
+def _row(
+    kind: Kind, ref: NcclReference | TrainingReference, predicted: float, fidelity: str
+) -> dict[str, Any]:
     err = 100.0 * (predicted - ref.expected) / ref.expected
     return {
         "reference": ref.reference,
@@ -343,6 +351,7 @@ def _row(kind: Kind, ref: NcclReference | TrainingReference, predicted: float) -
         "tolerance_pct": TOLERANCE_PCT[kind],
         "within_tolerance": abs(err) <= TOLERANCE_PCT[kind],
         "held_out": not ref.calibrates,
+        "fidelity": fidelity,
     }
 
 
@@ -351,7 +360,7 @@ def validate_published(
     *,
     kinds: Sequence[Kind | Literal["nccl_tests", "training"]] | None = None,
     path: str | Path | None = None,
-    fidelity: str = "flow",
+    fidelity: str | None = None,
 ) -> list[dict[str, Any]]:
     """Predict every published reference and compare.
 
@@ -359,13 +368,14 @@ def validate_published(
         references: names of rows to run (default: all).
         kinds: restrict to ``nccl_tests`` and/or ``training`` rows (default: both).
         path: another reference file (default: the shipped one).
-        fidelity: collective fidelity passed to the simulator.
+        fidelity: collective fidelity for every row (default: :data:`DEFAULT_FIDELITY` per
+            kind).
 
     Returns:
         One dict per row, in file order: ``reference, kind, source, url, expected, predicted,
         unit, error_pct`` (signed, ``100 * (predicted - expected) / expected``),
-        ``tolerance_pct``, ``within_tolerance`` and ``held_out`` (False when the same figure
-        set a model constant, see ``calibrates`` in the reference file).
+        ``tolerance_pct``, ``within_tolerance``, ``held_out`` (False when the same figure
+        set a model constant, see ``calibrates`` in the reference file) and ``fidelity``.
 
     Raises:
         InputError: unknown reference name, or a bad reference file.
@@ -386,13 +396,15 @@ def validate_published(
     if Kind.NCCL_TESTS in wanted_kinds:
         for n in refs.nccl_tests:
             if n.reference in chosen:
-                rows.append(_row(Kind.NCCL_TESTS, n, predict_nccl(n, fidelity=fidelity)))
+                fid = fidelity or DEFAULT_FIDELITY[Kind.NCCL_TESTS]
+                rows.append(_row(Kind.NCCL_TESTS, n, predict_nccl(n, fidelity=fid), fid))
     if Kind.TRAINING in wanted_kinds:
         for t in refs.training:
             if t.reference in chosen:
                 cluster = refs.clusters[t.setup.cluster]
-                pred = predict_training(t, cluster, fidelity=fidelity)
-                rows.append(_row(Kind.TRAINING, t, pred))
+                fid = fidelity or DEFAULT_FIDELITY[Kind.TRAINING]
+                pred = predict_training(t, cluster, fidelity=fid)
+                rows.append(_row(Kind.TRAINING, t, pred, fid))
     return rows
 
 
@@ -413,15 +425,16 @@ def reference_names(kind: Kind | None = None, path: str | Path | None = None) ->
 def to_markdown(rows: Sequence[dict[str, Any]]) -> str:
     """The rows as a Markdown table (expected, predicted, signed error, pass/miss, source)."""
     lines = [
-        "| reference | expected | predicted | unit | error | band | status | role | source |",
-        "|---|---:|---:|---|---:|---:|---|---|---|",
+        "| reference | expected | predicted | unit | error | band | status | role | fidelity "
+        "| source |",
+        "|---|---:|---:|---|---:|---:|---|---|---|---|",
     ]
     for r in rows:
         status = "ok" if r["within_tolerance"] else "**MISS**"
         lines.append(
             f"| {r['reference']} | {r['expected']:.0f} | {r['predicted']:.1f} | {r['unit']} "
             f"| {r['error_pct']:+.1f}% | ±{r['tolerance_pct']:.0f}% | {status} "
-            f"| {'held-out' if r['held_out'] else 'calibration'} "
+            f"| {'held-out' if r['held_out'] else 'calibration'} | {r['fidelity']} "
             f"| [{r['source']}]({r['url']}) |"
         )
     return "\n".join(lines) + "\n"
@@ -473,7 +486,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m simulator.measure.published")
     ap.add_argument("names", nargs="*", help="reference rows to run (default: all)")
     ap.add_argument("--kind", choices=[k.value for k in Kind], action="append")
-    ap.add_argument("--fidelity", default="flow")
+    ap.add_argument("--fidelity", default=None, help="default: flow (nccl), analytical (training)")
     ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
     ap.add_argument("--write-doc", metavar="PATH", help="regenerate the table inside PATH")
     args = ap.parse_args(argv)
