@@ -83,6 +83,8 @@ class Topology:
         ranks: endpoint node names in rank order (default: all endpoints in graph order).
         metadata: free-form facts (description, builder and its parameters, gpu model...).
 
+    The graph is read once at construction (hosts, routing tables): do not mutate it after.
+
     Raises:
         ValueError: the parts are inconsistent (a rank that is not an endpoint, a link id that
             does not match its edge, a duplicated rank).
@@ -122,6 +124,7 @@ class Topology:
         )
         self.latency_s: np.ndarray = np.array([lk.latency_s for lk in self.links], dtype=float)
         self._rank_index = {r: i for i, r in enumerate(self.ranks)}
+        self._host_of: list[str] = [str(graph.nodes[r]["host"]) for r in self.ranks]
         self._router = Router(graph, self.ranks)
         self._route_cache: dict[tuple[int, int, int], tuple[int, ...]] = {}
 
@@ -132,7 +135,7 @@ class Topology:
 
     def host_of(self, rank: int) -> str:
         """The host (server) that ``rank`` lives in, e.g. ``"node3"``."""
-        return str(self.graph.nodes[self.ranks[rank]]["host"])
+        return self._host_of[rank]
 
     def hosts(self) -> list[str]:
         """Hosts of the ranks, each once, in order of their first rank."""
@@ -141,8 +144,8 @@ class Topology:
     def ranks_by_host(self) -> dict[str, list[int]]:
         """``{host: [ranks ascending]}``, hosts in order of their first rank."""
         out: dict[str, list[int]] = {}
-        for r in range(self.num_ranks):
-            out.setdefault(self.host_of(r), []).append(r)
+        for r, h in enumerate(self._host_of):
+            out.setdefault(h, []).append(r)
         return out
 
     def nodes_of_kind(self, kind: NodeKind | str) -> list[str]:
