@@ -125,3 +125,12 @@ def test_summary_tiers_report_oversubscription() -> None:
     leaf = s["switch_tiers"][0]
     assert leaf["tier"] == 1 and leaf["oversubscription"] == pytest.approx(2.0)
     assert s["links_by_kind"]["ethernet"] == 256 + 8 * 2
+
+
+def test_ranks_by_host_groups_servers_in_order() -> None:
+    topo = load_topology("dgx-a100-2node")
+    assert topo.ranks_by_host() == {"node0": list(range(8)), "node1": list(range(8, 16))}
+    assert topo.hosts() == ["node0", "node1"]
+    assert topo.host_of(9) == "node1"
+    wan = load_topology("two-dc-wan")
+    assert wan.hosts() == ["dc0.node0", "dc0.node1", "dc1.node0", "dc1.node1"]
