@@ -171,3 +171,13 @@ def test_clean_removes_leftovers_by_prefix() -> None:
         netns.del_netns(name)
     with pytest.raises(InputError):
         clean("other-")
+
+
+@needs_rig
+def test_ranks_run_at_the_rig_niceness() -> None:
+    code = "import os; print(os.nice(0))"
+    results = launch_on_rig("rig-2host", lambda r: [sys.executable, "-c", code], {}, 30)
+    from simulator.measure.rig import DEFAULT_NICE
+
+    expected = os.nice(0) + (DEFAULT_NICE or 0)
+    assert [int(res.stdout) for res in results] == [max(-20, expected)] * 2
