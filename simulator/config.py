@@ -378,13 +378,18 @@ def _check(sc: Scenario, file: str | None) -> None:
         )
     if st.ep > 1 and m.experts % st.ep:
         raise InputError("experts must be divisible by ep", file=file, field="strategy.ep")
-    if st.dp is not None and tr.global_batch % (st.dp * tr.micro_batch):
-        raise InputError(
-            f"global_batch {tr.global_batch} is not a multiple of dp x micro_batch = "
-            f"{st.dp * tr.micro_batch}",
-            file=file,
-            field="training.global_batch",
-        )
+    if st.dp is not None:
+        workers = st.dp
+        ps = st.parameter_server
+        if st.kind is StrategyKind.PARAMETER_SERVER and ps.placement is PSPlacement.DEDICATED:
+            workers = st.dp - ps.servers
+        if workers < 1 or tr.global_batch % (workers * tr.micro_batch):
+            raise InputError(
+                f"global_batch {tr.global_batch} is not a multiple of data-parallel workers "
+                f"x micro_batch = {workers} x {tr.micro_batch}",
+                file=file,
+                field="training.global_batch",
+            )
     if sc.hardware.mfu is not None and not sc.hardware.mfu_source:
         raise InputError(
             "an mfu override needs mfu_source (where the figure comes from)",
