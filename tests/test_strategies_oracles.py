@@ -175,3 +175,21 @@ def test_async_ps_not_slower_than_sync_and_workers_independent() -> None:
         assert wl.steps_per_program == 4
         times[mode] = simulate(wl, topo).step_time_s
     assert times["async"] <= times["sync"]
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [
+        {"kind": "local_sgd", "local_sgd": {"period": 2, "inner": "datacenter"}},
+        {"data_parallel": {"hierarchical": "datacenter"}},
+    ],
+)
+def test_folding_is_exact_across_a_wan(strategy: dict[str, Any]) -> None:
+    topo = load_topology("two-dc-wan")
+    times = []
+    for fold in (False, True):
+        sc = _scenario({**strategy, "dp": 32, "fold": fold}, batch=32)
+        wl = _build(sc, 32, topo)
+        assert len(wl.programs) == (1 if fold else 32)
+        times.append(simulate(wl, topo, fidelity="analytical").step_time_s)
+    assert times[1] == pytest.approx(times[0], rel=1e-9)

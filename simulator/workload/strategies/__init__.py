@@ -93,8 +93,8 @@ def build_from_profile(
         )
     layout = Layout(tp=strategy.tp, pp=strategy.pp, dp=dp, ep=strategy.ep)
     fold = strategy.fold if strategy.fold is not None else layout.world > AUTO_FOLD_WORLD
-    if strategy.kind is not StrategyKind.COLLECTIVE:
-        fold = False
+    if strategy.kind is StrategyKind.PARAMETER_SERVER:
+        fold = False  # asymmetric (servers), always built rank by rank
     ctx = JobContext(
         profile=prof,
         layout=layout,

@@ -38,9 +38,16 @@ def build(ctx: JobContext, cfg: LocalSGDConfig) -> Workload:
     for r in range(world):
         dcs.setdefault(ctx.datacenter(r), []).append(r)
     programs = []
-    for r in range(world):
+    # folded: rank 0 alone; the other datacenters' inner all-reduces use disjoint links and
+    # the cross-datacenter phases of the averaging are mirrored by hierarchical.all_reduce
+    for r in [0] if ctx.fold else range(world):
         rb = RankBuilder(ctx, Program(rank=r), 0, 0, r)
         dc_group = dcs[ctx.datacenter(r)]
+        dc_mirrors = (
+            ctx.mirror_groups(dc_group, [g for g in dcs.values() if g != dc_group])
+            if ctx.fold
+            else []
+        )
         last: int | None = None
         for k in range(cfg.period):
             f = rb.compute(f"fwd.s{k}", fwd_s, deps=(last,), category="fwd")
@@ -60,6 +67,7 @@ def build(ctx: JobContext, cfg: LocalSGDConfig) -> Workload:
                             stream="comm.dp",
                             deps=(b,),
                             category="dp",
+                            mirrors=dc_mirrors,
                         )
                     )
             waits.append(b)
