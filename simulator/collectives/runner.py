@@ -20,12 +20,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from simulator.collectives.analytical import (
-    floor_s,
-    phase_latency_s,
-    phase_time,
-    schedule_costs,
-)
+from simulator.collectives.analytical import PhaseCost, floor_s, phase_cost, phase_latency_s
 from simulator.collectives.backend import BackendProfile, ProtocolProfile, load_backend
 from simulator.collectives.flows import FlowPlanner, PlannedFlows, planner_for
 from simulator.collectives.registry import build_schedule, supports
@@ -39,11 +34,18 @@ from simulator.workload.ir import CollectiveOp
 
 @dataclass(frozen=True)
 class Choice:
-    """A resolved collective: its schedule, protocol and contention-free time estimate."""
+    """A resolved collective: its schedule, protocol and contention-free time estimate.
+
+    ``planned``, ``costs`` and ``floors_s`` hold, per phase, the routed flows, the
+    contention-free cost and the bandwidth-ceiling floor (reused by every run of it).
+    """
 
     schedule: Schedule
     protocol: ProtocolProfile
     estimate_s: float
+    planned: tuple[PlannedFlows, ...] = ()
+    costs: tuple[PhaseCost, ...] = ()
+    floors_s: tuple[float, ...] = ()
 
 
 @dataclass
@@ -110,6 +112,35 @@ def choose(
     op = coerce(CollectiveOp, op, field="op")
     want = coerce(Algorithm, algo, field="algo")
     group = check_group(topology, group)
+    key = (id(profile), op, group, float(size_B), want, channels, root)
+    per_topo = _CHOICES.setdefault(topology, {})
+    hit = per_topo.get(key)
+    if hit is not None and hit[0] is profile:
+        return hit[1]
+    choice = _choose(topology, op, group, size_B, want, profile, channels, root)
+    if len(per_topo) >= _CHOICE_CACHE_SIZE:
+        per_topo.clear()
+    per_topo[key] = (profile, choice)
+    return choice
+
+
+#: Resolved collectives per topology (a training step repeats the same few collectives).
+_CHOICES: weakref.WeakKeyDictionary[
+    Topology, dict[tuple[Any, ...], tuple[BackendProfile, Choice]]
+] = weakref.WeakKeyDictionary()
+_CHOICE_CACHE_SIZE = 4096
+
+
+def _choose(
+    topology: Topology,
+    op: CollectiveOp,
+    group: tuple[int, ...],
+    size_B: float,
+    want: Algorithm,
+    profile: BackendProfile,
+    channels: int | None,
+    root: int,
+) -> Choice:
     sched_op = _schedule_op(op, profile)
     if want is Algorithm.AUTO:
         candidates = [a for a in profile.algorithms[sched_op] if supports(a, sched_op)]
@@ -133,11 +164,17 @@ def choose(
             if want is not Algorithm.AUTO:
                 raise
             continue  # e.g. halving_doubling on a non-power-of-two group
-        costs = schedule_costs(sched, planner, cap)
+        planned = tuple(planner.plan(p.flows) for p in sched.phases)
+        total_B = sched.bytes_B
+        floors = tuple(floor_s(p.bytes_B, total_B, size_B, cap) for p in sched.phases)
+        costs = tuple(
+            phase_cost(pl, p.depth, topology.capacity_Bps, f)
+            for pl, p, f in zip(planned, sched.phases, floors, strict=True)
+        )
         for proto in profile.protocols:
             t = (proto.base_latency_s + sum(c.time_s(proto) for c in costs)) if costs else 0.0
             if best is None or t < best.estimate_s:
-                best = Choice(sched, proto, t)
+                best = Choice(sched, proto, t, planned, costs, floors)
     if best is None:
         raise InputError(f"no algorithm of backend {profile.name} can run {op.value}", field="algo")
     return best
@@ -225,8 +262,6 @@ def run_collective_info(
     choice = choose(topology, op, group, size_B, algo, profile, channels=channels, root=root)
     sched, proto = choice.schedule, choice.protocol
     info = RunInfo(sched.algo.value, proto.name, sched.channels)
-    cap = profile.max_algbw_Bps(sched.algo, len({topology.host_of(r) for r in sched.group}))
-    total_B = sched.bytes_B
     planner = planner_for(topology, profile)
     tag = tag or f"{sched.op.value}.{sched.algo.value}"
     slot_req = None
@@ -238,14 +273,13 @@ def run_collective_info(
         if sched.phases:
             yield env.timeout(proto.base_latency_s)
         payload = np.zeros(len(topology.links))
-        for phase in sched.phases:
-            floor = floor_s(phase.bytes_B, total_B, sched.size_B, cap)
+        for i, phase in enumerate(sched.phases):
+            floor = choice.floors_s[i]
             if fid is Fidelity.ANALYTICAL:
-                t, planned = phase_time(phase, planner, proto, floor)
-                payload += planned.link_payload_B(len(payload))
-                yield env.timeout(t)
+                payload += choice.planned[i].link_payload_B(len(payload))
+                yield env.timeout(choice.costs[i].time_s(proto))
             elif fid is Fidelity.FLOW:
-                planned = planner.plan(phase.flows)
+                planned = choice.planned[i]
                 lat = phase_latency_s(planned, phase.depth, proto)
                 lats = np.full(len(planned.transfers), lat)
                 info.n_flows += len(planned.transfers)
