@@ -126,9 +126,7 @@ def collective_command(args: argparse.Namespace) -> int:
             record=False,
         )
         row = r.to_dict()
-        row.update(
-            topology=topo.name, backend=args.backend if backend.name == "custom" else backend.name
-        )
+        row.update(topology=topo.name, backend=backend.name)
         rows.append(row)
     if args.json:
         emit_json({"rows": rows} if args.sizes else rows[0])
