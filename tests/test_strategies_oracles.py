@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from simulator.config import CompressionConfig, scenario_from_dict
 from simulator.engine import simulate
 from simulator.topology import load_topology
 from simulator.workload.costmodel import CostModel
-from simulator.workload.ir import Collective, CollectiveOp, Workload
+from simulator.workload.ir import Collective, CollectiveOp, Compute, Workload
 from simulator.workload.profile import profile_from_model
 from simulator.workload.strategies import build_from_profile
 from simulator.workload.strategies.compression import payload
@@ -81,13 +82,12 @@ def test_schedules_run_every_pass_once(name: str, v: int) -> None:
         )
 
 
-@pytest.mark.parametrize("sched", ["gpipe", "1f1b"])
-def test_pipeline_bubble_matches_closed_form(sched: str) -> None:
-    """Zero-cost communication (tiny vocab, NVLink, analytical): (p-1)/(m+p-1)."""
+@pytest.mark.parametrize("sched,v", [("gpipe", 1), ("1f1b", 1), ("interleaved", 2)])
+def test_pipeline_bubble_matches_closed_form(sched: str, v: int) -> None:
+    """Zero-cost communication (tiny vocab, NVLink, analytical): (p-1)/v / (m + (p-1)/v)."""
     p, m = 4, 8
-    sc = _scenario(
-        {"pp": p, "dp": 1, "pipeline": {"schedule": sched}}, hidden=2048, vocab=8, batch=m
-    )
+    pipe = {"schedule": sched, "virtual_stages": v}
+    sc = _scenario({"pp": p, "dp": 1, "pipeline": pipe}, hidden=2048, vocab=8, batch=m)
     topo = load_topology("dgx-a100")
     wl = _build(sc, 4, topo)
     res = simulate(wl, topo, fidelity="analytical")
@@ -100,7 +100,7 @@ def test_pipeline_bubble_matches_closed_form(sched: str) -> None:
         if op.kind == "compute" and op.category in ("fwd", "bwd")
     )
     measured = 1 - busy / span
-    assert measured == pytest.approx(bubble_fraction(p, m), abs=0.01)
+    assert measured == pytest.approx(bubble_fraction(p, m, v), abs=0.01)
 
 
 def test_zero3_moves_one_and_a_half_times_ddp_bytes() -> None:
@@ -193,3 +193,33 @@ def test_folding_is_exact_across_a_wan(strategy: dict[str, Any]) -> None:
         assert len(wl.programs) == (1 if fold else 32)
         times.append(simulate(wl, topo, fidelity="analytical").step_time_s)
     assert times[1] == pytest.approx(times[0], rel=1e-9)
+
+
+def test_async_workers_do_not_wait_for_a_straggler() -> None:
+    """One worker computes 3x slower: sync workers all wait for it, async ones do not."""
+    topo = load_topology("dgx-a100-2node")
+    finish = {}
+    for mode in ("sync", "async"):
+        ps = {"mode": mode, "servers": 2, "staleness": 1, "steps": 4}
+        sc = _scenario(
+            {"kind": "parameter_server", "dp": 16, "parameter_server": ps},
+            layers=2,
+            hidden=1024,
+            batch=512,
+        )
+        wl = _build(sc, 16, topo)
+        slow = wl.programs[3]
+        slow.ops = [
+            replace(op, duration_s=3 * op.duration_s)
+            if isinstance(op, Compute) and op.category in ("fwd", "bwd") and op.duration_s
+            else op
+            for op in slow.ops
+        ]
+        ops = simulate(wl, topo, fidelity="analytical").ops
+        bwd = ops[ops["category"] == "bwd"].groupby("rank")["end_s"].max()
+        finish[mode] = (bwd[1], bwd[3])  # a fast worker, the straggler
+    fast_sync, slow_sync = finish["sync"]
+    fast_async, slow_async = finish["async"]
+    assert fast_async < 0.6 * fast_sync  # async: fast workers are not held back
+    assert fast_async < 0.6 * slow_async  # ... and run ahead of the straggler
+    assert slow_async == pytest.approx(slow_sync, rel=0.2)  # who sets the pace in BSP

@@ -67,3 +67,56 @@ def test_profile_rescales_linearly() -> None:
     assert p8.layers[0].fwd_s == pytest.approx(p1.layers[0].fwd_s * 2 / 8)
     assert p8.layers[0].params == pytest.approx(p1.layers[0].params / 8)
     assert p8.boundary_B == pytest.approx(2 * p1.boundary_B)
+
+
+def _strategy(**kw: object) -> object:
+    from simulator.config import scenario_from_dict
+
+    return scenario_from_dict(
+        {
+            "name": "m",
+            "topology": "t",
+            "model": {"layers": 8, "hidden": 256, "heads": 8},
+            "training": {"global_batch": 16},
+            "strategy": kw,
+        }
+    ).strategy
+
+
+def test_activation_memory_by_schedule() -> None:
+    from simulator.workload.memory import memory_per_gpu
+
+    cm = CostModel(peak_flops=100e12, hbm_Bps=1e12, efficiency=0.5)
+    spec = ModelSpec(layers=8, hidden=256, heads=8, seq_len=512)
+    prof = profile_from_model(spec, cm, micro_batch=1)
+    per_layer = prof.layers[0].activation_B
+    one_f = memory_per_gpu(prof, _strategy(pp=4), 1, 16)  # type: ignore[arg-type]
+    gpipe = memory_per_gpu(prof, _strategy(pp=4, pipeline={"schedule": "gpipe"}), 1, 16)  # type: ignore[arg-type]
+    assert one_f["activations"] == pytest.approx(per_layer * 2 * 4)  # L/p layers x p in flight
+    assert gpipe["activations"] == pytest.approx(per_layer * 2 * 16)  # x m in flight
+    z3 = memory_per_gpu(prof, _strategy(data_parallel={"mode": "zero3"}), 8, 2)  # type: ignore[arg-type]
+    ddp = memory_per_gpu(prof, _strategy(), 8, 2)  # type: ignore[arg-type]
+    for k in ("params", "grads", "optimizer"):
+        assert z3[k] == pytest.approx(ddp[k] / 8)
+
+
+def test_measured_profile_goes_through_the_strategies() -> None:
+    """A trace-style profile (given seconds, TP=1) is re-sharded to TP=2 by the strategy."""
+    from simulator.workload.ir import Compute
+    from simulator.workload.profile import LayerCost, LayerProfile
+    from simulator.workload.strategies import build_from_profile
+
+    layer = LayerCost(attn_fwd_s=1e-3, mlp_fwd_s=2e-3, attn_bwd_s=2e-3, mlp_bwd_s=4e-3, params=1e6)
+    prof = LayerProfile(layers=(layer,) * 4, micro_batch=2, seq_len=128, hidden=64, source="trace")
+    wl = build_from_profile(prof, _strategy(tp=2), 4, global_batch=4)  # type: ignore[arg-type]
+    fwd = [
+        op for op in wl.programs[0].ops if isinstance(op, Compute) and op.name == "fwd.l0.mlp.mb0"
+    ]
+    assert fwd[0].duration_s == pytest.approx(1e-3)  # 2 ms at TP=1 -> 1 ms at TP=2
+
+
+def test_powersgd_wire_bytes() -> None:
+    from simulator.workload.strategies.compression import powersgd_fractions
+
+    p, q = powersgd_fractions([(1000, 500)], 4)
+    assert (p + q) * 1000 * 500 == pytest.approx((1000 + 500) * 4)
