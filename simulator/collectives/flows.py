@@ -136,6 +136,8 @@ def planner_for(topology: Topology, profile: BackendProfile) -> FlowPlanner:
     per_topo = _PLANNERS.setdefault(topology, {})
     hit = per_topo.get(id(profile))
     if hit is None or hit[0] is not profile:
+        if len(per_topo) >= 64:  # e.g. a calibration fit trying many profiles
+            per_topo.clear()
         hit = (profile, FlowPlanner(topology, profile))
         per_topo[id(profile)] = hit
     return hit[1]
