@@ -22,6 +22,7 @@ from simulator.collectives.analytical import (
     ring_all_gather_time,
     ring_all_reduce_time,
 )
+from simulator.errors import InputError
 from simulator.network import Fabric
 
 GiB = float(1 << 30)
@@ -202,3 +203,12 @@ def test_send_recv_and_barrier():
     assert r.time_s == pytest.approx(2e-6 + 1e9 / 10e9, rel=1e-6)
     b = simulate_collective(topo, "barrier", 0, backend=ideal_profile())
     assert b.time_s == pytest.approx(2 * 2e-6, rel=0.01)  # 2 rounds of 2 links
+
+
+def test_run_collectives_rejects_overlapping_groups():
+    topo = star_topology(4)
+    env = simpy.Environment()
+    fabric = Fabric(env, topo.capacity_Bps)
+    gen = run_collectives(env, fabric, topo, [(0, 1), (1, 2)], "all_reduce", 1e6)
+    with pytest.raises(InputError, match="overlap"):
+        env.run(until=env.process(gen))
