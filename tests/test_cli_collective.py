@@ -129,3 +129,23 @@ def test_bad_input_exits_2(topo_file, capsys, args, field):
     assert cap.err.startswith("commsim collective: error:")
     assert field in cap.err
     assert len(cap.err.strip().splitlines()) == 1
+
+
+def test_one_rank_reports_zero_not_infinity(topo_file, capsys):
+    rc = main(
+        [
+            "collective",
+            "--topology",
+            topo_file,
+            "--op",
+            "all_reduce",
+            "--size",
+            "1MiB",
+            "--ranks",
+            "2",
+            "--json",
+        ]
+    )
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["time_s"] == 0.0 and out["algbw_Bps"] == 0.0 and out["busbw_Bps"] == 0.0

@@ -114,7 +114,7 @@ def simulate_collective(
     assert isinstance(info, RunInfo)
     t = float(env.now)
     n = len(group)
-    algbw = size_B / t if t > 0 else float("inf") if size_B > 0 else 0.0
+    algbw = size_B / t if t > 0 else 0.0  # nothing moved (one rank): report 0, not inf
     return CollectiveResult(
         time_s=t,
         algbw_Bps=algbw,
