@@ -115,7 +115,13 @@ class _RankProgram:
 
     # -- passes -----------------------------------------------------------------------------
     def _layer_fwd(
-        self, layer: int, mb: int, dep: int | None, category: str, zero_gather: bool
+        self,
+        layer: int,
+        mb: int,
+        dep: int | None,
+        category: str,
+        zero_gather: bool,
+        extra: int | None = None,
     ) -> int:
         rb, lc = self.rb, self.ctx.profile.layers[layer]
         pre = None
@@ -125,7 +131,7 @@ class _RankProgram:
             rb,
             f"{category}.l{layer}.attn.mb{mb}",
             lc.attn_fwd_s,
-            deps=(dep, pre),
+            deps=(dep, pre, extra),
             category=category,
             layer=layer,
             microbatch=mb,
@@ -237,18 +243,19 @@ class _RankProgram:
                 self.sync.grad_ready(GradUnit("head", prof.head_params), cur, final, mb)
         for layer in reversed(range(gc * self.per_chunk, (gc + 1) * self.per_chunk)):
             lc = prof.layers[layer]
+            # ZeRO-3/FSDP: parameters must be gathered before recomputation and backward
+            pre = self.sync.before_layer(self._unit(layer), mb, True, cur)
             if prof.recompute is Recompute.FULL:
-                cur = self._layer_fwd(layer, mb, cur, "recompute", False)
+                cur = self._layer_fwd(layer, mb, cur, "recompute", False, extra=pre)
             elif lc.recompute_s > 0:
                 cur = rb.compute(
                     f"recompute.l{layer}.mb{mb}",
                     lc.recompute_s,
-                    deps=(cur,),
+                    deps=(cur, pre),
                     category="recompute",
                     layer=layer,
                     microbatch=mb,
                 )
-            pre = self.sync.before_layer(self._unit(layer), mb, True, cur)
             d2 = expert.all_to_all(
                 rb, f"ep.combine_bwd.l{layer}.mb{mb}", deps=(cur,), layer=layer, microbatch=mb
             )
@@ -327,6 +334,7 @@ class _RankProgram:
                 stream="comm.pp.tie",
                 deps=deps_of(self.last_bwd),
                 category="pp",
+                mirrors=self._tie_mirrors(pair),
             )
             if tie is not None:
                 waits.append(tie)
@@ -341,6 +349,19 @@ class _RankProgram:
         )
         self.sync.after_optimizer(opt)
         return rb.prog
+
+    def _tie_mirrors(self, pair: tuple[int, int]) -> list[tuple[int, ...]]:
+        ctx = self.ctx
+        if not ctx.fold:
+            return []
+        lay = ctx.layout
+        cands = [
+            (lay.rank(t, 0, d), lay.rank(t, lay.pp - 1, d))
+            for d in range(lay.dp)
+            for t in range(lay.tp)
+            if (t, d) != (self.rb.t, self.rb.d)
+        ]
+        return ctx.mirror_groups(pair, cands)
 
     def _local_params(self) -> float:
         ctx, rb = self.ctx, self.rb
