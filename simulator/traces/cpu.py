@@ -116,7 +116,7 @@ C10D_OPS: dict[str, tuple[CollectiveOp | str, tuple[str, ...], SizeFn]] = {
     "c10d::barrier": (CollectiveOp.BARRIER, ("gloo:barrier",), lambda ev, n, et: 0.0),
     "c10d::send": ("send", ("gloo:send",), _arg_B(0)),
     "c10d::recv_": ("recv", ("gloo:recv",), _arg_B(0)),
-    "c10d::recv_any_source_": ("recv", ("gloo:recv",), _arg_B(0)),
+    "c10d::recv_any_source_": ("recv", ("gloo:recvAnySource", "gloo:recv"), _arg_B(0)),
 }
 #: c10d-level ops that only wrap the ones above (counted as used, not as comm ops).
 WRAPPERS = ("_c10d_functional::", "c10d_functional::")

@@ -98,7 +98,23 @@ def _data_parallel(cfg: RecordConfig, model: Any, rank: int, device: Any) -> Ste
                 start_powerSGD_iter=2,
                 min_compression_rate=1.0,
             )
-            net.register_comm_hook(state, psgd.powerSGD_hook)
+            # PowerSGD chains its all-reduces in future callbacks; on gloo those run on either
+            # of its 2 worker threads, so two buckets in flight can launch collectives in a
+            # different order on different ranks ("Received data size doesn't match", seen
+            # with torch 2.13 + gloo). Bucket k therefore starts after bucket k-1 finished.
+            last: list[Any] = []
+
+            def serial_powersgd(st: Any, bucket: Any) -> Any:
+                if last:
+                    last[0].wait()
+                fut = psgd.powerSGD_hook(st, bucket)
+                last[:] = [fut]
+                return fut
+
+            # DDP checks the hook's annotations against real classes; ours are strings
+            # (postponed annotations), so hand it an unannotated hook.
+            serial_powersgd.__annotations__.clear()
+            net.register_comm_hook(state, serial_powersgd)
     opt = torch.optim.SGD(net.parameters(), lr=cfg.lr)
     x, y = _batch(cfg, 1000 + rank, device)
 
@@ -303,6 +319,10 @@ def run(cfg: RecordConfig) -> None:
         et = ExecutionTraceObserver().register_callback(str(out / f"rank{rank}.et.json"))
     times: list[float] = []
     with profile(activities=activities, record_shapes=True, execution_trace_observer=et) as prof:
+        # Starting the profiler takes a different time on each rank; without this barrier the
+        # first measured step of a fast-starting rank would include waiting for the others.
+        dist.barrier()
+        sync()
         for i in range(cfg.steps):
             t0 = time.perf_counter()
             with record_function(f"commsim.step#{i}"):
