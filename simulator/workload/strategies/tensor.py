@@ -6,7 +6,10 @@ gradient in the backward pass: 4 all-reduces of ``b s h`` per layer per micro-ba
 al. 2019 Fig. 4; Korthikanti et al. 2022 Sec. 4.2.2). With sequence parallelism (Korthikanti et
 al. 2022 Sec. 4.2.2) each all-reduce becomes an all-gather before the block and a
 reduce-scatter after it (the same bytes on the wire). TP ops are on the critical path: the next
-compute waits for them.
+compute waits for them. Not modelled: Megatron's overlap of the backward all-gather with the
+weight-gradient GEMM, and the extra all-gather sequence parallelism repeats in the backward pass
+to rebuild a block's input for the weight gradient (Korthikanti et al. 2022 Sec. 4.2.2); both
+are small next to the four collectives counted here.
 """
 
 from __future__ import annotations
