@@ -51,6 +51,17 @@ def register(subparsers: Any) -> None:
         "--no-execution-trace", action="store_true", help="skip torch's ExecutionTraceObserver"
     )
     p.add_argument("--timeout", type=float, default=600.0, help="seconds before giving up")
+    p.add_argument(
+        "--emit-config",
+        action="store_true",
+        help="only write DIR/record_config.json and print the torchrun command "
+        "that runs the workers (multi-node GPU clusters); then --finalize",
+    )
+    p.add_argument(
+        "--finalize",
+        action="store_true",
+        help="only write DIR/manifest.json from the ranks' files (after torchrun)",
+    )
     p.add_argument("--json", action="store_true", help="print the manifest as one JSON object")
     p.set_defaults(func=record_command)
 
@@ -81,6 +92,8 @@ def record_command(args: argparse.Namespace) -> int:
         microbatches=args.microbatches,
         execution_trace=not args.no_execution_trace,
     )
+    if args.emit_config or args.finalize:
+        return _torchrun_mode(cfg, args)
     try:
         manifest = record(cfg, topology=args.topology, timeout_s=args.timeout)
     except RuntimeError as err:
@@ -97,4 +110,47 @@ def record_command(args: argparse.Namespace) -> int:
             f"measured step: {manifest['measured_step_s'] * 1e3:.2f} ms "
             "(mean over steps of the slowest rank)"
         )
+    return 0
+
+
+def _torchrun_mode(cfg: Any, args: argparse.Namespace) -> int:
+    """``--emit-config``: write the config, print the torchrun line; ``--finalize``: manifest."""
+    import json
+    from pathlib import Path
+
+    from simulator.cli import emit_json
+    from simulator.traces.record import build_manifest, worker_argv
+
+    out = Path(args.out)
+    if args.emit_config:
+        cfg.validate()
+        out.mkdir(parents=True, exist_ok=True)
+        cfg = type(cfg).from_dict({**cfg.to_dict(), "out_dir": str(out.resolve())})
+        path = out / "record_config.json"
+        cfg.write(path)
+        cmd = (
+            f"torchrun --nnodes NODES --nproc-per-node GPUS_PER_NODE "
+            f"--rdzv-backend c10d --rdzv-endpoint HOST:PORT "
+            f"-m {worker_argv(path)[2]} {path}"
+        )
+        if args.json:
+            emit_json({"config": str(path), "torchrun": cmd})
+        else:
+            print(cmd)
+        return 0
+    cfg_path = out / "record_config.json"
+    if not cfg_path.is_file():
+        raise InputError("no record_config.json (run with --emit-config first)", file=str(out))
+    from simulator.traces.recipe import RecordConfig
+
+    real = RecordConfig.read(cfg_path)
+    missing = [r for r in range(real.world) if not (out / f"rank{r}.steps.json").is_file()]
+    if missing:
+        raise InputError(f"ranks {missing} wrote no steps file", file=str(out))
+    manifest = build_manifest(real, out, args.topology, None)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    if args.json:
+        emit_json(manifest)
+    else:
+        print(f"wrote {out / 'manifest.json'}")
     return 0

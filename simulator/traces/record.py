@@ -173,7 +173,7 @@ def record(
 
 
 def build_manifest(
-    cfg: RecordConfig, out: Path, topology: str | None, wall_s: float
+    cfg: RecordConfig, out: Path, topology: str | None, wall_s: float | None
 ) -> dict[str, Any]:
     """The manifest of a finished recording, from the ranks' ``steps`` files."""
     infos = [json.loads((out / f"rank{r}.steps.json").read_text()) for r in range(cfg.world)]
