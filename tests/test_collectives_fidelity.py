@@ -212,3 +212,16 @@ def test_run_collectives_rejects_overlapping_groups():
     gen = run_collectives(env, fabric, topo, [(0, 1), (1, 2)], "all_reduce", 1e6)
     with pytest.raises(InputError, match="overlap"):
         env.run(until=env.process(gen))
+
+
+def test_tree_ceiling_holds_at_every_fidelity():
+    topo = two_node_topology(gpus=8)
+    times = {
+        fid: simulate_collective(
+            topo, "all_reduce", GiB, algo="tree", fidelity=fid, chunks=64 if fid == "chunk" else 1
+        ).time_s
+        for fid in ("analytical", "flow", "chunk")
+    }
+    assert times["flow"] == pytest.approx(times["analytical"], rel=0.01)
+    assert times["chunk"] == pytest.approx(times["flow"], rel=0.1)
+    assert GiB / times["chunk"] <= 55e9 * (1 + 1e-9)

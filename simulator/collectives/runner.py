@@ -291,7 +291,11 @@ def run_collective_info(
                     info.n_flows += len(planned.transfers)
                     payload += planned.link_payload_B(len(payload))
                     lats = planned.hop_latency_s(proto)
-                    yield _start(env, fabric, planned, lats, proto.bandwidth_factor, tag)
+                    # the backend's ceiling, shared out by the step's share of the phase's bytes
+                    share = float(planned.payload_B.sum()) / phase.bytes_B if floor > 0 else 0.0
+                    yield _start(
+                        env, fabric, planned, lats, proto.bandwidth_factor, tag, floor * share
+                    )
         info.link_payload_B = payload
     finally:
         if slot_req is not None:
