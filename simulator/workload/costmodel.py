@@ -103,8 +103,11 @@ class CostModel:
         t_m = bytes_B / (self.hbm_Bps * self.memory_efficiency) if bytes_B else 0.0
         return max(t_c, t_m)
 
-    def __call__(self, op: Compute) -> float:
-        """Duration of a :class:`Compute` op: its ``duration_s`` if known, else the roofline."""
+    def __call__(self, op: Compute, rank: int = -1) -> float:
+        """Duration of a :class:`Compute` op: its ``duration_s`` if known, else the roofline.
+
+        Matches the engine's ``compute_model(op, rank)``; ``rank`` is unused (homogeneous GPUs).
+        """
         if op.duration_s is not None:
             return op.duration_s
         return self.time_s(op.flops, op.bytes_accessed_B)
