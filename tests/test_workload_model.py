@@ -120,3 +120,15 @@ def test_powersgd_wire_bytes() -> None:
 
     p, q = powersgd_fractions([(1000, 500)], 4)
     assert (p + q) * 1000 * 500 == pytest.approx((1000 + 500) * 4)
+
+
+def test_cost_model_prices_flops_only_ops_in_the_engine() -> None:
+    from simulator.engine import simulate
+    from simulator.topology import load_topology
+    from simulator.workload.ir import Program, Workload
+
+    cm = CostModel(peak_flops=100e12, hbm_Bps=1e12, efficiency=0.5)
+    p = Program(rank=0)
+    p.compute("gemm", flops=50e12)
+    res = simulate(Workload(programs=[p], world=1), load_topology("dgx-a100"), compute_model=cm)
+    assert res.step_time_s == pytest.approx(1.0)
