@@ -31,6 +31,7 @@ How events are handled:
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -186,7 +187,7 @@ class Fabric:
             ValueError: when a link id is not below the number of links.
         """
         event = self._env.event()
-        self._submit(flow, _Group(event, [None], 1, True), 0)
+        self._submit([flow], _Group(event, [None], 1, True))
         return event
 
     def start_many(self, flows: Iterable[FlowSpec]) -> simpy.Event:
@@ -199,9 +200,7 @@ class Fabric:
         if not specs:
             event.succeed([])
             return event
-        group = _Group(event, [None] * len(specs), len(specs), False)
-        for i, spec in enumerate(specs):
-            self._submit(spec, group, i)
+        self._submit(specs, _Group(event, [None] * len(specs), len(specs), False))
         return event
 
     @property
@@ -268,34 +267,46 @@ class Fabric:
         return self._spec[seq]
 
     # ------------------------------------------------------------------ submission
-    def _submit(self, spec: FlowSpec, group: _Group, slot: int) -> None:
-        links = spec.links
-        if links and max(links) >= self._n_links:
-            raise ValueError(f"Fabric: link id {max(links)} >= number of links {self._n_links}")
-        seq = len(self._spec)
-        if seq >= self._size.size:
-            self._grow(max(64, 2 * self._size.size))
+    def _submit(self, specs: list[FlowSpec], group: _Group) -> None:
+        """Register ``specs`` (all started now, reported to ``group``); validate them first."""
+        links_of = [spec.links for spec in specs]
+        top = max((max(links) for links in links_of if links), default=-1)
+        if top >= self._n_links:
+            raise ValueError(f"Fabric: link id {top} >= number of links {self._n_links}")
+        n = len(specs)
+        seq0 = len(self._spec)
+        if seq0 + n > self._size.size:
+            self._grow(max(64, 2 * self._size.size, seq0 + n))
         now = self._env.now
-        self._spec.append(spec)
-        self._ulinks.append(links if len(set(links)) == len(links) else tuple(dict.fromkeys(links)))
-        self._start_t.append(now)
-        self._state.append(_WAITING)
-        self._group.append(group)
-        self._slot.append(slot)
-        self._size[seq] = spec.size_B
-        self._maxr[seq] = spec.max_rate_Bps
-        pos, n = self._inc_used, len(links)
-        if pos + n > self._inc_links.size:
-            grow = max(pos + n, 2 * self._inc_links.size) - self._inc_links.size
+        self._spec.extend(specs)
+        self._ulinks.extend(
+            [ls if len(set(ls)) == len(ls) else tuple(dict.fromkeys(ls)) for ls in links_of]
+        )
+        self._start_t.extend([now] * n)
+        self._state.extend([_WAITING] * n)
+        self._group.extend([group] * n)
+        self._slot.extend(range(n))
+        self._size[seq0 : seq0 + n] = [spec.size_B for spec in specs]
+        self._maxr[seq0 : seq0 + n] = [spec.max_rate_Bps for spec in specs]
+        lens = list(map(len, links_of))
+        pos = self._inc_used
+        total = sum(lens)
+        if pos + total > self._inc_links.size:
+            grow = max(pos + total, 2 * self._inc_links.size) - self._inc_links.size
             self._inc_links = np.concatenate([self._inc_links, np.zeros(grow, dtype=np.intp)])
-        self._inc_links[pos : pos + n] = links
-        self._inc_start[seq] = pos
-        self._inc_len[seq] = n
-        self._inc_used = pos + n
-        self._in_flight += 1
-        join_t = now + spec.latency_s
-        heapq.heappush(self._joins, (join_t, seq))
-        self._arm(join_t)
+        self._inc_links[pos : pos + total] = list(itertools.chain.from_iterable(links_of))
+        ends = list(itertools.accumulate(lens, initial=pos))
+        self._inc_start[seq0 : seq0 + n] = ends[:-1]
+        self._inc_len[seq0 : seq0 + n] = lens
+        self._inc_used = pos + total
+        self._in_flight += n
+        joins = self._joins
+        first = math.inf
+        for seq, spec in enumerate(specs, seq0):
+            join_t = now + spec.latency_s
+            heapq.heappush(joins, (join_t, seq))
+            first = min(first, join_t)
+        self._arm(first)
 
     def _grow(self, n: int) -> None:
         def grown(a: FloatArray) -> FloatArray:
