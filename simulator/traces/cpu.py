@@ -118,6 +118,18 @@ C10D_OPS: dict[str, tuple[CollectiveOp | str, tuple[str, ...], SizeFn]] = {
     "c10d::recv_": ("recv", ("gloo:recv",), _arg_B(0)),
     "c10d::recv_any_source_": ("recv", ("gloo:recvAnySource", "gloo:recv"), _arg_B(0)),
 }
+#: Ops whose first argument is the output buffer (the gloo span runs the second, the input).
+_OUTPUT_FIRST = (CollectiveOp.ALL_GATHER, CollectiveOp.REDUCE_SCATTER, CollectiveOp.ALL_TO_ALL)
+#: gloo spans that have no ``c10d::`` launch in the trace (collectives issued from completion
+#: callbacks on gloo's threads, e.g. PowerSGD's) become ops of their own.
+SPAN_OPS: dict[str, CollectiveOp] = {
+    "gloo:all_reduce": CollectiveOp.ALL_REDUCE,
+    "gloo:all_gather": CollectiveOp.ALL_GATHER,
+    "gloo:broadcast": CollectiveOp.BROADCAST,
+    "gloo:reduce": CollectiveOp.REDUCE,
+    "gloo:all_to_all": CollectiveOp.ALL_TO_ALL,
+    "gloo:barrier": CollectiveOp.BARRIER,
+}
 #: c10d-level ops that only wrap the ones above (counted as used, not as comm ops).
 WRAPPERS = ("_c10d_functional::", "c10d_functional::")
 WAIT_OPS = ("_c10d_functional::wait_tensor", "c10d_functional::wait_tensor")
@@ -223,7 +235,9 @@ def cpu_timelines(
         if e.name.startswith("gloo:"):
             continue  # counted when matched
         k = bisect_right(win_starts, e.start_s) - 1
-        if e.tid != tid:
+        if e.tid != tid and e.name in C10D_OPS and k >= 0 and e.start_s <= windows[k][2]:
+            per_step[k].append(e)  # launched from a future callback (comm hooks)
+        elif e.tid != tid:
             summary.skipped["other-thread" if e.cat != "kernel" else "gpu-kernel"] += 1
         elif k < 0 or e.start_s > windows[k][2]:
             summary.skipped["outside-measured-steps"] += 1
@@ -271,7 +285,8 @@ def _one_step(
             waits_explicit.append(e)
             summary.used["wait"] += 1
         elif e.name in C10D_OPS:
-            cpu_ops.append(e)
+            if e.tid == tid:
+                cpu_ops.append(e)
             _add_comm(tl, e, spans, coll_tids, tid, group, summary, et)
         elif e.name.startswith(WRAPPERS):
             summary.roles["comm-wrapper"] += 1
@@ -321,6 +336,7 @@ def _one_step(
             return Label("fwd", lay)
         return Label("other")
 
+    _span_only_comms(tl, spans, tid, group, summary)
     units = [(u.start_s, u.end_s, label(u)) for u in top]
     # explicit waits: on the latest launched, not yet waited comm with the same dims
     holes: list[tuple[float, float]] = []
@@ -382,7 +398,12 @@ def _add_comm(
         summary.roles["et-linked-comm"] += int(linked)
         summary.roles["et-unlinked-comm"] += int(not linked)
     is_p2p = op in ("send", "recv")
+    # The span runs the launch's input (arg 1 for ops whose arg 0 is the output buffer).
+    arg = 1 if op in _OUTPUT_FIRST else 0
+    in_dims = e.args.get("Input Dims") or []
+    want = _elems(in_dims[arg]) if arg < len(in_dims) else 0
     span = None
+    fallback = None
     for s in spans:
         if (
             not s.used
@@ -390,8 +411,13 @@ def _add_comm(
             and (s.ev.tid == tid) == is_p2p
             and s.ev.start_s >= e.start_s - 1e-6
         ):
-            span = s
-            break
+            if fallback is None:
+                fallback = s
+            if not want or _elems((s.ev.args.get("Input Dims") or [[]])[0]) == want:
+                span = s
+                break
+    if span is None:
+        span = fallback
     size = size_fn(e, len(group), et)
     if span is not None:
         span.used = True
@@ -417,6 +443,13 @@ def _add_comm(
         except (IndexError, ValueError):
             summary.unknown[f"peer-of:{e.name}"] += 1
     dims = (e.args.get("Input Dims") or [[]])[0]
+    after = -1
+    if e.tid != tid:
+        # launched from a callback of an earlier communication op: chain on the latest one
+        # that had finished by then
+        summary.roles["comm-from-callback"] += 1
+        done = [i for i, c in enumerate(tl.comms) if c.end_s <= e.start_s + 1e-6]
+        after = max(done, key=lambda i: tl.comms[i].end_s) if done else -1
     tl.comms.append(
         CommEvent(
             op=op,
@@ -430,5 +463,56 @@ def _add_comm(
             peer=peer,
             tag=tag,
             elems=_elems(dims),
+            after=after,
         )
     )
+
+
+def _span_only_comms(
+    tl: StepTimeline,
+    spans: list[_Span],
+    tid: str,
+    group: tuple[int, ...],
+    summary: ImportSummary,
+) -> None:
+    """Collective spans of the step without a launch become comm ops; keep launch order."""
+    added = False
+    for s in spans:
+        ev = s.ev
+        if s.used or ev.tid == tid or not (tl.start_s <= ev.start_s <= tl.end_s):
+            continue
+        op = SPAN_OPS.get(ev.name)
+        if op is None:
+            continue
+        s.used = True
+        size = _gloo_size_B(ev) or 0.0
+        if op is CollectiveOp.ALL_GATHER:
+            size *= len(group)
+        done = [i for i, c in enumerate(tl.comms) if c.end_s <= ev.start_s + 1e-6]
+        after = max(done, key=lambda i: tl.comms[i].end_s) if done else -1
+        summary.roles["comm-from-callback"] += 1
+        tl.comms.append(
+            CommEvent(
+                op=op,
+                size_B=size,
+                launch_s=ev.start_s,
+                start_s=ev.start_s,
+                end_s=ev.end_s,
+                stream="comm",
+                name=f"{op}.cb",
+                group=group,
+                elems=_elems((ev.args.get("Input Dims") or [[]])[0]),
+                after=after,
+            )
+        )
+        added = True
+    if added:
+        order = sorted(range(len(tl.comms)), key=lambda i: (tl.comms[i].launch_s, i))
+        new_index = {old: new for new, old in enumerate(order)}
+        comms = [tl.comms[i] for i in order]
+        for c in comms:
+            if c.after >= 0:
+                c.after = new_index[c.after]
+        tl.comms[:] = comms
+        for w in tl.waits:
+            w.comm = new_index[w.comm]

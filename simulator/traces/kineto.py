@@ -36,6 +36,13 @@ class ImportedTrace:
     summary: ImportSummary
     kind: str  # "cpu" (gloo) or "gpu" (nccl)
     per_rank_summary: list[dict[str, Any]] = field(default_factory=list)
+    #: steps whose ranks' collective sequences disagree (left out of replay and profiles)
+    bad_steps: list[int] = field(default_factory=list)
+
+    @property
+    def good_steps(self) -> list[int]:
+        """Measured steps whose Programs are consistent across ranks."""
+        return [k for k in range(self.num_steps) if k not in self.bad_steps]
 
     @property
     def world(self) -> int:
@@ -147,7 +154,9 @@ def import_trace_dir(path: str | Path, *, link_et: bool = False) -> ImportedTrac
         per_rank.append({"rank": r, "file": f.name, **summ.to_dict()})
         total.merge(summ)
     _resolve_any_source(timelines)
-    return ImportedTrace(str(p), manifest, timelines, total, kind, per_rank)
+    bad = _reconcile(timelines, total)
+    total.roles["inconsistent-steps"] += len(bad)
+    return ImportedTrace(str(p), manifest, timelines, total, kind, per_rank, bad)
 
 
 def _load_et(path: Path, rank: int, summary: ImportSummary) -> ETIndex | None:
@@ -158,6 +167,45 @@ def _load_et(path: Path, rank: int, summary: ImportSummary) -> ETIndex | None:
             summary.roles["et-nodes"] += len(et.by_rf)
             return et
     return None
+
+
+def _coll_sequence(tl: StepTimeline) -> list[tuple[str, float]]:
+    return [(str(c.op), c.size_B) for c in tl.comms if c.op not in ("send", "recv")]
+
+
+def _reconcile(timelines: list[list[StepTimeline]], summary: ImportSummary) -> list[int]:
+    """Make every rank's collectives of a step agree, or say why they cannot.
+
+    Collectives seen only as gloo spans (issued from completion callbacks) are recorded by the
+    profiler on some ranks and not on others; where the ranks' sequences differ, those are
+    dropped on every rank of that step (counted in ``roles['dropped-callback-comm']``).
+
+    Returns the steps whose sequences still differ (their Programs would not rendezvous: a
+    collective the profiler did not see on some rank, e.g. one launched from a callback on an
+    unprofiled gloo thread); replay leaves those steps out.
+    """
+    bad: list[int] = []
+    world = len(timelines)
+    steps = min((len(t) for t in timelines), default=0)
+    for k in range(steps):
+        seqs = [_coll_sequence(timelines[r][k]) for r in range(world)]
+        if all(sq == seqs[0] for sq in seqs):
+            continue
+        for r in range(world):
+            tl = timelines[r][k]
+            keep = [i for i, c in enumerate(tl.comms) if not c.name.endswith(".cb")]
+            summary.roles["dropped-callback-comm"] += len(tl.comms) - len(keep)
+            new_index = {old: new for new, old in enumerate(keep)}
+            tl.comms[:] = [tl.comms[i] for i in keep]
+            for c in tl.comms:
+                c.after = new_index.get(c.after, -1)
+            tl.waits[:] = [w for w in tl.waits if w.comm in new_index]
+            for w in tl.waits:
+                w.comm = new_index[w.comm]
+        seqs = [_coll_sequence(timelines[r][k]) for r in range(world)]
+        if not all(sq == seqs[0] for sq in seqs):
+            bad.append(k)
+    return bad
 
 
 def _resolve_any_source(timelines: list[list[StepTimeline]]) -> None:

@@ -23,6 +23,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from simulator.errors import InputError
 from simulator.traces.kineto import ImportedTrace, import_trace_dir
 from simulator.traces.timeline import CommEvent, build_program
 
@@ -104,7 +105,13 @@ def replay(
     measured = imp.measured_step_times_s()
     preds: list[float] = []
     rows: list[dict[str, Any]] = []
-    for k in range(imp.num_steps):
+    steps = imp.good_steps
+    if not steps:
+        raise InputError(
+            "no measured step has the same collectives on every rank (see docs/traces.md)",
+            file=str(trace_dir),
+        )
+    for k in steps:
         wl = imp.workload(k)
         id_maps = [build_program(imp.timelines[r][k])[1] for r in range(imp.world)]
         res = simulate(wl, topo, backend=be, fidelity=fidelity)
@@ -126,9 +133,10 @@ def replay(
                     "predicted_s": _span(pred, True),
                 }
             )
-    n = min(len(measured), len(preds))
-    meas_s = statistics.fmean(measured[:n])
-    pred_s = statistics.fmean(preds[:n])
+    meas_steps = [measured[k] for k in steps]
+    n = len(steps)
+    meas_s = statistics.fmean(meas_steps)
+    pred_s = statistics.fmean(preds)
     return {
         "trace": str(trace_dir),
         "strategy": imp.manifest.get("strategy", "unknown"),
@@ -141,8 +149,10 @@ def replay(
         "predicted_step_s": pred_s,
         "error_pct": 100.0 * (pred_s - meas_s) / meas_s,
         "per_step": [
-            {"step": k, "measured_s": measured[k], "predicted_s": preds[k]} for k in range(n)
+            {"step": k, "measured_s": measured[k], "predicted_s": p}
+            for k, p in zip(steps, preds, strict=True)
         ],
+        "steps_left_out": imp.bad_steps,
         "collectives": collective_table(rows),
         "import_summary": imp.summary.to_dict(),
     }

@@ -76,7 +76,7 @@ def layer_profile(imp: ImportedTrace) -> Any:
     for r in range(imp.world):
         acc: dict[tuple[str, int], list[float]] = defaultdict(list)
         eh: dict[str, list[float]] = defaultdict(list)
-        for k in range(imp.num_steps):
+        for k in imp.good_steps:
             sums: dict[tuple[str, int], float] = defaultdict(float)
             e: dict[str, float] = defaultdict(float)
             prog = imp.workload(k).programs[r]

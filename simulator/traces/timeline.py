@@ -12,7 +12,8 @@ Program construction (the importer's dependency model):
   ``duration_s`` is the measured busy time (Python gaps between ops on the lane included;
   time spent blocked in a wait excluded).
 * A communication op depends on the compute op just before its launch (bucket readiness: a DDP
-  bucket's all-reduce is launched by the backward op that filled it).
+  bucket's all-reduce is launched by the backward op that filled it); one launched from a
+  completion callback (PowerSGD's chained all-reduces) also depends on the op it chains on.
 * The compute op after a wait depends on the communication op waited for.
 * The first optimizer compute op depends on every collective launched before it: the
   optimizer reads the synchronised gradients (DDP's reducer and FSDP's reduce-scatter are
@@ -68,6 +69,7 @@ class CommEvent:
     peer: int = -1
     tag: int = 0
     elems: int = 0  # elements of the launch op's first input (matches explicit waits)
+    after: int = -1  # index of the comm whose completion callback launched this one
 
 
 @dataclass(slots=True)
@@ -158,6 +160,8 @@ def build_program(tl: StepTimeline) -> tuple[Program, dict[int, int]]:
     def emit_comm(i: int) -> None:
         c = tl.comms[i]
         deps = [last_compute] if last_compute is not None else []
+        if c.after >= 0 and c.after in comm_op:
+            deps.append(comm_op[c.after])
         if c.op == "send":
             oid = prog.send(
                 c.name,
