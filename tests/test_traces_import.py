@@ -308,3 +308,38 @@ def test_traces_package_does_not_import_torch():
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _tl(rank: int, sizes: list[float], cb: tuple[int, ...] = ()) -> StepTimeline:
+    tl = StepTimeline(rank=rank, step=0, start_s=0.0, end_s=1.0)
+    tl.pieces = [Piece(0.0, 0.5, Label("bwd"))]
+    for i, size in enumerate(sizes):
+        name = f"all_reduce.{'cb' if i in cb else i}"
+        tl.comms.append(
+            CommEvent(
+                op=CollectiveOp.ALL_REDUCE,
+                size_B=size,
+                launch_s=0.1 * i,
+                start_s=0.1 * i,
+                end_s=0.1 * i + 0.05,
+                stream="comm",
+                name=name,
+                group=(0, 1),
+            )
+        )
+    return tl
+
+
+def test_reconcile_drops_callback_spans_then_flags_the_step():
+    from simulator.traces.events import ImportSummary
+    from simulator.traces.kineto import _reconcile
+
+    summary = ImportSummary()
+    # rank 0 saw a callback-issued collective that rank 1's profiler missed: dropped
+    tls = [[_tl(0, [8.0, 4.0, 8.0], cb=(1,))], [_tl(1, [8.0, 8.0])]]
+    assert _reconcile(tls, summary) == []
+    assert [c.size_B for c in tls[0][0].comms] == [8.0, 8.0]
+    assert summary.roles["dropped-callback-comm"] == 1
+    # launches that differ: the step is left out, not guessed
+    tls = [[_tl(0, [8.0, 4.0])], [_tl(1, [8.0, 8.0])]]
+    assert _reconcile(tls, summary) == [0]
