@@ -100,6 +100,7 @@ class _Component:
     version: int = 0
     peak: int = 0  # most members since the last split check
     seqs: IntArray | None = None  # sorted members; None when stale
+    checked_t: float = -math.inf  # members were drained and checked for completion at this time
 
 
 class Fabric:
@@ -401,7 +402,14 @@ class Fabric:
         return comp.seqs
 
     def _drain(self, comp: _Component, t: float, finished: list[int]) -> None:
-        """Advance ``comp`` to time ``t`` at its current rates; retire the flows now done."""
+        """Advance ``comp`` to time ``t`` at its current rates; retire the flows now done.
+
+        Runs once per component and instant: flows added later at the same instant are new,
+        and a solve resets the mark (a new rate can put a completion at ``t`` itself).
+        """
+        if comp.checked_t == t:
+            return
+        comp.checked_t = t
         dt = t - comp.last_t
         comp.last_t = t
         if len(comp.members) <= _SMALL:
@@ -448,10 +456,10 @@ class Fabric:
         comps, link_comp = self._comps, self._link_comp
         links = self._ulinks[seq]
         touching: list[_Component] = []
-        if any(k in link_comp for k in links):
-            for cid in sorted({link_comp[k] for k in links if k in link_comp}):
-                if cid in comps:
-                    self._drain(comps[cid], t, finished)
+        cids = {link_comp[k] for k in links if k in link_comp}
+        if cids:
+            for cid in sorted(cids):
+                self._drain(comps[cid], t, finished)
             # draining may have retired flows and freed links: look again
             touching = [comps[c] for c in sorted({link_comp[k] for k in links if k in link_comp})]
         if touching:
@@ -474,7 +482,7 @@ class Fabric:
         self._dirty.add(target.cid)
 
     def _new_component(self, t: float) -> _Component:
-        comp = _Component(self._next_cid, t)
+        comp = _Component(self._next_cid, t, checked_t=t)
         self._next_cid += 1
         self._comps[comp.cid] = comp
         return comp
@@ -549,6 +557,7 @@ class Fabric:
         offset = 0
         for comp, arr in zip(comps, seq_arrays, strict=True):
             comp.last_t = t
+            comp.checked_t = -math.inf
             comp.version += 1
             heapq.heappush(
                 self._due, (float(end[offset : offset + arr.size].min()), comp.cid, comp.version)
