@@ -483,6 +483,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     import argparse
     import json
+    import sys
 
     ap = argparse.ArgumentParser(prog="python -m simulator.measure.published")
     ap.add_argument("names", nargs="*", help="reference rows to run (default: all)")
@@ -491,10 +492,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
     ap.add_argument("--write-doc", metavar="PATH", help="regenerate the table inside PATH")
     args = ap.parse_args(argv)
-    rows = validate_published(args.names or None, kinds=args.kind, fidelity=args.fidelity)
+    try:
+        rows = validate_published(args.names or None, kinds=args.kind, fidelity=args.fidelity)
+    except InputError as err:
+        print(f"{ap.prog}: error: {err}", file=sys.stderr)
+        return 2
     if args.write_doc:
-        import sys
-
         write_doc(
             args.write_doc,
             rows,
