@@ -135,3 +135,27 @@ def test_busy_time_counts_the_ongoing_interval() -> None:
     env.run(until=4.0)
     assert fabric.link_busy_s.tolist() == [3.0, 0.0]
     assert fabric.in_flight == 1
+
+
+def test_flowspec_normalises_ids_and_numbers() -> None:
+    spec = FlowSpec(np.array([3, 1]), 5, latency_s=1, max_rate_Bps=2)  # type: ignore[arg-type]
+    assert spec.links == (3, 1) and all(type(k) is int for k in spec.links)
+    assert (spec.size_B, spec.latency_s, spec.max_rate_Bps) == (5.0, 1.0, 2.0)
+    assert type(spec.size_B) is float
+    with pytest.raises(TypeError):
+        FlowSpec((1.5,), 1.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        FlowSpec((-1,), 1.0)
+    with pytest.raises(ValueError):
+        FlowSpec((0,), 1.0, latency_s=math.inf)
+
+
+def test_bad_batch_leaves_the_fabric_untouched() -> None:
+    env = simpy.Environment()
+    fabric = Fabric(env, np.array([1.0]))
+    with pytest.raises(ValueError, match="link id 1"):
+        fabric.start_many([FlowSpec((0,), 1.0), FlowSpec((1,), 1.0)])
+    assert fabric.in_flight == 0
+    done = fabric.start(FlowSpec((0,), 1.0))
+    env.run()
+    assert done.value.seq == 0 and done.value.end_s == 1.0

@@ -8,6 +8,7 @@ the topology itself.
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 
 
@@ -30,6 +31,7 @@ class FlowSpec:
     Raises:
         ValueError: on a negative or non-finite size or latency, a non-positive or NaN
             ``max_rate_Bps``, or a negative link id.
+        TypeError: on a link id that is not an integer.
     """
 
     links: tuple[int, ...]
@@ -41,14 +43,15 @@ class FlowSpec:
     dst: int = -1
 
     def __post_init__(self) -> None:
-        links = self.links
-        if type(links) is not tuple or not all(type(x) is int for x in links):
-            links = tuple(int(x) for x in links)
-            object.__setattr__(self, "links", links)
-        for name in ("size_B", "latency_s", "max_rate_Bps"):
-            value = getattr(self, name)
-            if type(value) is not float:
-                object.__setattr__(self, name, float(value))
+        setattr_ = object.__setattr__
+        links = tuple(map(operator.index, self.links))  # numpy integers -> int; floats raise
+        setattr_(self, "links", links)
+        if type(self.size_B) is not float:
+            setattr_(self, "size_B", float(self.size_B))
+        if type(self.latency_s) is not float:
+            setattr_(self, "latency_s", float(self.latency_s))
+        if type(self.max_rate_Bps) is not float:
+            setattr_(self, "max_rate_Bps", float(self.max_rate_Bps))
         if links and min(links) < 0:
             raise ValueError(f"FlowSpec: negative link id in {links}")
         if not (0.0 <= self.size_B < math.inf):
