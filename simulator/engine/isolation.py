@@ -125,10 +125,13 @@ class Isolation:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The fabric's per-link arrays plus the replayed collectives' (new arrays)."""
         b, u, p = bytes_B.astype(float), busy_s.astype(float), peak.astype(float)
+        counts: dict[CollKey, int] = {}
         for _t0, key in self.uses:
+            counts[key] = counts.get(key, 0) + 1
+        for key, n in counts.items():  # insertion order: deterministic
             run = self.runs[key]
-            np.add.at(b, run.links, run.bytes_B)
-            np.add.at(u, run.links, run.busy_s)
+            np.add.at(b, run.links, n * run.bytes_B)
+            np.add.at(u, run.links, n * run.busy_s)
             p[run.links] = np.maximum(p[run.links], run.peak)
         return b, u, p
 

@@ -160,6 +160,7 @@ class _Runner:
         self.waits = list(plan.waits)
         self.kind = [_kind_code(op) for op in plan.ops]
         self.has_program = set(plan.program_ranks)
+        self._expected: dict[tuple[int, ...], list[int]] = {}
         #: collectives waiting for members: key -> global indices of members that arrived
         self.coll_pending: dict[Hashable, list[int]] = {}
         #: sends / recvs waiting for their partner: (src, dst, tag) -> FIFO of global indices
@@ -210,14 +211,19 @@ class _Runner:
         """Members of op ``g``'s group that have programs (the rendezvous waits for these)."""
         op = self.plan.ops[g]
         assert isinstance(op, Collective)
-        return [m for m in op.group if m in self.has_program]
+        members = self._expected.get(op.group)
+        if members is None:
+            members = [m for m in op.group if m in self.has_program]
+            self._expected[op.group] = members
+        return members
 
     def _arrive_collective(self, g: int) -> None:
         key = self.plan.coll_key[g]
         arrived = self.coll_pending.setdefault(key, [])
-        r = self.plan.rank[g]
-        if any(self.plan.rank[a] == r for a in arrived):
-            raise WorkloadError(f"{self.plan.label(g)}: rank reached collective {key} twice")
+        if arrived:
+            r = self.plan.rank[g]
+            if any(self.plan.rank[a] == r for a in arrived):
+                raise WorkloadError(f"{self.plan.label(g)}: rank reached collective {key} twice")
         arrived.append(g)
         if len(arrived) == len(self.expected_members(g)):
             del self.coll_pending[key]

@@ -80,6 +80,7 @@ def build_plan(workload: Workload, num_ranks: int) -> Plan:
     coll_key: list[Hashable | None] = []
     local: dict[tuple[int, int], int] = {}
 
+    checked_groups: set[tuple[int, ...]] = set()
     for prog in workload.programs:
         r = prog.rank
         stream_idx: dict[str, int] = {}
@@ -87,22 +88,28 @@ def build_plan(workload: Workload, num_ranks: int) -> Plan:
         ordinal: dict[tuple[int, ...], int] = {}
         for op in prog.ops:
             g = len(ops)
-            _check_op(op, r, world)
+            _check_op(op, r, world, checked_groups)
             ops.append(op)
             rank_of.append(r)
             if op.stream not in stream_idx:
                 stream_idx[op.stream] = len(streams)
                 streams.append((r, op.stream))
             stream_of.append(stream_idx[op.stream])
-            preds = {local[(r, d)] for d in op.deps}
             prev = last_on_stream.get(op.stream)
-            if prev is not None:
-                preds.add(prev)
             last_on_stream[op.stream] = g
-            waits.append(len(preds))
+            if op.deps:
+                preds = {local[(r, d)] for d in op.deps}
+                if prev is not None:
+                    preds.add(prev)
+                waits.append(len(preds))
+                for p in sorted(preds):
+                    dependents[p].append(g)
+            elif prev is not None:
+                waits.append(1)
+                dependents[prev].append(g)
+            else:
+                waits.append(0)
             dependents.append([])
-            for p in sorted(preds):
-                dependents[p].append(g)
             key: Hashable | None = None
             if isinstance(op, Collective):
                 if op.match_key is not None:
@@ -127,7 +134,7 @@ def build_plan(workload: Workload, num_ranks: int) -> Plan:
     )
 
 
-def _check_op(op: AnyOp, rank: int, world: int) -> None:
+def _check_op(op: AnyOp, rank: int, world: int, checked: set[tuple[int, ...]]) -> None:
     where = f"rank {rank} op '{op.name}' (id {op.id})"
     if isinstance(op, Collective):
         if rank not in op.group:
@@ -135,6 +142,9 @@ def _check_op(op: AnyOp, rank: int, world: int) -> None:
                 f"{where}: collective group {op.group} does not contain rank {rank}"
             )
         for grp in (op.group, *op.mirrors):
+            if grp in checked:
+                continue
+            checked.add(grp)
             if len(set(grp)) != len(grp) or any(not 0 <= m < world for m in grp):
                 raise WorkloadError(
                     f"{where}: bad group {grp} (ranks must be unique and < {world})"
