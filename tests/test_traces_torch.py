@@ -135,7 +135,10 @@ def test_execution_trace_links_every_collective(recordings):
 def test_replay_on_loopback_is_sane(recordings, strategy):
     out = replay(str(recordings[strategy]))
     assert out["topology"] == "loopback-2" and out["backend"] == "gloo"
-    assert out["steps"] == 2 and out["predicted_step_s"] > 0
+    # The importer leaves out a step whose ranks recorded different collective sequences
+    # (seen with PowerSGD on gloo, docs/traces.md); it must say so, and keep the others.
+    assert out["steps"] >= 1 and out["steps"] + len(out.get("steps_left_out", [])) == 2
+    assert out["predicted_step_s"] > 0
     # sanity, not the fidelity figure (that one is measured in benchmarks/bench_traces.py)
     assert 0.25 < out["predicted_step_s"] / out["measured_step_s"] < 4
     assert all(c["count"] > 0 and c["measured_s"] >= 0 for c in out["collectives"])
