@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from simulator.errors import InputError
 from simulator.resources import resolve
@@ -204,6 +204,28 @@ class HardwareConfig(_Model):
     memory_efficiency: Fraction | None = None
 
 
+class NetworkConfig(_Model):
+    """What-if edits of the topology's links, per link kind (see :mod:`simulator.topology.whatif`).
+
+    ``bandwidth_scale: {infiniband: 2}`` doubles every InfiniBand link's bandwidth;
+    ``latency_scale`` multiplies latency the same way. Factors are dimensionless, > 0.
+    """
+
+    bandwidth_scale: dict[str, Annotated[float, Field(gt=0)]] = {}
+    latency_scale: dict[str, Annotated[float, Field(gt=0)]] = {}
+
+    @field_validator("bandwidth_scale", "latency_scale")
+    @classmethod
+    def _known_kinds(cls, v: dict[str, float]) -> dict[str, float]:
+        from simulator.topology.model import LinkKind
+
+        known = {k.value for k in LinkKind}
+        for kind in v:
+            if kind not in known:
+                raise ValueError(f"unknown link kind {kind!r} (one of {', '.join(sorted(known))})")
+        return v
+
+
 class ReferenceConfig(_Model):
     """A published step time to compare with."""
 
@@ -230,6 +252,7 @@ class Scenario(_Model):
     strategy: StrategyConfig = StrategyConfig()
     training: TrainingConfig
     hardware: HardwareConfig = HardwareConfig()
+    network: NetworkConfig = NetworkConfig()
     reference: ReferenceConfig | None = None
     compare: list[Variant] = []
     source_file: str | None = Field(default=None, exclude=True)

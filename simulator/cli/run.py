@@ -122,9 +122,12 @@ def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[dict[
     from simulator.engine import WorkloadError, simulate
     from simulator.report.summary import print_summary
     from simulator.topology import load_topology
+    from simulator.topology.whatif import scale_links
     from simulator.workload.build import build_workload
 
-    topology = load_topology(sc.topology)
+    topology = scale_links(
+        load_topology(sc.topology), sc.network.bandwidth_scale, sc.network.latency_scale
+    )
     built = build_workload(sc, topology)
     fidelity = args.fidelity or str(sc.fidelity)
     backend = args.backend or str(sc.backend)
@@ -164,17 +167,22 @@ def _print_comparison(payloads: list[dict[str, Any]]) -> None:
 
     from simulator.units import format_time
 
-    t = Table(title="variants", header_style="bold")
-    for col in ("scenario", "step", "compute", "exposed comm", "bubble", "vs first"):
-        t.add_column(col, justify="left" if col == "scenario" else "right")
+    def fmt(seconds: float) -> str:
+        # below a nanosecond is round-off of the event clock, not a time anyone can use
+        return format_time(seconds if abs(seconds) >= 1e-9 else 0.0)
+
+    common = str(payloads[0]["scenario"]).split("/")[0]
+    t = Table(title=f"variants of {common}", header_style="bold")
+    for col in ("variant", "step", "compute", "exposed comm", "bubble", "vs first"):
+        t.add_column(col, justify="left" if col == "variant" else "right", no_wrap=True)
     base = payloads[0]["step_time_s"]
     for p in payloads:
         t.add_row(
-            str(p["scenario"]),
-            format_time(p["step_time_s"]),
-            format_time(p["compute_s"]),
-            format_time(p["exposed_comm_s"]),
-            format_time(p["bubble_s"]),
+            str(p["scenario"]).split("/", 1)[-1],
+            fmt(p["step_time_s"]),
+            fmt(p["compute_s"]),
+            fmt(p["exposed_comm_s"]),
+            fmt(p["bubble_s"]),
             f"{100 * (p['step_time_s'] / base - 1):+.1f} %" if base > 0 else "-",
         )
     Console().print(t)
@@ -207,6 +215,7 @@ def run_payload(
         "makespan_s": d["makespan_s"],
         "steps_per_program": d["steps_per_program"],
         "topology": str(scenario.topology),
+        "network_what_if": scenario.network.model_dump(),
         "backend": d["backend"],
         "fidelity": d["fidelity"],
         "world": d["world"],
