@@ -13,21 +13,23 @@ setup() {
   if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
   fi
-  local stamp="$VENV/.commsim-$extras-$(sha1sum pyproject.toml | cut -c1-12)"
+  local spec="."
+  [ -n "$extras" ] && spec=".[$extras]"
+  local stamp="$VENV/.commsim-${extras:-base}-$(sha1sum pyproject.toml | cut -c1-12)"
   if [ ! -f "$stamp" ]; then
     "$VENV/bin/python" -m pip install -q --upgrade pip
     if [[ "$extras" == *torch* ]] && ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
       # The pinned CPU build; an unpinned torch would pull a multi-GB CUDA build.
       "$VENV/bin/python" -m pip install -q "torch==2.13.0"
     fi
-    "$VENV/bin/python" -m pip install -q -e ".[$extras]"
+    "$VENV/bin/python" -m pip install -q -e "$spec"
     touch "$stamp"
   fi
 }
 
 case "${1:-}" in
   demo)
-    setup "sweep"
+    setup ""
     exec "$VENV/bin/commsim" run scenarios/gpt3-175b-1024xh100.yaml
     ;;
   test)
