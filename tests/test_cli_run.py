@@ -119,3 +119,13 @@ def test_human_output(scenario: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["run", str(scenario)]) == 0
     out = capsys.readouterr().out
     assert "step time" in out and "busiest" in out
+
+
+def test_a_job_on_part_of_the_cluster_says_so(
+    scenario: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", str(scenario), "--json", "--set", "strategy.dp=4"]) == 0
+    cap = capsys.readouterr()
+    obj = json.loads(cap.out)
+    assert obj["world"] == 4 and obj["topology_ranks"] == 8
+    assert "uses 4 of the 8 ranks" in cap.err

@@ -145,6 +145,14 @@ def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[dict[
         raise InputError(f"workload cannot run: {err}", file=str(args.scenario)) from err
     wall_s = time.perf_counter() - t0
     payload = run_payload(sc, built, result, k_links=args.links, wall_s=wall_s)
+    payload["topology_ranks"] = int(topology.num_ranks)
+    if int(payload["world"]) < topology.num_ranks:
+        # legitimate (a job on part of a cluster), but never silent
+        print(
+            f"note: {sc.name} uses {payload['world']} of the {topology.num_ranks} ranks of "
+            f"topology {sc.topology}; the others stay idle",
+            file=sys.stderr,
+        )
     if out is not None:
         payload["out"] = str(out)
         write_outputs(out, sc, result, payload)
