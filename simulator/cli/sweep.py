@@ -1,0 +1,147 @@
+"""``commsim sweep``: simulate a scenario over a grid of overrides, in parallel on Dask.
+
+    commsim sweep gpt3-175b-64xa100 --vary strategy.pp=4,8 --vary strategy.tp=4,8
+    commsim sweep gpt3-175b-1024xh100 --vary network.bandwidth_scale.infiniband=0.5,1,2 --json
+    commsim sweep S --vary ... --scheduler tcp://10.0.0.1:8786   # an existing Dask cluster
+
+Prints one row per point (step time, exposed communication, bubble, memory per GPU, GPUs and
+cost of one step), or with ``--json`` one object ``{"scenario", "vary", "scheduler",
+"points": [...], "wall_s"}``. ``--out DIR`` writes ``sweep.csv`` and ``sweep.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from simulator.cli.run import FIDELITIES, MARKER, check_out_dir
+
+MARKER_TEXT = "written by commsim sweep; files here may be overwritten by the next sweep\n"
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``sweep`` subcommand."""
+    p = subparsers.add_parser(
+        "sweep",
+        help="simulate a scenario over a grid of overrides (Dask)",
+        description="Simulate SCENARIO at every combination of the --vary values, on Dask.",
+    )
+    p.add_argument("scenario", metavar="SCENARIO", help="shipped scenario name or YAML path")
+    p.add_argument(
+        "--vary",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="a scenario field (dotted key) and its values, repeatable (grid = product)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override applied to every point, repeatable",
+    )
+    p.add_argument(
+        "--scheduler",
+        default="local",
+        help="'local' (a new Dask LocalCluster, default), 'inline' (no Dask), or an address",
+    )
+    p.add_argument("--workers", type=int, help="local cluster worker processes (default: cores)")
+    p.add_argument("--fidelity", choices=FIDELITIES, help="override the scenario's fidelity")
+    p.add_argument("--out", metavar="DIR", help="write sweep.csv and sweep.json into DIR")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.set_defaults(func=sweep_command)
+
+
+def sweep_command(args: argparse.Namespace) -> int:
+    """Run the sweep and print or write its results. Exit status."""
+    from simulator.cli import emit_json
+    from simulator.errors import InputError
+    from simulator.sweep import parse_vary, run_sweep
+
+    if args.workers is not None and args.workers < 1:
+        raise InputError("must be >= 1", field="--workers")
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        check_out_dir(out)
+    vary = parse_vary(args.vary)
+    if not vary:
+        raise InputError("give at least one KEY=V1,V2,...", field="--vary")
+    res = run_sweep(
+        args.scenario,
+        vary,
+        list(args.overrides),
+        scheduler=args.scheduler,
+        workers=args.workers,
+        fidelity=args.fidelity,
+    )
+    if out is not None:
+        _write(out, res)
+    if args.json:
+        emit_json(res)
+    else:
+        _print_table(res)
+        if out is not None:
+            print(f"wrote {out}/")
+    return 0
+
+
+def _rows(res: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for p in res["points"]:
+        row: dict[str, Any] = dict(p["set"])
+        row.update({k: v for k, v in p.items() if k != "set"})
+        rows.append(row)
+    return rows
+
+
+def _write(out: Path, res: dict[str, Any]) -> None:
+    import pandas as pd
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text(MARKER_TEXT)
+    pd.DataFrame(_rows(res)).to_csv(out / "sweep.csv", index=False)
+    (out / "sweep.json").write_text(json.dumps(res, indent=2, default=str))
+
+
+def _print_table(res: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from simulator.units import format_size, format_time
+
+    keys = list(res["vary"])
+    t = Table(title=f"sweep of {res['scenario']} ({len(res['points'])} points)")
+    for k in keys:
+        t.add_column(k, no_wrap=True)
+    for col in ("step", "exposed comm", "bubble", "mem/GPU", "GPUs", "$/step"):
+        t.add_column(col, justify="right", no_wrap=True)
+    errors: list[str] = []
+    for p in res["points"]:
+        vals = [str(p["set"][k]) for k in keys]
+        if "error" in p:
+            errors.append(f"  [{len(errors) + 1}] {p['error']}")
+            t.add_row(*vals, f"cannot run [{len(errors)}]", "", "", "", "", "")
+            continue
+        cost = p["cost_per_step_usd"]
+        t.add_row(
+            *vals,
+            format_time(p["step_time_s"]),
+            format_time(p["exposed_comm_s"]),
+            format_time(p["bubble_s"]),
+            format_size(p["memory_per_gpu_B"]) + ("" if p["fits_memory"] is not False else " (!)"),
+            str(p["gpus"]),
+            "-" if cost is None else f"{cost:.3f}",
+        )
+    # a pipe gets rich's 80 columns, too narrow for a grid with several varied keys
+    Console(width=None if sys.stdout.isatty() else 160).print(t)
+    if errors:
+        print("points that cannot run:")
+        print("\n".join(errors))
+    if any(p.get("fits_memory") is False for p in res["points"]):
+        print("(!) the memory estimate exceeds the GPU's HBM: that point would not fit")
+    print(f"{len(res['points'])} points in {res['wall_s']:.1f} s (scheduler {res['scheduler']})")

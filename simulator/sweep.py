@@ -1,0 +1,238 @@
+"""Parameter sweeps of a scenario, one simulation per grid point, run on Dask.
+
+``run_sweep("gpt3-175b-64xa100", [("strategy.pp", ["4", "8"]), ("strategy.tp", ["4", "8"])])``
+builds the Cartesian product of the varied fields, applies each point as ``--set`` overrides to
+the scenario and simulates it on a Dask cluster: a local one (``scheduler="local"``, one worker
+process per core), an existing one (``scheduler="tcp://host:8786"``; its workers need commsim
+installed), or in this process without Dask (``scheduler="inline"``, for debugging).
+
+A point that cannot run (degrees that do not fit the topology, a bad value) is kept with its
+error message: a sweep never stops at its first impossible combination. Each point reports the
+step breakdown (seconds per training step), memory per GPU (bytes), the GPUs the topology holds
+and, when the GPU's catalog price is known, the cost of one step in US dollars (all of the
+topology's GPUs billed for the step; the price is an editable assumption of
+``simulator/data/hardware.yaml``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from simulator.errors import InputError
+from simulator.resources import resolve
+
+#: Results of one point that are copied from ``commsim run``'s payload (seconds per step).
+STEP_FIELDS = ("step_time_s", "compute_s", "comm_s", "exposed_comm_s", "bubble_s")
+
+
+def parse_vary(items: Sequence[str]) -> list[tuple[str, list[str]]]:
+    """``["strategy.pp=4,8"]`` -> ``[("strategy.pp", ["4", "8"])]`` (values kept as text).
+
+    Raises:
+        InputError: not ``KEY=V1,V2,...``, an empty value, or a key given twice.
+    """
+    out: list[tuple[str, list[str]]] = []
+    seen: set[str] = set()
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        values = [v.strip() for v in text.split(",")]
+        if not sep or not key or not all(values):
+            raise InputError(f"expected KEY=V1,V2,..., got {item!r}", field="--vary")
+        if key in seen:
+            raise InputError(f"{key} is varied twice", field="--vary")
+        seen.add(key)
+        out.append((key, values))
+    return out
+
+
+def grid(vary: Sequence[tuple[str, Sequence[str]]]) -> list[dict[str, str]]:
+    """Every combination of the varied values, first key slowest (row-major order)."""
+    keys = [k for k, _ in vary]
+    return [
+        dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(v for _, v in vary))
+    ]
+
+
+def _value(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def evaluate_point(
+    scenario: str, base: Sequence[str], point: dict[str, str], fidelity: str | None
+) -> dict[str, Any]:
+    """Simulate one grid point (runs on a Dask worker; everything in and out is plain data).
+
+    Args:
+        scenario: path of the scenario YAML.
+        base: ``KEY=VALUE`` overrides common to every point.
+        point: the point's ``{key: value text}``.
+        fidelity: collective fidelity override, or None for the scenario's.
+
+    Returns:
+        ``{"set": {...}, "step_time_s", ..., "memory_per_gpu_B", "fits_memory", "world",
+        "gpus", "gpu", "cost_per_step_usd", "wall_s"}``, or ``{"set": {...}, "error": "..."}``.
+    """
+    from simulator.config import load_scenario
+    from simulator.engine import DeadlockError, WorkloadError, simulate
+    from simulator.hardware import get_gpu
+    from simulator.topology import load_topology
+    from simulator.topology.whatif import scale_links
+    from simulator.workload.build import build_workload
+
+    shown = {k: _value(v) for k, v in point.items()}
+    t0 = time.perf_counter()
+    try:
+        overrides = [*base, *(f"{k}={v}" for k, v in point.items())]
+        sc = load_scenario(scenario, overrides)
+        topo = scale_links(
+            load_topology(sc.topology), sc.network.bandwidth_scale, sc.network.latency_scale
+        )
+        built = build_workload(sc, topo)
+        result = simulate(
+            built.workload,
+            topo,
+            backend=str(sc.backend),
+            fidelity=fidelity or str(sc.fidelity),
+            compute_model=built.compute_model,
+            record=False,
+        )
+    except (InputError, WorkloadError, DeadlockError) as err:
+        return {"set": shown, "error": str(err)}
+    d = result.to_dict(k_links=0)
+    gpu = str(built.metadata.get("gpu", ""))
+    try:
+        spec = get_gpu(gpu)
+        price: float | None = spec.price_per_gpu_hour_usd
+        hbm_B: float | None = spec.hbm_B
+    except InputError:
+        price = hbm_B = None
+    mem_B = float(built.memory_per_gpu_B.get("total", 0.0))
+    gpus = int(topo.num_ranks)
+    out: dict[str, Any] = {"set": shown}
+    out.update({k: float(d[k]) for k in STEP_FIELDS})
+    out.update(
+        {
+            "memory_per_gpu_B": mem_B,
+            # the estimate against the GPU's HBM; None when the GPU is not in the catalog
+            "fits_memory": None if hbm_B is None else mem_B <= hbm_B,
+            "world": int(d["world"]),
+            "gpus": gpus,
+            "gpu": gpu,
+            "cost_per_step_usd": (
+                None if price is None else gpus * float(d["step_time_s"]) / 3600.0 * price
+            ),
+            "wall_s": time.perf_counter() - t0,
+        }
+    )
+    return out
+
+
+def run_sweep(
+    scenario: str,
+    vary: Sequence[tuple[str, Sequence[str]]],
+    base: Sequence[str] = (),
+    *,
+    scheduler: str = "local",
+    workers: int | None = None,
+    fidelity: str | None = None,
+) -> dict[str, Any]:
+    """Simulate every point of the grid; results in grid order.
+
+    Args:
+        scenario: shipped scenario name or YAML path.
+        vary: ``[(key, [value text, ...]), ...]`` from :func:`parse_vary`.
+        base: ``KEY=VALUE`` overrides applied to every point (before the point's own).
+        scheduler: ``"local"`` (a new Dask LocalCluster), ``"inline"`` (no Dask), or the
+            address of a running Dask scheduler.
+        workers: worker processes of the local cluster (default: CPU cores, at most points).
+        fidelity: collective fidelity override.
+
+    Returns:
+        ``{"scenario", "vary", "scheduler", "points": [...], "wall_s"}``.
+
+    Raises:
+        InputError: the scenario cannot be found or is invalid before any point is applied.
+    """
+    from simulator.config import load_scenario
+
+    path = str(resolve("scenarios", scenario, what="scenario"))
+    load_scenario(path, list(base))  # fail fast on the base, with its file and field
+    for key, values in vary:
+        # a key no value of which validates (a typo, a wrong type) is an input error, not a
+        # grid of failed points; values that fail only in some points are kept as points
+        errors = []
+        for v in values:
+            try:
+                load_scenario(path, [*base, f"{key}={v}"])
+            except InputError as err:
+                errors.append(err)
+        if len(errors) == len(values):
+            raise errors[0]
+    points = grid(vary)
+    if not points:
+        raise InputError("nothing to sweep: give at least one --vary KEY=V1,V2", field="--vary")
+    t0 = time.perf_counter()
+    if scheduler == "inline":
+        results = [evaluate_point(path, list(base), p, fidelity) for p in points]
+    else:
+        results = _on_dask(path, list(base), points, fidelity, scheduler, workers)
+    return {
+        "scenario": scenario,
+        "scenario_file": str(Path(path)),
+        "vary": {k: [_value(v) for v in vals] for k, vals in vary},
+        "scheduler": scheduler,
+        "points": results,
+        "wall_s": time.perf_counter() - t0,
+    }
+
+
+def _on_dask(
+    path: str,
+    base: list[str],
+    points: list[dict[str, str]],
+    fidelity: str | None,
+    scheduler: str,
+    workers: int | None,
+) -> list[dict[str, Any]]:
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise InputError(
+            "Dask is not installed: pip install 'commsim[sweep]', or use --scheduler inline",
+            field="--scheduler",
+        ) from None
+    import os
+
+    if scheduler == "local":
+        n = workers or min(len(points), os.cpu_count() or 1)
+        with (
+            LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            futures = client.map(
+                evaluate_point, [path] * len(points), [base] * len(points), points,
+                [fidelity] * len(points), pure=False,
+            )  # fmt: skip
+            return list(client.gather(futures))
+    try:
+        client = Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as err:
+        raise InputError(f"cannot reach the Dask scheduler: {err}", field="--scheduler") from None
+    with client:
+        futures = client.map(
+            evaluate_point, [path] * len(points), [base] * len(points), points,
+            [fidelity] * len(points), pure=False,
+        )  # fmt: skip
+        return list(client.gather(futures))
