@@ -1,0 +1,122 @@
+"""``commsim plan``: the cheapest cluster and layout that reach a target step time.
+
+    commsim plan gpt3-175b-1024xh100 --target-step 12s \\
+        --topologies dgx-h100-32node,h100-superpod-1024,dgx-a100-superpod --pp 4,8,16 --tp 8
+
+Sweeps topology x TP x PP (DP fills the cluster) on Dask and ranks the points that run, fit in
+memory and meet the target by the cost of one step (catalog price per GPU-hour: an assumption,
+edit ``simulator/data/hardware.yaml``). ``--json`` prints ``{"best", "ranked", "verdicts",
+"points", ...}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from simulator.cli.run import FIDELITIES
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``plan`` subcommand."""
+    p = subparsers.add_parser(
+        "plan",
+        help="cheapest cluster and layout that reach a target step time",
+        description=(
+            "Sweep candidate topologies x TP x PP degrees (DP fills the cluster) and rank the "
+            "points that meet --target-step by the cost of one training step."
+        ),
+    )
+    p.add_argument("scenario", metavar="SCENARIO", help="shipped scenario name or YAML path")
+    p.add_argument("--target-step", required=True, help="slowest acceptable step, e.g. 12s")
+    p.add_argument(
+        "--topologies", required=True, help="comma-separated candidate topologies (names/paths)"
+    )
+    p.add_argument("--tp", default="1,2,4,8", help="candidate TP degrees (default 1,2,4,8)")
+    p.add_argument("--pp", default="1,2,4,8,16", help="candidate PP degrees (default 1,2,4,8,16)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override applied to every point, repeatable",
+    )
+    p.add_argument("--scheduler", default="local", help="'local' (default), 'inline' or address")
+    p.add_argument("--workers", type=int, help="local cluster worker processes (default: cores)")
+    p.add_argument("--fidelity", choices=FIDELITIES, help="override the scenario's fidelity")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.set_defaults(func=plan_command)
+
+
+def _ints(text: str, flag: str) -> list[int]:
+    from simulator.errors import InputError
+
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"comma-separated integers expected, got {text!r}", field=flag) from None
+
+
+def plan_command(args: argparse.Namespace) -> int:
+    """Run the plan and print its ranking. Exit status."""
+    from simulator.cli import emit_json
+    from simulator.errors import InputError
+    from simulator.plan import plan_capacity
+    from simulator.units import UnitError, parse_time
+
+    try:
+        target = parse_time(args.target_step)
+    except UnitError as err:
+        raise InputError(str(err), field="--target-step") from None
+    res = plan_capacity(
+        args.scenario,
+        target,
+        [t.strip() for t in args.topologies.split(",") if t.strip()],
+        tp=_ints(args.tp, "--tp"),
+        pp=_ints(args.pp, "--pp"),
+        base=list(args.overrides),
+        scheduler=args.scheduler,
+        workers=args.workers,
+        fidelity=args.fidelity,
+    )
+    if args.json:
+        emit_json(res)
+    else:
+        _print(res)
+    return 0
+
+
+def _print(res: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from simulator.units import format_size, format_time
+
+    t = Table(
+        title=f"plan for {res['scenario']}: step <= {format_time(res['target_step_s'])}, "
+        "cheapest first"
+    )
+    for col in ("topology", "GPUs", "gpu", "tp", "pp", "dp", "step", "mem/GPU", "$/step"):
+        t.add_column(col, justify="left" if col in ("topology", "gpu") else "right", no_wrap=True)
+    for p in res["ranked"]:
+        s = p["set"]
+        dp = p["world"] // (int(s["strategy.tp"]) * int(s["strategy.pp"]))
+        t.add_row(
+            str(s["topology"]),
+            str(p["gpus"]),
+            p["gpu"],
+            str(s["strategy.tp"]),
+            str(s["strategy.pp"]),
+            str(dp),
+            format_time(p["step_time_s"]),
+            format_size(p["memory_per_gpu_B"]),
+            f"{p['cost_per_step_usd']:.3f}",
+        )
+    Console(width=None if sys.stdout.isatty() else 160).print(t)
+    counts = ", ".join(f"{v} {k}" for k, v in sorted(res["verdicts"].items()))
+    print(f"{len(res['points'])} points: {counts} ({res['wall_s']:.1f} s)")
+    if res["best"] is None:
+        print("no candidate meets the target: relax --target-step or add larger clusters")
+    print("prices per GPU-hour are editable assumptions (simulator/data/hardware.yaml)")

@@ -1,0 +1,68 @@
+"""``commsim plan``: qualifying points ranked by cost, verdicts for the others."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from simulator.cli import main
+from simulator.errors import InputError
+from simulator.plan import plan_capacity
+
+SCENARIO = """
+name: tiny-plan
+topology: dgx-a100
+model: {name: tiny, layers: 4, hidden: 512, heads: 8, vocab: 1024}
+training: {global_batch: 32, micro_batch: 1, seq_len: 128, dtype: bf16}
+hardware: {gpu: V100}
+"""
+
+
+@pytest.fixture
+def scenario(tmp_path: Path) -> str:
+    p = tmp_path / "tiny.yaml"
+    p.write_text(SCENARIO)
+    return str(p)
+
+
+def test_ranks_by_cost_and_explains_the_rest(scenario: str) -> None:
+    def plan(target_s: float, topologies: list[str]) -> dict[str, Any]:
+        return plan_capacity(
+            scenario, target_s, topologies, tp=[1, 2], pp=[1, 3], scheduler="inline"
+        )
+
+    loose = plan(1e3, ["dgx-a100", "dgx-a100-2node"])
+    ranked = loose["ranked"]
+    assert ranked and loose["best"] == ranked[0]
+    costs = [p["cost_per_step_usd"] for p in ranked]
+    assert costs == sorted(costs)
+    # the GPU follows the topology (the scenario's V100 is cleared), and pp=3 cannot split 4
+    # layers evenly or 8 ranks: those points are kept with the reason
+    assert {p["gpu"] for p in ranked} == {"A100-80GB"}
+    assert loose["verdicts"].get("cannot run", 0) >= 1
+    assert sum(loose["verdicts"].values()) == len(loose["points"]) == 8
+    # a target between the fastest and the slowest qualifying step rejects some as too slow
+    steps = sorted(p["step_time_s"] for p in ranked)
+    mid = (steps[0] + steps[-1]) / 2
+    tight = plan(mid, ["dgx-a100", "dgx-a100-2node"])
+    assert tight["verdicts"]["too slow"] >= 1
+    assert all(p["step_time_s"] <= mid for p in tight["ranked"])
+    none = plan(steps[0] / 10, ["dgx-a100"])
+    assert none["best"] is None
+
+
+def test_bad_input(scenario: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(InputError, match="must be > 0"):
+        plan_capacity(scenario, 0.0, ["dgx-a100"])
+    with pytest.raises(InputError, match="positive integers"):
+        plan_capacity(scenario, 1.0, ["dgx-a100"], tp=[0])
+    base = ["plan", scenario, "--topologies", "dgx-a100", "--tp", "1", "--pp", "1"]
+    assert main([*base, "--target-step", "1 parsec", "--scheduler", "inline"]) == 2
+    assert main([*base, "--target-step", "10s", "--tp", "x", "--scheduler", "inline"]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+    assert main([*base, "--target-step", "100s", "--scheduler", "inline", "--json"]) == 0
+    obj = json.loads(capsys.readouterr().out)
+    assert obj["best"]["set"] == {"topology": "dgx-a100", "strategy.tp": 1, "strategy.pp": 1}
