@@ -433,7 +433,7 @@ def to_markdown(rows: Sequence[dict[str, Any]]) -> str:
     for r in rows:
         status = "ok" if r["within_tolerance"] else "**MISS**"
         lines.append(
-            f"| {r['reference']} | {r['expected']:.0f} | {r['predicted']:.1f} | {r['unit']} "
+            f"| {r['reference']} | {r['expected']:g} | {r['predicted']:.1f} | {r['unit']} "
             f"| {r['error_pct']:+.1f}% | ±{r['tolerance_pct']:.0f}% | {status} "
             f"| {'held-out' if r['held_out'] else 'calibration'} | {r['fidelity']} "
             f"| [{r['source']}]({r['url']}) |"
