@@ -109,8 +109,9 @@ def test_path_latency_and_bottleneck() -> None:
     assert topo.path_bandwidth_Bps(()) == float("inf")
 
 
-def test_ecmp_spreads_over_all_spines_by_key() -> None:
-    topo = _fat_tree_1024()
+def test_hash_ecmp_spreads_over_all_spines_by_key() -> None:
+    topo = load_topology("fat-tree-1024")
+    topo.set_ecmp("hash")
     spines = Counter(topo.path_nodes(topo.route(0, 1000, key=k))[4] for k in range(64))
     assert set(spines) == set(n for n in topo.nodes_of_kind("switch") if n.startswith("spine"))
 
@@ -118,7 +119,7 @@ def test_ecmp_spreads_over_all_spines_by_key() -> None:
 def test_ecmp_spreads_over_uplinks_across_pairs() -> None:
     topo = cluster(nodes=16, fabric="fat_tree", switch_radix=32)  # 8 leaves, 4 spines
     n = topo.num_ranks
-    uplinks = Counter()
+    uplinks: Counter[str] = Counter()
     for s in range(0, 16):  # leaf0's NICs (node0, node1)
         for d in range(n // 2, n):
             path = topo.route(s, d)

@@ -8,6 +8,7 @@ from typing import Any
 import networkx as nx
 
 from simulator.topology.model import Link, LinkKind, NodeKind, Topology
+from simulator.topology.routing import Ecmp
 
 
 class GraphBuilder:
@@ -81,6 +82,8 @@ class GraphBuilder:
         name: str,
         ranks: Iterable[str] | None = None,
         metadata: dict[str, Any] | None = None,
+        ecmp: Ecmp | str | None = None,
     ) -> Topology:
-        """The finished :class:`Topology` (ranks default to the endpoints in insertion order)."""
-        return Topology(name, self.graph, self.links, ranks=ranks, metadata=metadata)
+        """The finished :class:`Topology` (ranks default to the endpoints in insertion order;
+        ``ecmp`` defaults to ``hash``)."""
+        return Topology(name, self.graph, self.links, ranks=ranks, metadata=metadata, ecmp=ecmp)

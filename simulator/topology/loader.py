@@ -16,6 +16,10 @@ Builder form: ``build: {type: dgx_cluster, nodes: 2, ...}`` calls the builder of
 ``x`` or, with units parsed from a string, ``x_Bps`` (bandwidth), ``x_s`` (time) or ``x_B``
 (size): ``nic_bandwidth: 200Gbps`` sets ``nic_bandwidth_Bps=25e9``.
 
+Routing (either form, optional): ``routing: {ecmp: hash|dmodk}`` picks how routes choose among
+equal-cost paths (:class:`~simulator.topology.routing.Ecmp`); without it, tree fabrics built by
+the cluster builders use ``dmodk`` and everything else ``hash``.
+
 Unknown keys, wrong types and bad values raise :class:`~simulator.errors.InputError` naming the
 file and the field, e.g. ``topologies/x.yaml: links[3].bandwidth: ...``.
 """
@@ -33,9 +37,11 @@ from simulator.errors import InputError
 from simulator.resources import resolve
 from simulator.topology.graph_builder import GraphBuilder
 from simulator.topology.model import LinkKind, NodeKind, Topology
+from simulator.topology.routing import Ecmp
 from simulator.units import UnitError, parse_bandwidth, parse_size, parse_time
 
-_TOP_KEYS = ("name", "description", "nodes", "links", "ranks", "metadata", "build")
+_TOP_KEYS = ("name", "description", "nodes", "links", "ranks", "metadata", "build", "routing")
+_ROUTING_KEYS = ("ecmp",)
 _NODE_KEYS = ("name", "kind", "host")
 _LINK_KEYS = ("a", "b", "bandwidth", "latency", "kind")
 _UNIT_SUFFIXES: tuple[tuple[str, Callable[[Any], float]], ...] = (
@@ -75,6 +81,7 @@ def topology_from_dict(data: Any, *, file: str = "<dict>", default_name: str = "
     extra_meta = data.get("metadata", {}) or {}
     if not isinstance(extra_meta, dict):
         raise InputError("must be a mapping", file=file, field="metadata")
+    ecmp = _routing(data.get("routing"), file)
     if "build" in data:
         for k in ("nodes", "links", "ranks"):
             if k in data:
@@ -89,7 +96,22 @@ def topology_from_dict(data: Any, *, file: str = "<dict>", default_name: str = "
         topo.metadata["description"] = description
     topo.metadata.update(extra_meta)
     topo.metadata["source_file"] = file
+    if ecmp is not None:
+        topo.set_ecmp(ecmp)
     return topo
+
+
+def _routing(spec: Any, file: str) -> Ecmp | None:
+    """The ``routing:`` section's ECMP policy, ``None`` when not given."""
+    if spec is None:
+        return None
+    if not isinstance(spec, dict):
+        raise InputError("must be a mapping {ecmp: hash|dmodk}", file=file, field="routing")
+    _reject_unknown(spec, _ROUTING_KEYS, file, "routing")
+    if "ecmp" not in spec:
+        return None
+    ecmp: Ecmp = _enum(Ecmp, spec["ecmp"], file, "routing.ecmp")
+    return ecmp
 
 
 def _reject_unknown(d: dict[str, Any], allowed: tuple[str, ...], file: str, where: str) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from simulator.topology.routing import Router
+from simulator.topology.routing import Ecmp, Router
 
 
 class NodeKind(StrEnum):
@@ -82,6 +82,10 @@ class Topology:
         links: the links, ``links[i].id == i``, matching the graph's edges one to one.
         ranks: endpoint node names in rank order (default: all endpoints in graph order).
         metadata: free-form facts (description, builder and its parameters, gpu model...).
+        ecmp: how routes pick among equal-cost paths (:class:`~simulator.topology.routing.Ecmp`;
+            default ``hash``; the cluster builders choose ``dmodk`` for trees). With ``dmodk``,
+            a rank node's ``port`` attribute (int) is its destination index when every rank has
+            one.
 
     The graph is read once at construction (hosts, routing tables): do not mutate it after.
 
@@ -97,6 +101,7 @@ class Topology:
         links: Sequence[Link],
         ranks: Iterable[str] | None = None,
         metadata: dict[str, Any] | None = None,
+        ecmp: Ecmp | str | None = None,
     ) -> None:
         self.name = name
         self.graph = graph
@@ -125,8 +130,32 @@ class Topology:
         self.latency_s: np.ndarray = np.array([lk.latency_s for lk in self.links], dtype=float)
         self._rank_index = {r: i for i, r in enumerate(self.ranks)}
         self._host_of: list[str] = [str(graph.nodes[r]["host"]) for r in self.ranks]
-        self._router = Router(graph, self.ranks)
+        self._ecmp = Ecmp(ecmp) if ecmp is not None else Ecmp.HASH
+        self._router: Router | None = None  # built on the first route (see set_ecmp)
         self._route_cache: dict[tuple[int, int, int], tuple[int, ...]] = {}
+
+    # ------------------------------------------------------------------ routing policy
+    @property
+    def ecmp(self) -> Ecmp:
+        """How routes pick among equal-cost paths (``hash`` or ``dmodk``)."""
+        return self._ecmp
+
+    def set_ecmp(self, ecmp: Ecmp | str) -> None:
+        """Switch the equal-cost path policy; drops every cached route.
+
+        Call it before routing (e.g. right after loading): callers that cached routes of their
+        own (collective planners) keep the old ones. ``ValueError`` for an unknown policy.
+        """
+        new = Ecmp(ecmp)
+        if new is not self._ecmp:
+            self._ecmp = new
+            self._router = None
+            self._route_cache.clear()
+
+    def _get_router(self) -> Router:
+        if self._router is None:
+            self._router = Router(self.graph, self.ranks, ecmp=self._ecmp)
+        return self._router
 
     # ------------------------------------------------------------------ hosts and ranks
     def rank_of(self, node: str) -> int:
@@ -158,10 +187,11 @@ class Topology:
         """Link ids of the path from ``src_rank`` to ``dst_rank``.
 
         A shortest path in hops that never transits an endpoint. Among equal-cost paths the
-        next hop is chosen at each node by a stable hash of ``(src, dst, key, hop)`` (no
-        Python hash randomisation: identical across runs); different ``key`` values spread
-        flows of one pair over equal-cost paths. Results are cached. ``src == dst`` gives
-        ``()``.
+        next hop follows :attr:`ecmp`: ``hash`` picks at each node by a stable hash of
+        ``(src, dst, key, hop)`` (identical across runs; different ``key`` values spread flows
+        of one pair over equal-cost paths); ``dmodk`` picks by the destination alone (D-mod-K,
+        ``key`` ignored; see :mod:`simulator.topology.routing`). Results are cached.
+        ``src == dst`` gives ``()``.
 
         Raises:
             IndexError: a rank out of range.
@@ -173,7 +203,7 @@ class Topology:
         ck = (src_rank, dst_rank, key)
         path = self._route_cache.get(ck)
         if path is None:
-            path = self._router.route(src_rank, dst_rank, key)
+            path = self._get_router().route(src_rank, dst_rank, key)
             self._route_cache[ck] = path
         return path
 
@@ -194,5 +224,6 @@ class Topology:
     def __repr__(self) -> str:
         return (
             f"Topology({self.name!r}, ranks={self.num_ranks}, "
-            f"nodes={self.graph.number_of_nodes()}, links={len(self.links)})"
+            f"nodes={self.graph.number_of_nodes()}, links={len(self.links)}, "
+            f"ecmp={self._ecmp.value})"
         )

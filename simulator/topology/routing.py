@@ -13,13 +13,26 @@ blocks (``int16``, one row per destination) are cached, so routing all pairs of 
 A route is then walked from the source: at each node the candidate next hops are the
 non-endpoint successors one hop closer to the destination, in node order (found with numpy at
 nodes of many successors, e.g. switches); the last hop enters the destination itself. The
-choice among equal-cost candidates is a splitmix64 hash of ``(src, dst, key, hop)``, stable
-across runs and processes (Python's ``hash`` of strings is salted per process: not used).
+choice among equal-cost candidates follows the router's :class:`Ecmp` policy:
+
+* ``hash``: a splitmix64 hash of ``(src, dst, key, hop)``, stable across runs and processes
+  (Python's ``hash`` of strings is salted per process: not used). Flows of one pair with
+  different keys spread over paths; flows of different pairs may collide on a link.
+* ``dmodk``: destination-based, as InfiniBand fat-tree routing (OpenSM ``ftree``, D-mod-K): the
+  ``l``-th multi-way choice on the path takes candidate ``(d // (m_1 * ... * m_{l-1})) % m_l``,
+  where ``d`` is the destination's index (its NIC's leaf-port number, leaf-major, when the
+  builder gives one as the rank node's ``port`` attribute; else its rank) and ``m_i`` the number
+  of candidates at the ``i``-th choice. On a tree, choices are only made going up, so on a
+  two-tier tree the spine is ``d % spines`` and on a three-tier one the core within the spine's
+  group is ``(d // pod_spines) % cores``: consecutive destinations use different up-links and a
+  shift permutation (``i -> i + s``) loads no up-link with more flows than it has NIC-speed
+  ports. The key is ignored (a destination has one path from each switch, as with one LID).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import StrEnum
 
 import networkx as nx
 import numpy as np
@@ -45,15 +58,47 @@ def ecmp_hash(src: int, dst: int, key: int, hop: int) -> int:
     return _mix64(h ^ (hop & _MASK64))
 
 
+class Ecmp(StrEnum):
+    """How a route picks among equal-cost next hops (see the module docstring)."""
+
+    HASH = "hash"  # stable hash of (src, dst, key, hop)
+    DMODK = "dmodk"  # destination index mod the candidates (fat-tree / D-mod-K routing)
+
+
+def destination_indices(graph: nx.DiGraph, ranks: Sequence[str]) -> list[int]:
+    """The D-mod-K index of each rank: the rank node's ``port`` attribute (set by the cluster
+    builders: the leaf-port number of the NIC that delivers to it) when every rank has one,
+    else the rank itself."""
+    ports = [graph.nodes[r].get("port") for r in ranks]
+    if ranks and all(isinstance(p, int) for p in ports):
+        return [int(p) for p in ports]
+    return list(range(len(ranks)))
+
+
 class Router:
-    """Hop-count shortest paths between ranks of a graph, ECMP by stable hash.
+    """Hop-count shortest paths between ranks of a graph, deterministic ECMP.
 
     Args:
         graph: the topology's DiGraph (node attr ``kind``; edge attr ``link_id``).
         ranks: endpoint node names in rank order.
+        ecmp: how to pick among equal-cost next hops.
+        dest_index: per rank, its D-mod-K index (``dmodk`` only); default
+            :func:`destination_indices`.
     """
 
-    def __init__(self, graph: nx.DiGraph, ranks: Sequence[str]) -> None:
+    def __init__(
+        self,
+        graph: nx.DiGraph,
+        ranks: Sequence[str],
+        ecmp: Ecmp | str = Ecmp.HASH,
+        dest_index: Sequence[int] | None = None,
+    ) -> None:
+        self.ecmp = Ecmp(ecmp)
+        self._dindex = (
+            list(dest_index) if dest_index is not None else destination_indices(graph, ranks)
+        )
+        if len(self._dindex) != len(ranks):
+            raise ValueError(f"dest_index: {len(self._dindex)} entries for {len(ranks)} ranks")
         nodes = list(graph.nodes)
         self._index = {n: i for i, n in enumerate(nodes)}
         n = len(nodes)
@@ -146,7 +191,8 @@ class Router:
 
     # ------------------------------------------------------------------ routes
     def route(self, src_rank: int, dst_rank: int, key: int = 0) -> tuple[int, ...]:
-        """Link ids from ``src_rank`` to ``dst_rank`` (see module docstring)."""
+        """Link ids from ``src_rank`` to ``dst_rank`` (see module docstring); ``key`` is used by
+        ``hash`` only."""
         if src_rank == dst_rank:
             return ()
         col = self._column(dst_rank)
@@ -160,6 +206,8 @@ class Router:
             )
         path: list[int] = []
         hop = 0
+        dmodk = self.ecmp is Ecmp.DMODK
+        d = self._dindex[dst_rank]  # D-mod-K: divided by the candidates of every earlier choice
         while remaining > 1:
             want = remaining - 1
             tv = self._tv[cur]
@@ -167,7 +215,14 @@ class Router:
                 idx = np.flatnonzero(col[self._tv_np[cur]] == want).tolist()
             else:
                 idx = [k for k, v in enumerate(tv) if col[v] == want]
-            k = idx[0] if len(idx) == 1 else idx[ecmp_hash(src_rank, dst_rank, key, hop) % len(idx)]
+            m = len(idx)
+            if m == 1:
+                k = idx[0]
+            elif dmodk:
+                k = idx[d % m]
+                d //= m
+            else:
+                k = idx[ecmp_hash(src_rank, dst_rank, key, hop) % m]
             path.append(self._tl[cur][k])
             cur = tv[k]
             remaining = want

@@ -159,5 +159,6 @@ def summarize(topo: Topology) -> dict[str, Any]:
         "wan_links_Bps": wan[::2],
         "bisection_Bps": bisection_bandwidth_Bps(topo),
         "bisection_method": "max-flow, first half of ranks -> second half, hosts contracted",
+        "ecmp": topo.ecmp.value,  # how routes pick among equal-cost paths
         "metadata": {k: v for k, v in topo.metadata.items() if k != "description"},
     }

@@ -68,4 +68,4 @@ def scale_links(
         "bandwidth_scale": {k.value: f for k, f in bw.items()},
         "latency_scale": {k.value: f for k, f in lat.items()},
     }
-    return Topology(topology.name, graph, links, topology.ranks, meta)
+    return Topology(topology.name, graph, links, topology.ranks, meta, ecmp=topology.ecmp)
