@@ -17,6 +17,7 @@ from simulator.topology.builders.fabrics import Fabric, attach_fabric
 from simulator.topology.builders.nodes import Server, add_dgx_server, add_pcie_server
 from simulator.topology.graph_builder import GraphBuilder
 from simulator.topology.model import LinkKind, NodeKind, Topology
+from simulator.topology.routing import Ecmp
 
 
 class NodeType(StrEnum):
@@ -68,6 +69,24 @@ def _add_servers(
     return out
 
 
+#: Fabrics whose switches form a tree (leaf up to spine/core): routed destination-based
+#: (D-mod-K) by default, as InfiniBand subnet managers route fat trees (docs/decisions.md).
+TREE_FABRICS = (Fabric.FAT_TREE, Fabric.RAIL_OPTIMIZED, Fabric.FAT_TREE_3TIER)
+
+
+def _ecmp_for(fabric: Fabric) -> Ecmp:
+    return Ecmp.DMODK if fabric in TREE_FABRICS else Ecmp.HASH
+
+
+def _copy_ports(gb: GraphBuilder, servers: list[Server]) -> None:
+    """Give every GPU the leaf-port number of the NIC it uses (its D-mod-K index)."""
+    for s in servers:
+        for g, j in zip(s.gpus, s.gpu_nic, strict=False):
+            port = gb.graph.nodes[s.nics[j]].get("port")
+            if port is not None:
+                gb.graph.nodes[g]["port"] = port
+
+
 def _nic(
     nic: str, nic_bandwidth_Bps: float | None, switch_latency_s: float | None
 ) -> tuple[float, float, LinkKind]:
@@ -103,7 +122,9 @@ def cluster(
     """``nodes`` servers (``node``: dgx | pcie) joined by ``fabric`` (see fabrics module).
 
     ``nic`` names a catalog link (ib_edr/ib_hdr/ib_ndr/ib_xdr, roce_100g/200g/400g, eth_10g)
-    giving the per-direction NIC bandwidth and switch-hop latency unless overridden.
+    giving the per-direction NIC bandwidth and switch-hop latency unless overridden. Tree
+    fabrics (fat_tree, rail_optimized, fat_tree_3tier) are routed D-mod-K (``ecmp: dmodk``),
+    others by hash; a topology file's ``routing: {ecmp: ...}`` overrides it.
     """
     if not isinstance(nodes, int) or nodes < 1:
         raise ValueError(f"nodes: must be an integer >= 1, got {nodes!r}")
@@ -152,7 +173,10 @@ def cluster(
         "spine_oversubscription": spine_oversubscription,
         "switch_radix": switch_radix,
     }
-    return gb.build(name, ranks=[g for s in servers for g in s.gpus], metadata=meta)
+    _copy_ports(gb, servers)
+    return gb.build(
+        name, ranks=[g for s in servers for g in s.gpus], metadata=meta, ecmp=_ecmp_for(fab)
+    )
 
 
 def dgx_node(
@@ -263,6 +287,7 @@ def two_datacenters(
             gb.add_link(t, gw, gw_bw, lat, kind)
         gateways.append(gw)
         ranks.extend(g for s in servers for g in s.gpus)
+        _copy_ports(gb, servers)
     gb.add_link(gateways[0], gateways[1], wan_bw, wan_lat, LinkKind.WAN)
     meta: dict[str, Any] = {
         "builder": "two_datacenters",
@@ -278,4 +303,4 @@ def two_datacenters(
         "wan_latency_s": wan_lat,
         "distance_km": distance_km,
     }
-    return gb.build(name, ranks=ranks, metadata=meta)
+    return gb.build(name, ranks=ranks, metadata=meta, ecmp=_ecmp_for(Fabric(fabric)))

@@ -13,6 +13,11 @@
 Spine/core counts: the switch ports the uplinks need divided by ``switch_radix`` (ceil), so a
 1:1 tree of radix-64 switches has the classic 32-down/32-up leaves and half as many spines as
 leaves. Every fabric link gets ``latency_s`` (one switch hop).
+
+Every NIC gets the node attribute ``port``: its leaf-port number, leaf-major
+(``leaf * leaf_down_ports + position on the leaf``; on ``single_switch`` its switch port). The
+cluster builders copy it to the GPUs that use the NIC, as their D-mod-K destination index
+(:mod:`simulator.topology.routing`).
 """
 
 from __future__ import annotations
@@ -78,8 +83,9 @@ def attach_fabric(
 
     if fab is Fabric.SINGLE_SWITCH:
         sw = gb.add_node(f"{prefix}switch0", NodeKind.SWITCH)
-        for n in nics:
+        for p, n in enumerate(nics):
             link(n, sw, nic_bandwidth_Bps)
+            gb.graph.nodes[n]["port"] = p
         return [sw]
 
     if fab is Fabric.RAIL_OPTIMIZED:
@@ -96,8 +102,9 @@ def attach_fabric(
     up_capacity = []  # per leaf, B/s
     for k, group in enumerate(groups):
         leaf = gb.add_node(f"{prefix}leaf{k}", NodeKind.SWITCH)
-        for n in group:
+        for p, n in enumerate(group):
             link(n, leaf, nic_bandwidth_Bps)
+            gb.graph.nodes[n]["port"] = k * down + p
         leaves.append(leaf)
         up_capacity.append(len(group) / oversubscription)  # in NIC-speed ports
     if len(leaves) == 1:

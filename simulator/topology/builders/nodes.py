@@ -10,6 +10,12 @@ Modelling choices (see docs/decisions.md, "NVSwitch as one logical node"):
 * NIC ``i`` sits on a PCIe switch together with GPU ``i`` (GPU <-> pcie switch <-> NIC, both
   x16), so rail ``i`` is GPU ``i``'s NIC. Real DGX A100 boards put two GPUs and two NICs on one
   PCIe switch; one switch per GPU/NIC pair carries the same per-GPU bandwidth.
+* Fewer NICs than GPUs (``0 < nics < gpus``, e.g. one NIC per server): consecutive GPUs share a
+  NIC, ``gpus / nics`` each (GPU ``i`` uses NIC ``i * nics // gpus``). Each GPU still has its
+  own PCIe switch; a NIC sits on the switch of the first GPU of its group and the other GPUs'
+  switches link to that switch (a PCIe tree), so they reach the network without transiting a
+  GPU, and the NIC's one PCIe link is shared by its group. A GPU-to-GPU path through PCIe is
+  then at least three hops, never tying with the two-hop NVSwitch path.
 * PCIe-only: GPUs in groups on PCIe switches; the switches meet at a root-complex node (kind
   ``pcie_switch``: a CPU node would be an endpoint, and no route may transit an endpoint).
 * A catalog hop latency is one traversal of that technology (GPU to GPU through NVSwitch, GPU
@@ -18,7 +24,7 @@ Modelling choices (see docs/decisions.md, "NVSwitch as one logical node"):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from simulator.hardware import get_gpu, get_link
 from simulator.topology.graph_builder import GraphBuilder
@@ -27,11 +33,16 @@ from simulator.topology.model import LinkKind, NodeKind
 
 @dataclass(frozen=True)
 class Server:
-    """What a server builder added: its host name, GPU names and NIC names (rail order)."""
+    """What a server builder added: its host name, GPU names and NIC names (rail order).
+
+    ``gpu_nic[i]`` is the index in ``nics`` of the NIC that GPU ``i`` uses (its own, or its
+    group's); empty when the server has no NICs.
+    """
 
     host: str
     gpus: list[str]
     nics: list[str]
+    gpu_nic: list[int] = field(default_factory=list)
 
 
 def _check_count(name: str, value: int, minimum: int = 1) -> None:
@@ -51,8 +62,9 @@ def add_dgx_server(
 ) -> Server:
     """Add a DGX/HGX-like server: ``gpus`` GPUs on one logical NVSwitch, ``nics`` NICs.
 
-    NIC ``i`` shares PCIe switch ``i`` with GPU ``i`` (``nics <= gpus``). NVLink bandwidth per
-    GPU per direction defaults to the catalog's ``scaleup_bandwidth`` of ``gpu``.
+    With ``nics == gpus``, NIC ``i`` shares PCIe switch ``i`` with GPU ``i``; with fewer NICs,
+    groups of consecutive GPUs share one (module docstring). NVLink bandwidth per GPU per
+    direction defaults to the catalog's ``scaleup_bandwidth`` of ``gpu``.
     """
     _check_count("gpus", gpus)
     _check_count("nics", nics, minimum=0)
@@ -71,15 +83,23 @@ def add_dgx_server(
         g = gb.add_node(f"{host}.gpu{i}", NodeKind.GPU, host=host)
         gpu_names.append(g)
         gb.add_link(g, sw, nvl_bw, nvl.latency_s / 2, LinkKind.NVLINK)
-    for i in range(nics):
+    if nics == 0:
+        return Server(host, gpu_names, nic_names)
+    gpu_nic = [i * nics // gpus for i in range(gpus)]  # == i when nics == gpus
+    first_gpu = [-(-j * gpus // nics) for j in range(nics)]  # the GPU whose switch holds NIC j
+    pcie_bw, pcie_lat = pcie_spec.bandwidth_Bps, pcie_spec.latency_s / 2
+    for i in range(gpus):
         p = gb.add_node(f"{host}.pcie{i}", NodeKind.PCIE_SWITCH, host=host)
-        n = gb.add_node(f"{host}.nic{i}", NodeKind.NIC, host=host)
-        gb.add_link(
-            gpu_names[i], p, pcie_spec.bandwidth_Bps, pcie_spec.latency_s / 2, LinkKind.PCIE
-        )
-        gb.add_link(p, n, pcie_spec.bandwidth_Bps, pcie_spec.latency_s / 2, LinkKind.PCIE)
-        nic_names.append(n)
-    return Server(host, gpu_names, nic_names)
+        j = gpu_nic[i]
+        if first_gpu[j] == i:
+            n = gb.add_node(f"{host}.nic{j}", NodeKind.NIC, host=host)
+            gb.add_link(gpu_names[i], p, pcie_bw, pcie_lat, LinkKind.PCIE)
+            gb.add_link(p, n, pcie_bw, pcie_lat, LinkKind.PCIE)
+            nic_names.append(n)
+        else:  # first_gpu[j] < i: that switch exists already
+            gb.add_link(gpu_names[i], p, pcie_bw, pcie_lat, LinkKind.PCIE)
+            gb.add_link(p, f"{host}.pcie{first_gpu[j]}", pcie_bw, pcie_lat, LinkKind.PCIE)
+    return Server(host, gpu_names, nic_names, gpu_nic)
 
 
 def add_pcie_server(
@@ -124,4 +144,9 @@ def add_pcie_server(
         n = gb.add_node(f"{host}.nic{j}", NodeKind.NIC, host=host)
         gb.add_link(switches[j], n, bw, lat, LinkKind.PCIE)
         nic_names.append(n)
-    return Server(host, gpu_names, nic_names)
+    # the NIC on the GPU's own switch, else NIC 0 (reached through the root; the D-mod-K
+    # destination index only, the route itself takes any nearest NIC)
+    gpu_nic = [i // gpus_per_switch if i // gpus_per_switch < nics else 0 for i in range(gpus)]
+    if not nics:
+        gpu_nic = []
+    return Server(host, gpu_names, nic_names, gpu_nic)
