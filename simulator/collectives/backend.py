@@ -19,7 +19,11 @@ A :class:`BackendProfile` says, for one library (NCCL, gloo, or a calibration of
   all_reduce (plus a local copy), as torch's ProcessGroupGloo does;
 * ``tree_max_algbw``: optional ceiling on a tree all-reduce's algorithm bandwidth
   (``two_hosts``: groups on at most 2 hosts, ``more_hosts``: beyond), for libraries whose tree
-  is limited by the GPU rather than the links (NCCL's ``maxTreeBw``).
+  is limited by the GPU rather than the links (NCCL's ``maxTreeBw``);
+* ``nvls``: optional; in-switch all-reduce (NCCL's NVLS on NVLink SHARP switches):
+  ``efficiency[link]`` is the fraction of the link-efficiency throughput NVLS reaches, per
+  scale-up link of the GPU (catalog name, ``nvlink4``...; a link not listed has no NVLS), and
+  ``protocol`` the one protocol it runs with (see :mod:`simulator.collectives.nvls`).
 
 Profiles are YAML files (``simulator/data/backends/NAME.yaml``); a calibration file written
 by ``measure/`` has the same schema and loads with :func:`load_backend` given its path.
@@ -63,6 +67,20 @@ class ProtocolProfile:
     bandwidth_factor: float
 
 
+@dataclass(frozen=True, slots=True)
+class NvlsProfile:
+    """In-switch all-reduce of a backend (``nvls`` in the YAML; see the module docstring).
+
+    Attributes:
+        efficiency: per catalog scale-up link name, the fraction in (0, 1] of the throughput
+            the link efficiency gives that NVLS reaches.
+        protocol: the name of the only protocol NVLS runs with.
+    """
+
+    efficiency: Mapping[str, float]
+    protocol: str
+
+
 @dataclass(frozen=True)
 class BackendProfile:
     """A communication library's behaviour; see the module docstring for every field."""
@@ -76,6 +94,7 @@ class BackendProfile:
     concurrency: int
     reduce_scatter_as_all_reduce: bool
     tree_max_algbw_Bps: tuple[float, float] | None = None
+    nvls: NvlsProfile | None = None
     source: str = ""
 
     def max_algbw_Bps(self, algo: Algorithm, n_hosts: int) -> float | None:
@@ -102,6 +121,7 @@ _TOP_KEYS = {
     "concurrency": True,
     "reduce_scatter_as_all_reduce": True,
     "tree_max_algbw": False,
+    "nvls": False,
 }
 _PROTO_KEYS = {"base_latency", "step_latency", "bandwidth_factor"}
 
@@ -213,6 +233,31 @@ def parse_backend(data: Any, *, file: str) -> BackendProfile:
             _bandwidth(data[f]["two_hosts"], file=file, field=f"{f}.two_hosts"),
             _bandwidth(data[f]["more_hosts"], file=file, field=f"{f}.more_hosts"),
         )
+    nvls = None
+    if data.get("nvls") is not None:
+        _check_keys(
+            data["nvls"],
+            {"efficiency", "protocol"},
+            {"efficiency", "protocol"},
+            file=file,
+            field="nvls",
+        )
+        eff_in = data["nvls"]["efficiency"]
+        if not isinstance(eff_in, dict) or not eff_in:
+            raise InputError(
+                "expected a mapping LINK: fraction", file=file, field="nvls.efficiency"
+            )
+        nvls = NvlsProfile(
+            efficiency={
+                str(k).lower(): _fraction(v, file=file, field=f"nvls.efficiency.{k}")
+                for k, v in eff_in.items()
+            },
+            protocol=str(data["nvls"]["protocol"]),
+        )
+        if nvls.protocol not in {p.name for p in protocols}:
+            raise InputError(
+                f"no protocol {nvls.protocol!r} in protocols", file=file, field="nvls.protocol"
+            )
     return BackendProfile(
         name=str(data["name"]),
         description=str(data.get("description", "")),
@@ -223,6 +268,7 @@ def parse_backend(data: Any, *, file: str) -> BackendProfile:
         concurrency=_count(data["concurrency"], file=file, field="concurrency"),
         reduce_scatter_as_all_reduce=rs_ar,
         tree_max_algbw_Bps=tree_cap,
+        nvls=nvls,
         source=file,
     )
 

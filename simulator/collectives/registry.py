@@ -8,6 +8,7 @@ from typing import Protocol
 from simulator.collectives.direct import direct
 from simulator.collectives.halving_doubling import halving_doubling
 from simulator.collectives.hierarchical import hierarchical
+from simulator.collectives.nvls import nvls
 from simulator.collectives.ring import ring
 from simulator.collectives.schedule import Schedule
 from simulator.collectives.tree import tree
@@ -46,6 +47,7 @@ ALGORITHMS: dict[Algorithm, tuple[Builder, frozenset[CollectiveOp]]] = {
     ),
     Algorithm.DIRECT: (direct, frozenset(Op)),
     Algorithm.HIERARCHICAL: (hierarchical, frozenset({Op.ALL_REDUCE})),
+    Algorithm.NVLS: (nvls, frozenset({Op.ALL_REDUCE})),
 }
 
 

@@ -23,6 +23,7 @@ import simpy
 from simulator.collectives.analytical import PhaseCost, floor_s, phase_cost, phase_latency_s
 from simulator.collectives.backend import BackendProfile, ProtocolProfile, load_backend
 from simulator.collectives.flows import FlowPlanner, PlannedFlows, planner_for
+from simulator.collectives.nvls import nvls_protocols
 from simulator.collectives.registry import build_schedule, supports
 from simulator.collectives.schedule import Schedule, pipeline
 from simulator.collectives.types import Algorithm, Fidelity, coerce
@@ -155,6 +156,11 @@ def _choose(
     n_hosts = len(set(hosts))
     min_base = min(p.base_latency_s for p in profile.protocols)
     for a in candidates:
+        protocols = profile.protocols
+        if a is Algorithm.NVLS:  # only where the switch reduces; its own protocol and efficiency
+            protocols = nvls_protocols(topology, group, profile, explicit=want is a)
+            if not protocols:
+                continue
         cap = profile.max_algbw_Bps(a, n_hosts)
         if best is not None and cap is not None and min_base + size_B / cap >= best.estimate_s:
             continue  # its bandwidth ceiling alone makes it slower: no need to route it
@@ -171,7 +177,7 @@ def _choose(
             phase_cost(pl, p.depth, topology.capacity_Bps, f)
             for pl, p, f in zip(planned, sched.phases, floors, strict=True)
         )
-        for proto in profile.protocols:
+        for proto in protocols:
             t = (proto.base_latency_s + sum(c.time_s(proto) for c in costs)) if costs else 0.0
             if best is None or t < best.estimate_s:
                 best = Choice(sched, proto, t, planned, costs, floors)

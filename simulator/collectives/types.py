@@ -15,13 +15,17 @@ from simulator.workload.ir import CollectiveOp
 
 
 class Algorithm(StrEnum):
-    """Collective algorithms (``auto`` lets the backend profile choose per size and topology)."""
+    """Collective algorithms (``auto`` lets the backend profile choose per size and topology).
+
+    ``nvls`` is the in-switch all-reduce of NVLink SHARP switches (:mod:`.nvls`).
+    """
 
     RING = "ring"
     TREE = "tree"
     HALVING_DOUBLING = "halving_doubling"
     DIRECT = "direct"
     HIERARCHICAL = "hierarchical"
+    NVLS = "nvls"
     AUTO = "auto"
 
 

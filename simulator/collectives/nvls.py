@@ -1,0 +1,133 @@
+"""NVLS all-reduce: the reduction happens inside the NVSwitch (NVLink SHARP, NCCL's ``NVLS``).
+
+On third-generation NVSwitch systems (HGX/DGX H100) NCCL's default intra-node all_reduce does
+not run a ring: each GPU owns ``1/n`` of the buffer, pulls that shard *reduced* from the switch
+(``multimem.ld_reduce``: the switch reads the shard from all ``n`` GPUs and adds it up), then
+writes the result once to a multicast address (``multimem.st``: the switch delivers it to all
+``n`` GPUs). Per GPU and per direction of its NVLink port that is ``size`` (the shards it
+serves to, or receives from, the switch) plus ``size / n`` (its own reduced shard coming back,
+or going out): ``size * (n + 1) / n``, against ``2 size (n - 1) / n`` for a ring. The GPU adds
+nothing itself (``reduce_B = 0``).
+
+The schedule stays in commsim's rank-to-rank form: on a server whose GPUs meet at one logical
+``nvswitch`` node (how the topology builders model NVSwitch), a transfer ``i -> j`` loads
+exactly GPU ``i``'s up-link and GPU ``j``'s down-link, so every ordered pair carrying
+``size (n + 1) / (n (n - 1))`` bytes reproduces NVLS's per-port loads. Per-flow records
+therefore show GPU-to-GPU flows through the switch; per-link loads are NVLS's own. The
+reduce-scatter and all-gather halves run pipelined over NCCL's channels, so they form one
+phase of two steps (latency: two steps).
+
+Where it applies (:func:`nvls_efficiency`): every rank of the group on one host, all attached
+to the same ``nvswitch`` node, and the backend profile gives an NVLS efficiency for the
+scale-up link of the topology's GPU (``nvls.efficiency`` in the backend YAML: NCCL enables NVLS
+on Hopper and later only). A topology can switch it off on a switch with the node attribute
+``nvls: false``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from simulator.collectives.backend import BackendProfile, ProtocolProfile
+from simulator.collectives.schedule import Schedule, Transfer, uniform_phase
+from simulator.collectives.types import Algorithm
+from simulator.errors import InputError
+from simulator.topology import Topology
+from simulator.topology.model import NodeKind
+from simulator.workload.ir import CollectiveOp
+
+#: Sequential steps of one NVLS all-reduce: the reducing load, then the multicast store.
+NVLS_DEPTH = 2
+
+
+def nvls(
+    op: CollectiveOp,
+    group: Sequence[int],
+    hosts: Sequence[str],
+    size_B: float,
+    *,
+    channels: int = 1,
+    root: int = 0,
+) -> Schedule:
+    """The NVLS schedule of ``op`` (all_reduce only) on ``group``; one host only.
+
+    Raises :class:`InputError` when the group spans several hosts (NVLS reduces inside one
+    NVSwitch fabric; multi-node NVLS needs NCCL's CollNet/NVLS-tree, not modelled).
+    """
+    if op is not CollectiveOp.ALL_REDUCE:
+        raise ValueError(f"nvls does not implement {op.value}")
+    if len(set(hosts)) > 1:
+        raise InputError(
+            "nvls reduces inside one NVSwitch: every rank must be on one host, got "
+            f"{len(set(hosts))} hosts",
+            field="algo",
+        )
+    n = len(group)
+    if n == 1:
+        return Schedule(Algorithm.NVLS, op, tuple(group), size_B, (), 1)
+    # per ordered pair and per step: the pair's share of size (n+1)/n per port, over 2 steps
+    pair_B = size_B * (n + 1) / (n * (n - 1)) / NVLS_DEPTH
+    hops = [Transfer(s, d, pair_B) for s in group for d in group if s != d]
+    phase = uniform_phase("nvls.all_reduce", hops, NVLS_DEPTH)
+    return Schedule(Algorithm.NVLS, op, tuple(group), size_B, (phase,), 1)
+
+
+def nvls_efficiency(
+    topology: Topology, group: Sequence[int], profile: BackendProfile
+) -> float | None:
+    """NVLS's throughput fraction for ``group`` on ``topology``, or ``None`` where NVLS cannot run.
+
+    The fraction multiplies the protocol's bandwidth factor on top of the link efficiency (it is
+    NCCL's ``nvlsEfficiency`` for the GPU generation, see ``nvls`` in the backend YAML).
+    ``None`` when the profile has no NVLS, the group spans hosts or has one rank, its GPUs do not
+    all hang off one ``nvswitch`` node, the switch says ``nvls: false``, or the topology's GPU
+    (``metadata["gpu"]``) has a scale-up link the profile gives no NVLS efficiency for.
+    """
+    if profile.nvls is None or len(group) < 2:
+        return None
+    if len({topology.host_of(r) for r in group}) != 1:
+        return None
+    graph = topology.graph
+    switches: set[str] = set()
+    for r in group:
+        node = topology.ranks[r]
+        sw = [v for v in graph.successors(node) if graph.nodes[v].get("kind") == NodeKind.NVSWITCH]
+        if len(sw) != 1:
+            return None
+        switches.add(sw[0])
+    if len(switches) != 1 or graph.nodes[next(iter(switches))].get("nvls") is False:
+        return None
+    gpu = topology.metadata.get("gpu")
+    if not gpu:
+        return None
+    from simulator.hardware import get_gpu
+
+    try:
+        link = get_gpu(str(gpu)).scaleup_link
+    except (KeyError, ValueError, InputError):
+        return None
+    return profile.nvls.efficiency.get(link) if link else None
+
+
+def nvls_protocols(
+    topology: Topology, group: Sequence[int], profile: BackendProfile, *, explicit: bool
+) -> tuple[ProtocolProfile, ...]:
+    """The protocols NVLS may run ``group`` with: the profile's NVLS protocol, its bandwidth
+    factor multiplied by :func:`nvls_efficiency`; empty where NVLS cannot run.
+
+    With ``explicit`` (the caller asked for ``nvls`` by name) a group NVLS cannot run is an
+    :class:`InputError` instead.
+    """
+    eff = nvls_efficiency(topology, group, profile)
+    if eff is None or profile.nvls is None:
+        if explicit:
+            raise InputError(
+                f"nvls needs one host whose GPUs share an NVSwitch with in-switch reduction and "
+                f"a backend with an NVLS efficiency for its GPU (backend {profile.name}, "
+                f"topology {topology.name})",
+                field="algo",
+            )
+        return ()
+    base = profile.protocol(profile.nvls.protocol)
+    return (replace(base, bandwidth_factor=base.bandwidth_factor * eff),)

@@ -1,0 +1,141 @@
+"""NVLS (in-switch all-reduce on NVLink SHARP switches): schedule, where auto picks it, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simulator.collectives import (
+    Algorithm,
+    build_schedule,
+    load_backend,
+    simulate_collective,
+)
+from simulator.collectives.backend import parse_backend
+from simulator.collectives.nvls import nvls_efficiency
+from simulator.errors import InputError
+from simulator.hardware import get_gpu
+from simulator.topology import LinkKind, Topology
+from simulator.topology.loader import topology_from_dict
+from simulator.workload.ir import CollectiveOp
+
+GiB = float(1 << 30)
+
+
+def _h100(nodes: int = 1) -> Topology:
+    build = {"type": "cluster", "nodes": nodes, "gpu": "H100-SXM", "nics_per_node": 8}
+    build |= {"nic": "ib_ndr", "fabric": "single_switch" if nodes > 1 else "none"}
+    return topology_from_dict({"name": f"h100x{nodes}", "build": build})
+
+
+def _a100() -> Topology:
+    build = {"type": "cluster", "nodes": 1, "gpu": "A100-80GB", "nics_per_node": 8}
+    build |= {"nic": "ib_hdr", "fabric": "none"}
+    return topology_from_dict({"name": "a100x1", "build": build})
+
+
+@pytest.mark.parametrize("n", [2, 4, 8])
+def test_schedule_loads_every_port_with_size_times_n_plus_1_over_n(n: int) -> None:
+    group = list(range(n))
+    sched = build_schedule(Algorithm.NVLS, CollectiveOp.ALL_REDUCE, group, ["h"] * n, GiB)
+    (phase,) = sched.phases
+    sent = np.zeros(n)
+    received = np.zeros(n)
+    for t in phase.flows:
+        sent[t.src] += t.size_B
+        received[t.dst] += t.size_B
+    assert np.allclose(sent, GiB * (n + 1) / n)
+    assert np.allclose(received, GiB * (n + 1) / n)
+    assert phase.reduce_B == 0.0  # the switch adds, not the GPUs
+    assert phase.depth == 2
+    assert sum(sum(t.size_B for t in step) for step in phase.steps()) == pytest.approx(
+        phase.bytes_B
+    )
+
+
+def test_schedule_refuses_a_group_on_two_hosts() -> None:
+    with pytest.raises(InputError, match="one host"):
+        build_schedule(Algorithm.NVLS, CollectiveOp.ALL_REDUCE, [0, 1], ["a", "b"], GiB)
+
+
+def test_nvls_busbw_is_the_port_bound_times_nccls_hopper_efficiency() -> None:
+    topo = _h100()
+    nccl = load_backend("nccl")
+    res = simulate_collective(topo, "all_reduce", 8 * GiB, algo="nvls")
+    n = 8
+    port_Bps = get_gpu("H100-SXM").scaleup_bandwidth_Bps * nccl.efficiency[LinkKind.NVLINK]
+    bound = port_Bps * 0.85 * n / (n + 1)  # algbw: size / (size (n+1)/n) at the port rate
+    assert res.algo == "nvls" and res.protocol == "simple"
+    assert res.algbw_Bps == pytest.approx(bound, rel=0.01)
+    assert res.busbw_Bps == pytest.approx(bound * 2 * (n - 1) / n, rel=0.01)
+
+
+def test_auto_picks_nvls_on_h100_and_beats_the_ring() -> None:
+    topo = _h100()
+    auto = simulate_collective(topo, "all_reduce", GiB)
+    ring = simulate_collective(topo, "all_reduce", GiB, algo="ring")
+    assert auto.algo == "nvls"
+    assert auto.time_s < ring.time_s
+
+
+def test_no_nvls_on_a100_across_hosts_or_for_other_ops() -> None:
+    nccl = load_backend("nccl")
+    a100 = _a100()
+    assert nvls_efficiency(a100, range(8), nccl) is None  # NVLink3: NCCL's efficiency is 0
+    assert simulate_collective(a100, "all_reduce", GiB).algo == "ring"
+    two = _h100(nodes=2)
+    assert nvls_efficiency(two, range(16), nccl) is None
+    assert nvls_efficiency(two, range(8), nccl) == pytest.approx(0.85)  # one node of the two
+    assert simulate_collective(two, "all_reduce", GiB).algo != "nvls"
+    assert simulate_collective(_h100(), "all_gather", GiB).algo == "ring"
+    assert nvls_efficiency(_h100(), [0], nccl) is None
+
+
+def test_explicit_nvls_where_it_cannot_run_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="nvls"):
+        simulate_collective(_a100(), "all_reduce", GiB, algo="nvls")
+    with pytest.raises(InputError, match="nvls"):
+        simulate_collective(_h100(), "all_reduce", GiB, algo="nvls", backend="gloo")
+    with pytest.raises(InputError):
+        simulate_collective(_h100(), "all_gather", GiB, algo="nvls")
+
+
+def test_a_switch_marked_nvls_false_has_no_nvls() -> None:
+    topo = _h100()
+    nccl = load_backend("nccl")
+    assert nvls_efficiency(topo, range(8), nccl) == pytest.approx(0.85)
+    topo.graph.nodes["node0.nvswitch"]["nvls"] = False
+    assert nvls_efficiency(topo, range(8), nccl) is None
+
+
+def _profile(nvls: object) -> dict[str, object]:
+    return {
+        "name": "x",
+        "efficiency": {k: 0.9 for k in ("nvlink", "pcie", "infiniband", "ethernet", "wan")},
+        "protocols": {
+            "simple": {
+                "base_latency": "1us",
+                "step_latency": {
+                    k: "1us" for k in ("nvlink", "pcie", "infiniband", "ethernet", "wan")
+                },
+                "bandwidth_factor": 1.0,
+            }
+        },
+        "algorithms": {op.value: ["direct"] for op in CollectiveOp},
+        "channels": 1,
+        "concurrency": 0,
+        "reduce_scatter_as_all_reduce": False,
+        "nvls": nvls,
+    }
+
+
+def test_backend_nvls_section_is_validated() -> None:
+    ok = parse_backend(_profile({"protocol": "simple", "efficiency": {"NVLink4": 0.8}}), file="f")
+    assert ok.nvls is not None and ok.nvls.efficiency == {"nvlink4": 0.8}
+    with pytest.raises(InputError, match=r"nvls\.bogus"):
+        parse_backend(_profile({"protocol": "simple", "efficiency": {}, "bogus": 1}), file="f")
+    with pytest.raises(InputError, match=r"nvls\.protocol"):
+        parse_backend(_profile({"protocol": "LL", "efficiency": {"nvlink4": 0.8}}), file="f")
+    with pytest.raises(InputError, match=r"nvls\.efficiency\.nvlink4"):
+        parse_backend(_profile({"protocol": "simple", "efficiency": {"nvlink4": 1.5}}), file="f")
+    assert parse_backend(_profile(None), file="f").nvls is None
