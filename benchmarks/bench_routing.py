@@ -3,8 +3,9 @@
 Prints, per topology: load time, and the time to route every pair of an 8-channel ring over all
 GPUs (8 x 1,024 = 8,192 routes), once for rings in rank order (mostly NVLink neighbours, as
 NCCL's rings) and once for rings whose neighbours are 24k+1 ranks apart (mostly inter-node,
-distinct destinations: the worst case for the per-destination distance cache). Fresh topology
-for each measurement (cold caches). CPU time is process time, wall time is perf_counter.
+distinct destinations: the worst case for the per-destination distance cache), under each ECMP
+policy (``dmodk``, the default of these tree fabrics, and ``hash``). Fresh topology for each
+measurement (cold caches). CPU time is process time, wall time is perf_counter.
 
     .venv/bin/python benchmarks/bench_routing.py
 """
@@ -16,8 +17,9 @@ import time
 from simulator.topology import load_topology
 
 
-def _ring_routes(name: str, stride: int) -> tuple[float, float, int]:
+def _ring_routes(name: str, stride: int, ecmp: str) -> tuple[float, float, int]:
     topo = load_topology(name)
+    topo.set_ecmp(ecmp)
     n = topo.num_ranks
     w0, c0 = time.perf_counter(), time.process_time()
     count = 0
@@ -35,13 +37,14 @@ def main() -> None:
         load_topology(name)
         load_s = time.perf_counter() - w0
         print(f"{name}: load {load_s * 1e3:.0f} ms")
-        for label, stride in (("ring, rank order", 0), ("ring, stride 24k+1", 24)):
-            best = min((_ring_routes(name, stride) for _ in range(3)), key=lambda r: r[1])
-            wall, cpu, count = best
-            print(
-                f"  {label:20s} {count} routes: {wall * 1e3:6.0f} ms wall, "
-                f"{cpu * 1e3:6.0f} ms cpu (best of 3)"
-            )
+        for ecmp in ("dmodk", "hash"):
+            for label, stride in (("ring, rank order", 0), ("ring, stride 24k+1", 24)):
+                runs = [_ring_routes(name, stride, ecmp) for _ in range(3)]
+                wall, cpu, count = min(runs, key=lambda r: r[1])
+                print(
+                    f"  {ecmp:5s} {label:20s} {count} routes: {wall * 1e3:6.0f} ms wall, "
+                    f"{cpu * 1e3:6.0f} ms cpu (best of 3)"
+                )
 
 
 if __name__ == "__main__":

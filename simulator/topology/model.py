@@ -131,6 +131,7 @@ class Topology:
         self._rank_index = {r: i for i, r in enumerate(self.ranks)}
         self._host_of: list[str] = [str(graph.nodes[r]["host"]) for r in self.ranks]
         self._ecmp = Ecmp(ecmp) if ecmp is not None else Ecmp.HASH
+        self._keyed = self._ecmp is Ecmp.HASH  # whether routes depend on the key
         self._router: Router | None = None  # built on the first route (see set_ecmp)
         self._route_cache: dict[tuple[int, int, int], tuple[int, ...]] = {}
 
@@ -149,6 +150,7 @@ class Topology:
         new = Ecmp(ecmp)
         if new is not self._ecmp:
             self._ecmp = new
+            self._keyed = new is Ecmp.HASH
             self._router = None
             self._route_cache.clear()
 
@@ -200,10 +202,11 @@ class Topology:
         for r in (src_rank, dst_rank):
             if not 0 <= r < self.num_ranks:
                 raise IndexError(f"rank {r} out of range 0..{self.num_ranks - 1}")
-        ck = (src_rank, dst_rank, key)
+        ck = (src_rank, dst_rank, key if self._keyed else 0)  # dmodk ignores the key
         path = self._route_cache.get(ck)
         if path is None:
-            path = self._get_router().route(src_rank, dst_rank, key)
+            router = self._router if self._router is not None else self._get_router()
+            path = router.route(src_rank, dst_rank, key)
             self._route_cache[ck] = path
         return path
 

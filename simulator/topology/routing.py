@@ -94,6 +94,7 @@ class Router:
         dest_index: Sequence[int] | None = None,
     ) -> None:
         self.ecmp = Ecmp(ecmp)
+        self._dmodk = self.ecmp is Ecmp.DMODK
         self._dindex = (
             list(dest_index) if dest_index is not None else destination_indices(graph, ranks)
         )
@@ -206,7 +207,6 @@ class Router:
             )
         path: list[int] = []
         hop = 0
-        dmodk = self.ecmp is Ecmp.DMODK
         d = self._dindex[dst_rank]  # D-mod-K: divided by the candidates of every earlier choice
         while remaining > 1:
             want = remaining - 1
@@ -215,14 +215,14 @@ class Router:
                 idx = np.flatnonzero(col[self._tv_np[cur]] == want).tolist()
             else:
                 idx = [k for k, v in enumerate(tv) if col[v] == want]
-            m = len(idx)
-            if m == 1:
+            if len(idx) == 1:
                 k = idx[0]
-            elif dmodk:
+            elif self._dmodk:
+                m = len(idx)
                 k = idx[d % m]
                 d //= m
             else:
-                k = idx[ecmp_hash(src_rank, dst_rank, key, hop) % m]
+                k = idx[ecmp_hash(src_rank, dst_rank, key, hop) % len(idx)]
             path.append(self._tl[cur][k])
             cur = tv[k]
             remaining = want
