@@ -27,10 +27,6 @@ from simulator.measure.published import (
 #: Rows the current model misses, with the error measured by
 #: ``python -m simulator.measure.published NAME`` (see docs/published-fidelity.md).
 KNOWN_MISSES: dict[str, str] = {
-    "dgx-h100-allreduce-nvls-8gpu": (
-        "predicted 344.6 vs 480 GB/s (-28.2%): no NVLink SHARP (in-switch reduction) algorithm; "
-        "NCCL's default H100 all_reduce reduces inside the NVSwitch"
-    ),
     "megatron-gpt-1.7b-32gpu": (
         "predicted 179.7 vs 137 TFLOP/s (+31.2%): one compute efficiency per GPU (set at the 1T "
         "model, h=25600); GEMMs of a h=2304 model run less efficiently (paper: 44% vs 52% of peak)"
