@@ -40,7 +40,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--algo",
         default="auto",
-        help="ring, tree, halving_doubling, direct, hierarchical or auto (default)",
+        help="ring, tree, halving_doubling, direct, hierarchical, nvls or auto (default)",
     )
     p.add_argument("--backend", default="nccl", help="nccl (default), gloo, or a profile YAML")
     p.add_argument("--fidelity", default="flow", help="analytical, flow (default) or chunk")
