@@ -121,7 +121,11 @@ def emit_bucket(
     if cfg.kind in (CompressionKind.FP16, CompressionKind.BF16):
         c = rb.compute(f"{name}.cast", pl.compress_s, deps=deps, category="compress")
         a = ar(name, pl.wire_per_rank_B, (c,))  # type: ignore[operator]
-        return rb.compute(f"{name}.uncast", pl.decompress_s, deps=(a,), category="compress")
+        # The cast back runs in the all-reduce future's callback (torch's fp16_compress_hook:
+        # ``fut.then(decompress)``), on the communication side: it must not hold up backward.
+        return rb.compute(
+            f"{name}.uncast", pl.decompress_s, deps=(a,), category="compress", stream=STREAM
+        )
     if cfg.kind is CompressionKind.TOPK:
         c = rb.compute(f"{name}.topk", pl.compress_s, deps=deps, category="compress")
         a = rb.collective(
