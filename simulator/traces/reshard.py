@@ -226,9 +226,15 @@ def reshard(imp: ImportedTrace, strategy: str, world: int, topology: Any) -> Any
     bucket = float(imp.manifest.get("config", {}).get("bucket_cap_mb", 25.0))
     cfg = strategy_config(strategy, world, g, bucket)
     dp = world // (cfg.tp * cfg.pp)
+    mb = prof.micro_batch
+    if RecordStrategy(strategy) in (RecordStrategy.PP_GPIPE, RecordStrategy.PP_1F1B):
+        # The recorder splits each rank's batch into ``microbatches`` pipeline micro-batches
+        # (RecordConfig.microbatches); the schedule (and its bubble) depends on that count.
+        n_mb = int(imp.manifest.get("config", {}).get("microbatches", 1))
+        mb = max(1, g.batch // max(1, n_mb))
     try:
         return build_from_profile(
-            prof, cfg, world, topology, global_batch=dp * g.batch, micro_batch=prof.micro_batch
+            prof, cfg, world, topology, global_batch=dp * g.batch, micro_batch=mb
         )
     except ValueError as exc:
         raise InputError(str(exc), field="--strategy") from exc
