@@ -17,6 +17,9 @@ A :class:`BackendProfile` says, for one library (NCCL, gloo, or a calibration of
   threads; ``0`` = unlimited);
 * ``reduce_scatter_as_all_reduce``: the library emulates reduce_scatter with a full
   all_reduce (plus a local copy), as torch's ProcessGroupGloo does;
+* ``local_copy[op]``: optional; a local copy after the network phases, ``size_B / rate``
+  seconds (torch's ProcessGroupGloo all_gather gathers into a fresh flat buffer and then
+  copies it into the output tensors; a calibration fits the rate);
 * ``tree_max_algbw``: optional ceiling on a tree all-reduce's algorithm bandwidth
   (``two_hosts``: groups on at most 2 hosts, ``more_hosts``: beyond), for libraries whose tree
   is limited by the GPU rather than the links (NCCL's ``maxTreeBw``);
@@ -96,6 +99,12 @@ class BackendProfile:
     tree_max_algbw_Bps: tuple[float, float] | None = None
     nvls: NvlsProfile | None = None
     source: str = ""
+    local_copy_Bps: Mapping[CollectiveOp, float] | None = None
+
+    def local_copy_s(self, op: CollectiveOp, size_B: float) -> float:
+        """Seconds of local copying ``op`` of ``size_B`` adds after its transfers (0 if none)."""
+        rate = (self.local_copy_Bps or {}).get(op)
+        return size_B / rate if rate else 0.0
 
     def max_algbw_Bps(self, algo: Algorithm, n_hosts: int) -> float | None:
         """The profile's ceiling on ``algo``'s algorithm bandwidth for a group on ``n_hosts``."""
@@ -122,6 +131,7 @@ _TOP_KEYS = {
     "reduce_scatter_as_all_reduce": True,
     "tree_max_algbw": False,
     "nvls": False,
+    "local_copy": False,
 }
 _PROTO_KEYS = {"base_latency", "step_latency", "bandwidth_factor"}
 
@@ -233,6 +243,13 @@ def parse_backend(data: Any, *, file: str) -> BackendProfile:
             _bandwidth(data[f]["two_hosts"], file=file, field=f"{f}.two_hosts"),
             _bandwidth(data[f]["more_hosts"], file=file, field=f"{f}.more_hosts"),
         )
+    local_copy = None
+    if data.get("local_copy") is not None:
+        _check_keys(data["local_copy"], ops, set(), file=file, field="local_copy")
+        local_copy = {
+            CollectiveOp(k): _bandwidth(v, file=file, field=f"local_copy.{k}")
+            for k, v in data["local_copy"].items()
+        }
     nvls = None
     if data.get("nvls") is not None:
         _check_keys(
@@ -270,6 +287,7 @@ def parse_backend(data: Any, *, file: str) -> BackendProfile:
         tree_max_algbw_Bps=tree_cap,
         nvls=nvls,
         source=file,
+        local_copy_Bps=local_copy,
     )
 
 

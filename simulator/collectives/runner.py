@@ -302,6 +302,9 @@ def run_collective_info(
                     yield _start(
                         env, fabric, planned, lats, proto.bandwidth_factor, tag, floor * share
                     )
+        copy_s = profile.local_copy_s(sched.op, size_B)
+        if copy_s > 0:
+            yield env.timeout(copy_s)
         info.link_payload_B = payload
     finally:
         if slot_req is not None:
