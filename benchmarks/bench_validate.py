@@ -41,6 +41,7 @@ def main() -> int:
     from simulator.measure.calibrate import DEFAULT_OUT, fit_profile, write_profile
     from simulator.measure.cases import STRATEGY_ALIASES
     from simulator.measure.microbench import (
+        ALL_OPS,
         format_table,
         load_microbench,
         predict_rows,
@@ -61,7 +62,7 @@ def main() -> int:
     fit_path = out / "mb-rig-2host.json"
     if args.calibrate:
         bench = run_microbench(
-            "rig-2host", budget_s=args.budget,
+            "rig-2host", ops=ALL_OPS, budget_s=args.budget,
             command="benchmarks/bench_validate.py --calibrate",
         )  # fmt: skip
         bench.save(fit_path)

@@ -101,3 +101,40 @@ def test_table_has_nccl_tests_columns() -> None:
     text = format_table(recs)
     assert "algbw_GB/s" in text and "busbw_GB/s" in text
     assert summarize(recs)["n"] == 8
+
+
+def test_all_gather_copy_rate_is_recovered_and_priced() -> None:
+    from simulator.errors import InputError
+    from simulator.measure.calibrate import fit_all_gather_copy
+
+    topo, bench = _synthetic(0.9, 150e-6, 40e-6)
+    prof = make_profile(
+        _base_profile(),
+        efficiency=0.9,
+        base_latency_s=150e-6,
+        step_latency_s=40e-6,
+        concurrency=2,
+        rs_as_ar=True,
+    )
+    plain = _as_backend(prof)
+    rate_Bps = 400e6
+    rows = []
+    for s in SIZES:
+        t = predict_row(topo, BenchRow("all_gather", s, 2, (1.0,)), plain)
+        assert t is not None
+        rows.append(BenchRow("all_gather", s, 2, (t + s / rate_Bps,)))
+    fitted = fit_all_gather_copy(topo, Microbench("rig-2host", 2, (*bench.rows, *rows)), prof)
+    assert fitted == pytest.approx(rate_Bps, rel=0.01)
+    # No all_gather rows: nothing to fit.
+    assert fit_all_gather_copy(topo, bench, prof) is None
+
+    # The profile key adds size / rate to an all_gather, and to nothing else.
+    with_copy = _as_backend({**prof, "local_copy": {"all_gather": "3.2Gbit/s"}})
+    big = 16 << 20
+    for op, extra in (("all_gather", big / 400e6), ("all_reduce", 0.0)):
+        row = BenchRow(op, big, 2, (1.0,))
+        t0, t1 = predict_row(topo, row, plain), predict_row(topo, row, with_copy)
+        assert t0 is not None and t1 is not None
+        assert t1 - t0 == pytest.approx(extra, rel=1e-6, abs=1e-9)
+    with pytest.raises(InputError, match=r"local_copy\.gather"):
+        _as_backend({**prof, "local_copy": {"gather": "1Gbit/s"}})
