@@ -18,7 +18,11 @@ def test_shipped_profiles():
     assert 0.7 < nccl.efficiency[LinkKind.NVLINK] < 0.8
     assert gloo.concurrency == 2
     assert gloo.reduce_scatter_as_all_reduce and not nccl.reduce_scatter_as_all_reduce
-    assert nccl.algorithms[CollectiveOp.ALL_REDUCE] == (Algorithm.RING, Algorithm.TREE, Algorithm.NVLS)
+    assert nccl.algorithms[CollectiveOp.ALL_REDUCE] == (
+        Algorithm.RING,
+        Algorithm.TREE,
+        Algorithm.NVLS,
+    )
     assert gloo.algorithms[CollectiveOp.ALL_REDUCE] == (Algorithm.RING,)
     assert {p.name for p in nccl.protocols} == {"LL", "simple"}
 
