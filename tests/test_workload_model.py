@@ -54,7 +54,8 @@ def test_roofline_and_published_efficiency() -> None:
     cm = CostModel(peak_flops=100e12, hbm_Bps=1e12, efficiency=0.5, memory_efficiency=0.5)
     assert cm.time_s(flops=50e12) == pytest.approx(1.0)
     assert cm.time_s(bytes_B=1e12) == pytest.approx(2.0)
-    assert efficiency_for("A100-80GB").compute == pytest.approx(0.584, abs=2e-3)
+    # 163/312 / (1 - bubble 5.8% - TP comm 4.8% - memory-bound kernels 4.3%), see costmodel.py
+    assert efficiency_for("A100-80GB").compute == pytest.approx(0.613, abs=2e-3)
     a100 = cost_model_for("A100-80GB", DType.BF16)
     assert a100.peak_flops == pytest.approx(312e12)
     assert "Narayanan" in a100.source

@@ -11,21 +11,43 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from simulator.workload.elementwise import layer_elementwise_bytes
 from simulator.workload.ir import Compute
-from simulator.workload.modelspec import DType
+from simulator.workload.modelspec import DType, ModelSpec
 
 
 @dataclass(frozen=True, slots=True)
 class Efficiency:
-    """Achieved fraction of peak for matmul-dominated transformer compute, with its source."""
+    """Achieved fraction of peak for matmul-dominated transformer compute, with its source.
+
+    ``prices_elementwise``: ``compute`` is a GEMM efficiency (the memory-bound kernels were taken
+    out of the figure it comes from), so the memory-bound kernels of each layer
+    (:mod:`simulator.workload.elementwise`) are priced separately from HBM bandwidth. ``False``
+    means ``compute`` is an end-to-end figure (MFU) that already contains them.
+    """
 
     compute: float
     memory: float
     source: str
+    prices_elementwise: bool = False
 
 
 _A100_BUBBLE = 31.5 / 543.5  # interleaved v=2, p=64, m=512 (see below)
-_A100_TP_COMM = 6 * 2 * (7 / 8) * (2048 * 25600 * 2) / 230e9 / (102.6 / (512 * 2))
+_A100_LAYER_S = 102.6 / (512 * 2)  # end-to-end seconds per layer per micro-batch, 1T row
+_A100_TP_COMM = 6 * 2 * (7 / 8) * (2048 * 25600 * 2) / 230e9 / _A100_LAYER_S
+#: Spec-sheet HBM bandwidth of the A100 SXM4 80GB (NVIDIA A100 datasheet; the catalogue's
+#: ``A100-80GB.hbm_bandwidth``) and the memory efficiency assumed below.
+_A100_HBM_Bps = 2039e9
+_A100_MEMORY_EFFICIENCY = 0.8
+_1T = ModelSpec(name="gpt-1t", layers=128, hidden=25600, heads=160, vocab=51200, seq_len=2048)
+_1T_EW = layer_elementwise_bytes(_1T, 1, tp=8)
+#: Share of the 1T row's layer time spent in memory-bound kernels: forward twice (full
+#: recomputation) + backward, at the A100's memory rate.
+_A100_ELEMENTWISE = (
+    (2 * (_1T_EW.attn_fwd_B + _1T_EW.mlp_fwd_B) + _1T_EW.attn_bwd_B + _1T_EW.mlp_bwd_B)
+    / (_A100_HBM_Bps * _A100_MEMORY_EFFICIENCY)
+    / _A100_LAYER_S
+)
 
 #: Per-GPU efficiencies of transformer-layer compute (fraction of dense peak), by catalogue name.
 #: Derived from end-to-end throughput published for *other* runs than the ones we validate on,
@@ -43,14 +65,20 @@ EFFICIENCIES: dict[str, Efficiency] = {
     #  * exposed TP all-reduces (no sequence parallelism in 2021): 6 per layer per micro-batch
     #    (2 fwd, 2 bwd, 2 recomputed fwd) of b*s*h*2 B = 104.9 MB at 230 GB/s busbw (published.yaml
     #    dgx-a100-allreduce-8gpu) = 4.79 ms, against 100.2 ms per layer per micro-batch end to end
-    #    (step time F/(163e12 * 3072) = 102.6 s over 512 micro-batches x 2 layers): 4.8%.
-    # 0.522 / (1 - 0.058 - 0.048) = 0.584. DP traffic (0.5% of that step) is left in.
-    # memory=0.8 of spec HBM bandwidth is an assumption (no measurement of ours yet); it only
-    # prices memory-bound kernels (optimizer step, gradient compression), never the layers.
+    #    (step time F/(163e12 * 3072) = 102.6 s over 512 micro-batches x 2 layers): 4.8%;
+    #  * memory-bound kernels (layer norms, softmax/dropout over the scores, bias-gelu,
+    #    bias-dropout-add; simulator/workload/elementwise.py): 6.96 GB per layer per
+    #    micro-batch at 0.8 x 2039 GB/s = 4.27 ms: 4.3%.
+    # 0.522 / (1 - 0.058 - 0.048 - 0.043) = 0.614: a GEMM efficiency. DP traffic (0.5% of that
+    # step) is left in. memory=0.8 of spec HBM bandwidth is an assumption (no measurement of
+    # ours, no published element-wise bandwidth for A100 we could cite); the 1.7B row moves
+    # about +-4% for memory=0.9/0.7 (docs/published-fidelity.md).
     "A100": Efficiency(
-        compute=(163.0 / 312.0) / (1.0 - _A100_BUBBLE - _A100_TP_COMM),
-        memory=0.8,
-        source="Narayanan et al. 2021 Table 1, 1T row (163 TFLOP/s/A100), bubble + TP comm removed",
+        compute=(163.0 / 312.0) / (1.0 - _A100_BUBBLE - _A100_TP_COMM - _A100_ELEMENTWISE),
+        memory=_A100_MEMORY_EFFICIENCY,
+        source="Narayanan et al. 2021 Table 1, 1T row (163 TFLOP/s/A100), bubble, TP comm and "
+        "memory-bound kernels removed",
+        prices_elementwise=True,
     ),
     # Megatron-LM README (NVIDIA/Megatron-LM, "Training speed and scalability", 2024): GPT models
     # 2B..462B on H100 reach "up to 47% MFU" end to end; taken as-is (its pipeline bubble is
@@ -88,6 +116,9 @@ class CostModel:
         memory_efficiency: fraction of ``hbm_Bps`` achieved by memory-bound kernels.
         source: where the efficiencies come from.
         gpu: catalogue name.
+        elementwise: price each layer's memory-bound kernels separately
+            (:attr:`Efficiency.prices_elementwise`); ``False`` when ``efficiency`` is an
+            end-to-end figure that already contains them.
     """
 
     peak_flops: float
@@ -96,6 +127,7 @@ class CostModel:
     memory_efficiency: float = 0.8
     source: str = ""
     gpu: str = ""
+    elementwise: bool = False
 
     def time_s(self, flops: float = 0.0, bytes_B: float = 0.0) -> float:
         """Seconds for a kernel of ``flops`` FLOPs touching ``bytes_B`` bytes of HBM."""
@@ -142,4 +174,6 @@ def cost_model_for(
         memory_efficiency=published.memory if memory_efficiency is None else memory_efficiency,
         source=published.source if efficiency is None else (source or "scenario override"),
         gpu=gpu.name,
+        # A scenario's own figure (hardware.mfu) is end to end: it already holds these kernels.
+        elementwise=published.prices_elementwise and efficiency is None,
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from simulator.workload.costmodel import CostModel
+from simulator.workload.elementwise import attention_core_bytes, layer_elementwise_bytes
 from simulator.workload.modelspec import DType, ModelSpec, Recompute
 
 #: Bytes of HBM traffic per parameter of a mixed-precision Adam step: read fp32 master weight,
@@ -169,6 +170,41 @@ class LayerProfile:
         )
 
 
+def _with_memory_bound_kernels(
+    spec: ModelSpec,
+    cost: CostModel,
+    b: int,
+    tp: int,
+    sequence_parallel: bool,
+    recompute: Recompute,
+    act_dtype: DType,
+) -> tuple[float, float, float, float, float]:
+    """Seconds (attn fwd, attn bwd, mlp fwd, mlp bwd, selective recompute) of one layer.
+
+    GEMMs at the FLOP rate; the attention-core GEMMs as rooflines over the ``S`` tensors they
+    write and read (forward 2 passes, backward 4); the element-wise kernels of
+    :mod:`simulator.workload.elementwise` at the memory rate, each as its own kernel (added).
+    """
+    ab = act_dtype.bytes
+    core_flops = spec.attn_core_fwd_flops(b) / tp
+    proj_flops = spec.attn_fwd_flops(b) / tp - core_flops
+    core_B = attention_core_bytes(spec, b, tp=tp, act_bytes=ab)
+    ew = layer_elementwise_bytes(spec, b, tp=tp, sequence_parallel=sequence_parallel, act_bytes=ab)
+    core_f = cost.time_s(core_flops, core_B)
+    attn_f = cost.time_s(proj_flops) + core_f + cost.time_s(bytes_B=ew.attn_fwd_B)
+    attn_b = (
+        2.0 * cost.time_s(proj_flops)
+        + cost.time_s(2.0 * core_flops, 2.0 * core_B)
+        + cost.time_s(bytes_B=ew.attn_bwd_B)
+    )
+    mlp_f = cost.time_s(spec.mlp_fwd_flops(b) / tp) + cost.time_s(bytes_B=ew.mlp_fwd_B)
+    mlp_b = 2.0 * cost.time_s(spec.mlp_fwd_flops(b) / tp) + cost.time_s(bytes_B=ew.mlp_bwd_B)
+    rec = 0.0
+    if recompute is Recompute.SELECTIVE and not spec.flash_attention:
+        rec = core_f + cost.time_s(bytes_B=ew.scores_fwd_B)
+    return attn_f, attn_b, mlp_f, mlp_b, rec
+
+
 def profile_from_model(
     spec: ModelSpec,
     cost: CostModel,
@@ -185,13 +221,21 @@ def profile_from_model(
     Forward times are ``flops / tp`` at the cost model's achieved FLOP/s; backward is twice the
     forward (Narayanan et al. 2021); selective recomputation re-runs the attention core
     (Korthikanti et al. 2022). The embedding lookup is memory-bound (``b s h`` bytes written).
+    With ``cost.elementwise`` the layer's memory-bound kernels are added from HBM bandwidth and
+    the attention-core GEMMs become rooflines over their score tensors
+    (:func:`_with_memory_bound_kernels`).
     """
     b = micro_batch
     attn_f = cost.time_s(spec.attn_fwd_flops(b) / tp)
     mlp_f = cost.time_s(spec.mlp_fwd_flops(b) / tp)
+    attn_b, mlp_b = 2.0 * attn_f, 2.0 * mlp_f
     rec = 0.0
     if recompute is Recompute.SELECTIVE:
         rec = cost.time_s(spec.recompute_flops(b, recompute) / tp)
+    if cost.elementwise:
+        attn_f, attn_b, mlp_f, mlp_b, rec = _with_memory_bound_kernels(
+            spec, cost, b, tp, sequence_parallel, recompute, act_dtype
+        )
     expert_total = spec.experts * spec.expert_params() if spec.is_moe else 0
     dense = spec.layer_params() - expert_total
     act_B = spec.activation_bytes(
@@ -200,8 +244,8 @@ def profile_from_model(
     layer = LayerCost(
         attn_fwd_s=attn_f,
         mlp_fwd_s=mlp_f,
-        attn_bwd_s=2.0 * attn_f,
-        mlp_bwd_s=2.0 * mlp_f,
+        attn_bwd_s=attn_b,
+        mlp_bwd_s=mlp_b,
         recompute_s=rec,
         params=dense / tp,
         expert_params=expert_total / tp,
