@@ -26,12 +26,7 @@ from simulator.measure.published import (
 
 #: Rows the current model misses, with the error measured by
 #: ``python -m simulator.measure.published NAME`` (see docs/published-fidelity.md).
-KNOWN_MISSES: dict[str, str] = {
-    "megatron-gpt-1.7b-32gpu": (
-        "predicted 179.7 vs 137 TFLOP/s (+31.2%): one compute efficiency per GPU (set at the 1T "
-        "model, h=25600); GEMMs of a h=2304 model run less efficiently (paper: 44% vs 52% of peak)"
-    ),
-}
+KNOWN_MISSES: dict[str, str] = {}
 
 #: Training rows too slow for the default run (seconds at analytical fidelity on 2 cores, see
 #: benchmarks/RESULTS.md ## published): marked ``slow`` and run only with ``COMMSIM_SLOW=1``
