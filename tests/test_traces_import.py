@@ -284,12 +284,25 @@ def test_cli_reshard_json(capsys):
     assert out["strategy"] == "fsdp" and out["world"] == 4 and out["predicted_step_s"] > 0
 
 
+def test_cli_reshard_defaults_world(capsys):
+    """--strategy alone keeps the recording's world; with --topology it takes all its ranks."""
+    assert main(["replay", str(GLOO), "--strategy", "fsdp", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["world"] == out["recorded_world"] == 2 and out["strategy"] == "fsdp"
+    assert (
+        main(["replay", str(GLOO), "--strategy", "fsdp", "--topology", "loopback-4", "--json"]) == 0
+    )
+    assert json.loads(capsys.readouterr().out)["world"] == 4
+    assert main(["replay", str(GLOO), "--world", "4", "--topology", "loopback-4", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["strategy"] == "ddp"  # the recorded strategy
+
+
 def test_cli_bad_inputs(tmp_path, capsys):
     assert main(["replay", str(tmp_path / "missing")]) == 2
     assert main(["replay", str(tmp_path)]) == 2  # no rank files
     err = capsys.readouterr().err
     assert "rank{r}.trace.json" in err
-    assert main(["replay", str(GLOO), "--strategy", "fsdp"]) == 2  # --world missing
+    assert main(["replay", str(GLOO), "--strategy", "fsdp", "--world", "64"]) == 2  # > ranks
     assert main(["replay", str(GLOO), "--strategy", "nope", "--world", "2"]) == 2
 
 

@@ -34,9 +34,14 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--strategy",
         help="re-shard to this strategy (recorder names: ddp, fsdp, "
-        "pp-gpipe, pp-1f1b, tp, ddp-fp16, ddp-powersgd, ps-sync, ps-async)",
+        "pp-gpipe, pp-1f1b, tp, ddp-fp16, ddp-powersgd, ps-sync, ps-async; "
+        "default with --world: the recorded one)",
     )
-    p.add_argument("--world", type=int, help="re-shard to this many ranks (with --strategy)")
+    p.add_argument(
+        "--world",
+        type=int,
+        help="re-shard to this many ranks (default: all ranks of --topology, else the recording's)",
+    )
     p.add_argument(
         "--link-et",
         action="store_true",
@@ -84,15 +89,16 @@ def _reshard(src: Path, args: argparse.Namespace) -> dict[str, Any]:
     from simulator.traces.kineto import import_trace_dir
     from simulator.traces.reshard import reshard
 
-    if not (args.strategy and args.world):
-        raise InputError("re-sharding needs both --strategy and --world", field="--strategy")
     imp = import_trace_dir(src)
+    # Defaults: the recording's strategy; all ranks of --topology, else the recording's world.
+    strategy = args.strategy or str(imp.manifest.get("strategy", "ddp"))
     topo = load_topology(args.topology or imp.manifest.get("topology", f"loopback-{imp.world}"))
-    if topo.num_ranks < args.world:
+    world = args.world or (topo.num_ranks if args.topology else imp.world)
+    if topo.num_ranks < world:
         raise InputError(
-            f"topology has {topo.num_ranks} ranks, fewer than --world {args.world}", field="--world"
+            f"topology has {topo.num_ranks} ranks, fewer than --world {world}", field="--world"
         )
-    wl = reshard(imp, args.strategy, args.world, topo)
+    wl = reshard(imp, strategy, world, topo)
     be = args.backend or imp.manifest.get("backend", "gloo")
     res = simulate(wl, topo, backend=be, fidelity=args.fidelity, record=False)
     return {
@@ -101,8 +107,8 @@ def _reshard(src: Path, args: argparse.Namespace) -> dict[str, Any]:
         "recorded_world": imp.world,
         "measured_step_s": imp.measured_step_times_s()
         and sum(imp.measured_step_times_s()) / len(imp.measured_step_times_s()),
-        "strategy": args.strategy,
-        "world": args.world,
+        "strategy": strategy,
+        "world": world,
         "topology": topo.name,
         "backend": str(be),
         "predicted_step_s": res.step_time_s,
