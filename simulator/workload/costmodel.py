@@ -70,9 +70,11 @@ EFFICIENCIES: dict[str, Efficiency] = {
     #    bias-dropout-add; simulator/workload/elementwise.py): 6.96 GB per layer per
     #    micro-batch at 0.8 x 2039 GB/s = 4.27 ms: 4.3%.
     # 0.522 / (1 - 0.058 - 0.048 - 0.043) = 0.614: a GEMM efficiency. DP traffic (0.5% of that
-    # step) is left in. memory=0.8 of spec HBM bandwidth is an assumption (no measurement of
-    # ours, no published element-wise bandwidth for A100 we could cite); the 1.7B row moves
-    # about +-4% for memory=0.9/0.7 (docs/published-fidelity.md).
+    # step) is left in. memory=0.8 of spec HBM bandwidth is an assumption below a measured
+    # ceiling: a plain device memcopy on an A100 40GB reaches 1355 of 1555 GB/s = 0.87
+    # (PTsolvers/gpu-workshop-JuliaCon23 issue #7, luraess, 2023-07-25: "the memcopy measured
+    # BW"), and kernels with reductions (softmax, layer norm) run below a copy. The 1.7B row
+    # moves -3.2% / +5.2% for memory=0.7 / 0.9 (docs/published-fidelity.md).
     "A100": Efficiency(
         compute=(163.0 / 312.0) / (1.0 - _A100_BUBBLE - _A100_TP_COMM - _A100_ELEMENTWISE),
         memory=_A100_MEMORY_EFFICIENCY,
