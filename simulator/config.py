@@ -101,6 +101,13 @@ class InnerSync(StrEnum):
     DATACENTER = "datacenter"  # all-reduce inside each datacenter every step (DiLoCo-like)
 
 
+class QKVLayout(StrEnum):
+    """How tensor parallelism shards the attention input projections."""
+
+    FUSED = "fused"  # Megatron-LM: one column-parallel QKV linear, one input-gradient all-reduce
+    SEPARATE = "separate"  # q, k, v as three column-parallel linears (torch DTensor plan): three
+
+
 class Hierarchy(StrEnum):
     """Grouping for hierarchical (two-level) gradient all-reduce."""
 
@@ -150,6 +157,12 @@ class ParameterServerConfig(_Model):
     steps: PosInt = 4
 
 
+class TensorConfig(_Model):
+    """Tensor-parallel details beyond the degree (:mod:`simulator.workload.strategies.tensor`)."""
+
+    qkv: QKVLayout = QKVLayout.FUSED
+
+
 class StrategyConfig(_Model):
     """Parallelism. Rank layout: TP fastest (inside a node), then PP, then DP."""
 
@@ -159,6 +172,7 @@ class StrategyConfig(_Model):
     dp: PosInt | None = None
     ep: PosInt = 1
     sequence_parallel: bool = False
+    tensor: TensorConfig = TensorConfig()
     pipeline: PipelineConfig = PipelineConfig()
     data_parallel: DataParallelConfig = DataParallelConfig()
     compression: CompressionConfig = CompressionConfig()

@@ -223,3 +223,34 @@ def test_async_workers_do_not_wait_for_a_straggler() -> None:
     assert fast_async < 0.6 * fast_sync  # async: fast workers are not held back
     assert fast_async < 0.6 * slow_async  # ... and run ahead of the straggler
     assert slow_async == pytest.approx(slow_sync, rel=0.2)  # who sets the pace in BSP
+
+
+@pytest.mark.parametrize("sp", [False, True])
+def test_separate_qkv_all_reduces_three_input_gradients(sp: bool) -> None:
+    """torch's DTensor plan (q, k, v as separate ColwiseParallel linears): 6 all-reduces per
+    layer, the three extra ones in the attention backward; sequence parallelism unchanged."""
+    strat = {"tp": 4, "dp": 1, "sequence_parallel": sp, "tensor": {"qkv": "separate"}}
+    wl = _build(_scenario(strat, batch=2), 4)
+    ops = [
+        op
+        for op in wl.programs[0].ops
+        if isinstance(op, Collective) and op.category == "tp" and op.layer == 3
+        if op.microbatch == 0
+    ]
+    if sp:
+        assert sorted(op.op.value for op in ops) == ["all_gather"] * 4 + ["reduce_scatter"] * 4
+        return
+    assert [op.op for op in ops] == [CollectiveOp.ALL_REDUCE] * 6
+    attn_bwd = [op for op in ops if op.name.startswith("bwd.l3.attn")]
+    assert len(attn_bwd) == 3
+    # chained: each waits for the previous one (one stream, in order)
+    by_id = {op.id: op for op in wl.programs[0].ops}
+    assert by_id[attn_bwd[2].deps[0]] is attn_bwd[1]
+    assert by_id[attn_bwd[1].deps[0]] is attn_bwd[0]
+
+
+def test_bad_qkv_layout_is_rejected() -> None:
+    from simulator.errors import InputError
+
+    with pytest.raises(InputError, match="qkv"):
+        _scenario({"tp": 2, "tensor": {"qkv": "interleaved"}})

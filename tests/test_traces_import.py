@@ -356,3 +356,13 @@ def test_reconcile_drops_callback_spans_then_flags_the_step():
     # launches that differ: the step is left out, not guessed
     tls = [[_tl(0, [8.0, 4.0])], [_tl(1, [8.0, 8.0])]]
     assert _reconcile(tls, summary) == [0]
+
+
+def test_tp_reshard_follows_the_recorders_plan():
+    """The recorder shards q, k, v as three ColwiseParallel linears: 6 TP all-reduces a layer."""
+    from simulator.config import QKVLayout
+    from simulator.traces.models import GPTConfig
+    from simulator.traces.reshard import strategy_config
+
+    cfg = strategy_config("tp", 2, GPTConfig(n_head=4), 25.0)
+    assert cfg.tp == 2 and cfg.tensor.qkv is QKVLayout.SEPARATE

@@ -169,8 +169,10 @@ def strategy_config(strategy: str, world: int, g: GPTConfig, bucket_cap_mb: floa
         PipelineConfig,
         PipelineSchedule,
         PSMode,
+        QKVLayout,
         StrategyConfig,
         StrategyKind,
+        TensorConfig,
     )
 
     try:
@@ -203,7 +205,8 @@ def strategy_config(strategy: str, world: int, g: GPTConfig, bucket_cap_mb: floa
         tp = max(
             t for t in range(1, min(g.n_head, world) + 1) if g.n_head % t == 0 and world % t == 0
         )
-        return StrategyConfig(tp=tp)
+        # the recorder's DTensor plan shards q, k, v as three ColwiseParallel linears
+        return StrategyConfig(tp=tp, tensor=TensorConfig(qkv=QKVLayout.SEPARATE))
     mode = PSMode.SYNC if s is RecordStrategy.PS_SYNC else PSMode.ASYNC
     return StrategyConfig(
         kind=StrategyKind.PARAMETER_SERVER, parameter_server=ParameterServerConfig(mode=mode)

@@ -19,7 +19,7 @@ simulated ones are added as mirrors (see :mod:`simulator.workload.ir`).
 
 from __future__ import annotations
 
-from simulator.config import DataParallelMode, Recompute
+from simulator.config import DataParallelMode, QKVLayout, Recompute
 from simulator.workload.ir import CollectiveOp, Program, Workload
 from simulator.workload.strategies import expert
 from simulator.workload.strategies.context import JobContext, RankBuilder, deps_of
@@ -279,6 +279,7 @@ class _RankProgram:
                 category="bwd",
                 layer=layer,
                 microbatch=mb,
+                post_collectives=3 if self.ctx.strategy.tensor.qkv is QKVLayout.SEPARATE else 1,
             )
             if isinstance(self.sync, Zero3Sync):
                 self.sync.layer_done(a)

@@ -10,6 +10,13 @@ compute waits for them. Not modelled: Megatron's overlap of the backward all-gat
 weight-gradient GEMM, and the extra all-gather sequence parallelism repeats in the backward pass
 to rebuild a block's input for the weight gradient (Korthikanti et al. 2022 Sec. 4.2.2); both
 are small next to the four collectives counted here.
+
+``strategy.tensor.qkv: separate`` models torch's DTensor plan with q, k and v as three
+``ColwiseParallel`` linears (the PyTorch tensor-parallel tutorial's plan, and the recorder's):
+each linear turns its replicated input into a DTensor on its own, so the backward pass
+all-reduces three ``b x s x h`` input gradients at the start of the attention block instead of
+one (6 all-reduces per layer per micro-batch instead of 4). With sequence parallelism the
+block's single all-gather / reduce-scatter pair is kept.
 """
 
 from __future__ import annotations
@@ -31,8 +38,13 @@ def tp_block(
     category: str,
     layer: int,
     microbatch: int,
+    post_collectives: int = 1,
 ) -> int:
-    """Emit one TP block (collective before/after its compute); return the last op id."""
+    """Emit one TP block (collective before/after its compute); return the last op id.
+
+    ``post_collectives``: all-reduces after the compute without sequence parallelism (3 for the
+    backward of an attention block whose q, k, v are separate column-parallel linears).
+    """
     ctx = rb.ctx
     group = ctx.layout.tp_group(rb.p, rb.d)
     size = ctx.profile.boundary_B
@@ -58,15 +70,18 @@ def tp_block(
         layer=layer,
         microbatch=microbatch,
     )
-    post = rb.collective(
-        f"{name}.tp_rs" if sp else f"{name}.tp_ar",
-        CollectiveOp.REDUCE_SCATTER if sp else CollectiveOp.ALL_REDUCE,
-        group,
-        size,
-        stream=STREAM,
-        deps=(c,),
-        category="tp",
-        layer=layer,
-        microbatch=microbatch,
-    )
-    return c if post is None else post
+    last: int | None = c
+    for i in range(1 if sp else post_collectives):
+        post = rb.collective(
+            f"{name}.tp_rs" if sp else (f"{name}.tp_ar" if i == 0 else f"{name}.tp_ar{i}"),
+            CollectiveOp.REDUCE_SCATTER if sp else CollectiveOp.ALL_REDUCE,
+            group,
+            size,
+            stream=STREAM,
+            deps=deps_of(last),
+            category="tp",
+            layer=layer,
+            microbatch=microbatch,
+        )
+        last = post if post is not None else last
+    return c if last is None else last
