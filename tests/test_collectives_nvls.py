@@ -139,3 +139,28 @@ def test_backend_nvls_section_is_validated() -> None:
     with pytest.raises(InputError, match=r"nvls\.efficiency\.nvlink4"):
         parse_backend(_profile({"protocol": "simple", "efficiency": {"nvlink4": 1.5}}), file="f")
     assert parse_backend(_profile(None), file="f").nvls is None
+
+
+def test_nvls_latency_replaces_the_protocol_latencies() -> None:
+    """NCCL's tuner gives one-node NVLS its own latency (23 us on NVLink, tuning.cc b6475625)."""
+    nccl = load_backend("nccl")
+    assert nccl.nvls is not None and nccl.nvls.latency_s == pytest.approx(23e-6)
+    tiny = simulate_collective(_h100(), "all_reduce", 8.0, algo="nvls")
+    assert 23e-6 <= tiny.time_s < 25e-6  # + link latencies and 8 bytes' worth of transfer
+    ok = parse_backend(
+        _profile({"protocol": "simple", "efficiency": {"nvlink4": 0.8}, "latency": "5us"}),
+        file="f",
+    )
+    assert ok.nvls is not None and ok.nvls.latency_s == pytest.approx(5e-6)
+    with pytest.raises(InputError, match=r"nvls\.latency"):
+        parse_backend(
+            _profile({"protocol": "simple", "efficiency": {"nvlink4": 0.8}, "latency": "fast"}),
+            file="f",
+        )
+
+
+def test_auto_keeps_small_all_reduces_on_ll_rings_like_nccl() -> None:
+    """With NVLS's 23 us latency, LL rings win below ~1 MiB on 8 H100s, NVLS above."""
+    topo = _h100()
+    assert simulate_collective(topo, "all_reduce", 64 * 1024.0).algo != "nvls"
+    assert simulate_collective(topo, "all_reduce", 4 * 2.0**20).algo == "nvls"

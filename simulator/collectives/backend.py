@@ -26,7 +26,9 @@ A :class:`BackendProfile` says, for one library (NCCL, gloo, or a calibration of
 * ``nvls``: optional; in-switch all-reduce (NCCL's NVLS on NVLink SHARP switches):
   ``efficiency[link]`` is the fraction of the link-efficiency throughput NVLS reaches, per
   scale-up link of the GPU (catalog name, ``nvlink4``...; a link not listed has no NVLS), and
-  ``protocol`` the one protocol it runs with (see :mod:`simulator.collectives.nvls`).
+  ``protocol`` the one protocol it runs with (see :mod:`simulator.collectives.nvls`), and
+  optionally ``latency``, NVLS's whole latency on one node, replacing the protocol's base and
+  per-step latencies (NCCL's tuner does the same for NVLS).
 
 Profiles are YAML files (``simulator/data/backends/NAME.yaml``); a calibration file written
 by ``measure/`` has the same schema and loads with :func:`load_backend` given its path.
@@ -78,10 +80,13 @@ class NvlsProfile:
         efficiency: per catalog scale-up link name, the fraction in (0, 1] of the throughput
             the link efficiency gives that NVLS reaches.
         protocol: the name of the only protocol NVLS runs with.
+        latency_s: NVLS's latency on one node, seconds, instead of the protocol's base and
+            step latencies; ``None``: the protocol's own (base + 2 steps).
     """
 
     efficiency: Mapping[str, float]
     protocol: str
+    latency_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -254,7 +259,7 @@ def parse_backend(data: Any, *, file: str) -> BackendProfile:
     if data.get("nvls") is not None:
         _check_keys(
             data["nvls"],
-            {"efficiency", "protocol"},
+            {"efficiency", "protocol", "latency"},
             {"efficiency", "protocol"},
             file=file,
             field="nvls",
@@ -270,6 +275,11 @@ def parse_backend(data: Any, *, file: str) -> BackendProfile:
                 for k, v in eff_in.items()
             },
             protocol=str(data["nvls"]["protocol"]),
+            latency_s=(
+                _time(data["nvls"]["latency"], file=file, field="nvls.latency")
+                if data["nvls"].get("latency") is not None
+                else None
+            ),
         )
         if nvls.protocol not in {p.name for p in protocols}:
             raise InputError(

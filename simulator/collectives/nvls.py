@@ -15,7 +15,8 @@ exactly GPU ``i``'s up-link and GPU ``j``'s down-link, so every ordered pair car
 ``size (n + 1) / (n (n - 1))`` bytes reproduces NVLS's per-port loads. Per-flow records
 therefore show GPU-to-GPU flows through the switch; per-link loads are NVLS's own. The
 reduce-scatter and all-gather halves run pipelined over NCCL's channels, so they form one
-phase of two steps (latency: two steps).
+phase of two steps. Latency: the backend's ``nvls.latency`` where given (NCCL's own NVLS
+latency), else the protocol's base plus two steps.
 
 Where it applies (:func:`nvls_efficiency`): every rank of the group on one host, all attached
 to the same ``nvswitch`` node, and the backend profile gives an NVLS efficiency for the
@@ -114,7 +115,8 @@ def nvls_protocols(
     topology: Topology, group: Sequence[int], profile: BackendProfile, *, explicit: bool
 ) -> tuple[ProtocolProfile, ...]:
     """The protocols NVLS may run ``group`` with: the profile's NVLS protocol, its bandwidth
-    factor multiplied by :func:`nvls_efficiency`; empty where NVLS cannot run.
+    factor multiplied by :func:`nvls_efficiency` and its latency replaced by ``nvls.latency``
+    where the profile gives one; empty where NVLS cannot run.
 
     With ``explicit`` (the caller asked for ``nvls`` by name) a group NVLS cannot run is an
     :class:`InputError` instead.
@@ -130,4 +132,12 @@ def nvls_protocols(
             )
         return ()
     base = profile.protocol(profile.nvls.protocol)
-    return (replace(base, bandwidth_factor=base.bandwidth_factor * eff),)
+    proto = replace(base, bandwidth_factor=base.bandwidth_factor * eff)
+    if profile.nvls.latency_s is not None:
+        # NCCL's tuner sets NVLS's latency outright (no base latency, no per-step terms)
+        proto = replace(
+            proto,
+            base_latency_s=profile.nvls.latency_s,
+            step_latency_s={k: 0.0 for k in base.step_latency_s},
+        )
+    return (proto,)
