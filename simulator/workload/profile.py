@@ -170,7 +170,7 @@ class LayerProfile:
         )
 
 
-def _with_memory_bound_kernels(
+def _memory_bound_extra_s(
     spec: ModelSpec,
     cost: CostModel,
     b: int,
@@ -179,30 +179,29 @@ def _with_memory_bound_kernels(
     recompute: Recompute,
     act_dtype: DType,
 ) -> tuple[float, float, float, float, float]:
-    """Seconds (attn fwd, attn bwd, mlp fwd, mlp bwd, selective recompute) of one layer.
+    """Seconds (attn fwd, attn bwd, mlp fwd, mlp bwd, selective recompute) that one layer's
+    memory-bound work adds to its GEMMs at the FLOP rate.
 
-    GEMMs at the FLOP rate; the attention-core GEMMs as rooflines over the ``S`` tensors they
-    write and read (forward 2 passes, backward 4); the element-wise kernels of
-    :mod:`simulator.workload.elementwise` at the memory rate, each as its own kernel (added).
+    The element-wise kernels of :mod:`simulator.workload.elementwise` at the memory rate, each as
+    its own kernel (added); and the attention-core GEMMs as rooflines over the ``S`` tensors they
+    write and read (forward 2 passes, backward 4): what their byte time exceeds their FLOP time.
     """
     ab = act_dtype.bytes
     core_flops = spec.attn_core_fwd_flops(b) / tp
-    proj_flops = spec.attn_fwd_flops(b) / tp - core_flops
     core_B = attention_core_bytes(spec, b, tp=tp, act_bytes=ab)
     ew = layer_elementwise_bytes(spec, b, tp=tp, sequence_parallel=sequence_parallel, act_bytes=ab)
-    core_f = cost.time_s(core_flops, core_B)
-    attn_f = cost.time_s(proj_flops) + core_f + cost.time_s(bytes_B=ew.attn_fwd_B)
-    attn_b = (
-        2.0 * cost.time_s(proj_flops)
-        + cost.time_s(2.0 * core_flops, 2.0 * core_B)
-        + cost.time_s(bytes_B=ew.attn_bwd_B)
-    )
-    mlp_f = cost.time_s(spec.mlp_fwd_flops(b) / tp) + cost.time_s(bytes_B=ew.mlp_fwd_B)
-    mlp_b = 2.0 * cost.time_s(spec.mlp_fwd_flops(b) / tp) + cost.time_s(bytes_B=ew.mlp_bwd_B)
+    core_f = cost.time_s(core_flops, core_B) - cost.time_s(core_flops)
+    core_b = cost.time_s(2.0 * core_flops, 2.0 * core_B) - cost.time_s(2.0 * core_flops)
     rec = 0.0
     if recompute is Recompute.SELECTIVE and not spec.flash_attention:
         rec = core_f + cost.time_s(bytes_B=ew.scores_fwd_B)
-    return attn_f, attn_b, mlp_f, mlp_b, rec
+    return (
+        core_f + cost.time_s(bytes_B=ew.attn_fwd_B),
+        core_b + cost.time_s(bytes_B=ew.attn_bwd_B),
+        cost.time_s(bytes_B=ew.mlp_fwd_B),
+        cost.time_s(bytes_B=ew.mlp_bwd_B),
+        rec,
+    )
 
 
 def profile_from_model(
@@ -223,7 +222,7 @@ def profile_from_model(
     (Korthikanti et al. 2022). The embedding lookup is memory-bound (``b s h`` bytes written).
     With ``cost.elementwise`` the layer's memory-bound kernels are added from HBM bandwidth and
     the attention-core GEMMs become rooflines over their score tensors
-    (:func:`_with_memory_bound_kernels`).
+    (:func:`_memory_bound_extra_s`).
     """
     b = micro_batch
     attn_f = cost.time_s(spec.attn_fwd_flops(b) / tp)
@@ -233,8 +232,9 @@ def profile_from_model(
     if recompute is Recompute.SELECTIVE:
         rec = cost.time_s(spec.recompute_flops(b, recompute) / tp)
     if cost.elementwise:
-        attn_f, attn_b, mlp_f, mlp_b, rec = _with_memory_bound_kernels(
-            spec, cost, b, tp, sequence_parallel, recompute, act_dtype
+        extra = _memory_bound_extra_s(spec, cost, b, tp, sequence_parallel, recompute, act_dtype)
+        attn_f, attn_b, mlp_f, mlp_b, rec = (
+            t + dt for t, dt in zip((attn_f, attn_b, mlp_f, mlp_b, rec), extra, strict=True)
         )
     expert_total = spec.experts * spec.expert_params() if spec.is_moe else 0
     dense = spec.layer_params() - expert_total
