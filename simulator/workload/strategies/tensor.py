@@ -70,18 +70,20 @@ def tp_block(
         layer=layer,
         microbatch=microbatch,
     )
-    last: int | None = c
+    last = c
     for i in range(1 if sp else post_collectives):
+        suffix = "tp_rs" if sp else f"tp_ar{i or ''}"
         post = rb.collective(
-            f"{name}.tp_rs" if sp else (f"{name}.tp_ar" if i == 0 else f"{name}.tp_ar{i}"),
+            f"{name}.{suffix}",
             CollectiveOp.REDUCE_SCATTER if sp else CollectiveOp.ALL_REDUCE,
             group,
             size,
             stream=STREAM,
-            deps=deps_of(last),
+            deps=(last,),
             category="tp",
             layer=layer,
             microbatch=microbatch,
         )
-        last = post if post is not None else last
-    return c if last is None else last
+        if post is not None:
+            last = post
+    return last
