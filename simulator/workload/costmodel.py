@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from simulator.hardware import get_gpu
 from simulator.workload.elementwise import layer_elementwise_bytes
 from simulator.workload.ir import Compute
 from simulator.workload.modelspec import DType, ModelSpec
@@ -35,9 +36,9 @@ class Efficiency:
 _A100_BUBBLE = 31.5 / 543.5  # interleaved v=2, p=64, m=512 (see below)
 _A100_LAYER_S = 102.6 / (512 * 2)  # end-to-end seconds per layer per micro-batch, 1T row
 _A100_TP_COMM = 6 * 2 * (7 / 8) * (2048 * 25600 * 2) / 230e9 / _A100_LAYER_S
-#: Spec-sheet HBM bandwidth of the A100 SXM4 80GB (NVIDIA A100 datasheet; the catalogue's
-#: ``A100-80GB.hbm_bandwidth``) and the memory efficiency assumed below.
-_A100_HBM_Bps = 2039e9
+#: Spec-sheet HBM bandwidth of the A100 SXM4 80GB (the catalogue's, from the NVIDIA A100
+#: datasheet: 2,039 GB/s) and the memory efficiency assumed below.
+_A100_HBM_Bps = get_gpu("A100-80GB").hbm_bandwidth_Bps
 _A100_MEMORY_EFFICIENCY = 0.8
 _1T = ModelSpec(name="gpt-1t", layers=128, hidden=25600, heads=160, vocab=51200, seq_len=2048)
 _1T_EW = layer_elementwise_bytes(_1T, 1, tp=8)
@@ -165,8 +166,6 @@ def cost_model_for(
     Raises:
         simulator.errors.InputError: unknown GPU (from the catalogue).
     """
-    from simulator.hardware import get_gpu
-
     gpu = get_gpu(gpu_name)
     published = efficiency_for(gpu.name)
     return CostModel(
