@@ -152,3 +152,38 @@ def test_pipeline_wavefronts():
     assert len(waves) == 3 + 4 - 1
     assert sum(t.size_B for w in waves for t in w) == 24.0
     assert {(t.src, t.size_B) for t in waves[3]} == {(0, 2.0), (1, 2.0), (2, 2.0)}
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 8, 11])
+@pytest.mark.parametrize("root", [0, 1])
+def test_gloo_broadcast_is_an_eager_binomial_tree(n, root):
+    """Every rank but the root receives once, from a rank that already holds the buffer; the
+    root sends to virtual ranks 1, 2, 4, ... in the first step (gloo posts its sends at once)."""
+    group = list(range(10, 10 + n))
+    hosts = [f"h{r}" for r in group]
+    sched = build_schedule(Algorithm.TREE, Op.BROADCAST, group, hosts, 1.0, root=root)
+    steps = [p.flows for p in sched.phases]  # one phase per store-and-forward step
+    assert len(steps) == n.bit_length() - 1  # floor(log2 n): the most bits set below n
+    have = {group[root]}
+    received = []
+    for step in steps:
+        assert all(t.src in have for t in step)
+        received += [t.dst for t in step]
+        have |= {t.dst for t in step}
+    assert sorted(received) == sorted(set(group) - {group[root]})
+    first_dsts = {(t.dst - 10 - root) % n for t in steps[0]}
+    assert first_dsts == {1 << i for i in range(math.ceil(math.log2(n)))}
+
+
+def test_gloo_broadcast_on_one_switch_takes_three_link_times_for_four_hosts():
+    """The rig measurement this models (docs/rig.md): 64 MiB from one of 4 hosts behind
+    400 Mbit/s NICs takes 3 S/B, because the root's two first-step sends share its NIC."""
+    from simulator.collectives.simulate import simulate_collective
+    from simulator.topology import load_topology
+
+    size = 64 * 2**20
+    link_s = size / 50e6
+    flat = simulate_collective(load_topology("rig-4host-flat"), "broadcast", size, backend="gloo")
+    assert flat.time_s == pytest.approx(3 * link_s, rel=0.01)
+    two = simulate_collective(load_topology("rig-2host"), "broadcast", size, backend="gloo")
+    assert two.time_s == pytest.approx(link_s, rel=0.01)

@@ -15,10 +15,16 @@ by NCCL 2.4). Here:
 * all-reduce = reduce up every chain and the tree, then broadcast back down. Steps:
   ``m - 1`` chain steps, ``D`` tree levels up, ``D`` down, ``m - 1`` chain steps down.
 
-Broadcast and reduce use a binomial tree rooted at ``root`` (what gloo's ``broadcast`` does):
-at step ``k`` every rank that has the data (virtual rank ``v < 2**k``, counted from the root)
-sends the whole buffer to virtual rank ``v + 2**k``; ``ceil(log2 n)`` steps. Reduce is the
-same tree in reverse.
+Broadcast uses gloo's binomial tree rooted at ``root`` (``gloo/broadcast.cc``): virtual rank
+``v`` (counted from the root) receives from ``v`` with its highest bit cleared and sends the
+whole buffer to ``v + 2**i`` for every ``2**i > v``. gloo posts a rank's sends without waiting
+for one another (only receives block), so the root sends to ``1, 2, 4, ...`` at once and every
+rank forwards as soon as it has the data: step ``k`` holds the transfers *to* the ranks whose
+virtual rank has ``k`` bits set (``n = 4``: the root to 1 and 2 together, then 1 to 3). On the
+4-host rig this is what gloo measures: 64 MiB from one of four hosts on one 400 Mbit/s switch
+takes 3 link-times, not the 2 of a step-by-step binomial tree (docs/rig.md). Reduce is the
+step-by-step binomial tree in reverse (``ceil(log2 n)`` steps). Neither pipelines: a rank
+forwards only once it holds the whole buffer, so each step is a phase of its own.
 """
 
 from __future__ import annotations
@@ -107,12 +113,21 @@ def tree(
     if n == 1:
         return Schedule(Algorithm.TREE, op, tuple(group), size_B, (), 1)
     if op in (CollectiveOp.BROADCAST, CollectiveOp.REDUCE):
-        steps = binomial_steps(group, root, size_B)
         if op is CollectiveOp.REDUCE:
+            steps = binomial_steps(group, root, size_B)
             steps = [tuple(Transfer(t.dst, t.src, t.size_B) for t in s) for s in reversed(steps)]
-        red = size_B * (n - 1) if op is CollectiveOp.REDUCE else 0.0
-        phase = phase_from_steps(f"binomial.{op.value}", steps, reduce_B=red)
-        return Schedule(Algorithm.TREE, op, tuple(group), size_B, (phase,), 1)
+        else:
+            steps = eager_binomial_steps(group, root, size_B)
+        # Store and forward: a rank sends only once it holds the whole buffer, so every step
+        # is a phase of its own (a phase's flows run concurrently at flow fidelity).
+        is_reduce = op is CollectiveOp.REDUCE
+        phases = tuple(
+            phase_from_steps(
+                f"binomial.{op.value}.{k}", [st], reduce_B=size_B * len(st) if is_reduce else 0.0
+            )
+            for k, st in enumerate(steps)
+        )
+        return Schedule(Algorithm.TREE, op, tuple(group), size_B, phases, 1)
     if op is not CollectiveOp.ALL_REDUCE:
         raise ValueError(f"tree does not implement {op.value}")
     pairs = max(1, channels // 2)
@@ -137,3 +152,19 @@ def binomial_steps(group: Sequence[int], root: int, size_B: float) -> list[Step]
         )
         d *= 2
     return steps
+
+
+def eager_binomial_steps(group: Sequence[int], root: int, size_B: float) -> list[Step]:
+    """gloo's binomial broadcast from ``group[root]`` with eagerly posted sends.
+
+    Step ``k`` (1-based) carries the whole buffer to every virtual rank ``w`` with ``k`` bits
+    set, from its parent ``w`` with the highest bit cleared: ``floor(log2 n)`` steps, the
+    first with the root's ``ceil(log2 n)`` concurrent sends.
+    """
+    n = len(group)
+    by_bits: dict[int, list[Transfer]] = {}
+    for w in range(1, n):
+        parent = w - (1 << (w.bit_length() - 1))
+        src, dst = group[(parent + root) % n], group[(w + root) % n]
+        by_bits.setdefault(w.bit_count(), []).append(Transfer(src, dst, size_B))
+    return [tuple(by_bits[k]) for k in sorted(by_bits)]
