@@ -2,11 +2,13 @@
 
     sudo .venv/bin/python benchmarks/bench_validate.py [--calibrate] [--out DIR] [--steps 5]
 
-1. ``--calibrate``: measure rig-2host microbenchmarks and fit
-   ``simulator/data/calibration/gloo-rig.yaml`` from them (the fit set).
-2. Microbenchmarks on rig-4host-2rack, predicted with that profile (held out), and the fit
-   set's own table for comparison.
-3. ``commsim validate`` on rig-2host and rig-4host-2rack with every strategy and tier.
+1. ``--calibrate``: measure rig-2host and rig-4host-flat microbenchmarks (the fit sets) and
+   fit ``simulator/data/calibration/gloo-rig.yaml`` (2 ranks) and ``gloo-rig-4rank.yaml``
+   (4 ranks) from them.
+2. Microbenchmarks on rig-4host-2rack (held out), predicted with the 4-rank profile and, for
+   comparison, with the 2-rank one; the fit sets' own tables beside them.
+3. ``commsim validate`` on rig-2host and rig-4host-2rack with every strategy and tier, each
+   predicted with the profile of its rank count.
 
 Prints every table and a markdown summary for benchmarks/RESULTS.md; writes JSON under DIR.
 Figures depend on the machine's load: the load average before and after is printed.
@@ -30,7 +32,7 @@ def _load() -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--calibrate", action="store_true", help="refit gloo-rig.yaml first")
+    ap.add_argument("--calibrate", action="store_true", help="refit the rig profiles first")
     ap.add_argument("--out", default="bench-validate-out", help="JSON and traces go here")
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--budget", type=float, default=1.0, help="microbench s per (op, size)")
@@ -38,7 +40,7 @@ def main() -> int:
     ap.add_argument("--skip-microbench", action="store_true")
     args = ap.parse_args()
 
-    from simulator.measure.calibrate import DEFAULT_OUT, fit_profile, write_profile
+    from simulator.measure.calibrate import calibration_path, fit_profile, write_profile
     from simulator.measure.cases import STRATEGY_ALIASES
     from simulator.measure.microbench import (
         ALL_OPS,
@@ -58,34 +60,40 @@ def main() -> int:
     t_start = time.perf_counter()
     print(f"load average at start: {_load()}")
     report: dict[str, Any] = {}
+    fit_sets = ("rig-2host", "rig-4host-flat")
 
-    fit_path = out / "mb-rig-2host.json"
     if args.calibrate:
-        bench = run_microbench(
-            "rig-2host", ops=ALL_OPS, budget_s=args.budget,
-            command="benchmarks/bench_validate.py --calibrate",
-        )  # fmt: skip
-        bench.save(fit_path)
-        fit = fit_profile(load_topology("rig-2host"), bench)
-        write_profile(fit, DEFAULT_OUT)
-        print(f"calibrated {DEFAULT_OUT}: efficiency {fit.efficiency:.4f}, base "
-              f"{fit.base_latency_s * 1e6:.1f} us, step {fit.step_latency_s * 1e6:.1f} us, "
-              f"concurrency {fit.concurrency} (measured {fit.concurrency_measured}), "
-              f"rs/ar {fit.rs_over_ar}")  # fmt: skip
+        for name in fit_sets:
+            bench = run_microbench(
+                name, ops=ALL_OPS, budget_s=args.budget,
+                command="benchmarks/bench_validate.py --calibrate",
+            )  # fmt: skip
+            bench.save(out / f"mb-{name}.json")
+            fit = fit_profile(load_topology(name), bench)
+            path = write_profile(fit, calibration_path(bench.n_ranks))
+            print(f"calibrated {path} on {name}: efficiency {fit.efficiency:.4f}, base "
+                  f"{fit.base_latency_s * 1e6:.1f} us, step {fit.step_latency_s * 1e6:.1f} us, "
+                  f"concurrency {fit.concurrency} (measured {fit.concurrency_measured}), "
+                  f"rs/ar {fit.rs_over_ar}")  # fmt: skip
 
     if not args.skip_microbench:
-        for name, role in (("rig-2host", "fit set"), ("rig-4host-2rack", "held out")):
+        runs = [(n, "fit set", n_ranks) for n, n_ranks in zip(fit_sets, (2, 4), strict=True)]
+        runs += [("rig-4host-2rack", "held out", 4), ("rig-4host-2rack", "held out, 2-rank fit", 2)]
+        for name, role, fit_world in runs:
             path = out / f"mb-{name}.json"
-            if path.is_file() and (name != "rig-2host" or args.calibrate):
+            if path.is_file() and (name not in fit_sets or args.calibrate):
                 bench = load_microbench(path)
             else:
                 bench = run_microbench(name, budget_s=args.budget)
                 bench.save(path)
             topo = load_topology(name)
-            recs = table_rows(bench, predict_rows(topo, bench.rows, str(DEFAULT_OUT)))
+            profile = str(calibration_path(fit_world))
+            recs = table_rows(bench, predict_rows(topo, bench.rows, profile))
             summ = summarize(recs)
-            report[f"microbench/{name}"] = {"role": role, "summary": summ}
-            print(f"\n## microbenchmarks on {name} ({role})\n{format_table(recs)}")
+            key = f"microbench/{name}/{role}"
+            report[key] = {"role": role, "profile": profile, "summary": summ}
+            print(f"\n## microbenchmarks on {name} ({role}; {Path(profile).name})\n"
+                  f"{format_table(recs)}")  # fmt: skip
             print(json.dumps(summ, indent=1))
 
     for name in args.topologies.split(","):

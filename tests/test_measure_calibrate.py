@@ -138,3 +138,29 @@ def test_all_gather_copy_rate_is_recovered_and_priced() -> None:
         assert t1 - t0 == pytest.approx(extra, rel=1e-6, abs=1e-9)
     with pytest.raises(InputError, match=r"local_copy\.gather"):
         _as_backend({**prof, "local_copy": {"gather": "1Gbit/s"}})
+
+
+def test_one_profile_per_rank_count(tmp_path, monkeypatch) -> None:
+    """A run is predicted with the profile fitted at its own rank count, falling back to the
+    2-rank fit, then to the uncalibrated gloo profile."""
+    import simulator.measure.calibrate as cal
+
+    assert cal.calibration_path(2) == cal.DEFAULT_OUT
+    assert cal.calibration_path(4).name == "gloo-rig-4rank.yaml"
+    assert cal.calibration_name(4) == "gloo-rig-4rank"
+    monkeypatch.setattr(cal, "CALIBRATION_DIR", tmp_path)
+    monkeypatch.setattr(cal, "DEFAULT_OUT", tmp_path / "gloo-rig.yaml")
+    assert cal.rig_calibration(4) == "gloo"
+    (tmp_path / "gloo-rig.yaml").write_text("name: gloo-rig\n")
+    assert cal.rig_calibration(4) == str(tmp_path / "gloo-rig.yaml")
+    (tmp_path / "gloo-rig-4rank.yaml").write_text("name: gloo-rig-4rank\n")
+    assert cal.rig_calibration(4) == str(tmp_path / "gloo-rig-4rank.yaml")
+    assert cal.rig_calibration(2) == str(tmp_path / "gloo-rig.yaml")
+
+
+def test_fitted_profile_is_named_by_rank_count() -> None:
+    _, bench = _synthetic(0.9, 1e-4, 5e-5)
+    four = Microbench("rig-4host-flat", 4, bench.rows, "")
+    fit = fit_profile(load_topology("rig-4host-flat"), four)
+    assert fit.profile["name"] == "gloo-rig-4rank"
+    assert fit_profile(load_topology("rig-2host"), bench).profile["name"] == "gloo-rig"

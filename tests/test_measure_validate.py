@@ -85,3 +85,13 @@ def test_one_case_per_tier_on_two_hosts(tmp_path: Path, capsys: pytest.CaptureFi
     assert {"tier", "case", "measured_s", "predicted_s", "error_pct"} <= set(obj["cases"][0])
     assert obj["summary"]["all"]["n"] == 4
     assert (out / "scatter.png").stat().st_size > 0
+
+
+def test_validator_predicts_with_the_profile_of_its_rank_count(tmp_path: Path) -> None:
+    from simulator.measure.calibrate import rig_calibration
+
+    four = Validator(topology="rig-4host-2rack", strategies=["ddp"], work_dir=tmp_path)
+    two = Validator(topology="rig-2host", strategies=["ddp"], work_dir=tmp_path)
+    assert four.backend == rig_calibration(4)
+    assert two.backend == rig_calibration(2)
+    assert Validator("rig-2host", ["ddp"], tmp_path, backend="gloo").backend == "gloo"

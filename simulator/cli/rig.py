@@ -6,7 +6,8 @@
 - ``commsim rig bench TOPOLOGY``: gloo collective microbenchmarks (nccl-tests-like table) with
   the simulator's prediction beside each row.
 - ``commsim rig calibrate --topology rig-2host``: fit the gloo backend profile to a
-  microbenchmark and write ``simulator/data/calibration/gloo-rig.yaml``.
+  microbenchmark and write ``simulator/data/calibration/gloo-rig.yaml`` (2 ranks;
+  ``--topology rig-4host-flat`` writes ``gloo-rig-4rank.yaml``, the 4-rank profile).
 - ``commsim rig clean [--prefix cs-]``: delete namespaces left by killed runs.
 """
 
@@ -39,7 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     bench = sub.add_parser("bench", help="gloo collective microbenchmarks vs predictions")
     bench.add_argument("topology", help="topology NAME or PATH")
     _bench_args(bench)
-    bench.add_argument("--backend", help="profile to predict with (default: the calibration)")
+    bench.add_argument(
+        "--backend", help="profile to predict with (default: the calibration of its rank count)"
+    )
     bench.add_argument("--json", action="store_true", help="one JSON object on stdout")
     bench.set_defaults(func=_bench)
 
@@ -47,7 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     cal.add_argument("--topology", default="rig-2host", help="fit topology (default rig-2host)")
     _bench_args(cal)
     cal.add_argument(
-        "--out", help="profile YAML (default simulator/data/calibration/gloo-rig.yaml)"
+        "--out",
+        help="profile YAML (default simulator/data/calibration/gloo-rig.yaml for 2 ranks, "
+        "gloo-rig-<N>rank.yaml for N)",
     )
     cal.add_argument("--json", action="store_true", help="one JSON object on stdout")
     cal.set_defaults(func=_calibrate)
@@ -189,13 +194,13 @@ def _measure(args: argparse.Namespace, topology: str) -> Any:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    from simulator.measure.calibrate import rig_calibration
     from simulator.measure.microbench import format_table, predict_rows, summarize, table_rows
-    from simulator.measure.validate import CALIBRATION
     from simulator.topology import load_topology
 
     bench = _measure(args, args.topology)
     topo = load_topology(args.topology)
-    backend = args.backend or (str(CALIBRATION) if CALIBRATION.is_file() else "gloo")
+    backend = args.backend or rig_calibration(topo.num_ranks)
     records = table_rows(bench, predict_rows(topo, bench.rows, backend))
     summary = summarize(records)
     if args.json:
@@ -212,12 +217,12 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from simulator.measure.calibrate import DEFAULT_OUT, fit_profile, write_profile
+    from simulator.measure.calibrate import calibration_path, fit_profile, write_profile
     from simulator.topology import load_topology
 
     bench = _measure(args, args.topology)
     fit = fit_profile(load_topology(args.topology), bench)
-    path = write_profile(fit, args.out or DEFAULT_OUT)
+    path = write_profile(fit, args.out or calibration_path(bench.n_ranks))
     obj = {
         "out": str(path),
         "fit_topology": bench.topology,

@@ -22,10 +22,14 @@ values are clipped (no constant is allowed to be unphysical), and the fit is che
 simulating again.
 
 Constants are fitted on one topology's microbenchmarks (``fit_topology``) and judged on
-others (:mod:`simulator.measure.validate`). Which ops enter the fit is explicit
-(``fit_ops``); gloo's all_gather is left out by default because it reaches a lower fraction
-of the link rate than the other ops on the rig, which a per-link-kind efficiency cannot hold
-(see docs/rig.md); its excess time is fitted as the local copy above instead.
+others (:mod:`simulator.measure.validate`). One profile is fitted per rank count
+(:func:`calibration_path`): on the rig, gloo's per-message cost and its all_gather overhead
+depend on how many ranks share the machine's two cores, so 4-rank runs are predicted with a
+profile fitted on 4-rank microbenchmarks of *another* 4-host topology (rig-4host-flat).
+Which ops enter the fit is explicit (``fit_ops``); gloo's all_gather is left out by default
+because with 2 ranks it reaches a lower fraction of the link rate than the other ops on the
+rig, which a per-link-kind efficiency cannot hold (see docs/rig.md); its excess time is fitted
+as the local copy above instead.
 """
 
 from __future__ import annotations
@@ -52,8 +56,34 @@ CONCURRENCY_MAX_SIZE_B = 64 * 1024
 EFFICIENCY_MIN_SIZE_B = 4 << 20
 #: all_gather rows at least this large fit the local copy (latencies are negligible there).
 COPY_MIN_SIZE_B = 1 << 20
-#: Default output of a calibration run.
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "data" / "calibration" / "gloo-rig.yaml"
+#: Where calibrated profiles live.
+CALIBRATION_DIR = Path(__file__).resolve().parent.parent / "data" / "calibration"
+#: The 2-rank profile (fitted on rig-2host); also the fallback for a world without its own.
+DEFAULT_OUT = CALIBRATION_DIR / "gloo-rig.yaml"
+
+
+def calibration_path(world: int) -> Path:
+    """Where the profile fitted with ``world`` ranks is written (and read from).
+
+    gloo's per-message cost on the rig depends on how many ranks share the machine's cores
+    (docs/rig.md), so a profile is fitted per rank count: ``gloo-rig.yaml`` with 2 ranks,
+    ``gloo-rig-<N>rank.yaml`` with N.
+    """
+    return DEFAULT_OUT if world == 2 else CALIBRATION_DIR / f"gloo-rig-{world}rank.yaml"
+
+
+def calibration_name(world: int) -> str:
+    """The profile name written into ``calibration_path(world)``."""
+    return calibration_path(world).stem
+
+
+def rig_calibration(world: int) -> str:
+    """The profile to predict a ``world``-rank rig run with: its own rank count's fit when
+    there is one, else the 2-rank fit, else the uncalibrated ``gloo`` profile."""
+    for path in (calibration_path(world), DEFAULT_OUT):
+        if path.is_file():
+            return str(path)
+    return "gloo"
 
 
 @dataclass(frozen=True)
@@ -158,7 +188,7 @@ def fit_profile(
     def prof(eff: float, a: float, b: float) -> dict[str, Any]:
         return make_profile(
             base, efficiency=eff, base_latency_s=a, step_latency_s=b,
-            concurrency=conc, rs_as_ar=rs_as_ar,
+            concurrency=conc, rs_as_ar=rs_as_ar, name=calibration_name(bench.n_ranks),
         )  # fmt: skip
 
     m = np.array([r.median_s for r in rows])

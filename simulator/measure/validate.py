@@ -15,9 +15,10 @@ rank's step time; its *spread* is ``(max - min) / median`` of those steps, in pe
 *predicted step* is the median of its per-step predictions; a re-sharded prediction is one
 simulated step. ``error_pct = 100 * (predicted - measured) / measured``.
 
-Predictions use the calibrated backend (``simulator/data/calibration/gloo-rig.yaml``, fitted on
-rig-2host microbenchmarks only; see :mod:`simulator.measure.calibrate`), never constants fitted
-on these runs. Each recording is made once and reused by every case that needs it.
+Predictions use the calibrated backend of the run's rank count
+(:func:`simulator.measure.calibrate.rig_calibration`: ``gloo-rig.yaml`` fitted on rig-2host
+microbenchmarks, ``gloo-rig-4rank.yaml`` on rig-4host-flat ones), never constants fitted on
+these runs. Each recording is made once and reused by every case that needs it.
 """
 
 from __future__ import annotations
@@ -30,9 +31,6 @@ from typing import Any
 
 from simulator.errors import InputError
 from simulator.measure.cases import BASE_STRATEGY, WHAT_IF, ModelShape, Tier
-
-#: The calibration file validation predicts with (when it exists).
-CALIBRATION = Path(__file__).resolve().parent.parent / "data" / "calibration" / "gloo-rig.yaml"
 
 
 @dataclass(frozen=True)
@@ -65,7 +63,8 @@ class Validator:
         topology: the rig topology (its rank count is the world size).
         strategies: recorder strategy names (tier 1 runs each; tier 3 predicts each but DDP).
         work_dir: recordings go to ``work_dir/<topology>/<strategy>``; existing ones are reused.
-        backend: the backend profile predictions use (name or YAML path).
+        backend: the backend profile predictions use (name or YAML path); empty: the
+            calibration of the topology's rank count (:func:`rig_calibration`).
         steps, warmup: measured and warm-up steps per recording.
         shape: the tiny GPT's shape.
         what_if: tier-2 target topologies (default: :data:`WHAT_IF` of ``topology``).
@@ -77,9 +76,7 @@ class Validator:
     topology: str
     strategies: Sequence[str]
     work_dir: Path
-    backend: str = field(
-        default_factory=lambda: str(CALIBRATION) if CALIBRATION.is_file() else "gloo"
-    )
+    backend: str = ""
     steps: int = 8
     warmup: int = 2
     shape: ModelShape = field(default_factory=ModelShape)
@@ -87,6 +84,13 @@ class Validator:
     tiers: Sequence[Tier] = (Tier.REPLAY, Tier.TOPOLOGY, Tier.STRATEGY)
     timeout_s: float = 900.0
     log: Callable[[str], None] = lambda msg: None
+
+    def __post_init__(self) -> None:
+        if not self.backend:
+            from simulator.measure.calibrate import rig_calibration
+            from simulator.topology import load_topology
+
+            self.backend = rig_calibration(load_topology(self.topology).num_ranks)
 
     # -- recordings ------------------------------------------------------------------------
     def recording(self, topology: str, strategy: str) -> Path:
