@@ -402,3 +402,42 @@ def test_lane_resuming_just_before_the_gloo_span_closes_is_a_wait(tmp_path, resu
     # ops and short gaps (100 us before each mm and the launch, 200 us after the wait, 50 us
     # before the step ends) are busy; no wait time is
     assert busy == pytest.approx((100 + 1000 + 100 + 50 + 200 + 200 + 1000 + 50) * 1e-6, abs=2e-6)
+
+
+@pytest.mark.parametrize("container", ["autograd::engine::evaluate_function: ViewBackward0",
+                                       "FSDP::post_backward_reduce (blocks.0)"])  # fmt: skip
+def test_wait_inside_an_op_or_fsdp_scope_is_a_wait(tmp_path, container):
+    """FSDP2 launches a collective and blocks on it inside an autograd hook (or in a Python
+    hook under an ``FSDP::`` annotation): the lane shows no gap, only one long op. The stretch
+    with no nested op during which the launched collective finishes is a wait."""
+    from simulator.traces.cpu import cpu_timelines
+    from simulator.traces.events import ImportSummary, load_kineto
+
+    cat = "user_annotation" if container.startswith("FSDP::") else "cpu_op"
+    launch = {"Input Dims": [[4096], [1024]], "Input type": ["float", "float"]}
+
+    def op(name, ts, dur, tid=1, cat="cpu_op", **args):
+        return {"ph": "X", "name": name, "cat": cat, "ts": ts, "dur": dur, "pid": 1, "tid": tid,
+                "args": args}  # fmt: skip
+
+    events = [
+        op("commsim.step#0", 0, 60000, cat="user_annotation"),
+        op(container, 1000, 50000, cat=cat),
+        op("aten::cat", 1000, 2000),  # copy-in
+        op("c10d::allgather_into_tensor_coalesced_", 3000, 100, **launch),
+        op("gloo:all_gather", 3200, 40000, tid=2, cat="user_annotation"),  # ends at 43.2 ms
+        op("aten::mm", 51000, 2000),
+    ]
+    path = tmp_path / "rank0.trace.json"
+    path.write_text(json.dumps({"traceEvents": events}))
+    summary = ImportSummary()
+    (tl,) = cpu_timelines(load_kineto(path), 0, 2, summary)
+    assert len(tl.comms) == 1
+    assert [(w.comm, round(w.start_s * 1e3, 3), round(w.end_s * 1e3, 3)) for w in tl.waits] == [
+        (0, 3.1, 43.2)
+    ]
+    assert summary.roles["inner-wait"] == 1
+    busy = sum(p.end_s - p.start_s for p in tl.pieces)
+    # everything but the wait: 1 ms before the container, its 3.1 ms of ops, the 7.8 ms
+    # wake-up and untraced rest, the last op, and the 7 ms to the step's end
+    assert busy == pytest.approx((60000 - 40100) * 1e-6, abs=2e-6)

@@ -49,6 +49,18 @@ RESUME_SLACK_S = 2e-3
 #: (up to 38 ms) were booked as compute: 104 ms per step on rank 0 of the 4-host DDP
 #: recording, 13 ms with it.
 EARLY_RESUME_S = 1e-3
+#: Shortest gap *inside* a top-level op (between its nested ops) treated as a possible wait.
+#: FSDP2 blocks on its all_gather and reduce_scatter inside autograd hooks, so no gap shows on
+#: the lane: on rig-4host-2rack an 80-110 ms wait sits inside one
+#: ``autograd::engine::evaluate_function`` (run E's fsdp recording, 2026-11-29). Longer than
+#: the lane threshold because a thread descheduled inside an op on a busy 2-core machine leaves
+#: gaps too; a wait is 1 ms or more here.
+INNER_WAIT_MIN_S = 1e-3
+#: Annotations inside which a framework launches a collective and blocks on it; a gap in
+#: them is searched like a gap inside an op. FSDP2's post-backward reduce runs in a Python
+#: hook outside any op: ``FSDP::post_backward_reduce`` holds the reduce_scatter's launch and
+#: the wait for it.
+BLOCKING_SCOPES = ("FSDP::",)
 
 STEP_RE = re.compile(r"^(?:commsim\.step|ProfilerStep)#(\d+)$")
 LAYER_RE = re.compile(r"^commsim\.fwd\.layer(\d+)$")
@@ -175,6 +187,45 @@ def _top_level(evs: Sequence[Event]) -> tuple[list[Event], int]:
     return top, nested
 
 
+def _inner_gaps(
+    top: Sequence[Event], evs: Sequence[Event], min_s: float
+) -> list[tuple[float, float, float]]:
+    """Gaps longer than ``min_s`` inside each top-level op with nested ops: stretches where
+    none of its nested ops runs (from its start to its first nested op, between them, and
+    after the last one), as ``(start, end, op start)``. ``evs`` and ``top`` are sorted by
+    start."""
+    out: list[tuple[float, float, float]] = []
+    j = 0
+    for u in top:
+        while j < len(evs) and evs[j].start_s < u.start_s:
+            j += 1
+        cur = u.start_s
+        k = j
+        while k < len(evs) and evs[k].start_s < u.end_s:
+            e = evs[k]
+            if e is not u:
+                if e.start_s - cur > min_s:
+                    out.append((cur, e.start_s, u.start_s))
+                cur = max(cur, min(e.end_s, u.end_s))
+            k += 1
+        if cur > u.start_s and u.end_s - cur > min_s:
+            out.append((cur, u.end_s, u.start_s))
+    return out
+
+
+def _inner_wait(
+    gs: float, ge: float, op_start: float, comms: Sequence[CommEvent], done: set[int]
+) -> int | None:
+    """The comm a gap inside an op waited for: launched by that op before the gap, and done
+    within it (or at most :data:`EARLY_RESUME_S` after); the last to finish. None if none."""
+    cands = [
+        i
+        for i, c in enumerate(comms)
+        if i not in done and op_start <= c.launch_s <= gs and gs <= c.end_s <= ge + EARLY_RESUME_S
+    ]
+    return max(cands, key=lambda i: comms[i].end_s) if cands else None
+
+
 def _subtract(
     units: list[tuple[float, float, Label]], holes: list[tuple[float, float]]
 ) -> list[tuple[float, float, Label]]:
@@ -284,6 +335,7 @@ def _one_step(
     optim: list[tuple[float, float]] = []
     waits_explicit: list[Event] = []
     cpu_ops: list[Event] = []
+    scopes: list[Event] = []
     for e in evs:
         m = LAYER_RE.match(e.name)
         if m:
@@ -309,6 +361,8 @@ def _one_step(
             cpu_ops.append(e)
         elif e.cat == "user_annotation":
             summary.used["annotation"] += 1
+            if e.name.startswith(BLOCKING_SCOPES) and e.tid == tid:
+                scopes.append(e)
         else:
             summary.unknown[f"{e.cat}:{e.name}"] += 1
     # sequence number -> layer, from forward ops inside layer annotations
@@ -364,25 +418,32 @@ def _one_step(
             waited.add(ci)
             tl.waits.append(Wait(w.start_s, w.end_s, ci))
             holes.append((w.start_s, w.end_s))
-    units = _subtract(units, holes)
-    # gap waits
     ends = sorted((c.end_s, i) for i, c in enumerate(tl.comms))
-    prev = s0
     done: set[int] = set()  # comms a gap has waited for (explicit waits may repeat)
+    # waits inside an op (FSDP2's hooks launch a collective and block on it): a gap between
+    # the op's nested ops during which a collective the op launched finishes
+    inner: list[tuple[float, float]] = []
+    for gs, ge, op_start in _inner_gaps(top, cpu_ops, INNER_WAIT_MIN_S) + _inner_gaps(
+        scopes, cpu_ops, INNER_WAIT_MIN_S
+    ):
+        inner_ci = _inner_wait(gs, ge, op_start, tl.comms, done)
+        if inner_ci is not None:
+            wake_s = max(gs, min(ge, tl.comms[inner_ci].end_s))
+            tl.waits.append(Wait(gs, wake_s, inner_ci))
+            done.add(inner_ci)
+            inner.append((gs, wake_s))
+    summary.roles["inner-wait"] += len(inner)
+    units = _subtract(units, holes + inner)
+    # gap waits
+    prev = s0
     for us, ue, lab in [*units, (s1, s1, Label("other"))]:
         gap = us - prev
         wait_ci = None
-        if gap > MIN_WAIT_GAP_S:
-            for end_s, i in reversed(ends):
-                if i in done:  # an op already waited for in a gap wakes no one again
-                    continue
-                if prev - RESUME_SLACK_S <= end_s <= us and us - end_s <= RESUME_SLACK_S:
-                    wait_ci = i
-                    break
-            else:  # no span ended before the lane resumed: one that closes just after it
-                wait_ci = next(
-                    (i for e, i in ends if us < e <= us + EARLY_RESUME_S and i not in done), None
-                )
+        covered = [he for hs, he in inner if prev - 1e-9 <= hs and he <= us + 1e-9]
+        if covered:
+            prev = max(covered)  # an inner wait already accounts for this gap (or its start)
+        elif gap > MIN_WAIT_GAP_S:
+            wait_ci = _gap_wait(prev, us, ends, done)
         if wait_ci is not None:
             wake_s = max(prev, min(us, tl.comms[wait_ci].end_s))
             tl.waits.append(Wait(prev, wake_s, wait_ci))
@@ -395,6 +456,25 @@ def _one_step(
         prev = max(prev, ue)
     tl.waits.sort(key=lambda w: w.start_s)
     return tl
+
+
+def _gap_wait(
+    gs: float, ge: float, ends: Sequence[tuple[float, int]], done: set[int]
+) -> int | None:
+    """The comm a lane gap ``[gs, ge]`` waited for, or None.
+
+    The latest one that ended at most :data:`RESUME_SLACK_S` before the lane resumed (and not
+    before the gap began, less that slack); failing that, the first that closes at most
+    :data:`EARLY_RESUME_S` after it resumed. An op waited for once (``done``) wakes no one
+    again.
+    """
+    for end_s, i in reversed(ends):
+        if i not in done and gs - RESUME_SLACK_S <= end_s <= ge and ge - end_s <= RESUME_SLACK_S:
+            return i
+    for end_s, i in ends:  # no span ended before the lane resumed: one that closes just after
+        if ge < end_s <= ge + EARLY_RESUME_S and i not in done:
+            return i
+    return None
 
 
 def _dims_match(c: CommEvent, dims: object) -> bool:
