@@ -65,15 +65,17 @@ def test_one_case_per_tier_on_two_hosts(tmp_path: Path, capsys: pytest.CaptureFi
         what_if=["rig-2host-halfnic"],
     )
     cases = v.run()
-    assert [c.tier for c in cases] == ["replay", "replay", "topology", "strategy"]
+    assert [c.tier for c in cases] == ["replay", "replay", "topology", "topology", "strategy"]
+    assert [c.strategy for c in cases[2:4]] == ["ddp", "fsdp"]
     for c in cases:
         assert c.measured_s > 0 and c.predicted_s > 0 and math.isfinite(c.error_pct)
         # Behaviour, not a figure: a replay of a run on its own rig is in the right ballpark.
         assert abs(c.error_pct) < 50, c
-    ddp, _, halfnic, _ = cases
-    # Halving the NICs slows DDP down, and the prediction says so too.
-    assert halfnic.measured_s > ddp.measured_s
-    assert halfnic.predicted_s > ddp.predicted_s
+    ddp, fsdp, ddp_half, fsdp_half, _ = cases
+    # Halving the NICs slows both down, and the predictions say so too.
+    for full, half in ((ddp, ddp_half), (fsdp, fsdp_half)):
+        assert half.measured_s > full.measured_s
+        assert half.predicted_s > full.predicted_s
 
     # The CLI reuses the recordings under --out and keeps the JSON contract.
     out = tmp_path
@@ -83,7 +85,7 @@ def test_one_case_per_tier_on_two_hosts(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 0
     obj = json.loads(capsys.readouterr().out)
     assert {"tier", "case", "measured_s", "predicted_s", "error_pct"} <= set(obj["cases"][0])
-    assert obj["summary"]["all"]["n"] == 4
+    assert obj["summary"]["all"]["n"] == 5
     assert (out / "scatter.png").stat().st_size > 0
 
 

@@ -35,8 +35,12 @@ WHAT_IF: dict[str, tuple[str, ...]] = {
     "rig-4host-2rack": ("rig-4host-2rack-oversub",),
 }
 
-#: The strategy every tier-2 and tier-3 case is recorded with.
+#: The strategy every tier-3 case is recorded with, and every tier-2 case at least.
 BASE_STRATEGY = "ddp"
+
+#: Strategies tier 2 also records on both topologies when they are among those validated: FSDP
+#: blocks on its collectives inside hooks, which a replay must read as waits, not compute.
+TOPOLOGY_STRATEGIES: tuple[str, ...] = (BASE_STRATEGY, "fsdp")
 
 
 @dataclass(frozen=True)

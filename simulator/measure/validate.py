@@ -5,8 +5,9 @@ the traces recorder (:func:`simulator.traces.record.record`, which calls
 :func:`simulator.measure.rig.launch_on_rig`):
 
 1. ``replay``: record strategy S on topology T, replay the trace on T.
-2. ``topology``: record DDP on T1, replay its trace on T2 (a NIC halved, an oversubscribed
-   uplink: :data:`~simulator.measure.cases.WHAT_IF`), and measure DDP on T2.
+2. ``topology``: record DDP (and FSDP, when validated) on T1, replay its trace on T2 (a NIC
+   halved, an oversubscribed uplink: :data:`~simulator.measure.cases.WHAT_IF`), and measure
+   the same strategy on T2.
 3. ``strategy``: record DDP on T, re-shard its measured per-layer profile to S
    (:func:`simulator.traces.reshard.reshard`) and predict S, then measure S on T.
 
@@ -30,7 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from simulator.errors import InputError
-from simulator.measure.cases import BASE_STRATEGY, WHAT_IF, ModelShape, Tier
+from simulator.measure.cases import (
+    BASE_STRATEGY,
+    TOPOLOGY_STRATEGIES,
+    WHAT_IF,
+    ModelShape,
+    Tier,
+)
 
 
 @dataclass(frozen=True)
@@ -141,7 +148,9 @@ class Validator:
                     raise InputError(
                         f"what-if topology {t2} has a different number of ranks", field="what_if"
                     )
-                results.append(self.topology_case(t2))
+                for s in TOPOLOGY_STRATEGIES:
+                    if s == BASE_STRATEGY or s in self.strategies:
+                        results.append(self.topology_case(t2, s))
         if Tier.STRATEGY in self.tiers:
             for s in self.strategies:
                 if s != BASE_STRATEGY:
@@ -162,17 +171,18 @@ class Validator:
             recorded=str(rec), measured_from=str(rec),
         )  # fmt: skip
 
-    def topology_case(self, target: str) -> CaseResult:
-        """Tier 2: replay the DDP trace of the topology on ``target``; measure DDP there."""
+    def topology_case(self, target: str, strategy: str = BASE_STRATEGY) -> CaseResult:
+        """Tier 2: replay the ``strategy`` trace of the topology on ``target``; measure
+        ``strategy`` there."""
         from simulator.traces.replay import replay
 
-        src = self.recording(self.topology, BASE_STRATEGY)
+        src = self.recording(self.topology, strategy)
         out = replay(str(src), topology=target, backend=self.backend)
         predicted = statistics.median(p["predicted_s"] for p in out["per_step"])
-        meas_dir = self.recording(target, BASE_STRATEGY)
+        meas_dir = self.recording(target, strategy)
         return _case(
-            Tier.TOPOLOGY, f"{BASE_STRATEGY}@{self.topology}->{target}",
-            _measured_steps(meas_dir), predicted, topology=target, strategy=BASE_STRATEGY,
+            Tier.TOPOLOGY, f"{strategy}@{self.topology}->{target}",
+            _measured_steps(meas_dir), predicted, topology=target, strategy=strategy,
             predicted_on=target, recorded=str(src), measured_from=str(meas_dir),
         )  # fmt: skip
 
