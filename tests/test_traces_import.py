@@ -441,3 +441,28 @@ def test_wait_inside_an_op_or_fsdp_scope_is_a_wait(tmp_path, container):
     # everything but the wait: 1 ms before the container, its 3.1 ms of ops, the 7.8 ms
     # wake-up and untraced rest, the last op, and the 7 ms to the step's end
     assert busy == pytest.approx((60000 - 40100) * 1e-6, abs=2e-6)
+
+
+def test_a_send_closing_after_the_lane_resumed_was_not_waited_for(tmp_path):
+    """send/recv spans are asynchronous on the lane itself: one that closes just after the lane
+    resumed did not wake it. Waiting on it made a 1F1B replay deadlock (both stages waiting on
+    their sends before posting their receives)."""
+    from simulator.traces.cpu import cpu_timelines
+    from simulator.traces.events import ImportSummary, load_kineto
+
+    def op(name, ts, dur, tid=1, cat="cpu_op", **args):
+        return {"ph": "X", "name": name, "cat": cat, "ts": ts, "dur": dur, "pid": 1, "tid": tid,
+                "args": args}  # fmt: skip
+
+    events = [
+        op("commsim.step#0", 0, 8000, cat="user_annotation"),
+        op("c10d::send", 1000, 50, **{"Input Dims": [[1024]], "Input type": ["float"]}),
+        op("gloo:send", 1050, 5450, cat="user_annotation"),  # closes at 6.5 ms
+        op("aten::mm", 1100, 900),
+        op("aten::add", 6000, 1900),  # resumes 0.5 ms before the send's span closes
+    ]
+    path = tmp_path / "rank0.trace.json"
+    path.write_text(json.dumps({"traceEvents": events}))
+    (tl,) = cpu_timelines(load_kineto(path), 0, 2, ImportSummary())
+    assert [c.op for c in tl.comms] == ["send"]
+    assert tl.waits == []

@@ -216,12 +216,16 @@ def _inner_gaps(
 def _inner_wait(
     gs: float, ge: float, op_start: float, comms: Sequence[CommEvent], done: set[int]
 ) -> int | None:
-    """The comm a gap inside an op waited for: launched by that op before the gap, and done
-    within it (or at most :data:`EARLY_RESUME_S` after); the last to finish. None if none."""
+    """The collective a gap inside an op waited for: launched by that op before the gap, and
+    done within it (or at most :data:`EARLY_RESUME_S` after); the last to finish. None if
+    none."""
     cands = [
         i
         for i, c in enumerate(comms)
-        if i not in done and op_start <= c.launch_s <= gs and gs <= c.end_s <= ge + EARLY_RESUME_S
+        if i not in done
+        and _is_collective(c)
+        and op_start <= c.launch_s <= gs
+        and gs <= c.end_s <= ge + EARLY_RESUME_S
     ]
     return max(cands, key=lambda i: comms[i].end_s) if cands else None
 
@@ -443,7 +447,7 @@ def _one_step(
         if covered:
             prev = max(covered)  # an inner wait already accounts for this gap (or its start)
         elif gap > MIN_WAIT_GAP_S:
-            wait_ci = _gap_wait(prev, us, ends, done)
+            wait_ci = _gap_wait(prev, us, ends, tl.comms, done)
         if wait_ci is not None:
             wake_s = max(prev, min(us, tl.comms[wait_ci].end_s))
             tl.waits.append(Wait(prev, wake_s, wait_ci))
@@ -459,22 +463,32 @@ def _one_step(
 
 
 def _gap_wait(
-    gs: float, ge: float, ends: Sequence[tuple[float, int]], done: set[int]
+    gs: float,
+    ge: float,
+    ends: Sequence[tuple[float, int]],
+    comms: Sequence[CommEvent],
+    done: set[int],
 ) -> int | None:
     """The comm a lane gap ``[gs, ge]`` waited for, or None.
 
     The latest one that ended at most :data:`RESUME_SLACK_S` before the lane resumed (and not
-    before the gap began, less that slack); failing that, the first that closes at most
-    :data:`EARLY_RESUME_S` after it resumed. An op waited for once (``done``) wakes no one
-    again.
+    before the gap began, less that slack); failing that, the first *collective* that closes at
+    most :data:`EARLY_RESUME_S` after it resumed (a collective's span closes on gloo's worker
+    after it woke the waiter; send/recv spans are asynchronous on the lane itself and close
+    whenever the peer is done, so a lane that resumed before one closed did not wait for it).
+    An op waited for once (``done``) wakes no one again.
     """
     for end_s, i in reversed(ends):
         if i not in done and gs - RESUME_SLACK_S <= end_s <= ge and ge - end_s <= RESUME_SLACK_S:
             return i
     for end_s, i in ends:  # no span ended before the lane resumed: one that closes just after
-        if ge < end_s <= ge + EARLY_RESUME_S and i not in done:
+        if ge < end_s <= ge + EARLY_RESUME_S and i not in done and _is_collective(comms[i]):
             return i
     return None
+
+
+def _is_collective(c: CommEvent) -> bool:
+    return isinstance(c.op, CollectiveOp)
 
 
 def _dims_match(c: CommEvent, dims: object) -> bool:
