@@ -103,9 +103,9 @@ def test_table_has_nccl_tests_columns() -> None:
     assert summarize(recs)["n"] == 8
 
 
-def test_all_gather_copy_rate_is_recovered_and_priced() -> None:
+def test_all_gather_efficiency_is_recovered_and_priced() -> None:
     from simulator.errors import InputError
-    from simulator.measure.calibrate import fit_all_gather_copy
+    from simulator.measure.calibrate import fit_all_gather_efficiency
 
     topo, bench = _synthetic(0.9, 150e-6, 40e-6)
     prof = make_profile(
@@ -117,20 +117,30 @@ def test_all_gather_copy_rate_is_recovered_and_priced() -> None:
         rs_as_ar=True,
     )
     plain = _as_backend(prof)
-    rate_Bps = 400e6
+    slow = _as_backend({**prof, "op_efficiency": {"all_gather": 0.63}})
     rows = []
     for s in SIZES:
-        t = predict_row(topo, BenchRow("all_gather", s, 2, (1.0,)), plain)
+        t = predict_row(topo, BenchRow("all_gather", s, 2, (1.0,)), slow)
         assert t is not None
-        rows.append(BenchRow("all_gather", s, 2, (t + s / rate_Bps,)))
-    fitted = fit_all_gather_copy(topo, Microbench("rig-2host", 2, (*bench.rows, *rows)), prof)
-    assert fitted == pytest.approx(rate_Bps, rel=0.01)
+        rows.append(BenchRow("all_gather", s, 2, (t,)))
+    fitted = fit_all_gather_efficiency(topo, Microbench("rig-2host", 2, (*bench.rows, *rows)), prof)
+    assert fitted == pytest.approx(0.63, rel=0.01)
     # No all_gather rows: nothing to fit.
-    assert fit_all_gather_copy(topo, bench, prof) is None
+    assert fit_all_gather_efficiency(topo, bench, prof) is None
 
-    # The profile key adds size / rate to an all_gather, and to nothing else.
-    with_copy = _as_backend({**prof, "local_copy": {"all_gather": "3.2Gbit/s"}})
+    # The key slows all_gather's transfers by that fraction, and nothing else; at 16 MiB the
+    # latencies are under 0.1 % of the time.
     big = 16 << 20
+    for op, ratio in (("all_gather", 1 / 0.63), ("all_reduce", 1.0)):
+        row = BenchRow(op, big, 2, (1.0,))
+        t0, t1 = predict_row(topo, row, plain), predict_row(topo, row, slow)
+        assert t0 is not None and t1 is not None
+        assert t1 / t0 == pytest.approx(ratio, rel=2e-3)
+    with pytest.raises(InputError, match=r"op_efficiency\.all_gather"):
+        _as_backend({**prof, "op_efficiency": {"all_gather": 1.5}})
+
+    # The older fixed-rate local copy is still a profile key: size / rate after an all_gather.
+    with_copy = _as_backend({**prof, "local_copy": {"all_gather": "3.2Gbit/s"}})
     for op, extra in (("all_gather", big / 400e6), ("all_reduce", 0.0)):
         row = BenchRow(op, big, 2, (1.0,))
         t0, t1 = predict_row(topo, row, plain), predict_row(topo, row, with_copy)

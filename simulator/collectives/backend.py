@@ -20,6 +20,9 @@ A :class:`BackendProfile` says, for one library (NCCL, gloo, or a calibration of
 * ``local_copy[op]``: optional; a local copy after the network phases, ``size_B / rate``
   seconds (torch's ProcessGroupGloo all_gather gathers into a fresh flat buffer and then
   copies it into the output tensors; a calibration fits the rate);
+* ``op_efficiency[op]``: optional; a further fraction of the throughput that ``op`` reaches,
+  on top of ``efficiency`` (gloo's all_gather between 2 ranks reaches about 0.63 of what its
+  all_reduce does, at 400 and at 200 Mbit/s alike; a calibration fits it);
 * ``tree_max_algbw``: optional ceiling on a tree all-reduce's algorithm bandwidth
   (``two_hosts``: groups on at most 2 hosts, ``more_hosts``: beyond), for libraries whose tree
   is limited by the GPU rather than the links (NCCL's ``maxTreeBw``);
@@ -105,6 +108,11 @@ class BackendProfile:
     nvls: NvlsProfile | None = None
     source: str = ""
     local_copy_Bps: Mapping[CollectiveOp, float] | None = None
+    op_efficiency: Mapping[CollectiveOp, float] | None = None
+
+    def op_factor(self, op: CollectiveOp) -> float:
+        """The fraction of the throughput ``op`` reaches beyond ``efficiency`` (1 if none)."""
+        return (self.op_efficiency or {}).get(op, 1.0)
 
     def local_copy_s(self, op: CollectiveOp, size_B: float) -> float:
         """Seconds of local copying ``op`` of ``size_B`` adds after its transfers (0 if none)."""
@@ -137,6 +145,7 @@ _TOP_KEYS = {
     "tree_max_algbw": False,
     "nvls": False,
     "local_copy": False,
+    "op_efficiency": False,
 }
 _PROTO_KEYS = {"base_latency", "step_latency", "bandwidth_factor"}
 
@@ -255,6 +264,13 @@ def parse_backend(data: Any, *, file: str) -> BackendProfile:
             CollectiveOp(k): _bandwidth(v, file=file, field=f"local_copy.{k}")
             for k, v in data["local_copy"].items()
         }
+    op_eff = None
+    if data.get("op_efficiency") is not None:
+        _check_keys(data["op_efficiency"], ops, set(), file=file, field="op_efficiency")
+        op_eff = {
+            CollectiveOp(k): _fraction(v, file=file, field=f"op_efficiency.{k}")
+            for k, v in data["op_efficiency"].items()
+        }
     nvls = None
     if data.get("nvls") is not None:
         _check_keys(
@@ -298,6 +314,7 @@ def parse_backend(data: Any, *, file: str) -> BackendProfile:
         nvls=nvls,
         source=file,
         local_copy_Bps=local_copy,
+        op_efficiency=op_eff,
     )
 
 

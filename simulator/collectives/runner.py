@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import weakref
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -267,6 +267,9 @@ def run_collective_info(
         raise InputError(f"chunks must be >= 1, got {chunks}", field="chunks")
     choice = choose(topology, op, group, size_B, algo, profile, channels=channels, root=root)
     sched, proto = choice.schedule, choice.protocol
+    factor = profile.op_factor(sched.op)
+    if factor != 1.0:  # the op reaches only this share of the protocol's throughput
+        proto = replace(proto, bandwidth_factor=proto.bandwidth_factor * factor)
     info = RunInfo(sched.algo.value, proto.name, sched.channels)
     planner = planner_for(topology, profile)
     tag = tag or f"{sched.op.value}.{sched.algo.value}"

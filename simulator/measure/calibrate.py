@@ -9,9 +9,10 @@ Fitted constants (fields of :class:`simulator.collectives.BackendProfile`):
   ``concurrent_all_reduce`` (K async all_reduces) against one, at latency-bound sizes;
 * ``reduce_scatter_as_all_reduce``: whether gloo's reduce_scatter costs a full all_reduce
   (its time over all_reduce's at >= 1 MiB; a native one would take about half);
-* ``local_copy.all_gather``: the rate of the local copy torch's gloo all_gather adds after its
-  transfers (it gathers into a fresh flat buffer, then copies into the output tensors), fitted
-  last, from all_gather's own rows >= 1 MiB at the fitted efficiency and latencies.
+* ``op_efficiency.all_gather``: the further fraction of the throughput gloo's all_gather
+  reaches, fitted last, from all_gather's own rows >= 1 MiB at the fitted efficiency and
+  latencies (it replaced a fixed-rate local copy, which could not follow a change of link
+  rate: see :func:`fit_all_gather_efficiency`).
 
 The time of a lone collective in the simulator is, on a fixed topology and schedule, affine in
 ``(base_latency, step_latency, 1/efficiency)``; :func:`fit_profile` finds the Jacobian by
@@ -28,8 +29,8 @@ depend on how many ranks share the machine's two cores, so 4-rank runs are predi
 profile fitted on 4-rank microbenchmarks of *another* 4-host topology (rig-4host-flat).
 Which ops enter the fit is explicit (``fit_ops``); gloo's all_gather is left out by default
 because with 2 ranks it reaches a lower fraction of the link rate than the other ops on the
-rig, which a per-link-kind efficiency cannot hold (see docs/rig.md); its excess time is fitted
-as the local copy above instead.
+rig, which a per-link-kind efficiency cannot hold (see docs/rig.md); its own fraction is
+fitted instead.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ RIG_KIND = "ethernet"
 CONCURRENCY_MAX_SIZE_B = 64 * 1024
 #: Messages at least this large fit the efficiency (their latency share is below 1 %).
 EFFICIENCY_MIN_SIZE_B = 4 << 20
-#: all_gather rows at least this large fit the local copy (latencies are negligible there).
+#: all_gather rows at least this large fit its op efficiency (latencies are negligible there).
 COPY_MIN_SIZE_B = 1 << 20
 #: Where calibrated profiles live.
 CALIBRATION_DIR = Path(__file__).resolve().parent.parent / "data" / "calibration"
@@ -220,9 +221,9 @@ def fit_profile(
     a, b, de = max(a, 0.0), max(b, 0.0), max(de, 0.0)
     eff = 1.0 / (1.0 + de)
     final = prof(eff, a, b)
-    copy_Bps = fit_all_gather_copy(topology, bench, final)
-    if copy_Bps is not None:
-        final["local_copy"] = {"all_gather": f"{copy_Bps * 8 / 1e6:.3f}Mbit/s"}
+    ag_eff = fit_all_gather_efficiency(topology, bench, final)
+    if ag_eff is not None:
+        final["op_efficiency"] = {"all_gather": round(ag_eff, 4)}
     pred = _predict(topology, rows, final)
     errs = np.abs(100.0 * (pred - m) / m)
     today = _dt.date.today().isoformat()
@@ -235,8 +236,8 @@ def fit_profile(
         f"Measured concurrency {conc_meas if conc_meas is None else round(conc_meas, 2)} "
         f"(K={CONCURRENT_K} async all_reduces <= {CONCURRENCY_MAX_SIZE_B} B); "
         f"reduce_scatter/all_reduce time {ratio if ratio is None else round(ratio, 3)}. "
-        f"all_gather local copy: "
-        f"{'not fitted' if copy_Bps is None else f'{copy_Bps / 1e6:.1f} MB/s'} "
+        f"all_gather op efficiency: "
+        f"{'not fitted' if ag_eff is None else f'{ag_eff:.3f}'} "
         f"(least squares on relative error, all_gather rows >= {COPY_MIN_SIZE_B} B)."
     )
     return Fit(
@@ -253,21 +254,25 @@ def fit_profile(
     )
 
 
-def fit_all_gather_copy(topology: Any, bench: Microbench, profile: dict[str, Any]) -> float | None:
-    """The all_gather local-copy rate (B/s) that best explains all_gather's rows >= 1 MiB.
+def fit_all_gather_efficiency(
+    topology: Any, bench: Microbench, profile: dict[str, Any]
+) -> float | None:
+    """The fraction of its throughput gloo's all_gather reaches beyond the fitted efficiency.
 
-    Minimises the relative error of ``predicted + size / rate`` (predicted with ``profile``,
-    which has no copy); None when there are no such rows or they need no copy.
+    With ``x = predicted / measured`` for all_gather's rows >= 1 MiB (predicted with
+    ``profile``, no op efficiency), minimises the relative error of ``predicted / f``:
+    ``f = sum(x^2) / sum(x)``, capped at 1. None when there are no such rows.
+
+    A fraction, not the fixed-rate copy fitted before: on rig-2host-halfnic (200 Mbit/s) a
+    2-rank all_gather takes twice as long as on rig-2host (400 Mbit/s), 2.13 s against 1.06 s
+    for 64 MiB (2026-11-29), so its excess scales with the link rate, as a fraction does.
     """
     rows = [r for r in bench.rows if r.op == "all_gather" and r.size_B >= COPY_MIN_SIZE_B]
     if not rows:
         return None
     m = np.array([r.median_s for r in rows])
-    p = _predict(topology, rows, profile)
-    x = np.array([r.size_B for r in rows], dtype=float) / m
-    y = (m - p) / m
-    c = float(np.dot(x, y) / np.dot(x, x))  # seconds per byte
-    return 1.0 / c if c > 0 else None
+    x = _predict(topology, rows, profile) / m
+    return min(1.0, float(np.dot(x, x) / x.sum()))
 
 
 def write_profile(fit: Fit, path: str | Path = DEFAULT_OUT) -> Path:
