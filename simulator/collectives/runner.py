@@ -177,6 +177,11 @@ def _choose(
             phase_cost(pl, p.depth, topology.capacity_Bps, f)
             for pl, p, f in zip(planned, sched.phases, floors, strict=True)
         )
+        factor = profile.op_factor(sched_op)
+        if factor != 1.0:  # the op reaches only this share of each protocol's throughput
+            protocols = tuple(
+                replace(p, bandwidth_factor=p.bandwidth_factor * factor) for p in protocols
+            )
         for proto in protocols:
             t = (proto.base_latency_s + sum(c.time_s(proto) for c in costs)) if costs else 0.0
             if best is None or t < best.estimate_s:
@@ -267,9 +272,6 @@ def run_collective_info(
         raise InputError(f"chunks must be >= 1, got {chunks}", field="chunks")
     choice = choose(topology, op, group, size_B, algo, profile, channels=channels, root=root)
     sched, proto = choice.schedule, choice.protocol
-    factor = profile.op_factor(sched.op)
-    if factor != 1.0:  # the op reaches only this share of the protocol's throughput
-        proto = replace(proto, bandwidth_factor=proto.bandwidth_factor * factor)
     info = RunInfo(sched.algo.value, proto.name, sched.channels)
     planner = planner_for(topology, profile)
     tag = tag or f"{sched.op.value}.{sched.algo.value}"
