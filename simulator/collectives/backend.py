@@ -170,6 +170,16 @@ def _fraction(x: Any, *, file: str, field: str) -> float:
     return float(x)
 
 
+def _per_op(
+    data: dict[str, Any], key: str, conv: Any, ops: set[str], *, file: str
+) -> dict[CollectiveOp, float] | None:
+    """The optional mapping ``key: {op: value}`` of ``data``, each value read by ``conv``."""
+    if data.get(key) is None:
+        return None
+    _check_keys(data[key], ops, set(), file=file, field=key)
+    return {CollectiveOp(k): conv(v, file=file, field=f"{key}.{k}") for k, v in data[key].items()}
+
+
 def _per_kind(d: Any, conv: Any, *, file: str, field: str) -> dict[LinkKind, float]:
     kinds = {k.value for k in LinkKind}
     _check_keys(d, kinds, kinds, file=file, field=field)
@@ -257,20 +267,8 @@ def parse_backend(data: Any, *, file: str) -> BackendProfile:
             _bandwidth(data[f]["two_hosts"], file=file, field=f"{f}.two_hosts"),
             _bandwidth(data[f]["more_hosts"], file=file, field=f"{f}.more_hosts"),
         )
-    local_copy = None
-    if data.get("local_copy") is not None:
-        _check_keys(data["local_copy"], ops, set(), file=file, field="local_copy")
-        local_copy = {
-            CollectiveOp(k): _bandwidth(v, file=file, field=f"local_copy.{k}")
-            for k, v in data["local_copy"].items()
-        }
-    op_eff = None
-    if data.get("op_efficiency") is not None:
-        _check_keys(data["op_efficiency"], ops, set(), file=file, field="op_efficiency")
-        op_eff = {
-            CollectiveOp(k): _fraction(v, file=file, field=f"op_efficiency.{k}")
-            for k, v in data["op_efficiency"].items()
-        }
+    local_copy = _per_op(data, "local_copy", _bandwidth, ops, file=file)
+    op_eff = _per_op(data, "op_efficiency", _fraction, ops, file=file)
     nvls = None
     if data.get("nvls") is not None:
         _check_keys(
