@@ -77,8 +77,12 @@ def main() -> int:
                   f"rs/ar {fit.rs_over_ar}")  # fmt: skip
 
     if not args.skip_microbench:
-        runs = [(n, "fit set", n_ranks) for n, n_ranks in zip(fit_sets, (2, 4), strict=True)]
-        runs += [("rig-4host-2rack", "held out", 4), ("rig-4host-2rack", "held out, 2-rank fit", 2)]
+        # (topology, role, rank count of the profile that predicts it; None: its own)
+        runs: list[tuple[str, str, int | None]] = [(n, "fit set", None) for n in fit_sets]
+        runs += [
+            ("rig-4host-2rack", "held out", None),
+            ("rig-4host-2rack", "held out, 2-rank fit", 2),
+        ]
         for name, role, fit_world in runs:
             path = out / f"mb-{name}.json"
             if path.is_file() and (name not in fit_sets or args.calibrate):
@@ -87,7 +91,7 @@ def main() -> int:
                 bench = run_microbench(name, budget_s=args.budget)
                 bench.save(path)
             topo = load_topology(name)
-            profile = str(calibration_path(fit_world))
+            profile = str(calibration_path(fit_world or topo.num_ranks))
             recs = table_rows(bench, predict_rows(topo, bench.rows, profile))
             summ = summarize(recs)
             key = f"microbench/{name}/{role}"

@@ -56,7 +56,7 @@ CONCURRENCY_MAX_SIZE_B = 64 * 1024
 #: Messages at least this large fit the efficiency (their latency share is below 1 %).
 EFFICIENCY_MIN_SIZE_B = 4 << 20
 #: all_gather rows at least this large fit its op efficiency (latencies are negligible there).
-COPY_MIN_SIZE_B = 1 << 20
+ALL_GATHER_MIN_SIZE_B = 1 << 20
 #: Where calibrated profiles live.
 CALIBRATION_DIR = Path(__file__).resolve().parent.parent / "data" / "calibration"
 #: The 2-rank profile (fitted on rig-2host); also the fallback for a world without its own.
@@ -238,7 +238,7 @@ def fit_profile(
         f"reduce_scatter/all_reduce time {ratio if ratio is None else round(ratio, 3)}. "
         f"all_gather op efficiency: "
         f"{'not fitted' if ag_eff is None else f'{ag_eff:.3f}'} "
-        f"(least squares on relative error, all_gather rows >= {COPY_MIN_SIZE_B} B)."
+        f"(least squares on relative error, all_gather rows >= {ALL_GATHER_MIN_SIZE_B} B)."
     )
     return Fit(
         profile=final,
@@ -267,7 +267,7 @@ def fit_all_gather_efficiency(
     2-rank all_gather takes twice as long as on rig-2host (400 Mbit/s), 2.13 s against 1.06 s
     for 64 MiB (2026-11-29), so its excess scales with the link rate, as a fraction does.
     """
-    rows = [r for r in bench.rows if r.op == "all_gather" and r.size_B >= COPY_MIN_SIZE_B]
+    rows = [r for r in bench.rows if r.op == "all_gather" and r.size_B >= ALL_GATHER_MIN_SIZE_B]
     if not rows:
         return None
     m = np.array([r.median_s for r in rows])
