@@ -19,7 +19,7 @@ from simulator.traces.models import GPTConfig
 from simulator.traces.recipe import RecordConfig, RecordStrategy
 from simulator.traces.record import record
 from simulator.traces.replay import replay
-from simulator.workload.ir import Collective, CollectiveOp, Recv, Send
+from simulator.workload.ir import Collective, CollectiveOp, Compute, Recv, Send
 
 pytestmark = pytest.mark.torch
 
@@ -121,6 +121,20 @@ def test_pipeline_sends_activation_shaped_messages(recordings):
     assert sizes == {2 * 32 * 64 * 4}
     s0 = [op for op in wl.programs[0].ops if isinstance(op, Send)]
     assert len(s0) == 2 and all(op.peer == 1 for op in s0)
+
+
+@pytest.mark.parametrize("strategy", [RecordStrategy.PP_1F1B, RecordStrategy.PP_GPIPE])
+def test_pipeline_labels_every_micro_batch_forward(recordings, strategy):
+    # Under 1F1B the last stage runs micro-batch 1's forward after micro-batch 0's backward;
+    # its layers are still forward compute of their layer.
+    wl = import_trace_dir(recordings[strategy]).workload(0)
+    for rank, layer in ((0, 0), (1, 1)):
+        fwd = [
+            op
+            for op in wl.programs[rank].ops
+            if isinstance(op, Compute) and op.category == "fwd" and op.layer == layer
+        ]
+        assert len(fwd) >= 2, (rank, [(type(o).__name__, o.name) for o in wl.programs[rank].ops])
 
 
 def test_execution_trace_links_every_collective(recordings):

@@ -400,8 +400,12 @@ def _one_step(
             elif seq is not None and not u.name.endswith("AccumulateGrad"):
                 last_bwd_layer = -1  # backward of an op outside the layers (head, embedding)
             return Label("bwd", last_bwd_layer)
-        if u.start_s < bwd_start:
-            lay = next((ly for a, b, ly in layers if a <= u.start_s < b), -1)
+        lay = next((ly for a, b, ly in layers if a <= u.start_s < b), -1)
+        if lay >= 0 or u.start_s < bwd_start:
+            # A layer's forward runs after the first backward began too (the later
+            # micro-batches of a 1F1B pipeline stage). Unannotated ops there (a later
+            # micro-batch's embedding or head) stay "other": they cannot be told from a
+            # schedule's own work.
             return Label("fwd", lay)
         return Label("other")
 

@@ -127,8 +127,19 @@ def layer_profile(imp: ImportedTrace) -> Any:
                 flops_fwd=2 * _layer_params(g) * mb * g.seq_len / tp,
             )
         )
-    first = embed_head[0]
-    last = embed_head[-1]
+    first = dict(embed_head[0])
+    last = dict(embed_head[-1])
+    if strategy in (RecordStrategy.PP_GPIPE, RecordStrategy.PP_1F1B):
+        # Per micro-batch, like the layers. Unlabelled forward/backward ops count as embedding
+        # until a stage has run a layer, as head after that (above). So the first stage's
+        # embed_fwd and the last stage's head_bwd hold the first micro-batch only; the first
+        # stage's embed_bwd follows every micro-batch's layers and holds all of them, and so
+        # does the last stage's head_fwd under GPipe (every forward before the first
+        # backward; under 1F1B the later ones are not labelled forward).
+        n_mb = int(man.get("config", {}).get("microbatches", 1))
+        first["embed_bwd"] = first.get("embed_bwd", 0.0) / n_mb
+        if strategy is RecordStrategy.PP_GPIPE:
+            last["head_fwd"] = last.get("head_fwd", 0.0) / n_mb
     embed_params = (g.vocab + g.seq_len) * g.d_model
     head_params = g.d_model * g.vocab + g.vocab + 2 * g.d_model
     total_params = _layer_params(g) * g.n_layer / tp + embed_params + head_params
