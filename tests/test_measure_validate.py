@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -29,12 +30,19 @@ def test_summary_and_table() -> None:
     def case(tier: Tier, err: float) -> CaseResult:
         return CaseResult(tier.value, "c", 1.0, 1.0 + err / 100, err, 1.0, 5, "t", "s", "t", "", "")
 
-    cases = [case(Tier.REPLAY, -2.0), case(Tier.REPLAY, 4.0), case(Tier.STRATEGY, 10.0)]
+    strategy = replace(
+        case(Tier.STRATEGY, 10.0), own_compute_predicted_s=0.98, own_compute_error_pct=-2.0
+    )
+    cases = [case(Tier.REPLAY, -2.0), case(Tier.REPLAY, 4.0), strategy]
     s = summarize(cases)
     assert s["replay"] == {"n": 2, "median_abs_error_pct": 3.0, "max_abs_error_pct": 4.0}
     assert s["topology"] == {"n": 0}
+    assert s["strategy"]["own_compute_median_abs_error_pct"] == 2.0
+    assert "own_compute_median_abs_error_pct" not in s["replay"]
     assert s["all"]["n"] == 3
-    assert "predicted_s" in format_cases(cases)
+    table = format_cases(cases).splitlines()
+    assert "predicted_s" in table[0] and "own_compute_%" in table[0]
+    assert table[3].split()[-1] == "-2.0" and len(table[1].split()) == 6
 
 
 def test_published_dispatch(
@@ -71,7 +79,10 @@ def test_one_case_per_tier_on_two_hosts(tmp_path: Path, capsys: pytest.CaptureFi
         assert c.measured_s > 0 and c.predicted_s > 0 and math.isfinite(c.error_pct)
         # Behaviour, not a figure: a replay of a run on its own rig is in the right ballpark.
         assert abs(c.error_pct) < 50, c
-    ddp, fsdp, ddp_half, fsdp_half, _ = cases
+    ddp, fsdp, ddp_half, fsdp_half, to_fsdp = cases
+    # Tier 3 also predicts FSDP from FSDP's own recording (the error attribution).
+    assert to_fsdp.own_compute_predicted_s and to_fsdp.own_compute_predicted_s > 0
+    assert to_fsdp.own_compute_error_pct is not None and abs(to_fsdp.own_compute_error_pct) < 50
     # Halving the NICs slows both down, and the predictions say so too.
     for full, half in ((ddp, ddp_half), (fsdp, fsdp_half)):
         assert half.measured_s > full.measured_s

@@ -16,6 +16,12 @@ rank's step time; its *spread* is ``(max - min) / median`` of those steps, in pe
 *predicted step* is the median of its per-step predictions; a re-sharded prediction is one
 simulated step. ``error_pct = 100 * (predicted - measured) / measured``.
 
+Tier 3 also attributes its error. ``own_compute_predicted_s`` re-shards the *measured*
+strategy's own recording to itself: the same strategy model (schedule, communication, backend)
+with that run's own compute. Its error (``own_compute_error_pct``) is what the strategy model
+gets wrong; the rest of ``error_pct`` comes from carrying the DDP recording's compute over to
+the other strategy (framework overhead, other GEMM shapes, other CPU contention).
+
 Predictions use the calibrated backend of the run's rank count
 (:func:`simulator.measure.calibrate.rig_calibration`: ``gloo-rig.yaml`` fitted on rig-2host
 microbenchmarks, ``gloo-rig-4rank.yaml`` on rig-4host-flat ones), never constants fitted on
@@ -26,7 +32,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +62,8 @@ class CaseResult:
     predicted_on: str
     recorded: str
     measured_from: str
+    own_compute_predicted_s: float | None = None
+    own_compute_error_pct: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON record (contract keys first)."""
@@ -195,15 +203,23 @@ class Validator:
 
         src = self.recording(self.topology, BASE_STRATEGY)
         topo = load_topology(self.topology)
-        imp = import_trace_dir(src)
-        wl = reshard(imp, strategy, topo.num_ranks, topo)
-        predicted = simulate(wl, topo, backend=self.backend).step_time_s
+
+        def predict(rec: Path) -> float:
+            wl = reshard(import_trace_dir(rec), strategy, topo.num_ranks, topo)
+            return float(simulate(wl, topo, backend=self.backend).step_time_s)
+
         meas_dir = self.recording(self.topology, strategy)
-        return _case(
+        case = _case(
             Tier.STRATEGY, f"{BASE_STRATEGY}->{strategy}@{self.topology}",
-            _measured_steps(meas_dir), predicted, topology=self.topology, strategy=strategy,
+            _measured_steps(meas_dir), predict(src), topology=self.topology, strategy=strategy,
             predicted_on=self.topology, recorded=str(src), measured_from=str(meas_dir),
         )  # fmt: skip
+        own = predict(meas_dir)
+        return replace(
+            case,
+            own_compute_predicted_s=own,
+            own_compute_error_pct=100.0 * (own - case.measured_s) / case.measured_s,
+        )
 
 
 def _measured_steps(trace_dir: Path) -> list[float]:
@@ -221,7 +237,12 @@ def _case(
     name: str,
     measured_steps: Sequence[float],
     predicted_s: float,
-    **kw: str,
+    *,
+    topology: str,
+    strategy: str,
+    predicted_on: str,
+    recorded: str,
+    measured_from: str,
 ) -> CaseResult:
     med = float(statistics.median(measured_steps))
     spread = 100.0 * (max(measured_steps) - min(measured_steps)) / med
@@ -233,7 +254,11 @@ def _case(
         error_pct=100.0 * (predicted_s - med) / med,
         spread_pct=spread,
         steps=len(measured_steps),
-        **kw,
+        topology=topology,
+        strategy=strategy,
+        predicted_on=predicted_on,
+        recorded=recorded,
+        measured_from=measured_from,
     )
 
 
@@ -251,21 +276,26 @@ def summarize(cases: Sequence[CaseResult]) -> dict[str, Any]:
         }
 
     out: dict[str, Any] = {t.value: stats([c for c in cases if c.tier == t.value]) for t in Tier}
+    own = [abs(c.own_compute_error_pct) for c in cases if c.own_compute_error_pct is not None]
+    if own:
+        out[Tier.STRATEGY.value]["own_compute_median_abs_error_pct"] = float(statistics.median(own))
     out["all"] = stats(cases)
     return out
 
 
 def format_cases(cases: Sequence[CaseResult]) -> str:
-    """A text table: tier, case, measured (median, spread), predicted, error."""
+    """A text table: tier, case, measured (median, spread), predicted, error, and for tier 3 the
+    error with the measured strategy's own compute."""
     head = (
         f"{'tier':<9} {'case':<44} {'measured_s':>10} {'spread_%':>8} "
-        f"{'predicted_s':>11} {'error_%':>8}"
+        f"{'predicted_s':>11} {'error_%':>8} {'own_compute_%':>13}"
     )
     lines = [head]
     for c in cases:
+        own = f"{c.own_compute_error_pct:>13.1f}" if c.own_compute_error_pct is not None else ""
         lines.append(
             f"{c.tier:<9} {c.case:<44} {c.measured_s:>10.4f} {c.spread_pct:>8.1f} "
-            f"{c.predicted_s:>11.4f} {c.error_pct:>8.1f}"
+            f"{c.predicted_s:>11.4f} {c.error_pct:>8.1f} {own}".rstrip()
         )
     return "\n".join(lines)
 
