@@ -39,9 +39,12 @@ def test_path_loads_like_a_name(tmp_path):
         data = yaml.safe_load(fh)
     data["name"] = "gloo-calibrated"
     data["efficiency"]["ethernet"] = 0.9
+    data["send_buffer"] = "1.5MiB"
     prof = load_backend(str(_dump(tmp_path, data)))
     assert prof.name == "gloo-calibrated"
     assert prof.efficiency[LinkKind.ETHERNET] == 0.9
+    assert prof.send_buffer_B == 1.5 * 2**20
+    assert load_backend("gloo").send_buffer_B == 0.0
 
 
 @pytest.mark.parametrize(
@@ -58,6 +61,8 @@ def test_path_loads_like_a_name(tmp_path):
         (lambda d: d["algorithms"].update(all_reduce=["butterfly"]), "algorithms.all_reduce"),
         (lambda d: d.update(concurrency=-1), "concurrency"),
         (lambda d: d.pop("channels"), "channels"),
+        (lambda d: d.update(send_buffer="2 MB/s"), "send_buffer"),
+        (lambda d: d.update(send_buffer=-1), "send_buffer"),
     ],
 )
 def test_bad_profile_names_file_and_field(tmp_path, edit, field):

@@ -284,6 +284,30 @@ def test_p2p_with_a_mirrored_peer_starts_at_once(tmp_path: Path) -> None:
     assert res.links["bytes_B"].sum() == pytest.approx(2 * 1e6)  # two hops
 
 
+@pytest.mark.parametrize("size_B", [1e7, 1e6])
+def test_a_send_returns_when_only_its_buffer_is_left(tmp_path: Path, size_B: float) -> None:
+    from dataclasses import replace
+
+    from simulator.collectives import load_backend
+
+    t = topo(tmp_path, TWO_HOSTS)
+    be = replace(load_backend("gloo"), send_buffer_B=2e6)
+    p0, p1 = Program(rank=0), Program(rank=1)
+    s = p0.send("push", peer=1, size_B=size_B)
+    p0.compute("after", duration_s=1e-3, deps=(s,))
+    p1.recv("pull", peer=0, size_B=size_B)
+    ops = simulate(Workload(programs=[p0, p1]), t, backend=be).ops.set_index(["rank", "name"])
+    deliver = 2 * LAT + size_B / GBPS8
+    # the receive completes on delivery; the send 2 MB (at the link rate) earlier, or at once
+    assert ops.loc[(1, "pull"), "end_s"] == pytest.approx(deliver, rel=1e-9)
+    released = max(0.0, deliver - 2e6 / GBPS8) if size_B > 2e6 else 0.0
+    assert ops.loc[(0, "push"), "end_s"] == pytest.approx(released, rel=1e-9, abs=1e-12)
+    assert ops.loc[(0, "after"), "start_s"] == ops.loc[(0, "push"), "end_s"]
+    # without a buffer both end on delivery
+    ops0 = simulate(Workload(programs=[p0, p1]), t, backend="gloo").ops.set_index(["rank", "name"])
+    assert ops0.loc[(0, "push"), "end_s"] == pytest.approx(deliver, rel=1e-9)
+
+
 NODES_2X2 = """
 name: two-nodes
 nodes:

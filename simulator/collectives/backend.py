@@ -23,6 +23,12 @@ A :class:`BackendProfile` says, for one library (NCCL, gloo, or a calibration of
 * ``op_efficiency[op]``: optional; a further fraction of the throughput that ``op`` reaches,
   on top of ``efficiency`` (gloo's all_gather between 2 ranks reaches about 0.63 of what its
   all_reduce does, at 400 and at 200 Mbit/s alike; a calibration fits it);
+* ``send_buffer``: optional bytes; a point-to-point send returns to its caller once no more
+  than this much of its message is left to deliver (the transport buffers the rest: TCP's
+  socket buffers and the queues on the path), while its receive completes on delivery. 0 (the
+  default): the send completes on delivery too. On the rig, a 16 MiB gloo send returned
+  37.7 ms before the receive completed at 400 Mbit/s (1.9 MB), 68 ms at 200 Mbit/s (1.7 MB);
+  a calibration fits it from the ``send_sender`` microbenchmark;
 * ``tree_max_algbw``: optional ceiling on a tree all-reduce's algorithm bandwidth
   (``two_hosts``: groups on at most 2 hosts, ``more_hosts``: beyond), for libraries whose tree
   is limited by the GPU rather than the links (NCCL's ``maxTreeBw``);
@@ -51,7 +57,7 @@ import yaml
 from simulator.collectives.types import Algorithm, coerce
 from simulator.errors import InputError
 from simulator.topology import LinkKind
-from simulator.units import UnitError, parse_bandwidth, parse_time
+from simulator.units import UnitError, parse_bandwidth, parse_size, parse_time
 from simulator.workload.ir import CollectiveOp
 
 BACKENDS_DIR = Path(__file__).resolve().parent.parent / "data" / "backends"
@@ -109,6 +115,7 @@ class BackendProfile:
     source: str = ""
     local_copy_Bps: Mapping[CollectiveOp, float] | None = None
     op_efficiency: Mapping[CollectiveOp, float] | None = None
+    send_buffer_B: float = 0.0
 
     def op_factor(self, op: CollectiveOp) -> float:
         """The fraction of the throughput ``op`` reaches beyond ``efficiency`` (1 if none)."""
@@ -146,6 +153,7 @@ _TOP_KEYS = {
     "nvls": False,
     "local_copy": False,
     "op_efficiency": False,
+    "send_buffer": False,
 }
 _PROTO_KEYS = {"base_latency", "step_latency", "bandwidth_factor"}
 
@@ -267,6 +275,16 @@ def parse_backend(data: Any, *, file: str) -> BackendProfile:
             _bandwidth(data[f]["two_hosts"], file=file, field=f"{f}.two_hosts"),
             _bandwidth(data[f]["more_hosts"], file=file, field=f"{f}.more_hosts"),
         )
+    send_buffer = 0.0
+    if data.get("send_buffer") is not None:
+        try:
+            send_buffer = parse_size(data["send_buffer"])
+        except (UnitError, TypeError) as exc:
+            raise InputError(str(exc), file=file, field="send_buffer") from None
+        if send_buffer < 0:
+            raise InputError(
+                f"expected a size >= 0, got {data['send_buffer']!r}", file=file, field="send_buffer"
+            )
     local_copy = _per_op(data, "local_copy", _bandwidth, ops, file=file)
     op_eff = _per_op(data, "op_efficiency", _fraction, ops, file=file)
     nvls = None
@@ -313,6 +331,7 @@ def parse_backend(data: Any, *, file: str) -> BackendProfile:
         source=file,
         local_copy_Bps=local_copy,
         op_efficiency=op_eff,
+        send_buffer_B=send_buffer,
     )
 
 

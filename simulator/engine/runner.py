@@ -368,23 +368,37 @@ class _Runner:
         now = self.env.now
         for g in members:
             self.times.start_s[g] = now
-        flows = []
-        for src, dst in dict.fromkeys(pairs):
-            if src == dst:
-                continue
-            path = self.topology.route(src, dst)
-            flows.append(
-                FlowSpec(
-                    links=tuple(path),
-                    size_B=size_B,
-                    latency_s=self.topology.path_latency_s(path),
-                    tag=name,
-                    src=src,
-                    dst=dst,
-                )
-            )
-        ev = self.fabric.start_many(flows) if flows else self.env.timeout(0.0)
-        ev.callbacks.append(partial(self._on_p2p, members))
+
+        def flows(part_B: float, latency: bool) -> list[FlowSpec]:
+            out = []
+            for src, dst in dict.fromkeys(pairs):
+                if src == dst:
+                    continue
+                path = self.topology.route(src, dst)
+                lat = self.topology.path_latency_s(path) if latency else 0.0
+                out.append(FlowSpec(tuple(path), part_B, lat, tag=name, src=src, dst=dst))
+            return out
+
+        def start(fl: list[FlowSpec]) -> simpy.Event:
+            return self.fabric.start_many(fl) if fl else self.env.timeout(0.0)
+
+        buffer_B = min(float(getattr(self.backend, "send_buffer_B", 0.0)), size_B)
+        if s is None or buffer_B <= 0.0:
+            start(flows(size_B, True)).callbacks.append(partial(self._on_p2p, members))
+            return
+        # The send returns once only ``buffer_B`` is left to deliver (BackendProfile.send_buffer);
+        # the rest of the stream goes on and the receive completes on delivery.
+        head_B = size_B - buffer_B
+        rest = [g for g in (r,) if g is not None]
+
+        def tail(_event: simpy.Event | None = None) -> None:
+            self._finish(s)
+            start(flows(buffer_B, head_B <= 0.0)).callbacks.append(partial(self._on_p2p, rest))
+
+        if head_B > 0.0:
+            start(flows(head_B, True)).callbacks.append(tail)
+        else:
+            tail()
 
     def _on_p2p(self, members: list[int], _event: simpy.Event) -> None:
         for g in members:
