@@ -174,3 +174,24 @@ def test_fitted_profile_is_named_by_rank_count() -> None:
     fit = fit_profile(load_topology("rig-4host-flat"), four)
     assert fit.profile["name"] == "gloo-rig-4rank"
     assert fit_profile(load_topology("rig-2host"), bench).profile["name"] == "gloo-rig"
+
+
+def test_send_buffer_is_fitted_from_the_senders_time() -> None:
+    from simulator.collectives.backend import parse_backend
+    from simulator.measure.calibrate import fit_send_buffer
+
+    # 16 MiB delivered in 0.338 s, the sender back 37.7 ms earlier: 1.87 MB left in transit
+    # (rig-2host, 2026-11-29); below 4 MiB the sender is not used (latency-bound, fully buffered).
+    rows = (
+        BenchRow("send_recv", 16 << 20, 2, (0.3381,)),
+        BenchRow("send_sender", 16 << 20, 2, (0.3004,)),
+        BenchRow("send_recv", 1 << 20, 2, (0.0209,)),
+        BenchRow("send_sender", 1 << 20, 2, (0.0006,)),
+    )
+    buf = fit_send_buffer(Microbench("rig-2host", 2, rows))
+    assert buf == pytest.approx((0.3381 - 0.3004) * (16 << 20) / 0.3381)
+    assert fit_send_buffer(Microbench("x", 2, rows[2:])) is None
+    topo, bench = _synthetic(0.9, 150e-6, 40e-6)
+    fit = fit_profile(topo, Microbench(bench.topology, 2, bench.rows + rows[:2]))
+    assert parse_backend(fit.profile, file="x").send_buffer_B == pytest.approx(buf, abs=1)
+    assert "send buffer: 1.87 MB" in fit.profile["description"]

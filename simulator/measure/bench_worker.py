@@ -11,9 +11,11 @@ Rank 0 prints one JSON object: ``{"world": N, "results": [{"op", "size_B", "time
 ...]}``. Sizes follow nccl-tests' "size" column (all_gather: the gathered output;
 reduce_scatter: the input; send_recv: the message, rank 0 to rank N-1).
 
-Also ``concurrent_all_reduce``: ``CONCURRENT_K`` all_reduces of ``size`` issued at once with
-``async_op=True`` (how many gloo runs in parallel shows in the time against ``CONCURRENT_K``
-sequential ones).
+Also ``send_sender``: the message of ``send_recv``, timed on the *sender* only (rank 0's
+blocking send returns once the transport holds the rest of the message; calibration fits the
+backend's ``send_buffer`` from the difference), and ``concurrent_all_reduce``:
+``CONCURRENT_K`` all_reduces of ``size`` issued at once with ``async_op=True`` (how many gloo
+runs in parallel shows in the time against ``CONCURRENT_K`` sequential ones).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ OPS = (
     "reduce_scatter",
     "broadcast",
     "send_recv",
+    "send_sender",
     "concurrent_all_reduce",
 )
 _F32_B = 4
@@ -59,7 +62,7 @@ def _make_op(op: str, size_B: int, rank: int, world: int) -> Callable[[], None]:
     if op == "broadcast":
         t = torch.ones(n_el)
         return lambda: dist.broadcast(t, src=0)
-    if op == "send_recv":
+    if op in ("send_recv", "send_sender"):
         t = torch.ones(n_el)
         last = world - 1
 
@@ -93,7 +96,8 @@ def _iters_for(first_s: float, budget_s: float, lo: int, hi: int) -> int:
 def bench(
     op: str, size_B: int, *, warmup: int, min_iters: int, max_iters: int, budget_s: float
 ) -> list[float]:
-    """Per-iteration times (s) of ``op`` at ``size_B``: each the slowest rank's."""
+    """Per-iteration times (s) of ``op`` at ``size_B``: each the slowest rank's (for
+    ``send_sender``, the sender's)."""
     rank, world = dist.get_rank(), dist.get_world_size()
     run = _make_op(op, size_B, rank, world)
     first = 0.0
@@ -111,7 +115,10 @@ def bench(
         t0 = time.perf_counter()
         run()
         times[i] = time.perf_counter() - t0
-    dist.all_reduce(times, op=dist.ReduceOp.MAX)
+    if op == "send_sender":
+        dist.broadcast(times, src=0)  # the sender's own times
+    else:
+        dist.all_reduce(times, op=dist.ReduceOp.MAX)
     return [float(x) for x in times.tolist()]
 
 

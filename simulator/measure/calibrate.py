@@ -9,6 +9,10 @@ Fitted constants (fields of :class:`simulator.collectives.BackendProfile`):
   ``concurrent_all_reduce`` (K async all_reduces) against one, at latency-bound sizes;
 * ``reduce_scatter_as_all_reduce``: whether gloo's reduce_scatter costs a full all_reduce
   (its time over all_reduce's at >= 1 MiB; a native one would take about half);
+* ``send_buffer``: bytes a point-to-point send hands to the transport before the message is
+  delivered, from ``send_sender`` (the sender's time) against ``send_recv`` (delivery) at
+  >= 4 MiB: the sender returns ``T_recv - T_send`` early, at the message's rate
+  ``size / T_recv`` (:func:`fit_send_buffer`);
 * ``op_efficiency.all_gather``: the further fraction of the throughput gloo's all_gather
   reaches, fitted last, from all_gather's own rows >= 1 MiB at the fitted efficiency and
   latencies (it replaced a fixed-rate local copy, which could not follow a change of link
@@ -224,6 +228,9 @@ def fit_profile(
     ag_eff = fit_all_gather_efficiency(topology, bench, final)
     if ag_eff is not None:
         final["op_efficiency"] = {"all_gather": round(ag_eff, 4)}
+    send_buf = fit_send_buffer(bench)
+    if send_buf is not None:
+        final["send_buffer"] = f"{round(send_buf)}B"
     pred = _predict(topology, rows, final)
     errs = np.abs(100.0 * (pred - m) / m)
     today = _dt.date.today().isoformat()
@@ -238,7 +245,9 @@ def fit_profile(
         f"reduce_scatter/all_reduce time {ratio if ratio is None else round(ratio, 3)}. "
         f"all_gather op efficiency: "
         f"{'not fitted' if ag_eff is None else f'{ag_eff:.3f}'} "
-        f"(least squares on relative error, all_gather rows >= {ALL_GATHER_MIN_SIZE_B} B)."
+        f"(least squares on relative error, all_gather rows >= {ALL_GATHER_MIN_SIZE_B} B). "
+        f"send buffer: {'not fitted' if send_buf is None else f'{send_buf / 1e6:.2f} MB'} "
+        f"(send_sender against send_recv, sizes >= {EFFICIENCY_MIN_SIZE_B} B)."
     )
     return Fit(
         profile=final,
@@ -273,6 +282,20 @@ def fit_all_gather_efficiency(
     m = np.array([r.median_s for r in rows])
     x = _predict(topology, rows, profile) / m
     return min(1.0, float(np.dot(x, x) / x.sum()))
+
+
+def fit_send_buffer(bench: Microbench) -> float | None:
+    """Bytes a send leaves to the transport: median over sizes >= 4 MiB of
+    ``(T_recv - T_send) * size / T_recv`` (``send_recv`` is delivery, ``send_sender`` the
+    sender's return); None without both rows. Measured 2026-11-29 on rig-2host: 16 MiB
+    returned 37.7 ms early at 400 Mbit/s (1.87 MB), 68 ms at 200 Mbit/s (1.67 MB)."""
+    recv = {r.size_B: r.median_s for r in bench.rows if r.op == "send_recv"}
+    est = [
+        max(0.0, recv[r.size_B] - r.median_s) * r.size_B / recv[r.size_B]
+        for r in bench.rows
+        if r.op == "send_sender" and r.size_B in recv and r.size_B >= EFFICIENCY_MIN_SIZE_B
+    ]
+    return float(statistics.median(est)) if est else None
 
 
 def write_profile(fit: Fit, path: str | Path = DEFAULT_OUT) -> Path:

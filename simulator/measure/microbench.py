@@ -24,9 +24,10 @@ from typing import Any
 
 from simulator.errors import InputError
 
-#: Ops the simulator predicts (``concurrent_all_reduce`` is measured for calibration only).
+#: Ops the simulator predicts (``send_sender`` and ``concurrent_all_reduce`` are measured for
+#: calibration only).
 PREDICTED_OPS = ("all_reduce", "all_gather", "reduce_scatter", "broadcast", "send_recv")
-ALL_OPS = (*PREDICTED_OPS, "concurrent_all_reduce")
+ALL_OPS = (*PREDICTED_OPS, "send_sender", "concurrent_all_reduce")
 #: Collectives issued at once by ``concurrent_all_reduce`` (see ``bench_worker``).
 CONCURRENT_K = 4
 #: 4 KiB .. 64 MiB by factors of 4 (nccl-tests' ``-b 4K -e 64M -f 4``).
