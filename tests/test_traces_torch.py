@@ -14,6 +14,7 @@ import pytest
 
 pytest.importorskip("torch")
 
+from simulator.topology import load_topology
 from simulator.traces.kineto import import_trace_dir
 from simulator.traces.models import GPTConfig
 from simulator.traces.recipe import RecordConfig, RecordStrategy
@@ -156,6 +157,25 @@ def test_replay_on_loopback_is_sane(recordings, strategy):
     # sanity, not the fidelity figure (that one is measured in benchmarks/bench_traces.py)
     assert 0.25 < out["predicted_step_s"] / out["measured_step_s"] < 4
     assert all(c["count"] > 0 and c["measured_s"] >= 0 for c in out["collectives"])
+
+
+@pytest.mark.parametrize("strategy", [RecordStrategy.PS_SYNC, RecordStrategy.PP_1F1B])
+def test_replay_chains_the_steps(recordings, strategy):
+    from simulator.engine import simulate
+    from simulator.traces.replay import chained_workload
+
+    imp = import_trace_dir(recordings[strategy])
+    steps = imp.good_steps
+    chain = chained_workload(imp, steps)
+    chain.workload.validate()
+    one = [len(imp.workload(k).programs[r].ops) for k in steps for r in range(imp.world)]
+    assert sum(len(p.ops) for p in chain.workload.programs) == sum(one) + len(steps) * imp.world
+    out = replay(str(recordings[strategy]))
+    # The first step starts on every rank at 0, as a step simulated alone does.
+    alone = simulate(imp.workload(steps[0]), load_topology("loopback-2"), backend="gloo")
+    assert out["per_step"][0]["predicted_s"] == pytest.approx(alone.step_time_s, rel=1e-9)
+    # A later step lasts from each rank's end of the step before, never less than nothing.
+    assert all(p["predicted_s"] > 0 for p in out["per_step"])
 
 
 def _alive(marker: str) -> list[int]:
