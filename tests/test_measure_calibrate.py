@@ -191,6 +191,12 @@ def test_send_buffer_is_fitted_from_the_senders_time() -> None:
     buf = fit_send_buffer(Microbench("rig-2host", 2, rows))
     assert buf == pytest.approx((0.3381 - 0.3004) * (16 << 20) / 0.3381)
     assert fit_send_buffer(Microbench("x", 2, rows[2:])) is None
+    # a 4 MiB message back in 1 ms was buffered whole: a lower bound, not a measurement
+    whole = (
+        BenchRow("send_recv", 4 << 20, 2, (0.0845,)),
+        BenchRow("send_sender", 4 << 20, 2, (0.001,)),
+    )
+    assert fit_send_buffer(Microbench("x", 2, rows + whole)) == pytest.approx(buf)
     topo, bench = _synthetic(0.9, 150e-6, 40e-6)
     fit = fit_profile(topo, Microbench(bench.topology, 2, bench.rows + rows[:2]))
     assert parse_backend(fit.profile, file="x").send_buffer_B == pytest.approx(buf, abs=1)
