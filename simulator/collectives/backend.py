@@ -214,6 +214,16 @@ def _bandwidth(x: Any, *, file: str, field: str) -> float:
     return b
 
 
+def _size(x: Any, *, file: str, field: str) -> float:
+    try:
+        b = parse_size(x)
+    except (UnitError, TypeError) as exc:
+        raise InputError(str(exc), file=file, field=field) from None
+    if b < 0:
+        raise InputError(f"expected a size >= 0, got {x!r}", file=file, field=field)
+    return b
+
+
 def _count(x: Any, *, file: str, field: str) -> int:
     if isinstance(x, bool) or not isinstance(x, int) or x < 0:
         raise InputError(f"expected an integer >= 0, got {x!r}", file=file, field=field)
@@ -277,14 +287,7 @@ def parse_backend(data: Any, *, file: str) -> BackendProfile:
         )
     send_buffer = 0.0
     if data.get("send_buffer") is not None:
-        try:
-            send_buffer = parse_size(data["send_buffer"])
-        except (UnitError, TypeError) as exc:
-            raise InputError(str(exc), file=file, field="send_buffer") from None
-        if send_buffer < 0:
-            raise InputError(
-                f"expected a size >= 0, got {data['send_buffer']!r}", file=file, field="send_buffer"
-            )
+        send_buffer = _size(data["send_buffer"], file=file, field="send_buffer")
     local_copy = _per_op(data, "local_copy", _bandwidth, ops, file=file)
     op_eff = _per_op(data, "op_efficiency", _fraction, ops, file=file)
     nvls = None
