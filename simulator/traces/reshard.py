@@ -67,9 +67,9 @@ def layer_profile(imp: ImportedTrace) -> Any:
     g = GPTConfig(**man["model_config"])
     strategy = RecordStrategy(man.get("strategy", "ddp"))
     tp = imp.world if strategy is RecordStrategy.TP else 1
-    mb = g.batch
-    if strategy in (RecordStrategy.PP_GPIPE, RecordStrategy.PP_1F1B):
-        mb = g.batch // int(man.get("config", {}).get("microbatches", 1))
+    pipeline = strategy in (RecordStrategy.PP_GPIPE, RecordStrategy.PP_1F1B)
+    n_mb = int(man.get("config", {}).get("microbatches", 1)) if pipeline else 1
+    mb = g.batch // n_mb
     # seconds[(category, layer, phase)] per rank, averaged over steps
     per_rank: list[dict[tuple[str, int], float]] = []
     embed_head: list[dict[str, float]] = []
@@ -112,8 +112,7 @@ def layer_profile(imp: ImportedTrace) -> Any:
                 field="traces",
             )
         f_s, b_s = statistics.fmean(fwd), statistics.fmean(bwd)
-        if strategy in (RecordStrategy.PP_GPIPE, RecordStrategy.PP_1F1B):
-            n_mb = int(man.get("config", {}).get("microbatches", 1))
+        if pipeline:
             f_s, b_s = f_s / n_mb, b_s / n_mb  # per micro-batch
         act = g.seq_len * mb * g.d_model * (34 + 5 * g.n_head * g.seq_len / g.d_model) * 2
         layers.append(
@@ -129,14 +128,13 @@ def layer_profile(imp: ImportedTrace) -> Any:
         )
     first = dict(embed_head[0])
     last = dict(embed_head[-1])
-    if strategy in (RecordStrategy.PP_GPIPE, RecordStrategy.PP_1F1B):
+    if pipeline:
         # Per micro-batch, like the layers. Unlabelled forward/backward ops count as embedding
         # until a stage has run a layer, as head after that (above). So the first stage's
         # embed_fwd and the last stage's head_bwd hold the first micro-batch only; the first
         # stage's embed_bwd follows every micro-batch's layers and holds all of them, and so
         # does the last stage's head_fwd under GPipe (every forward before the first
         # backward; under 1F1B the later ones are not labelled forward).
-        n_mb = int(man.get("config", {}).get("microbatches", 1))
         first["embed_bwd"] = first.get("embed_bwd", 0.0) / n_mb
         if strategy is RecordStrategy.PP_GPIPE:
             last["head_fwd"] = last.get("head_fwd", 0.0) / n_mb
