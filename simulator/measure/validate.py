@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -209,17 +209,12 @@ class Validator:
             return float(simulate(wl, topo, backend=self.backend).step_time_s)
 
         meas_dir = self.recording(self.topology, strategy)
-        case = _case(
+        return _case(
             Tier.STRATEGY, f"{BASE_STRATEGY}->{strategy}@{self.topology}",
             _measured_steps(meas_dir), predict(src), topology=self.topology, strategy=strategy,
             predicted_on=self.topology, recorded=str(src), measured_from=str(meas_dir),
+            own_compute_s=predict(meas_dir),
         )  # fmt: skip
-        own = predict(meas_dir)
-        return replace(
-            case,
-            own_compute_predicted_s=own,
-            own_compute_error_pct=100.0 * (own - case.measured_s) / case.measured_s,
-        )
 
 
 def _measured_steps(trace_dir: Path) -> list[float]:
@@ -243,15 +238,20 @@ def _case(
     predicted_on: str,
     recorded: str,
     measured_from: str,
+    own_compute_s: float | None = None,
 ) -> CaseResult:
     med = float(statistics.median(measured_steps))
     spread = 100.0 * (max(measured_steps) - min(measured_steps)) / med
+
+    def err(pred: float) -> float:
+        return 100.0 * (pred - med) / med
+
     return CaseResult(
         tier=tier.value,
         case=name,
         measured_s=med,
         predicted_s=float(predicted_s),
-        error_pct=100.0 * (predicted_s - med) / med,
+        error_pct=err(predicted_s),
         spread_pct=spread,
         steps=len(measured_steps),
         topology=topology,
@@ -259,6 +259,8 @@ def _case(
         predicted_on=predicted_on,
         recorded=recorded,
         measured_from=measured_from,
+        own_compute_predicted_s=own_compute_s,
+        own_compute_error_pct=None if own_compute_s is None else err(own_compute_s),
     )
 
 
