@@ -382,7 +382,7 @@ class _Runner:
         def start(fl: list[FlowSpec]) -> simpy.Event:
             return self.fabric.start_many(fl) if fl else self.env.timeout(0.0)
 
-        buffer_B = min(float(getattr(self.backend, "send_buffer_B", 0.0)), size_B)
+        buffer_B = min(self.backend.send_buffer_B, size_B)
         if s is None or buffer_B <= 0.0:
             start(flows(size_B, True)).callbacks.append(partial(self._on_p2p, members))
             return
