@@ -36,7 +36,7 @@ def main() -> int:
     ap.add_argument("--topology", default="rig-2host")
     args = ap.parse_args()
 
-    from simulator.measure.validate import Validator
+    from simulator.studies.rig_validation import Validator
 
     print(f"load average at start: {_load()}")
     errors: dict[int, list[float]] = {0: [], args.hogs: []}

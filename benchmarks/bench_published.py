@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from simulator.measure.published import reference_names, validate_published
+from simulator.studies.published import reference_names, validate_published
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ import argparse
 import os
 import time
 
-from simulator.sweep import parse_vary, run_sweep
+from simulator.studies.sweeps import parse_vary, run_sweep
 
 
 def main() -> None:

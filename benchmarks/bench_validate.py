@@ -40,9 +40,8 @@ def main() -> int:
     ap.add_argument("--skip-microbench", action="store_true")
     args = ap.parse_args()
 
-    from simulator.measure.calibrate import calibration_path, fit_profile, write_profile
-    from simulator.measure.cases import STRATEGY_ALIASES
-    from simulator.measure.microbench import (
+    from simulator.rig.calibrate import calibration_path, fit_profile, write_profile
+    from simulator.rig.microbench import (
         ALL_OPS,
         format_table,
         load_microbench,
@@ -51,8 +50,9 @@ def main() -> int:
         summarize,
         table_rows,
     )
-    from simulator.measure.validate import Validator, format_cases
-    from simulator.measure.validate import summarize as summarize_cases
+    from simulator.studies.rig_cases import STRATEGY_ALIASES
+    from simulator.studies.rig_validation import Validator, format_cases
+    from simulator.studies.rig_validation import summarize as summarize_cases
     from simulator.topology import load_topology
 
     out = Path(args.out)

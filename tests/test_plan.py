@@ -10,7 +10,7 @@ import pytest
 
 from simulator.cli import main
 from simulator.errors import InputError
-from simulator.plan import plan_capacity
+from simulator.studies.capacity import plan_capacity
 
 SCENARIO = """
 name: tiny-plan

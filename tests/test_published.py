@@ -13,7 +13,7 @@ import os
 import pytest
 
 from simulator.errors import InputError
-from simulator.measure.published import (
+from simulator.studies.published import (
     TOLERANCE_PCT,
     Kind,
     load_references,
@@ -25,7 +25,7 @@ from simulator.measure.published import (
 )
 
 #: Rows the current model misses, with the error measured by
-#: ``python -m simulator.measure.published NAME`` (see docs/published-fidelity.md).
+#: ``python -m simulator.studies.published NAME`` (see docs/published-fidelity.md).
 KNOWN_MISSES: dict[str, str] = {}
 
 #: Training rows too slow for the default run (seconds at analytical fidelity on 2 cores, see

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from simulator.errors import InputError
-from simulator.measure import netns
-from simulator.measure.rig import Rig, burst_B, clean, launch_on_rig, plan_rig
+from simulator.rig import netns
+from simulator.rig.cluster import Rig, burst_B, clean, launch_on_rig, plan_rig
 
 REASON = netns.unavailable_reason()
 needs_rig = pytest.mark.skipif(REASON is not None, reason=f"rig unavailable: {REASON}")
@@ -87,7 +87,7 @@ def test_not_root_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @needs_rig
 def test_rate_limit_is_enforced() -> None:
-    from simulator.measure.probe import probe_pair
+    from simulator.rig.probe import probe_pair
 
     with Rig("rig-2host") as rig:
         got = probe_pair(rig, 0, 1, 16 << 20)
@@ -110,7 +110,7 @@ def test_teardown_on_sigterm(tmp_path: Path) -> None:
     script = tmp_path / "hold.py"
     script.write_text(
         "import sys, time\n"
-        "from simulator.measure.rig import Rig\n"
+        "from simulator.rig.cluster import Rig\n"
         "with Rig('rig-2host') as rig:\n"
         "    print(rig.plan.prefix, flush=True)\n"
         "    time.sleep(60)\n"
@@ -143,7 +143,7 @@ def test_launch_sets_rank_environment() -> None:
 
 @needs_rig
 def test_failed_rank_does_not_hang_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("simulator.measure.rig.FAILURE_GRACE_S", 0.5)
+    monkeypatch.setattr("simulator.rig.cluster.FAILURE_GRACE_S", 0.5)
     t0 = time.monotonic()
     results = launch_on_rig(
         "rig-2host",
@@ -177,7 +177,7 @@ def test_clean_removes_leftovers_by_prefix() -> None:
 def test_ranks_run_at_the_rig_niceness() -> None:
     code = "import os; print(os.nice(0))"
     results = launch_on_rig("rig-2host", lambda r: [sys.executable, "-c", code], {}, 30)
-    from simulator.measure.rig import DEFAULT_NICE
+    from simulator.rig.cluster import DEFAULT_NICE
 
     expected = os.nice(0) + (DEFAULT_NICE or 0)
     assert [int(res.stdout) for res in results] == [max(-20, expected)] * 2

@@ -9,7 +9,7 @@ import pytest
 
 from simulator.cli import main
 from simulator.errors import InputError
-from simulator.sweep import grid, parse_vary, run_sweep
+from simulator.studies.sweeps import grid, parse_vary, run_sweep
 
 SCENARIO = """
 name: tiny-sweep

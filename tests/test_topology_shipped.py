@@ -9,7 +9,7 @@ from simulator.topology import LinkKind, NodeKind, load_topology
 from simulator.topology.builders import cluster
 from simulator.topology.summary import bisection_bandwidth_Bps, summarize
 
-#: name -> (ranks, hosts) of the topologies this area ships (rig-* belong to measure/).
+#: name -> (ranks, hosts) of the topologies this area ships (rig-* belong to simulator/rig/).
 EXPECTED = {
     "dgx-a100": (8, 1),
     "dgx-a100-2node": (16, 2),

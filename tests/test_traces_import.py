@@ -231,8 +231,8 @@ def test_chakra_dir_replays_through_the_cli(tmp_path, capsys):
 
 def test_reshard_profile_and_strategies(gloo):
     from simulator.engine import simulate
+    from simulator.studies.trace_reshard import layer_profile, reshard
     from simulator.topology import load_topology
-    from simulator.traces.reshard import layer_profile, reshard
 
     prof = layer_profile(gloo)
     assert prof.num_layers == 2 and prof.micro_batch == 4 and prof.hidden == 64
@@ -315,8 +315,8 @@ def test_cli_record_rejects_bad_config_before_running(tmp_path, capsys):
 
 def test_traces_package_does_not_import_torch():
     code = (
-        "import sys, simulator.traces, simulator.traces.kineto, simulator.traces.replay, "
-        "simulator.traces.reshard, simulator.traces.chakra, simulator.traces.record, "
+        "import sys, simulator.traces, simulator.traces.kineto, simulator.studies.trace_replay, "
+        "simulator.studies.trace_reshard, simulator.traces.chakra, simulator.traces.record, "
         "simulator.cli.replay, simulator.cli.record; "
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
@@ -361,8 +361,8 @@ def test_reconcile_drops_callback_spans_then_flags_the_step():
 def test_tp_reshard_follows_the_recorders_plan():
     """The recorder shards q, k, v as three ColwiseParallel linears: 6 TP all-reduces a layer."""
     from simulator.config import QKVLayout
+    from simulator.studies.trace_reshard import strategy_config
     from simulator.traces.models import GPTConfig
-    from simulator.traces.reshard import strategy_config
 
     cfg = strategy_config("tp", 2, GPTConfig(n_head=4), 25.0)
     assert cfg.tp == 2 and cfg.tensor.qkv is QKVLayout.SEPARATE

@@ -14,12 +14,12 @@ import pytest
 
 pytest.importorskip("torch")
 
+from simulator.studies.trace_replay import replay
 from simulator.topology import load_topology
 from simulator.traces.kineto import import_trace_dir
 from simulator.traces.models import GPTConfig
 from simulator.traces.recipe import RecordConfig, RecordStrategy
 from simulator.traces.record import record
-from simulator.traces.replay import replay
 from simulator.workload.ir import Collective, CollectiveOp, Compute, Recv, Send
 
 pytestmark = pytest.mark.torch
@@ -162,7 +162,7 @@ def test_replay_on_loopback_is_sane(recordings, strategy):
 @pytest.mark.parametrize("strategy", [RecordStrategy.PS_SYNC, RecordStrategy.PP_1F1B])
 def test_replay_chains_the_steps(recordings, strategy):
     from simulator.engine import simulate
-    from simulator.traces.replay import chained_workload
+    from simulator.studies.trace_replay import chained_workload
 
     imp = import_trace_dir(recordings[strategy])
     steps = imp.good_steps

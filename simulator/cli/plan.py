@@ -63,7 +63,7 @@ def plan_command(args: argparse.Namespace) -> int:
     """Run the plan and print its ranking. Exit status."""
     from simulator.cli import emit_json
     from simulator.errors import InputError
-    from simulator.plan import plan_capacity
+    from simulator.studies.capacity import plan_capacity
     from simulator.units import UnitError, parse_time
 
     try:

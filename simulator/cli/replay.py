@@ -64,7 +64,7 @@ def replay_command(args: argparse.Namespace) -> int:
     elif args.strategy or args.world:
         out = _reshard(src, args)
     else:
-        from simulator.traces.replay import replay
+        from simulator.studies.trace_replay import replay
 
         out = replay(
             str(src),
@@ -85,9 +85,9 @@ def replay_command(args: argparse.Namespace) -> int:
 
 def _reshard(src: Path, args: argparse.Namespace) -> dict[str, Any]:
     from simulator.engine import simulate
+    from simulator.studies.trace_reshard import reshard
     from simulator.topology import load_topology
     from simulator.traces.kineto import import_trace_dir
-    from simulator.traces.reshard import reshard
 
     imp = import_trace_dir(src)
     # Defaults: the recording's strategy; all ranks of --topology, else the recording's world.

@@ -64,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from simulator.measure.rig import burst_B, plan_rig
+    from simulator.rig.cluster import burst_B, plan_rig
 
     plan = plan_rig(args.topology)
     shapers: list[dict[str, Any]] = []
@@ -111,8 +111,8 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from simulator.measure.probe import probe_pair
-    from simulator.measure.rig import Rig
+    from simulator.rig.cluster import Rig
+    from simulator.rig.probe import probe_pair
     from simulator.units import parse_size
 
     size_B = int(parse_size(args.size))
@@ -144,8 +144,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _clean(args: argparse.Namespace) -> int:
-    from simulator.measure import netns
-    from simulator.measure.rig import clean
+    from simulator.rig import netns
+    from simulator.rig.cluster import clean
 
     netns.check_support()
     removed = clean(args.prefix)
@@ -169,7 +169,7 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
 
 
 def _measure(args: argparse.Namespace, topology: str) -> Any:
-    from simulator.measure.microbench import (
+    from simulator.rig.microbench import (
         ALL_OPS,
         DEFAULT_SIZES_B,
         load_microbench,
@@ -194,8 +194,8 @@ def _measure(args: argparse.Namespace, topology: str) -> Any:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from simulator.measure.calibrate import rig_calibration
-    from simulator.measure.microbench import format_table, predict_rows, summarize, table_rows
+    from simulator.rig.calibrate import rig_calibration
+    from simulator.rig.microbench import format_table, predict_rows, summarize, table_rows
     from simulator.topology import load_topology
 
     bench = _measure(args, args.topology)
@@ -217,7 +217,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from simulator.measure.calibrate import calibration_path, fit_profile, write_profile
+    from simulator.rig.calibrate import calibration_path, fit_profile, write_profile
     from simulator.topology import load_topology
 
     bench = _measure(args, args.topology)

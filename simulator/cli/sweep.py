@@ -61,7 +61,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     """Run the sweep and print or write its results. Exit status."""
     from simulator.cli import emit_json
     from simulator.errors import InputError
-    from simulator.sweep import parse_vary, run_sweep
+    from simulator.studies.sweeps import parse_vary, run_sweep
 
     if args.workers is not None and args.workers < 1:
         raise InputError("must be >= 1", field="--workers")

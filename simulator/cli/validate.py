@@ -68,9 +68,9 @@ def validate_command(args: argparse.Namespace) -> int:
     """Run ``commsim validate``."""
     if args.published:
         return _published(args)
-    from simulator.measure import netns
-    from simulator.measure.cases import ModelShape, Tier, parse_strategies
-    from simulator.measure.validate import (
+    from simulator.rig import netns
+    from simulator.studies.rig_cases import ModelShape, Tier, parse_strategies
+    from simulator.studies.rig_validation import (
         Validator,
         format_cases,
         scatter_png,
@@ -155,7 +155,7 @@ def validate_command(args: argparse.Namespace) -> int:
 
 
 def _published(args: argparse.Namespace) -> int:
-    from simulator.measure.published import validate_published
+    from simulator.studies.published import validate_published
 
     rows = validate_published()
     if args.json:

@@ -40,7 +40,8 @@ A :class:`BackendProfile` says, for one library (NCCL, gloo, or a calibration of
   per-step latencies (NCCL's tuner does the same for NVLS).
 
 Profiles are YAML files (``simulator/data/backends/NAME.yaml``); a calibration file written
-by ``measure/`` has the same schema and loads with :func:`load_backend` given its path.
+by ``simulator/rig/calibrate.py`` has the same schema and loads with :func:`load_backend` given
+its path.
 Unknown or missing keys raise :class:`InputError` naming the file and the field.
 """
 

@@ -1,7 +1,7 @@
 """Launch a recording: one worker process per rank, then write ``manifest.json``.
 
 Without a rig topology the ranks are local processes on loopback (``MASTER_ADDR=127.0.0.1``,
-a free port). With one, :func:`simulator.measure.rig.launch_on_rig` runs rank r inside
+a free port). With one, :func:`simulator.rig.cluster.launch_on_rig` runs rank r inside
 emulated host r's network namespace. Either way a failing rank ends the run: the other ranks
 are killed (their whole process group) and the error names the rank and its last stderr lines.
 No torch import here: the workers import it.
@@ -123,7 +123,7 @@ def launch_local(
 
 def launch_rig(cfg: RecordConfig, config_path: Path, topology: str, timeout_s: float) -> None:
     """Run every rank inside its emulated host of the rig ``topology`` (needs root)."""
-    from simulator.measure.rig import launch_on_rig
+    from simulator.rig.cluster import launch_on_rig
     from simulator.topology import load_topology
 
     topo = load_topology(topology)

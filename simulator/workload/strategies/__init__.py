@@ -3,7 +3,7 @@ into per-rank Programs.
 
 Registry keyed by :class:`~simulator.config.StrategyKind`:
 
-* ``collective`` -- :mod:`.collective`: DP (DDP buckets, :mod:`.data`), ZeRO-1/2/3 and FSDP
+* ``collective`` -- :mod:`.hybrid_parallel`: DP (DDP buckets, :mod:`.data`), ZeRO-1/2/3 and FSDP
   (:mod:`.data`, :mod:`.zero`), tensor and sequence parallelism (:mod:`.tensor`), pipeline
   schedules (:mod:`.pipeline`), expert parallelism (:mod:`.expert`), gradient compression
   (:mod:`.compression`) and hierarchical / WAN-aware all-reduce (:mod:`.hierarchical`),
@@ -22,7 +22,7 @@ from typing import Any
 from simulator.config import StrategyConfig, StrategyKind
 from simulator.workload.ir import Workload
 from simulator.workload.profile import LayerProfile
-from simulator.workload.strategies import collective, local_sgd, ps
+from simulator.workload.strategies import hybrid_parallel, local_sgd, ps
 from simulator.workload.strategies.context import JobContext
 from simulator.workload.strategies.layout import Layout
 
@@ -31,7 +31,7 @@ AUTO_FOLD_WORLD = 16
 
 
 def _collective(ctx: JobContext) -> Workload:
-    return collective.build(ctx)
+    return hybrid_parallel.build(ctx)
 
 
 def _ps(ctx: JobContext) -> Workload:

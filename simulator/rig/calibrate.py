@@ -27,7 +27,7 @@ values are clipped (no constant is allowed to be unphysical), and the fit is che
 simulating again.
 
 Constants are fitted on one topology's microbenchmarks (``fit_topology``) and judged on
-others (:mod:`simulator.measure.validate`). One profile is fitted per rank count
+others (:mod:`simulator.studies.rig_validation`). One profile is fitted per rank count
 (:func:`calibration_path`): on the rig, gloo's per-message cost and its all_gather overhead
 depend on how many ranks share the machine's two cores, so 4-rank runs are predicted with a
 profile fitted on 4-rank microbenchmarks of *another* 4-host topology (rig-4host-flat).
@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from simulator.measure.microbench import CONCURRENT_K, BenchRow, Microbench
+from simulator.rig.microbench import CONCURRENT_K, BenchRow, Microbench
 
 #: Ops whose times fit efficiency and latencies (all_gather: see the module docstring).
 DEFAULT_FIT_OPS = ("all_reduce", "reduce_scatter", "broadcast", "send_recv")
@@ -145,7 +145,7 @@ def _as_backend(prof: dict[str, Any]) -> Any:
 
 
 def _predict(topology: Any, rows: Sequence[BenchRow], prof: dict[str, Any]) -> np.ndarray:
-    from simulator.measure.microbench import predict_row
+    from simulator.rig.microbench import predict_row
 
     backend = _as_backend(prof)
     return np.array([predict_row(topology, r, backend) for r in rows], dtype=float)
@@ -312,7 +312,7 @@ def write_profile(fit: Fit, path: str | Path = DEFAULT_OUT) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     header = (
         "# Calibrated gloo backend profile for the commsim rig (network namespaces, tbf).\n"
-        "# Written by simulator/measure/calibrate.py; every fitted value's source is the\n"
+        "# Written by simulator/rig/calibrate.py; every fitted value's source is the\n"
         "# description below (command, fit set, residuals). Do not edit by hand: re-run.\n"
     )
     out.write_text(header + yaml.safe_dump(fit.profile, sort_keys=False, width=96))

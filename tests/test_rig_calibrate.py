@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.measure.calibrate import (
+from simulator.rig.calibrate import (
     _as_backend,
     _base_profile,
     fit_profile,
@@ -12,7 +12,7 @@ from simulator.measure.calibrate import (
     measured_concurrency,
     rs_over_ar,
 )
-from simulator.measure.microbench import (
+from simulator.rig.microbench import (
     BenchRow,
     Microbench,
     format_table,
@@ -105,7 +105,7 @@ def test_table_has_nccl_tests_columns() -> None:
 
 def test_all_gather_efficiency_is_recovered_and_priced() -> None:
     from simulator.errors import InputError
-    from simulator.measure.calibrate import fit_all_gather_efficiency
+    from simulator.rig.calibrate import fit_all_gather_efficiency
 
     topo, bench = _synthetic(0.9, 150e-6, 40e-6)
     prof = make_profile(
@@ -153,7 +153,7 @@ def test_all_gather_efficiency_is_recovered_and_priced() -> None:
 def test_one_profile_per_rank_count(tmp_path, monkeypatch) -> None:
     """A run is predicted with the profile fitted at its own rank count, falling back to the
     2-rank fit, then to the uncalibrated gloo profile."""
-    import simulator.measure.calibrate as cal
+    import simulator.rig.calibrate as cal
 
     assert cal.calibration_path(2) == cal.DEFAULT_OUT
     assert cal.calibration_path(4).name == "gloo-rig-4rank.yaml"
@@ -178,7 +178,7 @@ def test_fitted_profile_is_named_by_rank_count() -> None:
 
 def test_send_buffer_is_fitted_from_the_senders_time() -> None:
     from simulator.collectives.backend import parse_backend
-    from simulator.measure.calibrate import fit_send_buffer
+    from simulator.rig.calibrate import fit_send_buffer
 
     # 16 MiB delivered in 0.338 s, the sender back 37.7 ms earlier: 1.87 MB left in transit
     # (rig-2host, 2026-11-29); below 4 MiB the sender is not used (latency-bound, fully buffered).

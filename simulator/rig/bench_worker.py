@@ -1,9 +1,9 @@
 """One rank of the collective microbenchmark: real ``torch.distributed`` gloo collectives.
 
-Run by :mod:`simulator.measure.microbench` in every host namespace of a rig (``RANK``,
+Run by :mod:`simulator.rig.microbench` in every host namespace of a rig (``RANK``,
 ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT`` and ``GLOO_SOCKET_IFNAME`` come from the rig)::
 
-    python -m simulator.measure.bench_worker --ops all_reduce,all_gather --sizes 4096,1048576
+    python -m simulator.rig.bench_worker --ops all_reduce,all_gather --sizes 4096,1048576
 
 For every (op, size): warm-up iterations, then ``iters`` timed iterations, each started right
 after a barrier; an iteration's time is the slowest rank's (a max all-reduce after the loop).
@@ -29,7 +29,7 @@ from collections.abc import Callable
 import torch
 import torch.distributed as dist
 
-from simulator.measure.microbench import CONCURRENT_K
+from simulator.rig.microbench import CONCURRENT_K
 
 OPS = (
     "all_reduce",

@@ -477,7 +477,7 @@ def write_doc(path: str | Path, rows: Sequence[dict[str, Any]], *, command: str)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m simulator.measure.published [--json] [--kind K] [NAME ...]``: print the table.
+    """``python -m simulator.studies.published [--json] [--kind K] [NAME ...]``: print the table.
 
     ``--write-doc PATH`` regenerates the table inside ``PATH`` (docs/published-fidelity.md).
     """
@@ -485,7 +485,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import json
     import sys
 
-    ap = argparse.ArgumentParser(prog="python -m simulator.measure.published")
+    ap = argparse.ArgumentParser(prog="python -m simulator.studies.published")
     ap.add_argument("names", nargs="*", help="reference rows to run (default: all)")
     ap.add_argument("--kind", choices=[k.value for k in Kind], action="append")
     ap.add_argument("--fidelity", default=None, help="default: flow (nccl), analytical (training)")
@@ -502,7 +502,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.write_doc,
             rows,
             command=" ".join(
-                ["python -m simulator.measure.published", *(sys.argv[1:] if argv is None else argv)]
+                ["python -m simulator.studies.published", *(sys.argv[1:] if argv is None else argv)]
             ),
         )
     if args.json:

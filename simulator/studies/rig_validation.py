@@ -2,14 +2,14 @@
 
 Three tiers (DESIGN.md), all from real ``torch.distributed`` gloo runs recorded on the rig by
 the traces recorder (:func:`simulator.traces.record.record`, which calls
-:func:`simulator.measure.rig.launch_on_rig`):
+:func:`simulator.rig.cluster.launch_on_rig`):
 
 1. ``replay``: record strategy S on topology T, replay the trace on T.
 2. ``topology``: record DDP (and FSDP, when validated) on T1, replay its trace on T2 (a NIC
-   halved, an oversubscribed uplink: :data:`~simulator.measure.cases.WHAT_IF`), and measure
+   halved, an oversubscribed uplink: :data:`~simulator.studies.rig_cases.WHAT_IF`), and measure
    the same strategy on T2.
 3. ``strategy``: record DDP on T, re-shard its measured per-layer profile to S
-   (:func:`simulator.traces.reshard.reshard`) and predict S, then measure S on T.
+   (:func:`simulator.studies.trace_reshard.reshard`) and predict S, then measure S on T.
 
 Definitions: a recording's *measured step* is the median over its measured steps of the slowest
 rank's step time; its *spread* is ``(max - min) / median`` of those steps, in percent. A replay's
@@ -23,7 +23,7 @@ gets wrong; the rest of ``error_pct`` comes from carrying the DDP recording's co
 the other strategy (framework overhead, other GEMM shapes, other CPU contention).
 
 Predictions use the calibrated backend of the run's rank count
-(:func:`simulator.measure.calibrate.rig_calibration`: ``gloo-rig.yaml`` fitted on rig-2host
+(:func:`simulator.rig.calibrate.rig_calibration`: ``gloo-rig.yaml`` fitted on rig-2host
 microbenchmarks, ``gloo-rig-4rank.yaml`` on rig-4host-flat ones), never constants fitted on
 these runs. Each recording is made once and reused by every case that needs it.
 """
@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.errors import InputError
-from simulator.measure.cases import (
+from simulator.studies.rig_cases import (
     BASE_STRATEGY,
     TOPOLOGY_STRATEGIES,
     WHAT_IF,
@@ -102,7 +102,7 @@ class Validator:
 
     def __post_init__(self) -> None:
         if not self.backend:
-            from simulator.measure.calibrate import rig_calibration
+            from simulator.rig.calibrate import rig_calibration
             from simulator.topology import load_topology
 
             self.backend = rig_calibration(load_topology(self.topology).num_ranks)
@@ -167,7 +167,7 @@ class Validator:
 
     def replay_case(self, strategy: str) -> CaseResult:
         """Tier 1: record ``strategy`` on the topology and replay it there."""
-        from simulator.traces.replay import replay
+        from simulator.studies.trace_replay import replay
 
         rec = self.recording(self.topology, strategy)
         out = replay(str(rec), topology=self.topology, backend=self.backend)
@@ -182,7 +182,7 @@ class Validator:
     def topology_case(self, target: str, strategy: str = BASE_STRATEGY) -> CaseResult:
         """Tier 2: replay the ``strategy`` trace of the topology on ``target``; measure
         ``strategy`` there."""
-        from simulator.traces.replay import replay
+        from simulator.studies.trace_replay import replay
 
         src = self.recording(self.topology, strategy)
         out = replay(str(src), topology=target, backend=self.backend)
@@ -197,9 +197,9 @@ class Validator:
     def strategy_case(self, strategy: str) -> CaseResult:
         """Tier 3: re-shard the DDP trace to ``strategy`` and predict; measure ``strategy``."""
         from simulator.engine import simulate
+        from simulator.studies.trace_reshard import reshard
         from simulator.topology import load_topology
         from simulator.traces.kineto import import_trace_dir
-        from simulator.traces.reshard import reshard
 
         src = self.recording(self.topology, BASE_STRATEGY)
         topo = load_topology(self.topology)

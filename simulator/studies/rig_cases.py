@@ -1,6 +1,6 @@
 """Which runs the validation ladder makes: strategy names, what-if topologies, model sizes.
 
-Pure data and small helpers, no rig and no torch: :mod:`simulator.measure.validate` runs them.
+Pure data and small helpers, no rig and no torch: :mod:`simulator.studies.rig_validation` runs them.
 """
 
 from __future__ import annotations

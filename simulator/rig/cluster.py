@@ -32,7 +32,7 @@ from types import FrameType
 from typing import IO, Any
 
 from simulator.errors import InputError
-from simulator.measure import netns
+from simulator.rig import netns
 
 #: Device name of every host's NIC inside its namespace (what ``GLOO_SOCKET_IFNAME`` names).
 HOST_DEV = "eth0"
@@ -519,7 +519,7 @@ def launch_on_rig(
     Rank r runs ``argv_for_rank(r)`` inside host r's namespace with ``MASTER_ADDR`` (rank 0's
     address), ``MASTER_PORT``, ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` and
     ``GLOO_SOCKET_IFNAME`` (the host's veth) set on top of ``env``. See :meth:`Rig.launch`.
-    Raises :class:`~simulator.measure.netns.RigUnavailable` when no rig can be built here.
+    Raises :class:`~simulator.rig.netns.RigUnavailable` when no rig can be built here.
     """
     with Rig(topology) as rig:
         return rig.launch(argv_for_rank, env, timeout_s)

@@ -1,7 +1,7 @@
 """Collective microbenchmarks on the rig, as nccl-tests tables with the simulator beside them.
 
 :func:`run_microbench` builds the rig of a topology and runs
-:mod:`simulator.measure.bench_worker` in every host (real ``torch.distributed`` gloo
+:mod:`simulator.rig.bench_worker` in every host (real ``torch.distributed`` gloo
 collectives). :func:`predict_rows` asks :func:`simulator.collectives.simulate_collective` for
 the same (op, size) with a backend profile, and :func:`format_table` prints both:
 
@@ -108,7 +108,7 @@ def run_microbench(
     ``budget_s``: timed seconds per (op, size) (5..30 iterations). Raises ``RuntimeError``
     with the failing rank's stderr when a rank fails.
     """
-    from simulator.measure.rig import Rig
+    from simulator.rig.cluster import Rig
 
     for op in ops:
         if op not in ALL_OPS:
@@ -116,7 +116,7 @@ def run_microbench(
     argv = [
         sys.executable,
         "-m",
-        "simulator.measure.bench_worker",
+        "simulator.rig.bench_worker",
         "--ops",
         ",".join(ops),
         "--sizes",

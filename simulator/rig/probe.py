@@ -1,7 +1,7 @@
 """A timed TCP transfer between two rig hosts, to check that a shaped link gives its rate.
 
-Run as ``python -m simulator.measure.probe serve PORT`` in one namespace and
-``python -m simulator.measure.probe send ADDR PORT SIZE_B`` in another; the sender prints one
+Run as ``python -m simulator.rig.probe serve PORT`` in one namespace and
+``python -m simulator.rig.probe send ADDR PORT SIZE_B`` in another; the sender prints one
 JSON object ``{"size_B", "time_s", "goodput_Bps"}``. Time runs from the connect to the
 receiver's one-byte acknowledgement after the last byte, so queued bytes are counted.
 """
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from simulator.measure.rig import Rig
+    from simulator.rig.cluster import Rig
 
 _CHUNK_B = 1 << 20
 
@@ -74,7 +74,7 @@ def send(addr: str, port: int, size_B: int, timeout_s: float = 60.0) -> dict[str
 
 def probe_pair(rig: Rig, src: int, dst: int, size_B: int, port: int = 5201) -> dict[str, float]:
     """Time a ``size_B`` TCP transfer from rank ``src`` to rank ``dst`` of a built ``rig``."""
-    module = [sys.executable, "-m", "simulator.measure.probe"]
+    module = [sys.executable, "-m", "simulator.rig.probe"]
     server = rig.popen(dst, [*module, "serve", str(port)])
     try:
         client = rig.popen(src, [*module, "send", rig.host(dst).address, str(port), str(size_B)])

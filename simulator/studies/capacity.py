@@ -1,8 +1,8 @@
 """Capacity planning: the cheapest cluster and layout that reach a target step time.
 
 ``plan_capacity(scenario, target_step_s=12.0, topologies=[...])`` sweeps (on Dask, see
-:mod:`simulator.sweep`) every candidate topology x tensor-parallel x pipeline-parallel degree,
-with the data-parallel degree filling the rest of the cluster (``strategy.dp`` left to the
+:mod:`simulator.studies.sweeps`) every candidate topology x tensor-parallel x pipeline-parallel
+degree, with the data-parallel degree filling the rest of the cluster (``strategy.dp`` left to the
 builder: world / (tp x pp)), the GPU taken from each topology (``hardware.gpu`` cleared unless
 given again in ``base``) and the scenario's global batch kept. A point *qualifies* when it
 runs, its memory estimate fits the GPU's HBM, and its step time is at most the target; the
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from simulator.errors import InputError
-from simulator.sweep import run_sweep
+from simulator.studies.sweeps import run_sweep
 
 #: Default candidate degrees: powers of two that Megatron-style layouts use.
 DEFAULT_TP = (1, 2, 4, 8)
@@ -56,7 +56,7 @@ def plan_capacity(
         topologies: candidate topology names or YAML paths.
         tp, pp: candidate tensor- and pipeline-parallel degrees (positive integers).
         base: ``KEY=VALUE`` overrides applied to every point.
-        scheduler, workers, fidelity: as :func:`simulator.sweep.run_sweep`.
+        scheduler, workers, fidelity: as :func:`simulator.studies.sweeps.run_sweep`.
 
     Returns:
         ``{"scenario", "target_step_s", "best", "ranked", "verdicts", "points", "wall_s"}``:

@@ -11,9 +11,9 @@ import pytest
 
 from simulator.cli import main
 from simulator.errors import InputError
-from simulator.measure import netns
-from simulator.measure.cases import Tier, parse_strategies, recorder_strategy
-from simulator.measure.validate import CaseResult, Validator, format_cases, summarize
+from simulator.rig import netns
+from simulator.studies.rig_cases import Tier, parse_strategies, recorder_strategy
+from simulator.studies.rig_validation import CaseResult, Validator, format_cases, summarize
 
 REASON = netns.unavailable_reason()
 needs_rig = pytest.mark.skipif(REASON is not None, reason=f"rig unavailable: {REASON}")
@@ -48,7 +48,7 @@ def test_summary_and_table() -> None:
 def test_published_dispatch(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import simulator.measure.published as published
+    import simulator.studies.published as published
 
     row = {"reference": "r", "source": "s", "expected": 2.0, "predicted": 2.1, "unit": "s",
            "error_pct": 5.0}  # fmt: skip
@@ -101,7 +101,7 @@ def test_one_case_per_tier_on_two_hosts(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 def test_validator_predicts_with_the_profile_of_its_rank_count(tmp_path: Path) -> None:
-    from simulator.measure.calibrate import rig_calibration
+    from simulator.rig.calibrate import rig_calibration
 
     four = Validator(topology="rig-4host-2rack", strategies=["ddp"], work_dir=tmp_path)
     two = Validator(topology="rig-2host", strategies=["ddp"], work_dir=tmp_path)
