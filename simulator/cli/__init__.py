@@ -43,12 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"simulator.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"simulator.cli.{name}":
-                continue  # command not built yet
-            raise
+        # a listed command whose module is missing is a broken install: fail loudly
+        module = importlib.import_module(f"simulator.cli.{name}")
         module.register(sub)
     return parser
 
