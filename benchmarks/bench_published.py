@@ -21,11 +21,11 @@ def main() -> None:
     args = ap.parse_args()
     for name in args.names or reference_names():
         w0, c0 = time.perf_counter(), time.process_time()
-        (row,) = validate_published([name], fidelity=args.fidelity)
+        (row,) = validate_published([name], fidelity=args.fidelity).rows
         wall, cpu = time.perf_counter() - w0, time.process_time() - c0
         print(
-            f"{name:32s} {row['predicted']:8.1f} vs {row['expected']:6.0f} {row['unit']:16s} "
-            f"{row['error_pct']:+6.1f}%  cpu {cpu:7.2f} s  wall {wall:7.2f} s  ({row['fidelity']})",
+            f"{name:32s} {row.predicted:8.1f} vs {row.expected:6.0f} {row.unit:16s} "
+            f"{row.error_pct:+6.1f}%  cpu {cpu:7.2f} s  wall {wall:7.2f} s  ({row.fidelity})",
             flush=True,
         )
 

@@ -13,7 +13,7 @@ import argparse
 import os
 import time
 
-from simulator.studies.sweeps import parse_vary, run_sweep
+from simulator.studies.sweeps import parse_vary, sweep
 
 
 def main() -> None:
@@ -23,16 +23,16 @@ def main() -> None:
     vary = parse_vary(["strategy.pp=2,4,8", "hardware.gpu=A100-80GB,H100-SXM"])
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     t0 = time.perf_counter()
-    inline = run_sweep("gpt3-175b-64xa100", vary, scheduler="inline")
+    inline = sweep("gpt3-175b-64xa100", vary, scheduler="inline")
     t_inline = time.perf_counter() - t0
     t0 = time.perf_counter()
-    dask = run_sweep("gpt3-175b-64xa100", vary, scheduler="local", workers=args.workers)
+    dask = sweep("gpt3-175b-64xa100", vary, scheduler="local", workers=args.workers)
     t_dask = time.perf_counter() - t0
     same = all(
-        abs(a["step_time_s"] - b["step_time_s"]) <= 1e-9 * a["step_time_s"]
-        for a, b in zip(inline["points"], dask["points"], strict=True)
+        abs(a.step_time_s - b.step_time_s) <= 1e-9 * a.step_time_s
+        for a, b in zip(inline.points, dask.points, strict=True)
     )
-    print(f"points: {len(inline['points'])}, identical results: {same}")
+    print(f"points: {len(inline.points)}, identical results: {same}")
     print(f"inline: {t_inline:.1f} s wall")
     print(f"dask LocalCluster, {args.workers} workers: {t_dask:.1f} s wall (incl. cluster start)")
     print(f"speed-up: {t_inline / t_dask:.2f}x")

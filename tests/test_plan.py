@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from simulator.cli import main
 from simulator.errors import InputError
-from simulator.studies.capacity import plan_capacity
+from simulator.studies.capacity import PlanResult
+from simulator.studies.capacity import plan as plan_capacity
 
 SCENARIO = """
 name: tiny-plan
@@ -29,29 +29,29 @@ def scenario(tmp_path: Path) -> str:
 
 
 def test_ranks_by_cost_and_explains_the_rest(scenario: str) -> None:
-    def plan(target_s: float, topologies: list[str]) -> dict[str, Any]:
+    def plan(target_s: float, topologies: list[str]) -> PlanResult:
         return plan_capacity(
             scenario, target_s, topologies, tp=[1, 2], pp=[1, 3], scheduler="inline"
         )
 
     loose = plan(1e3, ["dgx-a100", "dgx-a100-2node"])
-    ranked = loose["ranked"]
-    assert ranked and loose["best"] == ranked[0]
-    costs = [p["cost_per_step_usd"] for p in ranked]
+    ranked = loose.ranked
+    assert ranked and loose.best == ranked[0]
+    costs = [p.cost_per_step_usd for p in ranked]
     assert costs == sorted(costs)
     # the GPU follows the topology (the scenario's V100 is cleared), and pp=3 cannot split 4
     # layers evenly or 8 ranks: those points are kept with the reason
-    assert {p["gpu"] for p in ranked} == {"A100-80GB"}
-    assert loose["verdicts"].get("cannot run", 0) >= 1
-    assert sum(loose["verdicts"].values()) == len(loose["points"]) == 8
+    assert {p.gpu for p in ranked} == {"A100-80GB"}
+    assert loose.verdicts.get("cannot run", 0) >= 1
+    assert sum(loose.verdicts.values()) == len(loose.points) == 8
     # a target between the fastest and the slowest qualifying step rejects some as too slow
-    steps = sorted(p["step_time_s"] for p in ranked)
+    steps = sorted(p.step_time_s for p in ranked)
     mid = (steps[0] + steps[-1]) / 2
     tight = plan(mid, ["dgx-a100", "dgx-a100-2node"])
-    assert tight["verdicts"]["too slow"] >= 1
-    assert all(p["step_time_s"] <= mid for p in tight["ranked"])
+    assert tight.verdicts["too slow"] >= 1
+    assert all(p.step_time_s <= mid for p in tight.ranked)
     none = plan(steps[0] / 10, ["dgx-a100"])
-    assert none["best"] is None
+    assert none.best is None
 
 
 def test_bad_input(scenario: str, capsys: pytest.CaptureFixture[str]) -> None:

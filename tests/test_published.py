@@ -54,12 +54,12 @@ def _params(kind: Kind) -> list[object]:
 
 
 def _check(name: str, kind: Kind) -> None:
-    (row,) = validate_published([name])  # default fidelity per kind (DEFAULT_FIDELITY)
-    assert row["kind"] == kind.value
-    assert row["predicted"] > 0
-    assert abs(row["error_pct"]) <= TOLERANCE_PCT[kind], (
-        f"{name}: predicted {row['predicted']:.1f} vs published {row['expected']:.1f} "
-        f"{row['unit']} ({row['error_pct']:+.1f}%, band ±{TOLERANCE_PCT[kind]:.0f}%)"
+    (row,) = validate_published([name]).rows  # default fidelity per kind (DEFAULT_FIDELITY)
+    assert row.kind == kind.value
+    assert row.predicted > 0
+    assert abs(row.error_pct) <= TOLERANCE_PCT[kind], (
+        f"{name}: predicted {row.predicted:.1f} vs published {row.expected:.1f} "
+        f"{row.unit} ({row.error_pct:+.1f}%, band ±{TOLERANCE_PCT[kind]:.0f}%)"
     )
 
 

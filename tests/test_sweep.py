@@ -9,7 +9,7 @@ import pytest
 
 from simulator.cli import main
 from simulator.errors import InputError
-from simulator.studies.sweeps import grid, parse_vary, run_sweep
+from simulator.studies.sweeps import grid, parse_vary, sweep
 
 SCENARIO = """
 name: tiny-sweep
@@ -42,26 +42,26 @@ def test_parse_vary_and_grid_order() -> None:
 
 
 def test_inline_sweep_keeps_points_that_cannot_run(scenario: str) -> None:
-    res = run_sweep(scenario, parse_vary(["strategy.dp=2,8,16"]), scheduler="inline")
-    two, eight, sixteen = res["points"]
-    assert two["set"] == {"strategy.dp": 2} and two["world"] == 2 and two["gpus"] == 8
+    res = sweep(scenario, parse_vary(["strategy.dp=2,8,16"]), scheduler="inline")
+    two, eight, sixteen = res.points
+    assert two.set == {"strategy.dp": 2} and two.world == 2 and two.gpus == 8
     # the same global batch over more replicas: less compute per GPU, a shorter step
-    assert eight["compute_s"] < two["compute_s"]
-    assert eight["step_time_s"] < two["step_time_s"]
-    assert eight["fits_memory"] is True
+    assert eight.compute_s < two.compute_s
+    assert eight.step_time_s < two.step_time_s
+    assert eight.fits_memory is True
     # cost of a step bills every GPU of the topology at the catalog's A100 price
-    assert eight["cost_per_step_usd"] == pytest.approx(8 * eight["step_time_s"] / 3600 * 5.1)
-    assert "error" in sixteen and "does not fit" in sixteen["error"]
+    assert eight.cost_per_step_usd == pytest.approx(8 * eight.step_time_s / 3600 * 5.1)
+    assert sixteen.error is not None and "does not fit" in sixteen.error
 
 
 def test_dask_local_cluster_gives_the_inline_results(scenario: str) -> None:
     vary = parse_vary(["strategy.dp=4,8"])
-    inline = run_sweep(scenario, vary, scheduler="inline")
-    dask = run_sweep(scenario, vary, scheduler="local", workers=2)
-    assert dask["scheduler"] == "local"
-    for a, b in zip(inline["points"], dask["points"], strict=True):
-        assert a["set"] == b["set"]
-        assert a["step_time_s"] == pytest.approx(b["step_time_s"], rel=1e-12)
+    inline = sweep(scenario, vary, scheduler="inline")
+    dask = sweep(scenario, vary, scheduler="local", workers=2)
+    assert dask.scheduler == "local"
+    for a, b in zip(inline.points, dask.points, strict=True):
+        assert a.set == b.set
+        assert a.step_time_s == pytest.approx(b.step_time_s, rel=1e-12)
 
 
 def test_cli_json_out_and_bad_input(

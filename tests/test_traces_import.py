@@ -231,7 +231,7 @@ def test_chakra_dir_replays_through_the_cli(tmp_path, capsys):
 
 def test_reshard_profile_and_strategies(gloo):
     from simulator.engine import simulate
-    from simulator.studies.trace_reshard import layer_profile, reshard
+    from simulator.studies.trace_reshard import layer_profile, resharded_workload
     from simulator.topology import load_topology
 
     prof = layer_profile(gloo)
@@ -239,7 +239,7 @@ def test_reshard_profile_and_strategies(gloo):
     assert all(lc.fwd_s > 0 and lc.bwd_s > 0 and lc.params > 0 for lc in prof.layers)
     topo = load_topology("loopback-4")
     for strategy in ("ddp", "fsdp", "tp", "pp-1f1b", "ps-sync"):
-        wl = reshard(gloo, strategy, 4, topo)
+        wl = resharded_workload(gloo, strategy, 4, topo)
         res = simulate(wl, topo, backend="gloo", record=False)
         assert res.step_time_s > 0
 

@@ -149,14 +149,14 @@ def test_execution_trace_links_every_collective(recordings):
 @pytest.mark.parametrize("strategy", list(RecordStrategy))
 def test_replay_on_loopback_is_sane(recordings, strategy):
     out = replay(str(recordings[strategy]))
-    assert out["topology"] == "loopback-2" and out["backend"] == "gloo"
+    assert out.topology == "loopback-2" and out.backend == "gloo"
     # The importer leaves out a step whose ranks recorded different collective sequences
     # (seen with PowerSGD on gloo, docs/traces.md); it must say so, and keep the others.
-    assert out["steps"] >= 1 and out["steps"] + len(out.get("steps_left_out", [])) == 2
-    assert out["predicted_step_s"] > 0
+    assert out.steps >= 1 and out.steps + len(out.steps_left_out) == 2
+    assert out.predicted_step_s > 0
     # sanity, not the fidelity figure (that one is measured in benchmarks/bench_traces.py)
-    assert 0.25 < out["predicted_step_s"] / out["measured_step_s"] < 4
-    assert all(c["count"] > 0 and c["measured_s"] >= 0 for c in out["collectives"])
+    assert 0.25 < out.predicted_step_s / out.measured_step_s < 4
+    assert all(c.count > 0 and c.measured_s >= 0 for c in out.collectives)
 
 
 @pytest.mark.parametrize("strategy", [RecordStrategy.PS_SYNC, RecordStrategy.PP_1F1B])
@@ -173,9 +173,9 @@ def test_replay_chains_the_steps(recordings, strategy):
     out = replay(str(recordings[strategy]))
     # The first step starts on every rank at 0, as a step simulated alone does.
     alone = simulate(imp.workload(steps[0]), load_topology("loopback-2"), backend="gloo")
-    assert out["per_step"][0]["predicted_s"] == pytest.approx(alone.step_time_s, rel=1e-9)
+    assert out.per_step[0].predicted_s == pytest.approx(alone.step_time_s, rel=1e-9)
     # A later step lasts from each rank's end of the step before, never less than nothing.
-    assert all(p["predicted_s"] > 0 for p in out["per_step"])
+    assert all(p.predicted_s > 0 for p in out.per_step)
 
 
 def _alive(marker: str) -> list[int]:

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulator.cli.run import FIDELITIES
+
+if TYPE_CHECKING:
+    from simulator.studies import PlanResult
 
 
 def register(subparsers: Any) -> None:
@@ -63,14 +66,14 @@ def plan_command(args: argparse.Namespace) -> int:
     """Run the plan and print its ranking. Exit status."""
     from simulator.cli import emit_json
     from simulator.errors import InputError
-    from simulator.studies.capacity import plan_capacity
+    from simulator.studies import plan
     from simulator.units import UnitError, parse_time
 
     try:
         target = parse_time(args.target_step)
     except UnitError as err:
         raise InputError(str(err), field="--target-step") from None
-    res = plan_capacity(
+    res = plan(
         args.scenario,
         target,
         [t.strip() for t in args.topologies.split(",") if t.strip()],
@@ -82,41 +85,40 @@ def plan_command(args: argparse.Namespace) -> int:
         fidelity=args.fidelity,
     )
     if args.json:
-        emit_json(res)
+        emit_json(res.to_json())
     else:
         _print(res)
     return 0
 
 
-def _print(res: dict[str, Any]) -> None:
+def _print(res: PlanResult) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from simulator.studies.capacity import dp_degree
     from simulator.units import format_size, format_time
 
     t = Table(
-        title=f"plan for {res['scenario']}: step <= {format_time(res['target_step_s'])}, "
-        "cheapest first"
+        title=f"plan for {res.scenario}: step <= {format_time(res.target_step_s)}, cheapest first"
     )
     for col in ("topology", "GPUs", "gpu", "tp", "pp", "dp", "step", "mem/GPU", "$/step"):
         t.add_column(col, justify="left" if col in ("topology", "gpu") else "right", no_wrap=True)
-    for p in res["ranked"]:
-        s = p["set"]
-        dp = p["world"] // (int(s["strategy.tp"]) * int(s["strategy.pp"]))
+    for p in res.ranked:
+        s = p.set
         t.add_row(
             str(s["topology"]),
-            str(p["gpus"]),
-            p["gpu"],
+            str(p.gpus),
+            p.gpu,
             str(s["strategy.tp"]),
             str(s["strategy.pp"]),
-            str(dp),
-            format_time(p["step_time_s"]),
-            format_size(p["memory_per_gpu_B"]),
-            f"{p['cost_per_step_usd']:.3f}",
+            str(dp_degree(p)),
+            format_time(p.step_time_s),
+            format_size(p.memory_per_gpu_B),
+            f"{p.cost_per_step_usd:.3f}",
         )
     Console(width=None if sys.stdout.isatty() else 160).print(t)
-    counts = ", ".join(f"{v} {k}" for k, v in sorted(res["verdicts"].items()))
-    print(f"{len(res['points'])} points: {counts} ({res['wall_s']:.1f} s)")
-    if res["best"] is None:
+    counts = ", ".join(f"{v} {k}" for k, v in sorted(res.verdicts.items()))
+    print(f"{len(res.points)} points: {counts} ({res.wall_s:.1f} s)")
+    if res.best is None:
         print("no candidate meets the target: relax --target-step or add larger clusters")
     print("prices per GPU-hour are editable assumptions (simulator/data/hardware.yaml)")

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulator.errors import InputError
+
+if TYPE_CHECKING:
+    from simulator.studies import ChakraReplayResult, ReplayResult, ReshardResult
 
 
 def register(subparsers: Any) -> None:
@@ -53,19 +56,32 @@ def register(subparsers: Any) -> None:
 
 
 def replay_command(args: argparse.Namespace) -> int:
-    """Dispatch replay / re-shard / Chakra import; print the result."""
+    """Dispatch replay / re-shard / Chakra import (:mod:`simulator.studies`); print the result."""
+    from dataclasses import replace
+
     from simulator.cli import emit_json
+    from simulator.studies import ReplayResult, replay, replay_chakra, reshard
 
     src = Path(args.trace_dir)
     if not src.is_dir():
         raise InputError("not a directory", file=str(src))
+    out: ReplayResult | ReshardResult | ChakraReplayResult
     if any(src.glob("*.et")) and not any(src.glob("rank*.trace.json*")):
-        out = _replay_chakra(src, args)
+        if not args.topology:
+            raise InputError("a Chakra directory needs --topology", field="--topology")
+        out = replay_chakra(
+            src, topology=args.topology, backend=args.backend, fidelity=args.fidelity
+        )
     elif args.strategy or args.world:
-        out = _reshard(src, args)
+        out = reshard(
+            src,
+            strategy=args.strategy,
+            world=args.world,
+            topology=args.topology,
+            backend=args.backend,
+            fidelity=args.fidelity,
+        )
     else:
-        from simulator.studies.trace_replay import replay
-
         out = replay(
             str(src),
             topology=args.topology,
@@ -75,70 +91,14 @@ def replay_command(args: argparse.Namespace) -> int:
         )
     if args.chakra_out:
         _export(src, Path(args.chakra_out))
-        out["chakra_out"] = args.chakra_out
+        out = replace(out, chakra_out=args.chakra_out)
     if args.json:
-        emit_json(out)
+        emit_json(out.to_json())
+    elif isinstance(out, ReplayResult):
+        _print_replay(out)
     else:
-        _print_human(out)
+        _print_prediction(out)
     return 0
-
-
-def _reshard(src: Path, args: argparse.Namespace) -> dict[str, Any]:
-    from simulator.engine import simulate
-    from simulator.studies.trace_reshard import reshard
-    from simulator.topology import load_topology
-    from simulator.traces.kineto import import_trace_dir
-
-    imp = import_trace_dir(src)
-    # Defaults: the recording's strategy; all ranks of --topology, else the recording's world.
-    strategy = args.strategy or str(imp.manifest.get("strategy", "ddp"))
-    topo = load_topology(args.topology or imp.manifest.get("topology", f"loopback-{imp.world}"))
-    world = args.world or (topo.num_ranks if args.topology else imp.world)
-    if topo.num_ranks < world:
-        raise InputError(
-            f"topology has {topo.num_ranks} ranks, fewer than --world {world}", field="--world"
-        )
-    wl = reshard(imp, strategy, world, topo)
-    be = args.backend or imp.manifest.get("backend", "gloo")
-    res = simulate(wl, topo, backend=be, fidelity=args.fidelity, record=False)
-    return {
-        "trace": str(src),
-        "recorded_strategy": imp.manifest.get("strategy"),
-        "recorded_world": imp.world,
-        "measured_step_s": imp.measured_step_times_s()
-        and sum(imp.measured_step_times_s()) / len(imp.measured_step_times_s()),
-        "strategy": strategy,
-        "world": world,
-        "topology": topo.name,
-        "backend": str(be),
-        "predicted_step_s": res.step_time_s,
-        "result": res.to_dict(),
-    }
-
-
-def _replay_chakra(src: Path, args: argparse.Namespace) -> dict[str, Any]:
-    from simulator.engine import simulate
-    from simulator.topology import load_topology
-    from simulator.traces.chakra import import_chakra_dir
-
-    if not args.topology:
-        raise InputError("a Chakra directory needs --topology", field="--topology")
-    wl = import_chakra_dir(src)
-    topo = load_topology(args.topology)
-    from simulator.engine import WorkloadError
-
-    try:
-        res = simulate(wl, topo, backend=args.backend or "nccl", fidelity=args.fidelity)
-    except WorkloadError as exc:
-        raise InputError(str(exc), file=str(src)) from exc
-    return {
-        "trace": str(src),
-        "format": "chakra",
-        "world": wl.world_size,
-        "topology": topo.name,
-        "predicted_step_s": res.step_time_s,
-        "result": res.to_dict(),
-    }
 
 
 def _export(src: Path, out: Path) -> None:
@@ -149,35 +109,35 @@ def _export(src: Path, out: Path) -> None:
     export_workload(imp.workload(0), out)
 
 
-def _print_human(out: dict[str, Any]) -> None:
-    if "measured_step_s" in out and "error_pct" in out:
+def _print_replay(out: ReplayResult) -> None:
+    print(
+        f"{out.trace}: {out.strategy} on {out.world} ranks, topology "
+        f"{out.topology}, backend {out.backend}, {out.steps} steps"
+    )
+    print(f"  measured step  {out.measured_step_s * 1e3:10.3f} ms")
+    print(f"  predicted step {out.predicted_step_s * 1e3:10.3f} ms   error {out.error_pct:+.1f} %")
+    print(
+        f"  {'collective':<16}{'size':>12}{'count':>7}{'measured ms':>13}"
+        f"{'predicted ms':>14}{'error %':>9}"
+    )
+    for c in out.collectives:
+        err = "n/a" if c.error_pct is None else f"{c.error_pct:+.0f}"
         print(
-            f"{out['trace']}: {out['strategy']} on {out['world']} ranks, topology "
-            f"{out['topology']}, backend {out['backend']}, {out['steps']} steps"
+            f"  {c.kind:<16}{c.size_B:>12.0f}{c.count:>7}"
+            f"{c.measured_s * 1e3:>13.3f}{c.predicted_s * 1e3:>14.3f}{err:>9}"
         )
-        print(f"  measured step  {out['measured_step_s'] * 1e3:10.3f} ms")
-        print(
-            f"  predicted step {out['predicted_step_s'] * 1e3:10.3f} ms   "
-            f"error {out['error_pct']:+.1f} %"
-        )
-        print(
-            f"  {'collective':<16}{'size':>12}{'count':>7}{'measured ms':>13}"
-            f"{'predicted ms':>14}{'error %':>9}"
-        )
-        for c in out["collectives"]:
-            err = "n/a" if c["error_pct"] is None else f"{c['error_pct']:+.0f}"
-            print(
-                f"  {c['kind']:<16}{c['size_B']:>12.0f}{c['count']:>7}"
-                f"{c['measured_s'] * 1e3:>13.3f}{c['predicted_s'] * 1e3:>14.3f}{err:>9}"
-            )
-        summ = out["import_summary"]
-        print(
-            f"  import: {summ['events_total']} events; skipped {summ['skipped']}; "
-            f"unknown {summ['unknown_total']}"
-        )
-    else:
-        print(
-            f"{out['trace']}: predicted step {out['predicted_step_s'] * 1e3:.3f} ms "
-            f"({out.get('strategy', out.get('format'))} on {out['world']} ranks, "
-            f"topology {out['topology']})"
-        )
+    summ = out.import_summary
+    print(
+        f"  import: {summ['events_total']} events; skipped {summ['skipped']}; "
+        f"unknown {summ['unknown_total']}"
+    )
+
+
+def _print_prediction(out: ReshardResult | ChakraReplayResult) -> None:
+    from simulator.studies import ReshardResult
+
+    what = out.strategy if isinstance(out, ReshardResult) else "chakra"
+    print(
+        f"{out.trace}: predicted step {out.predicted_step_s * 1e3:.3f} ms "
+        f"({what} on {out.world} ranks, topology {out.topology})"
+    )

@@ -2,7 +2,8 @@
 
 Human output: the summary table. ``--json``: one object with ``scenario``, ``step_time_s``,
 ``compute_s``, ``comm_s``, ``exposed_comm_s``, ``bubble_s``, ``memory_per_gpu_B``,
-``busiest_links``, ``reference`` (published figure or null) and more (see :func:`run_payload`).
+``busiest_links``, ``reference`` (published figure or null) and more
+(:class:`simulator.studies.RunResult`).
 ``--out DIR`` writes ``ops.csv``, ``links.csv``, ``ranks.csv`` (+ ``.parquet``),
 ``scenario.resolved.yaml``, ``result.json``, ``timeline.json``, ``timeline.png`` and
 ``links.png``. A scenario with ``compare:`` variants runs each in turn: the JSON object is
@@ -16,13 +17,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from simulator.errors import InputError
+
+if TYPE_CHECKING:
+    from simulator.studies.scenario import RunResult
 
 #: File that marks a directory as written by ``commsim run --out``.
 MARKER = ".commsim-output"
@@ -72,6 +75,7 @@ def run_command(args: argparse.Namespace) -> int:
     from simulator.cli import emit_json
     from simulator.config import load_scenario
     from simulator.engine import DeadlockError
+    from simulator.studies import ScenarioRun
 
     out = Path(args.out) if args.out else None
     if out is not None:
@@ -81,27 +85,24 @@ def run_command(args: argparse.Namespace) -> int:
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / MARKER).write_text(MARKER_TEXT)
-    payloads: list[dict[str, Any]] = []
+    results: list[RunResult] = []
     for i, sc in enumerate(variants):
         sub = None
         if out is not None:
             sub = out if len(variants) == 1 else out / _safe_name(sc.name, i)
         try:
-            payload, summary = _run_one(sc, args, sub)
+            res, summary = _run_one(sc, args, sub)
         except DeadlockError as err:
             print(f"commsim run: error: {sc.name}: {err}", file=sys.stderr)
             return 1
-        payloads.append(payload)
+        results.append(res)
         if not args.json:
             summary()
     if args.json:
-        top = dict(payloads[0])
-        if len(payloads) > 1:
-            top["variants"] = payloads
-        emit_json(top)
+        emit_json(ScenarioRun(tuple(results)).to_json())
     else:
-        if len(payloads) > 1:
-            _print_comparison(payloads)
+        if len(results) > 1:
+            _print_comparison(results)
         if out is not None:
             print(f"wrote {out}/")
     return 0
@@ -116,60 +117,48 @@ def _safe_name(name: str, index: int) -> str:
     return clean or f"variant{index}"
 
 
-def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[dict[str, Any], Any]:
-    """Simulate one scenario; write ``out`` if given. Returns the JSON payload and a
-    callable printing the human summary."""
-    from simulator.engine import WorkloadError, simulate
-    from simulator.report.summary import print_summary
-    from simulator.topology import load_topology
-    from simulator.topology.whatif import scale_links
-    from simulator.workload.build import build_workload
+def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[RunResult, Any]:
+    """Simulate one scenario (:func:`simulator.studies.run_variant`); write ``out`` if given.
+    Returns the typed result and a callable printing the human summary."""
+    from dataclasses import replace
 
-    topology = scale_links(
-        load_topology(sc.topology), sc.network.bandwidth_scale, sc.network.latency_scale
+    from simulator.report.summary import print_summary
+    from simulator.studies import run_variant
+
+    res = run_variant(
+        sc,
+        fidelity=args.fidelity,
+        backend=args.backend,
+        k_links=args.links,
+        record=out is not None,
+        source=str(args.scenario),
     )
-    built = build_workload(sc, topology)
-    fidelity = args.fidelity or str(sc.fidelity)
-    backend = args.backend or str(sc.backend)
-    t0 = time.perf_counter()
-    try:
-        result = simulate(
-            built.workload,
-            topology,
-            backend=backend,
-            fidelity=fidelity,
-            compute_model=built.compute_model,
-            record=out is not None,
-        )
-    except WorkloadError as err:
-        raise InputError(f"workload cannot run: {err}", file=str(args.scenario)) from err
-    wall_s = time.perf_counter() - t0
-    payload = run_payload(sc, built, result, k_links=args.links, wall_s=wall_s)
-    payload["topology_ranks"] = int(topology.num_ranks)
-    if int(payload["world"]) < topology.num_ranks:
+    if res.world < res.topology_ranks:
         # legitimate (a job on part of a cluster), but never silent
         print(
-            f"note: {sc.name} uses {payload['world']} of the {topology.num_ranks} ranks of "
+            f"note: {sc.name} uses {res.world} of the {res.topology_ranks} ranks of "
             f"topology {sc.topology}; the others stay idle",
             file=sys.stderr,
         )
+    sim = res.simulation
+    assert sim is not None  # run_variant always attaches it
     if out is not None:
-        payload["out"] = str(out)
-        write_outputs(out, sc, result, payload)
+        res = replace(res, out=str(out))
+        write_outputs(out, sc, sim.result, res.to_json())
 
     def summary() -> None:
         print_summary(
-            result,
+            sim.result,
             title=f"commsim run {sc.name}",
-            memory_per_gpu_B=built.memory_per_gpu_B,
-            reference=built.reference,
+            memory_per_gpu_B=sim.built.memory_per_gpu_B,
+            reference=sim.built.reference,
             k_links=args.links,
         )
 
-    return payload, summary
+    return res, summary
 
 
-def _print_comparison(payloads: list[dict[str, Any]]) -> None:
+def _print_comparison(results: list[RunResult]) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -179,65 +168,21 @@ def _print_comparison(payloads: list[dict[str, Any]]) -> None:
         # below a nanosecond is round-off of the event clock, not a time anyone can use
         return format_time(seconds if abs(seconds) >= 1e-9 else 0.0)
 
-    common = str(payloads[0]["scenario"]).split("/")[0]
+    common = results[0].scenario.split("/")[0]
     t = Table(title=f"variants of {common}", header_style="bold")
     for col in ("variant", "step", "compute", "exposed comm", "bubble", "vs first"):
         t.add_column(col, justify="left" if col == "variant" else "right", no_wrap=True)
-    base = payloads[0]["step_time_s"]
-    for p in payloads:
+    base = results[0].step_time_s
+    for r in results:
         t.add_row(
-            str(p["scenario"]).split("/", 1)[-1],
-            fmt(p["step_time_s"]),
-            fmt(p["compute_s"]),
-            fmt(p["exposed_comm_s"]),
-            fmt(p["bubble_s"]),
-            f"{100 * (p['step_time_s'] / base - 1):+.1f} %" if base > 0 else "-",
+            r.scenario.split("/", 1)[-1],
+            fmt(r.step_time_s),
+            fmt(r.compute_s),
+            fmt(r.exposed_comm_s),
+            fmt(r.bubble_s),
+            f"{100 * (r.step_time_s / base - 1):+.1f} %" if base > 0 else "-",
         )
     Console().print(t)
-
-
-def run_payload(
-    scenario: Any, built: Any, result: Any, *, k_links: int, wall_s: float
-) -> dict[str, Any]:
-    """The ``--json`` object (every ``*_s`` per training step, sizes in bytes)."""
-    d = result.to_dict(k_links=k_links)
-    ref = built.reference
-    payload: dict[str, Any] = {
-        "scenario": scenario.name,
-        "step_time_s": d["step_time_s"],
-        "compute_s": d["compute_s"],
-        "comm_s": d["comm_s"],
-        "exposed_comm_s": d["exposed_comm_s"],
-        "bubble_s": d["bubble_s"],
-        "memory_per_gpu_B": {k: float(v) for k, v in built.memory_per_gpu_B.items()},
-        "busiest_links": d["busiest_links"],
-        "reference": dict(ref) if ref else None,
-        "reference_error": (
-            (d["step_time_s"] - float(ref["step_time_s"])) / float(ref["step_time_s"])
-            if ref and ref.get("step_time_s")
-            else None
-        ),
-        "comm_by_category_s": d["comm_by_category_s"],
-        "exposed_comm_by_category_s": d["exposed_comm_by_category_s"],
-        "critical_rank": d["critical_rank"],
-        "makespan_s": d["makespan_s"],
-        "steps_per_program": d["steps_per_program"],
-        "topology": str(scenario.topology),
-        "network_what_if": scenario.network.model_dump(),
-        "backend": d["backend"],
-        "fidelity": d["fidelity"],
-        "world": d["world"],
-        "simulated_ranks": d["simulated_ranks"],
-        "metadata": {**d["metadata"], **_plain_dict(built.metadata)},
-        "wall_s": wall_s,
-    }
-    return payload
-
-
-def _plain_dict(m: Any) -> dict[str, Any]:
-    import json
-
-    return dict(json.loads(json.dumps(dict(m or {}), default=str)))
 
 
 def write_outputs(out: Path, scenario: Any, result: Any, payload: dict[str, Any]) -> None:

@@ -15,9 +15,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulator.cli.run import FIDELITIES, MARKER, check_out_dir
+
+if TYPE_CHECKING:
+    from simulator.studies import SweepResult
 
 MARKER_TEXT = "written by commsim sweep; files here may be overwritten by the next sweep\n"
 
@@ -61,7 +64,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     """Run the sweep and print or write its results. Exit status."""
     from simulator.cli import emit_json
     from simulator.errors import InputError
-    from simulator.studies.sweeps import parse_vary, run_sweep
+    from simulator.studies import parse_vary, sweep
 
     if args.workers is not None and args.workers < 1:
         raise InputError("must be >= 1", field="--workers")
@@ -71,7 +74,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     vary = parse_vary(args.vary)
     if not vary:
         raise InputError("give at least one KEY=V1,V2,...", field="--vary")
-    res = run_sweep(
+    res = sweep(
         args.scenario,
         vary,
         list(args.overrides),
@@ -82,7 +85,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     if out is not None:
         _write(out, res)
     if args.json:
-        emit_json(res)
+        emit_json(res.to_json())
     else:
         _print_table(res)
         if out is not None:
@@ -90,51 +93,51 @@ def sweep_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rows(res: dict[str, Any]) -> list[dict[str, Any]]:
+def _rows(res: SweepResult) -> list[dict[str, Any]]:
     rows = []
-    for p in res["points"]:
-        row: dict[str, Any] = dict(p["set"])
-        row.update({k: v for k, v in p.items() if k != "set"})
+    for p in res.points:
+        row: dict[str, Any] = dict(p.set)
+        row.update({k: v for k, v in p.to_json().items() if k != "set"})
         rows.append(row)
     return rows
 
 
-def _write(out: Path, res: dict[str, Any]) -> None:
+def _write(out: Path, res: SweepResult) -> None:
     import pandas as pd
 
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).write_text(MARKER_TEXT)
     pd.DataFrame(_rows(res)).to_csv(out / "sweep.csv", index=False)
-    (out / "sweep.json").write_text(json.dumps(res, indent=2, default=str))
+    (out / "sweep.json").write_text(json.dumps(res.to_json(), indent=2, default=str))
 
 
-def _print_table(res: dict[str, Any]) -> None:
+def _print_table(res: SweepResult) -> None:
     from rich.console import Console
     from rich.table import Table
 
     from simulator.units import format_size, format_time
 
-    keys = list(res["vary"])
-    t = Table(title=f"sweep of {res['scenario']} ({len(res['points'])} points)")
+    keys = list(res.vary)
+    t = Table(title=f"sweep of {res.scenario} ({len(res.points)} points)")
     for k in keys:
         t.add_column(k, no_wrap=True)
     for col in ("step", "exposed comm", "bubble", "mem/GPU", "GPUs", "$/step"):
         t.add_column(col, justify="right", no_wrap=True)
     errors: list[str] = []
-    for p in res["points"]:
-        vals = [str(p["set"][k]) for k in keys]
-        if "error" in p:
-            errors.append(f"  [{len(errors) + 1}] {p['error']}")
+    for p in res.points:
+        vals = [str(p.set[k]) for k in keys]
+        if p.error is not None:
+            errors.append(f"  [{len(errors) + 1}] {p.error}")
             t.add_row(*vals, f"cannot run [{len(errors)}]", "", "", "", "", "")
             continue
-        cost = p["cost_per_step_usd"]
+        cost = p.cost_per_step_usd
         t.add_row(
             *vals,
-            format_time(p["step_time_s"]),
-            format_time(p["exposed_comm_s"]),
-            format_time(p["bubble_s"]),
-            format_size(p["memory_per_gpu_B"]) + ("" if p["fits_memory"] is not False else " (!)"),
-            str(p["gpus"]),
+            format_time(p.step_time_s),
+            format_time(p.exposed_comm_s),
+            format_time(p.bubble_s),
+            format_size(p.memory_per_gpu_B) + ("" if p.fits_memory is not False else " (!)"),
+            str(p.gpus),
             "-" if cost is None else f"{cost:.3f}",
         )
     # a pipe gets rich's 80 columns, too narrow for a grid with several varied keys
@@ -142,6 +145,6 @@ def _print_table(res: dict[str, Any]) -> None:
     if errors:
         print("points that cannot run:")
         print("\n".join(errors))
-    if any(p.get("fits_memory") is False for p in res["points"]):
+    if any(p.ok and p.fits_memory is False for p in res.points):
         print("(!) the memory estimate exceeds the GPU's HBM: that point would not fit")
-    print(f"{len(res['points'])} points in {res['wall_s']:.1f} s (scheduler {res['scheduler']})")
+    print(f"{len(res.points)} points in {res.wall_s:.1f} s (scheduler {res.scheduler})")

@@ -2,7 +2,8 @@
 
     commsim validate --topology rig-2host --world 2 --strategies ddp,fsdp,pp,tp,ps,compress \
         [--tiers replay,topology,strategy] [--steps 5] [--json] [--out DIR]
-    commsim validate --published [--json]
+    commsim validate --published [--kind K] [--reference NAME] [--fidelity F] [--json]
+    commsim validate --published --kind nccl_tests --write-doc docs/published-fidelity.md
 
 The rig needs root (network namespaces); see docs/rig.md. ``--json`` prints
 ``{"cases": [{"tier", "case", "measured_s", "predicted_s", "error_pct", ...}], "summary": ...}``;
@@ -17,7 +18,6 @@ import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from simulator.cli import emit_json
 from simulator.errors import InputError
@@ -60,6 +60,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--timeout", type=float, default=900.0, help="seconds per recording")
     p.add_argument("--out", help="write validate.json, scatter.png and traces/ here")
     p.add_argument("--published", action="store_true", help="compare with published figures")
+    p.add_argument(
+        "--reference",
+        action="append",
+        metavar="NAME",
+        help="with --published: only this reference row, repeatable (default: all)",
+    )
+    p.add_argument(
+        "--kind",
+        action="append",
+        choices=("nccl_tests", "training"),
+        help="with --published: only rows of this kind, repeatable (default: both)",
+    )
+    p.add_argument(
+        "--fidelity",
+        choices=("analytical", "flow", "chunk"),
+        help="with --published: collective fidelity of every row "
+        "(default: flow for nccl_tests, analytical for training)",
+    )
+    p.add_argument(
+        "--write-doc",
+        metavar="PATH",
+        help="with --published: regenerate the tables inside PATH (docs/published-fidelity.md)",
+    )
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=validate_command)
 
@@ -68,14 +91,12 @@ def validate_command(args: argparse.Namespace) -> int:
     """Run ``commsim validate``."""
     if args.published:
         return _published(args)
+    for flag in ("reference", "kind", "fidelity", "write_doc"):
+        if getattr(args, flag) is not None:
+            raise InputError("only with --published", field="--" + flag.replace("_", "-"))
     from simulator.rig import netns
     from simulator.studies.rig_cases import ModelShape, Tier, parse_strategies
-    from simulator.studies.rig_validation import (
-        Validator,
-        format_cases,
-        scatter_png,
-        summarize,
-    )
+    from simulator.studies.rig_validation import format_cases, scatter_png, validate_rig
     from simulator.topology import load_topology
 
     topology = args.topology or DEFAULT_TOPOLOGY.get(args.world or 2)
@@ -108,63 +129,75 @@ def validate_command(args: argparse.Namespace) -> int:
     else:
         tmp = tempfile.TemporaryDirectory(prefix="commsim-validate-")
         work = Path(tmp.name)
-    kw: dict[str, Any] = {}
-    if args.backend:
-        kw["backend"] = args.backend
-    validator = Validator(
-        topology=topology,
-        strategies=strategies,
-        work_dir=work,
-        steps=args.steps,
-        warmup=args.warmup,
-        shape=shape,
-        what_if=[t.strip() for t in args.what_if.split(",")] if args.what_if else None,
-        tiers=tiers,
-        timeout_s=args.timeout,
-        log=lambda msg: print(msg, file=sys.stderr, flush=True),
-        **kw,
-    )
     try:
-        cases = validator.run()
+        res = validate_rig(
+            topology,
+            strategies,
+            work,
+            backend=args.backend or "",
+            steps=args.steps,
+            warmup=args.warmup,
+            shape=shape,
+            what_if=[t.strip() for t in args.what_if.split(",")] if args.what_if else None,
+            tiers=tiers,
+            timeout_s=args.timeout,
+            log=lambda msg: print(msg, file=sys.stderr, flush=True),
+        )
     finally:
         if tmp is not None:
             tmp.cleanup()
-    summary = summarize(cases)
-    summary["backend"] = validator.backend
-    summary["topology"] = topology
-    summary["model"] = shape.__dict__
-    obj = {"cases": [c.to_json() for c in cases], "summary": summary}
+    obj = res.to_json()
     if out_dir is not None:
         import json
 
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "validate.json").write_text(json.dumps(obj, indent=2))
-        scatter_png(cases, out_dir / "scatter.png")
+        scatter_png(res.cases, out_dir / "scatter.png")
     if args.json:
         emit_json(obj)
         return 0
-    print(format_cases(cases))
-    for tier, st in summary.items():
+    print(format_cases(res.cases))
+    for tier, st in res.summary.items():
         if isinstance(st, dict) and st.get("n"):
             print(
                 f"{tier}: {st['n']} cases, median |error| {st['median_abs_error_pct']:.1f}%, "
                 f"max {st['max_abs_error_pct']:.1f}%"
             )
-    print(f"backend: {validator.backend}")
+    print(f"backend: {res.backend}")
     return 0
 
 
 def _published(args: argparse.Namespace) -> int:
-    from simulator.studies.published import validate_published
+    from simulator.studies import validate_published
+    from simulator.studies.published import write_doc
 
-    rows = validate_published()
+    res = validate_published(args.reference, kinds=args.kind, fidelity=args.fidelity)
+    if args.write_doc:
+        write_doc(
+            args.write_doc,
+            res.rows,
+            command=" ".join(["commsim validate --published", *_published_flags(args)]),
+        )
     if args.json:
-        emit_json({"rows": rows})
+        emit_json(res.to_json())
         return 0
     print(f"{'reference':<40} {'expected':>12} {'predicted':>12} {'unit':<10} {'error_%':>8}")
-    for r in rows:
+    for r in res.rows:
         print(
-            f"{r['reference']:<40} {r['expected']:>12.4g} {r['predicted']:>12.4g} "
-            f"{r['unit']:<10} {r['error_pct']:>8.1f}"
+            f"{r.reference:<40} {r.expected:>12.4g} {r.predicted:>12.4g} "
+            f"{r.unit:<10} {r.error_pct:>8.1f}"
         )
     return 0
+
+
+def _published_flags(args: argparse.Namespace) -> list[str]:
+    """The ``--published`` options as given, for the generated doc's "Generated by" line."""
+    flags: list[str] = []
+    for name in args.reference or []:
+        flags += ["--reference", name]
+    for kind in args.kind or []:
+        flags += ["--kind", kind]
+    if args.fidelity:
+        flags += ["--fidelity", args.fidelity]
+    flags += ["--write-doc", args.write_doc]
+    return flags

@@ -1,6 +1,6 @@
 """Capacity planning: the cheapest cluster and layout that reach a target step time.
 
-``plan_capacity(scenario, target_step_s=12.0, topologies=[...])`` sweeps (on Dask, see
+``plan(scenario, target_step_s=12.0, topologies=[...])`` sweeps (on Dask, see
 :mod:`simulator.studies.sweeps`) every candidate topology x tensor-parallel x pipeline-parallel
 degree, with the data-parallel degree filling the rest of the cluster (``strategy.dp`` left to the
 builder: world / (tp x pp)), the GPU taken from each topology (``hardware.gpu`` cleared unless
@@ -14,29 +14,69 @@ training run of N steps is N times the cost of one step, so the cheapest step is
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from simulator.errors import InputError
-from simulator.studies.sweeps import run_sweep
+from simulator.studies.sweeps import SweepPoint, sweep
 
 #: Default candidate degrees: powers of two that Megatron-style layouts use.
 DEFAULT_TP = (1, 2, 4, 8)
 DEFAULT_PP = (1, 2, 4, 8, 16)
 
 
-def _verdict(p: dict[str, Any], target_step_s: float) -> str:
-    if "error" in p:
+def _verdict(p: SweepPoint, target_step_s: float) -> str:
+    if p.error is not None:
         return "cannot run"
-    if p.get("fits_memory") is False:
+    if p.fits_memory is False:
         return "out of memory"
-    if p["step_time_s"] > target_step_s:
+    if p.step_time_s > target_step_s:
         return "too slow"
-    if p.get("cost_per_step_usd") is None:
+    if p.cost_per_step_usd is None:
         return "no price"
     return "ok"
 
 
-def plan_capacity(
+@dataclass(frozen=True)
+class PlanResult:
+    """Candidate clusters and layouts ranked by the cost of one training step.
+
+    ``best`` is the cheapest qualifying point (or None), ``ranked`` all qualifying points
+    cheapest first, ``verdicts`` counts points per verdict (ok, too slow, out of memory,
+    cannot run, no price), ``points`` every point with its ``verdict`` (grid order).
+    ``target_step_s`` and ``wall_s`` in seconds.
+    """
+
+    scenario: str
+    target_step_s: float
+    best: SweepPoint | None
+    ranked: tuple[SweepPoint, ...]
+    verdicts: dict[str, int]
+    points: tuple[SweepPoint, ...]
+    scheduler: str
+    wall_s: float
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"scenario", "target_step_s", "best", "ranked", "verdicts", "points",
+        "scheduler", "wall_s"}``."""
+        return {
+            "scenario": self.scenario,
+            "target_step_s": self.target_step_s,
+            "best": self.best.to_json() if self.best is not None else None,
+            "ranked": [p.to_json() for p in self.ranked],
+            "verdicts": self.verdicts,
+            "points": [p.to_json() for p in self.points],
+            "scheduler": self.scheduler,
+            "wall_s": self.wall_s,
+        }
+
+
+def dp_degree(point: SweepPoint) -> int:
+    """The data-parallel degree of a plan point: its world over ``tp x pp`` (both varied)."""
+    return point.world // (int(point.set["strategy.tp"]) * int(point.set["strategy.pp"]))
+
+
+def plan(
     scenario: str,
     target_step_s: float,
     topologies: Sequence[str],
@@ -47,7 +87,7 @@ def plan_capacity(
     scheduler: str = "local",
     workers: int | None = None,
     fidelity: str | None = None,
-) -> dict[str, Any]:
+) -> PlanResult:
     """Rank the candidate clusters and layouts that train ``scenario`` within the target.
 
     Args:
@@ -56,13 +96,7 @@ def plan_capacity(
         topologies: candidate topology names or YAML paths.
         tp, pp: candidate tensor- and pipeline-parallel degrees (positive integers).
         base: ``KEY=VALUE`` overrides applied to every point.
-        scheduler, workers, fidelity: as :func:`simulator.studies.sweeps.run_sweep`.
-
-    Returns:
-        ``{"scenario", "target_step_s", "best", "ranked", "verdicts", "points", "wall_s"}``:
-        ``best`` is the cheapest qualifying point (or None), ``ranked`` all qualifying points
-        cheapest first, ``verdicts`` counts points per verdict (ok, too slow, out of memory,
-        cannot run, no price), ``points`` every point with its ``verdict``.
+        scheduler, workers, fidelity: as :func:`simulator.studies.sweeps.sweep`.
 
     Raises:
         InputError: a non-positive target, no topology, or a non-positive degree.
@@ -79,7 +113,7 @@ def plan_capacity(
         ("strategy.tp", [str(int(d)) for d in tp]),
         ("strategy.pp", [str(int(d)) for d in pp]),
     ]
-    res = run_sweep(
+    res = sweep(
         scenario,
         vary,
         # the GPU follows each candidate topology unless the user pins it with --set
@@ -88,21 +122,24 @@ def plan_capacity(
         workers=workers,
         fidelity=fidelity,
     )
+    points = tuple(replace(p, verdict=_verdict(p, target_step_s)) for p in res.points)
     verdicts: dict[str, int] = {}
-    for p in res["points"]:
-        p["verdict"] = _verdict(p, target_step_s)
-        verdicts[p["verdict"]] = verdicts.get(p["verdict"], 0) + 1
-    ranked = sorted(
-        (p for p in res["points"] if p["verdict"] == "ok"),
-        key=lambda p: (p["cost_per_step_usd"], p["gpus"], p["step_time_s"]),
+    for p in points:
+        assert p.verdict is not None
+        verdicts[p.verdict] = verdicts.get(p.verdict, 0) + 1
+    ranked = tuple(
+        sorted(
+            (p for p in points if p.verdict == "ok"),
+            key=lambda p: (p.cost_per_step_usd or 0.0, p.gpus, p.step_time_s),
+        )
     )
-    return {
-        "scenario": scenario,
-        "target_step_s": target_step_s,
-        "best": ranked[0] if ranked else None,
-        "ranked": ranked,
-        "verdicts": verdicts,
-        "points": res["points"],
-        "scheduler": res["scheduler"],
-        "wall_s": res["wall_s"],
-    }
+    return PlanResult(
+        scenario=scenario,
+        target_step_s=target_step_s,
+        best=ranked[0] if ranked else None,
+        ranked=ranked,
+        verdicts=verdicts,
+        points=points,
+        scheduler=res.scheduler,
+        wall_s=res.wall_s,
+    )

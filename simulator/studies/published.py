@@ -19,6 +19,7 @@ reported as a miss (see ``docs/published-fidelity.md``), never tuned on itself.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -314,46 +315,77 @@ def training_scenario(ref: TrainingReference) -> dict[str, Any]:
 def predicted_step_time_s(
     ref: TrainingReference, cluster: dict[str, Any], *, fidelity: str = "flow"
 ) -> float:
-    """Our predicted iteration time for the paper's setup (scenario -> workload -> engine)."""
+    """Our predicted iteration time for the paper's setup
+    (:func:`simulator.studies.scenario.simulate_scenario` on the built cluster)."""
     from simulator.config import scenario_from_dict
-    from simulator.engine import simulate
-    from simulator.workload.build import build_workload
+    from simulator.studies.scenario import simulate_scenario
 
     sc = scenario_from_dict(training_scenario(ref), file=f"published.yaml:{ref.reference}")
     build = {**cluster, "nodes": ref.system.nodes}
     topo = _built_topology(yaml.safe_dump(build, sort_keys=True))
-    built = build_workload(sc, topo)
-    res = simulate(
-        built.workload,
-        topo,
-        backend="nccl",
-        fidelity=fidelity,
-        record=False,
-    )
-    return float(res.step_time_s)
+    sim = simulate_scenario(sc, topology=topo, fidelity=fidelity)
+    return float(sim.result.step_time_s)
 
 
 # ---- the table ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PublishedRow:
+    """One published figure against our prediction.
+
+    ``expected`` and ``predicted`` are in ``unit`` (GB/s busbw or teraFLOP/s per GPU);
+    ``error_pct = 100 * (predicted - expected) / expected`` (signed); ``held_out`` is False
+    when the same figure set a model constant (``calibrates`` in the reference file).
+    """
+
+    reference: str
+    kind: str
+    source: str
+    url: str
+    expected: float
+    predicted: float
+    unit: str
+    error_pct: float
+    tolerance_pct: float
+    within_tolerance: bool
+    held_out: bool
+    fidelity: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The row, keys in declaration order."""
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class PublishedValidation:
+    """Every published row asked for, in file order (``commsim validate --published``)."""
+
+    rows: tuple[PublishedRow, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"rows": [...]}``."""
+        return {"rows": [r.to_json() for r in self.rows]}
+
+
 def _row(
     kind: Kind, ref: NcclReference | TrainingReference, predicted: float, fidelity: str
-) -> dict[str, Any]:
+) -> PublishedRow:
     err = 100.0 * (predicted - ref.expected) / ref.expected
-    return {
-        "reference": ref.reference,
-        "kind": kind.value,
-        "source": ref.source,
-        "url": ref.url,
-        "expected": ref.expected,
-        "predicted": predicted,
-        "unit": ref.unit,
-        "error_pct": err,
-        "tolerance_pct": TOLERANCE_PCT[kind],
-        "within_tolerance": abs(err) <= TOLERANCE_PCT[kind],
-        "held_out": not ref.calibrates,
-        "fidelity": fidelity,
-    }
+    return PublishedRow(
+        reference=ref.reference,
+        kind=kind.value,
+        source=ref.source,
+        url=ref.url,
+        expected=ref.expected,
+        predicted=predicted,
+        unit=ref.unit,
+        error_pct=err,
+        tolerance_pct=TOLERANCE_PCT[kind],
+        within_tolerance=abs(err) <= TOLERANCE_PCT[kind],
+        held_out=not ref.calibrates,
+        fidelity=fidelity,
+    )
 
 
 def validate_published(
@@ -362,7 +394,7 @@ def validate_published(
     kinds: Sequence[Kind | Literal["nccl_tests", "training"]] | None = None,
     path: str | Path | None = None,
     fidelity: str | None = None,
-) -> list[dict[str, Any]]:
+) -> PublishedValidation:
     """Predict every published reference and compare.
 
     Args:
@@ -373,10 +405,7 @@ def validate_published(
             kind).
 
     Returns:
-        One dict per row, in file order: ``reference, kind, source, url, expected, predicted,
-        unit, error_pct`` (signed, ``100 * (predicted - expected) / expected``),
-        ``tolerance_pct``, ``within_tolerance``, ``held_out`` (False when the same figure
-        set a model constant, see ``calibrates`` in the reference file) and ``fidelity``.
+        One :class:`PublishedRow` per row, in file order.
 
     Raises:
         InputError: unknown reference name, or a bad reference file.
@@ -393,7 +422,7 @@ def validate_published(
             )
     chosen = set(references) if references is not None else known
 
-    rows: list[dict[str, Any]] = []
+    rows: list[PublishedRow] = []
     if Kind.NCCL_TESTS in wanted_kinds:
         for n in refs.nccl_tests:
             if n.reference in chosen:
@@ -406,7 +435,7 @@ def validate_published(
                 fid = fidelity or DEFAULT_FIDELITY[Kind.TRAINING]
                 pred = predict_training(t, cluster, fidelity=fid)
                 rows.append(_row(Kind.TRAINING, t, pred, fid))
-    return rows
+    return PublishedValidation(tuple(rows))
 
 
 def reference_names(kind: Kind | None = None, path: str | Path | None = None) -> list[str]:
@@ -423,7 +452,7 @@ def reference_names(kind: Kind | None = None, path: str | Path | None = None) ->
 # ---- report -------------------------------------------------------------------------------
 
 
-def to_markdown(rows: Sequence[dict[str, Any]]) -> str:
+def to_markdown(rows: Sequence[PublishedRow]) -> str:
     """The rows as a Markdown table (expected, predicted, signed error, pass/miss, source)."""
     lines = [
         "| reference | expected | predicted | unit | error | band | status | role | fidelity "
@@ -431,12 +460,12 @@ def to_markdown(rows: Sequence[dict[str, Any]]) -> str:
         "|---|---:|---:|---|---:|---:|---|---|---|---|",
     ]
     for r in rows:
-        status = "ok" if r["within_tolerance"] else "**MISS**"
+        status = "ok" if r.within_tolerance else "**MISS**"
         lines.append(
-            f"| {r['reference']} | {r['expected']:g} | {r['predicted']:.1f} | {r['unit']} "
-            f"| {r['error_pct']:+.1f}% | ±{r['tolerance_pct']:.0f}% | {status} "
-            f"| {'held-out' if r['held_out'] else 'calibration'} | {r['fidelity']} "
-            f"| [{r['source']}]({r['url']}) |"
+            f"| {r.reference} | {r.expected:g} | {r.predicted:.1f} | {r.unit} "
+            f"| {r.error_pct:+.1f}% | ±{r.tolerance_pct:.0f}% | {status} "
+            f"| {'held-out' if r.held_out else 'calibration'} | {r.fidelity} "
+            f"| [{r.source}]({r.url}) |"
         )
     return "\n".join(lines) + "\n"
 
@@ -446,7 +475,7 @@ def _markers(kind: Kind) -> tuple[str, str]:
     return (f"<!-- BEGIN GENERATED {kind.value} -->", f"<!-- END GENERATED {kind.value} -->")
 
 
-def write_doc(path: str | Path, rows: Sequence[dict[str, Any]], *, command: str) -> None:
+def write_doc(path: str | Path, rows: Sequence[PublishedRow], *, command: str) -> None:
     """Regenerate, in ``path``, the table of every kind present in ``rows``.
 
     The table of a kind sits between its :func:`_markers`; kinds absent from ``rows`` are left
@@ -458,7 +487,7 @@ def write_doc(path: str | Path, rows: Sequence[dict[str, Any]], *, command: str)
     p = Path(path)
     text = p.read_text()
     for kind in Kind:
-        these = [r for r in rows if r["kind"] == kind.value]
+        these = [r for r in rows if r.kind == kind.value]
         if not these:
             continue
         begin, end = _markers(kind)
@@ -466,51 +495,11 @@ def write_doc(path: str | Path, rows: Sequence[dict[str, Any]], *, command: str)
             raise InputError(f"missing the markers {begin} ... {end}", file=str(p))
         head, rest = text.split(begin, 1)
         _, tail = rest.split(end, 1)
-        held = [r for r in these if r["held_out"]]
+        held = [r for r in these if r.held_out]
         summary = (
-            f"{sum(r['within_tolerance'] for r in these)} of {len(these)} rows inside their band; "
-            f"held-out rows: {sum(r['within_tolerance'] for r in held)} of {len(held)}.\n"
+            f"{sum(r.within_tolerance for r in these)} of {len(these)} rows inside their band; "
+            f"held-out rows: {sum(r.within_tolerance for r in held)} of {len(held)}.\n"
         )
         body = f"\nGenerated by `{command}`.\n\n{to_markdown(these)}\n{summary}"
         text = head + begin + body + end + tail
     p.write_text(text)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m simulator.studies.published [--json] [--kind K] [NAME ...]``: print the table.
-
-    ``--write-doc PATH`` regenerates the table inside ``PATH`` (docs/published-fidelity.md).
-    """
-    import argparse
-    import json
-    import sys
-
-    ap = argparse.ArgumentParser(prog="python -m simulator.studies.published")
-    ap.add_argument("names", nargs="*", help="reference rows to run (default: all)")
-    ap.add_argument("--kind", choices=[k.value for k in Kind], action="append")
-    ap.add_argument("--fidelity", default=None, help="default: flow (nccl), analytical (training)")
-    ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    ap.add_argument("--write-doc", metavar="PATH", help="regenerate the table inside PATH")
-    args = ap.parse_args(argv)
-    try:
-        rows = validate_published(args.names or None, kinds=args.kind, fidelity=args.fidelity)
-    except InputError as err:
-        print(f"{ap.prog}: error: {err}", file=sys.stderr)
-        return 2
-    if args.write_doc:
-        write_doc(
-            args.write_doc,
-            rows,
-            command=" ".join(
-                ["python -m simulator.studies.published", *(sys.argv[1:] if argv is None else argv)]
-            ),
-        )
-    if args.json:
-        print(json.dumps({"rows": rows}))
-    else:
-        print(to_markdown(rows), end="")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

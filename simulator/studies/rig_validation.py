@@ -171,8 +171,8 @@ class Validator:
 
         rec = self.recording(self.topology, strategy)
         out = replay(str(rec), topology=self.topology, backend=self.backend)
-        measured = [p["measured_s"] for p in out["per_step"]]
-        predicted = statistics.median(p["predicted_s"] for p in out["per_step"])
+        measured = [p.measured_s for p in out.per_step]
+        predicted = statistics.median(p.predicted_s for p in out.per_step)
         return _case(
             Tier.REPLAY, f"{strategy}@{self.topology}", measured, predicted,
             topology=self.topology, strategy=strategy, predicted_on=self.topology,
@@ -186,7 +186,7 @@ class Validator:
 
         src = self.recording(self.topology, strategy)
         out = replay(str(src), topology=target, backend=self.backend)
-        predicted = statistics.median(p["predicted_s"] for p in out["per_step"])
+        predicted = statistics.median(p.predicted_s for p in out.per_step)
         meas_dir = self.recording(target, strategy)
         return _case(
             Tier.TOPOLOGY, f"{strategy}@{self.topology}->{target}",
@@ -196,17 +196,18 @@ class Validator:
 
     def strategy_case(self, strategy: str) -> CaseResult:
         """Tier 3: re-shard the DDP trace to ``strategy`` and predict; measure ``strategy``."""
-        from simulator.engine import simulate
         from simulator.studies.trace_reshard import reshard
         from simulator.topology import load_topology
-        from simulator.traces.kineto import import_trace_dir
 
         src = self.recording(self.topology, BASE_STRATEGY)
         topo = load_topology(self.topology)
 
         def predict(rec: Path) -> float:
-            wl = reshard(import_trace_dir(rec), strategy, topo.num_ranks, topo)
-            return float(simulate(wl, topo, backend=self.backend).step_time_s)
+            res = reshard(
+                rec, strategy=strategy, world=topo.num_ranks, topology=self.topology,
+                backend=self.backend,
+            )  # fmt: skip
+            return float(res.predicted_step_s)
 
         meas_dir = self.recording(self.topology, strategy)
         return _case(
@@ -331,3 +332,59 @@ def scatter_png(cases: Sequence[CaseResult], path: Path) -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+@dataclass(frozen=True)
+class RigValidation:
+    """The validation ladder's cases on one rig topology (``commsim validate``).
+
+    ``summary`` holds, per tier and for ``all``, the number of cases and the median and max
+    absolute error in percent (:func:`summarize`), plus the ``backend`` the predictions used,
+    the rig ``topology`` and the tiny GPT's ``model`` shape.
+    """
+
+    cases: tuple[CaseResult, ...]
+    summary: dict[str, Any]
+    backend: str
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"cases": [...], "summary": {...}}``."""
+        return {"cases": [c.to_json() for c in self.cases], "summary": self.summary}
+
+
+def validate_rig(
+    topology: str,
+    strategies: Sequence[str],
+    work_dir: Path,
+    *,
+    backend: str = "",
+    steps: int = 8,
+    warmup: int = 2,
+    shape: ModelShape | None = None,
+    what_if: Sequence[str] | None = None,
+    tiers: Sequence[Tier] = (Tier.REPLAY, Tier.TOPOLOGY, Tier.STRATEGY),
+    timeout_s: float = 900.0,
+    log: Callable[[str], None] = lambda msg: None,
+) -> RigValidation:
+    """Record and predict every case of the ladder on ``topology`` (needs root; see
+    :class:`Validator` for the arguments). Recordings in ``work_dir`` are reused."""
+    shape = shape if shape is not None else ModelShape()
+    validator = Validator(
+        topology=topology,
+        strategies=strategies,
+        work_dir=work_dir,
+        backend=backend,
+        steps=steps,
+        warmup=warmup,
+        shape=shape,
+        what_if=what_if,
+        tiers=tiers,
+        timeout_s=timeout_s,
+        log=log,
+    )
+    cases = validator.run()
+    summary = summarize(cases)
+    summary["backend"] = validator.backend
+    summary["topology"] = topology
+    summary["model"] = shape.__dict__
+    return RigValidation(tuple(cases), summary, validator.backend)

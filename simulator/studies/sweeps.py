@@ -1,6 +1,6 @@
 """Parameter sweeps of a scenario, one simulation per grid point, run on Dask.
 
-``run_sweep("gpt3-175b-64xa100", [("strategy.pp", ["4", "8"]), ("strategy.tp", ["4", "8"])])``
+``sweep("gpt3-175b-64xa100", [("strategy.pp", ["4", "8"]), ("strategy.tp", ["4", "8"])])``
 builds the Cartesian product of the varied fields, applies each point as ``--set`` overrides to
 the scenario and simulates it on a Dask cluster: a local one (``scheduler="local"``, one worker
 process per core), an existing one (``scheduler="tcp://host:8786"``; its workers need commsim
@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,77 +68,144 @@ def _value(text: str) -> Any:
         return text
 
 
+@dataclass(frozen=True)
+class SweepPoint:
+    """One grid point: its overrides and what it gave, or why it cannot run.
+
+    ``set`` maps each varied key to its value (parsed as YAML). A point that ran has the step
+    breakdown (``*_s``, seconds per training step), ``memory_per_gpu_B`` (bytes), whether that
+    fits the GPU's HBM (None: GPU not in the catalog), ``world`` (ranks of the job), ``gpus``
+    (of the topology), ``gpu`` and ``cost_per_step_usd`` (None without a catalog price); a point
+    that cannot run has only ``error``. ``verdict`` is set by capacity planning.
+    """
+
+    set: dict[str, Any]
+    error: str | None = None
+    step_time_s: float = 0.0
+    compute_s: float = 0.0
+    comm_s: float = 0.0
+    exposed_comm_s: float = 0.0
+    bubble_s: float = 0.0
+    memory_per_gpu_B: float = 0.0
+    fits_memory: bool | None = None
+    world: int = 0
+    gpus: int = 0
+    gpu: str = ""
+    cost_per_step_usd: float | None = None
+    wall_s: float = 0.0
+    verdict: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the point ran."""
+        return self.error is None
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"set", "error"}`` for a point that cannot run, else ``{"set", "step_time_s",
+        ..., "wall_s"}``; ``verdict`` last when set."""
+        d: dict[str, Any] = {"set": self.set}
+        if self.error is not None:
+            d["error"] = self.error
+        else:
+            d.update({k: getattr(self, k) for k in _POINT_KEYS})
+        if self.verdict is not None:
+            d["verdict"] = self.verdict
+        return d
+
+
+_POINT_KEYS = (
+    *STEP_FIELDS,
+    "memory_per_gpu_B",
+    "fits_memory",
+    "world",
+    "gpus",
+    "gpu",
+    "cost_per_step_usd",
+    "wall_s",
+)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """Every point of a sweep, in grid order (first varied key slowest).
+
+    ``vary`` maps each varied key to its values (parsed as YAML); ``wall_s`` is the sweep's
+    wall-clock seconds.
+    """
+
+    scenario: str
+    scenario_file: str
+    vary: dict[str, list[Any]]
+    scheduler: str
+    points: tuple[SweepPoint, ...]
+    wall_s: float
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"scenario", "scenario_file", "vary", "scheduler", "points", "wall_s"}``."""
+        return {
+            "scenario": self.scenario,
+            "scenario_file": self.scenario_file,
+            "vary": self.vary,
+            "scheduler": self.scheduler,
+            "points": [p.to_json() for p in self.points],
+            "wall_s": self.wall_s,
+        }
+
+
 def evaluate_point(
     scenario: str, base: Sequence[str], point: dict[str, str], fidelity: str | None
-) -> dict[str, Any]:
-    """Simulate one grid point (runs on a Dask worker; everything in and out is plain data).
+) -> SweepPoint:
+    """Simulate one grid point (runs on a Dask worker; what goes in is plain data).
 
     Args:
         scenario: path of the scenario YAML.
         base: ``KEY=VALUE`` overrides common to every point.
         point: the point's ``{key: value text}``.
         fidelity: collective fidelity override, or None for the scenario's.
-
-    Returns:
-        ``{"set": {...}, "step_time_s", ..., "memory_per_gpu_B", "fits_memory", "world",
-        "gpus", "gpu", "cost_per_step_usd", "wall_s"}``, or ``{"set": {...}, "error": "..."}``.
     """
     from simulator.config import load_scenario
-    from simulator.engine import DeadlockError, WorkloadError, simulate
+    from simulator.engine import DeadlockError, WorkloadError
     from simulator.hardware import get_gpu
-    from simulator.topology import load_topology
-    from simulator.topology.whatif import scale_links
-    from simulator.workload.build import build_workload
+    from simulator.studies.scenario import simulate_scenario
 
     shown = {k: _value(v) for k, v in point.items()}
     t0 = time.perf_counter()
     try:
         overrides = [*base, *(f"{k}={v}" for k, v in point.items())]
-        sc = load_scenario(scenario, overrides)
-        topo = scale_links(
-            load_topology(sc.topology), sc.network.bandwidth_scale, sc.network.latency_scale
-        )
-        built = build_workload(sc, topo)
-        result = simulate(
-            built.workload,
-            topo,
-            backend=str(sc.backend),
-            fidelity=fidelity or str(sc.fidelity),
-            compute_model=built.compute_model,
-            record=False,
-        )
+        sim = simulate_scenario(load_scenario(scenario, overrides), fidelity=fidelity)
     except (InputError, WorkloadError, DeadlockError) as err:
-        return {"set": shown, "error": str(err)}
-    d = result.to_dict(k_links=0)
-    gpu = str(built.metadata.get("gpu", ""))
+        return SweepPoint(set=shown, error=str(err))
+    d = sim.result.to_dict(k_links=0)
+    gpu = str(sim.built.metadata.get("gpu", ""))
     try:
         spec = get_gpu(gpu)
         price: float | None = spec.price_per_gpu_hour_usd
         hbm_B: float | None = spec.hbm_B
     except InputError:
         price = hbm_B = None
-    mem_B = float(built.memory_per_gpu_B.get("total", 0.0))
-    gpus = int(topo.num_ranks)
-    out: dict[str, Any] = {"set": shown}
-    out.update({k: float(d[k]) for k in STEP_FIELDS})
-    out.update(
-        {
-            "memory_per_gpu_B": mem_B,
-            # the estimate against the GPU's HBM; None when the GPU is not in the catalog
-            "fits_memory": None if hbm_B is None else mem_B <= hbm_B,
-            "world": int(d["world"]),
-            "gpus": gpus,
-            "gpu": gpu,
-            "cost_per_step_usd": (
-                None if price is None else gpus * float(d["step_time_s"]) / 3600.0 * price
-            ),
-            "wall_s": time.perf_counter() - t0,
-        }
+    mem_B = float(sim.built.memory_per_gpu_B.get("total", 0.0))
+    gpus = int(sim.topology.num_ranks)
+    return SweepPoint(
+        set=shown,
+        step_time_s=float(d["step_time_s"]),
+        compute_s=float(d["compute_s"]),
+        comm_s=float(d["comm_s"]),
+        exposed_comm_s=float(d["exposed_comm_s"]),
+        bubble_s=float(d["bubble_s"]),
+        memory_per_gpu_B=mem_B,
+        # the estimate against the GPU's HBM; None when the GPU is not in the catalog
+        fits_memory=None if hbm_B is None else mem_B <= hbm_B,
+        world=int(d["world"]),
+        gpus=gpus,
+        gpu=gpu,
+        cost_per_step_usd=(
+            None if price is None else gpus * float(d["step_time_s"]) / 3600.0 * price
+        ),
+        wall_s=time.perf_counter() - t0,
     )
-    return out
 
 
-def run_sweep(
+def sweep(
     scenario: str,
     vary: Sequence[tuple[str, Sequence[str]]],
     base: Sequence[str] = (),
@@ -145,7 +213,7 @@ def run_sweep(
     scheduler: str = "local",
     workers: int | None = None,
     fidelity: str | None = None,
-) -> dict[str, Any]:
+) -> SweepResult:
     """Simulate every point of the grid; results in grid order.
 
     Args:
@@ -156,9 +224,6 @@ def run_sweep(
             address of a running Dask scheduler.
         workers: worker processes of the local cluster (default: CPU cores, at most points).
         fidelity: collective fidelity override.
-
-    Returns:
-        ``{"scenario", "vary", "scheduler", "points": [...], "wall_s"}``.
 
     Raises:
         InputError: the scenario cannot be found or is invalid before any point is applied.
@@ -186,14 +251,14 @@ def run_sweep(
         results = [evaluate_point(path, list(base), p, fidelity) for p in points]
     else:
         results = _on_dask(path, list(base), points, fidelity, scheduler, workers)
-    return {
-        "scenario": scenario,
-        "scenario_file": str(Path(path)),
-        "vary": {k: [_value(v) for v in vals] for k, vals in vary},
-        "scheduler": scheduler,
-        "points": results,
-        "wall_s": time.perf_counter() - t0,
-    }
+    return SweepResult(
+        scenario=scenario,
+        scenario_file=str(Path(path)),
+        vary={k: [_value(v) for v in vals] for k, vals in vary},
+        scheduler=scheduler,
+        points=tuple(results),
+        wall_s=time.perf_counter() - t0,
+    )
 
 
 def _on_dask(
@@ -203,7 +268,7 @@ def _on_dask(
     fidelity: str | None,
     scheduler: str,
     workers: int | None,
-) -> list[dict[str, Any]]:
+) -> list[SweepPoint]:
     try:
         from distributed import Client, LocalCluster
     except ImportError:

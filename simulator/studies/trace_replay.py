@@ -26,9 +26,11 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
+from simulator.engine.result import StepResult
 from simulator.errors import InputError
 from simulator.traces.kineto import ImportedTrace, import_trace_dir
 from simulator.traces.timeline import CommEvent, build_program
@@ -85,6 +87,84 @@ def _span(spans: list[tuple[float, float]], same_clock: bool) -> float:
     return min(e - s for s, e in spans)
 
 
+@dataclass(frozen=True)
+class StepComparison:
+    """One measured step: measured and predicted seconds."""
+
+    step: int
+    measured_s: float
+    predicted_s: float
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"step", "measured_s", "predicted_s"}``."""
+        return {"step": self.step, "measured_s": self.measured_s, "predicted_s": self.predicted_s}
+
+
+@dataclass(frozen=True)
+class CollectiveComparison:
+    """Per (kind, size): count, mean measured and predicted seconds, error in percent
+    (None when nothing was measured)."""
+
+    kind: str
+    size_B: float
+    count: int
+    measured_s: float
+    measured_min_s: float
+    predicted_s: float
+    error_pct: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The row, keys in declaration order."""
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """A recording replayed on a topology: measured against predicted (``commsim replay``).
+
+    ``*_s`` are seconds per step; ``error_pct = 100 * (predicted - measured) / measured``.
+    ``chakra_out`` is set when the imported Programs were also written as Chakra ETs.
+    """
+
+    trace: str
+    strategy: str
+    world: int
+    topology: str
+    backend: str
+    fidelity: str
+    steps: int
+    measured_step_s: float
+    predicted_step_s: float
+    error_pct: float
+    per_step: tuple[StepComparison, ...]
+    steps_left_out: list[int]
+    collectives: tuple[CollectiveComparison, ...]
+    import_summary: dict[str, Any]
+    chakra_out: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object (``chakra_out`` only when set)."""
+        d: dict[str, Any] = {
+            "trace": self.trace,
+            "strategy": self.strategy,
+            "world": self.world,
+            "topology": self.topology,
+            "backend": self.backend,
+            "fidelity": self.fidelity,
+            "steps": self.steps,
+            "measured_step_s": self.measured_step_s,
+            "predicted_step_s": self.predicted_step_s,
+            "error_pct": self.error_pct,
+            "per_step": [p.to_json() for p in self.per_step],
+            "steps_left_out": self.steps_left_out,
+            "collectives": [c.to_json() for c in self.collectives],
+            "import_summary": self.import_summary,
+        }
+        if self.chakra_out is not None:
+            d["chakra_out"] = self.chakra_out
+        return d
+
+
 def replay(
     trace_dir: str,
     *,
@@ -92,8 +172,8 @@ def replay(
     backend: Any = None,
     fidelity: str = "flow",
     link_et: bool = False,
-) -> dict[str, Any]:
-    """Replay every measured step of ``trace_dir``; return the comparison (JSON-able).
+) -> ReplayResult:
+    """Replay every measured step of ``trace_dir``; return the comparison.
 
     ``topology``: a Topology, a name/path, or None for the manifest's (``loopback-N`` for
     local recordings). ``backend``: profile name/path/object, or None for the manifest's.
@@ -111,7 +191,7 @@ def replay(
     same_clock = len(set(hosts)) <= 1
     measured = imp.measured_step_times_s()
     preds: list[float] = []
-    rows: list[dict[str, Any]] = []
+    rows: list[_CommRow] = []
     steps = imp.good_steps
     if not steps:
         raise InputError(
@@ -133,38 +213,29 @@ def replay(
         for m in match_comms(imp, k):
             meas = [(_c(imp, k, r, i).start_s, _c(imp, k, r, i).end_s) for r, i in m.members]
             pred = [times[(r, chain.comm_op[r][j][i])] for r, i in m.members]
-            rows.append(
-                {
-                    "step": k,
-                    "kind": m.kind,
-                    "size_B": m.size_B,
-                    "measured_s": _span(meas, same_clock),
-                    "predicted_s": _span(pred, True),
-                }
-            )
+            rows.append(_CommRow(m.kind, m.size_B, _span(meas, same_clock), _span(pred, True)))
     meas_steps = [measured[k] for k in steps]
     n = len(steps)
     meas_s = statistics.fmean(meas_steps)
     pred_s = statistics.fmean(preds)
-    return {
-        "trace": str(trace_dir),
-        "strategy": imp.manifest.get("strategy", "unknown"),
-        "world": imp.world,
-        "topology": getattr(topo, "name", str(topo_name)),
-        "backend": str(getattr(be, "name", be)),
-        "fidelity": fidelity,
-        "steps": n,
-        "measured_step_s": meas_s,
-        "predicted_step_s": pred_s,
-        "error_pct": 100.0 * (pred_s - meas_s) / meas_s,
-        "per_step": [
-            {"step": k, "measured_s": measured[k], "predicted_s": p}
-            for k, p in zip(steps, preds, strict=True)
-        ],
-        "steps_left_out": imp.bad_steps,
-        "collectives": collective_table(rows),
-        "import_summary": imp.summary.to_dict(),
-    }
+    return ReplayResult(
+        trace=str(trace_dir),
+        strategy=imp.manifest.get("strategy", "unknown"),
+        world=imp.world,
+        topology=getattr(topo, "name", str(topo_name)),
+        backend=str(getattr(be, "name", be)),
+        fidelity=fidelity,
+        steps=n,
+        measured_step_s=meas_s,
+        predicted_step_s=pred_s,
+        error_pct=100.0 * (pred_s - meas_s) / meas_s,
+        per_step=tuple(
+            StepComparison(k, measured[k], p) for k, p in zip(steps, preds, strict=True)
+        ),
+        steps_left_out=imp.bad_steps,
+        collectives=collective_table(rows),
+        import_summary=imp.summary.to_dict(),
+    )
 
 
 @dataclass(frozen=True)
@@ -237,24 +308,96 @@ def _c(imp: ImportedTrace, k: int, r: int, i: int) -> CommEvent:
     return imp.timelines[r][k].comms[i]
 
 
-def collective_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class _CommRow:
+    """One matched communication op of one step: its measured and predicted seconds."""
+
+    kind: str
+    size_B: float
+    measured_s: float
+    predicted_s: float
+
+
+def collective_table(rows: Sequence[_CommRow]) -> tuple[CollectiveComparison, ...]:
     """Per (kind, size): count, mean measured and predicted seconds, error in percent."""
-    groups: dict[tuple[str, float], list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[tuple[str, float], list[_CommRow]] = defaultdict(list)
     for row in rows:
-        groups[(row["kind"], row["size_B"])].append(row)
+        groups[(row.kind, row.size_B)].append(row)
     table = []
     for (kind, size), rs in sorted(groups.items()):
-        m = statistics.fmean(r["measured_s"] for r in rs)
-        p = statistics.fmean(r["predicted_s"] for r in rs)
+        m = statistics.fmean(r.measured_s for r in rs)
+        p = statistics.fmean(r.predicted_s for r in rs)
         table.append(
-            {
-                "kind": kind,
-                "size_B": size,
-                "count": len(rs),
-                "measured_s": m,
-                "measured_min_s": min(r["measured_s"] for r in rs),
-                "predicted_s": p,
-                "error_pct": 100.0 * (p - m) / m if m > 0 else None,
-            }
+            CollectiveComparison(
+                kind=kind,
+                size_B=size,
+                count=len(rs),
+                measured_s=m,
+                measured_min_s=min(r.measured_s for r in rs),
+                predicted_s=p,
+                error_pct=100.0 * (p - m) / m if m > 0 else None,
+            )
         )
-    return table
+    return tuple(table)
+
+
+@dataclass(frozen=True)
+class ChakraReplayResult:
+    """A directory of Chakra execution traces simulated on a topology (no measurement).
+
+    ``predicted_step_s`` in seconds; ``result`` the engine's step result (its JSON summary is
+    the ``result`` key).
+    """
+
+    trace: str
+    world: int
+    topology: str
+    predicted_step_s: float
+    result: StepResult = field(repr=False, compare=False)
+    chakra_out: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"trace", "format": "chakra", "world", "topology", "predicted_step_s", "result"}``."""
+        d: dict[str, Any] = {
+            "trace": self.trace,
+            "format": "chakra",
+            "world": self.world,
+            "topology": self.topology,
+            "predicted_step_s": self.predicted_step_s,
+            "result": self.result.to_dict(),
+        }
+        if self.chakra_out is not None:
+            d["chakra_out"] = self.chakra_out
+        return d
+
+
+def replay_chakra(
+    trace_dir: str | Path,
+    *,
+    topology: str,
+    backend: str | None = None,
+    fidelity: str = "flow",
+) -> ChakraReplayResult:
+    """Import a directory of ``*.et`` Chakra files and simulate it on ``topology``.
+
+    Raises:
+        InputError: a bad Chakra file, or a workload that cannot run on the topology.
+    """
+    from simulator.engine import WorkloadError, simulate
+    from simulator.topology import load_topology
+    from simulator.traces.chakra import import_chakra_dir
+
+    src = Path(trace_dir)
+    wl = import_chakra_dir(src)
+    topo = load_topology(topology)
+    try:
+        res = simulate(wl, topo, backend=backend or "nccl", fidelity=fidelity)
+    except WorkloadError as exc:
+        raise InputError(str(exc), file=str(src)) from exc
+    return ChakraReplayResult(
+        trace=str(src),
+        world=wl.world_size,
+        topology=topo.name,
+        predicted_step_s=res.step_time_s,
+        result=res,
+    )

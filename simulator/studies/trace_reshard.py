@@ -26,10 +26,13 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from simulator.engine.result import StepResult
 from simulator.errors import InputError
-from simulator.traces.kineto import ImportedTrace
+from simulator.traces.kineto import ImportedTrace, import_trace_dir
 from simulator.traces.models import GPTConfig
 from simulator.traces.recipe import RecordStrategy
 from simulator.workload.ir import Compute
@@ -222,7 +225,7 @@ def strategy_config(strategy: str, world: int, g: GPTConfig, bucket_cap_mb: floa
     )
 
 
-def reshard(imp: ImportedTrace, strategy: str, world: int, topology: Any) -> Any:
+def resharded_workload(imp: ImportedTrace, strategy: str, world: int, topology: Any) -> Any:
     """Programs of ``strategy`` on ``world`` ranks from the trace's measured profile.
 
     The global batch keeps the recording's per-rank batch (weak scaling): ``world`` x batch
@@ -250,3 +253,91 @@ def reshard(imp: ImportedTrace, strategy: str, world: int, topology: Any) -> Any
         )
     except ValueError as exc:
         raise InputError(str(exc), field="--strategy") from exc
+
+
+@dataclass(frozen=True)
+class ReshardResult:
+    """A recording re-sharded to another strategy or world size and simulated.
+
+    ``measured_step_s`` is the recording's own mean measured step (seconds; None when it has
+    no measured step), ``predicted_step_s`` the re-sharded step's prediction (seconds), and
+    ``result`` the engine's step result (its JSON summary is the ``result`` key).
+    """
+
+    trace: str
+    recorded_strategy: str | None
+    recorded_world: int
+    measured_step_s: float | None
+    strategy: str
+    world: int
+    topology: str
+    backend: str
+    predicted_step_s: float
+    result: StepResult = field(repr=False, compare=False)
+    chakra_out: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object (``chakra_out`` only when set)."""
+        d: dict[str, Any] = {
+            "trace": self.trace,
+            "recorded_strategy": self.recorded_strategy,
+            "recorded_world": self.recorded_world,
+            "measured_step_s": self.measured_step_s,
+            "strategy": self.strategy,
+            "world": self.world,
+            "topology": self.topology,
+            "backend": self.backend,
+            "predicted_step_s": self.predicted_step_s,
+            "result": self.result.to_dict(),
+        }
+        if self.chakra_out is not None:
+            d["chakra_out"] = self.chakra_out
+        return d
+
+
+def reshard(
+    trace_dir: str | Path,
+    *,
+    strategy: str | None = None,
+    world: int | None = None,
+    topology: str | None = None,
+    backend: str | None = None,
+    fidelity: str = "flow",
+) -> ReshardResult:
+    """Re-shard the recording in ``trace_dir`` and predict one step.
+
+    Defaults: the recording's strategy; all ranks of ``topology`` when given, else the
+    recording's world size; the manifest's topology (``loopback-N``) and backend.
+
+    Raises:
+        InputError: the topology has fewer ranks than ``world``, the recording cannot be
+            re-sharded, or the strategy cannot be built.
+    """
+    from simulator.engine import simulate
+    from simulator.topology import load_topology
+
+    src = Path(trace_dir)
+    imp = import_trace_dir(src)
+    strategy = strategy or str(imp.manifest.get("strategy", "ddp"))
+    topo = load_topology(topology or imp.manifest.get("topology", f"loopback-{imp.world}"))
+    world = world or (topo.num_ranks if topology else imp.world)
+    if topo.num_ranks < world:
+        raise InputError(
+            f"topology has {topo.num_ranks} ranks, fewer than --world {world}", field="--world"
+        )
+    wl = resharded_workload(imp, strategy, world, topo)
+    be = backend or imp.manifest.get("backend", "gloo")
+    res = simulate(wl, topo, backend=be, fidelity=fidelity, record=False)
+    measured = imp.measured_step_times_s()
+    return ReshardResult(
+        trace=str(src),
+        recorded_strategy=imp.manifest.get("strategy"),
+        recorded_world=imp.world,
+        measured_step_s=sum(measured) / len(measured) if measured else None,
+        strategy=strategy,
+        world=world,
+        topology=topo.name,
+        backend=str(be),
+        predicted_step_s=res.step_time_s,
+        result=res,
+    )

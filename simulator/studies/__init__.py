@@ -1,0 +1,70 @@
+"""Studies: what a user asks commsim to do, each returning a typed result with ``to_json()``.
+
+The façade every front end (the ``commsim`` CLI, notebooks, scripts) calls:
+
+* :func:`run_scenario` / :func:`run_variant` -> :class:`ScenarioRun` / :class:`RunResult`
+  (:mod:`.scenario`: load -> what-if -> build -> simulate, the one copy of that sequence).
+* :func:`replay` -> :class:`ReplayResult`, :func:`replay_chakra` -> :class:`ChakraReplayResult`
+  (:mod:`.trace_replay`: a recording, or Chakra ETs, simulated and compared with measurement).
+* :func:`reshard` -> :class:`ReshardResult` (:mod:`.trace_reshard`: a recording's measured
+  profile re-sharded to another strategy or world size).
+* :func:`sweep` -> :class:`SweepResult` of :class:`SweepPoint` (:mod:`.sweeps`: a grid of
+  overrides, on Dask).
+* :func:`plan` -> :class:`PlanResult` (:mod:`.capacity`: the cheapest cluster and layout that
+  reach a target step time).
+* :func:`validate_published` -> :class:`PublishedValidation` of :class:`PublishedRow`
+  (:mod:`.published`: published measurements reproduced from spec-sheet hardware) and
+  :func:`validate_rig` -> :class:`RigValidation` (:mod:`.rig_validation`: the three-tier ladder
+  on the emulated rig, recordings made with :mod:`simulator.rig`).
+"""
+
+from simulator.studies.capacity import PlanResult, plan
+from simulator.studies.published import PublishedRow, PublishedValidation, validate_published
+from simulator.studies.rig_validation import CaseResult, RigValidation, validate_rig
+from simulator.studies.scenario import (
+    RunResult,
+    ScenarioRun,
+    ScenarioSimulation,
+    run_scenario,
+    run_variant,
+    simulate_scenario,
+)
+from simulator.studies.sweeps import SweepPoint, SweepResult, parse_vary, sweep
+from simulator.studies.trace_replay import (
+    ChakraReplayResult,
+    CollectiveComparison,
+    ReplayResult,
+    StepComparison,
+    replay,
+    replay_chakra,
+)
+from simulator.studies.trace_reshard import ReshardResult, reshard
+
+__all__ = [
+    "CaseResult",
+    "ChakraReplayResult",
+    "CollectiveComparison",
+    "PlanResult",
+    "PublishedRow",
+    "PublishedValidation",
+    "ReplayResult",
+    "ReshardResult",
+    "RigValidation",
+    "RunResult",
+    "ScenarioRun",
+    "ScenarioSimulation",
+    "StepComparison",
+    "SweepPoint",
+    "SweepResult",
+    "parse_vary",
+    "plan",
+    "replay",
+    "replay_chakra",
+    "reshard",
+    "run_scenario",
+    "run_variant",
+    "simulate_scenario",
+    "sweep",
+    "validate_published",
+    "validate_rig",
+]

@@ -1,0 +1,240 @@
+"""The scenario study: load -> what-if -> build -> simulate, the one place this sequence lives.
+
+:func:`simulate_scenario` takes a validated :class:`~simulator.config.Scenario`, applies its
+network what-if (:func:`~simulator.topology.whatif.scale_links`) to the topology, builds the
+workload and simulates one training step. ``commsim run`` (through :func:`run_variant`), the
+sweep points (:mod:`simulator.studies.sweeps`) and the published training rows
+(:mod:`simulator.studies.published`) all call it. :func:`run_scenario` runs every ``compare:``
+variant of a scenario and returns a :class:`ScenarioRun`; its :meth:`ScenarioRun.to_json` is the
+object ``commsim run --json`` prints. Times are seconds per training step, sizes bytes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simulator.config import Scenario, load_scenario
+from simulator.engine import WorkloadError, simulate
+from simulator.engine.result import StepResult
+from simulator.errors import InputError
+from simulator.topology import Topology, load_topology
+from simulator.topology.whatif import scale_links
+from simulator.workload.build import BuiltWorkload, build_workload
+
+
+@dataclass(frozen=True)
+class ScenarioSimulation:
+    """What one simulated scenario produced (the objects, not their JSON).
+
+    Attributes:
+        scenario: the validated scenario.
+        topology: the topology after the scenario's network what-if.
+        built: the workload, its cost model, memory estimate, reference and metadata.
+        result: the engine's step result.
+        sim_s: wall-clock seconds :func:`simulator.engine.simulate` took.
+    """
+
+    scenario: Scenario
+    topology: Topology
+    built: BuiltWorkload
+    result: StepResult
+    sim_s: float
+
+
+def simulate_scenario(
+    scenario: Scenario,
+    *,
+    topology: Topology | None = None,
+    fidelity: str | None = None,
+    backend: str | None = None,
+    record: bool = False,
+) -> ScenarioSimulation:
+    """Apply the network what-if, build the workload and simulate one step of ``scenario``.
+
+    Args:
+        scenario: a validated scenario.
+        topology: the topology to run on (default: ``load_topology(scenario.topology)``).
+        fidelity: collective fidelity override (default: the scenario's).
+        backend: backend profile name or file override (default: the scenario's).
+        record: keep per-op and per-link records (needed for tables, timeline and plots).
+
+    Raises:
+        InputError: the scenario does not fit the topology.
+        WorkloadError, DeadlockError: the workload cannot run (callers decide how to report).
+    """
+    base = topology if topology is not None else load_topology(scenario.topology)
+    topo = scale_links(base, scenario.network.bandwidth_scale, scenario.network.latency_scale)
+    built = build_workload(scenario, topo)
+    t0 = time.perf_counter()
+    result = simulate(
+        built.workload,
+        topo,
+        backend=backend or str(scenario.backend),
+        fidelity=fidelity or str(scenario.fidelity),
+        compute_model=built.compute_model,
+        record=record,
+    )
+    return ScenarioSimulation(scenario, topo, built, result, time.perf_counter() - t0)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One simulated scenario (variant): the ``commsim run --json`` object.
+
+    Every ``*_s`` is seconds per training step, ``memory_per_gpu_B`` bytes per GPU
+    (``params, grads, optimizer, activations, total``). ``reference`` is the scenario's
+    published figure (``{"step_time_s", "source"}``) or None, ``reference_error`` the signed
+    fraction ``(predicted - reference) / reference``. ``out`` is the output directory when the
+    run wrote one. ``simulation`` holds the objects behind the numbers (not in the JSON).
+    """
+
+    scenario: str
+    step_time_s: float
+    compute_s: float
+    comm_s: float
+    exposed_comm_s: float
+    bubble_s: float
+    memory_per_gpu_B: dict[str, float]
+    busiest_links: list[dict[str, Any]]
+    reference: dict[str, Any] | None
+    reference_error: float | None
+    comm_by_category_s: dict[str, float]
+    exposed_comm_by_category_s: dict[str, float]
+    critical_rank: int
+    makespan_s: float
+    steps_per_program: int
+    topology: str
+    network_what_if: dict[str, Any]
+    backend: str
+    fidelity: str
+    world: int
+    simulated_ranks: int
+    metadata: dict[str, Any]
+    wall_s: float
+    topology_ranks: int
+    out: str | None = None
+    simulation: ScenarioSimulation | None = field(default=None, repr=False, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object (keys in contract order; ``out`` only when set)."""
+        d: dict[str, Any] = {
+            k: getattr(self, k) for k in _RUN_KEYS if k != "out" or self.out is not None
+        }
+        return d
+
+
+_RUN_KEYS = tuple(
+    f for f in RunResult.__dataclass_fields__ if f != "simulation"
+)  # declaration order is the contract order
+
+
+@dataclass(frozen=True)
+class ScenarioRun:
+    """Every variant of a scenario (one without ``compare:`` has one)."""
+
+    variants: tuple[RunResult, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The first variant's object, plus ``variants`` (all of them) when there are several."""
+        top = self.variants[0].to_json()
+        if len(self.variants) > 1:
+            top["variants"] = [v.to_json() for v in self.variants]
+        return top
+
+
+def run_variant(
+    scenario: Scenario,
+    *,
+    fidelity: str | None = None,
+    backend: str | None = None,
+    k_links: int = 5,
+    record: bool = False,
+    source: str | None = None,
+) -> RunResult:
+    """Simulate one scenario (one ``compare:`` variant) and describe it.
+
+    Args:
+        scenario: a validated scenario.
+        fidelity, backend: overrides of the scenario's.
+        k_links: how many busiest links to list.
+        record: keep per-op and per-link records (for ``--out`` tables and plots).
+        source: what the user named (file or shipped name), for error messages.
+
+    Raises:
+        InputError: the workload cannot run on the topology (naming ``source``).
+        DeadlockError: the programs deadlock.
+    """
+    try:
+        sim = simulate_scenario(scenario, fidelity=fidelity, backend=backend, record=record)
+    except WorkloadError as err:
+        raise InputError(f"workload cannot run: {err}", file=str(source)) from err
+    d = sim.result.to_dict(k_links=k_links)
+    ref = sim.built.reference
+    return RunResult(
+        scenario=scenario.name,
+        step_time_s=d["step_time_s"],
+        compute_s=d["compute_s"],
+        comm_s=d["comm_s"],
+        exposed_comm_s=d["exposed_comm_s"],
+        bubble_s=d["bubble_s"],
+        memory_per_gpu_B={k: float(v) for k, v in sim.built.memory_per_gpu_B.items()},
+        busiest_links=d["busiest_links"],
+        reference=dict(ref) if ref else None,
+        reference_error=(
+            (d["step_time_s"] - float(ref["step_time_s"])) / float(ref["step_time_s"])
+            if ref and ref.get("step_time_s")
+            else None
+        ),
+        comm_by_category_s=d["comm_by_category_s"],
+        exposed_comm_by_category_s=d["exposed_comm_by_category_s"],
+        critical_rank=d["critical_rank"],
+        makespan_s=d["makespan_s"],
+        steps_per_program=d["steps_per_program"],
+        topology=str(scenario.topology),
+        network_what_if=scenario.network.model_dump(),
+        backend=d["backend"],
+        fidelity=d["fidelity"],
+        world=d["world"],
+        simulated_ranks=d["simulated_ranks"],
+        metadata={**d["metadata"], **_plain_dict(sim.built.metadata)},
+        wall_s=sim.sim_s,
+        topology_ranks=int(sim.topology.num_ranks),
+        simulation=sim,
+    )
+
+
+def _plain_dict(m: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    return dict(json.loads(json.dumps(dict(m or {}), default=str)))
+
+
+def run_scenario(
+    scenario: str | Path | Scenario,
+    overrides: Sequence[str] = (),
+    *,
+    fidelity: str | None = None,
+    backend: str | None = None,
+    k_links: int = 5,
+    record: bool = False,
+) -> ScenarioRun:
+    """Load ``scenario`` (shipped name, YAML path or a Scenario) and run every variant.
+
+    Raises:
+        InputError: a bad scenario or override, or a workload that cannot run.
+        DeadlockError: a variant's programs deadlock.
+    """
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario, list(overrides))
+    source = str(scenario) if not isinstance(scenario, Scenario) else sc.source_file
+    return ScenarioRun(
+        tuple(
+            run_variant(
+                v, fidelity=fidelity, backend=backend, k_links=k_links, record=record, source=source
+            )
+            for v in sc.variants()
+        )
+    )
