@@ -2,9 +2,11 @@
 
 ``build_workload(scenario, topology) -> BuiltWorkload``: the analytical profile of the model on
 the scenario's GPU (:func:`~simulator.workload.profile.profile_from_model`), sharded and
-scheduled by the scenario's strategy (:func:`~simulator.workload.strategies.build_from_profile`),
-plus memory per GPU, the published reference and metadata (model FLOPs per step, efficiency and
-its source) so the CLI can report MFU and the error against the reference.
+scheduled by the scenario's strategy (:func:`~simulator.workload.strategies.job_context` and
+:func:`~simulator.workload.strategies.build_job`; memory reads the job's ``dp`` and micro-batch
+count from its context, not back out of the workload's metadata), plus memory per GPU, the
+published reference and metadata (model FLOPs per step, efficiency and its source) so the
+CLI can report MFU and the error against the reference.
 
 A scenario with ``compare:`` variants: call :func:`build_variants` (or
 ``scenario.variants()`` and ``build_workload`` on each); ``build_workload`` builds the base.
@@ -21,7 +23,7 @@ from simulator.workload.costmodel import CostModel, cost_model_for
 from simulator.workload.ir import Workload
 from simulator.workload.memory import memory_per_gpu
 from simulator.workload.profile import LayerProfile, profile_from_model
-from simulator.workload.strategies import build_from_profile
+from simulator.workload.strategies import build_job, job_context
 from simulator.workload.strategies.pipeline import bubble_fraction
 
 
@@ -89,17 +91,18 @@ def build_workload(scenario: Scenario, topology: Any) -> BuiltWorkload:
     )
     world = int(topology.num_ranks)
     try:
-        wl = build_from_profile(
+        job = job_context(
             prof, st, world, topology, global_batch=tr.global_batch, micro_batch=tr.micro_batch
         )
+        wl = build_job(job)
     except ValueError as exc:
         raise InputError(
             f"{exc} (topology {scenario.topology} has {world} ranks)",
             file=scenario.source_file,
             field="strategy",
         ) from None
-    dp = int(str(wl.metadata.get("dp", world))) if st.kind is StrategyKind.COLLECTIVE else 1
-    m = int(str(wl.metadata.get("microbatches", 1)))
+    dp = job.layout.dp if st.kind is StrategyKind.COLLECTIVE else 1
+    m = job.microbatches
     mem = memory_per_gpu(prof, st, dp, m)
     v = st.pipeline.virtual_stages
     meta: dict[str, Any] = {

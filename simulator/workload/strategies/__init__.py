@@ -59,11 +59,40 @@ def build_from_profile(
     global_batch: int,
     micro_batch: int | None = None,
 ) -> Workload:
-    """Shard and schedule ``profile`` with ``strategy`` on ``world`` ranks.
+    """Shard and schedule ``profile`` with ``strategy`` on ``world`` ranks
+    (:func:`job_context`, then :func:`build_job`).
 
     ``profile`` may come from the analytical model or from a measured trace, at any TP degree
     and micro-batch size: it is re-sharded to ``strategy.tp`` and ``micro_batch`` first.
     ``strategy.dp`` defaults to ``world // (tp * pp)``. Ranks beyond ``tp*pp*dp`` stay idle.
+
+    Raises:
+        ValueError: degrees that do not fit ``world`` or the batch.
+    """
+    ctx = job_context(
+        profile, strategy, world, topology, global_batch=global_batch, micro_batch=micro_batch
+    )
+    return build_job(ctx)
+
+
+def build_job(ctx: JobContext) -> Workload:
+    """The validated Workload of a job (the registered builder of its strategy kind)."""
+    wl = REGISTRY[ctx.strategy.kind](ctx)
+    wl.validate()
+    return wl
+
+
+def job_context(
+    profile: LayerProfile,
+    strategy: StrategyConfig,
+    world: int,
+    topology: Any = None,
+    *,
+    global_batch: int,
+    micro_batch: int | None = None,
+) -> JobContext:
+    """The job a strategy builder schedules: the re-sharded profile, the rank layout (its
+    ``dp`` resolved), micro-batches per replica and step, and whether ranks are folded.
 
     Raises:
         ValueError: degrees that do not fit ``world`` or the batch.
@@ -95,7 +124,7 @@ def build_from_profile(
     fold = strategy.fold if strategy.fold is not None else layout.world > AUTO_FOLD_WORLD
     if strategy.kind is StrategyKind.PARAMETER_SERVER:
         fold = False  # asymmetric (servers), always built rank by rank
-    ctx = JobContext(
+    return JobContext(
         profile=prof,
         layout=layout,
         strategy=strategy,
@@ -103,9 +132,14 @@ def build_from_profile(
         topology=topology,
         fold=fold,
     )
-    wl = REGISTRY[strategy.kind](ctx)
-    wl.validate()
-    return wl
 
 
-__all__ = ["AUTO_FOLD_WORLD", "REGISTRY", "Layout", "build_from_profile"]
+__all__ = [
+    "AUTO_FOLD_WORLD",
+    "REGISTRY",
+    "JobContext",
+    "Layout",
+    "build_from_profile",
+    "build_job",
+    "job_context",
+]
