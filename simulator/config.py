@@ -22,7 +22,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from simulator.errors import InputError
 from simulator.resources import resolve
-from simulator.workload.modelspec import DType, ModelSpec, Recompute
+from simulator.workload.modelspec import DType, ModelShape, ModelSpec, Recompute
 
 
 def _size(v: Any) -> float:
@@ -181,23 +181,6 @@ class StrategyConfig(_Model):
     fold: bool | None = None  # representative ranks + mirrors; None: automatic (world > 16)
 
 
-class ModelConfig(_Model):
-    """Decoder-only transformer shape (see :class:`~simulator.workload.modelspec.ModelSpec`)."""
-
-    name: str = "model"
-    layers: PosInt
-    hidden: PosInt
-    heads: PosInt
-    kv_heads: PosInt | None = None
-    ffn_hidden: PosInt | None = None
-    vocab: PosInt = 51200
-    gated_mlp: bool = False
-    experts: PosInt = 1
-    top_k: PosInt = 1
-    tie_embeddings: bool = True
-    flash_attention: bool = False
-
-
 class TrainingConfig(_Model):
     """Batch, sequence, precision and recomputation."""
 
@@ -262,7 +245,7 @@ class Scenario(_Model):
     topology: str
     backend: str = "nccl"
     fidelity: str = "flow"
-    model: ModelConfig
+    model: ModelShape
     strategy: StrategyConfig = StrategyConfig()
     training: TrainingConfig
     hardware: HardwareConfig = HardwareConfig()
@@ -273,22 +256,7 @@ class Scenario(_Model):
 
     def model_spec(self) -> ModelSpec:
         """The :class:`ModelSpec` (sequence length from ``training``)."""
-        m = self.model
-        return ModelSpec(
-            name=m.name,
-            layers=m.layers,
-            hidden=m.hidden,
-            heads=m.heads,
-            kv_heads=m.kv_heads,
-            ffn_hidden=m.ffn_hidden,
-            vocab=m.vocab,
-            seq_len=self.training.seq_len,
-            gated_mlp=m.gated_mlp,
-            experts=m.experts,
-            top_k=m.top_k,
-            tie_embeddings=m.tie_embeddings,
-            flash_attention=m.flash_attention,
-        )
+        return ModelSpec.of(self.model, self.training.seq_len)
 
     @property
     def grad_dtype(self) -> DType:
@@ -358,7 +326,7 @@ def parse_overrides(overrides: Sequence[str]) -> list[tuple[str, Any]]:
 def _message(err: dict[str, Any]) -> str:
     typ = err.get("type", "")
     ctx = err.get("ctx") or {}
-    if typ == "extra_forbidden":
+    if typ in ("extra_forbidden", "unexpected_keyword_argument"):
         return "unknown key"
     if typ == "missing":
         return "required field missing"

@@ -25,8 +25,14 @@ KV heads ``g``, head dim ``d = h/a``, FFN width ``f``, vocabulary ``V``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
+from typing import Annotated, ClassVar
+
+import annotated_types as at
+
+#: A positive integer (checked when a scenario's ``model:`` section is validated).
+PosInt = Annotated[int, at.Gt(0)]
 
 
 class DType(StrEnum):
@@ -53,33 +59,56 @@ class Recompute(StrEnum):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ModelSpec:
-    """A decoder-only transformer (GPT, LLaMA, Mixtral style).
+class ModelShape:
+    """A decoder-only transformer's architecture (GPT, LLaMA, Mixtral style): the one model
+    description, what a scenario's ``model:`` section holds (validated by pydantic, unknown
+    keys rejected). :class:`ModelSpec` adds the sequence length and the counts.
 
     Attributes:
+        name: a label.
         layers, hidden, heads: depth, model width, attention heads.
         kv_heads: key/value heads (grouped-query attention); ``None`` means ``heads``.
         ffn_hidden: MLP inner width; ``None`` means ``4 * hidden``.
-        vocab: vocabulary size. seq_len: tokens per sample.
+        vocab: vocabulary size.
         gated_mlp: SwiGLU-style MLP with three weight matrices (LLaMA, Mixtral).
         experts, top_k: mixture of experts (``experts == 1``: dense MLP).
         tie_embeddings: input embedding and LM head share weights (GPT-3).
         flash_attention: attention computed without materialising ``s x s`` scores.
     """
 
+    #: a scenario's unknown model key is an error (read by pydantic)
+    __pydantic_config__: ClassVar[dict[str, str]] = {"extra": "forbid"}
+
     name: str = "model"
-    layers: int
-    hidden: int
-    heads: int
-    kv_heads: int | None = None
-    ffn_hidden: int | None = None
-    vocab: int = 51200
-    seq_len: int = 2048
+    layers: PosInt
+    hidden: PosInt
+    heads: PosInt
+    kv_heads: PosInt | None = None
+    ffn_hidden: PosInt | None = None
+    vocab: PosInt = 51200
     gated_mlp: bool = False
-    experts: int = 1
-    top_k: int = 1
+    experts: PosInt = 1
+    top_k: PosInt = 1
     tie_embeddings: bool = True
     flash_attention: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelSpec(ModelShape):
+    """A :class:`ModelShape` at a sequence length, with its FLOP, parameter and activation
+    counts.
+
+    Attributes:
+        seq_len: tokens per sample (a scenario takes it from ``training.seq_len``).
+    """
+
+    seq_len: int = 2048
+
+    @classmethod
+    def of(cls, shape: ModelShape, seq_len: int) -> ModelSpec:
+        """``shape`` at ``seq_len`` tokens per sample."""
+        kw = {f.name: getattr(shape, f.name) for f in fields(ModelShape)}
+        return cls(**kw, seq_len=seq_len)
 
     # ---- shapes -------------------------------------------------------------------------
     @property
