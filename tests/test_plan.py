@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from simulator.cli import main
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.studies.capacity import PlanResult
 from simulator.studies.capacity import plan as plan_capacity
 

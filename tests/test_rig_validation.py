@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from simulator.cli import main
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.rig import netns
 from simulator.studies.rig_cases import Tier, parse_strategies, recorder_strategy
 from simulator.studies.rig_validation import CaseResult, Validator, format_cases, summarize
@@ -48,13 +48,17 @@ def test_summary_and_table() -> None:
 def test_published_dispatch(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import simulator.studies.published as published
+    import simulator.studies as studies
+    from simulator.studies.published import PublishedRow, PublishedValidation
 
-    row = {"reference": "r", "source": "s", "expected": 2.0, "predicted": 2.1, "unit": "s",
-           "error_pct": 5.0}  # fmt: skip
-    monkeypatch.setattr(published, "validate_published", lambda: [row])
+    row = PublishedRow(
+        reference="r", kind="nccl_tests", source="s", url="u", expected=2.0, predicted=2.1,
+        unit="s", error_pct=5.0, tolerance_pct=10.0, within_tolerance=True, held_out=True,
+        fidelity="flow",
+    )  # fmt: skip
+    monkeypatch.setattr(studies, "validate_published", lambda *a, **k: PublishedValidation((row,)))
     assert main(["validate", "--published", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"rows": [row]}
+    assert json.loads(capsys.readouterr().out) == {"rows": [row.to_json()]}
 
 
 def test_world_must_match_topology() -> None:

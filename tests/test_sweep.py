@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from simulator.cli import main
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.studies.sweeps import grid, parse_vary, sweep
 
 SCENARIO = """

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 
 if TYPE_CHECKING:
     from simulator.studies.scenario import RunResult
@@ -162,7 +162,7 @@ def _print_comparison(results: list[RunResult]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from simulator.units import format_time
+    from simulator.core.units import format_time
 
     def fmt(seconds: float) -> str:
         # below a nanosecond is round-off of the event clock, not a time anyone can use

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.studies.sweeps import SweepPoint, sweep
 
 #: Default candidate degrees: powers of two that Megatron-style layouts use.

@@ -28,9 +28,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from simulator.errors import InputError
-from simulator.units import parse_size
-from simulator.workload.ir import CollectiveOp
+from simulator.core.errors import InputError
+from simulator.core.units import parse_size
+from simulator.core.vocab import CollectiveOp
 
 #: The shipped reference file.
 PUBLISHED_PATH = Path(__file__).resolve().parent.parent / "data" / "published.yaml"

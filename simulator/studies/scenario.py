@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from simulator.build import BuiltWorkload, build_workload
 from simulator.config import Scenario, load_scenario
+from simulator.core.errors import InputError
 from simulator.engine import WorkloadError, simulate
 from simulator.engine.result import StepResult
-from simulator.errors import InputError
 from simulator.topology import Topology, load_topology
 from simulator.topology.whatif import scale_links
-from simulator.workload.build import BuiltWorkload, build_workload
 
 
 @dataclass(frozen=True)

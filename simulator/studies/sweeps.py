@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.resources import resolve
 
 #: Results of one point that are copied from ``commsim run``'s payload (seconds per step).

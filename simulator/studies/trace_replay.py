@@ -30,11 +30,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from simulator.core.errors import InputError
+from simulator.core.ir import Compute, Program, Workload
 from simulator.engine.result import StepResult
-from simulator.errors import InputError
 from simulator.traces.kineto import ImportedTrace, import_trace_dir
 from simulator.traces.timeline import CommEvent, build_program
-from simulator.workload.ir import Compute, Program, Workload
 
 
 @dataclass(frozen=True, slots=True)

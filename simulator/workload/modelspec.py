@@ -26,36 +26,10 @@ KV heads ``g``, head dim ``d = h/a``, FFN width ``f``, vocabulary ``V``):
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from enum import StrEnum
-from typing import Annotated, ClassVar
+from typing import ClassVar
 
-import annotated_types as at
-
-#: A positive integer (checked when a scenario's ``model:`` section is validated).
-PosInt = Annotated[int, at.Gt(0)]
-
-
-class DType(StrEnum):
-    """Numeric formats of parameters, activations and gradients."""
-
-    FP32 = "fp32"
-    TF32 = "tf32"
-    FP16 = "fp16"
-    BF16 = "bf16"
-    FP8 = "fp8"
-
-    @property
-    def bytes(self) -> int:
-        """Bytes per element."""
-        return {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "fp8": 1}[self.value]
-
-
-class Recompute(StrEnum):
-    """Activation recomputation (checkpointing) policy."""
-
-    NONE = "none"
-    SELECTIVE = "selective"
-    FULL = "full"
+from simulator.core.schema import PosInt
+from simulator.core.vocab import DType, Recompute
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
