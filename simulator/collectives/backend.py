@@ -228,8 +228,10 @@ def _count(x: Any, *, file: str, field: str) -> int:
     return x
 
 
-def parse_backend(data: Any, *, file: str) -> BackendProfile:
+def parse_backend(data: object, *, file: str) -> BackendProfile:
     """Validate a backend mapping (as read from YAML) into a :class:`BackendProfile`."""
+    if not isinstance(data, dict):
+        raise InputError("expected a mapping", file=file)
     _check_keys(
         data, set(_TOP_KEYS), {k for k, req in _TOP_KEYS.items() if req}, file=file, field=""
     )
