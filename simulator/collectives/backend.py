@@ -49,7 +49,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -230,8 +229,10 @@ def _count(x: Any, *, file: str, field: str) -> int:
     return x
 
 
-def parse_backend(data: Any, *, file: str) -> BackendProfile:
+def parse_backend(data: object, *, file: str) -> BackendProfile:
     """Validate a backend mapping (as read from YAML) into a :class:`BackendProfile`."""
+    if not isinstance(data, dict):
+        raise InputError("expected a mapping", file=file)
     _check_keys(
         data, set(_TOP_KEYS), {k for k, req in _TOP_KEYS.items() if req}, file=file, field=""
     )
@@ -343,7 +344,6 @@ def shipped_backends() -> list[str]:
     return sorted(p.stem for p in BACKENDS_DIR.glob("*.yaml"))
 
 
-@lru_cache(maxsize=32)
 def _load_path(path: str) -> BackendProfile:
     try:
         with open(path, encoding="utf-8") as fh:
@@ -355,6 +355,10 @@ def _load_path(path: str) -> BackendProfile:
 
 def load_backend(name_or_path: str | Path | BackendProfile) -> BackendProfile:
     """A backend profile: a shipped NAME (``nccl``, ``gloo``), a YAML PATH, or a profile.
+
+    A name or path is read from disk at every call (nothing cached: a file edited between two
+    simulations is read again); a simulation loads its profile once, in its
+    :class:`~simulator.collectives.context.SimContext`.
 
     Raises :class:`InputError` (listing the shipped names) when neither exists, or naming the
     file and field when the YAML is wrong.
