@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from simulator.resources import shipped_dir
 from simulator.rig.microbench import CONCURRENT_K, BenchRow, Microbench
 
 #: Ops whose times fit efficiency and latencies (all_gather: see the module docstring).
@@ -62,7 +63,7 @@ EFFICIENCY_MIN_SIZE_B = 4 << 20
 #: all_gather rows at least this large fit its op efficiency (latencies are negligible there).
 ALL_GATHER_MIN_SIZE_B = 1 << 20
 #: Where calibrated profiles live.
-CALIBRATION_DIR = Path(__file__).resolve().parent.parent / "data" / "calibration"
+CALIBRATION_DIR = shipped_dir("calibration")
 #: The 2-rank profile (fitted on rig-2host); also the fallback for a world without its own.
 DEFAULT_OUT = CALIBRATION_DIR / "gloo-rig.yaml"
 
