@@ -176,7 +176,7 @@ def evaluate_point(
     except (InputError, WorkloadError, DeadlockError) as err:
         return SweepPoint(set=shown, error=str(err))
     d = sim.result.to_dict(k_links=0)
-    gpu = str(sim.built.metadata.get("gpu", ""))
+    gpu = sim.built.compute_model.gpu  # the GPU the build priced (also metadata["gpu"])
     try:
         spec = get_gpu(gpu)
         price: float | None = spec.price_per_gpu_hour_usd
