@@ -24,13 +24,14 @@ hold.
 
 from __future__ import annotations
 
+import io
 import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from google.protobuf.internal.decoder import _DecodeVarint32
-from google.protobuf.internal.encoder import _VarintBytes
+from google.protobuf import proto
+from google.protobuf.message import DecodeError
 
 from simulator.errors import InputError
 from simulator.traces.chakra.schema import COLL_TYPES, GlobalMetadata, Node
@@ -197,46 +198,50 @@ def program_from_nodes(
     return prog
 
 
+def write_messages(path: Path, msgs: list[Any]) -> None:
+    """Write protobuf messages length-delimited (Chakra's framing) with protobuf's public API."""
+    buf = io.BytesIO()
+    for msg in msgs:
+        proto.serialize_length_prefixed(msg, buf)
+    path.write_bytes(buf.getvalue())
+
+
 def write_et(path: Path, prog: Program, metadata: dict[str, str] | None = None) -> None:
     """Write one rank's Chakra ET file (GlobalMetadata, then the Nodes)."""
     gm = GlobalMetadata(version=SCHEMA_VERSION)
     for k, v in (metadata or {}).items():
         _attr(gm, k, "string_val", str(v))
-    with path.open("wb") as fh:
-        for msg in (gm, *program_to_nodes(prog)):
-            data = msg.SerializeToString()
-            fh.write(_VarintBytes(len(data)))
-            fh.write(data)
+    write_messages(path, [gm, *program_to_nodes(prog)])
 
 
 def read_et(path: Path) -> tuple[Any, list[Any]]:
     """Read a Chakra ET file: ``(GlobalMetadata, [Node, ...])``.
 
     Raises:
-        InputError: truncated or undecodable file.
+        InputError: unreadable, empty, truncated or undecodable file (names the message).
     """
-    buf = path.read_bytes()
-    pos = 0
-    msgs: list[bytes] = []
-    while pos < len(buf):
+    try:
+        buf = io.BytesIO(path.read_bytes())
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from exc
+    msgs: list[Any] = []
+    cls: Any = GlobalMetadata
+    while True:
+        at = buf.tell()
         try:
-            size, pos = _DecodeVarint32(buf, pos)
-        except Exception as exc:  # the decoder raises its own internal error types
-            raise InputError(f"bad length prefix at byte {pos}", file=str(path)) from exc
-        if pos + size > len(buf):
-            raise InputError(f"truncated message at byte {pos}", file=str(path))
-        msgs.append(buf[pos : pos + size])
-        pos += size
+            msg = proto.parse_length_prefixed(cls, buf)
+        except (DecodeError, ValueError, IndexError, RuntimeWarning) as exc:
+            what = "GlobalMetadata" if not msgs else f"node message {len(msgs)}"
+            raise InputError(
+                f"not a Chakra ET: {what} at byte {at} does not decode ({exc})", file=str(path)
+            ) from exc
+        if msg is None:
+            break
+        msgs.append(msg)
+        cls = Node
     if not msgs:
         raise InputError("empty Chakra file", file=str(path))
-    gm = GlobalMetadata()
-    gm.ParseFromString(msgs[0])
-    nodes = []
-    for m in msgs[1:]:
-        n = Node()
-        n.ParseFromString(m)
-        nodes.append(n)
-    return gm, nodes
+    return msgs[0], msgs[1:]
 
 
 def export_workload(wl: Workload, out_dir: Path, prefix: str = "commsim") -> list[Path]:
