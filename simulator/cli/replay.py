@@ -47,6 +47,12 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="also link the execution traces (rank{r}.et.json) by record-function id",
     )
+    p.add_argument(
+        "--mirror-ranks",
+        action="store_true",
+        help="the directory holds only some ranks: assume the missing ones did what the given "
+        "ones did (said in the output)",
+    )
     p.add_argument("--chakra-out", metavar="DIR", help="write the Programs as Chakra ETs")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=replay_command)
@@ -72,6 +78,7 @@ def replay_command(args: argparse.Namespace) -> int:
             backend=args.backend,
             fidelity=args.fidelity,
             link_et=args.link_et,
+            mirror_missing=args.mirror_ranks,
         )
     if args.chakra_out:
         _export(src, Path(args.chakra_out))
@@ -169,6 +176,12 @@ def _print_human(out: dict[str, Any]) -> None:
             print(
                 f"  {c['kind']:<16}{c['size_B']:>12.0f}{c['count']:>7}"
                 f"{c['measured_s'] * 1e3:>13.3f}{c['predicted_s'] * 1e3:>14.3f}{err:>9}"
+            )
+        if out.get("mirrored_ranks"):
+            mr = out["mirrored_ranks"]
+            print(
+                f"  note: {len(mr)} of {out['world']} ranks were not in the trace; they mirror "
+                "the given ranks (--mirror-ranks)"
             )
         summ = out["import_summary"]
         print(

@@ -92,21 +92,36 @@ def replay(
     backend: Any = None,
     fidelity: str = "flow",
     link_et: bool = False,
+    mirror_missing: bool = False,
 ) -> dict[str, Any]:
     """Replay every measured step of ``trace_dir``; return the comparison (JSON-able).
 
     ``topology``: a Topology, a name/path, or None for the manifest's (``loopback-N`` for
-    local recordings). ``backend``: profile name/path/object, or None for the manifest's.
+    local CPU recordings; a GPU trace without one must be given a topology). ``backend``:
+    profile name/path/object, or None for the manifest's (``nccl`` for a GPU trace).
+    ``mirror_missing``: see :func:`~simulator.traces.kineto.import_trace_dir`.
+
+    Raises:
+        InputError: bad trace, GPU trace without a topology, or a workload the engine refuses
+            (deadlock, unmatched ops), with the engine's explanation.
     """
-    from simulator.engine import simulate
+    from simulator.engine import SimulationError, simulate
     from simulator.topology import load_topology
 
-    imp = import_trace_dir(trace_dir, link_et=link_et)
-    topo_name = (
-        topology if topology is not None else imp.manifest.get("topology", f"loopback-{imp.world}")
-    )
+    imp = import_trace_dir(trace_dir, link_et=link_et, mirror_missing=mirror_missing)
+    topo_name = topology if topology is not None else imp.manifest.get("topology")
+    if topo_name is None and imp.kind == "gpu":
+        raise InputError(
+            "a GPU (NCCL) trace without a manifest topology needs --topology (a topology "
+            "matching the cluster it ran on; the backend defaults to nccl)",
+            file=str(trace_dir),
+            field="--topology",
+        )
+    if topo_name is None:
+        topo_name = f"loopback-{imp.world}"
     topo = load_topology(topo_name) if isinstance(topo_name, str) else topo_name
-    be = backend if backend is not None else imp.manifest.get("backend", "gloo")
+    default_be = "nccl" if imp.kind == "gpu" else "gloo"
+    be = backend if backend is not None else imp.manifest.get("backend", default_be)
     hosts = imp.manifest.get("hostnames") or []
     same_clock = len(set(hosts)) <= 1
     measured = imp.measured_step_times_s()
@@ -119,7 +134,10 @@ def replay(
             file=str(trace_dir),
         )
     chain = chained_workload(imp, steps)
-    res = simulate(chain.workload, topo, backend=be, fidelity=fidelity)
+    try:
+        res = simulate(chain.workload, topo, backend=be, fidelity=fidelity)
+    except SimulationError as exc:
+        raise InputError(f"the imported workload cannot run: {exc}", file=str(trace_dir)) from exc
     ops = res.ops
     times = {
         (int(r), int(i)): (float(s), float(e))
@@ -162,6 +180,7 @@ def replay(
             for k, p in zip(steps, preds, strict=True)
         ],
         "steps_left_out": imp.bad_steps,
+        "mirrored_ranks": imp.mirrored,
         "collectives": collective_table(rows),
         "import_summary": imp.summary.to_dict(),
     }

@@ -92,11 +92,13 @@ class StepTimeline:
     pieces: list[Piece] = field(default_factory=list)
     comms: list[CommEvent] = field(default_factory=list)
     waits: list[Wait] = field(default_factory=list)
+    #: the host's ``ProfilerStep`` wall time (s) when the trace has one (GPU traces)
+    wall_s: float | None = None
 
     @property
     def duration_s(self) -> float:
-        """Wall time of the step on this rank."""
-        return self.end_s - self.start_s
+        """Wall time of the step on this rank: the ProfilerStep's, else the timeline's span."""
+        return self.wall_s if self.wall_s is not None else self.end_s - self.start_s
 
 
 def _cut_points(tl: StepTimeline) -> list[tuple[float, int, int]]:
