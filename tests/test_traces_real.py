@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from simulator.cli import main
-from simulator.errors import InputError
+from simulator.core.errors import InputError
+from simulator.core.vocab import CollectiveOp
 from simulator.traces.kineto import import_trace_dir
-from simulator.workload.ir import CollectiveOp
 
 REAL = Path(__file__).parent / "fixtures" / "real"
 AR, A2A, AG, RS, BC = (

@@ -39,13 +39,13 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
+from simulator.core.vocab import CollectiveOp
 from simulator.traces.cpu import LAYER_RE, main_thread, step_windows
 from simulator.traces.events import Event, ImportSummary, KinetoTrace
 from simulator.traces.hostops import HostIndex, Launch, index_host
 from simulator.traces.nccl import gather_facts, group_of, refuse, size_of
 from simulator.traces.timeline import CommEvent, Label, Piece, StepTimeline, Wait
-from simulator.workload.ir import CollectiveOp
 
 WAIT_CALLS = ("cudaStreamWaitEvent", "cuStreamWaitEvent")
 SYNC_CALLS = ("cudaDeviceSynchronize", "cudaStreamSynchronize", "cudaEventSynchronize")

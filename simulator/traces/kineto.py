@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
+from simulator.core.ir import Workload
+from simulator.core.vocab import CollectiveOp
 from simulator.traces.cpu import cpu_timelines
 from simulator.traces.et import ETIndex, load_et
 from simulator.traces.events import ImportSummary, KinetoTrace, load_kineto
 from simulator.traces.mirror import mirror_timelines
 from simulator.traces.timeline import StepTimeline, build_program
-from simulator.workload.ir import CollectiveOp, Workload
 
 
 @dataclass

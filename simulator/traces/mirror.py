@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.traces.timeline import StepTimeline
 
 

@@ -20,7 +20,7 @@ output/input element ratio of an all-gather / reduce-scatter) smaller than the w
 the contiguous block of that size holding the rank (counted in the summary as an
 assumption); else the world.
 
-A collective whose size appears nowhere is refused (:class:`~simulator.errors.InputError`):
+A collective whose size appears nowhere is refused (:class:`~simulator.core.errors.InputError`):
 simulating it as 0 bytes would silently remove its communication.
 """
 
@@ -31,10 +31,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
+from simulator.core.vocab import CollectiveOp
 from simulator.traces.events import US, Event, ImportSummary, dtype_size_B
 from simulator.traces.hostops import Launch
-from simulator.workload.ir import CollectiveOp
 
 NCCL_KERNEL_RE = re.compile(r"^nccl(?:Dev)?Kernel_([A-Za-z]+)")
 #: Normalised collective names (lower case, no underscores, no ``base``/``coalesced``/
