@@ -174,7 +174,9 @@ def test_chakra_round_trip_is_exact(tmp_path, gloo, source):
     paths = export_workload(wl, tmp_path)
     assert [p.name for p in paths] == ["commsim.0.et", "commsim.1.et"]
     gm, nodes = read_et(paths[0])
-    assert gm.version and len(nodes) == len(wl.programs[0].ops)
+    # one node per op, plus the process_group:init metadata node first
+    assert gm.version and len(nodes) == len(wl.programs[0].ops) + 1
+    assert nodes[0].name == "process_group:init" and nodes[0].type == 1
     back = import_chakra_dir(tmp_path)
     assert back.world_size == 2
     for a, b in zip(wl.programs, back.programs, strict=True):
@@ -183,16 +185,38 @@ def test_chakra_round_trip_is_exact(tmp_path, gloo, source):
 
 def test_chakra_nodes_speak_chakra():
     nodes = program_to_nodes(_mixed_program(0))
-    ar = nodes[1]
+    pg = nodes[0]
+    assert pg.name == "process_group:init" and pg.type == 1  # METADATA_NODE
+    # the form ASTRA-sim's issue_pytorch_pg_metadata strips (2 chars each side) and parses
+    assert json.loads(pg.inputs.values[2:-2]) == [{"pg_name": "0", "ranks": [0, 1]}]
+    by = {n.name: n for n in nodes}
+    ar = by["c.all_reduce"]
     attrs = {a.name: a for a in ar.attr}
     assert ar.type == 7 and attrs["comm_type"].int64_val == 0  # COMM_COLL_NODE, ALL_REDUCE
     assert attrs["comm_size"].int64_val == 1234  # bytes, whole
-    assert nodes[0].duration_micros == 1250
-    send = nodes[8]
+    assert attrs["pg_name"].string_val == "0"
+    assert by["fwd"].duration_micros == 1250
+    send = by["s"]
     sa = {a.name: a for a in send.attr}
     assert send.type == 5 and sa["comm_dst"].int32_val == 1 and sa["comm_src"].int32_val == 0
-    # stream order is kept for consumers that know no streams
-    assert list(nodes[2].ctrl_deps) == [1]
+    assert sa["comm_tag"].WhichOneof("value") == "int32_val" and sa["comm_tag"].int32_val == 3
+    # stream order is in data_deps (Chakra's feeder reads no ctrl_deps), groups exist first
+    ag = by["c.all_gather"]
+    assert set(ag.data_deps) == {by["fwd"].id, ar.id, pg.id} and list(ag.ctrl_deps) == []
+
+
+def test_chakra_attribute_types_are_the_feeders():
+    """Every Chakra attribute we write has the value type Chakra's feeder reads."""
+    from simulator.traces.chakra.codec import FEEDER_TYPES
+
+    seen = set()
+    for n in program_to_nodes(_mixed_program(0)):
+        for a in n.attr:
+            if not a.name.startswith("commsim."):
+                assert a.WhichOneof("value") == FEEDER_TYPES[a.name], a.name
+                seen.add(a.name)
+    assert seen >= {"is_cpu_op", "num_ops", "tensor_size", "comm_type", "comm_size"}
+    assert seen >= {"comm_src", "comm_dst", "comm_tag", "pg_name"}
 
 
 def test_foreign_chakra_nodes_import():
@@ -208,11 +232,12 @@ def test_foreign_chakra_nodes_import():
     skipped: Counter[str] = Counter()
     prog = program_from_nodes(0, [comp, mem, coll], world=4, skipped=skipped)
     assert prog.ops[0].duration_s == pytest.approx(250e-6)
-    assert prog.ops[1].duration_s == 0.0 and prog.ops[1].deps == (0,)
+    # ctrl_deps are parent links in Chakra, not ordering: the load depends on nothing
+    assert prog.ops[1].duration_s == 0.0 and prog.ops[1].deps == ()
     rs = prog.ops[2]
     assert isinstance(rs, Collective) and rs.op is CollectiveOp.REDUCE_SCATTER
     assert rs.group == (0, 1, 2, 3) and rs.size_B == 4096 and rs.deps == (1,)
-    assert skipped == {"chakra-node-type-2": 1}
+    assert skipped["chakra-node-type-2"] == 1 and skipped["collective"] == 1
 
 
 def test_chakra_truncated_file_is_an_input_error(tmp_path, gloo):

@@ -205,3 +205,86 @@ def test_rank_from_file_name_when_distributed_info_has_none(tmp_path):
     (tmp_path / "job_rank_0.json").write_text(json.dumps(doc))
     imp = import_trace_dir(tmp_path)
     assert imp.world == 1 and imp.num_steps == 1
+
+
+# ---- Chakra ETs: Chakra's PyTorch converter and ASTRA-sim's examples ----------------------
+
+
+def _chakra(name: str, world: int | None = None):
+    from simulator.traces.chakra import import_chakra_dir
+
+    roles: Counter = Counter()
+    return import_chakra_dir(REAL / name, roles, world=world), roles
+
+
+@pytest.mark.parametrize(
+    ("name", "op", "world"),
+    [
+        ("astra-all_reduce-4npus_1MB", AR, 4),
+        ("astra-all_gather-4npus_1MB", AG, 4),
+        ("astra-reduce_scatter-4npus_1MB", RS, 4),
+        ("astra-all_to_all-8npus_1MB", A2A, 8),
+    ],
+)
+def test_astra_sim_microbenchmarks_run(name, op, world, capsys):
+    wl, _ = _chakra(name)
+    assert wl.world_size == world
+    for prog in wl.programs:  # one COMM_COLL_NODE of comm_size 1048576 per rank
+        (c,) = prog.ops
+        assert c.op is op and c.size_B == 1048576 and c.group == tuple(range(world))
+    assert main(["replay", str(REAL / name), "--topology", "dgx-a100", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["predicted_step_s"] > 0
+
+
+def test_astra_sim_custom_ring_all_reduce_runs(capsys):
+    """A ring all-reduce written as SEND/RECV nodes: sends do not wait for the receiver."""
+    from simulator.core.ir import Recv, Send
+
+    wl, roles = _chakra("astra-custom-ring-8")
+    assert wl.world_size == 8 and roles["send"] == roles["recv"] == 8 * 14  # 2 (n - 1) steps
+    for prog in wl.programs:
+        p2p = [op for op in prog.ops if isinstance(op, Send | Recv)]
+        assert len(p2p) == 28 and {op.size_B for op in p2p} == {131072.0}  # 1 MiB / 8
+    assert main(["replay", str(REAL / "astra-custom-ring-8"), "--topology", "dgx-a100"]) == 0
+    assert "predicted step" in capsys.readouterr().out
+
+
+def test_chakra_converter_et_has_chakras_semantics():
+    """Chakra's PyTorch converter: order by data_deps (53 point forward in the file), parents
+    in ctrl_deps, CPU and GPU on separate resources, CPU-side c10d nodes not collectives."""
+    from simulator.core.ir import Collective, Compute
+
+    wl, roles = _chakra("chakra-converter", world=2)
+    (prog,) = wl.programs
+    colls = Counter((op.op, op.size_B) for op in prog.ops if isinstance(op, Collective))
+    # the 7 GPU COMM_COLL_NODEs (comm_type, comm_size) of this DDP step, as in hta-a100-ddp
+    assert colls == Counter(
+        {
+            (BC, 212480.0): 1,
+            (BC, 424.0): 1,
+            (AR, 8196000.0): 1,
+            (AR, 31502336.0): 1,
+            (AR, 26255360.0): 1,
+            (AR, 26550272.0): 1,
+            (AR, 9724160.0): 1,
+        }
+    )
+    assert roles["chakra-cpu-comm-node"] == 14  # c10d::broadcast_/allreduce_ (0)/(1) host ops
+    assert roles["nested-cpu-op"] > 0
+    streams = Counter(op.stream for op in prog.ops if isinstance(op, Compute))
+    assert streams["cpu"] > 0 and streams["compute"] > 0
+    from simulator.engine import simulate
+    from simulator.topology import load_topology
+
+    res = simulate(wl, load_topology("dgx-a100"), backend="nccl")
+    cpu = sum(op.duration_s or 0 for op in prog.ops if op.stream == "cpu")
+    gpu = sum(op.duration_s or 0 for op in prog.ops if op.stream == "compute")
+    # each resource runs one op at a time; the two overlap (not one serial stream)
+    assert max(cpu, gpu) <= res.step_time_s < cpu + gpu
+
+
+def test_one_rank_chakra_directory_warns(capsys):
+    wl, _ = _chakra("chakra-converter")
+    assert wl.world_size == 1 and "costs nothing" in wl.metadata["warnings"][0]
+    assert main(["replay", str(REAL / "chakra-converter"), "--topology", "dgx-a100"]) == 0
+    assert "costs nothing" in capsys.readouterr().err

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,13 @@ def register(subparsers: Any) -> None:
         help="the directory holds only some ranks: assume the missing ones did what the given "
         "ones did (said in the output)",
     )
-    p.add_argument("--chakra-out", metavar="DIR", help="write the Programs as Chakra ETs")
+    p.add_argument(
+        "--chakra-out",
+        metavar="DIR",
+        help="write the Programs (the re-sharded ones when re-sharding) as Chakra ETs into a "
+        "new or empty DIR",
+    )
+    p.add_argument("--steps", help="with --chakra-out: the measured steps to write (default all)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=replay_command)
 
@@ -65,10 +72,20 @@ def replay_command(args: argparse.Namespace) -> int:
     src = Path(args.trace_dir)
     if not src.is_dir():
         raise InputError("not a directory", file=str(src))
+    resharded: Any = None
+    if args.chakra_out:
+        co = Path(args.chakra_out)
+        if co.exists() and (not co.is_dir() or any(co.iterdir())):
+            raise InputError(
+                "exists and is not an empty directory; commsim never overwrites it",
+                file=str(co),
+                field="--chakra-out",
+            )
     if any(src.glob("*.et")) and not any(src.glob("rank*.trace.json*")):
         out = _replay_chakra(src, args)
     elif args.strategy or args.world:
         out = _reshard(src, args)
+        resharded = out.pop("_workload")
     else:
         from simulator.traces.replay import replay
 
@@ -81,7 +98,7 @@ def replay_command(args: argparse.Namespace) -> int:
             mirror_missing=args.mirror_ranks,
         )
     if args.chakra_out:
-        _export(src, Path(args.chakra_out))
+        _export(src, Path(args.chakra_out), args, resharded)
         out["chakra_out"] = args.chakra_out
     if args.json:
         emit_json(out)
@@ -120,6 +137,7 @@ def _reshard(src: Path, args: argparse.Namespace) -> dict[str, Any]:
         "backend": str(be),
         "predicted_step_s": res.step_time_s,
         "result": res.to_dict(),
+        "_workload": wl,
     }
 
 
@@ -130,17 +148,22 @@ def _replay_chakra(src: Path, args: argparse.Namespace) -> dict[str, Any]:
 
     if not args.topology:
         raise InputError("a Chakra directory needs --topology", field="--topology")
-    wl = import_chakra_dir(src)
+    wl = import_chakra_dir(src, world=args.world)
     topo = load_topology(args.topology)
-    from simulator.engine import WorkloadError
+    from simulator.engine import SimulationError
 
     try:
         res = simulate(wl, topo, backend=args.backend or "nccl", fidelity=args.fidelity)
-    except WorkloadError as exc:
-        raise InputError(str(exc), file=str(src)) from exc
+    except SimulationError as exc:
+        raise InputError(f"the imported workload cannot run: {exc}", file=str(src)) from exc
+    raw = wl.metadata.get("warnings")
+    warnings = [str(w) for w in raw] if isinstance(raw, list) else []
+    for w in warnings:
+        print(f"commsim replay: warning: {w}", file=sys.stderr)
     return {
         "trace": str(src),
         "format": "chakra",
+        "warnings": warnings,
         "world": wl.world_size,
         "topology": topo.name,
         "predicted_step_s": res.step_time_s,
@@ -148,12 +171,26 @@ def _replay_chakra(src: Path, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _export(src: Path, out: Path) -> None:
+def _export(src: Path, out: Path, args: argparse.Namespace, resharded: Any = None) -> None:
+    """Write the re-sharded workload, else the recorded steps (``--steps``, default all)."""
     from simulator.traces.chakra import export_workload
     from simulator.traces.kineto import import_trace_dir
+    from simulator.traces.replay import chained_workload
 
-    imp = import_trace_dir(src)
-    export_workload(imp.workload(0), out)
+    if resharded is not None:
+        export_workload(resharded, out)
+        return
+    imp = import_trace_dir(src, mirror_missing=args.mirror_ranks)
+    steps = imp.good_steps
+    if args.steps:
+        try:
+            steps = [int(s) for s in args.steps.split(",")]
+        except ValueError:
+            raise InputError("expected step numbers like 0,1", field="--steps") from None
+        bad = [k for k in steps if k not in imp.good_steps]
+        if bad:
+            raise InputError(f"steps {bad} are not among {imp.good_steps}", field="--steps")
+    export_workload(chained_workload(imp, steps).workload, out)
 
 
 def _print_human(out: dict[str, Any]) -> None:
