@@ -322,7 +322,14 @@ def _lane(
     bwd_from: float,
     summary: ImportSummary,
 ) -> None:
-    """Union the compute kernels into pieces; place each proven wait before its kernel."""
+    """Union the compute kernels into pieces; place each proven wait before its kernel.
+
+    Before the first wait, a piece is a kernel plus the lane gap before it (host time the GPU
+    sat idle). From the first wait on, a piece is the kernel alone and the lane's wall time
+    between consecutive waits (to the step's end for the last) is the host's region
+    (``Wait.host_region_s``): the host keeps launching while the GPU waits, so on a slower
+    network its launch gaps overlap the wait instead of adding to it.
+    """
     launches = [k.launch_s for k in compute]
     at_kernel: dict[int, list[int]] = {}
     trailing: list[int] = []
@@ -333,17 +340,26 @@ def _lane(
         else:
             trailing.append(ci)
     prev = tl.start_s
+    opened: list[Wait] = []  # first wait of each host region, in lane order
     for k in sorted(compute, key=lambda k: (k.ev.start_s, k.ev.index)):
         s, e = max(k.ev.start_s, tl.start_s), k.ev.end_s
         summary.used["compute-kernel"] += 1
         start = prev
-        for ci in at_kernel.get(id(k), []):
-            wake = max(start, min(s, tl.comms[ci].end_s))
-            tl.waits.append(Wait(start, wake, ci))
-            start = wake
+        for j, ci in enumerate(at_kernel.get(id(k), [])):
+            w = Wait(prev, prev, ci)
+            tl.waits.append(w)
+            if j == 0:
+                opened.append(w)
+        if opened:
+            start = max(prev, s)  # the gap is host time, held by the host region
         if e <= start:
             continue  # fully under an earlier kernel (concurrent streams)
         tl.pieces.append(Piece(start, e, _label(k, main_tid, bwd_from)))
         prev = max(prev, e)
+    # host regions: wall time of the lane from each region's wait to the next one's
+    # (the last to the step's end), so the host chain ends where the measured step ends
+    ends = [w.start_s for w in opened[1:]] + [max(prev, tl.end_s)]
+    for w, end in zip(opened, ends[: len(opened)], strict=True):
+        w.host_region_s = max(0.0, end - w.start_s)
     for ci in trailing:
         tl.waits.append(Wait(prev, max(prev, tl.comms[ci].end_s), ci))
