@@ -497,3 +497,19 @@ def test_a_send_closing_after_the_lane_resumed_was_not_waited_for(tmp_path):
     (tl,) = cpu_timelines(load_kineto(path), 0, 2, ImportSummary())
     assert [c.op for c in tl.comms] == ["send"]
     assert tl.waits == []
+
+
+def test_cli_replay_out_writes_timeline_and_tables(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["replay", str(GLOO), "--out", str(out), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["out"] == str(out)
+    for name in ("result.json", "timeline.json", "timeline.png", "links.png", "ops.csv"):
+        assert (out / name).is_file(), name
+    assert json.loads((out / "result.json").read_text())["steps"] == res["steps"]
+    # a directory commsim did not write is refused, untouched
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    assert main(["replay", str(GLOO), "--out", str(mine)]) == 2
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]

@@ -61,6 +61,7 @@ def register(subparsers: Any) -> None:
         "new or empty DIR",
     )
     p.add_argument("--steps", help="with --chakra-out: the measured steps to write (default all)")
+    p.add_argument("--out", metavar="DIR", help="write timeline, tables and plots into DIR")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=replay_command)
 
@@ -73,6 +74,10 @@ def replay_command(args: argparse.Namespace) -> int:
     if not src.is_dir():
         raise InputError("not a directory", file=str(src))
     resharded: Any = None
+    if args.out:
+        from simulator.cli.run import check_out_dir
+
+        check_out_dir(Path(args.out))
     if args.chakra_out:
         co = Path(args.chakra_out)
         if co.exists() and (not co.is_dir() or any(co.iterdir())):
@@ -96,6 +101,7 @@ def replay_command(args: argparse.Namespace) -> int:
             fidelity=args.fidelity,
             link_et=args.link_et,
             mirror_missing=args.mirror_ranks,
+            out_dir=Path(args.out) if args.out else None,
         )
     if args.chakra_out:
         _export(src, Path(args.chakra_out), args, resharded)

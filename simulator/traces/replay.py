@@ -27,6 +27,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from simulator.core.errors import InputError
@@ -93,13 +94,15 @@ def replay(
     fidelity: str = "flow",
     link_et: bool = False,
     mirror_missing: bool = False,
+    out_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Replay every measured step of ``trace_dir``; return the comparison (JSON-able).
 
     ``topology``: a Topology, a name/path, or None for the manifest's (``loopback-N`` for
     local CPU recordings; a GPU trace without one must be given a topology). ``backend``:
     profile name/path/object, or None for the manifest's (``nccl`` for a GPU trace).
-    ``mirror_missing``: see :func:`~simulator.traces.kineto.import_trace_dir`.
+    ``mirror_missing``: see :func:`~simulator.traces.kineto.import_trace_dir`. ``out_dir``:
+    also write the timeline, tables and plots there (:mod:`simulator.traces.outputs`).
 
     Raises:
         InputError: bad trace, GPU trace without a topology, or a workload the engine refuses
@@ -164,7 +167,7 @@ def replay(
     n = len(steps)
     meas_s = statistics.fmean(meas_steps)
     pred_s = statistics.fmean(preds)
-    return {
+    payload = {
         "trace": str(trace_dir),
         "strategy": imp.manifest.get("strategy", "unknown"),
         "world": imp.world,
@@ -184,6 +187,12 @@ def replay(
         "collectives": collective_table(rows),
         "import_summary": imp.summary.to_dict(),
     }
+    if out_dir is not None:
+        from simulator.traces.outputs import write_replay_outputs
+
+        write_replay_outputs(out_dir, res, payload)
+        payload["out"] = str(out_dir)
+    return payload
 
 
 @dataclass(frozen=True)
