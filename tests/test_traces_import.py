@@ -513,3 +513,12 @@ def test_cli_replay_out_writes_timeline_and_tables(tmp_path, capsys):
     (mine / "notes.txt").write_text("keep")
     assert main(["replay", str(GLOO), "--out", str(mine)]) == 2
     assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+
+
+def test_reshard_chakra_out_writes_the_resharded_workload(tmp_path, capsys):
+    out = tmp_path / "et"
+    argv = ["replay", str(GLOO), "--strategy", "fsdp", "--world", "4", "--topology", "loopback-4"]
+    assert main([*argv, "--chakra-out", str(out), "--json"]) == 0
+    capsys.readouterr()
+    back = import_chakra_dir(out)
+    assert back.world_size == 4 and len(back.programs) == 4  # not the recorded 2 ranks
