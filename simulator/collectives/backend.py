@@ -48,7 +48,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -342,7 +341,6 @@ def shipped_backends() -> list[str]:
     return sorted(p.stem for p in BACKENDS_DIR.glob("*.yaml"))
 
 
-@lru_cache(maxsize=32)
 def _load_path(path: str) -> BackendProfile:
     try:
         with open(path, encoding="utf-8") as fh:
@@ -354,6 +352,10 @@ def _load_path(path: str) -> BackendProfile:
 
 def load_backend(name_or_path: str | Path | BackendProfile) -> BackendProfile:
     """A backend profile: a shipped NAME (``nccl``, ``gloo``), a YAML PATH, or a profile.
+
+    A name or path is read from disk at every call (nothing cached: a file edited between two
+    simulations is read again); a simulation loads its profile once, in its
+    :class:`~simulator.collectives.context.SimContext`.
 
     Raises :class:`InputError` (listing the shipped names) when neither exists, or naming the
     file and field when the YAML is wrong.

@@ -11,12 +11,12 @@ A :class:`FlowPlanner` binds a topology to a backend profile. For a transfer it 
   the order nvlink < pcie < infiniband < ethernet < wan (NCCL uses its NET latency as soon
   as a step crosses the network).
 
-Planners are cached per (topology, profile) so the engine's many collectives reuse routes.
+A simulation keeps one planner in its :class:`~simulator.collectives.context.SimContext`, so
+the engine's many collectives reuse routes.
 """
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -124,23 +124,6 @@ class FlowPlanner:
         payload = np.array([t.size_B for t in ts], dtype=float)
         wire = payload * np.array([p.wire_factor for p in paths], dtype=float)
         return PlannedFlows(ts, paths, wire, payload)
-
-
-_PLANNERS: weakref.WeakKeyDictionary[Topology, dict[int, tuple[BackendProfile, FlowPlanner]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def planner_for(topology: Topology, profile: BackendProfile) -> FlowPlanner:
-    """A cached :class:`FlowPlanner` for ``(topology, profile)``."""
-    per_topo = _PLANNERS.setdefault(topology, {})
-    hit = per_topo.get(id(profile))
-    if hit is None or hit[0] is not profile:
-        if len(per_topo) >= 64:  # e.g. a calibration fit trying many profiles
-            per_topo.clear()
-        hit = (profile, FlowPlanner(topology, profile))
-        per_topo[id(profile)] = hit
-    return hit[1]
 
 
 def mean_or_zero(x: Sequence[float] | np.ndarray) -> float:

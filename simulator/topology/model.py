@@ -134,6 +134,8 @@ class Topology:
         self._keyed = self._ecmp is Ecmp.HASH  # whether routes depend on the key
         self._router: Router | None = None  # built on the first route (see set_ecmp)
         self._route_cache: dict[tuple[int, int, int], tuple[int, ...]] = {}
+        #: bumped by every routing change; holders of routes (collective contexts) re-route
+        self.routing_epoch: int = 0
 
     # ------------------------------------------------------------------ routing policy
     @property
@@ -144,11 +146,13 @@ class Topology:
     def set_ecmp(self, ecmp: Ecmp | str) -> None:
         """Switch the equal-cost path policy; drops every cached route.
 
-        Call it before routing (e.g. right after loading): callers that cached routes of their
-        own (collective planners) keep the old ones. ``ValueError`` for an unknown policy.
+        A change bumps :attr:`routing_epoch`, so a
+        :class:`~simulator.collectives.context.SimContext` that routed before drops its routes.
+        ``ValueError`` for an unknown policy.
         """
         new = Ecmp(ecmp)
         if new is not self._ecmp:
+            self.routing_epoch += 1
             self._ecmp = new
             self._keyed = new is Ecmp.HASH
             self._router = None
