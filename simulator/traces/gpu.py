@@ -127,7 +127,8 @@ def gpu_timelines(
             end_s=max([s1, *(k.ev.end_s for k in ks)]),
             wall_s=s1 - s0,
         )
-        _fill(tl, ks, trace, host, tid, rank, world, pgs, summary, (s0, s1))
+        ctx = _Ctx(trace, host, tid, rank, world, pgs, summary)
+        _fill(tl, ks, ctx, (s0, s1))
         out.append(tl)
     return out
 
@@ -147,19 +148,23 @@ def _label(k: _Kernel, main_tid: str, bwd_from: float) -> Label:
     return Label("fwd") if k.launch_s < bwd_from else Label("other")
 
 
-def _fill(
-    tl: StepTimeline,
-    ks: list[_Kernel],
-    trace: KinetoTrace,
-    host: HostIndex,
-    main_tid: str,
-    rank: int,
-    world: int,
-    pgs: dict[str, tuple[int, ...]],
-    summary: ImportSummary,
-    window: tuple[float, float],
-) -> None:
+@dataclass(frozen=True, slots=True)
+class _Ctx:
+    """What every step of one rank's trace shares."""
+
+    trace: KinetoTrace
+    host: HostIndex
+    main_tid: str
+    rank: int
+    world: int
+    pgs: dict[str, tuple[int, ...]]
+    summary: ImportSummary
+
+
+def _fill(tl: StepTimeline, ks: list[_Kernel], ctx: _Ctx, window: tuple[float, float]) -> None:
     """Comms, labelled compute pieces and proven waits of one step."""
+    trace, host, main_tid, summary = ctx.trace, ctx.host, ctx.main_tid, ctx.summary
+    rank, world, pgs = ctx.rank, ctx.world, ctx.pgs
     compute = sorted((k for k in ks if not _is_nccl(k.ev)), key=lambda k: k.launch_s)
     comm_ks = sorted((k for k in ks if _is_nccl(k.ev)), key=lambda k: k.launch_s)
     bwd_from = min(
