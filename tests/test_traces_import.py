@@ -522,3 +522,21 @@ def test_reshard_chakra_out_writes_the_resharded_workload(tmp_path, capsys):
     capsys.readouterr()
     back = import_chakra_dir(out)
     assert back.world_size == 4 and len(back.programs) == 4  # not the recorded 2 ranks
+
+
+def test_foreign_chakra_groups_from_pg_name_and_process_group_init():
+    """Chakra's converter form: a METADATA node lists the groups; pg_name picks one."""
+    meta = Node(id=1, name="process_group:init", type=1)
+    meta.inputs.values = "['" + json.dumps([{"pg_name": "3", "ranks": [0, 2]}]) + "']"
+    coll = Node(id=2, name="ag", type=7)
+    for name, kind, value in (
+        ("comm_type", "int64_val", 2),
+        ("comm_size", "int64_val", 64),
+        ("pg_name", "string_val", "3"),
+        ("is_cpu_op", "bool_val", False),
+    ):
+        a = coll.attr.add(name=name)
+        setattr(a, kind, value)
+    prog = program_from_nodes(0, [coll, meta], world=4)  # any file order
+    (ag,) = [op for op in prog.ops if isinstance(op, Collective)]
+    assert ag.op is CollectiveOp.ALL_GATHER and ag.group == (0, 2)
