@@ -41,7 +41,8 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--world",
         type=int,
-        help="re-shard to this many ranks (default: all ranks of --topology, else the recording's)",
+        help="re-shard to this many ranks (default: all ranks of --topology, else the "
+        "recording's); for a Chakra directory: the job's world size (missing ranks mirrored)",
     )
     p.add_argument(
         "--link-et",
