@@ -11,8 +11,9 @@ and what commsim does with each:
   it, so the child runs in zero time (counted in ``roles['nested-cpu-op']``).
 * **Resources**: ASTRA-sim's ``HardwareResource`` runs one CPU op, one GPU compute op and one
   GPU communication op (collective or send) at a time; receives do not occupy it. commsim puts
-  CPU nodes on stream ``cpu``, GPU compute on ``compute``, collectives and sends on ``comm``,
-  each receive on a stream of its own.
+  CPU nodes on stream ``cpu``, GPU compute on ``compute``, collectives on ``comm``, and each
+  send and each receive on a stream of its own (a send does not hold ``comm`` here: the one
+  known difference from ASTRA-sim's resource model).
 * **CPU-side ``COMM_COLL_NODE``s** (``is_cpu_op`` true or no ``comm_type``: the converter's
   ``c10d::allreduce_`` host ops) are launches, not collectives; they run as zero-length CPU
   nodes (``skipped['chakra-cpu-comm-node']``). The GPU node with ``comm_type`` is the
