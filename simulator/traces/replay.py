@@ -112,24 +112,11 @@ def replay(
     from simulator.topology import load_topology
 
     imp = import_trace_dir(trace_dir, link_et=link_et, mirror_missing=mirror_missing)
-    topo_name = topology if topology is not None else imp.manifest.get("topology")
-    if topo_name is None and imp.kind == "gpu":
-        raise InputError(
-            "a GPU (NCCL) trace without a manifest topology needs --topology (a topology "
-            "matching the cluster it ran on; the backend defaults to nccl)",
-            file=str(trace_dir),
-            field="--topology",
-        )
-    if topo_name is None:
-        topo_name = f"loopback-{imp.world}"
+    topo_name, be = _defaults(imp, topology, backend, trace_dir)
     topo = load_topology(topo_name) if isinstance(topo_name, str) else topo_name
-    default_be = "nccl" if imp.kind == "gpu" else "gloo"
-    be = backend if backend is not None else imp.manifest.get("backend", default_be)
     hosts = imp.manifest.get("hostnames") or []
     same_clock = len(set(hosts)) <= 1
     measured = imp.measured_step_times_s()
-    preds: list[float] = []
-    rows: list[dict[str, Any]] = []
     steps = imp.good_steps
     if not steps:
         raise InputError(
@@ -141,28 +128,7 @@ def replay(
         res = simulate(chain.workload, topo, backend=be, fidelity=fidelity)
     except SimulationError as exc:
         raise InputError(f"the imported workload cannot run: {exc}", file=str(trace_dir)) from exc
-    ops = res.ops
-    times = {
-        (int(r), int(i)): (float(s), float(e))
-        for r, i, s, e in zip(ops["rank"], ops["id"], ops["start_s"], ops["end_s"], strict=True)
-    }
-    prev_end = [0.0] * imp.world
-    for j, k in enumerate(steps):
-        ends = [times[(r, chain.step_end[r][j])][1] for r in range(imp.world)]
-        preds.append(max(e - p for e, p in zip(ends, prev_end, strict=True)))
-        prev_end = ends
-        for m in match_comms(imp, k):
-            meas = [(_c(imp, k, r, i).start_s, _c(imp, k, r, i).end_s) for r, i in m.members]
-            pred = [times[(r, chain.comm_op[r][j][i])] for r, i in m.members]
-            rows.append(
-                {
-                    "step": k,
-                    "kind": m.kind,
-                    "size_B": m.size_B,
-                    "measured_s": _span(meas, same_clock),
-                    "predicted_s": _span(pred, True),
-                }
-            )
+    preds, rows = _compare(imp, steps, chain, res.ops, same_clock)
     meas_steps = [measured[k] for k in steps]
     n = len(steps)
     meas_s = statistics.fmean(meas_steps)
@@ -193,6 +159,55 @@ def replay(
         write_replay_outputs(out_dir, res, payload)
         payload["out"] = str(out_dir)
     return payload
+
+
+def _compare(
+    imp: ImportedTrace, steps: Sequence[int], chain: Chain, ops: Any, same_clock: bool
+) -> tuple[list[float], list[dict[str, Any]]]:
+    """Predicted time of each step (slowest rank, from its previous step's end) and one row
+    per matched communication op (measured and predicted span)."""
+    times = {
+        (int(r), int(i)): (float(s), float(e))
+        for r, i, s, e in zip(ops["rank"], ops["id"], ops["start_s"], ops["end_s"], strict=True)
+    }
+    preds: list[float] = []
+    rows: list[dict[str, Any]] = []
+    prev_end = [0.0] * imp.world
+    for j, k in enumerate(steps):
+        ends = [times[(r, chain.step_end[r][j])][1] for r in range(imp.world)]
+        preds.append(max(e - p for e, p in zip(ends, prev_end, strict=True)))
+        prev_end = ends
+        for m in match_comms(imp, k):
+            meas = [(_c(imp, k, r, i).start_s, _c(imp, k, r, i).end_s) for r, i in m.members]
+            pred = [times[(r, chain.comm_op[r][j][i])] for r, i in m.members]
+            rows.append(
+                {
+                    "step": k,
+                    "kind": m.kind,
+                    "size_B": m.size_B,
+                    "measured_s": _span(meas, same_clock),
+                    "predicted_s": _span(pred, True),
+                }
+            )
+    return preds, rows
+
+
+def _defaults(imp: ImportedTrace, topology: Any, backend: Any, trace_dir: str) -> tuple[Any, Any]:
+    """Topology and backend: the caller's, else the manifest's, else ``loopback-N`` with gloo
+    for CPU traces; a GPU trace without either needs a topology (``nccl`` by default)."""
+    topo_name = topology if topology is not None else imp.manifest.get("topology")
+    if topo_name is None and imp.kind == "gpu":
+        raise InputError(
+            "a GPU (NCCL) trace without a manifest topology needs --topology (a topology "
+            "matching the cluster it ran on; the backend defaults to nccl)",
+            file=str(trace_dir),
+            field="--topology",
+        )
+    if topo_name is None:
+        topo_name = f"loopback-{imp.world}"
+    default_be = "nccl" if imp.kind == "gpu" else "gloo"
+    be = backend if backend is not None else imp.manifest.get("backend", default_be)
+    return topo_name, be
 
 
 @dataclass(frozen=True)

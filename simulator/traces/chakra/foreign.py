@@ -135,7 +135,6 @@ def foreign_program(
         InputError: a cycle, or a collective type commsim does not model.
     """
     prog = Program(rank=rank)
-    by_id = {n.id: n for n in nodes}
     cpu = {n.id: bool(attrs(n).get("is_cpu_op", False)) for n in nodes}
     pgs = process_groups(nodes, path)
     id_map: dict[int, int] = {}
@@ -143,78 +142,97 @@ def foreign_program(
         a = attrs(n)
         deps = sorted({id_map[d] for d in n.data_deps if d in id_map})
         common: dict[str, Any] = {"name": n.name or f"node{n.id}", "deps": deps}
-        on_cpu = cpu[n.id]
-        if n.type == COLL and not on_cpu and "comm_type" in a:
-            code = int(a["comm_type"])
-            if code not in _CODE_COLL:
-                raise InputError(
-                    f"collective type {COLL_TYPES[code]} is not modelled",
-                    file=path,
-                    field=f"node {n.id}.comm_type",
-                )
-            group = tuple(range(world))
-            pg = a.get("pg_name")
-            if pg is not None and str(pg) in pgs and pgs[str(pg)]:
-                group = pgs[str(pg)]
-            id_map[n.id] = prog.collective(
-                op=_CODE_COLL[code],
-                group=group,
-                size_B=float(a.get("comm_size", 0)),
-                stream="comm",
-                category="comm",
-                **common,
-            )
+        if n.type == COLL and not cpu[n.id] and "comm_type" in a:
+            id_map[n.id] = _collective(prog, n, a, world, pgs, path, common)
             roles["collective"] += 1
-            continue
-        if n.type == SEND:
-            prog.send(
-                peer=int(a.get("comm_dst", -1)),
-                size_B=float(a.get("comm_size", 0)),
-                tag=int(a.get("comm_tag", 0)),
-                stream=f"send.{n.id}",
-                category="p2p",
-                **common,
-            )
-            # dependents go on once the send is issued (ASTRA-sim's sends do not block)
-            id_map[n.id] = prog.compute(
-                f"{common['name']}.issued",
-                duration_s=0.0,
-                deps=deps,
-                stream=f"send.{n.id}.issue",
-                category="p2p",
-            )
-            roles["send"] += 1
-            continue
-        if n.type == RECV:
-            id_map[n.id] = prog.recv(
-                peer=int(a.get("comm_src", -1)),
-                size_B=float(a.get("comm_size", 0)),
-                tag=int(a.get("comm_tag", 0)),
-                stream=f"recv.{n.id}",
-                category="p2p",
-                **common,
-            )
-            roles["recv"] += 1
-            continue
-        if n.type == COLL:
-            roles["chakra-cpu-comm-node"] += 1
-        elif n.type != COMP:
-            roles[f"chakra-node-type-{n.type}"] += 1
-        dur: float | None = n.duration_micros * 1e-6
-        nested = on_cpu and any(d != n.id and cpu.get(d, False) for d in n.ctrl_deps if d in by_id)
-        if nested:
-            dur = 0.0
-            roles["nested-cpu-op"] += 1
-        elif n.type == COMP and not n.duration_micros and int(a.get("num_ops", 0)) > 0:
-            dur = None  # only FLOPs: the cost model decides
-        if n.type != COMP:
-            dur = 0.0
-        id_map[n.id] = prog.compute(
-            duration_s=dur,
-            flops=float(a.get("num_ops", 0)),
-            bytes_accessed_B=float(a.get("tensor_size", 0)),
-            stream="cpu" if on_cpu else "compute",
-            category="other",
-            **common,
-        )
+        elif n.type in (SEND, RECV):
+            id_map[n.id] = _p2p(prog, n, a, common)
+            roles["send" if n.type == SEND else "recv"] += 1
+        else:
+            id_map[n.id] = _compute(prog, n, a, cpu, roles, common)
     return prog
+
+
+def _collective(
+    prog: Program,
+    n: Any,
+    a: dict[str, Any],
+    world: int,
+    pgs: dict[str, tuple[int, ...]],
+    path: str,
+    common: dict[str, Any],
+) -> int:
+    """A GPU ``COMM_COLL_NODE``: its group from ``pg_name``, else the world."""
+    code = int(a["comm_type"])
+    if code not in _CODE_COLL:
+        raise InputError(
+            f"collective type {COLL_TYPES[code]} is not modelled",
+            file=path,
+            field=f"node {n.id}.comm_type",
+        )
+    group = tuple(range(world))
+    pg = a.get("pg_name")
+    if pg is not None and pgs.get(str(pg)):
+        group = pgs[str(pg)]
+    return prog.collective(
+        op=_CODE_COLL[code],
+        group=group,
+        size_B=float(a.get("comm_size", 0)),
+        stream="comm",
+        category="comm",
+        **common,
+    )
+
+
+def _p2p(prog: Program, n: Any, a: dict[str, Any], common: dict[str, Any]) -> int:
+    """A send (its dependents go on once it is issued) or a receive, each on its own stream."""
+    size = float(a.get("comm_size", 0))
+    tag = int(a.get("comm_tag", 0))
+    if n.type == RECV:
+        peer = int(a.get("comm_src", -1))
+        return prog.recv(
+            peer=peer, size_B=size, tag=tag, stream=f"recv.{n.id}", category="p2p", **common
+        )
+    peer = int(a.get("comm_dst", -1))
+    prog.send(peer=peer, size_B=size, tag=tag, stream=f"send.{n.id}", category="p2p", **common)
+    # dependents go on once the send is issued (ASTRA-sim's sends do not block)
+    return prog.compute(
+        f"{common['name']}.issued",
+        duration_s=0.0,
+        deps=common["deps"],
+        stream=f"send.{n.id}.issue",
+        category="p2p",
+    )
+
+
+def _compute(
+    prog: Program,
+    n: Any,
+    a: dict[str, Any],
+    cpu: dict[int, bool],
+    roles: Counter[str],
+    common: dict[str, Any],
+) -> int:
+    """A compute node (CPU or GPU); CPU nodes nested in a CPU parent run in zero time; CPU-side
+    collectives and node types commsim does not model are zero-length nodes."""
+    on_cpu = cpu[n.id]
+    if n.type == COLL:
+        roles["chakra-cpu-comm-node"] += 1
+    elif n.type != COMP:
+        roles[f"chakra-node-type-{n.type}"] += 1
+    dur: float | None = n.duration_micros * 1e-6
+    if on_cpu and any(d != n.id and cpu.get(d, False) for d in n.ctrl_deps):
+        dur = 0.0
+        roles["nested-cpu-op"] += 1
+    elif n.type == COMP and not n.duration_micros and int(a.get("num_ops", 0)) > 0:
+        dur = None  # only FLOPs: the cost model decides
+    if n.type != COMP:
+        dur = 0.0
+    return prog.compute(
+        duration_s=dur,
+        flops=float(a.get("num_ops", 0)),
+        bytes_accessed_B=float(a.get("tensor_size", 0)),
+        stream="cpu" if on_cpu else "compute",
+        category="other",
+        **common,
+    )
