@@ -13,8 +13,10 @@ from simulator.collectives.choice import check_group
 from simulator.collectives.context import SimContext
 from simulator.collectives.transport import run_alone
 from simulator.collectives.types import busbw_factor
+from simulator.core.arrays import FloatArray
 from simulator.core.errors import InputError
 from simulator.core.vocab import Algorithm, CollectiveOp, Fidelity, coerce
+from simulator.network import FlowRecord
 from simulator.topology import Topology
 
 
@@ -45,8 +47,8 @@ class CollectiveResult:
     fidelity: str
     backend: str
     n_flows: int
-    flows: list[Any] = field(default_factory=list, repr=False)
-    link_bytes_B: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    flows: list[FlowRecord] = field(default_factory=list, repr=False)
+    link_bytes_B: FloatArray = field(default_factory=lambda: np.zeros(0), repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-able summary (no per-flow or per-link arrays)."""

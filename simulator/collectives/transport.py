@@ -37,6 +37,7 @@ from simulator.collectives.choice import Choice
 from simulator.collectives.context import SimContext
 from simulator.collectives.flows import PlannedFlows
 from simulator.collectives.schedule import Phase, pipeline
+from simulator.core.arrays import FloatArray
 from simulator.core.errors import InputError
 from simulator.core.vocab import Algorithm, CollectiveOp, Fidelity, coerce
 from simulator.network import Fabric, FlowSpec
@@ -56,14 +57,14 @@ class RunInfo:
     protocol: str = ""
     channels: int = 1
     n_flows: int = 0
-    link_payload_B: np.ndarray | None = field(default=None, repr=False)
+    link_payload_B: FloatArray | None = field(default=None, repr=False)
 
 
 class Executor(Protocol):
     """Runs one phase of a resolved collective at some fidelity (a simpy generator)."""
 
     def phase(
-        self, tr: Transport, choice: Choice, i: int, info: RunInfo, payload: np.ndarray, tag: str
+        self, tr: Transport, choice: Choice, i: int, info: RunInfo, payload: FloatArray, tag: str
     ) -> Steps:
         """Run phase ``i`` of ``choice``; add its payload bytes per link to ``payload``."""
         ...
@@ -73,7 +74,7 @@ class AnalyticalExecutor:
     """Closed-form alpha-beta time of the phase; nothing on the fabric."""
 
     def phase(
-        self, tr: Transport, choice: Choice, i: int, info: RunInfo, payload: np.ndarray, tag: str
+        self, tr: Transport, choice: Choice, i: int, info: RunInfo, payload: FloatArray, tag: str
     ) -> Steps:
         """The phase's contention-free cost as a timeout."""
         payload += choice.planned[i].link_payload_B(len(payload))
@@ -84,7 +85,7 @@ class FlowExecutor:
     """Every phase as concurrent flows on the shared fabric, one latency per phase."""
 
     def phase(
-        self, tr: Transport, choice: Choice, i: int, info: RunInfo, payload: np.ndarray, tag: str
+        self, tr: Transport, choice: Choice, i: int, info: RunInfo, payload: FloatArray, tag: str
     ) -> Steps:
         """All transfers of the phase at once, each with the phase's latency."""
         planned, proto = choice.planned[i], choice.protocol
@@ -102,7 +103,7 @@ class ChunkExecutor:
     chunks: int = 1
 
     def phase(
-        self, tr: Transport, choice: Choice, i: int, info: RunInfo, payload: np.ndarray, tag: str
+        self, tr: Transport, choice: Choice, i: int, info: RunInfo, payload: FloatArray, tag: str
     ) -> Steps:
         """The phase's steps, pipelined over ``chunks``, one after another."""
         phase: Phase = choice.schedule.phases[i]
@@ -158,7 +159,7 @@ class Transport:
 
     # -- statistics ---------------------------------------------------------------------
 
-    def link_bytes_B(self) -> np.ndarray:
+    def link_bytes_B(self) -> FloatArray:
         """Payload bytes per link id of everything sent so far (fabric flows and ledger)."""
         return np.asarray(self.fabric.link_bytes_B, dtype=float) + self._ledger_B
 
@@ -249,7 +250,7 @@ class Transport:
     def start_flows(
         self,
         planned: PlannedFlows,
-        latency_s: np.ndarray,
+        latency_s: FloatArray,
         bandwidth_factor: float,
         tag: str,
         floor_s: float = 0.0,

@@ -33,6 +33,7 @@ import numpy as np
 
 from simulator.collectives.context import SimContext
 from simulator.collectives.transport import Transport, run_alone
+from simulator.core.arrays import FloatArray, IntArray
 from simulator.core.ir import Collective, Recv, Send
 from simulator.engine.streams import Plan
 from simulator.network import FlowRecord
@@ -55,12 +56,12 @@ class LoneRun:
 
     duration_s: float
     algo: str
-    links: np.ndarray
-    bytes_B: np.ndarray
-    busy_s: np.ndarray
-    peak: np.ndarray
+    links: IntArray
+    bytes_B: FloatArray
+    busy_s: FloatArray
+    peak: FloatArray
     records: list[FlowRecord]
-    timeline: tuple[np.ndarray, np.ndarray, np.ndarray]
+    timeline: tuple[FloatArray, IntArray, FloatArray]
 
 
 def lone_run(transport: Transport, key: CollKey, record: bool, tag: str) -> LoneRun:
@@ -111,8 +112,8 @@ class Isolation:
     uses: list[tuple[float, CollKey]] = field(default_factory=list)
 
     def add_link_stats(
-        self, bytes_B: np.ndarray, busy_s: np.ndarray, peak: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self, bytes_B: FloatArray, busy_s: FloatArray, peak: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """The fabric's per-link arrays plus the replayed collectives' (new arrays)."""
         b, u, p = bytes_B.astype(float), busy_s.astype(float), peak.astype(float)
         counts: dict[CollKey, int] = {}
@@ -135,7 +136,7 @@ class Isolation:
                 )
         return out
 
-    def timeline(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def timeline(self) -> tuple[FloatArray, IntArray, FloatArray]:
         """Per-link load changes of every replay, shifted (unsorted)."""
         parts = [
             (self.runs[k].timeline, t0) for t0, k in self.uses if len(self.runs[k].timeline[0])

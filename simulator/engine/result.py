@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.collectives.transport import Transport
+from simulator.core.arrays import FloatArray, IntArray
 from simulator.core.ir import Compute, Workload
 from simulator.engine.breakdown import Breakdown, Interval, breakdown, exposed_of, merge
 from simulator.engine.isolation import Isolation
@@ -74,7 +75,7 @@ class StepResult:
     _plan: Plan | None = None
     _times: OpTimes | None = None
     _flow_records: list[FlowRecord] = field(default_factory=list)
-    _link_timeline: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    _link_timeline: tuple[FloatArray, IntArray, FloatArray] | None = None
     _isolation: Isolation | None = None
     _ops: pd.DataFrame | None = None
     _flows: pd.DataFrame | None = None
@@ -102,7 +103,7 @@ class StepResult:
         return self._flow_records
 
     @property
-    def link_timeline(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    def link_timeline(self) -> tuple[FloatArray, IntArray, FloatArray] | None:
         """The fabric's per-link load changes ``(time_s, link, load_Bps)`` (piecewise
         constant, time-ordered), or None when simulated with ``record=False``."""
         self._merge_isolated()
@@ -156,7 +157,7 @@ class StepResult:
         }
 
 
-def _plain(v: Any) -> Any:
+def _plain(v: object) -> object:
     if isinstance(v, np.generic):
         return v.item()
     if isinstance(v, dict):

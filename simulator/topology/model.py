@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 import networkx as nx
 import numpy as np
 
+from simulator.core.arrays import FloatArray
 from simulator.topology.routing import Ecmp, Router
 
 
@@ -100,13 +100,13 @@ class Topology:
         graph: nx.DiGraph,
         links: Sequence[Link],
         ranks: Iterable[str] | None = None,
-        metadata: dict[str, Any] | None = None,
+        metadata: dict[str, object] | None = None,
         ecmp: Ecmp | str | None = None,
     ) -> None:
         self.name = name
         self.graph = graph
         self.links: list[Link] = list(links)
-        self.metadata: dict[str, Any] = dict(metadata or {})
+        self.metadata: dict[str, object] = dict(metadata or {})
         for i, link in enumerate(self.links):
             if link.id != i:
                 raise ValueError(f"link {link.src}->{link.dst} has id {link.id}, expected {i}")
@@ -124,10 +124,10 @@ class Topology:
             if r not in graph or not NodeKind(graph.nodes[r]["kind"]).is_endpoint:
                 raise ValueError(f"rank {r!r} is not a gpu or cpu node of the topology")
         self.num_ranks: int = len(self.ranks)
-        self.capacity_Bps: np.ndarray = np.array(
+        self.capacity_Bps: FloatArray = np.array(
             [lk.bandwidth_Bps for lk in self.links], dtype=float
         )
-        self.latency_s: np.ndarray = np.array([lk.latency_s for lk in self.links], dtype=float)
+        self.latency_s: FloatArray = np.array([lk.latency_s for lk in self.links], dtype=float)
         self._rank_index = {r: i for i, r in enumerate(self.ranks)}
         self._host_of: list[str] = [str(graph.nodes[r]["host"]) for r in self.ranks]
         self._ecmp = Ecmp(ecmp) if ecmp is not None else Ecmp.HASH
