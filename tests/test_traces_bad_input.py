@@ -109,3 +109,19 @@ def test_gz_that_is_not_gzip(tmp_path, capsys):
     (d / "rank0.json.gz").write_bytes(gzip.compress(b"{not json"))
     err = _replay_fails(capsys, d)
     assert "rank0.json.gz" in err and "not JSON" in err
+
+
+def test_run_chakra_out_exports_each_variant_and_round_trips(tmp_path, capsys):
+    """`commsim run SCENARIO --chakra-out DIR`: one sub-directory per compared variant."""
+    from simulator.traces.chakra import import_chakra_dir
+
+    out = tmp_path / "et"
+    scenario = str(Path(__file__).parent.parent / "scenarios" / "ten-node-sync-vs-async.yaml")
+    assert main(["run", scenario, "--chakra-out", str(out), "--json"]) == 0
+    capsys.readouterr()
+    subs = sorted(p for p in out.iterdir() if p.is_dir())
+    assert len(subs) >= 2
+    back = import_chakra_dir(subs[0])
+    assert back.world_size == 10 and len(back.programs) == 10
+    assert main(["run", scenario, "--chakra-out", str(out)]) == 2  # never overwrites
+    assert "never overwrites" in capsys.readouterr().err
