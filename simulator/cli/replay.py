@@ -13,13 +13,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from simulator.core.errors import InputError
-
-if TYPE_CHECKING:
-    from simulator.studies import ChakraReplayResult, ReplayResult, ReshardResult
 
 
 def register(subparsers: Any) -> None:
@@ -43,44 +41,72 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--world",
         type=int,
-        help="re-shard to this many ranks (default: all ranks of --topology, else the recording's)",
+        help="re-shard to this many ranks (default: all ranks of --topology, else the "
+        "recording's); for a Chakra directory: the job's world size (missing ranks mirrored)",
     )
     p.add_argument(
         "--link-et",
         action="store_true",
         help="also link the execution traces (rank{r}.et.json) by record-function id",
     )
-    p.add_argument("--chakra-out", metavar="DIR", help="write the Programs as Chakra ETs")
+    p.add_argument(
+        "--mirror-ranks",
+        action="store_true",
+        help="the directory holds only some ranks: assume the missing ones did what the given "
+        "ones did (said in the output)",
+    )
+    p.add_argument(
+        "--chakra-out",
+        metavar="DIR",
+        help="write the Programs (the re-sharded ones when re-sharding) as Chakra ETs into a "
+        "new or empty DIR",
+    )
+    p.add_argument("--steps", help="with --chakra-out: the measured steps to write (default all)")
+    p.add_argument("--out", metavar="DIR", help="write timeline, tables and plots into DIR")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=replay_command)
 
 
 def replay_command(args: argparse.Namespace) -> int:
-    """Dispatch replay / re-shard / Chakra import (:mod:`simulator.studies`); print the result."""
-    from dataclasses import replace
-
+    """Dispatch replay / re-shard / Chakra import; print the result."""
     from simulator.cli import emit_json
-    from simulator.studies import ReplayResult, replay, replay_chakra, reshard
 
     src = Path(args.trace_dir)
     if not src.is_dir():
         raise InputError("not a directory", file=str(src))
-    out: ReplayResult | ReshardResult | ChakraReplayResult
+    resharded: Any = None
+    if args.out:
+        from simulator.cli.run import check_out_dir
+
+        check_out_dir(Path(args.out))
+    if args.chakra_out:
+        co = Path(args.chakra_out)
+        if co.exists() and (not co.is_dir() or any(co.iterdir())):
+            raise InputError(
+                "exists and is not an empty directory; commsim never overwrites it",
+                file=str(co),
+                field="--chakra-out",
+            )
+    from simulator.studies import replay, replay_chakra, reshard
+
+    out: dict[str, Any]
     if any(src.glob("*.et")) and not any(src.glob("rank*.trace.json*")):
         if not args.topology:
             raise InputError("a Chakra directory needs --topology", field="--topology")
-        out = replay_chakra(
-            src, topology=args.topology, backend=args.backend, fidelity=args.fidelity
-        )
-    elif args.strategy or args.world:
-        out = reshard(
-            src,
-            strategy=args.strategy,
+        chakra = replay_chakra(
+            src, topology=args.topology, backend=args.backend, fidelity=args.fidelity,
             world=args.world,
-            topology=args.topology,
-            backend=args.backend,
-            fidelity=args.fidelity,
-        )
+        )  # fmt: skip
+        for w in chakra.warnings:
+            print(f"commsim replay: warning: {w}", file=sys.stderr)
+        out = chakra.to_json()
+    elif args.strategy or args.world:
+        res = reshard(
+            src, strategy=args.strategy, world=args.world, topology=args.topology,
+            backend=args.backend, fidelity=args.fidelity,
+        )  # fmt: skip
+        resharded = res.workload
+        out = res.to_json()
     else:
         out = replay(
             str(src),
@@ -88,56 +114,76 @@ def replay_command(args: argparse.Namespace) -> int:
             backend=args.backend,
             fidelity=args.fidelity,
             link_et=args.link_et,
-        )
+            mirror_missing=args.mirror_ranks,
+            out_dir=Path(args.out) if args.out else None,
+        ).to_json()
     if args.chakra_out:
-        _export(src, Path(args.chakra_out))
-        out = replace(out, chakra_out=args.chakra_out)
+        _export(src, Path(args.chakra_out), args, resharded)
+        out["chakra_out"] = args.chakra_out
     if args.json:
-        emit_json(out.to_json())
-    elif isinstance(out, ReplayResult):
-        _print_replay(out)
+        emit_json(out)
     else:
-        _print_prediction(out)
+        _print_human(out)
     return 0
 
 
-def _export(src: Path, out: Path) -> None:
+def _export(src: Path, out: Path, args: argparse.Namespace, resharded: Any = None) -> None:
+    """Write the re-sharded workload, else the recorded steps (``--steps``, default all)."""
+    from simulator.studies.trace_replay import chained_workload
     from simulator.traces.chakra import export_workload
     from simulator.traces.kineto import import_trace_dir
 
-    imp = import_trace_dir(src)
-    export_workload(imp.workload(0), out)
+    if resharded is not None:
+        export_workload(resharded, out)
+        return
+    imp = import_trace_dir(src, mirror_missing=args.mirror_ranks)
+    steps = imp.good_steps
+    if args.steps:
+        try:
+            steps = [int(s) for s in args.steps.split(",")]
+        except ValueError:
+            raise InputError("expected step numbers like 0,1", field="--steps") from None
+        bad = [k for k in steps if k not in imp.good_steps]
+        if bad:
+            raise InputError(f"steps {bad} are not among {imp.good_steps}", field="--steps")
+    export_workload(chained_workload(imp, steps).workload, out)
 
 
-def _print_replay(out: ReplayResult) -> None:
-    print(
-        f"{out.trace}: {out.strategy} on {out.world} ranks, topology "
-        f"{out.topology}, backend {out.backend}, {out.steps} steps"
-    )
-    print(f"  measured step  {out.measured_step_s * 1e3:10.3f} ms")
-    print(f"  predicted step {out.predicted_step_s * 1e3:10.3f} ms   error {out.error_pct:+.1f} %")
-    print(
-        f"  {'collective':<16}{'size':>12}{'count':>7}{'measured ms':>13}"
-        f"{'predicted ms':>14}{'error %':>9}"
-    )
-    for c in out.collectives:
-        err = "n/a" if c.error_pct is None else f"{c.error_pct:+.0f}"
+def _print_human(out: dict[str, Any]) -> None:
+    if "measured_step_s" in out and "error_pct" in out:
         print(
-            f"  {c.kind:<16}{c.size_B:>12.0f}{c.count:>7}"
-            f"{c.measured_s * 1e3:>13.3f}{c.predicted_s * 1e3:>14.3f}{err:>9}"
+            f"{out['trace']}: {out['strategy']} on {out['world']} ranks, topology "
+            f"{out['topology']}, backend {out['backend']}, {out['steps']} steps"
         )
-    summ = out.import_summary
-    print(
-        f"  import: {summ['events_total']} events; skipped {summ['skipped']}; "
-        f"unknown {summ['unknown_total']}"
-    )
-
-
-def _print_prediction(out: ReshardResult | ChakraReplayResult) -> None:
-    from simulator.studies import ReshardResult
-
-    what = out.strategy if isinstance(out, ReshardResult) else "chakra"
-    print(
-        f"{out.trace}: predicted step {out.predicted_step_s * 1e3:.3f} ms "
-        f"({what} on {out.world} ranks, topology {out.topology})"
-    )
+        print(f"  measured step  {out['measured_step_s'] * 1e3:10.3f} ms")
+        print(
+            f"  predicted step {out['predicted_step_s'] * 1e3:10.3f} ms   "
+            f"error {out['error_pct']:+.1f} %"
+        )
+        print(
+            f"  {'collective':<16}{'size':>12}{'count':>7}{'measured ms':>13}"
+            f"{'predicted ms':>14}{'error %':>9}"
+        )
+        for c in out["collectives"]:
+            err = "n/a" if c["error_pct"] is None else f"{c['error_pct']:+.0f}"
+            print(
+                f"  {c['kind']:<16}{c['size_B']:>12.0f}{c['count']:>7}"
+                f"{c['measured_s'] * 1e3:>13.3f}{c['predicted_s'] * 1e3:>14.3f}{err:>9}"
+            )
+        if out.get("mirrored_ranks"):
+            mr = out["mirrored_ranks"]
+            print(
+                f"  note: {len(mr)} of {out['world']} ranks were not in the trace; they mirror "
+                "the given ranks (--mirror-ranks)"
+            )
+        summ = out["import_summary"]
+        print(
+            f"  import: {summ['events_total']} events; skipped {summ['skipped']}; "
+            f"unknown {summ['unknown_total']}"
+        )
+    else:
+        print(
+            f"{out['trace']}: predicted step {out['predicted_step_s'] * 1e3:.3f} ms "
+            f"({out.get('strategy', out.get('format'))} on {out['world']} ranks, "
+            f"topology {out['topology']})"
+        )

@@ -53,6 +53,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--backend", help="backend profile name or file (overrides the scenario's)")
     p.add_argument("--out", metavar="DIR", help="write tables, timeline and plots into DIR")
     p.add_argument("--links", type=int, default=5, metavar="K", help="busiest links to list")
+    p.add_argument(
+        "--chakra-out",
+        metavar="DIR",
+        help="also write the scenario's workload as Chakra ETs into a new or empty DIR",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=run_command)
 
@@ -80,6 +85,13 @@ def run_command(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     if out is not None:
         check_out_dir(out)
+    chakra = Path(args.chakra_out) if getattr(args, "chakra_out", None) else None
+    if chakra is not None and chakra.exists() and (not chakra.is_dir() or any(chakra.iterdir())):
+        raise InputError(
+            "exists and is not an empty directory; commsim never overwrites it",
+            file=str(chakra),
+            field="--chakra-out",
+        )
     scenario = load_scenario(args.scenario, list(args.overrides))
     variants = scenario.variants()
     if out is not None:
@@ -90,6 +102,10 @@ def run_command(args: argparse.Namespace) -> int:
         sub = None
         if out is not None:
             sub = out if len(variants) == 1 else out / _safe_name(sc.name, i)
+        if chakra is not None:
+            from simulator.traces.chakra.export import export_scenario
+
+            export_scenario(sc, chakra if len(variants) == 1 else chakra / _safe_name(sc.name, i))
         try:
             res, summary = _run_one(sc, args, sub)
         except DeadlockError as err:

@@ -138,8 +138,10 @@ class ReplayResult:
     error_pct: float
     per_step: tuple[StepComparison, ...]
     steps_left_out: list[int]
+    mirrored_ranks: list[int]
     collectives: tuple[CollectiveComparison, ...]
     import_summary: dict[str, Any]
+    out: str | None = None
     chakra_out: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -157,9 +159,12 @@ class ReplayResult:
             "error_pct": self.error_pct,
             "per_step": [p.to_json() for p in self.per_step],
             "steps_left_out": self.steps_left_out,
+            "mirrored_ranks": self.mirrored_ranks,
             "collectives": [c.to_json() for c in self.collectives],
             "import_summary": self.import_summary,
         }
+        if self.out is not None:
+            d["out"] = self.out
         if self.chakra_out is not None:
             d["chakra_out"] = self.chakra_out
         return d
@@ -172,26 +177,30 @@ def replay(
     backend: Any = None,
     fidelity: str = "flow",
     link_et: bool = False,
+    mirror_missing: bool = False,
+    out_dir: Path | None = None,
 ) -> ReplayResult:
     """Replay every measured step of ``trace_dir``; return the comparison.
 
     ``topology``: a Topology, a name/path, or None for the manifest's (``loopback-N`` for
-    local recordings). ``backend``: profile name/path/object, or None for the manifest's.
+    local CPU recordings; a GPU trace without one must be given a topology). ``backend``:
+    profile name/path/object, or None for the manifest's (``nccl`` for a GPU trace).
+    ``mirror_missing``: see :func:`~simulator.traces.kineto.import_trace_dir`. ``out_dir``:
+    also write the timeline, tables and plots there (:mod:`simulator.traces.outputs`).
+
+    Raises:
+        InputError: bad trace, GPU trace without a topology, or a workload the engine refuses
+            (deadlock, unmatched ops), with the engine's explanation.
     """
-    from simulator.engine import simulate
+    from simulator.engine import SimulationError, simulate
     from simulator.topology import load_topology
 
-    imp = import_trace_dir(trace_dir, link_et=link_et)
-    topo_name = (
-        topology if topology is not None else imp.manifest.get("topology", f"loopback-{imp.world}")
-    )
+    imp = import_trace_dir(trace_dir, link_et=link_et, mirror_missing=mirror_missing)
+    topo_name, be = _defaults(imp, topology, backend, trace_dir)
     topo = load_topology(topo_name) if isinstance(topo_name, str) else topo_name
-    be = backend if backend is not None else imp.manifest.get("backend", "gloo")
     hosts = imp.manifest.get("hostnames") or []
     same_clock = len(set(hosts)) <= 1
     measured = imp.measured_step_times_s()
-    preds: list[float] = []
-    rows: list[_CommRow] = []
     steps = imp.good_steps
     if not steps:
         raise InputError(
@@ -199,26 +208,16 @@ def replay(
             file=str(trace_dir),
         )
     chain = chained_workload(imp, steps)
-    res = simulate(chain.workload, topo, backend=be, fidelity=fidelity)
-    ops = res.ops
-    times = {
-        (int(r), int(i)): (float(s), float(e))
-        for r, i, s, e in zip(ops["rank"], ops["id"], ops["start_s"], ops["end_s"], strict=True)
-    }
-    prev_end = [0.0] * imp.world
-    for j, k in enumerate(steps):
-        ends = [times[(r, chain.step_end[r][j])][1] for r in range(imp.world)]
-        preds.append(max(e - p for e, p in zip(ends, prev_end, strict=True)))
-        prev_end = ends
-        for m in match_comms(imp, k):
-            meas = [(_c(imp, k, r, i).start_s, _c(imp, k, r, i).end_s) for r, i in m.members]
-            pred = [times[(r, chain.comm_op[r][j][i])] for r, i in m.members]
-            rows.append(_CommRow(m.kind, m.size_B, _span(meas, same_clock), _span(pred, True)))
+    try:
+        res = simulate(chain.workload, topo, backend=be, fidelity=fidelity)
+    except SimulationError as exc:
+        raise InputError(f"the imported workload cannot run: {exc}", file=str(trace_dir)) from exc
+    preds, rows = _compare(imp, steps, chain, res.ops, same_clock)
     meas_steps = [measured[k] for k in steps]
     n = len(steps)
     meas_s = statistics.fmean(meas_steps)
     pred_s = statistics.fmean(preds)
-    return ReplayResult(
+    result = ReplayResult(
         trace=str(trace_dir),
         strategy=imp.manifest.get("strategy", "unknown"),
         world=imp.world,
@@ -233,9 +232,57 @@ def replay(
             StepComparison(k, measured[k], p) for k, p in zip(steps, preds, strict=True)
         ),
         steps_left_out=imp.bad_steps,
+        mirrored_ranks=imp.mirrored,
         collectives=collective_table(rows),
         import_summary=imp.summary.to_dict(),
     )
+    if out_dir is not None:
+        from simulator.traces.outputs import write_replay_outputs
+
+        write_replay_outputs(out_dir, res, result.to_json())
+        result = replace(result, out=str(out_dir))
+    return result
+
+
+def _compare(
+    imp: ImportedTrace, steps: Sequence[int], chain: Chain, ops: Any, same_clock: bool
+) -> tuple[list[float], list[_CommRow]]:
+    """Predicted time of each step (slowest rank, from its previous step's end) and one row
+    per matched communication op (measured and predicted span)."""
+    times = {
+        (int(r), int(i)): (float(s), float(e))
+        for r, i, s, e in zip(ops["rank"], ops["id"], ops["start_s"], ops["end_s"], strict=True)
+    }
+    preds: list[float] = []
+    rows: list[_CommRow] = []
+    prev_end = [0.0] * imp.world
+    for j, k in enumerate(steps):
+        ends = [times[(r, chain.step_end[r][j])][1] for r in range(imp.world)]
+        preds.append(max(e - p for e, p in zip(ends, prev_end, strict=True)))
+        prev_end = ends
+        for m in match_comms(imp, k):
+            meas = [(_c(imp, k, r, i).start_s, _c(imp, k, r, i).end_s) for r, i in m.members]
+            pred = [times[(r, chain.comm_op[r][j][i])] for r, i in m.members]
+            rows.append(_CommRow(m.kind, m.size_B, _span(meas, same_clock), _span(pred, True)))
+    return preds, rows
+
+
+def _defaults(imp: ImportedTrace, topology: Any, backend: Any, trace_dir: str) -> tuple[Any, Any]:
+    """Topology and backend: the caller's, else the manifest's, else ``loopback-N`` with gloo
+    for CPU traces; a GPU trace without either needs a topology (``nccl`` by default)."""
+    topo_name = topology if topology is not None else imp.manifest.get("topology")
+    if topo_name is None and imp.kind == "gpu":
+        raise InputError(
+            "a GPU (NCCL) trace without a manifest topology needs --topology (a topology "
+            "matching the cluster it ran on; the backend defaults to nccl)",
+            file=str(trace_dir),
+            field="--topology",
+        )
+    if topo_name is None:
+        topo_name = f"loopback-{imp.world}"
+    default_be = "nccl" if imp.kind == "gpu" else "gloo"
+    be = backend if backend is not None else imp.manifest.get("backend", default_be)
+    return topo_name, be
 
 
 @dataclass(frozen=True)
@@ -345,11 +392,12 @@ def collective_table(rows: Sequence[_CommRow]) -> tuple[CollectiveComparison, ..
 class ChakraReplayResult:
     """A directory of Chakra execution traces simulated on a topology (no measurement).
 
-    ``predicted_step_s`` in seconds; ``result`` the engine's step result (its JSON summary is
-    the ``result`` key).
+    ``predicted_step_s`` in seconds; ``warnings`` what the importer could not map;
+    ``result`` the engine's step result (its JSON summary is the ``result`` key).
     """
 
     trace: str
+    warnings: list[str]
     world: int
     topology: str
     predicted_step_s: float
@@ -357,10 +405,12 @@ class ChakraReplayResult:
     chakra_out: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """``{"trace", "format": "chakra", "world", "topology", "predicted_step_s", "result"}``."""
+        """``{"trace", "format": "chakra", "warnings", "world", "topology",
+        "predicted_step_s", "result"}``."""
         d: dict[str, Any] = {
             "trace": self.trace,
             "format": "chakra",
+            "warnings": self.warnings,
             "world": self.world,
             "topology": self.topology,
             "predicted_step_s": self.predicted_step_s,
@@ -377,25 +427,29 @@ def replay_chakra(
     topology: str,
     backend: str | None = None,
     fidelity: str = "flow",
+    world: int | None = None,
 ) -> ChakraReplayResult:
-    """Import a directory of ``*.et`` Chakra files and simulate it on ``topology``.
+    """Import a directory of ``*.et`` Chakra files (``world`` ranks, default: the files') and
+    simulate it on ``topology``.
 
     Raises:
         InputError: a bad Chakra file, or a workload that cannot run on the topology.
     """
-    from simulator.engine import WorkloadError, simulate
+    from simulator.engine import SimulationError, simulate
     from simulator.topology import load_topology
     from simulator.traces.chakra import import_chakra_dir
 
     src = Path(trace_dir)
-    wl = import_chakra_dir(src)
+    wl = import_chakra_dir(src, world=world)
     topo = load_topology(topology)
     try:
         res = simulate(wl, topo, backend=backend or "nccl", fidelity=fidelity)
-    except WorkloadError as exc:
-        raise InputError(str(exc), file=str(src)) from exc
+    except SimulationError as exc:
+        raise InputError(f"the imported workload cannot run: {exc}", file=str(src)) from exc
+    raw = wl.metadata.get("warnings")
     return ChakraReplayResult(
         trace=str(src),
+        warnings=[str(w) for w in raw] if isinstance(raw, list) else [],
         world=wl.world_size,
         topology=topo.name,
         predicted_step_s=res.step_time_s,

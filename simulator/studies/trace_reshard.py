@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.core.errors import InputError
-from simulator.core.ir import Compute
+from simulator.core.ir import Compute, Workload
 from simulator.engine.result import StepResult
 from simulator.traces.kineto import ImportedTrace, import_trace_dir
 from simulator.traces.models import GPTConfig
@@ -274,6 +274,7 @@ class ReshardResult:
     backend: str
     predicted_step_s: float
     result: StepResult = field(repr=False, compare=False)
+    workload: Workload | None = field(default=None, repr=False, compare=False)
     chakra_out: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -340,4 +341,5 @@ def reshard(
         backend=str(be),
         predicted_step_s=res.step_time_s,
         result=res,
+        workload=wl,
     )
