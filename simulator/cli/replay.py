@@ -15,9 +15,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulator.core.errors import InputError
+
+if TYPE_CHECKING:
+    from simulator.studies import ChakraReplayResult, ReplayResult, ReshardResult
 
 
 def register(subparsers: Any) -> None:
@@ -87,9 +90,11 @@ def replay_command(args: argparse.Namespace) -> int:
                 file=str(co),
                 field="--chakra-out",
             )
-    from simulator.studies import replay, replay_chakra, reshard
+    from dataclasses import replace
 
-    out: dict[str, Any]
+    from simulator.studies import ReplayResult, replay, replay_chakra, reshard
+
+    out: ReplayResult | ReshardResult | ChakraReplayResult
     if any(src.glob("*.et")) and not any(src.glob("rank*.trace.json*")):
         if not args.topology:
             raise InputError("a Chakra directory needs --topology", field="--topology")
@@ -99,14 +104,14 @@ def replay_command(args: argparse.Namespace) -> int:
         )  # fmt: skip
         for w in chakra.warnings:
             print(f"commsim replay: warning: {w}", file=sys.stderr)
-        out = chakra.to_json()
+        out = chakra
     elif args.strategy or args.world:
         res = reshard(
             src, strategy=args.strategy, world=args.world, topology=args.topology,
             backend=args.backend, fidelity=args.fidelity,
         )  # fmt: skip
         resharded = res.workload
-        out = res.to_json()
+        out = res
     else:
         out = replay(
             str(src),
@@ -116,14 +121,16 @@ def replay_command(args: argparse.Namespace) -> int:
             link_et=args.link_et,
             mirror_missing=args.mirror_ranks,
             out_dir=Path(args.out) if args.out else None,
-        ).to_json()
+        )
     if args.chakra_out:
         _export(src, Path(args.chakra_out), args, resharded)
-        out["chakra_out"] = args.chakra_out
+        out = replace(out, chakra_out=args.chakra_out)
     if args.json:
-        emit_json(out)
+        emit_json(out.to_json())
+    elif isinstance(out, ReplayResult):
+        _print_replay(out)
     else:
-        _print_human(out)
+        _print_prediction(out)
     return 0
 
 
@@ -149,41 +156,40 @@ def _export(src: Path, out: Path, args: argparse.Namespace, resharded: Any = Non
     export_workload(chained_workload(imp, steps).workload, out)
 
 
-def _print_human(out: dict[str, Any]) -> None:
-    if "measured_step_s" in out and "error_pct" in out:
+def _print_replay(out: ReplayResult) -> None:
+    print(
+        f"{out.trace}: {out.strategy} on {out.world} ranks, topology "
+        f"{out.topology}, backend {out.backend}, {out.steps} steps"
+    )
+    print(f"  measured step  {out.measured_step_s * 1e3:10.3f} ms")
+    print(f"  predicted step {out.predicted_step_s * 1e3:10.3f} ms   error {out.error_pct:+.1f} %")
+    print(
+        f"  {'collective':<16}{'size':>12}{'count':>7}{'measured ms':>13}"
+        f"{'predicted ms':>14}{'error %':>9}"
+    )
+    for c in out.collectives:
+        err = "n/a" if c.error_pct is None else f"{c.error_pct:+.0f}"
         print(
-            f"{out['trace']}: {out['strategy']} on {out['world']} ranks, topology "
-            f"{out['topology']}, backend {out['backend']}, {out['steps']} steps"
+            f"  {c.kind:<16}{c.size_B:>12.0f}{c.count:>7}"
+            f"{c.measured_s * 1e3:>13.3f}{c.predicted_s * 1e3:>14.3f}{err:>9}"
         )
-        print(f"  measured step  {out['measured_step_s'] * 1e3:10.3f} ms")
+    if out.mirrored_ranks:
         print(
-            f"  predicted step {out['predicted_step_s'] * 1e3:10.3f} ms   "
-            f"error {out['error_pct']:+.1f} %"
+            f"  note: {len(out.mirrored_ranks)} of {out.world} ranks were not in the trace; they "
+            "mirror the given ranks (--mirror-ranks)"
         )
-        print(
-            f"  {'collective':<16}{'size':>12}{'count':>7}{'measured ms':>13}"
-            f"{'predicted ms':>14}{'error %':>9}"
-        )
-        for c in out["collectives"]:
-            err = "n/a" if c["error_pct"] is None else f"{c['error_pct']:+.0f}"
-            print(
-                f"  {c['kind']:<16}{c['size_B']:>12.0f}{c['count']:>7}"
-                f"{c['measured_s'] * 1e3:>13.3f}{c['predicted_s'] * 1e3:>14.3f}{err:>9}"
-            )
-        if out.get("mirrored_ranks"):
-            mr = out["mirrored_ranks"]
-            print(
-                f"  note: {len(mr)} of {out['world']} ranks were not in the trace; they mirror "
-                "the given ranks (--mirror-ranks)"
-            )
-        summ = out["import_summary"]
-        print(
-            f"  import: {summ['events_total']} events; skipped {summ['skipped']}; "
-            f"unknown {summ['unknown_total']}"
-        )
-    else:
-        print(
-            f"{out['trace']}: predicted step {out['predicted_step_s'] * 1e3:.3f} ms "
-            f"({out.get('strategy', out.get('format'))} on {out['world']} ranks, "
-            f"topology {out['topology']})"
-        )
+    summ = out.import_summary
+    print(
+        f"  import: {summ['events_total']} events; skipped {summ['skipped']}; "
+        f"unknown {summ['unknown_total']}"
+    )
+
+
+def _print_prediction(out: ReshardResult | ChakraReplayResult) -> None:
+    from simulator.studies import ReshardResult
+
+    what = out.strategy if isinstance(out, ReshardResult) else "chakra"
+    print(
+        f"{out.trace}: predicted step {out.predicted_step_s * 1e3:.3f} ms "
+        f"({what} on {out.world} ranks, topology {out.topology})"
+    )
