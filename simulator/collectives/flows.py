@@ -120,7 +120,12 @@ class FlowPlanner:
     def plan(self, transfers: Iterable[Transfer]) -> PlannedFlows:
         """Route every transfer (zero-byte and self transfers are kept; they cost latency)."""
         ts = tuple(transfers)
-        paths = tuple(self.path(t.src, t.dst, t.channel) for t in ts)
+        cache = self._cache
+        missing = {(t.src, t.dst, t.channel) for t in ts} - cache.keys()
+        # route in destination order: the router's distance blocks are per destination
+        for src, dst, ch in sorted(missing, key=lambda k: (k[1], k[0], k[2])):
+            self.path(src, dst, ch)
+        paths = tuple(cache[(t.src, t.dst, t.channel)] for t in ts)
         payload = np.array([t.size_B for t in ts], dtype=float)
         wire = payload * np.array([p.wire_factor for p in paths], dtype=float)
         return PlannedFlows(ts, paths, wire, payload)
