@@ -45,6 +45,13 @@ def coll_key(op: Collective, group: tuple[int, ...]) -> CollKey:
     return (op.op.value, group, float(op.size_B), str(op.algo), int(op.root))
 
 
+_EMPTY_TL: tuple[np.ndarray, np.ndarray, np.ndarray] = (
+    np.zeros(0),
+    np.zeros(0, dtype=np.intp),
+    np.zeros(0),
+)
+
+
 @dataclass(slots=True)
 class LoneRun:
     """One collective alone on an empty fabric, started at ``t = 0``.
@@ -60,18 +67,41 @@ class LoneRun:
     peak: np.ndarray
     records: list[Any]
     timeline: tuple[np.ndarray, np.ndarray, np.ndarray]
+    class_timeline: tuple[np.ndarray, np.ndarray, np.ndarray] = field(
+        default_factory=lambda: _EMPTY_TL
+    )
 
 
 def lone_run(
-    topology: Any, key: CollKey, backend: Any, fidelity: Any, chunks: int, record: bool, tag: str
+    topology: Any,
+    key: CollKey,
+    backend: Any,
+    fidelity: Any,
+    chunks: int,
+    record: bool,
+    tag: str,
+    *,
+    flows: bool | None = None,
 ) -> LoneRun:
-    """Run collective ``key`` alone on a fresh environment and fabric; see :class:`LoneRun`."""
+    """Run collective ``key`` alone on a fresh environment and fabric; see :class:`LoneRun`.
+
+    ``record`` keeps the load timelines (per link and per link class); ``flows`` (default:
+    ``record``) the flow records too.
+    """
     from simulator.collectives.runner import run_collective_info
     from simulator.network import Fabric
 
     op, group, size_B, algo, root = key
     env = simpy.Environment()
-    fabric = Fabric(env, topology.capacity_Bps, record=record, record_timeline=record)
+    keep_flows = record if flows is None else record and flows
+    groups = None
+    if record and hasattr(topology, "graph"):
+        from simulator.topology.linkclass import link_classes
+
+        groups = link_classes(topology).of_link
+    fabric = Fabric(
+        env, topology.capacity_Bps, record=keep_flows, record_timeline=record, link_group=groups
+    )
     proc = env.process(
         run_collective_info(
             env,
@@ -104,12 +134,10 @@ def lone_run(
         bytes_B=bytes_B[used],
         busy_s=busy[used],
         peak=peak[used],
-        records=list(fabric.records) if record else [],
+        records=list(fabric.records) if keep_flows else [],
         timeline=fabric.timeline_arrays() if record else _EMPTY_TL,
+        class_timeline=fabric.group_timeline_arrays() if groups is not None else _EMPTY_TL,
     )
-
-
-_EMPTY_TL = (np.zeros(0), np.zeros(0, dtype=np.intp), np.zeros(0))
 
 
 @dataclass(slots=True)
@@ -145,11 +173,29 @@ class Isolation:
                 )
         return out
 
-    def timeline(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per-link load changes of every replay, shifted (unsorted)."""
-        parts = [
-            (self.runs[k].timeline, t0) for t0, k in self.uses if len(self.runs[k].timeline[0])
-        ]
+    def class_timeline(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-class load changes ``(time_s, class, delta_Bps)`` of every replay, shifted
+        (unsorted)."""
+        return self._shifted("class_timeline", None)
+
+    def timeline(
+        self, links: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-link load changes of every replay, shifted (unsorted); only rows of ``links``
+        when given."""
+        return self._shifted("timeline", links)
+
+    def _shifted(
+        self, attr: str, links: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        own: dict[CollKey, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        for key, run in self.runs.items():
+            tl = getattr(run, attr)
+            if links is not None and len(tl[0]):
+                keep = np.isin(tl[1], links)
+                tl = (tl[0][keep], tl[1][keep], tl[2][keep])
+            own[key] = tl
+        parts = [(own[k], t0) for t0, k in self.uses if len(own[k][0])]
         if not parts:
             return _EMPTY_TL
         return (

@@ -48,6 +48,7 @@ def simulate(
     record: bool = True,
     chunks: int = 1,
     isolate: bool = True,
+    record_flows: bool | None = None,
 ) -> StepResult:
     """Simulate one run of ``workload``'s programs on ``topology``.
 
@@ -59,12 +60,17 @@ def simulate(
         fidelity: ``"analytical"``, ``"flow"`` or ``"chunk"`` (see :mod:`simulator.collectives`).
         compute_model: seconds of a :class:`Compute` op that has no ``duration_s``.
         record: keep per-flow records (the ``flows`` table) and the per-link load timeline
-            (for timeline counters); op times and per-link totals are always kept.
+            (for timeline counters); op times and per-link totals are always kept. With
+            ``record`` the summed load of every link class and tier is kept too
+            (:attr:`StepResult.link_class_timeline`).
         chunks: pipelining chunks per collective, passed to ``run_collective``.
         isolate: run each distinct isolated collective (one whose links no other traffic can
             use, see :mod:`simulator.engine.isolation`) once and replay it; exact, and much
             faster for tensor-parallel collectives. ``False`` runs every collective on the
             shared fabric (same results up to floating-point rounding).
+        record_flows: with ``record``, also keep one record per flow (``None``: same as
+            ``record``). ``False`` keeps the timelines only: what ``run --out`` needs, at a
+            cost that does not grow with the flow count.
 
     Returns:
         A :class:`StepResult`; all of its figures are per training step
@@ -88,9 +94,14 @@ def simulate(
     plan = build_plan(workload, topology.num_ranks)
     durations = _compute_durations(plan, compute_model)
     env = simpy.Environment()
-    fabric = Fabric(env, topology.capacity_Bps, record=record, record_timeline=record)
+    flows = record if record_flows is None else record and record_flows
+    groups = _link_groups(topology) if record else None
+    fabric = Fabric(
+        env, topology.capacity_Bps, record=flows, record_timeline=record, link_group=groups
+    )
     iso = Isolation(isolated=find_isolated(plan, topology, profile) if isolate else set())
     runner = _Runner(plan, topology, env, fabric, durations, profile, fid, chunks, iso, record)
+    runner.record_flows = flows
     runner.run()
     return build_result(
         workload=workload,
@@ -104,6 +115,13 @@ def simulate(
         fidelity=fid.value,
         record=record,
     )
+
+
+def _link_groups(topology: Any) -> Any:
+    """Link class index per link id (None for a topology stand-in without a graph)."""
+    from simulator.topology.linkclass import link_classes
+
+    return link_classes(topology).of_link if hasattr(topology, "graph") else None
 
 
 def _compute_durations(plan: Plan, compute_model: ComputeModel | None) -> list[float]:
@@ -152,6 +170,7 @@ class _Runner:
         self.chunks = chunks
         self.iso = isolation
         self.record = record
+        self.record_flows = record
         self.analytical = str(getattr(fidelity, "value", fidelity)) == "analytical"
         #: link bytes of analytical collectives (which do not use the fabric), per link id
         self.extra_link_bytes_B = np.zeros(len(topology.links))
@@ -270,6 +289,7 @@ class _Runner:
                         self.chunks,
                         self.record,
                         first.name,
+                        flows=self.record_flows,
                     )
                     self.iso.runs[key] = run
                 self.iso.uses.append((now, key))

@@ -116,6 +116,9 @@ class Fabric:
         incremental: recompute only the touched components (default). ``False`` recomputes
             every draining flow in one solve at every settle: same rates up to round-off,
             slower; kept as a test oracle.
+        link_group: optional group index per link id (e.g. link class and tier): keep the
+            summed load of every group as it changes (:meth:`group_timeline_arrays`); costs a
+            few rows per settle, nothing per flow.
 
     Statistics (numpy arrays per link id, updated as the simulation runs):
         ``link_bytes_B`` bytes of completed flows that crossed the link; ``link_busy_s`` time
@@ -134,6 +137,7 @@ class Fabric:
         *,
         record_timeline: bool = False,
         incremental: bool = True,
+        link_group: npt.ArrayLike | None = None,
     ) -> None:
         cap = np.array(capacity_Bps, dtype=np.float64)
         if cap.ndim != 1:
@@ -145,7 +149,12 @@ class Fabric:
         self._n_links = int(cap.size)
         self._record = record
         self._incremental = incremental
-        self._stats = LinkStats(cap, record_timeline)
+        groups = None
+        if link_group is not None:
+            groups = np.asarray(link_group, dtype=np.intp)
+            if groups.shape != cap.shape or (groups.size and groups.min() < 0):
+                raise ValueError("Fabric: link_group needs one index >= 0 per link")
+        self._stats = LinkStats(cap, record_timeline, groups)
         self.records: list[FlowRecord] = []
         #: number of settles (instants handled) and of component recomputations so far
         self.settles = 0
@@ -252,6 +261,12 @@ class Fabric:
         Rows are in time order; links start at load 0.
         """
         return self._stats.timeline_arrays()
+
+    def group_timeline_arrays(self) -> tuple[FloatArray, IntArray, FloatArray]:
+        """Summed load changes per link group ``(time_s, group, delta_Bps)`` (needs
+        ``link_group``): from ``time_s`` on, the group's load changes by ``delta_Bps``.
+        Rows are in time order; every group starts at load 0."""
+        return self._stats.group_timeline_arrays()
 
     @property
     def num_components(self) -> int:
