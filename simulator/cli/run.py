@@ -140,6 +140,7 @@ def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[dict[
             fidelity=fidelity,
             compute_model=built.compute_model,
             record=out is not None,
+            record_flows=False,  # --out writes no flows table: timelines only
         )
     except WorkloadError as err:
         raise InputError(f"workload cannot run: {err}", file=str(args.scenario)) from err
