@@ -25,6 +25,7 @@ import numpy as np
 from simulator.collectives.backend import BackendProfile, ProtocolProfile
 from simulator.collectives.schedule import Transfer
 from simulator.topology import LinkKind, Topology
+from simulator.topology.routing import Ecmp
 
 _KIND_ORDER = (
     LinkKind.NVLINK,
@@ -101,6 +102,10 @@ class FlowPlanner:
         """The :class:`PathInfo` of ``src -> dst`` on ``channel`` (cached)."""
         key = (src, dst, channel)
         info = self._cache.get(key)
+        if info is None and channel and self.topology.ecmp is Ecmp.DMODK:
+            info = self._cache.get((src, dst, 0))  # D-mod-K routes ignore the channel
+            if info is not None:
+                self._cache[key] = info
         if info is None:
             links = self.topology.route(src, dst, channel)
             if links:
