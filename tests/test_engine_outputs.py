@@ -78,7 +78,7 @@ def test_timelines_without_flow_records(tmp_path: Path) -> None:
     t = topo(tmp_path, NODES_2X2)
     wl = tp_pipeline(4)
     full = simulate(wl, t, record=True)
-    lean = simulate(wl, t, record=True, record_flows=False)
+    lean = simulate(wl, t, record="timelines")
     assert lean.flow_records == []
     assert len(full.flow_records) > 0
     assert lean.step_time_s == full.step_time_s

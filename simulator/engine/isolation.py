@@ -4,8 +4,8 @@ A *traffic class* is everything that may put flows on the network independently:
 per collective group (its members as a set; own groups and mirror groups alike) and one per
 point-to-point pair ``(src, dst)``. Before the simulation, every distinct collective
 ``(op, group, size, algo, root)`` of the workload is resolved with the collectives' own
-planner (:func:`simulator.collectives.choose` and its flow planner) to the links its transfers
-use; a point-to-point pair uses ``topology.route(src, dst)``.
+context (:meth:`~simulator.collectives.context.SimContext.choose` and its flow planner) to
+the links its transfers use; a point-to-point pair uses ``topology.route(src, dst)``.
 
 A collective is **isolated** when
 
@@ -28,13 +28,16 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
-import simpy
 
+from simulator.collectives.context import SimContext
+from simulator.collectives.transport import Transport, run_alone
+from simulator.core.arrays import FloatArray, IntArray
+from simulator.core.ir import Collective, Recv, Send
 from simulator.engine.streams import Plan
-from simulator.workload.ir import Collective, Recv, Send
+from simulator.network import FlowRecord
+from simulator.topology.linkclass import link_classes
 
 #: Key of a distinct collective: ``(op, group in order, size_B, algo, root)``.
 CollKey = tuple[str, tuple[int, ...], float, str, int]
@@ -45,7 +48,7 @@ def coll_key(op: Collective, group: tuple[int, ...]) -> CollKey:
     return (op.op.value, group, float(op.size_B), str(op.algo), int(op.root))
 
 
-_EMPTY_TL: tuple[np.ndarray, np.ndarray, np.ndarray] = (
+_EMPTY_TL: tuple[FloatArray, IntArray, FloatArray] = (
     np.zeros(0),
     np.zeros(0, dtype=np.intp),
     np.zeros(0),
@@ -61,75 +64,55 @@ class LoneRun:
 
     duration_s: float
     algo: str
-    links: np.ndarray
-    bytes_B: np.ndarray
-    busy_s: np.ndarray
-    peak: np.ndarray
-    records: list[Any]
-    timeline: tuple[np.ndarray, np.ndarray, np.ndarray]
-    class_timeline: tuple[np.ndarray, np.ndarray, np.ndarray] = field(
+    links: IntArray
+    bytes_B: FloatArray
+    busy_s: FloatArray
+    peak: FloatArray
+    records: list[FlowRecord]
+    timeline: tuple[FloatArray, IntArray, FloatArray]
+    class_timeline: tuple[FloatArray, IntArray, FloatArray] = field(
         default_factory=lambda: _EMPTY_TL
     )
 
 
 def lone_run(
-    topology: Any,
-    key: CollKey,
-    backend: Any,
-    fidelity: Any,
-    chunks: int,
-    record: bool,
-    tag: str,
-    *,
-    flows: bool | None = None,
+    transport: Transport, key: CollKey, record: bool, tag: str, *, flows: bool | None = None
 ) -> LoneRun:
     """Run collective ``key`` alone on a fresh environment and fabric; see :class:`LoneRun`.
 
+    It runs on ``transport``'s context and fidelity (the same routes and resolved collectives).
     ``record`` keeps the load timelines (per link and per link class); ``flows`` (default:
     ``record``) the flow records too.
     """
-    from simulator.collectives.runner import run_collective_info
-    from simulator.network import Fabric
-
     op, group, size_B, algo, root = key
-    env = simpy.Environment()
     keep_flows = record if flows is None else record and flows
-    groups = None
-    if record and hasattr(topology, "graph"):
-        from simulator.topology.linkclass import link_classes
-
-        groups = link_classes(topology).of_link
-    fabric = Fabric(
-        env, topology.capacity_Bps, record=keep_flows, record_timeline=record, link_group=groups
+    groups = link_classes(transport.ctx.topology).of_link if record else None
+    tr, info = run_alone(
+        transport.ctx,
+        op,
+        group,
+        size_B,
+        algo,
+        fidelity=transport.fidelity,
+        chunks=transport.chunks,
+        root=root,
+        tag=tag,
+        record=keep_flows,
+        record_timeline=record,
+        link_group=groups,
     )
-    proc = env.process(
-        run_collective_info(
-            env,
-            fabric,
-            topology,
-            op,
-            group,
-            size_B,
-            algo,
-            backend,
-            fidelity,
-            chunks=chunks,
-            root=root,
-            tag=tag,
-        )
-    )
-    env.run()
-    info = proc.value
-    bytes_B = np.asarray(fabric.link_bytes_B, dtype=float)
-    payload = getattr(info, "link_payload_B", None)
-    if str(getattr(fidelity, "value", fidelity)) == "analytical" and payload is not None:
-        bytes_B = bytes_B + np.asarray(payload, dtype=float)
+    duration_s = float(tr.env.now)
+    # the fabric retires the emptied links in one more wake-up at the same instant: let it
+    # run, so that the timelines end with those links back at load 0
+    tr.env.run()
+    fabric = tr.fabric
+    bytes_B = tr.link_bytes_B()
     busy = np.asarray(fabric.link_busy_s, dtype=float)
     peak = np.asarray(fabric.link_peak_util, dtype=float)
     used = np.flatnonzero((bytes_B > 0) | (busy > 0) | (peak > 0))
     return LoneRun(
-        duration_s=float(env.now),
-        algo=str(getattr(info, "algo", "") or ""),
+        duration_s=duration_s,
+        algo=info.algo,
         links=used,
         bytes_B=bytes_B[used],
         busy_s=busy[used],
@@ -149,8 +132,8 @@ class Isolation:
     uses: list[tuple[float, CollKey]] = field(default_factory=list)
 
     def add_link_stats(
-        self, bytes_B: np.ndarray, busy_s: np.ndarray, peak: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self, bytes_B: FloatArray, busy_s: FloatArray, peak: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """The fabric's per-link arrays plus the replayed collectives' (new arrays)."""
         b, u, p = bytes_B.astype(float), busy_s.astype(float), peak.astype(float)
         counts: dict[CollKey, int] = {}
@@ -163,7 +146,7 @@ class Isolation:
             p[run.links] = np.maximum(p[run.links], run.peak)
         return b, u, p
 
-    def records(self) -> list[Any]:
+    def records(self) -> list[FlowRecord]:
         """Flow records of every replay, shifted to its start time."""
         out = []
         for t0, key in self.uses:
@@ -173,24 +156,22 @@ class Isolation:
                 )
         return out
 
-    def class_timeline(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def class_timeline(self) -> tuple[FloatArray, IntArray, FloatArray]:
         """Per-class load changes ``(time_s, class, delta_Bps)`` of every replay, shifted
         (unsorted)."""
         return self._shifted("class_timeline", None)
 
-    def timeline(
-        self, links: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def timeline(self, links: IntArray | None = None) -> tuple[FloatArray, IntArray, FloatArray]:
         """Per-link load changes of every replay, shifted (unsorted); only rows of ``links``
         when given."""
         return self._shifted("timeline", links)
 
     def _shifted(
-        self, attr: str, links: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        own: dict[CollKey, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self, attr: str, links: IntArray | None
+    ) -> tuple[FloatArray, IntArray, FloatArray]:
+        own: dict[CollKey, tuple[FloatArray, IntArray, FloatArray]] = {}
         for key, run in self.runs.items():
-            tl = getattr(run, attr)
+            tl = run.class_timeline if attr == "class_timeline" else run.timeline
             if links is not None and len(tl[0]):
                 keep = np.isin(tl[1], links)
                 tl = (tl[0][keep], tl[1][keep], tl[2][keep])
@@ -205,12 +186,9 @@ class Isolation:
         )
 
 
-def find_isolated(plan: Plan, topology: Any, backend: Any) -> set[CollKey]:
+def find_isolated(plan: Plan, ctx: SimContext) -> set[CollKey]:
     """The distinct collectives of ``plan`` that are isolated (see the module docstring)."""
-    from simulator.collectives import choose
-    from simulator.collectives.flows import planner_for
-
-    planner = planner_for(topology, backend)
+    topology = ctx.topology
     has_program = set(plan.program_ranks)
     # classes and their links
     class_links: dict[Hashable, set[int]] = defaultdict(set)
@@ -225,7 +203,7 @@ def find_isolated(plan: Plan, topology: Any, backend: Any) -> set[CollKey]:
                 cls: Hashable = ("group", tuple(sorted(grp)))
                 key = coll_key(op, grp)
                 if key not in key_links:
-                    key_links[key] = _collective_links(topology, planner, choose, key, backend)
+                    key_links[key] = _collective_links(ctx, key)
                     key_class[key] = cls
                 class_links[cls] |= key_links[key]
                 launchers[cls].add(primary)
@@ -255,12 +233,11 @@ def find_isolated(plan: Plan, topology: Any, backend: Any) -> set[CollKey]:
     return out
 
 
-def _collective_links(
-    topology: Any, planner: Any, choose: Any, key: CollKey, backend: Any
-) -> set[int]:
+def _collective_links(ctx: SimContext, key: CollKey) -> set[int]:
     """Links the transfers of collective ``key`` are routed over (every phase)."""
     op, group, size_B, algo, root = key
-    sched = choose(topology, op, group, size_B, algo, backend, root=root).schedule
+    sched = ctx.choose(op, group, size_B, algo, root=root).schedule
+    planner = ctx.planner
     links: set[int] = set()
     for phase in sched.phases:
         for t in phase.flows:

@@ -20,11 +20,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simulator.collectives.transport import Transport
+from simulator.core.arrays import FloatArray, IntArray
+from simulator.core.ir import Compute, Workload
 from simulator.engine.breakdown import Breakdown, Interval, breakdown, exposed_of, merge
 from simulator.engine.isolation import Isolation
 from simulator.engine.records import OpTimes, flows_table, links_table, ops_table
 from simulator.engine.streams import Plan
-from simulator.workload.ir import Compute, Workload
+from simulator.network import FlowRecord
+from simulator.topology import Topology
+from simulator.topology.linkclass import link_classes
 
 
 @dataclass(slots=True)
@@ -70,14 +75,14 @@ class StepResult:
     metadata: dict[str, Any] = field(default_factory=dict)
     _plan: Plan | None = None
     _times: OpTimes | None = None
-    _flow_records: list[Any] = field(default_factory=list)
-    _link_timeline: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    _flow_records: list[FlowRecord] = field(default_factory=list)
+    _link_timeline: tuple[FloatArray, IntArray, FloatArray] | None = None
     _isolation: Isolation | None = None
     _ops: pd.DataFrame | None = None
     _flows: pd.DataFrame | None = None
-    _class_timeline: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    _class_timeline: tuple[FloatArray, IntArray, FloatArray] | None = None
     _class_labels: tuple[str, ...] = ()
-    _class_capacity_Bps: np.ndarray | None = None
+    _class_capacity_Bps: FloatArray | None = None
     _records_merged: bool = False
     _timeline_merged: bool = False
     _class_merged: bool = False
@@ -98,10 +103,10 @@ class StepResult:
         return self._flows
 
     @property
-    def flow_records(self) -> list[Any]:
+    def flow_records(self) -> list[FlowRecord]:
         """Raw flow records (``start_s, end_s, size_B, links, tag, src, dst, latency_s``),
         in order of start time; includes the replays of isolated collectives. Empty unless
-        simulated with ``record=True`` (and ``record_flows`` not ``False``)."""
+        simulated with ``record=True`` (``"timelines"`` keeps none)."""
         if not self._records_merged:
             self._records_merged = True
             if self._isolation is not None:
@@ -111,7 +116,7 @@ class StepResult:
         return self._flow_records
 
     @property
-    def link_timeline(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    def link_timeline(self) -> tuple[FloatArray, IntArray, FloatArray] | None:
         """The fabric's per-link load changes ``(time_s, link, load_Bps)`` (piecewise
         constant, time-ordered), or None when simulated with ``record=False``."""
         if not self._timeline_merged:
@@ -127,7 +132,7 @@ class StepResult:
 
     def link_timeline_of(
         self, link_ids: list[int]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    ) -> tuple[FloatArray, IntArray, FloatArray] | None:
         """:attr:`link_timeline` restricted to ``link_ids`` (without building the rest)."""
         tl = self._link_timeline
         if tl is None or self._timeline_merged or self._isolation is None:
@@ -147,12 +152,12 @@ class StepResult:
         return self._class_labels
 
     @property
-    def link_class_capacity_Bps(self) -> np.ndarray:
+    def link_class_capacity_Bps(self) -> FloatArray:
         """Summed capacity of each link class's links, B/s (utilisation = load / this)."""
         return self._class_capacity_Bps if self._class_capacity_Bps is not None else np.zeros(0)
 
     @property
-    def link_class_timeline(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    def link_class_timeline(self) -> tuple[FloatArray, IntArray, FloatArray] | None:
         """Summed load of each link class ``(time_s, class, load_Bps)``: piecewise constant,
         time-ordered, every class at 0 before its first row; replays of isolated collectives
         included. None when simulated with ``record=False``."""
@@ -197,7 +202,7 @@ class StepResult:
         }
 
 
-def _plain(v: Any) -> Any:
+def _plain(v: object) -> object:
     if isinstance(v, np.generic):
         return v.item()
     if isinstance(v, dict):
@@ -212,20 +217,17 @@ def _plain(v: Any) -> Any:
 def build_result(
     *,
     workload: Workload,
-    topology: Any,
+    topology: Topology,
     plan: Plan,
     times: OpTimes,
-    fabric: Any,
-    extra_link_bytes_B: np.ndarray | None = None,
+    transport: Transport,
     isolation: Isolation | None = None,
     backend: str,
     fidelity: str,
     record: bool,
 ) -> StepResult:
-    """Assemble a :class:`StepResult` from the runner's times and the fabric's counters.
-
-    ``extra_link_bytes_B``: bytes per link that did not go through the fabric (analytical
-    collectives); added to the fabric's counts.
+    """Assemble a :class:`StepResult` from the runner's times and the transport's counters
+    (with the replayed isolated collectives' added).
     """
     steps = max(int(workload.steps_per_program), 1)
     makespan = max(times.end_s, default=0.0)
@@ -268,15 +270,14 @@ def build_result(
             "bubble_s": [b.bubble_s for b in per_rank.values()],
         }
     )
-    n_links = len(topology.links)
-    bytes_B = _array(fabric, "link_bytes_B", n_links)
-    if extra_link_bytes_B is not None:
-        bytes_B = bytes_B + extra_link_bytes_B
-    busy_s = _array(fabric, "link_busy_s", n_links)
-    peak = _array(fabric, "link_peak_util", n_links)
+    fabric = transport.fabric
+    bytes_B = transport.link_bytes_B()
+    busy_s = np.asarray(fabric.link_busy_s, dtype=float)
+    peak = np.asarray(fabric.link_peak_util, dtype=float)
     if isolation is not None:
         bytes_B, busy_s, peak = isolation.add_link_stats(bytes_B, busy_s, peak)
     links = links_table(topology, bytes_B, busy_s, peak, makespan, steps)
+    classes = link_classes(topology)
     return StepResult(
         step_time_s=makespan / steps,
         compute_s=crit.compute_s,
@@ -297,30 +298,18 @@ def build_result(
         metadata=dict(workload.metadata),
         _plan=plan,
         _times=times,
-        _flow_records=list(getattr(fabric, "records", [])) if record else [],
+        _flow_records=list(fabric.records) if record else [],
         _link_timeline=fabric.timeline_arrays() if record else None,
         _isolation=isolation if record and isolation is not None and isolation.uses else None,
-        **_class_fields(topology, fabric, record),
+        _class_timeline=fabric.group_timeline_arrays() if record else None,
+        _class_labels=classes.labels if record else (),
+        _class_capacity_Bps=classes.capacity_Bps if record else None,
     )
 
 
-def _class_fields(topology: Any, fabric: Any, record: bool) -> dict[str, Any]:
-    """The link-class timeline fields of :class:`StepResult` (none without ``record``)."""
-    if not record or not hasattr(topology, "graph") or not hasattr(fabric, "group_timeline_arrays"):
-        return {}
-    from simulator.topology.linkclass import link_classes
-
-    classes = link_classes(topology)
-    return {
-        "_class_timeline": fabric.group_timeline_arrays(),
-        "_class_labels": classes.labels,
-        "_class_capacity_Bps": classes.capacity_Bps,
-    }
-
-
 def _merge_rows(
-    a: tuple[np.ndarray, np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray, np.ndarray]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    a: tuple[FloatArray, IntArray, FloatArray], b: tuple[FloatArray, IntArray, FloatArray]
+) -> tuple[FloatArray, IntArray, FloatArray]:
     """Rows of ``a`` then ``b``, stably sorted by time (``a`` first at equal times)."""
     if not len(b[0]):
         return a
@@ -329,7 +318,7 @@ def _merge_rows(
     return t[order], lk[order], v[order]
 
 
-def _levels(group: np.ndarray, delta: np.ndarray, n: int) -> np.ndarray:
+def _levels(group: IntArray, delta: FloatArray, n: int) -> FloatArray:
     """Per row, the running sum of ``delta`` within its ``group`` (rows in time order)."""
     out = np.zeros(delta.size)
     for g in range(n):
@@ -337,11 +326,3 @@ def _levels(group: np.ndarray, delta: np.ndarray, n: int) -> np.ndarray:
         if rows.size:
             out[rows] = np.maximum(np.cumsum(delta[rows]), 0.0)  # no negative round-off
     return out
-
-
-def _array(fabric: Any, name: str, n: int) -> np.ndarray:
-    a = getattr(fabric, name, None)
-    if a is None:
-        return np.zeros(n)
-    arr = np.asarray(a, dtype=float)
-    return arr

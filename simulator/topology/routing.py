@@ -37,6 +37,7 @@ from enum import StrEnum
 
 import networkx as nx
 import numpy as np
+import numpy.typing as npt
 
 _MASK64 = (1 << 64) - 1
 _BLOCK = 256  # destination ranks per bit-parallel BFS (multiple of 8)
@@ -127,7 +128,7 @@ class Router:
         # transit successors (as lists and numpy arrays) and endpoint successors per node
         self._tv: list[list[int]] = []
         self._tl: list[list[int]] = []
-        self._tv_np: list[np.ndarray] = []
+        self._tv_np: list[npt.NDArray[np.intp]] = []
         self._ends: list[dict[int, int]] = []
         for succ in self._succ:
             tv = [v for v, _ in succ if self._transit_list[v]]
@@ -135,7 +136,7 @@ class Router:
             self._tl.append([lid for v, lid in succ if self._transit_list[v]])
             self._tv_np.append(np.array(tv, dtype=np.intp))
             self._ends.append({v: lid for v, lid in succ if not self._transit_list[v]})
-        self._blocks: dict[int, np.ndarray] = {}
+        self._blocks: dict[int, npt.NDArray[np.int8]] = {}
         # predecessors grouped by target node (CSR): in_src[in_ptr[v]:in_ptr[v + 1]] -> v
         by_v = np.argsort(np.array(ev, dtype=np.int64), kind="stable")
         self._in_src = np.array(eu, dtype=np.int64)[by_v]
@@ -143,7 +144,7 @@ class Router:
         np.cumsum(np.bincount(np.array(ev, dtype=np.int64), minlength=n), out=self._in_ptr[1:])
 
     # ------------------------------------------------------------------ distances
-    def _distance_block(self, block: int) -> np.ndarray:
+    def _distance_block(self, block: int) -> npt.NDArray[np.int8]:
         """``int8[n_nodes, B]``: column ``j`` holds the hops from every node to destination
         rank ``block * B + j``; ``-1`` where unreachable without transiting an endpoint.
 
@@ -214,7 +215,7 @@ class Router:
             del blocks[next(iter(blocks))]
         return dist
 
-    def _column(self, dst_rank: int) -> np.ndarray:
+    def _column(self, dst_rank: int) -> npt.NDArray[np.int8]:
         """Hops to ``dst_rank`` from every node (a strided view; -1: unreachable)."""
         return self._distance_block(dst_rank // _BLOCK)[:, dst_rank % _BLOCK]
 
