@@ -47,6 +47,9 @@ AR_CASES: dict[str, tuple[int, str | None]] = {
 #: ASTRA-sim analytical backend, 1 GiB all-reduce (issue 18: measured elsewhere, not here).
 ASTRA_SIM_S = {1024: 2.15, 4096: 42.6}
 
+#: commsim before this work, as issue 18 measured it on the same VM under lighter load.
+ISSUE_BEFORE_S = {1024: 0.54, 4096: 3.39, 16384: 24.8}
+
 
 def ar_topology(nodes: int) -> dict[str, Any]:
     """A three-tier non-blocking fat tree of radix-64 switches, ``nodes`` DGX-A100-like nodes."""
@@ -197,9 +200,21 @@ def plot(results: list[dict[str, Any]], path: Path, names: dict[str, str]) -> No
             continue
         x, y = np.array([a for a, _ in ar], float), np.array([b for _, b in ar], float)
         k, c = np.polyfit(np.log(x), np.log(y), 1)
-        ax.loglog(x, y, "o-", label=f"commsim {name}, flow fidelity (fit: time ~ GPUs^{k:.2f})")
+        load = np.mean([r["load1"] for r in results if r["root"] == root and r["case"] in AR_CASES])
+        ax.loglog(
+            x,
+            y,
+            "o-",
+            label=f"commsim {name}, flow fidelity, load avg {load:.0f} (fit: GPUs^{k:.2f})",
+        )
         ax.loglog(x, np.exp(c) * x**k, ":", color="grey")
         print(f"{name}: fitted exponent {k:.3f}")
+    ax.loglog(
+        list(ISSUE_BEFORE_S),
+        list(ISSUE_BEFORE_S.values()),
+        "^:",
+        label="commsim before, lighter load (issue 18's table)",
+    )
     ax.loglog(
         list(ASTRA_SIM_S),
         list(ASTRA_SIM_S.values()),
@@ -248,7 +263,16 @@ def main() -> None:
         default=[str(ROOT)],
         help="commsim trees to measure (PYTHONPATH), each case on each tree back to back",
     )
+    ap.add_argument(
+        "--replot", default=None, help="only draw --plot from a --json file of earlier runs"
+    )
     args = ap.parse_args()
+    if args.replot:
+        rows = [json.loads(x) for x in Path(args.replot).read_text().splitlines() if x.strip()]
+        roots = list(dict.fromkeys(r["root"] for r in rows))
+        labels = ["before", "after"] if len(roots) == 2 else [Path(r).name for r in roots]
+        plot(rows, Path(args.plot), dict(zip(roots, labels, strict=True)))
+        return
     if args.child:
         print(json.dumps(run_child(args.child), default=str))
         return

@@ -37,7 +37,6 @@ from simulator.core.arrays import FloatArray, IntArray
 from simulator.core.ir import Collective, Recv, Send
 from simulator.engine.streams import Plan
 from simulator.network import FlowRecord
-from simulator.topology.linkclass import link_classes
 
 #: Key of a distinct collective: ``(op, group in order, size_B, algo, root)``.
 CollKey = tuple[str, tuple[int, ...], float, str, int]
@@ -86,7 +85,7 @@ def lone_run(
     """
     op, group, size_B, algo, root = key
     keep_flows = record if flows is None else record and flows
-    groups = link_classes(transport.ctx.topology).of_link if record else None
+    groups = transport.ctx.link_classes.of_link if record else None
     tr, info = run_alone(
         transport.ctx,
         op,

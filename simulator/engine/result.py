@@ -29,7 +29,6 @@ from simulator.engine.records import OpTimes, flows_table, links_table, ops_tabl
 from simulator.engine.streams import Plan
 from simulator.network import FlowRecord
 from simulator.topology import Topology
-from simulator.topology.linkclass import link_classes
 
 
 @dataclass(slots=True)
@@ -277,7 +276,7 @@ def build_result(
     if isolation is not None:
         bytes_B, busy_s, peak = isolation.add_link_stats(bytes_B, busy_s, peak)
     links = links_table(topology, bytes_B, busy_s, peak, makespan, steps)
-    classes = link_classes(topology)
+    classes = transport.ctx.link_classes
     return StepResult(
         step_time_s=makespan / steps,
         compute_s=crit.compute_s,

@@ -24,8 +24,6 @@ from collections.abc import Callable, Hashable
 from functools import partial
 from typing import Literal
 
-import numpy as np
-import numpy.typing as npt
 import simpy
 
 from simulator.collectives.backend import BackendProfile
@@ -41,7 +39,6 @@ from simulator.engine.result import StepResult, build_result
 from simulator.engine.streams import Plan, build_plan
 from simulator.network import Fabric
 from simulator.topology import Topology
-from simulator.topology.linkclass import link_classes
 
 #: ``compute_model(op, rank) -> seconds`` for :class:`Compute` ops without ``duration_s``.
 ComputeModel = Callable[[Compute, int], float]
@@ -102,7 +99,7 @@ def simulate(
     env = simpy.Environment()
     flows = record is True
     record = bool(record)
-    groups = _link_groups(topology) if record else None
+    groups = ctx.link_classes.of_link if record else None
     fabric = Fabric(
         env, topology.capacity_Bps, record=flows, record_timeline=record, link_group=groups
     )
@@ -122,11 +119,6 @@ def simulate(
         fidelity=fid.value,
         record=record,
     )
-
-
-def _link_groups(topology: Topology) -> npt.NDArray[np.intp]:
-    """Link class index per link id (see :mod:`simulator.topology.linkclass`)."""
-    return link_classes(topology).of_link
 
 
 def _compute_durations(plan: Plan, compute_model: ComputeModel | None) -> list[float]:

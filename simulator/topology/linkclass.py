@@ -11,7 +11,6 @@ tracks are drawn from.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,14 +41,9 @@ class LinkClasses:
     count: npt.NDArray[np.intp]
 
 
-_CACHE: weakref.WeakKeyDictionary[Topology, LinkClasses] = weakref.WeakKeyDictionary()
-
-
 def link_classes(topology: Topology) -> LinkClasses:
-    """The :class:`LinkClasses` of ``topology`` (cached per topology object)."""
-    hit = _CACHE.get(topology)
-    if hit is not None:
-        return hit
+    """The :class:`LinkClasses` of ``topology`` (a simulation keeps them on its
+    :class:`~simulator.collectives.context.SimContext`)."""
     tiers = switch_tiers(topology)
     graph = topology.graph
 
@@ -65,7 +59,7 @@ def link_classes(topology: Topology) -> LinkClasses:
         of_link[lk.id] = index.setdefault(key, len(index))
     keys = list(index)
     n = len(keys)
-    out = LinkClasses(
+    return LinkClasses(
         labels=tuple(f"{k} {a}->{b}" for k, a, b in keys),
         kind=tuple(k for k, _, _ in keys),
         src_level=tuple(a for _, a, _ in keys),
@@ -76,5 +70,3 @@ def link_classes(topology: Topology) -> LinkClasses:
         ),
         count=np.bincount(of_link, minlength=n).astype(np.intp),
     )
-    _CACHE[topology] = out
-    return out
