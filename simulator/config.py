@@ -18,7 +18,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+)
 
 from simulator.errors import InputError
 from simulator.resources import resolve
@@ -181,8 +190,31 @@ class StrategyConfig(_Model):
     fold: bool | None = None  # representative ranks + mirrors; None: automatic (world > 16)
 
 
+class ModelArch(StrEnum):
+    """Model families: decoder-only LLMs and the applications of :mod:`simulator.workload.apps`."""
+
+    DECODER = "decoder"
+    ENCODER_DECODER = "encoder_decoder"  # machine translation (layers = encoder layers)
+    CONFORMER = "conformer"  # speech recognition (seq_len = encoder frames)
+    DCGAN = "dcgan"  # generator + discriminator (hidden = ngf = ndf)
+
+
+class AppConfig(_Model):
+    """Shapes only the applications use (see :mod:`simulator.workload.apps`)."""
+
+    decoder_layers: PosInt | None = None  # encoder_decoder; default: layers
+    target_len: PosInt | None = None  # target tokens / output labels; default: seq_len
+    conv_kernel: PosInt = 32  # conformer depthwise kernel (Gulati et al. 2020)
+    input_features: PosInt = 80  # conformer mel bins per frame
+    decoder_hidden: PosInt = 640  # conformer RNN-T decoder width
+    latent: PosInt = 100  # dcgan z
+    image_size: PosInt = 64  # dcgan image side (pixels)
+    image_channels: PosInt = 3  # dcgan image channels
+
+
 class ModelConfig(_Model):
-    """Decoder-only transformer shape (see :class:`~simulator.workload.modelspec.ModelSpec`)."""
+    """Model shape: a decoder-only transformer (see
+    :class:`~simulator.workload.modelspec.ModelSpec`) unless ``arch`` names an application."""
 
     name: str = "model"
     layers: PosInt
@@ -196,6 +228,17 @@ class ModelConfig(_Model):
     top_k: PosInt = 1
     tie_embeddings: bool = True
     flash_attention: bool = False
+    arch: ModelArch = ModelArch.DECODER
+    app: AppConfig = AppConfig()
+
+    @model_serializer(mode="wrap")
+    def _drop_default_app(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Leave ``arch``/``app`` out of dumps of decoder-only models (outputs unchanged)."""
+        out: dict[str, Any] = handler(self)
+        if self.arch is ModelArch.DECODER and self.app == AppConfig():
+            out.pop("arch", None)
+            out.pop("app", None)
+        return out
 
 
 class TrainingConfig(_Model):

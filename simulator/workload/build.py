@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator.config import Scenario, StrategyKind
+from simulator.config import ModelArch, Scenario, StrategyKind
 from simulator.errors import InputError
 from simulator.workload.costmodel import CostModel, cost_model_for
 from simulator.workload.ir import Workload
@@ -77,6 +77,10 @@ def build_workload(scenario: Scenario, topology: Any) -> BuiltWorkload:
         )
     except InputError as err:
         raise err.located(file=scenario.source_file, field_prefix="hardware") from None
+    if scenario.model.arch is not ModelArch.DECODER:  # machine translation, speech, GANs
+        from simulator.workload.apps.build import build_app
+
+        return build_app(scenario, topology, cost)
     prof = profile_from_model(
         spec,
         cost,
