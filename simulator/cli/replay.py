@@ -59,20 +59,23 @@ def replay_command(args: argparse.Namespace) -> int:
     src = Path(args.trace_dir)
     if not src.is_dir():
         raise InputError("not a directory", file=str(src))
-    if any(src.glob("*.et")) and not any(src.glob("rank*.trace.json*")):
-        out = _replay_chakra(src, args)
-    elif args.strategy or args.world:
-        out = _reshard(src, args)
-    else:
-        from simulator.traces.replay import replay
+    from simulator.report import progress
 
-        out = replay(
-            str(src),
-            topology=args.topology,
-            backend=args.backend,
-            fidelity=args.fidelity,
-            link_et=args.link_et,
-        )
+    with progress.track(f"replaying {src}"):
+        if any(src.glob("*.et")) and not any(src.glob("rank*.trace.json*")):
+            out = _replay_chakra(src, args)
+        elif args.strategy or args.world:
+            out = _reshard(src, args)
+        else:
+            from simulator.traces.replay import replay
+
+            out = replay(
+                str(src),
+                topology=args.topology,
+                backend=args.backend,
+                fidelity=args.fidelity,
+                link_et=args.link_et,
+            )
     if args.chakra_out:
         _export(src, Path(args.chakra_out))
         out["chakra_out"] = args.chakra_out

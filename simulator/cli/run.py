@@ -72,6 +72,7 @@ def run_command(args: argparse.Namespace) -> int:
     from simulator.cli import emit_json
     from simulator.config import load_scenario
     from simulator.engine import DeadlockError
+    from simulator.report import progress
 
     out = Path(args.out) if args.out else None
     if out is not None:
@@ -87,7 +88,9 @@ def run_command(args: argparse.Namespace) -> int:
         if out is not None:
             sub = out if len(variants) == 1 else out / _safe_name(sc.name, i)
         try:
-            payload, summary = _run_one(sc, args, sub)
+            label = f"{sc.name}: simulating" + (f" and writing {sub}" if sub else "")
+            with progress.track(f"[{i + 1}/{len(variants)}] {label}"):
+                payload, summary = _run_one(sc, args, sub)
         except DeadlockError as err:
             print(f"commsim run: error: {sc.name}: {err}", file=sys.stderr)
             return 1

@@ -61,6 +61,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     """Run the sweep and print or write its results. Exit status."""
     from simulator.cli import emit_json
     from simulator.errors import InputError
+    from simulator.report import progress
     from simulator.sweep import parse_vary, run_sweep
 
     if args.workers is not None and args.workers < 1:
@@ -71,14 +72,15 @@ def sweep_command(args: argparse.Namespace) -> int:
     vary = parse_vary(args.vary)
     if not vary:
         raise InputError("give at least one KEY=V1,V2,...", field="--vary")
-    res = run_sweep(
-        args.scenario,
-        vary,
-        list(args.overrides),
-        scheduler=args.scheduler,
-        workers=args.workers,
-        fidelity=args.fidelity,
-    )
+    with progress.track("sweep"):
+        res = run_sweep(
+            args.scenario,
+            vary,
+            list(args.overrides),
+            scheduler=args.scheduler,
+            workers=args.workers,
+            fidelity=args.fidelity,
+        )
     if out is not None:
         _write(out, res)
     if args.json:

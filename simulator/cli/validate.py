@@ -13,7 +13,6 @@ The rig needs root (network namespaces); see docs/rig.md. ``--json`` prints
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 from simulator.cli import emit_json
 from simulator.errors import InputError
+from simulator.report import progress
 
 #: The rig topology used for a world size when ``--topology`` is not given.
 DEFAULT_TOPOLOGY = {2: "rig-2host", 4: "rig-4host-2rack"}
@@ -121,11 +121,12 @@ def validate_command(args: argparse.Namespace) -> int:
         what_if=[t.strip() for t in args.what_if.split(",")] if args.what_if else None,
         tiers=tiers,
         timeout_s=args.timeout,
-        log=lambda msg: print(msg, file=sys.stderr, flush=True),
+        log=progress.note,
         **kw,
     )
     try:
-        cases = validator.run()
+        with progress.track("validate on the rig"):
+            cases = validator.run()
     finally:
         if tmp is not None:
             tmp.cleanup()
@@ -157,7 +158,8 @@ def validate_command(args: argparse.Namespace) -> int:
 def _published(args: argparse.Namespace) -> int:
     from simulator.measure.published import validate_published
 
-    rows = validate_published()
+    with progress.track("published references"):
+        rows = validate_published()
     if args.json:
         emit_json({"rows": rows})
         return 0

@@ -99,9 +99,12 @@ def replay(
     local recordings). ``backend``: profile name/path/object, or None for the manifest's.
     """
     from simulator.engine import simulate
+    from simulator.report import progress
     from simulator.topology import load_topology
 
+    progress.set_total(3, f"importing {trace_dir}")
     imp = import_trace_dir(trace_dir, link_et=link_et)
+    progress.advance(description=f"simulating {len(imp.good_steps)} measured steps")
     topo_name = (
         topology if topology is not None else imp.manifest.get("topology", f"loopback-{imp.world}")
     )
@@ -120,6 +123,7 @@ def replay(
         )
     chain = chained_workload(imp, steps)
     res = simulate(chain.workload, topo, backend=be, fidelity=fidelity)
+    progress.advance(description="comparing measured and predicted")
     ops = res.ops
     times = {
         (int(r), int(i)): (float(s), float(e))
