@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.prices import Price, price_of
 from simulator.sweep import run_sweep
 
@@ -28,8 +28,8 @@ DEFAULT_PP = (1, 2, 4, 8, 16)
 def explain(p: dict[str, Any], target_step_s: float) -> dict[str, Any]:
     """Why a point won or lost, with figures: ``{"reason", "over_memory_B", "over_target_s",
     "hbm_B"}``. Every failing condition is named (a point can be both too big and too slow)."""
+    from simulator.core.units import format_size, format_time
     from simulator.hardware import get_gpu
-    from simulator.units import format_size, format_time
 
     if "error" in p:
         return {"reason": f"cannot run: {p['error']}"}

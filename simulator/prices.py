@@ -8,7 +8,7 @@ A price file is YAML, one entry per GPU (catalogue names, case-insensitive), USD
 
 GPUs the file does not name keep the shipped assumption
 (``simulator/data/hardware.yaml``, ``price_per_gpu_hour``). Mistakes raise
-:class:`~simulator.errors.InputError` naming the file and the entry.
+:class:`~simulator.core.errors.InputError` naming the file and the entry.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.hardware import get_gpu
 
 

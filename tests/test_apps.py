@@ -7,15 +7,15 @@ import itertools
 
 import pytest
 
+from simulator.build import app_spec, build_variants, build_workload
 from simulator.config import load_scenario
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.topology.builders.mesh import NVLINK_BRICKS, RING_ORDER
 from simulator.topology.loader import load_topology
-from simulator.workload.apps.build import app_spec, concat_phases
+from simulator.workload.apps.build import concat_phases
 from simulator.workload.apps.conformer import ConformerSpec
 from simulator.workload.apps.dcgan import DCGANSpec, step_flops
 from simulator.workload.apps.encdec import EncDecSpec
-from simulator.workload.build import build_variants, build_workload
 
 BIG = EncDecSpec(
     encoder_layers=6,
@@ -164,7 +164,7 @@ def test_concat_phases_orders_the_second_phase_after_the_first() -> None:
 
 
 def test_concat_phases_rejects_different_step_counts() -> None:
-    from simulator.workload.ir import Workload
+    from simulator.core.ir import Workload
 
     with pytest.raises(ValueError, match="same number of steps"):
         concat_phases(

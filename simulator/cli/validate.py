@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.cli import emit_json
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.report import progress
 
 #: The rig topology used for a world size when ``--topology`` is not given.

@@ -37,7 +37,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.measure.cases import (
     BASE_STRATEGY,
     TOPOLOGY_STRATEGIES,

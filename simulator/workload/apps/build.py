@@ -25,72 +25,17 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from simulator.config import AppConfig, ModelArch, Scenario, StrategyConfig
-from simulator.errors import InputError
+from simulator.core.ir import Program, Workload
+from simulator.core.vocab import DType
 from simulator.workload.apps.conformer import ConformerSpec
 from simulator.workload.apps.dcgan import ConvLayer, DCGANSpec
 from simulator.workload.apps.encdec import EncDecSpec
 from simulator.workload.costmodel import CostModel
-from simulator.workload.ir import Program, Workload
 from simulator.workload.memory import memory_per_gpu
-from simulator.workload.modelspec import DType
 from simulator.workload.profile import ADAM_BYTES_PER_PARAM_EXCL_GRAD, LayerCost, LayerProfile
+from simulator.workload.strategies.options import StrategyConfig
 
 AppSpec = EncDecSpec | ConformerSpec | DCGANSpec
-
-
-def app_spec(scenario: Scenario) -> AppSpec:
-    """The application spec a scenario's ``model`` describes (``arch`` other than decoder)."""
-    m, tr = scenario.model, scenario.training
-    app: AppConfig = m.app
-    if m.arch is ModelArch.ENCODER_DECODER:
-        return EncDecSpec(
-            name=m.name,
-            encoder_layers=m.layers,
-            decoder_layers=app.decoder_layers or m.layers,
-            hidden=m.hidden,
-            heads=m.heads,
-            ffn_hidden=m.ffn_hidden or 4 * m.hidden,
-            vocab=m.vocab,
-            src_len=tr.seq_len,
-            tgt_len=app.target_len or tr.seq_len,
-        )
-    if m.arch is ModelArch.CONFORMER:
-        return ConformerSpec(
-            name=m.name,
-            layers=m.layers,
-            hidden=m.hidden,
-            heads=m.heads,
-            conv_kernel=app.conv_kernel,
-            input_features=app.input_features,
-            frames=tr.seq_len,
-            labels=app.target_len or tr.seq_len,
-            decoder_hidden=app.decoder_hidden,
-            vocab=m.vocab,
-        )
-    if m.arch is ModelArch.DCGAN:
-        spec = DCGANSpec(
-            name=m.name,
-            image_size=app.image_size,
-            channels=app.image_channels,
-            latent=app.latent,
-            ngf=m.hidden,
-            ndf=m.hidden,
-        )
-        try:
-            n = spec.stages + 1
-        except ValueError as exc:
-            raise InputError(
-                str(exc), file=scenario.source_file, field="model.app.image_size"
-            ) from None
-        if m.layers != n:
-            raise InputError(
-                f"a {app.image_size}-pixel DCGAN has {n} layers per network, got {m.layers}",
-                file=scenario.source_file,
-                field="model.layers",
-            )
-        return spec
-    raise ValueError(f"{m.arch.value} is not an application")
 
 
 def _layer(
@@ -237,10 +182,11 @@ def dcgan_phase_profiles(
     return prof(d_step), prof(g_step)
 
 
-def phase_profiles(spec: AppSpec, cost: CostModel, scenario: Scenario) -> list[LayerProfile]:
+def phase_profiles(
+    spec: AppSpec, cost: CostModel, *, micro_batch: int, act: DType, grad: DType
+) -> list[LayerProfile]:
     """The profiles of one training step, one per phase (two for a GAN)."""
-    tr = scenario.training
-    b, act, grad = tr.micro_batch, tr.dtype, scenario.grad_dtype
+    b = micro_batch
     if isinstance(spec, EncDecSpec):
         return [encdec_profile(spec, cost, b, act, grad)]
     if isinstance(spec, ConformerSpec):
@@ -292,17 +238,6 @@ def concat_phases(phases: list[Workload]) -> Workload:
     )
 
 
-def check_strategy(scenario: Scenario, st: StrategyConfig) -> None:
-    """Applications are data-parallel: reject tensor, pipeline and expert parallelism."""
-    for key in ("tp", "pp", "ep"):
-        if getattr(st, key) != 1:
-            raise InputError(
-                f"{scenario.model.arch.value} models run data-parallel only (expected 1)",
-                file=scenario.source_file,
-                field=f"strategy.{key}",
-            )
-
-
 def app_memory(profiles: list[LayerProfile], st: StrategyConfig, dp: int) -> dict[str, float]:
     """Memory per GPU: both models' parameter state, the larger phase's activations."""
     params = sum(p.total_params() for p in profiles)
@@ -311,59 +246,3 @@ def app_memory(profiles: list[LayerProfile], st: StrategyConfig, dp: int) -> dic
     mem["activations"] = max(sum(lc.activation_B for lc in p.layers) for p in profiles)
     mem["total"] = mem["params"] + mem["grads"] + mem["optimizer"] + mem["activations"]
     return mem
-
-
-def build_app(scenario: Scenario, topology: Any, cost: CostModel) -> Any:
-    """:func:`simulator.workload.build.build_workload` for an application scenario.
-
-    Returns a :class:`~simulator.workload.build.BuiltWorkload`.
-    """
-    from simulator.workload.build import BuiltWorkload
-    from simulator.workload.strategies import build_from_profile
-
-    st, tr = scenario.strategy, scenario.training
-    check_strategy(scenario, st)
-    spec = app_spec(scenario)
-    profiles = phase_profiles(spec, cost, scenario)
-    world = int(topology.num_ranks)
-    try:
-        phases = [
-            build_from_profile(
-                p, st, world, topology, global_batch=tr.global_batch, micro_batch=tr.micro_batch
-            )
-            for p in profiles
-        ]
-    except ValueError as exc:
-        raise InputError(
-            f"{exc} (topology {scenario.topology} has {world} ranks)",
-            file=scenario.source_file,
-            field="strategy",
-        ) from None
-    wl = phases[0] if len(phases) == 1 else concat_phases(phases)
-    dp = int(str(wl.metadata.get("dp", world))) if st.kind.value == "collective" else 1
-    meta: dict[str, Any] = {
-        "scenario": scenario.name,
-        "model": spec.name,
-        "arch": scenario.model.arch.value,
-        "params": spec.total_params(),
-        "model_flops_per_step": spec.model_flops_per_sample() * tr.global_batch,
-        "gpu": cost.gpu,
-        "peak_flops": cost.peak_flops,
-        "efficiency": cost.efficiency,
-        "efficiency_source": cost.source,
-        "ideal_bubble_fraction": 0.0,
-        "world": world,
-        **{f"workload.{k}": val for k, val in wl.metadata.items()},
-    }
-    wl.metadata.update({"scenario": scenario.name})
-    ref = None
-    if scenario.reference is not None:
-        ref = {"step_time_s": scenario.reference.step_time_s, "source": scenario.reference.source}
-    return BuiltWorkload(
-        workload=wl,
-        compute_model=cost,
-        memory_per_gpu_B=app_memory(profiles, st, dp),
-        reference=ref,
-        metadata=meta,
-        profile=profiles[-1],
-    )
