@@ -158,7 +158,7 @@ def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[dict[
         )
     if out is not None:
         payload["out"] = str(out)
-        write_outputs(out, sc, result, payload)
+        write_outputs(out, sc, result, payload, topology=topology, k_links=args.links)
 
     def summary() -> None:
         print_summary(
@@ -243,7 +243,15 @@ def _plain_dict(m: Any) -> dict[str, Any]:
     return dict(json.loads(json.dumps(dict(m or {}), default=str)))
 
 
-def write_outputs(out: Path, scenario: Any, result: Any, payload: dict[str, Any]) -> None:
+def write_outputs(
+    out: Path,
+    scenario: Any,
+    result: Any,
+    payload: dict[str, Any],
+    *,
+    topology: Any = None,
+    k_links: int = 8,
+) -> None:
     """Write every output file into ``out`` (marker first, so a half-written DIR is ours)."""
     import json
 
@@ -258,6 +266,6 @@ def write_outputs(out: Path, scenario: Any, result: Any, payload: dict[str, Any]
     (out / "scenario.resolved.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
     (out / "result.json").write_text(json.dumps(payload, indent=2, default=_json_default))
     write_tables(result, out)
-    write_timeline(result, out / "timeline.json")
+    write_timeline(result, out / "timeline.json", k_links=k_links, topology=topology)
     plot_timeline(result, out / "timeline.png")
     plot_links(result, out / "links.png")
