@@ -102,10 +102,11 @@ def tier_counter_events(
     df = df[df["bytes_B"] > 0]
     if df.empty:
         return []
+    meta = {"ph": "M", "pid": pid, "tid": 0}
     events: list[dict[str, Any]] = [
-        {"ph": "M", "name": "process_name", "pid": pid, "tid": 0, "args": {"name": "link tiers"}},
-        {"ph": "M", "name": "process_sort_index", "pid": pid, "tid": 0, "args": {"sort_index": pid}},
-    ]  # fmt: skip
+        {**meta, "name": "process_name", "args": {"name": "link tiers"}},
+        {**meta, "name": "process_sort_index", "args": {"sort_index": pid}},
+    ]
     ids = [int(x) for x in df["link"]]
     edges, b = binned_bytes(result, ids, bins)
     width = float(edges[1] - edges[0])
