@@ -53,6 +53,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--workers", type=int, help="local cluster worker processes (default: cores)")
     p.add_argument("--fidelity", choices=FIDELITIES, help="override the scenario's fidelity")
     p.add_argument("--out", metavar="DIR", help="write sweep.csv and sweep.json into DIR")
+    p.add_argument("--plot", metavar="PNG", help="draw step time against the first --vary key")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=sweep_command)
 
@@ -83,10 +84,16 @@ def sweep_command(args: argparse.Namespace) -> int:
         )
     if out is not None:
         _write(out, res)
+    if args.plot:
+        from simulator.report.sweepplot import plot_sweep
+
+        res["plot"] = str(plot_sweep(res, args.plot))
     if args.json:
         emit_json(res)
     else:
         _print_table(res)
+        if args.plot:
+            print(f"wrote {res['plot']}")
         if out is not None:
             print(f"wrote {out}/")
     return 0

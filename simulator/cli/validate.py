@@ -60,6 +60,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--timeout", type=float, default=900.0, help="seconds per recording")
     p.add_argument("--out", help="write validate.json, scatter.png and traces/ here")
     p.add_argument("--published", action="store_true", help="compare with published figures")
+    p.add_argument(
+        "--plot", metavar="PNG", help="draw predicted against measured (or published) here"
+    )
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=validate_command)
 
@@ -141,6 +144,8 @@ def validate_command(args: argparse.Namespace) -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "validate.json").write_text(json.dumps(obj, indent=2))
         scatter_png(cases, out_dir / "scatter.png")
+    if args.plot:
+        scatter_png(cases, Path(args.plot))
     if args.json:
         emit_json(obj)
         return 0
@@ -160,8 +165,13 @@ def _published(args: argparse.Namespace) -> int:
 
     with progress.track("published references"):
         rows = validate_published()
+    plot = None
+    if args.plot:
+        from simulator.measure.published_plot import published_png
+
+        plot = str(published_png(rows, args.plot))
     if args.json:
-        emit_json({"rows": rows})
+        emit_json({"rows": rows, **({"plot": plot} if plot else {})})
         return 0
     print(f"{'reference':<40} {'expected':>12} {'predicted':>12} {'unit':<10} {'error_%':>8}")
     for r in rows:
@@ -169,4 +179,6 @@ def _published(args: argparse.Namespace) -> int:
             f"{r['reference']:<40} {r['expected']:>12.4g} {r['predicted']:>12.4g} "
             f"{r['unit']:<10} {r['error_pct']:>8.1f}"
         )
+    if plot:
+        print(f"wrote {plot}")
     return 0
