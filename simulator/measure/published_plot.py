@@ -39,8 +39,8 @@ def published_png(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
         lo, hi = min(values) * 0.8, max(values) * 1.25
         tol = max(float(r["tolerance_pct"]) for r in sel) / 100.0
         ax.plot([lo, hi], [lo, hi], "k--", lw=0.8, label="predicted = published")
-        ax.fill_between([lo, hi], [lo * (1 - tol), hi * (1 - tol)], [lo * (1 + tol), hi * (1 + tol)],
-                        color="grey", alpha=0.15, label=f"+/- {tol:.0%}")  # fmt: skip
+        band = ([lo * (1 - tol), hi * (1 - tol)], [lo * (1 + tol), hi * (1 + tol)])
+        ax.fill_between([lo, hi], *band, color="grey", alpha=0.15, label=f"+/- {tol:.0%}")
         if hi / lo > 10:  # a wide range: log axes with plain labels, none on minor ticks
             ax.set_xscale("log")
             ax.set_yscale("log")
