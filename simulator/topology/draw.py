@@ -231,16 +231,26 @@ def _annotate_rows(
             ax.text(1.02, (lo + hi) / 2, _links_text(between), ha="left", va="center",
                     fontsize=8, style="italic")  # fmt: skip
     if detailed and ys:
-        bottom = rows[ys[0]]
-        by_host: dict[str, list[float]] = {}
-        for v in bottom:
-            if host[v]:
-                by_host.setdefault(str(host[v]), []).append(pos[v][0])
-        if 1 < len(by_host) <= 40:
-            for h, xs in by_host.items():
-                ax.annotate(
-                    h, (sum(xs) / len(xs), ys[0]), xytext=(0, -40), textcoords="offset points",
-                    ha="center", va="top", fontsize=8, color="dimgray",
-                )  # fmt: skip
+        _host_names(ax, rows[ys[0]], pos, host, ys[0])
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(ys[0] - 0.8, ys[-1] + 0.4)
+
+
+def _host_names(
+    ax: Axes,
+    bottom: list[str],
+    pos: dict[str, tuple[float, float]],
+    host: dict[str, str | None],
+    y: float,
+) -> None:
+    """Each host's name under the middle of its nodes in the bottom row (2..40 hosts)."""
+    by_host: dict[str, list[float]] = {}
+    for v in bottom:
+        if host[v]:
+            by_host.setdefault(str(host[v]), []).append(pos[v][0])
+    if 1 < len(by_host) <= 40:
+        for h, xs in by_host.items():
+            ax.annotate(
+                h, (sum(xs) / len(xs), y), xytext=(0, -40), textcoords="offset points",
+                ha="center", va="top", fontsize=8, color="dimgray",
+            )  # fmt: skip
