@@ -153,4 +153,7 @@ def _print_table(res: dict[str, Any]) -> None:
         print("\n".join(errors))
     if any(p.get("fits_memory") is False for p in res["points"]):
         print("(!) the memory estimate exceeds the GPU's HBM: that point would not fit")
-    print(f"{len(res['points'])} points in {res['wall_s']:.1f} s (scheduler {res['scheduler']})")
+    print(
+        f"{len(res['points'])} points; the sweep took {res['wall_s']:.1f} s of wall time "
+        f"(scheduler {res['scheduler']})"
+    )
