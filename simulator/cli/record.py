@@ -69,6 +69,7 @@ def register(subparsers: Any) -> None:
 def record_command(args: argparse.Namespace) -> int:
     """Run the recording; print a summary (or the manifest with --json)."""
     from simulator.cli import emit_json
+    from simulator.measure.rig import launch_on_rig
     from simulator.traces.models import GPTConfig
     from simulator.traces.recipe import CommBackend, RecordConfig, RecordStrategy
     from simulator.traces.record import record
@@ -101,7 +102,9 @@ def record_command(args: argparse.Namespace) -> int:
             f"recording {cfg.world} ranks x {cfg.steps} steps of {cfg.strategy.value} "
             f"({cfg.backend.value})"
         ):
-            manifest = record(cfg, topology=args.topology, timeout_s=args.timeout)
+            manifest = record(
+                cfg, topology=args.topology, timeout_s=args.timeout, launcher=launch_on_rig
+            )
     except RuntimeError as err:
         print(f"commsim record: error: {err}", file=sys.stderr)
         return 1

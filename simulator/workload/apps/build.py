@@ -23,7 +23,7 @@ separately here: the scenario's efficiency must be an end-to-end figure (``hardw
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TypedDict
 
 from simulator.core.ir import Program, Workload
 from simulator.core.vocab import DType
@@ -59,7 +59,19 @@ def _layer(
     )
 
 
-def _frame(cost: CostModel, b: int, act: DType, grad: DType, name: str) -> dict[str, Any]:
+class _Frame(TypedDict):
+    """The :class:`LayerProfile` fields every application profile fills the same way."""
+
+    micro_batch: int
+    act_bytes: int
+    grad_bytes: int
+    optimizer_s_per_param: float
+    achieved_flops: float
+    memory_Bps: float
+    source: str
+
+
+def _frame(cost: CostModel, b: int, act: DType, grad: DType, name: str) -> _Frame:
     return {
         "micro_batch": b,
         "act_bytes": act.bytes,
