@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,9 @@ class _Bar:
     task: Any
 
 
-_STACK: list[_Bar] = []
+#: The innermost open bar of this context (a ContextVar, not module state: each thread or task
+#: sees its own).
+_BAR: ContextVar[_Bar | None] = ContextVar("commsim_progress_bar", default=None)
 
 
 def enabled() -> bool:
@@ -64,17 +67,17 @@ def track(description: str, total: float | None = None) -> Iterator[None]:
         redirect_stderr=False,
     )
     with progress:
-        _STACK.append(_Bar(progress, progress.add_task(description, total=total)))
+        token = _BAR.set(_Bar(progress, progress.add_task(description, total=total)))
         try:
             yield
         finally:
-            _STACK.pop()
+            _BAR.reset(token)
 
 
 def set_total(total: float, description: str | None = None) -> None:
     """Set the open bar's total (and description); nothing without a bar."""
-    if _STACK:
-        bar = _STACK[-1]
+    bar = _BAR.get()
+    if bar is not None:
         kw: dict[str, Any] = {"total": total}
         if description is not None:
             kw["description"] = description
@@ -83,8 +86,8 @@ def set_total(total: float, description: str | None = None) -> None:
 
 def advance(n: float = 1.0, description: str | None = None) -> None:
     """Advance the open bar by ``n`` units (and relabel it); nothing without a bar."""
-    if _STACK:
-        bar = _STACK[-1]
+    bar = _BAR.get()
+    if bar is not None:
         kw: dict[str, Any] = {"advance": n}
         if description is not None:
             kw["description"] = description
@@ -93,7 +96,8 @@ def advance(n: float = 1.0, description: str | None = None) -> None:
 
 def note(message: str) -> None:
     """Print a line on stderr, above the open bar if there is one (so it does not tear it)."""
-    if _STACK:
-        _STACK[-1].progress.console.print(message, markup=False, highlight=False)
+    bar = _BAR.get()
+    if bar is not None:
+        bar.progress.console.print(message, markup=False, highlight=False)
     else:
         print(message, file=sys.stderr, flush=True)
