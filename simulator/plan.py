@@ -63,6 +63,18 @@ def explain(p: dict[str, Any], target_step_s: float) -> dict[str, Any]:
     }
 
 
+def _judge(p: dict[str, Any], target_step_s: float, prices: dict[str, Price] | None) -> None:
+    """Price one point (the user's price or the catalogue's), explain it and give its verdict."""
+    if "error" not in p:
+        price = price_of(str(p.get("gpu", "")), prices)
+        p["price_per_gpu_hour_usd"] = None if price is None else price.usd_per_gpu_hour
+        p["price_source"] = None if price is None else price.source
+        gpu_hours = p["gpus"] * p["step_time_s"] / 3600.0
+        p["cost_per_step_usd"] = None if price is None else gpu_hours * price.usd_per_gpu_hour
+    p.update(explain(p, target_step_s))
+    p["verdict"] = _verdict(p, target_step_s)
+
+
 def _verdict(p: dict[str, Any], target_step_s: float) -> str:
     if "error" in p:
         return "cannot run"
@@ -135,17 +147,7 @@ def plan_capacity(
     )
     verdicts: dict[str, int] = {}
     for p in res["points"]:
-        if "error" not in p:
-            price = price_of(str(p.get("gpu", "")), prices)
-            p["price_per_gpu_hour_usd"] = None if price is None else price.usd_per_gpu_hour
-            p["price_source"] = None if price is None else price.source
-            p["cost_per_step_usd"] = (
-                None
-                if price is None
-                else p["gpus"] * p["step_time_s"] / 3600.0 * price.usd_per_gpu_hour
-            )
-        p.update(explain(p, target_step_s))
-        p["verdict"] = _verdict(p, target_step_s)
+        _judge(p, target_step_s, prices)
         verdicts[p["verdict"]] = verdicts.get(p["verdict"], 0) + 1
     ranked = sorted(
         (p for p in res["points"] if p["verdict"] == "ok"),

@@ -85,6 +85,25 @@ def _span(spans: list[tuple[float, float]], same_clock: bool) -> float:
     return min(e - s for s, e in spans)
 
 
+def _load(
+    trace_dir: str, link_et: bool, topology: Any, backend: Any
+) -> tuple[ImportedTrace, Any, Any, Any]:
+    """The recording (ticking the progress bar: import, simulate, compare), its topology, the
+    topology's name or object as given, and the backend (the manifest's unless given)."""
+    from simulator.report import progress
+    from simulator.topology import load_topology
+
+    progress.set_total(3, f"importing {trace_dir}")
+    imp = import_trace_dir(trace_dir, link_et=link_et)
+    progress.advance(description=f"simulating {len(imp.good_steps)} measured steps")
+    topo_name = (
+        topology if topology is not None else imp.manifest.get("topology", f"loopback-{imp.world}")
+    )
+    topo = load_topology(topo_name) if isinstance(topo_name, str) else topo_name
+    be = backend if backend is not None else imp.manifest.get("backend", "gloo")
+    return imp, topo, topo_name, be
+
+
 def replay(
     trace_dir: str,
     *,
@@ -100,16 +119,8 @@ def replay(
     """
     from simulator.engine import simulate
     from simulator.report import progress
-    from simulator.topology import load_topology
 
-    progress.set_total(3, f"importing {trace_dir}")
-    imp = import_trace_dir(trace_dir, link_et=link_et)
-    progress.advance(description=f"simulating {len(imp.good_steps)} measured steps")
-    topo_name = (
-        topology if topology is not None else imp.manifest.get("topology", f"loopback-{imp.world}")
-    )
-    topo = load_topology(topo_name) if isinstance(topo_name, str) else topo_name
-    be = backend if backend is not None else imp.manifest.get("backend", "gloo")
+    imp, topo, topo_name, be = _load(trace_dir, link_et, topology, backend)
     hosts = imp.manifest.get("hostnames") or []
     same_clock = len(set(hosts)) <= 1
     measured = imp.measured_step_times_s()
