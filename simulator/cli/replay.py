@@ -87,23 +87,26 @@ def replay_command(args: argparse.Namespace) -> int:
                 file=str(co),
                 field="--chakra-out",
             )
-    if any(src.glob("*.et")) and not any(src.glob("rank*.trace.json*")):
-        out = _replay_chakra(src, args)
-    elif args.strategy or args.world:
-        out = _reshard(src, args)
-        resharded = out.pop("_workload")
-    else:
-        from simulator.traces.replay import replay
+    from simulator.report import progress
 
-        out = replay(
-            str(src),
-            topology=args.topology,
-            backend=args.backend,
-            fidelity=args.fidelity,
-            link_et=args.link_et,
-            mirror_missing=args.mirror_ranks,
-            out_dir=Path(args.out) if args.out else None,
-        )
+    with progress.track(f"replaying {src}"):
+        if any(src.glob("*.et")) and not any(src.glob("rank*.trace.json*")):
+            out = _replay_chakra(src, args)
+        elif args.strategy or args.world:
+            out = _reshard(src, args)
+            resharded = out.pop("_workload")
+        else:
+            from simulator.traces.replay import replay
+
+            out = replay(
+                str(src),
+                topology=args.topology,
+                backend=args.backend,
+                fidelity=args.fidelity,
+                link_et=args.link_et,
+                mirror_missing=args.mirror_ranks,
+                out_dir=Path(args.out) if args.out else None,
+            )
     if args.chakra_out:
         _export(src, Path(args.chakra_out), args, resharded)
         out["chakra_out"] = args.chakra_out

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from simulator.core.errors import InputError
 from simulator.core.units import parse_size
 from simulator.core.vocab import CollectiveOp
+from simulator.report import progress
 from simulator.resources import data_file
 
 #: The shipped reference file.
@@ -395,11 +396,15 @@ def validate_published(
     chosen = set(references) if references is not None else known
 
     rows: list[dict[str, Any]] = []
+    nccl = [n for n in refs.nccl_tests if n.reference in chosen and Kind.NCCL_TESTS in wanted_kinds]
+    training = [t for t in refs.training if t.reference in chosen and Kind.TRAINING in wanted_kinds]
+    progress.set_total(len(nccl) + len(training), "published references")
     if Kind.NCCL_TESTS in wanted_kinds:
         for n in refs.nccl_tests:
             if n.reference in chosen:
                 fid = fidelity or DEFAULT_FIDELITY[Kind.NCCL_TESTS]
                 rows.append(_row(Kind.NCCL_TESTS, n, predict_nccl(n, fidelity=fid), fid))
+                progress.advance(description=n.reference)
     if Kind.TRAINING in wanted_kinds:
         for t in refs.training:
             if t.reference in chosen:
@@ -407,6 +412,7 @@ def validate_published(
                 fid = fidelity or DEFAULT_FIDELITY[Kind.TRAINING]
                 pred = predict_training(t, cluster, fidelity=fid)
                 rows.append(_row(Kind.TRAINING, t, pred, fid))
+                progress.advance(description=t.reference)
     return rows
 
 
