@@ -23,6 +23,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from simulator.errors import InputError
 from simulator.resources import resolve
 from simulator.workload.modelspec import DType, ModelSpec, Recompute
+from simulator.workload.software import Software
 
 
 def _size(v: Any) -> float:
@@ -216,6 +217,7 @@ class HardwareConfig(_Model):
     mfu: Fraction | None = None
     mfu_source: str | None = None
     memory_efficiency: Fraction | None = None
+    software: Software | None = None  # kernel generation (workload/software.py); None: newest
 
 
 class NetworkConfig(_Model):

@@ -6,10 +6,15 @@ gradient in the backward pass: 4 all-reduces of ``b s h`` per layer per micro-ba
 al. 2019 Fig. 4; Korthikanti et al. 2022 Sec. 4.2.2). With sequence parallelism (Korthikanti et
 al. 2022 Sec. 4.2.2) each all-reduce becomes an all-gather before the block and a
 reduce-scatter after it (the same bytes on the wire). TP ops are on the critical path: the next
-compute waits for them. Not modelled: Megatron's overlap of the backward all-gather with the
-weight-gradient GEMM, and the extra all-gather sequence parallelism repeats in the backward pass
-to rebuild a block's input for the weight gradient (Korthikanti et al. 2022 Sec. 4.2.2); both
-are small next to the four collectives counted here.
+compute waits for them, with one exception: Megatron-LM 2022 (``overlap_tail``) issues the
+backward all-reduce of a block's input gradient asynchronously and computes the weight gradient
+of the block's column-parallel linear meanwhile (Korthikanti et al. 2022 Sec. 6.2). That weight
+gradient is at least :data:`WGRAD_TAIL` of the block's backward (GPT MLP: fc1's is 1/4 of it;
+attention: QKV's is 6/(16 + 8 s/h), 0.26-0.35 for h = 2304-25600), so the all-reduce runs
+under the last ``WGRAD_TAIL`` of the block's compute. With sequence parallelism Megatron
+overlaps the reduce-scatter the same way but re-gathers the block's input for that weight
+gradient (Korthikanti et al. 2022 Sec. 4.2.2), and their Table 4 measures no backward gain
+(11.9 ms -> 11.8 ms per 22B layer), so there the collectives stay as counted here.
 
 ``strategy.tensor.qkv: separate`` models torch's DTensor plan with q, k and v as three
 ``ColwiseParallel`` linears (the PyTorch tensor-parallel tutorial's plan, and the recorder's):
@@ -28,6 +33,10 @@ from simulator.workload.strategies.context import RankBuilder, deps_of
 
 STREAM = "comm.tp"
 
+#: Share of a TP block's backward that is the weight gradient of its column-parallel linear, a
+#: lower bound over GPT layouts (see the module docstring).
+WGRAD_TAIL = 0.25
+
 
 def tp_block(
     rb: RankBuilder,
@@ -39,11 +48,14 @@ def tp_block(
     layer: int,
     microbatch: int,
     post_collectives: int = 1,
+    overlap_tail: bool = False,
 ) -> int:
     """Emit one TP block (collective before/after its compute); return the last op id.
 
     ``post_collectives``: all-reduces after the compute without sequence parallelism (3 for the
     backward of an attention block whose q, k, v are separate column-parallel linears).
+    ``overlap_tail``: without sequence parallelism, the all-reduce(s) start before the last
+    :data:`WGRAD_TAIL` of the compute (the weight gradient) and run beside it.
     """
     ctx = rb.ctx
     group = ctx.layout.tp_group(rb.p, rb.d)
@@ -62,15 +74,26 @@ def tp_block(
             layer=layer,
             microbatch=microbatch,
         )
+    tail = WGRAD_TAIL * duration_s if overlap_tail and not sp else 0.0
     c = rb.compute(
         name,
-        duration_s,
+        duration_s - tail,
         deps=(*deps, pre),
         category=category,
         layer=layer,
         microbatch=microbatch,
     )
     last = c
+    wgrad = None
+    if tail > 0.0:
+        wgrad = rb.compute(
+            f"{name}.wgrad",
+            tail,
+            deps=(c,),
+            category=category,
+            layer=layer,
+            microbatch=microbatch,
+        )
     for i in range(1 if sp else post_collectives):
         suffix = "tp_rs" if sp else f"tp_ar{i or ''}"
         post = rb.collective(
@@ -86,4 +109,13 @@ def tp_block(
         )
         if post is not None:
             last = post
+    if wgrad is not None:
+        last = rb.compute(
+            f"{name}.join",
+            0.0,
+            deps=(last, wgrad),
+            category=category,
+            layer=layer,
+            microbatch=microbatch,
+        )
     return last
