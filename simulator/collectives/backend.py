@@ -46,6 +46,7 @@ Unknown or missing keys raise :class:`InputError` naming the file and the field.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -353,23 +354,39 @@ def _load_path(path: str) -> BackendProfile:
     return parse_backend(data, file=path)
 
 
-def load_backend(name_or_path: str | Path | BackendProfile) -> BackendProfile:
-    """A backend profile: a shipped NAME (``nccl``, ``gloo``), a YAML PATH, or a profile.
+def load_backend(
+    name_or_path: str | Path | BackendProfile, *, ranks: int | None = None
+) -> BackendProfile:
+    """A backend profile: a shipped NAME (``nccl``, ``gloo``), a calibrated family's NAME
+    (``gloo-rig``: the fit for ``ranks``, see :mod:`simulator.collectives.calibrated`), a YAML
+    PATH, or a profile.
+
+    A calibrated family without a fit for ``ranks`` loads its 2-rank fit and warns
+    (:class:`~simulator.collectives.calibrated.CalibrationFallbackWarning`) naming it.
 
     Raises :class:`InputError` (listing the shipped names) when neither exists, or naming the
     file and field when the YAML is wrong.
     """
+    from simulator.collectives import calibrated
+
     if isinstance(name_or_path, BackendProfile):
         return name_or_path
     p = Path(name_or_path)
     if p.is_file():
         return _load_path(str(p))
-    candidate = BACKENDS_DIR / f"{p.name.removesuffix('.yaml')}.yaml"
+    stem = p.name.removesuffix(".yaml")
+    candidate = BACKENDS_DIR / f"{stem}.yaml"
     if p.parent == Path(".") and candidate.is_file():
         return _load_path(str(candidate))
+    found = calibrated.resolve(stem, ranks) if p.parent == Path(".") else None
+    if found is not None:
+        path, note = found
+        if note is not None:
+            warnings.warn(note, calibrated.CalibrationFallbackWarning, stacklevel=2)
+        return _load_path(str(path))
     raise InputError(
         f"no such file, and no shipped backend of that name (shipped: "
-        f"{', '.join(shipped_backends())})",
+        f"{', '.join(shipped_backends() + calibrated.families())})",
         file=str(name_or_path),
         field="backend",
     )

@@ -86,7 +86,7 @@ def simulate_collective(
 
     op = coerce(CollectiveOp, op, field="op")
     fid = coerce(Fidelity, fidelity, field="fidelity")
-    profile = load_backend(backend)
+    profile = load_backend(backend, ranks=topology.num_ranks if ranks is None else len(ranks))
     if not (size_B >= 0 and np.isfinite(size_B)):
         raise InputError(f"size must be a finite number of bytes >= 0, got {size_B}", field="size")
     group = check_group(topology, range(topology.num_ranks) if ranks is None else ranks)

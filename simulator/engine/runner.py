@@ -83,7 +83,7 @@ def simulate(
     except ValueError as exc:
         choices = ", ".join(f.value for f in Fidelity)
         raise WorkloadError(f"unknown fidelity {fidelity!r} (choose {choices})") from exc
-    profile = load_backend(backend) if isinstance(backend, str) else backend
+    profile = load_backend(backend, ranks=workload.world) if isinstance(backend, str) else backend
 
     plan = build_plan(workload, topology.num_ranks)
     durations = _compute_durations(plan, compute_model)
