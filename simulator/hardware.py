@@ -8,7 +8,7 @@ document it comes from); this module reads it once into frozen dataclasses in SI
 * :func:`get_link` -> :class:`LinkSpec` (per-direction bandwidth of one port/link, hop latency).
 * :func:`gpu_names`, :func:`link_names`, :func:`wan_latency_per_km_s`.
 
-Names are matched case-insensitively; unknown names raise :class:`~simulator.errors.InputError`
+Names are matched case-insensitively; unknown names raise :class:`~simulator.core.errors.InputError`
 listing the known ones.
 """
 
@@ -21,8 +21,8 @@ from typing import Any
 
 import yaml
 
-from simulator.errors import InputError
-from simulator.units import parse_bandwidth, parse_flops, parse_size, parse_time
+from simulator.core.errors import InputError
+from simulator.core.units import parse_bandwidth, parse_flops, parse_size, parse_time
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 
 _PKG = Path(__file__).resolve().parent
 

@@ -22,7 +22,7 @@ from simulator.collectives.analytical import (
     ring_all_gather_time,
     ring_all_reduce_time,
 )
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.network import Fabric
 
 GiB = float(1 << 30)

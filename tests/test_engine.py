@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 
 from simulator.collectives import simulate_collective
+from simulator.core.ir import Program, Workload
+from simulator.core.vocab import CollectiveOp
 from simulator.engine import DeadlockError, WorkloadError, simulate
 from simulator.topology import load_topology
-from simulator.workload.ir import CollectiveOp, Program, Workload
 
 GBPS8 = 1e9  # "8Gbps" in B/s
 LAT = 1e-6

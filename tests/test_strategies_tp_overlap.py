@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
+from simulator.build import build_workload
 from simulator.config import scenario_from_dict
+from simulator.core.ir import Collective, Compute
 from simulator.engine import simulate
 from simulator.topology import load_topology
-from simulator.workload.build import build_workload
-from simulator.workload.ir import Collective, Compute
 from simulator.workload.strategies.tensor import WGRAD_TAIL
 
 TOPO = load_topology("dgx-a100")

@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 
 
 def register(subparsers: Any) -> None:

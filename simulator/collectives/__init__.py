@@ -14,7 +14,8 @@ from simulator.collectives.registry import ALGORITHMS, build_schedule, supports
 from simulator.collectives.runner import choose, run_collective, run_collectives
 from simulator.collectives.schedule import Phase, Schedule, Transfer
 from simulator.collectives.simulate import CollectiveResult, simulate_collective
-from simulator.collectives.types import Algorithm, Fidelity, busbw_factor
+from simulator.collectives.types import busbw_factor
+from simulator.core.vocab import Algorithm, Fidelity
 
 __all__ = [
     "ALGORITHMS",

@@ -55,11 +55,10 @@ from typing import Any
 
 import yaml
 
-from simulator.collectives.types import Algorithm, coerce
-from simulator.errors import InputError
+from simulator.core.errors import InputError
+from simulator.core.units import UnitError, parse_bandwidth, parse_size, parse_time
+from simulator.core.vocab import Algorithm, CollectiveOp, coerce
 from simulator.topology import LinkKind
-from simulator.units import UnitError, parse_bandwidth, parse_size, parse_time
-from simulator.workload.ir import CollectiveOp
 
 BACKENDS_DIR = Path(__file__).resolve().parent.parent / "data" / "backends"
 

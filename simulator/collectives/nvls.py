@@ -32,11 +32,10 @@ from dataclasses import replace
 
 from simulator.collectives.backend import BackendProfile, ProtocolProfile
 from simulator.collectives.schedule import Schedule, Transfer, uniform_phase
-from simulator.collectives.types import Algorithm
-from simulator.errors import InputError
+from simulator.core.errors import InputError
+from simulator.core.vocab import Algorithm, CollectiveOp
 from simulator.topology import Topology
 from simulator.topology.model import NodeKind
-from simulator.workload.ir import CollectiveOp
 
 #: Sequential steps of one NVLS all-reduce: the reducing load, then the multicast store.
 NVLS_DEPTH = 2

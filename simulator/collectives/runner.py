@@ -26,11 +26,10 @@ from simulator.collectives.flows import FlowPlanner, PlannedFlows, planner_for
 from simulator.collectives.nvls import nvls_protocols
 from simulator.collectives.registry import build_schedule, supports
 from simulator.collectives.schedule import Schedule, pipeline
-from simulator.collectives.types import Algorithm, Fidelity, coerce
-from simulator.errors import InputError
+from simulator.core.errors import InputError
+from simulator.core.vocab import Algorithm, CollectiveOp, Fidelity, coerce
 from simulator.network import FlowSpec
 from simulator.topology import Topology
-from simulator.workload.ir import CollectiveOp
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ import simpy
 
 from simulator.collectives.backend import BackendProfile, load_backend
 from simulator.collectives.runner import RunInfo, check_group, run_collective_info
-from simulator.collectives.types import Algorithm, Fidelity, busbw_factor, coerce
-from simulator.errors import InputError
+from simulator.collectives.types import busbw_factor
+from simulator.core.errors import InputError
+from simulator.core.vocab import Algorithm, CollectiveOp, Fidelity, coerce
 from simulator.topology import Topology
-from simulator.workload.ir import CollectiveOp
 
 
 @dataclass(frozen=True)

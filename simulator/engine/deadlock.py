@@ -14,10 +14,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from simulator.core.ir import Collective, Recv, Send
 from simulator.engine.errors import DeadlockError
 from simulator.engine.records import OpTimes
 from simulator.engine.streams import Plan
-from simulator.workload.ir import Collective, Recv, Send
 
 #: At most this many blocked ops are described in the message (all are in ``.blocked``).
 MAX_LINES = 12

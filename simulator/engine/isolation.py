@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 import simpy
 
+from simulator.core.ir import Collective, Recv, Send
 from simulator.engine.streams import Plan
-from simulator.workload.ir import Collective, Recv, Send
 
 #: Key of a distinct collective: ``(op, group in order, size_B, algo, root)``.
 CollKey = tuple[str, tuple[int, ...], float, str, int]

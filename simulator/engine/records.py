@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simulator.core.ir import Collective, Compute, Recv, Send
 from simulator.engine.streams import Plan
-from simulator.workload.ir import Collective, Compute, Recv, Send
 
 #: Columns of :attr:`StepResult.ops`, in order.
 OP_COLUMNS: tuple[str, ...] = (

@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simulator.core.ir import Compute, Workload
 from simulator.engine.breakdown import Breakdown, Interval, breakdown, exposed_of, merge
 from simulator.engine.isolation import Isolation
 from simulator.engine.records import OpTimes, flows_table, links_table, ops_table
 from simulator.engine.streams import Plan
-from simulator.workload.ir import Compute, Workload
 
 
 @dataclass(slots=True)

@@ -1,4 +1,4 @@
-"""The engine: run a :class:`~simulator.workload.ir.Workload` on a topology, event by event.
+"""The engine: run a :class:`~simulator.core.ir.Workload` on a topology, event by event.
 
 One simpy environment and one :class:`~simulator.network.Fabric` per simulation. Ops are not
 simpy processes: the runner keeps an integer counter of unfinished predecessors per op and
@@ -24,13 +24,13 @@ from typing import Any
 import numpy as np
 import simpy
 
+from simulator.core.ir import Collective, Compute, Recv, Send, Workload
 from simulator.engine.deadlock import explain_deadlock
 from simulator.engine.errors import WorkloadError
 from simulator.engine.isolation import Isolation, LoneRun, coll_key, find_isolated, lone_run
 from simulator.engine.records import OpTimes
 from simulator.engine.result import StepResult, build_result
 from simulator.engine.streams import Plan, build_plan
-from simulator.workload.ir import Collective, Compute, Recv, Send, Workload
 
 #: ``compute_model(op, rank) -> seconds`` for :class:`Compute` ops without ``duration_s``.
 ComputeModel = Callable[[Compute, int], float]
@@ -75,7 +75,8 @@ def simulate(
             collective disagree on op or size, a peer outside the job, ...).
         DeadlockError: ops are left waiting when no event is left; the message names them.
     """
-    from simulator.collectives import Fidelity, load_backend
+    from simulator.collectives import load_backend
+    from simulator.core.vocab import Fidelity
     from simulator.network import Fabric
 
     try:

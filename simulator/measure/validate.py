@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.measure.cases import (
     BASE_STRATEGY,
     TOPOLOGY_STRATEGIES,

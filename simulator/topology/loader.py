@@ -20,7 +20,7 @@ Routing (either form, optional): ``routing: {ecmp: hash|dmodk}`` picks how route
 equal-cost paths (:class:`~simulator.topology.routing.Ecmp`); without it, tree fabrics built by
 the cluster builders use ``dmodk`` and everything else ``hash``.
 
-Unknown keys, wrong types and bad values raise :class:`~simulator.errors.InputError` naming the
+Unknown keys, wrong types and bad values raise :class:`~simulator.core.errors.InputError` naming the
 file and the field, e.g. ``topologies/x.yaml: links[3].bandwidth: ...``.
 """
 
@@ -33,12 +33,12 @@ from typing import Any
 
 import yaml
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
+from simulator.core.units import UnitError, parse_bandwidth, parse_size, parse_time
 from simulator.resources import resolve
 from simulator.topology.graph_builder import GraphBuilder
 from simulator.topology.model import LinkKind, NodeKind, Topology
 from simulator.topology.routing import Ecmp
-from simulator.units import UnitError, parse_bandwidth, parse_size, parse_time
 
 _TOP_KEYS = ("name", "description", "nodes", "links", "ranks", "metadata", "build", "routing")
 _ROUTING_KEYS = ("ecmp",)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.traces.recipe import RecordConfig
 
 WORKER_MODULE = "simulator.traces.worker"

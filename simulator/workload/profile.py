@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from simulator.core.vocab import DType, Recompute
 from simulator.workload.costmodel import CostModel
 from simulator.workload.elementwise import attention_core_bytes, layer_elementwise_bytes
-from simulator.workload.modelspec import DType, ModelSpec, Recompute
+from simulator.workload.modelspec import ModelSpec
 from simulator.workload.software import overlaps_tp_backward
 
 #: Bytes of HBM traffic per parameter of a mixed-precision Adam step: read fp32 master weight,

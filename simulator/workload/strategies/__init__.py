@@ -19,12 +19,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from simulator.config import StrategyConfig, StrategyKind
-from simulator.workload.ir import Workload
+from simulator.core.ir import Workload
 from simulator.workload.profile import LayerProfile
 from simulator.workload.strategies import collective, local_sgd, ps
 from simulator.workload.strategies.context import JobContext
 from simulator.workload.strategies.layout import Layout
+from simulator.workload.strategies.options import StrategyConfig, StrategyKind
 
 #: Folding (representative ranks + mirrors) is switched on automatically above this world size.
 AUTO_FOLD_WORLD = 16

@@ -2,7 +2,7 @@
 
 :class:`JobContext` holds what is common to the job (profile, layout, strategy settings, the
 topology for grouping and mirror decisions); :class:`RankBuilder` wraps one rank's
-:class:`~simulator.workload.ir.Program` with its coordinates.
+:class:`~simulator.core.ir.Program` with its coordinates.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from typing import Any
 
 import networkx as nx
 
-from simulator.config import StrategyConfig
-from simulator.workload.ir import CollectiveOp, Program
+from simulator.core.ir import Program
+from simulator.core.vocab import CollectiveOp
 from simulator.workload.profile import LayerProfile
 from simulator.workload.strategies.layout import Layout
+from simulator.workload.strategies.options import StrategyConfig
 
 
 @dataclass
