@@ -38,6 +38,7 @@ SLOW_TRAINING = {
     "korthikanti-530b-280gpu-full",
     "korthikanti-1t-512gpu-selective",  # ~90 s (64 stages x 512 micro-batches)
     "korthikanti-1t-512gpu-full",
+    "korthikanti-530b-2240gpu-selective-dp8",  # as the 530B rows, with 8 replicas mirrored
 }
 
 
