@@ -74,7 +74,8 @@ def tp_block(
             layer=layer,
             microbatch=microbatch,
         )
-    tail = WGRAD_TAIL * duration_s if overlap_tail and not sp else 0.0
+    # a TP group of one rank has no all-reduce to hide: keep its compute one op
+    tail = WGRAD_TAIL * duration_s if overlap_tail and not sp and len(group) > 1 else 0.0
     c = rb.compute(
         name,
         duration_s - tail,
