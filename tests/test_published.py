@@ -39,6 +39,8 @@ SLOW_TRAINING = {
     "korthikanti-1t-512gpu-selective",  # ~90 s (64 stages x 512 micro-batches)
     "korthikanti-1t-512gpu-full",
     "korthikanti-530b-2240gpu-selective-dp8",  # as the 530B rows, with 8 replicas mirrored
+    "megatron-gpt-310.1b-1920gpu",  # 16 stages x 2 chunks x 144 micro-batches
+    "megatron-gpt-529.6b-2520gpu",  # 35 stages x 3 chunks x 280 micro-batches
 }
 
 
