@@ -23,6 +23,7 @@ from simulator.core.errors import InputError
 from simulator.core.schema import Fraction, PosInt, SchemaModel
 from simulator.core.vocab import DType, Recompute
 from simulator.resources import resolve
+from simulator.topology.model import LinkKind
 from simulator.workload.modelspec import ModelSpec
 from simulator.workload.software import Software
 from simulator.workload.strategies.options import (
@@ -84,8 +85,6 @@ class NetworkConfig(SchemaModel):
     @field_validator("bandwidth_scale", "latency_scale")
     @classmethod
     def _known_kinds(cls, v: dict[str, float]) -> dict[str, float]:
-        from simulator.topology.model import LinkKind
-
         known = {k.value for k in LinkKind}
         for kind in v:
             if kind not in known:

@@ -49,7 +49,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +57,10 @@ import yaml
 from simulator.core.errors import InputError
 from simulator.core.units import UnitError, parse_bandwidth, parse_size, parse_time
 from simulator.core.vocab import Algorithm, CollectiveOp, coerce
+from simulator.resources import resolve, shipped_dir, shipped_names
 from simulator.topology import LinkKind
 
-BACKENDS_DIR = Path(__file__).resolve().parent.parent / "data" / "backends"
+BACKENDS_DIR = shipped_dir("backends")
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,8 +230,10 @@ def _count(x: Any, *, file: str, field: str) -> int:
     return x
 
 
-def parse_backend(data: Any, *, file: str) -> BackendProfile:
+def parse_backend(data: object, *, file: str) -> BackendProfile:
     """Validate a backend mapping (as read from YAML) into a :class:`BackendProfile`."""
+    if not isinstance(data, dict):
+        raise InputError("expected a mapping", file=file)
     _check_keys(
         data, set(_TOP_KEYS), {k for k, req in _TOP_KEYS.items() if req}, file=file, field=""
     )
@@ -340,10 +342,9 @@ def parse_backend(data: Any, *, file: str) -> BackendProfile:
 
 def shipped_backends() -> list[str]:
     """Names of the backend profiles shipped with commsim."""
-    return sorted(p.stem for p in BACKENDS_DIR.glob("*.yaml"))
+    return shipped_names("backends")
 
 
-@lru_cache(maxsize=32)
 def _load_path(path: str) -> BackendProfile:
     try:
         with open(path, encoding="utf-8") as fh:
@@ -363,29 +364,25 @@ def load_backend(
     A calibrated family without a fit for ``ranks`` loads its 2-rank fit and warns
     (:class:`~simulator.collectives.calibrated.CalibrationFallbackWarning`) naming it.
 
+    A name or path is read from disk at every call (nothing cached: a file edited between two
+    simulations is read again); a simulation loads its profile once, in its
+    :class:`~simulator.collectives.context.SimContext`.
+
     Raises :class:`InputError` (listing the shipped names) when neither exists, or naming the
     file and field when the YAML is wrong.
     """
-    from simulator.collectives import calibrated
-
     if isinstance(name_or_path, BackendProfile):
         return name_or_path
+    from simulator.collectives import calibrated
+
     p = Path(name_or_path)
-    if p.is_file():
-        return _load_path(str(p))
     stem = p.name.removesuffix(".yaml")
-    candidate = BACKENDS_DIR / f"{stem}.yaml"
-    if p.parent == Path(".") and candidate.is_file():
-        return _load_path(str(candidate))
-    found = calibrated.resolve(stem, ranks) if p.parent == Path(".") else None
-    if found is not None:
-        path, note = found
-        if note is not None:
-            warnings.warn(note, calibrated.CalibrationFallbackWarning, stacklevel=2)
-        return _load_path(str(path))
-    raise InputError(
-        f"no such file, and no shipped backend of that name (shipped: "
-        f"{', '.join(shipped_backends() + calibrated.families())})",
-        file=str(name_or_path),
-        field="backend",
-    )
+    shipped = shipped_dir("backends") / f"{stem}.yaml"
+    if not p.is_file() and p.parent == Path(".") and not shipped.is_file():
+        found = calibrated.resolve(stem, ranks)
+        if found is not None:
+            path, note = found
+            if note is not None:
+                warnings.warn(note, calibrated.CalibrationFallbackWarning, stacklevel=2)
+            return _load_path(str(path))
+    return _load_path(str(resolve("backends", name_or_path, what="backend", field="backend")))

@@ -14,8 +14,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from simulator.resources import shipped_dir
+
 #: Where calibrated profiles live (the same directory simulator/measure/calibrate.py writes).
-CALIBRATION_DIR = Path(__file__).resolve().parent.parent / "data" / "calibration"
+CALIBRATION_DIR = shipped_dir("calibration")
 #: The rank count of a family's base file (``gloo-rig.yaml``: fitted on rig-2host).
 BASE_RANKS = 2
 

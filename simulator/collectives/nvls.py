@@ -34,6 +34,7 @@ from simulator.collectives.backend import BackendProfile, ProtocolProfile
 from simulator.collectives.schedule import Schedule, Transfer, uniform_phase
 from simulator.core.errors import InputError
 from simulator.core.vocab import Algorithm, CollectiveOp
+from simulator.hardware import get_gpu
 from simulator.topology import Topology
 from simulator.topology.model import NodeKind
 
@@ -101,8 +102,6 @@ def nvls_efficiency(
     gpu = topology.metadata.get("gpu")
     if not gpu:
         return None
-    from simulator.hardware import get_gpu
-
     try:
         link = get_gpu(str(gpu)).scaleup_link
     except (KeyError, ValueError, InputError):

@@ -33,7 +33,6 @@ class Plan:
         dependents: ops that wait for this one, ascending.
         coll_key: rendezvous key of collectives (``None`` for other ops).
         program_ranks: ranks that have a program (sorted).
-        first_op: global index of the first op of each program rank (``-1`` if empty).
         local: ``(rank, op id) -> g``.
     """
 

@@ -30,10 +30,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from simulator.core.errors import InputError
 from simulator.core.units import parse_size
 from simulator.core.vocab import CollectiveOp
+from simulator.resources import data_file
 from simulator.workload.software import Software
 
 #: The shipped reference file.
-PUBLISHED_PATH = Path(__file__).resolve().parent.parent / "data" / "published.yaml"
+PUBLISHED_PATH = data_file("published.yaml")
 
 #: GB/s as nccl-tests prints it (SI: 1e9 bytes per second).
 GBPS = 1e9

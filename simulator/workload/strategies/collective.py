@@ -268,7 +268,6 @@ class _RankProgram:
                 category="bwd",
                 layer=layer,
                 microbatch=mb,
-                overlap_tail=prof.tp_backward_overlap,
             )
             d1 = expert.all_to_all(
                 rb, f"ep.dispatch_bwd.l{layer}.mb{mb}", deps=(m,), layer=layer, microbatch=mb
@@ -282,7 +281,6 @@ class _RankProgram:
                 layer=layer,
                 microbatch=mb,
                 post_collectives=3 if self.ctx.strategy.tensor.qkv is QKVLayout.SEPARATE else 1,
-                overlap_tail=prof.tp_backward_overlap,
             )
             if isinstance(self.sync, Zero3Sync):
                 self.sync.layer_done(a)

@@ -6,7 +6,7 @@ gradient in the backward pass: 4 all-reduces of ``b s h`` per layer per micro-ba
 al. 2019 Fig. 4; Korthikanti et al. 2022 Sec. 4.2.2). With sequence parallelism (Korthikanti et
 al. 2022 Sec. 4.2.2) each all-reduce becomes an all-gather before the block and a
 reduce-scatter after it (the same bytes on the wire). TP ops are on the critical path: the next
-compute waits for them, with one exception: Megatron-LM 2022 (``overlap_tail``) issues the
+compute waits for them, with one exception: Megatron-LM 2022 (``tp_backward_overlap``) issues the
 backward all-reduce of a block's input gradient asynchronously and computes the weight gradient
 of the block's column-parallel linear meanwhile (Korthikanti et al. 2022 Sec. 6.2). That weight
 gradient is at least :data:`WGRAD_TAIL` of the block's backward (GPT MLP: fc1's is 1/4 of it;
@@ -48,14 +48,14 @@ def tp_block(
     layer: int,
     microbatch: int,
     post_collectives: int = 1,
-    overlap_tail: bool = False,
 ) -> int:
     """Emit one TP block (collective before/after its compute); return the last op id.
 
     ``post_collectives``: all-reduces after the compute without sequence parallelism (3 for the
     backward of an attention block whose q, k, v are separate column-parallel linears).
-    ``overlap_tail``: without sequence parallelism, the all-reduce(s) start before the last
-    :data:`WGRAD_TAIL` of the compute (the weight gradient) and run beside it.
+    A backward block (``category == "bwd"``) of a profile with ``tp_backward_overlap`` and no
+    sequence parallelism starts its all-reduce(s) before the last :data:`WGRAD_TAIL` of the
+    compute (the weight gradient), which runs beside them.
     """
     ctx = rb.ctx
     group = ctx.layout.tp_group(rb.p, rb.d)
@@ -75,26 +75,19 @@ def tp_block(
             microbatch=microbatch,
         )
     # a TP group of one rank has no all-reduce to hide: keep its compute one op
-    tail = WGRAD_TAIL * duration_s if overlap_tail and not sp and len(group) > 1 else 0.0
-    c = rb.compute(
+    overlap = category == "bwd" and ctx.profile.tp_backward_overlap and not sp
+    tail = WGRAD_TAIL * duration_s if overlap and len(group) > 1 else 0.0
+    c, wgrad = _compute_with_tail(
+        rb,
         name,
-        duration_s - tail,
+        duration_s,
+        tail,
         deps=(*deps, pre),
         category=category,
         layer=layer,
         microbatch=microbatch,
     )
     last = c
-    wgrad = None
-    if tail > 0.0:
-        wgrad = rb.compute(
-            f"{name}.wgrad",
-            tail,
-            deps=(c,),
-            category=category,
-            layer=layer,
-            microbatch=microbatch,
-        )
     for i in range(1 if sp else post_collectives):
         suffix = "tp_rs" if sp else f"tp_ar{i or ''}"
         post = rb.collective(
@@ -120,3 +113,32 @@ def tp_block(
             microbatch=microbatch,
         )
     return last
+
+
+def _compute_with_tail(
+    rb: RankBuilder,
+    name: str,
+    duration_s: float,
+    tail_s: float,
+    *,
+    deps: Sequence[int | None],
+    category: str,
+    layer: int,
+    microbatch: int,
+) -> tuple[int, int | None]:
+    """The block's compute as one op, or (``tail_s > 0``) as the op the post collectives wait
+    for and a ``.wgrad`` op of ``tail_s`` after it; returns both ids (``None`` for no tail)."""
+    c = rb.compute(
+        name,
+        duration_s - tail_s,
+        deps=deps,
+        category=category,
+        layer=layer,
+        microbatch=microbatch,
+    )
+    if tail_s <= 0.0:
+        return c, None
+    w = rb.compute(
+        f"{name}.wgrad", tail_s, deps=(c,), category=category, layer=layer, microbatch=microbatch
+    )
+    return c, w
