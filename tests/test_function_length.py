@@ -16,7 +16,6 @@ ROOT = Path(__file__).resolve().parents[1]
 LEFT: dict[str, set[str]] = {
     "simulator/cli/validate.py": {"validate_command"},
     "simulator/collectives/backend.py": {"parse_backend"},
-    "simulator/engine/result.py": {"build_result"},
     "simulator/measure/calibrate.py": {"fit_profile"},
     "simulator/measure/rig.py": {"plan_rig"},
     "simulator/report/timeline.py": {"chrome_trace"},

@@ -99,7 +99,6 @@ def simulate(
     runner.run()
     return build_result(
         workload=workload,
-        topology=topology,
         plan=plan,
         times=runner.times,
         transport=transport,
