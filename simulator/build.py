@@ -79,6 +79,7 @@ def build_workload(scenario: Scenario, topology: Any) -> BuiltWorkload:
             efficiency=hw.mfu,
             memory_efficiency=hw.memory_efficiency,
             source=hw.mfu_source,
+            software=hw.software,
         )
     except InputError as err:
         raise err.located(file=scenario.source_file, field_prefix="hardware") from None

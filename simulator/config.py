@@ -32,6 +32,7 @@ from simulator.core.vocab import DType, Recompute
 from simulator.resources import resolve
 from simulator.topology.model import LinkKind
 from simulator.workload.modelspec import ModelSpec
+from simulator.workload.software import Software
 from simulator.workload.strategies.options import (
     PipelineSchedule,
     PSPlacement,
@@ -109,6 +110,7 @@ class HardwareConfig(SchemaModel):
     mfu: Fraction | None = None
     mfu_source: str | None = None
     memory_efficiency: Fraction | None = None
+    software: Software | None = None  # kernel generation (workload/software.py); None: newest
 
 
 class NetworkConfig(SchemaModel):
