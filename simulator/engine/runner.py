@@ -92,7 +92,7 @@ def simulate(
     except ValueError as exc:
         choices = ", ".join(f.value for f in Fidelity)
         raise WorkloadError(f"unknown fidelity {fidelity!r} (choose {choices})") from exc
-    ctx = SimContext(topology, backend)
+    ctx = SimContext(topology, backend, ranks=workload.world)
 
     plan = build_plan(workload, topology.num_ranks)
     durations = _compute_durations(plan, compute_model)

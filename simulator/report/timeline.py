@@ -36,10 +36,17 @@ def _group_label(group: str) -> str:
     return f"g[{ranks[0]},{ranks[1]},..,{ranks[-1]}] ({len(ranks)} ranks)"
 
 
-def chrome_trace(result: StepResult, *, k_links: int = 8, bins: int = 200) -> dict[str, Any]:
-    """The trace as a JSON-ready dict ``{"traceEvents": [...], "displayTimeUnit": "ms", ...}``."""
+def chrome_trace(
+    result: StepResult, *, k_links: int = 8, bins: int = 200, topology: Any = None
+) -> dict[str, Any]:
+    """The trace as a JSON-ready dict ``{"traceEvents": [...], "displayTimeUnit": "ms", ...}``.
+
+    With ``topology``, a process ``link tiers`` adds one counter per link tier (NVLink, PCIe,
+    node uplinks, leaf-spine, spine-core, gateway, WAN) and the ``k_links`` busiest links of
+    each (:func:`simulator.report.linktiers.tier_counter_events`).
+    """
     return {
-        "traceEvents": list(trace_events(result, k_links=k_links, bins=bins)),
+        "traceEvents": list(trace_events(result, k_links=k_links, bins=bins, topology=topology)),
         **_trace_tail(result),
     }
 
@@ -62,9 +69,20 @@ _BATCH = 8192
 
 
 def trace_events(
-    result: StepResult, *, k_links: int = 8, bins: int = 200
+    result: StepResult, *, k_links: int = 8, bins: int = 200, topology: Any = None
 ) -> Iterator[dict[str, Any]]:
     """The events of :func:`chrome_trace`, in order, one at a time."""
+    yield from _op_events(result)
+    yield from link_counter_events(result, k=k_links, bins=bins)
+    if topology is not None:
+        from simulator.report.linktiers import tier_counter_events
+
+        pid = max(result.simulated_ranks, default=0) + 2
+        yield from tier_counter_events(result, topology, k=k_links, bins=bins, pid=pid)
+
+
+def _op_events(result: StepResult) -> Iterator[dict[str, Any]]:
+    """Process and thread names, then one complete event per op."""
     ops = result.ops
     tids: dict[tuple[int, str], int] = {}
     labels: dict[tuple[Any, ...], str] = {}  # op labels repeat: format each once
@@ -137,7 +155,6 @@ def trace_events(
                 "args": args,
             }
         )
-    yield from link_counter_events(result, k=k_links, bins=bins)
 
 
 def _batches(events: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
@@ -259,19 +276,19 @@ def link_counter_events(result: StepResult, *, k: int = 8, bins: int = 200) -> l
     return events
 
 
-def write_timeline(result: StepResult, path: str | Path, *, k_links: int = 8) -> Path:
+def write_timeline(
+    result: StepResult, path: str | Path, *, k_links: int = 8, topology: Any = None
+) -> Path:
     """Write :func:`chrome_trace` as JSON to ``path``; return it."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    # json.dumps (C encoder) then one write: json.dump streams through the pure-Python
-    # encoder, 5x slower on a trace of a million events; the bytes are the same
     # Streamed: the events are encoded a batch at a time (C encoder), never all held as
     # dicts; the bytes are those of json.dumps(chrome_trace(...), separators=(",", ":")).
     enc = json.JSONEncoder(separators=(",", ":")).encode
     with p.open("w", encoding="utf-8") as fh:
         fh.write('{"traceEvents":[')
         first = True
-        for batch in _batches(trace_events(result, k_links=k_links)):
+        for batch in _batches(trace_events(result, k_links=k_links, topology=topology)):
             fh.write(("" if first else ",") + enc(batch)[1:-1])
             first = False
         fh.write("]," + enc(_trace_tail(result))[1:])
