@@ -17,7 +17,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import (
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from simulator.core.errors import InputError
 from simulator.core.schema import Fraction, PosInt, SchemaModel
@@ -25,6 +29,7 @@ from simulator.core.vocab import DType, Recompute
 from simulator.resources import resolve
 from simulator.topology.model import LinkKind
 from simulator.workload.modelspec import ModelShape, ModelSpec
+from simulator.workload.software import Software
 from simulator.workload.strategies.options import (
     PipelineSchedule,
     PSPlacement,
@@ -51,6 +56,7 @@ class HardwareConfig(SchemaModel):
     mfu: Fraction | None = None
     mfu_source: str | None = None
     memory_efficiency: Fraction | None = None
+    software: Software | None = None  # kernel generation (workload/software.py); None: newest
 
 
 class NetworkConfig(SchemaModel):

@@ -108,7 +108,7 @@ def collective_command(args: argparse.Namespace) -> int:
 
     topo = load_topology(args.topology)
     ranks = parse_ranks(args.ranks) if args.ranks else None
-    backend = load_backend(args.backend)
+    backend = load_backend(args.backend, ranks=len(ranks) if ranks else topo.num_ranks)
     sizes = parse_sizes(args.sizes) if args.sizes else [_size(args.size, "--size")]
     rows: list[dict[str, Any]] = []
     for s in sizes:

@@ -92,36 +92,30 @@ def replay_command(args: argparse.Namespace) -> int:
             )
     from dataclasses import replace
 
-    from simulator.studies import ReplayResult, replay, replay_chakra, reshard
+    from simulator.report import progress
+    from simulator.studies import ReplayResult, replay, reshard
 
     out: ReplayResult | ReshardResult | ChakraReplayResult
-    if any(src.glob("*.et")) and not any(src.glob("rank*.trace.json*")):
-        if not args.topology:
-            raise InputError("a Chakra directory needs --topology", field="--topology")
-        chakra = replay_chakra(
-            src, topology=args.topology, backend=args.backend, fidelity=args.fidelity,
-            world=args.world,
-        )  # fmt: skip
-        for w in chakra.warnings:
-            print(f"commsim replay: warning: {w}", file=sys.stderr)
-        out = chakra
-    elif args.strategy or args.world:
-        res = reshard(
-            src, strategy=args.strategy, world=args.world, topology=args.topology,
-            backend=args.backend, fidelity=args.fidelity,
-        )  # fmt: skip
-        resharded = res.workload
-        out = res
-    else:
-        out = replay(
-            str(src),
-            topology=args.topology,
-            backend=args.backend,
-            fidelity=args.fidelity,
-            link_et=args.link_et,
-            mirror_missing=args.mirror_ranks,
-            out_dir=Path(args.out) if args.out else None,
-        )
+    with progress.track(f"replaying {src}"):
+        if any(src.glob("*.et")) and not any(src.glob("rank*.trace.json*")):
+            out = _replay_chakra(src, args)
+        elif args.strategy or args.world:
+            res = reshard(
+                src, strategy=args.strategy, world=args.world, topology=args.topology,
+                backend=args.backend, fidelity=args.fidelity,
+            )  # fmt: skip
+            resharded = res.workload
+            out = res
+        else:
+            out = replay(
+                str(src),
+                topology=args.topology,
+                backend=args.backend,
+                fidelity=args.fidelity,
+                link_et=args.link_et,
+                mirror_missing=args.mirror_ranks,
+                out_dir=Path(args.out) if args.out else None,
+            )
     if args.chakra_out:
         _export(src, Path(args.chakra_out), args, resharded)
         out = replace(out, chakra_out=args.chakra_out)
@@ -154,6 +148,22 @@ def _export(src: Path, out: Path, args: argparse.Namespace, resharded: Any = Non
         if bad:
             raise InputError(f"steps {bad} are not among {imp.good_steps}", field="--steps")
     export_workload(chained_workload(imp, steps).workload, out)
+
+
+def _replay_chakra(src: Path, args: argparse.Namespace) -> ChakraReplayResult:
+    """Simulate a directory of Chakra execution traces (needs ``--topology``); warnings on
+    stderr."""
+    from simulator.studies import replay_chakra
+
+    if not args.topology:
+        raise InputError("a Chakra directory needs --topology", field="--topology")
+    chakra = replay_chakra(
+        src, topology=args.topology, backend=args.backend, fidelity=args.fidelity,
+        world=args.world,
+    )  # fmt: skip
+    for w in chakra.warnings:
+        print(f"commsim replay: warning: {w}", file=sys.stderr)
+    return chakra
 
 
 def _print_replay(out: ReplayResult) -> None:

@@ -80,6 +80,7 @@ def run_command(args: argparse.Namespace) -> int:
     from simulator.cli import emit_json
     from simulator.config import load_scenario
     from simulator.engine import DeadlockError
+    from simulator.report import progress
     from simulator.studies import ScenarioRun
 
     out = Path(args.out) if args.out else None
@@ -107,7 +108,9 @@ def run_command(args: argparse.Namespace) -> int:
 
             export_scenario(sc, chakra if len(variants) == 1 else chakra / _safe_name(sc.name, i))
         try:
-            res, summary = _run_one(sc, args, sub)
+            label = f"{sc.name}: simulating" + (f" and writing {sub}" if sub else "")
+            with progress.track(f"[{i + 1}/{len(variants)}] {label}"):
+                res, summary = _run_one(sc, args, sub)
         except DeadlockError as err:
             print(f"commsim run: error: {sc.name}: {err}", file=sys.stderr)
             return 1
@@ -146,7 +149,7 @@ def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[RunRe
         fidelity=args.fidelity,
         backend=args.backend,
         k_links=args.links,
-        record=out is not None,
+        record="timelines" if out is not None else False,  # --out writes no flows table
         source=str(args.scenario),
     )
     if res.world < res.topology_ranks:
@@ -160,7 +163,7 @@ def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[RunRe
     assert sim is not None  # run_variant always attaches it
     if out is not None:
         res = replace(res, out=str(out))
-        write_outputs(out, sc, sim.result, res.to_json())
+        write_outputs(out, sc, sim.result, res.to_json(), topology=sim.topology, k_links=args.links)
 
     def summary() -> None:
         print_summary(
@@ -201,7 +204,15 @@ def _print_comparison(results: list[RunResult]) -> None:
     Console().print(t)
 
 
-def write_outputs(out: Path, scenario: Any, result: Any, payload: dict[str, Any]) -> None:
+def write_outputs(
+    out: Path,
+    scenario: Any,
+    result: Any,
+    payload: dict[str, Any],
+    *,
+    topology: Any = None,
+    k_links: int = 8,
+) -> None:
     """Write every output file into ``out`` (marker first, so a half-written DIR is ours)."""
     import json
 
@@ -216,6 +227,6 @@ def write_outputs(out: Path, scenario: Any, result: Any, payload: dict[str, Any]
     (out / "scenario.resolved.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
     (out / "result.json").write_text(json.dumps(payload, indent=2, default=_json_default))
     write_tables(result, out)
-    write_timeline(result, out / "timeline.json")
+    write_timeline(result, out / "timeline.json", k_links=k_links, topology=topology)
     plot_timeline(result, out / "timeline.png")
     plot_links(result, out / "links.png")

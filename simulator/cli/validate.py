@@ -14,13 +14,17 @@ The rig needs root (network namespaces); see docs/rig.md. ``--json`` prints
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from simulator.cli import emit_json
 from simulator.core.errors import InputError
+from simulator.report import progress
+
+if TYPE_CHECKING:
+    from simulator.studies import RigValidation
 
 #: The rig topology used for a world size when ``--topology`` is not given.
 DEFAULT_TOPOLOGY = {2: "rig-2host", 4: "rig-4host-2rack"}
@@ -83,6 +87,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="PATH",
         help="with --published: regenerate the tables inside PATH (docs/published-fidelity.md)",
     )
+    p.add_argument(
+        "--plot", metavar="PNG", help="draw predicted against measured (or published) here"
+    )
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=validate_command)
 
@@ -96,7 +103,7 @@ def validate_command(args: argparse.Namespace) -> int:
             raise InputError("only with --published", field="--" + flag.replace("_", "-"))
     from simulator.rig import netns
     from simulator.studies.rig_cases import ModelShape, Tier, parse_strategies
-    from simulator.studies.rig_validation import format_cases, scatter_png, validate_rig
+    from simulator.studies.rig_validation import validate_rig
     from simulator.topology import load_topology
 
     topology = args.topology or DEFAULT_TOPOLOGY.get(args.world or 2)
@@ -130,22 +137,30 @@ def validate_command(args: argparse.Namespace) -> int:
         tmp = tempfile.TemporaryDirectory(prefix="commsim-validate-")
         work = Path(tmp.name)
     try:
-        res = validate_rig(
-            topology,
-            strategies,
-            work,
-            backend=args.backend or "",
-            steps=args.steps,
-            warmup=args.warmup,
-            shape=shape,
-            what_if=[t.strip() for t in args.what_if.split(",")] if args.what_if else None,
-            tiers=tiers,
-            timeout_s=args.timeout,
-            log=lambda msg: print(msg, file=sys.stderr, flush=True),
-        )
+        with progress.track("validate on the rig"):
+            res = validate_rig(
+                topology,
+                strategies,
+                work,
+                backend=args.backend or "",
+                steps=args.steps,
+                warmup=args.warmup,
+                shape=shape,
+                what_if=[t.strip() for t in args.what_if.split(",")] if args.what_if else None,
+                tiers=tiers,
+                timeout_s=args.timeout,
+                log=progress.note,
+            )
     finally:
         if tmp is not None:
             tmp.cleanup()
+    return _rig_report(res, args, out_dir)
+
+
+def _rig_report(res: RigValidation, args: argparse.Namespace, out_dir: Path | None) -> int:
+    """Write ``--out`` and ``--plot``, then print ``res`` (JSON or a table). Exit status."""
+    from simulator.studies.rig_validation import format_cases, scatter_png
+
     obj = res.to_json()
     if out_dir is not None:
         import json
@@ -153,6 +168,8 @@ def validate_command(args: argparse.Namespace) -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "validate.json").write_text(json.dumps(obj, indent=2))
         scatter_png(res.cases, out_dir / "scatter.png")
+    if args.plot:
+        scatter_png(res.cases, Path(args.plot))
     if args.json:
         emit_json(obj)
         return 0
@@ -171,13 +188,18 @@ def _published(args: argparse.Namespace) -> int:
     from simulator.studies import validate_published
     from simulator.studies.published import write_doc
 
-    res = validate_published(args.reference, kinds=args.kind, fidelity=args.fidelity)
+    with progress.track("published references"):
+        res = validate_published(args.reference, kinds=args.kind, fidelity=args.fidelity)
     if args.write_doc:
         write_doc(
             args.write_doc,
             res.rows,
             command=" ".join(["commsim validate --published", *_published_flags(args)]),
         )
+    if args.plot:
+        from simulator.studies.published_plot import published_png
+
+        res = replace(res, plot=str(published_png(res.to_json()["rows"], args.plot)))
     if args.json:
         emit_json(res.to_json())
         return 0
@@ -187,6 +209,8 @@ def _published(args: argparse.Namespace) -> int:
             f"{r.reference:<40} {r.expected:>12.4g} {r.predicted:>12.4g} "
             f"{r.unit:<10} {r.error_pct:>8.1f}"
         )
+    if res.plot:
+        print(f"wrote {res.plot}")
     return 0
 
 

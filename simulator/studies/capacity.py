@@ -7,7 +7,8 @@ builder: world / (tp x pp)), the GPU taken from each topology (``hardware.gpu`` 
 given again in ``base``) and the scenario's global batch kept. A point *qualifies* when it
 runs, its memory estimate fits the GPU's HBM, and its step time is at most the target; the
 qualifying points are ranked by the cost of one training step (every GPU of the cluster billed
-at the catalog's price per GPU-hour, an editable assumption), then by GPU count. The cost of a
+at the catalog's price per GPU-hour, an editable assumption, or the user's price from
+:func:`simulator.prices.load_prices`), then by GPU count. The cost of a
 training run of N steps is N times the cost of one step, so the cheapest step is the cheapest run.
 """
 
@@ -18,11 +19,66 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from simulator.core.errors import InputError
+from simulator.prices import Price, price_of
 from simulator.studies.sweeps import SweepPoint, sweep
 
 #: Default candidate degrees: powers of two that Megatron-style layouts use.
 DEFAULT_TP = (1, 2, 4, 8)
 DEFAULT_PP = (1, 2, 4, 8, 16)
+
+
+def explain(p: SweepPoint, target_step_s: float) -> dict[str, Any]:
+    """Why a point won or lost, with figures: ``{"reason", "over_memory_B", "over_target_s",
+    "hbm_B"}`` (the :class:`SweepPoint` fields). Every failing condition is named (a point can
+    be both too big and too slow)."""
+    from simulator.core.units import format_size, format_time
+    from simulator.hardware import get_gpu
+
+    if p.error is not None:
+        return {"reason": f"cannot run: {p.error}"}
+    hbm_B: float | None
+    try:
+        hbm_B = get_gpu(p.gpu).hbm_B
+    except InputError:
+        hbm_B = None
+    mem_B = p.memory_per_gpu_B
+    step_s = p.step_time_s
+    over_mem = None if hbm_B is None else mem_B - hbm_B
+    over_t = step_s - target_step_s
+    parts = []
+    if over_mem is not None and over_mem > 0 and hbm_B:
+        parts.append(
+            f"memory {format_size(mem_B)} per GPU is {format_size(over_mem)} "
+            f"({over_mem / hbm_B:.0%}) over the {format_size(hbm_B)} of HBM"
+        )
+    if over_t > 0:
+        parts.append(
+            f"step {format_time(step_s)} is {format_time(over_t)} "
+            f"({over_t / target_step_s:.0%}) over the {format_time(target_step_s)} target"
+        )
+    if not parts:
+        parts.append(f"meets the target with {format_time(-over_t)} to spare")
+    return {
+        "reason": "; ".join(parts),
+        "over_memory_B": over_mem,
+        "over_target_s": over_t,
+        "hbm_B": hbm_B,
+    }
+
+
+def _judge(p: SweepPoint, target_step_s: float, prices: dict[str, Price] | None) -> SweepPoint:
+    """Price one point (the user's price or the catalogue's), explain it and give its verdict."""
+    if p.error is None:
+        price = price_of(p.gpu, prices)
+        gpu_hours = p.gpus * p.step_time_s / 3600.0
+        p = replace(
+            p,
+            price_per_gpu_hour_usd=None if price is None else price.usd_per_gpu_hour,
+            price_source=None if price is None else price.source,
+            cost_per_step_usd=None if price is None else gpu_hours * price.usd_per_gpu_hour,
+        )
+    p = replace(p, **explain(p, target_step_s))
+    return replace(p, verdict=_verdict(p, target_step_s))
 
 
 def _verdict(p: SweepPoint, target_step_s: float) -> str:
@@ -43,8 +99,9 @@ class PlanResult:
 
     ``best`` is the cheapest qualifying point (or None), ``ranked`` all qualifying points
     cheapest first, ``verdicts`` counts points per verdict (ok, too slow, out of memory,
-    cannot run, no price), ``points`` every point with its ``verdict`` (grid order).
-    ``target_step_s`` and ``wall_s`` in seconds.
+    cannot run, no price), ``points`` every point with its ``verdict``, ``reason`` and price
+    (grid order). ``target_step_s`` in seconds; ``wall_s`` the sweep's wall-clock seconds (not a
+    step time).
     """
 
     scenario: str
@@ -87,6 +144,7 @@ def plan(
     scheduler: str = "local",
     workers: int | None = None,
     fidelity: str | None = None,
+    prices: dict[str, Price] | None = None,
 ) -> PlanResult:
     """Rank the candidate clusters and layouts that train ``scenario`` within the target.
 
@@ -97,6 +155,8 @@ def plan(
         tp, pp: candidate tensor- and pipeline-parallel degrees (positive integers).
         base: ``KEY=VALUE`` overrides applied to every point.
         scheduler, workers, fidelity: as :func:`simulator.studies.sweeps.sweep`.
+        prices: USD per GPU-hour by GPU (:func:`simulator.prices.load_prices`); GPUs not in
+            it keep the catalogue's assumption.
 
     Raises:
         InputError: a non-positive target, no topology, or a non-positive degree.
@@ -122,7 +182,7 @@ def plan(
         workers=workers,
         fidelity=fidelity,
     )
-    points = tuple(replace(p, verdict=_verdict(p, target_step_s)) for p in res.points)
+    points = tuple(_judge(p, target_step_s, prices) for p in res.points)
     verdicts: dict[str, int] = {}
     for p in points:
         assert p.verdict is not None

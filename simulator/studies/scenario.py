@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from simulator.build import BuiltWorkload, build_workload
 from simulator.config import Scenario, load_scenario
@@ -51,7 +51,7 @@ def simulate_scenario(
     topology: Topology | None = None,
     fidelity: str | None = None,
     backend: str | None = None,
-    record: bool = False,
+    record: bool | Literal["timelines"] = False,
 ) -> ScenarioSimulation:
     """Apply the network what-if, build the workload and simulate one step of ``scenario``.
 
@@ -60,7 +60,8 @@ def simulate_scenario(
         topology: the topology to run on (default: ``load_topology(scenario.topology)``).
         fidelity: collective fidelity override (default: the scenario's).
         backend: backend profile name or file override (default: the scenario's).
-        record: keep per-op and per-link records (needed for tables, timeline and plots).
+        record: keep per-op and per-link records (needed for tables, timeline and plots);
+            ``"timelines"``: the link timelines without the flows table (what ``--out`` needs).
 
     Raises:
         InputError: the scenario does not fit the topology.
@@ -152,7 +153,7 @@ def run_variant(
     fidelity: str | None = None,
     backend: str | None = None,
     k_links: int = 5,
-    record: bool = False,
+    record: bool | Literal["timelines"] = False,
     source: str | None = None,
 ) -> RunResult:
     """Simulate one scenario (one ``compare:`` variant) and describe it.
@@ -220,7 +221,7 @@ def run_scenario(
     fidelity: str | None = None,
     backend: str | None = None,
     k_links: int = 5,
-    record: bool = False,
+    record: bool | Literal["timelines"] = False,
 ) -> ScenarioRun:
     """Load ``scenario`` (shipped name, YAML path or a Scenario) and run every variant.
 

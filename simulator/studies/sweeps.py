@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from simulator.core.errors import InputError
+from simulator.report import progress
 from simulator.resources import resolve
 
 #: Results of one point that are copied from ``commsim run``'s payload (seconds per step).
@@ -76,7 +77,11 @@ class SweepPoint:
     breakdown (``*_s``, seconds per training step), ``memory_per_gpu_B`` (bytes), whether that
     fits the GPU's HBM (None: GPU not in the catalog), ``world`` (ranks of the job), ``gpus``
     (of the topology), ``gpu`` and ``cost_per_step_usd`` (None without a catalog price); a point
-    that cannot run has only ``error``. ``verdict`` is set by capacity planning.
+    that cannot run has only ``error``. ``verdict`` is set by capacity planning
+    (:func:`simulator.studies.capacity.plan`), with the price it used
+    (``price_per_gpu_hour_usd``, USD, and ``price_source``; ``cost_per_step_usd`` recomputed
+    from it) and why the point won or lost: ``reason``, ``over_memory_B`` (bytes over the GPU's
+    HBM, ``hbm_B``; negative: to spare) and ``over_target_s`` (seconds over the target step).
     """
 
     set: dict[str, Any]
@@ -93,6 +98,12 @@ class SweepPoint:
     gpu: str = ""
     cost_per_step_usd: float | None = None
     wall_s: float = 0.0
+    price_per_gpu_hour_usd: float | None = None
+    price_source: str | None = None
+    reason: str | None = None
+    over_memory_B: float | None = None
+    over_target_s: float | None = None
+    hbm_B: float | None = None
     verdict: str | None = None
 
     @property
@@ -102,13 +113,16 @@ class SweepPoint:
 
     def to_json(self) -> dict[str, Any]:
         """``{"set", "error"}`` for a point that cannot run, else ``{"set", "step_time_s",
-        ..., "wall_s"}``; ``verdict`` last when set."""
+        ..., "wall_s"}``; a planned point (``verdict`` set) adds its price and ``reason``
+        (only ``reason`` when it cannot run), ``verdict`` last."""
         d: dict[str, Any] = {"set": self.set}
         if self.error is not None:
             d["error"] = self.error
         else:
             d.update({k: getattr(self, k) for k in _POINT_KEYS})
         if self.verdict is not None:
+            keys = ("reason",) if self.error is not None else _PLAN_KEYS
+            d.update({k: getattr(self, k) for k in keys})
             d["verdict"] = self.verdict
         return d
 
@@ -123,6 +137,15 @@ _POINT_KEYS = (
     "cost_per_step_usd",
     "wall_s",
 )
+#: what capacity planning adds to a point that ran (before its ``verdict``)
+_PLAN_KEYS = (
+    "price_per_gpu_hour_usd",
+    "price_source",
+    "reason",
+    "over_memory_B",
+    "over_target_s",
+    "hbm_B",
+)
 
 
 @dataclass(frozen=True)
@@ -130,7 +153,7 @@ class SweepResult:
     """Every point of a sweep, in grid order (first varied key slowest).
 
     ``vary`` maps each varied key to its values (parsed as YAML); ``wall_s`` is the sweep's
-    wall-clock seconds.
+    wall-clock seconds; ``plot`` the PNG ``commsim sweep --plot`` drew (None: none).
     """
 
     scenario: str
@@ -139,10 +162,12 @@ class SweepResult:
     scheduler: str
     points: tuple[SweepPoint, ...]
     wall_s: float
+    plot: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """``{"scenario", "scenario_file", "vary", "scheduler", "points", "wall_s"}``."""
-        return {
+        """``{"scenario", "scenario_file", "vary", "scheduler", "points", "wall_s"}``, and
+        ``"plot"`` when one was drawn."""
+        d: dict[str, Any] = {
             "scenario": self.scenario,
             "scenario_file": self.scenario_file,
             "vary": self.vary,
@@ -150,6 +175,9 @@ class SweepResult:
             "points": [p.to_json() for p in self.points],
             "wall_s": self.wall_s,
         }
+        if self.plot is not None:
+            d["plot"] = self.plot
+        return d
 
 
 def evaluate_point(
@@ -247,8 +275,12 @@ def sweep(
     if not points:
         raise InputError("nothing to sweep: give at least one --vary KEY=V1,V2", field="--vary")
     t0 = time.perf_counter()
+    progress.set_total(len(points), f"{len(points)} points of {Path(path).stem}")
     if scheduler == "inline":
-        results = [evaluate_point(path, list(base), p, fidelity) for p in points]
+        results = []
+        for p in points:
+            results.append(evaluate_point(path, list(base), p, fidelity))
+            progress.advance()
     else:
         results = _on_dask(path, list(base), points, fidelity, scheduler, workers)
     return SweepResult(
@@ -290,7 +322,7 @@ def _on_dask(
                 evaluate_point, [path] * len(points), [base] * len(points), points,
                 [fidelity] * len(points), pure=False,
             )  # fmt: skip
-            return list(client.gather(futures))
+            return _gather(futures)
     try:
         client = Client(scheduler, timeout="10s")
     except (OSError, TimeoutError, ValueError) as err:
@@ -300,4 +332,13 @@ def _on_dask(
             evaluate_point, [path] * len(points), [base] * len(points), points,
             [fidelity] * len(points), pure=False,
         )  # fmt: skip
-        return list(client.gather(futures))
+        return _gather(futures)
+
+
+def _gather(futures: list[Any]) -> list[SweepPoint]:
+    """Results in grid order, the progress bar advanced as each point finishes."""
+    from distributed import as_completed
+
+    for _ in as_completed(futures):
+        progress.advance()
+    return [f.result() for f in futures]

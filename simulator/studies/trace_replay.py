@@ -193,9 +193,12 @@ def replay(
             (deadlock, unmatched ops), with the engine's explanation.
     """
     from simulator.engine import SimulationError, simulate
+    from simulator.report import progress
     from simulator.topology import load_topology
 
+    progress.set_total(3, f"importing {trace_dir}")
     imp = import_trace_dir(trace_dir, link_et=link_et, mirror_missing=mirror_missing)
+    progress.advance(description=f"simulating {len(imp.good_steps)} measured steps")
     topo_name, be = _defaults(imp, topology, backend, trace_dir)
     topo = load_topology(topo_name) if isinstance(topo_name, str) else topo_name
     hosts = imp.manifest.get("hostnames") or []
@@ -212,6 +215,7 @@ def replay(
         res = simulate(chain.workload, topo, backend=be, fidelity=fidelity)
     except SimulationError as exc:
         raise InputError(f"the imported workload cannot run: {exc}", file=str(trace_dir)) from exc
+    progress.advance(description="comparing measured and predicted")
     preds, rows = _compare(imp, steps, chain, res.ops, same_clock)
     meas_steps = [measured[k] for k in steps]
     n = len(steps)

@@ -25,11 +25,41 @@ KV heads ``g``, head dim ``d = h/a``, FFN width ``f``, vocabulary ``V``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
+from enum import StrEnum
 from typing import ClassVar
+
+from pydantic import SerializerFunctionWrapHandler, model_serializer
 
 from simulator.core.schema import PosInt
 from simulator.core.vocab import DType, Recompute
+
+
+class ModelArch(StrEnum):
+    """Model families: decoder-only LLMs and the applications of :mod:`simulator.workload.apps`."""
+
+    DECODER = "decoder"
+    ENCODER_DECODER = "encoder_decoder"  # machine translation (layers = encoder layers)
+    CONFORMER = "conformer"  # speech recognition (seq_len = encoder frames)
+    DCGAN = "dcgan"  # generator + discriminator (hidden = ngf = ndf)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppConfig:
+    """Shapes only the applications use (see :mod:`simulator.workload.apps`); a scenario's
+    ``model.app`` section (validated by pydantic, unknown keys rejected)."""
+
+    #: a scenario's unknown ``model.app`` key is an error (read by pydantic)
+    __pydantic_config__: ClassVar[dict[str, str]] = {"extra": "forbid"}
+
+    decoder_layers: PosInt | None = None  # encoder_decoder; default: layers
+    target_len: PosInt | None = None  # target tokens / output labels; default: seq_len
+    conv_kernel: PosInt = 32  # conformer depthwise kernel (Gulati et al. 2020)
+    input_features: PosInt = 80  # conformer mel bins per frame
+    decoder_hidden: PosInt = 640  # conformer RNN-T decoder width
+    latent: PosInt = 100  # dcgan z
+    image_size: PosInt = 64  # dcgan image side (pixels)
+    image_channels: PosInt = 3  # dcgan image channels
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,6 +78,9 @@ class ModelShape:
         experts, top_k: mixture of experts (``experts == 1``: dense MLP).
         tie_embeddings: input embedding and LM head share weights (GPT-3).
         flash_attention: attention computed without materialising ``s x s`` scores.
+        arch: the model family; anything but ``decoder`` names an application of
+            :mod:`simulator.workload.apps` (machine translation, speech, GANs).
+        app: shapes only the applications use.
     """
 
     #: a scenario's unknown model key is an error (read by pydantic)
@@ -65,6 +98,17 @@ class ModelShape:
     top_k: PosInt = 1
     tie_embeddings: bool = True
     flash_attention: bool = False
+    arch: ModelArch = ModelArch.DECODER
+    app: AppConfig = field(default_factory=AppConfig)
+
+    @model_serializer(mode="wrap")
+    def _drop_default_app(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        """Leave ``arch``/``app`` out of dumps of decoder-only models (outputs unchanged)."""
+        out: dict[str, object] = handler(self)
+        if self.arch is ModelArch.DECODER and self.app == AppConfig():
+            out.pop("arch", None)
+            out.pop("app", None)
+        return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
