@@ -48,6 +48,7 @@ def simulate(
     record: bool = True,
     chunks: int = 1,
     isolate: bool = True,
+    network: Any = None,
 ) -> StepResult:
     """Simulate one run of ``workload``'s programs on ``topology``.
 
@@ -65,6 +66,11 @@ def simulate(
             use, see :mod:`simulator.engine.isolation`) once and replay it; exact, and much
             faster for tensor-parallel collectives. ``False`` runs every collective on the
             shared fabric (same results up to floating-point rounding).
+        network: network faults in force (:class:`simulator.faults.network.NetworkFaults`):
+            the run starts on ``network.at(0)``; when the network changes during the step,
+            each change switches the routes of new transfers, the fabric's capacities, and
+            re-routes the flows in flight on links that went down (see
+            :mod:`simulator.faults.engine`); isolation is then off.
 
     Returns:
         A :class:`StepResult`; all of its figures are per training step
@@ -85,12 +91,19 @@ def simulate(
         raise WorkloadError(f"unknown fidelity {fidelity!r} (choose {choices})") from exc
     profile = load_backend(backend) if isinstance(backend, str) else backend
 
+    if network is not None:
+        topology = network.at(0.0)
+        isolate = isolate and not network.changes
     plan = build_plan(workload, topology.num_ranks)
     durations = _compute_durations(plan, compute_model)
     env = simpy.Environment()
     fabric = Fabric(env, topology.capacity_Bps, record=record, record_timeline=record)
     iso = Isolation(isolated=find_isolated(plan, topology, profile) if isolate else set())
     runner = _Runner(plan, topology, env, fabric, durations, profile, fid, chunks, iso, record)
+    if network is not None and network.changes:
+        from simulator.faults.engine import network_changes
+
+        env.process(network_changes(runner, network))
     runner.run()
     return build_result(
         workload=workload,
@@ -158,6 +171,7 @@ class _Runner:
         n = len(plan)
         self.times = OpTimes.empty(n)
         self.waits = list(plan.waits)
+        self.left = n  # ops not finished yet
         self.kind = [_kind_code(op) for op in plan.ops]
         self.has_program = set(plan.program_ranks)
         self._expected: dict[tuple[int, ...], list[int]] = {}
@@ -196,6 +210,7 @@ class _Runner:
 
     def _finish(self, g: int) -> None:
         self.times.end_s[g] = self.env.now
+        self.left -= 1
         waits = self.waits
         for d in self.plan.dependents[g]:
             waits[d] -= 1
