@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from simulator.errors import InputError
+from simulator.faults.schema import FaultsConfig
 from simulator.resources import resolve
 from simulator.workload.modelspec import DType, ModelSpec, Recompute
 
@@ -268,6 +269,7 @@ class Scenario(_Model):
     hardware: HardwareConfig = HardwareConfig()
     network: NetworkConfig = NetworkConfig()
     reference: ReferenceConfig | None = None
+    faults: FaultsConfig = FaultsConfig()  # see simulator.faults.schema
     compare: list[Variant] = []
     source_file: str | None = Field(default=None, exclude=True)
 

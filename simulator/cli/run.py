@@ -51,7 +51,24 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", metavar="DIR", help="write tables, timeline and plots into DIR")
     p.add_argument("--links", type=int, default=5, metavar="K", help="busiest links to list")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--steps", type=_positive, metavar="N", help="simulate N perturbed steps")
+    p.add_argument("--seed", type=int, default=0, help="seed of the faults' draws (default 0)")
+    p.add_argument(
+        "--exact-steps",
+        action="store_true",
+        help="with --steps: simulate every step on the event engine (default: re-time)",
+    )
     p.set_defaults(func=run_command)
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return n
 
 
 def check_out_dir(out: Path) -> None:
@@ -131,15 +148,24 @@ def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[dict[
     built = build_workload(sc, topology)
     fidelity = args.fidelity or str(sc.fidelity)
     backend = args.backend or str(sc.backend)
+    faulted = None
+    if not sc.faults.empty:
+        from simulator.faults.scenario import prepare
+
+        perturb = not getattr(args, "steps", None)
+        faulted = prepare(
+            sc, topology, built, str(args.scenario), getattr(args, "seed", 0), perturb
+        )
     t0 = time.perf_counter()
     try:
         result = simulate(
-            built.workload,
+            faulted.workload if faulted else built.workload,
             topology,
             backend=backend,
             fidelity=fidelity,
-            compute_model=built.compute_model,
+            compute_model=faulted.compute_model if faulted else built.compute_model,
             record=out is not None,
+            network=faulted.network if faulted else None,
         )
     except WorkloadError as err:
         raise InputError(f"workload cannot run: {err}", file=str(args.scenario)) from err
@@ -153,9 +179,23 @@ def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[dict[
             f"topology {sc.topology}; the others stay idle",
             file=sys.stderr,
         )
+    steps = None
+    folded = len(built.workload.programs) < built.workload.world_size
+    if getattr(args, "steps", None) or (sc.faults.compute and folded):
+        from simulator.faults.scenario import Prepared, many_steps
+
+        prep = faulted or Prepared(None, built.workload, built.compute_model)
+        steps = many_steps(sc, topology, built, prep, args, result)
+        payload.update(steps.summary())
+    if not sc.faults.empty:
+        payload["faults"] = sc.faults.model_dump(mode="json", exclude_defaults=True)
     if out is not None:
         payload["out"] = str(out)
         write_outputs(out, sc, result, payload)
+        if steps is not None:
+            from simulator.faults.scenario import write_steps
+
+            write_steps(out, steps, sc.name)
 
     def summary() -> None:
         print_summary(
@@ -251,7 +291,8 @@ def write_outputs(out: Path, scenario: Any, result: Any, payload: dict[str, Any]
 
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).write_text(MARKER_TEXT)
-    resolved = json.loads(json.dumps(scenario.model_dump(mode="json"), default=str))
+    skip = {"faults"} if scenario.faults.empty else set()
+    resolved = json.loads(json.dumps(scenario.model_dump(mode="json", exclude=skip), default=str))
     (out / "scenario.resolved.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
     (out / "result.json").write_text(json.dumps(payload, indent=2, default=_json_default))
     write_tables(result, out)
