@@ -205,6 +205,10 @@ def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[dict[
             reference=built.reference,
             k_links=args.links,
         )
+        if steps is not None:
+            from simulator.faults.scenario import print_steps
+
+            print_steps(steps)
 
     return payload, summary
 

@@ -111,3 +111,17 @@ def write_steps(out: Path, res: StepsResult, title: str) -> None:
     fig.tight_layout()
     fig.savefig(out / "step_hist.png", dpi=110)
     plt.close(fig)
+
+
+def print_steps(res: StepsResult) -> None:
+    """One line per figure of the many-step summary (human output of ``commsim run``)."""
+    from simulator.units import format_time
+
+    s = res.summary()
+    print(
+        f"{s['steps']} steps (seed {s['seed']}, {s['steps_mode']}): "
+        f"mean {format_time(s['step_time_mean_s'])}, p50 {format_time(s['step_time_p50_s'])}, "
+        f"p90 {format_time(s['step_time_p90_s'])}, p99 {format_time(s['step_time_p99_s'])}; "
+        f"unperturbed {format_time(s['unperturbed_step_time_s'])}; "
+        f"lost to waiting for slower ranks {100 * s['straggler_wait_share']:.1f} %"
+    )
