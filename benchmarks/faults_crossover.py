@@ -104,9 +104,8 @@ def main() -> None:
         for s, (t, mean_st, max_st) in zip(bounds, asy, strict=True):
             print(f"| {s} | {t:.4f} | {100 * (t / ar - 1):+.1f} % | {mean_st:.2f} / {max_st} |")
         cross = [s for s, (t, _, _) in zip(bounds, asy, strict=True) if t < ar]
-        print(
-            f"async PS overtakes sync all-reduce at staleness bound: {cross[0] if cross else 'none up to 8'}"
-        )
+        first = cross[0] if cross else "none up to 8"
+        print(f"async PS overtakes sync all-reduce at staleness bound: {first}")
     import matplotlib
 
     matplotlib.use("Agg")
