@@ -229,3 +229,45 @@ def test_collective_faults_flag(capsys: pytest.CaptureFixture[str]) -> None:
         )
         == 0
     )
+
+
+def test_out_marks_faults_and_lists_rerouted_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import csv
+    import json
+
+    p = tmp_path / "tiny.yaml"
+    p.write_text(
+        SCENARIO.replace("dgx-a100\n", "dgx-a100-2node\n")
+        .replace("dp: 8", "dp: 16")
+        .replace("global_batch: 16", "global_batch: 32")
+    )
+    out = tmp_path / "out"
+    sets = ["--set", "faults.nics=[{node: node0.nic3, at: 0.0}]"]
+    assert (
+        main(
+            [
+                "run",
+                str(p),
+                *sets,
+                "--set",
+                "faults.slow_ranks=[{ranks: 1, compute_factor: 2}]",
+                "--out",
+                str(out),
+                "--json",
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    rows = list(csv.DictReader((out / "links_faults.csv").open()))
+    by = {(r["src"], r["dst"]): float(r["rerouted_B"]) for r in rows}
+    assert by[("node0.nic3", "switch0")] < 0  # its bytes left it
+    gained = sum(
+        v for (s, d), v in by.items() if s.startswith("node0.nic") and d == "switch0" and v > 0
+    )
+    assert gained == pytest.approx(-by[("node0.nic3", "switch0")], rel=1e-9)
+    events = json.loads((out / "timeline.json").read_text())["traceEvents"]
+    names = {e["name"] for e in events if e.get("ph") in ("X", "i")}
+    assert "nic node0.nic3 down" in names and "slow x2" in names

@@ -196,6 +196,10 @@ def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[dict[
             from simulator.faults.scenario import write_steps
 
             write_steps(out, steps, sc.name)
+        if faulted is not None:
+            from simulator.faults.scenario import write_fault_outputs
+
+            write_fault_outputs(out, sc, topology, built, faulted, result, args)
 
     def summary() -> None:
         print_summary(

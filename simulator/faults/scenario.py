@@ -125,3 +125,23 @@ def print_steps(res: StepsResult) -> None:
         f"unperturbed {format_time(s['unperturbed_step_time_s'])}; "
         f"lost to waiting for slower ranks {100 * s['straggler_wait_share']:.1f} %"
     )
+
+
+def write_fault_outputs(
+    out: Path, sc: Any, topology: Any, built: Any, prepared: Prepared, result: Any, args: Any
+) -> None:
+    """Timeline marks; with network faults, ``links_faults.csv`` against a healthy run."""
+    from simulator.engine import simulate
+    from simulator.faults.marks import mark_timeline, write_link_faults
+
+    mark_timeline(out / "timeline.json", prepared.network, sc.faults, float(result.makespan_s))
+    if prepared.network is not None:
+        healthy = simulate(
+            prepared.workload,
+            topology,
+            backend=args.backend or str(sc.backend),
+            fidelity=args.fidelity or str(sc.fidelity),
+            compute_model=prepared.compute_model,
+            record=False,
+        )
+        write_link_faults(out, result, healthy, prepared.network)
