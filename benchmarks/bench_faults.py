@@ -12,13 +12,13 @@ import argparse
 import os
 import time
 
+from simulator.build import build_workload
 from simulator.config import load_scenario
 from simulator.engine import simulate
 from simulator.faults.compute import sample
 from simulator.faults.retime import base_run, retime
 from simulator.faults.steps import _per_step
 from simulator.topology import load_topology
-from simulator.workload.build import build_workload
 
 
 def main() -> None:

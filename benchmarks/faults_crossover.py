@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from simulator.build import build_workload
 from simulator.config import load_scenario
 from simulator.engine import simulate
 from simulator.faults.compute import sample
 from simulator.faults.steps import run_steps, scaled_workload
 from simulator.topology import load_topology
-from simulator.workload.build import build_workload
 
 _PULL = re.compile(r"^ps\.pull\.s(\d+)\.")
 _FWD = re.compile(r"^fwd\.s(\d+)$")

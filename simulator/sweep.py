@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.resources import resolve
 
 #: Results of one point that are copied from ``commsim run``'s payload (seconds per step).
@@ -82,12 +82,12 @@ def evaluate_point(
         ``{"set": {...}, "step_time_s", ..., "memory_per_gpu_B", "fits_memory", "world",
         "gpus", "gpu", "cost_per_step_usd", "wall_s"}``, or ``{"set": {...}, "error": "..."}``.
     """
+    from simulator.build import build_workload
     from simulator.config import load_scenario
     from simulator.engine import DeadlockError, WorkloadError, simulate
     from simulator.hardware import get_gpu
     from simulator.topology import load_topology
     from simulator.topology.whatif import scale_links
-    from simulator.workload.build import build_workload
 
     shown = {k: _value(v) for k, v in point.items()}
     t0 = time.perf_counter()

@@ -16,13 +16,13 @@ import simpy
 
 from simulator.cli import main
 from simulator.collectives import simulate_collective
+from simulator.core.errors import InputError
+from simulator.core.ir import CollectiveOp, Program, Workload
 from simulator.engine import simulate
-from simulator.errors import InputError
 from simulator.faults.network import apply_network_faults
 from simulator.faults.schema import FaultsConfig
 from simulator.network import Fabric, FlowSpec
 from simulator.topology import load_topology
-from simulator.workload.ir import CollectiveOp, Program, Workload
 
 LEAF_SPINE = """
 name: leaf-spine-2x2

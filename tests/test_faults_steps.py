@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from simulator.build import build_workload
 from simulator.cli import main
 from simulator.config import scenario_from_dict
+from simulator.core.ir import CollectiveOp, Program, Workload
 from simulator.faults.compute import sample
 from simulator.faults.schema import FaultsConfig
 from simulator.faults.steps import run_steps
 from simulator.topology import load_topology
-from simulator.workload.build import build_workload
-from simulator.workload.ir import CollectiveOp, Program, Workload
 
 
 def _sync_workload(n: int, c1: float, c2: float) -> Workload:

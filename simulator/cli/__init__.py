@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 
 #: Subcommand modules, in the order ``commsim --help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 
 #: File that marks a directory as written by ``commsim run --out``.
 MARKER = ".commsim-output"
@@ -136,11 +136,11 @@ def _safe_name(name: str, index: int) -> str:
 def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[dict[str, Any], Any]:
     """Simulate one scenario; write ``out`` if given. Returns the JSON payload and a
     callable printing the human summary."""
+    from simulator.build import build_workload
     from simulator.engine import WorkloadError, simulate
     from simulator.report.summary import print_summary
     from simulator.topology import load_topology
     from simulator.topology.whatif import scale_links
-    from simulator.workload.build import build_workload
 
     topology = scale_links(
         load_topology(sc.topology), sc.network.bandwidth_scale, sc.network.latency_scale
@@ -150,12 +150,9 @@ def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[dict[
     backend = args.backend or str(sc.backend)
     faulted = None
     if not sc.faults.empty:
-        from simulator.faults.scenario import prepare
+        from simulator.faults.scenario import prepare_run
 
-        perturb = not getattr(args, "steps", None)
-        faulted = prepare(
-            sc, topology, built, str(args.scenario), getattr(args, "seed", 0), perturb
-        )
+        faulted = prepare_run(sc, topology, built, args)
     t0 = time.perf_counter()
     try:
         result = simulate(
@@ -180,26 +177,17 @@ def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[dict[
             file=sys.stderr,
         )
     steps = None
-    folded = len(built.workload.programs) < built.workload.world_size
-    if getattr(args, "steps", None) or (sc.faults.compute and folded):
-        from simulator.faults.scenario import Prepared, many_steps
+    if faulted is not None or getattr(args, "steps", None):
+        from simulator.faults.scenario import finish_run
 
-        prep = faulted or Prepared(None, built.workload, built.compute_model)
-        steps = many_steps(sc, topology, built, prep, args, result)
-        payload.update(steps.summary())
-    if not sc.faults.empty:
-        payload["faults"] = sc.faults.model_dump(mode="json", exclude_defaults=True)
+        steps = finish_run(sc, topology, built, faulted, args, result, payload)
     if out is not None:
         payload["out"] = str(out)
         write_outputs(out, sc, result, payload)
-        if steps is not None:
-            from simulator.faults.scenario import write_steps
+        if steps is not None or faulted is not None:
+            from simulator.faults.scenario import write_run_outputs
 
-            write_steps(out, steps, sc.name)
-        if faulted is not None:
-            from simulator.faults.scenario import write_fault_outputs
-
-            write_fault_outputs(out, sc, topology, built, faulted, result, args)
+            write_run_outputs(out, sc, topology, built, faulted, steps, result, args)
 
     def summary() -> None:
         print_summary(
@@ -221,7 +209,7 @@ def _print_comparison(payloads: list[dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from simulator.units import format_time
+    from simulator.core.units import format_time
 
     def fmt(seconds: float) -> str:
         # below a nanosecond is round-off of the event clock, not a time anyone can use

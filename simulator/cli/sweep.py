@@ -60,7 +60,7 @@ def register(subparsers: Any) -> None:
 def sweep_command(args: argparse.Namespace) -> int:
     """Run the sweep and print or write its results. Exit status."""
     from simulator.cli import emit_json
-    from simulator.errors import InputError
+    from simulator.core.errors import InputError
     from simulator.sweep import parse_vary, run_sweep
 
     if args.workers is not None and args.workers < 1:
@@ -112,7 +112,7 @@ def _print_table(res: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from simulator.units import format_size, format_time
+    from simulator.core.units import format_size, format_time
 
     keys = list(res["vary"])
     t = Table(title=f"sweep of {res['scenario']} ({len(res['points'])} points)")

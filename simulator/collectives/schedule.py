@@ -12,7 +12,8 @@ A :class:`Schedule` is what every algorithm module builds, purely (no topology, 
   ``steps()`` (every step, built lazily: what ``chunk`` fidelity runs);
 * phases run in sequence.
 
-Units: bytes (``_B``). Sizes follow nccl-tests' convention (see ``workload.ir.Collective``).
+Units: bytes (``_B``). Sizes follow nccl-tests' convention (see
+:class:`simulator.core.ir.Collective`).
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from simulator.collectives.types import Algorithm
-from simulator.workload.ir import CollectiveOp
+from simulator.core.vocab import Algorithm, CollectiveOp
 
 
 @dataclass(frozen=True, slots=True)

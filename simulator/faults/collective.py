@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.faults.inputs import load_faults
 from simulator.faults.network import apply_network_faults
 from simulator.topology.model import Topology

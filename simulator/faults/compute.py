@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.faults.schema import Distribution, FaultsConfig
 
 

@@ -26,7 +26,7 @@ from simulator.network.flow import FlowSpec
 
 def network_changes(runner: Any, network: Any) -> Generator[Any, Any, None]:
     """simpy process applying ``network``'s changes to ``runner`` (an engine ``_Runner``)."""
-    env, fabric = runner.env, runner.fabric
+    env, fabric = runner.env, runner.transport.fabric
     current = network.at(0.0)
     while True:
         t = network.next_change(env.now)
@@ -42,7 +42,7 @@ def network_changes(runner: Any, network: Any) -> Generator[Any, Any, None]:
         if changed.size:
             fabric.set_capacity(changed.tolist(), new.capacity_Bps[changed].tolist())
         down = set(getattr(new, "down", frozenset())) - set(getattr(current, "down", frozenset()))
-        runner.topology = new
+        runner.ctx.switch(new)
         if down:
             fabric.reroute(down, _new_path(new))
         fabric.rewrite = _rewriter(new) if getattr(new, "down", None) else None

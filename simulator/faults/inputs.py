@@ -1,7 +1,7 @@
 """Faults given on the command line: ``--faults`` as a YAML file or an inline YAML mapping.
 
 ``commsim collective --topology dgx-a100-2node --op all_reduce --size 1GiB
---faults '{nics: [{node: node0.nic3}]}'``. Errors are :class:`~simulator.errors.InputError`
+--faults '{nics: [{node: node0.nic3}]}'``. Errors are :class:`~simulator.core.errors.InputError`
 naming ``--faults`` and the field, like a scenario's.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.faults.schema import FaultsConfig
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import networkx as nx
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.faults.schema import FaultsConfig, LinkState
 from simulator.faults.targets import format_ranks, node_links, select_links, select_nodes
 from simulator.topology.model import Link, NodeKind, Topology

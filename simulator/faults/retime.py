@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from simulator.core.ir import Collective, Compute, Recv, Send, Workload
 from simulator.engine.streams import Plan, build_plan
-from simulator.workload.ir import Collective, Compute, Recv, Send, Workload
 
 _STEP = re.compile(r"\.s(\d+)(?:\.|$)")
 
@@ -101,7 +101,7 @@ def base_run(workload: Workload, topology: Any, result: Any, compute_model: Any)
     return BaseRun(plan, comp, comm, begin, lane_offsets(workload), workload.steps_per_program)
 
 
-def _units(plan: Plan, start_s: np.ndarray) -> tuple[list[list[int]], list[int]]:
+def _units(plan: Plan, start_s: np.ndarray) -> tuple[list[list[int]], list[int]]:  # noqa: C901
     """Rendezvous units (a collective instance, a matched send/recv, one compute op) in an
     order where every unit comes after the units of all its members' predecessors, and
     otherwise in order of their start in the exact run (so that the values kept alive are
@@ -217,85 +217,103 @@ def retime(base: BaseRun, factor: np.ndarray, stall_s: np.ndarray) -> np.ndarray
         ``ends[run, k]``: time at which the last op of program step ``k`` of run ``run``
         finished (runs start at 0).
     """
-    plan, offs = base.plan, np.array(base.offsets)
-    spp = base.steps_per_program
-    runs = factor.shape[0] // spp
-    f = factor[: runs * spp].reshape(runs, spp, -1)
-    st = stall_s[: runs * spp].reshape(runs, spp, -1)
-    units, _ = _units(plan, base.start_s)
-    L = len(offs)
-    end: dict[int, np.ndarray] = {}
-    left = [len(d) for d in plan.dependents]
-    preds: list[list[int]] = [[] for _ in range(len(plan))]
-    for g, ds in enumerate(plan.dependents):
-        for d in ds:
-            preds[d].append(g)
-    first_compute: dict[tuple[int, int], int] = {}
-    step_of = [op_step(op.name) for op in plan.ops]
-    for g, op in enumerate(plan.ops):
+    p = _Pass(base, factor, stall_s)
+    for members in _units(base.plan, base.start_s)[0]:
+        op = base.plan.ops[members[0]]
         if isinstance(op, Compute):
-            first_compute.setdefault((plan.rank[g], step_of[g]), g)
-    ends = np.zeros((runs, spp))
-    zero = np.zeros((L, runs))
-    gcache: dict[tuple[Any, ...], _Reduce] = {}
-    lane_f: dict[tuple[int, int], np.ndarray] = {}
-    # an op whose dependents all belong to its step ends before them: only the others can
-    # end a step
-    last_of_step = [
-        all(step_of[d] != step_of[g] for d in ds) for g, ds in enumerate(plan.dependents)
-    ]
+            p.compute(members[0])
+        elif isinstance(op, Collective):
+            p.collective(members, op)
+        else:
+            p.p2p(members)
+    return p.ends
 
-    def factors(rank: int, k: int) -> np.ndarray:
-        hit = lane_f.get((rank, k))
+
+class _Pass:
+    """One max-plus pass: op end times as ``(lanes, runs)`` arrays, freed once consumed."""
+
+    def __init__(self, base: BaseRun, factor: np.ndarray, stall_s: np.ndarray) -> None:
+        plan = base.plan
+        self.base, self.plan, self.offs = base, plan, np.array(base.offsets)
+        self.spp = spp = base.steps_per_program
+        self.runs = runs = factor.shape[0] // spp
+        self.f = factor[: runs * spp].reshape(runs, spp, -1)
+        self.st = stall_s[: runs * spp].reshape(runs, spp, -1)
+        self.lanes = len(self.offs)
+        self.end: dict[int, np.ndarray] = {}
+        self.left = [len(d) for d in plan.dependents]
+        self.preds: list[list[int]] = [[] for _ in range(len(plan))]
+        for g, ds in enumerate(plan.dependents):
+            for d in ds:
+                self.preds[d].append(g)
+        self.step_of = [op_step(op.name) for op in plan.ops]
+        self.first_compute: dict[tuple[int, int], int] = {}
+        for g, op in enumerate(plan.ops):
+            if isinstance(op, Compute):
+                self.first_compute.setdefault((plan.rank[g], self.step_of[g]), g)
+        self.ends = np.zeros((runs, spp))
+        self.zero = np.zeros((self.lanes, runs))
+        self.gcache: dict[tuple[Any, ...], _Reduce] = {}
+        self.lane_f: dict[tuple[int, int], np.ndarray] = {}
+        # an op whose dependents all belong to its step ends before them: only the others
+        # can end a step
+        so = self.step_of
+        self.last_of_step = [
+            all(so[d] != so[g] for d in ds) for g, ds in enumerate(plan.dependents)
+        ]
+
+    def factors(self, rank: int, k: int) -> np.ndarray:
+        hit = self.lane_f.get((rank, k))
         if hit is None:
-            hit = lane_f[(rank, k)] = np.ascontiguousarray(f[:, k, :][:, rank + offs].T)
+            hit = np.ascontiguousarray(self.f[:, k, :][:, rank + self.offs].T)
+            self.lane_f[(rank, k)] = hit
         return hit
 
-    def ready(g: int) -> np.ndarray:
-        ps = preds[g]
+    def ready(self, g: int) -> np.ndarray:
+        ps = self.preds[g]
         if not ps:
-            return zero
-        r = end[ps[0]]
+            return self.zero
+        r = self.end[ps[0]]
         for p in ps[1:]:
-            r = np.maximum(r, end[p])
+            r = np.maximum(r, self.end[p])
         return r
 
-    def done(g: int, e: np.ndarray) -> None:
-        end[g] = e
-        if last_of_step[g]:
-            k = step_of[g] if step_of[g] < spp else spp - 1
-            ends[:, k] = np.maximum(ends[:, k], e.max(axis=0))
-        for p in preds[g]:
-            left[p] -= 1
-            if left[p] == 0:
-                del end[p]
-        if left[g] == 0:
-            del end[g]
+    def done(self, g: int, e: np.ndarray) -> None:
+        self.end[g] = e
+        if self.last_of_step[g]:
+            k = min(self.step_of[g], self.spp - 1)
+            self.ends[:, k] = np.maximum(self.ends[:, k], e.max(axis=0))
+        for p in self.preds[g]:
+            self.left[p] -= 1
+            if self.left[p] == 0:
+                del self.end[p]
+        if self.left[g] == 0:
+            del self.end[g]
 
-    for members in units:
-        g0 = members[0]
-        op = plan.ops[g0]
-        if isinstance(op, Compute):
-            k = min(step_of[g0], spp - 1)
-            e = ready(g0) + base.compute_s[g0] * factors(plan.rank[g0], k)
-            if first_compute.get((plan.rank[g0], step_of[g0])) == g0:
-                e = e + st[:, k, :][:, plan.rank[g0] + offs].T
-            done(g0, e)
-        elif isinstance(op, Collective):
-            key = (op.group, *(plan.rank[g] for g in members))
-            red = gcache.get(key)
-            if red is None:
-                red = gcache[key] = _groups(plan, members, offs)
-            rs = [ready(g) for g in members]
-            stacked = rs[0] if len(rs) == 1 else np.concatenate(rs)
-            gmax = stacked[red.order].reshape(red.groups, red.size, runs).max(axis=1)
-            start = gmax[red.gid]
-            for i, g in enumerate(members):
-                done(g, start[i * L : (i + 1) * L] + base.comm_s[g])
-        else:
-            start = ready(members[0])
-            for g in members[1:]:
-                start = np.maximum(start, ready(g))
-            for g in members:
-                done(g, start + base.comm_s[g])
-    return ends
+    def compute(self, g: int) -> None:
+        rank, step = self.plan.rank[g], self.step_of[g]
+        k = min(step, self.spp - 1)
+        e = self.ready(g) + self.base.compute_s[g] * self.factors(rank, k)
+        if self.first_compute.get((rank, step)) == g:
+            e = e + self.st[:, k, :][:, rank + self.offs].T
+        self.done(g, e)
+
+    def collective(self, members: list[int], op: Collective) -> None:
+        key = (op.group, *(self.plan.rank[g] for g in members))
+        red = self.gcache.get(key)
+        if red is None:
+            red = self.gcache[key] = _groups(self.plan, members, self.offs)
+        rs = [self.ready(g) for g in members]
+        stacked = rs[0] if len(rs) == 1 else np.concatenate(rs)
+        gmax = stacked[red.order].reshape(red.groups, red.size, self.runs).max(axis=1)
+        start = gmax[red.gid]
+        n = self.lanes
+        for i, g in enumerate(members):
+            self.done(g, start[i * n : (i + 1) * n] + self.base.comm_s[g])
+
+    def p2p(self, members: list[int]) -> None:
+        start = self.ready(members[0])
+        for g in members[1:]:
+            start = np.maximum(start, self.ready(g))
+        for g in members:
+            self.done(g, start + self.base.comm_s[g])

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.faults.compute import check_ranks, sample
 from simulator.faults.network import NetworkFaults, apply_network_faults
 from simulator.faults.steps import StepsResult, run_steps, scaled_workload
@@ -115,7 +115,7 @@ def write_steps(out: Path, res: StepsResult, title: str) -> None:
 
 def print_steps(res: StepsResult) -> None:
     """One line per figure of the many-step summary (human output of ``commsim run``)."""
-    from simulator.units import format_time
+    from simulator.core.units import format_time
 
     s = res.summary()
     print(
@@ -145,3 +145,47 @@ def write_fault_outputs(
             record=False,
         )
         write_link_faults(out, result, healthy, prepared.network)
+
+
+def prepare_run(sc: Any, topology: Any, built: Any, args: Any) -> Prepared:
+    """:func:`prepare` with ``commsim run``'s options (compute perturbed unless ``--steps``)."""
+    perturb = not getattr(args, "steps", None)
+    return prepare(sc, topology, built, str(args.scenario), getattr(args, "seed", 0), perturb)
+
+
+def finish_run(
+    sc: Any,
+    topology: Any,
+    built: Any,
+    prepared: Prepared | None,
+    args: Any,
+    result: Any,
+    payload: dict[str, Any],
+) -> StepsResult | None:
+    """Many steps when asked (or compute faults on a folded job); faults into ``payload``."""
+    steps = None
+    folded = len(built.workload.programs) < built.workload.world_size
+    if getattr(args, "steps", None) or (sc.faults.compute and folded):
+        prep = prepared or Prepared(None, built.workload, built.compute_model)
+        steps = many_steps(sc, topology, built, prep, args, result)
+        payload.update(steps.summary())
+    if not sc.faults.empty:
+        payload["faults"] = sc.faults.model_dump(mode="json", exclude_defaults=True)
+    return steps
+
+
+def write_run_outputs(
+    out: Path,
+    sc: Any,
+    topology: Any,
+    built: Any,
+    prepared: Prepared | None,
+    steps: StepsResult | None,
+    result: Any,
+    args: Any,
+) -> None:
+    """The faults' files under ``--out`` (steps table and histogram, marks, rerouted load)."""
+    if steps is not None:
+        write_steps(out, steps, sc.name)
+    if prepared is not None:
+        write_fault_outputs(out, sc, topology, built, prepared, result, args)

@@ -34,7 +34,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 
 def _time(v: Any) -> float:
-    from simulator.units import UnitError, parse_time
+    from simulator.core.units import UnitError, parse_time
 
     try:
         return float(parse_time(v))

@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from simulator.core.ir import Compute, Program, Workload
 from simulator.faults.compute import ComputeDraws, sample
 from simulator.faults.retime import base_run, op_step, retime
 from simulator.faults.schema import FaultsConfig
-from simulator.workload.ir import Compute, Program, Workload
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ def scaled_workload(
     )
 
 
-def run_steps(
+def run_steps(  # noqa: PLR0913 (keyword options of one run)
     workload: Workload,
     topology: Any,
     faults: FaultsConfig,

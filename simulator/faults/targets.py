@@ -3,14 +3,14 @@
 ``select_links(topology, "leaf3->spine*")`` returns the ids of every link from ``leaf3`` to a
 node matching ``spine*`` (shell globs, :mod:`fnmatch`); ``a<->b`` (or ``a-b`` when neither name
 holds a dash) selects both directions; an integer is a link id. A selector that matches nothing
-is an :class:`~simulator.errors.InputError` naming the field and the selector.
+is an :class:`~simulator.core.errors.InputError` naming the field and the selector.
 """
 
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.topology.model import NodeKind, Topology
 
 

@@ -33,15 +33,19 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 import simpy
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 from simulator.network.flow import FlowRecord, FlowSpec
+from simulator.network.frames import fabric_frames
 from simulator.network.linkstats import LinkStats
 from simulator.network.maxmin import FloatArray, IntArray, solve_incidence
 
@@ -70,10 +74,20 @@ class _Alarm(simpy.events.Event):
 
     def __init__(self, env: simpy.Environment, delay: float) -> None:
         self.env = env
-        self.callbacks: list[Any] = []
+        self.callbacks: list[Callable[[simpy.Event], None]] = []
         self._value = None
         self._ok = True
         env.schedule(self, _LATE, delay)
+
+
+@dataclass(slots=True)
+class _Change:
+    """A change asked for mid-run: new capacities of ``links``, or a new path for the flows
+    crossing them (they went down)."""
+
+    links: list[int]
+    capacity_Bps: list[float] | None
+    new_path: Callable[[FlowSpec], Iterable[int]] | None
 
 
 @dataclass(slots=True)
@@ -178,11 +192,11 @@ class Fabric:
         self._alarms: list[float] = []
         self._in_flight = 0
         #: changes asked for by :meth:`set_capacity` / :meth:`reroute`, applied at the next settle
-        self._changes: list[tuple[str, Any, Any]] = []
+        self._changes: list[_Change] = []
         self._prior_B: dict[int, float] = {}  # bytes a rerouted flow carried on earlier paths
         #: optional ``FlowSpec -> FlowSpec`` applied to every flow started (e.g. a new route
         #: around a link that went down after the flow was planned); None: flows as given
-        self.rewrite: Any = None
+        self.rewrite: Callable[[FlowSpec], FlowSpec] | None = None
         self._bell = env.event()
         self.process = env.process(self._run())
 
@@ -227,10 +241,8 @@ class Fabric:
         """The environment's current time, s."""
         return float(self._env.now)
 
-    def to_frames(self) -> dict[str, Any]:
+    def to_frames(self) -> dict[str, pd.DataFrame]:
         """pandas DataFrames ``flows``, ``links``, ``timeline``: see :func:`fabric_frames`."""
-        from simulator.network.frames import fabric_frames
-
         return fabric_frames(self)
 
     @property
@@ -328,7 +340,7 @@ class Fabric:
         self._inc_len = np.concatenate([self._inc_len, pad])
 
     # ------------------------------------------------------------------ event loop
-    def _run(self) -> Any:
+    def _run(self) -> Generator[simpy.Event, object, None]:
         while True:
             yield self._bell
             self._bell = self._env.event()
@@ -650,34 +662,36 @@ class Fabric:
         caps = [float(c) for c in capacity_Bps]
         if len(ids) != len(caps) or not all(0.0 < c < math.inf for c in caps):
             raise ValueError("Fabric.set_capacity: one finite capacity > 0 per link")
-        self._changes.append(("capacity", ids, caps))
+        self._changes.append(_Change(ids, caps, None))
         self._arm(self._env.now)
 
-    def reroute(self, down: Iterable[int], new_path: Any) -> None:
+    def reroute(self, down: Iterable[int], new_path: Callable[[FlowSpec], Iterable[int]]) -> None:
         """Move every unfinished flow crossing a link of ``down`` to ``new_path(spec)``.
 
         A draining flow keeps the bytes it has left and carries them on the new path from now
         on (nothing is lost); a flow still in its latency phase simply changes path. Bytes
         already carried stay counted on the old path's links. Applied at this instant's settle.
         """
-        self._changes.append(("reroute", frozenset(int(k) for k in down), new_path))
+        self._changes.append(_Change(sorted({int(k) for k in down}), None, new_path))
         self._arm(self._env.now)
 
     def _apply_changes(self, t: float, finished: list[int]) -> None:
         changes, self._changes = self._changes, []
-        for what, a, b in changes:
-            touched = {self._link_comp[k] for k in a if k in self._link_comp}
+        for ch in changes:
+            touched = {self._link_comp[k] for k in ch.links if k in self._link_comp}
             for cid in sorted(touched):
                 if cid in self._comps:
                     self._drain(self._comps[cid], t, finished)
-            if what == "capacity":
-                self._cap[a] = b  # the link statistics share this array
+            if ch.capacity_Bps is not None:
+                self._cap[ch.links] = ch.capacity_Bps  # the link statistics share this array
                 self._dirty.update(c for c in touched if c in self._comps)
                 continue
+            assert ch.new_path is not None
+            down = frozenset(ch.links)
             for seq, spec in enumerate(self._spec):
-                if self._state[seq] == _DONE or a.isdisjoint(self._ulinks[seq]):
+                if self._state[seq] == _DONE or down.isdisjoint(self._ulinks[seq]):
                     continue
-                new = tuple(b(spec))
+                new = tuple(ch.new_path(spec))
                 if self._state[seq] == _ACTIVE:
                     self._lift(seq, t)
                 self._relink(seq, new)
