@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from simulator.core.errors import InputError
+from simulator.report import progress
 from simulator.resources import resolve
 
 #: Results of one point that are copied from ``commsim run``'s payload (seconds per step).
@@ -182,8 +183,12 @@ def run_sweep(
     if not points:
         raise InputError("nothing to sweep: give at least one --vary KEY=V1,V2", field="--vary")
     t0 = time.perf_counter()
+    progress.set_total(len(points), f"{len(points)} points of {Path(path).stem}")
     if scheduler == "inline":
-        results = [evaluate_point(path, list(base), p, fidelity) for p in points]
+        results = []
+        for p in points:
+            results.append(evaluate_point(path, list(base), p, fidelity))
+            progress.advance()
     else:
         results = _on_dask(path, list(base), points, fidelity, scheduler, workers)
     return {
@@ -225,7 +230,7 @@ def _on_dask(
                 evaluate_point, [path] * len(points), [base] * len(points), points,
                 [fidelity] * len(points), pure=False,
             )  # fmt: skip
-            return list(client.gather(futures))
+            return _gather(futures)
     try:
         client = Client(scheduler, timeout="10s")
     except (OSError, TimeoutError, ValueError) as err:
@@ -235,4 +240,13 @@ def _on_dask(
             evaluate_point, [path] * len(points), [base] * len(points), points,
             [fidelity] * len(points), pure=False,
         )  # fmt: skip
-        return list(client.gather(futures))
+        return _gather(futures)
+
+
+def _gather(futures: list[Any]) -> list[dict[str, Any]]:
+    """Results in grid order, the progress bar advanced as each point finishes."""
+    from distributed import as_completed
+
+    for _ in as_completed(futures):
+        progress.advance()
+    return [f.result() for f in futures]

@@ -22,7 +22,6 @@ LEFT: dict[str, set[str]] = {
     "simulator/topology/builders/cluster.py": {"two_datacenters"},
     "simulator/topology/builders/fabrics.py": {"attach_fabric"},
     "simulator/traces/cpu.py": {"_one_step", "_add_comm"},
-    "simulator/traces/gpu.py": {"gpu_timelines"},
     "simulator/traces/reshard.py": {"layer_profile"},
     "simulator/traces/timeline.py": {"build_program"},
     "simulator/workload/strategies/collective.py": {"_backward"},

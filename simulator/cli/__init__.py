@@ -15,6 +15,7 @@ import argparse
 import importlib
 import json
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -76,7 +77,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        status = args.func(args)
+        # a calibrated backend used for another rank count than its own says which
+        # (simulator.collectives.calibrated.CalibrationFallbackWarning): one line each
+        with warnings.catch_warnings(record=True) as notes:
+            status = args.func(args)
+        for note in notes:
+            if note.category.__name__ == "CalibrationFallbackWarning":
+                print(f"commsim {args.command}: note: {note.message}", file=sys.stderr)
+            else:
+                warnings.showwarning(
+                    note.message, note.category, note.filename, note.lineno, None, note.line
+                )
     except InputError as err:
         print(f"commsim {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -117,7 +117,7 @@ def collective_command(args: argparse.Namespace) -> int:
         from simulator.faults.collective import faulted_topology
 
         topo = faulted_topology(topo, args.faults, ranks)
-    backend = load_backend(args.backend)
+    backend = load_backend(args.backend, ranks=len(ranks) if ranks else topo.num_ranks)
     sizes = parse_sizes(args.sizes) if args.sizes else [_size(args.size, "--size")]
     rows: list[dict[str, Any]] = []
     for s in sizes:

@@ -50,6 +50,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--backend", help="backend profile name or file (overrides the scenario's)")
     p.add_argument("--out", metavar="DIR", help="write tables, timeline and plots into DIR")
     p.add_argument("--links", type=int, default=5, metavar="K", help="busiest links to list")
+    p.add_argument(
+        "--chakra-out",
+        metavar="DIR",
+        help="also write the scenario's workload as Chakra ETs into a new or empty DIR",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--steps", type=_positive, metavar="N", help="simulate N perturbed steps")
     p.add_argument("--seed", type=int, default=0, help="seed of the faults' draws (default 0)")
@@ -89,10 +94,18 @@ def run_command(args: argparse.Namespace) -> int:
     from simulator.cli import emit_json
     from simulator.config import load_scenario
     from simulator.engine import DeadlockError
+    from simulator.report import progress
 
     out = Path(args.out) if args.out else None
     if out is not None:
         check_out_dir(out)
+    chakra = Path(args.chakra_out) if getattr(args, "chakra_out", None) else None
+    if chakra is not None and chakra.exists() and (not chakra.is_dir() or any(chakra.iterdir())):
+        raise InputError(
+            "exists and is not an empty directory; commsim never overwrites it",
+            file=str(chakra),
+            field="--chakra-out",
+        )
     scenario = load_scenario(args.scenario, list(args.overrides))
     variants = scenario.variants()
     if out is not None:
@@ -103,8 +116,14 @@ def run_command(args: argparse.Namespace) -> int:
         sub = None
         if out is not None:
             sub = out if len(variants) == 1 else out / _safe_name(sc.name, i)
+        if chakra is not None:
+            from simulator.traces.chakra.export import export_scenario
+
+            export_scenario(sc, chakra if len(variants) == 1 else chakra / _safe_name(sc.name, i))
         try:
-            payload, summary = _run_one(sc, args, sub)
+            label = f"{sc.name}: simulating" + (f" and writing {sub}" if sub else "")
+            with progress.track(f"[{i + 1}/{len(variants)}] {label}"):
+                payload, summary = _run_one(sc, args, sub)
         except DeadlockError as err:
             print(f"commsim run: error: {sc.name}: {err}", file=sys.stderr)
             return 1
@@ -183,7 +202,7 @@ def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[dict[
         steps = finish_run(sc, topology, built, faulted, args, result, payload)
     if out is not None:
         payload["out"] = str(out)
-        write_outputs(out, sc, result, payload)
+        write_outputs(out, sc, result, payload, topology=topology, k_links=args.links)
         if steps is not None or faulted is not None:
             from simulator.faults.scenario import write_run_outputs
 
@@ -276,7 +295,15 @@ def _plain_dict(m: Any) -> dict[str, Any]:
     return dict(json.loads(json.dumps(dict(m or {}), default=str)))
 
 
-def write_outputs(out: Path, scenario: Any, result: Any, payload: dict[str, Any]) -> None:
+def write_outputs(
+    out: Path,
+    scenario: Any,
+    result: Any,
+    payload: dict[str, Any],
+    *,
+    topology: Any = None,
+    k_links: int = 8,
+) -> None:
     """Write every output file into ``out`` (marker first, so a half-written DIR is ours)."""
     import json
 
@@ -292,6 +319,6 @@ def write_outputs(out: Path, scenario: Any, result: Any, payload: dict[str, Any]
     (out / "scenario.resolved.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
     (out / "result.json").write_text(json.dumps(payload, indent=2, default=_json_default))
     write_tables(result, out)
-    write_timeline(result, out / "timeline.json")
+    write_timeline(result, out / "timeline.json", k_links=k_links, topology=topology)
     plot_timeline(result, out / "timeline.png")
     plot_links(result, out / "links.png")

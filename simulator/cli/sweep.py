@@ -53,6 +53,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--workers", type=int, help="local cluster worker processes (default: cores)")
     p.add_argument("--fidelity", choices=FIDELITIES, help="override the scenario's fidelity")
     p.add_argument("--out", metavar="DIR", help="write sweep.csv and sweep.json into DIR")
+    p.add_argument("--plot", metavar="PNG", help="draw step time against the first --vary key")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=sweep_command)
 
@@ -61,6 +62,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     """Run the sweep and print or write its results. Exit status."""
     from simulator.cli import emit_json
     from simulator.core.errors import InputError
+    from simulator.report import progress
     from simulator.sweep import parse_vary, run_sweep
 
     if args.workers is not None and args.workers < 1:
@@ -71,20 +73,27 @@ def sweep_command(args: argparse.Namespace) -> int:
     vary = parse_vary(args.vary)
     if not vary:
         raise InputError("give at least one KEY=V1,V2,...", field="--vary")
-    res = run_sweep(
-        args.scenario,
-        vary,
-        list(args.overrides),
-        scheduler=args.scheduler,
-        workers=args.workers,
-        fidelity=args.fidelity,
-    )
+    with progress.track("sweep"):
+        res = run_sweep(
+            args.scenario,
+            vary,
+            list(args.overrides),
+            scheduler=args.scheduler,
+            workers=args.workers,
+            fidelity=args.fidelity,
+        )
     if out is not None:
         _write(out, res)
+    if args.plot:
+        from simulator.report.sweepplot import plot_sweep
+
+        res["plot"] = str(plot_sweep(res, args.plot))
     if args.json:
         emit_json(res)
     else:
         _print_table(res)
+        if args.plot:
+            print(f"wrote {res['plot']}")
         if out is not None:
             print(f"wrote {out}/")
     return 0
@@ -144,4 +153,7 @@ def _print_table(res: dict[str, Any]) -> None:
         print("\n".join(errors))
     if any(p.get("fits_memory") is False for p in res["points"]):
         print("(!) the memory estimate exceeds the GPU's HBM: that point would not fit")
-    print(f"{len(res['points'])} points in {res['wall_s']:.1f} s (scheduler {res['scheduler']})")
+    print(
+        f"{len(res['points'])} points; the sweep took {res['wall_s']:.1f} s of wall time "
+        f"(scheduler {res['scheduler']})"
+    )

@@ -112,7 +112,7 @@ def simulate(  # noqa: PLR0913 (the faults hook is one more keyword)
     if network is not None:
         topology = network.at(0.0)
         isolate = isolate and not network.changes
-    ctx = SimContext(topology, backend)
+    ctx = SimContext(topology, backend, ranks=workload.world)
 
     plan = build_plan(workload, topology.num_ranks)
     durations = _compute_durations(plan, compute_model)

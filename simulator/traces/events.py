@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,8 +109,12 @@ def load_kineto(path: str | Path) -> KinetoTrace:
             doc = json.load(fh)
     except FileNotFoundError as exc:
         raise InputError("no such trace file", file=str(p)) from exc
-    except (json.JSONDecodeError, UnicodeDecodeError, gzip.BadGzipFile) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"not JSON: {exc}", file=str(p)) from exc
+    except (EOFError, OSError, gzip.BadGzipFile) as exc:
+        raise InputError(f"cannot read (truncated or corrupt file?): {exc}", file=str(p)) from exc
+    except zlib.error as exc:
+        raise InputError(f"corrupt gzip data: {exc}", file=str(p)) from exc
     raw = doc.get("traceEvents") if isinstance(doc, dict) else doc
     if not isinstance(raw, list):
         raise InputError("expected a list of chrome-trace events", file=str(p), field="traceEvents")
@@ -117,8 +122,17 @@ def load_kineto(path: str | Path) -> KinetoTrace:
     events: list[Event] = []
     thread_names: dict[str, str] = {}
     for i, e in enumerate(raw):
+        if not isinstance(e, dict):
+            raise InputError(
+                f"expected a JSON object, got {type(e).__name__}",
+                file=str(p),
+                field=f"traceEvents[{i}]",
+            )
         ph = e.get("ph")
         if ph == "X":
+            args = e.get("args") or {}
+            if not isinstance(args, dict):
+                raise InputError("expected an object", file=str(p), field=f"traceEvents[{i}].args")
             events.append(
                 Event(
                     index=i,
@@ -126,9 +140,9 @@ def load_kineto(path: str | Path) -> KinetoTrace:
                     cat=str(e.get("cat", "")),
                     pid=str(e.get("pid", "")),
                     tid=str(e.get("tid", "")),
-                    start_s=float(e.get("ts", 0.0)) * US,
-                    dur_s=float(e.get("dur", 0.0)) * US,
-                    args=e.get("args") or {},
+                    start_s=_num(e, "ts", p, i) * US,
+                    dur_s=_num(e, "dur", p, i) * US,
+                    args=args,
                 )
             )
         elif ph == "M":
@@ -143,7 +157,24 @@ def load_kineto(path: str | Path) -> KinetoTrace:
             summary.skipped[f"phase-{ph}"] += 1
     events.sort(key=lambda ev: (ev.start_s, -ev.dur_s, ev.index))
     dist = doc.get("distributedInfo", {}) if isinstance(doc, dict) else {}
+    if not isinstance(dist, dict):
+        raise InputError("expected an object", file=str(p), field="distributedInfo")
     return KinetoTrace(str(p), events, dist or {}, thread_names, summary)
+
+
+def _num(e: dict[str, Any], key: str, path: Path, i: int) -> float:
+    """``e[key]`` as a number (microseconds); a string or object there is bad input."""
+    v = e.get(key, 0.0)
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        try:
+            return float(str(v))
+        except ValueError:
+            raise InputError(
+                f"expected a number (microseconds), got {v!r}",
+                file=str(path),
+                field=f"traceEvents[{i}].{key}",
+            ) from None
+    return float(v)
 
 
 #: Bytes per element of the dtype names Kineto writes (``Input type`` of CPU ops and the
@@ -158,6 +189,12 @@ DTYPE_SIZE_B: dict[str, int] = {
     "c10::BFloat16": 2,
     "BFloat16": 2,
     "long int": 8,
+    "long": 8,
+    "long long": 8,
+    "unsigned long": 8,
+    "Char": 1,
+    "int8_t": 1,
+    "uint8_t": 1,
     "Long": 8,
     "int": 4,
     "Int": 4,
