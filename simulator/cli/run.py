@@ -180,7 +180,7 @@ def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[dict[
             backend=backend,
             fidelity=fidelity,
             compute_model=faulted.compute_model if faulted else built.compute_model,
-            record=out is not None,
+            record="timelines" if out is not None else False,  # --out writes no flows table
             network=faulted.network if faulted else None,
         )
     except WorkloadError as err:

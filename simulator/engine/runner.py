@@ -22,7 +22,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Hashable
 from functools import partial
-from typing import Protocol
+from typing import Literal, Protocol
 
 import simpy
 
@@ -68,7 +68,7 @@ def simulate(  # noqa: PLR0913 (the faults hook is one more keyword)
     backend: BackendProfile | str = "nccl",
     fidelity: Fidelity | str = "flow",
     compute_model: ComputeModel | None = None,
-    record: bool = True,
+    record: bool | Literal["timelines"] = True,
     chunks: int = 1,
     isolate: bool = True,
     network: NetworkChanges | None = None,
@@ -83,17 +83,18 @@ def simulate(  # noqa: PLR0913 (the faults hook is one more keyword)
         fidelity: ``"analytical"``, ``"flow"`` or ``"chunk"`` (see :mod:`simulator.collectives`).
         compute_model: seconds of a :class:`Compute` op that has no ``duration_s``.
         record: keep per-flow records (the ``flows`` table) and the per-link load timeline
-            (for timeline counters); op times and per-link totals are always kept.
+            (for timeline counters); op times and per-link totals are always kept. With
+            ``record`` the summed load of every link class and tier is kept too
+            (:attr:`StepResult.link_class_timeline`). ``"timelines"``: the timelines without
+            the flow records (what ``run --out`` needs, at a cost that does not grow with the
+            number of flows).
         chunks: pipelining chunks per collective, passed to the transport.
         isolate: run each distinct isolated collective (one whose links no other traffic can
             use, see :mod:`simulator.engine.isolation`) once and replay it; exact, and much
             faster for tensor-parallel collectives. ``False`` runs every collective on the
             shared fabric (same results up to floating-point rounding).
-        network: network faults in force (:class:`simulator.faults.network.NetworkFaults`):
-            the run starts on ``network.at(0)``; when the network changes during the step,
-            each change switches the routes of new transfers, the fabric's capacities, and
-            re-routes the flows in flight on links that went down (see
-            :mod:`simulator.faults.engine`); isolation is then off.
+        network: network faults (:mod:`simulator.faults.network`): the run starts on
+            ``network.at(0)``; changes in the step go through :mod:`simulator.faults.engine`.
 
     Returns:
         A :class:`StepResult`; all of its figures are per training step
@@ -104,11 +105,7 @@ def simulate(  # noqa: PLR0913 (the faults hook is one more keyword)
             collective disagree on op or size, a peer outside the job, ...).
         DeadlockError: ops are left waiting when no event is left; the message names them.
     """
-    try:
-        fid = Fidelity(str(fidelity))
-    except ValueError as exc:
-        choices = ", ".join(f.value for f in Fidelity)
-        raise WorkloadError(f"unknown fidelity {fidelity!r} (choose {choices})") from exc
+    fid = _fidelity(fidelity)
     if network is not None:
         topology = network.at(0.0)
         isolate = isolate and not network.changes
@@ -117,10 +114,16 @@ def simulate(  # noqa: PLR0913 (the faults hook is one more keyword)
     plan = build_plan(workload, topology.num_ranks)
     durations = _compute_durations(plan, compute_model)
     env = simpy.Environment()
-    fabric = Fabric(env, topology.capacity_Bps, record=record, record_timeline=record)
+    flows = record is True
+    record = bool(record)
+    groups = ctx.link_classes.of_link if record else None
+    fabric = Fabric(
+        env, topology.capacity_Bps, record=flows, record_timeline=record, link_group=groups
+    )
     transport = Transport(ctx, env, fabric, fid, chunks)
     iso = Isolation(isolated=find_isolated(plan, ctx) if isolate else set())
     runner = _Runner(plan, transport, durations, iso, record)
+    runner.record_flows = flows
     if network is not None and network.changes:
         from simulator.faults.engine import network_changes
 
@@ -136,6 +139,14 @@ def simulate(  # noqa: PLR0913 (the faults hook is one more keyword)
         fidelity=fid.value,
         record=record,
     )
+
+
+def _fidelity(fidelity: Fidelity | str) -> Fidelity:
+    try:
+        return Fidelity(str(fidelity))
+    except ValueError as exc:
+        choices = ", ".join(f.value for f in Fidelity)
+        raise WorkloadError(f"unknown fidelity {fidelity!r} (choose {choices})") from exc
 
 
 def _compute_durations(plan: Plan, compute_model: ComputeModel | None) -> list[float]:
@@ -176,6 +187,7 @@ class _Runner:
         self.durations = durations
         self.iso = isolation
         self.record = record
+        self.record_flows = record
         n = len(plan)
         self.times = OpTimes.empty(n)
         self.waits = list(plan.waits)
@@ -283,7 +295,9 @@ class _Runner:
             if key in self.iso.isolated:
                 run = self.iso.runs.get(key)
                 if run is None:
-                    run = lone_run(self.transport, key, self.record, first.name)
+                    run = lone_run(
+                        self.transport, key, self.record, first.name, flows=self.record_flows
+                    )
                     self.iso.runs[key] = run
                 self.iso.uses.append((now, key))
                 ev = self.env.timeout(run.duration_s)
