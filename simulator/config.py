@@ -26,6 +26,7 @@ from pydantic import (
 from simulator.core.errors import InputError
 from simulator.core.schema import Fraction, PosInt, SchemaModel
 from simulator.core.vocab import DType, Recompute
+from simulator.faults.schema import FaultsConfig
 from simulator.resources import resolve
 from simulator.topology.model import LinkKind
 from simulator.workload.modelspec import ModelShape, ModelSpec
@@ -107,6 +108,7 @@ class Scenario(SchemaModel):
     hardware: HardwareConfig = HardwareConfig()
     network: NetworkConfig = NetworkConfig()
     reference: ReferenceConfig | None = None
+    faults: FaultsConfig = FaultsConfig()  # see simulator.faults.schema
     compare: list[Variant] = Field(default_factory=list)
     source_file: str | None = Field(default=None, exclude=True)
 

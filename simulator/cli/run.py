@@ -59,7 +59,24 @@ def register(subparsers: Any) -> None:
         help="also write the scenario's workload as Chakra ETs into a new or empty DIR",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--steps", type=_positive, metavar="N", help="simulate N perturbed steps")
+    p.add_argument("--seed", type=int, default=0, help="seed of the faults' draws (default 0)")
+    p.add_argument(
+        "--exact-steps",
+        action="store_true",
+        help="with --steps: simulate every step on the event engine (default: re-time)",
+    )
     p.set_defaults(func=run_command)
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return n
 
 
 def check_out_dir(out: Path) -> None:
@@ -143,6 +160,7 @@ def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[RunRe
 
     from simulator.report.summary import print_summary
     from simulator.studies import run_variant
+    from simulator.studies.scenario import FaultOptions
 
     res = run_variant(
         sc,
@@ -151,6 +169,11 @@ def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[RunRe
         k_links=args.links,
         record="timelines" if out is not None else False,  # --out writes no flows table
         source=str(args.scenario),
+        faults=FaultOptions(
+            steps=getattr(args, "steps", None),
+            seed=getattr(args, "seed", 0),
+            exact=getattr(args, "exact_steps", False),
+        ),
     )
     if res.world < res.topology_ranks:
         # legitimate (a job on part of a cluster), but never silent
@@ -164,6 +187,12 @@ def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[RunRe
     if out is not None:
         res = replace(res, out=str(out))
         write_outputs(out, sc, sim.result, res.to_json(), topology=sim.topology, k_links=args.links)
+        if sim.steps is not None or sim.prepared is not None:
+            from simulator.faults.scenario import write_run_outputs
+
+            write_run_outputs(
+                out, sc, sim.topology, sim.built, sim.prepared, sim.steps, sim.result, args
+            )
 
     def summary() -> None:
         print_summary(
@@ -173,6 +202,10 @@ def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[RunRe
             reference=sim.built.reference,
             k_links=args.links,
         )
+        if sim.steps is not None:
+            from simulator.faults.scenario import print_steps
+
+            print_steps(sim.steps)
 
     return res, summary
 
@@ -223,7 +256,8 @@ def write_outputs(
 
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).write_text(MARKER_TEXT)
-    resolved = json.loads(json.dumps(scenario.model_dump(mode="json"), default=str))
+    skip = {"faults"} if scenario.faults.empty else set()
+    resolved = json.loads(json.dumps(scenario.model_dump(mode="json", exclude=skip), default=str))
     (out / "scenario.resolved.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
     (out / "result.json").write_text(json.dumps(payload, indent=2, default=_json_default))
     write_tables(result, out)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,6 +36,9 @@ class ScenarioSimulation:
         built: the workload, its cost model, memory estimate, reference and metadata.
         result: the engine's step result.
         sim_s: wall-clock seconds :func:`simulator.engine.simulate` took.
+        prepared: the scenario's faults resolved for the run (:mod:`simulator.faults`), or
+            None (no faults, or asked without :class:`FaultOptions`).
+        steps: the many-step result (``--steps``, or compute faults on a folded job), or None.
     """
 
     scenario: Scenario
@@ -43,6 +46,23 @@ class ScenarioSimulation:
     built: BuiltWorkload
     result: StepResult
     sim_s: float
+    prepared: Any = None
+    steps: Any = None
+
+
+@dataclass(frozen=True)
+class FaultOptions:
+    """How ``commsim run`` applies a scenario's ``faults:`` (:mod:`simulator.faults`).
+
+    Attributes:
+        steps: simulate this many perturbed steps (``--steps``; None: one step).
+        seed: seed of the faults' draws.
+        exact: every step on the event engine (default: re-timed).
+    """
+
+    steps: int | None = None
+    seed: int = 0
+    exact: bool = False
 
 
 def simulate_scenario(
@@ -52,6 +72,7 @@ def simulate_scenario(
     fidelity: str | None = None,
     backend: str | None = None,
     record: bool | Literal["timelines"] = False,
+    faults: FaultOptions | None = None,
 ) -> ScenarioSimulation:
     """Apply the network what-if, build the workload and simulate one step of ``scenario``.
 
@@ -62,6 +83,8 @@ def simulate_scenario(
         backend: backend profile name or file override (default: the scenario's).
         record: keep per-op and per-link records (needed for tables, timeline and plots);
             ``"timelines"``: the link timelines without the flows table (what ``--out`` needs).
+        faults: apply the scenario's ``faults:`` (and run many steps when asked); None: the
+            healthy run (sweeps, published rows).
 
     Raises:
         InputError: the scenario does not fit the topology.
@@ -70,16 +93,48 @@ def simulate_scenario(
     base = topology if topology is not None else load_topology(scenario.topology)
     topo = scale_links(base, scenario.network.bandwidth_scale, scenario.network.latency_scale)
     built = build_workload(scenario, topo)
+    prepared = None
+    if faults is not None and not scenario.faults.empty:
+        from simulator.faults.scenario import prepare
+
+        src = str(scenario.source_file)
+        prepared = prepare(scenario, topo, built, src, faults.seed, perturb=not faults.steps)
     t0 = time.perf_counter()
     result = simulate(
-        built.workload,
+        prepared.workload if prepared else built.workload,
         topo,
         backend=backend or str(scenario.backend),
         fidelity=fidelity or str(scenario.fidelity),
-        compute_model=built.compute_model,
+        compute_model=prepared.compute_model if prepared else built.compute_model,
         record=record,
+        network=prepared.network if prepared else None,
     )
-    return ScenarioSimulation(scenario, topo, built, result, time.perf_counter() - t0)
+    sim = ScenarioSimulation(scenario, topo, built, result, time.perf_counter() - t0, prepared)
+    if faults is None or (prepared is None and not faults.steps):
+        return sim
+    return _many_steps(sim, faults, fidelity, backend)
+
+
+def _many_steps(
+    sim: ScenarioSimulation, faults: FaultOptions, fidelity: str | None, backend: str | None
+) -> ScenarioSimulation:
+    """``sim`` with its many-step result when asked (``--steps``, or compute faults on a folded
+    job, whose ranks get their own times only by re-timing)."""
+    from types import SimpleNamespace
+
+    from simulator.faults.scenario import Prepared, many_steps
+
+    sc, built = sim.scenario, sim.built
+    folded = len(built.workload.programs) < built.workload.world_size
+    if not (faults.steps or (sc.faults.compute and folded)):
+        return sim
+    prep = sim.prepared or Prepared(None, built.workload, built.compute_model)
+    opts = SimpleNamespace(
+        steps=faults.steps, seed=faults.seed, exact_steps=faults.exact, backend=backend,
+        fidelity=fidelity, scenario=str(sc.source_file),
+    )  # fmt: skip
+    steps = many_steps(sc, sim.topology, built, prep, opts, sim.result)
+    return replace(sim, steps=steps)
 
 
 @dataclass(frozen=True)
@@ -117,19 +172,28 @@ class RunResult:
     metadata: dict[str, Any]
     wall_s: float
     topology_ranks: int
+    steps_summary: dict[str, Any] | None = None
+    faults: dict[str, Any] | None = None
     out: str | None = None
     simulation: ScenarioSimulation | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON object (keys in contract order; ``out`` only when set)."""
-        d: dict[str, Any] = {
-            k: getattr(self, k) for k in _RUN_KEYS if k != "out" or self.out is not None
-        }
+        """The JSON object (keys in contract order): the many-step summary's keys
+        (``step_time_mean_s``, ``step_time_p50_s``, ...) when steps ran, ``faults`` when the
+        scenario has some, ``out`` when set."""
+        d: dict[str, Any] = {k: getattr(self, k) for k in _RUN_KEYS}
+        d.update(self.steps_summary or {})
+        if self.faults is not None:
+            d["faults"] = self.faults
+        if self.out is not None:
+            d["out"] = self.out
         return d
 
 
 _RUN_KEYS = tuple(
-    f for f in RunResult.__dataclass_fields__ if f != "simulation"
+    f
+    for f in RunResult.__dataclass_fields__
+    if f not in ("steps_summary", "faults", "out", "simulation")
 )  # declaration order is the contract order
 
 
@@ -155,6 +219,7 @@ def run_variant(
     k_links: int = 5,
     record: bool | Literal["timelines"] = False,
     source: str | None = None,
+    faults: FaultOptions | None = FaultOptions(),
 ) -> RunResult:
     """Simulate one scenario (one ``compare:`` variant) and describe it.
 
@@ -164,13 +229,17 @@ def run_variant(
         k_links: how many busiest links to list.
         record: keep per-op and per-link records (for ``--out`` tables and plots).
         source: what the user named (file or shipped name), for error messages.
+        faults: how to apply the scenario's ``faults:`` (see :func:`simulate_scenario`);
+            None: ignore them.
 
     Raises:
         InputError: the workload cannot run on the topology (naming ``source``).
         DeadlockError: the programs deadlock.
     """
     try:
-        sim = simulate_scenario(scenario, fidelity=fidelity, backend=backend, record=record)
+        sim = simulate_scenario(
+            scenario, fidelity=fidelity, backend=backend, record=record, faults=faults
+        )
     except WorkloadError as err:
         raise InputError(f"workload cannot run: {err}", file=str(source)) from err
     d = sim.result.to_dict(k_links=k_links)
@@ -204,6 +273,12 @@ def run_variant(
         metadata={**d["metadata"], **_plain_dict(sim.built.metadata)},
         wall_s=sim.sim_s,
         topology_ranks=int(sim.topology.num_ranks),
+        steps_summary=dict(sim.steps.summary()) if sim.steps is not None else None,
+        faults=(
+            None
+            if faults is None or scenario.faults.empty
+            else scenario.faults.model_dump(mode="json", exclude_defaults=True)
+        ),
         simulation=sim,
     )
 
@@ -222,6 +297,7 @@ def run_scenario(
     backend: str | None = None,
     k_links: int = 5,
     record: bool | Literal["timelines"] = False,
+    faults: FaultOptions | None = FaultOptions(),
 ) -> ScenarioRun:
     """Load ``scenario`` (shipped name, YAML path or a Scenario) and run every variant.
 
@@ -234,7 +310,13 @@ def run_scenario(
     return ScenarioRun(
         tuple(
             run_variant(
-                v, fidelity=fidelity, backend=backend, k_links=k_links, record=record, source=source
+                v,
+                fidelity=fidelity,
+                backend=backend,
+                k_links=k_links,
+                record=record,
+                source=source,
+                faults=faults,
             )
             for v in sc.variants()
         )
