@@ -17,7 +17,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from simulator.errors import InputError
@@ -35,12 +34,17 @@ def _size(v: Any) -> float:
 
 
 SizeB = Annotated[float, BeforeValidator(_size), Field(gt=0)]
-PosInt = Annotated[int, Field(gt=0)]
+# strict: ``true`` is not 1 and ``2.5`` is not 2 (pydantic's lax mode would accept both)
+PosInt = Annotated[int, Field(gt=0, strict=True)]
 Fraction = Annotated[float, Field(gt=0, le=1)]
+Flag = Annotated[bool, Field(strict=True)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+    # allow_inf_nan=False: ``.inf`` and ``.nan`` are refused in every float field
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, use_enum_values=False, allow_inf_nan=False
+    )
 
 
 class StrategyKind(StrEnum):
@@ -129,7 +133,7 @@ class DataParallelConfig(_Model):
     mode: DataParallelMode = DataParallelMode.DDP
     bucket_size: SizeB = 25 * 2**20  # PyTorch DDP default bucket_cap_mb=25
     hierarchical: Hierarchy = Hierarchy.NONE
-    prefetch: Annotated[int, Field(ge=0)] = 1
+    prefetch: Annotated[int, Field(ge=0, strict=True)] = 1
 
 
 class CompressionConfig(_Model):
@@ -153,7 +157,7 @@ class ParameterServerConfig(_Model):
     servers: PosInt = 1
     placement: PSPlacement = PSPlacement.COLOCATED
     mode: PSMode = PSMode.SYNC
-    staleness: Annotated[int, Field(ge=0)] = 1
+    staleness: Annotated[int, Field(ge=0, strict=True)] = 1
     steps: PosInt = 4
 
 
@@ -171,14 +175,14 @@ class StrategyConfig(_Model):
     pp: PosInt = 1
     dp: PosInt | None = None
     ep: PosInt = 1
-    sequence_parallel: bool = False
+    sequence_parallel: Flag = False
     tensor: TensorConfig = TensorConfig()
     pipeline: PipelineConfig = PipelineConfig()
     data_parallel: DataParallelConfig = DataParallelConfig()
     compression: CompressionConfig = CompressionConfig()
     local_sgd: LocalSGDConfig = LocalSGDConfig()
     parameter_server: ParameterServerConfig = ParameterServerConfig()
-    fold: bool | None = None  # representative ranks + mirrors; None: automatic (world > 16)
+    fold: Flag | None = None  # representative ranks + mirrors; None: automatic (world > 16)
 
 
 class ModelConfig(_Model):
@@ -191,11 +195,11 @@ class ModelConfig(_Model):
     kv_heads: PosInt | None = None
     ffn_hidden: PosInt | None = None
     vocab: PosInt = 51200
-    gated_mlp: bool = False
+    gated_mlp: Flag = False
     experts: PosInt = 1
     top_k: PosInt = 1
-    tie_embeddings: bool = True
-    flash_attention: bool = False
+    tie_embeddings: Flag = True
+    flash_attention: Flag = False
 
 
 class TrainingConfig(_Model):
@@ -225,8 +229,8 @@ class NetworkConfig(_Model):
     ``latency_scale`` multiplies latency the same way. Factors are dimensionless, > 0.
     """
 
-    bandwidth_scale: dict[str, Annotated[float, Field(gt=0)]] = {}
-    latency_scale: dict[str, Annotated[float, Field(gt=0)]] = {}
+    bandwidth_scale: dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = {}
+    latency_scale: dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = {}
 
     @field_validator("bandwidth_scale", "latency_scale")
     @classmethod
@@ -347,31 +351,44 @@ def parse_overrides(overrides: Sequence[str]) -> list[tuple[str, Any]]:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise InputError(f"expected KEY=VALUE, got {item!r}", field="--set")
+        from simulator.safeyaml import load_yaml_text
+
         try:
-            value = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError as exc:
-            raise InputError(f"cannot parse value {text!r}: {exc}", field=key.strip()) from exc
+            value = load_yaml_text(text, "--set") if text.strip() else ""
+        except InputError as exc:
+            raise InputError(
+                f"cannot parse value {text!r}: {exc.message}", field=f"--set {key.strip()}"
+            ) from None
         out.append((key.strip(), value))
     return out
 
 
 def _message(err: dict[str, Any]) -> str:
+    from simulator.schema_messages import expects_int, unknown_key_message
+
     typ = err.get("type", "")
     ctx = err.get("ctx") or {}
+    loc = tuple(err.get("loc", ()))
     if typ == "extra_forbidden":
-        return "unknown key"
+        return unknown_key_message(Scenario, loc)
     if typ == "missing":
         return "required field missing"
     if typ in ("greater_than", "greater_than_equal") and ctx.get("gt", ctx.get("ge")) in (0, 0.0):
         inp = err.get("input")
-        if isinstance(inp, int) and not isinstance(inp, bool):
-            return f"expected a positive integer, got {inp}"
-        return f"expected a positive number, got {inp!r}"
+        gt = typ == "greater_than"
+        if expects_int(Scenario, loc):
+            return f"expected {'a positive integer' if gt else 'an integer >= 0'}, got {inp!r}"
+        return f"expected {'a positive number' if gt else 'a number >= 0'}, got {inp!r}"
+    if typ == "finite_number":
+        return f"expected a finite number, got {err.get('input')!r}"
+    if typ == "bool_type":
+        return f"expected true or false, got {err.get('input')!r}"
     if typ in ("int_parsing", "int_type", "int_from_float"):
         return f"expected a positive integer, got {err.get('input')!r}"
     if typ == "enum":
         return f"expected one of {ctx.get('expected', '')}, got {err.get('input')!r}"
-    return str(err.get("msg", "invalid value"))
+    msg = str(err.get("msg", "invalid value"))
+    return msg.removeprefix("Value error, ")
 
 
 def _location(err: dict[str, Any]) -> str:
@@ -384,7 +401,9 @@ def _validate(raw: Any, file: str | None) -> Scenario:
     try:
         sc = Scenario.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        # an unknown key first: a typo ``trainig:`` also makes ``training`` look missing
+        errors = sorted(exc.errors(), key=lambda e: e.get("type") != "extra_forbidden")
+        err = errors[0]
         raise InputError(_message(dict(err)), file=file, field=_location(dict(err))) from None
     sc = sc.model_copy(update={"source_file": file})
     _check(sc, file)
@@ -448,12 +467,11 @@ def load_scenario(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Sc
     Raises:
         InputError: unknown file/name, YAML syntax, unknown or invalid field (file + field named).
     """
+    from simulator.safeyaml import load_yaml_file
+
     path = resolve("scenarios", name_or_path, what="scenario")
     file = str(name_or_path) if Path(name_or_path).is_file() else str(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML: {exc}", file=file) from None
+    raw = load_yaml_file(path, file)
     if not isinstance(raw, dict):
         raise InputError("expected a mapping of scenario fields", file=file)
     for key, value in parse_overrides(overrides):

@@ -18,8 +18,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from simulator.errors import InputError
-
 #: Subcommand modules, in the order ``commsim --help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "collective",
@@ -50,12 +48,18 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # command not built yet
             raise
         module.register(sub)
+    from simulator.cli.guards import add_force_flags
+
+    add_force_flags(sub)
     return parser
 
 
 def emit_json(obj: Any) -> None:
-    """Print one JSON object on stdout (numpy scalars and paths converted)."""
-    print(json.dumps(obj, default=_json_default, indent=2, sort_keys=False))
+    """Print one JSON object on stdout (numpy scalars and paths converted).
+
+    Strict JSON: a NaN or infinity is refused (``ValueError``), never printed as ``NaN``.
+    """
+    print(json.dumps(obj, default=_json_default, indent=2, sort_keys=False, allow_nan=False))
 
 
 def _json_default(o: Any) -> Any:
@@ -75,15 +79,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``commsim`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        status = args.func(args)
-    except InputError as err:
-        print(f"commsim {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    return int(status or 0)
+    from simulator.cli.errors import run_guarded
+    from simulator.limits import forced
+
+    with forced(bool(getattr(args, "force", False))):
+        return run_guarded(args.func, args)
 
 
 if __name__ == "__main__":  # pragma: no cover

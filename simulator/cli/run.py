@@ -55,16 +55,11 @@ def register(subparsers: Any) -> None:
 
 
 def check_out_dir(out: Path) -> None:
-    """Refuse (InputError) a DIR that exists and is not empty and lacks the commsim marker."""
-    if out.exists() and not out.is_dir():
-        raise InputError("exists and is not a directory", file=str(out), field="--out")
-    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
-        raise InputError(
-            "directory is not empty and was not written by commsim; "
-            "choose a new or empty directory",
-            file=str(out),
-            field="--out",
-        )
+    """Refuse (InputError) a DIR that is a file, lies under one, or is not empty and lacks the
+    commsim marker (unless ``--force``); see :mod:`simulator.outputs`."""
+    from simulator.outputs import check_out_dir as check
+
+    check(out, "--out")
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -72,20 +67,23 @@ def run_command(args: argparse.Namespace) -> int:
     from simulator.cli import emit_json
     from simulator.config import load_scenario
     from simulator.engine import DeadlockError
+    from simulator.outputs import prepare_out_dir, unique_names
 
+    if args.links < 0:
+        raise InputError(f"must be >= 0, got {args.links}", field="--links")
     out = Path(args.out) if args.out else None
     if out is not None:
         check_out_dir(out)
     scenario = load_scenario(args.scenario, list(args.overrides))
     variants = scenario.variants()
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / MARKER).write_text(MARKER_TEXT)
+        prepare_out_dir(out)
+    folders = unique_names([sc.name for sc in variants])
     payloads: list[dict[str, Any]] = []
     for i, sc in enumerate(variants):
         sub = None
         if out is not None:
-            sub = out if len(variants) == 1 else out / _safe_name(sc.name, i)
+            sub = out if len(variants) == 1 else out / folders[i]
         try:
             payload, summary = _run_one(sc, args, sub)
         except DeadlockError as err:
@@ -111,26 +109,28 @@ MARKER_TEXT = "written by commsim run; files here may be overwritten by the next
 
 
 def _safe_name(name: str, index: int) -> str:
-    tail = name.rsplit("/", 1)[-1]
-    clean = "".join(c if c.isalnum() or c in "-_." else "_" for c in tail).strip("._")
-    return clean or f"variant{index}"
+    from simulator.outputs import safe_name
+
+    return safe_name(name, index)
 
 
 def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[dict[str, Any], Any]:
     """Simulate one scenario; write ``out`` if given. Returns the JSON payload and a
     callable printing the human summary."""
     from simulator.engine import WorkloadError, simulate
+    from simulator.limits import check_scenario
     from simulator.report.summary import print_summary
-    from simulator.topology import load_topology
+    from simulator.scenario_refs import load_scenario_backend, load_scenario_topology
     from simulator.topology.whatif import scale_links
     from simulator.workload.build import build_workload
 
     topology = scale_links(
-        load_topology(sc.topology), sc.network.bandwidth_scale, sc.network.latency_scale
+        load_scenario_topology(sc), sc.network.bandwidth_scale, sc.network.latency_scale
     )
-    built = build_workload(sc, topology)
     fidelity = args.fidelity or str(sc.fidelity)
-    backend = args.backend or str(sc.backend)
+    backend: Any = load_scenario_backend(sc, args.backend)
+    check_scenario(sc, int(topology.num_ranks), file=sc.source_file)
+    built = build_workload(sc, topology)
     t0 = time.perf_counter()
     try:
         result = simulate(
@@ -245,16 +245,21 @@ def write_outputs(out: Path, scenario: Any, result: Any, payload: dict[str, Any]
     import json
 
     from simulator.cli import _json_default
+    from simulator.outputs import atomic_path, atomic_write_text, prepare_out_dir
     from simulator.report.plots import plot_links, plot_timeline
     from simulator.report.tables import write_tables
     from simulator.report.timeline import write_timeline
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / MARKER).write_text(MARKER_TEXT)
+    prepare_out_dir(out)
     resolved = json.loads(json.dumps(scenario.model_dump(mode="json"), default=str))
-    (out / "scenario.resolved.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
-    (out / "result.json").write_text(json.dumps(payload, indent=2, default=_json_default))
+    atomic_write_text(out / "scenario.resolved.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    atomic_write_text(
+        out / "result.json", json.dumps(payload, indent=2, default=_json_default, allow_nan=False)
+    )
     write_tables(result, out)
-    write_timeline(result, out / "timeline.json")
-    plot_timeline(result, out / "timeline.png")
-    plot_links(result, out / "links.png")
+    with atomic_path(out / "timeline.json") as tmp:
+        write_timeline(result, tmp)
+    with atomic_path(out / "timeline.png") as tmp:
+        plot_timeline(result, tmp)
+    with atomic_path(out / "links.png") as tmp:
+        plot_links(result, tmp)
