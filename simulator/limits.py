@@ -103,7 +103,7 @@ def check_topology_size(btype: str, kwargs: Mapping[str, Any], file: str) -> Non
             counts[name] = max(1, int(value))
     for extra in ("nics_per_node", "nics"):
         value = kwargs.get(extra)
-        if _is_int(value) and value > MAX_RANKS and not is_forced():
+        if isinstance(value, int) and _is_int(value) and value > MAX_RANKS and not is_forced():
             raise InputError(
                 f"{value:,} NICs per node is more than the limit of {MAX_RANKS:,} {FORCE_HINT}",
                 file=file,

@@ -53,7 +53,7 @@ class _Loader(yaml.SafeLoader):
                     f"nested deeper than {MAX_DEPTH} levels",
                     self.peek_event().start_mark,
                 )
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 

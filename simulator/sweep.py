@@ -16,13 +16,12 @@ topology's GPUs billed for the step; the price is an editable assumption of
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from simulator.errors import InputError
 from simulator.resources import resolve
@@ -61,9 +60,11 @@ def grid(vary: Sequence[tuple[str, Sequence[str]]]) -> list[dict[str, str]]:
 
 
 def _value(text: str) -> Any:
+    from simulator.safeyaml import load_yaml_text
+
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        return load_yaml_text(text, "--vary")
+    except InputError:
         return text
 
 
@@ -84,7 +85,6 @@ def evaluate_point(
     """
     from simulator.config import load_scenario
     from simulator.engine import DeadlockError, WorkloadError, simulate
-    from simulator.hardware import get_gpu
     from simulator.topology import load_topology
     from simulator.topology.whatif import scale_links
     from simulator.workload.build import build_workload
@@ -108,6 +108,15 @@ def evaluate_point(
         )
     except (InputError, WorkloadError, DeadlockError) as err:
         return {"set": shown, "error": str(err)}
+    out = point_row(shown, built, result, topo)
+    out["wall_s"] = time.perf_counter() - t0
+    return out
+
+
+def point_row(shown: dict[str, Any], built: Any, result: Any, topo: Any) -> dict[str, Any]:
+    """The row of one simulated point (seconds per step, bytes, US dollars per step)."""
+    from simulator.hardware import get_gpu
+
     d = result.to_dict(k_links=0)
     gpu = str(built.metadata.get("gpu", ""))
     try:
@@ -131,7 +140,6 @@ def evaluate_point(
             "cost_per_step_usd": (
                 None if price is None else gpus * float(d["step_time_s"]) / 3600.0 * price
             ),
-            "wall_s": time.perf_counter() - t0,
         }
     )
     return out
@@ -145,6 +153,9 @@ def run_sweep(
     scheduler: str = "local",
     workers: int | None = None,
     fidelity: str | None = None,
+    timeout_s: float | None = None,
+    store: Any | None = None,
+    lost_after_s: float = 30.0,
 ) -> dict[str, Any]:
     """Simulate every point of the grid; results in grid order.
 
@@ -156,14 +167,21 @@ def run_sweep(
             address of a running Dask scheduler.
         workers: worker processes of the local cluster (default: CPU cores, at most points).
         fidelity: collective fidelity override.
+        timeout_s: per-point time limit (seconds); a point over it is recorded as timed out.
+        store: a :class:`simulator.sweep_store.SweepStore`: finished points are written to it
+            as they complete, and points it already holds are skipped (``--resume``).
+        lost_after_s: how long the cluster may have no worker before the sweep gives up.
 
     Returns:
         ``{"scenario", "vary", "scheduler", "points": [...], "wall_s"}``.
 
     Raises:
         InputError: the scenario cannot be found or is invalid before any point is applied.
+        simulator.sweep_runner.ClusterLost, KeyboardInterrupt: with ``.partial`` set to the
+            result of the points finished so far (also on disk when ``store`` is given).
     """
     from simulator.config import load_scenario
+    from simulator.sweep_runner import point_payload, run_points
 
     path = str(resolve("scenarios", scenario, what="scenario"))
     load_scenario(path, list(base))  # fail fast on the base, with its file and field
@@ -182,28 +200,56 @@ def run_sweep(
     if not points:
         raise InputError("nothing to sweep: give at least one --vary KEY=V1,V2", field="--vary")
     t0 = time.perf_counter()
-    if scheduler == "inline":
-        results = [evaluate_point(path, list(base), p, fidelity) for p in points]
-    else:
-        results = _on_dask(path, list(base), points, fidelity, scheduler, workers)
-    return {
-        "scenario": scenario,
-        "scenario_file": str(Path(path)),
-        "vary": {k: [_value(v) for v in vals] for k, vals in vary},
-        "scheduler": scheduler,
-        "points": results,
-        "wall_s": time.perf_counter() - t0,
-    }
+    rows: dict[int, dict[str, Any]] = dict(store.done(points)) if store is not None else {}
+
+    def on_result(index: int, row: dict[str, Any]) -> None:
+        rows[index] = row
+        if store is not None:
+            store.write(index, row)
+
+    jobs: list[tuple[int, dict[str, Any] | None, dict[str, Any], dict[str, Any] | None]] = []
+    for i, p in enumerate(points):
+        if i in rows:
+            continue
+        shown = {k: _value(v) for k, v in p.items()}
+        try:
+            jobs.append((i, point_payload(path, list(base), p), shown, None))
+        except InputError as err:
+            jobs.append((i, None, shown, {"set": shown, "error": str(err), "error_kind": "input"}))
+
+    def result() -> dict[str, Any]:
+        return {
+            "scenario": scenario,
+            "scenario_file": str(Path(path)),
+            "vary": {k: [_value(v) for v in vals] for k, vals in vary},
+            "scheduler": scheduler,
+            "points": [rows[i] for i in sorted(rows)],
+            "total_points": len(points),
+            "wall_s": time.perf_counter() - t0,
+        }
+
+    try:
+        with _client(scheduler, workers, len(jobs)) as client:
+            run_points(
+                jobs,
+                on_result,
+                client=client,
+                fidelity=fidelity,
+                timeout_s=timeout_s,
+                lost_after_s=lost_after_s,
+            )
+    except BaseException as exc:  # KeyboardInterrupt, ClusterLost: keep what finished
+        exc.partial = result()  # type: ignore[attr-defined]
+        raise
+    return result()
 
 
-def _on_dask(
-    path: str,
-    base: list[str],
-    points: list[dict[str, str]],
-    fidelity: str | None,
-    scheduler: str,
-    workers: int | None,
-) -> list[dict[str, Any]]:
+@contextlib.contextmanager
+def _client(scheduler: str, workers: int | None, n_points: int) -> Iterator[Any]:
+    """A Dask client for ``scheduler`` (``None`` for ``inline`` or nothing to run)."""
+    if scheduler == "inline" or n_points == 0:
+        yield None
+        return
     try:
         from distributed import Client, LocalCluster
     except ImportError:
@@ -214,25 +260,21 @@ def _on_dask(
     import os
 
     if scheduler == "local":
-        n = workers or min(len(points), os.cpu_count() or 1)
+        n = workers or min(n_points, os.cpu_count() or 1)
         with (
             LocalCluster(
                 n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
             ) as cluster,
             Client(cluster) as client,
         ):
-            futures = client.map(
-                evaluate_point, [path] * len(points), [base] * len(points), points,
-                [fidelity] * len(points), pure=False,
-            )  # fmt: skip
-            return list(client.gather(futures))
+            yield client
+        return
     try:
         client = Client(scheduler, timeout="10s")
     except (OSError, TimeoutError, ValueError) as err:
         raise InputError(f"cannot reach the Dask scheduler: {err}", field="--scheduler") from None
-    with client:
-        futures = client.map(
-            evaluate_point, [path] * len(points), [base] * len(points), points,
-            [fidelity] * len(points), pure=False,
-        )  # fmt: skip
-        return list(client.gather(futures))
+    try:
+        yield client
+    finally:
+        with contextlib.suppress(Exception):
+            client.close(timeout=5)

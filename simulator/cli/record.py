@@ -69,7 +69,10 @@ def register(subparsers: Any) -> None:
 def record_command(args: argparse.Namespace) -> int:
     """Run the recording; print a summary (or the manifest with --json)."""
     from simulator.cli import emit_json
+    from simulator.cli.record_checks import check_record_args
     from simulator.traces.models import GPTConfig
+
+    check_record_args(args)
     from simulator.traces.recipe import CommBackend, RecordConfig, RecordStrategy
     from simulator.traces.record import record
 

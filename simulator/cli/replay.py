@@ -55,27 +55,33 @@ def register(subparsers: Any) -> None:
 def replay_command(args: argparse.Namespace) -> int:
     """Dispatch replay / re-shard / Chakra import; print the result."""
     from simulator.cli import emit_json
+    from simulator.cli.replay_checks import check_world, import_boundary
+    from simulator.outputs import check_out_dir
 
     src = Path(args.trace_dir)
     if not src.is_dir():
         raise InputError("not a directory", file=str(src))
-    if any(src.glob("*.et")) and not any(src.glob("rank*.trace.json*")):
-        out = _replay_chakra(src, args)
-    elif args.strategy or args.world:
-        out = _reshard(src, args)
-    else:
-        from simulator.traces.replay import replay
-
-        out = replay(
-            str(src),
-            topology=args.topology,
-            backend=args.backend,
-            fidelity=args.fidelity,
-            link_et=args.link_et,
-        )
+    check_world(args.world)
     if args.chakra_out:
-        _export(src, Path(args.chakra_out))
-        out["chakra_out"] = args.chakra_out
+        check_out_dir(Path(args.chakra_out), "--chakra-out")
+    with import_boundary(str(src)):
+        if any(src.glob("*.et")) and not any(src.glob("rank*.trace.json*")):
+            out = _replay_chakra(src, args)
+        elif args.strategy is not None or args.world is not None:
+            out = _reshard(src, args)
+        else:
+            from simulator.traces.replay import replay
+
+            out = replay(
+                str(src),
+                topology=args.topology,
+                backend=args.backend,
+                fidelity=args.fidelity,
+                link_et=args.link_et,
+            )
+        if args.chakra_out:
+            _export(src, Path(args.chakra_out))
+            out["chakra_out"] = args.chakra_out
     if args.json:
         emit_json(out)
     else:
@@ -94,6 +100,9 @@ def _reshard(src: Path, args: argparse.Namespace) -> dict[str, Any]:
     strategy = args.strategy or str(imp.manifest.get("strategy", "ddp"))
     topo = load_topology(args.topology or imp.manifest.get("topology", f"loopback-{imp.world}"))
     world = args.world or (topo.num_ranks if args.topology else imp.world)
+    from simulator.cli.replay_checks import check_degree
+
+    check_degree(imp.manifest, strategy, world)
     if topo.num_ranks < world:
         raise InputError(
             f"topology has {topo.num_ranks} ranks, fewer than --world {world}", field="--world"
@@ -142,10 +151,12 @@ def _replay_chakra(src: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _export(src: Path, out: Path) -> None:
+    from simulator.outputs import prepare_out_dir
     from simulator.traces.chakra import export_workload
     from simulator.traces.kineto import import_trace_dir
 
     imp = import_trace_dir(src)
+    prepare_out_dir(out, "--chakra-out")
     export_workload(imp.workload(0), out)
 
 

@@ -17,9 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from simulator.cli.run import FIDELITIES, MARKER, check_out_dir
-
-MARKER_TEXT = "written by commsim sweep; files here may be overwritten by the next sweep\n"
+from simulator.cli.run import FIDELITIES, check_out_dir
 
 
 def register(subparsers: Any) -> None:
@@ -52,7 +50,24 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--workers", type=int, help="local cluster worker processes (default: cores)")
     p.add_argument("--fidelity", choices=FIDELITIES, help="override the scenario's fidelity")
-    p.add_argument("--out", metavar="DIR", help="write sweep.csv and sweep.json into DIR")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write sweep.csv and sweep.json into DIR, and each point as it finishes (DIR/points/)",
+    )
+    p.add_argument(
+        "--resume", action="store_true", help="skip the points already finished in --out DIR"
+    )
+    p.add_argument(
+        "--timeout", type=float, metavar="S", help="seconds per point (recorded in its row)"
+    )
+    p.add_argument(
+        "--lost-after",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="give up when the cluster has had no worker this long (default 30 s)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=sweep_command)
 
@@ -60,25 +75,37 @@ def register(subparsers: Any) -> None:
 def sweep_command(args: argparse.Namespace) -> int:
     """Run the sweep and print or write its results. Exit status."""
     from simulator.cli import emit_json
+    from simulator.cli.sweep_guard import check_sweep_args, open_store, run_guarded_sweep
     from simulator.errors import InputError
     from simulator.sweep import parse_vary, run_sweep
 
     if args.workers is not None and args.workers < 1:
         raise InputError("must be >= 1", field="--workers")
+    check_sweep_args(args)
     out = Path(args.out) if args.out else None
     if out is not None:
         check_out_dir(out)
     vary = parse_vary(args.vary)
     if not vary:
         raise InputError("give at least one KEY=V1,V2,...", field="--vary")
-    res = run_sweep(
-        args.scenario,
-        vary,
-        list(args.overrides),
-        scheduler=args.scheduler,
-        workers=args.workers,
-        fidelity=args.fidelity,
+    store = open_store(args, out, vary)
+    res = run_guarded_sweep(
+        lambda: run_sweep(
+            args.scenario,
+            vary,
+            list(args.overrides),
+            scheduler=args.scheduler,
+            workers=args.workers,
+            fidelity=args.fidelity,
+            timeout_s=args.timeout,
+            store=store,
+            lost_after_s=args.lost_after,
+        ),
+        out,
+        _write,
     )
+    if isinstance(res, int):
+        return res
     if out is not None:
         _write(out, res)
     if args.json:
@@ -102,10 +129,12 @@ def _rows(res: dict[str, Any]) -> list[dict[str, Any]]:
 def _write(out: Path, res: dict[str, Any]) -> None:
     import pandas as pd
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / MARKER).write_text(MARKER_TEXT)
-    pd.DataFrame(_rows(res)).to_csv(out / "sweep.csv", index=False)
-    (out / "sweep.json").write_text(json.dumps(res, indent=2, default=str))
+    from simulator.outputs import atomic_path, atomic_write_text, prepare_out_dir
+
+    prepare_out_dir(out)
+    with atomic_path(out / "sweep.csv") as tmp:
+        pd.DataFrame(_rows(res)).to_csv(tmp, index=False)
+    atomic_write_text(out / "sweep.json", json.dumps(res, indent=2, default=str))
 
 
 def _print_table(res: dict[str, Any]) -> None:

@@ -52,8 +52,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from simulator.collectives.types import Algorithm, coerce
 from simulator.errors import InputError
 from simulator.topology import LinkKind
@@ -345,12 +343,9 @@ def shipped_backends() -> list[str]:
 
 @lru_cache(maxsize=32)
 def _load_path(path: str) -> BackendProfile:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML: {exc}", file=path) from None
-    return parse_backend(data, file=path)
+    from simulator.safeyaml import load_yaml_file
+
+    return parse_backend(load_yaml_file(path), file=path)
 
 
 def load_backend(name_or_path: str | Path | BackendProfile) -> BackendProfile:

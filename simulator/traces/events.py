@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,6 +112,8 @@ def load_kineto(path: str | Path) -> KinetoTrace:
         raise InputError("no such trace file", file=str(p)) from exc
     except (json.JSONDecodeError, UnicodeDecodeError, gzip.BadGzipFile) as exc:
         raise InputError(f"not JSON: {exc}", file=str(p)) from exc
+    except (EOFError, zlib.error, OSError, RecursionError) as exc:
+        raise InputError(f"cannot read (truncated or corrupt?): {exc}", file=str(p)) from None
     raw = doc.get("traceEvents") if isinstance(doc, dict) else doc
     if not isinstance(raw, list):
         raise InputError("expected a list of chrome-trace events", file=str(p), field="traceEvents")
@@ -117,8 +121,16 @@ def load_kineto(path: str | Path) -> KinetoTrace:
     events: list[Event] = []
     thread_names: dict[str, str] = {}
     for i, e in enumerate(raw):
+        if not isinstance(e, dict):
+            raise InputError(
+                f"expected an event object, got {type(e).__name__}",
+                file=str(p),
+                field=f"traceEvents[{i}]",
+            )
         ph = e.get("ph")
         if ph == "X":
+            for key in ("ts", "dur"):
+                _check_time(e.get(key, 0.0), str(p), f"traceEvents[{i}].{key}")
             events.append(
                 Event(
                     index=i,
@@ -144,6 +156,14 @@ def load_kineto(path: str | Path) -> KinetoTrace:
     events.sort(key=lambda ev: (ev.start_s, -ev.dur_s, ev.index))
     dist = doc.get("distributedInfo", {}) if isinstance(doc, dict) else {}
     return KinetoTrace(str(p), events, dist or {}, thread_names, summary)
+
+
+def _check_time(value: Any, file: str, field: str) -> None:
+    """A chrome-trace time (microseconds) must be a finite number."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InputError(
+            f"expected a finite number of microseconds, got {value!r}", file=file, field=field
+        )
 
 
 #: Bytes per element of the dtype names Kineto writes (``Input type`` of CPU ops and the
