@@ -57,11 +57,9 @@ def as_input_error(exc: BaseException) -> InputError | None:
 
     if isinstance(exc, UnitError):
         return InputError(str(exc))
-    try:
-        from simulator.engine.errors import SimulationError
-    except ImportError:  # pragma: no cover - the engine moved
-        SimulationError = ()  # type: ignore[assignment,misc]
-    if SimulationError and isinstance(exc, SimulationError):
+    from simulator.engine.errors import SimulationError
+
+    if isinstance(exc, SimulationError):
         return InputError(f"the workload cannot run: {exc}")
     name = type(exc).__name__
     module = type(exc).__module__ or ""
