@@ -36,7 +36,8 @@ def _size(v: Any) -> float:
 SizeB = Annotated[float, BeforeValidator(_size), Field(gt=0)]
 # strict: ``true`` is not 1 and ``2.5`` is not 2 (pydantic's lax mode would accept both)
 PosInt = Annotated[int, Field(gt=0, strict=True)]
-Fraction = Annotated[float, Field(gt=0, le=1)]
+Fraction = Annotated[float, Field(gt=0, le=1, strict=True)]
+PosFloat = Annotated[float, Field(gt=0, strict=True)]
 Flag = Annotated[bool, Field(strict=True)]
 
 
@@ -229,8 +230,8 @@ class NetworkConfig(_Model):
     ``latency_scale`` multiplies latency the same way. Factors are dimensionless, > 0.
     """
 
-    bandwidth_scale: dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = {}
-    latency_scale: dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = {}
+    bandwidth_scale: dict[str, Annotated[PosFloat, Field(allow_inf_nan=False)]] = {}
+    latency_scale: dict[str, Annotated[PosFloat, Field(allow_inf_nan=False)]] = {}
 
     @field_validator("bandwidth_scale", "latency_scale")
     @classmethod
@@ -247,7 +248,7 @@ class NetworkConfig(_Model):
 class ReferenceConfig(_Model):
     """A published step time to compare with."""
 
-    step_time_s: Annotated[float, Field(gt=0)]
+    step_time_s: PosFloat
     source: str
 
 
@@ -274,6 +275,14 @@ class Scenario(_Model):
     reference: ReferenceConfig | None = None
     compare: list[Variant] = []
     source_file: str | None = Field(default=None, exclude=True)
+
+    @field_validator("fidelity")
+    @classmethod
+    def _known_fidelity(cls, v: str) -> str:
+        allowed = ("analytical", "flow", "chunk")
+        if v not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)}, got {v!r}")
+        return v
 
     def model_spec(self) -> ModelSpec:
         """The :class:`ModelSpec` (sequence length from ``training``)."""
@@ -383,6 +392,8 @@ def _message(err: dict[str, Any]) -> str:
         return f"expected a finite number, got {err.get('input')!r}"
     if typ == "bool_type":
         return f"expected true or false, got {err.get('input')!r}"
+    if typ in ("float_type", "float_parsing"):
+        return f"expected a number, got {err.get('input')!r}"
     if typ in ("int_parsing", "int_type", "int_from_float"):
         return f"expected a positive integer, got {err.get('input')!r}"
     if typ == "enum":

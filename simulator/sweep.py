@@ -269,6 +269,9 @@ def _client(scheduler: str, workers: int | None, n_points: int) -> Iterator[Any]
         ):
             yield client
         return
+    from simulator.sweep_runner import probe_scheduler
+
+    probe_scheduler(scheduler)
     try:
         client = Client(scheduler, timeout="10s")
     except (OSError, TimeoutError, ValueError) as err:

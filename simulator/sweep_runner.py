@@ -273,3 +273,29 @@ def items_shown(items: Sequence[tuple[int, Any, dict[str, Any]]], index: int) ->
         if i == index:
             return shown
     return {}
+
+
+def probe_scheduler(address: str, timeout_s: float = 3.0) -> None:
+    """Refuse at once a ``tcp://host:port`` nobody listens on (Dask would retry for 10 s)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if not address.startswith("tcp://"):
+        return
+    parts = urlsplit(address)
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise InputError(
+            f"not an address like tcp://HOST:PORT: {address!r}", field="--scheduler"
+        ) from None
+    if not host or port is None:
+        raise InputError(f"not an address like tcp://HOST:PORT: {address!r}", field="--scheduler")
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise InputError(
+            f"cannot reach the Dask scheduler at {address}: {exc.strerror or exc}",
+            field="--scheduler",
+        ) from None
