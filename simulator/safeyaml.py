@@ -104,6 +104,8 @@ def _where(file: str, exc: yaml.YAMLError) -> str:
 
 
 def _problem(exc: yaml.YAMLError) -> str:
+    if isinstance(exc, yaml.reader.ReaderError):
+        return f"character {exc.character!r} at position {exc.position} is not allowed in YAML"
     problem = getattr(exc, "problem", None)
     context = getattr(exc, "context", None)
     if problem and context:
@@ -118,7 +120,10 @@ def load_yaml_text(text: str, file: str = "<string>") -> Any:
         InputError: syntax, duplicate key, nesting or expansion beyond the bounds; the file part
             is ``FILE:LINE:COL`` when the position is known.
     """
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader checks the characters here
+    except yaml.YAMLError as exc:
+        raise InputError(f"not valid YAML: {_problem(exc)}", file=file) from None
     try:
         node = loader.get_single_node()
         if node is None:

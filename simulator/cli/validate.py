@@ -102,6 +102,10 @@ def validate_command(args: argparse.Namespace) -> int:
         if val is not None:
             shape = replace(shape, **{attr: val})
     out_dir = Path(args.out) if args.out else None
+    if out_dir is not None:
+        from simulator.outputs import prepare_out_dir
+
+        prepare_out_dir(out_dir)
     tmp = None
     if out_dir is not None:
         work = out_dir / "traces"
