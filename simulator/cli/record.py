@@ -95,6 +95,13 @@ def record_command(args: argparse.Namespace) -> int:
         microbatches=args.microbatches,
         execution_trace=not args.no_execution_trace,
     )
+    if not args.finalize:  # the config is sound: mark DIR as commsim's before writing into it
+        from pathlib import Path
+
+        from simulator.outputs import prepare_out_dir
+
+        cfg.validate()
+        prepare_out_dir(Path(args.out), "--out")
     if args.emit_config or args.finalize:
         return _torchrun_mode(cfg, args)
     try:

@@ -33,9 +33,9 @@ def check_record_args(args: Any) -> None:
             )
     check_model_spec(args.model)
     if not args.finalize:
-        from simulator.outputs import prepare_out_dir
+        from simulator.outputs import check_out_dir
 
-        prepare_out_dir(Path(args.out), "--out")
+        check_out_dir(Path(args.out), "--out")
 
 
 def check_model_spec(spec: str) -> None:
