@@ -585,8 +585,8 @@ def _cases() -> list[Case]:
     add(Case("ok-run", (*RUN, "--json"), code=0))
     add(Case("ok-run-small-bucket", (*RUN, "--set", "strategy.data_parallel.bucket_size=512KiB",
              "--json"), code=0))  # fmt: skip
-    add(Case("ok-compare-collide", ("run", "{d}/compare-collide.yaml", "--out", "{d}/out-cmp",
-             "--fidelity", "analytical"), code=0))  # fmt: skip
+    add(Case("ok-compare", ("run", "{d}/compare-collide.yaml", "--fidelity", "analytical",
+             "--json"), code=0))  # fmt: skip
     add(Case("ok-sweep", (*sw, "--vary", "strategy.tp=1,2,3", "--json"), code=0))
     return c
 
@@ -615,11 +615,11 @@ def _deadline(seconds: int) -> Iterator[None]:
         signal.signal(signal.SIGALRM, old)
 
 
-def run_case(argv: list[str]) -> tuple[int, str, str, float]:
-    """``main(argv)`` in-process: exit status, stdout, stderr, seconds."""
+def run_case(argv: list[str], limit_s: int = 10) -> tuple[int, str, str, float]:
+    """``main(argv)`` in-process: exit status, stdout, stderr, seconds (``Hang`` past limit)."""
     out, err = io.StringIO(), io.StringIO()
     t0 = time.perf_counter()
-    with _deadline(10), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with _deadline(limit_s), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             code = main(argv)
         except SystemExit as exc:  # argparse
@@ -699,30 +699,50 @@ def test_variant_folders_never_collide(inputs: Path) -> None:
         "--fidelity",
         "analytical",
     ]
-    code, _, err, _ = run_case(argv)
+    code, _, err, _ = run_case(argv, limit_s=120)  # writes plots: not a bad-input case
     assert code == 0, err
     subs = sorted(p.name for p in out.iterdir() if p.is_dir())
     assert subs == ["a_b", "a_b-2"]
     assert all((out / s / "result.json").is_file() for s in subs)
 
 
-def test_force_lifts_the_limits(inputs: Path) -> None:
-    """``--force`` runs a job the estimate refuses (here a 600-layer tiny model)."""
-    argv = ["run", str(inputs / "tiny.yaml"), "--set", "model.layers=400000", "--json"]
-    code, _, err, _ = run_case(argv)
-    assert code == 2 and "model.layers" in err
+def test_force_lifts_the_limits(inputs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the op limit lowered below the tiny scenario, it is refused; ``--force`` runs it."""
+    import simulator.limits as limits
     from simulator.config import load_scenario
-    from simulator.limits import MAX_OPS, estimate_scenario_ops
 
-    sc = load_scenario(inputs / "tiny.yaml", ["model.layers=400000"])
-    assert estimate_scenario_ops(sc, 8)[0] > MAX_OPS
+    sc = load_scenario(inputs / "tiny.yaml")
+    estimate = limits.estimate_scenario_ops(sc, 8)[0]
+    monkeypatch.setattr(limits, "MAX_OPS", int(estimate) - 1)
+    argv = ["run", str(inputs / "tiny.yaml"), "--fidelity", "analytical", "--json"]
+    code, _, err, _ = run_case(argv, limit_s=120)
+    assert code == 2 and "limit" in err
+    code, out, err, _ = run_case([*argv, "--force"], limit_s=120)
+    assert code == 0, err
+    assert json.loads(out)["step_time_s"] > 0
+
+
+def test_estimate_is_an_upper_bound_on_the_tiny_scenario(inputs: Path) -> None:
+    """The estimate bounds the ops really built (it only has to be the right order)."""
+    from simulator.config import load_scenario
+    from simulator.limits import estimate_scenario_ops
+    from simulator.topology import load_topology
+    from simulator.workload.build import build_workload
+
+    sc = load_scenario(inputs / "tiny.yaml")
+    topo = load_topology(sc.topology)
+    built = build_workload(sc, topo).workload
+    ops = sum(len(p) for p in built.programs)
+    estimate = estimate_scenario_ops(sc, int(topo.num_ranks))[0]
+    assert ops <= estimate <= 100 * ops
 
 
 def test_force_overwrites_a_users_directory(inputs: Path) -> None:
     out = inputs / "forced-out"
     out.mkdir()
     (out / SENTINEL).write_text(SENTINEL_TEXT)
-    code, _, err, _ = run_case(["run", str(inputs / "tiny.yaml"), "--out", str(out), "--force"])
+    argv = ["run", str(inputs / "tiny.yaml"), "--out", str(out), "--force"]
+    code, _, err, _ = run_case(argv, limit_s=120)
     assert code == 0, err
     assert (out / SENTINEL).read_text() == SENTINEL_TEXT  # written beside, never deleted
     assert (out / "result.json").is_file()
