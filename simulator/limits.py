@@ -6,9 +6,10 @@ are computed from the scenario or the command's flags before anything is built, 
 :class:`~simulator.errors.InputError` naming the field that made the job large, with the
 estimate, when it is above a limit. ``--force`` (the :func:`forced` context) lifts every limit.
 
-The estimates are upper-bound-ish orders of magnitude, checked against the real builders on the
-shipped scenarios (estimate / built: 1.2x to 36x, never below, benchmarks/RESULTS.md): they only have to separate "a big but real job"
-(the largest shipped scenario builds 124,204 ops) from "a mistake" (10^9 ops).
+The estimates are upper-bound orders of magnitude, checked against the real builders on the
+shipped scenarios (estimate / built: 1.2x to 36x, never below; benchmarks/RESULTS.md): they
+only have to separate "a big but real job" (the largest shipped scenario builds 124,204 ops)
+from "a mistake" (10^9 ops).
 """
 
 from __future__ import annotations
