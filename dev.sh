@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One command per quick-start step; each sets up what it needs in ./.venv first.
 #   ./dev.sh demo   install commsim and run the flagship scenario (prints its result)
-#   ./dev.sh test   install commsim with test extras (and the CPU build of torch) and run the tests
-#   ./dev.sh lint   ruff + mypy
+#   ./dev.sh test   install commsim with test extras (and the CPU build of torch), run the lint
+#                   (ruff, the format check, mypy, the import contracts), then the tests
+#   ./dev.sh lint   the lint alone: ruff, ruff format --check, mypy, lint-imports
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
@@ -27,6 +28,18 @@ setup() {
   fi
 }
 
+# Any failure stops the run (set -e): a lint error fails ./dev.sh test before pytest starts.
+lint() {
+  echo "+ ruff check" >&2
+  "$VENV/bin/ruff" check simulator tests benchmarks
+  echo "+ ruff format --check" >&2
+  "$VENV/bin/ruff" format --check simulator tests benchmarks
+  echo "+ mypy" >&2
+  "$VENV/bin/mypy"
+  echo "+ lint-imports" >&2
+  "$VENV/bin/lint-imports" --no-logo --no-cache
+}
+
 case "${1:-}" in
   demo)
     setup ""
@@ -35,13 +48,12 @@ case "${1:-}" in
   test)
     setup "test,dev,sweep,chakra,torch"
     shift
+    lint
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
   lint)
     setup "test,dev,sweep,chakra,torch"
-    "$VENV/bin/ruff" check simulator tests benchmarks
-    "$VENV/bin/ruff" format --check simulator tests benchmarks
-    exec "$VENV/bin/mypy"
+    lint
     ;;
   *)
     echo "usage: ./dev.sh demo|test|lint [pytest args]" >&2

@@ -11,9 +11,10 @@ import argparse
 import time
 from typing import Any
 
+from simulator.core.ir import Program, Workload
+from simulator.core.vocab import CollectiveOp
 from simulator.engine import simulate
 from simulator.topology import topology_from_dict
-from simulator.workload.ir import CollectiveOp, Program, Workload
 
 
 def synthetic_cluster(nodes: int, gpus: int = 8) -> Any:
@@ -141,9 +142,9 @@ def bench_synthetic(fidelity: str, mbs: int) -> None:
 
 
 def bench_scenario(name: str, fidelity: str | None) -> None:
+    from simulator.build import build_workload
     from simulator.config import load_scenario
     from simulator.topology import load_topology
-    from simulator.workload.build import build_workload
 
     t0 = time.perf_counter()
     sc = load_scenario(name)

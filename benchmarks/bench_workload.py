@@ -9,10 +9,10 @@ from __future__ import annotations
 import sys
 import time
 
+from simulator.build import build_workload
 from simulator.config import load_scenario
 from simulator.engine import simulate
 from simulator.topology import load_topology
-from simulator.workload.build import build_workload
 
 
 def main(names: list[str]) -> None:

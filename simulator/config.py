@@ -3,7 +3,7 @@
 ``load_scenario(name_or_path, overrides)`` reads a scenario file (a path, or the name of a
 shipped ``scenarios/NAME.yaml``), applies ``--set key=value`` overrides (values parsed as YAML
 scalars, keys dotted: ``strategy.dp=32``) and validates it. Every mistake is an
-:class:`~simulator.errors.InputError` naming the file and the field, e.g.
+:class:`~simulator.core.errors.InputError` naming the file and the field, e.g.
 ``scenarios/x.yaml: strategy.tp: expected a positive integer``. Unknown keys are rejected.
 
 A scenario may list ``compare:`` variants (each a name and a set of overrides); the CLI runs
@@ -13,180 +13,26 @@ A scenario may list ``compare:`` variants (each a name and a set of overrides); 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
+from simulator.core.schema import Flag, Fraction, PosFloat, PosInt, SchemaModel
+from simulator.core.vocab import DType, Recompute
 from simulator.resources import resolve
-from simulator.workload.modelspec import DType, ModelSpec, Recompute
+from simulator.topology.model import LinkKind
+from simulator.workload.modelspec import ModelSpec
+from simulator.workload.strategies.options import (
+    PipelineSchedule,
+    PSPlacement,
+    StrategyConfig,
+    StrategyKind,
+)
 
 
-def _size(v: Any) -> float:
-    from simulator.units import UnitError, parse_size
-
-    try:
-        return float(parse_size(v))
-    except UnitError as exc:
-        raise ValueError(str(exc)) from exc
-
-
-SizeB = Annotated[float, BeforeValidator(_size), Field(gt=0)]
-# strict: ``true`` is not 1 and ``2.5`` is not 2 (pydantic's lax mode would accept both)
-PosInt = Annotated[int, Field(gt=0, strict=True)]
-Fraction = Annotated[float, Field(gt=0, le=1, strict=True)]
-PosFloat = Annotated[float, Field(gt=0, strict=True)]
-Flag = Annotated[bool, Field(strict=True)]
-
-
-class _Model(BaseModel):
-    # allow_inf_nan=False: ``.inf`` and ``.nan`` are refused in every float field
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, use_enum_values=False, allow_inf_nan=False
-    )
-
-
-class StrategyKind(StrEnum):
-    """Top-level strategy families (registry keys of :mod:`simulator.workload.strategies`)."""
-
-    COLLECTIVE = "collective"  # DP/ZeRO/FSDP x TP x PP x EP with collectives (Megatron, DDP)
-    PARAMETER_SERVER = "parameter_server"
-    LOCAL_SGD = "local_sgd"
-
-
-class PipelineSchedule(StrEnum):
-    """Pipeline-parallel schedules."""
-
-    GPIPE = "gpipe"
-    ONE_F_ONE_B = "1f1b"
-    INTERLEAVED = "interleaved"
-
-
-class DataParallelMode(StrEnum):
-    """How data-parallel replicas synchronise gradients and hold state."""
-
-    DDP = "ddp"
-    ZERO1 = "zero1"
-    ZERO2 = "zero2"
-    ZERO3 = "zero3"
-    FSDP = "fsdp"
-
-
-class CompressionKind(StrEnum):
-    """Gradient compression applied to data-parallel gradient traffic."""
-
-    NONE = "none"
-    FP16 = "fp16"
-    BF16 = "bf16"
-    TOPK = "topk"
-    POWERSGD = "powersgd"
-    ONEBIT = "onebit"
-
-
-class PSMode(StrEnum):
-    """Parameter-server synchronisation."""
-
-    SYNC = "sync"
-    ASYNC = "async"
-
-
-class PSPlacement(StrEnum):
-    """Where parameter-server shards live."""
-
-    COLOCATED = "colocated"  # a server shard on some worker ranks, spread over hosts
-    DEDICATED = "dedicated"  # the last ``servers`` ranks are servers only
-
-
-class InnerSync(StrEnum):
-    """Local SGD: what happens every step between averaging rounds."""
-
-    NONE = "none"  # purely local steps
-    DATACENTER = "datacenter"  # all-reduce inside each datacenter every step (DiLoCo-like)
-
-
-class QKVLayout(StrEnum):
-    """How tensor parallelism shards the attention input projections."""
-
-    FUSED = "fused"  # Megatron-LM: one column-parallel QKV linear, one input-gradient all-reduce
-    SEPARATE = "separate"  # q, k, v as three column-parallel linears (torch DTensor plan): three
-
-
-class Hierarchy(StrEnum):
-    """Grouping for hierarchical (two-level) gradient all-reduce."""
-
-    NONE = "none"
-    NODE = "node"  # reduce-scatter inside each host, all-reduce across hosts, all-gather
-    DATACENTER = "datacenter"  # the same with datacenters (split at WAN links)
-
-
-class PipelineConfig(_Model):
-    """Pipeline schedule; ``virtual_stages`` > 1 needs ``schedule: interleaved``."""
-
-    schedule: PipelineSchedule = PipelineSchedule.ONE_F_ONE_B
-    virtual_stages: PosInt = 1
-
-
-class DataParallelConfig(_Model):
-    """Data-parallel gradient synchronisation."""
-
-    mode: DataParallelMode = DataParallelMode.DDP
-    bucket_size: SizeB = 25 * 2**20  # PyTorch DDP default bucket_cap_mb=25
-    hierarchical: Hierarchy = Hierarchy.NONE
-    prefetch: Annotated[int, Field(ge=0, strict=True)] = 1
-
-
-class CompressionConfig(_Model):
-    """Gradient compression (see :mod:`simulator.workload.strategies.compression`)."""
-
-    kind: CompressionKind = CompressionKind.NONE
-    ratio: Fraction = 0.01  # top-k: fraction of elements kept
-    rank: PosInt = 4  # PowerSGD rank
-
-
-class LocalSGDConfig(_Model):
-    """Local SGD / periodic parameter averaging every ``period`` steps."""
-
-    period: PosInt = 8
-    inner: InnerSync = InnerSync.NONE
-
-
-class ParameterServerConfig(_Model):
-    """Parameter server: shards, placement, sync or async with a staleness bound."""
-
-    servers: PosInt = 1
-    placement: PSPlacement = PSPlacement.COLOCATED
-    mode: PSMode = PSMode.SYNC
-    staleness: Annotated[int, Field(ge=0, strict=True)] = 1
-    steps: PosInt = 4
-
-
-class TensorConfig(_Model):
-    """Tensor-parallel details beyond the degree (:mod:`simulator.workload.strategies.tensor`)."""
-
-    qkv: QKVLayout = QKVLayout.FUSED
-
-
-class StrategyConfig(_Model):
-    """Parallelism. Rank layout: TP fastest (inside a node), then PP, then DP."""
-
-    kind: StrategyKind = StrategyKind.COLLECTIVE
-    tp: PosInt = 1
-    pp: PosInt = 1
-    dp: PosInt | None = None
-    ep: PosInt = 1
-    sequence_parallel: Flag = False
-    tensor: TensorConfig = TensorConfig()
-    pipeline: PipelineConfig = PipelineConfig()
-    data_parallel: DataParallelConfig = DataParallelConfig()
-    compression: CompressionConfig = CompressionConfig()
-    local_sgd: LocalSGDConfig = LocalSGDConfig()
-    parameter_server: ParameterServerConfig = ParameterServerConfig()
-    fold: Flag | None = None  # representative ranks + mirrors; None: automatic (world > 16)
-
-
-class ModelConfig(_Model):
+class ModelConfig(SchemaModel):
     """Decoder-only transformer shape (see :class:`~simulator.workload.modelspec.ModelSpec`)."""
 
     name: str = "model"
@@ -203,7 +49,7 @@ class ModelConfig(_Model):
     flash_attention: Flag = False
 
 
-class TrainingConfig(_Model):
+class TrainingConfig(SchemaModel):
     """Batch, sequence, precision and recomputation."""
 
     global_batch: PosInt
@@ -214,7 +60,7 @@ class TrainingConfig(_Model):
     recompute: Recompute = Recompute.NONE
 
 
-class HardwareConfig(_Model):
+class HardwareConfig(SchemaModel):
     """GPU and efficiency overrides. ``mfu`` needs ``mfu_source``."""
 
     gpu: str | None = None  # default: the topology's gpu
@@ -223,21 +69,19 @@ class HardwareConfig(_Model):
     memory_efficiency: Fraction | None = None
 
 
-class NetworkConfig(_Model):
+class NetworkConfig(SchemaModel):
     """What-if edits of the topology's links, per link kind (see :mod:`simulator.topology.whatif`).
 
     ``bandwidth_scale: {infiniband: 2}`` doubles every InfiniBand link's bandwidth;
     ``latency_scale`` multiplies latency the same way. Factors are dimensionless, > 0.
     """
 
-    bandwidth_scale: dict[str, Annotated[PosFloat, Field(allow_inf_nan=False)]] = {}
-    latency_scale: dict[str, Annotated[PosFloat, Field(allow_inf_nan=False)]] = {}
+    bandwidth_scale: dict[str, PosFloat] = Field(default_factory=dict)
+    latency_scale: dict[str, PosFloat] = Field(default_factory=dict)
 
     @field_validator("bandwidth_scale", "latency_scale")
     @classmethod
     def _known_kinds(cls, v: dict[str, float]) -> dict[str, float]:
-        from simulator.topology.model import LinkKind
-
         known = {k.value for k in LinkKind}
         for kind in v:
             if kind not in known:
@@ -245,21 +89,21 @@ class NetworkConfig(_Model):
         return v
 
 
-class ReferenceConfig(_Model):
+class ReferenceConfig(SchemaModel):
     """A published step time to compare with."""
 
     step_time_s: PosFloat
     source: str
 
 
-class Variant(_Model):
+class Variant(SchemaModel):
     """One entry of ``compare:``: a name and overrides applied to the base scenario."""
 
     name: str
-    set: dict[str, Any] = {}
+    set: dict[str, Any] = Field(default_factory=dict)
 
 
-class Scenario(_Model):
+class Scenario(SchemaModel):
     """A what-if scenario: model x strategy x topology."""
 
     name: str
@@ -273,7 +117,7 @@ class Scenario(_Model):
     hardware: HardwareConfig = HardwareConfig()
     network: NetworkConfig = NetworkConfig()
     reference: ReferenceConfig | None = None
-    compare: list[Variant] = []
+    compare: list[Variant] = Field(default_factory=list)
     source_file: str | None = Field(default=None, exclude=True)
 
     @field_validator("fidelity")

@@ -8,7 +8,7 @@ document it comes from); this module reads it once into frozen dataclasses in SI
 * :func:`get_link` -> :class:`LinkSpec` (per-direction bandwidth of one port/link, hop latency).
 * :func:`gpu_names`, :func:`link_names`, :func:`wan_latency_per_km_s`.
 
-Names are matched case-insensitively; unknown names raise :class:`~simulator.errors.InputError`
+Names are matched case-insensitively; unknown names raise :class:`~simulator.core.errors.InputError`
 listing the known ones.
 """
 
@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any
 
 import yaml
 
-from simulator.errors import InputError
-from simulator.units import parse_bandwidth, parse_flops, parse_size, parse_time
+from simulator.core.errors import InputError
+from simulator.core.units import parse_bandwidth, parse_flops, parse_size, parse_time
+from simulator.resources import data_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +100,7 @@ class LinkSpec:
 
 @cache
 def _catalog() -> dict[str, Any]:
-    text = resources.files("simulator").joinpath("data/hardware.yaml").read_text("utf-8")
+    text = data_file("hardware.yaml").read_text("utf-8")
     data = yaml.safe_load(text)
     gpus = {k.lower(): _gpu(k, v) for k, v in data["gpus"].items()}
     links = {k.lower(): _link(k, v) for k, v in data["links"].items()}

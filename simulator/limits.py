@@ -3,7 +3,7 @@
 A unit mistake (a batch given in tokens, a bucket of 25 *bytes*, ten million GPUs) makes a
 workload builder unroll billions of ops and run for hours. These estimates cost microseconds,
 are computed from the scenario or the command's flags before anything is built, and raise an
-:class:`~simulator.errors.InputError` naming the field that made the job large, with the
+:class:`~simulator.core.errors.InputError` naming the field that made the job large, with the
 estimate, when it is above a limit. ``--force`` (the :func:`forced` context) lifts every limit.
 
 The estimates are upper-bound orders of magnitude, checked against the real builders on the
@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 
 #: Most ops a built workload may hold (all simulated ranks together). The largest shipped
 #: scenario builds 124,204; the builder writes ~85,000 ops per second on one core, so the limit
@@ -179,7 +179,7 @@ def estimate_scenario_ops(scenario: Any, world: int) -> tuple[float, dict[str, f
 
 def check_scenario(scenario: Any, world: int, *, file: str | None = None) -> None:
     """Refuse a scenario whose workload would exceed :data:`MAX_OPS`; warn on a tiny bucket."""
-    from simulator.config import DataParallelMode
+    from simulator.workload.strategies.options import DataParallelMode
 
     st = scenario.strategy
     bucket = float(st.data_parallel.bucket_size)

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.limits import is_forced
 
 #: File that marks a directory as written by commsim (its files may be overwritten).

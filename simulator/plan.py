@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.sweep import run_sweep
 
 #: Default candidate degrees: powers of two that Megatron-style layouts use.

@@ -1,20 +1,34 @@
-"""Finding the data that ships with commsim: ``topologies/`` and ``scenarios/``.
+"""Finding the data that ships with commsim: the one resolver for shipped files.
 
-A source checkout (editable install) reads the repository's top-level folders; a wheel carries
-them under ``simulator/_shipped/`` (symlinks in the checkout, copied into the wheel).
+* ``topologies/`` and ``scenarios/``: a source checkout (editable install) reads the
+  repository's top-level folders; a wheel carries them under ``simulator/_shipped/`` (symlinks
+  in the checkout, copied into the wheel).
+* package data under ``simulator/data/`` (:func:`data_file`): ``backends/`` (a kind of its own
+  for :func:`resolve`), ``calibration/``, ``hardware.yaml``, ``published.yaml``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 
 _PKG = Path(__file__).resolve().parent
 
 
+#: kinds of shipped YAML kept as package data (the others are top-level folders of the repo)
+_DATA_KINDS = ("backends", "calibration")
+
+
+def data_file(*parts: str) -> Path:
+    """A path under the package's ``data/`` folder (``data_file("hardware.yaml")``)."""
+    return _PKG.joinpath("data", *parts)
+
+
 def shipped_dir(kind: str) -> Path:
-    """The folder holding the shipped ``kind`` ("topologies" or "scenarios")."""
+    """The folder holding the shipped ``kind`` ("topologies", "scenarios", "backends", ...)."""
+    if kind in _DATA_KINDS:
+        return data_file(kind)
     for candidate in (_PKG.parent / kind, _PKG / "_shipped" / kind):
         if candidate.is_dir():
             return candidate
@@ -26,7 +40,7 @@ def shipped_names(kind: str) -> list[str]:
     return sorted(p.stem for p in shipped_dir(kind).glob("*.yaml"))
 
 
-def resolve(kind: str, name_or_path: str | Path, *, what: str) -> Path:
+def resolve(kind: str, name_or_path: str | Path, *, what: str, field: str | None = None) -> Path:
     """Resolve a user's NAME or PATH to an existing YAML file.
 
     A path that exists wins; otherwise ``NAME`` (with or without ``.yaml``) is looked up among
@@ -44,4 +58,5 @@ def resolve(kind: str, name_or_path: str | Path, *, what: str) -> Path:
     raise InputError(
         f"no such file, and no shipped {what} of that name (shipped: {names})",
         file=str(name_or_path),
+        field=field,
     )

@@ -11,7 +11,7 @@
   before Python's recursion limit is reached.
 * **UTF-8 only**: a file that is not UTF-8 text is refused, naming the byte offset.
 
-Every problem is an :class:`~simulator.errors.InputError` whose file part is
+Every problem is an :class:`~simulator.core.errors.InputError` whose file part is
 ``FILE:LINE:COL`` when PyYAML knows the position (``scenario.yaml:3:5: duplicate key ...``).
 """
 
@@ -24,7 +24,7 @@ import yaml
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 
 #: Most collection levels a document may nest (the deepest shipped file has 6).
 MAX_DEPTH: Final[int] = 64

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 
 
 def load_scenario_topology(scenario: Any) -> Any:

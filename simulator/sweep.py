@@ -21,10 +21,13 @@ import itertools
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.resources import resolve
+
+if TYPE_CHECKING:
+    from simulator.sweep_runner import Survival
 
 #: Results of one point that are copied from ``commsim run``'s payload (seconds per step).
 STEP_FIELDS = ("step_time_s", "compute_s", "comm_s", "exposed_comm_s", "bubble_s")
@@ -83,11 +86,11 @@ def evaluate_point(
         ``{"set": {...}, "step_time_s", ..., "memory_per_gpu_B", "fits_memory", "world",
         "gpus", "gpu", "cost_per_step_usd", "wall_s"}``, or ``{"set": {...}, "error": "..."}``.
     """
+    from simulator.build import build_workload
     from simulator.config import load_scenario
     from simulator.engine import DeadlockError, WorkloadError, simulate
     from simulator.topology import load_topology
     from simulator.topology.whatif import scale_links
-    from simulator.workload.build import build_workload
 
     shown = {k: _value(v) for k, v in point.items()}
     t0 = time.perf_counter()
@@ -153,9 +156,7 @@ def run_sweep(
     scheduler: str = "local",
     workers: int | None = None,
     fidelity: str | None = None,
-    timeout_s: float | None = None,
-    store: Any | None = None,
-    lost_after_s: float = 30.0,
+    survival: Survival | None = None,
 ) -> dict[str, Any]:
     """Simulate every point of the grid; results in grid order.
 
@@ -167,10 +168,9 @@ def run_sweep(
             address of a running Dask scheduler.
         workers: worker processes of the local cluster (default: CPU cores, at most points).
         fidelity: collective fidelity override.
-        timeout_s: per-point time limit (seconds); a point over it is recorded as timed out.
-        store: a :class:`simulator.sweep_store.SweepStore`: finished points are written to it
-            as they complete, and points it already holds are skipped (``--resume``).
-        lost_after_s: how long the cluster may have no worker before the sweep gives up.
+        survival: per-point timeout, the point store (finished points written as they
+            complete, points it holds skipped: ``--resume``) and how long the cluster may have
+            no worker (:class:`simulator.sweep_runner.Survival`; default: none, 30 s).
 
     Returns:
         ``{"scenario", "vary", "scheduler", "points": [...], "wall_s"}``.
@@ -181,7 +181,10 @@ def run_sweep(
             result of the points finished so far (also on disk when ``store`` is given).
     """
     from simulator.config import load_scenario
-    from simulator.sweep_runner import point_payload, run_points
+    from simulator.sweep_runner import Survival, point_payload, run_points
+
+    survival = survival or Survival()
+    store = survival.store
 
     path = str(resolve("scenarios", scenario, what="scenario"))
     load_scenario(path, list(base))  # fail fast on the base, with its file and field
@@ -235,8 +238,8 @@ def run_sweep(
                 on_result,
                 client=client,
                 fidelity=fidelity,
-                timeout_s=timeout_s,
-                lost_after_s=lost_after_s,
+                timeout_s=survival.timeout_s,
+                lost_after_s=survival.lost_after_s,
             )
     except BaseException as exc:  # KeyboardInterrupt, ClusterLost: keep what finished
         exc.partial = result()  # type: ignore[attr-defined]

@@ -28,12 +28,24 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 
 #: How often the client checks the cluster while waiting for points (seconds).
 POLL_S: Final[float] = 1.0
+
+
+@dataclass(frozen=True)
+class Survival:
+    """How a sweep survives: ``timeout_s`` per point (``None``: no limit), ``store`` (a
+    :class:`~simulator.sweep_store.SweepStore` or ``None``), ``lost_after_s`` without a worker
+    before giving up."""
+
+    timeout_s: float | None = None
+    store: Any | None = None
+    lost_after_s: float = 30.0
 
 
 class PointTimeout(Exception):
@@ -106,13 +118,13 @@ def evaluate_payload(
 def _evaluate(
     payload: dict[str, Any], shown: dict[str, Any], fidelity: str | None
 ) -> dict[str, Any]:
+    from simulator.build import build_workload
     from simulator.config import scenario_from_dict
     from simulator.engine import simulate
     from simulator.limits import check_scenario
     from simulator.sweep import point_row
     from simulator.topology.loader import topology_from_dict
     from simulator.topology.whatif import scale_links
-    from simulator.workload.build import build_workload
 
     file = str(payload.get("scenario_file") or "<sweep point>")
     sc = scenario_from_dict(payload["scenario"], file=file)

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.outputs import atomic_write_text
 
 SPEC_FILE = "sweep.spec.json"

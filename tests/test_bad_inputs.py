@@ -724,10 +724,10 @@ def test_force_lifts_the_limits(inputs: Path, monkeypatch: pytest.MonkeyPatch) -
 
 def test_estimate_is_an_upper_bound_on_the_tiny_scenario(inputs: Path) -> None:
     """The estimate bounds the ops really built (it only has to be the right order)."""
+    from simulator.build import build_workload
     from simulator.config import load_scenario
     from simulator.limits import estimate_scenario_ops
     from simulator.topology import load_topology
-    from simulator.workload.build import build_workload
 
     sc = load_scenario(inputs / "tiny.yaml")
     topo = load_topology(sc.topology)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from simulator.collectives import Algorithm, load_backend
-from simulator.errors import InputError
+from simulator.collectives import load_backend
+from simulator.core.errors import InputError
+from simulator.core.vocab import Algorithm, CollectiveOp
 from simulator.topology import LinkKind
-from simulator.workload.ir import CollectiveOp
 
 
 def test_shipped_profiles():

@@ -11,18 +11,13 @@ from test_collectives_support import (
     two_node_topology,
 )
 
-from simulator.collectives import (
-    load_backend,
-    run_collective,
-    run_collectives,
-    simulate_collective,
-)
+from simulator.collectives import SimContext, Transport, load_backend, simulate_collective
 from simulator.collectives.analytical import (
     halving_doubling_all_reduce_time,
     ring_all_gather_time,
     ring_all_reduce_time,
 )
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.network import Fabric
 
 GiB = float(1 << 30)
@@ -108,29 +103,22 @@ def test_tree_chunk_pipelining_approaches_flow():
 
 def test_mirror_groups_contend_on_shared_links():
     # 4 hosts on one switch: groups (0,1) and (2,3) are disjoint, (0,1) and (0... share nothing;
-    # run_collectives on two disjoint groups of a star: independent links -> same time as one
+    # Transport.collectives on two disjoint groups of a star: independent links -> same time as one
     topo = star_topology(4, bandwidth="10GB/s", latency="1us")
     prof = ideal_profile()
     one = simulate_collective(topo, "all_reduce", GiB, ranks=[0, 1], algo="ring", backend=prof)
 
     env = simpy.Environment()
-    fabric = Fabric(env, topo.capacity_Bps)
-    proc = env.process(
-        run_collectives(env, fabric, topo, [(0, 1), (2, 3)], "all_reduce", GiB, "ring", prof)
-    )
+    tr = Transport(SimContext(topo, prof), env, Fabric(env, topo.capacity_Bps))
+    proc = env.process(tr.collectives([(0, 1), (2, 3)], "all_reduce", GiB, "ring"))
     env.run(until=proc)
     assert proc.value == ["ring", "ring"]
     assert env.now == pytest.approx(one.time_s, rel=1e-6)
 
     # two all-reduces of the same ranks at once share every link: twice as long
     env = simpy.Environment()
-    fabric = Fabric(env, topo.capacity_Bps)
-    procs = [
-        env.process(
-            run_collective(env, fabric, topo, "all_reduce", (0, 1), GiB, "ring", prof, "flow")
-        )
-        for _ in range(2)
-    ]
+    tr = Transport(SimContext(topo, prof), env, Fabric(env, topo.capacity_Bps), "flow")
+    procs = [env.process(tr.collective("all_reduce", (0, 1), GiB, "ring")) for _ in range(2)]
     env.run(until=env.all_of(procs))
     assert env.now == pytest.approx(2 * one.time_s, rel=0.01)
 
@@ -142,14 +130,9 @@ def test_concurrency_limit_serialises_collectives():
     def run(concurrency):
         prof = ideal_profile(concurrency=concurrency, base="1ms")
         env = simpy.Environment()
-        fabric = Fabric(env, topo.capacity_Bps)
+        tr = Transport(SimContext(topo, prof), env, Fabric(env, topo.capacity_Bps), "flow")
         procs = [
-            env.process(
-                run_collective(
-                    env, fabric, topo, "all_reduce", (0, 1, 2, 3), 8.0, "ring", prof, "flow"
-                )
-            )
-            for _ in range(3)
+            env.process(tr.collective("all_reduce", (0, 1, 2, 3), 8.0, "ring")) for _ in range(3)
         ]
         env.run(until=env.all_of(procs))
         return env.now
@@ -205,11 +188,11 @@ def test_send_recv_and_barrier():
     assert b.time_s == pytest.approx(2 * 2e-6, rel=0.01)  # 2 rounds of 2 links
 
 
-def test_run_collectives_rejects_overlapping_groups():
+def test_transport_collectives_rejects_overlapping_groups():
     topo = star_topology(4)
     env = simpy.Environment()
-    fabric = Fabric(env, topo.capacity_Bps)
-    gen = run_collectives(env, fabric, topo, [(0, 1), (1, 2)], "all_reduce", 1e6)
+    tr = Transport(SimContext(topo, "nccl"), env, Fabric(env, topo.capacity_Bps))
+    gen = tr.collectives([(0, 1), (1, 2)], "all_reduce", 1e6)
     with pytest.raises(InputError, match="overlap"):
         env.run(until=env.process(gen))
 

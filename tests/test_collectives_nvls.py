@@ -5,19 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulator.collectives import (
-    Algorithm,
-    build_schedule,
-    load_backend,
-    simulate_collective,
-)
+from simulator.collectives import build_schedule, load_backend, simulate_collective
 from simulator.collectives.backend import parse_backend
 from simulator.collectives.nvls import nvls_efficiency
-from simulator.errors import InputError
+from simulator.core.errors import InputError
+from simulator.core.vocab import Algorithm, CollectiveOp
 from simulator.hardware import get_gpu
 from simulator.topology import LinkKind, Topology
 from simulator.topology.loader import topology_from_dict
-from simulator.workload.ir import CollectiveOp
 
 GiB = float(1 << 30)
 

@@ -6,11 +6,12 @@ import math
 
 import pytest
 
-from simulator.collectives import Algorithm, build_schedule, busbw_factor, supports
+from simulator.collectives import build_schedule, busbw_factor, supports
 from simulator.collectives.ring import ring_order
 from simulator.collectives.schedule import Transfer, pipeline
-from simulator.errors import InputError
-from simulator.workload.ir import CollectiveOp as Op
+from simulator.core.errors import InputError
+from simulator.core.vocab import Algorithm
+from simulator.core.vocab import CollectiveOp as Op
 
 S = 1 << 20
 

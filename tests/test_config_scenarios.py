@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from simulator.build import build_variants
 from simulator.config import load_scenario
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.resources import shipped_names
 from simulator.topology import load_topology
-from simulator.workload.build import build_variants
 
 BASE = """\
 name: x

@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 
 from simulator.collectives import simulate_collective
+from simulator.core.ir import Program, Workload
+from simulator.core.vocab import CollectiveOp
 from simulator.engine import DeadlockError, WorkloadError, simulate
 from simulator.topology import load_topology
-from simulator.workload.ir import CollectiveOp, Program, Workload
 
 GBPS8 = 1e9  # "8Gbps" in B/s
 LAT = 1e-6
@@ -366,13 +367,13 @@ def tp_pipeline(mbs: int) -> Workload:
 
 
 def test_isolated_collectives_replay_exactly(tmp_path: Path) -> None:
-    from simulator.collectives import load_backend
+    from simulator.collectives import SimContext
     from simulator.engine.isolation import find_isolated
     from simulator.engine.streams import build_plan
 
     t = topo(tmp_path, NODES_2X2)
     wl = tp_pipeline(4)
-    iso = find_isolated(build_plan(wl, t.num_ranks), t, load_backend("nccl"))
+    iso = find_isolated(build_plan(wl, t.num_ranks), SimContext(t, "nccl"))
     assert {k[1] for k in iso} == {(0, 1), (2, 3)}
     fast = simulate(wl, t, isolate=True)
     slow = simulate(wl, t, isolate=False)
@@ -386,7 +387,7 @@ def test_isolated_collectives_replay_exactly(tmp_path: Path) -> None:
 
 
 def test_shared_links_are_not_isolated(tmp_path: Path) -> None:
-    from simulator.collectives import load_backend
+    from simulator.collectives import SimContext
     from simulator.engine.isolation import find_isolated
     from simulator.engine.streams import build_plan
 
@@ -394,8 +395,8 @@ def test_shared_links_are_not_isolated(tmp_path: Path) -> None:
     wl = tp_pipeline(2)
     # a p2p between the TP pair's ranks shares their NVLink links
     wl.programs[0].send("x", peer=1, size_B=10, stream="side")
-    assert {k[1] for k in find_isolated(build_plan(wl, 4), t, load_backend("nccl"))} == {(2, 3)}
+    assert {k[1] for k in find_isolated(build_plan(wl, 4), SimContext(t, "nccl"))} == {(2, 3)}
     # the same group issued from two streams may overlap with itself
     wl2 = tp_pipeline(2)
     wl2.programs[1].collective("tp.extra", op=CollectiveOp.ALL_REDUCE, group=(2, 3), size_B=8e6)
-    assert {k[1] for k in find_isolated(build_plan(wl2, 4), t, load_backend("nccl"))} == {(0, 1)}
+    assert {k[1] for k in find_isolated(build_plan(wl2, 4), SimContext(t, "nccl"))} == {(0, 1)}

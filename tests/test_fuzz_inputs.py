@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator.cli import main
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
 GLOO = ROOT / "tests" / "fixtures" / "traces" / "ddp-2-gloo"

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 import yaml
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.hardware import (
     get_gpu,
     get_link,

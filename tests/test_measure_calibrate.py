@@ -104,7 +104,7 @@ def test_table_has_nccl_tests_columns() -> None:
 
 
 def test_all_gather_efficiency_is_recovered_and_priced() -> None:
-    from simulator.errors import InputError
+    from simulator.core.errors import InputError
     from simulator.measure.calibrate import fit_all_gather_efficiency
 
     topo, bench = _synthetic(0.9, 150e-6, 40e-6)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from simulator.cli import main
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.measure import netns
 from simulator.measure.cases import Tier, parse_strategies, recorder_strategy
 from simulator.measure.validate import CaseResult, Validator, format_cases, summarize

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from simulator.cli import main
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.plan import plan_capacity
 
 SCENARIO = """

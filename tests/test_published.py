@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.measure.published import (
     TOLERANCE_PCT,
     Kind,

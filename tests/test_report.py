@@ -9,13 +9,14 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
+from simulator.core.ir import Program, Workload
+from simulator.core.vocab import CollectiveOp
 from simulator.engine import StepResult, simulate
 from simulator.report.plots import plot_links, plot_timeline, sample_ranks
 from simulator.report.summary import print_summary
 from simulator.report.tables import parquet_available, write_tables
 from simulator.report.timeline import chrome_trace, link_utilisation_bins, write_timeline
 from simulator.topology import load_topology
-from simulator.workload.ir import CollectiveOp, Program, Workload
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

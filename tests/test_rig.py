@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.measure import netns
 from simulator.measure.rig import Rig, burst_B, clean, launch_on_rig, plan_rig
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
+from simulator.build import build_workload
 from simulator.config import scenario_from_dict
 from simulator.engine import simulate
 from simulator.topology import load_topology
-from simulator.workload.build import build_workload
 
 TINY = {"layers": 8, "hidden": 256, "heads": 8, "vocab": 512}
 CASES: dict[str, dict[str, Any]] = {

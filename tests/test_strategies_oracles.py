@@ -7,14 +7,16 @@ from typing import Any
 
 import pytest
 
-from simulator.config import CompressionConfig, scenario_from_dict
+from simulator.config import scenario_from_dict
+from simulator.core.ir import Collective, Compute, Workload
+from simulator.core.vocab import CollectiveOp
 from simulator.engine import simulate
 from simulator.topology import load_topology
 from simulator.workload.costmodel import CostModel
-from simulator.workload.ir import Collective, CollectiveOp, Compute, Workload
 from simulator.workload.profile import profile_from_model
 from simulator.workload.strategies import build_from_profile
 from simulator.workload.strategies.compression import payload
+from simulator.workload.strategies.options import CompressionConfig
 from simulator.workload.strategies.pipeline import Pass, bubble_fraction, schedule
 
 CM = CostModel(peak_flops=100e12, hbm_Bps=2e12, efficiency=0.5)
@@ -250,7 +252,7 @@ def test_separate_qkv_all_reduces_three_input_gradients(sp: bool) -> None:
 
 
 def test_bad_qkv_layout_is_rejected() -> None:
-    from simulator.errors import InputError
+    from simulator.core.errors import InputError
 
     with pytest.raises(InputError, match="qkv"):
         _scenario({"tp": 2, "tensor": {"qkv": "interleaved"}})

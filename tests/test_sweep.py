@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from simulator.cli import main
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.sweep import grid, parse_vary, run_sweep
 
 SCENARIO = """

@@ -13,7 +13,7 @@ import pytest
 
 from simulator.collectives import simulate_collective
 from simulator.collectives.ring import ring_order
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.topology import NodeKind, Topology, load_topology, topology_from_dict
 from simulator.topology.builders import cluster, torus, two_datacenters
 from simulator.topology.routing import Ecmp, Router

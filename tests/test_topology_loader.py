@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.topology import LinkKind, NodeKind, load_topology
 
 GOOD = {

@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from simulator.cli import main
-from simulator.errors import InputError
+from simulator.core.errors import InputError
+from simulator.core.ir import Collective, Compute, Program, Workload
+from simulator.core.vocab import CollectiveOp
 from simulator.traces.chakra import (
     export_workload,
     import_chakra_dir,
@@ -26,7 +28,6 @@ from simulator.traces.chakra import (
 from simulator.traces.chakra.schema import Node
 from simulator.traces.kineto import import_trace_dir
 from simulator.traces.timeline import CommEvent, Label, Piece, StepTimeline, Wait, build_program
-from simulator.workload.ir import Collective, CollectiveOp, Compute, Program, Workload
 
 FIX = Path(__file__).parent / "fixtures" / "traces"
 GLOO = FIX / "ddp-2-gloo"
@@ -360,9 +361,9 @@ def test_reconcile_drops_callback_spans_then_flags_the_step():
 
 def test_tp_reshard_follows_the_recorders_plan():
     """The recorder shards q, k, v as three ColwiseParallel linears: 6 TP all-reduces a layer."""
-    from simulator.config import QKVLayout
     from simulator.traces.models import GPTConfig
     from simulator.traces.reshard import strategy_config
+    from simulator.workload.strategies.options import QKVLayout
 
     cfg = strategy_config("tp", 2, GPTConfig(n_head=4), 25.0)
     assert cfg.tp == 2 and cfg.tensor.qkv is QKVLayout.SEPARATE

@@ -14,13 +14,14 @@ import pytest
 
 pytest.importorskip("torch")
 
+from simulator.core.ir import Collective, Compute, Recv, Send
+from simulator.core.vocab import CollectiveOp
 from simulator.topology import load_topology
 from simulator.traces.kineto import import_trace_dir
 from simulator.traces.models import GPTConfig
 from simulator.traces.recipe import RecordConfig, RecordStrategy
 from simulator.traces.record import record
 from simulator.traces.replay import replay
-from simulator.workload.ir import Collective, CollectiveOp, Compute, Recv, Send
 
 pytestmark = pytest.mark.torch
 

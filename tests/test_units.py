@@ -1,4 +1,4 @@
-"""simulator.units: a table of cases, errors, and format -> parse round trips."""
+"""simulator.core.units: a table of cases, errors, and format -> parse round trips."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator.units import (
+from simulator.core.units import (
     UnitError,
     format_bandwidth,
     format_flops,

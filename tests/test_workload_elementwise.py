@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from simulator.config import scenario_from_dict
+from simulator.core.vocab import DType, Recompute
 from simulator.workload import costmodel
 from simulator.workload.costmodel import CostModel, cost_model_for
 from simulator.workload.elementwise import attention_core_bytes, layer_elementwise_bytes
-from simulator.workload.modelspec import DType, ModelSpec, Recompute
+from simulator.workload.modelspec import ModelSpec
 from simulator.workload.profile import profile_from_model
 
 SMALL = ModelSpec(name="gpt-1.7b", layers=24, hidden=2304, heads=24, vocab=51200, seq_len=2048)

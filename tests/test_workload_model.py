@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from simulator.core.vocab import DType, Recompute
 from simulator.workload.costmodel import CostModel, cost_model_for, efficiency_for
-from simulator.workload.modelspec import DType, ModelSpec, Recompute
+from simulator.workload.modelspec import ModelSpec
 from simulator.workload.profile import profile_from_model
 
 GPT3 = ModelSpec(name="gpt3", layers=96, hidden=12288, heads=96, vocab=51200, seq_len=2048)
@@ -103,7 +104,7 @@ def test_activation_memory_by_schedule() -> None:
 
 def test_measured_profile_goes_through_the_strategies() -> None:
     """A trace-style profile (given seconds, TP=1) is re-sharded to TP=2 by the strategy."""
-    from simulator.workload.ir import Compute
+    from simulator.core.ir import Compute
     from simulator.workload.profile import LayerCost, LayerProfile
     from simulator.workload.strategies import build_from_profile
 
@@ -124,9 +125,9 @@ def test_powersgd_wire_bytes() -> None:
 
 
 def test_cost_model_prices_flops_only_ops_in_the_engine() -> None:
+    from simulator.core.ir import Program, Workload
     from simulator.engine import simulate
     from simulator.topology import load_topology
-    from simulator.workload.ir import Program, Workload
 
     cm = CostModel(peak_flops=100e12, hbm_Bps=1e12, efficiency=0.5)
     p = Program(rank=0)

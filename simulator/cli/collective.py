@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 
 #: nccl-tests' element size for its default float type (``count`` column = size / 4).
 FLOAT_B = 4
@@ -73,7 +73,7 @@ def parse_ranks(text: str) -> list[int]:
 
 
 def _size(text: str, field: str) -> float:
-    from simulator.units import UnitError, parse_size
+    from simulator.core.units import UnitError, parse_size
 
     try:
         s = parse_size(text)
@@ -148,7 +148,7 @@ def collective_command(args: argparse.Namespace) -> int:
 
 
 def _summary(row: dict[str, Any]) -> str:
-    from simulator.units import format_bandwidth, format_size, format_time
+    from simulator.core.units import format_bandwidth, format_size, format_time
 
     lines = [
         ("collective", f"{row['op']} on {row['n_ranks']} ranks of {row['topology']}"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 
 #: Ops that take a root (an index into the group).
 ROOTED_OPS = ("broadcast", "reduce")

@@ -2,10 +2,11 @@
 
 :func:`run_guarded` calls a command and maps what escapes it:
 
-* :class:`~simulator.errors.InputError` -> one line ``commsim CMD: error: FILE: FIELD: MESSAGE``,
-  exit 2. Exceptions that can only come from what the user gave (a unit string that does not
-  parse, a trace the engine cannot run, a corrupt protobuf or gzip stream) are mapped the same
-  way by :func:`as_input_error`; commands convert them earlier where they know the file.
+* :class:`~simulator.core.errors.InputError` -> one line
+  ``commsim CMD: error: FILE: FIELD: MESSAGE``, exit 2. Exceptions that can only come from
+  what the user gave (a unit string that does not parse, a trace the engine cannot run, a
+  corrupt protobuf stream) are mapped the same way by :func:`as_input_error`; commands convert
+  them earlier where they know the file.
 * ``BrokenPipeError`` (``commsim ... | head``) -> quiet exit 141 (128 + SIGPIPE, what a shell
   reports for a writer that lost its reader), stdout closed so Python prints nothing at exit.
 * ``KeyboardInterrupt`` -> ``interrupted`` and exit 130, no traceback.
@@ -25,7 +26,7 @@ import traceback
 from collections.abc import Callable
 from typing import Final
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 
 #: Exit statuses.
 EXIT_INPUT: Final[int] = 2
@@ -53,7 +54,7 @@ def as_input_error(exc: BaseException) -> InputError | None:
     """
     if isinstance(exc, InputError):
         return exc
-    from simulator.units import UnitError
+    from simulator.core.units import UnitError
 
     if isinstance(exc, UnitError):
         return InputError(str(exc))

@@ -52,7 +52,7 @@ def register(subparsers: Any) -> None:
 
 
 def _ints(text: str, flag: str) -> list[int]:
-    from simulator.errors import InputError
+    from simulator.core.errors import InputError
 
     try:
         return [int(v) for v in text.split(",") if v.strip()]
@@ -63,9 +63,9 @@ def _ints(text: str, flag: str) -> list[int]:
 def plan_command(args: argparse.Namespace) -> int:
     """Run the plan and print its ranking. Exit status."""
     from simulator.cli import emit_json
-    from simulator.errors import InputError
+    from simulator.core.errors import InputError
+    from simulator.core.units import UnitError, parse_time
     from simulator.plan import plan_capacity
-    from simulator.units import UnitError, parse_time
 
     try:
         target = parse_time(args.target_step)
@@ -105,7 +105,7 @@ def _print(res: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from simulator.units import format_size, format_time
+    from simulator.core.units import format_size, format_time
 
     t = Table(
         title=f"plan for {res['scenario']}: step <= {format_time(res['target_step_s'])}, "

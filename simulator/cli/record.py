@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 
 
 def register(subparsers: Any) -> None:
@@ -70,11 +70,12 @@ def record_command(args: argparse.Namespace) -> int:
     """Run the recording; print a summary (or the manifest with --json)."""
     from simulator.cli import emit_json
     from simulator.cli.record_checks import check_record_args
+    from simulator.measure.rig import launch_on_rig
     from simulator.traces.models import GPTConfig
-
-    check_record_args(args)
     from simulator.traces.recipe import CommBackend, RecordConfig, RecordStrategy
     from simulator.traces.record import record
+
+    check_record_args(args)
 
     try:
         import torch  # noqa: F401
@@ -105,7 +106,9 @@ def record_command(args: argparse.Namespace) -> int:
     if args.emit_config or args.finalize:
         return _torchrun_mode(cfg, args)
     try:
-        manifest = record(cfg, topology=args.topology, timeout_s=args.timeout)
+        manifest = record(
+            cfg, topology=args.topology, timeout_s=args.timeout, launcher=launch_on_rig
+        )
     except RuntimeError as err:
         print(f"commsim record: error: {err}", file=sys.stderr)
         return 1

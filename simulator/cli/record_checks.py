@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 
 _POSITIVE_INTS = ("world", "steps", "microbatches", "layers", "d_model", "batch", "seq_len")
 

@@ -16,7 +16,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 
 
 def register(subparsers: Any) -> None:

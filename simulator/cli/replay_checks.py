@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Iterator
 from typing import Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 
 #: What a malformed trace can make the importers raise (besides InputError).
 _TRACE_ERRORS: tuple[type[BaseException], ...] = (

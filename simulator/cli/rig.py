@@ -112,9 +112,9 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from simulator.core.units import parse_size
     from simulator.measure.probe import probe_pair
     from simulator.measure.rig import Rig
-    from simulator.units import parse_size
 
     size_B = int(parse_size(args.size))
     rows = []
@@ -170,13 +170,13 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
 
 
 def _measure(args: argparse.Namespace, topology: str) -> Any:
+    from simulator.core.units import parse_size
     from simulator.measure.microbench import (
         ALL_OPS,
         DEFAULT_SIZES_B,
         load_microbench,
         run_microbench,
     )
-    from simulator.units import parse_size
 
     if args.save:  # before measuring: never overwrite a user's file, never measure in vain
         from simulator.outputs import check_new_file

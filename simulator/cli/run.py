@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 
 #: File that marks a directory as written by ``commsim run --out``.
 MARKER = ".commsim-output"
@@ -117,12 +117,12 @@ def _safe_name(name: str, index: int) -> str:
 def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[dict[str, Any], Any]:
     """Simulate one scenario; write ``out`` if given. Returns the JSON payload and a
     callable printing the human summary."""
+    from simulator.build import build_workload
     from simulator.engine import WorkloadError, simulate
     from simulator.limits import check_scenario
     from simulator.report.summary import print_summary
     from simulator.scenario_refs import load_scenario_backend, load_scenario_topology
     from simulator.topology.whatif import scale_links
-    from simulator.workload.build import build_workload
 
     topology = scale_links(
         load_scenario_topology(sc), sc.network.bandwidth_scale, sc.network.latency_scale
@@ -173,7 +173,7 @@ def _print_comparison(payloads: list[dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from simulator.units import format_time
+    from simulator.core.units import format_time
 
     def fmt(seconds: float) -> str:
         # below a nanosecond is round-off of the event clock, not a time anyone can use

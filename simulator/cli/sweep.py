@@ -76,8 +76,9 @@ def sweep_command(args: argparse.Namespace) -> int:
     """Run the sweep and print or write its results. Exit status."""
     from simulator.cli import emit_json
     from simulator.cli.sweep_guard import check_sweep_args, open_store, run_guarded_sweep
-    from simulator.errors import InputError
+    from simulator.core.errors import InputError
     from simulator.sweep import parse_vary, run_sweep
+    from simulator.sweep_runner import Survival
 
     if args.workers is not None and args.workers < 1:
         raise InputError("must be >= 1", field="--workers")
@@ -97,9 +98,7 @@ def sweep_command(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             workers=args.workers,
             fidelity=args.fidelity,
-            timeout_s=args.timeout,
-            store=store,
-            lost_after_s=args.lost_after,
+            survival=Survival(timeout_s=args.timeout, store=store, lost_after_s=args.lost_after),
         ),
         out,
         _write,
@@ -141,7 +140,7 @@ def _print_table(res: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from simulator.units import format_size, format_time
+    from simulator.core.units import format_size, format_time
 
     keys = list(res["vary"])
     t = Table(title=f"sweep of {res['scenario']} ({len(res['points'])} points)")

@@ -6,9 +6,9 @@ import argparse
 from typing import Any
 
 from simulator.cli import emit_json
-from simulator.errors import InputError
+from simulator.core.errors import InputError
+from simulator.core.units import format_bandwidth
 from simulator.resources import shipped_dir, shipped_names
-from simulator.units import format_bandwidth
 
 
 def register(subparsers: Any) -> None:

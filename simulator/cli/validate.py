@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.cli import emit_json
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 
 #: The rig topology used for a world size when ``--topology`` is not given.
 DEFAULT_TOPOLOGY = {2: "rig-2host", 4: "rig-4host-2rack"}

@@ -20,6 +20,7 @@ import numpy as np
 from simulator.collectives.backend import ProtocolProfile
 from simulator.collectives.flows import FlowPlanner, PlannedFlows, mean_or_zero
 from simulator.collectives.schedule import Phase, Schedule
+from simulator.core.arrays import FloatArray
 from simulator.topology import LinkKind
 
 
@@ -81,7 +82,7 @@ class PhaseCost:
 
 
 def phase_cost(
-    planned: PlannedFlows, depth: int, capacity_Bps: np.ndarray, floor: float = 0.0
+    planned: PlannedFlows, depth: int, capacity_Bps: FloatArray, floor: float = 0.0
 ) -> PhaseCost:
     """The :class:`PhaseCost` of routed flows on links of ``capacity_Bps``."""
     n = len(planned.paths)

@@ -48,17 +48,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from simulator.collectives.types import Algorithm, coerce
-from simulator.errors import InputError
+from simulator.core.errors import InputError
+from simulator.core.units import UnitError, parse_bandwidth, parse_size, parse_time
+from simulator.core.vocab import Algorithm, CollectiveOp, coerce
+from simulator.resources import resolve, shipped_dir, shipped_names
 from simulator.topology import LinkKind
-from simulator.units import UnitError, parse_bandwidth, parse_size, parse_time
-from simulator.workload.ir import CollectiveOp
 
-BACKENDS_DIR = Path(__file__).resolve().parent.parent / "data" / "backends"
+BACKENDS_DIR = shipped_dir("backends")
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,8 +227,10 @@ def _count(x: Any, *, file: str, field: str) -> int:
     return x
 
 
-def parse_backend(data: Any, *, file: str) -> BackendProfile:
+def parse_backend(data: object, *, file: str) -> BackendProfile:
     """Validate a backend mapping (as read from YAML) into a :class:`BackendProfile`."""
+    if not isinstance(data, dict):
+        raise InputError("expected a mapping", file=file)
     _check_keys(
         data, set(_TOP_KEYS), {k for k, req in _TOP_KEYS.items() if req}, file=file, field=""
     )
@@ -338,10 +339,9 @@ def parse_backend(data: Any, *, file: str) -> BackendProfile:
 
 def shipped_backends() -> list[str]:
     """Names of the backend profiles shipped with commsim."""
-    return sorted(p.stem for p in BACKENDS_DIR.glob("*.yaml"))
+    return shipped_names("backends")
 
 
-@lru_cache(maxsize=32)
 def _load_path(path: str) -> BackendProfile:
     from simulator.safeyaml import load_yaml_file
 
@@ -351,20 +351,13 @@ def _load_path(path: str) -> BackendProfile:
 def load_backend(name_or_path: str | Path | BackendProfile) -> BackendProfile:
     """A backend profile: a shipped NAME (``nccl``, ``gloo``), a YAML PATH, or a profile.
 
+    A name or path is read from disk at every call (nothing cached: a file edited between two
+    simulations is read again); a simulation loads its profile once, in its
+    :class:`~simulator.collectives.context.SimContext`.
+
     Raises :class:`InputError` (listing the shipped names) when neither exists, or naming the
     file and field when the YAML is wrong.
     """
     if isinstance(name_or_path, BackendProfile):
         return name_or_path
-    p = Path(name_or_path)
-    if p.is_file():
-        return _load_path(str(p))
-    candidate = BACKENDS_DIR / f"{p.name.removesuffix('.yaml')}.yaml"
-    if p.parent == Path(".") and candidate.is_file():
-        return _load_path(str(candidate))
-    raise InputError(
-        f"no such file, and no shipped backend of that name (shipped: "
-        f"{', '.join(shipped_backends())})",
-        file=str(name_or_path),
-        field="backend",
-    )
+    return _load_path(str(resolve("backends", name_or_path, what="backend", field="backend")))

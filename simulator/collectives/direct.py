@@ -15,9 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from simulator.collectives.schedule import Phase, Schedule, Step, Transfer, phase_from_steps
-from simulator.collectives.types import Algorithm
-from simulator.errors import InputError
-from simulator.workload.ir import CollectiveOp
+from simulator.core.errors import InputError
+from simulator.core.vocab import Algorithm, CollectiveOp
 
 #: Bytes of one barrier token (a float, like torch's NCCL barrier all-reduces one element).
 BARRIER_TOKEN_B = 4.0

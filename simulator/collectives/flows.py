@@ -11,12 +11,12 @@ A :class:`FlowPlanner` binds a topology to a backend profile. For a transfer it 
   the order nvlink < pcie < infiniband < ethernet < wan (NCCL uses its NET latency as soon
   as a step crosses the network).
 
-Planners are cached per (topology, profile) so the engine's many collectives reuse routes.
+A simulation keeps one planner in its :class:`~simulator.collectives.context.SimContext`, so
+the engine's many collectives reuse routes.
 """
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -24,6 +24,7 @@ import numpy as np
 
 from simulator.collectives.backend import BackendProfile, ProtocolProfile
 from simulator.collectives.schedule import Transfer
+from simulator.core.arrays import FloatArray
 from simulator.topology import LinkKind, Topology
 
 _KIND_ORDER = (
@@ -54,30 +55,30 @@ class PlannedFlows:
 
     transfers: tuple[Transfer, ...]
     paths: tuple[PathInfo, ...]
-    wire_B: np.ndarray
-    payload_B: np.ndarray
+    wire_B: FloatArray
+    payload_B: FloatArray
 
-    def hop_latency_s(self, protocol: ProtocolProfile) -> np.ndarray:
+    def hop_latency_s(self, protocol: ProtocolProfile) -> FloatArray:
         """Per transfer: path latency plus the protocol's per-step latency for its kind."""
         return np.array(
             [p.latency_s + protocol.step_latency_s[p.kind] for p in self.paths], dtype=float
         )
 
-    def link_load_B(self, num_links: int) -> np.ndarray:
+    def link_load_B(self, num_links: int) -> FloatArray:
         """Wire-equivalent bytes per link id (bandwidth factor 1)."""
         if not self.paths:
             return np.zeros(num_links)
         ids = np.fromiter((i for p in self.paths for i in p.links), dtype=np.int64)
         weights = np.repeat(self.wire_B, [len(p.links) for p in self.paths])
-        return np.bincount(ids, weights=weights, minlength=num_links)
+        return np.asarray(np.bincount(ids, weights=weights, minlength=num_links), np.float64)
 
-    def link_payload_B(self, num_links: int) -> np.ndarray:
+    def link_payload_B(self, num_links: int) -> FloatArray:
         """Payload bytes per link id."""
         if not self.paths:
             return np.zeros(num_links)
         ids = np.fromiter((i for p in self.paths for i in p.links), dtype=np.int64)
         weights = np.repeat(self.payload_B, [len(p.links) for p in self.paths])
-        return np.bincount(ids, weights=weights, minlength=num_links)
+        return np.asarray(np.bincount(ids, weights=weights, minlength=num_links), np.float64)
 
 
 class FlowPlanner:
@@ -126,23 +127,6 @@ class FlowPlanner:
         return PlannedFlows(ts, paths, wire, payload)
 
 
-_PLANNERS: weakref.WeakKeyDictionary[Topology, dict[int, tuple[BackendProfile, FlowPlanner]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def planner_for(topology: Topology, profile: BackendProfile) -> FlowPlanner:
-    """A cached :class:`FlowPlanner` for ``(topology, profile)``."""
-    per_topo = _PLANNERS.setdefault(topology, {})
-    hit = per_topo.get(id(profile))
-    if hit is None or hit[0] is not profile:
-        if len(per_topo) >= 64:  # e.g. a calibration fit trying many profiles
-            per_topo.clear()
-        hit = (profile, FlowPlanner(topology, profile))
-        per_topo[id(profile)] = hit
-    return hit[1]
-
-
-def mean_or_zero(x: Sequence[float] | np.ndarray) -> float:
+def mean_or_zero(x: Sequence[float] | FloatArray) -> float:
     """Mean of ``x``, 0.0 when empty."""
     return float(np.mean(x)) if len(x) else 0.0

@@ -16,9 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from simulator.collectives.schedule import Phase, Schedule, Step, Transfer, phase_from_steps
-from simulator.collectives.types import Algorithm
-from simulator.errors import InputError
-from simulator.workload.ir import CollectiveOp
+from simulator.core.errors import InputError
+from simulator.core.vocab import Algorithm, CollectiveOp
 
 
 def _halving_steps(ranks: Sequence[int], size_B: float) -> list[Step]:

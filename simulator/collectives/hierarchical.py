@@ -16,9 +16,8 @@ from collections.abc import Sequence
 
 from simulator.collectives.ring import host_blocks
 from simulator.collectives.schedule import Phase, Schedule, Transfer, uniform_phase
-from simulator.collectives.types import Algorithm
-from simulator.errors import InputError
-from simulator.workload.ir import CollectiveOp
+from simulator.core.errors import InputError
+from simulator.core.vocab import Algorithm, CollectiveOp
 
 
 def _rings(rings: list[list[int]], channels: int, step_B: float) -> list[Transfer]:

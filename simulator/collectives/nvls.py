@@ -32,11 +32,11 @@ from dataclasses import replace
 
 from simulator.collectives.backend import BackendProfile, ProtocolProfile
 from simulator.collectives.schedule import Schedule, Transfer, uniform_phase
-from simulator.collectives.types import Algorithm
-from simulator.errors import InputError
+from simulator.core.errors import InputError
+from simulator.core.vocab import Algorithm, CollectiveOp
+from simulator.hardware import get_gpu
 from simulator.topology import Topology
 from simulator.topology.model import NodeKind
-from simulator.workload.ir import CollectiveOp
 
 #: Sequential steps of one NVLS all-reduce: the reducing load, then the multicast store.
 NVLS_DEPTH = 2
@@ -102,8 +102,6 @@ def nvls_efficiency(
     gpu = topology.metadata.get("gpu")
     if not gpu:
         return None
-    from simulator.hardware import get_gpu
-
     try:
         link = get_gpu(str(gpu)).scaleup_link
     except (KeyError, ValueError, InputError):

@@ -12,9 +12,8 @@ from simulator.collectives.nvls import nvls
 from simulator.collectives.ring import ring
 from simulator.collectives.schedule import Schedule
 from simulator.collectives.tree import tree
-from simulator.collectives.types import Algorithm
-from simulator.errors import InputError
-from simulator.workload.ir import CollectiveOp
+from simulator.core.errors import InputError
+from simulator.core.vocab import Algorithm, CollectiveOp
 
 Op = CollectiveOp
 

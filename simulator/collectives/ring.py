@@ -19,8 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from simulator.collectives.schedule import Phase, Schedule, Step, Transfer, uniform_phase
-from simulator.collectives.types import Algorithm
-from simulator.workload.ir import CollectiveOp
+from simulator.core.vocab import Algorithm, CollectiveOp
 
 
 def host_blocks(group: Sequence[int], hosts: Sequence[str]) -> list[list[int]]:

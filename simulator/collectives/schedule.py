@@ -20,8 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from simulator.collectives.types import Algorithm
-from simulator.workload.ir import CollectiveOp
+from simulator.core.vocab import Algorithm, CollectiveOp
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,14 +7,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import simpy
 
-from simulator.collectives.backend import BackendProfile, load_backend
-from simulator.collectives.runner import RunInfo, check_group, run_collective_info
-from simulator.collectives.types import Algorithm, Fidelity, busbw_factor, coerce
-from simulator.errors import InputError
+from simulator.collectives.backend import BackendProfile
+from simulator.collectives.choice import check_group
+from simulator.collectives.context import SimContext
+from simulator.collectives.transport import run_alone
+from simulator.collectives.types import busbw_factor
+from simulator.core.arrays import FloatArray
+from simulator.core.errors import InputError
+from simulator.core.vocab import Algorithm, CollectiveOp, Fidelity, coerce
+from simulator.network import FlowRecord
 from simulator.topology import Topology
-from simulator.workload.ir import CollectiveOp
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,8 @@ class CollectiveResult:
     fidelity: str
     backend: str
     n_flows: int
-    flows: list[Any] = field(default_factory=list, repr=False)
-    link_bytes_B: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    flows: list[FlowRecord] = field(default_factory=list, repr=False)
+    link_bytes_B: FloatArray = field(default_factory=lambda: np.zeros(0), repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-able summary (no per-flow or per-link arrays)."""
@@ -82,37 +85,26 @@ def simulate_collective(
 
     Raises :class:`InputError` on a bad op, algorithm, fidelity, backend or rank list.
     """
-    from simulator.network import Fabric
-
     op = coerce(CollectiveOp, op, field="op")
     fid = coerce(Fidelity, fidelity, field="fidelity")
-    profile = load_backend(backend)
+    ctx = SimContext(topology, backend)
+    profile = ctx.profile
     if not (size_B >= 0 and np.isfinite(size_B)):
         raise InputError(f"size must be a finite number of bytes >= 0, got {size_B}", field="size")
     group = check_group(topology, range(topology.num_ranks) if ranks is None else ranks)
-    env = simpy.Environment()
-    fabric = Fabric(env, topology.capacity_Bps, record=record)
-    proc = env.process(
-        run_collective_info(
-            env,
-            fabric,
-            topology,
-            op,
-            group,
-            size_B,
-            algo,
-            profile,
-            fid,
-            chunks,
-            root,
-            "",
-            channels,
-        )
+    tr, info = run_alone(
+        ctx,
+        op,
+        group,
+        size_B,
+        algo,
+        fidelity=fid,
+        chunks=chunks,
+        root=root,
+        channels=channels,
+        record=record,
     )
-    env.run(until=proc)
-    info = proc.value
-    assert isinstance(info, RunInfo)
-    t = float(env.now)
+    t = float(tr.env.now)
     n = len(group)
     algbw = size_B / t if t > 0 else 0.0  # nothing moved (one rank): report 0, not inf
     return CollectiveResult(
@@ -128,7 +120,7 @@ def simulate_collective(
         fidelity=fid.value,
         backend=profile.name,
         n_flows=info.n_flows,
-        flows=list(getattr(fabric, "records", [])) if record else [],
+        flows=list(tr.fabric.records) if record else [],
         link_bytes_B=info.link_payload_B
         if info.link_payload_B is not None
         else np.zeros(len(topology.links)),

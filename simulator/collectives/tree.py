@@ -33,8 +33,7 @@ from collections.abc import Sequence
 
 from simulator.collectives.ring import host_blocks
 from simulator.collectives.schedule import Schedule, Step, Transfer, phase_from_steps
-from simulator.collectives.types import Algorithm
-from simulator.workload.ir import CollectiveOp
+from simulator.core.vocab import Algorithm, CollectiveOp
 
 
 def heap_parents(h: int, *, mirror: bool) -> list[int]:

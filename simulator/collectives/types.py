@@ -1,4 +1,5 @@
-"""Enums and small pure helpers shared by every collective algorithm.
+"""Small pure helpers shared by every collective algorithm (the enums live in
+:mod:`simulator.core.vocab`).
 
 ``busbw_factor`` follows nccl-tests' PERFORMANCE.md: the bus bandwidth of a collective is its
 algorithm bandwidth (``size_B / time_s``) times a factor that makes it comparable with the
@@ -7,53 +8,8 @@ bandwidth of the slowest link, whatever the number of ranks.
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import TypeVar
-
-from simulator.errors import InputError
-from simulator.workload.ir import CollectiveOp
-
-
-class Algorithm(StrEnum):
-    """Collective algorithms (``auto`` lets the backend profile choose per size and topology).
-
-    ``nvls`` is the in-switch all-reduce of NVLink SHARP switches (:mod:`.nvls`).
-    """
-
-    RING = "ring"
-    TREE = "tree"
-    HALVING_DOUBLING = "halving_doubling"
-    DIRECT = "direct"
-    HIERARCHICAL = "hierarchical"
-    NVLS = "nvls"
-    AUTO = "auto"
-
-
-class Fidelity(StrEnum):
-    """How finely a collective is simulated.
-
-    * ``analytical``: closed-form alpha-beta time from the schedule's per-link load, no fabric.
-    * ``flow``: every algorithm *phase* as concurrent flows on the shared fabric (default).
-    * ``chunk``: every algorithm step and chunk as its own flows, steps in sequence.
-    """
-
-    ANALYTICAL = "analytical"
-    FLOW = "flow"
-    CHUNK = "chunk"
-
-
-_E = TypeVar("_E", bound=StrEnum)
-
-
-def coerce(enum: type[_E], value: str | _E, *, field: str) -> _E:
-    """``value`` as a member of ``enum``; :class:`InputError` naming ``field`` if unknown."""
-    if isinstance(value, enum):
-        return value
-    try:
-        return enum(str(value).strip().lower().replace("-", "_"))
-    except ValueError:
-        choices = ", ".join(m.value for m in enum)
-        raise InputError(f"unknown value {value!r} (choose from {choices})", field=field) from None
+from simulator.core.errors import InputError
+from simulator.core.vocab import CollectiveOp, coerce
 
 
 def busbw_factor(op: CollectiveOp | str, n: int) -> float:

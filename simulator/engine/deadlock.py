@@ -12,19 +12,31 @@ and where each of them is blocked, e.g.::
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Hashable
+from typing import Protocol
 
+from simulator.core.ir import Collective, Recv, Send
 from simulator.engine.errors import DeadlockError
 from simulator.engine.records import OpTimes
 from simulator.engine.streams import Plan
-from simulator.workload.ir import Collective, Recv, Send
+
+
+class Rendezvous(Protocol):
+    """What the explanation reads of the engine's runner: who arrived where."""
+
+    coll_pending: dict[Hashable, list[int]]
+
+    def expected_members(self, g: int) -> list[int]:
+        """Members of op ``g``'s group that have programs."""
+        ...
+
 
 #: At most this many blocked ops are described in the message (all are in ``.blocked``).
 MAX_LINES = 12
 
 
 def explain_deadlock(
-    plan: Plan, times: OpTimes, now_s: float, unfinished: list[int], runner: Any
+    plan: Plan, times: OpTimes, now_s: float, unfinished: list[int], runner: Rendezvous
 ) -> DeadlockError:
     """Build the :class:`DeadlockError` for the ``unfinished`` global op indices."""
     blocked = [
@@ -82,7 +94,7 @@ def _head(plan: Plan, g: int) -> str:
     return f"waits at '{op.name}'"  # pragma: no cover
 
 
-def _short_reason(plan: Plan, g: int, runner: Any) -> str:
+def _short_reason(plan: Plan, g: int, runner: Rendezvous) -> str:
     """Why op ``g`` (reached, not started) waits, in a few words."""
     op = plan.ops[g]
     if isinstance(op, Recv):

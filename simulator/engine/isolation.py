@@ -4,8 +4,8 @@ A *traffic class* is everything that may put flows on the network independently:
 per collective group (its members as a set; own groups and mirror groups alike) and one per
 point-to-point pair ``(src, dst)``. Before the simulation, every distinct collective
 ``(op, group, size, algo, root)`` of the workload is resolved with the collectives' own
-planner (:func:`simulator.collectives.choose` and its flow planner) to the links its transfers
-use; a point-to-point pair uses ``topology.route(src, dst)``.
+context (:meth:`~simulator.collectives.context.SimContext.choose` and its flow planner) to
+the links its transfers use; a point-to-point pair uses ``topology.route(src, dst)``.
 
 A collective is **isolated** when
 
@@ -28,13 +28,15 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
-import simpy
 
+from simulator.collectives.context import SimContext
+from simulator.collectives.transport import Transport, run_alone
+from simulator.core.arrays import FloatArray, IntArray
+from simulator.core.ir import Collective, Recv, Send
 from simulator.engine.streams import Plan
-from simulator.workload.ir import Collective, Recv, Send
+from simulator.network import FlowRecord
 
 #: Key of a distinct collective: ``(op, group in order, size_B, algo, root)``.
 CollKey = tuple[str, tuple[int, ...], float, str, int]
@@ -54,52 +56,41 @@ class LoneRun:
 
     duration_s: float
     algo: str
-    links: np.ndarray
-    bytes_B: np.ndarray
-    busy_s: np.ndarray
-    peak: np.ndarray
-    records: list[Any]
-    timeline: tuple[np.ndarray, np.ndarray, np.ndarray]
+    links: IntArray
+    bytes_B: FloatArray
+    busy_s: FloatArray
+    peak: FloatArray
+    records: list[FlowRecord]
+    timeline: tuple[FloatArray, IntArray, FloatArray]
 
 
-def lone_run(
-    topology: Any, key: CollKey, backend: Any, fidelity: Any, chunks: int, record: bool, tag: str
-) -> LoneRun:
-    """Run collective ``key`` alone on a fresh environment and fabric; see :class:`LoneRun`."""
-    from simulator.collectives.runner import run_collective_info
-    from simulator.network import Fabric
+def lone_run(transport: Transport, key: CollKey, record: bool, tag: str) -> LoneRun:
+    """Run collective ``key`` alone on a fresh environment and fabric; see :class:`LoneRun`.
 
+    It runs on ``transport``'s context and fidelity (the same routes and resolved collectives).
+    """
     op, group, size_B, algo, root = key
-    env = simpy.Environment()
-    fabric = Fabric(env, topology.capacity_Bps, record=record, record_timeline=record)
-    proc = env.process(
-        run_collective_info(
-            env,
-            fabric,
-            topology,
-            op,
-            group,
-            size_B,
-            algo,
-            backend,
-            fidelity,
-            chunks=chunks,
-            root=root,
-            tag=tag,
-        )
+    tr, info = run_alone(
+        transport.ctx,
+        op,
+        group,
+        size_B,
+        algo,
+        fidelity=transport.fidelity,
+        chunks=transport.chunks,
+        root=root,
+        tag=tag,
+        record=record,
+        record_timeline=record,
     )
-    env.run()
-    info = proc.value
-    bytes_B = np.asarray(fabric.link_bytes_B, dtype=float)
-    payload = getattr(info, "link_payload_B", None)
-    if str(getattr(fidelity, "value", fidelity)) == "analytical" and payload is not None:
-        bytes_B = bytes_B + np.asarray(payload, dtype=float)
+    fabric = tr.fabric
+    bytes_B = tr.link_bytes_B()
     busy = np.asarray(fabric.link_busy_s, dtype=float)
     peak = np.asarray(fabric.link_peak_util, dtype=float)
     used = np.flatnonzero((bytes_B > 0) | (busy > 0) | (peak > 0))
     return LoneRun(
-        duration_s=float(env.now),
-        algo=str(getattr(info, "algo", "") or ""),
+        duration_s=float(tr.env.now),
+        algo=info.algo,
         links=used,
         bytes_B=bytes_B[used],
         busy_s=busy[used],
@@ -121,8 +112,8 @@ class Isolation:
     uses: list[tuple[float, CollKey]] = field(default_factory=list)
 
     def add_link_stats(
-        self, bytes_B: np.ndarray, busy_s: np.ndarray, peak: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self, bytes_B: FloatArray, busy_s: FloatArray, peak: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """The fabric's per-link arrays plus the replayed collectives' (new arrays)."""
         b, u, p = bytes_B.astype(float), busy_s.astype(float), peak.astype(float)
         counts: dict[CollKey, int] = {}
@@ -135,7 +126,7 @@ class Isolation:
             p[run.links] = np.maximum(p[run.links], run.peak)
         return b, u, p
 
-    def records(self) -> list[Any]:
+    def records(self) -> list[FlowRecord]:
         """Flow records of every replay, shifted to its start time."""
         out = []
         for t0, key in self.uses:
@@ -145,7 +136,7 @@ class Isolation:
                 )
         return out
 
-    def timeline(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def timeline(self) -> tuple[FloatArray, IntArray, FloatArray]:
         """Per-link load changes of every replay, shifted (unsorted)."""
         parts = [
             (self.runs[k].timeline, t0) for t0, k in self.uses if len(self.runs[k].timeline[0])
@@ -159,12 +150,9 @@ class Isolation:
         )
 
 
-def find_isolated(plan: Plan, topology: Any, backend: Any) -> set[CollKey]:
+def find_isolated(plan: Plan, ctx: SimContext) -> set[CollKey]:
     """The distinct collectives of ``plan`` that are isolated (see the module docstring)."""
-    from simulator.collectives import choose
-    from simulator.collectives.flows import planner_for
-
-    planner = planner_for(topology, backend)
+    topology = ctx.topology
     has_program = set(plan.program_ranks)
     # classes and their links
     class_links: dict[Hashable, set[int]] = defaultdict(set)
@@ -179,7 +167,7 @@ def find_isolated(plan: Plan, topology: Any, backend: Any) -> set[CollKey]:
                 cls: Hashable = ("group", tuple(sorted(grp)))
                 key = coll_key(op, grp)
                 if key not in key_links:
-                    key_links[key] = _collective_links(topology, planner, choose, key, backend)
+                    key_links[key] = _collective_links(ctx, key)
                     key_class[key] = cls
                 class_links[cls] |= key_links[key]
                 launchers[cls].add(primary)
@@ -209,12 +197,11 @@ def find_isolated(plan: Plan, topology: Any, backend: Any) -> set[CollKey]:
     return out
 
 
-def _collective_links(
-    topology: Any, planner: Any, choose: Any, key: CollKey, backend: Any
-) -> set[int]:
+def _collective_links(ctx: SimContext, key: CollKey) -> set[int]:
     """Links the transfers of collective ``key`` are routed over (every phase)."""
     op, group, size_B, algo, root = key
-    sched = choose(topology, op, group, size_B, algo, backend, root=root).schedule
+    sched = ctx.choose(op, group, size_B, algo, root=root).schedule
+    planner = ctx.planner
     links: set[int] = set()
     for phase in sched.phases:
         for t in phase.flows:

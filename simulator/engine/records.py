@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from simulator.core.arrays import FloatArray
+from simulator.core.ir import Collective, Compute, Recv, Send
 from simulator.engine.streams import Plan
-from simulator.workload.ir import Collective, Compute, Recv, Send
+from simulator.network import FlowRecord
+from simulator.topology import Topology
 
 #: Columns of :attr:`StepResult.ops`, in order.
 OP_COLUMNS: tuple[str, ...] = (
@@ -78,7 +80,7 @@ class OpTimes:
 
 def ops_table(plan: Plan, times: OpTimes) -> pd.DataFrame:
     """One row per op of every simulated rank (columns :data:`OP_COLUMNS`)."""
-    rows: dict[str, list[Any]] = {c: [] for c in OP_COLUMNS}
+    rows: dict[str, list[object]] = {c: [] for c in OP_COLUMNS}
     for g, op in enumerate(plan.ops):
         rows["rank"].append(plan.rank[g])
         rows["id"].append(op.id)
@@ -110,7 +112,7 @@ def ops_table(plan: Plan, times: OpTimes) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(OP_COLUMNS))
 
 
-def flows_table(records: list[Any]) -> pd.DataFrame:
+def flows_table(records: list[FlowRecord]) -> pd.DataFrame:
     """One row per fabric flow (columns :data:`FLOW_COLUMNS`; ``links``: space-separated ids)."""
     return pd.DataFrame(
         {
@@ -127,10 +129,10 @@ def flows_table(records: list[Any]) -> pd.DataFrame:
 
 
 def links_table(
-    topology: Any,
-    bytes_B: np.ndarray,
-    busy_s: np.ndarray,
-    peak: np.ndarray,
+    topology: Topology,
+    bytes_B: FloatArray,
+    busy_s: FloatArray,
+    peak: FloatArray,
     makespan_s: float,
     steps: int,
 ) -> pd.DataFrame:

@@ -20,11 +20,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simulator.collectives.transport import Transport
+from simulator.core.arrays import FloatArray, IntArray
+from simulator.core.ir import Compute, Workload
 from simulator.engine.breakdown import Breakdown, Interval, breakdown, exposed_of, merge
 from simulator.engine.isolation import Isolation
 from simulator.engine.records import OpTimes, flows_table, links_table, ops_table
 from simulator.engine.streams import Plan
-from simulator.workload.ir import Compute, Workload
+from simulator.network import FlowRecord
+from simulator.topology import Topology
 
 
 @dataclass(slots=True)
@@ -70,8 +74,8 @@ class StepResult:
     metadata: dict[str, Any] = field(default_factory=dict)
     _plan: Plan | None = None
     _times: OpTimes | None = None
-    _flow_records: list[Any] = field(default_factory=list)
-    _link_timeline: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    _flow_records: list[FlowRecord] = field(default_factory=list)
+    _link_timeline: tuple[FloatArray, IntArray, FloatArray] | None = None
     _isolation: Isolation | None = None
     _ops: pd.DataFrame | None = None
     _flows: pd.DataFrame | None = None
@@ -92,14 +96,14 @@ class StepResult:
         return self._flows
 
     @property
-    def flow_records(self) -> list[Any]:
+    def flow_records(self) -> list[FlowRecord]:
         """Raw flow records (``start_s, end_s, size_B, links, tag, src, dst, latency_s``),
         in order of start time; includes the replays of isolated collectives."""
         self._merge_isolated()
         return self._flow_records
 
     @property
-    def link_timeline(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    def link_timeline(self) -> tuple[FloatArray, IntArray, FloatArray] | None:
         """The fabric's per-link load changes ``(time_s, link, load_Bps)`` (piecewise
         constant, time-ordered), or None when simulated with ``record=False``."""
         self._merge_isolated()
@@ -153,7 +157,7 @@ class StepResult:
         }
 
 
-def _plain(v: Any) -> Any:
+def _plain(v: object) -> object:
     if isinstance(v, np.generic):
         return v.item()
     if isinstance(v, dict):
@@ -168,20 +172,17 @@ def _plain(v: Any) -> Any:
 def build_result(
     *,
     workload: Workload,
-    topology: Any,
+    topology: Topology,
     plan: Plan,
     times: OpTimes,
-    fabric: Any,
-    extra_link_bytes_B: np.ndarray | None = None,
+    transport: Transport,
     isolation: Isolation | None = None,
     backend: str,
     fidelity: str,
     record: bool,
 ) -> StepResult:
-    """Assemble a :class:`StepResult` from the runner's times and the fabric's counters.
-
-    ``extra_link_bytes_B``: bytes per link that did not go through the fabric (analytical
-    collectives); added to the fabric's counts.
+    """Assemble a :class:`StepResult` from the runner's times and the transport's counters
+    (with the replayed isolated collectives' added).
     """
     steps = max(int(workload.steps_per_program), 1)
     makespan = max(times.end_s, default=0.0)
@@ -224,12 +225,10 @@ def build_result(
             "bubble_s": [b.bubble_s for b in per_rank.values()],
         }
     )
-    n_links = len(topology.links)
-    bytes_B = _array(fabric, "link_bytes_B", n_links)
-    if extra_link_bytes_B is not None:
-        bytes_B = bytes_B + extra_link_bytes_B
-    busy_s = _array(fabric, "link_busy_s", n_links)
-    peak = _array(fabric, "link_peak_util", n_links)
+    fabric = transport.fabric
+    bytes_B = transport.link_bytes_B()
+    busy_s = np.asarray(fabric.link_busy_s, dtype=float)
+    peak = np.asarray(fabric.link_peak_util, dtype=float)
     if isolation is not None:
         bytes_B, busy_s, peak = isolation.add_link_stats(bytes_B, busy_s, peak)
     links = links_table(topology, bytes_B, busy_s, peak, makespan, steps)
@@ -253,15 +252,7 @@ def build_result(
         metadata=dict(workload.metadata),
         _plan=plan,
         _times=times,
-        _flow_records=list(getattr(fabric, "records", [])) if record else [],
+        _flow_records=list(fabric.records) if record else [],
         _link_timeline=fabric.timeline_arrays() if record else None,
         _isolation=isolation if record and isolation is not None and isolation.uses else None,
     )
-
-
-def _array(fabric: Any, name: str, n: int) -> np.ndarray:
-    a = getattr(fabric, name, None)
-    if a is None:
-        return np.zeros(n)
-    arr = np.asarray(a, dtype=float)
-    return arr

@@ -1,13 +1,16 @@
-"""The engine: run a :class:`~simulator.workload.ir.Workload` on a topology, event by event.
+"""The engine: run a :class:`~simulator.core.ir.Workload` on a topology, event by event.
 
 One simpy environment and one :class:`~simulator.network.Fabric` per simulation. Ops are not
 simpy processes: the runner keeps an integer counter of unfinished predecessors per op and
 releases an op the moment its counter reaches zero (see :mod:`simulator.engine.streams`).
-A released compute op is a simpy timeout; a collective whose rendezvous is complete runs
-:func:`simulator.collectives.run_collective` as one simpy process per group (its own group plus
-its mirrors); a matched send/recv is one fabric flow per pair. Completion callbacks release the
-ops that wait. Ties are broken by simpy's ``(time, priority, insertion order)`` and insertion
-order follows global op indices, so the same inputs give the same outputs bit for bit.
+A released compute op is a simpy timeout; every byte goes through the simulation's
+:class:`~simulator.collectives.transport.Transport`: a collective whose rendezvous is complete
+runs :meth:`~simulator.collectives.transport.Transport.collective` as one simpy process per group
+(its own group plus its mirrors); a matched send/recv is
+:meth:`~simulator.collectives.transport.Transport.send_recv` (one or two flows per pair, split at
+the backend's send buffer). Completion callbacks release the ops that wait. Ties are broken by
+simpy's ``(time, priority, insertion order)`` and insertion order follows global op indices, so
+the same inputs give the same outputs bit for bit.
 
 If the event queue runs dry with ops unfinished, :class:`~simulator.engine.errors.DeadlockError`
 explains who waits for whom (:mod:`simulator.engine.deadlock`).
@@ -19,18 +22,22 @@ import math
 from collections import deque
 from collections.abc import Callable, Hashable
 from functools import partial
-from typing import Any
 
-import numpy as np
 import simpy
 
+from simulator.collectives.backend import BackendProfile
+from simulator.collectives.context import SimContext
+from simulator.collectives.transport import RunInfo, Transport
+from simulator.core.ir import Collective, Compute, Recv, Send, Workload
+from simulator.core.vocab import Fidelity
 from simulator.engine.deadlock import explain_deadlock
 from simulator.engine.errors import WorkloadError
 from simulator.engine.isolation import Isolation, LoneRun, coll_key, find_isolated, lone_run
 from simulator.engine.records import OpTimes
 from simulator.engine.result import StepResult, build_result
 from simulator.engine.streams import Plan, build_plan
-from simulator.workload.ir import Collective, Compute, Recv, Send, Workload
+from simulator.network import Fabric
+from simulator.topology import Topology
 
 #: ``compute_model(op, rank) -> seconds`` for :class:`Compute` ops without ``duration_s``.
 ComputeModel = Callable[[Compute, int], float]
@@ -40,10 +47,10 @@ _COMPUTE, _COLLECTIVE, _SEND, _RECV = 0, 1, 2, 3
 
 def simulate(
     workload: Workload,
-    topology: Any,
+    topology: Topology,
     *,
-    backend: Any = "nccl",
-    fidelity: str = "flow",
+    backend: BackendProfile | str = "nccl",
+    fidelity: Fidelity | str = "flow",
     compute_model: ComputeModel | None = None,
     record: bool = True,
     chunks: int = 1,
@@ -60,7 +67,7 @@ def simulate(
         compute_model: seconds of a :class:`Compute` op that has no ``duration_s``.
         record: keep per-flow records (the ``flows`` table) and the per-link load timeline
             (for timeline counters); op times and per-link totals are always kept.
-        chunks: pipelining chunks per collective, passed to ``run_collective``.
+        chunks: pipelining chunks per collective, passed to the transport.
         isolate: run each distinct isolated collective (one whose links no other traffic can
             use, see :mod:`simulator.engine.isolation`) once and replay it; exact, and much
             faster for tensor-parallel collectives. ``False`` runs every collective on the
@@ -75,32 +82,29 @@ def simulate(
             collective disagree on op or size, a peer outside the job, ...).
         DeadlockError: ops are left waiting when no event is left; the message names them.
     """
-    from simulator.collectives import Fidelity, load_backend
-    from simulator.network import Fabric
-
     try:
         fid = Fidelity(str(fidelity))
     except ValueError as exc:
         choices = ", ".join(f.value for f in Fidelity)
         raise WorkloadError(f"unknown fidelity {fidelity!r} (choose {choices})") from exc
-    profile = load_backend(backend) if isinstance(backend, str) else backend
+    ctx = SimContext(topology, backend)
 
     plan = build_plan(workload, topology.num_ranks)
     durations = _compute_durations(plan, compute_model)
     env = simpy.Environment()
     fabric = Fabric(env, topology.capacity_Bps, record=record, record_timeline=record)
-    iso = Isolation(isolated=find_isolated(plan, topology, profile) if isolate else set())
-    runner = _Runner(plan, topology, env, fabric, durations, profile, fid, chunks, iso, record)
+    transport = Transport(ctx, env, fabric, fid, chunks)
+    iso = Isolation(isolated=find_isolated(plan, ctx) if isolate else set())
+    runner = _Runner(plan, transport, durations, iso, record)
     runner.run()
     return build_result(
         workload=workload,
         topology=topology,
         plan=plan,
         times=runner.times,
-        fabric=fabric,
-        extra_link_bytes_B=runner.extra_link_bytes_B,
+        transport=transport,
         isolation=iso,
-        backend=getattr(profile, "name", str(backend)),
+        backend=ctx.profile.name,
         fidelity=fid.value,
         record=record,
     )
@@ -132,29 +136,18 @@ class _Runner:
     def __init__(
         self,
         plan: Plan,
-        topology: Any,
-        env: simpy.Environment,
-        fabric: Any,
+        transport: Transport,
         durations: list[float],
-        backend: Any,
-        fidelity: Any,
-        chunks: int,
         isolation: Isolation,
         record: bool,
     ) -> None:
         self.plan = plan
-        self.topology = topology
-        self.env = env
-        self.fabric = fabric
+        self.transport = transport
+        self.ctx = transport.ctx
+        self.env = transport.env
         self.durations = durations
-        self.backend = backend
-        self.fidelity = fidelity
-        self.chunks = chunks
         self.iso = isolation
         self.record = record
-        self.analytical = str(getattr(fidelity, "value", fidelity)) == "analytical"
-        #: link bytes of analytical collectives (which do not use the fabric), per link id
-        self.extra_link_bytes_B = np.zeros(len(topology.links))
         n = len(plan)
         self.times = OpTimes.empty(n)
         self.waits = list(plan.waits)
@@ -230,8 +223,6 @@ class _Runner:
             self._launch_collective(sorted(arrived, key=lambda a: self.plan.rank[a]))
 
     def _launch_collective(self, members: list[int]) -> None:
-        from simulator.collectives.runner import run_collective_info
-
         first = self.plan.ops[members[0]]
         assert isinstance(first, Collective)
         mirrors: list[tuple[int, ...]] = []
@@ -262,45 +253,23 @@ class _Runner:
             if key in self.iso.isolated:
                 run = self.iso.runs.get(key)
                 if run is None:
-                    run = lone_run(
-                        self.topology,
-                        key,
-                        self.backend,
-                        self.fidelity,
-                        self.chunks,
-                        self.record,
-                        first.name,
-                    )
+                    run = lone_run(self.transport, key, self.record, first.name)
                     self.iso.runs[key] = run
                 self.iso.uses.append((now, key))
                 ev = self.env.timeout(run.duration_s)
                 ev.callbacks.append(partial(self._on_lone_part, state, i == 0, run))
                 continue
             proc = self.env.process(
-                run_collective_info(
-                    self.env,
-                    self.fabric,
-                    self.topology,
-                    first.op,
-                    grp,
-                    first.size_B,
-                    first.algo,
-                    self.backend,
-                    self.fidelity,
-                    chunks=self.chunks,
-                    root=first.root,
-                    tag=first.name,
+                self.transport.collective(
+                    first.op, grp, first.size_B, first.algo, root=first.root, tag=first.name
                 )
             )
             proc.callbacks.append(partial(self._on_collective_part, state, i == 0))
 
     def _on_collective_part(self, state: _Pending, own: bool, event: simpy.Event) -> None:
         info = event.value
-        payload = getattr(info, "link_payload_B", None)
-        if self.analytical and payload is not None:
-            # analytical collectives put no flows on the fabric: count their bytes here
-            self.extra_link_bytes_B += payload
-        self._part_done(state, own, str(getattr(info, "algo", "") or ""))
+        assert isinstance(info, RunInfo)
+        self._part_done(state, own, info.algo)
 
     def _on_lone_part(self, state: _Pending, own: bool, run: LoneRun, _event: simpy.Event) -> None:
         self._part_done(state, own, run.algo)
@@ -342,8 +311,6 @@ class _Runner:
 
     def _launch_p2p(self, s: int | None, r: int | None) -> None:
         """Start the transfer of a matched send ``s`` / recv ``r`` (either may be mirrored)."""
-        from simulator.network import FlowSpec
-
         pairs: list[tuple[int, int]]
         if s is not None:
             sop = self.plan.ops[s]
@@ -364,45 +331,22 @@ class _Runner:
             assert isinstance(rop, Recv)
             size_B, name = rop.size_B, rop.name
             pairs = [(rop.peer, self.plan.rank[r])]
-        members = [g for g in (s, r) if g is not None]
         now = self.env.now
-        for g in members:
-            self.times.start_s[g] = now
+        for g in (s, r):
+            if g is not None:
+                self.times.start_s[g] = now
+        self.transport.send_recv(
+            pairs,
+            size_B,
+            name,
+            sender=s is not None,
+            on_sent=partial(self._finish, s) if s is not None else _nothing,
+            on_received=partial(self._finish, r) if r is not None else _nothing,
+        )
 
-        def flows(part_B: float, latency: bool) -> list[FlowSpec]:
-            out = []
-            for src, dst in dict.fromkeys(pairs):
-                if src == dst:
-                    continue
-                path = self.topology.route(src, dst)
-                lat = self.topology.path_latency_s(path) if latency else 0.0
-                out.append(FlowSpec(tuple(path), part_B, lat, tag=name, src=src, dst=dst))
-            return out
 
-        def start(fl: list[FlowSpec]) -> simpy.Event:
-            return self.fabric.start_many(fl) if fl else self.env.timeout(0.0)
-
-        buffer_B = min(self.backend.send_buffer_B, size_B)
-        if s is None or buffer_B <= 0.0:
-            start(flows(size_B, True)).callbacks.append(partial(self._on_p2p, members))
-            return
-        # The send returns once only ``buffer_B`` is left to deliver (BackendProfile.send_buffer);
-        # the rest of the stream goes on and the receive completes on delivery.
-        head_B = size_B - buffer_B
-        rest = [g for g in (r,) if g is not None]
-
-        def tail(_event: simpy.Event | None = None) -> None:
-            self._finish(s)
-            start(flows(buffer_B, head_B <= 0.0)).callbacks.append(partial(self._on_p2p, rest))
-
-        if head_B > 0.0:
-            start(flows(head_B, True)).callbacks.append(tail)
-        else:
-            tail()
-
-    def _on_p2p(self, members: list[int], _event: simpy.Event) -> None:
-        for g in members:
-            self._finish(g)
+def _nothing() -> None:
+    """No op waits for this side of a transfer (its rank has no program)."""
 
 
 class _Pending:

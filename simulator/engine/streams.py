@@ -1,4 +1,4 @@
-"""Flatten a :class:`~simulator.workload.ir.Workload` into one dependency graph.
+"""Flatten a :class:`~simulator.core.ir.Workload` into one dependency graph.
 
 Every op of every simulated rank gets a *global index* ``g`` (programs in rank order, ops in
 program order). An op waits for its stream predecessor (CUDA-stream semantics: ops of one
@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Hashable
 from dataclasses import dataclass
 
+from simulator.core.ir import AnyOp, Collective, Compute, Recv, Send, Workload
 from simulator.engine.errors import WorkloadError
-from simulator.workload.ir import AnyOp, Collective, Compute, Recv, Send, Workload
 
 
 @dataclass(slots=True)
@@ -33,7 +33,6 @@ class Plan:
         dependents: ops that wait for this one, ascending.
         coll_key: rendezvous key of collectives (``None`` for other ops).
         program_ranks: ranks that have a program (sorted).
-        first_op: global index of the first op of each program rank (``-1`` if empty).
         local: ``(rank, op id) -> g``.
     """
 

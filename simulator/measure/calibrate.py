@@ -50,6 +50,7 @@ import numpy as np
 import yaml
 
 from simulator.measure.microbench import CONCURRENT_K, BenchRow, Microbench
+from simulator.resources import shipped_dir
 
 #: Ops whose times fit efficiency and latencies (all_gather: see the module docstring).
 DEFAULT_FIT_OPS = ("all_reduce", "reduce_scatter", "broadcast", "send_recv")
@@ -62,7 +63,7 @@ EFFICIENCY_MIN_SIZE_B = 4 << 20
 #: all_gather rows at least this large fit its op efficiency (latencies are negligible there).
 ALL_GATHER_MIN_SIZE_B = 1 << 20
 #: Where calibrated profiles live.
-CALIBRATION_DIR = Path(__file__).resolve().parent.parent / "data" / "calibration"
+CALIBRATION_DIR = shipped_dir("calibration")
 #: The 2-rank profile (fitted on rig-2host); also the fallback for a world without its own.
 DEFAULT_OUT = CALIBRATION_DIR / "gloo-rig.yaml"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 
 
 class Tier(StrEnum):

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 
 #: Ops the simulator predicts (``send_sender`` and ``concurrent_all_reduce`` are measured for
 #: calibration only).

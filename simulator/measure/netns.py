@@ -17,7 +17,7 @@ import signal
 import subprocess
 from collections.abc import Sequence
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 
 #: Every namespace the rig makes starts with this, so ``commsim rig clean`` can find leftovers.
 NETNS_PREFIX = "cs-"

@@ -27,12 +27,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from simulator.errors import InputError
-from simulator.units import parse_size
-from simulator.workload.ir import CollectiveOp
+from simulator.core.errors import InputError
+from simulator.core.units import parse_size
+from simulator.core.vocab import CollectiveOp
+from simulator.resources import data_file
 
 #: The shipped reference file.
-PUBLISHED_PATH = Path(__file__).resolve().parent.parent / "data" / "published.yaml"
+PUBLISHED_PATH = data_file("published.yaml")
 
 #: GB/s as nccl-tests prints it (SI: 1e9 bytes per second).
 GBPS = 1e9
@@ -315,9 +316,9 @@ def predicted_step_time_s(
     ref: TrainingReference, cluster: dict[str, Any], *, fidelity: str = "flow"
 ) -> float:
     """Our predicted iteration time for the paper's setup (scenario -> workload -> engine)."""
+    from simulator.build import build_workload
     from simulator.config import scenario_from_dict
     from simulator.engine import simulate
-    from simulator.workload.build import build_workload
 
     sc = scenario_from_dict(training_scenario(ref), file=f"published.yaml:{ref.reference}")
     build = {**cluster, "nodes": ref.system.nodes}

@@ -31,7 +31,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.measure import netns
 
 #: Device name of every host's NIC inside its namespace (what ``GLOO_SOCKET_IFNAME`` names).

@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.measure.cases import (
     BASE_STRATEGY,
     TOPOLOGY_STRATEGIES,
@@ -110,6 +110,7 @@ class Validator:
     # -- recordings ------------------------------------------------------------------------
     def recording(self, topology: str, strategy: str) -> Path:
         """The trace directory of ``strategy`` on ``topology``, recorded now if missing."""
+        from simulator.measure.rig import launch_on_rig
         from simulator.topology import load_topology
         from simulator.traces.models import GPTConfig
         from simulator.traces.recipe import RecordConfig, RecordStrategy
@@ -136,7 +137,7 @@ class Validator:
             execution_trace=False,
         )
         self.log(f"recording {strategy} on {topology} ({world} ranks, {self.steps} steps)")
-        record(cfg, topology=topology, timeout_s=self.timeout_s)
+        record(cfg, topology=topology, timeout_s=self.timeout_s, launcher=launch_on_rig)
         return out
 
     # -- the tiers -------------------------------------------------------------------------

@@ -33,15 +33,19 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 import simpy
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 from simulator.network.flow import FlowRecord, FlowSpec
+from simulator.network.frames import fabric_frames
 from simulator.network.linkstats import LinkStats
 from simulator.network.maxmin import FloatArray, IntArray, solve_incidence
 
@@ -70,7 +74,7 @@ class _Alarm(simpy.events.Event):
 
     def __init__(self, env: simpy.Environment, delay: float) -> None:
         self.env = env
-        self.callbacks: list[Any] = []
+        self.callbacks: list[Callable[[simpy.Event], None]] = []
         self._value = None
         self._ok = True
         env.schedule(self, _LATE, delay)
@@ -219,10 +223,8 @@ class Fabric:
         """The environment's current time, s."""
         return float(self._env.now)
 
-    def to_frames(self) -> dict[str, Any]:
+    def to_frames(self) -> dict[str, pd.DataFrame]:
         """pandas DataFrames ``flows``, ``links``, ``timeline``: see :func:`fabric_frames`."""
-        from simulator.network.frames import fabric_frames
-
         return fabric_frames(self)
 
     @property
@@ -320,7 +322,7 @@ class Fabric:
         self._inc_len = np.concatenate([self._inc_len, pad])
 
     # ------------------------------------------------------------------ event loop
-    def _run(self) -> Any:
+    def _run(self) -> Generator[simpy.Event, object, None]:
         while True:
             yield self._bell
             self._bell = self._env.event()

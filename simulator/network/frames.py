@@ -2,17 +2,53 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+from simulator.network.flow import FlowRecord
+from simulator.network.maxmin import FloatArray, IntArray
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from simulator.network.fabric import Fabric
+
+class FabricRun(Protocol):
+    """What the frames read of a :class:`~simulator.network.fabric.Fabric`."""
+
+    records: list[FlowRecord]
+
+    @property
+    def now(self) -> float:
+        """Simulated time, seconds."""
+        ...
+
+    @property
+    def capacity_Bps(self) -> FloatArray:
+        """Capacity per link id, B/s."""
+        ...
+
+    @property
+    def link_bytes_B(self) -> FloatArray:
+        """Bytes carried per link id."""
+        ...
+
+    @property
+    def link_busy_s(self) -> FloatArray:
+        """Busy time per link id, seconds."""
+        ...
+
+    @property
+    def link_peak_util(self) -> FloatArray:
+        """Peak utilisation per link id."""
+        ...
+
+    def timeline_arrays(self) -> tuple[FloatArray, IntArray, FloatArray]:
+        """Per-link load changes: ``(time_s, link, load_Bps)``."""
+        ...
 
 
-def fabric_frames(fabric: Fabric) -> dict[str, pd.DataFrame]:
+def fabric_frames(fabric: FabricRun) -> dict[str, pd.DataFrame]:
     """``{"flows", "links", "timeline"}`` DataFrames of ``fabric`` at the current time.
 
     * ``flows``: one row per completed flow (needs ``record=True``): ``seq, tag, src, dst,

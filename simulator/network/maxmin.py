@@ -36,7 +36,7 @@ IntArray = npt.NDArray[np.intp]
 
 
 def max_min_rates(
-    flow_links: Sequence[Sequence[int] | npt.NDArray[np.integer]],
+    flow_links: Sequence[Sequence[int] | IntArray],
     capacity_Bps: npt.ArrayLike,
     max_rate_Bps: npt.ArrayLike | float | None = None,
 ) -> FloatArray:

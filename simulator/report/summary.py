@@ -8,8 +8,8 @@ from typing import Any
 from rich.console import Console, Group
 from rich.table import Table
 
+from simulator.core.units import format_bandwidth, format_size, format_time
 from simulator.engine import StepResult
-from simulator.units import format_bandwidth, format_size, format_time
 
 
 def _pct(part: float, whole: float) -> str:

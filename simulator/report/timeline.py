@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from simulator.core.units import format_size
 from simulator.engine import StepResult
-from simulator.units import format_size
 
 _US = 1e6  # microseconds per second: Chrome trace timestamps are in us
 

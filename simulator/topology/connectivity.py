@@ -8,11 +8,11 @@ rank node (or, when the ranks fall into several groups, the groups: the cut).
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import networkx as nx
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
+from simulator.topology.model import Topology
 
 
 def _show(nodes: list[str], k: int = 4) -> str:
@@ -20,7 +20,7 @@ def _show(nodes: list[str], k: int = 4) -> str:
     return head + (f" and {len(nodes) - k} more" if len(nodes) > k else "")
 
 
-def check_connected(topology: Any, file: str) -> None:
+def check_connected(topology: Topology, file: str) -> None:
     """Raise :class:`InputError` when the rank nodes of ``topology`` are not all connected.
 
     Links are full duplex, so connectivity is that of the undirected graph (a directed link
@@ -52,7 +52,7 @@ def check_connected(topology: Any, file: str) -> None:
     raise InputError(msg, file=file, field="links")
 
 
-def check_plain_data(value: Any, file: str, field: str) -> None:
+def check_plain_data(value: object, file: str, field: str) -> None:
     """Refuse free-form data (``metadata:``) that JSON output could not hold: a NaN or an
     infinity, or a key that is not a string or a number."""
     if isinstance(value, float) and not math.isfinite(value):

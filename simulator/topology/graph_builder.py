@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 import networkx as nx
 
@@ -81,7 +80,7 @@ class GraphBuilder:
         self,
         name: str,
         ranks: Iterable[str] | None = None,
-        metadata: dict[str, Any] | None = None,
+        metadata: dict[str, object] | None = None,
         ecmp: Ecmp | str | None = None,
     ) -> Topology:
         """The finished :class:`Topology` (ranks default to the endpoints in insertion order;

@@ -20,7 +20,7 @@ Routing (either form, optional): ``routing: {ecmp: hash|dmodk}`` picks how route
 equal-cost paths (:class:`~simulator.topology.routing.Ecmp`); without it, tree fabrics built by
 the cluster builders use ``dmodk`` and everything else ``hash``.
 
-Unknown keys, wrong types and bad values raise :class:`~simulator.errors.InputError` naming the
+Unknown keys, wrong types and bad values raise :class:`~simulator.core.errors.InputError` naming the
 file and the field, e.g. ``topologies/x.yaml: links[3].bandwidth: ...``.
 """
 
@@ -31,12 +31,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
+from simulator.core.units import UnitError, parse_bandwidth, parse_size, parse_time
 from simulator.resources import resolve
+from simulator.topology.builders import BUILDERS
 from simulator.topology.graph_builder import GraphBuilder
 from simulator.topology.model import LinkKind, NodeKind, Topology
 from simulator.topology.routing import Ecmp
-from simulator.units import UnitError, parse_bandwidth, parse_size, parse_time
 
 _TOP_KEYS = ("name", "description", "nodes", "links", "ranks", "metadata", "build", "routing")
 _ROUTING_KEYS = ("ecmp",)
@@ -62,7 +63,7 @@ def load_topology(name_or_path: str | Path) -> Topology:
     return topology_from_dict(data, file=file, default_name=path.stem)
 
 
-def topology_from_dict(data: Any, *, file: str = "<dict>", default_name: str = "") -> Topology:
+def topology_from_dict(data: object, *, file: str = "<dict>", default_name: str = "") -> Topology:
     """Build a topology from already-parsed YAML ``data`` (see module docstring)."""
     if not isinstance(data, dict):
         raise InputError("a topology file must be a mapping", file=file)
@@ -204,8 +205,6 @@ def _unit(parser: Callable[[Any], float], value: Any, file: str, field: str) -> 
 
 
 def _from_builder(spec: Any, file: str, name: str) -> Topology:
-    from simulator.topology.builders import BUILDERS
-
     if not isinstance(spec, dict):
         raise InputError("must be a mapping with a 'type'", file=file, field="build")
     btype = spec.get("type")

@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 import networkx as nx
 import numpy as np
 
+from simulator.core.arrays import FloatArray
 from simulator.topology.routing import Ecmp, Router
 
 
@@ -100,13 +100,13 @@ class Topology:
         graph: nx.DiGraph,
         links: Sequence[Link],
         ranks: Iterable[str] | None = None,
-        metadata: dict[str, Any] | None = None,
+        metadata: dict[str, object] | None = None,
         ecmp: Ecmp | str | None = None,
     ) -> None:
         self.name = name
         self.graph = graph
         self.links: list[Link] = list(links)
-        self.metadata: dict[str, Any] = dict(metadata or {})
+        self.metadata: dict[str, object] = dict(metadata or {})
         for i, link in enumerate(self.links):
             if link.id != i:
                 raise ValueError(f"link {link.src}->{link.dst} has id {link.id}, expected {i}")
@@ -124,16 +124,18 @@ class Topology:
             if r not in graph or not NodeKind(graph.nodes[r]["kind"]).is_endpoint:
                 raise ValueError(f"rank {r!r} is not a gpu or cpu node of the topology")
         self.num_ranks: int = len(self.ranks)
-        self.capacity_Bps: np.ndarray = np.array(
+        self.capacity_Bps: FloatArray = np.array(
             [lk.bandwidth_Bps for lk in self.links], dtype=float
         )
-        self.latency_s: np.ndarray = np.array([lk.latency_s for lk in self.links], dtype=float)
+        self.latency_s: FloatArray = np.array([lk.latency_s for lk in self.links], dtype=float)
         self._rank_index = {r: i for i, r in enumerate(self.ranks)}
         self._host_of: list[str] = [str(graph.nodes[r]["host"]) for r in self.ranks]
         self._ecmp = Ecmp(ecmp) if ecmp is not None else Ecmp.HASH
         self._keyed = self._ecmp is Ecmp.HASH  # whether routes depend on the key
         self._router: Router | None = None  # built on the first route (see set_ecmp)
         self._route_cache: dict[tuple[int, int, int], tuple[int, ...]] = {}
+        #: bumped by every routing change; holders of routes (collective contexts) re-route
+        self.routing_epoch: int = 0
 
     # ------------------------------------------------------------------ routing policy
     @property
@@ -144,11 +146,13 @@ class Topology:
     def set_ecmp(self, ecmp: Ecmp | str) -> None:
         """Switch the equal-cost path policy; drops every cached route.
 
-        Call it before routing (e.g. right after loading): callers that cached routes of their
-        own (collective planners) keep the old ones. ``ValueError`` for an unknown policy.
+        A change bumps :attr:`routing_epoch`, so a
+        :class:`~simulator.collectives.context.SimContext` that routed before drops its routes.
+        ``ValueError`` for an unknown policy.
         """
         new = Ecmp(ecmp)
         if new is not self._ecmp:
+            self.routing_epoch += 1
             self._ecmp = new
             self._keyed = new is Ecmp.HASH
             self._router = None

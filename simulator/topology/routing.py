@@ -36,6 +36,7 @@ from enum import StrEnum
 
 import networkx as nx
 import numpy as np
+import numpy.typing as npt
 
 _MASK64 = (1 << 64) - 1
 _BLOCK = 256  # destination ranks per bit-parallel BFS (multiple of 8)
@@ -134,7 +135,7 @@ class Router:
         # transit successors (as lists and numpy arrays) and endpoint successors per node
         self._tv: list[list[int]] = []
         self._tl: list[list[int]] = []
-        self._tv_np: list[np.ndarray] = []
+        self._tv_np: list[npt.NDArray[np.intp]] = []
         self._ends: list[dict[int, int]] = []
         for succ in self._succ:
             tv = [v for v, _ in succ if self._transit_list[v]]
@@ -142,10 +143,10 @@ class Router:
             self._tl.append([lid for v, lid in succ if self._transit_list[v]])
             self._tv_np.append(np.array(tv, dtype=np.intp))
             self._ends.append({v: lid for v, lid in succ if not self._transit_list[v]})
-        self._blocks: dict[int, np.ndarray] = {}
+        self._blocks: dict[int, npt.NDArray[np.int16]] = {}
 
     # ------------------------------------------------------------------ distances
-    def _distance_block(self, block: int) -> np.ndarray:
+    def _distance_block(self, block: int) -> npt.NDArray[np.int16]:
         """``int16[B, n_nodes]``: row ``j`` holds the hops from every node to destination rank
         ``block * B + j``; ``-1`` where unreachable without transiting an endpoint."""
         cached = self._blocks.get(block)
@@ -182,7 +183,7 @@ class Router:
         self._blocks[block] = dist_t
         return dist_t
 
-    def _column(self, dst_rank: int) -> np.ndarray:
+    def _column(self, dst_rank: int) -> npt.NDArray[np.int16]:
         """Hops to ``dst_rank`` from every node (contiguous row; -1: unreachable)."""
         return self._distance_block(dst_rank // _BLOCK)[dst_rank % _BLOCK]
 

@@ -24,10 +24,10 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from simulator.core.vocab import CollectiveOp
 from simulator.traces.et import ETIndex
 from simulator.traces.events import Event, ImportSummary, KinetoTrace, dtype_size_B
 from simulator.traces.timeline import CommEvent, Label, Piece, StepTimeline, Wait
-from simulator.workload.ir import CollectiveOp
 
 #: Shortest lane gap treated as a possible wait. Python overhead between ops on this machine
 #: is 2-30 us (our tiny-GPT DDP trace, `commsim record --world 2 --strategy ddp`), waits are

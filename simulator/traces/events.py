@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 
 US = 1e-6  # Kineto timestamps and durations are microseconds (chrome trace format).
 

@@ -26,10 +26,10 @@ import ast
 import re
 from bisect import bisect_right
 
+from simulator.core.vocab import CollectiveOp
 from simulator.traces.cpu import LAYER_RE, MIN_WAIT_GAP_S, RESUME_SLACK_S, main_thread, step_windows
 from simulator.traces.events import Event, ImportSummary, KinetoTrace, dtype_size_B
 from simulator.traces.timeline import CommEvent, Label, Piece, StepTimeline, Wait
-from simulator.workload.ir import CollectiveOp
 
 NCCL_KERNEL_RE = re.compile(r"^nccl(?:Dev)?Kernel_(\w+?)(?:_|\(|$)")
 #: ``Collective name`` values (c10d's names) -> IR op.

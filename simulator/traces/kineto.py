@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
+from simulator.core.ir import Workload
 from simulator.traces.cpu import cpu_timelines
 from simulator.traces.et import ETIndex, load_et
 from simulator.traces.events import ImportSummary, KinetoTrace, load_kineto
 from simulator.traces.timeline import StepTimeline, build_program
-from simulator.workload.ir import Workload
 
 RANK_FILE_RE = re.compile(r"^rank(\d+)\.trace\.json(?:\.gz)?$")
 

@@ -12,7 +12,7 @@ import importlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
 from simulator.traces.models import GPTConfig
 
 

@@ -17,12 +17,21 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
+from simulator.topology import Topology, load_topology
 from simulator.traces.recipe import RecordConfig
+
+#: Runs ``argv_for_rank(r)`` for every rank inside the emulated rig of a topology, with ``env``
+#: added, and returns one finished process per rank (:func:`simulator.measure.rig.launch_on_rig`;
+#: the rig lives in the layer above, so its caller passes it in).
+RigLauncher = Callable[
+    [Topology, Callable[[int], list[str]], Mapping[str, str], float],
+    list[subprocess.CompletedProcess[str]],
+]
 
 WORKER_MODULE = "simulator.traces.worker"
 MANIFEST_FORMAT = "commsim-trace/1"
@@ -121,18 +130,17 @@ def launch_local(
     return [lg.read_text() for lg in logs]
 
 
-def launch_rig(cfg: RecordConfig, config_path: Path, topology: str, timeout_s: float) -> None:
+def launch_rig(
+    cfg: RecordConfig, config_path: Path, topology: str, timeout_s: float, launcher: RigLauncher
+) -> None:
     """Run every rank inside its emulated host of the rig ``topology`` (needs root)."""
-    from simulator.measure.rig import launch_on_rig
-    from simulator.topology import load_topology
-
     topo = load_topology(topology)
     if topo.num_ranks != cfg.world:
         raise InputError(
             f"the rig has {topo.num_ranks} ranks but --world is {cfg.world}", field="--topology"
         )
     argv: Callable[[int], list[str]] = lambda r: worker_argv(config_path)  # noqa: E731
-    results = launch_on_rig(topo, argv, {"OMP_NUM_THREADS": "1"}, timeout_s)
+    results = launcher(topo, argv, {"OMP_NUM_THREADS": "1"}, timeout_s)
     for r, res in enumerate(results):
         (config_path.parent / f"rank{r}.log").write_text((res.stdout or "") + (res.stderr or ""))
         if res.returncode != 0:
@@ -143,14 +151,24 @@ def launch_rig(cfg: RecordConfig, config_path: Path, topology: str, timeout_s: f
 
 
 def record(
-    cfg: RecordConfig, *, topology: str | None = None, timeout_s: float = 600.0
+    cfg: RecordConfig,
+    *,
+    topology: str | None = None,
+    timeout_s: float = 600.0,
+    launcher: RigLauncher | None = None,
 ) -> dict[str, Any]:
     """Record ``cfg``; write and return the manifest.
 
+    With ``topology`` (a rig topology name) the ranks run inside its emulated hosts, started by
+    ``launcher`` (:func:`simulator.measure.rig.launch_on_rig`); without, as local processes.
+
     Raises:
+        ValueError: ``topology`` without ``launcher``.
         InputError: bad config, or the output directory holds a previous recording.
         RuntimeError: a rank failed (message names it; every rank was stopped).
     """
+    if topology and launcher is None:
+        raise ValueError("recording on a rig needs its launcher (measure.rig.launch_on_rig)")
     cfg.validate()
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -163,7 +181,8 @@ def record(
     cfg.write(config_path)
     t0 = time.perf_counter()
     if topology:
-        launch_rig(cfg, config_path, topology, timeout_s)
+        assert launcher is not None
+        launch_rig(cfg, config_path, topology, timeout_s, launcher)
     else:
         launch_local(cfg, config_path, timeout_s)
     wall_s = time.perf_counter() - t0

@@ -29,10 +29,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
+from simulator.core.ir import Compute, Program, Workload
 from simulator.traces.kineto import ImportedTrace, import_trace_dir
 from simulator.traces.timeline import CommEvent, build_program
-from simulator.workload.ir import Compute, Program, Workload
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,11 +28,11 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
+from simulator.core.ir import Compute
 from simulator.traces.kineto import ImportedTrace
 from simulator.traces.models import GPTConfig
 from simulator.traces.recipe import RecordStrategy
-from simulator.workload.ir import Compute
 
 FP32_B = 4  # the recorder trains in fp32
 
@@ -169,7 +169,7 @@ def layer_profile(imp: ImportedTrace) -> Any:
 
 def strategy_config(strategy: str, world: int, g: GPTConfig, bucket_cap_mb: float) -> Any:
     """The workload :class:`StrategyConfig` for a recorder strategy name on ``world`` ranks."""
-    from simulator.config import (
+    from simulator.workload.strategies.options import (
         CompressionConfig,
         CompressionKind,
         DataParallelConfig,

@@ -1,4 +1,4 @@
-"""From one rank's step timeline to a :class:`~simulator.workload.ir.Program`.
+"""From one rank's step timeline to a :class:`~simulator.core.ir.Program`.
 
 Both trace flavours (gloo on CPU, NCCL on GPU) are first reduced to the same shape, a
 :class:`StepTimeline`: the *compute lane* (main thread on CPU, the compute stream on GPU) as
@@ -28,7 +28,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from simulator.workload.ir import CollectiveOp, Program
+from simulator.core.ir import Program
+from simulator.core.vocab import CollectiveOp
 
 
 @dataclass(frozen=True, slots=True)

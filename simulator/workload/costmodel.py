@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from simulator.core.ir import Compute
+from simulator.core.vocab import DType
 from simulator.hardware import get_gpu
 from simulator.workload.elementwise import layer_elementwise_bytes
-from simulator.workload.ir import Compute
-from simulator.workload.modelspec import DType, ModelSpec
+from simulator.workload.modelspec import ModelSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +165,7 @@ def cost_model_for(
     """Build a :class:`CostModel` from the GPU catalogue and :data:`EFFICIENCIES`.
 
     Raises:
-        simulator.errors.InputError: unknown GPU (from the catalogue).
+        simulator.core.errors.InputError: unknown GPU (from the catalogue).
     """
     gpu = get_gpu(gpu_name)
     published = efficiency_for(gpu.name)

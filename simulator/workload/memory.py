@@ -12,8 +12,8 @@ chunks of ``L/(pp v)`` layers. Buffers, fragmentation and the CUDA context are n
 
 from __future__ import annotations
 
-from simulator.config import DataParallelMode, PipelineSchedule, StrategyConfig
 from simulator.workload.profile import LayerProfile
+from simulator.workload.strategies.options import DataParallelMode, PipelineSchedule, StrategyConfig
 
 OPTIMIZER_BYTES_PER_PARAM = 12.0  # fp32 master weight + Adam m + v (ZeRO paper Sec. 3.1)
 

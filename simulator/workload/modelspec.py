@@ -26,30 +26,8 @@ KV heads ``g``, head dim ``d = h/a``, FFN width ``f``, vocabulary ``V``):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
-
-class DType(StrEnum):
-    """Numeric formats of parameters, activations and gradients."""
-
-    FP32 = "fp32"
-    TF32 = "tf32"
-    FP16 = "fp16"
-    BF16 = "bf16"
-    FP8 = "fp8"
-
-    @property
-    def bytes(self) -> int:
-        """Bytes per element."""
-        return {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "fp8": 1}[self.value]
-
-
-class Recompute(StrEnum):
-    """Activation recomputation (checkpointing) policy."""
-
-    NONE = "none"
-    SELECTIVE = "selective"
-    FULL = "full"
+from simulator.core.vocab import DType, Recompute
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

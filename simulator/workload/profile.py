@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from simulator.core.vocab import DType, Recompute
 from simulator.workload.costmodel import CostModel
 from simulator.workload.elementwise import attention_core_bytes, layer_elementwise_bytes
-from simulator.workload.modelspec import DType, ModelSpec, Recompute
+from simulator.workload.modelspec import ModelSpec
 
 #: Bytes of HBM traffic per parameter of a mixed-precision Adam step: read fp32 master weight,
 #: m, v (12 B) and the gradient, write master, m, v (12 B) and the 16-bit weight copy (2 B).

@@ -10,7 +10,6 @@ fills ``nic_bandwidth_Bps`` with units parsed). Hosts are named ``node0``, ``nod
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
 
 from simulator.hardware import get_gpu, get_link, wan_latency_per_km_s
 from simulator.topology.builders.fabrics import Fabric, attach_fabric
@@ -159,7 +158,7 @@ def cluster(
         spine_oversubscription=spine_oversubscription,
         pod_leaves=pod_leaves,
     )
-    meta: dict[str, Any] = {
+    meta: dict[str, object] = {
         "builder": "cluster",
         "gpu": get_gpu(gpu).name,
         "node_type": NodeType(node).value,
@@ -289,7 +288,7 @@ def two_datacenters(
         ranks.extend(g for s in servers for g in s.gpus)
         _copy_ports(gb, servers)
     gb.add_link(gateways[0], gateways[1], wan_bw, wan_lat, LinkKind.WAN)
-    meta: dict[str, Any] = {
+    meta: dict[str, object] = {
         "builder": "two_datacenters",
         "gpu": get_gpu(gpu).name,
         "node_type": NodeType(node).value,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from typing import Any
 
 from simulator.topology.graph_builder import GraphBuilder
 from simulator.topology.model import LinkKind, NodeKind, Topology
@@ -66,7 +65,7 @@ def torus(
             a, b = f"chip{index[c]}.router", f"chip{index[tuple(nb)]}.router"
             if not gb.graph.has_edge(a, b):
                 gb.add_link(a, b, link_bandwidth_Bps, link_latency_s, lk)
-    meta: dict[str, Any] = {
+    meta: dict[str, object] = {
         "builder": "torus",
         "dims": dims,
         "link_bandwidth_Bps": link_bandwidth_Bps,

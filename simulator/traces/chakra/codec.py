@@ -32,17 +32,10 @@ from typing import Any
 from google.protobuf.internal.decoder import _DecodeVarint32
 from google.protobuf.internal.encoder import _VarintBytes
 
-from simulator.errors import InputError
+from simulator.core.errors import InputError
+from simulator.core.ir import Collective, Compute, Program, Recv, Send, Workload
+from simulator.core.vocab import Algorithm, CollectiveOp, coerce
 from simulator.traces.chakra.schema import COLL_TYPES, GlobalMetadata, Node
-from simulator.workload.ir import (
-    Collective,
-    CollectiveOp,
-    Compute,
-    Program,
-    Recv,
-    Send,
-    Workload,
-)
 
 SCHEMA_VERSION = "0.0.4"  # Chakra schema version string written into GlobalMetadata
 COMP, SEND, RECV, COLL = 4, 5, 6, 7  # NodeType numbers of et_def.proto
@@ -161,7 +154,9 @@ def program_from_nodes(
                 op=_CODE_COLL[code],
                 group=[int(g) for g in a.get("commsim.group", range(world))],
                 size_B=size,
-                algo=a.get("commsim.algo", "auto"),
+                algo=coerce(
+                    Algorithm, a.get("commsim.algo", "auto"), field=f"node {n.id}.commsim.algo"
+                ),
                 root=int(a.get("commsim.root", 0)),
                 stream=a.get("commsim.stream", "comm"),
                 match_key=a.get("commsim.match_key"),

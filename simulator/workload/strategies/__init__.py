@@ -17,14 +17,14 @@ Rank layout: TP fastest (inside a node), then PP, then DP (:mod:`.layout`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from simulator.config import StrategyConfig, StrategyKind
-from simulator.workload.ir import Workload
+from simulator.core.ir import Workload
+from simulator.topology import Topology
 from simulator.workload.profile import LayerProfile
 from simulator.workload.strategies import collective, local_sgd, ps
 from simulator.workload.strategies.context import JobContext
 from simulator.workload.strategies.layout import Layout
+from simulator.workload.strategies.options import StrategyConfig, StrategyKind
 
 #: Folding (representative ranks + mirrors) is switched on automatically above this world size.
 AUTO_FOLD_WORLD = 16
@@ -54,7 +54,7 @@ def build_from_profile(
     profile: LayerProfile,
     strategy: StrategyConfig,
     world: int,
-    topology: Any = None,
+    topology: Topology | None = None,
     *,
     global_batch: int,
     micro_batch: int | None = None,

@@ -14,16 +14,17 @@ all-reduced between the first and the last stage after the last backward (Megatr
 
 Folding (``JobContext.fold``): programs only for TP rank 0 of each stage of replica 0; DP
 collectives of the other TP ranks and pipeline sends of other ranks that share links with the
-simulated ones are added as mirrors (see :mod:`simulator.workload.ir`).
+simulated ones are added as mirrors (see :mod:`simulator.core.ir`).
 """
 
 from __future__ import annotations
 
-from simulator.config import DataParallelMode, QKVLayout, Recompute
-from simulator.workload.ir import CollectiveOp, Program, Workload
+from simulator.core.ir import Program, Workload
+from simulator.core.vocab import CollectiveOp, Recompute
 from simulator.workload.strategies import expert
 from simulator.workload.strategies.context import JobContext, RankBuilder, deps_of
 from simulator.workload.strategies.data import DDPSync, GradUnit, ShardedOptimizerSync
+from simulator.workload.strategies.options import DataParallelMode, QKVLayout
 from simulator.workload.strategies.pipeline import Pass, schedule
 from simulator.workload.strategies.tensor import tp_block
 from simulator.workload.strategies.zero import Zero3Sync

@@ -30,9 +30,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from simulator.config import CompressionConfig, CompressionKind
-from simulator.workload.ir import CollectiveOp
+from simulator.core.vocab import CollectiveOp
 from simulator.workload.strategies.context import RankBuilder, deps_of
+from simulator.workload.strategies.options import CompressionConfig, CompressionKind
 
 STREAM = "comm.dp"
 TOPK_SELECT_PASSES = 16  # radix select, RADIX_BITS=2 over 32-bit keys (PyTorch CUDA top-k)

@@ -2,21 +2,22 @@
 
 :class:`JobContext` holds what is common to the job (profile, layout, strategy settings, the
 topology for grouping and mirror decisions); :class:`RankBuilder` wraps one rank's
-:class:`~simulator.workload.ir.Program` with its coordinates.
+:class:`~simulator.core.ir.Program` with its coordinates.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import networkx as nx
 
-from simulator.config import StrategyConfig
-from simulator.workload.ir import CollectiveOp, Program
+from simulator.core.ir import Program
+from simulator.core.vocab import CollectiveOp
+from simulator.topology import Topology
 from simulator.workload.profile import LayerProfile
 from simulator.workload.strategies.layout import Layout
+from simulator.workload.strategies.options import StrategyConfig
 
 
 @dataclass
@@ -36,7 +37,7 @@ class JobContext:
     layout: Layout
     strategy: StrategyConfig
     microbatches: int
-    topology: Any = None
+    topology: Topology | None = None
     fold: bool = False
     _route_cache: dict[tuple[int, int], frozenset[int]] = field(default_factory=dict)
     _dc_cache: dict[int, int] | None = None

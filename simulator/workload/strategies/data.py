@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simulator.config import CompressionKind
-from simulator.workload.ir import CollectiveOp
+from simulator.core.vocab import CollectiveOp
 from simulator.workload.strategies import compression, hierarchical
 from simulator.workload.strategies.context import RankBuilder, deps_of
+from simulator.workload.strategies.options import CompressionKind
 
 STREAM = "comm.dp"
 

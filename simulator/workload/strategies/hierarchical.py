@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from simulator.config import Hierarchy
-from simulator.workload.ir import CollectiveOp
+from simulator.core.vocab import CollectiveOp
 from simulator.workload.strategies.context import JobContext, RankBuilder, deps_of
+from simulator.workload.strategies.options import Hierarchy
 
 
 def partitions(ctx: JobContext, group: Sequence[int], level: Hierarchy) -> list[list[int]]:

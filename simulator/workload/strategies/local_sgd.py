@@ -11,10 +11,11 @@ in the DC, all-reduce of ``1/k`` across DCs, all-gather in the DC) so each WAN l
 
 from __future__ import annotations
 
-from simulator.config import Hierarchy, InnerSync, LocalSGDConfig
-from simulator.workload.ir import CollectiveOp, Program, Workload
+from simulator.core.ir import Program, Workload
+from simulator.core.vocab import CollectiveOp
 from simulator.workload.strategies import hierarchical
 from simulator.workload.strategies.context import JobContext, RankBuilder
+from simulator.workload.strategies.options import Hierarchy, InnerSync, LocalSGDConfig
 
 #: Backward is cut into at most this many slices per step, each followed by its bucket's
 #: in-datacenter all-reduce (fewer, larger buckets than DDP's 25 MiB keep the program small).

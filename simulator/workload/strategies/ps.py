@@ -22,9 +22,9 @@ shows); results are per step. Aggregation and update are priced at the profile's
 
 from __future__ import annotations
 
-from simulator.config import ParameterServerConfig, PSMode, PSPlacement
-from simulator.workload.ir import Program, Workload
+from simulator.core.ir import Program, Workload
 from simulator.workload.profile import LayerProfile
+from simulator.workload.strategies.options import ParameterServerConfig, PSMode, PSPlacement
 
 
 def server_ranks(world: int, cfg: ParameterServerConfig) -> list[int]:

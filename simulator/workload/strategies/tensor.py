@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from simulator.workload.ir import CollectiveOp
+from simulator.core.vocab import CollectiveOp
 from simulator.workload.strategies.context import RankBuilder, deps_of
 
 STREAM = "comm.tp"

@@ -12,7 +12,7 @@ FSDP is modelled the same way with one FSDP unit per transformer layer (its usua
 
 from __future__ import annotations
 
-from simulator.workload.ir import CollectiveOp
+from simulator.core.vocab import CollectiveOp
 from simulator.workload.strategies.context import RankBuilder, deps_of
 from simulator.workload.strategies.data import DDPSync, GradUnit
 

@@ -31,18 +31,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-
-class CollectiveOp(StrEnum):
-    """Collective operations. Sizes follow nccl-tests' convention (see :class:`Collective`)."""
-
-    ALL_REDUCE = "all_reduce"
-    REDUCE_SCATTER = "reduce_scatter"
-    ALL_GATHER = "all_gather"
-    BROADCAST = "broadcast"
-    REDUCE = "reduce"
-    ALL_TO_ALL = "all_to_all"
-    SEND_RECV = "send_recv"
-    BARRIER = "barrier"
+from simulator.core.vocab import Algorithm, CollectiveOp
 
 
 class OpKind(StrEnum):
@@ -108,15 +97,15 @@ class Collective(Op):
     all_gather: the gathered output (``n`` x the per-rank input); reduce_scatter: the input
     (``n`` x the per-rank output); all_to_all: the whole per-rank send buffer; barrier: 0.
 
-    ``algo`` is an :class:`~simulator.collectives.Algorithm` value (``"auto"`` lets the backend
-    profile choose). ``root`` is the group-local index of the root for broadcast/reduce.
+    ``algo`` is an :class:`~simulator.core.vocab.Algorithm` (``AUTO`` lets the backend profile
+    choose). ``root`` is the group-local index of the root for broadcast/reduce.
     ``match_key`` overrides the default matching (group + per-group ordinal).
     """
 
     op: CollectiveOp
     group: tuple[int, ...]
     size_B: float
-    algo: str = "auto"
+    algo: Algorithm = Algorithm.AUTO
     root: int = 0
     match_key: str | None = None
     mirrors: tuple[tuple[int, ...], ...] = ()
@@ -215,7 +204,7 @@ class Program:
         op: CollectiveOp,
         group: Sequence[int],
         size_B: float,
-        algo: str = "auto",
+        algo: Algorithm = Algorithm.AUTO,
         root: int = 0,
         stream: str = "comm",
         deps: Sequence[int] = (),

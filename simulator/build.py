@@ -15,13 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator.config import Scenario, StrategyKind
-from simulator.errors import InputError
+from simulator.config import Scenario
+from simulator.core.errors import InputError
+from simulator.core.ir import Workload
 from simulator.workload.costmodel import CostModel, cost_model_for
-from simulator.workload.ir import Workload
 from simulator.workload.memory import memory_per_gpu
 from simulator.workload.profile import LayerProfile, profile_from_model
 from simulator.workload.strategies import build_from_profile
+from simulator.workload.strategies.options import StrategyKind
 from simulator.workload.strategies.pipeline import bubble_fraction
 
 

@@ -1,0 +1,93 @@
+"""The per-simulation state of the collectives: one :class:`SimContext` per simulation.
+
+It owns what used to be module-level caches: the :class:`~simulator.collectives.flows.FlowPlanner`
+(routes and their wire factors) and the resolved collectives (:class:`Choice`). Nothing is
+shared between simulations, and nothing outlives a routing change: the context notes the
+topology's :attr:`~simulator.topology.Topology.routing_epoch` and drops its routes and choices
+when :meth:`~simulator.topology.Topology.set_ecmp` changes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from simulator.collectives.backend import BackendProfile, load_backend
+from simulator.collectives.choice import Choice, check_group, resolve
+from simulator.collectives.flows import FlowPlanner
+from simulator.core.vocab import Algorithm, CollectiveOp, coerce
+from simulator.topology import Topology
+
+#: Key of a resolved collective: ``(op, group, size_B, algorithm asked, channels, root)``.
+ChoiceKey = tuple[CollectiveOp, tuple[int, ...], float, Algorithm, int | None, int]
+
+
+class SimContext:
+    """Topology, backend profile, flow planner and resolved collectives of one simulation.
+
+    Args:
+        topology: the topology simulated.
+        backend: a loaded profile, or a name/path for :func:`load_backend` (read now).
+    """
+
+    def __init__(self, topology: Topology, backend: BackendProfile | str) -> None:
+        self.topology = topology
+        self.profile = load_backend(backend)
+        self._epoch = topology.routing_epoch
+        self._planner: FlowPlanner | None = None
+        self._choices: dict[ChoiceKey, Choice] = {}
+
+    def _fresh(self) -> None:
+        if self.topology.routing_epoch != self._epoch:  # routes changed: nothing cached holds
+            self._epoch = self.topology.routing_epoch
+            self._planner = None
+            self._choices.clear()
+
+    @property
+    def planner(self) -> FlowPlanner:
+        """The flow planner of ``(topology, profile)`` (routes cached until routing changes)."""
+        self._fresh()
+        if self._planner is None:
+            self._planner = FlowPlanner(self.topology, self.profile)
+        return self._planner
+
+    def choose(
+        self,
+        op: CollectiveOp | str,
+        group: Sequence[int],
+        size_B: float,
+        algo: Algorithm | str = Algorithm.AUTO,
+        *,
+        channels: int | None = None,
+        root: int = 0,
+    ) -> Choice:
+        """The resolved collective (see :func:`~simulator.collectives.choice.resolve`), cached.
+
+        Raises :class:`~simulator.core.errors.InputError` for an unknown op or algorithm, a
+        rank out of range, or an algorithm that cannot run ``op`` on ``group``.
+        """
+        op = coerce(CollectiveOp, op, field="op")
+        want = coerce(Algorithm, algo, field="algo")
+        g = check_group(self.topology, group)
+        planner = self.planner  # first: drops stale choices
+        key: ChoiceKey = (op, g, float(size_B), want, channels, root)
+        hit = self._choices.get(key)
+        if hit is None:
+            hit = self._choices[key] = resolve(planner, op, g, size_B, want, channels, root)
+        return hit
+
+
+def choose(
+    topology: Topology,
+    op: CollectiveOp | str,
+    group: Sequence[int],
+    size_B: float,
+    algo: Algorithm | str,
+    profile: BackendProfile | str,
+    *,
+    channels: int | None = None,
+    root: int = 0,
+) -> Choice:
+    """One collective resolved on a fresh :class:`SimContext` (nothing cached across calls)."""
+    return SimContext(topology, profile).choose(
+        op, group, size_B, algo, channels=channels, root=root
+    )

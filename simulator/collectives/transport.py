@@ -1,0 +1,381 @@
+"""The transport: every byte a simulation sends goes through one :class:`Transport`.
+
+A transport binds a :class:`~simulator.collectives.context.SimContext` (topology, backend
+profile, routes, resolved collectives) to one simpy environment and its
+:class:`~simulator.network.Fabric`. The engine calls it for both kinds of traffic:
+
+* :meth:`Transport.collective` (a simpy generator): waits for a concurrency slot when the
+  backend limits them (gloo's worker threads), then the protocol's launch latency, then runs the
+  schedule's phases through the fidelity's :class:`Executor`, then the backend's local copy;
+* :meth:`Transport.send_recv`: a matched send/recv (and its mirror pairs) as fabric flows on
+  ``topology.route(src, dst)``, with the backend's ``send_buffer_B`` (the send returns once only
+  that much is left to deliver; the receive completes on delivery). Point-to-point transfers pay
+  the path's latency and its raw link bandwidth, not the backend's per-message latency or
+  efficiency, at every fidelity (docs/decisions.md, "P2P through the transport").
+
+Fidelity is an executor (:class:`AnalyticalExecutor`, :class:`FlowExecutor`,
+:class:`ChunkExecutor`); every executor books the payload bytes it moves in the same per-link
+statistics (:meth:`Transport.link_bytes_B`): flows through the fabric's counters, analytical
+phases (which put nothing on the fabric) in the transport's own ledger.
+
+:func:`run_alone` is one collective on a fresh environment and fabric (a lone run), used by
+:func:`~simulator.collectives.simulate_collective` and the engine's isolated collectives.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import simpy
+
+from simulator.collectives.analytical import phase_latency_s
+from simulator.collectives.choice import Choice
+from simulator.collectives.context import SimContext
+from simulator.collectives.flows import PlannedFlows
+from simulator.collectives.schedule import Phase, pipeline
+from simulator.core.arrays import FloatArray
+from simulator.core.errors import InputError
+from simulator.core.vocab import Algorithm, CollectiveOp, Fidelity, coerce
+from simulator.network import Fabric, FlowSpec
+
+#: what a simpy generator of the transport yields and is sent back
+Steps = Generator[simpy.Event, object, None]
+
+
+@dataclass
+class RunInfo:
+    """What one collective did (the value of :meth:`Transport.collective`'s process).
+
+    ``link_payload_B``: payload bytes per link id, whatever the fidelity.
+    """
+
+    algo: str = ""
+    protocol: str = ""
+    channels: int = 1
+    n_flows: int = 0
+    link_payload_B: FloatArray | None = field(default=None, repr=False)
+
+
+class Executor(Protocol):
+    """Runs one phase of a resolved collective at some fidelity (a simpy generator)."""
+
+    def phase(
+        self, tr: Transport, choice: Choice, i: int, info: RunInfo, payload: FloatArray, tag: str
+    ) -> Steps:
+        """Run phase ``i`` of ``choice``; add its payload bytes per link to ``payload``."""
+        ...
+
+
+class AnalyticalExecutor:
+    """Closed-form alpha-beta time of the phase; nothing on the fabric."""
+
+    def phase(
+        self, tr: Transport, choice: Choice, i: int, info: RunInfo, payload: FloatArray, tag: str
+    ) -> Steps:
+        """The phase's contention-free cost as a timeout."""
+        payload += choice.planned[i].link_payload_B(len(payload))
+        yield tr.env.timeout(choice.costs[i].time_s(choice.protocol))
+
+
+class FlowExecutor:
+    """Every phase as concurrent flows on the shared fabric, one latency per phase."""
+
+    def phase(
+        self, tr: Transport, choice: Choice, i: int, info: RunInfo, payload: FloatArray, tag: str
+    ) -> Steps:
+        """All transfers of the phase at once, each with the phase's latency."""
+        planned, proto = choice.planned[i], choice.protocol
+        lat = phase_latency_s(planned, choice.schedule.phases[i].depth, proto)
+        lats = np.full(len(planned.transfers), lat)
+        info.n_flows += len(planned.transfers)
+        payload += planned.link_payload_B(len(payload))
+        yield tr.start_flows(planned, lats, proto.bandwidth_factor, tag, choice.floors_s[i])
+
+
+@dataclass(frozen=True)
+class ChunkExecutor:
+    """Every step and chunk as its own flows, steps in sequence."""
+
+    chunks: int = 1
+
+    def phase(
+        self, tr: Transport, choice: Choice, i: int, info: RunInfo, payload: FloatArray, tag: str
+    ) -> Steps:
+        """The phase's steps, pipelined over ``chunks``, one after another."""
+        phase: Phase = choice.schedule.phases[i]
+        floor, proto = choice.floors_s[i], choice.protocol
+        planner = tr.ctx.planner
+        for step in pipeline(phase.steps(), self.chunks):
+            planned = planner.plan(step)
+            info.n_flows += len(planned.transfers)
+            payload += planned.link_payload_B(len(payload))
+            lats = planned.hop_latency_s(proto)
+            # the backend's ceiling, shared out by the step's share of the phase's bytes
+            share = float(planned.payload_B.sum()) / phase.bytes_B if floor > 0 else 0.0
+            yield tr.start_flows(planned, lats, proto.bandwidth_factor, tag, floor * share)
+
+
+def executor_for(fidelity: Fidelity, chunks: int = 1) -> Executor:
+    """The executor of ``fidelity`` (``chunks``: pipelining chunks at chunk fidelity)."""
+    if fidelity is Fidelity.ANALYTICAL:
+        return AnalyticalExecutor()
+    if fidelity is Fidelity.FLOW:
+        return FlowExecutor()
+    return ChunkExecutor(chunks)
+
+
+class Transport:
+    """Collectives and point-to-point transfers of one simulation on one environment.
+
+    Args:
+        ctx: the simulation's context (topology, profile, routes, resolved collectives).
+        env, fabric: the simpy environment and the fabric on it.
+        fidelity: how finely collectives run (``analytical``, ``flow``, ``chunk``).
+        chunks: pipelining chunks per collective (chunk fidelity), ``>= 1``.
+    """
+
+    def __init__(
+        self,
+        ctx: SimContext,
+        env: simpy.Environment,
+        fabric: Fabric,
+        fidelity: Fidelity | str = Fidelity.FLOW,
+        chunks: int = 1,
+    ) -> None:
+        if chunks < 1:
+            raise InputError(f"chunks must be >= 1, got {chunks}", field="chunks")
+        self.ctx = ctx
+        self.env = env
+        self.fabric = fabric
+        self.fidelity = coerce(Fidelity, fidelity, field="fidelity")
+        self.chunks = chunks
+        self.executor = executor_for(self.fidelity, chunks)
+        self._slots: dict[tuple[int, ...], simpy.Resource] = {}
+        self._ledger_B = np.zeros(len(ctx.topology.links))
+
+    # -- statistics ---------------------------------------------------------------------
+
+    def link_bytes_B(self) -> FloatArray:
+        """Payload bytes per link id of everything sent so far (fabric flows and ledger)."""
+        return np.asarray(self.fabric.link_bytes_B, dtype=float) + self._ledger_B
+
+    # -- collectives --------------------------------------------------------------------
+
+    def _slot(self, group: tuple[int, ...], capacity: int) -> simpy.Resource:
+        key = tuple(sorted(group))
+        res = self._slots.get(key)
+        if res is None:
+            res = self._slots[key] = simpy.Resource(self.env, capacity=capacity)
+        return res
+
+    def collective(
+        self,
+        op: CollectiveOp | str,
+        group: Sequence[int],
+        size_B: float,
+        algo: Algorithm | str = Algorithm.AUTO,
+        *,
+        root: int = 0,
+        tag: str = "",
+        channels: int | None = None,
+    ) -> Generator[simpy.Event, object, RunInfo]:
+        """One collective of ``group`` (global ranks); for ``env.process``.
+
+        ``size_B`` follows nccl-tests' convention; ``root`` is the group-local index of the
+        root (broadcast/reduce); ``tag`` labels the flows. Its value is a :class:`RunInfo`.
+
+        Raises :class:`InputError` for an unknown op or algorithm, a rank out of range, or an
+        algorithm that cannot run ``op`` on ``group``.
+        """
+        profile = self.ctx.profile
+        choice = self.ctx.choose(op, group, size_B, algo, channels=channels, root=root)
+        sched, proto = choice.schedule, choice.protocol
+        info = RunInfo(sched.algo.value, proto.name, sched.channels)
+        tag = tag or f"{sched.op.value}.{sched.algo.value}"
+        slot_req = None
+        if profile.concurrency > 0:
+            res = self._slot(sched.group, profile.concurrency)
+            slot_req = res.request()
+            yield slot_req
+        try:
+            if sched.phases:
+                yield self.env.timeout(proto.base_latency_s)
+            payload = np.zeros(len(self.ctx.topology.links))
+            for i in range(len(sched.phases)):
+                yield from self.executor.phase(self, choice, i, info, payload, tag)
+            copy_s = profile.local_copy_s(sched.op, size_B)
+            if copy_s > 0:
+                yield self.env.timeout(copy_s)
+            info.link_payload_B = payload
+            if isinstance(self.executor, AnalyticalExecutor):  # not on the fabric: book here
+                self._ledger_B += payload
+        finally:
+            if slot_req is not None:
+                res.release(slot_req)
+        return info
+
+    def collectives(
+        self,
+        groups: Sequence[Sequence[int]],
+        op: CollectiveOp | str,
+        size_B: float,
+        algo: Algorithm | str = Algorithm.AUTO,
+        *,
+        root: int = 0,
+        tag: str = "",
+        channels: int | None = None,
+    ) -> Generator[simpy.Event, object, list[str]]:
+        """The same collective on several disjoint ``groups`` at once; ends when all have.
+
+        Its value is the algorithm used by each group. :class:`InputError` if groups overlap.
+        """
+        seen: set[int] = set()
+        for g in groups:
+            if seen & set(g):
+                raise InputError(f"groups overlap: {sorted(seen & set(g))}", field="groups")
+            seen |= set(g)
+        procs = [
+            self.env.process(
+                self.collective(op, g, size_B, algo, root=root, tag=tag, channels=channels)
+            )
+            for g in groups
+        ]
+        yield self.env.all_of(procs)
+        return [_algo(p.value) for p in procs]
+
+    def start_flows(
+        self,
+        planned: PlannedFlows,
+        latency_s: FloatArray,
+        bandwidth_factor: float,
+        tag: str,
+        floor_s: float = 0.0,
+    ) -> simpy.Event:
+        """Start the planned flows (each with its own latency); an event for all of them.
+
+        ``floor_s > 0`` caps every flow's rate so that it needs at least ``floor_s`` to drain
+        (a backend's algorithm-bandwidth ceiling).
+        """
+        env = self.env
+        specs = []
+        waits: list[simpy.Event] = []
+        for t, p, w, lat in zip(
+            planned.transfers, planned.paths, planned.wire_B, latency_s, strict=True
+        ):
+            size = float(w) / bandwidth_factor
+            if size <= 0.0 or not p.links:
+                waits.append(env.timeout(float(lat)))
+                continue
+            specs.append(
+                FlowSpec(
+                    links=p.links,
+                    size_B=size,
+                    latency_s=float(lat),
+                    max_rate_Bps=size / floor_s if floor_s > 0 else math.inf,
+                    tag=tag,
+                    src=t.src,
+                    dst=t.dst,
+                )
+            )
+        if specs:
+            waits.append(self.fabric.start_many(specs))
+        return env.all_of(waits)
+
+    # -- point to point -----------------------------------------------------------------
+
+    def _p2p_flows(
+        self, pairs: Sequence[tuple[int, int]], part_B: float, latency: bool, tag: str
+    ) -> list[FlowSpec]:
+        topology = self.ctx.topology
+        out = []
+        for src, dst in dict.fromkeys(pairs):
+            if src == dst:
+                continue
+            path = topology.route(src, dst)
+            lat = topology.path_latency_s(path) if latency else 0.0
+            out.append(FlowSpec(tuple(path), part_B, lat, tag=tag, src=src, dst=dst))
+        return out
+
+    def _start_p2p(self, specs: list[FlowSpec]) -> simpy.Event:
+        return self.fabric.start_many(specs) if specs else self.env.timeout(0.0)
+
+    def send_recv(
+        self,
+        pairs: Sequence[tuple[int, int]],
+        size_B: float,
+        tag: str,
+        *,
+        sender: bool,
+        on_sent: Callable[[], None],
+        on_received: Callable[[], None],
+    ) -> None:
+        """Move ``size_B`` bytes on every ``(src, dst)`` of ``pairs`` (duplicates once).
+
+        ``on_sent`` is called when the send may return, ``on_received`` when the bytes are
+        delivered (both at once without a send buffer). ``sender=False``: the sending side
+        has no program (a mirrored peer), so the whole message goes as one transfer.
+        """
+        buffer_B = min(self.ctx.profile.send_buffer_B, size_B)
+        if not sender or buffer_B <= 0.0:
+
+            def both(_event: simpy.Event) -> None:
+                on_sent()
+                on_received()
+
+            self._start_p2p(self._p2p_flows(pairs, size_B, True, tag)).callbacks.append(both)
+            return
+        # The send returns once only ``buffer_B`` is left to deliver (BackendProfile.send_buffer);
+        # the rest of the stream goes on and the receive completes on delivery.
+        head_B = size_B - buffer_B
+
+        def tail(_event: simpy.Event | None = None) -> None:
+            on_sent()
+            rest = self._start_p2p(self._p2p_flows(pairs, buffer_B, head_B <= 0.0, tag))
+            rest.callbacks.append(lambda _e: on_received())
+
+        if head_B > 0.0:
+            self._start_p2p(self._p2p_flows(pairs, head_B, True, tag)).callbacks.append(tail)
+        else:
+            tail()
+
+
+def _algo(info: object) -> str:
+    assert isinstance(info, RunInfo)
+    return info.algo
+
+
+def run_alone(
+    ctx: SimContext,
+    op: CollectiveOp | str,
+    group: Sequence[int],
+    size_B: float,
+    algo: Algorithm | str = Algorithm.AUTO,
+    *,
+    fidelity: Fidelity | str = Fidelity.FLOW,
+    chunks: int = 1,
+    root: int = 0,
+    tag: str = "",
+    channels: int | None = None,
+    record: bool = True,
+    record_timeline: bool = False,
+) -> tuple[Transport, RunInfo]:
+    """One collective alone on a fresh environment and fabric, started at ``t = 0``.
+
+    Returns the transport (its ``env.now`` is the duration; its fabric holds the per-link
+    statistics, with ``record`` the flow records, with ``record_timeline`` the load timeline)
+    and the :class:`RunInfo`.
+    """
+    env = simpy.Environment()
+    fabric = Fabric(env, ctx.topology.capacity_Bps, record=record, record_timeline=record_timeline)
+    tr = Transport(ctx, env, fabric, fidelity, chunks)
+    proc = env.process(
+        tr.collective(op, group, size_B, algo, root=root, tag=tag, channels=channels)
+    )
+    env.run(until=proc)
+    info = proc.value
+    assert isinstance(info, RunInfo)
+    return tr, info
