@@ -180,25 +180,13 @@ def run_sweep(
         simulator.sweep_runner.ClusterLost, KeyboardInterrupt: with ``.partial`` set to the
             result of the points finished so far (also on disk when ``store`` is given).
     """
-    from simulator.config import load_scenario
-    from simulator.sweep_runner import Survival, point_payload, run_points
+    from simulator.sweep_runner import Survival, run_points
 
     survival = survival or Survival()
     store = survival.store
 
     path = str(resolve("scenarios", scenario, what="scenario"))
-    load_scenario(path, list(base))  # fail fast on the base, with its file and field
-    for key, values in vary:
-        # a key no value of which validates (a typo, a wrong type) is an input error, not a
-        # grid of failed points; values that fail only in some points are kept as points
-        errors = []
-        for v in values:
-            try:
-                load_scenario(path, [*base, f"{key}={v}"])
-            except InputError as err:
-                errors.append(err)
-        if len(errors) == len(values):
-            raise errors[0]
+    _check_keys(path, base, vary)
     points = grid(vary)
     if not points:
         raise InputError("nothing to sweep: give at least one --vary KEY=V1,V2", field="--vary")
@@ -210,15 +198,7 @@ def run_sweep(
         if store is not None:
             store.write(index, row)
 
-    jobs: list[tuple[int, dict[str, Any] | None, dict[str, Any], dict[str, Any] | None]] = []
-    for i, p in enumerate(points):
-        if i in rows:
-            continue
-        shown = {k: _value(v) for k, v in p.items()}
-        try:
-            jobs.append((i, point_payload(path, list(base), p), shown, None))
-        except InputError as err:
-            jobs.append((i, None, shown, {"set": shown, "error": str(err), "error_kind": "input"}))
+    jobs = _jobs(path, base, points, set(rows))
 
     def result() -> dict[str, Any]:
         return {
@@ -245,6 +225,42 @@ def run_sweep(
         exc.partial = result()  # type: ignore[attr-defined]
         raise
     return result()
+
+
+def _check_keys(path: str, base: Sequence[str], vary: Sequence[tuple[str, Sequence[str]]]) -> None:
+    """Fail fast on the base; refuse a varied key none of whose values validates."""
+    from simulator.config import load_scenario
+
+    load_scenario(path, list(base))  # with its file and field
+    for key, values in vary:
+        # a key no value of which validates (a typo, a wrong type) is an input error, not a
+        # grid of failed points; values that fail only in some points are kept as points
+        errors = []
+        for v in values:
+            try:
+                load_scenario(path, [*base, f"{key}={v}"])
+            except InputError as err:
+                errors.append(err)
+        if len(errors) == len(values):
+            raise errors[0]
+
+
+def _jobs(
+    path: str, base: Sequence[str], points: Sequence[dict[str, str]], done: set[int]
+) -> list[tuple[int, dict[str, Any] | None, dict[str, Any], dict[str, Any] | None]]:
+    """Each point not in ``done`` resolved to content, or to its error row (a bad value)."""
+    from simulator.sweep_runner import point_payload
+
+    jobs: list[tuple[int, dict[str, Any] | None, dict[str, Any], dict[str, Any] | None]] = []
+    for i, p in enumerate(points):
+        if i in done:
+            continue
+        shown = {k: _value(v) for k, v in p.items()}
+        try:
+            jobs.append((i, point_payload(path, list(base), p), shown, None))
+        except InputError as err:
+            jobs.append((i, None, shown, {"set": shown, "error": str(err), "error_kind": "input"}))
+    return jobs
 
 
 @contextlib.contextmanager
