@@ -811,7 +811,7 @@ def test_real_process_has_no_traceback(case_id: str, inputs: Path) -> None:
 def test_broken_pipe_exits_quietly() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = (f"{sys.executable} -m simulator collective --topology dgx-a100 --op all_reduce "
-           "--sizes 1:8GiB --fidelity analytical | true"  # the reader is gone before a write)  # fmt: skip
+           "--sizes 1:8GiB --fidelity analytical | true")  # fmt: skip  # reader gone before a write
     res = subprocess.run(["bash", "-c", f"set -o pipefail; {cmd}"], env=env,
                          capture_output=True, text=True, timeout=60)  # fmt: skip
     assert res.returncode == 141
