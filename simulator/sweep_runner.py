@@ -35,6 +35,8 @@ from simulator.core.errors import InputError
 
 #: How often the client checks the cluster while waiting for points (seconds).
 POLL_S: Final[float] = 1.0
+#: How long to wait for a finished point's result to come over from its worker (seconds).
+GATHER_S: Final[float] = 10.0
 
 
 @dataclass(frozen=True)
@@ -244,7 +246,14 @@ def _run_on_dask(
                 pending.discard(fut)
                 index = futures[fut]
                 if fut.status == "finished":
-                    on_result(index, fut.result())
+                    try:
+                        # the result lives on a worker: if that worker just died, Dask
+                        # reschedules the point and result() would wait for it for ever
+                        row = fut.result(timeout=GATHER_S)
+                    except TimeoutError:
+                        pending.add(fut)  # recomputed later, or the cluster is lost
+                        continue
+                    on_result(index, row)
                     done_count += 1
                 elif fut.status == "error":  # e.g. the worker died under it several times
                     exc = fut.exception()
