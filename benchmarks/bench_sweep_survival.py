@@ -89,6 +89,8 @@ def lose_both(base: Path, scenario: Path, n: int) -> bool:
             rc == 1 and waited < 60 and kept >= 1 and len(lines) == 1
             and "Traceback" not in err and summary.get("complete") is False,
             rc=rc, s_after_kill=round(waited, 1), points_on_disk=f"{kept}/{n}",
+            stderr_lines=len(lines), first=repr(lines[0][:100] if lines else ""),
+            complete=summary.get("complete"),
             stderr=repr(lines[-1][:140] if lines else ""),
         )  # fmt: skip
     finally:

@@ -276,8 +276,14 @@ def _client(scheduler: str, workers: int | None, n_points: int) -> Iterator[Any]
             "Dask is not installed: pip install 'commsim[sweep]', or use --scheduler inline",
             field="--scheduler",
         ) from None
+    import logging
     import os
 
+    # Dask logs a lost worker and each rescheduled key as warnings; the sweep reports those
+    # itself in one line (a lost cluster) or not at all (a point recomputed elsewhere)
+    for name in ["distributed", *logging.root.manager.loggerDict]:
+        if name.startswith("distributed"):
+            logging.getLogger(name).setLevel(logging.ERROR)
     if scheduler == "local":
         n = workers or min(n_points, os.cpu_count() or 1)
         with (
