@@ -284,6 +284,9 @@ def _client(scheduler: str, workers: int | None, n_points: int) -> Iterator[Any]
     for name in ["distributed", *logging.root.manager.loggerDict]:
         if name.startswith("distributed"):
             logging.getLogger(name).setLevel(logging.ERROR)
+    # a gather abandoned when its worker died ends, at exit, as asyncio's "Task exception was
+    # never retrieved": the sweep has already said what happened
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     if scheduler == "local":
         n = workers or min(n_points, os.cpu_count() or 1)
         with (
