@@ -15,9 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator.config import Scenario
+from simulator.config import ModelArch, Scenario
 from simulator.core.errors import InputError
 from simulator.core.ir import Workload
+from simulator.workload.apps.build import AppSpec, app_memory, concat_phases, phase_profiles
+from simulator.workload.apps.conformer import ConformerSpec
+from simulator.workload.apps.dcgan import DCGANSpec
+from simulator.workload.apps.encdec import EncDecSpec
 from simulator.workload.costmodel import CostModel, cost_model_for
 from simulator.workload.memory import memory_per_gpu
 from simulator.workload.profile import LayerProfile, profile_from_model
@@ -75,9 +79,12 @@ def build_workload(scenario: Scenario, topology: Any) -> BuiltWorkload:
             efficiency=hw.mfu,
             memory_efficiency=hw.memory_efficiency,
             source=hw.mfu_source,
+            software=hw.software,
         )
     except InputError as err:
         raise err.located(file=scenario.source_file, field_prefix="hardware") from None
+    if scenario.model.arch is not ModelArch.DECODER:  # machine translation, speech, GANs
+        return build_app(scenario, topology, cost)
     prof = profile_from_model(
         spec,
         cost,
@@ -137,3 +144,117 @@ def build_variants(scenario: Scenario, topology: Any) -> list[tuple[str, BuiltWo
         name = v.name.split("/", 1)[1] if "/" in v.name else v.name
         out.append((name, build_workload(v, topology)))
     return out
+
+
+# ---- the applications (machine translation, speech, GANs) ----------------------------------
+def app_spec(scenario: Scenario) -> AppSpec:
+    """The application spec a scenario's ``model`` describes (``arch`` other than decoder)."""
+    m, tr = scenario.model, scenario.training
+    app = m.app
+    if m.arch is ModelArch.ENCODER_DECODER:
+        return EncDecSpec(
+            name=m.name,
+            encoder_layers=m.layers,
+            decoder_layers=app.decoder_layers or m.layers,
+            hidden=m.hidden,
+            heads=m.heads,
+            ffn_hidden=m.ffn_hidden or 4 * m.hidden,
+            vocab=m.vocab,
+            src_len=tr.seq_len,
+            tgt_len=app.target_len or tr.seq_len,
+        )
+    if m.arch is ModelArch.CONFORMER:
+        return ConformerSpec(
+            name=m.name,
+            layers=m.layers,
+            hidden=m.hidden,
+            heads=m.heads,
+            conv_kernel=app.conv_kernel,
+            input_features=app.input_features,
+            frames=tr.seq_len,
+            labels=app.target_len or tr.seq_len,
+            decoder_hidden=app.decoder_hidden,
+            vocab=m.vocab,
+        )
+    if m.arch is ModelArch.DCGAN:
+        spec = DCGANSpec(
+            name=m.name,
+            image_size=app.image_size,
+            channels=app.image_channels,
+            latent=app.latent,
+            ngf=m.hidden,
+            ndf=m.hidden,
+        )
+        try:
+            n = spec.stages + 1
+        except ValueError as exc:
+            raise InputError(
+                str(exc), file=scenario.source_file, field="model.app.image_size"
+            ) from None
+        if m.layers != n:
+            raise InputError(
+                f"a {app.image_size}-pixel DCGAN has {n} layers per network, got {m.layers}",
+                file=scenario.source_file,
+                field="model.layers",
+            )
+        return spec
+    raise ValueError(f"{m.arch.value} is not an application")
+
+
+def build_app(scenario: Scenario, topology: Any, cost: CostModel) -> BuiltWorkload:
+    """:func:`build_workload` for an application scenario (:mod:`simulator.workload.apps`):
+    data-parallel only; a GAN's two phases run one after the other every step."""
+    st, tr = scenario.strategy, scenario.training
+    for key in ("tp", "pp", "ep"):
+        if getattr(st, key) != 1:
+            raise InputError(
+                f"{scenario.model.arch.value} models run data-parallel only (expected 1)",
+                file=scenario.source_file,
+                field=f"strategy.{key}",
+            )
+    spec = app_spec(scenario)
+    profiles = phase_profiles(
+        spec, cost, micro_batch=tr.micro_batch, act=tr.dtype, grad=scenario.grad_dtype
+    )
+    world = int(topology.num_ranks)
+    try:
+        phases = [
+            build_from_profile(
+                p, st, world, topology, global_batch=tr.global_batch, micro_batch=tr.micro_batch
+            )
+            for p in profiles
+        ]
+    except ValueError as exc:
+        raise InputError(
+            f"{exc} (topology {scenario.topology} has {world} ranks)",
+            file=scenario.source_file,
+            field="strategy",
+        ) from None
+    wl = phases[0] if len(phases) == 1 else concat_phases(phases)
+    dp = int(str(wl.metadata.get("dp", world))) if st.kind.value == "collective" else 1
+    meta: dict[str, Any] = {
+        "scenario": scenario.name,
+        "model": spec.name,
+        "arch": scenario.model.arch.value,
+        "params": spec.total_params(),
+        "model_flops_per_step": spec.model_flops_per_sample() * tr.global_batch,
+        "gpu": cost.gpu,
+        "peak_flops": cost.peak_flops,
+        "efficiency": cost.efficiency,
+        "efficiency_source": cost.source,
+        "ideal_bubble_fraction": 0.0,
+        "world": world,
+        **{f"workload.{k}": val for k, val in wl.metadata.items()},
+    }
+    wl.metadata.update({"scenario": scenario.name})
+    ref = None
+    if scenario.reference is not None:
+        ref = {"step_time_s": scenario.reference.step_time_s, "source": scenario.reference.source}
+    return BuiltWorkload(
+        workload=wl,
+        compute_model=cost,
+        memory_per_gpu_B=app_memory(profiles, st, dp),
+        reference=ref,
+        metadata=meta,
+        profile=profiles[-1],
+    )

@@ -13,10 +13,17 @@ A scenario may list ``compare:`` variants (each a name and a set of overrides); 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+)
 
 from simulator.core.errors import InputError
 from simulator.core.schema import Flag, Fraction, PosFloat, PosInt, SchemaModel
@@ -24,6 +31,7 @@ from simulator.core.vocab import DType, Recompute
 from simulator.resources import resolve
 from simulator.topology.model import LinkKind
 from simulator.workload.modelspec import ModelSpec
+from simulator.workload.software import Software
 from simulator.workload.strategies.options import (
     PipelineSchedule,
     PSPlacement,
@@ -32,8 +40,31 @@ from simulator.workload.strategies.options import (
 )
 
 
+class ModelArch(StrEnum):
+    """Model families: decoder-only LLMs and the applications of :mod:`simulator.workload.apps`."""
+
+    DECODER = "decoder"
+    ENCODER_DECODER = "encoder_decoder"  # machine translation (layers = encoder layers)
+    CONFORMER = "conformer"  # speech recognition (seq_len = encoder frames)
+    DCGAN = "dcgan"  # generator + discriminator (hidden = ngf = ndf)
+
+
+class AppConfig(SchemaModel):
+    """Shapes only the applications use (see :mod:`simulator.workload.apps`)."""
+
+    decoder_layers: PosInt | None = None  # encoder_decoder; default: layers
+    target_len: PosInt | None = None  # target tokens / output labels; default: seq_len
+    conv_kernel: PosInt = 32  # conformer depthwise kernel (Gulati et al. 2020)
+    input_features: PosInt = 80  # conformer mel bins per frame
+    decoder_hidden: PosInt = 640  # conformer RNN-T decoder width
+    latent: PosInt = 100  # dcgan z
+    image_size: PosInt = 64  # dcgan image side (pixels)
+    image_channels: PosInt = 3  # dcgan image channels
+
+
 class ModelConfig(SchemaModel):
-    """Decoder-only transformer shape (see :class:`~simulator.workload.modelspec.ModelSpec`)."""
+    """Model shape: a decoder-only transformer (see
+    :class:`~simulator.workload.modelspec.ModelSpec`) unless ``arch`` names an application."""
 
     name: str = "model"
     layers: PosInt
@@ -47,6 +78,17 @@ class ModelConfig(SchemaModel):
     top_k: PosInt = 1
     tie_embeddings: Flag = True
     flash_attention: Flag = False
+    arch: ModelArch = ModelArch.DECODER
+    app: AppConfig = AppConfig()
+
+    @model_serializer(mode="wrap")
+    def _drop_default_app(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Leave ``arch``/``app`` out of dumps of decoder-only models (outputs unchanged)."""
+        out: dict[str, Any] = handler(self)
+        if self.arch is ModelArch.DECODER and self.app == AppConfig():
+            out.pop("arch", None)
+            out.pop("app", None)
+        return out
 
 
 class TrainingConfig(SchemaModel):
@@ -67,6 +109,7 @@ class HardwareConfig(SchemaModel):
     mfu: Fraction | None = None
     mfu_source: str | None = None
     memory_efficiency: Fraction | None = None
+    software: Software | None = None  # kernel generation (workload/software.py); None: newest
 
 
 class NetworkConfig(SchemaModel):

@@ -17,11 +17,62 @@ from collections.abc import Sequence
 from typing import Any
 
 from simulator.core.errors import InputError
+from simulator.prices import Price, price_of
 from simulator.sweep import run_sweep
 
 #: Default candidate degrees: powers of two that Megatron-style layouts use.
 DEFAULT_TP = (1, 2, 4, 8)
 DEFAULT_PP = (1, 2, 4, 8, 16)
+
+
+def explain(p: dict[str, Any], target_step_s: float) -> dict[str, Any]:
+    """Why a point won or lost, with figures: ``{"reason", "over_memory_B", "over_target_s",
+    "hbm_B"}``. Every failing condition is named (a point can be both too big and too slow)."""
+    from simulator.core.units import format_size, format_time
+    from simulator.hardware import get_gpu
+
+    if "error" in p:
+        return {"reason": f"cannot run: {p['error']}"}
+    hbm_B: float | None
+    try:
+        hbm_B = get_gpu(str(p.get("gpu", ""))).hbm_B
+    except InputError:
+        hbm_B = None
+    mem_B = float(p.get("memory_per_gpu_B", 0.0))
+    step_s = float(p["step_time_s"])
+    over_mem = None if hbm_B is None else mem_B - hbm_B
+    over_t = step_s - target_step_s
+    parts = []
+    if over_mem is not None and over_mem > 0 and hbm_B:
+        parts.append(
+            f"memory {format_size(mem_B)} per GPU is {format_size(over_mem)} "
+            f"({over_mem / hbm_B:.0%}) over the {format_size(hbm_B)} of HBM"
+        )
+    if over_t > 0:
+        parts.append(
+            f"step {format_time(step_s)} is {format_time(over_t)} "
+            f"({over_t / target_step_s:.0%}) over the {format_time(target_step_s)} target"
+        )
+    if not parts:
+        parts.append(f"meets the target with {format_time(-over_t)} to spare")
+    return {
+        "reason": "; ".join(parts),
+        "over_memory_B": over_mem,
+        "over_target_s": over_t,
+        "hbm_B": hbm_B,
+    }
+
+
+def _judge(p: dict[str, Any], target_step_s: float, prices: dict[str, Price] | None) -> None:
+    """Price one point (the user's price or the catalogue's), explain it and give its verdict."""
+    if "error" not in p:
+        price = price_of(str(p.get("gpu", "")), prices)
+        p["price_per_gpu_hour_usd"] = None if price is None else price.usd_per_gpu_hour
+        p["price_source"] = None if price is None else price.source
+        gpu_hours = p["gpus"] * p["step_time_s"] / 3600.0
+        p["cost_per_step_usd"] = None if price is None else gpu_hours * price.usd_per_gpu_hour
+    p.update(explain(p, target_step_s))
+    p["verdict"] = _verdict(p, target_step_s)
 
 
 def _verdict(p: dict[str, Any], target_step_s: float) -> str:
@@ -47,6 +98,7 @@ def plan_capacity(
     scheduler: str = "local",
     workers: int | None = None,
     fidelity: str | None = None,
+    prices: dict[str, Price] | None = None,
 ) -> dict[str, Any]:
     """Rank the candidate clusters and layouts that train ``scenario`` within the target.
 
@@ -57,12 +109,17 @@ def plan_capacity(
         tp, pp: candidate tensor- and pipeline-parallel degrees (positive integers).
         base: ``KEY=VALUE`` overrides applied to every point.
         scheduler, workers, fidelity: as :func:`simulator.sweep.run_sweep`.
+        prices: USD per GPU-hour by GPU (:func:`simulator.prices.load_prices`); GPUs not in
+            it keep the catalogue's assumption.
 
     Returns:
         ``{"scenario", "target_step_s", "best", "ranked", "verdicts", "points", "wall_s"}``:
         ``best`` is the cheapest qualifying point (or None), ``ranked`` all qualifying points
         cheapest first, ``verdicts`` counts points per verdict (ok, too slow, out of memory,
-        cannot run, no price), ``points`` every point with its ``verdict``.
+        cannot run, no price), ``points`` every point with its ``verdict`` and, from
+        :func:`explain`, its ``reason`` with ``over_memory_B`` and ``over_target_s``, and the
+        ``price_per_gpu_hour_usd`` and ``price_source`` its cost used. ``wall_s`` is the
+        sweep's wall-clock time (not a step time).
 
     Raises:
         InputError: a non-positive target, no topology, or a non-positive degree.
@@ -90,7 +147,7 @@ def plan_capacity(
     )
     verdicts: dict[str, int] = {}
     for p in res["points"]:
-        p["verdict"] = _verdict(p, target_step_s)
+        _judge(p, target_step_s, prices)
         verdicts[p["verdict"]] = verdicts.get(p["verdict"], 0) + 1
     ranked = sorted(
         (p for p in res["points"] if p["verdict"] == "ok"),

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.core.errors import InputError
+from simulator.report import progress
 from simulator.resources import resolve
 
 if TYPE_CHECKING:
@@ -193,7 +194,10 @@ def run_sweep(
     t0 = time.perf_counter()
     rows: dict[int, dict[str, Any]] = dict(store.done(points)) if store is not None else {}
 
+    progress.set_total(len(points), f"{len(points)} points of {Path(path).stem}")
+
     def on_result(index: int, row: dict[str, Any]) -> None:
+        progress.advance()
         rows[index] = row
         if store is not None:
             store.write(index, row)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator.build import build_variants
+from simulator.build import build_variants, build_workload
 from simulator.config import load_scenario
 from simulator.core.errors import InputError
 from simulator.resources import shipped_names
@@ -89,3 +89,17 @@ def test_shipped_scenarios_build(name: str) -> None:
         built.workload.validate()
         assert built.memory_per_gpu_B["total"] > 0
         assert built.metadata["model_flops_per_step"] > 0
+
+
+def test_gpt3_64xa100_runs_the_papers_interleaved_schedule() -> None:
+    """Korthikanti et al. 2022 Sec. 6: 3 model chunks per stage; their Sec. 4.2.3 activation
+    memory, 34 s b h L / t x (1 + (p-1)/(p m)), is 12.35 GiB (9.56 GiB with one chunk)."""
+    sc = load_scenario("gpt3-175b-64xa100")
+    assert sc.strategy.pipeline.schedule.value == "interleaved"
+    assert sc.strategy.pipeline.virtual_stages == 3
+    built = build_workload(sc, load_topology(sc.topology))
+    s, b, h, n_l, t, p, m = 2048, 1, 12288, 96, 8, 8, 3
+    paper_B = 34 * s * b * h * n_l / t * (1 + (p - 1) / (p * m))
+    assert built.memory_per_gpu_B["activations"] == pytest.approx(paper_B, rel=1e-9)
+    assert paper_B / 2**30 == pytest.approx(12.35, abs=0.005)
+    assert 34 * s * b * h * n_l / t / 2**30 == pytest.approx(9.56, abs=0.005)

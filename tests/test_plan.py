@@ -66,3 +66,75 @@ def test_bad_input(scenario: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*base, "--target-step", "100s", "--scheduler", "inline", "--json"]) == 0
     obj = json.loads(capsys.readouterr().out)
     assert obj["best"]["set"] == {"topology": "dgx-a100", "strategy.tp": 1, "strategy.pp": 1}
+
+
+def test_every_loser_says_by_how_much(scenario: str) -> None:
+    from simulator.hardware import get_gpu
+
+    # batch 512 x seq 4096 of a wide model: too big for one GPU without sharding
+    big = plan_capacity(
+        scenario,
+        1e-3,
+        ["dgx-a100"],
+        tp=[1, 2],
+        pp=[1],
+        base=["model.hidden=8192", "model.heads=64", "training.seq_len=4096",
+              "training.micro_batch=4"],
+        scheduler="inline",
+    )  # fmt: skip
+    hbm = get_gpu("A100-80GB").hbm_B
+    for p in big["points"]:
+        assert p["over_target_s"] == pytest.approx(p["step_time_s"] - 1e-3)
+        assert p["over_memory_B"] == pytest.approx(p["memory_per_gpu_B"] - hbm)
+        assert "over the 1 ms target" in p["reason"]
+        if p["verdict"] == "out of memory":
+            assert "of HBM" in p["reason"] and p["over_memory_B"] > 0
+
+
+def test_user_prices_replace_the_assumption(scenario: str, tmp_path: Path) -> None:
+    from simulator.hardware import get_gpu
+    from simulator.prices import load_prices
+
+    f = tmp_path / "prices.yaml"
+    f.write_text("a100-80gb: {usd: 1.0, source: our contract}\n")
+    args = (scenario, 1e3, ["dgx-a100"])
+    kw: dict[str, Any] = {"tp": [1], "pp": [1], "scheduler": "inline"}
+    shipped = plan_capacity(*args, **kw)["best"]
+    own = plan_capacity(*args, **kw, prices=load_prices(f))["best"]
+    price = get_gpu("A100-80GB").price_per_gpu_hour_usd
+    assert shipped["price_per_gpu_hour_usd"] == price
+    assert shipped["price_source"].startswith("assumption")
+    assert own["price_source"] == "our contract"
+    assert own["cost_per_step_usd"] == pytest.approx(shipped["cost_per_step_usd"] / price)
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [("A100-80GB: -3\n", "A100-80GB"), ("NoSuchGPU: 2\n", "NoSuchGPU"), ("[1, 2]\n", None),
+     ("H100: {usd: 2, cost: 3}\n", "H100")],
+)  # fmt: skip
+def test_bad_price_file(tmp_path: Path, text: str, field: str | None) -> None:
+    from simulator.prices import load_prices
+
+    f = tmp_path / "p.yaml"
+    f.write_text(text)
+    with pytest.raises(InputError) as info:
+        load_prices(f)
+    assert str(f) in str(info.value)
+    if field:
+        assert field in str(info.value)
+
+
+def test_cli_lists_losers_and_names_the_wall_time(
+    scenario: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = tmp_path / "prices.yaml"
+    f.write_text("A100-80GB: 1.5\n")
+    argv = ["plan", scenario, "--topologies", "dgx-a100", "--tp", "1,2", "--pp", "1,3",
+            "--target-step", "1s", "--scheduler", "inline", "--prices", str(f)]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "cannot run" in out
+    assert "the sweep took" in out and "of wall time" in out
+    assert str(f) in out
+    assert main([*argv, "--prices", str(tmp_path / "missing.yaml")]) == 2

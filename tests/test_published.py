@@ -34,6 +34,13 @@ KNOWN_MISSES: dict[str, str] = {}
 SLOW_TRAINING = {
     "megatron-gpt-1t-3072gpu",  # ~53 s CPU
     "megatron-gpt3-175b-384gpu",  # ~11-15 s (384 micro-batches x 24 chunks per pipeline)
+    "korthikanti-530b-280gpu-selective",  # ~40 s (35 stages x 3 chunks x 280 micro-batches)
+    "korthikanti-530b-280gpu-full",
+    "korthikanti-1t-512gpu-selective",  # ~90 s (64 stages x 512 micro-batches)
+    "korthikanti-1t-512gpu-full",
+    "korthikanti-530b-2240gpu-selective-dp8",  # as the 530B rows, with 8 replicas mirrored
+    "megatron-gpt-310.1b-1920gpu",  # 16 stages x 2 chunks x 144 micro-batches
+    "megatron-gpt-529.6b-2520gpu",  # 35 stages x 3 chunks x 280 micro-batches
 }
 
 
@@ -104,6 +111,23 @@ def test_paper_flop_count_reproduces_its_aggregate_throughput() -> None:
     assert tflops_per_gpu(r.setup, step_s) == pytest.approx(163.0)
     aggregate_pflops = megatron_iteration_flops(r.setup) / step_s / 1e15
     assert aggregate_pflops == pytest.approx(502.0, rel=0.01)
+
+
+def test_iteration_time_rows_compare_seconds_and_carry_the_papers_setup() -> None:
+    """Korthikanti et al. 2022 rows: Table 5 seconds, Table 3 shapes, Sec. 6 schedules."""
+    rows = {t.reference: t for t in load_references().training}
+    r = rows["korthikanti-175b-64gpu-selective"]
+    assert r.metric.value == "iteration_time_s" and r.expected == 13.75
+    assert r.setup.schedule == "interleaved" and r.setup.virtual_stages == 3
+    assert r.setup.sequence_parallel and r.setup.recompute == "selective"
+    assert rows["korthikanti-1t-512gpu-selective"].setup.schedule == "1f1b"
+    assert not rows["korthikanti-1t-512gpu-full"].setup.sequence_parallel
+    (row,) = validate_published(["korthikanti-22b-8gpu-selective"])
+    assert row["unit"] == "s per iteration" and 0.5 < row["predicted"] < 2.0
+    # the 2021 runs are priced with the 2021 kernels, the 2022 runs with the 2022 ones
+    assert all(
+        (t.setup.software is not None) == t.reference.startswith("megatron-") for t in rows.values()
+    )
 
 
 def test_unknown_key_in_reference_file_names_file_and_field(tmp_path: object) -> None:

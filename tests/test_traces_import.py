@@ -91,7 +91,12 @@ def test_nccl_fixture(nccl):
     optim = next(op for op in prog.ops if op.category == "optim")
     assert ar.id in optim.deps
     fwd = next(op for op in prog.ops if op.category == "fwd")
-    assert fwd.layer == 0 and fwd.duration_s == pytest.approx(2e-3)
+    # the step starts at ProfilerStep's host start: 0.5 ms before the 2 ms forward kernel
+    assert fwd.layer == 0 and fwd.duration_s == pytest.approx(2.5e-3)
+    # backward was launched from pt_autograd_0; DDP's stream wait is the only wait
+    assert any(op.category == "bwd" for op in prog.ops)
+    assert [w.comm for w in nccl.timelines[1][1].waits] == [0]
+    assert nccl.timelines[1][1].wall_s == pytest.approx(9.5e-3)
     # the unknown NCCL kernel is reported, not dropped
     assert nccl.summary.unknown["nccl:ncclDevKernel_Frobnicate(ncclDevComm*)"] == 4
     assert nccl.summary.skipped["unknown-nccl-kernel"] == 4
@@ -169,7 +174,9 @@ def test_chakra_round_trip_is_exact(tmp_path, gloo, source):
     paths = export_workload(wl, tmp_path)
     assert [p.name for p in paths] == ["commsim.0.et", "commsim.1.et"]
     gm, nodes = read_et(paths[0])
-    assert gm.version and len(nodes) == len(wl.programs[0].ops)
+    # one node per op, plus the process_group:init metadata node first
+    assert gm.version and len(nodes) == len(wl.programs[0].ops) + 1
+    assert nodes[0].name == "process_group:init" and nodes[0].type == 1
     back = import_chakra_dir(tmp_path)
     assert back.world_size == 2
     for a, b in zip(wl.programs, back.programs, strict=True):
@@ -178,16 +185,38 @@ def test_chakra_round_trip_is_exact(tmp_path, gloo, source):
 
 def test_chakra_nodes_speak_chakra():
     nodes = program_to_nodes(_mixed_program(0))
-    ar = nodes[1]
+    pg = nodes[0]
+    assert pg.name == "process_group:init" and pg.type == 1  # METADATA_NODE
+    # the form ASTRA-sim's issue_pytorch_pg_metadata strips (2 chars each side) and parses
+    assert json.loads(pg.inputs.values[2:-2]) == [{"pg_name": "0", "ranks": [0, 1]}]
+    by = {n.name: n for n in nodes}
+    ar = by["c.all_reduce"]
     attrs = {a.name: a for a in ar.attr}
     assert ar.type == 7 and attrs["comm_type"].int64_val == 0  # COMM_COLL_NODE, ALL_REDUCE
     assert attrs["comm_size"].int64_val == 1234  # bytes, whole
-    assert nodes[0].duration_micros == 1250
-    send = nodes[8]
+    assert attrs["pg_name"].string_val == "0"
+    assert by["fwd"].duration_micros == 1250
+    send = by["s"]
     sa = {a.name: a for a in send.attr}
     assert send.type == 5 and sa["comm_dst"].int32_val == 1 and sa["comm_src"].int32_val == 0
-    # stream order is kept for consumers that know no streams
-    assert list(nodes[2].ctrl_deps) == [1]
+    assert sa["comm_tag"].WhichOneof("value") == "int32_val" and sa["comm_tag"].int32_val == 3
+    # stream order is in data_deps (Chakra's feeder reads no ctrl_deps), groups exist first
+    ag = by["c.all_gather"]
+    assert set(ag.data_deps) == {by["fwd"].id, ar.id, pg.id} and list(ag.ctrl_deps) == []
+
+
+def test_chakra_attribute_types_are_the_feeders():
+    """Every Chakra attribute we write has the value type Chakra's feeder reads."""
+    from simulator.traces.chakra.codec import FEEDER_TYPES
+
+    seen = set()
+    for n in program_to_nodes(_mixed_program(0)):
+        for a in n.attr:
+            if not a.name.startswith("commsim."):
+                assert a.WhichOneof("value") == FEEDER_TYPES[a.name], a.name
+                seen.add(a.name)
+    assert seen >= {"is_cpu_op", "num_ops", "tensor_size", "comm_type", "comm_size"}
+    assert seen >= {"comm_src", "comm_dst", "comm_tag", "pg_name"}
 
 
 def test_foreign_chakra_nodes_import():
@@ -203,11 +232,12 @@ def test_foreign_chakra_nodes_import():
     skipped: Counter[str] = Counter()
     prog = program_from_nodes(0, [comp, mem, coll], world=4, skipped=skipped)
     assert prog.ops[0].duration_s == pytest.approx(250e-6)
-    assert prog.ops[1].duration_s == 0.0 and prog.ops[1].deps == (0,)
+    # ctrl_deps are parent links in Chakra, not ordering: the load depends on nothing
+    assert prog.ops[1].duration_s == 0.0 and prog.ops[1].deps == ()
     rs = prog.ops[2]
     assert isinstance(rs, Collective) and rs.op is CollectiveOp.REDUCE_SCATTER
     assert rs.group == (0, 1, 2, 3) and rs.size_B == 4096 and rs.deps == (1,)
-    assert skipped == {"chakra-node-type-2": 1}
+    assert skipped["chakra-node-type-2"] == 1 and skipped["collective"] == 1
 
 
 def test_chakra_truncated_file_is_an_input_error(tmp_path, gloo):
@@ -302,7 +332,7 @@ def test_cli_bad_inputs(tmp_path, capsys):
     assert main(["replay", str(tmp_path / "missing")]) == 2
     assert main(["replay", str(tmp_path)]) == 2  # no rank files
     err = capsys.readouterr().err
-    assert "rank{r}.trace.json" in err
+    assert "no Kineto trace files" in err
     assert main(["replay", str(GLOO), "--strategy", "fsdp", "--world", "64"]) == 2  # > ranks
     assert main(["replay", str(GLOO), "--strategy", "nope", "--world", "2"]) == 2
 
@@ -467,3 +497,46 @@ def test_a_send_closing_after_the_lane_resumed_was_not_waited_for(tmp_path):
     (tl,) = cpu_timelines(load_kineto(path), 0, 2, ImportSummary())
     assert [c.op for c in tl.comms] == ["send"]
     assert tl.waits == []
+
+
+def test_cli_replay_out_writes_timeline_and_tables(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["replay", str(GLOO), "--out", str(out), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["out"] == str(out)
+    for name in ("result.json", "timeline.json", "timeline.png", "links.png", "ops.csv"):
+        assert (out / name).is_file(), name
+    assert json.loads((out / "result.json").read_text())["steps"] == res["steps"]
+    # a directory commsim did not write is refused, untouched
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    assert main(["replay", str(GLOO), "--out", str(mine)]) == 2
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+
+
+def test_reshard_chakra_out_writes_the_resharded_workload(tmp_path, capsys):
+    out = tmp_path / "et"
+    argv = ["replay", str(GLOO), "--strategy", "fsdp", "--world", "4", "--topology", "loopback-4"]
+    assert main([*argv, "--chakra-out", str(out), "--json"]) == 0
+    capsys.readouterr()
+    back = import_chakra_dir(out)
+    assert back.world_size == 4 and len(back.programs) == 4  # not the recorded 2 ranks
+
+
+def test_foreign_chakra_groups_from_pg_name_and_process_group_init():
+    """Chakra's converter form: a METADATA node lists the groups; pg_name picks one."""
+    meta = Node(id=1, name="process_group:init", type=1)
+    meta.inputs.values = "['" + json.dumps([{"pg_name": "3", "ranks": [0, 2]}]) + "']"
+    coll = Node(id=2, name="ag", type=7)
+    for name, kind, value in (
+        ("comm_type", "int64_val", 2),
+        ("comm_size", "int64_val", 64),
+        ("pg_name", "string_val", "3"),
+        ("is_cpu_op", "bool_val", False),
+    ):
+        a = coll.attr.add(name=name)
+        setattr(a, kind, value)
+    prog = program_from_nodes(0, [coll, meta], world=4)  # any file order
+    (ag,) = [op for op in prog.ops if isinstance(op, Collective)]
+    assert ag.op is CollectiveOp.ALL_GATHER and ag.group == (0, 2)

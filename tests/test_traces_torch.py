@@ -196,3 +196,17 @@ def test_failing_rank_stops_everything(tmp_path):
     with pytest.raises(RuntimeError, match=r"rank \d exited"):
         record(cfg, timeout_s=60)
     assert _alive(str(tmp_path / "bad")) == []
+
+
+def test_recordings_speak_the_profilers_dialect(recordings):
+    """Steps are ProfilerStep#i (torch.profiler's schedule), so HTA reads our recordings."""
+    d = recordings[RecordStrategy.DDP]
+    doc = json.loads((d / "rank0.trace.json").read_text())
+    steps = sorted(e["name"] for e in doc["traceEvents"] if e.get("name", "").startswith("Profi"))
+    assert steps == ["ProfilerStep#1", "ProfilerStep#2"]
+    hta = pytest.importorskip("hta.trace_analysis")  # the [hta] extra
+    files = {r: f"rank{r}.trace.json" for r in range(2)}
+    ta = hta.TraceAnalysis(trace_files=files, trace_dir=str(d))
+    assert sorted(ta.t.traces) == [0, 1]
+    names = ta.t.get_trace(0)["name"].map(ta.t.symbol_table.sym_table.__getitem__)
+    assert names.str.startswith("ProfilerStep#").any()

@@ -115,7 +115,7 @@ def collective_command(args: argparse.Namespace) -> int:
     if args.ranks:
         check_rank_text(args.ranks, int(topo.num_ranks))
     ranks = parse_ranks(args.ranks) if args.ranks else None
-    backend = load_backend(args.backend)
+    backend = load_backend(args.backend, ranks=len(ranks) if ranks else topo.num_ranks)
     sizes = parse_sizes(args.sizes) if args.sizes else [_size(args.size, "--size")]
     n_ranks = len(ranks) if ranks is not None else int(topo.num_ranks)
     check_flags(args, n_ranks)

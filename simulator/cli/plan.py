@@ -4,8 +4,9 @@
         --topologies dgx-h100-32node,h100-superpod-1024,dgx-a100-superpod --pp 4,8,16 --tp 8
 
 Sweeps topology x TP x PP (DP fills the cluster) on Dask and ranks the points that run, fit in
-memory and meet the target by the cost of one step (catalog price per GPU-hour: an assumption,
-edit ``simulator/data/hardware.yaml``). ``--json`` prints ``{"best", "ranked", "verdicts",
+memory and meet the target by the cost of one step (catalog price per GPU-hour: an assumption;
+``--prices FILE`` gives your own). Every point that lost is listed with why (memory or step
+time over by how much). ``--json`` prints ``{"best", "ranked", "verdicts",
 "points", ...}``.
 """
 
@@ -47,6 +48,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--scheduler", default="local", help="'local' (default), 'inline' or address")
     p.add_argument("--workers", type=int, help="local cluster worker processes (default: cores)")
     p.add_argument("--fidelity", choices=FIDELITIES, help="override the scenario's fidelity")
+    p.add_argument(
+        "--prices",
+        metavar="FILE",
+        help="YAML of USD per GPU-hour by GPU name (others keep the shipped assumptions)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=plan_command)
 
@@ -66,6 +72,8 @@ def plan_command(args: argparse.Namespace) -> int:
     from simulator.core.errors import InputError
     from simulator.core.units import UnitError, parse_time
     from simulator.plan import plan_capacity
+    from simulator.prices import load_prices
+    from simulator.report import progress
 
     try:
         target = parse_time(args.target_step)
@@ -83,17 +91,20 @@ def plan_command(args: argparse.Namespace) -> int:
         raise InputError(
             f"must be a finite time > 0, got {args.target_step!r}", field="--target-step"
         )
-    res = plan_capacity(
-        args.scenario,
-        target,
-        topologies,
-        tp=_ints(args.tp, "--tp"),
-        pp=_ints(args.pp, "--pp"),
-        base=list(args.overrides),
-        scheduler=args.scheduler,
-        workers=args.workers,
-        fidelity=args.fidelity,
-    )
+    prices = load_prices(args.prices) if args.prices else None
+    with progress.track("plan"):
+        res = plan_capacity(
+            args.scenario,
+            target,
+            topologies,
+            tp=_ints(args.tp, "--tp"),
+            pp=_ints(args.pp, "--pp"),
+            base=list(args.overrides),
+            scheduler=args.scheduler,
+            workers=args.workers,
+            fidelity=args.fidelity,
+            prices=prices,
+        )
     if args.json:
         emit_json(res)
     else:
@@ -108,14 +119,24 @@ def _print(res: dict[str, Any]) -> None:
     from simulator.core.units import format_size, format_time
 
     t = Table(
-        title=f"plan for {res['scenario']}: step <= {format_time(res['target_step_s'])}, "
-        "cheapest first"
+        title=f"plan for {res['scenario']}: step <= {format_time(res['target_step_s'])}; "
+        "candidates cheapest first, then every point that lost and why"
     )
     for col in ("topology", "GPUs", "gpu", "tp", "pp", "dp", "step", "mem/GPU", "$/step"):
         t.add_column(col, justify="left" if col in ("topology", "gpu") else "right", no_wrap=True)
-    for p in res["ranked"]:
+    t.add_column("verdict: why", justify="left")
+    losers = sorted(
+        (p for p in res["points"] if p.get("verdict") != "ok"),
+        key=lambda p: (p.get("verdict", ""), p.get("over_target_s") or 0.0),
+    )
+    for p in [*res["ranked"], *losers]:
         s = p["set"]
+        if "error" in p:
+            t.add_row(str(s["topology"]), "", "", str(s["strategy.tp"]), str(s["strategy.pp"]),
+                      "", "", "", "", p["reason"])  # fmt: skip
+            continue
         dp = p["world"] // (int(s["strategy.tp"]) * int(s["strategy.pp"]))
+        cost = p.get("cost_per_step_usd")
         t.add_row(
             str(s["topology"]),
             str(p["gpus"]),
@@ -125,11 +146,22 @@ def _print(res: dict[str, Any]) -> None:
             str(dp),
             format_time(p["step_time_s"]),
             format_size(p["memory_per_gpu_B"]),
-            f"{p['cost_per_step_usd']:.3f}",
+            "-" if cost is None else f"{cost:.3f}",
+            f"{p['verdict']}: {p['reason']}",
         )
-    Console(width=None if sys.stdout.isatty() else 160).print(t)
+    Console(width=None if sys.stdout.isatty() else 200).print(t)
     counts = ", ".join(f"{v} {k}" for k, v in sorted(res["verdicts"].items()))
-    print(f"{len(res['points'])} points: {counts} ({res['wall_s']:.1f} s)")
+    print(
+        f"{len(res['points'])} points: {counts}; the sweep took {res['wall_s']:.1f} s of wall time"
+    )
     if res["best"] is None:
         print("no candidate meets the target: relax --target-step or add larger clusters")
-    print("prices per GPU-hour are editable assumptions (simulator/data/hardware.yaml)")
+    sources = sorted({str(p["price_source"]) for p in res["points"] if p.get("price_source")})
+    user = [x for x in sources if not x.startswith("assumption")]
+    if user:
+        print(f"prices per GPU-hour from {', '.join(user)}; other GPUs at the shipped assumptions")
+    else:
+        print(
+            "prices per GPU-hour are the shipped assumptions (simulator/data/hardware.yaml); "
+            "give your own with --prices FILE"
+        )

@@ -105,10 +105,16 @@ def record_command(args: argparse.Namespace) -> int:
         prepare_out_dir(Path(args.out), "--out")
     if args.emit_config or args.finalize:
         return _torchrun_mode(cfg, args)
+    from simulator.report import progress
+
     try:
-        manifest = record(
-            cfg, topology=args.topology, timeout_s=args.timeout, launcher=launch_on_rig
-        )
+        with progress.track(
+            f"recording {cfg.world} ranks x {cfg.steps} steps of {cfg.strategy.value} "
+            f"({cfg.backend.value})"
+        ):
+            manifest = record(
+                cfg, topology=args.topology, timeout_s=args.timeout, launcher=launch_on_rig
+            )
     except RuntimeError as err:
         print(f"commsim record: error: {err}", file=sys.stderr)
         return 1

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +41,28 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--world",
         type=int,
-        help="re-shard to this many ranks (default: all ranks of --topology, else the recording's)",
+        help="re-shard to this many ranks (default: all ranks of --topology, else the "
+        "recording's); for a Chakra directory: the job's world size (missing ranks mirrored)",
     )
     p.add_argument(
         "--link-et",
         action="store_true",
         help="also link the execution traces (rank{r}.et.json) by record-function id",
     )
-    p.add_argument("--chakra-out", metavar="DIR", help="write the Programs as Chakra ETs")
+    p.add_argument(
+        "--mirror-ranks",
+        action="store_true",
+        help="the directory holds only some ranks: assume the missing ones did what the given "
+        "ones did (said in the output)",
+    )
+    p.add_argument(
+        "--chakra-out",
+        metavar="DIR",
+        help="write the Programs (the re-sharded ones when re-sharding) as Chakra ETs into a "
+        "new or empty DIR",
+    )
+    p.add_argument("--steps", help="with --chakra-out: the measured steps to write (default all)")
+    p.add_argument("--out", metavar="DIR", help="write timeline, tables and plots into DIR")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=replay_command)
 
@@ -55,20 +70,34 @@ def register(subparsers: Any) -> None:
 def replay_command(args: argparse.Namespace) -> int:
     """Dispatch replay / re-shard / Chakra import; print the result."""
     from simulator.cli import emit_json
-    from simulator.cli.replay_checks import check_world, import_boundary
-    from simulator.outputs import check_out_dir
 
     src = Path(args.trace_dir)
     if not src.is_dir():
         raise InputError("not a directory", file=str(src))
+    from simulator.cli.replay_checks import check_world, import_boundary
+
     check_world(args.world)
+    resharded: Any = None
+    if args.out:
+        from simulator.cli.run import check_out_dir
+
+        check_out_dir(Path(args.out))
     if args.chakra_out:
-        check_out_dir(Path(args.chakra_out), "--chakra-out")
-    with import_boundary(str(src)):
+        co = Path(args.chakra_out)
+        if co.exists() and (not co.is_dir() or any(co.iterdir())):
+            raise InputError(
+                "exists and is not an empty directory; commsim never overwrites it",
+                file=str(co),
+                field="--chakra-out",
+            )
+    from simulator.report import progress
+
+    with progress.track(f"replaying {src}"), import_boundary(str(src)):
         if any(src.glob("*.et")) and not any(src.glob("rank*.trace.json*")):
             out = _replay_chakra(src, args)
         elif args.strategy is not None or args.world is not None:
             out = _reshard(src, args)
+            resharded = out.pop("_workload")
         else:
             from simulator.traces.replay import replay
 
@@ -78,10 +107,13 @@ def replay_command(args: argparse.Namespace) -> int:
                 backend=args.backend,
                 fidelity=args.fidelity,
                 link_et=args.link_et,
+                mirror_missing=args.mirror_ranks,
+                out_dir=Path(args.out) if args.out else None,
             )
-        if args.chakra_out:
-            _export(src, Path(args.chakra_out))
-            out["chakra_out"] = args.chakra_out
+    if args.chakra_out:
+        with import_boundary(str(src)):
+            _export(src, Path(args.chakra_out), args, resharded)
+        out["chakra_out"] = args.chakra_out
     if args.json:
         emit_json(out)
     else:
@@ -122,6 +154,7 @@ def _reshard(src: Path, args: argparse.Namespace) -> dict[str, Any]:
         "backend": str(be),
         "predicted_step_s": res.step_time_s,
         "result": res.to_dict(),
+        "_workload": wl,
     }
 
 
@@ -132,17 +165,22 @@ def _replay_chakra(src: Path, args: argparse.Namespace) -> dict[str, Any]:
 
     if not args.topology:
         raise InputError("a Chakra directory needs --topology", field="--topology")
-    wl = import_chakra_dir(src)
+    wl = import_chakra_dir(src, world=args.world)
     topo = load_topology(args.topology)
-    from simulator.engine import WorkloadError
+    from simulator.engine import SimulationError
 
     try:
         res = simulate(wl, topo, backend=args.backend or "nccl", fidelity=args.fidelity)
-    except WorkloadError as exc:
-        raise InputError(str(exc), file=str(src)) from exc
+    except SimulationError as exc:
+        raise InputError(f"the imported workload cannot run: {exc}", file=str(src)) from exc
+    raw = wl.metadata.get("warnings")
+    warnings = [str(w) for w in raw] if isinstance(raw, list) else []
+    for w in warnings:
+        print(f"commsim replay: warning: {w}", file=sys.stderr)
     return {
         "trace": str(src),
         "format": "chakra",
+        "warnings": warnings,
         "world": wl.world_size,
         "topology": topo.name,
         "predicted_step_s": res.step_time_s,
@@ -150,14 +188,26 @@ def _replay_chakra(src: Path, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _export(src: Path, out: Path) -> None:
-    from simulator.outputs import prepare_out_dir
+def _export(src: Path, out: Path, args: argparse.Namespace, resharded: Any = None) -> None:
+    """Write the re-sharded workload, else the recorded steps (``--steps``, default all)."""
     from simulator.traces.chakra import export_workload
     from simulator.traces.kineto import import_trace_dir
+    from simulator.traces.replay import chained_workload
 
-    imp = import_trace_dir(src)
-    prepare_out_dir(out, "--chakra-out")
-    export_workload(imp.workload(0), out)
+    if resharded is not None:
+        export_workload(resharded, out)
+        return
+    imp = import_trace_dir(src, mirror_missing=args.mirror_ranks)
+    steps = imp.good_steps
+    if args.steps:
+        try:
+            steps = [int(s) for s in args.steps.split(",")]
+        except ValueError:
+            raise InputError("expected step numbers like 0,1", field="--steps") from None
+        bad = [k for k in steps if k not in imp.good_steps]
+        if bad:
+            raise InputError(f"steps {bad} are not among {imp.good_steps}", field="--steps")
+    export_workload(chained_workload(imp, steps).workload, out)
 
 
 def _print_human(out: dict[str, Any]) -> None:
@@ -180,6 +230,12 @@ def _print_human(out: dict[str, Any]) -> None:
             print(
                 f"  {c['kind']:<16}{c['size_B']:>12.0f}{c['count']:>7}"
                 f"{c['measured_s'] * 1e3:>13.3f}{c['predicted_s'] * 1e3:>14.3f}{err:>9}"
+            )
+        if out.get("mirrored_ranks"):
+            mr = out["mirrored_ranks"]
+            print(
+                f"  note: {len(mr)} of {out['world']} ranks were not in the trace; they mirror "
+                "the given ranks (--mirror-ranks)"
             )
         summ = out["import_summary"]
         print(

@@ -50,6 +50,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--backend", help="backend profile name or file (overrides the scenario's)")
     p.add_argument("--out", metavar="DIR", help="write tables, timeline and plots into DIR")
     p.add_argument("--links", type=int, default=5, metavar="K", help="busiest links to list")
+    p.add_argument(
+        "--chakra-out",
+        metavar="DIR",
+        help="also write the scenario's workload as Chakra ETs into a new or empty DIR",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=run_command)
 
@@ -68,12 +73,20 @@ def run_command(args: argparse.Namespace) -> int:
     from simulator.config import load_scenario
     from simulator.engine import DeadlockError
     from simulator.outputs import prepare_out_dir, unique_names
+    from simulator.report import progress
 
     if args.links < 0:
         raise InputError(f"must be >= 0, got {args.links}", field="--links")
     out = Path(args.out) if args.out else None
     if out is not None:
         check_out_dir(out)
+    chakra = Path(args.chakra_out) if getattr(args, "chakra_out", None) else None
+    if chakra is not None and chakra.exists() and (not chakra.is_dir() or any(chakra.iterdir())):
+        raise InputError(
+            "exists and is not an empty directory; commsim never overwrites it",
+            file=str(chakra),
+            field="--chakra-out",
+        )
     scenario = load_scenario(args.scenario, list(args.overrides))
     variants = scenario.variants()
     if out is not None:
@@ -84,8 +97,14 @@ def run_command(args: argparse.Namespace) -> int:
         sub = None
         if out is not None:
             sub = out if len(variants) == 1 else out / folders[i]
+        if chakra is not None:
+            from simulator.traces.chakra.export import export_scenario
+
+            export_scenario(sc, chakra if len(variants) == 1 else chakra / folders[i])
         try:
-            payload, summary = _run_one(sc, args, sub)
+            label = f"{sc.name}: simulating" + (f" and writing {sub}" if sub else "")
+            with progress.track(f"[{i + 1}/{len(variants)}] {label}"):
+                payload, summary = _run_one(sc, args, sub)
         except DeadlockError as err:
             print(f"commsim run: error: {sc.name}: {err}", file=sys.stderr)
             return 1
@@ -155,7 +174,7 @@ def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[dict[
         )
     if out is not None:
         payload["out"] = str(out)
-        write_outputs(out, sc, result, payload)
+        write_outputs(out, sc, result, payload, topology=topology, k_links=args.links)
 
     def summary() -> None:
         print_summary(
@@ -240,7 +259,15 @@ def _plain_dict(m: Any) -> dict[str, Any]:
     return dict(json.loads(json.dumps(dict(m or {}), default=str)))
 
 
-def write_outputs(out: Path, scenario: Any, result: Any, payload: dict[str, Any]) -> None:
+def write_outputs(
+    out: Path,
+    scenario: Any,
+    result: Any,
+    payload: dict[str, Any],
+    *,
+    topology: Any = None,
+    k_links: int = 8,
+) -> None:
     """Write every output file into ``out`` (marker first, so a half-written DIR is ours)."""
     import json
 
@@ -258,7 +285,7 @@ def write_outputs(out: Path, scenario: Any, result: Any, payload: dict[str, Any]
     )
     write_tables(result, out)
     with atomic_path(out / "timeline.json") as tmp:
-        write_timeline(result, tmp)
+        write_timeline(result, tmp, k_links=k_links, topology=topology)
     with atomic_path(out / "timeline.png") as tmp:
         plot_timeline(result, tmp)
     with atomic_path(out / "links.png") as tmp:

@@ -55,6 +55,7 @@ def register(subparsers: Any) -> None:
         metavar="DIR",
         help="write sweep.csv and sweep.json into DIR, and each point as it finishes (DIR/points/)",
     )
+    p.add_argument("--plot", metavar="PNG", help="draw step time against the first --vary key")
     p.add_argument(
         "--resume", action="store_true", help="skip the points already finished in --out DIR"
     )
@@ -77,6 +78,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     from simulator.cli import emit_json
     from simulator.cli.sweep_guard import check_sweep_args, open_store, run_guarded_sweep
     from simulator.core.errors import InputError
+    from simulator.report import progress
     from simulator.sweep import parse_vary, run_sweep
     from simulator.sweep_runner import Survival
 
@@ -90,27 +92,36 @@ def sweep_command(args: argparse.Namespace) -> int:
     if not vary:
         raise InputError("give at least one KEY=V1,V2,...", field="--vary")
     store = open_store(args, out, vary)
-    res = run_guarded_sweep(
-        lambda: run_sweep(
-            args.scenario,
-            vary,
-            list(args.overrides),
-            scheduler=args.scheduler,
-            workers=args.workers,
-            fidelity=args.fidelity,
-            survival=Survival(timeout_s=args.timeout, store=store, lost_after_s=args.lost_after),
-        ),
-        out,
-        _write,
-    )
+
+    def run() -> dict[str, Any]:
+        with progress.track("sweep"):
+            return run_sweep(
+                args.scenario,
+                vary,
+                list(args.overrides),
+                scheduler=args.scheduler,
+                workers=args.workers,
+                fidelity=args.fidelity,
+                survival=Survival(
+                    timeout_s=args.timeout, store=store, lost_after_s=args.lost_after
+                ),
+            )
+
+    res = run_guarded_sweep(run, out, _write)
     if isinstance(res, int):
         return res
     if out is not None:
         _write(out, res)
+    if args.plot:
+        from simulator.report.sweepplot import plot_sweep
+
+        res["plot"] = str(plot_sweep(res, args.plot))
     if args.json:
         emit_json(res)
     else:
         _print_table(res)
+        if args.plot:
+            print(f"wrote {res['plot']}")
         if out is not None:
             print(f"wrote {out}/")
     return 0
@@ -172,4 +183,7 @@ def _print_table(res: dict[str, Any]) -> None:
         print("\n".join(errors))
     if any(p.get("fits_memory") is False for p in res["points"]):
         print("(!) the memory estimate exceeds the GPU's HBM: that point would not fit")
-    print(f"{len(res['points'])} points in {res['wall_s']:.1f} s (scheduler {res['scheduler']})")
+    print(
+        f"{len(res['points'])} points; the sweep took {res['wall_s']:.1f} s of wall time "
+        f"(scheduler {res['scheduler']})"
+    )

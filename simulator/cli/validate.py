@@ -13,7 +13,6 @@ The rig needs root (network namespaces); see docs/rig.md. ``--json`` prints
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 from simulator.cli import emit_json
 from simulator.core.errors import InputError
+from simulator.report import progress
 
 #: The rig topology used for a world size when ``--topology`` is not given.
 DEFAULT_TOPOLOGY = {2: "rig-2host", 4: "rig-4host-2rack"}
@@ -60,6 +60,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--timeout", type=float, default=900.0, help="seconds per recording")
     p.add_argument("--out", help="write validate.json, scatter.png and traces/ here")
     p.add_argument("--published", action="store_true", help="compare with published figures")
+    p.add_argument(
+        "--plot", metavar="PNG", help="draw predicted against measured (or published) here"
+    )
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=validate_command)
 
@@ -102,12 +105,11 @@ def validate_command(args: argparse.Namespace) -> int:
         if val is not None:
             shape = replace(shape, **{attr: val})
     out_dir = Path(args.out) if args.out else None
+    tmp = None
     if out_dir is not None:
         from simulator.outputs import prepare_out_dir
 
         prepare_out_dir(out_dir)
-    tmp = None
-    if out_dir is not None:
         work = out_dir / "traces"
     else:
         tmp = tempfile.TemporaryDirectory(prefix="commsim-validate-")
@@ -125,11 +127,12 @@ def validate_command(args: argparse.Namespace) -> int:
         what_if=[t.strip() for t in args.what_if.split(",")] if args.what_if else None,
         tiers=tiers,
         timeout_s=args.timeout,
-        log=lambda msg: print(msg, file=sys.stderr, flush=True),
+        log=progress.note,
         **kw,
     )
     try:
-        cases = validator.run()
+        with progress.track("validate on the rig"):
+            cases = validator.run()
     finally:
         if tmp is not None:
             tmp.cleanup()
@@ -144,6 +147,8 @@ def validate_command(args: argparse.Namespace) -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "validate.json").write_text(json.dumps(obj, indent=2))
         scatter_png(cases, out_dir / "scatter.png")
+    if args.plot:
+        scatter_png(cases, Path(args.plot))
     if args.json:
         emit_json(obj)
         return 0
@@ -161,9 +166,15 @@ def validate_command(args: argparse.Namespace) -> int:
 def _published(args: argparse.Namespace) -> int:
     from simulator.measure.published import validate_published
 
-    rows = validate_published()
+    with progress.track("published references"):
+        rows = validate_published()
+    plot = None
+    if args.plot:
+        from simulator.measure.published_plot import published_png
+
+        plot = str(published_png(rows, args.plot))
     if args.json:
-        emit_json({"rows": rows})
+        emit_json({"rows": rows, **({"plot": plot} if plot else {})})
         return 0
     print(f"{'reference':<40} {'expected':>12} {'predicted':>12} {'unit':<10} {'error_%':>8}")
     for r in rows:
@@ -171,4 +182,6 @@ def _published(args: argparse.Namespace) -> int:
             f"{r['reference']:<40} {r['expected']:>12.4g} {r['predicted']:>12.4g} "
             f"{r['unit']:<10} {r['error_pct']:>8.1f}"
         )
+    if plot:
+        print(f"wrote {plot}")
     return 0

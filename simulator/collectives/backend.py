@@ -46,6 +46,7 @@ Unknown or missing keys raise :class:`InputError` naming the file and the field.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -348,8 +349,15 @@ def _load_path(path: str) -> BackendProfile:
     return parse_backend(load_yaml_file(path), file=path)
 
 
-def load_backend(name_or_path: str | Path | BackendProfile) -> BackendProfile:
-    """A backend profile: a shipped NAME (``nccl``, ``gloo``), a YAML PATH, or a profile.
+def load_backend(
+    name_or_path: str | Path | BackendProfile, *, ranks: int | None = None
+) -> BackendProfile:
+    """A backend profile: a shipped NAME (``nccl``, ``gloo``), a calibrated family's NAME
+    (``gloo-rig``: the fit for ``ranks``, see :mod:`simulator.collectives.calibrated`), a YAML
+    PATH, or a profile.
+
+    A calibrated family without a fit for ``ranks`` loads its 2-rank fit and warns
+    (:class:`~simulator.collectives.calibrated.CalibrationFallbackWarning`) naming it.
 
     A name or path is read from disk at every call (nothing cached: a file edited between two
     simulations is read again); a simulation loads its profile once, in its
@@ -360,4 +368,16 @@ def load_backend(name_or_path: str | Path | BackendProfile) -> BackendProfile:
     """
     if isinstance(name_or_path, BackendProfile):
         return name_or_path
+    from simulator.collectives import calibrated
+
+    p = Path(name_or_path)
+    stem = p.name.removesuffix(".yaml")
+    shipped = shipped_dir("backends") / f"{stem}.yaml"
+    if not p.is_file() and p.parent == Path(".") and not shipped.is_file():
+        found = calibrated.resolve(stem, ranks)
+        if found is not None:
+            path, note = found
+            if note is not None:
+                warnings.warn(note, calibrated.CalibrationFallbackWarning, stacklevel=2)
+            return _load_path(str(path))
     return _load_path(str(resolve("backends", name_or_path, what="backend", field="backend")))

@@ -27,11 +27,15 @@ class SimContext:
     Args:
         topology: the topology simulated.
         backend: a loaded profile, or a name/path for :func:`load_backend` (read now).
+        ranks: ranks of the job, for a calibrated family's per-rank-count profile
+            (:mod:`simulator.collectives.calibrated`).
     """
 
-    def __init__(self, topology: Topology, backend: BackendProfile | str) -> None:
+    def __init__(
+        self, topology: Topology, backend: BackendProfile | str, *, ranks: int | None = None
+    ) -> None:
         self.topology = topology
-        self.profile = load_backend(backend)
+        self.profile = load_backend(backend, ranks=ranks)
         self._epoch = topology.routing_epoch
         self._planner: FlowPlanner | None = None
         self._choices: dict[ChoiceKey, Choice] = {}

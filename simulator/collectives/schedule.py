@@ -12,7 +12,8 @@ A :class:`Schedule` is what every algorithm module builds, purely (no topology, 
   ``steps()`` (every step, built lazily: what ``chunk`` fidelity runs);
 * phases run in sequence.
 
-Units: bytes (``_B``). Sizes follow nccl-tests' convention (see ``workload.ir.Collective``).
+Units: bytes (``_B``). Sizes follow nccl-tests' convention (see
+:class:`simulator.core.ir.Collective`).
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ def simulate_collective(
     """
     op = coerce(CollectiveOp, op, field="op")
     fid = coerce(Fidelity, fidelity, field="fidelity")
-    ctx = SimContext(topology, backend)
+    ctx = SimContext(topology, backend, ranks=topology.num_ranks if ranks is None else len(ranks))
     profile = ctx.profile
     if not (size_B >= 0 and np.isfinite(size_B)):
         raise InputError(f"size must be a finite number of bytes >= 0, got {size_B}", field="size")

@@ -28,7 +28,6 @@ from simulator.engine.isolation import Isolation
 from simulator.engine.records import OpTimes, flows_table, links_table, ops_table
 from simulator.engine.streams import Plan
 from simulator.network import FlowRecord
-from simulator.topology import Topology
 
 
 @dataclass(slots=True)
@@ -172,7 +171,6 @@ def _plain(v: object) -> object:
 def build_result(
     *,
     workload: Workload,
-    topology: Topology,
     plan: Plan,
     times: OpTimes,
     transport: Transport,
@@ -203,17 +201,7 @@ def build_result(
     critical = min(plan.program_ranks, key=lambda r: (-last_end[r], r)) if per_rank else -1
     crit = per_rank.get(critical, Breakdown(0.0, 0.0, 0.0, 0.0, 0.0))
 
-    by_cat: dict[str, list[Interval]] = defaultdict(list)
-    for g, op in enumerate(plan.ops):
-        if plan.rank[g] == critical and not isinstance(op, Compute):
-            by_cat[op.category or "other"].append((times.start_s[g], times.end_s[g]))
-    compute_merged = merge(compute_iv[critical])
-    comm_by_cat = {
-        c: sum(b - a for a, b in merge(ivs)) / steps for c, ivs in sorted(by_cat.items())
-    }
-    exposed_by_cat = {
-        c: exposed_of(ivs, compute_merged) / steps for c, ivs in sorted(by_cat.items())
-    }
+    comm_by_cat, exposed_by_cat = _by_category(plan, times, critical, compute_iv[critical], steps)
 
     ranks_df = pd.DataFrame(
         {
@@ -226,12 +214,8 @@ def build_result(
         }
     )
     fabric = transport.fabric
-    bytes_B = transport.link_bytes_B()
-    busy_s = np.asarray(fabric.link_busy_s, dtype=float)
-    peak = np.asarray(fabric.link_peak_util, dtype=float)
-    if isolation is not None:
-        bytes_B, busy_s, peak = isolation.add_link_stats(bytes_B, busy_s, peak)
-    links = links_table(topology, bytes_B, busy_s, peak, makespan, steps)
+    bytes_B, busy_s, peak = _link_stats(transport, isolation)
+    links = links_table(transport.ctx.topology, bytes_B, busy_s, peak, makespan, steps)
     return StepResult(
         step_time_s=makespan / steps,
         compute_s=crit.compute_s,
@@ -256,3 +240,34 @@ def build_result(
         _link_timeline=fabric.timeline_arrays() if record else None,
         _isolation=isolation if record and isolation is not None and isolation.uses else None,
     )
+
+
+def _by_category(
+    plan: Plan, times: OpTimes, critical: int, compute_iv: list[Interval], steps: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Communication and exposed communication time per category on ``critical``, per step."""
+    by_cat: dict[str, list[Interval]] = defaultdict(list)
+    for g, op in enumerate(plan.ops):
+        if plan.rank[g] == critical and not isinstance(op, Compute):
+            by_cat[op.category or "other"].append((times.start_s[g], times.end_s[g]))
+    compute_merged = merge(compute_iv)
+    comm_by_cat = {
+        c: sum(b - a for a, b in merge(ivs)) / steps for c, ivs in sorted(by_cat.items())
+    }
+    exposed_by_cat = {
+        c: exposed_of(ivs, compute_merged) / steps for c, ivs in sorted(by_cat.items())
+    }
+    return comm_by_cat, exposed_by_cat
+
+
+def _link_stats(
+    transport: Transport, isolation: Isolation | None
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Bytes, busy seconds and peak utilisation per link id, replayed collectives included."""
+    fabric = transport.fabric
+    bytes_B = transport.link_bytes_B()
+    busy_s = np.asarray(fabric.link_busy_s, dtype=float)
+    peak = np.asarray(fabric.link_peak_util, dtype=float)
+    if isolation is not None:
+        return isolation.add_link_stats(bytes_B, busy_s, peak)
+    return bytes_B, busy_s, peak

@@ -87,7 +87,7 @@ def simulate(
     except ValueError as exc:
         choices = ", ".join(f.value for f in Fidelity)
         raise WorkloadError(f"unknown fidelity {fidelity!r} (choose {choices})") from exc
-    ctx = SimContext(topology, backend)
+    ctx = SimContext(topology, backend, ranks=workload.world)
 
     plan = build_plan(workload, topology.num_ranks)
     durations = _compute_durations(plan, compute_model)
@@ -99,7 +99,6 @@ def simulate(
     runner.run()
     return build_result(
         workload=workload,
-        topology=topology,
         plan=plan,
         times=runner.times,
         transport=transport,

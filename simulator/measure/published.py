@@ -30,7 +30,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from simulator.core.errors import InputError
 from simulator.core.units import parse_size
 from simulator.core.vocab import CollectiveOp
+from simulator.report import progress
 from simulator.resources import data_file
+from simulator.workload.software import Software
 
 #: The shipped reference file.
 PUBLISHED_PATH = data_file("published.yaml")
@@ -130,6 +132,23 @@ class TrainingSetup(_Strict):
     #: model chunks per pipeline stage for the interleaved schedule (1: not interleaved).
     virtual_stages: int = 1
     recompute: str
+    #: Megatron's sequence parallelism (Korthikanti et al. 2022); off in the 2021 runs.
+    sequence_parallel: bool = False
+    #: the software generation whose kernel speed prices the row (default: the newest).
+    software: Software | None = None
+
+
+class Metric(StrEnum):
+    """What a training row's ``expected`` is.
+
+    * ``tflops_per_gpu``: per-GPU teraFLOP/s with Narayanan et al. 2021's equation (3) FLOP
+      count (:func:`tflops_per_gpu`); our step time is converted with the same count.
+    * ``iteration_time_s``: the end-to-end iteration time in seconds (Korthikanti et al. 2022,
+      Table 5); compared with our step time directly.
+    """
+
+    TFLOPS_PER_GPU = "tflops_per_gpu"
+    ITERATION_TIME_S = "iteration_time_s"
 
 
 class _Reference(_Strict):
@@ -153,9 +172,10 @@ class NcclReference(_Reference):
 
 
 class TrainingReference(_Reference):
-    """A published per-GPU training throughput (teraFLOP/s)."""
+    """A published training figure: per-GPU teraFLOP/s or iteration seconds (``metric``)."""
 
     setup: TrainingSetup
+    metric: Metric = Metric.TFLOPS_PER_GPU
 
 
 class References(_Strict):
@@ -270,8 +290,11 @@ def predict_nccl(ref: NcclReference, *, fidelity: str = "flow") -> float:
 def predict_training(
     ref: TrainingReference, cluster: dict[str, Any], *, fidelity: str = "flow"
 ) -> float:
-    """Predicted per-GPU teraFLOP/s of ``ref`` (our step time, the paper's FLOP count)."""
+    """Predicted figure of ``ref`` in its ``metric``: per-GPU teraFLOP/s (our step time, the
+    paper's FLOP count) or the iteration time in seconds."""
     step_s = predicted_step_time_s(ref, cluster, fidelity=fidelity)
+    if ref.metric is Metric.ITERATION_TIME_S:
+        return step_s
     return tflops_per_gpu(ref.setup, step_s)
 
 
@@ -298,6 +321,7 @@ def training_scenario(ref: TrainingReference) -> dict[str, Any]:
             "tp": p.tp,
             "pp": p.pp,
             "dp": p.dp,
+            "sequence_parallel": st.sequence_parallel,
             "pipeline": {"schedule": st.schedule, "virtual_stages": st.virtual_stages},
         },
         "training": {
@@ -309,6 +333,7 @@ def training_scenario(ref: TrainingReference) -> dict[str, Any]:
             "dtype": "fp16",
             "recompute": st.recompute,
         },
+        "hardware": {"software": st.software.value} if st.software is not None else {},
     }
 
 
@@ -395,11 +420,15 @@ def validate_published(
     chosen = set(references) if references is not None else known
 
     rows: list[dict[str, Any]] = []
+    nccl = [n for n in refs.nccl_tests if n.reference in chosen and Kind.NCCL_TESTS in wanted_kinds]
+    training = [t for t in refs.training if t.reference in chosen and Kind.TRAINING in wanted_kinds]
+    progress.set_total(len(nccl) + len(training), "published references")
     if Kind.NCCL_TESTS in wanted_kinds:
         for n in refs.nccl_tests:
             if n.reference in chosen:
                 fid = fidelity or DEFAULT_FIDELITY[Kind.NCCL_TESTS]
                 rows.append(_row(Kind.NCCL_TESTS, n, predict_nccl(n, fidelity=fid), fid))
+                progress.advance(description=n.reference)
     if Kind.TRAINING in wanted_kinds:
         for t in refs.training:
             if t.reference in chosen:
@@ -407,6 +436,7 @@ def validate_published(
                 fid = fidelity or DEFAULT_FIDELITY[Kind.TRAINING]
                 pred = predict_training(t, cluster, fidelity=fid)
                 rows.append(_row(Kind.TRAINING, t, pred, fid))
+                progress.advance(description=t.reference)
     return rows
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -143,13 +144,14 @@ class Validator:
     # -- the tiers -------------------------------------------------------------------------
     def run(self) -> list[CaseResult]:
         """Run every selected tier; return the cases in tier order."""
+        from simulator.report import progress
         from simulator.topology import load_topology
 
         world = load_topology(self.topology).num_ranks
-        results: list[CaseResult] = []
+        cases: list[tuple[str, Callable[[], CaseResult]]] = []
         if Tier.REPLAY in self.tiers:
             for s in self.strategies:
-                results.append(self.replay_case(s))
+                cases.append((f"replay {s}", partial(self.replay_case, s)))
         if Tier.TOPOLOGY in self.tiers:
             targets = self.what_if if self.what_if is not None else WHAT_IF.get(self.topology, ())
             for t2 in targets:
@@ -159,11 +161,17 @@ class Validator:
                     )
                 for s in TOPOLOGY_STRATEGIES:
                     if s == BASE_STRATEGY or s in self.strategies:
-                        results.append(self.topology_case(t2, s))
+                        cases.append((f"{s} on {t2}", partial(self.topology_case, t2, s)))
         if Tier.STRATEGY in self.tiers:
             for s in self.strategies:
                 if s != BASE_STRATEGY:
-                    results.append(self.strategy_case(s))
+                    cases.append((f"strategy {s}", partial(self.strategy_case, s)))
+        progress.set_total(len(cases), "validate on the rig")
+        results: list[CaseResult] = []
+        for label, case in cases:
+            progress.advance(0, description=label)
+            results.append(case())
+            progress.advance()
         return results
 
     def replay_case(self, strategy: str) -> CaseResult:
@@ -329,6 +337,6 @@ def scatter_png(cases: Sequence[CaseResult], path: Path) -> Path:
     ax.legend()
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path

@@ -75,7 +75,7 @@ def plot_timeline(
     fig.tight_layout()
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
+    fig.savefig(out, dpi=110, bbox_inches="tight")  # keeps outside legends and long labels
     plt.close(fig)
     return out
 
@@ -123,6 +123,6 @@ def plot_links(result: StepResult, path: str | Path) -> Path:
     fig.tight_layout()
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
+    fig.savefig(out, dpi=110, bbox_inches="tight")  # keeps outside legends and long labels
     plt.close(fig)
     return out

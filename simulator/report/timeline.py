@@ -35,8 +35,15 @@ def _group_label(group: str) -> str:
     return f"g[{ranks[0]},{ranks[1]},..,{ranks[-1]}] ({len(ranks)} ranks)"
 
 
-def chrome_trace(result: StepResult, *, k_links: int = 8, bins: int = 200) -> dict[str, Any]:
-    """The trace as a JSON-ready dict ``{"traceEvents": [...], "displayTimeUnit": "ms", ...}``."""
+def chrome_trace(
+    result: StepResult, *, k_links: int = 8, bins: int = 200, topology: Any = None
+) -> dict[str, Any]:
+    """The trace as a JSON-ready dict ``{"traceEvents": [...], "displayTimeUnit": "ms", ...}``.
+
+    With ``topology``, a process ``link tiers`` adds one counter per link tier (NVLink, PCIe,
+    node uplinks, leaf-spine, spine-core, gateway, WAN) and the ``k_links`` busiest links of
+    each (:func:`simulator.report.linktiers.tier_counter_events`).
+    """
     events: list[dict[str, Any]] = []
     ops = result.ops
     tids: dict[tuple[int, str], int] = {}
@@ -106,6 +113,11 @@ def chrome_trace(result: StepResult, *, k_links: int = 8, bins: int = 200) -> di
             }
         )
     events.extend(link_counter_events(result, k=k_links, bins=bins))
+    if topology is not None:
+        from simulator.report.linktiers import tier_counter_events
+
+        pid = max(result.simulated_ranks, default=0) + 2
+        events.extend(tier_counter_events(result, topology, k=k_links, bins=bins, pid=pid))
     return {
         "traceEvents": events,
         "displayTimeUnit": "ms",
@@ -216,10 +228,13 @@ def link_counter_events(result: StepResult, *, k: int = 8, bins: int = 200) -> l
     return events
 
 
-def write_timeline(result: StepResult, path: str | Path, *, k_links: int = 8) -> Path:
+def write_timeline(
+    result: StepResult, path: str | Path, *, k_links: int = 8, topology: Any = None
+) -> Path:
     """Write :func:`chrome_trace` as JSON to ``path``; return it."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
+    trace = chrome_trace(result, k_links=k_links, topology=topology)
     with p.open("w", encoding="utf-8") as fh:
-        json.dump(chrome_trace(result, k_links=k_links), fh, separators=(",", ":"))
+        json.dump(trace, fh, separators=(",", ":"))
     return p

@@ -110,10 +110,12 @@ def load_kineto(path: str | Path) -> KinetoTrace:
             doc = json.load(fh)
     except FileNotFoundError as exc:
         raise InputError("no such trace file", file=str(p)) from exc
-    except (json.JSONDecodeError, UnicodeDecodeError, gzip.BadGzipFile) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"not JSON: {exc}", file=str(p)) from exc
-    except (EOFError, zlib.error, OSError, RecursionError) as exc:
-        raise InputError(f"cannot read (truncated or corrupt?): {exc}", file=str(p)) from None
+    except (EOFError, OSError, gzip.BadGzipFile) as exc:
+        raise InputError(f"cannot read (truncated or corrupt file?): {exc}", file=str(p)) from exc
+    except zlib.error as exc:
+        raise InputError(f"corrupt gzip data: {exc}", file=str(p)) from exc
     raw = doc.get("traceEvents") if isinstance(doc, dict) else doc
     if not isinstance(raw, list):
         raise InputError("expected a list of chrome-trace events", file=str(p), field="traceEvents")
@@ -123,14 +125,15 @@ def load_kineto(path: str | Path) -> KinetoTrace:
     for i, e in enumerate(raw):
         if not isinstance(e, dict):
             raise InputError(
-                f"expected an event object, got {type(e).__name__}",
+                f"expected a JSON object, got {type(e).__name__}",
                 file=str(p),
                 field=f"traceEvents[{i}]",
             )
         ph = e.get("ph")
         if ph == "X":
-            for key in ("ts", "dur"):
-                _check_time(e.get(key, 0.0), str(p), f"traceEvents[{i}].{key}")
+            args = e.get("args") or {}
+            if not isinstance(args, dict):
+                raise InputError("expected an object", file=str(p), field=f"traceEvents[{i}].args")
             events.append(
                 Event(
                     index=i,
@@ -138,9 +141,9 @@ def load_kineto(path: str | Path) -> KinetoTrace:
                     cat=str(e.get("cat", "")),
                     pid=str(e.get("pid", "")),
                     tid=str(e.get("tid", "")),
-                    start_s=float(e.get("ts", 0.0)) * US,
-                    dur_s=float(e.get("dur", 0.0)) * US,
-                    args=e.get("args") or {},
+                    start_s=_num(e, "ts", p, i) * US,
+                    dur_s=_num(e, "dur", p, i) * US,
+                    args=args,
                 )
             )
         elif ph == "M":
@@ -155,15 +158,25 @@ def load_kineto(path: str | Path) -> KinetoTrace:
             summary.skipped[f"phase-{ph}"] += 1
     events.sort(key=lambda ev: (ev.start_s, -ev.dur_s, ev.index))
     dist = doc.get("distributedInfo", {}) if isinstance(doc, dict) else {}
+    if not isinstance(dist, dict):
+        raise InputError("expected an object", file=str(p), field="distributedInfo")
     return KinetoTrace(str(p), events, dist or {}, thread_names, summary)
 
 
-def _check_time(value: Any, file: str, field: str) -> None:
-    """A chrome-trace time (microseconds) must be a finite number."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+def _num(e: dict[str, Any], key: str, path: Path, i: int) -> float:
+    """``e[key]`` as a number (microseconds); a string or object there is bad input."""
+    v = e.get(key, 0.0)
+    try:
+        x = float(str(v)) if isinstance(v, bool) or not isinstance(v, int | float) else float(v)
+    except (ValueError, OverflowError):
+        x = math.nan
+    if not math.isfinite(x):
         raise InputError(
-            f"expected a finite number of microseconds, got {value!r}", file=file, field=field
+            f"expected a finite number (microseconds), got {v!r}",
+            file=str(path),
+            field=f"traceEvents[{i}].{key}",
         )
+    return x
 
 
 #: Bytes per element of the dtype names Kineto writes (``Input type`` of CPU ops and the
@@ -178,6 +191,12 @@ DTYPE_SIZE_B: dict[str, int] = {
     "c10::BFloat16": 2,
     "BFloat16": 2,
     "long int": 8,
+    "long": 8,
+    "long long": 8,
+    "unsigned long": 8,
+    "Char": 1,
+    "int8_t": 1,
+    "uint8_t": 1,
     "Long": 8,
     "int": 4,
     "Int": 4,

@@ -2,236 +2,369 @@
 
 What a CUDA + NCCL Kineto trace holds (field names as torch's profiler writes them):
 
-* host ``cpu_op`` events, among them ``record_param_comms`` with the collective's metadata in
-  ``args``: ``Collective name``, ``dtype``, ``In msg nelems``, ``Out msg nelems``,
-  ``Group size``, ``Process Group Name``, ``Process Group Ranks`` (and ``Src Rank`` /
-  ``Dst Rank`` for point-to-point);
-* ``cuda_runtime`` / ``cuda_driver`` launch events (``cudaLaunchKernel``...) whose
-  ``args.correlation`` names the kernel they launched;
-* ``kernel`` events on the device (``pid`` = device, ``tid`` = stream) with
-  ``args.correlation``; NCCL kernels are named ``ncclDevKernel_<Op>_...`` (older NCCL:
-  ``ncclKernel_...``) and carry the same collective metadata as their ``record_param_comms``.
+* host ``cpu_op`` / ``user_annotation`` events on the training thread and on autograd's own
+  threads (``pt_autograd_0``...: backward runs there on CUDA), ``ProfilerStep#i`` markers;
+* ``cuda_runtime`` / ``cuda_driver`` calls (``cudaLaunchKernel``, ``cudaStreamWaitEvent``,
+  ``cudaDeviceSynchronize``...) whose ``args.correlation`` names the kernel they launched;
+* ``kernel`` events on the device (``tid`` = stream) with ``args.correlation``. NCCL kernels
+  are ``ncclKernel_<Op>_...`` / ``ncclDevKernel_<Op>_...``; what they are is resolved by
+  :mod:`simulator.traces.nccl` (kernel args, else the host ops around their launch).
 
-The compute lane is the union of non-NCCL kernels (any stream); each NCCL kernel is a
-communication op whose measured span is the kernel's. Launch order on the lane is the kernel's
-start; the compute before it is its dependency; a lane gap that ends after an NCCL kernel ended
-is a wait on it (stream wait / event). Compute kernels are labelled by the host op that
-launched them (``autograd::engine`` -> bwd, ``Optimizer.step`` -> optim, ``commsim.fwd.layerL``
--> fwd layer L).
+Model (see docs/traces.md, "GPU"):
+
+* The compute lane is the union of non-NCCL kernels (any stream), in device time. Each step is
+  the ``ProfilerStep`` window of the host; a kernel belongs to the step its launch lies in.
+* An NCCL kernel depends on the compute launched before it: ProcessGroupNCCL makes the NCCL
+  stream wait for the current stream at launch (the ``cudaStreamWaitEvent`` inside the
+  collective's host op), so its cut point on the lane is the end of the last compute kernel
+  launched before it.
+* Compute waits for communication only where the trace shows it: a ``cudaStreamWaitEvent``
+  issued outside any collective's host op (``Work.wait()``: DDP's reducer at the end of
+  backward, FSDP, explicit waits) waits for the earliest collective launched before it *from
+  the same host thread* and not yet waited for (work handles are waited in launch order by the
+  thread that launched them; the ``wait_on_cuda_event_record_corr_id`` argument, when the trace
+  has it, names the collective exactly). Waits inside a collective's host op are
+  ProcessGroupNCCL's own stream syncs around the launch, whose direction the trace does not
+  say; they are not used. A host synchronisation (``cudaDeviceSynchronize``,
+  ``cudaStreamSynchronize``, ``cudaEventSynchronize``) waits for every collective launched
+  before it. The first compute kernel launched after the wait is the one that waits.
+* Labels come from the launch's host stack: under ``Optimizer.step`` -> optim; under
+  ``autograd::engine`` or launched from a thread other than the step thread (autograd's) ->
+  bwd; under ``commsim.fwd.layerL`` -> fwd of layer L; else fwd before the step's first
+  backward launch, other after it.
 """
 
 from __future__ import annotations
 
-import ast
-import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
 
+from simulator.core.errors import InputError
 from simulator.core.vocab import CollectiveOp
-from simulator.traces.cpu import LAYER_RE, MIN_WAIT_GAP_S, RESUME_SLACK_S, main_thread, step_windows
-from simulator.traces.events import Event, ImportSummary, KinetoTrace, dtype_size_B
+from simulator.traces.cpu import LAYER_RE, main_thread, step_windows
+from simulator.traces.events import Event, ImportSummary, KinetoTrace
+from simulator.traces.hostops import HostIndex, Launch, index_host
+from simulator.traces.nccl import gather_facts, group_of, refuse, size_of
 from simulator.traces.timeline import CommEvent, Label, Piece, StepTimeline, Wait
 
-NCCL_KERNEL_RE = re.compile(r"^nccl(?:Dev)?Kernel_(\w+?)(?:_|\(|$)")
-#: ``Collective name`` values (c10d's names) -> IR op.
-COLL_NAMES: dict[str, CollectiveOp | str] = {
-    "allreduce": CollectiveOp.ALL_REDUCE,
-    "allreduce_coalesced": CollectiveOp.ALL_REDUCE,
-    "_allgather_base": CollectiveOp.ALL_GATHER,
-    "allgather": CollectiveOp.ALL_GATHER,
-    "all_gather": CollectiveOp.ALL_GATHER,
-    "allgather_into_tensor_coalesced": CollectiveOp.ALL_GATHER,
-    "_reduce_scatter_base": CollectiveOp.REDUCE_SCATTER,
-    "reduce_scatter": CollectiveOp.REDUCE_SCATTER,
-    "reduce_scatter_tensor_coalesced": CollectiveOp.REDUCE_SCATTER,
-    "broadcast": CollectiveOp.BROADCAST,
-    "reduce": CollectiveOp.REDUCE,
-    "all_to_all": CollectiveOp.ALL_TO_ALL,
-    "alltoall": CollectiveOp.ALL_TO_ALL,
-    "alltoall_base": CollectiveOp.ALL_TO_ALL,
-    "barrier": CollectiveOp.BARRIER,
-    "send": "send",
-    "recv": "recv",
-}
-#: NCCL kernel name part -> IR op (when the kernel carries no ``Collective name``).
-KERNEL_OPS: dict[str, CollectiveOp | str] = {
-    "AllReduce": CollectiveOp.ALL_REDUCE,
-    "AllGather": CollectiveOp.ALL_GATHER,
-    "ReduceScatter": CollectiveOp.REDUCE_SCATTER,
-    "Broadcast": CollectiveOp.BROADCAST,
-    "Reduce": CollectiveOp.REDUCE,
-    "SendRecv": "send_recv",
-}
+WAIT_CALLS = ("cudaStreamWaitEvent", "cuStreamWaitEvent")
+SYNC_CALLS = ("cudaDeviceSynchronize", "cudaStreamSynchronize", "cudaEventSynchronize")
 
 
 def _is_nccl(e: Event) -> bool:
     return e.name.startswith(("ncclDevKernel_", "ncclKernel_")) or "Collective name" in e.args
 
 
-def _ranks(v: object, world: int) -> tuple[int, ...]:
-    if isinstance(v, list):
-        return tuple(int(x) for x in v)
-    if isinstance(v, str) and v.strip().startswith("["):
-        try:
-            return tuple(int(x) for x in ast.literal_eval(v))
-        except (ValueError, SyntaxError):
-            pass
-    return tuple(range(world))
-
-
-def _comm(e: Event, world: int, rank: int, summary: ImportSummary, n: int) -> CommEvent | None:
-    a = e.args
-    name = str(a.get("Collective name", ""))
-    op = COLL_NAMES.get(name)
-    if op is None:
-        m = NCCL_KERNEL_RE.match(e.name)
-        op = KERNEL_OPS.get(m.group(1)) if m else None
-    if op is None:
-        summary.unknown[f"nccl:{name or e.name[:40]}"] += 1
-        return None
-    item = dtype_size_B(str(a.get("dtype", ""))) or 0
-    if not item:
-        summary.unknown[f"dtype:{a.get('dtype')}"] += 1
-    n_in = int(a.get("In msg nelems", 0) or 0)
-    n_out = int(a.get("Out msg nelems", 0) or 0)
-    group = _ranks(a.get("Process Group Ranks"), world)
-    elems = n_out if op is CollectiveOp.ALL_GATHER else n_in
-    peer = -1
-    if op == "send_recv" or op in ("send", "recv"):
-        src, dst = a.get("Src Rank"), a.get("Dst Rank")
-        if op == "send_recv":
-            op = "send" if src in (None, rank) else "recv"
-        who = dst if op == "send" else src
-        peer = int(who) if who is not None else -1
-        if peer < 0:
-            summary.unknown["p2p-peer-missing"] += 1
-    stream = f"comm.{e.tid}"
-    return CommEvent(
-        op=op,
-        size_B=float(elems * item),
-        launch_s=e.start_s,
-        start_s=e.start_s,
-        end_s=e.end_s,
-        stream=stream,
-        name=f"{op}.{n}",
-        group=() if op in ("send", "recv") else group,
-        peer=peer,
-        elems=elems,
+def _in_collective(launch: Launch) -> bool:
+    return any(
+        e.name == "record_param_comms" or e.name.startswith(("nccl:", "c10d::"))
+        for e in launch.stack
     )
+
+
+@dataclass(slots=True)
+class _Kernel:
+    ev: Event
+    launch_s: float  # host time of the launch (kernel start when the launch is missing)
+    launch: Launch | None
+
+
+def pg_config(trace: KinetoTrace) -> dict[str, tuple[int, ...]]:
+    """Process groups by name from ``distributedInfo.pg_config`` (empty when absent)."""
+    out: dict[str, tuple[int, ...]] = {}
+    cfg = trace.distributed_info.get("pg_config")
+    if isinstance(cfg, dict):
+        cfg = list(cfg.values())
+    for pg in cfg if isinstance(cfg, list) else []:
+        if isinstance(pg, dict) and isinstance(pg.get("ranks"), list):
+            try:
+                out[str(pg.get("pg_name"))] = tuple(int(r) for r in pg["ranks"])
+            except (TypeError, ValueError):
+                continue
+    return out
 
 
 def gpu_timelines(
     trace: KinetoTrace, rank: int, world: int, summary: ImportSummary
 ) -> list[StepTimeline]:
-    """One :class:`StepTimeline` per step of a CUDA/NCCL trace of ``rank``."""
+    """One :class:`StepTimeline` per ``ProfilerStep`` of a CUDA/NCCL trace of ``rank``.
+
+    Raises:
+        InputError: a collective whose size is nowhere in the trace.
+    """
     tid = main_thread(trace)
     windows = step_windows(trace, tid)
-    launch_at: dict[object, float] = {}
-    host_top: list[Event] = []
-    layers: list[tuple[float, float, int]] = []
-    optim: list[tuple[float, float]] = []
-    kernels: list[Event] = []
+    host = index_host(trace)
+    pgs = pg_config(trace)
+    kernels: list[_Kernel] = []
     for e in trace.events:
-        if e.cat == "kernel":
-            kernels.append(e)
+        if e.cat in ("kernel", "gpu_memcpy", "gpu_memset"):
+            launch = host.by_corr.get(e.args.get("correlation"))
+            kernels.append(_Kernel(e, launch.call.start_s if launch else e.start_s, launch))
         elif e.cat in ("cuda_runtime", "cuda_driver"):
-            if "correlation" in e.args:
-                launch_at[e.args["correlation"]] = e.start_s
-            summary.used["launch"] += 1
-        elif e.tid == tid and LAYER_RE.match(e.name):
-            m = LAYER_RE.match(e.name)
-            assert m is not None
-            layers.append((e.start_s, e.end_s, int(m.group(1))))
-            summary.used["layer-marker"] += 1
-        elif e.tid == tid and e.name.startswith("Optimizer.step"):
-            optim.append((e.start_s, e.end_s))
-            summary.used["annotation"] += 1
-        elif e.tid == tid and e.cat == "cpu_op":
-            host_top.append(e)
-        elif e.cat in ("gpu_memcpy", "gpu_memset"):
-            kernels.append(e)
+            summary.used["runtime-call"] += 1
+        elif e.cat == "gpu_user_annotation":
+            summary.skipped["gpu-annotation"] += 1
+        elif e.cat in ("cpu_op", "user_annotation", "python_function"):
+            summary.used["host-op"] += 1
         else:
             summary.skipped[f"host:{e.cat or 'uncategorised'}"] += 1
-    # top-level host ops: label source for kernels
-    tops: list[Event] = []
-    end = float("-inf")
-    for e in host_top:
-        if e.start_s >= end:
-            tops.append(e)
-            end = e.end_s
-    summary.used["host-op"] += len(host_top)
-    top_starts = [e.start_s for e in tops]
-    bwd_starts = sorted(e.start_s for e in tops if e.name.startswith("autograd::engine"))
-
-    def label(launch_s: float, step_start_s: float) -> Label:
-        j = bisect_right(bwd_starts, step_start_s)
-        bwd_start = bwd_starts[j] if j < len(bwd_starts) else float("inf")
-        if any(a <= launch_s < b for a, b in optim):
-            return Label("optim")
-        i = bisect_right(top_starts, launch_s) - 1
-        host = tops[i] if i >= 0 and tops[i].end_s >= launch_s else None
-        if host is not None and host.name.startswith("autograd::engine"):
-            return Label("bwd")
-        if launch_s < bwd_start:
-            return Label("fwd", next((ly for a, b, ly in layers if a <= launch_s < b), -1))
-        return Label("other")
-
     win_starts = [w[1] for w in windows]
-    per_step: list[list[tuple[float, Event]]] = [[] for _ in windows]
+    per_step: list[list[_Kernel]] = [[] for _ in windows]
     for k in kernels:
-        la = launch_at.get(k.args.get("correlation"), k.start_s)
-        i = bisect_right(win_starts, la) - 1
-        if i < 0 or la > windows[i][2]:
+        i = bisect_right(win_starts, k.launch_s) - 1
+        if i < 0 or k.launch_s > windows[i][2]:
             summary.skipped["kernel-outside-measured-steps"] += 1
             continue
-        per_step[i].append((la, k))
+        per_step[i].append(k)
     out = []
-    for i, (idx, s0, _s1) in enumerate(windows):
-        ks = sorted(per_step[i], key=lambda t: (t[1].start_s, t[1].index))
-        if not ks:
-            continue
+    for i, (idx, s0, s1) in enumerate(windows):
+        ks = per_step[i]
         tl = StepTimeline(
             rank=rank,
             step=idx,
-            start_s=min(k.start_s for _, k in ks),
-            end_s=max(k.end_s for _, k in ks),
+            start_s=s0,
+            end_s=max([s1, *(k.ev.end_s for k in ks)]),
+            wall_s=s1 - s0,
         )
-        busy: list[tuple[float, float, Label]] = []
-        for la, k in ks:
-            if _is_nccl(k):
-                c = _comm(k, world, rank, summary, len(tl.comms))
-                if c is not None:
-                    tl.comms.append(c)
-                    summary.used["comm-kernel"] += 1
-                else:
-                    summary.skipped["unknown-nccl-kernel"] += 1
-            else:
-                busy.append((k.start_s, k.end_s, label(la, s0)))
-                summary.used["compute-kernel"] += 1
-        _lane(tl, busy)
+        ctx = _Ctx(trace, host, tid, rank, world, pgs, summary)
+        _fill(tl, ks, ctx, (s0, s1))
         out.append(tl)
     return out
 
 
-def _lane(tl: StepTimeline, busy: list[tuple[float, float, Label]]) -> None:
-    """Union the compute kernels into pieces; detect waits on NCCL kernels in lane gaps."""
-    busy.sort(key=lambda b: b[0])
-    ends = sorted((c.end_s, i) for i, c in enumerate(tl.comms))
+def _label(k: _Kernel, main_tid: str, bwd_from: float) -> Label:
+    names = k.launch.names() if k.launch is not None else []
+    if any(n.startswith("Optimizer.step") for n in names):
+        return Label("optim")
+    if k.launch is not None and (
+        k.launch.tid != main_tid or any(n.startswith("autograd::engine") for n in names)
+    ):
+        return Label("bwd")
+    for n in reversed(names):
+        m = LAYER_RE.match(n)
+        if m:
+            return Label("fwd", int(m.group(1)))
+    return Label("fwd") if k.launch_s < bwd_from else Label("other")
+
+
+@dataclass(frozen=True, slots=True)
+class _Ctx:
+    """What every step of one rank's trace shares."""
+
+    trace: KinetoTrace
+    host: HostIndex
+    main_tid: str
+    rank: int
+    world: int
+    pgs: dict[str, tuple[int, ...]]
+    summary: ImportSummary
+
+
+def _fill(tl: StepTimeline, ks: list[_Kernel], ctx: _Ctx, window: tuple[float, float]) -> None:
+    """Comms, labelled compute pieces and proven waits of one step."""
+    trace, host, main_tid, summary = ctx.trace, ctx.host, ctx.main_tid, ctx.summary
+    rank, world, pgs = ctx.rank, ctx.world, ctx.pgs
+    compute = sorted((k for k in ks if not _is_nccl(k.ev)), key=lambda k: k.launch_s)
+    comm_ks = sorted((k for k in ks if _is_nccl(k.ev)), key=lambda k: k.launch_s)
+    bwd_from = min(
+        (
+            k.launch_s
+            for k in compute
+            if k.launch is not None
+            and (
+                k.launch.tid != main_tid
+                or any(n.startswith("autograd::engine") for n in k.launch.names())
+            )
+        ),
+        default=float("inf"),
+    )
+    # cut point of a launch on the lane: end of the compute launched before it
+    c_launch = [k.launch_s for k in compute]
+    run_end: list[float] = []
+    m = tl.start_s
+    for k in compute:
+        m = max(m, k.ev.end_s)
+        run_end.append(m)
+
+    def cut(host_s: float) -> float:
+        j = bisect_left(c_launch, host_s)
+        return run_end[j - 1] if j > 0 else tl.start_s
+
+    comm_launch: list[float] = []
+    comm_tid: list[str | None] = []
+    known: list[_Kernel] = []
+    for k in comm_ks:
+        c = _comm(k, trace, host, rank, world, pgs, summary, len(tl.comms))
+        if c is None:
+            continue
+        known.append(k)
+        c.launch_s = cut(k.launch_s)
+        tl.comms.append(c)
+        comm_launch.append(k.launch_s)
+        comm_tid.append(k.launch.tid if k.launch is not None else None)
+        summary.used["comm-kernel"] += 1
+    # proven waits: (host time, comm index)
+    waits: list[tuple[float, int]] = []
+    waited: set[int] = set()
+    launches_by_corr = {
+        k.launch.call.args.get("correlation"): j for j, k in enumerate(known) if k.launch
+    }
+    for call in host.calls:
+        t = call.call.start_s
+        if not window[0] <= t <= window[1] or not tl.comms:
+            continue
+        name = call.call.name
+        if name in WAIT_CALLS and not _in_collective(call):
+            target = _wait_target(call, host, launches_by_corr)
+            if target is None:
+                open_ = [
+                    j
+                    for j, lt in enumerate(comm_launch)
+                    if lt < t and j not in waited and comm_tid[j] == call.tid
+                ]
+                target = open_[0] if open_ else None
+            if target is None:
+                summary.skipped["stream-wait-not-on-comm"] += 1
+                continue
+            waited.add(target)
+            waits.append((t, target))
+            summary.roles["wait-stream"] += 1
+        elif name in SYNC_CALLS:
+            for j, lt in enumerate(comm_launch):
+                if lt < t and j not in waited:
+                    waited.add(j)
+                    waits.append((t, j))
+                    summary.roles["wait-host-sync"] += 1
+    _lane(tl, compute, waits, main_tid, bwd_from, summary)
+
+
+def _wait_target(call: Launch, host: HostIndex, by_corr: dict[object, int]) -> int | None:
+    """The collective a stream wait names (newer Kineto), or None when it names none."""
+    rec = call.call.args.get("wait_on_cuda_event_record_corr_id")
+    if rec is None:
+        return None
+    record = host.by_corr.get(rec)
+    if record is None:
+        return None
+    # the event was recorded inside the collective's host op, after its kernel's launch
+    best: int | None = None
+    for corr, j in by_corr.items():
+        launch = host.by_corr.get(corr)
+        if (
+            launch is not None
+            and launch.call.start_s <= record.call.start_s
+            and (best is None or j > best)
+        ):
+            best = j
+    return best
+
+
+def _comm(
+    k: _Kernel,
+    trace: KinetoTrace,
+    host: HostIndex,
+    rank: int,
+    world: int,
+    pgs: dict[str, tuple[int, ...]],
+    summary: ImportSummary,
+    n: int,
+) -> CommEvent | None:
+    """The kernel's communication op; None (reported) for an NCCL kernel of unknown kind."""
+    ext = host.by_ext.get(k.ev.args.get("External id")) if k.launch is None else None
+    f = gather_facts(k.ev, k.launch, ext)
+    if f.kind is None:
+        summary.unknown[f"nccl:{k.ev.name[:60]}"] += 1
+        summary.skipped["unknown-nccl-kernel"] += 1
+        return None
+    summary.roles[f"size-from:{'kernel' if f.source == 'kernel' else 'host-op'}"] += 1
+    op: CollectiveOp | str = f.kind
+    if op in ("send", "recv"):
+        peer = f.dst if op == "send" else f.src
+        size = size_of(f, ())
+        if size is None:
+            raise refuse(trace.path, k.ev, f, f"no size for {op}")
+        if peer is None:
+            summary.unknown["p2p-peer-missing"] += 1
+        return CommEvent(
+            op=op,
+            size_B=size,
+            launch_s=k.ev.start_s,
+            start_s=k.ev.start_s,
+            end_s=k.ev.end_s,
+            stream=f"comm.{k.ev.tid}",
+            name=f"{op}.{n}",
+            peer=-1 if peer is None else peer,
+        )
+    group = group_of(f, rank, world, pgs, summary)
+    if rank not in group:
+        raise InputError(
+            f"collective at ts {k.ev.start_s * 1e6:.0f} us lists ranks {list(group)} "
+            f"without this rank ({rank})",
+            file=trace.path,
+        )
+    size = size_of(f, group)
+    if size is None:
+        raise refuse(trace.path, k.ev, f, f"no size for {op}")
+    return CommEvent(
+        op=op,
+        size_B=size,
+        launch_s=k.ev.start_s,
+        start_s=k.ev.start_s,
+        end_s=k.ev.end_s,
+        stream=f"comm.{k.ev.tid}",
+        name=f"{op}.{n}",
+        group=group,
+        elems=f.n_in or 0,
+    )
+
+
+def _lane(
+    tl: StepTimeline,
+    compute: list[_Kernel],
+    waits: list[tuple[float, int]],
+    main_tid: str,
+    bwd_from: float,
+    summary: ImportSummary,
+) -> None:
+    """Union the compute kernels into pieces; place each proven wait before its kernel.
+
+    Before the first wait, a piece is a kernel plus the lane gap before it (host time the GPU
+    sat idle). From the first wait on, a piece is the kernel alone and the lane's wall time
+    between consecutive waits (to the step's end for the last) is the host's region
+    (``Wait.host_region_s``): the host keeps launching while the GPU waits, so on a slower
+    network its launch gaps overlap the wait instead of adding to it.
+    """
+    launches = [k.launch_s for k in compute]
+    at_kernel: dict[int, list[int]] = {}
+    trailing: list[int] = []
+    for t, ci in sorted(waits):
+        j = bisect_right(launches, t)
+        if j < len(compute):
+            at_kernel.setdefault(id(compute[j]), []).append(ci)
+        else:
+            trailing.append(ci)
     prev = tl.start_s
-    for s, e, lab in [*busy, (tl.end_s, tl.end_s, Label("other"))]:
-        if e <= prev and s < prev:
-            continue  # fully under an earlier kernel (concurrent streams)
-        s = max(s, prev)
-        wait_ci = None
-        if s - prev > MIN_WAIT_GAP_S:
-            for end_s, i in reversed(ends):
-                if prev - RESUME_SLACK_S <= end_s <= s and s - end_s <= RESUME_SLACK_S:
-                    wait_ci = i
-                    break
+    opened: list[Wait] = []  # first wait of each host region, in lane order
+    for k in sorted(compute, key=lambda k: (k.ev.start_s, k.ev.index)):
+        s, e = max(k.ev.start_s, tl.start_s), k.ev.end_s
+        summary.used["compute-kernel"] += 1
         start = prev
-        if wait_ci is not None:
-            wake = max(prev, min(s, tl.comms[wait_ci].end_s))
-            tl.waits.append(Wait(prev, wake, wait_ci))
-            start = wake
-        if e > start:
-            tl.pieces.append(Piece(start, e, lab))
+        for j, ci in enumerate(at_kernel.get(id(k), [])):
+            w = Wait(prev, prev, ci)
+            tl.waits.append(w)
+            if j == 0:
+                opened.append(w)
+        if opened:
+            start = max(prev, s)  # the gap is host time, held by the host region
+        if e <= start:
+            continue  # fully under an earlier kernel (concurrent streams)
+        tl.pieces.append(Piece(start, e, _label(k, main_tid, bwd_from)))
         prev = max(prev, e)
+    # host regions: wall time of the lane from each region's wait to the next one's
+    # (the last to the step's end), so the host chain ends where the measured step ends
+    ends = [w.start_s for w in opened[1:]] + [max(prev, tl.end_s)]
+    for w, end in zip(opened, ends[: len(opened)], strict=True):
+        w.host_region_s = max(0.0, end - w.start_s)
+    for ci in trailing:
+        tl.waits.append(Wait(prev, max(prev, tl.comms[ci].end_s), ci))

@@ -1,8 +1,9 @@
 """Import a recorded trace directory (Kineto JSON per rank) into per-rank Programs.
 
-Entry point: :func:`import_trace_dir`. The directory holds ``rank{r}.trace.json`` (or
-``.json.gz``) files and, when written by ``commsim record``, a ``manifest.json`` (world,
-strategy, backend, measured step times). CPU (gloo) traces go through
+Entry point: :func:`import_trace_dir`. The directory holds one Kineto trace per rank (any
+file names; ``commsim record`` writes ``rank{r}.trace.json``) and, when written by
+``commsim record``, a ``manifest.json`` (world, strategy, backend, measured step times).
+CPU (gloo) traces go through
 :mod:`simulator.traces.cpu`, GPU (NCCL) traces through :mod:`simulator.traces.gpu`; both
 yield :class:`StepTimeline` s that :func:`~simulator.traces.timeline.build_program` turns
 into Programs.
@@ -18,12 +19,12 @@ from typing import Any
 
 from simulator.core.errors import InputError
 from simulator.core.ir import Workload
+from simulator.core.vocab import CollectiveOp
 from simulator.traces.cpu import cpu_timelines
 from simulator.traces.et import ETIndex, load_et
 from simulator.traces.events import ImportSummary, KinetoTrace, load_kineto
+from simulator.traces.mirror import mirror_timelines
 from simulator.traces.timeline import StepTimeline, build_program
-
-RANK_FILE_RE = re.compile(r"^rank(\d+)\.trace\.json(?:\.gz)?$")
 
 
 @dataclass
@@ -38,6 +39,8 @@ class ImportedTrace:
     per_rank_summary: list[dict[str, Any]] = field(default_factory=list)
     #: steps whose ranks' collective sequences disagree (left out of replay and profiles)
     bad_steps: list[int] = field(default_factory=list)
+    #: ranks absent from the directory, assumed to mirror given ones (``mirror_missing``)
+    mirrored: list[int] = field(default_factory=list)
 
     @property
     def good_steps(self) -> list[int]:
@@ -95,25 +98,88 @@ def read_manifest(path: Path) -> dict[str, Any]:
     return data
 
 
+#: Files of a trace directory that are not Kineto traces (commsim's own side files).
+NOT_TRACES_RE = re.compile(
+    r"(^manifest\.json$|^record_config\.json$|\.steps\.json$|\.et\.json(\.gz)?$)"
+)
+TRACE_FILE_RE = re.compile(r"\.json(\.gz)?$")
+#: A rank in a file name: ``rank3``, ``rank-3``, ``rank_3``, ``trace_8_rank_1`` (last match).
+NAME_RANK_RE = re.compile(r"rank[-_]?(\d+)", re.IGNORECASE)
+
+
 def rank_files(path: Path) -> list[Path]:
-    """The ``rank{r}.trace.json`` files of a directory, in rank order (0..N-1, no holes)."""
-    found: dict[int, Path] = {}
-    for p in path.iterdir():
-        m = RANK_FILE_RE.match(p.name)
-        if m:
-            found[int(m.group(1))] = p
+    """The Kineto trace files of a directory (any names), sorted by name.
+
+    Raises:
+        InputError: no trace file.
+    """
+    found = sorted(
+        p
+        for p in path.iterdir()
+        if p.is_file() and TRACE_FILE_RE.search(p.name) and not NOT_TRACES_RE.search(p.name)
+    )
     if not found:
+        raise InputError("no Kineto trace files (*.json, *.json.gz)", file=str(path))
+    return found
+
+
+def trace_rank(trace: KinetoTrace) -> int:
+    """The trace's global rank: ``distributedInfo.rank``, else a ``rank<N>`` in the file name.
+
+    Raises:
+        InputError: neither gives one.
+    """
+    r = trace.distributed_info.get("rank")
+    if isinstance(r, int) and not isinstance(r, bool) and r >= 0:
+        return r
+    hits = NAME_RANK_RE.findall(Path(trace.path).name)
+    if hits:
+        return int(hits[-1])
+    raise InputError(
+        "cannot tell the rank: no distributedInfo.rank and no rank<N> in the file name",
+        file=trace.path,
+        field="distributedInfo.rank",
+    )
+
+
+def _world_of(traces: dict[int, KinetoTrace], manifest: dict[str, Any], path: Path) -> int:
+    sizes = {
+        int(w)
+        for t in traces.values()
+        if isinstance(w := t.distributed_info.get("world_size"), int) and w > 0
+    }
+    if len(sizes) > 1:
         raise InputError(
-            "no rank{r}.trace.json files (is this a `commsim record` output?)", file=str(path)
+            f"trace files disagree on distributedInfo.world_size: {sorted(sizes)}", file=str(path)
         )
-    missing = [r for r in range(max(found) + 1) if r not in found]
-    if missing:
-        raise InputError(f"missing trace files for ranks {missing}", file=str(path))
-    return [found[r] for r in sorted(found)]
+    world = sizes.pop() if sizes else int(manifest.get("world") or max(traces) + 1)
+    if manifest.get("world") not in (None, world):
+        raise InputError(
+            f"manifest says world={manifest['world']}, the traces say {world}",
+            file=str(path / "manifest.json"),
+            field="world",
+        )
+    if max(traces) >= world:
+        raise InputError(
+            f"rank {max(traces)} is outside the world of {world}", file=traces[max(traces)].path
+        )
+    return world
 
 
-def import_trace_dir(path: str | Path, *, link_et: bool = False) -> ImportedTrace:
+def import_trace_dir(
+    path: str | Path, *, link_et: bool = False, mirror_missing: bool = False
+) -> ImportedTrace:
     """Import every rank's Kineto trace of a directory.
+
+    Files may have any names (``rank-3.json.gz``, ``*_rank3*``...); the rank is the trace's
+    ``distributedInfo.rank``, else the ``rank<N>`` of its name. The world is
+    ``distributedInfo.world_size`` (else the manifest's, else the highest rank + 1).
+
+    ``mirror_missing``: when the directory holds only some ranks of the world (people often
+    share rank 0 only), assume every missing rank did what a given rank did (missing rank
+    ``r`` takes given rank ``given[r % len(given)]``'s timelines, see
+    :func:`~simulator.traces.mirror.mirror_timelines`); the result lists them in
+    ``mirrored``. Without it, a partial rank set is refused with one line saying so.
 
     ``link_et``: also read each rank's execution trace (``rank{r}.et.json``) and link
     communication ops to it by record-function id (typed sizes of TensorList inputs). Off by
@@ -121,26 +187,39 @@ def import_trace_dir(path: str | Path, *, link_et: bool = False) -> ImportedTrac
     carry the types; the summary says whether it was linked.
 
     Raises:
-        InputError: not a directory, no rank files, unreadable JSON.
+        InputError: not a directory, no trace files, unreadable trace, unknown rank, a rank
+            given twice, a partial rank set without ``mirror_missing``, a collective with no
+            size anywhere in the trace.
     """
     p = Path(path)
     if not p.is_dir():
         raise InputError("not a directory", file=str(p))
     manifest = read_manifest(p)
-    files = rank_files(p)
-    world = len(files)
-    if manifest.get("world") not in (None, world):
+    traces: dict[int, KinetoTrace] = {}
+    for f in rank_files(p):
+        trace = load_kineto(f)
+        r = trace_rank(trace)
+        if r in traces:
+            raise InputError(
+                f"rank {r} is also in {Path(traces[r].path).name}", file=str(f), field="rank"
+            )
+        traces[r] = trace
+    world = _world_of(traces, manifest, p)
+    given = sorted(traces)
+    missing = [r for r in range(world) if r not in traces]
+    if missing and not mirror_missing:
+        shown = ", ".join(str(r) for r in missing[:8]) + (", ..." if len(missing) > 8 else "")
         raise InputError(
-            f"manifest says world={manifest['world']}, found {world} rank files",
-            file=str(p / "manifest.json"),
-            field="world",
+            f"the traces hold ranks {given} of a world of {world} (missing {shown}); pass "
+            "--mirror-ranks to assume the missing ranks did what the given ones did",
+            file=str(p),
         )
     total = ImportSummary()
-    timelines: list[list[StepTimeline]] = []
+    by_rank: dict[int, list[StepTimeline]] = {}
     per_rank: list[dict[str, Any]] = []
     kind = "cpu"
-    for r, f in enumerate(files):
-        trace = load_kineto(f)
+    for r in given:
+        trace = traces[r]
         summ = trace.summary
         if _is_gpu(trace):
             from simulator.traces.gpu import gpu_timelines
@@ -150,13 +229,16 @@ def import_trace_dir(path: str | Path, *, link_et: bool = False) -> ImportedTrac
         else:
             et = _load_et(p, r, summ) if link_et else None
             tls = cpu_timelines(trace, r, world, summ, et)
-        timelines.append(tls)
-        per_rank.append({"rank": r, "file": f.name, **summ.to_dict()})
+        by_rank[r] = tls
+        per_rank.append({"rank": r, "file": Path(trace.path).name, **summ.to_dict()})
         total.merge(summ)
+    for r in missing:
+        by_rank[r] = mirror_timelines(by_rank[given[r % len(given)]], r, world, str(p))
+    timelines = [by_rank[r] for r in range(world)]
     _resolve_any_source(timelines)
     bad = _reconcile(timelines, total)
     total.roles["inconsistent-steps"] += len(bad)
-    return ImportedTrace(str(p), manifest, timelines, total, kind, per_rank, bad)
+    return ImportedTrace(str(p), manifest, timelines, total, kind, per_rank, bad, missing)
 
 
 def _load_et(path: Path, rank: int, summary: ImportSummary) -> ETIndex | None:
@@ -170,7 +252,12 @@ def _load_et(path: Path, rank: int, summary: ImportSummary) -> ETIndex | None:
 
 
 def _coll_sequence(tl: StepTimeline) -> list[tuple[str, float]]:
-    return [(str(c.op), c.size_B) for c in tl.comms if c.op not in ("send", "recv")]
+    # all_to_all(v) send buffers legitimately differ between ranks (uneven splits)
+    return [
+        (str(c.op), -1.0 if c.op == CollectiveOp.ALL_TO_ALL else c.size_B)
+        for c in tl.comms
+        if c.op not in ("send", "recv")
+    ]
 
 
 def _reconcile(timelines: list[list[StepTimeline]], summary: ImportSummary) -> list[int]:
@@ -190,6 +277,7 @@ def _reconcile(timelines: list[list[StepTimeline]], summary: ImportSummary) -> l
     for k in range(steps):
         seqs = [_coll_sequence(timelines[r][k]) for r in range(world)]
         if all(sq == seqs[0] for sq in seqs):
+            _equalise_all_to_all([timelines[r][k] for r in range(world)], summary)
             continue
         for r in range(world):
             tl = timelines[r][k]
@@ -205,7 +293,27 @@ def _reconcile(timelines: list[list[StepTimeline]], summary: ImportSummary) -> l
         seqs = [_coll_sequence(timelines[r][k]) for r in range(world)]
         if not all(sq == seqs[0] for sq in seqs):
             bad.append(k)
+        else:
+            _equalise_all_to_all([timelines[r][k] for r in range(world)], summary)
     return bad
+
+
+def _equalise_all_to_all(tls: list[StepTimeline], summary: ImportSummary) -> None:
+    """Give the i-th all_to_all of every rank the largest send buffer of its members.
+
+    Ranks of an all_to_allv send different amounts; the engine simulates one collective with
+    one per-rank buffer, so the largest (the one that bounds the exchange) is used and the
+    change is counted in ``roles['all_to_all-size-equalised']``.
+    """
+    colls = [[c for c in tl.comms if c.op not in ("send", "recv")] for tl in tls]
+    for i, c0 in enumerate(colls[0] if colls else []):
+        if c0.op != CollectiveOp.ALL_TO_ALL:
+            continue
+        big = max(cs[i].size_B for cs in colls)
+        for cs in colls:
+            if cs[i].size_B != big:
+                cs[i].size_B = big
+                summary.roles["all_to_all-size-equalised"] += 1
 
 
 def _resolve_any_source(timelines: list[list[StepTimeline]]) -> None:

@@ -27,6 +27,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from simulator.core.errors import InputError
@@ -92,26 +93,33 @@ def replay(
     backend: Any = None,
     fidelity: str = "flow",
     link_et: bool = False,
+    mirror_missing: bool = False,
+    out_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Replay every measured step of ``trace_dir``; return the comparison (JSON-able).
 
     ``topology``: a Topology, a name/path, or None for the manifest's (``loopback-N`` for
-    local recordings). ``backend``: profile name/path/object, or None for the manifest's.
+    local CPU recordings; a GPU trace without one must be given a topology). ``backend``:
+    profile name/path/object, or None for the manifest's (``nccl`` for a GPU trace).
+    ``mirror_missing``: see :func:`~simulator.traces.kineto.import_trace_dir`. ``out_dir``:
+    also write the timeline, tables and plots there (:mod:`simulator.traces.outputs`).
+
+    Raises:
+        InputError: bad trace, GPU trace without a topology, or a workload the engine refuses
+            (deadlock, unmatched ops), with the engine's explanation.
     """
-    from simulator.engine import simulate
+    from simulator.engine import SimulationError, simulate
+    from simulator.report import progress
     from simulator.topology import load_topology
 
-    imp = import_trace_dir(trace_dir, link_et=link_et)
-    topo_name = (
-        topology if topology is not None else imp.manifest.get("topology", f"loopback-{imp.world}")
-    )
+    progress.set_total(3, f"importing {trace_dir}")
+    imp = import_trace_dir(trace_dir, link_et=link_et, mirror_missing=mirror_missing)
+    progress.advance(description=f"simulating {len(imp.good_steps)} measured steps")
+    topo_name, be = _defaults(imp, topology, backend, trace_dir)
     topo = load_topology(topo_name) if isinstance(topo_name, str) else topo_name
-    be = backend if backend is not None else imp.manifest.get("backend", "gloo")
     hosts = imp.manifest.get("hostnames") or []
     same_clock = len(set(hosts)) <= 1
     measured = imp.measured_step_times_s()
-    preds: list[float] = []
-    rows: list[dict[str, Any]] = []
     steps = imp.good_steps
     if not steps:
         raise InputError(
@@ -119,12 +127,55 @@ def replay(
             file=str(trace_dir),
         )
     chain = chained_workload(imp, steps)
-    res = simulate(chain.workload, topo, backend=be, fidelity=fidelity)
-    ops = res.ops
+    try:
+        res = simulate(chain.workload, topo, backend=be, fidelity=fidelity)
+    except SimulationError as exc:
+        raise InputError(f"the imported workload cannot run: {exc}", file=str(trace_dir)) from exc
+    progress.advance(description="comparing measured and predicted")
+    preds, rows = _compare(imp, steps, chain, res.ops, same_clock)
+    meas_steps = [measured[k] for k in steps]
+    n = len(steps)
+    meas_s = statistics.fmean(meas_steps)
+    pred_s = statistics.fmean(preds)
+    payload = {
+        "trace": str(trace_dir),
+        "strategy": imp.manifest.get("strategy", "unknown"),
+        "world": imp.world,
+        "topology": getattr(topo, "name", str(topo_name)),
+        "backend": str(getattr(be, "name", be)),
+        "fidelity": fidelity,
+        "steps": n,
+        "measured_step_s": meas_s,
+        "predicted_step_s": pred_s,
+        "error_pct": 100.0 * (pred_s - meas_s) / meas_s,
+        "per_step": [
+            {"step": k, "measured_s": measured[k], "predicted_s": p}
+            for k, p in zip(steps, preds, strict=True)
+        ],
+        "steps_left_out": imp.bad_steps,
+        "mirrored_ranks": imp.mirrored,
+        "collectives": collective_table(rows),
+        "import_summary": imp.summary.to_dict(),
+    }
+    if out_dir is not None:
+        from simulator.traces.outputs import write_replay_outputs
+
+        write_replay_outputs(out_dir, res, payload)
+        payload["out"] = str(out_dir)
+    return payload
+
+
+def _compare(
+    imp: ImportedTrace, steps: Sequence[int], chain: Chain, ops: Any, same_clock: bool
+) -> tuple[list[float], list[dict[str, Any]]]:
+    """Predicted time of each step (slowest rank, from its previous step's end) and one row
+    per matched communication op (measured and predicted span)."""
     times = {
         (int(r), int(i)): (float(s), float(e))
         for r, i, s, e in zip(ops["rank"], ops["id"], ops["start_s"], ops["end_s"], strict=True)
     }
+    preds: list[float] = []
+    rows: list[dict[str, Any]] = []
     prev_end = [0.0] * imp.world
     for j, k in enumerate(steps):
         ends = [times[(r, chain.step_end[r][j])][1] for r in range(imp.world)]
@@ -142,29 +193,25 @@ def replay(
                     "predicted_s": _span(pred, True),
                 }
             )
-    meas_steps = [measured[k] for k in steps]
-    n = len(steps)
-    meas_s = statistics.fmean(meas_steps)
-    pred_s = statistics.fmean(preds)
-    return {
-        "trace": str(trace_dir),
-        "strategy": imp.manifest.get("strategy", "unknown"),
-        "world": imp.world,
-        "topology": getattr(topo, "name", str(topo_name)),
-        "backend": str(getattr(be, "name", be)),
-        "fidelity": fidelity,
-        "steps": n,
-        "measured_step_s": meas_s,
-        "predicted_step_s": pred_s,
-        "error_pct": 100.0 * (pred_s - meas_s) / meas_s,
-        "per_step": [
-            {"step": k, "measured_s": measured[k], "predicted_s": p}
-            for k, p in zip(steps, preds, strict=True)
-        ],
-        "steps_left_out": imp.bad_steps,
-        "collectives": collective_table(rows),
-        "import_summary": imp.summary.to_dict(),
-    }
+    return preds, rows
+
+
+def _defaults(imp: ImportedTrace, topology: Any, backend: Any, trace_dir: str) -> tuple[Any, Any]:
+    """Topology and backend: the caller's, else the manifest's, else ``loopback-N`` with gloo
+    for CPU traces; a GPU trace without either needs a topology (``nccl`` by default)."""
+    topo_name = topology if topology is not None else imp.manifest.get("topology")
+    if topo_name is None and imp.kind == "gpu":
+        raise InputError(
+            "a GPU (NCCL) trace without a manifest topology needs --topology (a topology "
+            "matching the cluster it ran on; the backend defaults to nccl)",
+            file=str(trace_dir),
+            field="--topology",
+        )
+    if topo_name is None:
+        topo_name = f"loopback-{imp.world}"
+    default_be = "nccl" if imp.kind == "gpu" else "gloo"
+    be = backend if backend is not None else imp.manifest.get("backend", default_be)
+    return topo_name, be
 
 
 @dataclass(frozen=True)

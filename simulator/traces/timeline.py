@@ -75,11 +75,21 @@ class CommEvent:
 
 @dataclass(slots=True)
 class Wait:
-    """The compute lane blocked from ``start_s`` to ``end_s`` on comm ``comm`` (index)."""
+    """The compute lane blocked from ``start_s`` to ``end_s`` on comm ``comm`` (index).
+
+    ``host_region_s`` (GPU lanes, from the first proven wait of a step on): the wall time the
+    host spent from this wait to the next one (to the step's end for the last), launching
+    the kernels in between. It becomes a chain of ``host`` ops beside the waits
+    (see :func:`build_program`): the kernels after the next wait start only once the host has
+    launched them, and the step ends no earlier than the host's chain. The kernels themselves
+    count only their busy time, so a slower network exposes only the communication that
+    outlasts the host's own work.
+    """
 
     start_s: float
     end_s: float
     comm: int
+    host_region_s: float | None = None
 
 
 @dataclass(slots=True)
@@ -93,11 +103,13 @@ class StepTimeline:
     pieces: list[Piece] = field(default_factory=list)
     comms: list[CommEvent] = field(default_factory=list)
     waits: list[Wait] = field(default_factory=list)
+    #: the host's ``ProfilerStep`` wall time (s) when the trace has one (GPU traces)
+    wall_s: float | None = None
 
     @property
     def duration_s(self) -> float:
-        """Wall time of the step on this rank."""
-        return self.end_s - self.start_s
+        """Wall time of the step on this rank: the ProfilerStep's, else the timeline's span."""
+        return self.wall_s if self.wall_s is not None else self.end_s - self.start_s
 
 
 def _cut_points(tl: StepTimeline) -> list[tuple[float, int, int]]:
@@ -113,6 +125,8 @@ def build_program(tl: StepTimeline) -> tuple[Program, dict[int, int]]:
     prog = Program(rank=tl.rank)
     comm_op: dict[int, int] = {}
     pending: list[int] = []  # comm indices the next compute op must wait for
+    pending_ops: list[int] = []  # op ids (host regions) the next compute op must wait for
+    host: list[int] = []  # the chain of host-region ops (GPU lanes)
     last_compute: int | None = None
     seg: list[float] = []  # [busy_s, first_start_s]
     seg_label: Label | None = None
@@ -126,7 +140,7 @@ def build_program(tl: StepTimeline) -> tuple[Program, dict[int, int]]:
         n = counts.get(seg_label, 0)
         counts[seg_label] = n + 1
         layer = f".layer{seg_label.layer}" if seg_label.layer >= 0 else ""
-        deps = [comm_op[c] for c in pending if c in comm_op]
+        deps = [comm_op[c] for c in pending if c in comm_op] + pending_ops
         if last_compute is not None:
             deps.append(last_compute)
         if seg_label.category == "optim" and not optim_seen:
@@ -144,8 +158,26 @@ def build_program(tl: StepTimeline) -> tuple[Program, dict[int, int]]:
             layer=seg_label.layer,
         )
         pending.clear()
+        pending_ops.clear()
         seg.clear()
         seg_label = None
+
+    def wait_on(w: Wait) -> None:
+        pending.append(w.comm)
+        if w.host_region_s is None:
+            return
+        if host:
+            pending_ops.append(host[-1])  # the host launched this region's kernels after it
+        first = [host[-1]] if host else [last_compute] if last_compute is not None else []
+        host.append(
+            prog.compute(
+                f"host.region.{len(host)}",
+                duration_s=w.host_region_s,
+                deps=first,
+                stream="host",
+                category="other",
+            )
+        )
 
     def add_busy(label: Label, busy_s: float, start_s: float) -> None:
         nonlocal seg_label
@@ -210,7 +242,7 @@ def build_program(tl: StepTimeline) -> tuple[Program, dict[int, int]]:
                 emit_comm(idx)
             else:
                 flush()
-                pending.append(tl.waits[idx].comm)
+                wait_on(tl.waits[idx])
         add_busy(piece.label, piece.end_s - t, t)
     while ci < len(cuts):  # launches/waits after the last piece
         _, kind, idx = cuts[ci]
@@ -219,10 +251,12 @@ def build_program(tl: StepTimeline) -> tuple[Program, dict[int, int]]:
         if kind == 0:
             emit_comm(idx)
         else:
-            pending.append(tl.waits[idx].comm)
+            wait_on(tl.waits[idx])
     flush()
-    if pending:  # waits at the very end of the step: a zero-length join op keeps them
-        deps = [comm_op[c] for c in pending if c in comm_op]
+    if host:  # the step ends no earlier than the host's last region
+        pending_ops.append(host[-1])
+    if pending or pending_ops:  # waits at the very end: a zero-length join op keeps them
+        deps = [comm_op[c] for c in pending if c in comm_op] + pending_ops
         if last_compute is not None:
             deps.append(last_compute)
         prog.compute("step.end", duration_s=0.0, deps=sorted(set(deps)), category="other")

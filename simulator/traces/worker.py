@@ -7,8 +7,8 @@ steps with ``torch.profiler`` (plus the execution trace where torch provides it)
 into the config's ``out_dir``:
 
 * ``rank{r}.trace.json``  Kineto chrome trace of the measured steps; each measured step is
-  wrapped in a ``commsim.step#{i}`` annotation and each transformer block's forward in
-  ``commsim.fwd.layer{l}``.
+  marked ``ProfilerStep#{i}`` by torch.profiler's schedule and each transformer block's
+  forward in ``commsim.fwd.layer{l}``.
 * ``rank{r}.et.json``     execution trace (ExecutionTraceObserver), when available.
 * ``rank{r}.steps.json``  ``{"rank", "hostname", "step_times_s": [...], "pid"}``: wall time of
   each measured step on this rank (``time.perf_counter``, seconds; warm-up excluded).
@@ -280,7 +280,7 @@ def run(cfg: RecordConfig) -> None:
     """Train and profile on this rank; write this rank's files into ``cfg.out_dir``."""
     import torch
     import torch.distributed as dist
-    from torch.profiler import ExecutionTraceObserver, ProfilerActivity, profile, record_function
+    from torch.profiler import ExecutionTraceObserver, ProfilerActivity, profile, schedule
 
     from simulator.traces.models import build_model
 
@@ -318,17 +318,26 @@ def run(cfg: RecordConfig) -> None:
     if cfg.execution_trace:
         et = ExecutionTraceObserver().register_callback(str(out / f"rank{rank}.et.json"))
     times: list[float] = []
-    with profile(activities=activities, record_shapes=True, execution_trace_observer=et) as prof:
+    # torch.profiler's own schedule marks each measured step ``ProfilerStep#i`` (i = 1..steps),
+    # the annotation HTA and Chakra's trace linker read; step 0 is the profiler's warm-up.
+    sched = schedule(wait=0, warmup=1, active=cfg.steps, repeat=1)
+    with profile(
+        activities=activities,
+        record_shapes=True,
+        execution_trace_observer=et,
+        schedule=sched,
+    ) as prof:
         # Starting the profiler takes a different time on each rank; without this barrier the
         # first measured step of a fast-starting rank would include waiting for the others.
         dist.barrier()
         sync()
-        for i in range(cfg.steps):
+        prof.step()  # end of the warm-up "step": the measured steps start here
+        for _ in range(cfg.steps):
             t0 = time.perf_counter()
-            with record_function(f"commsim.step#{i}"):
-                step()
-                sync()
+            step()
+            sync()
             times.append(time.perf_counter() - t0)
+            prof.step()
     prof.export_chrome_trace(str(out / f"rank{rank}.trace.json"))
     if et is not None:
         et.unregister_callback()

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from simulator.core.ir import Compute
 from simulator.core.vocab import DType
 from simulator.hardware import get_gpu
-from simulator.workload.elementwise import layer_elementwise_bytes
+from simulator.workload.elementwise import attention_core_bytes, layer_elementwise_bytes
 from simulator.workload.modelspec import ModelSpec
+from simulator.workload.software import DEFAULT_SOFTWARE, Software
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,18 +52,44 @@ _A100_ELEMENTWISE = (
     / _A100_LAYER_S
 )
 
-#: Per-GPU efficiencies of transformer-layer compute (fraction of dense peak), by catalogue name.
-#: Derived from end-to-end throughput published for *other* runs than the ones we validate on,
-#: with that run's pipeline bubble and exposed TP communication taken out (the simulator adds
-#: both itself): ``efficiency = achieved / peak / (1 - bubble - tp_comm)``.
-EFFICIENCIES: dict[str, Efficiency] = {
+#: Megatron-LM 2022 (Korthikanti et al. 2022, arXiv:2205.05198, Table 4): one transformer layer
+#: of their 22B GPT (h = 6144, a = 64, s = 2048, micro-batch 4, TP 8 on a DGX A100), "Sequence
+#: Parallelism" row: forward 7.2 ms. A *per-layer* timing, so no bubble, optimizer or pipeline
+#: has to be backed out; the forward pass, because the backward overlaps communication with the
+#: weight-gradient GEMMs (their Sec. 6.2). Taken out: the four sequence-parallel collectives
+#: (all-gather / reduce-scatter of b s h x 2 B = 100.7 MB at 230 GB/s busbw, published.yaml
+#: dgx-a100-allreduce-8gpu: 4 x 0.383 ms), and the memory-bound kernels and the attention-core
+#: score traffic at the A100's memory rate (the same pricing the profile applies). What is left is
+#: GEMM time: efficiency = GEMM FLOPs / (peak x that time). The "Sequence Parallelism" row
+#: without it (forward 7.7 ms, two all-reduces) gives 0.685 the same way; the backward passes
+#: 0.70 (no overlap assumed). The score GEMMs are memory-bound at this efficiency (checked in
+#: tests/test_workload_elementwise.py), which the closed form below assumes.
+_22B = ModelSpec(name="gpt-22b", layers=48, hidden=6144, heads=64, vocab=51200, seq_len=2048)
+_22B_B, _22B_TP = 4, 8
+_22B_FWD_S = 7.2e-3
+_22B_TP_COMM_S = 4 * (_22B_B * 2048 * 6144 * 2) * (7 / 8) / 230e9
+_22B_EW = layer_elementwise_bytes(_22B, _22B_B, tp=_22B_TP, sequence_parallel=True)
+_22B_MEMORY_S = (
+    _22B_EW.attn_fwd_B
+    + _22B_EW.mlp_fwd_B
+    + attention_core_bytes(_22B, _22B_B, tp=_22B_TP, act_bytes=2)
+) / (_A100_HBM_Bps * _A100_MEMORY_EFFICIENCY)
+_22B_GEMM_FLOPS = (
+    _22B.attn_fwd_flops(_22B_B) + _22B.mlp_fwd_flops(_22B_B) - _22B.attn_core_fwd_flops(_22B_B)
+) / _22B_TP
+_A100_PEAK = get_gpu("A100-80GB").peak_flops("bf16")
+
+#: Per-(GPU, software) efficiencies of transformer-layer compute (fraction of dense peak).
+#: Derived from published timings of *other* runs than the ones we validate on, with what the
+#: simulator adds itself (bubble, exposed TP communication, memory-bound kernels) taken out.
+BY_SOFTWARE: dict[tuple[str, Software], Efficiency] = {
     # Narayanan et al. 2021 (SC'21, arXiv:2104.04473) Table 1, 1008B row (simulator/data/
     # published.yaml, reference megatron-gpt-1t-3072gpu): 163 TFLOP/s per A100 = 52.2% of the
     # 312 TFLOP/s bf16 peak, hardware FLOPs incl. full recomputation; 3072 GPUs, TP8 x PP64 x DP6,
     # global batch 3072, micro-batch 1 -> m = 512 micro-batches per pipeline, interleaved 1F1B
     # (Sec. 5.1) with v = 2 chunks (not stated in the paper; published.yaml's assumption).
     # That end-to-end figure contains what the simulator adds back on top of compute, so both
-    # are taken out (see _A100_* below and docs/decisions.md):
+    # are taken out (see _A100_* above and docs/decisions.md):
     #  * pipeline bubble (p-1)/v / (m + (p-1)/v) = 31.5/543.5 = 5.8%;
     #  * exposed TP all-reduces (no sequence parallelism in 2021): 6 per layer per micro-batch
     #    (2 fwd, 2 bwd, 2 recomputed fwd) of b*s*h*2 B = 104.9 MB at 230 GB/s busbw (published.yaml
@@ -77,16 +104,30 @@ EFFICIENCIES: dict[str, Efficiency] = {
     # (PTsolvers/gpu-workshop-JuliaCon23 issue #7, luraess, 2023-07-25: "the memcopy measured
     # BW"), and kernels with reductions (softmax, layer norm) run below a copy. The 1.7B row
     # moves -3.2% / +5.2% for memory=0.7 / 0.9 (docs/published-fidelity.md).
-    "A100": Efficiency(
+    ("A100", Software.MEGATRON_LM_2021): Efficiency(
         compute=(163.0 / 312.0) / (1.0 - _A100_BUBBLE - _A100_TP_COMM - _A100_ELEMENTWISE),
         memory=_A100_MEMORY_EFFICIENCY,
         source="Narayanan et al. 2021 Table 1, 1T row (163 TFLOP/s/A100), bubble, TP comm and "
-        "memory-bound kernels removed",
+        "memory-bound kernels removed (Megatron-LM 2021)",
         prices_elementwise=True,
     ),
+    # Korthikanti et al. 2022 Table 4 (see _22B_* above): 0.670.
+    ("A100", Software.MEGATRON_LM_2022): Efficiency(
+        compute=_22B_GEMM_FLOPS / (_A100_PEAK * (_22B_FWD_S - _22B_TP_COMM_S - _22B_MEMORY_S)),
+        memory=_A100_MEMORY_EFFICIENCY,
+        source="Korthikanti et al. 2022 Table 4, 22B layer forward 7.2 ms, sequence-parallel "
+        "collectives and memory-bound kernels removed (Megatron-LM 2022)",
+        prices_elementwise=True,
+    ),
+}
+
+#: Per-GPU efficiency a scenario gets without ``hardware.software``: the newest generation's.
+EFFICIENCIES: dict[str, Efficiency] = {
+    "A100": BY_SOFTWARE[("A100", DEFAULT_SOFTWARE)],
     # Megatron-LM README (NVIDIA/Megatron-LM, "Training speed and scalability", 2024): GPT models
     # 2B..462B on H100 reach "up to 47% MFU" end to end; taken as-is (its pipeline bubble is
-    # not published), so H100 predictions err on the slow side.
+    # not published), so H100 predictions err on the slow side. One figure for every software
+    # generation (no older one is published).
     "H100": Efficiency(
         compute=0.47,
         memory=0.8,  # assumption, as for A100
@@ -100,11 +141,17 @@ DEFAULT_EFFICIENCY = Efficiency(
 )
 
 
-def efficiency_for(gpu_name: str) -> Efficiency:
-    """The published efficiency whose key is a prefix of ``gpu_name`` (e.g. ``A100-80GB``)."""
+def efficiency_for(gpu_name: str, software: Software | None = None) -> Efficiency:
+    """The published efficiency whose key is a prefix of ``gpu_name`` (e.g. ``A100-80GB``).
+
+    ``software`` picks a generation's figure where :data:`BY_SOFTWARE` has one; otherwise (and
+    for ``None``) the GPU's figure in :data:`EFFICIENCIES`.
+    """
     key = gpu_name.upper()
     for name, eff in EFFICIENCIES.items():
         if key.startswith(name):
+            if software is not None:
+                return BY_SOFTWARE.get((name, software), eff)
             return eff
     return DEFAULT_EFFICIENCY
 
@@ -123,6 +170,7 @@ class CostModel:
         elementwise: price each layer's memory-bound kernels separately
             (:attr:`Efficiency.prices_elementwise`); ``False`` when ``efficiency`` is an
             end-to-end figure that already contains them.
+        software: the software generation whose kernels (and schedule features) are modelled.
     """
 
     peak_flops: float
@@ -132,6 +180,7 @@ class CostModel:
     source: str = ""
     gpu: str = ""
     elementwise: bool = False
+    software: Software = DEFAULT_SOFTWARE
 
     def time_s(self, flops: float = 0.0, bytes_B: float = 0.0) -> float:
         """Seconds for a kernel of ``flops`` FLOPs touching ``bytes_B`` bytes of HBM."""
@@ -161,14 +210,16 @@ def cost_model_for(
     efficiency: float | None = None,
     memory_efficiency: float | None = None,
     source: str | None = None,
+    software: Software | None = None,
 ) -> CostModel:
-    """Build a :class:`CostModel` from the GPU catalogue and :data:`EFFICIENCIES`.
+    """Build a :class:`CostModel` from the GPU catalogue and :data:`EFFICIENCIES`
+    (:data:`BY_SOFTWARE` for a named ``software`` generation).
 
     Raises:
         simulator.core.errors.InputError: unknown GPU (from the catalogue).
     """
     gpu = get_gpu(gpu_name)
-    published = efficiency_for(gpu.name)
+    published = efficiency_for(gpu.name, software)
     return CostModel(
         peak_flops=gpu.peak_flops(dtype.value),
         hbm_Bps=gpu.hbm_bandwidth_Bps,
@@ -178,4 +229,5 @@ def cost_model_for(
         gpu=gpu.name,
         # A scenario's own figure (hardware.mfu) is end to end: it already holds these kernels.
         elementwise=published.prices_elementwise and efficiency is None,
+        software=software or DEFAULT_SOFTWARE,
     )

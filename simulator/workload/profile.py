@@ -21,6 +21,7 @@ from simulator.core.vocab import DType, Recompute
 from simulator.workload.costmodel import CostModel
 from simulator.workload.elementwise import attention_core_bytes, layer_elementwise_bytes
 from simulator.workload.modelspec import ModelSpec
+from simulator.workload.software import overlaps_tp_backward
 
 #: Bytes of HBM traffic per parameter of a mixed-precision Adam step: read fp32 master weight,
 #: m, v (12 B) and the gradient, write master, m, v (12 B) and the 16-bit weight copy (2 B).
@@ -97,6 +98,10 @@ class LayerProfile:
         weight_shapes: (rows, cols) of one layer's unsharded weight matrices (PowerSGD).
         optimizer_s_per_param: seconds of optimizer step per local parameter.
         achieved_flops, memory_Bps: rates for kernels strategies add (compression).
+        tp_backward_overlap: the backward all-reduce of each TP block runs under the weight
+            gradient of its column-parallel linear (Megatron-LM 2022,
+            :func:`~simulator.workload.software.overlaps_tp_backward`); ``False`` for
+            measured profiles (torch DTensor does not).
         source: where the numbers come from.
     """
 
@@ -122,6 +127,7 @@ class LayerProfile:
     optimizer_s_per_param: float = 0.0
     achieved_flops: float = 1e14
     memory_Bps: float = 1e12
+    tp_backward_overlap: bool = False
     source: str = ""
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -278,6 +284,7 @@ def profile_from_model(
         optimizer_s_per_param=opt_per_param,
         achieved_flops=cost.achieved_flops,
         memory_Bps=cost.hbm_Bps * cost.memory_efficiency,
+        tp_backward_overlap=overlaps_tp_backward(cost.software),
         source=f"analytical ({spec.name}; {cost.gpu}, efficiency {cost.efficiency:.3f}: "
         f"{cost.source})",
     )

@@ -15,6 +15,7 @@ from simulator.topology.builders.cluster import (
     two_datacenters,
 )
 from simulator.topology.builders.fabrics import Fabric, attach_fabric
+from simulator.topology.builders.mesh import dgx1_node
 from simulator.topology.builders.nodes import Server, add_dgx_server, add_pcie_server
 from simulator.topology.builders.torus import torus
 from simulator.topology.model import Topology
@@ -23,6 +24,7 @@ from simulator.topology.model import Topology
 BUILDERS: dict[str, Callable[..., Topology]] = {
     "cluster": cluster,
     "dgx_node": dgx_node,
+    "dgx1_node": dgx1_node,
     "pcie_node": pcie_node,
     "two_datacenters": two_datacenters,
     "torus": torus,
@@ -37,6 +39,7 @@ __all__ = [
     "add_pcie_server",
     "attach_fabric",
     "cluster",
+    "dgx1_node",
     "dgx_node",
     "pcie_node",
     "torus",

@@ -5,6 +5,16 @@ one ``GlobalMetadata``, then one ``Node`` per op. One file per rank, ``<prefix>.
 See :mod:`.codec` for the mapping between IR ops and Chakra nodes.
 """
 
+try:
+    import google.protobuf  # noqa: F401
+except ModuleNotFoundError as _exc:  # pragma: no cover - exercised by a test that hides it
+    from simulator.core.errors import InputError
+
+    raise InputError(
+        "Chakra support needs protobuf, which is not installed: "
+        "pip install 'commsim[chakra]' (the [chakra] extra)"
+    ) from _exc
+
 from simulator.traces.chakra.codec import (
     export_workload,
     import_chakra_dir,

@@ -11,34 +11,59 @@ attributes that make the round trip exact):
   ``commsim.root``.
 * ``Send``/``Recv`` -> ``COMM_SEND_NODE``/``COMM_RECV_NODE``: ``comm_src``, ``comm_dst``,
   ``comm_tag``, ``comm_size``.
-* deps -> ``data_deps``; the previous op on the same stream -> ``ctrl_deps`` (so that a
-  consumer that knows no streams keeps the order); ``commsim.stream``, ``commsim.category``,
-  ``commsim.layer``, ``commsim.microbatch`` keep the rest.
+* Process groups: every distinct collective group gets a ``pg_name`` ("0", "1"...: ASTRA-sim
+  parses it as an integer) and is listed in a ``METADATA_NODE`` named ``process_group:init``
+  (first node of the file; ``inputs.values`` = ``['<JSON list of {pg_name, ranks}>']``, the
+  form ASTRA-sim's ``issue_pytorch_pg_metadata`` strips and parses); every collective
+  data-depends on it so that the groups exist before it is issued.
+* Attribute value types are those Chakra's feeder reads (``FEEDER_TYPES``, from
+  ``src/feeder/et_feeder_node.cpp``): a value of another type reads as 0 there.
+* Dependencies: Chakra's feeder orders by ``data_deps`` only, so ``data_deps`` = the op's
+  deps plus the previous op on the same stream (stream order); ``commsim.deps`` keeps the
+  op's own deps for an exact round trip. ``ctrl_deps`` are left empty (Chakra's converter uses
+  them for the parent host op). ``commsim.stream``, ``commsim.category``, ``commsim.layer``,
+  ``commsim.microbatch`` keep the rest.
 
-Importing a foreign Chakra file (no ``commsim.*`` attributes): deps are data and control
-deps, compute nodes go on stream ``compute`` and communication on ``comm``, collectives span
-every rank of the directory, and node types commsim does not model (memory, metadata,
-storage) are counted and become zero-length compute nodes so that dependencies through them
-hold.
+Foreign Chakra files (no ``commsim.*`` attributes) are read with Chakra's semantics by
+:mod:`.foreign`.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from google.protobuf.internal.decoder import _DecodeVarint32
-from google.protobuf.internal.encoder import _VarintBytes
+from google.protobuf import proto
+from google.protobuf.message import DecodeError
 
 from simulator.core.errors import InputError
 from simulator.core.ir import Collective, Compute, Program, Recv, Send, Workload
 from simulator.core.vocab import Algorithm, CollectiveOp, coerce
 from simulator.traces.chakra.schema import COLL_TYPES, GlobalMetadata, Node
 
+#: Attribute -> value field, as Chakra's feeder reads them (mlcommons/chakra
+#: src/feeder/et_feeder_node.cpp @ 21585d8f: ``attr.int64_val()`` for comm_type, comm_size,
+#: num_ops; ``int32_val()`` for comm_src, comm_dst, comm_tag, comm_priority;
+#: ``uint64_val()`` for tensor_size; ``bool_val()`` for is_cpu_op; ``string_val()`` pg_name).
+FEEDER_TYPES: dict[str, str] = {
+    "is_cpu_op": "bool_val",
+    "num_ops": "int64_val",
+    "tensor_size": "uint64_val",
+    "comm_type": "int64_val",
+    "comm_priority": "int32_val",
+    "comm_size": "int64_val",
+    "comm_src": "int32_val",
+    "comm_dst": "int32_val",
+    "comm_tag": "int32_val",
+    "pg_name": "string_val",
+}
+PG_INIT = "process_group:init"
 SCHEMA_VERSION = "0.0.4"  # Chakra schema version string written into GlobalMetadata
-COMP, SEND, RECV, COLL = 4, 5, 6, 7  # NodeType numbers of et_def.proto
+METADATA, COMP, SEND, RECV, COLL = 1, 4, 5, 6, 7  # NodeType numbers of et_def.proto
 _COLL_CODE = {
     CollectiveOp.ALL_REDUCE: 0,
     CollectiveOp.REDUCE: 1,
@@ -72,37 +97,73 @@ def _attrs(node: Any) -> dict[str, Any]:
     return out
 
 
-def program_to_nodes(prog: Program) -> list[Any]:
-    """Chakra ``Node`` messages of one Program, in program order."""
+def process_group_names(wl: Workload) -> dict[tuple[int, ...], str]:
+    """A ``pg_name`` ("0", "1", ...) per distinct collective group of the workload."""
+    names: dict[tuple[int, ...], str] = {}
+    for prog in wl.programs:
+        for op in prog.ops:
+            if isinstance(op, Collective) and op.group not in names:
+                names[op.group] = str(len(names))
+    return names
+
+
+def pg_init_node(node_id: int, pgs: dict[tuple[int, ...], str]) -> Any:
+    """The ``process_group:init`` METADATA node listing ``pgs`` (ASTRA-sim's format)."""
+    n = Node(id=node_id, name=PG_INIT, type=METADATA)
+    items = [{"pg_name": name, "ranks": list(g)} for g, name in pgs.items()]
+    n.inputs.values = "['" + json.dumps(items) + "']"
+    _attr(n, "is_cpu_op", "bool_val", False)
+    return n
+
+
+def program_to_nodes(prog: Program, pgs: dict[tuple[int, ...], str] | None = None) -> list[Any]:
+    """Chakra ``Node`` messages of one Program, in program order.
+
+    ``pgs``: process-group names by group (:func:`process_group_names`); when given, a
+    ``process_group:init`` node comes first and collectives carry ``pg_name``.
+    """
     nodes = []
+    pg_id = max((op.id for op in prog.ops), default=-1) + 1
+    if pgs is None:
+        pgs = {}
+        for op in prog.ops:
+            if isinstance(op, Collective) and op.group not in pgs:
+                pgs[op.group] = str(len(pgs))
+    if pgs:
+        nodes.append(pg_init_node(pg_id, pgs))
     last_on_stream: dict[str, int] = {}
     for op in prog.ops:
         n = Node(id=op.id, name=op.name)
-        n.data_deps.extend(op.deps)
+        deps = set(op.deps)
         prev = last_on_stream.get(op.stream)
         if prev is not None:
-            n.ctrl_deps.append(prev)
+            deps.add(prev)
+        if isinstance(op, Collective) and pgs:
+            deps.add(pg_id)
+        n.data_deps.extend(sorted(deps))
         last_on_stream[op.stream] = op.id
+        _attr(n, "commsim.deps", "int64_list", list(op.deps))
         _attr(n, "commsim.stream", "string_val", op.stream)
         _attr(n, "commsim.category", "string_val", op.category)
         _attr(n, "commsim.layer", "int64_val", op.layer)
         _attr(n, "commsim.microbatch", "int64_val", op.microbatch)
-        _attr(n, "is_cpu_op", "bool_val", False)
+        _attr(n, "is_cpu_op", FEEDER_TYPES["is_cpu_op"], False)
         if isinstance(op, Compute):
             n.type = COMP
             if op.duration_s is not None:
                 n.duration_micros = round(op.duration_s * 1e6)
                 _attr(n, "commsim.duration_s", "double_val", op.duration_s)
-            _attr(n, "num_ops", "int64_val", round(op.flops))
-            _attr(n, "tensor_size", "uint64_val", round(op.bytes_accessed_B))
+            _attr(n, "num_ops", FEEDER_TYPES["num_ops"], round(op.flops))
+            _attr(n, "tensor_size", FEEDER_TYPES["tensor_size"], round(op.bytes_accessed_B))
             _attr(n, "commsim.flops", "double_val", op.flops)
             _attr(n, "commsim.bytes_accessed_B", "double_val", op.bytes_accessed_B)
         elif isinstance(op, Collective):
             n.type = COLL
-            _attr(n, "comm_type", "int64_val", _COLL_CODE[op.op])
             if op.op is CollectiveOp.SEND_RECV:
                 raise ValueError("a SEND_RECV collective has no Chakra type; use Send/Recv")
-            _attr(n, "comm_size", "int64_val", round(op.size_B))
+            _attr(n, "comm_type", FEEDER_TYPES["comm_type"], _COLL_CODE[op.op])
+            _attr(n, "comm_size", FEEDER_TYPES["comm_size"], round(op.size_B))
+            _attr(n, "pg_name", FEEDER_TYPES["pg_name"], pgs[op.group])
             _attr(n, "commsim.size_B", "double_val", op.size_B)
             _attr(n, "commsim.group", "int64_list", list(op.group))
             _attr(n, "commsim.algo", "string_val", op.algo)
@@ -112,10 +173,10 @@ def program_to_nodes(prog: Program) -> list[Any]:
         elif isinstance(op, Send | Recv):
             n.type = SEND if isinstance(op, Send) else RECV
             src, dst = (prog.rank, op.peer) if isinstance(op, Send) else (op.peer, prog.rank)
-            _attr(n, "comm_src", "int32_val", src)
-            _attr(n, "comm_dst", "int32_val", dst)
-            _attr(n, "comm_tag", "int64_val", op.tag)
-            _attr(n, "comm_size", "int64_val", round(op.size_B))
+            _attr(n, "comm_src", FEEDER_TYPES["comm_src"], src)
+            _attr(n, "comm_dst", FEEDER_TYPES["comm_dst"], dst)
+            _attr(n, "comm_tag", FEEDER_TYPES["comm_tag"], op.tag)
+            _attr(n, "comm_size", FEEDER_TYPES["comm_size"], round(op.size_B))
             _attr(n, "commsim.size_B", "double_val", op.size_B)
         nodes.append(n)
     return nodes
@@ -125,13 +186,19 @@ def program_from_nodes(
     rank: int, nodes: list[Any], world: int, skipped: Counter[str] | None = None
 ) -> Program:
     """Rebuild a Program from Chakra nodes (commsim-written or foreign; see module doc)."""
+    if not is_commsim(nodes):
+        from simulator.traces.chakra.foreign import foreign_program
+
+        roles = skipped if skipped is not None else Counter()
+        return foreign_program(rank, nodes, world, f"rank {rank}", roles)
     prog = Program(rank=rank)
+    nodes = [n for n in nodes if n.type != METADATA]
     order = {n.id: i for i, n in enumerate(nodes)}
     id_map: dict[int, int] = {}
     for n in nodes:
         a = _attrs(n)
         ours = "commsim.stream" in a
-        raw_deps = list(n.data_deps) if ours else [*n.data_deps, *n.ctrl_deps]
+        raw_deps = list(a["commsim.deps"]) if "commsim.deps" in a else list(n.data_deps)
         deps = sorted({id_map[d] for d in raw_deps if d in id_map})
         if any(d not in id_map and d in order for d in raw_deps):
             raise InputError(f"node {n.id} depends on a later node", field="data_deps")
@@ -192,51 +259,79 @@ def program_from_nodes(
     return prog
 
 
-def write_et(path: Path, prog: Program, metadata: dict[str, str] | None = None) -> None:
+def is_commsim(nodes: list[Any]) -> bool:
+    """Whether the nodes were written by commsim (they carry ``commsim.stream``)."""
+    return any("commsim.stream" in _attrs(n) for n in nodes[:2])
+
+
+def write_messages(path: Path, msgs: list[Any]) -> None:
+    """Write protobuf messages length-delimited (Chakra's framing) with protobuf's public API."""
+    buf = io.BytesIO()
+    for msg in msgs:
+        proto.serialize_length_prefixed(msg, buf)
+    path.write_bytes(buf.getvalue())
+
+
+def write_et(
+    path: Path,
+    prog: Program,
+    metadata: dict[str, str] | None = None,
+    pgs: dict[tuple[int, ...], str] | None = None,
+) -> None:
     """Write one rank's Chakra ET file (GlobalMetadata, then the Nodes)."""
     gm = GlobalMetadata(version=SCHEMA_VERSION)
     for k, v in (metadata or {}).items():
         _attr(gm, k, "string_val", str(v))
-    with path.open("wb") as fh:
-        for msg in (gm, *program_to_nodes(prog)):
-            data = msg.SerializeToString()
-            fh.write(_VarintBytes(len(data)))
-            fh.write(data)
+    write_messages(path, [gm, *program_to_nodes(prog, pgs)])
 
 
 def read_et(path: Path) -> tuple[Any, list[Any]]:
     """Read a Chakra ET file: ``(GlobalMetadata, [Node, ...])``.
 
     Raises:
-        InputError: truncated or undecodable file.
+        InputError: unreadable, empty, truncated or undecodable file (names the message).
     """
-    buf = path.read_bytes()
-    pos = 0
-    msgs: list[bytes] = []
-    while pos < len(buf):
+    try:
+        buf = io.BytesIO(path.read_bytes())
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from exc
+    msgs: list[Any] = []
+    cls: Any = GlobalMetadata
+    while True:
+        at = buf.tell()
         try:
-            size, pos = _DecodeVarint32(buf, pos)
-        except Exception as exc:  # the decoder raises its own internal error types
-            raise InputError(f"bad length prefix at byte {pos}", file=str(path)) from exc
-        if pos + size > len(buf):
-            raise InputError(f"truncated message at byte {pos}", file=str(path))
-        msgs.append(buf[pos : pos + size])
-        pos += size
+            msg = proto.parse_length_prefixed(cls, buf)
+        except (DecodeError, ValueError, IndexError, RuntimeWarning) as exc:
+            what = "GlobalMetadata" if not msgs else f"node message {len(msgs)}"
+            raise InputError(
+                f"not a Chakra ET (truncated or corrupt): {what} at byte {at} does not decode "
+                f"({exc})",
+                file=str(path),
+            ) from exc
+        if msg is None:
+            break
+        msgs.append(msg)
+        cls = Node
     if not msgs:
         raise InputError("empty Chakra file", file=str(path))
-    gm = GlobalMetadata()
-    gm.ParseFromString(msgs[0])
-    nodes = []
-    for m in msgs[1:]:
-        n = Node()
-        n.ParseFromString(m)
-        nodes.append(n)
-    return gm, nodes
+    return msgs[0], msgs[1:]
 
 
 def export_workload(wl: Workload, out_dir: Path, prefix: str = "commsim") -> list[Path]:
-    """Write ``<prefix>.<rank>.et`` per program into ``out_dir``; return the paths."""
+    """Write ``<prefix>.<rank>.et`` per program into ``out_dir``; return the paths.
+
+    Raises:
+        InputError: ``out_dir`` exists and is not empty (nothing is ever overwritten).
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise InputError(
+            "exists and is not an empty directory; commsim never overwrites it",
+            file=str(out_dir),
+            field="--chakra-out",
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
+    pgs = process_group_names(wl)
     meta = {
         "commsim.world": str(wl.world_size),
         **{f"commsim.meta.{k}": str(v) for k, v in wl.metadata.items()},
@@ -244,17 +339,26 @@ def export_workload(wl: Workload, out_dir: Path, prefix: str = "commsim") -> lis
     paths = []
     for prog in wl.programs:
         p = out_dir / f"{prefix}.{prog.rank}.et"
-        write_et(p, prog, meta)
+        write_et(p, prog, meta, pgs)
         paths.append(p)
     return paths
 
 
-def import_chakra_dir(path: Path, skipped: Counter[str] | None = None) -> Workload:
+def import_chakra_dir(
+    path: Path, skipped: Counter[str] | None = None, *, world: int | None = None
+) -> Workload:
     """Import every ``*.<rank>.et`` file of a directory as a Workload.
+
+    ``world``: the job's number of ranks when the directory holds fewer files (a rank-0-only
+    converter output); missing ranks are mirrored by the engine. Without it the world is the
+    files' (or commsim's ``commsim.world`` metadata). Notes for the user (a 1-rank world with
+    collectives, which then cost nothing) are in ``metadata['warnings']``.
 
     Raises:
         InputError: no ET files, or a file that cannot be decoded.
     """
+    from simulator.traces.chakra.foreign import foreign_program
+
     files: dict[int, Path] = {}
     for p in Path(path).glob("*.et"):
         m = ET_RE.match(p.name)
@@ -262,12 +366,34 @@ def import_chakra_dir(path: Path, skipped: Counter[str] | None = None) -> Worklo
             files[int(m.group(2))] = p
     if not files:
         raise InputError("no <name>.<rank>.et Chakra files", file=str(path))
-    world = max(files) + 1
-    progs = []
-    for rank in sorted(files):
-        gm, nodes = read_et(files[rank])
+    n_world = max(files) + 1
+    loaded = {r: read_et(files[r]) for r in sorted(files)}
+    for gm, _ in loaded.values():
         w = _attrs(gm).get("commsim.world")
         if w is not None:
-            world = max(world, int(w))
-        progs.append(program_from_nodes(rank, nodes, world, skipped))
-    return Workload(programs=progs, world=world, metadata={"source": f"chakra {path}"})
+            n_world = max(n_world, int(w))
+    if world is not None:
+        if world < n_world:
+            raise InputError(
+                f"--world {world} is smaller than the files' ranks ({n_world})", field="--world"
+            )
+        n_world = world
+    roles: Counter[str] = skipped if skipped is not None else Counter()
+    progs = []
+    for rank, (_gm, nodes) in loaded.items():
+        if is_commsim(nodes):
+            progs.append(program_from_nodes(rank, nodes, n_world, roles))
+        else:
+            progs.append(foreign_program(rank, nodes, n_world, str(files[rank]), roles))
+    warnings = []
+    has_coll = any(isinstance(op, Collective) for p in progs for op in p.ops)
+    if n_world == 1 and has_coll:
+        warnings.append(
+            f"{path}: one rank and no --world: every collective is over 1 rank and costs "
+            "nothing; pass --world N for the job's size"
+        )
+    return Workload(
+        programs=progs,
+        world=n_world,
+        metadata={"source": f"chakra {path}", "warnings": warnings},
+    )

@@ -6,10 +6,15 @@ gradient in the backward pass: 4 all-reduces of ``b s h`` per layer per micro-ba
 al. 2019 Fig. 4; Korthikanti et al. 2022 Sec. 4.2.2). With sequence parallelism (Korthikanti et
 al. 2022 Sec. 4.2.2) each all-reduce becomes an all-gather before the block and a
 reduce-scatter after it (the same bytes on the wire). TP ops are on the critical path: the next
-compute waits for them. Not modelled: Megatron's overlap of the backward all-gather with the
-weight-gradient GEMM, and the extra all-gather sequence parallelism repeats in the backward pass
-to rebuild a block's input for the weight gradient (Korthikanti et al. 2022 Sec. 4.2.2); both
-are small next to the four collectives counted here.
+compute waits for them, with one exception: Megatron-LM 2022 (``tp_backward_overlap``) issues the
+backward all-reduce of a block's input gradient asynchronously and computes the weight gradient
+of the block's column-parallel linear meanwhile (Korthikanti et al. 2022 Sec. 6.2). That weight
+gradient is at least :data:`WGRAD_TAIL` of the block's backward (GPT MLP: fc1's is 1/4 of it;
+attention: QKV's is 6/(16 + 8 s/h), 0.26-0.35 for h = 2304-25600), so the all-reduce runs
+under the last ``WGRAD_TAIL`` of the block's compute. With sequence parallelism Megatron
+overlaps the reduce-scatter the same way but re-gathers the block's input for that weight
+gradient (Korthikanti et al. 2022 Sec. 4.2.2), and their Table 4 measures no backward gain
+(11.9 ms -> 11.8 ms per 22B layer), so there the collectives stay as counted here.
 
 ``strategy.tensor.qkv: separate`` models torch's DTensor plan with q, k and v as three
 ``ColwiseParallel`` linears (the PyTorch tensor-parallel tutorial's plan, and the recorder's):
@@ -28,6 +33,10 @@ from simulator.workload.strategies.context import RankBuilder, deps_of
 
 STREAM = "comm.tp"
 
+#: Share of a TP block's backward that is the weight gradient of its column-parallel linear, a
+#: lower bound over GPT layouts (see the module docstring).
+WGRAD_TAIL = 0.25
+
 
 def tp_block(
     rb: RankBuilder,
@@ -44,6 +53,9 @@ def tp_block(
 
     ``post_collectives``: all-reduces after the compute without sequence parallelism (3 for the
     backward of an attention block whose q, k, v are separate column-parallel linears).
+    A backward block (``category == "bwd"``) of a profile with ``tp_backward_overlap`` and no
+    sequence parallelism starts its all-reduce(s) before the last :data:`WGRAD_TAIL` of the
+    compute (the weight gradient), which runs beside them.
     """
     ctx = rb.ctx
     group = ctx.layout.tp_group(rb.p, rb.d)
@@ -62,9 +74,14 @@ def tp_block(
             layer=layer,
             microbatch=microbatch,
         )
-    c = rb.compute(
+    # a TP group of one rank has no all-reduce to hide: keep its compute one op
+    overlap = category == "bwd" and ctx.profile.tp_backward_overlap and not sp
+    tail = WGRAD_TAIL * duration_s if overlap and len(group) > 1 else 0.0
+    c, wgrad = _compute_with_tail(
+        rb,
         name,
         duration_s,
+        tail,
         deps=(*deps, pre),
         category=category,
         layer=layer,
@@ -86,4 +103,42 @@ def tp_block(
         )
         if post is not None:
             last = post
+    if wgrad is not None:
+        last = rb.compute(
+            f"{name}.join",
+            0.0,
+            deps=(last, wgrad),
+            category=category,
+            layer=layer,
+            microbatch=microbatch,
+        )
     return last
+
+
+def _compute_with_tail(
+    rb: RankBuilder,
+    name: str,
+    duration_s: float,
+    tail_s: float,
+    *,
+    deps: Sequence[int | None],
+    category: str,
+    layer: int,
+    microbatch: int,
+) -> tuple[int, int | None]:
+    """The block's compute as one op, or (``tail_s > 0``) as the op the post collectives wait
+    for and a ``.wgrad`` op of ``tail_s`` after it; returns both ids (``None`` for no tail)."""
+    c = rb.compute(
+        name,
+        duration_s - tail_s,
+        deps=deps,
+        category=category,
+        layer=layer,
+        microbatch=microbatch,
+    )
+    if tail_s <= 0.0:
+        return c, None
+    w = rb.compute(
+        f"{name}.wgrad", tail_s, deps=(c,), category=category, layer=layer, microbatch=microbatch
+    )
+    return c, w

@@ -1,0 +1,130 @@
+"""Link classes and tiers for the Perfetto timeline: what each link is, and its load over time.
+
+:func:`link_tiers` names every link by where it sits in the cluster: ``NVLink`` (GPU to
+NVSwitch or GPU to GPU), ``PCIe`` (inside a server), ``node uplinks`` (NIC to its leaf switch),
+``leaf-spine``, ``spine-core`` (switch tiers from
+:func:`~simulator.topology.summary.switch_tiers`), ``gateway`` (datacenter fabric to its WAN
+gateway) and ``WAN``. :func:`tier_counter_events` turns the simulation's per-link load into
+Chrome-trace counter tracks: one per tier (the tier's mean utilisation: bytes carried by all
+its links over their summed capacity, per time bin) and the ``k`` busiest links of each tier.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from simulator.engine import StepResult
+from simulator.topology.model import LinkKind, NodeKind, Topology
+from simulator.topology.summary import switch_tiers
+
+#: Tier order in the trace (top to bottom).
+TIER_ORDER = ("NVLink", "PCIe", "node uplinks", "leaf-spine", "spine-core", "gateway", "WAN")
+
+_US = 1e6
+
+
+def link_tiers(topology: Topology) -> dict[int, str]:
+    """``link id -> tier name`` for every directed link of ``topology``."""
+    kinds = {n: str(k) for n, k in topology.graph.nodes(data="kind")}
+    tiers = switch_tiers(topology)
+    out: dict[int, str] = {}
+    for lk in topology.links:
+        ends = {kinds[lk.src], kinds[lk.dst]}
+        if lk.kind is LinkKind.WAN:
+            name = "WAN"
+        elif NodeKind.GATEWAY.value in ends:
+            name = "gateway"
+        elif lk.kind is LinkKind.NVLINK:
+            name = "NVLink"
+        elif NodeKind.NIC.value in ends and NodeKind.SWITCH.value in ends:
+            name = "node uplinks"
+        elif ends == {NodeKind.SWITCH.value}:
+            lo, hi = sorted((tiers.get(lk.src, 1), tiers.get(lk.dst, 1)))
+            name = "leaf-spine" if (lo, hi) == (1, 2) else "spine-core" if hi >= 3 else "switches"
+        elif lk.kind is LinkKind.PCIE:
+            name = "PCIe"
+        else:
+            name = str(lk.kind.value)
+        out[lk.id] = name
+    return out
+
+
+def binned_bytes(
+    result: StepResult, link_ids: list[int], bins: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bin edges (s, ``bins + 1``) and bytes each link carried per bin (``links x bins``), from
+    the per-link load timeline (``simulate(..., record=True)``); zeros without it."""
+    span = result.makespan_s if result.makespan_s > 0 else 1.0
+    edges = np.linspace(0.0, span, bins + 1)
+    out = np.zeros((len(link_ids), bins))
+    tl = result.link_timeline
+    if tl is None or not len(tl[0]):
+        return edges, out
+    t_all, l_all, load_all = tl
+    order = np.argsort(l_all, kind="stable")  # group by link once, keeping time order
+    t_s, l_s, load_s = t_all[order], l_all[order], load_all[order]
+    starts = np.searchsorted(l_s, link_ids, side="left")
+    ends = np.searchsorted(l_s, link_ids, side="right")
+    for i, (a, b) in enumerate(zip(starts, ends, strict=True)):
+        if a == b:
+            continue
+        t = np.append(t_s[a:b], span)
+        cum = np.concatenate(([0.0], np.cumsum(load_s[a:b] * np.diff(t))))
+        out[i] = np.diff(np.interp(edges, t, cum, left=0.0, right=cum[-1]))
+    return edges, out
+
+
+def _counter(name: str, pid: int, edges: np.ndarray, values: np.ndarray) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    prev = None
+    for i, v in enumerate(values):
+        r = round(float(v), 6)
+        if r != prev:
+            events.append({"ph": "C", "name": name, "pid": pid, "tid": 0,
+                           "ts": float(edges[i]) * _US, "args": {"utilisation": r}})  # fmt: skip
+            prev = r
+    events.append({"ph": "C", "name": name, "pid": pid, "tid": 0,
+                   "ts": float(edges[-1]) * _US, "args": {"utilisation": 0.0}})  # fmt: skip
+    return events
+
+
+def tier_counter_events(
+    result: StepResult, topology: Topology, *, k: int = 3, bins: int = 200, pid: int
+) -> list[dict[str, Any]]:
+    """Counter tracks per tier (mean utilisation) and for the ``k`` busiest links of each tier
+    that carried bytes, in process ``pid`` (named ``link tiers``)."""
+    if result.link_timeline is None:
+        return []
+    tier_of = link_tiers(topology)
+    df = result.links
+    df = df[df["bytes_B"] > 0]
+    if df.empty:
+        return []
+    meta = {"ph": "M", "pid": pid, "tid": 0}
+    events: list[dict[str, Any]] = [
+        {**meta, "name": "process_name", "args": {"name": "link tiers"}},
+        {**meta, "name": "process_sort_index", "args": {"sort_index": pid}},
+    ]
+    ids = [int(x) for x in df["link"]]
+    edges, b = binned_bytes(result, ids, bins)
+    width = float(edges[1] - edges[0])
+    row = {lid: i for i, lid in enumerate(ids)}
+    cap = dict(zip(df["link"].astype(int), df["capacity_Bps"].astype(float), strict=True))
+    util = dict(zip(df["link"].astype(int), df["utilisation"].astype(float), strict=True))
+    present = {tier_of.get(lid, "other") for lid in ids}
+    names = [t for t in TIER_ORDER if t in present] + sorted(present - set(TIER_ORDER))
+    all_tier_links = {t: [lk.id for lk in topology.links if tier_of[lk.id] == t] for t in names}
+    for n, tier in enumerate(names):
+        carried = [lid for lid in ids if tier_of.get(lid) == tier]
+        total_cap = sum(topology.capacity_Bps[lid] for lid in all_tier_links[tier]) * width
+        tier_bytes = b[[row[lid] for lid in carried]].sum(axis=0)
+        label = f"{n}. {tier}: mean utilisation of its {len(all_tier_links[tier])} links"
+        events += _counter(label, pid, edges, tier_bytes / total_cap)
+        top = sorted(carried, key=lambda lid: (-util[lid], lid))[:k]
+        for j, lid in enumerate(top):
+            lk = topology.links[lid]
+            name = f"{n}. {tier} #{j + 1}: link {lid} {lk.src}->{lk.dst}"
+            events += _counter(name, pid, edges, b[row[lid]] / (cap[lid] * width))
+    return events

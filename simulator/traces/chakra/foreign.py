@@ -1,0 +1,238 @@
+"""Chakra ET files written by other tools, read with Chakra's own semantics.
+
+What Chakra's feeder (``mlcommons/chakra`` ``src/feeder``) and ASTRA-sim's ``Workload`` do,
+and what commsim does with each:
+
+* **Order**: a node is ready when its ``data_deps`` are done, whatever the file order.
+  ``ctrl_deps`` are not ordering: Chakra's PyTorch converter puts the parent host op there.
+  Nodes are sorted topologically by ``data_deps`` (a cycle is refused).
+* **Parents**: a CPU node whose ``ctrl_deps`` parent is another CPU node of the file is nested
+  in it (``aten::linear`` > ``aten::addmm``); the parent's ``duration_micros`` already holds
+  it, so the child runs in zero time (counted in ``roles['nested-cpu-op']``).
+* **Resources**: ASTRA-sim's ``HardwareResource`` runs one CPU op, one GPU compute op and one
+  GPU communication op (collective or send) at a time; receives do not occupy it. commsim puts
+  CPU nodes on stream ``cpu``, GPU compute on ``compute``, collectives on ``comm``, and each
+  send and each receive on a stream of its own (a send does not hold ``comm`` here: the one
+  known difference from ASTRA-sim's resource model).
+* **CPU-side ``COMM_COLL_NODE``s** (``is_cpu_op`` true or no ``comm_type``: the converter's
+  ``c10d::allreduce_`` host ops) are launches, not collectives; they run as zero-length CPU
+  nodes (``skipped['chakra-cpu-comm-node']``). The GPU node with ``comm_type`` is the
+  collective.
+* **Groups**: a collective's ``pg_name`` names a process group of the ``process_group:init``
+  metadata node (its ``inputs.values``: a list of ``{pg_name, ranks, ...}``, read as
+  ASTRA-sim's ``issue_pytorch_pg_metadata`` reads it; empty ranks mean every rank); without
+  one, the group is the world.
+* **Send/recv**: ASTRA-sim's sends do not wait for the receiver. A send here is issued on a
+  stream of its own and its dependents wait only for it to be issued (a zero-length marker
+  with the send's deps); the receive completes when the data arrives.
+"""
+
+from __future__ import annotations
+
+import ast
+import heapq
+import json
+from collections import Counter
+from typing import Any
+
+from simulator.core.errors import InputError
+from simulator.core.ir import Program
+from simulator.core.vocab import CollectiveOp
+from simulator.traces.chakra.schema import COLL_TYPES
+
+COMP, SEND, RECV, COLL, METADATA = 4, 5, 6, 7, 1
+_CODE_COLL = {
+    0: CollectiveOp.ALL_REDUCE,
+    1: CollectiveOp.REDUCE,
+    2: CollectiveOp.ALL_GATHER,
+    5: CollectiveOp.BROADCAST,
+    6: CollectiveOp.ALL_TO_ALL,
+    7: CollectiveOp.REDUCE_SCATTER,
+    8: CollectiveOp.REDUCE_SCATTER,
+    9: CollectiveOp.BARRIER,
+}
+
+
+def attrs(node: Any) -> dict[str, Any]:
+    """A node's attributes by name (list values as lists)."""
+    out: dict[str, Any] = {}
+    for a in node.attr:
+        which = a.WhichOneof("value")
+        if which is None:
+            continue
+        v = getattr(a, which)
+        out[a.name] = list(v.values) if which.endswith("_list") else v
+    return out
+
+
+def data_order(nodes: list[Any], path: str, roles: Counter[str]) -> list[Any]:
+    """Nodes in an order where every ``data_deps`` comes first (file order among equals).
+
+    Raises:
+        InputError: the data dependencies form a cycle.
+    """
+    pos = {n.id: i for i, n in enumerate(nodes)}
+    indeg = [0] * len(nodes)
+    users: list[list[int]] = [[] for _ in nodes]
+    for i, n in enumerate(nodes):
+        for d in set(n.data_deps):
+            j = pos.get(d)
+            if j is None:
+                roles["dangling-data-dep"] += 1
+                continue
+            indeg[i] += 1
+            users[j].append(i)
+    ready = [i for i, k in enumerate(indeg) if k == 0]
+    heapq.heapify(ready)
+    out: list[Any] = []
+    while ready:
+        i = heapq.heappop(ready)
+        out.append(nodes[i])
+        for u in users[i]:
+            indeg[u] -= 1
+            if indeg[u] == 0:
+                heapq.heappush(ready, u)
+    if len(out) != len(nodes):
+        stuck = next(nodes[i].id for i, k in enumerate(indeg) if k > 0)
+        raise InputError(f"data_deps form a cycle (through node {stuck})", file=path)
+    return out
+
+
+def process_groups(nodes: list[Any], path: str) -> dict[str, tuple[int, ...]]:
+    """``pg_name`` -> ranks from the ``process_group:init`` metadata node (empty: world)."""
+    out: dict[str, tuple[int, ...]] = {}
+    for n in nodes:
+        if n.name != "process_group:init":
+            continue
+        raw = n.inputs.values if n.HasField("inputs") else ""
+        items: Any = None
+        for parse in (lambda s: json.loads(s[2:-2]), json.loads, ast.literal_eval):
+            try:
+                items = parse(raw)
+                break
+            except (ValueError, SyntaxError):
+                continue
+        if isinstance(items, list) and items and isinstance(items[0], str):
+            items = json.loads(items[0])
+        if not isinstance(items, list):
+            raise InputError(
+                "process_group:init: inputs.values is not a list of process groups",
+                file=path,
+                field=f"node {n.id}",
+            )
+        for pg in items:
+            if isinstance(pg, dict) and "pg_name" in pg:
+                out[str(pg["pg_name"])] = tuple(int(r) for r in pg.get("ranks") or [])
+    return out
+
+
+def foreign_program(
+    rank: int, nodes: list[Any], world: int, path: str, roles: Counter[str]
+) -> Program:
+    """A Program from a Chakra file written by another tool (see the module docstring).
+
+    Raises:
+        InputError: a cycle, or a collective type commsim does not model.
+    """
+    prog = Program(rank=rank)
+    cpu = {n.id: bool(attrs(n).get("is_cpu_op", False)) for n in nodes}
+    pgs = process_groups(nodes, path)
+    id_map: dict[int, int] = {}
+    for n in data_order(nodes, path, roles):
+        a = attrs(n)
+        deps = sorted({id_map[d] for d in n.data_deps if d in id_map})
+        common: dict[str, Any] = {"name": n.name or f"node{n.id}", "deps": deps}
+        if n.type == COLL and not cpu[n.id] and "comm_type" in a:
+            id_map[n.id] = _collective(prog, n, a, world, pgs, path, common)
+            roles["collective"] += 1
+        elif n.type in (SEND, RECV):
+            id_map[n.id] = _p2p(prog, n, a, common)
+            roles["send" if n.type == SEND else "recv"] += 1
+        else:
+            id_map[n.id] = _compute(prog, n, a, cpu, roles, common)
+    return prog
+
+
+def _collective(
+    prog: Program,
+    n: Any,
+    a: dict[str, Any],
+    world: int,
+    pgs: dict[str, tuple[int, ...]],
+    path: str,
+    common: dict[str, Any],
+) -> int:
+    """A GPU ``COMM_COLL_NODE``: its group from ``pg_name``, else the world."""
+    code = int(a["comm_type"])
+    if code not in _CODE_COLL:
+        raise InputError(
+            f"collective type {COLL_TYPES[code]} is not modelled",
+            file=path,
+            field=f"node {n.id}.comm_type",
+        )
+    group = tuple(range(world))
+    pg = a.get("pg_name")
+    if pg is not None and pgs.get(str(pg)):
+        group = pgs[str(pg)]
+    return prog.collective(
+        op=_CODE_COLL[code],
+        group=group,
+        size_B=float(a.get("comm_size", 0)),
+        stream="comm",
+        category="comm",
+        **common,
+    )
+
+
+def _p2p(prog: Program, n: Any, a: dict[str, Any], common: dict[str, Any]) -> int:
+    """A send (its dependents go on once it is issued) or a receive, each on its own stream."""
+    size = float(a.get("comm_size", 0))
+    tag = int(a.get("comm_tag", 0))
+    if n.type == RECV:
+        peer = int(a.get("comm_src", -1))
+        return prog.recv(
+            peer=peer, size_B=size, tag=tag, stream=f"recv.{n.id}", category="p2p", **common
+        )
+    peer = int(a.get("comm_dst", -1))
+    prog.send(peer=peer, size_B=size, tag=tag, stream=f"send.{n.id}", category="p2p", **common)
+    # dependents go on once the send is issued (ASTRA-sim's sends do not block)
+    return prog.compute(
+        f"{common['name']}.issued",
+        duration_s=0.0,
+        deps=common["deps"],
+        stream=f"send.{n.id}.issue",
+        category="p2p",
+    )
+
+
+def _compute(
+    prog: Program,
+    n: Any,
+    a: dict[str, Any],
+    cpu: dict[int, bool],
+    roles: Counter[str],
+    common: dict[str, Any],
+) -> int:
+    """A compute node (CPU or GPU); CPU nodes nested in a CPU parent run in zero time; CPU-side
+    collectives and node types commsim does not model are zero-length nodes."""
+    on_cpu = cpu[n.id]
+    if n.type == COLL:
+        roles["chakra-cpu-comm-node"] += 1
+    elif n.type != COMP:
+        roles[f"chakra-node-type-{n.type}"] += 1
+    dur: float | None = n.duration_micros * 1e-6
+    if on_cpu and any(d != n.id and cpu.get(d, False) for d in n.ctrl_deps):
+        dur = 0.0
+        roles["nested-cpu-op"] += 1
+    elif n.type == COMP and not n.duration_micros and int(a.get("num_ops", 0)) > 0:
+        dur = None  # only FLOPs: the cost model decides
+    if n.type != COMP:
+        dur = 0.0
+    return prog.compute(
+        duration_s=dur,
+        flops=float(a.get("num_ops", 0)),
+        bytes_accessed_B=float(a.get("tensor_size", 0)),
+        stream="cpu" if on_cpu else "compute",
+        category="other",
+        **common,
+    )

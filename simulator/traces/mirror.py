@@ -1,0 +1,55 @@
+"""Stand-ins for ranks a trace directory does not hold (``--mirror-ranks``).
+
+People often share rank 0's trace only. To replay it, every missing rank is assumed to do
+what a given rank did: same compute, same collectives in the same order and sizes. Groups
+are translated to the missing rank: a group that already holds it stays; a group of
+consecutive ranks becomes the block of the same size that holds it (``[0..63]`` of rank 0
+becomes ``[64..127]`` for rank 100); any other group cannot be mirrored and is refused, as are
+point-to-point ops (whose peers a mirror cannot know).
+"""
+
+from __future__ import annotations
+
+import copy
+
+from simulator.core.errors import InputError
+from simulator.traces.timeline import StepTimeline
+
+
+def _translate(group: tuple[int, ...], rank: int, world: int, path: str) -> tuple[int, ...]:
+    if rank in group or not group:
+        return group
+    g = len(group)
+    first = group[0]
+    if group == tuple(range(first, first + g)) and first % g == 0 and world % g == 0:
+        base = rank // g * g
+        return tuple(range(base, base + g))
+    raise InputError(
+        f"cannot mirror a collective over ranks {list(group)} onto rank {rank} "
+        "(not a block of consecutive ranks); share every rank's trace instead",
+        file=path,
+    )
+
+
+def mirror_timelines(
+    src: list[StepTimeline], rank: int, world: int, path: str
+) -> list[StepTimeline]:
+    """``src`` (a given rank's step timelines) re-labelled as rank ``rank``.
+
+    Raises:
+        InputError: a point-to-point op, or a group that cannot be translated.
+    """
+    out = []
+    for tl in src:
+        new = copy.deepcopy(tl)
+        new.rank = rank
+        for c in new.comms:
+            if c.op in ("send", "recv"):
+                raise InputError(
+                    f"cannot mirror rank {tl.rank}'s {c.op} onto missing rank {rank} (peers "
+                    "unknown); share every rank's trace instead",
+                    file=path,
+                )
+            c.group = _translate(c.group, rank, world, path)
+        out.append(new)
+    return out

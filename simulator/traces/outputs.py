@@ -1,0 +1,26 @@
+"""``commsim replay --out DIR``: the replay's timeline, tables and plots, as ``run --out``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+MARKER = ".commsim-output"  # the same marker as ``commsim run --out`` (simulator/cli/run.py)
+MARKER_TEXT = "written by commsim replay; files here may be overwritten by the next run\n"
+
+
+def write_replay_outputs(out: Path, result: Any, payload: dict[str, Any]) -> None:
+    """Write ``result.json`` (the replay's comparison), the tables, ``timeline.json`` and the
+    timeline and link plots of the simulated steps into ``out`` (marker first)."""
+    from simulator.report.plots import plot_links, plot_timeline
+    from simulator.report.tables import write_tables
+    from simulator.report.timeline import write_timeline
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text(MARKER_TEXT)
+    (out / "result.json").write_text(json.dumps(payload, indent=2, default=str))
+    write_tables(result, out)
+    write_timeline(result, out / "timeline.json")
+    plot_timeline(result, out / "timeline.png")
+    plot_links(result, out / "links.png")
