@@ -18,7 +18,6 @@ LEFT: dict[str, set[str]] = {
     "simulator/collectives/backend.py": {"parse_backend"},
     "simulator/measure/calibrate.py": {"fit_profile"},
     "simulator/measure/rig.py": {"plan_rig"},
-    "simulator/report/timeline.py": {"chrome_trace"},
     "simulator/topology/builders/cluster.py": {"two_datacenters"},
     "simulator/topology/builders/fabrics.py": {"attach_fabric"},
     "simulator/traces/cpu.py": {"_one_step", "_add_comm"},

@@ -154,3 +154,18 @@ def test_routes_stable_across_processes_and_hash_seeds() -> None:
     topo = load_topology("dgx-a100-8node")
     here = [list(topo.route(s, (s * 37 + 20) % 64, key=s % 5)) for s in range(64)]
     assert outs[0] == here  # this process runs under a different (random) hash seed
+
+
+def test_distance_cache_eviction_keeps_routes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A router whose distance-block cache holds one block routes exactly as one that keeps
+    them all (evicted blocks are recomputed, never approximated)."""
+    import simulator.topology.routing as routing
+
+    pairs = [(i, (i * 389 + 7) % 1024) for i in range(0, 1024, 3)]
+    pairs += [(b, a) for a, b in pairs]
+    full = load_topology("fat-tree-1024")
+    want = [full.route(a, b, a % 4) for a, b in pairs]
+    monkeypatch.setattr(routing, "_CACHE_BYTES", 1)
+    small = load_topology("fat-tree-1024")
+    assert [small.route(a, b, a % 4) for a, b in pairs] == want
+    assert len(small._router._blocks) == 1  # type: ignore[union-attr]

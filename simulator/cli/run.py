@@ -158,7 +158,7 @@ def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[dict[
             backend=backend,
             fidelity=fidelity,
             compute_model=built.compute_model,
-            record=out is not None,
+            record="timelines" if out is not None else False,  # --out writes no flows table
         )
     except WorkloadError as err:
         raise InputError(f"workload cannot run: {err}", file=str(args.scenario)) from err

@@ -16,6 +16,7 @@ from simulator.collectives.choice import Choice, check_group, resolve
 from simulator.collectives.flows import FlowPlanner
 from simulator.core.vocab import Algorithm, CollectiveOp, coerce
 from simulator.topology import Topology
+from simulator.topology.linkclass import LinkClasses, link_classes
 
 #: Key of a resolved collective: ``(op, group, size_B, algorithm asked, channels, root)``.
 ChoiceKey = tuple[CollectiveOp, tuple[int, ...], float, Algorithm, int | None, int]
@@ -39,6 +40,7 @@ class SimContext:
         self._epoch = topology.routing_epoch
         self._planner: FlowPlanner | None = None
         self._choices: dict[ChoiceKey, Choice] = {}
+        self._link_classes: LinkClasses | None = None
 
     def _fresh(self) -> None:
         if self.topology.routing_epoch != self._epoch:  # routes changed: nothing cached holds
@@ -53,6 +55,13 @@ class SimContext:
         if self._planner is None:
             self._planner = FlowPlanner(self.topology, self.profile)
         return self._planner
+
+    @property
+    def link_classes(self) -> LinkClasses:
+        """The topology's link classes and tiers (built once; routing does not change them)."""
+        if self._link_classes is None:
+            self._link_classes = link_classes(self.topology)
+        return self._link_classes
 
     def choose(
         self,

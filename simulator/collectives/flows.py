@@ -26,6 +26,7 @@ from simulator.collectives.backend import BackendProfile, ProtocolProfile
 from simulator.collectives.schedule import Transfer
 from simulator.core.arrays import FloatArray
 from simulator.topology import LinkKind, Topology
+from simulator.topology.routing import Ecmp
 
 _KIND_ORDER = (
     LinkKind.NVLINK,
@@ -102,6 +103,10 @@ class FlowPlanner:
         """The :class:`PathInfo` of ``src -> dst`` on ``channel`` (cached)."""
         key = (src, dst, channel)
         info = self._cache.get(key)
+        if info is None and channel and self.topology.ecmp is Ecmp.DMODK:
+            info = self._cache.get((src, dst, 0))  # D-mod-K routes ignore the channel
+            if info is not None:
+                self._cache[key] = info
         if info is None:
             links = self.topology.route(src, dst, channel)
             if links:
@@ -121,7 +126,12 @@ class FlowPlanner:
     def plan(self, transfers: Iterable[Transfer]) -> PlannedFlows:
         """Route every transfer (zero-byte and self transfers are kept; they cost latency)."""
         ts = tuple(transfers)
-        paths = tuple(self.path(t.src, t.dst, t.channel) for t in ts)
+        cache = self._cache
+        missing = {(t.src, t.dst, t.channel) for t in ts} - cache.keys()
+        # route in destination order: the router's distance blocks are per destination
+        for src, dst, ch in sorted(missing, key=lambda k: (k[1], k[0], k[2])):
+            self.path(src, dst, ch)
+        paths = tuple(cache[(t.src, t.dst, t.channel)] for t in ts)
         payload = np.array([t.size_B for t in ts], dtype=float)
         wire = payload * np.array([p.wire_factor for p in paths], dtype=float)
         return PlannedFlows(ts, paths, wire, payload)

@@ -37,7 +37,7 @@ from simulator.collectives.choice import Choice
 from simulator.collectives.context import SimContext
 from simulator.collectives.flows import PlannedFlows
 from simulator.collectives.schedule import Phase, pipeline
-from simulator.core.arrays import FloatArray
+from simulator.core.arrays import FloatArray, IntArray
 from simulator.core.errors import InputError
 from simulator.core.vocab import Algorithm, CollectiveOp, Fidelity, coerce
 from simulator.network import Fabric, FlowSpec
@@ -362,15 +362,22 @@ def run_alone(
     channels: int | None = None,
     record: bool = True,
     record_timeline: bool = False,
+    link_group: IntArray | None = None,
 ) -> tuple[Transport, RunInfo]:
     """One collective alone on a fresh environment and fabric, started at ``t = 0``.
 
     Returns the transport (its ``env.now`` is the duration; its fabric holds the per-link
     statistics, with ``record`` the flow records, with ``record_timeline`` the load timeline)
-    and the :class:`RunInfo`.
+    and the :class:`RunInfo`. ``link_group``: see :class:`~simulator.network.Fabric`.
     """
     env = simpy.Environment()
-    fabric = Fabric(env, ctx.topology.capacity_Bps, record=record, record_timeline=record_timeline)
+    fabric = Fabric(
+        env,
+        ctx.topology.capacity_Bps,
+        record=record,
+        record_timeline=record_timeline,
+        link_group=link_group,
+    )
     tr = Transport(ctx, env, fabric, fidelity, chunks)
     proc = env.process(
         tr.collective(op, group, size_B, algo, root=root, tag=tag, channels=channels)

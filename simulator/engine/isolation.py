@@ -47,6 +47,13 @@ def coll_key(op: Collective, group: tuple[int, ...]) -> CollKey:
     return (op.op.value, group, float(op.size_B), str(op.algo), int(op.root))
 
 
+_EMPTY_TL: tuple[FloatArray, IntArray, FloatArray] = (
+    np.zeros(0),
+    np.zeros(0, dtype=np.intp),
+    np.zeros(0),
+)
+
+
 @dataclass(slots=True)
 class LoneRun:
     """One collective alone on an empty fabric, started at ``t = 0``.
@@ -62,14 +69,23 @@ class LoneRun:
     peak: FloatArray
     records: list[FlowRecord]
     timeline: tuple[FloatArray, IntArray, FloatArray]
+    class_timeline: tuple[FloatArray, IntArray, FloatArray] = field(
+        default_factory=lambda: _EMPTY_TL
+    )
 
 
-def lone_run(transport: Transport, key: CollKey, record: bool, tag: str) -> LoneRun:
+def lone_run(
+    transport: Transport, key: CollKey, record: bool, tag: str, *, flows: bool | None = None
+) -> LoneRun:
     """Run collective ``key`` alone on a fresh environment and fabric; see :class:`LoneRun`.
 
     It runs on ``transport``'s context and fidelity (the same routes and resolved collectives).
+    ``record`` keeps the load timelines (per link and per link class); ``flows`` (default:
+    ``record``) the flow records too.
     """
     op, group, size_B, algo, root = key
+    keep_flows = record if flows is None else record and flows
+    groups = transport.ctx.link_classes.of_link if record else None
     tr, info = run_alone(
         transport.ctx,
         op,
@@ -80,27 +96,30 @@ def lone_run(transport: Transport, key: CollKey, record: bool, tag: str) -> Lone
         chunks=transport.chunks,
         root=root,
         tag=tag,
-        record=record,
+        record=keep_flows,
         record_timeline=record,
+        link_group=groups,
     )
+    duration_s = float(tr.env.now)
+    # the fabric retires the emptied links in one more wake-up at the same instant: let it
+    # run, so that the timelines end with those links back at load 0
+    tr.env.run()
     fabric = tr.fabric
     bytes_B = tr.link_bytes_B()
     busy = np.asarray(fabric.link_busy_s, dtype=float)
     peak = np.asarray(fabric.link_peak_util, dtype=float)
     used = np.flatnonzero((bytes_B > 0) | (busy > 0) | (peak > 0))
     return LoneRun(
-        duration_s=float(tr.env.now),
+        duration_s=duration_s,
         algo=info.algo,
         links=used,
         bytes_B=bytes_B[used],
         busy_s=busy[used],
         peak=peak[used],
-        records=list(fabric.records) if record else [],
+        records=list(fabric.records) if keep_flows else [],
         timeline=fabric.timeline_arrays() if record else _EMPTY_TL,
+        class_timeline=fabric.group_timeline_arrays() if groups is not None else _EMPTY_TL,
     )
-
-
-_EMPTY_TL = (np.zeros(0), np.zeros(0, dtype=np.intp), np.zeros(0))
 
 
 @dataclass(slots=True)
@@ -136,11 +155,27 @@ class Isolation:
                 )
         return out
 
-    def timeline(self) -> tuple[FloatArray, IntArray, FloatArray]:
-        """Per-link load changes of every replay, shifted (unsorted)."""
-        parts = [
-            (self.runs[k].timeline, t0) for t0, k in self.uses if len(self.runs[k].timeline[0])
-        ]
+    def class_timeline(self) -> tuple[FloatArray, IntArray, FloatArray]:
+        """Per-class load changes ``(time_s, class, delta_Bps)`` of every replay, shifted
+        (unsorted)."""
+        return self._shifted("class_timeline", None)
+
+    def timeline(self, links: IntArray | None = None) -> tuple[FloatArray, IntArray, FloatArray]:
+        """Per-link load changes of every replay, shifted (unsorted); only rows of ``links``
+        when given."""
+        return self._shifted("timeline", links)
+
+    def _shifted(
+        self, attr: str, links: IntArray | None
+    ) -> tuple[FloatArray, IntArray, FloatArray]:
+        own: dict[CollKey, tuple[FloatArray, IntArray, FloatArray]] = {}
+        for key, run in self.runs.items():
+            tl = run.class_timeline if attr == "class_timeline" else run.timeline
+            if links is not None and len(tl[0]):
+                keep = np.isin(tl[1], links)
+                tl = (tl[0][keep], tl[1][keep], tl[2][keep])
+            own[key] = tl
+        parts = [(own[k], t0) for t0, k in self.uses if len(own[k][0])]
         if not parts:
             return _EMPTY_TL
         return (

@@ -78,6 +78,12 @@ class StepResult:
     _isolation: Isolation | None = None
     _ops: pd.DataFrame | None = None
     _flows: pd.DataFrame | None = None
+    _class_timeline: tuple[FloatArray, IntArray, FloatArray] | None = None
+    _class_labels: tuple[str, ...] = ()
+    _class_capacity_Bps: FloatArray | None = None
+    _records_merged: bool = False
+    _timeline_merged: bool = False
+    _class_merged: bool = False
 
     @property
     def ops(self) -> pd.DataFrame:
@@ -97,33 +103,71 @@ class StepResult:
     @property
     def flow_records(self) -> list[FlowRecord]:
         """Raw flow records (``start_s, end_s, size_B, links, tag, src, dst, latency_s``),
-        in order of start time; includes the replays of isolated collectives."""
-        self._merge_isolated()
+        in order of start time; includes the replays of isolated collectives. Empty unless
+        simulated with ``record=True`` (``"timelines"`` keeps none)."""
+        if not self._records_merged:
+            self._records_merged = True
+            if self._isolation is not None:
+                recs = self._flow_records + self._isolation.records()
+                recs.sort(key=lambda r: r.start_s)  # stable: ties keep fabric order first
+                self._flow_records = recs
         return self._flow_records
 
     @property
     def link_timeline(self) -> tuple[FloatArray, IntArray, FloatArray] | None:
         """The fabric's per-link load changes ``(time_s, link, load_Bps)`` (piecewise
         constant, time-ordered), or None when simulated with ``record=False``."""
-        self._merge_isolated()
+        if not self._timeline_merged:
+            self._timeline_merged = True
+            if self._isolation is not None and self._link_timeline is not None:
+                self._link_timeline = _merge_rows(self._link_timeline, self._isolation.timeline())
         return self._link_timeline
 
-    def _merge_isolated(self) -> None:
-        """Fold the replayed isolated collectives into records and timeline (once)."""
-        iso = self._isolation
-        if iso is None:
-            return
-        self._isolation = None
-        recs = self._flow_records + iso.records()
-        recs.sort(key=lambda r: r.start_s)  # stable: ties keep fabric order first
-        self._flow_records = recs
-        extra = iso.timeline()
-        if self._link_timeline is not None and len(extra[0]):
-            t, lk, load = (
-                np.concatenate(pair) for pair in zip(self._link_timeline, extra, strict=True)
-            )
-            order = np.argsort(t, kind="stable")
-            self._link_timeline = (t[order], lk[order], load[order])
+    @property
+    def has_link_timeline(self) -> bool:
+        """Whether the per-link load timeline was kept (``record=True``), without merging it."""
+        return self._link_timeline is not None
+
+    def link_timeline_of(
+        self, link_ids: list[int]
+    ) -> tuple[FloatArray, IntArray, FloatArray] | None:
+        """:attr:`link_timeline` restricted to ``link_ids`` (without building the rest)."""
+        tl = self._link_timeline
+        if tl is None or self._timeline_merged or self._isolation is None:
+            tl = self.link_timeline
+            if tl is None:
+                return None
+            keep = np.isin(tl[1], link_ids)
+            return tl[0][keep], tl[1][keep], tl[2][keep]
+        keep = np.isin(tl[1], link_ids)
+        own = (tl[0][keep], tl[1][keep], tl[2][keep])
+        return _merge_rows(own, self._isolation.timeline(np.asarray(link_ids, dtype=np.intp)))
+
+    @property
+    def link_class_labels(self) -> tuple[str, ...]:
+        """Names of the link classes (``"infiniband t1->t2"``, see
+        :mod:`simulator.topology.linkclass`); empty when simulated with ``record=False``."""
+        return self._class_labels
+
+    @property
+    def link_class_capacity_Bps(self) -> FloatArray:
+        """Summed capacity of each link class's links, B/s (utilisation = load / this)."""
+        return self._class_capacity_Bps if self._class_capacity_Bps is not None else np.zeros(0)
+
+    @property
+    def link_class_timeline(self) -> tuple[FloatArray, IntArray, FloatArray] | None:
+        """Summed load of each link class ``(time_s, class, load_Bps)``: piecewise constant,
+        time-ordered, every class at 0 before its first row; replays of isolated collectives
+        included. None when simulated with ``record=False``."""
+        if self._class_timeline is None:
+            return None
+        if not self._class_merged:
+            self._class_merged = True
+            t, c, d = self._class_timeline
+            if self._isolation is not None:
+                t, c, d = _merge_rows((t, c, d), self._isolation.class_timeline())
+            self._class_timeline = (t, c, _levels(c, d, len(self._class_labels)))
+        return self._class_timeline
 
     def busiest_links(self, k: int = 5) -> pd.DataFrame:
         """The ``k`` links with the highest mean utilisation (ties: lower link id first)."""
@@ -216,6 +260,7 @@ def build_result(
     fabric = transport.fabric
     bytes_B, busy_s, peak = _link_stats(transport, isolation)
     links = links_table(transport.ctx.topology, bytes_B, busy_s, peak, makespan, steps)
+    classes = transport.ctx.link_classes
     return StepResult(
         step_time_s=makespan / steps,
         compute_s=crit.compute_s,
@@ -239,7 +284,31 @@ def build_result(
         _flow_records=list(fabric.records) if record else [],
         _link_timeline=fabric.timeline_arrays() if record else None,
         _isolation=isolation if record and isolation is not None and isolation.uses else None,
+        _class_timeline=fabric.group_timeline_arrays() if record else None,
+        _class_labels=classes.labels if record else (),
+        _class_capacity_Bps=classes.capacity_Bps if record else None,
     )
+
+
+def _merge_rows(
+    a: tuple[FloatArray, IntArray, FloatArray], b: tuple[FloatArray, IntArray, FloatArray]
+) -> tuple[FloatArray, IntArray, FloatArray]:
+    """Rows of ``a`` then ``b``, stably sorted by time (``a`` first at equal times)."""
+    if not len(b[0]):
+        return a
+    t, lk, v = (np.concatenate(pair) for pair in zip(a, b, strict=True))
+    order = np.argsort(t, kind="stable")
+    return t[order], lk[order], v[order]
+
+
+def _levels(group: IntArray, delta: FloatArray, n: int) -> FloatArray:
+    """Per row, the running sum of ``delta`` within its ``group`` (rows in time order)."""
+    out = np.zeros(delta.size)
+    for g in range(n):
+        rows = np.flatnonzero(group == g)
+        if rows.size:
+            out[rows] = np.maximum(np.cumsum(delta[rows]), 0.0)  # no negative round-off
+    return out
 
 
 def _by_category(

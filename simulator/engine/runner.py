@@ -22,6 +22,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Hashable
 from functools import partial
+from typing import Literal
 
 import simpy
 
@@ -52,7 +53,7 @@ def simulate(
     backend: BackendProfile | str = "nccl",
     fidelity: Fidelity | str = "flow",
     compute_model: ComputeModel | None = None,
-    record: bool = True,
+    record: bool | Literal["timelines"] = True,
     chunks: int = 1,
     isolate: bool = True,
 ) -> StepResult:
@@ -66,7 +67,11 @@ def simulate(
         fidelity: ``"analytical"``, ``"flow"`` or ``"chunk"`` (see :mod:`simulator.collectives`).
         compute_model: seconds of a :class:`Compute` op that has no ``duration_s``.
         record: keep per-flow records (the ``flows`` table) and the per-link load timeline
-            (for timeline counters); op times and per-link totals are always kept.
+            (for timeline counters); op times and per-link totals are always kept. With
+            ``record`` the summed load of every link class and tier is kept too
+            (:attr:`StepResult.link_class_timeline`). ``"timelines"``: the timelines without
+            the flow records (what ``run --out`` needs, at a cost that does not grow with the
+            number of flows).
         chunks: pipelining chunks per collective, passed to the transport.
         isolate: run each distinct isolated collective (one whose links no other traffic can
             use, see :mod:`simulator.engine.isolation`) once and replay it; exact, and much
@@ -92,10 +97,16 @@ def simulate(
     plan = build_plan(workload, topology.num_ranks)
     durations = _compute_durations(plan, compute_model)
     env = simpy.Environment()
-    fabric = Fabric(env, topology.capacity_Bps, record=record, record_timeline=record)
+    flows = record is True
+    record = bool(record)
+    groups = ctx.link_classes.of_link if record else None
+    fabric = Fabric(
+        env, topology.capacity_Bps, record=flows, record_timeline=record, link_group=groups
+    )
     transport = Transport(ctx, env, fabric, fid, chunks)
     iso = Isolation(isolated=find_isolated(plan, ctx) if isolate else set())
     runner = _Runner(plan, transport, durations, iso, record)
+    runner.record_flows = flows
     runner.run()
     return build_result(
         workload=workload,
@@ -147,6 +158,7 @@ class _Runner:
         self.durations = durations
         self.iso = isolation
         self.record = record
+        self.record_flows = record
         n = len(plan)
         self.times = OpTimes.empty(n)
         self.waits = list(plan.waits)
@@ -252,7 +264,9 @@ class _Runner:
             if key in self.iso.isolated:
                 run = self.iso.runs.get(key)
                 if run is None:
-                    run = lone_run(self.transport, key, self.record, first.name)
+                    run = lone_run(
+                        self.transport, key, self.record, first.name, flows=self.record_flows
+                    )
                     self.iso.runs[key] = run
                 self.iso.uses.append((now, key))
                 ev = self.env.timeout(run.duration_s)

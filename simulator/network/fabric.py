@@ -120,6 +120,16 @@ class Fabric:
         incremental: recompute only the touched components (default). ``False`` recomputes
             every draining flow in one solve at every settle: same rates up to round-off,
             slower; kept as a test oracle.
+        aggregate: carry flows of one ``start_many`` call that are identical (same links,
+            size, latency and cap) as one weighted flow: max-min fairness gives identical
+            flows identical rates, so their completion times are the same up to round-off
+            (the sums over a link's flows are grouped differently). Completion events,
+            records and per-link bytes are still per flow. ``None`` (default): only when
+            ``record`` is off (the flows table keeps one sequence number per flow); ``False``
+            is the exact mode kept as a test oracle.
+        link_group: optional group index per link id (e.g. link class and tier): keep the
+            summed load of every group as it changes (:meth:`group_timeline_arrays`); costs a
+            few rows per settle, nothing per flow.
 
     Statistics (numpy arrays per link id, updated as the simulation runs):
         ``link_bytes_B`` bytes of completed flows that crossed the link; ``link_busy_s`` time
@@ -138,6 +148,8 @@ class Fabric:
         *,
         record_timeline: bool = False,
         incremental: bool = True,
+        link_group: npt.ArrayLike | None = None,
+        aggregate: bool | None = None,
     ) -> None:
         cap = np.array(capacity_Bps, dtype=np.float64)
         if cap.ndim != 1:
@@ -149,7 +161,18 @@ class Fabric:
         self._n_links = int(cap.size)
         self._record = record
         self._incremental = incremental
-        self._stats = LinkStats(cap, record_timeline)
+        self._aggregate = (not record) if aggregate is None else aggregate
+        #: flows started so far (each flow of an aggregated group counts)
+        self.flows_started = 0
+        # seq -> (spec, slot) of the identical flows carried by seq besides its own
+        self._merged: dict[int, list[tuple[FlowSpec, int]]] = {}
+        self._weighted = False  # some flow stands for several
+        groups = None
+        if link_group is not None:
+            groups = np.asarray(link_group, dtype=np.intp)
+            if groups.shape != cap.shape or (groups.size and groups.min() < 0):
+                raise ValueError("Fabric: link_group needs one index >= 0 per link")
+        self._stats = LinkStats(cap, record_timeline, groups)
         self.records: list[FlowRecord] = []
         #: number of settles (instants handled) and of component recomputations so far
         self.settles = 0
@@ -162,6 +185,7 @@ class Fabric:
         self._group: list[_Group | None] = []
         self._slot: list[int] = []
         self._size = np.zeros(0)
+        self._weight = np.zeros(0)
         self._inc_start = np.zeros(0, dtype=np.intp)  # flow's links: _inc_links[start:start+len]
         self._inc_len = np.zeros(0, dtype=np.intp)
         self._inc_links = np.zeros(256, dtype=np.intp)
@@ -255,6 +279,12 @@ class Fabric:
         """
         return self._stats.timeline_arrays()
 
+    def group_timeline_arrays(self) -> tuple[FloatArray, IntArray, FloatArray]:
+        """Summed load changes per link group ``(time_s, group, delta_Bps)`` (needs
+        ``link_group``): from ``time_s`` on, the group's load changes by ``delta_Bps``.
+        Rows are in time order; every group starts at load 0."""
+        return self._stats.group_timeline_arrays()
+
     @property
     def num_components(self) -> int:
         """Groups of draining flows currently recomputed independently (diagnostics)."""
@@ -272,6 +302,28 @@ class Fabric:
     # ------------------------------------------------------------------ submission
     def _submit(self, specs: list[FlowSpec], group: _Group) -> None:
         """Register ``specs`` (all started now, reported to ``group``); validate them first."""
+        self.flows_started += len(specs)
+        slots: list[int] = list(range(len(specs)))
+        merged: list[list[tuple[FlowSpec, int]]] = []
+        if self._aggregate and len(specs) > 1:
+            rep_of: dict[tuple[tuple[int, ...], float, float, float], int] = {}
+            reps: list[FlowSpec] = []
+            slots = []
+            for i, spec in enumerate(specs):
+                key = (spec.links, spec.size_B, spec.latency_s, spec.max_rate_Bps)
+                j = rep_of.get(key)
+                if j is None:
+                    rep_of[key] = len(reps)
+                    reps.append(spec)
+                    slots.append(i)
+                    merged.append([])
+                else:
+                    merged[j].append((spec, i))
+            if len(reps) < len(specs):
+                specs = reps
+                group.pending = len(reps)
+            else:
+                merged = []
         links_of = [spec.links for spec in specs]
         top = max((max(links) for links in links_of if links), default=-1)
         if top >= self._n_links:
@@ -288,8 +340,14 @@ class Fabric:
         self._start_t.extend([now] * n)
         self._state.extend([_WAITING] * n)
         self._group.extend([group] * n)
-        self._slot.extend(range(n))
+        self._slot.extend(slots)
         self._size[seq0 : seq0 + n] = [spec.size_B for spec in specs]
+        self._weight[seq0 : seq0 + n] = 1.0
+        for k, extra in enumerate(merged):
+            if extra:
+                self._merged[seq0 + k] = extra
+                self._weight[seq0 + k] = 1.0 + len(extra)
+                self._weighted = True
         self._maxr[seq0 : seq0 + n] = [spec.max_rate_Bps for spec in specs]
         lens = list(map(len, links_of))
         pos = self._inc_used
@@ -302,7 +360,7 @@ class Fabric:
         self._inc_start[seq0 : seq0 + n] = ends[:-1]
         self._inc_len[seq0 : seq0 + n] = lens
         self._inc_used = pos + total
-        self._in_flight += n
+        self._in_flight += n + sum(map(len, merged))
         joins = self._joins
         first = math.inf
         for seq, spec in enumerate(specs, seq0):
@@ -316,6 +374,7 @@ class Fabric:
             return np.concatenate([a, np.zeros(n - a.size)])
 
         self._size, self._maxr = grown(self._size), grown(self._maxr)
+        self._weight = grown(self._weight)
         self._rem, self._rate, self._end = grown(self._rem), grown(self._rate), grown(self._end)
         pad = np.zeros(n - self._inc_start.size, dtype=np.intp)
         self._inc_start = np.concatenate([self._inc_start, pad])
@@ -551,7 +610,12 @@ class Fabric:
         seq_arrays = [self._seqs(c) for c in comps]
         seqs = seq_arrays[0] if len(seq_arrays) == 1 else np.concatenate(seq_arrays)
         flow_idx, uniq, local = self._incidence(seqs)
-        rates = solve_incidence(flow_idx, local, seqs.size, self._cap[uniq], self._maxr[seqs])
+        weight = self._weight[seqs] if self._weighted else None
+        if weight is not None and bool((weight == 1.0).all()):
+            weight = None  # same arithmetic as an unaggregated fabric
+        rates = solve_incidence(
+            flow_idx, local, seqs.size, self._cap[uniq], self._maxr[seqs], weight
+        )
         self._rate[seqs] = rates
         with np.errstate(divide="ignore"):  # a starved flow (rate 0) waits for a change
             end = t + self._rem[seqs] / rates
@@ -566,7 +630,8 @@ class Fabric:
             )
             offset += arr.size
         if uniq.size:
-            load = np.bincount(local, weights=rates[flow_idx], minlength=uniq.size)
+            carried = rates if weight is None else rates * weight
+            load = np.bincount(local, weights=carried[flow_idx], minlength=uniq.size)
             self._stats.loads(t, uniq, load.astype(np.float64, copy=False))
 
     def _incidence(self, seqs: IntArray) -> tuple[IntArray, IntArray, IntArray]:
@@ -623,6 +688,26 @@ class Fabric:
             if self._record:
                 self.records.append(rec)
             self._in_flight -= 1
+            extra = self._merged.pop(seq, None)
+            group = self._group[seq]
+            if extra:
+                assert group is not None
+                for other, slot in extra:
+                    self._stats.add_bytes(other.links, other.size_B)
+                    group.results[slot] = FlowRecord(
+                        rec.start_s,
+                        t,
+                        other.size_B,
+                        other.links,
+                        other.tag,
+                        other.src,
+                        other.dst,
+                        other.latency_s,
+                        seq,
+                    )
+                    if self._record:
+                        self.records.append(group.results[slot])  # type: ignore[arg-type]
+                self._in_flight -= len(extra)
             group = self._group[seq]
             self._group[seq] = None
             assert group is not None

@@ -21,9 +21,17 @@ class LinkStats:
     Args:
         capacity_Bps: capacity per link, B/s (for utilisation).
         record_timeline: keep every load change for :meth:`timeline_arrays`.
+        link_group: optional group index (``0..G-1``) per link, e.g. its link class and tier:
+            the summed load of every group is then kept as it changes
+            (:meth:`group_timeline_arrays`), a few rows per settle whatever the flow count.
     """
 
-    def __init__(self, capacity_Bps: FloatArray, record_timeline: bool) -> None:
+    def __init__(
+        self,
+        capacity_Bps: FloatArray,
+        record_timeline: bool,
+        link_group: IntArray | None = None,
+    ) -> None:
         n = int(capacity_Bps.size)
         self._cap = capacity_Bps
         self._count = [0] * n
@@ -35,6 +43,12 @@ class LinkStats:
         self._tl_time: list[float] = []
         self._tl_links: list[IntArray] = []
         self._tl_load: list[FloatArray] = []
+        self._group = link_group
+        self._n_groups = int(link_group.max()) + 1 if link_group is not None and n else 0
+        self._cur = np.zeros(n) if link_group is not None else None
+        self._gt_time: list[float] = []
+        self._gt_group: list[IntArray] = []
+        self._gt_delta: list[FloatArray] = []
 
     def occupy(self, link: int, t: float) -> bool:
         """One more draining flow on ``link`` from time ``t``; True if the link was idle."""
@@ -66,6 +80,8 @@ class LinkStats:
             return
         util = load_Bps / self._cap[links]
         self._peak_util[links] = np.maximum(self._peak_util[links], util)
+        if self._cur is not None:
+            self._group_change(t, links, load_Bps)
         if self._record_timeline:
             self._tl_time.append(t)
             self._tl_links.append(links)
@@ -73,10 +89,25 @@ class LinkStats:
 
     def idle(self, t: float, links: list[int]) -> None:
         """From time ``t``, ``links`` carry nothing (timeline rows only)."""
+        if self._cur is not None and links:
+            ids = np.array(links, dtype=np.intp)
+            self._group_change(t, ids, np.zeros(ids.size))
         if self._record_timeline and links:
             self._tl_time.append(t)
             self._tl_links.append(np.array(sorted(links), dtype=np.intp))
             self._tl_load.append(np.zeros(len(links)))
+
+    def _group_change(self, t: float, links: IntArray, load_Bps: FloatArray) -> None:
+        """Record how the groups' summed loads change when ``links`` move to ``load_Bps``."""
+        assert self._cur is not None and self._group is not None
+        delta = load_Bps - self._cur[links]
+        self._cur[links] = load_Bps
+        per_group = np.bincount(self._group[links], weights=delta, minlength=self._n_groups)
+        changed = np.flatnonzero(per_group)
+        if changed.size:
+            self._gt_time.append(t)
+            self._gt_group.append(changed)
+            self._gt_delta.append(per_group[changed].astype(np.float64, copy=False))
 
     # ------------------------------------------------------------------ read-out
     def bytes_B(self) -> FloatArray:
@@ -105,4 +136,16 @@ class LinkStats:
             np.repeat(np.array(self._tl_time), sizes),
             np.concatenate(self._tl_links),
             np.concatenate(self._tl_load),
+        )
+
+    def group_timeline_arrays(self) -> tuple[FloatArray, IntArray, FloatArray]:
+        """``(time_s, group, delta_Bps)`` rows in time order: from ``time_s`` on, the summed
+        load of ``group`` changes by ``delta_Bps`` (empty without ``link_group``)."""
+        if not self._gt_time:
+            return np.zeros(0), np.zeros(0, dtype=np.intp), np.zeros(0)
+        sizes = [a.size for a in self._gt_group]
+        return (
+            np.repeat(np.array(self._gt_time), sizes),
+            np.concatenate(self._gt_group),
+            np.concatenate(self._gt_delta),
         )

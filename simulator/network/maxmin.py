@@ -96,6 +96,7 @@ def solve_incidence(
     n_flows: int,
     capacity_Bps: FloatArray,
     max_rate_Bps: FloatArray,
+    weight: FloatArray | None = None,
 ) -> FloatArray:
     """Progressive filling on a flattened incidence (the core of :func:`max_min_rates`).
 
@@ -105,6 +106,10 @@ def solve_incidence(
         n_flows: number of flows.
         capacity_Bps: capacity per link index, B/s (``>= 0``).
         max_rate_Bps: cap per flow, B/s (``>= 0``, ``inf`` = uncapped).
+        weight: per flow, how many identical flows it stands for (``None``: 1 each). A flow of
+            weight ``m`` loads each of its links ``m`` times its rate; its rate is that of
+            each of the ``m`` flows, which max-min fairness gives equal rates (they are
+            interchangeable, and the allocation is unique).
 
     Returns:
         rates per flow, B/s. Inputs are not validated here (callers do) and not modified.
@@ -119,9 +124,13 @@ def solve_incidence(
     share = np.empty(n_links, dtype=np.float64)
     flow_link_min = np.empty(n_flows, dtype=np.float64)
     link_nbr_min = np.empty(n_links, dtype=np.float64)
+    wt = None if weight is None else weight[fl]
     while fl.size:
         # Fair share of every link's remaining capacity among its unfrozen flows.
-        count = np.bincount(ln, minlength=n_links)
+        if wt is None:
+            count = np.bincount(ln, minlength=n_links)
+        else:
+            count = np.bincount(ln, weights=wt, minlength=n_links)
         share.fill(np.inf)
         np.divide(remaining, count, out=share, where=count > 0)
         share_inc = share[ln]
@@ -147,11 +156,14 @@ def solve_incidence(
             rates[fl] = np.inf
             break
         rates[frozen] = flow_min[frozen]
+        used = rates[fl[frozen_inc]]
+        if wt is not None:
+            used = used * wt[frozen_inc]
         with np.errstate(invalid="ignore"):  # inf - inf on links whose flows all froze at inf
-            remaining -= np.bincount(
-                ln[frozen_inc], weights=rates[fl[frozen_inc]], minlength=n_links
-            )
+            remaining -= np.bincount(ln[frozen_inc], weights=used, minlength=n_links)
         np.maximum(remaining, 0.0, out=remaining)
         keep = ~frozen_inc
         fl, ln = fl[keep], ln[keep]
+        if wt is not None:
+            wt = wt[keep]
     return rates

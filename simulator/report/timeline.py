@@ -13,6 +13,7 @@ Spec: "Trace Event Format" (Google Docs, id 1CvAClvFfyA5R-PhYUmn5OOQtYMH4h6I0nSs
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +45,49 @@ def chrome_trace(
     node uplinks, leaf-spine, spine-core, gateway, WAN) and the ``k_links`` busiest links of
     each (:func:`simulator.report.linktiers.tier_counter_events`).
     """
-    events: list[dict[str, Any]] = []
+    return {
+        "traceEvents": list(trace_events(result, k_links=k_links, bins=bins, topology=topology)),
+        **_trace_tail(result),
+    }
+
+
+def _trace_tail(result: StepResult) -> dict[str, Any]:
+    """The keys of the trace after ``traceEvents``."""
+    return {
+        "displayTimeUnit": "ms",
+        "otherData": {
+            "generator": "commsim",
+            "step_time_s": result.step_time_s,
+            "backend": result.backend,
+            "fidelity": result.fidelity,
+        },
+    }
+
+
+#: Ops converted to trace events per batch (bounds the row dicts alive at once).
+_BATCH = 8192
+
+
+def trace_events(
+    result: StepResult, *, k_links: int = 8, bins: int = 200, topology: Any = None
+) -> Iterator[dict[str, Any]]:
+    """The events of :func:`chrome_trace`, in order, one at a time."""
+    yield from _op_events(result)
+    yield from link_counter_events(result, k=k_links, bins=bins)
+    if topology is not None:
+        from simulator.report.linktiers import tier_counter_events
+
+        pid = max(result.simulated_ranks, default=0) + 2
+        yield from tier_counter_events(result, topology, k=k_links, bins=bins, pid=pid)
+
+
+def _op_events(result: StepResult) -> Iterator[dict[str, Any]]:
+    """Process and thread names, then one complete event per op."""
     ops = result.ops
     tids: dict[tuple[int, str], int] = {}
+    labels: dict[tuple[Any, ...], str] = {}  # op labels repeat: format each once
     for rank in result.simulated_ranks:
-        events.append(
+        yield (
             {
                 "ph": "M",
                 "name": "process_name",
@@ -57,7 +96,7 @@ def chrome_trace(
                 "args": {"name": f"rank {rank}"},
             }
         )
-        events.append(
+        yield (
             {
                 "ph": "M",
                 "name": "process_sort_index",
@@ -66,11 +105,11 @@ def chrome_trace(
                 "args": {"sort_index": rank},
             }
         )
-    for row in ops.to_dict(orient="records"):
+    for row in _op_rows(ops):
         key = (int(row["rank"]), str(row["stream"]))
         if key not in tids:
             tids[key] = sum(1 for k in tids if k[0] == key[0]) + 1
-            events.append(
+            yield (
                 {
                     "ph": "M",
                     "name": "thread_name",
@@ -82,11 +121,15 @@ def chrome_trace(
         name = str(row["name"])
         args: dict[str, Any] = {"id": int(row["id"]), "kind": str(row["kind"])}
         if row["kind"] != "compute":
-            label = f"{row['op']} {format_size(float(row['size_B']))}"
-            if row["group"]:
-                label += f" {_group_label(str(row['group']))}"
-            elif int(row["peer"]) >= 0:
-                label += f" {'->' if row['kind'] == 'send' else '<-'} {int(row['peer'])}"
+            what = (row["op"], row["size_B"], row["group"], row["peer"], row["kind"])
+            label = labels.get(what)
+            if label is None:
+                label = f"{row['op']} {format_size(float(row['size_B']))}"
+                if row["group"]:
+                    label += f" {_group_label(str(row['group']))}"
+                elif int(row["peer"]) >= 0:
+                    label += f" {'->' if row['kind'] == 'send' else '<-'} {int(row['peer'])}"
+                labels[what] = label
             name = f"{name} {label}"
             args.update(
                 op=str(row["op"]),
@@ -100,7 +143,7 @@ def chrome_trace(
             args["layer"] = int(row["layer"])
         if int(row["microbatch"]) >= 0:
             args["microbatch"] = int(row["microbatch"])
-        events.append(
+        yield (
             {
                 "ph": "X",
                 "name": name,
@@ -112,22 +155,27 @@ def chrome_trace(
                 "args": args,
             }
         )
-    events.extend(link_counter_events(result, k=k_links, bins=bins))
-    if topology is not None:
-        from simulator.report.linktiers import tier_counter_events
 
-        pid = max(result.simulated_ranks, default=0) + 2
-        events.extend(tier_counter_events(result, topology, k=k_links, bins=bins, pid=pid))
-    return {
-        "traceEvents": events,
-        "displayTimeUnit": "ms",
-        "otherData": {
-            "generator": "commsim",
-            "step_time_s": result.step_time_s,
-            "backend": result.backend,
-            "fidelity": result.fidelity,
-        },
-    }
+
+def _batches(events: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for ev in events:
+        batch.append(ev)
+        if len(batch) == _BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _op_rows(ops: Any) -> Iterator[dict[str, Any]]:
+    """``ops.to_dict(orient="records")``, a batch of rows at a time."""
+    keys = [str(c) for c in ops.columns]
+    for lo in range(0, len(ops), _BATCH):
+        part = ops.iloc[lo : lo + _BATCH]
+        cols = [part[c].tolist() for c in ops.columns]  # Python scalars, as to_dict gives
+        for values in zip(*cols, strict=True):
+            yield dict(zip(keys, values, strict=True))
 
 
 def link_utilisation_bins(
@@ -145,7 +193,7 @@ def link_utilisation_bins(
     width = span / bins
     out = np.zeros((len(link_ids), bins))
     cap = result.links.set_index("link")["capacity_Bps"]
-    tl = result.link_timeline
+    tl = result.link_timeline_of(link_ids)
     if tl is not None and len(tl[0]):
         t_all, l_all, load_all = tl
         for i, lid in enumerate(link_ids):
@@ -183,7 +231,7 @@ def link_counter_events(result: StepResult, *, k: int = 8, bins: int = 200) -> l
     """Counter events (``ph: "C"``) for the ``k`` busiest links that carried traffic."""
     busiest = result.busiest_links(k)
     busiest = busiest[busiest["bytes_B"] > 0]
-    if busiest.empty or not (result.flow_records or result.link_timeline is not None):
+    if busiest.empty or (not result.has_link_timeline and not result.flow_records):
         return []
     pid = max(result.simulated_ranks, default=0) + 1
     events: list[dict[str, Any]] = [
@@ -234,7 +282,14 @@ def write_timeline(
     """Write :func:`chrome_trace` as JSON to ``path``; return it."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    trace = chrome_trace(result, k_links=k_links, topology=topology)
+    # Streamed: the events are encoded a batch at a time (C encoder), never all held as
+    # dicts; the bytes are those of json.dumps(chrome_trace(...), separators=(",", ":")).
+    enc = json.JSONEncoder(separators=(",", ":")).encode
     with p.open("w", encoding="utf-8") as fh:
-        json.dump(trace, fh, separators=(",", ":"))
+        fh.write('{"traceEvents":[')
+        first = True
+        for batch in _batches(trace_events(result, k_links=k_links, topology=topology)):
+            fh.write(("" if first else ",") + enc(batch)[1:-1])
+            first = False
+        fh.write("]," + enc(_trace_tail(result))[1:])
     return p

@@ -7,8 +7,9 @@ destination in networkx (seconds on a 1,024-GPU fat tree), the :class:`Router` r
 holds a bitset (one bit per destination of the block), each BFS level ORs the bitsets of its
 successors (``np.bitwise_or.reduceat`` over the edge list sorted by source), and endpoints other
 than the destination itself are masked out of the frontier so nothing transits them. Distance
-blocks (``int16``, one row per destination) are cached, so routing all pairs of a ring over
-1,024 GPUs costs four BFS sweeps (benchmarks/bench_routing.py).
+blocks (``int8``, one row per destination) are cached (least recently used evicted beyond
+256 MiB), so routing all pairs of a ring over 1,024 GPUs costs four BFS sweeps
+(benchmarks/bench_routing.py). Each BFS level only visits the predecessors of its frontier.
 
 A route is then walked from the source: at each node the candidate next hops are the
 non-endpoint successors one hop closer to the destination, in node order (found with numpy at
@@ -41,6 +42,9 @@ import numpy.typing as npt
 _MASK64 = (1 << 64) - 1
 _BLOCK = 256  # destination ranks per bit-parallel BFS (multiple of 8)
 _VECTOR_DEGREE = 6  # nodes with more transit successors pick next hops with numpy
+#: Most bytes of distance blocks a router keeps (least recently used evicted first). Memory
+#: only: an evicted block is recomputed identically when needed again.
+_CACHE_BYTES = 256 * 2**20
 
 
 def _mix64(x: int) -> int:
@@ -121,17 +125,6 @@ class Router:
             ev.append(iv)
         for s in self._succ:
             s.sort()
-        order = np.lexsort((np.array(ev, dtype=np.int64), np.array(eu, dtype=np.int64)))
-        self._eu = np.array(eu, dtype=np.int64)[order]
-        self._ev = np.array(ev, dtype=np.int64)[order]
-        if len(self._eu):
-            first = np.ones(len(self._eu), dtype=bool)
-            first[1:] = self._eu[1:] != self._eu[:-1]
-            self._starts = np.flatnonzero(first)
-            self._src_nodes = self._eu[self._starts]
-        else:
-            self._starts = np.zeros(0, dtype=np.int64)
-            self._src_nodes = np.zeros(0, dtype=np.int64)
         # transit successors (as lists and numpy arrays) and endpoint successors per node
         self._tv: list[list[int]] = []
         self._tl: list[list[int]] = []
@@ -143,49 +136,88 @@ class Router:
             self._tl.append([lid for v, lid in succ if self._transit_list[v]])
             self._tv_np.append(np.array(tv, dtype=np.intp))
             self._ends.append({v: lid for v, lid in succ if not self._transit_list[v]})
-        self._blocks: dict[int, npt.NDArray[np.int16]] = {}
+        self._blocks: dict[int, npt.NDArray[np.int8]] = {}
+        # predecessors grouped by target node (CSR): in_src[in_ptr[v]:in_ptr[v + 1]] -> v
+        by_v = np.argsort(np.array(ev, dtype=np.int64), kind="stable")
+        self._in_src = np.array(eu, dtype=np.int64)[by_v]
+        self._in_ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(np.array(ev, dtype=np.int64), minlength=n), out=self._in_ptr[1:])
 
     # ------------------------------------------------------------------ distances
-    def _distance_block(self, block: int) -> npt.NDArray[np.int16]:
-        """``int16[B, n_nodes]``: row ``j`` holds the hops from every node to destination rank
-        ``block * B + j``; ``-1`` where unreachable without transiting an endpoint."""
-        cached = self._blocks.get(block)
+    def _distance_block(self, block: int) -> npt.NDArray[np.int8]:
+        """``int8[n_nodes, B]``: column ``j`` holds the hops from every node to destination
+        rank ``block * B + j``; ``-1`` where unreachable without transiting an endpoint.
+
+        Sparse frontier: each BFS level ORs the bitsets of the frontier nodes into their
+        predecessors only (edges grouped by target), so a block costs one pass over the edges
+        rather than one per level. Blocks are kept in a least-recently-used cache of at most
+        :data:`_CACHE_BYTES` (recomputed when evicted: same distances, more time).
+        """
+        blocks = self._blocks
+        cached = blocks.get(block)
         if cached is not None:
+            blocks[block] = blocks.pop(block)  # most recently used last
             return cached
         lo = block * _BLOCK
-        dests = self._rank_node[lo : lo + _BLOCK]
-        width = len(dests)
-        nbytes = (width + 7) // 8
-        dist_t = np.full((width, self._n), -1, dtype=np.int16)
-        dist = dist_t.T  # (n_nodes, width) view for boolean-mask writes
-        front = np.zeros((self._n, nbytes), dtype=np.uint8)
-        for j, d in enumerate(dests):
-            front[d, j // 8] |= np.uint8(0x80 >> (j % 8))
-            dist[d, j] = 0
-        visited = front.copy()
+        dests = np.array(self._rank_node[lo : lo + _BLOCK], dtype=np.int64)
+        width = int(dests.size)
+        words = (width + 63) // 64
+        dist = np.full((self._n, width), -1, dtype=np.int8)
+        visited = np.zeros((self._n, words), dtype=np.uint64)
+        if not np.little_endian:  # the bit unpacking below assumes little-endian words
+            raise RuntimeError("routing: big-endian hosts are not supported")
+        cols = np.arange(width)
+        bit = np.left_shift(np.uint64(1), (cols % 64).astype(np.uint64))
+        # frontier: distinct nodes with their bitsets (a node can be several ranks' endpoint)
+        rows, inv = np.unique(dests, return_inverse=True)
+        front = np.zeros((rows.size, words), dtype=np.uint64)
+        np.bitwise_or.at(front, (inv, cols // 64), bit)
+        visited[rows] = front
+        dist[dests, cols] = 0
+        in_ptr, in_src = self._in_ptr, self._in_src
         level = 0
-        transit_col = np.where(self._transit, 0xFF, 0).astype(np.uint8)[:, None]
-        while True:
-            if level > 0:
-                front &= transit_col  # endpoints receive but never forward
-            if len(self._starts) == 0 or not front.any():
+        while rows.size:
+            if level > 0:  # endpoints receive but never forward
+                keep = self._transit[rows]
+                rows, front = rows[keep], front[keep]
+                if not rows.size:
+                    break
+            counts = in_ptr[rows + 1] - in_ptr[rows]
+            total = int(counts.sum())
+            if total == 0:
                 break
-            reduced = np.bitwise_or.reduceat(front[self._ev], self._starts, axis=0)
-            new = np.zeros_like(front)
-            new[self._src_nodes] = reduced
-            new &= ~visited
-            if not new.any():
+            owner = np.repeat(np.arange(rows.size), counts)
+            edge = np.arange(total) + np.repeat(in_ptr[rows] - (np.cumsum(counts) - counts), counts)
+            src = in_src[edge]
+            order = np.argsort(src, kind="stable")
+            src = src[order]
+            starts = np.flatnonzero(np.r_[True, src[1:] != src[:-1]])
+            nodes = src[starts]
+            new = np.bitwise_or.reduceat(front[owner[order]], starts, axis=0)
+            new &= ~visited[nodes]
+            hit = new.any(axis=1)
+            if not hit.any():
                 break
-            visited |= new
+            rows, front = nodes[hit], new[hit]
+            visited[rows] |= front
             level += 1
-            dist[np.unpackbits(new, axis=1, count=width).view(bool)] = level
-            front = new
-        self._blocks[block] = dist_t
-        return dist_t
+            if level > 127:
+                raise ValueError("routing: a shortest path longer than 127 hops")
+            # bit j of the block sits in word j // 64 at bit j % 64 (little-endian bytes)
+            reached = np.unpackbits(
+                front.view(np.uint8), axis=1, count=width, bitorder="little"
+            ).view(bool)
+            sub = dist[rows]
+            sub[reached] = level
+            dist[rows] = sub
+        blocks[block] = dist
+        while len(blocks) > 1 and sum(b.nbytes for b in blocks.values()) > _CACHE_BYTES:
+            del blocks[next(iter(blocks))]
+        return dist
 
-    def _column(self, dst_rank: int) -> npt.NDArray[np.int16]:
-        """Hops to ``dst_rank`` from every node (contiguous row; -1: unreachable)."""
-        return self._distance_block(dst_rank // _BLOCK)[dst_rank % _BLOCK]
+    def _column(self, dst_rank: int) -> npt.NDArray[np.int8]:
+        """Hops to ``dst_rank`` from every node (a strided view; -1: unreachable)."""
+        return self._distance_block(dst_rank // _BLOCK)[:, dst_rank % _BLOCK]
 
     def hops(self, src_rank: int, dst_rank: int) -> int:
         """Hop count of the shortest path, ``-1`` if there is none."""
