@@ -28,6 +28,7 @@ from pydantic import (
 from simulator.core.errors import InputError
 from simulator.core.schema import Flag, Fraction, PosFloat, PosInt, SchemaModel
 from simulator.core.vocab import DType, Recompute
+from simulator.faults.schema import FaultsConfig
 from simulator.resources import resolve
 from simulator.topology.model import LinkKind
 from simulator.workload.modelspec import ModelSpec
@@ -160,6 +161,7 @@ class Scenario(SchemaModel):
     hardware: HardwareConfig = HardwareConfig()
     network: NetworkConfig = NetworkConfig()
     reference: ReferenceConfig | None = None
+    faults: FaultsConfig = FaultsConfig()  # see simulator.faults.schema
     compare: list[Variant] = Field(default_factory=list)
     source_file: str | None = Field(default=None, exclude=True)
 

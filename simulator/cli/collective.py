@@ -47,6 +47,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--channels", type=int, help="parallel rings/trees (default: backend's)")
     p.add_argument("--chunks", type=int, default=1, help="pipeline chunks (chunk fidelity)")
     p.add_argument("--root", type=int, default=0, help="group index of the root")
+    p.add_argument(
+        "--faults",
+        metavar="YAML",
+        help="network faults in force (a file or inline YAML, a scenario's faults: section)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=collective_command)
 
@@ -115,6 +120,10 @@ def collective_command(args: argparse.Namespace) -> int:
     if args.ranks:
         check_rank_text(args.ranks, int(topo.num_ranks))
     ranks = parse_ranks(args.ranks) if args.ranks else None
+    if args.faults:
+        from simulator.faults.collective import faulted_topology
+
+        topo = faulted_topology(topo, args.faults, ranks)
     backend = load_backend(args.backend, ranks=len(ranks) if ranks else topo.num_ranks)
     sizes = parse_sizes(args.sizes) if args.sizes else [_size(args.size, "--size")]
     n_ranks = len(ranks) if ranks is not None else int(topo.num_ranks)

@@ -56,7 +56,24 @@ def register(subparsers: Any) -> None:
         help="also write the scenario's workload as Chakra ETs into a new or empty DIR",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--steps", type=_positive, metavar="N", help="simulate N perturbed steps")
+    p.add_argument("--seed", type=int, default=0, help="seed of the faults' draws (default 0)")
+    p.add_argument(
+        "--exact-steps",
+        action="store_true",
+        help="with --steps: simulate every step on the event engine (default: re-time)",
+    )
     p.set_defaults(func=run_command)
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return n
 
 
 def check_out_dir(out: Path) -> None:
@@ -150,15 +167,21 @@ def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[dict[
     backend: Any = load_scenario_backend(sc, args.backend)
     check_scenario(sc, int(topology.num_ranks), file=sc.source_file)
     built = build_workload(sc, topology)
+    faulted = None
+    if not sc.faults.empty:
+        from simulator.faults.scenario import prepare_run
+
+        faulted = prepare_run(sc, topology, built, args)
     t0 = time.perf_counter()
     try:
         result = simulate(
-            built.workload,
+            faulted.workload if faulted else built.workload,
             topology,
             backend=backend,
             fidelity=fidelity,
-            compute_model=built.compute_model,
+            compute_model=faulted.compute_model if faulted else built.compute_model,
             record="timelines" if out is not None else False,  # --out writes no flows table
+            network=faulted.network if faulted else None,
         )
     except WorkloadError as err:
         raise InputError(f"workload cannot run: {err}", file=str(args.scenario)) from err
@@ -172,9 +195,18 @@ def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[dict[
             f"topology {sc.topology}; the others stay idle",
             file=sys.stderr,
         )
+    steps = None
+    if faulted is not None or getattr(args, "steps", None):
+        from simulator.faults.scenario import finish_run
+
+        steps = finish_run(sc, topology, built, faulted, args, result, payload)
     if out is not None:
         payload["out"] = str(out)
         write_outputs(out, sc, result, payload, topology=topology, k_links=args.links)
+        if steps is not None or faulted is not None:
+            from simulator.faults.scenario import write_run_outputs
+
+            write_run_outputs(out, sc, topology, built, faulted, steps, result, args)
 
     def summary() -> None:
         print_summary(
@@ -184,6 +216,10 @@ def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[dict[
             reference=built.reference,
             k_links=args.links,
         )
+        if steps is not None:
+            from simulator.faults.scenario import print_steps
+
+            print_steps(steps)
 
     return payload, summary
 
@@ -278,7 +314,8 @@ def write_outputs(
     from simulator.report.timeline import write_timeline
 
     prepare_out_dir(out)
-    resolved = json.loads(json.dumps(scenario.model_dump(mode="json"), default=str))
+    skip = {"faults"} if scenario.faults.empty else set()
+    resolved = json.loads(json.dumps(scenario.model_dump(mode="json", exclude=skip), default=str))
     atomic_write_text(out / "scenario.resolved.yaml", yaml.safe_dump(resolved, sort_keys=False))
     atomic_write_text(
         out / "result.json", json.dumps(payload, indent=2, default=_json_default, allow_nan=False)

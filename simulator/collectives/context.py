@@ -42,6 +42,14 @@ class SimContext:
         self._choices: dict[ChoiceKey, Choice] = {}
         self._link_classes: LinkClasses | None = None
 
+    def switch(self, topology: Topology) -> None:
+        """From now on plan on ``topology`` (same links and ranks; e.g. a fault in the step):
+        drops the planner and every resolved collective."""
+        self.topology = topology
+        self._epoch = topology.routing_epoch
+        self._planner = None
+        self._choices.clear()
+
     def _fresh(self) -> None:
         if self.topology.routing_epoch != self._epoch:  # routes changed: nothing cached holds
             self._epoch = self.topology.routing_epoch

@@ -22,7 +22,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Hashable
 from functools import partial
-from typing import Literal
+from typing import Literal, Protocol
 
 import simpy
 
@@ -43,10 +43,25 @@ from simulator.topology import Topology
 #: ``compute_model(op, rank) -> seconds`` for :class:`Compute` ops without ``duration_s``.
 ComputeModel = Callable[[Compute, int], float]
 
+
+class NetworkChanges(Protocol):
+    """Network faults as the engine sees them (:class:`simulator.faults.network.NetworkFaults`)."""
+
+    @property
+    def changes(self) -> bool:
+        """True when the network changes during the step."""
+
+    def at(self, t: float) -> Topology:
+        """The topology in force at time ``t`` (s)."""
+
+    def next_change(self, t: float) -> float:
+        """First time after ``t`` at which the network changes (``inf``: never)."""
+
+
 _COMPUTE, _COLLECTIVE, _SEND, _RECV = 0, 1, 2, 3
 
 
-def simulate(
+def simulate(  # noqa: PLR0913 (the faults hook is one more keyword)
     workload: Workload,
     topology: Topology,
     *,
@@ -56,6 +71,7 @@ def simulate(
     record: bool | Literal["timelines"] = True,
     chunks: int = 1,
     isolate: bool = True,
+    network: NetworkChanges | None = None,
 ) -> StepResult:
     """Simulate one run of ``workload``'s programs on ``topology``.
 
@@ -77,6 +93,8 @@ def simulate(
             use, see :mod:`simulator.engine.isolation`) once and replay it; exact, and much
             faster for tensor-parallel collectives. ``False`` runs every collective on the
             shared fabric (same results up to floating-point rounding).
+        network: network faults (:mod:`simulator.faults.network`): the run starts on
+            ``network.at(0)``; changes in the step go through :mod:`simulator.faults.engine`.
 
     Returns:
         A :class:`StepResult`; all of its figures are per training step
@@ -87,11 +105,10 @@ def simulate(
             collective disagree on op or size, a peer outside the job, ...).
         DeadlockError: ops are left waiting when no event is left; the message names them.
     """
-    try:
-        fid = Fidelity(str(fidelity))
-    except ValueError as exc:
-        choices = ", ".join(f.value for f in Fidelity)
-        raise WorkloadError(f"unknown fidelity {fidelity!r} (choose {choices})") from exc
+    fid = _fidelity(fidelity)
+    if network is not None:
+        topology = network.at(0.0)
+        isolate = isolate and not network.changes
     ctx = SimContext(topology, backend, ranks=workload.world)
 
     plan = build_plan(workload, topology.num_ranks)
@@ -107,6 +124,10 @@ def simulate(
     iso = Isolation(isolated=find_isolated(plan, ctx) if isolate else set())
     runner = _Runner(plan, transport, durations, iso, record)
     runner.record_flows = flows
+    if network is not None and network.changes:
+        from simulator.faults.engine import network_changes
+
+        env.process(network_changes(runner, network))
     runner.run()
     return build_result(
         workload=workload,
@@ -118,6 +139,14 @@ def simulate(
         fidelity=fid.value,
         record=record,
     )
+
+
+def _fidelity(fidelity: Fidelity | str) -> Fidelity:
+    try:
+        return Fidelity(str(fidelity))
+    except ValueError as exc:
+        choices = ", ".join(f.value for f in Fidelity)
+        raise WorkloadError(f"unknown fidelity {fidelity!r} (choose {choices})") from exc
 
 
 def _compute_durations(plan: Plan, compute_model: ComputeModel | None) -> list[float]:
@@ -162,6 +191,7 @@ class _Runner:
         n = len(plan)
         self.times = OpTimes.empty(n)
         self.waits = list(plan.waits)
+        self.left = n  # ops not finished yet
         self.kind = [_kind_code(op) for op in plan.ops]
         self.has_program = set(plan.program_ranks)
         self._expected: dict[tuple[int, ...], list[int]] = {}
@@ -200,6 +230,7 @@ class _Runner:
 
     def _finish(self, g: int) -> None:
         self.times.end_s[g] = self.env.now
+        self.left -= 1
         waits = self.waits
         for d in self.plan.dependents[g]:
             waits[d] -= 1

@@ -81,6 +81,16 @@ class _Alarm(simpy.events.Event):
 
 
 @dataclass(slots=True)
+class _Change:
+    """A change asked for mid-run: new capacities of ``links``, or a new path for the flows
+    crossing them (they went down)."""
+
+    links: list[int]
+    capacity_Bps: list[float] | None
+    new_path: Callable[[FlowSpec], Iterable[int]] | None
+
+
+@dataclass(slots=True)
 class _Group:
     """Completion bookkeeping of one ``start`` / ``start_many`` call."""
 
@@ -205,6 +215,12 @@ class Fabric:
         self._due: list[tuple[float, int, int]] = []
         self._alarms: list[float] = []
         self._in_flight = 0
+        #: changes asked for by :meth:`set_capacity` / :meth:`reroute`, applied at the next settle
+        self._changes: list[_Change] = []
+        self._prior_B: dict[int, float] = {}  # bytes a rerouted flow carried on earlier paths
+        #: optional ``FlowSpec -> FlowSpec`` applied to every flow started (e.g. a new route
+        #: around a link that went down after the flow was planned); None: flows as given
+        self.rewrite: Callable[[FlowSpec], FlowSpec] | None = None
         self._bell = env.event()
         self.process = env.process(self._run())
 
@@ -216,6 +232,8 @@ class Fabric:
             ValueError: when a link id is not below the number of links.
         """
         event = self._env.event()
+        if self.rewrite is not None:
+            flow = self.rewrite(flow)
         self._submit([flow], _Group(event, [None], 1, True))
         return event
 
@@ -224,7 +242,7 @@ class Fabric:
 
         Its value is the list of :class:`FlowRecord`, in the order of ``flows``.
         """
-        specs = list(flows)
+        specs = list(flows) if self.rewrite is None else [self.rewrite(f) for f in flows]
         event = self._env.event()
         if not specs:
             event.succeed([])
@@ -431,6 +449,8 @@ class Fabric:
             for cid in sorted(comps):
                 if cid in comps:
                     self._drain(comps[cid], t, finished)
+        if self._changes:
+            self._apply_changes(t, finished)
         joins, state = self._joins, self._state
         while joins and joins[0][0] <= t:
             _, seq = heapq.heappop(joins)
@@ -673,7 +693,7 @@ class Fabric:
         """Record and notify the ``finished`` flows (ascending seq)."""
         for seq in finished:
             spec = self._spec[seq]
-            self._stats.add_bytes(spec.links, spec.size_B)
+            self._stats.add_bytes(spec.links, spec.size_B - self._prior_B.pop(seq, 0.0))
             rec = FlowRecord(
                 self._start_t[seq],
                 t,
@@ -715,3 +735,88 @@ class Fabric:
             group.pending -= 1
             if group.pending == 0:
                 group.event.succeed(rec if group.single else group.results)
+
+    # ------------------------------------------------------------------ changes mid-run
+    def set_capacity(self, links: Iterable[int], capacity_Bps: Iterable[float]) -> None:
+        """From now on ``links`` carry ``capacity_Bps`` (a degraded link, another job's load).
+
+        Applied at this instant's settle: the flows crossing them are drained at their old
+        rates up to now and get new max-min rates from now on. Capacities stay finite, > 0.
+        """
+        ids = [int(k) for k in links]
+        caps = [float(c) for c in capacity_Bps]
+        if len(ids) != len(caps) or not all(0.0 < c < math.inf for c in caps):
+            raise ValueError("Fabric.set_capacity: one finite capacity > 0 per link")
+        self._changes.append(_Change(ids, caps, None))
+        self._arm(self._env.now)
+
+    def reroute(self, down: Iterable[int], new_path: Callable[[FlowSpec], Iterable[int]]) -> None:
+        """Move every unfinished flow crossing a link of ``down`` to ``new_path(spec)``.
+
+        A draining flow keeps the bytes it has left and carries them on the new path from now
+        on (nothing is lost); a flow still in its latency phase simply changes path. Bytes
+        already carried stay counted on the old path's links. Applied at this instant's settle.
+        """
+        self._changes.append(_Change(sorted({int(k) for k in down}), None, new_path))
+        self._arm(self._env.now)
+
+    def _apply_changes(self, t: float, finished: list[int]) -> None:
+        changes, self._changes = self._changes, []
+        for ch in changes:
+            touched = {self._link_comp[k] for k in ch.links if k in self._link_comp}
+            for cid in sorted(touched):
+                if cid in self._comps:
+                    self._drain(self._comps[cid], t, finished)
+            if ch.capacity_Bps is not None:
+                self._cap[ch.links] = ch.capacity_Bps  # the link statistics share this array
+                self._dirty.update(c for c in touched if c in self._comps)
+                continue
+            assert ch.new_path is not None
+            down = frozenset(ch.links)
+            for seq, spec in enumerate(self._spec):
+                if self._state[seq] == _DONE or down.isdisjoint(self._ulinks[seq]):
+                    continue
+                new = tuple(ch.new_path(spec))
+                if self._state[seq] == _ACTIVE:
+                    self._lift(seq, t)
+                self._relink(seq, new)
+                if self._state[seq] == _ACTIVE:
+                    rem = float(self._rem[seq])
+                    self._join(seq, t, finished)
+                    self._rem[seq] = rem
+
+    def _lift(self, seq: int, t: float) -> None:
+        """Take draining flow ``seq`` out of its component (it keeps its remaining bytes)."""
+        comp = self._comps[self._link_comp[self._ulinks[seq][0]]]
+        done_B = float(self._size[seq] - self._rem[seq]) - self._prior_B.get(seq, 0.0)
+        self._stats.add_bytes(self._spec[seq].links, done_B)
+        self._prior_B[seq] = self._prior_B.get(seq, 0.0) + done_B
+        comp.members.discard(seq)
+        comp.seqs = None
+        for link in self._ulinks[seq]:
+            if self._stats.release(link, t):
+                del self._link_comp[link]
+                comp.links.discard(link)
+                self._emptied.add(link)
+        if comp.members:
+            self._dirty.add(comp.cid)
+        else:
+            del self._comps[comp.cid]
+            self._dirty.discard(comp.cid)
+
+    def _relink(self, seq: int, links: tuple[int, ...]) -> None:
+        """Give flow ``seq`` the path ``links`` (spec, distinct links, incidence rows)."""
+        from dataclasses import replace
+
+        if links and max(links) >= self._n_links:
+            raise ValueError(f"Fabric: link id {max(links)} >= number of links {self._n_links}")
+        self._spec[seq] = replace(self._spec[seq], links=links)
+        self._ulinks[seq] = tuple(dict.fromkeys(links))
+        pos = self._inc_used
+        if pos + len(links) > self._inc_links.size:
+            grow = max(pos + len(links), 2 * self._inc_links.size) - self._inc_links.size
+            self._inc_links = np.concatenate([self._inc_links, np.zeros(grow, dtype=np.intp)])
+        self._inc_links[pos : pos + len(links)] = links
+        self._inc_start[seq] = pos
+        self._inc_len[seq] = len(links)
+        self._inc_used = pos + len(links)
