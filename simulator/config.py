@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import yaml
 from pydantic import (
     Field,
     ValidationError,
@@ -24,7 +23,7 @@ from pydantic import (
 )
 
 from simulator.core.errors import InputError
-from simulator.core.schema import Fraction, PosInt, SchemaModel
+from simulator.core.schema import Fraction, PosFloat, PosInt, SchemaModel
 from simulator.core.vocab import DType, Recompute
 from simulator.faults.schema import FaultsConfig
 from simulator.resources import resolve
@@ -67,8 +66,8 @@ class NetworkConfig(SchemaModel):
     ``latency_scale`` multiplies latency the same way. Factors are dimensionless, > 0.
     """
 
-    bandwidth_scale: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
-    latency_scale: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+    bandwidth_scale: dict[str, PosFloat] = Field(default_factory=dict)
+    latency_scale: dict[str, PosFloat] = Field(default_factory=dict)
 
     @field_validator("bandwidth_scale", "latency_scale")
     @classmethod
@@ -83,7 +82,7 @@ class NetworkConfig(SchemaModel):
 class ReferenceConfig(SchemaModel):
     """A published step time to compare with."""
 
-    step_time_s: Annotated[float, Field(gt=0)]
+    step_time_s: PosFloat
     source: str
 
 
@@ -111,6 +110,14 @@ class Scenario(SchemaModel):
     faults: FaultsConfig = FaultsConfig()  # see simulator.faults.schema
     compare: list[Variant] = Field(default_factory=list)
     source_file: str | None = Field(default=None, exclude=True)
+
+    @field_validator("fidelity")
+    @classmethod
+    def _known_fidelity(cls, v: str) -> str:
+        allowed = ("analytical", "flow", "chunk")
+        if v not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)}, got {v!r}")
+        return v
 
     def model_spec(self) -> ModelSpec:
         """The :class:`ModelSpec` (sequence length from ``training``)."""
@@ -173,31 +180,46 @@ def parse_overrides(overrides: Sequence[str]) -> list[tuple[str, Any]]:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise InputError(f"expected KEY=VALUE, got {item!r}", field="--set")
+        from simulator.safeyaml import load_yaml_text
+
         try:
-            value = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError as exc:
-            raise InputError(f"cannot parse value {text!r}: {exc}", field=key.strip()) from exc
+            value = load_yaml_text(text, "--set") if text.strip() else ""
+        except InputError as exc:
+            raise InputError(
+                f"cannot parse value {text!r}: {exc.message}", field=f"--set {key.strip()}"
+            ) from None
         out.append((key.strip(), value))
     return out
 
 
 def _message(err: dict[str, Any]) -> str:
+    from simulator.schema_messages import expects_int, unknown_key_message
+
     typ = err.get("type", "")
     ctx = err.get("ctx") or {}
+    loc = tuple(err.get("loc", ()))
     if typ in ("extra_forbidden", "unexpected_keyword_argument"):
-        return "unknown key"
+        return unknown_key_message(Scenario, loc)
     if typ == "missing":
         return "required field missing"
     if typ in ("greater_than", "greater_than_equal") and ctx.get("gt", ctx.get("ge")) in (0, 0.0):
         inp = err.get("input")
-        if isinstance(inp, int) and not isinstance(inp, bool):
-            return f"expected a positive integer, got {inp}"
-        return f"expected a positive number, got {inp!r}"
+        gt = typ == "greater_than"
+        if expects_int(Scenario, loc):
+            return f"expected {'a positive integer' if gt else 'an integer >= 0'}, got {inp!r}"
+        return f"expected {'a positive number' if gt else 'a number >= 0'}, got {inp!r}"
+    if typ == "finite_number":
+        return f"expected a finite number, got {err.get('input')!r}"
+    if typ == "bool_type":
+        return f"expected true or false, got {err.get('input')!r}"
+    if typ in ("float_type", "float_parsing"):
+        return f"expected a number, got {err.get('input')!r}"
     if typ in ("int_parsing", "int_type", "int_from_float"):
         return f"expected a positive integer, got {err.get('input')!r}"
     if typ == "enum":
         return f"expected one of {ctx.get('expected', '')}, got {err.get('input')!r}"
-    return str(err.get("msg", "invalid value"))
+    msg = str(err.get("msg", "invalid value"))
+    return msg.removeprefix("Value error, ")
 
 
 def _location(err: dict[str, Any]) -> str:
@@ -210,7 +232,9 @@ def _validate(raw: Any, file: str | None) -> Scenario:
     try:
         sc = Scenario.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        # an unknown key first: a typo ``trainig:`` also makes ``training`` look missing
+        errors = sorted(exc.errors(), key=lambda e: e.get("type") != "extra_forbidden")
+        err = errors[0]
         raise InputError(_message(dict(err)), file=file, field=_location(dict(err))) from None
     sc = sc.model_copy(update={"source_file": file})
     _check(sc, file)
@@ -274,12 +298,11 @@ def load_scenario(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Sc
     Raises:
         InputError: unknown file/name, YAML syntax, unknown or invalid field (file + field named).
     """
+    from simulator.safeyaml import load_yaml_file
+
     path = resolve("scenarios", name_or_path, what="scenario")
     file = str(name_or_path) if Path(name_or_path).is_file() else str(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML: {exc}", file=file) from None
+    raw = load_yaml_file(path, file)
     if not isinstance(raw, dict):
         raise InputError("expected a mapping of scenario fields", file=file)
     for key, value in parse_overrides(overrides):

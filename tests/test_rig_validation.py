@@ -96,7 +96,7 @@ def test_one_case_per_tier_on_two_hosts(tmp_path: Path, capsys: pytest.CaptureFi
     out = tmp_path
     code = main(["validate", "--world", "2", "--strategies", "ddp,fsdp", "--what-if",
                  "rig-2host-halfnic", "--steps", "3", "--warmup", "1", "--json",
-                 "--out", str(out)])  # fmt: skip
+                 "--out", str(out), "--force"])  # fmt: skip  # DIR holds the API's traces/
     assert code == 0
     obj = json.loads(capsys.readouterr().out)
     assert {"tier", "case", "measured_s", "predicted_s", "error_pct"} <= set(obj["cases"][0])

@@ -123,7 +123,7 @@ def test_sweep_and_plan_are_what_they_print(
     assert isinstance(res, SweepResult) and all(isinstance(p, SweepPoint) for p in res.points)
     two, eight, sixteen = res.points
     assert two.ok and eight.ok and not sixteen.ok and sixteen.error
-    assert set(sixteen.to_json()) == {"set", "error"}
+    assert set(sixteen.to_json()) == {"set", "error", "error_kind"}
     argv = ("sweep", str(scenario), "--vary", "strategy.dp=2,8,16", "--set", "compare=[]")
     assert _plain(res.to_json()) == _cli(capsys, *argv, "--scheduler", "inline")
 

@@ -19,8 +19,6 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from simulator.core.errors import InputError
-
 #: Subcommand modules, in the order ``commsim --help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "collective",
@@ -47,12 +45,18 @@ def build_parser() -> argparse.ArgumentParser:
         # a listed command whose module is missing is a broken install: fail loudly
         module = importlib.import_module(f"simulator.cli.{name}")
         module.register(sub)
+    from simulator.cli.guards import add_force_flags
+
+    add_force_flags(sub)
     return parser
 
 
 def emit_json(obj: Any) -> None:
-    """Print one JSON object on stdout (numpy scalars and paths converted)."""
-    print(json.dumps(obj, default=_json_default, indent=2, sort_keys=False))
+    """Print one JSON object on stdout (numpy scalars and paths converted).
+
+    Strict JSON: a NaN or infinity is refused (``ValueError``), never printed as ``NaN``.
+    """
+    print(json.dumps(obj, default=_json_default, indent=2, sort_keys=False, allow_nan=False))
 
 
 def _json_default(o: Any) -> Any:
@@ -72,25 +76,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``commsim`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
+    from simulator.cli.errors import run_guarded
+    from simulator.limits import forced
+
+    def call(a: argparse.Namespace) -> int:
         # a calibrated backend used for another rank count than its own says which
         # (simulator.collectives.calibrated.CalibrationFallbackWarning): one line each
         with warnings.catch_warnings(record=True) as notes:
-            status = args.func(args)
+            status = a.func(a)
         for note in notes:
             if note.category.__name__ == "CalibrationFallbackWarning":
-                print(f"commsim {args.command}: note: {note.message}", file=sys.stderr)
+                print(f"commsim {a.command}: note: {note.message}", file=sys.stderr)
             else:
                 warnings.showwarning(
                     note.message, note.category, note.filename, note.lineno, None, note.line
                 )
-    except InputError as err:
-        print(f"commsim {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    return int(status or 0)
+        return int(status or 0)
+
+    with forced(bool(getattr(args, "force", False))):
+        return run_guarded(call, args)
 
 
 if __name__ == "__main__":  # pragma: no cover

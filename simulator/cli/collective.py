@@ -97,6 +97,9 @@ def parse_sizes(text: str) -> list[float]:
     lo, hi = _size(a, "--sizes"), _size(b, "--sizes")
     if lo <= 0 or hi < lo:
         raise InputError(f"need 0 < MIN <= MAX, got {text!r}", field="--sizes")
+    from simulator.limits import check_sizes_count
+
+    check_sizes_count(lo, hi)
     sizes = []
     s = lo
     while s <= hi * (1 + 1e-12):
@@ -108,10 +111,14 @@ def parse_sizes(text: str) -> list[float]:
 def collective_command(args: argparse.Namespace) -> int:
     """Run the command; exit status."""
     from simulator.cli import emit_json
+    from simulator.cli.collective_checks import check_flags, check_rank_text
     from simulator.collectives import load_backend, simulate_collective
+    from simulator.limits import check_collective
     from simulator.topology import load_topology
 
     topo = load_topology(args.topology)
+    if args.ranks:
+        check_rank_text(args.ranks, int(topo.num_ranks))
     ranks = parse_ranks(args.ranks) if args.ranks else None
     if args.faults:
         from simulator.faults.collective import faulted_topology
@@ -119,6 +126,9 @@ def collective_command(args: argparse.Namespace) -> int:
         topo = faulted_topology(topo, args.faults, ranks)
     backend = load_backend(args.backend, ranks=len(ranks) if ranks else topo.num_ranks)
     sizes = parse_sizes(args.sizes) if args.sizes else [_size(args.size, "--size")]
+    n_ranks = len(ranks) if ranks is not None else int(topo.num_ranks)
+    check_flags(args, n_ranks)
+    check_collective(n_ranks, args.channels, args.chunks, str(args.fidelity), len(sizes))
     rows: list[dict[str, Any]] = []
     for s in sizes:
         r = simulate_collective(

@@ -13,6 +13,7 @@ time over by how much). ``--json`` prints ``{"best", "ranked", "verdicts",
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -81,12 +82,24 @@ def plan_command(args: argparse.Namespace) -> int:
         target = parse_time(args.target_step)
     except UnitError as err:
         raise InputError(str(err), field="--target-step") from None
+    topologies = [t.strip() for t in args.topologies.split(",") if t.strip()]
+    from simulator.topology import load_topology
+
+    for t in topologies:  # a typo is an input error, not a plan with no feasible point
+        try:
+            load_topology(t)
+        except InputError as err:
+            raise InputError(str(err), field="--topologies") from None
+    if not math.isfinite(target) or target <= 0:
+        raise InputError(
+            f"must be a finite time > 0, got {args.target_step!r}", field="--target-step"
+        )
     prices = load_prices(args.prices) if args.prices else None
     with progress.track("plan"):
         res = plan(
             args.scenario,
             target,
-            [t.strip() for t in args.topologies.split(",") if t.strip()],
+            topologies,
             tp=_ints(args.tp, "--tp"),
             pp=_ints(args.pp, "--pp"),
             base=list(args.overrides),

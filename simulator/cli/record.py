@@ -69,10 +69,13 @@ def register(subparsers: Any) -> None:
 def record_command(args: argparse.Namespace) -> int:
     """Run the recording; print a summary (or the manifest with --json)."""
     from simulator.cli import emit_json
+    from simulator.cli.record_checks import check_record_args
     from simulator.rig.cluster import launch_on_rig
     from simulator.traces.models import GPTConfig
     from simulator.traces.recipe import CommBackend, RecordConfig, RecordStrategy
     from simulator.traces.record import record
+
+    check_record_args(args)
 
     try:
         import torch  # noqa: F401
@@ -93,6 +96,13 @@ def record_command(args: argparse.Namespace) -> int:
         microbatches=args.microbatches,
         execution_trace=not args.no_execution_trace,
     )
+    if not args.finalize:  # the config is sound: mark DIR as commsim's before writing into it
+        from pathlib import Path
+
+        from simulator.outputs import prepare_out_dir
+
+        cfg.validate()
+        prepare_out_dir(Path(args.out), "--out")
     if args.emit_config or args.finalize:
         return _torchrun_mode(cfg, args)
     from simulator.report import progress

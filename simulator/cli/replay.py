@@ -77,6 +77,9 @@ def replay_command(args: argparse.Namespace) -> int:
     src = Path(args.trace_dir)
     if not src.is_dir():
         raise InputError("not a directory", file=str(src))
+    from simulator.cli.replay_checks import check_world, import_boundary
+
+    check_world(args.world)
     resharded: Any = None
     if args.out:
         from simulator.cli.run import check_out_dir
@@ -96,10 +99,10 @@ def replay_command(args: argparse.Namespace) -> int:
     from simulator.studies import ReplayResult, replay, reshard
 
     out: ReplayResult | ReshardResult | ChakraReplayResult
-    with progress.track(f"replaying {src}"):
+    with progress.track(f"replaying {src}"), import_boundary(str(src)):
         if any(src.glob("*.et")) and not any(src.glob("rank*.trace.json*")):
             out = _replay_chakra(src, args)
-        elif args.strategy or args.world:
+        elif args.strategy is not None or args.world is not None:
             res = reshard(
                 src, strategy=args.strategy, world=args.world, topology=args.topology,
                 backend=args.backend, fidelity=args.fidelity,
@@ -117,7 +120,8 @@ def replay_command(args: argparse.Namespace) -> int:
                 out_dir=Path(args.out) if args.out else None,
             )
     if args.chakra_out:
-        _export(src, Path(args.chakra_out), args, resharded)
+        with import_boundary(str(src)):
+            _export(src, Path(args.chakra_out), args, resharded)
         out = replace(out, chakra_out=args.chakra_out)
     if args.json:
         emit_json(out.to_json())

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from simulator.cli import emit_json
@@ -177,6 +178,10 @@ def _measure(args: argparse.Namespace, topology: str) -> Any:
         run_microbench,
     )
 
+    if args.save:  # before measuring: never overwrite a user's file, never measure in vain
+        from simulator.outputs import check_new_file
+
+        check_new_file(Path(args.save), "--save")
     if args.load:
         bench = load_microbench(args.load)
     else:
@@ -222,6 +227,10 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     bench = _measure(args, args.topology)
     fit = fit_profile(load_topology(args.topology), bench)
+    if args.out:
+        from simulator.outputs import check_new_file
+
+        check_new_file(Path(args.out), "--out")
     path = write_profile(fit, args.out or calibration_path(bench.n_ranks))
     obj = {
         "out": str(path),

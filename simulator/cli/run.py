@@ -80,16 +80,11 @@ def _positive(text: str) -> int:
 
 
 def check_out_dir(out: Path) -> None:
-    """Refuse (InputError) a DIR that exists and is not empty and lacks the commsim marker."""
-    if out.exists() and not out.is_dir():
-        raise InputError("exists and is not a directory", file=str(out), field="--out")
-    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
-        raise InputError(
-            "directory is not empty and was not written by commsim; "
-            "choose a new or empty directory",
-            file=str(out),
-            field="--out",
-        )
+    """Refuse (InputError) a DIR that is a file, lies under one, or is not empty and lacks the
+    commsim marker (unless ``--force``); see :mod:`simulator.outputs`."""
+    from simulator.outputs import check_out_dir as check
+
+    check(out, "--out")
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -97,9 +92,12 @@ def run_command(args: argparse.Namespace) -> int:
     from simulator.cli import emit_json
     from simulator.config import load_scenario
     from simulator.engine import DeadlockError
+    from simulator.outputs import prepare_out_dir, unique_names
     from simulator.report import progress
     from simulator.studies import ScenarioRun
 
+    if args.links < 0:
+        raise InputError(f"must be >= 0, got {args.links}", field="--links")
     out = Path(args.out) if args.out else None
     if out is not None:
         check_out_dir(out)
@@ -113,17 +111,17 @@ def run_command(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario, list(args.overrides))
     variants = scenario.variants()
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / MARKER).write_text(MARKER_TEXT)
+        prepare_out_dir(out)
+    folders = unique_names([sc.name for sc in variants])
     results: list[RunResult] = []
     for i, sc in enumerate(variants):
         sub = None
         if out is not None:
-            sub = out if len(variants) == 1 else out / _safe_name(sc.name, i)
+            sub = out if len(variants) == 1 else out / folders[i]
         if chakra is not None:
             from simulator.traces.chakra.export import export_scenario
 
-            export_scenario(sc, chakra if len(variants) == 1 else chakra / _safe_name(sc.name, i))
+            export_scenario(sc, chakra if len(variants) == 1 else chakra / folders[i])
         try:
             label = f"{sc.name}: simulating" + (f" and writing {sub}" if sub else "")
             with progress.track(f"[{i + 1}/{len(variants)}] {label}"):
@@ -148,9 +146,9 @@ MARKER_TEXT = "written by commsim run; files here may be overwritten by the next
 
 
 def _safe_name(name: str, index: int) -> str:
-    tail = name.rsplit("/", 1)[-1]
-    clean = "".join(c if c.isalnum() or c in "-_." else "_" for c in tail).strip("._")
-    return clean or f"variant{index}"
+    from simulator.outputs import safe_name
+
+    return safe_name(name, index)
 
 
 def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[RunResult, Any]:
@@ -250,17 +248,22 @@ def write_outputs(
     import json
 
     from simulator.cli import _json_default
+    from simulator.outputs import atomic_path, atomic_write_text, prepare_out_dir
     from simulator.report.plots import plot_links, plot_timeline
     from simulator.report.tables import write_tables
     from simulator.report.timeline import write_timeline
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / MARKER).write_text(MARKER_TEXT)
+    prepare_out_dir(out)
     skip = {"faults"} if scenario.faults.empty else set()
     resolved = json.loads(json.dumps(scenario.model_dump(mode="json", exclude=skip), default=str))
-    (out / "scenario.resolved.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
-    (out / "result.json").write_text(json.dumps(payload, indent=2, default=_json_default))
+    atomic_write_text(out / "scenario.resolved.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    atomic_write_text(
+        out / "result.json", json.dumps(payload, indent=2, default=_json_default, allow_nan=False)
+    )
     write_tables(result, out)
-    write_timeline(result, out / "timeline.json", k_links=k_links, topology=topology)
-    plot_timeline(result, out / "timeline.png")
-    plot_links(result, out / "links.png")
+    with atomic_path(out / "timeline.json") as tmp:
+        write_timeline(result, tmp, k_links=k_links, topology=topology)
+    with atomic_path(out / "timeline.png") as tmp:
+        plot_timeline(result, tmp)
+    with atomic_path(out / "links.png") as tmp:
+        plot_links(result, tmp)

@@ -17,12 +17,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simulator.cli.run import FIDELITIES, MARKER, check_out_dir
+from simulator.cli.run import FIDELITIES, check_out_dir
 
 if TYPE_CHECKING:
     from simulator.studies import SweepResult
-
-MARKER_TEXT = "written by commsim sweep; files here may be overwritten by the next sweep\n"
 
 
 def register(subparsers: Any) -> None:
@@ -55,8 +53,25 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--workers", type=int, help="local cluster worker processes (default: cores)")
     p.add_argument("--fidelity", choices=FIDELITIES, help="override the scenario's fidelity")
-    p.add_argument("--out", metavar="DIR", help="write sweep.csv and sweep.json into DIR")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write sweep.csv and sweep.json into DIR, and each point as it finishes (DIR/points/)",
+    )
     p.add_argument("--plot", metavar="PNG", help="draw step time against the first --vary key")
+    p.add_argument(
+        "--resume", action="store_true", help="skip the points already finished in --out DIR"
+    )
+    p.add_argument(
+        "--timeout", type=float, metavar="S", help="seconds per point (recorded in its row)"
+    )
+    p.add_argument(
+        "--lost-after",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="give up when the cluster has had no worker this long (default 30 s)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=sweep_command)
 
@@ -64,29 +79,42 @@ def register(subparsers: Any) -> None:
 def sweep_command(args: argparse.Namespace) -> int:
     """Run the sweep and print or write its results. Exit status."""
     from simulator.cli import emit_json
+    from simulator.cli.sweep_guard import check_sweep_args, open_store, run_guarded_sweep
     from simulator.core.errors import InputError
     from simulator.report import progress
-    from simulator.studies import parse_vary, sweep
+    from simulator.studies import SweepResult, parse_vary, sweep
+    from simulator.studies.sweep_runner import Survival
 
     if args.workers is not None and args.workers < 1:
         raise InputError("must be >= 1", field="--workers")
+    check_sweep_args(args)
     out = Path(args.out) if args.out else None
     if out is not None:
         check_out_dir(out)
     vary = parse_vary(args.vary)
     if not vary:
         raise InputError("give at least one KEY=V1,V2,...", field="--vary")
-    with progress.track("sweep"):
-        res = sweep(
-            args.scenario,
-            vary,
-            list(args.overrides),
-            scheduler=args.scheduler,
-            workers=args.workers,
-            fidelity=args.fidelity,
-        )
+    store = open_store(args, out, vary)
+
+    def run() -> SweepResult:
+        with progress.track("sweep"):
+            return sweep(
+                args.scenario,
+                vary,
+                list(args.overrides),
+                scheduler=args.scheduler,
+                workers=args.workers,
+                fidelity=args.fidelity,
+                survival=Survival(
+                    timeout_s=args.timeout, store=store, lost_after_s=args.lost_after
+                ),
+            )
+
+    res = run_guarded_sweep(run, out, _write)
+    if not isinstance(res, SweepResult):
+        return res
     if out is not None:
-        _write(out, res)
+        _write(out, res.to_json())
     if args.plot:
         from dataclasses import replace
 
@@ -104,22 +132,26 @@ def sweep_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rows(res: SweepResult) -> list[dict[str, Any]]:
+def _rows(res: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
-    for p in res.points:
-        row: dict[str, Any] = dict(p.set)
-        row.update({k: v for k, v in p.to_json().items() if k != "set"})
+    for p in res["points"]:
+        row: dict[str, Any] = dict(p["set"])
+        row.update({k: v for k, v in p.items() if k != "set"})
         rows.append(row)
     return rows
 
 
-def _write(out: Path, res: SweepResult) -> None:
+def _write(out: Path, res: dict[str, Any]) -> None:
+    """``sweep.csv`` and ``sweep.json`` of a sweep's JSON object (or the partial one a lost
+    cluster or Ctrl-C left)."""
     import pandas as pd
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / MARKER).write_text(MARKER_TEXT)
-    pd.DataFrame(_rows(res)).to_csv(out / "sweep.csv", index=False)
-    (out / "sweep.json").write_text(json.dumps(res.to_json(), indent=2, default=str))
+    from simulator.outputs import atomic_path, atomic_write_text, prepare_out_dir
+
+    prepare_out_dir(out)
+    with atomic_path(out / "sweep.csv") as tmp:
+        pd.DataFrame(_rows(res)).to_csv(tmp, index=False)
+    atomic_write_text(out / "sweep.json", json.dumps(res, indent=2, default=str))
 
 
 def _print_table(res: SweepResult) -> None:

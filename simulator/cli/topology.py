@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-import yaml
-
 from simulator.cli import emit_json
 from simulator.core.errors import InputError
 from simulator.core.units import format_bandwidth
@@ -29,10 +27,12 @@ def register(subparsers: Any) -> None:
 
 
 def _description(name: str) -> str:
+    from simulator.safeyaml import load_yaml_file
+
     path = shipped_dir("topologies") / f"{name}.yaml"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        data = load_yaml_file(path)
+    except InputError:
         return ""
     desc = data.get("description", "") if isinstance(data, dict) else ""
     return " ".join(str(desc).split())
@@ -54,13 +54,24 @@ def _show(args: argparse.Namespace) -> int:
     from simulator.topology import load_topology
     from simulator.topology.summary import summarize
 
+    if args.png:
+        from pathlib import Path
+
+        from simulator.outputs import check_new_file
+
+        if Path(args.png).suffix.lower() != ".png":
+            raise InputError("expected a file name ending in .png", file=args.png, field="--png")
+        check_new_file(Path(args.png), "--png")
     topo = load_topology(args.topology)
     summary = summarize(topo)
     if args.png:
+        from simulator.outputs import atomic_path
         from simulator.topology.draw import draw_png
 
         try:
-            summary["png"] = str(draw_png(topo, args.png))
+            with atomic_path(Path(args.png)) as tmp:
+                draw_png(topo, tmp)
+            summary["png"] = str(args.png)
         except OSError as exc:
             raise InputError(f"cannot write PNG: {exc}", file=args.png, field="--png") from None
     if args.json:

@@ -132,6 +132,9 @@ def validate_command(args: argparse.Namespace) -> int:
     out_dir = Path(args.out) if args.out else None
     tmp = None
     if out_dir is not None:
+        from simulator.outputs import prepare_out_dir
+
+        prepare_out_dir(out_dir)
         work = out_dir / "traces"
     else:
         tmp = tempfile.TemporaryDirectory(prefix="commsim-validate-")

@@ -53,8 +53,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from simulator.core.errors import InputError
 from simulator.core.units import UnitError, parse_bandwidth, parse_size, parse_time
 from simulator.core.vocab import Algorithm, CollectiveOp, coerce
@@ -347,12 +345,9 @@ def shipped_backends() -> list[str]:
 
 
 def _load_path(path: str) -> BackendProfile:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML: {exc}", file=path) from None
-    return parse_backend(data, file=path)
+    from simulator.safeyaml import load_yaml_file
+
+    return parse_backend(load_yaml_file(path), file=path)
 
 
 def load_backend(

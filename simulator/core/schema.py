@@ -22,13 +22,22 @@ def _size(v: Any) -> float:
 
 SizeB = Annotated[float, BeforeValidator(_size), Field(gt=0)]
 """A size in bytes, > 0 (``"25MiB"``, ``"1 GB"`` or a number of bytes)."""
-PosInt = Annotated[int, Field(gt=0)]
-"""An integer > 0."""
-Fraction = Annotated[float, Field(gt=0, le=1)]
-"""A dimensionless fraction in (0, 1]."""
+PosInt = Annotated[int, Field(gt=0, strict=True)]
+"""An integer > 0 (strict: ``true`` is not 1 and ``2.5`` is not 2, unlike pydantic's lax mode)."""
+NonNegInt = Annotated[int, Field(ge=0, strict=True)]
+"""An integer >= 0 (strict)."""
+Fraction = Annotated[float, Field(gt=0, le=1, strict=True)]
+"""A dimensionless fraction in (0, 1] (strict: ``true`` is not 1.0)."""
+PosFloat = Annotated[float, Field(gt=0, strict=True)]
+"""A finite number > 0 (strict)."""
+Flag = Annotated[bool, Field(strict=True)]
+"""``true`` or ``false`` only (not 1, 0 or ``"yes"`` the string)."""
 
 
 class SchemaModel(BaseModel):
-    """Base of every validated input section: unknown keys rejected, instances frozen."""
+    """Base of every validated input section: unknown keys rejected, instances frozen, and
+    ``.inf``/``.nan`` refused in every float field."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, use_enum_values=False, allow_inf_nan=False
+    )

@@ -101,7 +101,10 @@ def _split(x: object, what: str, example: str) -> tuple[float, str] | float:
     if isinstance(x, bool):
         raise UnitError(f"{what}: expected a number or a string like {example!r}, got {x!r}")
     if isinstance(x, int | float):
-        return _check_number(float(x), x, what)
+        try:
+            return _check_number(float(x), x, what)
+        except OverflowError:  # an int too large for a float
+            raise UnitError(f"{what}: {x!r} must be a finite number") from None
     if not isinstance(x, str):
         raise UnitError(f"{what}: expected a number or a string like {example!r}, got {x!r}")
     m = _QUANTITY_RE.match(x)
@@ -114,6 +117,8 @@ def _split(x: object, what: str, example: str) -> tuple[float, str] | float:
 def _check_number(value: float, original: object, what: str) -> float:
     if math.isnan(value) or value < 0:
         raise UnitError(f"{what}: {original!r} must be a non-negative number")
+    if math.isinf(value):
+        raise UnitError(f"{what}: {original!r} must be a finite number")
     return value
 
 

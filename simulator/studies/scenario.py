@@ -22,7 +22,7 @@ from simulator.config import Scenario, load_scenario
 from simulator.core.errors import InputError
 from simulator.engine import WorkloadError, simulate
 from simulator.engine.result import StepResult
-from simulator.topology import Topology, load_topology
+from simulator.topology import Topology
 from simulator.topology.whatif import scale_links
 
 
@@ -73,6 +73,7 @@ def simulate_scenario(
     backend: str | None = None,
     record: bool | Literal["timelines"] = False,
     faults: FaultOptions | None = None,
+    limits: bool = False,
 ) -> ScenarioSimulation:
     """Apply the network what-if, build the workload and simulate one step of ``scenario``.
 
@@ -85,13 +86,21 @@ def simulate_scenario(
             ``"timelines"``: the link timelines without the flows table (what ``--out`` needs).
         faults: apply the scenario's ``faults:`` (and run many steps when asked); None: the
             healthy run (sweeps, published rows).
+        limits: refuse a workload over :data:`simulator.limits.MAX_OPS` before building it
+            (:func:`simulator.limits.check_scenario`, what ``commsim run`` does).
 
     Raises:
         InputError: the scenario does not fit the topology.
         WorkloadError, DeadlockError: the workload cannot run (callers decide how to report).
     """
-    base = topology if topology is not None else load_topology(scenario.topology)
+    from simulator.scenario_refs import load_scenario_backend, load_scenario_topology
+
+    base = topology if topology is not None else load_scenario_topology(scenario)
     topo = scale_links(base, scenario.network.bandwidth_scale, scenario.network.latency_scale)
+    if limits:
+        from simulator.limits import check_scenario
+
+        check_scenario(scenario, int(topo.num_ranks), file=scenario.source_file)
     built = build_workload(scenario, topo)
     prepared = None
     if faults is not None and not scenario.faults.empty:
@@ -103,7 +112,7 @@ def simulate_scenario(
     result = simulate(
         prepared.workload if prepared else built.workload,
         topo,
-        backend=backend or str(scenario.backend),
+        backend=load_scenario_backend(scenario, backend),
         fidelity=fidelity or str(scenario.fidelity),
         compute_model=prepared.compute_model if prepared else built.compute_model,
         record=record,
@@ -238,7 +247,7 @@ def run_variant(
     """
     try:
         sim = simulate_scenario(
-            scenario, fidelity=fidelity, backend=backend, record=record, faults=faults
+            scenario, fidelity=fidelity, backend=backend, record=record, faults=faults, limits=True
         )
     except WorkloadError as err:
         raise InputError(f"workload cannot run: {err}", file=str(source)) from err

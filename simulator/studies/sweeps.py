@@ -16,18 +16,18 @@ topology's GPUs billed for the step; the price is an editable assumption of
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from simulator.core.errors import InputError
 from simulator.report import progress
 from simulator.resources import resolve
+from simulator.studies.sweep_runner import Survival, run_points
 
 #: Results of one point that are copied from ``commsim run``'s payload (seconds per step).
 STEP_FIELDS = ("step_time_s", "compute_s", "comm_s", "exposed_comm_s", "bubble_s")
@@ -63,9 +63,11 @@ def grid(vary: Sequence[tuple[str, Sequence[str]]]) -> list[dict[str, str]]:
 
 
 def _value(text: str) -> Any:
+    from simulator.safeyaml import load_yaml_text
+
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        return load_yaml_text(text, "--vary")
+    except InputError:
         return text
 
 
@@ -86,6 +88,7 @@ class SweepPoint:
 
     set: dict[str, Any]
     error: str | None = None
+    error_kind: str | None = None
     step_time_s: float = 0.0
     compute_s: float = 0.0
     comm_s: float = 0.0
@@ -106,6 +109,15 @@ class SweepPoint:
     hbm_B: float | None = None
     verdict: str | None = None
 
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> SweepPoint:
+        """The point of a row as the sweep's workers return it (:func:`point_row`, or
+        ``{"set", "error", "error_kind"}``)."""
+        if "error" in row:
+            return cls(set=row["set"], error=str(row["error"]), error_kind=row.get("error_kind"))
+        kw = {k: row[k] for k in _POINT_KEYS if k in row}
+        return cls(set=row["set"], **kw)
+
     @property
     def ok(self) -> bool:
         """True when the point ran."""
@@ -118,6 +130,8 @@ class SweepPoint:
         d: dict[str, Any] = {"set": self.set}
         if self.error is not None:
             d["error"] = self.error
+            if self.error_kind is not None:
+                d["error_kind"] = self.error_kind
         else:
             d.update({k: getattr(self, k) for k in _POINT_KEYS})
         if self.verdict is not None:
@@ -162,17 +176,33 @@ class SweepResult:
     scheduler: str
     points: tuple[SweepPoint, ...]
     wall_s: float
+    total_points: int = 0
     plot: str | None = None
 
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> SweepResult:
+        """The result of a sweep's JSON object (rows as the workers return them)."""
+        return cls(
+            scenario=d["scenario"],
+            scenario_file=d["scenario_file"],
+            vary=d["vary"],
+            scheduler=d["scheduler"],
+            points=tuple(SweepPoint.from_row(r) for r in d["points"]),
+            wall_s=d["wall_s"],
+            total_points=d.get("total_points", len(d["points"])),
+            plot=d.get("plot"),
+        )
+
     def to_json(self) -> dict[str, Any]:
-        """``{"scenario", "scenario_file", "vary", "scheduler", "points", "wall_s"}``, and
-        ``"plot"`` when one was drawn."""
+        """``{"scenario", "scenario_file", "vary", "scheduler", "points", "total_points",
+        "wall_s"}``, and ``"plot"`` when one was drawn."""
         d: dict[str, Any] = {
             "scenario": self.scenario,
             "scenario_file": self.scenario_file,
             "vary": self.vary,
             "scheduler": self.scheduler,
             "points": [p.to_json() for p in self.points],
+            "total_points": self.total_points,
             "wall_s": self.wall_s,
         }
         if self.plot is not None:
@@ -233,6 +263,38 @@ def evaluate_point(
     )
 
 
+def point_row(shown: dict[str, Any], built: Any, result: Any, topo: Any) -> dict[str, Any]:
+    """The row of one simulated point (seconds per step, bytes, US dollars per step)."""
+    from simulator.hardware import get_gpu
+
+    d = result.to_dict(k_links=0)
+    gpu = str(built.metadata.get("gpu", ""))
+    try:
+        spec = get_gpu(gpu)
+        price: float | None = spec.price_per_gpu_hour_usd
+        hbm_B: float | None = spec.hbm_B
+    except InputError:
+        price = hbm_B = None
+    mem_B = float(built.memory_per_gpu_B.get("total", 0.0))
+    gpus = int(topo.num_ranks)
+    out: dict[str, Any] = {"set": shown}
+    out.update({k: float(d[k]) for k in STEP_FIELDS})
+    out.update(
+        {
+            "memory_per_gpu_B": mem_B,
+            # the estimate against the GPU's HBM; None when the GPU is not in the catalog
+            "fits_memory": None if hbm_B is None else mem_B <= hbm_B,
+            "world": int(d["world"]),
+            "gpus": gpus,
+            "gpu": gpu,
+            "cost_per_step_usd": (
+                None if price is None else gpus * float(d["step_time_s"]) / 3600.0 * price
+            ),
+        }
+    )
+    return out
+
+
 def sweep(
     scenario: str,
     vary: Sequence[tuple[str, Sequence[str]]],
@@ -241,6 +303,7 @@ def sweep(
     scheduler: str = "local",
     workers: int | None = None,
     fidelity: str | None = None,
+    survival: Survival | None = None,
 ) -> SweepResult:
     """Simulate every point of the grid; results in grid order.
 
@@ -252,14 +315,70 @@ def sweep(
             address of a running Dask scheduler.
         workers: worker processes of the local cluster (default: CPU cores, at most points).
         fidelity: collective fidelity override.
+        survival: per-point timeout, the point store (finished points written as they
+            complete, points it holds skipped: ``--resume``) and how long the cluster may have
+            no worker (:class:`simulator.studies.sweep_runner.Survival`; default: none, 30 s).
+
+    Returns:
+        The :class:`SweepResult` (points in grid order; a ``--resume``'d sweep includes the
+        points its store held).
 
     Raises:
         InputError: the scenario cannot be found or is invalid before any point is applied.
+        ClusterLost, KeyboardInterrupt: with ``.partial`` set to the JSON object of the points
+            finished so far (also on disk when ``store`` is given).
     """
+    survival = survival or Survival()
+    store = survival.store
+    path = str(resolve("scenarios", scenario, what="scenario"))
+    _check_keys(path, base, vary)
+    points = grid(vary)
+    if not points:
+        raise InputError("nothing to sweep: give at least one --vary KEY=V1,V2", field="--vary")
+    t0 = time.perf_counter()
+    rows: dict[int, dict[str, Any]] = dict(store.done(points)) if store is not None else {}
+    progress.set_total(len(points), f"{len(points)} points of {Path(path).stem}")
+
+    def on_result(index: int, row: dict[str, Any]) -> None:
+        progress.advance()
+        rows[index] = row
+        if store is not None:
+            store.write(index, row)
+
+    jobs = _jobs(path, base, points, set(rows))
+
+    def result() -> dict[str, Any]:
+        return {
+            "scenario": scenario,
+            "scenario_file": str(Path(path)),
+            "vary": {k: [_value(v) for v in vals] for k, vals in vary},
+            "scheduler": scheduler,
+            "points": [rows[i] for i in sorted(rows)],
+            "total_points": len(points),
+            "wall_s": time.perf_counter() - t0,
+        }
+
+    try:
+        with _client(scheduler, workers, len(jobs)) as client:
+            run_points(
+                jobs,
+                on_result,
+                client=client,
+                fidelity=fidelity,
+                timeout_s=survival.timeout_s,
+                lost_after_s=survival.lost_after_s,
+            )
+    except BaseException as exc:  # KeyboardInterrupt, ClusterLost: keep what finished
+        exc.partial = result()  # type: ignore[attr-defined]
+        raise
+    return SweepResult.from_json(result())
+
+
+def _check_keys(path: str, base: Sequence[str], vary: Sequence[tuple[str, Sequence[str]]]) -> None:
+    """Fail fast on the base; refuse a varied key none of whose values validates."""
     from simulator.config import load_scenario
 
-    path = str(resolve("scenarios", scenario, what="scenario"))
-    load_scenario(path, list(base))  # fail fast on the base, with its file and field
+    load_scenario(path, list(base))  # with its file and field
     for key, values in vary:
         # a key no value of which validates (a typo, a wrong type) is an input error, not a
         # grid of failed points; values that fail only in some points are kept as points
@@ -271,36 +390,32 @@ def sweep(
                 errors.append(err)
         if len(errors) == len(values):
             raise errors[0]
-    points = grid(vary)
-    if not points:
-        raise InputError("nothing to sweep: give at least one --vary KEY=V1,V2", field="--vary")
-    t0 = time.perf_counter()
-    progress.set_total(len(points), f"{len(points)} points of {Path(path).stem}")
-    if scheduler == "inline":
-        results = []
-        for p in points:
-            results.append(evaluate_point(path, list(base), p, fidelity))
-            progress.advance()
-    else:
-        results = _on_dask(path, list(base), points, fidelity, scheduler, workers)
-    return SweepResult(
-        scenario=scenario,
-        scenario_file=str(Path(path)),
-        vary={k: [_value(v) for v in vals] for k, vals in vary},
-        scheduler=scheduler,
-        points=tuple(results),
-        wall_s=time.perf_counter() - t0,
-    )
 
 
-def _on_dask(
-    path: str,
-    base: list[str],
-    points: list[dict[str, str]],
-    fidelity: str | None,
-    scheduler: str,
-    workers: int | None,
-) -> list[SweepPoint]:
+def _jobs(
+    path: str, base: Sequence[str], points: Sequence[dict[str, str]], done: set[int]
+) -> list[tuple[int, dict[str, Any] | None, dict[str, Any], dict[str, Any] | None]]:
+    """Each point not in ``done`` resolved to content, or to its error row (a bad value)."""
+    from simulator.studies.sweep_runner import point_payload
+
+    jobs: list[tuple[int, dict[str, Any] | None, dict[str, Any], dict[str, Any] | None]] = []
+    for i, p in enumerate(points):
+        if i in done:
+            continue
+        shown = {k: _value(v) for k, v in p.items()}
+        try:
+            jobs.append((i, point_payload(path, list(base), p), shown, None))
+        except InputError as err:
+            jobs.append((i, None, shown, {"set": shown, "error": str(err), "error_kind": "input"}))
+    return jobs
+
+
+@contextlib.contextmanager
+def _client(scheduler: str, workers: int | None, n_points: int) -> Iterator[Any]:
+    """A Dask client for ``scheduler`` (``None`` for ``inline`` or nothing to run)."""
+    if scheduler == "inline" or n_points == 0:
+        yield None
+        return
     try:
         from distributed import Client, LocalCluster
     except ImportError:
@@ -308,37 +423,36 @@ def _on_dask(
             "Dask is not installed: pip install 'commsim[sweep]', or use --scheduler inline",
             field="--scheduler",
         ) from None
+    import logging
     import os
 
+    # Dask logs a lost worker and each rescheduled key as warnings; the sweep reports those
+    # itself in one line (a lost cluster) or not at all (a point recomputed elsewhere)
+    for name in ["distributed", *logging.root.manager.loggerDict]:
+        if name.startswith("distributed"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+    # a gather abandoned when its worker died ends, at exit, as asyncio's "Task exception was
+    # never retrieved": the sweep has already said what happened
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     if scheduler == "local":
-        n = workers or min(len(points), os.cpu_count() or 1)
+        n = workers or min(n_points, os.cpu_count() or 1)
         with (
             LocalCluster(
                 n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
             ) as cluster,
             Client(cluster) as client,
         ):
-            futures = client.map(
-                evaluate_point, [path] * len(points), [base] * len(points), points,
-                [fidelity] * len(points), pure=False,
-            )  # fmt: skip
-            return _gather(futures)
+            yield client
+        return
+    from simulator.studies.sweep_runner import probe_scheduler
+
+    probe_scheduler(scheduler)
     try:
         client = Client(scheduler, timeout="10s")
     except (OSError, TimeoutError, ValueError) as err:
         raise InputError(f"cannot reach the Dask scheduler: {err}", field="--scheduler") from None
-    with client:
-        futures = client.map(
-            evaluate_point, [path] * len(points), [base] * len(points), points,
-            [fidelity] * len(points), pure=False,
-        )  # fmt: skip
-        return _gather(futures)
-
-
-def _gather(futures: list[Any]) -> list[SweepPoint]:
-    """Results in grid order, the progress bar advanced as each point finishes."""
-    from distributed import as_completed
-
-    for _ in as_completed(futures):
-        progress.advance()
-    return [f.result() for f in futures]
+    try:
+        yield client
+    finally:
+        with contextlib.suppress(Exception):
+            client.close(timeout=5)

@@ -296,6 +296,38 @@ class ReshardResult:
         return d
 
 
+def check_degree(manifest: dict[str, Any], strategy: str, world: int) -> None:
+    """Refuse ``tp``/``pp-*`` re-shards that would end up with a degree of 1 on > 1 ranks."""
+    try:
+        s = RecordStrategy(strategy)
+    except ValueError:
+        known = ", ".join(x.value for x in RecordStrategy)
+        msg = f"unknown strategy {strategy!r} (one of {known})"
+        raise InputError(msg, field="--strategy") from None
+    if world < 2 or s not in (RecordStrategy.TP, RecordStrategy.PP_GPIPE, RecordStrategy.PP_1F1B):
+        return
+    try:
+        g = GPTConfig(**manifest["model_config"])
+    except (KeyError, TypeError) as exc:
+        raise InputError(f"no usable model_config ({exc})", file="manifest.json") from None
+    cfg = strategy_config(strategy, world, g, 25.0)
+    degree, what = (
+        (cfg.tp, f"n_head ({g.n_head})")
+        if s is RecordStrategy.TP
+        else (
+            cfg.pp,
+            f"n_layer ({g.n_layer})",
+        )
+    )
+    if degree < 2:
+        raise InputError(
+            f"{strategy} on {world} ranks: the recording's {what} and {world} have no common "
+            f"degree > 1, so it would run data parallel; choose a --world that shares a factor "
+            "with it",
+            field="--world",
+        )
+
+
 def reshard(
     trace_dir: str | Path,
     *,
@@ -312,7 +344,7 @@ def reshard(
 
     Raises:
         InputError: the topology has fewer ranks than ``world``, the recording cannot be
-            re-sharded, or the strategy cannot be built.
+            re-sharded (:func:`check_degree`), or the strategy cannot be built.
     """
     from simulator.engine import simulate
     from simulator.topology import load_topology
@@ -322,6 +354,7 @@ def reshard(
     strategy = strategy or str(imp.manifest.get("strategy", "ddp"))
     topo = load_topology(topology or imp.manifest.get("topology", f"loopback-{imp.world}"))
     world = world or (topo.num_ranks if topology else imp.world)
+    check_degree(imp.manifest, strategy, world)
     if topo.num_ranks < world:
         raise InputError(
             f"topology has {topo.num_ranks} ranks, fewer than --world {world}", field="--world"

@@ -31,8 +31,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from simulator.core.errors import InputError
 from simulator.core.units import UnitError, parse_bandwidth, parse_size, parse_time
 from simulator.resources import resolve
@@ -57,14 +55,11 @@ def load_topology(name_or_path: str | Path) -> Topology:
 
     Raises :class:`InputError` naming file and field on any problem.
     """
+    from simulator.safeyaml import load_yaml_file
+
     path = resolve("topologies", name_or_path, what="topology")
     file = str(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML: {exc}", file=file) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc}", file=file) from None
+    data = load_yaml_file(path, file)
     return topology_from_dict(data, file=file, default_name=path.stem)
 
 
@@ -82,6 +77,9 @@ def topology_from_dict(data: object, *, file: str = "<dict>", default_name: str 
     extra_meta = data.get("metadata", {}) or {}
     if not isinstance(extra_meta, dict):
         raise InputError("must be a mapping", file=file, field="metadata")
+    from simulator.topology.connectivity import check_plain_data
+
+    check_plain_data(extra_meta, file, "metadata")
     ecmp = _routing(data.get("routing"), file)
     if "build" in data:
         for k in ("nodes", "links", "ranks"):
@@ -99,6 +97,9 @@ def topology_from_dict(data: object, *, file: str = "<dict>", default_name: str 
     topo.metadata["source_file"] = file
     if ecmp is not None:
         topo.set_ecmp(ecmp)
+    from simulator.topology.connectivity import check_connected
+
+    check_connected(topo, file)
     return topo
 
 
@@ -230,6 +231,9 @@ def _from_builder(spec: Any, file: str, name: str) -> Topology:
             )
         kwargs[target] = _unit(parser, value, file, field) if parser else value
     kwargs.setdefault("name", name)
+    from simulator.limits import check_topology_size
+
+    check_topology_size(str(btype), kwargs, file)
     try:
         topo = func(**kwargs)
     except InputError as exc:  # catalog look-ups (unknown GPU or link name)

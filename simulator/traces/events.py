@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -165,16 +166,17 @@ def load_kineto(path: str | Path) -> KinetoTrace:
 def _num(e: dict[str, Any], key: str, path: Path, i: int) -> float:
     """``e[key]`` as a number (microseconds); a string or object there is bad input."""
     v = e.get(key, 0.0)
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        try:
-            return float(str(v))
-        except ValueError:
-            raise InputError(
-                f"expected a number (microseconds), got {v!r}",
-                file=str(path),
-                field=f"traceEvents[{i}].{key}",
-            ) from None
-    return float(v)
+    try:
+        x = float(str(v)) if isinstance(v, bool) or not isinstance(v, int | float) else float(v)
+    except (ValueError, OverflowError):
+        x = math.nan
+    if not math.isfinite(x):
+        raise InputError(
+            f"expected a finite number (microseconds), got {v!r}",
+            file=str(path),
+            field=f"traceEvents[{i}].{key}",
+        )
+    return x
 
 
 #: Bytes per element of the dtype names Kineto writes (``Input type`` of CPU ops and the

@@ -31,7 +31,7 @@ from typing import ClassVar
 
 from pydantic import SerializerFunctionWrapHandler, model_serializer
 
-from simulator.core.schema import PosInt
+from simulator.core.schema import Flag, PosInt
 from simulator.core.vocab import DType, Recompute
 
 
@@ -93,11 +93,11 @@ class ModelShape:
     kv_heads: PosInt | None = None
     ffn_hidden: PosInt | None = None
     vocab: PosInt = 51200
-    gated_mlp: bool = False
+    gated_mlp: Flag = False
     experts: PosInt = 1
     top_k: PosInt = 1
-    tie_embeddings: bool = True
-    flash_attention: bool = False
+    tie_embeddings: Flag = True
+    flash_attention: Flag = False
     arch: ModelArch = ModelArch.DECODER
     app: AppConfig = field(default_factory=AppConfig)
 

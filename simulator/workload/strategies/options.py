@@ -7,11 +7,8 @@ it. Rank layout: TP fastest (inside a node), then PP, then DP.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
 
-from pydantic import Field
-
-from simulator.core.schema import Fraction, PosInt, SchemaModel, SizeB
+from simulator.core.schema import Flag, Fraction, NonNegInt, PosInt, SchemaModel, SizeB
 
 
 class StrategyKind(StrEnum):
@@ -100,7 +97,7 @@ class DataParallelConfig(SchemaModel):
     mode: DataParallelMode = DataParallelMode.DDP
     bucket_size: SizeB = 25 * 2**20  # PyTorch DDP default bucket_cap_mb=25
     hierarchical: Hierarchy = Hierarchy.NONE
-    prefetch: Annotated[int, Field(ge=0)] = 1
+    prefetch: NonNegInt = 1
 
 
 class CompressionConfig(SchemaModel):
@@ -124,7 +121,7 @@ class ParameterServerConfig(SchemaModel):
     servers: PosInt = 1
     placement: PSPlacement = PSPlacement.COLOCATED
     mode: PSMode = PSMode.SYNC
-    staleness: Annotated[int, Field(ge=0)] = 1
+    staleness: NonNegInt = 1
     steps: PosInt = 4
 
 
@@ -142,11 +139,11 @@ class StrategyConfig(SchemaModel):
     pp: PosInt = 1
     dp: PosInt | None = None
     ep: PosInt = 1
-    sequence_parallel: bool = False
+    sequence_parallel: Flag = False
     tensor: TensorConfig = TensorConfig()
     pipeline: PipelineConfig = PipelineConfig()
     data_parallel: DataParallelConfig = DataParallelConfig()
     compression: CompressionConfig = CompressionConfig()
     local_sgd: LocalSGDConfig = LocalSGDConfig()
     parameter_server: ParameterServerConfig = ParameterServerConfig()
-    fold: bool | None = None  # representative ranks + mirrors; None: automatic (world > 16)
+    fold: Flag | None = None  # representative ranks + mirrors; None: automatic (world > 16)

@@ -1,0 +1,120 @@
+"""The one place where a command's exceptions become exit statuses and stderr lines.
+
+:func:`run_guarded` calls a command and maps what escapes it:
+
+* :class:`~simulator.core.errors.InputError` -> one line
+  ``commsim CMD: error: FILE: FIELD: MESSAGE``, exit 2. Exceptions that can only come from
+  what the user gave (a unit string that does not parse, a trace the engine cannot run, a
+  corrupt protobuf stream) are mapped the same way by :func:`as_input_error`; commands convert
+  them earlier where they know the file.
+* ``BrokenPipeError`` (``commsim ... | head``) -> quiet exit 141 (128 + SIGPIPE, what a shell
+  reports for a writer that lost its reader), stdout closed so Python prints nothing at exit.
+* ``KeyboardInterrupt`` -> ``interrupted`` and exit 130, no traceback.
+* Anything else is a bug in commsim: the traceback is printed, then one line saying it is a bug
+  and where to report it; exit 70 (``EX_SOFTWARE``).
+
+Every line is flattened to one line (a newline in an exception message would break the
+one-line promise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Final
+
+from simulator.core.errors import InputError
+
+#: Exit statuses.
+EXIT_INPUT: Final[int] = 2
+EXIT_BUG: Final[int] = 70
+EXIT_PIPE: Final[int] = 141
+EXIT_INTERRUPT: Final[int] = 130
+
+#: Where a user reports a bug (printed under an internal error's traceback).
+BUG_REPORT: Final[str] = (
+    "this is a bug in commsim, not in your input; please report it with the command line and "
+    "the traceback above to the commsim maintainers (the issue tracker of the repository "
+    "commsim came from)"
+)
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks replaced so it prints as one line."""
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def as_input_error(exc: BaseException) -> InputError | None:
+    """The :class:`InputError` an exception stands for when it can only come from user input.
+
+    ``None`` for anything else (then it is treated as a bug).
+    """
+    if isinstance(exc, InputError):
+        return exc
+    from simulator.core.units import UnitError
+
+    if isinstance(exc, UnitError):
+        return InputError(str(exc))
+    from simulator.engine.errors import SimulationError
+
+    if isinstance(exc, SimulationError):
+        return InputError(f"the workload cannot run: {exc}")
+    name = type(exc).__name__
+    module = type(exc).__module__ or ""
+    if name == "DecodeError" and module.startswith("google.protobuf"):
+        return InputError(f"not a valid protobuf message: {exc}")
+    return None
+
+
+def _print_error(command: str, err: InputError) -> None:
+    print(f"commsim {command}: error: {one_line(str(err))}", file=sys.stderr)
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so the interpreter's flush is silent."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # pragma: no cover - no real stdout (tests)
+        pass
+
+
+def run_guarded(func: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
+    """Call ``func(args)`` and return the exit status (see the module docstring)."""
+    command = str(getattr(args, "command", "") or "")
+    try:
+        status = func(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_PIPE
+    except KeyboardInterrupt:
+        print(f"commsim {command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPT
+    except Exception as exc:
+        mapped = as_input_error(exc)
+        if mapped is not None:
+            _print_error(command, mapped)
+            return EXIT_INPUT
+        if _is_broken_pipe(exc):
+            _quiet_stdout()
+            return EXIT_PIPE
+        traceback.print_exc()
+        print(f"commsim {command}: internal error: {BUG_REPORT}", file=sys.stderr)
+        return EXIT_BUG
+    return int(status or 0)
+
+
+def _is_broken_pipe(exc: BaseException) -> bool:
+    """A BrokenPipeError wrapped by a library (rich, pandas) still means the reader left."""
+    seen = 0
+    cur: BaseException | None = exc
+    while cur is not None and seen < 8:
+        if isinstance(cur, BrokenPipeError):
+            return True
+        cur = cur.__cause__ or cur.__context__
+        seen += 1
+    return False

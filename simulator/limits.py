@@ -1,0 +1,247 @@
+"""Refuse before building: cheap estimates of how big a job would be, checked against limits.
+
+A unit mistake (a batch given in tokens, a bucket of 25 *bytes*, ten million GPUs) makes a
+workload builder unroll billions of ops and run for hours. These estimates cost microseconds,
+are computed from the scenario or the command's flags before anything is built, and raise an
+:class:`~simulator.core.errors.InputError` naming the field that made the job large, with the
+estimate, when it is above a limit. ``--force`` (the :func:`forced` context) lifts every limit.
+
+The estimates are upper-bound orders of magnitude, checked against the real builders on the
+shipped scenarios (estimate / built: 1.2x to 36x, never below; benchmarks/RESULTS.md): they
+only have to separate "a big but real job" (the largest shipped scenario builds 124,204 ops)
+from "a mistake" (10^9 ops).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import math
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Final
+
+from simulator.core.errors import InputError
+
+#: Most ops a built workload may hold (all simulated ranks together). The largest shipped
+#: scenario builds 124,204; the builder writes ~85,000 ops per second on one core, so the limit
+#: is about a minute of building.
+MAX_OPS: Final[int] = 5_000_000
+#: Most flows one collective command may simulate (channels x chunks x algorithm steps).
+MAX_FLOWS: Final[int] = 1_000_000
+#: Most ranks (GPU/CPU endpoints) a topology may have; 32x the largest shipped topology (1,024).
+MAX_RANKS: Final[int] = 32_768
+#: Most message sizes ``collective --sizes MIN:MAX`` may sweep (nccl-tests' 1K:8G is 24).
+MAX_SIZES: Final[int] = 64
+#: A data-parallel bucket below this (bytes) draws a warning: PyTorch's default is 25 MiB.
+MIN_BUCKET_B: Final[float] = 2.0**20
+
+_FORCE: contextvars.ContextVar[bool] = contextvars.ContextVar("commsim_force", default=False)
+
+FORCE_HINT: Final[str] = "(--force runs it anyway)"
+
+
+@contextmanager
+def forced(on: bool) -> Iterator[None]:
+    """Inside this context every limit of this module is lifted when ``on``."""
+    token = _FORCE.set(on)
+    try:
+        yield
+    finally:
+        _FORCE.reset(token)
+
+
+def is_forced() -> bool:
+    """Whether ``--force`` is in effect."""
+    return _FORCE.get()
+
+
+def check_limit(
+    estimate: float, limit: int, what: str, *, field: str, file: str | None = None
+) -> None:
+    """Raise :class:`InputError` when ``estimate`` exceeds ``limit`` (unless forced)."""
+    if not math.isfinite(estimate) or (estimate > limit and not is_forced()):
+        raise InputError(
+            f"would build about {_count(estimate)} {what}, more than the limit of "
+            f"{limit:,}; check this value {FORCE_HINT}",
+            file=file,
+            field=field,
+        )
+
+
+def _count(x: float) -> str:
+    if not math.isfinite(x):
+        return "infinitely many"
+    if x < 1e6:
+        return f"{int(x):,}"
+    return f"{x:.2g}"
+
+
+# --------------------------------------------------------------------------- topologies
+
+
+#: Per builder: the parameters whose product is the number of endpoints (ranks and NICs), and
+#: the default of each (a parameter the file leaves out takes it).
+_BUILDER_COUNTS: Final[dict[str, tuple[tuple[str, int], ...]]] = {
+    "cluster": (("nodes", 2), ("gpus_per_node", 8)),
+    "two_datacenters": (("nodes_per_dc", 2), ("gpus_per_node", 8)),
+    "dgx_node": (("gpus", 8),),
+    "pcie_node": (("gpus", 8),),
+}
+_BUILDER_FACTOR: Final[dict[str, int]] = {"two_datacenters": 2}
+
+
+def check_topology_size(btype: str, kwargs: Mapping[str, Any], file: str) -> None:
+    """Refuse a ``build:`` whose rank count exceeds :data:`MAX_RANKS` (before building)."""
+    counts: dict[str, float] = {}
+    if btype == "torus":
+        dims = kwargs.get("dims", (4, 4, 4))
+        if isinstance(dims, Sequence) and all(_is_int(d) for d in dims):
+            counts["dims"] = math.prod(max(1, int(d)) for d in dims)
+    for name, default in _BUILDER_COUNTS.get(btype, ()):
+        value = kwargs.get(name, default)
+        if _is_int(value):
+            counts[name] = max(1, int(value))
+    for extra in ("nics_per_node", "nics"):
+        value = kwargs.get(extra)
+        if isinstance(value, int) and _is_int(value) and value > MAX_RANKS and not is_forced():
+            raise InputError(
+                f"{value:,} NICs per node is more than the limit of {MAX_RANKS:,} {FORCE_HINT}",
+                file=file,
+                field=f"build.{extra}",
+            )
+    if not counts:
+        return
+    ranks = math.prod(counts.values()) * _BUILDER_FACTOR.get(btype, 1)
+    if ranks > MAX_RANKS and not is_forced():
+        biggest = max(counts, key=lambda k: counts[k])
+        raise InputError(
+            f"would build {_count(ranks)} ranks, more than the limit of {MAX_RANKS:,}; "
+            f"check this value {FORCE_HINT}",
+            file=file,
+            field=f"build.{biggest}",
+        )
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+def estimate_scenario_ops(scenario: Any, world: int) -> tuple[float, dict[str, float]]:
+    """Estimated ops of ``build_workload(scenario, topology with world ranks)``.
+
+    Returns the total and the factor each responsible field contributes (the field with the
+    largest factor is the one named when the total is over the limit).
+    """
+    from simulator.config import StrategyKind
+
+    st, tr, m = scenario.strategy, scenario.training, scenario.model
+    tp, pp, ep = st.tp, st.pp, st.ep
+    if st.kind is StrategyKind.COLLECTIVE:
+        dp = st.dp or max(1, world // max(1, tp * pp))
+    else:
+        dp = st.dp or max(1, world)
+    workers = max(1, dp)
+    microbatches = max(1.0, tr.global_batch / (workers * tr.micro_batch))
+    v = st.pipeline.virtual_stages
+    layers_per_stage = max(1.0, m.layers / max(1, pp)) * v
+    job = tp * pp * dp
+    fold = st.fold if st.fold is not None else job > 16
+    if st.kind is StrategyKind.PARAMETER_SERVER:
+        fold = False
+    programs = float(min(job, max(1, pp * ep))) if fold else float(job)
+    # DDP gradient buckets of one rank (grads of its TP x PP shard, 2 bytes each at least)
+    grad_B = m.layers * 12.0 * m.hidden**2 / max(1, tp * pp) * 2.0
+    buckets = grad_B / max(1.0, float(st.data_parallel.bucket_size))
+    per_mb = 16.0 * layers_per_stage  # forward/backward, TP collectives, p2p per micro-batch
+    steps = 1.0
+    if st.kind is StrategyKind.PARAMETER_SERVER:
+        steps = float(st.parameter_server.steps)
+        per_mb = 4.0 + 4.0 * st.parameter_server.servers
+    elif st.kind is StrategyKind.LOCAL_SGD:
+        steps = float(st.local_sgd.period)
+    per_program = steps * (microbatches * per_mb + 4.0 * buckets + 4.0 * layers_per_stage) + 64
+    total = programs * per_program
+    factors = {
+        "training.global_batch": microbatches,
+        "model.layers": layers_per_stage,
+        "strategy.data_parallel.bucket_size": buckets / 16.0,
+        "strategy.fold": programs,
+        "strategy.parameter_server.steps"
+        if st.kind is StrategyKind.PARAMETER_SERVER
+        else "strategy.local_sgd.period": steps,
+    }
+    return total, factors
+
+
+def check_scenario(scenario: Any, world: int, *, file: str | None = None) -> None:
+    """Refuse a scenario whose workload would exceed :data:`MAX_OPS`; warn on a tiny bucket."""
+    from simulator.workload.strategies.options import DataParallelMode
+
+    st = scenario.strategy
+    bucket = float(st.data_parallel.bucket_size)
+    if bucket < MIN_BUCKET_B and st.data_parallel.mode is DataParallelMode.DDP:
+        print(
+            f"warning: {file or scenario.name}: strategy.data_parallel.bucket_size: "
+            f"{bucket:g} bytes is below 1 MiB (PyTorch's default is 25 MiB); was MiB meant?",
+            file=sys.stderr,
+        )
+    total, factors = estimate_scenario_ops(scenario, world)
+    if total > MAX_OPS and not is_forced():
+        field = max(factors, key=lambda k: factors[k])
+        raise InputError(
+            f"would build about {_count(total)} ops ({field} contributes a factor of "
+            f"{_count(factors[field])}), more than the limit of {MAX_OPS:,}; "
+            f"check this value {FORCE_HINT}",
+            file=file,
+            field=field,
+        )
+
+
+# --------------------------------------------------------------------------- collectives
+
+
+def check_collective(
+    n_ranks: int, channels: int | None, chunks: int, fidelity: str, n_sizes: int = 1
+) -> None:
+    """Refuse a collective whose flow count would exceed :data:`MAX_FLOWS`.
+
+    Measured on one core (dgx-a100-8node, 64 ranks, 1 GiB all-reduce): the flow fidelity
+    simulates ~30,000 channel-steps per second (``--channels 1000``: 4.7 s); the chunk fidelity
+    ~3,300 chunk-flows per second, growing as ``chunks x n^2`` (``--chunks 16``: 39 s).
+    """
+    if channels is not None and channels < 1:
+        raise InputError(f"must be >= 1, got {channels}", field="--channels")
+    if chunks < 1:
+        raise InputError(f"must be >= 1, got {chunks}", field="--chunks")
+    n = float(max(1, n_ranks))
+    ch = float(channels or 1)
+    if fidelity == "chunk":
+        total = ch * chunks * 2.0 * n * n * n_sizes
+        factors = {"--channels": ch, "--chunks": float(chunks), "--ranks": n}
+    elif fidelity == "analytical":
+        return
+    else:
+        total = ch * 2.0 * n * n_sizes
+        factors = {"--channels": ch, "--ranks": n}
+    if total > MAX_FLOWS and not is_forced():
+        field = max(factors, key=lambda k: factors[k])
+        raise InputError(
+            f"would simulate about {_count(total)} flows, more than the limit of "
+            f"{MAX_FLOWS:,}; check this value {FORCE_HINT}",
+            field=field,
+        )
+
+
+def check_sizes_count(lo: float, hi: float) -> None:
+    """Refuse a ``--sizes MIN:MAX`` range of more than :data:`MAX_SIZES` doublings."""
+    n = math.floor(math.log2(hi / lo)) + 1 if hi >= lo > 0 else 0
+    if n > MAX_SIZES and not is_forced():
+        raise InputError(
+            f"{n} sizes from MIN to MAX by doubling, more than the limit of {MAX_SIZES} "
+            f"{FORCE_HINT}",
+            field="--sizes",
+        )

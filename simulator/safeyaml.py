@@ -1,0 +1,178 @@
+"""One YAML reader for every file a user gives commsim: bounded, strict, and precise.
+
+:func:`load_yaml_file` / :func:`load_yaml_text` parse with PyYAML's safe loader plus four guards:
+
+* **duplicate keys** in one mapping are refused, naming the key and both lines (PyYAML keeps
+  the last one silently). Keys merged in with ``<<: *anchor`` may still be overridden.
+* **bounded expansion**: aliases share nodes, so a few lines can describe a document of 10^9
+  nodes (the "billion laughs"); the document's expanded size is counted on the node graph
+  (memoised, so counting is linear in the file) and refused above :data:`MAX_NODES`.
+* **bounded nesting**: more than :data:`MAX_DEPTH` levels of nested collections are refused
+  before Python's recursion limit is reached.
+* **UTF-8 only**: a file that is not UTF-8 text is refused, naming the byte offset.
+
+Every problem is an :class:`~simulator.core.errors.InputError` whose file part is
+``FILE:LINE:COL`` when PyYAML knows the position (``scenario.yaml:3:5: duplicate key ...``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from simulator.core.errors import InputError
+
+#: Most collection levels a document may nest (the deepest shipped file has 6).
+MAX_DEPTH: Final[int] = 64
+#: Most nodes a document may hold once every alias is expanded (shipped files: < 2,000).
+MAX_NODES: Final[int] = 1_000_000
+#: Largest file read (bytes); the biggest shipped YAML is ~10 KB.
+MAX_FILE_B: Final[int] = 64 * 2**20
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe loader that refuses duplicate keys and deep nesting."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"nested deeper than {MAX_DEPTH} levels",
+                    self.peek_event().start_mark,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == _MERGE_TAG:
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:
+                    continue  # unhashable key: PyYAML's own check reports it
+                if first is not None:
+                    raise ConstructorError(
+                        None,
+                        None,
+                        f"duplicate key {key!r} (first given on line {first})",
+                        key_node.start_mark,
+                    )
+                seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def _expanded_size(node: Node, memo: dict[int, int]) -> int:
+    """Nodes in the document under ``node`` with every alias expanded (memoised by identity)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = 1  # guards a cycle (PyYAML's composer refuses recursive aliases anyway)
+    n = 1
+    if isinstance(node, SequenceNode):
+        n += sum(_expanded_size(c, memo) for c in node.value)
+    elif isinstance(node, MappingNode):
+        n += sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    elif not isinstance(node, ScalarNode):  # pragma: no cover - PyYAML has no other node
+        n = 1
+    memo[key] = min(n, MAX_NODES + 1)
+    return memo[key]
+
+
+def _where(file: str, exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if mark is None:
+        return file
+    return f"{file}:{mark.line + 1}:{mark.column + 1}"
+
+
+def _problem(exc: yaml.YAMLError) -> str:
+    if isinstance(exc, yaml.reader.ReaderError):
+        return f"character {exc.character!r} at position {exc.position} is not allowed in YAML"
+    problem = getattr(exc, "problem", None)
+    context = getattr(exc, "context", None)
+    if problem and context:
+        return f"{problem} ({context})"
+    return str(problem or context or "not valid YAML").replace("\n", " ")
+
+
+def load_yaml_text(text: str, file: str = "<string>") -> Any:
+    """Parse one YAML document from ``text``; ``None`` for an empty document.
+
+    Raises:
+        InputError: syntax, duplicate key, nesting or expansion beyond the bounds; the file part
+            is ``FILE:LINE:COL`` when the position is known.
+    """
+    try:
+        loader = _Loader(text)  # the reader checks the characters here
+    except yaml.YAMLError as exc:
+        raise InputError(f"not valid YAML: {_problem(exc)}", file=file) from None
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = _expanded_size(node, {})
+        if size > MAX_NODES:
+            raise InputError(
+                f"expands to more than {MAX_NODES:,} values once its aliases are "
+                "substituted (an alias bomb?); write the document out",
+                file=file,
+            )
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        raise InputError(f"not valid YAML: {_problem(exc)}", file=_where(file, exc)) from None
+    except RecursionError:
+        raise InputError(f"nested deeper than {MAX_DEPTH} levels", file=file) from None
+    finally:
+        loader.dispose()
+
+
+def decode_utf8(data: bytes, file: str) -> str:
+    """``data`` as text, or an :class:`InputError` naming the first byte that is not UTF-8."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "save the file as UTF-8",
+            file=file,
+        ) from None
+
+
+def read_text(path: str | Path, file: str | None = None, *, max_B: int = MAX_FILE_B) -> str:
+    """Read a user's text file as UTF-8 with a size bound; :class:`InputError` on any failure."""
+    p = Path(path)
+    name = file or str(p)
+    try:
+        if p.is_dir():
+            raise InputError("is a directory, expected a file", file=name)
+        size = p.stat().st_size
+        if size > max_B:
+            raise InputError(f"is {size:,} bytes, more than the {max_B:,} allowed", file=name)
+        data = p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", file=name) from None
+    return decode_utf8(data, name)
+
+
+def load_yaml_file(path: str | Path, file: str | None = None) -> Any:
+    """Read and parse a YAML file with :func:`load_yaml_text`'s guards (``file``: name shown)."""
+    name = file or str(path)
+    return load_yaml_text(read_text(path, name), name)
