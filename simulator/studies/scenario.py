@@ -97,6 +97,7 @@ def simulate_scenario(
 
     base = topology if topology is not None else load_scenario_topology(scenario)
     topo = scale_links(base, scenario.network.bandwidth_scale, scenario.network.latency_scale)
+    profile = load_scenario_backend(scenario, backend)
     if limits:
         from simulator.limits import check_scenario
 
@@ -112,7 +113,7 @@ def simulate_scenario(
     result = simulate(
         prepared.workload if prepared else built.workload,
         topo,
-        backend=load_scenario_backend(scenario, backend),
+        backend=profile,
         fidelity=fidelity or str(scenario.fidelity),
         compute_model=prepared.compute_model if prepared else built.compute_model,
         record=record,
