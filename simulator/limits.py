@@ -136,11 +136,9 @@ def estimate_scenario_ops(scenario: Any, world: int) -> tuple[float, dict[str, f
     Returns the total and the factor each responsible field contributes (the field with the
     largest factor is the one named when the total is over the limit).
     """
-    from simulator.config import StrategyKind
-
     st, tr, m = scenario.strategy, scenario.training, scenario.model
     tp, pp, ep = st.tp, st.pp, st.ep
-    if st.kind is StrategyKind.COLLECTIVE:
+    if st.kind == "collective":
         dp = st.dp or max(1, world // max(1, tp * pp))
     else:
         dp = st.dp or max(1, world)
@@ -150,7 +148,7 @@ def estimate_scenario_ops(scenario: Any, world: int) -> tuple[float, dict[str, f
     layers_per_stage = max(1.0, m.layers / max(1, pp)) * v
     job = tp * pp * dp
     fold = st.fold if st.fold is not None else job > 16
-    if st.kind is StrategyKind.PARAMETER_SERVER:
+    if st.kind == "parameter_server":
         fold = False
     programs = float(min(job, max(1, pp * ep))) if fold else float(job)
     # DDP gradient buckets of one rank (grads of its TP x PP shard, 2 bytes each at least)
@@ -158,10 +156,10 @@ def estimate_scenario_ops(scenario: Any, world: int) -> tuple[float, dict[str, f
     buckets = grad_B / max(1.0, float(st.data_parallel.bucket_size))
     per_mb = 16.0 * layers_per_stage  # forward/backward, TP collectives, p2p per micro-batch
     steps = 1.0
-    if st.kind is StrategyKind.PARAMETER_SERVER:
+    if st.kind == "parameter_server":
         steps = float(st.parameter_server.steps)
         per_mb = 4.0 + 4.0 * st.parameter_server.servers
-    elif st.kind is StrategyKind.LOCAL_SGD:
+    elif st.kind == "local_sgd":
         steps = float(st.local_sgd.period)
     per_program = steps * (microbatches * per_mb + 4.0 * buckets + 4.0 * layers_per_stage) + 64
     total = programs * per_program
@@ -171,7 +169,7 @@ def estimate_scenario_ops(scenario: Any, world: int) -> tuple[float, dict[str, f
         "strategy.data_parallel.bucket_size": buckets / 16.0,
         "strategy.fold": programs,
         "strategy.parameter_server.steps"
-        if st.kind is StrategyKind.PARAMETER_SERVER
+        if st.kind == "parameter_server"
         else "strategy.local_sgd.period": steps,
     }
     return total, factors
@@ -179,11 +177,10 @@ def estimate_scenario_ops(scenario: Any, world: int) -> tuple[float, dict[str, f
 
 def check_scenario(scenario: Any, world: int, *, file: str | None = None) -> None:
     """Refuse a scenario whose workload would exceed :data:`MAX_OPS`; warn on a tiny bucket."""
-    from simulator.workload.strategies.options import DataParallelMode
 
     st = scenario.strategy
     bucket = float(st.data_parallel.bucket_size)
-    if bucket < MIN_BUCKET_B and st.data_parallel.mode is DataParallelMode.DDP:
+    if bucket < MIN_BUCKET_B and st.data_parallel.mode == "ddp":
         print(
             f"warning: {file or scenario.name}: strategy.data_parallel.bucket_size: "
             f"{bucket:g} bytes is below 1 MiB (PyTorch's default is 25 MiB); was MiB meant?",
