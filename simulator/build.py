@@ -28,7 +28,7 @@ from simulator.workload.costmodel import CostModel, cost_model_for
 from simulator.workload.memory import memory_per_gpu
 from simulator.workload.modelspec import ModelArch
 from simulator.workload.profile import LayerProfile, profile_from_model
-from simulator.workload.strategies import build_from_profile, build_job, job_context
+from simulator.workload.strategies import build_job, job_context
 from simulator.workload.strategies.options import StrategyKind
 from simulator.workload.strategies.pipeline import bubble_fraction
 
@@ -112,21 +112,49 @@ def build_workload(scenario: Scenario, topology: Any) -> BuiltWorkload:
         ) from None
     dp = job.layout.dp if st.kind is StrategyKind.COLLECTIVE else 1
     m = job.microbatches
-    mem = memory_per_gpu(prof, st, dp, m)
     v = st.pipeline.virtual_stages
-    meta: dict[str, Any] = {
-        "scenario": scenario.name,
-        "model": spec.name,
-        "params": spec.total_params(),
-        "model_flops_per_step": spec.model_flops_per_sample() * tr.global_batch,
-        "gpu": cost.gpu,
-        "peak_flops": cost.peak_flops,
-        "efficiency": cost.efficiency,
-        "efficiency_source": cost.source,
-        "ideal_bubble_fraction": bubble_fraction(st.pp, m, v) if st.pp > 1 else 0.0,
-        "world": world,
-        **{f"workload.{k}": val for k, val in wl.metadata.items()},
-    }
+    return _built(
+        scenario,
+        spec,
+        cost,
+        wl,
+        world,
+        bubble=bubble_fraction(st.pp, m, v) if st.pp > 1 else 0.0,
+        memory_per_gpu_B=memory_per_gpu(prof, st, dp, m),
+        profile=prof,
+    )
+
+
+def _built(
+    scenario: Scenario,
+    spec: Any,
+    cost: CostModel,
+    wl: Workload,
+    world: int,
+    *,
+    bubble: float,
+    memory_per_gpu_B: dict[str, float],
+    profile: LayerProfile,
+) -> BuiltWorkload:
+    """The built workload with its metadata (the same keys, in the same order, for every model
+    family; ``arch`` follows ``model`` for non-decoder models) and the scenario's reference."""
+    tr = scenario.training
+    meta: dict[str, Any] = {"scenario": scenario.name, "model": spec.name}
+    if scenario.model.arch is not ModelArch.DECODER:
+        meta["arch"] = scenario.model.arch.value
+    meta.update(
+        {
+            "params": spec.total_params(),
+            "model_flops_per_step": spec.model_flops_per_sample() * tr.global_batch,
+            "gpu": cost.gpu,
+            "peak_flops": cost.peak_flops,
+            "efficiency": cost.efficiency,
+            "efficiency_source": cost.source,
+            "ideal_bubble_fraction": bubble,
+            "world": world,
+            **{f"workload.{k}": val for k, val in wl.metadata.items()},
+        }
+    )
     wl.metadata.update({"scenario": scenario.name})
     ref = None
     if scenario.reference is not None:
@@ -134,10 +162,10 @@ def build_workload(scenario: Scenario, topology: Any) -> BuiltWorkload:
     return BuiltWorkload(
         workload=wl,
         compute_model=cost,
-        memory_per_gpu_B=mem,
+        memory_per_gpu_B=memory_per_gpu_B,
         reference=ref,
         metadata=meta,
-        profile=prof,
+        profile=profile,
     )
 
 
@@ -222,12 +250,13 @@ def build_app(scenario: Scenario, topology: Any, cost: CostModel) -> BuiltWorklo
     )
     world = int(topology.num_ranks)
     try:
-        phases = [
-            build_from_profile(
+        jobs = [
+            job_context(
                 p, st, world, topology, global_batch=tr.global_batch, micro_batch=tr.micro_batch
             )
             for p in profiles
         ]
+        phases = [build_job(job) for job in jobs]
     except ValueError as exc:
         raise InputError(
             f"{exc} (topology {scenario.topology} has {world} ranks)",
@@ -235,30 +264,14 @@ def build_app(scenario: Scenario, topology: Any, cost: CostModel) -> BuiltWorklo
             field="strategy",
         ) from None
     wl = phases[0] if len(phases) == 1 else concat_phases(phases)
-    dp = int(str(wl.metadata.get("dp", world))) if st.kind.value == "collective" else 1
-    meta: dict[str, Any] = {
-        "scenario": scenario.name,
-        "model": spec.name,
-        "arch": scenario.model.arch.value,
-        "params": spec.total_params(),
-        "model_flops_per_step": spec.model_flops_per_sample() * tr.global_batch,
-        "gpu": cost.gpu,
-        "peak_flops": cost.peak_flops,
-        "efficiency": cost.efficiency,
-        "efficiency_source": cost.source,
-        "ideal_bubble_fraction": 0.0,
-        "world": world,
-        **{f"workload.{k}": val for k, val in wl.metadata.items()},
-    }
-    wl.metadata.update({"scenario": scenario.name})
-    ref = None
-    if scenario.reference is not None:
-        ref = {"step_time_s": scenario.reference.step_time_s, "source": scenario.reference.source}
-    return BuiltWorkload(
-        workload=wl,
-        compute_model=cost,
+    dp = jobs[0].layout.dp if st.kind is StrategyKind.COLLECTIVE else 1
+    return _built(
+        scenario,
+        spec,
+        cost,
+        wl,
+        world,
+        bubble=0.0,
         memory_per_gpu_B=app_memory(profiles, st, dp),
-        reference=ref,
-        metadata=meta,
         profile=profiles[-1],
     )
