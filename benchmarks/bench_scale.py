@@ -264,14 +264,25 @@ def main() -> None:
         help="commsim trees to measure (PYTHONPATH), each case on each tree back to back",
     )
     ap.add_argument(
-        "--replot", default=None, help="only draw --plot from a --json file of earlier runs"
+        "--replot",
+        nargs="+",
+        default=None,
+        help="only draw --plot from --json files of earlier runs",
     )
+    ap.add_argument("--labels", nargs="*", default=[], help="legend names of trees, as ROOT=LABEL")
     args = ap.parse_args()
     if args.replot:
-        rows = [json.loads(x) for x in Path(args.replot).read_text().splitlines() if x.strip()]
+        rows = [
+            json.loads(x)
+            for f in args.replot
+            for x in Path(f).read_text().splitlines()
+            if x.strip()
+        ]
         roots = list(dict.fromkeys(r["root"] for r in rows))
         labels = ["before", "after"] if len(roots) == 2 else [Path(r).name for r in roots]
-        plot(rows, Path(args.plot), dict(zip(roots, labels, strict=True)))
+        names = dict(zip(roots, labels, strict=True))
+        names.update(dict(x.split("=", 1) for x in args.labels))
+        plot(rows, Path(args.plot), names)
         return
     if args.child:
         print(json.dumps(run_child(args.child), default=str))
