@@ -174,8 +174,8 @@ def run_child(case: str) -> dict[str, Any]:
     elif case.startswith("published-"):
         from simulator.studies import validate_published
 
-        res = validate_published([case.removeprefix("published-")], fidelity="flow")
-        out.update(rows=res.to_json()["rows"])
+        pub = validate_published([case.removeprefix("published-")], fidelity="flow")
+        out.update(rows=pub.to_json()["rows"])
     else:
         raise SystemExit(f"unknown case {case}")
     out["wall_s"] = time.perf_counter() - t0
