@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -298,11 +299,19 @@ def run(cfg: RecordConfig) -> None:
     dist.init_process_group(cfg.backend.value, rank=rank, world_size=world)
     torch.manual_seed(0)  # same initial weights on every rank
     model = build_model(cfg.model, cfg.gpt).to(device)
+    accel = None
+    if cfg.device == "accel":
+        from simulator.traces.accel import install_device
+
+        assert cfg.device_times is not None, "the launcher measures device times first"
+        accel = install_device(model, cfg.device_times)
     _annotate_layers(model)
     step = _make_step(cfg, model, rank, device)
     out = Path(cfg.out_dir)
 
     def sync() -> None:
+        if accel is not None:
+            accel.synchronize()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
@@ -348,6 +357,10 @@ def run(cfg: RecordConfig) -> None:
         "torch_version": str(torch.__version__),
         "step_times_s": times,
     }
+    if accel is not None:
+        info["device_items"] = len(accel.log)
+        info["device_late_s_max"] = max(accel.late_s, default=0.0)
+        info["device_late_s_median"] = statistics.median(accel.late_s or [0.0])
     (out / f"rank{rank}.steps.json").write_text(json.dumps(info, indent=2))
     dist.barrier()
     dist.destroy_process_group()
