@@ -62,6 +62,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--d-model", type=int, help="tiny GPT width")
     p.add_argument("--batch", type=int, help="sequences per rank and step")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds per recording")
+    p.add_argument(
+        "--device",
+        choices=("cpu", "accel"),
+        default="cpu",
+        help="recorder device mode: accel runs layer compute on an emulated accelerator",
+    )
     p.add_argument("--out", help="write validate.json, scatter.png and traces/ here")
     p.add_argument("--published", action="store_true", help="compare with published figures")
     p.add_argument(
@@ -153,6 +159,7 @@ def validate_command(args: argparse.Namespace) -> int:
                 tiers=tiers,
                 timeout_s=args.timeout,
                 log=progress.note,
+                device=args.device,
             )
     finally:
         if tmp is not None:

@@ -62,6 +62,11 @@ INNER_WAIT_MIN_S = 1e-3
 #: the wait for it.
 BLOCKING_SCOPES = ("FSDP::",)
 
+#: Annotation of an accelerator-mode recording (``commsim record --device accel``,
+#: :mod:`simulator.traces.accel`): the host waits inside it for a layer's device time. It is
+#: compute of the op that holds it, never a gap in which a collective could be waited for.
+DEVICE_PREFIX = "commsim.device."
+
 STEP_RE = re.compile(r"^(?:commsim\.step|ProfilerStep)#(\d+)$")
 LAYER_RE = re.compile(r"^commsim\.fwd\.layer(\d+)$")
 
@@ -363,12 +368,16 @@ def _one_step(
             cpu_ops.append(e)
         elif e.cat == "cpu_op":
             cpu_ops.append(e)
+        elif e.name.startswith(DEVICE_PREFIX):
+            summary.used["device-work"] += 1
+            cpu_ops.append(e)  # busy: the host waits for its own layer's device time
         elif e.cat == "user_annotation":
             summary.used["annotation"] += 1
             if e.name.startswith(BLOCKING_SCOPES) and e.tid == tid:
                 scopes.append(e)
         else:
             summary.unknown[f"{e.cat}:{e.name}"] += 1
+    _fill_node_seq(cpu_ops)
     # sequence number -> layer, from forward ops inside layer annotations
     seq_layer: dict[int, int] = {}
     for e in cpu_ops:
@@ -464,6 +473,27 @@ def _one_step(
         prev = max(prev, ue)
     tl.waits.sort(key=lambda w: w.start_s)
     return tl
+
+
+def _fill_node_seq(ops: Sequence[Event]) -> None:
+    """Give an ``autograd::engine::evaluate_function: F`` op without a ``Sequence number``
+    the one of its nested node ``F``.
+
+    Seen in accelerator-mode FSDP2 recordings (torch 2.13): when a pre-backward hook runs inside
+    the evaluate_function op of a Python ``autograd.Function``, only the nested node op
+    (``DeviceOpBackward``) carries the number that ties it to its forward, and so to its layer.
+    """
+    prefix = "autograd::engine::evaluate_function: "
+    for i, u in enumerate(ops):
+        if not u.name.startswith(prefix) or u.args.get("Sequence number") is not None:
+            continue
+        node = u.name[len(prefix) :]
+        for e in ops[i + 1 :]:
+            if e.start_s >= u.end_s:
+                break
+            if e.name == node and e.args.get("Sequence number") is not None:
+                u.args["Sequence number"] = e.args["Sequence number"]
+                break
 
 
 def _gap_wait(
