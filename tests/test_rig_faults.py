@@ -1,0 +1,161 @@
+"""Rig fault cases: case -> faults, tc and cgroup builders, replays under faults (no root)."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import pytest
+
+from simulator.cli import main
+from simulator.core.errors import InputError
+from simulator.core.ir import Compute
+from simulator.faults.network import apply_network_faults
+from simulator.faults.schema import FaultsConfig
+from simulator.faults.trace import apply_to_replay, rank_factors, scale_compute
+from simulator.rig.cluster import plan_rig
+from simulator.studies.rig_faults import (
+    CpuCgroup,
+    FaultCase,
+    FaultKind,
+    cpu_cgroup_root,
+    fault_scatter_png,
+    fault_summary,
+    make_cgroup,
+    nic_shapings,
+    parse_fault_cases,
+)
+from simulator.studies.rig_validation import CaseResult
+from simulator.studies.trace_replay import chained_workload, replay
+from simulator.topology import load_topology
+from simulator.traces.kineto import import_trace_dir
+
+GLOO = Path(__file__).parent / "fixtures" / "traces" / "ddp-2-gloo"
+RIG_RATE_BPS = 400e6 / 8  # topologies/rig-2host.yaml: 400 Mbit/s NICs
+
+
+def test_parse_fault_cases() -> None:
+    assert [c.name for c in parse_fault_cases("all")] == [
+        "slow-nic-r1-x0.4",
+        "cpu-throttle-r1-x0.5",
+    ]
+    assert parse_fault_cases("slow-nic:0.25@0") == [FaultCase(FaultKind.SLOW_NIC, 0, 0.25)]
+    assert parse_fault_cases("cpu-throttle") == [FaultCase(FaultKind.CPU_THROTTLE, 1, 0.5)]
+    for bad in ("bogus", "slow-nic:x", "slow-nic:1.5", "cpu-throttle@r", " , "):
+        with pytest.raises(InputError):
+            parse_fault_cases(bad)
+
+
+def test_bad_faults_flag_exits_2_before_any_rig(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--topology", "rig-2host", "--faults", "flood"]) == 2
+    assert "--faults" in capsys.readouterr().err
+
+
+def test_slow_nic_degrades_both_directions_of_the_hosts_link() -> None:
+    topo = load_topology("rig-2host")
+    faults = FaultCase(FaultKind.SLOW_NIC, rank=1, factor=0.4).faults(topo)
+    net = apply_network_faults(topo, faults)
+    assert net is not None
+    now = net.at(0.0)
+    for lk, base in zip(now.links, topo.links, strict=True):
+        slow = "h1" in (lk.src, lk.dst)
+        assert lk.bandwidth_Bps == pytest.approx(base.bandwidth_Bps * (0.4 if slow else 1.0))
+
+
+def test_cpu_throttle_is_a_slow_rank_of_period_over_quota() -> None:
+    topo = load_topology("rig-2host")
+    faults = FaultCase(FaultKind.CPU_THROTTLE, rank=1, factor=0.25).faults(topo)
+    assert rank_factors(faults, 2) == [1.0, 4.0]
+    with pytest.raises(InputError, match="no rank 2"):
+        FaultCase(FaultKind.CPU_THROTTLE, rank=2).faults(topo)
+
+
+def test_nic_shapings_rescale_the_planned_rates() -> None:
+    plan = plan_rig("rig-2host", run_id="abc123")
+    shapes = nic_shapings(plan, 1, 0.5)
+    assert len(shapes) == 2
+    assert {s.ns for s in shapes} == {plan.hosts[1].ns, plan.switches[0].ns}
+    assert all(s.rate_Bps == pytest.approx(0.5 * RIG_RATE_BPS) for s in shapes)
+    assert all(s.ns != plan.hosts[0].ns for s in shapes)
+
+
+def test_cgroup_writes_and_join() -> None:
+    v2 = CpuCgroup(Path("/cg/x"), 2, 50_000)
+    assert v2.writes() == [(Path("/cg/x/cpu.max"), "50000 100000")]
+    v1 = CpuCgroup(Path("/cg/cpu/x"), 1, 25_000)
+    assert v1.writes() == [
+        (Path("/cg/cpu/x/cpu.cfs_period_us"), "100000"),
+        (Path("/cg/cpu/x/cpu.cfs_quota_us"), "25000"),
+    ]
+    argv = v1.join_argv(["python", "-m", "w"])
+    assert argv[:2] == ["sh", "-c"] and "/cg/cpu/x/cgroup.procs" in argv[2]
+    assert argv[-3:] == ["python", "-m", "w"]
+
+
+def test_cgroup_root_prefers_v2_with_cpu(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no CPU cgroup"):
+        cpu_cgroup_root(tmp_path)
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("-1")
+    assert cpu_cgroup_root(tmp_path) == (1, tmp_path / "cpu")
+    (tmp_path / "unified").mkdir()
+    (tmp_path / "unified" / "cgroup.controllers").write_text("hugetlb")
+    assert cpu_cgroup_root(tmp_path)[0] == 1  # a v2 mount without the cpu controller
+    (tmp_path / "cgroup.controllers").write_text("cpuset cpu io")
+    assert cpu_cgroup_root(tmp_path) == (2, tmp_path)
+    cg = make_cgroup("cs-test", 0.5, tmp_path)
+    assert (tmp_path / "cs-test" / "cpu.max").read_text() == "50000 100000"
+    assert cg.quota_us == 50_000
+
+
+def test_scale_compute_touches_only_the_slow_ranks_compute() -> None:
+    wl = chained_workload(imp := import_trace_dir(str(GLOO)), imp.good_steps).workload
+    out = scale_compute(wl, [1.0, 3.0])
+    for a, b in zip(wl.programs, out.programs, strict=True):
+        for x, y in zip(a.ops, b.ops, strict=True):
+            if isinstance(x, Compute) and x.duration_s is not None and a.rank == 1:
+                assert isinstance(y, Compute) and y.duration_s is not None
+                assert y.duration_s == pytest.approx(3.0 * x.duration_s)
+            else:
+                assert y == x
+
+
+def test_replay_under_faults() -> None:
+    healthy = replay(str(GLOO), topology="rig-2host", backend="gloo")
+    same = replay(
+        str(GLOO), topology="rig-2host", backend="gloo",
+        faults=FaultsConfig.model_validate(
+            {"links": [{"link": "h1-sw0", "state": "degraded", "bandwidth_factor": 1.0}]}
+        ),
+    )  # fmt: skip
+    assert same.per_step == healthy.per_step
+    topo = load_topology("rig-2host")
+    for case in (FaultCase(FaultKind.SLOW_NIC, 1, 0.1), FaultCase(FaultKind.CPU_THROTTLE, 1, 0.5)):
+        slow = replay(str(GLOO), topology=topo, backend="gloo", faults=case.faults(topo))
+        for a, b in zip(healthy.per_step, slow.per_step, strict=True):
+            assert b.predicted_s > a.predicted_s
+    with pytest.raises(InputError, match="jitter"):
+        apply_to_replay(
+            chained_workload(imp := import_trace_dir(str(GLOO)), imp.good_steps).workload,
+            topo,
+            FaultsConfig.model_validate({"jitter": {"sigma": 0.1}}),
+        )
+
+
+def _case(err: float, strategy: str, kind: str) -> CaseResult:
+    return CaseResult(
+        tier="faults", case=f"{strategy}@rig-2host+{kind}-r1-x0.5", measured_s=1.0,
+        predicted_s=1.0 + err / 100, error_pct=err, spread_pct=1.0, steps=8,
+        topology="rig-2host", strategy=strategy, predicted_on="x", recorded="a", measured_from="b",
+    )  # fmt: skip
+
+
+def test_fault_summary_and_figure(tmp_path: Path) -> None:
+    cases = [_case(-4.0, "ddp", "slow-nic"), _case(10.0, "ps-async", "cpu-throttle")]
+    cases.append(_case(2.0, "ddp", "cpu-throttle"))
+    s = fault_summary(cases)
+    assert s == {"n": 3, "median_abs_error_pct": 4.0, "max_abs_error_pct": 10.0}
+    assert statistics.median(abs(c.error_pct) for c in cases) == s["median_abs_error_pct"]
+    assert fault_summary([]) == {"n": 0}
+    png = fault_scatter_png(cases, tmp_path / "faults.png")
+    assert png.stat().st_size > 0
