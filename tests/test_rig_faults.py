@@ -15,15 +15,19 @@ from simulator.faults.schema import FaultsConfig
 from simulator.faults.trace import apply_to_replay, rank_factors, scale_compute
 from simulator.rig.cluster import plan_rig
 from simulator.studies.rig_faults import (
+    MARKS_FILE,
     CpuCgroup,
     FaultCase,
     FaultKind,
+    change_at_s,
     cpu_cgroup_root,
     fault_scatter_png,
     fault_summary,
+    first_step_start_s,
     make_cgroup,
     nic_shapings,
     parse_fault_cases,
+    tbf_change_args,
 )
 from simulator.studies.rig_validation import CaseResult
 from simulator.studies.trace_replay import chained_workload, replay
@@ -38,6 +42,7 @@ def test_parse_fault_cases() -> None:
     assert [c.name for c in parse_fault_cases("all")] == [
         "slow-nic-r1-x0.4",
         "cpu-throttle-r1-x0.5",
+        "link-mid-r1-x0.4",
     ]
     assert parse_fault_cases("slow-nic:0.25@0") == [FaultCase(FaultKind.SLOW_NIC, 0, 0.25)]
     assert parse_fault_cases("cpu-throttle") == [FaultCase(FaultKind.CPU_THROTTLE, 1, 0.5)]
@@ -60,6 +65,28 @@ def test_slow_nic_degrades_both_directions_of_the_hosts_link() -> None:
     for lk, base in zip(now.links, topo.links, strict=True):
         slow = "h1" in (lk.src, lk.dst)
         assert lk.bandwidth_Bps == pytest.approx(base.bandwidth_Bps * (0.4 if slow else 1.0))
+
+
+def test_link_mid_degrades_from_the_recorded_time() -> None:
+    topo = load_topology("rig-2host")
+    case = FaultCase(FaultKind.LINK_MID, rank=1, factor=0.5)
+    net = apply_network_faults(topo, case.faults(topo, at_s=1.25))
+    assert net is not None and net.changes
+    assert net.at(1.0).links == topo.links
+    assert [lk.bandwidth_Bps for lk in net.at(1.3).links if lk.src == "h1"] == [0.5 * RIG_RATE_BPS]
+    # A change before the first replayed step degrades it from the start.
+    assert all(f.at == 0.0 for f in case.faults(topo, at_s=-0.5).links)
+    # The slow NIC itself never changes during the step.
+    assert all(f.at == 0.0 for f in FaultCase(FaultKind.SLOW_NIC).faults(topo, at_s=2.0).links)
+
+
+def test_tbf_change_keeps_the_qdisc_and_sets_the_new_rate() -> None:
+    plan = plan_rig("rig-2host", run_id="abc123")
+    s = nic_shapings(plan, 1, 0.4)[0]
+    args = tbf_change_args(s, plan.mtu_B, 0.02)
+    assert args[:6] == ["qdisc", "change", "dev", s.dev, "root", "tbf"]
+    assert args[args.index("rate") + 1] == f"{round(0.4 * 400e6)}bit"
+    assert args[args.index("latency") + 1] == "20.000ms"
 
 
 def test_cpu_throttle_is_a_slow_rank_of_period_over_quota() -> None:
@@ -87,9 +114,6 @@ def test_cgroup_writes_and_join() -> None:
         (Path("/cg/cpu/x/cpu.cfs_period_us"), "100000"),
         (Path("/cg/cpu/x/cpu.cfs_quota_us"), "25000"),
     ]
-    argv = v1.join_argv(["python", "-m", "w"])
-    assert argv[:2] == ["sh", "-c"] and "/cg/cpu/x/cgroup.procs" in argv[2]
-    assert argv[-3:] == ["python", "-m", "w"]
 
 
 def test_cgroup_root_prefers_v2_with_cpu(tmp_path: Path) -> None:
@@ -106,6 +130,8 @@ def test_cgroup_root_prefers_v2_with_cpu(tmp_path: Path) -> None:
     cg = make_cgroup("cs-test", 0.5, tmp_path)
     assert (tmp_path / "cs-test" / "cpu.max").read_text() == "50000 100000"
     assert cg.quota_us == 50_000
+    cg.adopt([4242])
+    assert (tmp_path / "cs-test" / "cgroup.procs").read_text() == "4242"
 
 
 def test_scale_compute_touches_only_the_slow_ranks_compute() -> None:
@@ -159,3 +185,19 @@ def test_fault_summary_and_figure(tmp_path: Path) -> None:
     assert fault_summary([]) == {"n": 0}
     png = fault_scatter_png(cases, tmp_path / "faults.png")
     assert png.stat().st_size > 0
+
+
+def test_change_time_is_read_against_the_traces_wall_clock(tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    d = tmp_path / "rec"
+    shutil.copytree(GLOO, d)
+    start = first_step_start_s(d)
+    # ts + baseTimeNanoseconds: wall-clock seconds of late 2026 for this fixture.
+    assert 1.79e9 < start < 1.8e9
+    (d / MARKS_FILE).write_text(json.dumps({"launched_at_s": start - 5}))
+    with pytest.raises(InputError, match="never changed"):
+        change_at_s(d)
+    (d / MARKS_FILE).write_text(json.dumps({"changed_at_s": start + 0.125}))
+    assert change_at_s(d) == pytest.approx(0.125, abs=1e-6)

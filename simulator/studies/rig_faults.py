@@ -10,14 +10,22 @@ matching ``faults:`` (:func:`simulator.faults.trace.apply_to_replay`):
 * ``cpu-throttle``: the host's worker runs in a CPU cgroup capped at ``factor`` of one CPU
   (CFS bandwidth control: cgroup v2 ``cpu.max = "quota period"``, or, where only cgroup v1
   has the cpu controller, ``cpu.cfs_quota_us``/``cpu.cfs_period_us``; the kernel's same
-  mechanism). Prediction: ``slow_ranks`` with ``compute_factor = 1 / factor``. The factor
+  mechanism); the launcher moves the host's processes in from the root namespace as they
+  start. Prediction: ``slow_ranks`` with ``compute_factor = 1 / factor``. The factor
   comes from the quota, not from a run: a worker of one busy thread (``OMP_NUM_THREADS=1``)
   that held a whole core gets ``quota / period`` of it, so its compute lasts
   ``period / quota`` times as long; communication waits are not CPU-bound and keep their time.
 
+* ``link-mid``: the same re-shaping as ``slow-nic``, but with ``tc qdisc change`` half-way
+  through the measured steps (the launcher aims at it from an earlier recording's start-up
+  time and writes the wall-clock time it changed to :data:`MARKS_FILE`). Prediction: the link
+  degraded ``at`` the recorded time after the first replayed step started (the traces' ``ts`` +
+  ``baseTimeNanoseconds`` is wall-clock time).
+
 Definitions follow :mod:`simulator.studies.rig_validation` (measured step: median over the
 measured steps of the slowest rank's step; predicted: median of the replay's per-step
-predictions; ``error_pct = 100 * (predicted - measured) / measured``). Cases are tier
+predictions; ``error_pct = 100 * (predicted - measured) / measured``), except that
+``link-mid`` compares the *mean* step on both sides (its steps are bimodal). Cases are tier
 ``faults`` in ``validate.json``; their own summary is ``summary["faults"]``.
 """
 
@@ -27,6 +35,7 @@ import contextlib
 import os
 import statistics
 import subprocess
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -51,6 +60,7 @@ class FaultKind(StrEnum):
 
     SLOW_NIC = "slow-nic"
     CPU_THROTTLE = "cpu-throttle"
+    LINK_MID = "link-mid"
 
 
 @dataclass(frozen=True)
@@ -60,8 +70,8 @@ class FaultCase:
     Attributes:
         kind: slow NIC or CPU-throttled host.
         rank: the rank (= host) perturbed.
-        factor: ``slow-nic``: the NIC's new rate / its topology rate; ``cpu-throttle``: the
-            cgroup's quota / period (share of one CPU), in (0, 1].
+        factor: ``slow-nic``, ``link-mid``: the NIC's new rate / its topology rate;
+            ``cpu-throttle``: the cgroup's quota / period (share of one CPU), in (0, 1].
     """
 
     kind: FaultKind
@@ -77,16 +87,18 @@ class FaultCase:
         """``slow-nic-r1-x0.4``."""
         return f"{self.kind.value}-r{self.rank}-x{self.factor:g}"
 
-    def faults(self, topology: Any) -> FaultsConfig:
-        """The ``faults:`` that predict this case on ``topology`` (a Topology)."""
+    def faults(self, topology: Any, at_s: float = 0.0) -> FaultsConfig:
+        """The ``faults:`` that predict this case on ``topology`` (a Topology); ``at_s``: when
+        a ``link-mid`` change happens, seconds after the first replayed step starts."""
         if not 0 <= self.rank < topology.num_ranks:
             raise InputError(
                 f"no rank {self.rank} on {topology.name} ({topology.num_ranks} ranks)",
                 field="--faults",
             )
-        if self.kind is FaultKind.SLOW_NIC:
+        if self.kind in (FaultKind.SLOW_NIC, FaultKind.LINK_MID):
             node = topology.ranks[self.rank]
             peers = sorted({lk.dst for lk in topology.links if lk.src == node})
+            at = max(0.0, at_s) if self.kind is FaultKind.LINK_MID else 0.0
             return FaultsConfig.model_validate(
                 {
                     "links": [
@@ -94,6 +106,7 @@ class FaultCase:
                             "link": f"{node}-{p}",
                             "state": "degraded",
                             "bandwidth_factor": self.factor,
+                            "at": at,
                         }
                         for p in peers
                     ]
@@ -108,6 +121,7 @@ class FaultCase:
 DEFAULT_CASES: tuple[FaultCase, ...] = (
     FaultCase(FaultKind.SLOW_NIC, rank=1, factor=0.4),
     FaultCase(FaultKind.CPU_THROTTLE, rank=1, factor=0.5),
+    FaultCase(FaultKind.LINK_MID, rank=1, factor=0.4),
 )
 
 
@@ -189,11 +203,12 @@ class CpuCgroup:
             (self.path / "cpu.cfs_quota_us", str(self.quota_us)),
         ]
 
-    def join_argv(self, argv: Sequence[str]) -> list[str]:
-        """``argv`` run by a shell that first moves itself into the cgroup, then ``exec``s it
-        (children and threads inherit the cgroup)."""
+    def adopt(self, pids: Sequence[int]) -> None:
+        """Move processes (with all their threads) into the cgroup."""
         procs = self.path / "cgroup.procs"
-        return ["sh", "-c", f'echo $$ > {procs} && exec "$@"', "sh", *argv]
+        for pid in pids:
+            with contextlib.suppress(OSError):  # it ended meanwhile
+                procs.write_text(str(pid))
 
 
 def cpu_cgroup_root(sys_fs: Path = Path("/sys/fs/cgroup")) -> tuple[int, Path]:
@@ -233,14 +248,38 @@ def remove_cgroup(cg: CpuCgroup) -> None:
         cg.path.rmdir()
 
 
+def tbf_change_args(shaping: Shaping, mtu_B: int, queue_s: float) -> list[str]:
+    """``tc`` arguments that change a running tbf shaper's rate in place (``qdisc change``:
+    the qdisc and its queue stay, as a link renegotiating its speed)."""
+    from simulator.rig.cluster import burst_B
+
+    return [
+        "qdisc", "change", "dev", shaping.dev, "root", "tbf",
+        "rate", f"{round(shaping.rate_Bps * 8)}bit",
+        "burst", str(burst_B(shaping.rate_Bps, mtu_B)), "latency", f"{queue_s * 1e3:.3f}ms",
+    ]  # fmt: skip
+
+
+#: File a fault recording keeps beside its traces: when the ranks were launched and when a
+#: ``link-mid`` change was made, on ``time.time()`` (the wall clock: a torch CPU trace's ``ts``
+#: plus its ``baseTimeNanoseconds`` is wall-clock time; checked on this machine 2026-12-05
+#: against a trace file's modification time).
+MARKS_FILE = "fault_marks.json"
+
+
 def fault_launcher(
-    case: FaultCase,
+    case: FaultCase, marks: Path, delay_s: float = 0.0
 ) -> Callable[
     [Any, Callable[[int], list[str]], Mapping[str, str], float],
     list[subprocess.CompletedProcess[str]],
 ]:
     """A rig launcher (:data:`simulator.traces.record.RigLauncher`) that builds the rig, applies
-    ``case`` and runs the ranks; the rig is torn down and the cgroup removed, also on failure."""
+    ``case`` and runs the ranks; ``link-mid`` changes the shapers ``delay_s`` after the launch.
+    Writes :data:`MARKS_FILE` to ``marks``. The rig is torn down and the cgroup removed, also
+    on failure."""
+    import json
+    import time
+
     from simulator.rig import netns
     from simulator.rig.cluster import QUEUE_S, Rig, burst_B
 
@@ -250,33 +289,122 @@ def fault_launcher(
         env: Mapping[str, str],
         timeout_s: float,
     ) -> list[subprocess.CompletedProcess[str]]:
+        out: dict[str, Any] = {"case": case.name, "clock": "time.time"}
         with Rig(topology) as rig:
-            argv = argv_for_rank
             cg: CpuCgroup | None = None
+            timer: threading.Thread | None = None
+            shapes = nic_shapings(rig.plan, case.rank, case.factor)
             if case.kind is FaultKind.SLOW_NIC:
-                for s in nic_shapings(rig.plan, case.rank, case.factor):
+                for s in shapes:
                     netns.shape_egress(
                         s.ns, s.dev, rate_Bps=s.rate_Bps,
                         burst_B=burst_B(s.rate_Bps, rig.plan.mtu_B), queue_s=QUEUE_S,
                     )  # fmt: skip
+            elif case.kind is FaultKind.LINK_MID:
+
+                def change() -> None:
+                    with contextlib.suppress(netns.NetnsCommandError):
+                        for s in shapes:
+                            netns.tc(tbf_change_args(s, rig.plan.mtu_B, QUEUE_S), ns=s.ns)
+                        out["changed_at_s"] = time.time()
+
+                timer = threading.Timer(delay_s, change)
             else:
                 cg = make_cgroup(f"{rig.plan.prefix}throttle{os.getpid()}", case.factor)
-                joined = cg
-
-                def argv(r: int) -> list[str]:
-                    base = argv_for_rank(r)
-                    return joined.join_argv(base) if r == case.rank else base
-
+                timer = _Adopter(cg, rig.plan.hosts[case.rank].ns)
             try:
-                return rig.launch(argv, env, timeout_s)
+                out["launched_at_s"] = time.time()
+                if timer is not None:
+                    timer.start()
+                return rig.launch(argv_for_rank, env, timeout_s)
             finally:
+                if isinstance(timer, threading.Timer | _Adopter):
+                    timer.cancel()
+                if timer is not None:
+                    timer.join()
                 if cg is not None:
                     remove_cgroup(cg)
+                marks.parent.mkdir(parents=True, exist_ok=True)
+                marks.write_text(json.dumps(out, indent=2))
 
     return launch
 
 
+class _Adopter(threading.Thread):
+    """Moves every process of namespace ``ns`` into ``cgroup`` as it appears, every 0.1 s.
+
+    From the root namespace: ``ip netns exec`` remounts ``/sys`` for the namespace, so a rank
+    cannot join a cgroup itself. The worker appears within 0.1 s of its start, long before its
+    warm-up steps (torch's import alone takes seconds).
+    """
+
+    def __init__(self, cgroup: CpuCgroup, ns: str) -> None:
+        super().__init__(daemon=True)
+        self.cgroup, self.ns = cgroup, ns
+        self._stop_event = threading.Event()
+        self.adopted: set[int] = set()
+
+    def run(self) -> None:
+        from simulator.rig import netns
+
+        while not self._stop_event.wait(0.1):
+            out = netns.ip(["netns", "pids", self.ns], check=False)
+            new = [int(t) for t in out.split() if t.isdigit() and int(t) not in self.adopted]
+            self.cgroup.adopt(new)
+            self.adopted.update(new)
+
+    def cancel(self) -> None:
+        """Stop polling."""
+        self._stop_event.set()
+
+
 # -- the cases -----------------------------------------------------------------------------
+
+
+def trace_base_s(trace_file: Path) -> float:
+    """A torch CPU trace's ``baseTimeNanoseconds`` in seconds (``ts`` + base = wall clock)."""
+    import gzip
+    import re
+
+    opener = gzip.open if trace_file.suffix == ".gz" else open
+    with opener(trace_file, "rt") as fh:
+        hits = re.findall(r'"baseTimeNanoseconds"\s*:\s*(\d+)', fh.read())
+    if not hits:
+        raise InputError("no baseTimeNanoseconds", file=str(trace_file))
+    return int(hits[-1]) / 1e9
+
+
+def first_step_start_s(trace_dir: Path) -> float:
+    """Wall-clock time (s since the epoch) at which the first replayed (good) measured step
+    started, earliest rank."""
+    from simulator.traces.kineto import import_trace_dir
+
+    imp = import_trace_dir(str(trace_dir))
+    k = imp.good_steps[0]
+    starts = []
+    for r in range(imp.world):
+        f = next(iter(sorted(trace_dir.glob(f"rank{r}.trace.json*"))))
+        starts.append(trace_base_s(f) + imp.timelines[r][k].start_s)
+    return min(starts)
+
+
+def _change_delay_s(validator: Any, strategy: str, healthy: Path) -> float:
+    """Seconds after launch at which to change a ``link-mid`` link: half-way through the
+    healthy recording's measured steps, counted from when another fault recording of the same
+    strategy started its first measured step (else from the healthy run's wall time)."""
+    import json
+
+    steps = json.loads((healthy / "manifest.json").read_text())
+    total = sum(steps["step_times_s"][0])
+    wall = float(steps.get("record_wall_s") or 0.0)
+    for c in DEFAULT_CASES:
+        d = validator.work_dir / f"{validator.topology}+{c.name}" / strategy
+        if c.kind is FaultKind.SLOW_NIC and (d / MARKS_FILE).is_file():
+            launched = json.loads((d / MARKS_FILE).read_text())["launched_at_s"]
+            offset = first_step_start_s(d) - launched
+            if 0.0 < offset < max(wall, 60.0):
+                return offset + total / 2
+    return max(0.0, wall - total - 1.0) + total / 2
 
 
 def fault_recording(validator: Any, case: FaultCase, strategy: str) -> Path:
@@ -290,6 +418,11 @@ def fault_recording(validator: Any, case: FaultCase, strategy: str) -> Path:
     out = validator.work_dir / f"{validator.topology}+{case.name}" / strategy
     if (out / "manifest.json").is_file():
         return out
+    delay = 0.0
+    if case.kind is FaultKind.LINK_MID:
+        delay = _change_delay_s(
+            validator, strategy, validator.recording(validator.topology, strategy)
+        )
     s = validator.shape
     cfg = RecordConfig(
         world=load_topology(validator.topology).num_ranks,
@@ -309,24 +442,41 @@ def fault_recording(validator: Any, case: FaultCase, strategy: str) -> Path:
     validator.log(f"recording {strategy} on {validator.topology} with {case.name}")
     record(
         cfg, topology=validator.topology, timeout_s=validator.timeout_s,
-        launcher=fault_launcher(case),
+        launcher=fault_launcher(case, out / MARKS_FILE, delay),
     )  # fmt: skip
     return out
 
 
+def change_at_s(trace_dir: Path) -> float:
+    """When a ``link-mid`` recording's link changed, seconds after its first replayed step
+    started (negative: before it)."""
+    import json
+
+    marks = json.loads((trace_dir / MARKS_FILE).read_text())
+    if "changed_at_s" not in marks:
+        raise InputError("the link was never changed (the run ended first)", file=str(trace_dir))
+    return float(marks["changed_at_s"]) - first_step_start_s(trace_dir)
+
+
 def fault_case(validator: Any, case: FaultCase, strategy: str) -> Any:
-    """Replay the healthy ``strategy`` recording under ``case.faults``; measure under ``case``."""
+    """Measure ``strategy`` under ``case``; predict it by replaying the healthy recording under
+    ``case.faults`` (for ``link-mid``, at the recorded change time)."""
     from simulator.studies.rig_validation import CaseResult, _measured_steps
     from simulator.studies.trace_replay import replay
     from simulator.topology import load_topology
 
     topo = load_topology(validator.topology)
     base = validator.recording(validator.topology, strategy)
-    out = replay(str(base), topology=topo, backend=validator.backend, faults=case.faults(topo))
-    predicted = float(statistics.median(p.predicted_s for p in out.per_step))
     meas_dir = fault_recording(validator, case, strategy)
+    at = change_at_s(meas_dir) if case.kind is FaultKind.LINK_MID else 0.0
+    out = replay(str(base), topology=topo, backend=validator.backend, faults=case.faults(topo, at))
+    # A mid-run change makes the steps bimodal (before / after): compare the mean step (the
+    # measured steps' total / their number), where a median would pick one side.
+    centre = statistics.fmean if case.kind is FaultKind.LINK_MID else statistics.median
+    predicted = float(centre([p.predicted_s for p in out.per_step]))
     measured = _measured_steps(meas_dir)
-    med = float(statistics.median(measured))
+    med = float(centre(measured))
+    on = f"{validator.topology} + faults {case.name}" + (f" at {at:.3f} s" if at else "")
     return CaseResult(
         tier=FAULT_TIER,
         case=f"{strategy}@{validator.topology}+{case.name}",
@@ -337,7 +487,7 @@ def fault_case(validator: Any, case: FaultCase, strategy: str) -> Any:
         steps=len(measured),
         topology=validator.topology,
         strategy=strategy,
-        predicted_on=f"{validator.topology} + faults {case.name}",
+        predicted_on=on,
         recorded=str(base),
         measured_from=str(meas_dir),
     )
