@@ -25,6 +25,7 @@ from simulator.studies.rig_faults import (
     fault_summary,
     first_step_start_s,
     make_cgroup,
+    measured_compute_factor,
     nic_shapings,
     parse_fault_cases,
     tbf_change_args,
@@ -107,9 +108,9 @@ def test_nic_shapings_rescale_the_planned_rates() -> None:
 
 
 def test_cgroup_writes_and_join() -> None:
-    v2 = CpuCgroup(Path("/cg/x"), 2, 50_000)
+    v2 = CpuCgroup(Path("/cg/x"), 2, 50_000, 100_000)
     assert v2.writes() == [(Path("/cg/x/cpu.max"), "50000 100000")]
-    v1 = CpuCgroup(Path("/cg/cpu/x"), 1, 25_000)
+    v1 = CpuCgroup(Path("/cg/cpu/x"), 1, 25_000, 100_000)
     assert v1.writes() == [
         (Path("/cg/cpu/x/cpu.cfs_period_us"), "100000"),
         (Path("/cg/cpu/x/cpu.cfs_quota_us"), "25000"),
@@ -128,8 +129,8 @@ def test_cgroup_root_prefers_v2_with_cpu(tmp_path: Path) -> None:
     (tmp_path / "cgroup.controllers").write_text("cpuset cpu io")
     assert cpu_cgroup_root(tmp_path) == (2, tmp_path)
     cg = make_cgroup("cs-test", 0.5, tmp_path)
-    assert (tmp_path / "cs-test" / "cpu.max").read_text() == "50000 100000"
-    assert cg.quota_us == 50_000
+    assert (tmp_path / "cs-test" / "cpu.max").read_text() == "5000 10000"
+    assert (cg.quota_us, cg.period_us) == (5_000, 10_000)
     cg.adopt([4242])
     assert (tmp_path / "cs-test" / "cgroup.procs").read_text() == "4242"
 
@@ -201,3 +202,15 @@ def test_change_time_is_read_against_the_traces_wall_clock(tmp_path: Path) -> No
         change_at_s(d)
     (d / MARKS_FILE).write_text(json.dumps({"changed_at_s": start + 0.125}))
     assert change_at_s(d) == pytest.approx(0.125, abs=1e-6)
+
+
+def test_compute_factor_measured_alone_overrides_the_quota(tmp_path: Path) -> None:
+    import json
+
+    topo = load_topology("rig-2host")
+    case = FaultCase(FaultKind.CPU_THROTTLE, rank=1, factor=0.5)
+    assert measured_compute_factor(tmp_path) is None
+    (tmp_path / MARKS_FILE).write_text(json.dumps({"busy_free_s": 0.2, "busy_capped_s": 0.37}))
+    f = measured_compute_factor(tmp_path)
+    assert f == pytest.approx(1.85)
+    assert rank_factors(case.faults(topo, compute_factor=f), 2) == [1.0, pytest.approx(1.85)]

@@ -17,8 +17,8 @@ matching ``faults:`` (:func:`simulator.faults.trace.apply_to_replay`):
   ``period / quota`` times as long; communication waits are not CPU-bound and keep their time.
 
 * ``link-mid``: the same re-shaping as ``slow-nic``, but with ``tc qdisc change`` half-way
-  through the measured steps (the launcher aims at it from an earlier recording's start-up
-  time and writes the wall-clock time it changed to :data:`MARKS_FILE`). Prediction: the link
+  through the measured steps (the launcher aims at it from the healthy recording's timing and
+  writes the wall-clock time it changed to :data:`MARKS_FILE`). Prediction: the link
   degraded ``at`` the recorded time after the first replayed step started (the traces' ``ts`` +
   ``baseTimeNanoseconds`` is wall-clock time).
 
@@ -48,8 +48,12 @@ from simulator.faults.schema import FaultsConfig
 #: The strategies every fault case runs: synchronous DDP and the asynchronous parameter server.
 FAULT_STRATEGIES: tuple[str, ...] = ("ddp", "ps-async")
 
-#: CFS period of the throttled host's cgroup (the kernel default, 100 ms).
-CFS_PERIOD_US = 100_000
+#: CFS period of the throttled host's cgroup. Not the kernel's default 100 ms: a rank's compute
+#: comes in bursts of tens of ms between communication waits, and with a 100 ms period most
+#: bursts run on quota left unspent while the rank waited (measured 2026-12-05 on rig-2host,
+#: quota 50 %: DDP rank 1's compute per step 64.5 -> 72.2 ms, x1.12, not x2). With 10 ms the
+#: cap holds within each burst.
+CFS_PERIOD_US = 10_000
 
 #: The tier name fault cases carry in ``validate.json``.
 FAULT_TIER = "faults"
@@ -87,9 +91,12 @@ class FaultCase:
         """``slow-nic-r1-x0.4``."""
         return f"{self.kind.value}-r{self.rank}-x{self.factor:g}"
 
-    def faults(self, topology: Any, at_s: float = 0.0) -> FaultsConfig:
+    def faults(
+        self, topology: Any, at_s: float = 0.0, compute_factor: float | None = None
+    ) -> FaultsConfig:
         """The ``faults:`` that predict this case on ``topology`` (a Topology); ``at_s``: when
-        a ``link-mid`` change happens, seconds after the first replayed step starts."""
+        a ``link-mid`` change happens, seconds after the first replayed step starts;
+        ``compute_factor``: a ``cpu-throttle`` host's slowdown (default ``1 / factor``)."""
         if not 0 <= self.rank < topology.num_ranks:
             raise InputError(
                 f"no rank {self.rank} on {topology.name} ({topology.num_ranks} ranks)",
@@ -113,7 +120,11 @@ class FaultCase:
                 }
             )
         return FaultsConfig.model_validate(
-            {"slow_ranks": [{"ranks": [self.rank], "compute_factor": 1.0 / self.factor}]}
+            {
+                "slow_ranks": [
+                    {"ranks": [self.rank], "compute_factor": compute_factor or 1.0 / self.factor}
+                ]
+            }
         )
 
 
@@ -311,6 +322,8 @@ def fault_launcher(
                 timer = threading.Timer(delay_s, change)
             else:
                 cg = make_cgroup(f"{rig.plan.prefix}throttle{os.getpid()}", case.factor)
+                out["cfs"] = {"quota_us": cg.quota_us, "period_us": cg.period_us}
+                out["busy_free_s"], out["busy_capped_s"] = busy_loop_s(None), busy_loop_s(cg)
                 timer = _Adopter(cg, rig.plan.hosts[case.rank].ns)
             try:
                 out["launched_at_s"] = time.time()
@@ -328,6 +341,38 @@ def fault_launcher(
                 marks.write_text(json.dumps(out, indent=2))
 
     return launch
+
+
+#: A fixed CPU-bound loop (one thread, ~0.3 s on this machine) that starts when told on stdin.
+_BUSY = (
+    "import sys, time; sys.stdin.readline(); t = time.perf_counter(); "
+    "sum(i * i for i in range(3_000_000)); print(time.perf_counter() - t)"
+)
+
+
+def busy_loop_s(cgroup: CpuCgroup | None) -> float:
+    """Seconds a fixed single-threaded CPU loop takes, inside ``cgroup`` (None: outside)."""
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _BUSY], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    if cgroup is not None:
+        cgroup.adopt([proc.pid])
+    out, _ = proc.communicate("go\n", timeout=120)
+    return float(out.strip())
+
+
+def measured_compute_factor(trace_dir: Path) -> float | None:
+    """A ``cpu-throttle`` recording's slowdown of a CPU-bound loop in its cgroup (measured
+    alone, just before the ranks started), or None when it has none."""
+    import json
+
+    f = trace_dir / MARKS_FILE
+    marks = json.loads(f.read_text()) if f.is_file() else {}
+    if "busy_capped_s" not in marks:
+        return None
+    return float(marks["busy_capped_s"]) / float(marks["busy_free_s"])
 
 
 class _Adopter(threading.Thread):
@@ -388,23 +433,22 @@ def first_step_start_s(trace_dir: Path) -> float:
     return min(starts)
 
 
-def _change_delay_s(validator: Any, strategy: str, healthy: Path) -> float:
+#: Seconds a healthy recording spends after its last measured step (trace export, exit), on
+#: rig-2host 2026-12-05: DDP 1.0 s, ps-async 1.7 s (record_wall_s - measured steps - the
+#: link-mid runs' start offsets); only aims the change, whose real time is recorded.
+TAIL_S = 1.0
+
+
+def _change_delay_s(healthy: Path) -> float:
     """Seconds after launch at which to change a ``link-mid`` link: half-way through the
-    healthy recording's measured steps, counted from when another fault recording of the same
-    strategy started its first measured step (else from the healthy run's wall time)."""
+    measured steps, as timed by the healthy recording (its wall time less its measured steps
+    and :data:`TAIL_S` is when they started)."""
     import json
 
-    steps = json.loads((healthy / "manifest.json").read_text())
-    total = sum(steps["step_times_s"][0])
-    wall = float(steps.get("record_wall_s") or 0.0)
-    for c in DEFAULT_CASES:
-        d = validator.work_dir / f"{validator.topology}+{c.name}" / strategy
-        if c.kind is FaultKind.SLOW_NIC and (d / MARKS_FILE).is_file():
-            launched = json.loads((d / MARKS_FILE).read_text())["launched_at_s"]
-            offset = first_step_start_s(d) - launched
-            if 0.0 < offset < max(wall, 60.0):
-                return offset + total / 2
-    return max(0.0, wall - total - 1.0) + total / 2
+    manifest = json.loads((healthy / "manifest.json").read_text())
+    total = sum(manifest["step_times_s"][0])
+    wall = float(manifest.get("record_wall_s") or 0.0)
+    return max(0.0, wall - total - TAIL_S) + total / 2
 
 
 def fault_recording(validator: Any, case: FaultCase, strategy: str) -> Path:
@@ -420,9 +464,7 @@ def fault_recording(validator: Any, case: FaultCase, strategy: str) -> Path:
         return out
     delay = 0.0
     if case.kind is FaultKind.LINK_MID:
-        delay = _change_delay_s(
-            validator, strategy, validator.recording(validator.topology, strategy)
-        )
+        delay = _change_delay_s(validator.recording(validator.topology, strategy))
     s = validator.shape
     cfg = RecordConfig(
         world=load_topology(validator.topology).num_ranks,
@@ -469,7 +511,9 @@ def fault_case(validator: Any, case: FaultCase, strategy: str) -> Any:
     base = validator.recording(validator.topology, strategy)
     meas_dir = fault_recording(validator, case, strategy)
     at = change_at_s(meas_dir) if case.kind is FaultKind.LINK_MID else 0.0
-    out = replay(str(base), topology=topo, backend=validator.backend, faults=case.faults(topo, at))
+    factor = measured_compute_factor(meas_dir)
+    faults = case.faults(topo, at, factor)
+    out = replay(str(base), topology=topo, backend=validator.backend, faults=faults)
     # A mid-run change makes the steps bimodal (before / after): compare the mean step (the
     # measured steps' total / their number), where a median would pick one side.
     centre = statistics.fmean if case.kind is FaultKind.LINK_MID else statistics.median
@@ -477,6 +521,7 @@ def fault_case(validator: Any, case: FaultCase, strategy: str) -> Any:
     measured = _measured_steps(meas_dir)
     med = float(centre(measured))
     on = f"{validator.topology} + faults {case.name}" + (f" at {at:.3f} s" if at else "")
+    on += f" compute x{factor:.3f} (measured alone)" if factor else ""
     return CaseResult(
         tier=FAULT_TIER,
         case=f"{strategy}@{validator.topology}+{case.name}",
