@@ -343,10 +343,12 @@ def fault_launcher(
     return launch
 
 
-#: A fixed CPU-bound loop (one thread, ~0.3 s on this machine) that starts when told on stdin.
+#: A fixed CPU-bound loop (one thread, about 1 s on this machine: 100 CFS periods, so the
+#: 4 ms scheduler tick's overrun averages out; a 0.15 s loop gave x1.52 and x2.08 in two runs
+#: of 2026-12-05) that starts when told on stdin.
 _BUSY = (
     "import sys, time; sys.stdin.readline(); t = time.perf_counter(); "
-    "sum(i * i for i in range(3_000_000)); print(time.perf_counter() - t)"
+    "sum(i * i for i in range(20_000_000)); print(time.perf_counter() - t)"
 )
 
 
