@@ -179,13 +179,30 @@ def _case(err: float, strategy: str, kind: str) -> CaseResult:
 
 def test_fault_summary_and_figure(tmp_path: Path) -> None:
     cases = [_case(-4.0, "ddp", "slow-nic"), _case(10.0, "ps-async", "cpu-throttle")]
-    cases.append(_case(2.0, "ddp", "cpu-throttle"))
+    cases += [_case(2.0, "ddp", "cpu-throttle"), _case(1.0, "ddp", "link-mid")]
     s = fault_summary(cases)
-    assert s == {"n": 3, "median_abs_error_pct": 4.0, "max_abs_error_pct": 10.0}
+    assert s == {"n": 4, "median_abs_error_pct": 3.0, "max_abs_error_pct": 10.0}
     assert statistics.median(abs(c.error_pct) for c in cases) == s["median_abs_error_pct"]
     assert fault_summary([]) == {"n": 0}
-    png = fault_scatter_png(cases, tmp_path / "faults.png")
+    import matplotlib.pyplot as plt
+
+    seen: list[str] = []
+    real_savefig = plt.Figure.savefig
+
+    def spy(fig: plt.Figure, *a: object, **k: object) -> None:
+        legend = fig.axes[0].get_legend()
+        assert legend is not None
+        seen.extend(t.get_text() for t in legend.get_texts())
+        real_savefig(fig, *a, **k)  # type: ignore[arg-type]
+
+    plt.Figure.savefig = spy  # type: ignore[assignment,method-assign]
+    try:
+        png = fault_scatter_png(cases, tmp_path / "faults.png")
+    finally:
+        plt.Figure.savefig = real_savefig  # type: ignore[method-assign]
     assert png.stat().st_size > 0
+    # Every case is drawn: one legend entry per (strategy, fault kind), plus the line and band.
+    assert len(seen) == 4 + 2 and "ddp, link-mid" in seen
 
 
 def test_change_time_is_read_against_the_traces_wall_clock(tmp_path: Path) -> None:

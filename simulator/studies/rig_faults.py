@@ -578,7 +578,11 @@ def fault_scatter_png(cases: Sequence[Any], path: Path) -> Path:
 
     sel = [c for c in cases if c.tier == FAULT_TIER]
     fig, ax = plt.subplots(figsize=(5.5, 5.0))
-    markers = {FaultKind.SLOW_NIC.value: "o", FaultKind.CPU_THROTTLE.value: "s"}
+    markers = {
+        FaultKind.SLOW_NIC.value: "o",
+        FaultKind.CPU_THROTTLE.value: "s",
+        FaultKind.LINK_MID.value: "^",
+    }
     for kind, marker in markers.items():
         for strat in sorted({c.strategy for c in sel}):
             pts = [c for c in sel if c.strategy == strat and f"+{kind}-" in c.case]
