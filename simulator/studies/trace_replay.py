@@ -179,6 +179,7 @@ def replay(
     link_et: bool = False,
     mirror_missing: bool = False,
     out_dir: Path | None = None,
+    faults: Any = None,
 ) -> ReplayResult:
     """Replay every measured step of ``trace_dir``; return the comparison.
 
@@ -187,6 +188,7 @@ def replay(
     profile name/path/object, or None for the manifest's (``nccl`` for a GPU trace).
     ``mirror_missing``: see :func:`~simulator.traces.kineto.import_trace_dir`. ``out_dir``:
     also write the timeline, tables and plots there (:mod:`simulator.traces.outputs`).
+    ``faults``: replay under these (:func:`simulator.faults.trace.apply_to_replay`).
 
     Raises:
         InputError: bad trace, GPU trace without a topology, or a workload the engine refuses
@@ -211,8 +213,9 @@ def replay(
             file=str(trace_dir),
         )
     chain = chained_workload(imp, steps)
+    workload, network = _with_faults(chain.workload, topo, faults)
     try:
-        res = simulate(chain.workload, topo, backend=be, fidelity=fidelity)
+        res = simulate(workload, topo, backend=be, fidelity=fidelity, network=network)
     except SimulationError as exc:
         raise InputError(f"the imported workload cannot run: {exc}", file=str(trace_dir)) from exc
     progress.advance(description="comparing measured and predicted")
@@ -246,6 +249,15 @@ def replay(
         write_replay_outputs(out_dir, res, result.to_json())
         result = replace(result, out=str(out_dir))
     return result
+
+
+def _with_faults(workload: Workload, topo: Any, faults: Any) -> tuple[Workload, Any]:
+    """The workload and network faults to simulate (``faults``: a FaultsConfig or None)."""
+    if faults is None:
+        return workload, None
+    from simulator.faults.trace import apply_to_replay
+
+    return apply_to_replay(workload, topo, faults)
 
 
 def _compare(
