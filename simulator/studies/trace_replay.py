@@ -32,8 +32,12 @@ from typing import Any
 
 from simulator.core.errors import InputError
 from simulator.core.ir import Compute, Program, Workload
+from simulator.engine import SimulationError, simulate
 from simulator.engine.result import StepResult
+from simulator.report import progress
+from simulator.topology import load_topology
 from simulator.traces.kineto import ImportedTrace, import_trace_dir
+from simulator.traces.outputs import write_replay_outputs
 from simulator.traces.timeline import CommEvent, build_program
 
 
@@ -192,10 +196,6 @@ def replay(
         InputError: bad trace, GPU trace without a topology, or a workload the engine refuses
             (deadlock, unmatched ops), with the engine's explanation.
     """
-    from simulator.engine import SimulationError, simulate
-    from simulator.report import progress
-    from simulator.topology import load_topology
-
     progress.set_total(3, f"importing {trace_dir}")
     imp = import_trace_dir(trace_dir, link_et=link_et, mirror_missing=mirror_missing)
     progress.advance(description=f"simulating {len(imp.good_steps)} measured steps")
@@ -241,8 +241,6 @@ def replay(
         import_summary=imp.summary.to_dict(),
     )
     if out_dir is not None:
-        from simulator.traces.outputs import write_replay_outputs
-
         write_replay_outputs(out_dir, res, result.to_json())
         result = replace(result, out=str(out_dir))
     return result
@@ -439,8 +437,7 @@ def replay_chakra(
     Raises:
         InputError: a bad Chakra file, or a workload that cannot run on the topology.
     """
-    from simulator.engine import SimulationError, simulate
-    from simulator.topology import load_topology
+    # protobuf is optional: Chakra support is imported only when it is used
     from simulator.traces.chakra import import_chakra_dir
 
     src = Path(trace_dir)
