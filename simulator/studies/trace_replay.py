@@ -30,12 +30,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from simulator.collectives.backend import BackendProfile
 from simulator.core.errors import InputError
 from simulator.core.ir import Compute, Program, Workload
 from simulator.engine import SimulationError, simulate
 from simulator.engine.result import StepResult
 from simulator.report import progress
-from simulator.topology import load_topology
+from simulator.topology import Topology, load_topology
 from simulator.traces.kineto import ImportedTrace, import_trace_dir
 from simulator.traces.outputs import write_replay_outputs
 from simulator.traces.timeline import CommEvent, build_program
@@ -177,8 +180,8 @@ class ReplayResult:
 def replay(
     trace_dir: str,
     *,
-    topology: Any = None,
-    backend: Any = None,
+    topology: Topology | str | None = None,
+    backend: BackendProfile | str | None = None,
     fidelity: str = "flow",
     link_et: bool = False,
     mirror_missing: bool = False,
@@ -247,7 +250,7 @@ def replay(
 
 
 def _compare(
-    imp: ImportedTrace, steps: Sequence[int], chain: Chain, ops: Any, same_clock: bool
+    imp: ImportedTrace, steps: Sequence[int], chain: Chain, ops: pd.DataFrame, same_clock: bool
 ) -> tuple[list[float], list[_CommRow]]:
     """Predicted time of each step (slowest rank, from its previous step's end) and one row
     per matched communication op (measured and predicted span)."""
@@ -269,7 +272,12 @@ def _compare(
     return preds, rows
 
 
-def _defaults(imp: ImportedTrace, topology: Any, backend: Any, trace_dir: str) -> tuple[Any, Any]:
+def _defaults(
+    imp: ImportedTrace,
+    topology: Topology | str | None,
+    backend: BackendProfile | str | None,
+    trace_dir: str,
+) -> tuple[Topology | str, BackendProfile | str]:
     """Topology and backend: the caller's, else the manifest's, else ``loopback-N`` with gloo
     for CPU traces; a GPU trace without either needs a topology (``nccl`` by default)."""
     topo_name = topology if topology is not None else imp.manifest.get("topology")
