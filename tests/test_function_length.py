@@ -24,7 +24,6 @@ LEFT: dict[str, set[str]] = {
     "simulator/traces/timeline.py": {"build_program"},
     "simulator/workload/strategies/hybrid_parallel.py": {"_backward"},
     "simulator/workload/strategies/compression.py": {"emit_bucket"},
-    "simulator/workload/strategies/local_sgd.py": {"build"},
     "simulator/workload/strategies/ps.py": {"build"},
 }
 
