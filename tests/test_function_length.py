@@ -18,7 +18,7 @@ LEFT: dict[str, set[str]] = {
     "simulator/rig/calibrate.py": {"fit_profile"},
     "simulator/rig/cluster.py": {"plan_rig"},
     "simulator/topology/builders/fabrics.py": {"attach_fabric"},
-    "simulator/traces/cpu.py": {"_one_step", "_add_comm"},
+    "simulator/traces/cpu.py": {"_one_step"},
     "simulator/studies/trace_reshard.py": {"layer_profile"},
     "simulator/traces/timeline.py": {"build_program"},
     "simulator/workload/strategies/hybrid_parallel.py": {"_backward"},
