@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from simulator.core.vocab import CollectiveOp
@@ -529,6 +529,33 @@ def _dims_match(c: CommEvent, dims: object) -> bool:
     return c.elems == _elems(dims) if dims else True
 
 
+def _match_span(
+    spans: list[_Span],
+    e: Event,
+    gloo_names: Collection[str],
+    tid: str,
+    *,
+    is_p2p: bool,
+    want: int,
+) -> _Span | None:
+    """The first unused gloo span of launch ``e`` (same thread for P2P, another for
+    collectives, starting no earlier than the launch) whose input holds ``want`` elements;
+    else the first such span of any size; ``None`` if there is none."""
+    fallback = None
+    for s in spans:
+        if (
+            not s.used
+            and s.ev.name in gloo_names
+            and (s.ev.tid == tid) == is_p2p
+            and s.ev.start_s >= e.start_s - 1e-6
+        ):
+            if fallback is None:
+                fallback = s
+            if not want or _elems((s.ev.args.get("Input Dims") or [[]])[0]) == want:
+                return s
+    return fallback
+
+
 def _add_comm(
     tl: StepTimeline,
     e: Event,
@@ -549,22 +576,7 @@ def _add_comm(
     arg = 1 if op in _OUTPUT_FIRST else 0
     in_dims = e.args.get("Input Dims") or []
     want = _elems(in_dims[arg]) if arg < len(in_dims) else 0
-    span = None
-    fallback = None
-    for s in spans:
-        if (
-            not s.used
-            and s.ev.name in gloo_names
-            and (s.ev.tid == tid) == is_p2p
-            and s.ev.start_s >= e.start_s - 1e-6
-        ):
-            if fallback is None:
-                fallback = s
-            if not want or _elems((s.ev.args.get("Input Dims") or [[]])[0]) == want:
-                span = s
-                break
-    if span is None:
-        span = fallback
+    span = _match_span(spans, e, gloo_names, tid, is_p2p=is_p2p, want=want)
     size = size_fn(e, len(group), et)
     if span is not None:
         span.used = True
