@@ -126,3 +126,22 @@ def test_accel_record_refuses_torchrun(tmp_path: Path, capsys: pytest.CaptureFix
     argv = ["record", "--world", "2", "--strategy", "ddp", "--out", str(tmp_path / "r")]
     assert main([*argv, "--device", "accel", "--emit-config"]) == 2
     assert "--device" in capsys.readouterr().err
+
+
+def test_plain_and_fault_recordings_share_one_recipe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fault cases record with the validation's ``--device`` (review D3): no rig is built, the
+    recorder is replaced by one that keeps the config it was given."""
+    import simulator.traces.record as record_mod
+    from simulator.studies.rig_faults import fault_recording, parse_fault_cases
+
+    v = Validator(topology="rig-2host", strategies=["ddp"], work_dir=tmp_path, device="accel")
+    cfg = v.record_config("rig-2host", "ddp", tmp_path / "x")
+    assert (cfg.world, cfg.device, cfg.steps, cfg.warmup_steps) == (2, "accel", v.steps, v.warmup)
+    assert (cfg.gpt.d_model, cfg.gpt.batch) == (v.shape.d_model, v.shape.batch)
+    seen: list[object] = []
+    monkeypatch.setattr(record_mod, "record", lambda cfg, **_: seen.append(cfg))
+    (case,) = parse_fault_cases("slow-nic")
+    out = fault_recording(v, case, "ddp")
+    assert seen == [v.record_config("rig-2host", "ddp", out)]
