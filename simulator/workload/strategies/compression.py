@@ -128,16 +128,7 @@ def emit_bucket(
         )
     if cfg.kind is CompressionKind.TOPK:
         c = rb.compute(f"{name}.topk", pl.compress_s, deps=deps, category="compress")
-        a = rb.collective(
-            f"{name}.ag",
-            CollectiveOp.ALL_GATHER,
-            group,
-            pl.wire_per_rank_B * dp,
-            stream=STREAM,
-            deps=(c,),
-            category="dp",
-            mirrors=mirrors,
-        )
+        a = _dp_collective(rb, f"{name}.ag", CollectiveOp.ALL_GATHER, group, pl, dp, c, mirrors)
         return rb.compute(f"{name}.scatter", pl.decompress_s, deps=deps_of(a), category="compress")
     if cfg.kind is CompressionKind.POWERSGD:
         p_frac, q_frac = powersgd_fractions(
@@ -149,32 +140,47 @@ def emit_bucket(
         a2 = ar(f"{name}.q", n * q_frac * 4, (c2,))  # type: ignore[operator]
         return rb.compute(f"{name}.psgd_out", pl.decompress_s, deps=(a2,), category="compress")
     if cfg.kind is CompressionKind.ONEBIT:
-        c = rb.compute(f"{name}.sign", pl.compress_s / 2, deps=deps, category="compress")
-        a = rb.collective(
-            f"{name}.a2a",
-            CollectiveOp.ALL_TO_ALL,
-            group,
-            pl.wire_per_rank_B,
-            stream=STREAM,
-            deps=(c,),
-            category="dp",
-            mirrors=mirrors,
-        )
-        s = rb.compute(
-            f"{name}.server_sign", pl.compress_s / 2, deps=deps_of(a), category="compress"
-        )
-        g = rb.collective(
-            f"{name}.ag",
-            CollectiveOp.ALL_GATHER,
-            group,
-            pl.wire_per_rank_B,
-            stream=STREAM,
-            deps=(s,),
-            category="dp",
-            mirrors=mirrors,
-        )
-        return rb.compute(f"{name}.unsign", pl.decompress_s, deps=deps_of(g), category="compress")
+        return _onebit(rb, name, pl, group, deps, mirrors)
     return ar(name, n * prof.grad_bytes, deps)  # type: ignore[operator]
+
+
+def _dp_collective(
+    rb: RankBuilder,
+    name: str,
+    op: CollectiveOp,
+    group: Sequence[int],
+    pl: Payload,
+    ranks: int,
+    dep: int,
+    mirrors: Sequence[Sequence[int]],
+) -> int | None:
+    """One collective of ``ranks`` x the payload's wire bytes per rank on the DP stream."""
+    return rb.collective(
+        name,
+        op,
+        group,
+        pl.wire_per_rank_B * ranks,
+        stream=STREAM,
+        deps=(dep,),
+        category="dp",
+        mirrors=mirrors,
+    )
+
+
+def _onebit(
+    rb: RankBuilder,
+    name: str,
+    pl: Payload,
+    group: Sequence[int],
+    deps: Sequence[int | None],
+    mirrors: Sequence[Sequence[int]],
+) -> int:
+    """1-bit compression: sign, all-to-all, server-side sign, all-gather, unsign."""
+    c = rb.compute(f"{name}.sign", pl.compress_s / 2, deps=deps, category="compress")
+    a = _dp_collective(rb, f"{name}.a2a", CollectiveOp.ALL_TO_ALL, group, pl, 1, c, mirrors)
+    s = rb.compute(f"{name}.server_sign", pl.compress_s / 2, deps=deps_of(a), category="compress")
+    g = _dp_collective(rb, f"{name}.ag", CollectiveOp.ALL_GATHER, group, pl, 1, s, mirrors)
+    return rb.compute(f"{name}.unsign", pl.decompress_s, deps=deps_of(g), category="compress")
 
 
 def _sharded_shapes(shapes: Sequence[tuple[int, int]], tp: int) -> list[tuple[int, int]]:
