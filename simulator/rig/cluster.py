@@ -163,61 +163,10 @@ def plan_rig(topology: Any, *, run_id: str | None = None, mtu_B: int = DEFAULT_M
     rid = run_id or new_run_id()
     prefix = f"{netns.NETNS_PREFIX}{rid}-"
     ranks: list[str] = list(topo.ranks)
-    kinds = {n: str(graph.nodes[n].get("kind", "")) for n in graph.nodes}
-    for r, node in enumerate(ranks):
-        if kinds[node] != "cpu":
-            raise InputError(
-                f"rank {r} is node {node!r} of kind {kinds[node]!r}; "
-                "the rig emulates cpu hosts only",
-                file=name,
-                field="nodes",
-            )
-    endpoints = {n for n, k in kinds.items() if k in ("cpu", "gpu")}
-    extra = endpoints - set(ranks)
-    if extra:
-        raise InputError(f"endpoints {sorted(extra)} are not ranks", file=name, field="ranks")
-    if len(ranks) > 250:
-        raise InputError("the rig supports at most 250 hosts", file=name, field="nodes")
+    endpoints = _check_endpoints(name, graph, ranks)
     switch_nodes = [n for n in graph.nodes if n not in endpoints]
-
-    # Physical links: merge the two directed Links of each pair.
-    rates: dict[tuple[str, str], float] = {}
-    for link in topo.links:
-        rates[(str(link.src), str(link.dst))] = float(link.bandwidth_Bps)
-    order = {n: i for i, n in enumerate(ranks + switch_nodes)}
-    pairs: list[tuple[str, str]] = []
-    for src, dst in rates:
-        if (dst, src) not in rates:
-            raise InputError(
-                f"link {src}->{dst} has no reverse direction", file=name, field="links"
-            )
-        key = (src, dst) if order[src] <= order[dst] else (dst, src)
-        if key not in pairs:
-            pairs.append(key)
-    degree: dict[str, int] = dict.fromkeys(graph.nodes, 0)
-    for a, b in pairs:
-        degree[a] += 1
-        degree[b] += 1
-        if a in endpoints and b in endpoints:
-            raise InputError(
-                f"hosts {a} and {b} are linked directly; join them through a switch",
-                file=name,
-                field="links",
-            )
-    for node in ranks:
-        if degree[node] != 1:
-            raise InputError(
-                f"host {node!r} has {degree[node]} links; the rig needs exactly one NIC per host",
-                file=name,
-                field="links",
-            )
-    sw_edges = [(a, b) for a, b in pairs if a not in endpoints and b not in endpoints]
-    if len(sw_edges) != max(0, len(switch_nodes) - 1) or not _connected(switch_nodes, sw_edges):
-        raise InputError(
-            "switches must form one tree (bridges without spanning tree cannot hold loops)",
-            file=name,
-            field="links",
-        )
+    rates, pairs = _physical_pairs(topo, name, ranks + switch_nodes)
+    _check_wiring(name, graph, ranks, endpoints, switch_nodes, pairs)
 
     hosts = tuple(
         RigHost(rank=r, node=node, ns=f"{prefix}h{r}", address=f"10.233.{r // 250}.{r % 250 + 1}")
@@ -250,6 +199,84 @@ def plan_rig(topology: Any, *, run_id: str | None = None, mtu_B: int = DEFAULT_M
             )
         )
     return RigPlan(rid, name, hosts, switches, tuple(links), int(mtu_B))
+
+
+def _check_endpoints(name: str, graph: Any, ranks: Sequence[str]) -> set[str]:
+    """The endpoint nodes of ``graph``: every one a rank, every rank a ``cpu`` host, at most
+    250 of them; else :class:`InputError`."""
+    kinds = {n: str(graph.nodes[n].get("kind", "")) for n in graph.nodes}
+    for r, node in enumerate(ranks):
+        if kinds[node] != "cpu":
+            raise InputError(
+                f"rank {r} is node {node!r} of kind {kinds[node]!r}; "
+                "the rig emulates cpu hosts only",
+                file=name,
+                field="nodes",
+            )
+    endpoints = {n for n, k in kinds.items() if k in ("cpu", "gpu")}
+    extra = endpoints - set(ranks)
+    if extra:
+        raise InputError(f"endpoints {sorted(extra)} are not ranks", file=name, field="ranks")
+    if len(ranks) > 250:
+        raise InputError("the rig supports at most 250 hosts", file=name, field="nodes")
+    return endpoints
+
+
+def _physical_pairs(
+    topo: Any, name: str, nodes: Sequence[str]
+) -> tuple[dict[tuple[str, str], float], list[tuple[str, str]]]:
+    """The directed rates and the physical links (the two directed Links of each pair merged,
+    ordered as ``nodes``); a link without its reverse is an :class:`InputError`."""
+    rates: dict[tuple[str, str], float] = {}
+    for link in topo.links:
+        rates[(str(link.src), str(link.dst))] = float(link.bandwidth_Bps)
+    order = {n: i for i, n in enumerate(nodes)}
+    pairs: list[tuple[str, str]] = []
+    for src, dst in rates:
+        if (dst, src) not in rates:
+            raise InputError(
+                f"link {src}->{dst} has no reverse direction", file=name, field="links"
+            )
+        key = (src, dst) if order[src] <= order[dst] else (dst, src)
+        if key not in pairs:
+            pairs.append(key)
+    return rates, pairs
+
+
+def _check_wiring(
+    name: str,
+    graph: Any,
+    ranks: Sequence[str],
+    endpoints: set[str],
+    switch_nodes: Sequence[str],
+    pairs: Sequence[tuple[str, str]],
+) -> None:
+    """Hosts reach switches only, through exactly one link each, and the switches form one
+    tree; else :class:`InputError`."""
+    degree: dict[str, int] = dict.fromkeys(graph.nodes, 0)
+    for a, b in pairs:
+        degree[a] += 1
+        degree[b] += 1
+        if a in endpoints and b in endpoints:
+            raise InputError(
+                f"hosts {a} and {b} are linked directly; join them through a switch",
+                file=name,
+                field="links",
+            )
+    for node in ranks:
+        if degree[node] != 1:
+            raise InputError(
+                f"host {node!r} has {degree[node]} links; the rig needs exactly one NIC per host",
+                file=name,
+                field="links",
+            )
+    sw_edges = [(a, b) for a, b in pairs if a not in endpoints and b not in endpoints]
+    if len(sw_edges) != max(0, len(switch_nodes) - 1) or not _connected(switch_nodes, sw_edges):
+        raise InputError(
+            "switches must form one tree (bridges without spanning tree cannot hold loops)",
+            file=name,
+            field="links",
+        )
 
 
 def _connected(nodes: Sequence[str], edges: Sequence[tuple[str, str]]) -> bool:
