@@ -23,7 +23,7 @@ cluster builders copy it to the GPUs that use the NIC, as their D-mod-K destinat
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 
 from simulator.topology.builders.nodes import Server
@@ -61,17 +61,7 @@ def attach_fabric(
     Raises ``ValueError`` naming the parameter when the sizes do not fit.
     """
     fab = Fabric(fabric)
-    if not switch_radix >= 2:
-        raise ValueError(f"switch_radix: must be >= 2, got {switch_radix}")
-    if not oversubscription >= 1.0:
-        raise ValueError(
-            f"oversubscription: must be >= 1 (1 = non-blocking), got {oversubscription}"
-        )
-    if not spine_oversubscription >= 1.0:
-        raise ValueError(f"spine_oversubscription: must be >= 1, got {spine_oversubscription}")
-    down = leaf_down_ports if leaf_down_ports is not None else switch_radix // 2
-    if not 1 <= down <= switch_radix:
-        raise ValueError(f"leaf_down_ports: must be in 1..{switch_radix}, got {down}")
+    down = _leaf_down_ports(switch_radix, leaf_down_ports, oversubscription, spine_oversubscription)
     nics = [n for s in servers for n in s.nics]
     if fab is Fabric.NONE:
         return []
@@ -88,16 +78,7 @@ def attach_fabric(
             gb.graph.nodes[n]["port"] = p
         return [sw]
 
-    if fab is Fabric.RAIL_OPTIMIZED:
-        groups: list[list[str]] = []
-        rails = max(len(s.nics) for s in servers)
-        for su in range(0, len(servers), down):
-            unit = servers[su : su + down]
-            for r in range(rails):
-                groups.append([s.nics[r] for s in unit if r < len(s.nics)])
-    else:
-        groups = [nics[i : i + down] for i in range(0, len(nics), down)]
-
+    groups = _leaf_groups(fab, servers, nics, down)
     leaves = []
     up_capacity = []  # per leaf, B/s
     for k, group in enumerate(groups):
@@ -114,31 +95,10 @@ def attach_fabric(
         per_pod = pod_leaves if pod_leaves is not None else switch_radix // 2
         if not per_pod >= 1:
             raise ValueError(f"pod_leaves: must be >= 1, got {per_pod}")
-        pod_spines: list[tuple[str, float, int]] = []  # (name, down capacity in ports, index)
-        for p, lo in enumerate(range(0, len(leaves), per_pod)):
-            pl = leaves[lo : lo + per_pod]
-            pu = up_capacity[lo : lo + per_pod]
-            n_sp = max(1, math.ceil(sum(pu) / (switch_radix / 2)))
-            for s in range(n_sp):
-                sp = gb.add_node(f"{prefix}pod{p}.spine{s}", NodeKind.SWITCH)
-                for leaf, u in zip(pl, pu, strict=True):
-                    link(leaf, sp, u * nic_bandwidth_Bps / n_sp)
-                pod_spines.append((sp, sum(pu) / n_sp, s))
-        if len(range(0, len(leaves), per_pod)) == 1:
-            return [sp for sp, _, _ in pod_spines]
-        # core group g joins spine g of every pod (classic 3-tier Clos core groups)
-        groups_up: dict[int, list[tuple[str, float]]] = {}
-        for sp, d, g in pod_spines:
-            groups_up.setdefault(g, []).append((sp, d / spine_oversubscription))
-        cores: list[str] = []
-        for g, members in sorted(groups_up.items()):
-            n_core = max(1, math.ceil(sum(u for _, u in members) / switch_radix))
-            group = [gb.add_node(f"{prefix}core{g}.{c}", NodeKind.SWITCH) for c in range(n_core)]
-            for sp, u in members:
-                for c in group:
-                    link(sp, c, u * nic_bandwidth_Bps / n_core)
-            cores.extend(group)
-        return cores
+        return _three_tier(
+            gb, link, leaves, up_capacity, per_pod, switch_radix, spine_oversubscription,
+            nic_bandwidth_Bps, prefix,
+        )  # fmt: skip
 
     if len(leaves) > switch_radix:
         raise ValueError(
@@ -151,3 +111,85 @@ def attach_fabric(
         for sp in spines:
             link(leaf, sp, u * nic_bandwidth_Bps / n_spines)
     return spines
+
+
+Link = Callable[[str, str, float], None]
+
+
+def _leaf_down_ports(
+    switch_radix: int,
+    leaf_down_ports: int | None,
+    oversubscription: float,
+    spine_oversubscription: float,
+) -> int:
+    """The checked sizes; return each leaf's NIC-facing port count."""
+    if not switch_radix >= 2:
+        raise ValueError(f"switch_radix: must be >= 2, got {switch_radix}")
+    if not oversubscription >= 1.0:
+        raise ValueError(
+            f"oversubscription: must be >= 1 (1 = non-blocking), got {oversubscription}"
+        )
+    if not spine_oversubscription >= 1.0:
+        raise ValueError(f"spine_oversubscription: must be >= 1, got {spine_oversubscription}")
+    down = leaf_down_ports if leaf_down_ports is not None else switch_radix // 2
+    if not 1 <= down <= switch_radix:
+        raise ValueError(f"leaf_down_ports: must be in 1..{switch_radix}, got {down}")
+    return down
+
+
+def _leaf_groups(
+    fab: Fabric, servers: Sequence[Server], nics: Sequence[str], down: int
+) -> list[list[str]]:
+    """The NICs under each leaf: ``down`` servers' rail r per leaf (rail-optimised), else
+    ``down`` consecutive NICs."""
+    if fab is Fabric.RAIL_OPTIMIZED:
+        groups: list[list[str]] = []
+        rails = max(len(s.nics) for s in servers)
+        for su in range(0, len(servers), down):
+            unit = servers[su : su + down]
+            for r in range(rails):
+                groups.append([s.nics[r] for s in unit if r < len(s.nics)])
+    else:
+        groups = [list(nics[i : i + down]) for i in range(0, len(nics), down)]
+
+    return groups
+
+
+def _three_tier(
+    gb: GraphBuilder,
+    link: Link,
+    leaves: Sequence[str],
+    up_capacity: Sequence[float],
+    per_pod: int,
+    switch_radix: int,
+    spine_oversubscription: float,
+    nic_bandwidth_Bps: float,
+    prefix: str,
+) -> list[str]:
+    """Pods of ``per_pod`` leaves under their spines, spine g of every pod under core group g;
+    return the top tier (the pod's spines when there is one pod)."""
+    pod_spines: list[tuple[str, float, int]] = []  # (name, down capacity in ports, index)
+    for p, lo in enumerate(range(0, len(leaves), per_pod)):
+        pl = leaves[lo : lo + per_pod]
+        pu = up_capacity[lo : lo + per_pod]
+        n_sp = max(1, math.ceil(sum(pu) / (switch_radix / 2)))
+        for s in range(n_sp):
+            sp = gb.add_node(f"{prefix}pod{p}.spine{s}", NodeKind.SWITCH)
+            for leaf, u in zip(pl, pu, strict=True):
+                link(leaf, sp, u * nic_bandwidth_Bps / n_sp)
+            pod_spines.append((sp, sum(pu) / n_sp, s))
+    if len(range(0, len(leaves), per_pod)) == 1:
+        return [sp for sp, _, _ in pod_spines]
+    # core group g joins spine g of every pod (classic 3-tier Clos core groups)
+    groups_up: dict[int, list[tuple[str, float]]] = {}
+    for sp, d, g in pod_spines:
+        groups_up.setdefault(g, []).append((sp, d / spine_oversubscription))
+    cores: list[str] = []
+    for g, members in sorted(groups_up.items()):
+        n_core = max(1, math.ceil(sum(u for _, u in members) / switch_radix))
+        group = [gb.add_node(f"{prefix}core{g}.{c}", NodeKind.SWITCH) for c in range(n_core)]
+        for sp, u in members:
+            for c in group:
+                link(sp, c, u * nic_bandwidth_Bps / n_core)
+        cores.extend(group)
+    return cores
