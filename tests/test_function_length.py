@@ -18,7 +18,6 @@ LEFT: dict[str, set[str]] = {
     "simulator/traces/cpu.py": {"_one_step"},
     "simulator/studies/trace_reshard.py": {"layer_profile"},
     "simulator/traces/timeline.py": {"build_program"},
-    "simulator/workload/strategies/ps.py": {"build"},
 }
 
 
