@@ -24,6 +24,7 @@ from simulator.topology import load_topology
 from simulator.topology.partitions import datacenter_of_ranks, two_level
 
 S = 2.0**30
+RS, AR, AG = CollectiveOp.REDUCE_SCATTER, CollectiveOp.ALL_REDUCE, CollectiveOp.ALL_GATHER
 
 
 def test_plan_phases_sizes_and_groups() -> None:
@@ -45,12 +46,11 @@ def test_collective_host_level_is_the_sum_of_its_phases(fidelity: str) -> None:
     t = load_topology("dgx-a100-2node")
     group = list(range(16))
     h = simulate_collective(t, "all_reduce", S, group, "hierarchical", fidelity=fidelity)
-    plan = two_level(group, [t.host_of(r) for r in group])
+    host0, column0 = list(range(8)), [0, 8]
+    phases = [(RS, host0, S), (AR, column0, S / 8), (AG, host0, S)]
     alone = [
-        simulate_collective(
-            t, p.op, p.size_B, list(p.groups[0]), "ring", fidelity=fidelity, channels=h.channels
-        )
-        for p in plan.phases(S)
+        simulate_collective(t, op, size, g, "ring", fidelity=fidelity, channels=h.channels)
+        for op, g, size in phases
     ]
     assert {a.protocol for a in alone} == {h.protocol}
     base = SimContext(t, "nccl").profile.protocol(h.protocol).base_latency_s
@@ -75,13 +75,8 @@ def test_collective_datacenter_level_is_the_sum_of_its_phases() -> None:
         "inter.all_reduce",
         "intra.all_gather",
     ]
-    plan = two_level(group, keys)
-    rs, ar, ag = plan.phases(S)
-    k = len(plan.parts[0])
-    alone = [
-        (p.op, p.groups[0], size)
-        for p, size in ((rs, rs.size_B), (ar, ar.size_B * k), (ag, ag.size_B))
-    ]
+    # one part alone; one cross ring carrying all 4 columns' S / 4
+    alone = [(RS, [0, 1, 8, 9], S), (AR, [0, 16], S), (AG, [0, 1, 8, 9], S)]
     total = proto.base_latency_s
     for op, g, size in alone:
         ring = build_schedule(Algorithm.RING, op, g, ["one"] * len(g), size, channels=2)
@@ -100,20 +95,19 @@ def _phase_rows(level: str, topology: str, world: int) -> tuple[Any, list[Collec
 
 
 @pytest.mark.parametrize(
-    ("level", "topology", "world", "keys"),
-    [("node", "dgx-a100-2node", 16, "host"), ("datacenter", "two-dc-wan", 32, "dc")],
+    ("level", "topology", "world"),
+    [("node", "dgx-a100-2node", 16), ("datacenter", "two-dc-wan", 32)],
 )
 def test_strategy_emits_the_plan_and_runs_its_phases_back_to_back(
-    level: str, topology: str, world: int, keys: str
+    level: str, topology: str, world: int
 ) -> None:
     t, mine, rows = _phase_rows(level, topology, world)
-    group = list(range(world))
-    dc = datacenter_of_ranks(t)
-    plan = two_level(group, [t.host_of(r) if keys == "host" else dc[r] for r in group])
+    part = tuple(range(8)) if level == "node" else tuple(range(16))
+    k, column = len(part), (0, 8) if level == "node" else (0, 16)
     size = mine[0].size_B
     assert [c.name.rsplit(".", 1)[1] for c in mine] == ["rs_local", "ar_cross", "ag_local"]
-    for c, p in zip(mine, plan.phases(size), strict=True):
-        assert (c.op, c.group, c.size_B) == (p.op, p.groups[0], p.size_B)
+    want = [(RS, part, size), (AR, column, size / k), (AG, part, size)]
+    assert [(c.op, c.group, c.size_B) for c in mine] == want
     spans = [(rows.loc[c.name, "start_s"], rows.loc[c.name, "end_s"]) for c in mine]
     assert spans[0][1] == spans[1][0] and spans[1][1] == spans[2][0]
     # the local phases share no link with another part's: each takes what it takes alone
