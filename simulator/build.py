@@ -20,6 +20,7 @@ from typing import Any
 from simulator.config import Scenario
 from simulator.core.errors import InputError
 from simulator.core.ir import Workload
+from simulator.build_mixed import mixed_workload
 from simulator.workload.apps.build import AppSpec, app_memory, concat_phases, phase_profiles
 from simulator.workload.apps.conformer import ConformerSpec
 from simulator.workload.apps.dcgan import DCGANSpec
@@ -113,6 +114,8 @@ def build_workload(scenario: Scenario, topology: Any) -> BuiltWorkload:
     dp = job.layout.dp if st.kind is StrategyKind.COLLECTIVE else 1
     m = job.microbatches
     v = st.pipeline.virtual_stages
+    if hw.node_gpus:
+        wl = mixed_workload(scenario, topology, wl, job, build_workload, cost.gpu)
     return _built(
         scenario,
         spec,
