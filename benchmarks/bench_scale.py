@@ -134,12 +134,14 @@ def run_child(case: str) -> dict[str, Any]:
     t0 = time.perf_counter()
     if case in AR_CASES:
         from simulator.collectives import simulate_collective
+        from simulator.limits import forced
         from simulator.topology import load_topology, topology_from_dict
 
         nodes, shipped = AR_CASES[case]
-        topo = load_topology(shipped) if shipped else topology_from_dict(ar_topology(nodes))
-        t_built = time.perf_counter()
-        res = simulate_collective(topo, "all_reduce", 2**30, record=False)
+        with forced(True):  # 65,536 ranks is above the CLI's default limit: asked for here
+            topo = load_topology(shipped) if shipped else topology_from_dict(ar_topology(nodes))
+            t_built = time.perf_counter()
+            res = simulate_collective(topo, "all_reduce", 2**30, record=False)
         out.update(
             gpus=topo.num_ranks,
             links=len(topo.links),
@@ -172,8 +174,8 @@ def run_child(case: str) -> dict[str, Any]:
     elif case.startswith("published-"):
         from simulator.studies import validate_published
 
-        res = validate_published([case.removeprefix("published-")], fidelity="flow")
-        out.update(rows=res.to_json()["rows"])
+        pub = validate_published([case.removeprefix("published-")], fidelity="flow")
+        out.update(rows=pub.to_json()["rows"])
     else:
         raise SystemExit(f"unknown case {case}")
     out["wall_s"] = time.perf_counter() - t0
@@ -264,14 +266,25 @@ def main() -> None:
         help="commsim trees to measure (PYTHONPATH), each case on each tree back to back",
     )
     ap.add_argument(
-        "--replot", default=None, help="only draw --plot from a --json file of earlier runs"
+        "--replot",
+        nargs="+",
+        default=None,
+        help="only draw --plot from --json files of earlier runs",
     )
+    ap.add_argument("--labels", nargs="*", default=[], help="legend names of trees, as ROOT=LABEL")
     args = ap.parse_args()
     if args.replot:
-        rows = [json.loads(x) for x in Path(args.replot).read_text().splitlines() if x.strip()]
+        rows = [
+            json.loads(x)
+            for f in args.replot
+            for x in Path(f).read_text().splitlines()
+            if x.strip()
+        ]
         roots = list(dict.fromkeys(r["root"] for r in rows))
         labels = ["before", "after"] if len(roots) == 2 else [Path(r).name for r in roots]
-        plot(rows, Path(args.plot), dict(zip(roots, labels, strict=True)))
+        names = dict(zip(roots, labels, strict=True))
+        names.update(dict(x.split("=", 1) for x in args.labels))
+        plot(rows, Path(args.plot), names)
         return
     if args.child:
         print(json.dumps(run_child(args.child), default=str))

@@ -38,6 +38,8 @@ def main() -> int:
     ap.add_argument("--budget", type=float, default=1.0, help="microbench s per (op, size)")
     ap.add_argument("--topologies", default="rig-2host,rig-4host-2rack")
     ap.add_argument("--skip-microbench", action="store_true")
+    ap.add_argument("--device", choices=("cpu", "accel"), default="cpu", help="recorder mode")
+    ap.add_argument("--tiers", default="replay,topology,strategy")
     args = ap.parse_args()
 
     from simulator.rig.calibrate import calibration_path, fit_profile, write_profile
@@ -50,7 +52,7 @@ def main() -> int:
         summarize,
         table_rows,
     )
-    from simulator.studies.rig_cases import STRATEGY_ALIASES
+    from simulator.studies.rig_cases import STRATEGY_ALIASES, Tier
     from simulator.studies.rig_validation import Validator, format_cases
     from simulator.studies.rig_validation import summarize as summarize_cases
     from simulator.topology import load_topology
@@ -103,10 +105,12 @@ def main() -> int:
     for name in args.topologies.split(","):
         v = Validator(
             topology=name,
-            strategies=list(STRATEGY_ALIASES.values()),
+            strategies=[s for s in STRATEGY_ALIASES.values() if args.device == "cpu" or s != "tp"],
             work_dir=out / "traces",
             steps=args.steps,
+            tiers=[Tier(t) for t in args.tiers.split(",")],
             log=lambda m: print(m, file=sys.stderr, flush=True),
+            device=args.device,
         )
         try:
             cases = v.run()

@@ -25,10 +25,15 @@ def test_family_picks_the_fit_of_the_jobs_rank_count() -> None:
 
 
 def test_a_rank_count_without_a_fit_says_which_profile_it_used() -> None:
-    _, note = resolve("gloo-rig", 3) or (None, None)
-    assert note is not None and "3 ranks" in note and "gloo-rig (2 ranks)" in note
+    _, note = resolve("gloo-rig", 5) or (None, None)
+    assert note is not None and "5 ranks" in note and "gloo-rig (2 ranks)" in note
     with pytest.warns(CalibrationFallbackWarning, match="using gloo-rig \\(2 ranks\\)"):
-        assert load_backend("gloo-rig", ranks=3).name == "gloo-rig"
+        assert load_backend("gloo-rig", ranks=5).name == "gloo-rig"
+
+
+def test_three_rank_jobs_get_the_three_rank_fit() -> None:
+    path, note = resolve("gloo-rig", 3) or (None, None)
+    assert note is None and path is not None and path.name == "gloo-rig-3rank.yaml"
 
 
 def test_cli_resolves_the_name_and_prints_the_note(capsys: pytest.CaptureFixture[str]) -> None:
@@ -37,8 +42,5 @@ def test_cli_resolves_the_name_and_prints_the_note(capsys: pytest.CaptureFixture
     out = capsys.readouterr()
     assert '"backend": "gloo-rig-4rank"' in out.out and out.err == ""
     assert main([*base, "--backend", "gloo-rig", "--ranks", "0-2", "--json"]) == 0
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == [
-        "commsim collective: note: no gloo-rig profile is calibrated for 3 ranks "
-        "(fitted: 2, 4); using gloo-rig (2 ranks)"
-    ]
+    out = capsys.readouterr()
+    assert '"backend": "gloo-rig-3rank"' in out.out and out.err == ""

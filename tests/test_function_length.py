@@ -17,15 +17,12 @@ LEFT: dict[str, set[str]] = {
     "simulator/collectives/backend.py": {"parse_backend"},
     "simulator/rig/calibrate.py": {"fit_profile"},
     "simulator/rig/cluster.py": {"plan_rig"},
-    "simulator/topology/builders/cluster.py": {"two_datacenters"},
     "simulator/topology/builders/fabrics.py": {"attach_fabric"},
-    "simulator/traces/cpu.py": {"_one_step", "_add_comm"},
+    "simulator/traces/cpu.py": {"_one_step"},
     "simulator/studies/trace_reshard.py": {"layer_profile"},
     "simulator/traces/timeline.py": {"build_program"},
     "simulator/workload/strategies/hybrid_parallel.py": {"_backward"},
     "simulator/workload/strategies/compression.py": {"emit_bucket"},
-    "simulator/workload/strategies/hierarchical.py": {"all_reduce"},
-    "simulator/workload/strategies/local_sgd.py": {"build"},
     "simulator/workload/strategies/ps.py": {"build"},
 }
 

@@ -52,6 +52,13 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--timeout", type=float, default=600.0, help="seconds before giving up")
     p.add_argument(
+        "--device",
+        choices=("cpu", "accel"),
+        default="cpu",
+        help="accel: layer compute runs as timed work on an emulated accelerator that leaves "
+        "the host's cores free (docs/rig.md)",
+    )
+    p.add_argument(
         "--emit-config",
         action="store_true",
         help="only write DIR/record_config.json and print the torchrun command "
@@ -95,6 +102,7 @@ def record_command(args: argparse.Namespace) -> int:
         bucket_cap_mb=args.bucket_cap_mb,
         microbatches=args.microbatches,
         execution_trace=not args.no_execution_trace,
+        device=args.device,
     )
     if not args.finalize:  # the config is sound: mark DIR as commsim's before writing into it
         from pathlib import Path

@@ -32,6 +32,12 @@ def check_record_args(args: Any) -> None:
                 f"must be a finite number > 0, got {value}", field=f"--{name.replace('_', '-')}"
             )
     check_model_spec(args.model)
+    if getattr(args, "device", "cpu") == "accel" and args.emit_config:
+        raise InputError(
+            "accel mode measures device times before it launches the ranks itself; "
+            "it cannot run under torchrun",
+            field="--device",
+        )
     if not args.finalize:
         from simulator.outputs import check_out_dir
 

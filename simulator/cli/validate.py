@@ -7,8 +7,9 @@
 
 The rig needs root (network namespaces); see docs/rig.md. ``--json`` prints
 ``{"cases": [{"tier", "case", "measured_s", "predicted_s", "error_pct", ...}], "summary": ...}``;
-``--out DIR`` also writes ``DIR/validate.json`` and ``DIR/scatter.png`` and keeps the traces in
-``DIR/traces`` (a later run with the same ``--out`` reuses them).
+``--out DIR`` also writes ``DIR/validate.json`` and ``DIR/scatter.png`` (with ``--faults``, also
+``DIR/faults.png``) and keeps the traces in ``DIR/traces`` (a later run with the same ``--out``
+reuses them). ``--faults all`` adds the rig fault cases (:mod:`simulator.studies.rig_faults`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from simulator.report import progress
 
 if TYPE_CHECKING:
     from simulator.studies import RigValidation
+    from simulator.studies.rig_cases import ModelShape
+    from simulator.studies.rig_faults import FaultCase
 
 #: The rig topology used for a world size when ``--topology`` is not given.
 DEFAULT_TOPOLOGY = {2: "rig-2host", 4: "rig-4host-2rack"}
@@ -55,6 +58,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument(
         "--what-if", help="comma-separated tier-2 topologies (default: shipped variants)"
     )
+    p.add_argument(
+        "--faults",
+        help="also run rig fault cases for ddp and ps-async: all, or slow-nic[:F][@RANK], "
+        "cpu-throttle[:F][@RANK] (docs/rig.md)",
+    )
     p.add_argument("--steps", type=int, default=8, help="measured steps per recording")
     p.add_argument("--warmup", type=int, default=2, help="warm-up steps per recording")
     p.add_argument("--backend", help="backend profile (default: the rig calibration)")
@@ -62,6 +70,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--d-model", type=int, help="tiny GPT width")
     p.add_argument("--batch", type=int, help="sequences per rank and step")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds per recording")
+    p.add_argument(
+        "--device",
+        choices=("cpu", "accel"),
+        default="cpu",
+        help="recorder device mode: accel runs layer compute on an emulated accelerator",
+    )
     p.add_argument("--out", help="write validate.json, scatter.png and traces/ here")
     p.add_argument("--published", action="store_true", help="compare with published figures")
     p.add_argument(
@@ -103,6 +117,7 @@ def validate_command(args: argparse.Namespace) -> int:
             raise InputError("only with --published", field="--" + flag.replace("_", "-"))
     from simulator.rig import netns
     from simulator.studies.rig_cases import ModelShape, Tier, parse_strategies
+    from simulator.studies.rig_faults import parse_fault_cases
     from simulator.studies.rig_validation import validate_rig
     from simulator.topology import load_topology
 
@@ -117,6 +132,7 @@ def validate_command(args: argparse.Namespace) -> int:
             f"{topology} has {topo.num_ranks} hosts but --world is {args.world}", field="--world"
         )
     strategies = parse_strategies(args.strategies)
+    fault_cases = parse_fault_cases(args.faults) if args.faults else []
     try:
         tiers = [Tier(t.strip()) for t in args.tiers.split(",") if t.strip()]
     except ValueError:
@@ -153,11 +169,30 @@ def validate_command(args: argparse.Namespace) -> int:
                 tiers=tiers,
                 timeout_s=args.timeout,
                 log=progress.note,
+                device=args.device,
             )
+            if args.faults:
+                res = _faults(res, args, fault_cases, work, shape)
     finally:
         if tmp is not None:
             tmp.cleanup()
     return _rig_report(res, args, out_dir)
+
+
+def _faults(
+    res: RigValidation, args: argparse.Namespace, cases: list[FaultCase], work: Path,
+    shape: ModelShape,
+) -> RigValidation:  # fmt: skip
+    """``res`` with the ``--faults`` cases (:mod:`simulator.studies.rig_faults`)."""
+    from simulator.studies.rig_faults import with_fault_cases
+    from simulator.studies.rig_validation import Validator
+
+    validator = Validator(
+        topology=res.summary["topology"], strategies=[], work_dir=work, backend=res.backend,
+        steps=args.steps, warmup=args.warmup, shape=shape, tiers=(), timeout_s=args.timeout,
+        log=progress.note,
+    )  # fmt: skip
+    return with_fault_cases(res, validator, cases)
 
 
 def _rig_report(res: RigValidation, args: argparse.Namespace, out_dir: Path | None) -> int:
@@ -171,6 +206,10 @@ def _rig_report(res: RigValidation, args: argparse.Namespace, out_dir: Path | No
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "validate.json").write_text(json.dumps(obj, indent=2))
         scatter_png(res.cases, out_dir / "scatter.png")
+        if res.summary.get("faults"):
+            from simulator.studies.rig_faults import fault_scatter_png
+
+            fault_scatter_png(res.cases, out_dir / "faults.png")
     if args.plot:
         scatter_png(res.cases, Path(args.plot))
     if args.json:

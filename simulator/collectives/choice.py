@@ -8,11 +8,13 @@ callers that resolve the same collective often keep the :class:`Choice`
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from simulator.collectives.analytical import PhaseCost, floor_s, phase_cost
 from simulator.collectives.backend import BackendProfile, ProtocolProfile
+from simulator.collectives.bounds import schedule_lower_bound_s
 from simulator.collectives.flows import FlowPlanner, PlannedFlows
 from simulator.collectives.nvls import nvls_protocols
 from simulator.collectives.registry import build_schedule, supports
@@ -79,58 +81,156 @@ def resolve(
     want: Algorithm,
     channels: int | None,
     root: int,
+    *,
+    prune: bool = True,
 ) -> Choice:
     """Resolve ``want`` (``auto``: the profile's fastest candidate) and the fastest protocol.
 
     ``planner`` binds the topology and the backend profile. The estimate is the
     contention-free time of :func:`~simulator.collectives.analytical.schedule_time`. With
     ``reduce_scatter_as_all_reduce`` a reduce_scatter is scheduled as an all_reduce of its
-    input (the profile's all_reduce candidates apply).
+    input (the profile's all_reduce candidates apply). The winner is the smallest estimate,
+    ties to the earlier candidate and protocol in the profile's order.
+
+    ``prune`` (default) prices candidates in order of a lower bound on their time
+    (:func:`~simulator.collectives.bounds.schedule_lower_bound_s`) and routes none whose
+    bound exceeds the best time found; ``prune=False`` routes every candidate in the
+    profile's order. Both return the same choice (the bound is proven, and tested).
     """
-    topology, profile = planner.topology, planner.profile
-    sched_op = _schedule_op(op, profile)
-    if want is Algorithm.AUTO:
-        candidates = [a for a in profile.algorithms[sched_op] if supports(a, sched_op)]
+    r = _Resolver(planner, op, group, size_B, want, channels, root)
+    if prune:
+        r.pruned()
     else:
-        candidates = [want]
-    n_ch = channels if channels is not None else default_channels(topology, group, profile)
-    if n_ch < 1:
-        raise InputError(f"channels must be >= 1, got {n_ch}", field="channels")
-    hosts = [topology.host_of(r) for r in group]
-    best: Choice | None = None
-    n_hosts = len(set(hosts))
-    min_base = min(p.base_latency_s for p in profile.protocols)
-    for a in candidates:
-        protocols = profile.protocols
-        if a is Algorithm.NVLS:  # only where the switch reduces; its own protocol and efficiency
-            protocols = nvls_protocols(topology, group, profile, explicit=want is a)
-            if not protocols:
-                continue
-        cap = profile.max_algbw_Bps(a, n_hosts)
-        if best is not None and cap is not None and min_base + size_B / cap >= best.estimate_s:
-            continue  # its bandwidth ceiling alone makes it slower: no need to route it
-        try:
-            sched = build_schedule(a, sched_op, group, hosts, size_B, channels=n_ch, root=root)
-        except InputError:
-            if want is not Algorithm.AUTO:
-                raise
-            continue  # e.g. halving_doubling on a non-power-of-two group
-        planned = tuple(planner.plan(p.flows) for p in sched.phases)
-        total_B = sched.bytes_B
-        floors = tuple(floor_s(p.bytes_B, total_B, size_B, cap) for p in sched.phases)
-        costs = tuple(
-            phase_cost(pl, p.depth, topology.capacity_Bps, f)
-            for pl, p, f in zip(planned, sched.phases, floors, strict=True)
+        r.in_order()
+    if r.best is None:
+        raise InputError(
+            f"no algorithm of backend {r.profile.name} can run {op.value}", field="algo"
         )
-        factor = profile.op_factor(sched_op)
+    return r.best[3]
+
+
+#: Relative slack on a lower bound before it rules a candidate out (floating-point rounding of
+#: the bound's sums against the estimate's; far below any real difference between candidates).
+_BOUND_RTOL = 1e-9
+
+
+class _Resolver:
+    """One :func:`resolve` call: the candidates, and the best ``(time, candidate, protocol,
+    choice)`` priced so far."""
+
+    def __init__(
+        self,
+        planner: FlowPlanner,
+        op: CollectiveOp,
+        group: tuple[int, ...],
+        size_B: float,
+        want: Algorithm,
+        channels: int | None,
+        root: int,
+    ) -> None:
+        self.planner, self.want, self.group, self.size_B, self.root = (
+            planner, want, group, size_B, root
+        )  # fmt: skip
+        topology, profile = planner.topology, planner.profile
+        self.topology, self.profile = topology, profile
+        self.sched_op = _schedule_op(op, profile)
+        if want is Algorithm.AUTO:
+            self.candidates = [
+                a for a in profile.algorithms[self.sched_op] if supports(a, self.sched_op)
+            ]
+        else:
+            self.candidates = [want]
+        n_ch = channels if channels is not None else default_channels(topology, group, profile)
+        if n_ch < 1:
+            raise InputError(f"channels must be >= 1, got {n_ch}", field="channels")
+        self.n_ch = n_ch
+        self.hosts = [topology.host_of(r) for r in group]
+        self.n_hosts = len(set(self.hosts))
+        self.min_base = min(p.base_latency_s for p in profile.protocols)
+        self.best: tuple[float, int, int, Choice] | None = None
+
+    def protocols(self, a: Algorithm) -> tuple[ProtocolProfile, ...]:
+        profile = self.profile
+        protocols = tuple(profile.protocols)
+        if a is Algorithm.NVLS:  # only where the switch reduces; its own protocol and efficiency
+            protocols = tuple(
+                nvls_protocols(self.topology, self.group, profile, explicit=self.want is a)
+            )
+        factor = profile.op_factor(self.sched_op)
         if factor != 1.0:  # the op reaches only this share of each protocol's throughput
             protocols = tuple(
                 replace(p, bandwidth_factor=p.bandwidth_factor * factor) for p in protocols
             )
-        for proto in protocols:
+        return protocols
+
+    def schedule(self, a: Algorithm) -> Schedule | None:
+        try:
+            return build_schedule(
+                a, self.sched_op, self.group, self.hosts, self.size_B, channels=self.n_ch,
+                root=self.root,
+            )  # fmt: skip
+        except InputError:
+            if self.want is not Algorithm.AUTO:
+                raise
+            return None  # e.g. halving_doubling on a non-power-of-two group
+
+    def floors(self, sched: Schedule, cap: float | None) -> tuple[float, ...]:
+        total_B = sched.bytes_B
+        return tuple(floor_s(p.bytes_B, total_B, self.size_B, cap) for p in sched.phases)
+
+    def price(
+        self, idx: int, sched: Schedule, protocols: tuple[ProtocolProfile, ...], cap: float | None
+    ) -> None:
+        """Route ``sched`` and keep its protocols' times if one beats the best so far."""
+        planned = tuple(self.planner.plan(p.flows) for p in sched.phases)
+        floors = self.floors(sched, cap)
+        costs = tuple(
+            phase_cost(pl, p.depth, self.topology.capacity_Bps, f)
+            for pl, p, f in zip(planned, sched.phases, floors, strict=True)
+        )
+        for j, proto in enumerate(protocols):
             t = (proto.base_latency_s + sum(c.time_s(proto) for c in costs)) if costs else 0.0
-            if best is None or t < best.estimate_s:
-                best = Choice(sched, proto, t, planned, costs, floors)
-    if best is None:
-        raise InputError(f"no algorithm of backend {profile.name} can run {op.value}", field="algo")
-    return best
+            if self.best is None or (t, idx, j) < self.best[:3]:
+                self.best = (t, idx, j, Choice(sched, proto, t, planned, costs, floors))
+
+    def in_order(self) -> None:
+        """Every candidate in the profile's order (the exact mode)."""
+        for idx, a in enumerate(self.candidates):
+            protocols = self.protocols(a)
+            if not protocols:
+                continue
+            cap = self.profile.max_algbw_Bps(a, self.n_hosts)
+            best = self.best
+            if (
+                best is not None
+                and cap is not None
+                and self.min_base + self.size_B / cap >= best[0]
+            ):
+                continue  # its bandwidth ceiling alone makes it slower: no need to route it
+            sched = self.schedule(a)
+            if sched is not None:
+                self.price(idx, sched, protocols, cap)
+
+    def pruned(self) -> None:
+        """Candidates in order of their lower bound, lazily: first the ceiling's bound, then,
+        once built, the schedule's; a popped bound above the best time ends the search (every
+        bound left is at least as large)."""
+        heap: list[tuple[float, int, Schedule | None]] = []
+        caps = [self.profile.max_algbw_Bps(a, self.n_hosts) for a in self.candidates]
+        for idx, cap in enumerate(caps):
+            heapq.heappush(heap, (self.min_base + self.size_B / cap if cap else 0.0, idx, None))
+        protos: dict[int, tuple[ProtocolProfile, ...]] = {}
+        while heap:
+            bound, idx, sched = heapq.heappop(heap)
+            if self.best is not None and bound > self.best[0] * (1.0 + _BOUND_RTOL):
+                return
+            if sched is not None:
+                self.price(idx, sched, protos[idx], caps[idx])
+                continue
+            a = self.candidates[idx]
+            protocols = protos[idx] = self.protocols(a)
+            sched = self.schedule(a) if protocols else None
+            if sched is not None:
+                floors = self.floors(sched, caps[idx])
+                lb = schedule_lower_bound_s(self.planner, sched, protocols, floors)
+                heapq.heappush(heap, (max(bound, lb), idx, sched))

@@ -5,6 +5,8 @@
    (``m`` independent rings, each through its own GPU/NIC);
 3. every host all-gathers the buffer over its local ranks.
 
+The host blocks are the topology's host partition (:func:`simulator.topology.partitions.split`
+on the ranks' hosts), the same split the strategies' two-level all-reduce uses.
 Every host must hold the same number of the group's ranks. Per rank it sends
 ``2 (m-1)/m * size`` bytes inside the host and ``2 (h-1)/(h m) * size`` across hosts; latency
 ``2 (m-1) + 2 (h-1)`` steps.

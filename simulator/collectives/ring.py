@@ -20,14 +20,12 @@ from collections.abc import Callable, Sequence
 
 from simulator.collectives.schedule import Phase, Schedule, Step, Transfer, uniform_phase
 from simulator.core.vocab import Algorithm, CollectiveOp
+from simulator.topology.partitions import split
 
 
 def host_blocks(group: Sequence[int], hosts: Sequence[str]) -> list[list[int]]:
     """The group's ranks grouped by host, hosts in first-seen order, ranks in group order."""
-    blocks: dict[str, list[int]] = {}
-    for r, h in zip(group, hosts, strict=True):
-        blocks.setdefault(h, []).append(r)
-    return list(blocks.values())
+    return split(group, hosts)
 
 
 def ring_order(group: Sequence[int], hosts: Sequence[str], channel: int) -> list[int]:

@@ -4,9 +4,13 @@
 NVSwitch or GPU to GPU), ``PCIe`` (inside a server), ``node uplinks`` (NIC to its leaf switch),
 ``leaf-spine``, ``spine-core`` (switch tiers from
 :func:`~simulator.topology.summary.switch_tiers`), ``gateway`` (datacenter fabric to its WAN
-gateway) and ``WAN``. :func:`tier_counter_events` turns the simulation's per-link load into
+gateway) and ``WAN``. :func:`tier_counter_events` turns the simulation's load into
 Chrome-trace counter tracks: one per tier (the tier's mean utilisation: bytes carried by all
 its links over their summed capacity, per time bin) and the ``k`` busiest links of each tier.
+A tier's track is the sum of its link classes' running counters
+(:attr:`~simulator.engine.StepResult.link_class_timeline`, every link class lies in one tier);
+only the ``k`` busiest links per tier read the per-link timeline, so the cost does not grow
+with the number of links or flows.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from typing import Any
 import numpy as np
 
 from simulator.engine import StepResult
+from simulator.report.linkclass import link_class_bins
+from simulator.topology.linkclass import link_classes
 from simulator.topology.model import LinkKind, NodeKind, Topology
 from simulator.topology.summary import switch_tiers
 
@@ -55,11 +61,12 @@ def binned_bytes(
     result: StepResult, link_ids: list[int], bins: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bin edges (s, ``bins + 1``) and bytes each link carried per bin (``links x bins``), from
-    the per-link load timeline (``simulate(..., record=True)``); zeros without it."""
+    the per-link load timeline (``simulate(..., record=True)``); zeros without it. Only the
+    rows of ``link_ids`` are read (:meth:`~simulator.engine.StepResult.link_timeline_of`)."""
     span = result.makespan_s if result.makespan_s > 0 else 1.0
     edges = np.linspace(0.0, span, bins + 1)
     out = np.zeros((len(link_ids), bins))
-    tl = result.link_timeline
+    tl = result.link_timeline_of(link_ids) if link_ids else None
     if tl is None or not len(tl[0]):
         return edges, out
     t_all, l_all, load_all = tl
@@ -90,12 +97,31 @@ def _counter(name: str, pid: int, edges: np.ndarray, values: np.ndarray) -> list
     return events
 
 
+def tier_of_class(topology: Topology) -> list[str]:
+    """Tier name (:func:`link_tiers`) of each link class of ``topology``
+    (:func:`~simulator.topology.linkclass.link_classes`, same order).
+
+    Raises:
+        ValueError: a class holds links of two tiers (a class is kind plus the levels of both
+            ends, which is all a tier depends on, so this means the two definitions drifted).
+    """
+    tier_of = link_tiers(topology)
+    of_link = link_classes(topology).of_link
+    out: dict[int, str] = {}
+    for lk in topology.links:
+        c = int(of_link[lk.id])
+        if out.setdefault(c, tier_of[lk.id]) != tier_of[lk.id]:
+            raise ValueError(f"link class {c} spans tiers {out[c]!r} and {tier_of[lk.id]!r}")
+    return [out[c] for c in range(len(out))]
+
+
 def tier_counter_events(
     result: StepResult, topology: Topology, *, k: int = 3, bins: int = 200, pid: int
 ) -> list[dict[str, Any]]:
-    """Counter tracks per tier (mean utilisation) and for the ``k`` busiest links of each tier
-    that carried bytes, in process ``pid`` (named ``link tiers``)."""
-    if result.link_timeline is None:
+    """Counter tracks per tier (mean utilisation, from the link-class counters) and for the
+    ``k`` busiest links of each tier that carried bytes, in process ``pid`` (named
+    ``link tiers``)."""
+    if result.link_class_timeline is None or not result.has_link_timeline:
         return []
     tier_of = link_tiers(topology)
     df = result.links
@@ -108,22 +134,29 @@ def tier_counter_events(
         {**meta, "name": "process_sort_index", "args": {"sort_index": pid}},
     ]
     ids = [int(x) for x in df["link"]]
-    edges, b = binned_bytes(result, ids, bins)
+    cls = link_class_bins(result, bins)
+    edges = cls.edges_s
     width = float(edges[1] - edges[0])
-    row = {lid: i for i, lid in enumerate(ids)}
+    class_tier = tier_of_class(topology)
     cap = dict(zip(df["link"].astype(int), df["capacity_Bps"].astype(float), strict=True))
     util = dict(zip(df["link"].astype(int), df["utilisation"].astype(float), strict=True))
     present = {tier_of.get(lid, "other") for lid in ids}
     names = [t for t in TIER_ORDER if t in present] + sorted(present - set(TIER_ORDER))
-    all_tier_links = {t: [lk.id for lk in topology.links if tier_of[lk.id] == t] for t in names}
+    count = {t: sum(1 for lk in topology.links if tier_of[lk.id] == t) for t in names}
+    tops = {
+        t: sorted((lid for lid in ids if tier_of.get(lid) == t), key=lambda x: (-util[x], x))[:k]
+        for t in names
+    }
+    top_ids = [lid for t in names for lid in tops[t]]
+    _edges, b = binned_bytes(result, top_ids, bins)
+    row = {lid: i for i, lid in enumerate(top_ids)}
     for n, tier in enumerate(names):
-        carried = [lid for lid in ids if tier_of.get(lid) == tier]
-        total_cap = sum(topology.capacity_Bps[lid] for lid in all_tier_links[tier]) * width
-        tier_bytes = b[[row[lid] for lid in carried]].sum(axis=0)
-        label = f"{n}. {tier}: mean utilisation of its {len(all_tier_links[tier])} links"
+        mine = [c for c, t in enumerate(class_tier) if t == tier]
+        total_cap = float(result.link_class_capacity_Bps[mine].sum()) * width
+        tier_bytes = cls.bytes_B[mine].sum(axis=0)
+        label = f"{n}. {tier}: mean utilisation of its {count[tier]} links"
         events += _counter(label, pid, edges, tier_bytes / total_cap)
-        top = sorted(carried, key=lambda lid: (-util[lid], lid))[:k]
-        for j, lid in enumerate(top):
+        for j, lid in enumerate(tops[tier]):
             lk = topology.links[lid]
             name = f"{n}. {tier} #{j + 1}: link {lid} {lk.src}->{lk.dst}"
             events += _counter(name, pid, edges, b[row[lid]] / (cap[lid] * width))

@@ -87,6 +87,8 @@ class Validator:
         tiers: which tiers to run.
         timeout_s: per recording.
         log: progress messages (stderr in the CLI).
+        device: ``"cpu"`` or ``"accel"``: the recorder's device mode
+            (:mod:`simulator.traces.accel`) for every recording.
     """
 
     topology: str
@@ -100,8 +102,15 @@ class Validator:
     tiers: Sequence[Tier] = (Tier.REPLAY, Tier.TOPOLOGY, Tier.STRATEGY)
     timeout_s: float = 900.0
     log: Callable[[str], None] = lambda msg: None
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
+        if self.device == "accel" and "tp" in self.strategies:
+            raise InputError(
+                "accel mode cannot run tp (DTensor's collectives run inside the blocks, "
+                "whose arithmetic the device replaces); leave tp out",
+                field="--strategies",
+            )
         if not self.backend:
             from simulator.rig.calibrate import rig_calibration
             from simulator.topology import load_topology
@@ -136,6 +145,7 @@ class Validator:
             ),
             warmup_steps=self.warmup,
             execution_trace=False,
+            device=self.device,
         )
         self.log(f"recording {strategy} on {topology} ({world} ranks, {self.steps} steps)")
         record(cfg, topology=topology, timeout_s=self.timeout_s, launcher=launch_on_rig)
@@ -374,6 +384,7 @@ def validate_rig(
     tiers: Sequence[Tier] = (Tier.REPLAY, Tier.TOPOLOGY, Tier.STRATEGY),
     timeout_s: float = 900.0,
     log: Callable[[str], None] = lambda msg: None,
+    device: str = "cpu",
 ) -> RigValidation:
     """Record and predict every case of the ladder on ``topology`` (needs root; see
     :class:`Validator` for the arguments). Recordings in ``work_dir`` are reused."""
@@ -390,10 +401,12 @@ def validate_rig(
         tiers=tiers,
         timeout_s=timeout_s,
         log=log,
+        device=device,
     )
     cases = validator.run()
     summary = summarize(cases)
     summary["backend"] = validator.backend
     summary["topology"] = topology
     summary["model"] = shape.__dict__
+    summary["device"] = device
     return RigValidation(tuple(cases), summary, validator.backend)

@@ -30,10 +30,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from simulator.collectives.backend import BackendProfile
 from simulator.core.errors import InputError
 from simulator.core.ir import Compute, Program, Workload
+from simulator.engine import SimulationError, simulate
 from simulator.engine.result import StepResult
+from simulator.report import progress
+from simulator.topology import Topology, load_topology
 from simulator.traces.kineto import ImportedTrace, import_trace_dir
+from simulator.traces.outputs import write_replay_outputs
 from simulator.traces.timeline import CommEvent, build_program
 
 
@@ -173,12 +180,13 @@ class ReplayResult:
 def replay(
     trace_dir: str,
     *,
-    topology: Any = None,
-    backend: Any = None,
+    topology: Topology | str | None = None,
+    backend: BackendProfile | str | None = None,
     fidelity: str = "flow",
     link_et: bool = False,
     mirror_missing: bool = False,
     out_dir: Path | None = None,
+    faults: Any = None,
 ) -> ReplayResult:
     """Replay every measured step of ``trace_dir``; return the comparison.
 
@@ -187,15 +195,12 @@ def replay(
     profile name/path/object, or None for the manifest's (``nccl`` for a GPU trace).
     ``mirror_missing``: see :func:`~simulator.traces.kineto.import_trace_dir`. ``out_dir``:
     also write the timeline, tables and plots there (:mod:`simulator.traces.outputs`).
+    ``faults``: replay under these (:func:`simulator.faults.trace.apply_to_replay`).
 
     Raises:
         InputError: bad trace, GPU trace without a topology, or a workload the engine refuses
             (deadlock, unmatched ops), with the engine's explanation.
     """
-    from simulator.engine import SimulationError, simulate
-    from simulator.report import progress
-    from simulator.topology import load_topology
-
     progress.set_total(3, f"importing {trace_dir}")
     imp = import_trace_dir(trace_dir, link_et=link_et, mirror_missing=mirror_missing)
     progress.advance(description=f"simulating {len(imp.good_steps)} measured steps")
@@ -211,8 +216,9 @@ def replay(
             file=str(trace_dir),
         )
     chain = chained_workload(imp, steps)
+    workload, network = _with_faults(chain.workload, topo, faults)
     try:
-        res = simulate(chain.workload, topo, backend=be, fidelity=fidelity)
+        res = simulate(workload, topo, backend=be, fidelity=fidelity, network=network)
     except SimulationError as exc:
         raise InputError(f"the imported workload cannot run: {exc}", file=str(trace_dir)) from exc
     progress.advance(description="comparing measured and predicted")
@@ -241,15 +247,22 @@ def replay(
         import_summary=imp.summary.to_dict(),
     )
     if out_dir is not None:
-        from simulator.traces.outputs import write_replay_outputs
-
         write_replay_outputs(out_dir, res, result.to_json())
         result = replace(result, out=str(out_dir))
     return result
 
 
+def _with_faults(workload: Workload, topo: Any, faults: Any) -> tuple[Workload, Any]:
+    """The workload and network faults to simulate (``faults``: a FaultsConfig or None)."""
+    if faults is None:
+        return workload, None
+    from simulator.faults.trace import apply_to_replay
+
+    return apply_to_replay(workload, topo, faults)
+
+
 def _compare(
-    imp: ImportedTrace, steps: Sequence[int], chain: Chain, ops: Any, same_clock: bool
+    imp: ImportedTrace, steps: Sequence[int], chain: Chain, ops: pd.DataFrame, same_clock: bool
 ) -> tuple[list[float], list[_CommRow]]:
     """Predicted time of each step (slowest rank, from its previous step's end) and one row
     per matched communication op (measured and predicted span)."""
@@ -271,7 +284,12 @@ def _compare(
     return preds, rows
 
 
-def _defaults(imp: ImportedTrace, topology: Any, backend: Any, trace_dir: str) -> tuple[Any, Any]:
+def _defaults(
+    imp: ImportedTrace,
+    topology: Topology | str | None,
+    backend: BackendProfile | str | None,
+    trace_dir: str,
+) -> tuple[Topology | str, BackendProfile | str]:
     """Topology and backend: the caller's, else the manifest's, else ``loopback-N`` with gloo
     for CPU traces; a GPU trace without either needs a topology (``nccl`` by default)."""
     topo_name = topology if topology is not None else imp.manifest.get("topology")
@@ -439,8 +457,7 @@ def replay_chakra(
     Raises:
         InputError: a bad Chakra file, or a workload that cannot run on the topology.
     """
-    from simulator.engine import SimulationError, simulate
-    from simulator.topology import load_topology
+    # protobuf is optional: Chakra support is imported only when it is used
     from simulator.traces.chakra import import_chakra_dir
 
     src = Path(trace_dir)

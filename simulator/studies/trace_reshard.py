@@ -32,10 +32,28 @@ from typing import Any
 
 from simulator.core.errors import InputError
 from simulator.core.ir import Compute, Workload
+from simulator.engine import simulate
 from simulator.engine.result import StepResult
+from simulator.topology import Topology, load_topology
 from simulator.traces.kineto import ImportedTrace, import_trace_dir
 from simulator.traces.models import GPTConfig
 from simulator.traces.recipe import RecordStrategy
+from simulator.workload.profile import LayerCost, LayerProfile
+from simulator.workload.strategies import build_from_profile
+from simulator.workload.strategies.options import (
+    CompressionConfig,
+    CompressionKind,
+    DataParallelConfig,
+    DataParallelMode,
+    ParameterServerConfig,
+    PipelineConfig,
+    PipelineSchedule,
+    PSMode,
+    QKVLayout,
+    StrategyConfig,
+    StrategyKind,
+    TensorConfig,
+)
 
 FP32_B = 4  # the recorder trains in fp32
 
@@ -54,14 +72,12 @@ def _attn_share(g: GPTConfig) -> float:
     return attn / (attn + 16 * d * d)
 
 
-def layer_profile(imp: ImportedTrace) -> Any:
+def layer_profile(imp: ImportedTrace) -> LayerProfile:
     """The measured :class:`LayerProfile` of a tiny-GPT recording.
 
     Raises:
         InputError: not a gpt-tiny recording, or no per-layer compute in the trace.
     """
-    from simulator.workload.profile import LayerCost, LayerProfile
-
     man = imp.manifest
     if man.get("model", "gpt-tiny") != "gpt-tiny" or "model_config" not in man:
         raise InputError(
@@ -170,23 +186,10 @@ def layer_profile(imp: ImportedTrace) -> Any:
     )
 
 
-def strategy_config(strategy: str, world: int, g: GPTConfig, bucket_cap_mb: float) -> Any:
+def strategy_config(
+    strategy: str, world: int, g: GPTConfig, bucket_cap_mb: float
+) -> StrategyConfig:
     """The workload :class:`StrategyConfig` for a recorder strategy name on ``world`` ranks."""
-    from simulator.workload.strategies.options import (
-        CompressionConfig,
-        CompressionKind,
-        DataParallelConfig,
-        DataParallelMode,
-        ParameterServerConfig,
-        PipelineConfig,
-        PipelineSchedule,
-        PSMode,
-        QKVLayout,
-        StrategyConfig,
-        StrategyKind,
-        TensorConfig,
-    )
-
     try:
         s = RecordStrategy(strategy)
     except ValueError as exc:
@@ -225,7 +228,9 @@ def strategy_config(strategy: str, world: int, g: GPTConfig, bucket_cap_mb: floa
     )
 
 
-def resharded_workload(imp: ImportedTrace, strategy: str, world: int, topology: Any) -> Any:
+def resharded_workload(
+    imp: ImportedTrace, strategy: str, world: int, topology: Topology | None
+) -> Workload:
     """Programs of ``strategy`` on ``world`` ranks from the trace's measured profile.
 
     The global batch keeps the recording's per-rank batch (weak scaling): ``world`` x batch
@@ -234,8 +239,6 @@ def resharded_workload(imp: ImportedTrace, strategy: str, world: int, topology: 
     Raises:
         InputError: the strategy cannot be built for this world size / batch.
     """
-    from simulator.workload.strategies import build_from_profile
-
     prof = layer_profile(imp)
     g = GPTConfig(**imp.manifest["model_config"])
     bucket = float(imp.manifest.get("config", {}).get("bucket_cap_mb", 25.0))
@@ -346,9 +349,6 @@ def reshard(
         InputError: the topology has fewer ranks than ``world``, the recording cannot be
             re-sharded (:func:`check_degree`), or the strategy cannot be built.
     """
-    from simulator.engine import simulate
-    from simulator.topology import load_topology
-
     src = Path(trace_dir)
     imp = import_trace_dir(src)
     strategy = strategy or str(imp.manifest.get("strategy", "ddp"))

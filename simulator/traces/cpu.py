@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from simulator.core.vocab import CollectiveOp
@@ -61,6 +61,11 @@ INNER_WAIT_MIN_S = 1e-3
 #: hook outside any op: ``FSDP::post_backward_reduce`` holds the reduce_scatter's launch and
 #: the wait for it.
 BLOCKING_SCOPES = ("FSDP::",)
+
+#: Annotation of an accelerator-mode recording (``commsim record --device accel``,
+#: :mod:`simulator.traces.accel`): the host waits inside it for a layer's device time. It is
+#: compute of the op that holds it, never a gap in which a collective could be waited for.
+DEVICE_PREFIX = "commsim.device."
 
 STEP_RE = re.compile(r"^(?:commsim\.step|ProfilerStep)#(\d+)$")
 LAYER_RE = re.compile(r"^commsim\.fwd\.layer(\d+)$")
@@ -363,12 +368,16 @@ def _one_step(
             cpu_ops.append(e)
         elif e.cat == "cpu_op":
             cpu_ops.append(e)
+        elif e.name.startswith(DEVICE_PREFIX):
+            summary.used["device-work"] += 1
+            cpu_ops.append(e)  # busy: the host waits for its own layer's device time
         elif e.cat == "user_annotation":
             summary.used["annotation"] += 1
             if e.name.startswith(BLOCKING_SCOPES) and e.tid == tid:
                 scopes.append(e)
         else:
             summary.unknown[f"{e.cat}:{e.name}"] += 1
+    _fill_node_seq(cpu_ops)
     # sequence number -> layer, from forward ops inside layer annotations
     seq_layer: dict[int, int] = {}
     for e in cpu_ops:
@@ -466,6 +475,27 @@ def _one_step(
     return tl
 
 
+def _fill_node_seq(ops: Sequence[Event]) -> None:
+    """Give an ``autograd::engine::evaluate_function: F`` op without a ``Sequence number``
+    the one of its nested node ``F``.
+
+    Seen in accelerator-mode FSDP2 recordings (torch 2.13): when a pre-backward hook runs inside
+    the evaluate_function op of a Python ``autograd.Function``, only the nested node op
+    (``DeviceOpBackward``) carries the number that ties it to its forward, and so to its layer.
+    """
+    prefix = "autograd::engine::evaluate_function: "
+    for i, u in enumerate(ops):
+        if not u.name.startswith(prefix) or u.args.get("Sequence number") is not None:
+            continue
+        node = u.name[len(prefix) :]
+        for e in ops[i + 1 :]:
+            if e.start_s >= u.end_s:
+                break
+            if e.name == node and e.args.get("Sequence number") is not None:
+                u.args["Sequence number"] = e.args["Sequence number"]
+                break
+
+
 def _gap_wait(
     gs: float,
     ge: float,
@@ -499,6 +529,33 @@ def _dims_match(c: CommEvent, dims: object) -> bool:
     return c.elems == _elems(dims) if dims else True
 
 
+def _match_span(
+    spans: list[_Span],
+    e: Event,
+    gloo_names: Collection[str],
+    tid: str,
+    *,
+    is_p2p: bool,
+    want: int,
+) -> _Span | None:
+    """The first unused gloo span of launch ``e`` (same thread for P2P, another for
+    collectives, starting no earlier than the launch) whose input holds ``want`` elements;
+    else the first such span of any size; ``None`` if there is none."""
+    fallback = None
+    for s in spans:
+        if (
+            not s.used
+            and s.ev.name in gloo_names
+            and (s.ev.tid == tid) == is_p2p
+            and s.ev.start_s >= e.start_s - 1e-6
+        ):
+            if fallback is None:
+                fallback = s
+            if not want or _elems((s.ev.args.get("Input Dims") or [[]])[0]) == want:
+                return s
+    return fallback
+
+
 def _add_comm(
     tl: StepTimeline,
     e: Event,
@@ -519,22 +576,7 @@ def _add_comm(
     arg = 1 if op in _OUTPUT_FIRST else 0
     in_dims = e.args.get("Input Dims") or []
     want = _elems(in_dims[arg]) if arg < len(in_dims) else 0
-    span = None
-    fallback = None
-    for s in spans:
-        if (
-            not s.used
-            and s.ev.name in gloo_names
-            and (s.ev.tid == tid) == is_p2p
-            and s.ev.start_s >= e.start_s - 1e-6
-        ):
-            if fallback is None:
-                fallback = s
-            if not want or _elems((s.ev.args.get("Input Dims") or [[]])[0]) == want:
-                span = s
-                break
-    if span is None:
-        span = fallback
+    span = _match_span(spans, e, gloo_names, tid, is_p2p=is_p2p, want=want)
     size = size_fn(e, len(group), et)
     if span is not None:
         span.used = True

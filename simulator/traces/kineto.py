@@ -100,7 +100,8 @@ def read_manifest(path: Path) -> dict[str, Any]:
 
 #: Files of a trace directory that are not Kineto traces (commsim's own side files).
 NOT_TRACES_RE = re.compile(
-    r"(^manifest\.json$|^record_config\.json$|\.steps\.json$|\.et\.json(\.gz)?$)"
+    r"(^manifest\.json$|^record_config\.json$|^fault_marks\.json$|\.steps\.json$"
+    r"|\.et\.json(\.gz)?$)"
 )
 TRACE_FILE_RE = re.compile(r"\.json(\.gz)?$")
 #: A rank in a file name: ``rank3``, ``rank-3``, ``rank_3``, ``trace_8_rank_1`` (last match).

@@ -54,6 +54,10 @@ class RecordConfig:
         powersgd_rank: PowerSGD matrix approximation rank.
         lr: SGD learning rate.
         execution_trace: also record torch's execution trace (ExecutionTraceObserver).
+        device: ``"cpu"`` (layers compute on the host) or ``"accel"`` (layer compute is timed
+            work on an emulated accelerator, :mod:`simulator.traces.accel`).
+        device_times: accel mode's per-token device times, measured alone by the launcher
+            (:func:`simulator.traces.accel.measure_device_times`); None until then.
     """
 
     world: int
@@ -69,6 +73,8 @@ class RecordConfig:
     powersgd_rank: int = 1
     lr: float = 1e-3
     execution_trace: bool = True
+    device: str = "cpu"
+    device_times: dict[str, Any] | None = None
 
     def validate(self) -> None:
         """Raise :class:`InputError` on values the recorder cannot run."""
@@ -85,6 +91,16 @@ class RecordConfig:
                 )
             if self.gpt.batch % self.microbatches:
                 raise InputError("batch must be a multiple of microbatches", field="microbatches")
+        if self.device not in ("cpu", "accel"):
+            raise InputError(f"expected cpu or accel, got {self.device!r}", field="--device")
+        if self.device == "accel" and self.strategy is RecordStrategy.TP:
+            raise InputError(
+                "accel mode cannot run tp: DTensor's collectives run inside the blocks, "
+                "whose arithmetic the device replaces",
+                field="--device",
+            )
+        if self.device == "accel" and self.backend is not CommBackend.GLOO:
+            raise InputError("accel mode emulates a device for gloo runs only", field="--device")
         if self.strategy is RecordStrategy.TP and self.gpt.n_head % self.world:
             raise InputError(f"tp needs n_head ({self.gpt.n_head}) % world == 0", field="--world")
 

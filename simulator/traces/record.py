@@ -150,6 +150,39 @@ def launch_rig(
             )
 
 
+def measure_device(cfg: RecordConfig, config_path: Path, timeout_s: float) -> RecordConfig:
+    """Accel mode: measure the layers' device times alone, in one single-threaded process
+    before any rank starts (:func:`simulator.traces.accel.measure_device_times`); rewrite the
+    config with them and return it.
+
+    Raises:
+        RuntimeError: the measuring process failed.
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="commsim-device-") as tmp:
+        times_path = Path(tmp) / "device_times.json"
+        res = _run_measure(config_path, times_path, timeout_s)
+        if res.returncode != 0:
+            raise RuntimeError(f"measuring the device times failed:\n{_tail(res.stderr)}")
+        times = json.loads(times_path.read_text())
+    cfg = RecordConfig.from_dict({**cfg.to_dict(), "device_times": times})
+    cfg.write(config_path)  # the times are kept there and in the manifest's config
+    return cfg
+
+
+def _run_measure(
+    config_path: Path, times_path: Path, timeout_s: float
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "simulator.traces.accel", str(config_path), str(times_path)],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+
+
 def record(
     cfg: RecordConfig,
     *,
@@ -179,6 +212,8 @@ def record(
     cfg = RecordConfig.from_dict({**cfg.to_dict(), "out_dir": str(out.resolve())})
     config_path = out / "record_config.json"
     cfg.write(config_path)
+    if cfg.device == "accel" and cfg.device_times is None:
+        cfg = measure_device(cfg, config_path, timeout_s)
     t0 = time.perf_counter()
     if topology:
         assert launcher is not None

@@ -21,12 +21,14 @@ from __future__ import annotations
 import json
 import os
 import socket
+import statistics
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from simulator.traces.device import EmulatedDevice
 from simulator.traces.recipe import CommBackend, RecordConfig, RecordStrategy
 
 StepFn = Callable[[], None]
@@ -276,6 +278,25 @@ def _make_step(cfg: RecordConfig, model: Any, rank: int, device: Any) -> StepFn:
     return _data_parallel(cfg, model, rank, device)
 
 
+def _install_accel(cfg: RecordConfig, model: Any) -> EmulatedDevice | None:
+    """Accel mode: put the model's layer compute on an emulated device (else None)."""
+    if cfg.device != "accel":
+        return None
+    from simulator.traces.accel import install_device
+
+    assert cfg.device_times is not None, "the launcher measures device times first"
+    return install_device(model, cfg.device_times)
+
+
+def _device_info(dev: EmulatedDevice) -> dict[str, Any]:
+    """Items run and how late they finished (s), for ``rank{r}.steps.json``."""
+    return {
+        "device_items": len(dev.log),
+        "device_late_s_max": max(dev.late_s, default=0.0),
+        "device_late_s_median": statistics.median(dev.late_s or [0.0]),
+    }
+
+
 def run(cfg: RecordConfig) -> None:
     """Train and profile on this rank; write this rank's files into ``cfg.out_dir``."""
     import torch
@@ -298,11 +319,14 @@ def run(cfg: RecordConfig) -> None:
     dist.init_process_group(cfg.backend.value, rank=rank, world_size=world)
     torch.manual_seed(0)  # same initial weights on every rank
     model = build_model(cfg.model, cfg.gpt).to(device)
+    accel = _install_accel(cfg, model)
     _annotate_layers(model)
     step = _make_step(cfg, model, rank, device)
     out = Path(cfg.out_dir)
 
     def sync() -> None:
+        if accel is not None:
+            accel.synchronize()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
@@ -348,6 +372,8 @@ def run(cfg: RecordConfig) -> None:
         "torch_version": str(torch.__version__),
         "step_times_s": times,
     }
+    if accel is not None:
+        info.update(_device_info(accel))
     (out / f"rank{rank}.steps.json").write_text(json.dumps(info, indent=2))
     dist.barrier()
     dist.destroy_process_group()

@@ -221,6 +221,18 @@ def pcie_node(
     )
 
 
+def _wan(
+    wan: str, bandwidth_Bps: float | None, distance_km: float, latency_s: float | None
+) -> tuple[float, float]:
+    """WAN link bandwidth (catalog ``wan`` unless given) and latency (``distance_km`` x the
+    catalog's fibre delay per km unless given): ``(bandwidth_Bps, latency_s)``."""
+    if not distance_km >= 0:
+        raise ValueError(f"distance_km: must be >= 0, got {distance_km}")
+    bw = get_link(wan).bandwidth_Bps if bandwidth_Bps is None else bandwidth_Bps
+    lat = distance_km * wan_latency_per_km_s() if latency_s is None else latency_s
+    return bw, lat
+
+
 def two_datacenters(
     name: str = "two-dc",
     nodes_per_dc: int = 2,
@@ -247,12 +259,8 @@ def two_datacenters(
     """
     if not isinstance(nodes_per_dc, int) or nodes_per_dc < 1:
         raise ValueError(f"nodes_per_dc: must be an integer >= 1, got {nodes_per_dc!r}")
-    if not distance_km >= 0:
-        raise ValueError(f"distance_km: must be >= 0, got {distance_km}")
+    wan_bw, wan_lat = _wan(wan, wan_bandwidth_Bps, distance_km, wan_latency_s)
     bw, lat, kind = _nic(nic, nic_bandwidth_Bps, None)
-    wspec = get_link(wan)
-    wan_bw = wspec.bandwidth_Bps if wan_bandwidth_Bps is None else wan_bandwidth_Bps
-    wan_lat = distance_km * wan_latency_per_km_s() if wan_latency_s is None else wan_latency_s
     gw_bw = wan_bw if gateway_bandwidth_Bps is None else gateway_bandwidth_Bps
     gb = GraphBuilder()
     ranks: list[str] = []

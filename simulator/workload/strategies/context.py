@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-import networkx as nx
-
 from simulator.core.ir import Program
 from simulator.core.vocab import CollectiveOp
 from simulator.topology import Topology
+from simulator.topology.partitions import datacenter_of_ranks
 from simulator.workload.profile import LayerProfile
 from simulator.workload.strategies.layout import Layout
 from simulator.workload.strategies.options import StrategyConfig
@@ -40,7 +39,7 @@ class JobContext:
     topology: Topology | None = None
     fold: bool = False
     _route_cache: dict[tuple[int, int], frozenset[int]] = field(default_factory=dict)
-    _dc_cache: dict[int, int] | None = None
+    _dc_cache: tuple[int, ...] | None = None
 
     @property
     def world(self) -> int:
@@ -71,19 +70,7 @@ class JobContext:
         if self.topology is None:
             return 0
         if self._dc_cache is None:
-            g = self.topology.graph
-            local = nx.DiGraph()
-            local.add_nodes_from(g.nodes)
-            local.add_edges_from(
-                (u, v) for u, v, d in g.edges(data=True) if str(d.get("kind")) != "wan"
-            )
-            comp: dict[str, int] = {}
-            for i, nodes in enumerate(
-                sorted(nx.weakly_connected_components(local), key=lambda c: min(map(str, c)))
-            ):
-                for n in nodes:
-                    comp[str(n)] = i
-            self._dc_cache = {r: comp[str(name)] for r, name in enumerate(self.topology.ranks)}
+            self._dc_cache = datacenter_of_ranks(self.topology)
         return self._dc_cache[rank]
 
     def mirror_groups(

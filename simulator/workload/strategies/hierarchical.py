@@ -6,8 +6,9 @@ all-reduce of ``S / k`` among the ranks with the same index in every partition (
 slow level), and an all-gather inside the partition (``S``) -- the scheme of Horovod's
 hierarchical all-reduce and of 2D/hierarchical rings (Jia et al. 2018, "Highly Scalable Deep
 Learning Training System with Mixed-Precision"). Only ``1/k`` of the data crosses the slow level.
-Partitions are found from the topology: hosts (``host_of``) or datacenters (connected
-components once WAN links are removed).
+Partitions are found from the topology (:mod:`simulator.topology.partitions`, shared with the
+collective schedule :mod:`simulator.collectives.hierarchical`): hosts (``host_of``) or
+datacenters (connected components once WAN links are removed).
 """
 
 from __future__ import annotations
@@ -15,17 +16,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from simulator.core.vocab import CollectiveOp
+from simulator.topology.partitions import split
 from simulator.workload.strategies.context import JobContext, RankBuilder, deps_of
 from simulator.workload.strategies.options import Hierarchy
 
 
 def partitions(ctx: JobContext, group: Sequence[int], level: Hierarchy) -> list[list[int]]:
     """Split ``group`` by host or datacenter, keeping group order inside each part."""
-    parts: dict[object, list[int]] = {}
-    for r in group:
-        key: object = ctx.host(r) if level is Hierarchy.NODE else ctx.datacenter(r)
-        parts.setdefault(key, []).append(r)
-    return list(parts.values())
+    keys = [ctx.host(r) if level is Hierarchy.NODE else ctx.datacenter(r) for r in group]
+    return split(group, keys)
 
 
 def all_reduce(
@@ -65,20 +64,9 @@ def all_reduce(
     mine = next(p for p in parts if rank in p)
     idx = mine.index(rank)
     cross = [p[idx] for p in parts]
-    local_m: list[tuple[int, ...]] = []
-    cross_m: list[tuple[int, ...]] = []
-    if ctx.fold:
-        # ranks without programs run the same phases at the same time: the other partitions'
-        # local phases and the other cross groups (which share the slow links), for this group
-        # and for every mirrored group.
-        for g in [list(group), *[list(m) for m in mirrors]]:
-            g_parts = partitions(ctx, g, level)
-            if len({len(p) for p in g_parts}) != 1 or len(g_parts[0]) != k:
-                continue
-            local_m += [tuple(p) for p in g_parts if p != mine]
-            cross_m += [
-                tuple(p[i] for p in g_parts) for i in range(k) if [p[i] for p in g_parts] != cross
-            ]
+    local_m, cross_m = (
+        _fold_mirrors(ctx, [group, *mirrors], level, mine, cross) if ctx.fold else ([], [])
+    )
     a = rb.collective(
         f"{name}.rs_local",
         CollectiveOp.REDUCE_SCATTER,
@@ -109,3 +97,30 @@ def all_reduce(
         category=category,
         mirrors=local_m,
     )
+
+
+def _fold_mirrors(
+    ctx: JobContext,
+    groups: Sequence[Sequence[int]],
+    level: Hierarchy,
+    mine: list[int],
+    cross: list[int],
+) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
+    """Mirrors of a folded job's local and cross phases.
+
+    Ranks without programs run the same phases at the same time: the other partitions' local
+    phases and the other cross groups (which share the slow links), for every group in
+    ``groups`` (the all-reduce's group and its mirrored groups) split like ``mine``.
+    """
+    k = len(mine)
+    local_m: list[tuple[int, ...]] = []
+    cross_m: list[tuple[int, ...]] = []
+    for g in groups:
+        g_parts = partitions(ctx, g, level)
+        if len({len(p) for p in g_parts}) != 1 or len(g_parts[0]) != k:
+            continue
+        local_m += [tuple(p) for p in g_parts if p != mine]
+        cross_m += [
+            tuple(p[i] for p in g_parts) for i in range(k) if [p[i] for p in g_parts] != cross
+        ]
+    return local_m, cross_m

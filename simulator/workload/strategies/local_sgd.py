@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from simulator.core.ir import Program, Workload
 from simulator.core.vocab import CollectiveOp
+from simulator.topology.partitions import split
 from simulator.workload.strategies import hierarchical
 from simulator.workload.strategies.context import JobContext, RankBuilder
 from simulator.workload.strategies.options import Hierarchy, InnerSync, LocalSGDConfig
@@ -27,27 +28,20 @@ def build(ctx: JobContext, cfg: LocalSGDConfig) -> Workload:
     prof = ctx.profile
     world = ctx.world
     m = ctx.microbatches
-    fwd_s = m * (prof.embed_fwd_s + prof.head_fwd_s + sum(lc.fwd_s for lc in prof.layers))
-    bwd_s = m * (
-        prof.embed_bwd_s + prof.head_bwd_s + sum(lc.bwd_s + lc.recompute_s for lc in prof.layers)
-    )
+    fwd_s, bwd_s = _step_compute_s(ctx)
     params = prof.total_params()
     cap = float(ctx.strategy.data_parallel.bucket_size)
     grad_B = params * prof.grad_bytes
     n_buckets = min(MAX_SLICES, max(1, int(-(-grad_B // cap))))
-    dcs: dict[int, list[int]] = {}
-    for r in range(world):
-        dcs.setdefault(ctx.datacenter(r), []).append(r)
+    dcs = split(range(world), [ctx.datacenter(r) for r in range(world)])
     programs = []
     # folded: rank 0 alone; the other datacenters' inner all-reduces use disjoint links and
     # the cross-datacenter phases of the averaging are mirrored by hierarchical.all_reduce
     for r in [0] if ctx.fold else range(world):
         rb = RankBuilder(ctx, Program(rank=r), 0, 0, r)
-        dc_group = dcs[ctx.datacenter(r)]
+        dc_group = next(g for g in dcs if r in g)
         dc_mirrors = (
-            ctx.mirror_groups(dc_group, [g for g in dcs.values() if g != dc_group])
-            if ctx.fold
-            else []
+            ctx.mirror_groups(dc_group, [g for g in dcs if g != dc_group]) if ctx.fold else []
         )
         last: int | None = None
         for k in range(cfg.period):
@@ -104,3 +98,14 @@ def build(ctx: JobContext, cfg: LocalSGDConfig) -> Workload:
             "microbatches": m,
         },
     )
+
+
+def _step_compute_s(ctx: JobContext) -> tuple[float, float]:
+    """Forward and backward compute of one local step (all micro-batches), in seconds."""
+    prof = ctx.profile
+    m = ctx.microbatches
+    fwd_s = m * (prof.embed_fwd_s + prof.head_fwd_s + sum(lc.fwd_s for lc in prof.layers))
+    bwd_s = m * (
+        prof.embed_bwd_s + prof.head_bwd_s + sum(lc.bwd_s + lc.recompute_s for lc in prof.layers)
+    )
+    return fwd_s, bwd_s
