@@ -17,10 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from simulator.build_mixed import mixed_workload
 from simulator.config import Scenario
 from simulator.core.errors import InputError
 from simulator.core.ir import Workload
-from simulator.build_mixed import mixed_workload
 from simulator.workload.apps.build import AppSpec, app_memory, concat_phases, phase_profiles
 from simulator.workload.apps.conformer import ConformerSpec
 from simulator.workload.apps.dcgan import DCGANSpec
@@ -115,7 +115,9 @@ def build_workload(scenario: Scenario, topology: Any) -> BuiltWorkload:
     m = job.microbatches
     v = st.pipeline.virtual_stages
     if hw.node_gpus:
-        wl = mixed_workload(scenario, topology, wl, job, build_workload, cost.gpu)
+        wl = mixed_workload(
+            scenario, topology, wl, job, lambda s, t: build_workload(s, t).workload, cost.gpu
+        )
     return _built(
         scenario,
         spec,

@@ -21,7 +21,6 @@ from simulator.workload.mixed import balance_dp, compose
 from simulator.workload.strategies.options import DataParallelMode, StrategyKind
 
 if TYPE_CHECKING:
-    from simulator.build import BuiltWorkload
     from simulator.workload.strategies.context import JobContext
 
 #: Data-parallel modes that reduce gradients once per step (nothing per micro-batch).
@@ -83,25 +82,25 @@ def mixed_workload(
     topology: Any,
     base: Workload,
     job: JobContext,
-    build: Callable[[Scenario, Any], BuiltWorkload],
+    build: Callable[[Scenario, Any], Workload],
     base_gpu: str,
 ) -> Workload:
     """The job with every rank costed by its own GPU model (see the module docstring).
 
-    ``base`` is the job built on ``base_gpu`` (``hardware.gpu`` or the topology's); ``build`` is
-    :func:`simulator.build.build_workload`, called for every other GPU model with
-    ``node_gpus`` emptied.
+    ``base`` is the job built on ``base_gpu`` (``hardware.gpu`` or the topology's); ``build``
+    builds a scenario's workload (:func:`simulator.build.build_workload`), called for every
+    other GPU model with ``node_gpus`` emptied.
     """
     _check_balance(scenario)
     if job.fold:
         scenario = _with(scenario, {"strategy": {"fold": False}})
-        return build(scenario, topology).workload
+        return build(scenario, topology)
     gpus = gpu_of_ranks(scenario, topology, base_gpu)
     builds = {base_gpu: base}
     for gpu in sorted(set(gpus) - {base_gpu}):
         alt = _with(scenario, {"hardware": {"gpu": gpu, "node_gpus": [], "balance": "none"}})
         try:
-            builds[gpu] = build(alt, topology).workload
+            builds[gpu] = build(alt, topology)
         except InputError as err:
             i = next(k for k, e in enumerate(scenario.hardware.node_gpus) if e.gpu == gpu)
             raise InputError(
@@ -112,8 +111,7 @@ def mixed_workload(
     if scenario.hardware.balance is Balance.DP:
         lay = job.layout
         replicas = [
-            [lay.rank(t, p, d) for t in range(lay.tp) for p in range(lay.pp)]
-            for d in range(lay.dp)
+            [lay.rank(t, p, d) for t in range(lay.tp) for p in range(lay.pp)] for d in range(lay.dp)
         ]
         wl, shares = balance_dp(wl, replicas, job.microbatches)
         wl.metadata["dp_microbatches"] = shares

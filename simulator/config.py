@@ -54,7 +54,7 @@ class Balance(StrEnum):
     """How work is shared across unequal GPUs (:mod:`simulator.workload.mixed`)."""
 
     NONE = "none"  # every replica runs the same share; the slowest sets the pace
-    DP = "dp"  # data-parallel replicas get micro-batches in proportion to their speed
+    DP = "dp"  # data-parallel replicas share micro-batches by speed (slowest finishes first)
 
 
 class NodeGpus(SchemaModel):

@@ -8,17 +8,18 @@ by op, so memory-bound and compute-bound kernels each keep their own ratio.
 
 :func:`balance_dp` is the what-if that gives data-parallel replicas uneven shares of the global
 batch: replica ``d`` runs ``n_d`` of the ``dp * m`` micro-batches of a step (``m`` per replica
-when even), with ``n_d`` proportional to the replica's speed, rounded to whole micro-batches by
-largest remainder (each replica at least one). Its forward and backward ops then take
-``n_d / m`` times as long (the same kernels run ``n_d`` times instead of ``m``), the optimizer
-and every communication op keep their cost (gradients have the model's size whatever the
-batch). Valid where no communication happens per micro-batch: data parallelism without
-pipeline stages, with gradients reduced once per step (DDP-style buckets, ZeRO-1/2); the
-builder refuses other layouts.
+when even), with ``n_d`` chosen so that the slowest replica finishes as early as whole micro-
+batches allow (:func:`shares`; each replica at least one). Its forward and backward ops then
+take ``n_d / m`` times as long (the same kernels run ``n_d`` times instead of ``m``), the
+optimizer and every communication op keep their cost (gradients have the model's size whatever
+the batch). Valid where no communication happens per micro-batch: data parallelism without
+pipeline stages, with gradients reduced once per step (DDP-style buckets, ZeRO-1/2); the builder
+refuses other layouts.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
@@ -65,9 +66,12 @@ def compute_time_s(program: Program) -> float:
 
 
 def shares(speeds: Sequence[float], total: int) -> list[int]:
-    """Whole micro-batches per replica, proportional to ``speeds``, summing to ``total``.
+    """Whole micro-batches per replica, summing to ``total``, that make the slowest replica
+    (``n_d / speed_d``) as fast as it can be; every replica runs at least one.
 
-    Largest-remainder rounding, every replica at least one micro-batch.
+    Greedy: each next micro-batch goes to the replica that would finish it first (ties to the
+    lower index). For identical micro-batches on machines of different speeds this minimises
+    the largest ``n_d / speed_d`` (uniform-machine scheduling of equal jobs).
 
     Raises:
         ValueError: fewer micro-batches than replicas, or a speed that is not > 0.
@@ -77,11 +81,13 @@ def shares(speeds: Sequence[float], total: int) -> list[int]:
         raise ValueError(f"{total} micro-batches cannot give each of {n} replicas one")
     if any(s <= 0 for s in speeds):
         raise ValueError("every replica needs a speed > 0")
-    ideal = [1 + (total - n) * s / sum(speeds) for s in speeds]
-    out = [int(x) for x in ideal]
-    order = sorted(range(n), key=lambda i: ideal[i] - out[i], reverse=True)
-    for i in order[: total - sum(out)]:
+    out = [1] * n
+    heap = [((1 + 1) / s, i) for i, s in enumerate(speeds)]
+    heapq.heapify(heap)
+    for _ in range(total - n):
+        _, i = heapq.heappop(heap)
         out[i] += 1
+        heapq.heappush(heap, ((out[i] + 1) / speeds[i], i))
     return out
 
 
