@@ -35,11 +35,11 @@ def test_summary_and_table() -> None:
     )
     cases = [case(Tier.REPLAY, -2.0), case(Tier.REPLAY, 4.0), strategy]
     s = summarize(cases)
-    assert s["replay"] == {"n": 2, "median_abs_error_pct": 3.0, "max_abs_error_pct": 4.0}
-    assert s["topology"] == {"n": 0}
-    assert s["strategy"]["own_compute_median_abs_error_pct"] == 2.0
-    assert "own_compute_median_abs_error_pct" not in s["replay"]
-    assert s["all"]["n"] == 3
+    assert s["replay"].to_json() == {"n": 2, "median_abs_error_pct": 3.0, "max_abs_error_pct": 4.0}
+    assert s["topology"].to_json() == {"n": 0}
+    assert s["strategy"].own_compute_median_abs_error_pct == 2.0
+    assert "own_compute_median_abs_error_pct" not in s["replay"].to_json()
+    assert s["all"].n == 3
     table = format_cases(cases).splitlines()
     assert "predicted_s" in table[0] and "own_compute_%" in table[0]
     assert table[3].split()[-1] == "-2.0" and len(table[1].split()) == 6
