@@ -126,3 +126,12 @@ def test_accel_record_refuses_torchrun(tmp_path: Path, capsys: pytest.CaptureFix
     argv = ["record", "--world", "2", "--strategy", "ddp", "--out", str(tmp_path / "r")]
     assert main([*argv, "--device", "accel", "--emit-config"]) == 2
     assert "--device" in capsys.readouterr().err
+
+
+def test_one_record_config_for_ladder_and_fault_recordings(tmp_path: Path) -> None:
+    """Ladder and fault recordings come from Validator.record_config, device mode included."""
+    v = Validator(topology="rig-2host", strategies=["ddp"], work_dir=tmp_path, device="accel")
+    cfg = v.record_config("rig-4host-2rack", "ddp", tmp_path / "x")
+    assert (cfg.world, cfg.device, cfg.steps, cfg.warmup_steps) == (4, "accel", 8, 2)
+    assert cfg.gpt.d_model == v.shape.d_model and cfg.out_dir == str(tmp_path / "x")
+    assert not cfg.execution_trace

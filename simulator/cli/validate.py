@@ -190,7 +190,7 @@ def _faults(
     validator = Validator(
         topology=res.summary.topology, strategies=[], work_dir=work, backend=res.backend,
         steps=args.steps, warmup=args.warmup, shape=shape, tiers=(), timeout_s=args.timeout,
-        log=progress.note,
+        log=progress.note, device=res.summary.device,
     )  # fmt: skip
     return with_fault_cases(res, validator, cases)
 

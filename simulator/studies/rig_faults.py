@@ -463,9 +463,6 @@ def _change_delay_s(healthy: Path) -> float:
 def fault_recording(validator: Validator, case: FaultCase, strategy: str) -> Path:
     """The trace directory of ``strategy`` on the validator's topology under ``case``,
     recorded now if missing (``work_dir/<topology>+<case>/<strategy>``)."""
-    from simulator.topology import load_topology
-    from simulator.traces.models import GPTConfig
-    from simulator.traces.recipe import RecordConfig, RecordStrategy
     from simulator.traces.record import record
 
     out = validator.work_dir / f"{validator.topology}+{case.name}" / strategy
@@ -474,22 +471,7 @@ def fault_recording(validator: Validator, case: FaultCase, strategy: str) -> Pat
     delay = 0.0
     if case.kind is FaultKind.LINK_MID:
         delay = _change_delay_s(validator.recording(validator.topology, strategy))
-    s = validator.shape
-    cfg = RecordConfig(
-        world=load_topology(validator.topology).num_ranks,
-        strategy=RecordStrategy(strategy),
-        steps=validator.steps,
-        out_dir=str(out),
-        gpt=GPTConfig(
-            d_model=s.d_model,
-            n_head=s.n_head,
-            n_layer=s.n_layer,
-            seq_len=s.seq_len,
-            batch=s.batch,
-        ),
-        warmup_steps=validator.warmup,
-        execution_trace=False,
-    )
+    cfg = validator.record_config(validator.topology, strategy, out)
     validator.log(f"recording {strategy} on {validator.topology} with {case.name}")
     record(
         cfg, topology=validator.topology, timeout_s=validator.timeout_s,

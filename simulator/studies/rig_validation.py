@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulator.core.errors import InputError
 from simulator.studies.rig_cases import (
@@ -46,6 +46,9 @@ from simulator.studies.rig_cases import (
     ModelShape,
     Tier,
 )
+
+if TYPE_CHECKING:
+    from simulator.traces.recipe import RecordConfig
 
 
 @dataclass(frozen=True)
@@ -119,21 +122,16 @@ class Validator:
             self.backend = rig_calibration(load_topology(self.topology).num_ranks)
 
     # -- recordings ------------------------------------------------------------------------
-    def recording(self, topology: str, strategy: str) -> Path:
-        """The trace directory of ``strategy`` on ``topology``, recorded now if missing."""
-        from simulator.rig.cluster import launch_on_rig
+    def record_config(self, topology: str, strategy: str, out: Path) -> RecordConfig:
+        """How to record ``strategy`` on ``topology`` into ``out``: the validator's steps,
+        warm-up, model shape and device mode (every rig recording is made from this)."""
         from simulator.topology import load_topology
         from simulator.traces.models import GPTConfig
         from simulator.traces.recipe import RecordConfig, RecordStrategy
-        from simulator.traces.record import record
 
-        out = self.work_dir / topology / strategy
-        if (out / "manifest.json").is_file():
-            return out
-        world = load_topology(topology).num_ranks
         s = self.shape
-        cfg = RecordConfig(
-            world=world,
+        return RecordConfig(
+            world=load_topology(topology).num_ranks,
             strategy=RecordStrategy(strategy),
             steps=self.steps,
             out_dir=str(out),
@@ -148,7 +146,17 @@ class Validator:
             execution_trace=False,
             device=self.device,
         )
-        self.log(f"recording {strategy} on {topology} ({world} ranks, {self.steps} steps)")
+
+    def recording(self, topology: str, strategy: str) -> Path:
+        """The trace directory of ``strategy`` on ``topology``, recorded now if missing."""
+        from simulator.rig.cluster import launch_on_rig
+        from simulator.traces.record import record
+
+        out = self.work_dir / topology / strategy
+        if (out / "manifest.json").is_file():
+            return out
+        cfg = self.record_config(topology, strategy, out)
+        self.log(f"recording {strategy} on {topology} ({cfg.world} ranks, {self.steps} steps)")
         record(cfg, topology=topology, timeout_s=self.timeout_s, launcher=launch_on_rig)
         return out
 
