@@ -21,9 +21,6 @@ LEFT: dict[str, set[str]] = {
     "simulator/traces/cpu.py": {"_one_step"},
     "simulator/studies/trace_reshard.py": {"layer_profile"},
     "simulator/traces/timeline.py": {"build_program"},
-    "simulator/workload/strategies/hybrid_parallel.py": {"_backward"},
-    "simulator/workload/strategies/compression.py": {"emit_bucket"},
-    "simulator/workload/strategies/ps.py": {"build"},
 }
 
 
