@@ -19,7 +19,6 @@ LEFT: dict[str, set[str]] = {
     "simulator/rig/cluster.py": {"plan_rig"},
     "simulator/topology/builders/fabrics.py": {"attach_fabric"},
     "simulator/studies/trace_reshard.py": {"layer_profile"},
-    "simulator/traces/timeline.py": {"build_program"},
 }
 
 
