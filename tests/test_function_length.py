@@ -18,7 +18,6 @@ LEFT: dict[str, set[str]] = {
     "simulator/rig/calibrate.py": {"fit_profile"},
     "simulator/rig/cluster.py": {"plan_rig"},
     "simulator/topology/builders/fabrics.py": {"attach_fabric"},
-    "simulator/studies/trace_reshard.py": {"layer_profile"},
 }
 
 
