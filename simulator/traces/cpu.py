@@ -316,8 +316,9 @@ def cpu_timelines(
             summary.used["step-marker"] += 1
         else:
             per_step[k].append(e)
+    rt = _RankTrace(spans, coll_tids, tid, group, summary, et)
     out = [
-        _one_step(rank, idx, s0, s1, per_step[k], spans, coll_tids, tid, group, summary, et)
+        _one_step(StepTimeline(rank=rank, step=idx, start_s=s0, end_s=s1), per_step[k], rt)
         for k, (idx, s0, s1) in enumerate(windows)
     ]
     for s in spans:
@@ -337,30 +338,32 @@ class _StepEvents:
     scopes: list[Event] = field(default_factory=list)  # blocking annotations (FSDP::)
 
 
-def _one_step(
-    rank: int,
-    idx: int,
-    s0: float,
-    s1: float,
-    evs: list[Event],
-    spans: list[_Span],
-    coll_tids: list[str],
-    tid: str,
-    group: tuple[int, ...],
-    summary: ImportSummary,
-    et: ETIndex | None,
-) -> StepTimeline:
-    """One step's timeline, as a pipeline of passes: sort the events (communication ops become
-    the timeline's comms), find the top-level compute units and label them, attach explicit,
-    inner and gap waits to comms, and cut the compute into pieces around the waits."""
-    tl = StepTimeline(rank=rank, step=idx, start_s=s0, end_s=s1)
-    ev = _classify(evs, tl, spans, coll_tids, tid, group, summary, et)
+@dataclass(frozen=True)
+class _RankTrace:
+    """What every step of one rank's import shares: the gloo spans and the threads that run
+    collectives, the main thread, the process group, the tallies and the execution trace."""
+
+    spans: list[_Span]
+    coll_tids: list[str]
+    tid: str
+    group: tuple[int, ...]
+    summary: ImportSummary
+    et: ETIndex | None
+
+
+def _one_step(tl: StepTimeline, evs: list[Event], rt: _RankTrace) -> StepTimeline:
+    """Fill ``tl`` (an empty step window) as a pipeline of passes: sort the events
+    (communication ops become the timeline's comms), find the top-level compute units and label
+    them, attach explicit, inner and gap waits to comms, and cut the compute into pieces around
+    the waits. The thresholds of the passes are the module's constants above."""
+    summary = rt.summary
+    ev = _classify(evs, tl, rt)
     _fill_node_seq(ev.cpu_ops)
     top, nested = _top_level(ev.cpu_ops)
     summary.used["compute-op"] += len(top)
     summary.used["nested-op"] += nested
     label = _Labeler(ev, _seq_layers(ev.cpu_ops, ev.layers), top)
-    _span_only_comms(tl, spans, tid, group, summary)
+    _span_only_comms(tl, rt.spans, rt.tid, rt.group, summary)
     units = [(u.start_s, u.end_s, label(u)) for u in top]
     holes = _explicit_waits(tl, ev.waits)
     done: set[int] = set()  # comms a gap has waited for (explicit waits may repeat)
@@ -371,18 +374,9 @@ def _one_step(
     return tl
 
 
-def _classify(
-    evs: list[Event],
-    tl: StepTimeline,
-    spans: list[_Span],
-    coll_tids: list[str],
-    tid: str,
-    group: tuple[int, ...],
-    summary: ImportSummary,
-    et: ETIndex | None,
-) -> _StepEvents:
+def _classify(evs: list[Event], tl: StepTimeline, rt: _RankTrace) -> _StepEvents:
     """Sort a step's events by kind; communication ops are added to ``tl.comms`` as found."""
-    out = _StepEvents()
+    out, summary, tid = _StepEvents(), rt.summary, rt.tid
     for e in evs:
         m = LAYER_RE.match(e.name)
         if m:
@@ -397,7 +391,7 @@ def _classify(
         elif e.name in C10D_OPS:
             if e.tid == tid:
                 out.cpu_ops.append(e)
-            _add_comm(tl, e, spans, coll_tids, tid, group, summary, et)
+            _add_comm(tl, e, rt.spans, rt.coll_tids, tid, rt.group, summary, rt.et)
         elif e.name.startswith(WRAPPERS):
             summary.roles["comm-wrapper"] += 1
             out.cpu_ops.append(e)
