@@ -16,9 +16,6 @@ ROOT = Path(__file__).resolve().parents[1]
 LEFT: dict[str, set[str]] = {
     "simulator/collectives/backend.py": {"parse_backend"},
     "simulator/rig/calibrate.py": {"fit_profile"},
-    "simulator/traces/cpu.py": {"_one_step"},
-    "simulator/studies/trace_reshard.py": {"layer_profile"},
-    "simulator/traces/timeline.py": {"build_program"},
 }
 
 
