@@ -233,7 +233,7 @@ def evaluate_point(
         sim = simulate_scenario(load_scenario(scenario, overrides), fidelity=fidelity)
     except (InputError, WorkloadError, DeadlockError) as err:
         return SweepPoint(set=shown, error=str(err))
-    d = sim.result.to_dict(k_links=0)
+    res = sim.result
     gpu = sim.built.compute_model.gpu  # the GPU the build priced (also metadata["gpu"])
     try:
         spec = get_gpu(gpu)
@@ -245,19 +245,19 @@ def evaluate_point(
     gpus = int(sim.topology.num_ranks)
     return SweepPoint(
         set=shown,
-        step_time_s=float(d["step_time_s"]),
-        compute_s=float(d["compute_s"]),
-        comm_s=float(d["comm_s"]),
-        exposed_comm_s=float(d["exposed_comm_s"]),
-        bubble_s=float(d["bubble_s"]),
+        step_time_s=float(res.step_time_s),
+        compute_s=float(res.compute_s),
+        comm_s=float(res.comm_s),
+        exposed_comm_s=float(res.exposed_comm_s),
+        bubble_s=float(res.bubble_s),
         memory_per_gpu_B=mem_B,
         # the estimate against the GPU's HBM; None when the GPU is not in the catalog
         fits_memory=None if hbm_B is None else mem_B <= hbm_B,
-        world=int(d["world"]),
+        world=int(res.world),
         gpus=gpus,
         gpu=gpu,
         cost_per_step_usd=(
-            None if price is None else gpus * float(d["step_time_s"]) / 3600.0 * price
+            None if price is None else gpus * float(res.step_time_s) / 3600.0 * price
         ),
         wall_s=time.perf_counter() - t0,
     )
