@@ -22,6 +22,9 @@ from simulator.config import Scenario, load_scenario
 from simulator.core.errors import InputError
 from simulator.engine import WorkloadError, simulate
 from simulator.engine.result import StepResult
+from simulator.faults.scenario import Prepared, many_steps, prepare
+from simulator.limits import check_scenario
+from simulator.scenario_refs import load_scenario_backend, load_scenario_topology
 from simulator.topology import Topology
 from simulator.topology.whatif import scale_links
 
@@ -93,20 +96,15 @@ def simulate_scenario(
         InputError: the scenario does not fit the topology.
         WorkloadError, DeadlockError: the workload cannot run (callers decide how to report).
     """
-    from simulator.scenario_refs import load_scenario_backend, load_scenario_topology
 
     base = topology if topology is not None else load_scenario_topology(scenario)
     topo = scale_links(base, scenario.network.bandwidth_scale, scenario.network.latency_scale)
     profile = load_scenario_backend(scenario, backend)
     if limits:
-        from simulator.limits import check_scenario
-
         check_scenario(scenario, int(topo.num_ranks), file=scenario.source_file)
     built = build_workload(scenario, topo)
     prepared = None
     if faults is not None and not scenario.faults.empty:
-        from simulator.faults.scenario import prepare
-
         src = str(scenario.source_file)
         prepared = prepare(scenario, topo, built, src, faults.seed, perturb=not faults.steps)
     t0 = time.perf_counter()
@@ -131,8 +129,6 @@ def _many_steps(
     """``sim`` with its many-step result when asked (``--steps``, or compute faults on a folded
     job, whose ranks get their own times only by re-timing)."""
     from types import SimpleNamespace
-
-    from simulator.faults.scenario import Prepared, many_steps
 
     sc, built = sim.scenario, sim.built
     folded = len(built.workload.programs) < built.workload.world_size
