@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -89,6 +89,8 @@ class Validator:
         log: progress messages (stderr in the CLI).
         device: ``"cpu"`` or ``"accel"``: the recorder's device mode
             (:mod:`simulator.traces.accel`) for every recording.
+        roofline: accel mode's durations from a roofline, ``(gpu, slowdown)``
+            (:mod:`simulator.traces.roofline`); None: measured on the CPU alone.
     """
 
     topology: str
@@ -103,6 +105,7 @@ class Validator:
     timeout_s: float = 900.0
     log: Callable[[str], None] = lambda msg: None
     device: str = "cpu"
+    roofline: tuple[str, float] | None = None
 
     def __post_init__(self) -> None:
         if self.device == "accel" and "tp" in self.strategies:
@@ -147,6 +150,10 @@ class Validator:
             execution_trace=False,
             device=self.device,
         )
+        if self.roofline is not None:
+            from simulator.traces.roofline import roofline_device_times
+
+            cfg = replace(cfg, device_times=roofline_device_times(cfg.gpt, *self.roofline))
         self.log(f"recording {strategy} on {topology} ({world} ranks, {self.steps} steps)")
         record(cfg, topology=topology, timeout_s=self.timeout_s, launcher=launch_on_rig)
         return out
@@ -385,6 +392,7 @@ def validate_rig(
     timeout_s: float = 900.0,
     log: Callable[[str], None] = lambda msg: None,
     device: str = "cpu",
+    roofline: tuple[str, float] | None = None,
 ) -> RigValidation:
     """Record and predict every case of the ladder on ``topology`` (needs root; see
     :class:`Validator` for the arguments). Recordings in ``work_dir`` are reused."""
@@ -402,6 +410,7 @@ def validate_rig(
         timeout_s=timeout_s,
         log=log,
         device=device,
+        roofline=roofline,
     )
     cases = validator.run()
     summary = summarize(cases)
@@ -409,4 +418,6 @@ def validate_rig(
     summary["topology"] = topology
     summary["model"] = shape.__dict__
     summary["device"] = device
+    if roofline is not None:
+        summary["device_durations"] = {"roofline": roofline[0], "slowdown": roofline[1]}
     return RigValidation(tuple(cases), summary, validator.backend)
