@@ -100,3 +100,19 @@ def test_validate_refuses_an_unknown_gpu_before_any_rig(
     assert main([*argv, "--durations", "roofline", "--gpu", "Z100"]) == 2
     err = capsys.readouterr().err
     assert "--gpu" in err and "unknown GPU 'Z100'" in err
+
+
+def test_validator_records_with_the_roofline_times(tmp_path: Path) -> None:
+    from simulator.studies.rig_validation import Validator
+
+    v = Validator(
+        topology="rig-2host",
+        strategies=["ddp"],
+        work_dir=tmp_path,
+        device="accel",
+        roofline=("H100-SXM", 1000.0),
+    )
+    cfg = v.record_config("rig-2host", "ddp", tmp_path / "ddp")
+    assert cfg.device_times == roofline_device_times(cfg.gpt, "H100-SXM", 1000.0)
+    plain = Validator(topology="rig-2host", strategies=["ddp"], work_dir=tmp_path, device="accel")
+    assert plain.record_config("rig-2host", "ddp", tmp_path / "ddp").device_times is None
