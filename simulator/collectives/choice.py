@@ -95,13 +95,11 @@ def resolve(
     ``prune`` (default) prices candidates in order of a lower bound on their time
     (:func:`~simulator.collectives.bounds.schedule_lower_bound_s`) and routes none whose
     bound exceeds the best time found; ``prune=False`` routes every candidate in the
-    profile's order. Both return the same choice (the bound is proven, and tested).
+    profile's order (one loop, :meth:`_Resolver.search`). Both return the same choice (the
+    bound is proven, and tested).
     """
     r = _Resolver(planner, op, group, size_B, want, channels, root)
-    if prune:
-        r.pruned()
-    else:
-        r.in_order()
+    r.search(prune)
     if r.best is None:
         raise InputError(
             f"no algorithm of backend {r.profile.name} can run {op.value}", field="algo"
@@ -193,32 +191,16 @@ class _Resolver:
             if self.best is None or (t, idx, j) < self.best[:3]:
                 self.best = (t, idx, j, Choice(sched, proto, t, planned, costs, floors))
 
-    def in_order(self) -> None:
-        """Every candidate in the profile's order (the exact mode)."""
-        for idx, a in enumerate(self.candidates):
-            protocols = self.protocols(a)
-            if not protocols:
-                continue
-            cap = self.profile.max_algbw_Bps(a, self.n_hosts)
-            best = self.best
-            if (
-                best is not None
-                and cap is not None
-                and self.min_base + self.size_B / cap >= best[0]
-            ):
-                continue  # its bandwidth ceiling alone makes it slower: no need to route it
-            sched = self.schedule(a)
-            if sched is not None:
-                self.price(idx, sched, protocols, cap)
-
-    def pruned(self) -> None:
+    def search(self, prune: bool) -> None:
         """Candidates in order of their lower bound, lazily: first the ceiling's bound, then,
         once built, the schedule's; a popped bound above the best time ends the search (every
-        bound left is at least as large)."""
+        bound left is at least as large). ``prune=False`` makes every bound 0: candidates come
+        in the profile's order and each is routed (the exact mode)."""
         heap: list[tuple[float, int, Schedule | None]] = []
         caps = [self.profile.max_algbw_Bps(a, self.n_hosts) for a in self.candidates]
         for idx, cap in enumerate(caps):
-            heapq.heappush(heap, (self.min_base + self.size_B / cap if cap else 0.0, idx, None))
+            ceiling = self.min_base + self.size_B / cap if prune and cap else 0.0
+            heapq.heappush(heap, (ceiling, idx, None))
         protos: dict[int, tuple[ProtocolProfile, ...]] = {}
         while heap:
             bound, idx, sched = heapq.heappop(heap)
@@ -231,6 +213,8 @@ class _Resolver:
             protocols = protos[idx] = self.protocols(a)
             sched = self.schedule(a) if protocols else None
             if sched is not None:
-                floors = self.floors(sched, caps[idx])
-                lb = schedule_lower_bound_s(self.planner, sched, protocols, floors)
+                lb = 0.0
+                if prune:
+                    floors = self.floors(sched, caps[idx])
+                    lb = schedule_lower_bound_s(self.planner, sched, protocols, floors)
                 heapq.heappush(heap, (max(bound, lb), idx, sched))
