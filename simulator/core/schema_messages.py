@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from simulator.core.errors import InputError
+from simulator.core.schema import Fraction
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -138,6 +139,8 @@ def message(model: type[BaseModel], err: dict[str, Any]) -> str:
         return f"unknown value {inp!r} (allowed: {', '.join(_choices(str(ctx.get('expected'))))})"
     if typ == "missing":
         return "required field missing"
+    if typ in ("greater_than", "less_than_equal") and field_annotation(model, loc) == Fraction:
+        return f"expected a fraction in (0, 1], got {inp!r}"
     if typ in ("greater_than", "greater_than_equal", "less_than_equal", "less_than"):
         bound = {"greater_than": "> ", "greater_than_equal": ">= "}.get(typ, "<= ")
         if typ == "less_than":
