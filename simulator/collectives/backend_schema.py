@@ -25,6 +25,7 @@ from simulator.core.schema import (
     SizeB0,
     TimeS,
 )
+from simulator.core.schema_messages import validate_input
 from simulator.core.vocab import Algorithm, CollectiveOp, coerce
 from simulator.topology import LinkKind
 
@@ -91,3 +92,37 @@ class BackendFile(SchemaModel):
     local_copy: dict[CollectiveOp, BandwidthBps] | None = None
     op_efficiency: dict[CollectiveOp, Fraction] | None = None
     send_buffer: SizeB0 | None = None
+
+    def edited(self, **changes: object) -> BackendFile:
+        """A copy with ``changes`` (field name -> value), validated again like a file
+        (:class:`~simulator.core.errors.InputError` naming the field on a bad value)."""
+        return validate_input(BackendFile, {**dict(self), **changes}, file="(edited profile)")
+
+    def to_yaml(self) -> dict[str, object]:
+        """The profile as a YAML mapping that reads back to the same values: durations in
+        microseconds to the nanosecond (``"12.345us"``), sizes in whole bytes (``"3692059B"``),
+        bandwidths and fractions as numbers (B/s, dimensionless); ``None`` fields left out."""
+        out: dict[str, object] = {}
+        for key, value in self.model_dump(mode="json", exclude_none=True).items():
+            out[key] = value
+        for pname, proto in self.protocols.items():
+            out_proto = {
+                "base_latency": microseconds(proto.base_latency),
+                "step_latency": {k.value: microseconds(t) for k, t in proto.step_latency.items()},
+                "bandwidth_factor": proto.bandwidth_factor,
+            }
+            protos = out["protocols"]
+            assert isinstance(protos, dict)
+            protos[pname] = out_proto
+        if self.nvls is not None and self.nvls.latency is not None:
+            nvls = out["nvls"]
+            assert isinstance(nvls, dict)
+            nvls["latency"] = microseconds(self.nvls.latency)
+        if self.send_buffer is not None:
+            out["send_buffer"] = f"{round(self.send_buffer)}B"
+        return out
+
+
+def microseconds(time_s: float) -> str:
+    """``12.345e-6`` -> ``"12.345us"``, ``20e-6`` -> ``"20us"`` (to the nanosecond)."""
+    return f"{time_s * 1e6:.3f}".rstrip("0").rstrip(".") + "us"
