@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from simulator.core.units import UnitError, parse_bandwidth, parse_size, parse_time
+from simulator.core.units import UnitError, parse_bandwidth, parse_flops, parse_size, parse_time
 
 
 def _size(v: Any) -> float:
@@ -38,12 +38,23 @@ def _time(v: Any) -> float:
         raise ValueError(str(exc)) from exc
 
 
+def _flops(v: Any) -> float:
+    try:
+        return float(parse_flops(v))
+    except UnitError as exc:
+        raise ValueError(str(exc)) from exc
+
+
 SizeB = Annotated[float, BeforeValidator(_size), Field(gt=0)]
 """A size in bytes, > 0 (``"25MiB"``, ``"1 GB"`` or a number of bytes)."""
 SizeB0 = Annotated[float, BeforeValidator(_size), Field(ge=0)]
 """A size in bytes, >= 0 (``"1.5MiB"``, ``0``)."""
 BandwidthBps = Annotated[float, BeforeValidator(_bandwidth), Field(gt=0)]
 """A bandwidth in bytes/s, > 0 (``"400Gbps"`` is 50e9, ``"50 GB/s"``, or a number of B/s)."""
+BandwidthBps0 = Annotated[float, BeforeValidator(_bandwidth), Field(ge=0)]
+"""A bandwidth in bytes/s, >= 0 (``"0GB/s"``: none, as for a GPU without a scale-up link)."""
+Flops = Annotated[float, BeforeValidator(_flops), Field(gt=0)]
+"""A compute rate in FLOP/s, > 0 (``"312 TFLOPS"`` or a number)."""
 TimeS = Annotated[float, BeforeValidator(_time), Field(ge=0)]
 """A duration in seconds, >= 0 (``"1.5us"``, ``"2 ms"``, or a number of seconds)."""
 PosInt = Annotated[int, Field(gt=0, strict=True)]
