@@ -188,9 +188,9 @@ def _faults(
     from simulator.studies.rig_validation import Validator
 
     validator = Validator(
-        topology=res.summary["topology"], strategies=[], work_dir=work, backend=res.backend,
+        topology=res.summary.topology, strategies=[], work_dir=work, backend=res.backend,
         steps=args.steps, warmup=args.warmup, shape=shape, tiers=(), timeout_s=args.timeout,
-        log=progress.note,
+        log=progress.note, device=res.summary.device,
     )  # fmt: skip
     return with_fault_cases(res, validator, cases)
 
@@ -206,7 +206,7 @@ def _rig_report(res: RigValidation, args: argparse.Namespace, out_dir: Path | No
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "validate.json").write_text(json.dumps(obj, indent=2))
         scatter_png(res.cases, out_dir / "scatter.png")
-        if res.summary.get("faults"):
+        if res.summary.faults is not None and res.summary.faults.n:
             from simulator.studies.rig_faults import fault_scatter_png
 
             fault_scatter_png(res.cases, out_dir / "faults.png")
@@ -216,11 +216,11 @@ def _rig_report(res: RigValidation, args: argparse.Namespace, out_dir: Path | No
         emit_json(obj)
         return 0
     print(format_cases(res.cases))
-    for tier, st in res.summary.items():
-        if isinstance(st, dict) and st.get("n"):
+    for tier, st in res.summary.stats().items():
+        if st.n:
             print(
-                f"{tier}: {st['n']} cases, median |error| {st['median_abs_error_pct']:.1f}%, "
-                f"max {st['max_abs_error_pct']:.1f}%"
+                f"{tier}: {st.n} cases, median |error| {st.median_abs_error_pct:.1f}%, "
+                f"max {st.max_abs_error_pct:.1f}%"
             )
     print(f"backend: {res.backend}")
     return 0

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,8 +211,39 @@ def fit_profile(
             concurrency=conc, rs_as_ar=rs_as_ar, name=calibration_name(bench.n_ranks),
         )  # fmt: skip
 
+    eff, a, b = _fit_rate_and_latencies(topology, rows, prof)
+    final = prof(eff, a, b)
+    ag_eff = fit_all_gather_efficiency(topology, bench, final)
+    if ag_eff is not None:
+        final = final.edited(op_efficiency={CollectiveOp.ALL_GATHER: round(ag_eff, 4)})
+    send_buf = fit_send_buffer(bench)
+    if send_buf is not None:
+        final = final.edited(send_buffer=float(round(send_buf)))  # whole bytes, as written
     m = np.array([r.median_s for r in rows])
-    # Affine model t = t0 + ja*a + jb*b + je*(1/eff - 1); columns by finite differences.
+    pred = _predict(topology, rows, final)
+    errs = np.abs(100.0 * (pred - m) / m)
+    description = _description(bench, fit_ops, rows, errs, conc_meas, ratio, ag_eff, send_buf)
+    return Fit(
+        profile=final.edited(description=description),
+        efficiency=eff,
+        base_latency_s=a,
+        step_latency_s=b,
+        concurrency=conc,
+        concurrency_measured=conc_meas,
+        rs_over_ar=ratio,
+        fit_rows=len(rows),
+        fit_median_abs_error_pct=float(np.median(errs)),
+        fit_max_abs_error_pct=float(errs.max()),
+    )
+
+
+def _fit_rate_and_latencies(
+    topology: Topology, rows: Sequence[BenchRow], prof: Callable[[float, float, float], BackendFile]
+) -> tuple[float, float, float]:
+    """Link efficiency, base and per-step latency (s) that fit ``rows``: the affine model
+    ``t = t0 + ja*a + jb*b + je*(1/eff - 1)``, columns by finite differences of the predictions
+    with ``prof(eff, a, b)``; the rate from large messages first, then the latencies."""
+    m = np.array([r.median_s for r in rows])
     d_lat = 1e-3
     t0 = _predict(topology, rows, prof(1.0, 0.0, 0.0))
     ja = (_predict(topology, rows, prof(1.0, d_lat, 0.0)) - t0) / d_lat
@@ -239,17 +270,22 @@ def fit_profile(
         a, b = (0.0, float(one[0])) if col == 1 else (float(one[0]), 0.0)
     a, b, de = max(a, 0.0), max(b, 0.0), max(de, 0.0)
     eff = 1.0 / (1.0 + de)
-    final = prof(eff, a, b)
-    ag_eff = fit_all_gather_efficiency(topology, bench, final)
-    if ag_eff is not None:
-        final = final.edited(op_efficiency={CollectiveOp.ALL_GATHER: round(ag_eff, 4)})
-    send_buf = fit_send_buffer(bench)
-    if send_buf is not None:
-        final = final.edited(send_buffer=float(round(send_buf)))  # whole bytes, as written
-    pred = _predict(topology, rows, final)
-    errs = np.abs(100.0 * (pred - m) / m)
+    return eff, a, b
+
+
+def _description(
+    bench: Microbench,
+    fit_ops: Sequence[str],
+    rows: Sequence[BenchRow],
+    errs: np.ndarray,
+    conc_meas: float | None,
+    ratio: float | None,
+    ag_eff: float | None,
+    send_buf: float | None,
+) -> str:
+    """The fitted profile's ``description``: when, on what, the command and the fit's errors."""
     today = _dt.date.today().isoformat()
-    description = (
+    return (
         f"gloo on the commsim rig, calibrated {today} on {bench.topology} "
         f"({bench.n_ranks} ranks; ops {', '.join(fit_ops)}; sizes "
         f"{min(r.size_B for r in rows)}..{max(r.size_B for r in rows)} B). "
@@ -263,18 +299,6 @@ def fit_profile(
         f"(least squares on relative error, all_gather rows >= {ALL_GATHER_MIN_SIZE_B} B). "
         f"send buffer: {'not fitted' if send_buf is None else f'{send_buf / 1e6:.2f} MB'} "
         f"(send_sender against send_recv, sizes >= {EFFICIENCY_MIN_SIZE_B} B)."
-    )
-    return Fit(
-        profile=final.edited(description=description),
-        efficiency=eff,
-        base_latency_s=a,
-        step_latency_s=b,
-        concurrency=conc,
-        concurrency_measured=conc_meas,
-        rs_over_ar=ratio,
-        fit_rows=len(rows),
-        fit_median_abs_error_pct=float(np.median(errs)),
-        fit_max_abs_error_pct=float(errs.max()),
     )
 
 

@@ -164,6 +164,23 @@ def plan_rig(topology: Any, *, run_id: str | None = None, mtu_B: int = DEFAULT_M
     prefix = f"{netns.NETNS_PREFIX}{rid}-"
     ranks: list[str] = list(topo.ranks)
     kinds = {n: str(graph.nodes[n].get("kind", "")) for n in graph.nodes}
+    endpoints = _check_hosts(ranks, kinds, name)
+    switch_nodes = [n for n in graph.nodes if n not in endpoints]
+    rates = {(str(lk.src), str(lk.dst)): float(lk.bandwidth_Bps) for lk in topo.links}
+    pairs = _physical_pairs(rates, ranks + switch_nodes, name)
+    _check_wiring(pairs, list(graph.nodes), endpoints, ranks, switch_nodes, name)
+    hosts = tuple(
+        RigHost(rank=r, node=node, ns=f"{prefix}h{r}", address=f"10.233.{r // 250}.{r % 250 + 1}")
+        for r, node in enumerate(ranks)
+    )
+    switches = tuple(RigSwitch(node=n, ns=f"{prefix}s{j}") for j, n in enumerate(switch_nodes))
+    ns_of = {h.node: h.ns for h in hosts} | {s.node: s.ns for s in switches}
+    links = _rig_links(pairs, rates, ns_of, endpoints, switch_nodes)
+    return RigPlan(rid, name, hosts, switches, links, int(mtu_B))
+
+
+def _check_hosts(ranks: list[str], kinds: dict[str, str], name: str) -> set[str]:
+    """Every rank a ``cpu`` host, every endpoint a rank, at most 250; the endpoints."""
     for r, node in enumerate(ranks):
         if kinds[node] != "cpu":
             raise InputError(
@@ -178,13 +195,14 @@ def plan_rig(topology: Any, *, run_id: str | None = None, mtu_B: int = DEFAULT_M
         raise InputError(f"endpoints {sorted(extra)} are not ranks", file=name, field="ranks")
     if len(ranks) > 250:
         raise InputError("the rig supports at most 250 hosts", file=name, field="nodes")
-    switch_nodes = [n for n in graph.nodes if n not in endpoints]
+    return endpoints
 
-    # Physical links: merge the two directed Links of each pair.
-    rates: dict[tuple[str, str], float] = {}
-    for link in topo.links:
-        rates[(str(link.src), str(link.dst))] = float(link.bandwidth_Bps)
-    order = {n: i for i, n in enumerate(ranks + switch_nodes)}
+
+def _physical_pairs(
+    rates: dict[tuple[str, str], float], nodes_in_order: list[str], name: str
+) -> list[tuple[str, str]]:
+    """Physical links: the two directed links of each pair merged, endpoints in ``order``."""
+    order = {n: i for i, n in enumerate(nodes_in_order)}
     pairs: list[tuple[str, str]] = []
     for src, dst in rates:
         if (dst, src) not in rates:
@@ -194,7 +212,19 @@ def plan_rig(topology: Any, *, run_id: str | None = None, mtu_B: int = DEFAULT_M
         key = (src, dst) if order[src] <= order[dst] else (dst, src)
         if key not in pairs:
             pairs.append(key)
-    degree: dict[str, int] = dict.fromkeys(graph.nodes, 0)
+    return pairs
+
+
+def _check_wiring(
+    pairs: list[tuple[str, str]],
+    nodes: list[str],
+    endpoints: set[str],
+    ranks: list[str],
+    switch_nodes: list[str],
+    name: str,
+) -> None:
+    """One NIC per host, no host-to-host link, switches joined as one tree."""
+    degree: dict[str, int] = dict.fromkeys(nodes, 0)
     for a, b in pairs:
         degree[a] += 1
         degree[b] += 1
@@ -219,12 +249,16 @@ def plan_rig(topology: Any, *, run_id: str | None = None, mtu_B: int = DEFAULT_M
             field="links",
         )
 
-    hosts = tuple(
-        RigHost(rank=r, node=node, ns=f"{prefix}h{r}", address=f"10.233.{r // 250}.{r % 250 + 1}")
-        for r, node in enumerate(ranks)
-    )
-    switches = tuple(RigSwitch(node=n, ns=f"{prefix}s{j}") for j, n in enumerate(switch_nodes))
-    ns_of = {h.node: h.ns for h in hosts} | {s.node: s.ns for s in switches}
+
+def _rig_links(
+    pairs: list[tuple[str, str]],
+    rates: dict[tuple[str, str], float],
+    ns_of: dict[str, str],
+    endpoints: set[str],
+    switch_nodes: list[str],
+) -> tuple[RigLink, ...]:
+    """A veth pair per physical link: a host's end is its NIC, a switch's ends are numbered
+    ports in link order."""
     port_no: dict[str, int] = dict.fromkeys(switch_nodes, 0)
 
     def dev_for(node: str) -> str:
@@ -235,12 +269,13 @@ def plan_rig(topology: Any, *, run_id: str | None = None, mtu_B: int = DEFAULT_M
 
     links = []
     for a, b in pairs:
+        a_dev = dev_for(a)
         links.append(
             RigLink(
                 a=a,
                 b=b,
                 a_ns=ns_of[a],
-                a_dev=dev_for(a),
+                a_dev=a_dev,
                 b_ns=ns_of[b],
                 b_dev=dev_for(b),
                 a_is_switch=a not in endpoints,
@@ -249,7 +284,7 @@ def plan_rig(topology: Any, *, run_id: str | None = None, mtu_B: int = DEFAULT_M
                 rate_ba_Bps=rates[(b, a)],
             )
         )
-    return RigPlan(rid, name, hosts, switches, tuple(links), int(mtu_B))
+    return tuple(links)
 
 
 def _connected(nodes: Sequence[str], edges: Sequence[tuple[str, str]]) -> bool:

@@ -19,6 +19,10 @@ class Tier(StrEnum):
     STRATEGY = "strategy"  # record DDP, predict another strategy, measure it
 
 
+#: The tier name fault cases carry in ``validate.json`` (:mod:`simulator.studies.rig_faults`).
+FAULT_TIER = "faults"
+
+
 #: ``commsim validate --strategies`` names -> the recorder's strategy names.
 STRATEGY_ALIASES: dict[str, str] = {
     "ddp": "ddp",

@@ -32,19 +32,23 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulator.core.errors import InputError
 from simulator.studies.rig_cases import (
     BASE_STRATEGY,
+    FAULT_TIER,
     TOPOLOGY_STRATEGIES,
     WHAT_IF,
     ModelShape,
     Tier,
 )
+
+if TYPE_CHECKING:
+    from simulator.traces.recipe import RecordConfig
 
 
 @dataclass(frozen=True)
@@ -118,21 +122,16 @@ class Validator:
             self.backend = rig_calibration(load_topology(self.topology).num_ranks)
 
     # -- recordings ------------------------------------------------------------------------
-    def recording(self, topology: str, strategy: str) -> Path:
-        """The trace directory of ``strategy`` on ``topology``, recorded now if missing."""
-        from simulator.rig.cluster import launch_on_rig
+    def record_config(self, topology: str, strategy: str, out: Path) -> RecordConfig:
+        """How to record ``strategy`` on ``topology`` into ``out``: the validator's steps,
+        warm-up, model shape and device mode (every rig recording is made from this)."""
         from simulator.topology import load_topology
         from simulator.traces.models import GPTConfig
         from simulator.traces.recipe import RecordConfig, RecordStrategy
-        from simulator.traces.record import record
 
-        out = self.work_dir / topology / strategy
-        if (out / "manifest.json").is_file():
-            return out
-        world = load_topology(topology).num_ranks
         s = self.shape
-        cfg = RecordConfig(
-            world=world,
+        return RecordConfig(
+            world=load_topology(topology).num_ranks,
             strategy=RecordStrategy(strategy),
             steps=self.steps,
             out_dir=str(out),
@@ -147,7 +146,17 @@ class Validator:
             execution_trace=False,
             device=self.device,
         )
-        self.log(f"recording {strategy} on {topology} ({world} ranks, {self.steps} steps)")
+
+    def recording(self, topology: str, strategy: str) -> Path:
+        """The trace directory of ``strategy`` on ``topology``, recorded now if missing."""
+        from simulator.rig.cluster import launch_on_rig
+        from simulator.traces.record import record
+
+        out = self.work_dir / topology / strategy
+        if (out / "manifest.json").is_file():
+            return out
+        cfg = self.record_config(topology, strategy, out)
+        self.log(f"recording {strategy} on {topology} ({cfg.world} ranks, {self.steps} steps)")
         record(cfg, topology=topology, timeout_s=self.timeout_s, launcher=launch_on_rig)
         return out
 
@@ -284,25 +293,74 @@ def _case(
     )
 
 
-def summarize(cases: Sequence[CaseResult]) -> dict[str, Any]:
-    """Per tier and overall: number of cases, median and max |error| in percent."""
+@dataclass(frozen=True)
+class ErrorStats:
+    """How far a set of cases' predictions are off: ``n`` cases and their absolute errors in
+    percent (``None`` when ``n`` is 0). ``own_compute_median_abs_error_pct``: tier 3 only, the
+    median with the measured strategy's own compute."""
 
-    def stats(sel: Sequence[CaseResult]) -> dict[str, Any]:
-        if not sel:
-            return {"n": 0}
-        errs = [abs(c.error_pct) for c in sel]
-        return {
-            "n": len(sel),
-            "median_abs_error_pct": float(statistics.median(errs)),
-            "max_abs_error_pct": float(max(errs)),
-        }
+    n: int
+    median_abs_error_pct: float | None = None
+    max_abs_error_pct: float | None = None
+    own_compute_median_abs_error_pct: float | None = None
 
-    out: dict[str, Any] = {t.value: stats([c for c in cases if c.tier == t.value]) for t in Tier}
+    @classmethod
+    def of(cls, errors_pct: Sequence[float]) -> ErrorStats:
+        """The statistics of ``errors_pct`` (signed percent; their absolute values count)."""
+        errs = [abs(e) for e in errors_pct]
+        if not errs:
+            return cls(0)
+        return cls(len(errs), float(statistics.median(errs)), float(max(errs)))
+
+    def to_json(self) -> dict[str, int | float]:
+        """``{"n": ...}`` plus the statistics that exist, in field order."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+def summarize(cases: Sequence[CaseResult]) -> dict[str, ErrorStats]:
+    """Per tier (in :class:`Tier` order) and ``all``: :class:`ErrorStats` of ``cases``."""
+    out = {t.value: ErrorStats.of([c.error_pct for c in cases if c.tier == t.value]) for t in Tier}
     own = [abs(c.own_compute_error_pct) for c in cases if c.own_compute_error_pct is not None]
     if own:
-        out[Tier.STRATEGY.value]["own_compute_median_abs_error_pct"] = float(statistics.median(own))
-    out["all"] = stats(cases)
+        st = Tier.STRATEGY.value
+        out[st] = replace(out[st], own_compute_median_abs_error_pct=float(statistics.median(own)))
+    out["all"] = ErrorStats.of([c.error_pct for c in cases])
     return out
+
+
+@dataclass(frozen=True)
+class RigSummary:
+    """What ``commsim validate`` reports about a rig run besides its cases.
+
+    Attributes:
+        tiers: :class:`ErrorStats` per tier and ``all`` (:func:`summarize`).
+        backend: the backend profile the predictions used.
+        topology: the rig topology.
+        model: the tiny GPT's shape (:class:`ModelShape` fields).
+        device: the recorder's device mode (``cpu`` or ``accel``).
+        faults: the ``--faults`` cases' statistics, when there are some.
+    """
+
+    tiers: dict[str, ErrorStats]
+    backend: str
+    topology: str
+    model: dict[str, int]
+    device: str = "cpu"
+    faults: ErrorStats | None = None
+
+    def stats(self) -> dict[str, ErrorStats]:
+        """Every tier's statistics, ``all`` and, if any, ``faults`` (report order)."""
+        return {**self.tiers, **({FAULT_TIER: self.faults} if self.faults is not None else {})}
+
+    def to_json(self) -> dict[str, object]:
+        """The JSON ``summary``: the tiers, ``all``, then backend, topology, model, device
+        (and ``faults``)."""
+        out: dict[str, object] = {k: v.to_json() for k, v in self.tiers.items()}
+        out.update(backend=self.backend, topology=self.topology, model=dict(self.model))
+        out["device"] = self.device
+        if self.faults is not None:
+            out[FAULT_TIER] = self.faults.to_json()
+        return out
 
 
 def format_cases(cases: Sequence[CaseResult]) -> str:
@@ -357,18 +415,18 @@ def scatter_png(cases: Sequence[CaseResult], path: Path) -> Path:
 class RigValidation:
     """The validation ladder's cases on one rig topology (``commsim validate``).
 
-    ``summary`` holds, per tier and for ``all``, the number of cases and the median and max
-    absolute error in percent (:func:`summarize`), plus the ``backend`` the predictions used,
-    the rig ``topology`` and the tiny GPT's ``model`` shape.
+    ``summary``: per tier and for ``all``, the number of cases and the median and max
+    absolute error in percent, with the backend, topology, model shape and device
+    (:class:`RigSummary`).
     """
 
     cases: tuple[CaseResult, ...]
-    summary: dict[str, Any]
+    summary: RigSummary
     backend: str
 
     def to_json(self) -> dict[str, Any]:
         """``{"cases": [...], "summary": {...}}``."""
-        return {"cases": [c.to_json() for c in self.cases], "summary": self.summary}
+        return {"cases": [c.to_json() for c in self.cases], "summary": self.summary.to_json()}
 
 
 def validate_rig(
@@ -404,9 +462,7 @@ def validate_rig(
         device=device,
     )
     cases = validator.run()
-    summary = summarize(cases)
-    summary["backend"] = validator.backend
-    summary["topology"] = topology
-    summary["model"] = shape.__dict__
-    summary["device"] = device
+    summary = RigSummary(
+        summarize(cases), validator.backend, topology, dict(shape.__dict__), device
+    )
     return RigValidation(tuple(cases), summary, validator.backend)

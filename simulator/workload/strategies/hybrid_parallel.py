@@ -214,9 +214,18 @@ class _RankProgram:
         self.f_done[(mb, c)] = cur
 
     def _backward(self, mb: int, c: int, final: bool) -> None:
-        ctx, rb = self.ctx, self.rb
-        prof, lay = ctx.profile, ctx.layout
-        gc = c * lay.pp + rb.p
+        """Backward of micro-batch ``mb`` through this rank's chunk ``c``: the gradient from
+        the next stage (or the head), every layer in reverse, then the embedding (or the send
+        to the previous stage)."""
+        gc = c * self.ctx.layout.pp + self.rb.p
+        cur = self._backward_entry(mb, c, gc, final)
+        for layer in reversed(range(gc * self.per_chunk, (gc + 1) * self.per_chunk)):
+            cur = self._layer_bwd(layer, mb, cur, final)
+        self.last_bwd = self._backward_exit(mb, c, gc, cur, final)
+
+    def _backward_entry(self, mb: int, c: int, gc: int, final: bool) -> int:
+        """The op the chunk's backward starts from: the received gradient, or the LM head."""
+        rb, prof = self.rb, self.ctx.profile
         cur: int | None = self.f_done[(mb, c)]
         if gc < self.chunks - 1:
             src = self._rank_of_chunk(gc + 1)
@@ -230,83 +239,90 @@ class _RankProgram:
                 category="pp",
                 microbatch=mb,
             )
-            cur = rb.compute(
+            return rb.compute(
                 f"bwd.join.mb{mb}.c{c}", 0.0, deps=(cur, r), category="bwd", microbatch=mb
             )
-        else:
-            g = None
-            if prof.head_params:
-                g = self.sync.before_layer(GradUnit("head", prof.head_params), mb, True, cur)
+        g = None
+        if prof.head_params:
+            g = self.sync.before_layer(GradUnit("head", prof.head_params), mb, True, cur)
+        head = rb.compute(
+            f"bwd.head.mb{mb}", prof.head_bwd_s, deps=(cur, g), category="bwd", microbatch=mb
+        )
+        if prof.head_params:
+            self.sync.grad_ready(GradUnit("head", prof.head_params), head, final, mb)
+        return head
+
+    def _layer_bwd(self, layer: int, mb: int, cur: int, final: bool) -> int:
+        """Recompute (if any), then MLP and attention backward of ``layer``; its last op."""
+        rb, lc = self.rb, self.ctx.profile.layers[layer]
+        # ZeRO-3/FSDP: parameters must be gathered before recomputation and backward
+        pre = self.sync.before_layer(self._unit(layer), mb, True, cur)
+        if self.ctx.profile.recompute is Recompute.FULL:
+            cur = self._layer_fwd(layer, mb, cur, "recompute", False, extra=pre)
+        elif lc.recompute_s > 0:
             cur = rb.compute(
-                f"bwd.head.mb{mb}", prof.head_bwd_s, deps=(cur, g), category="bwd", microbatch=mb
-            )
-            if prof.head_params:
-                self.sync.grad_ready(GradUnit("head", prof.head_params), cur, final, mb)
-        for layer in reversed(range(gc * self.per_chunk, (gc + 1) * self.per_chunk)):
-            lc = prof.layers[layer]
-            # ZeRO-3/FSDP: parameters must be gathered before recomputation and backward
-            pre = self.sync.before_layer(self._unit(layer), mb, True, cur)
-            if prof.recompute is Recompute.FULL:
-                cur = self._layer_fwd(layer, mb, cur, "recompute", False, extra=pre)
-            elif lc.recompute_s > 0:
-                cur = rb.compute(
-                    f"recompute.l{layer}.mb{mb}",
-                    lc.recompute_s,
-                    deps=(cur, pre),
-                    category="recompute",
-                    layer=layer,
-                    microbatch=mb,
-                )
-            d2 = expert.all_to_all(
-                rb, f"ep.combine_bwd.l{layer}.mb{mb}", deps=(cur,), layer=layer, microbatch=mb
-            )
-            m = tp_block(
-                rb,
-                f"bwd.l{layer}.mlp.mb{mb}",
-                lc.mlp_bwd_s,
-                deps=(cur, pre, d2),
-                category="bwd",
+                f"recompute.l{layer}.mb{mb}",
+                lc.recompute_s,
+                deps=(cur, pre),
+                category="recompute",
                 layer=layer,
                 microbatch=mb,
             )
-            d1 = expert.all_to_all(
-                rb, f"ep.dispatch_bwd.l{layer}.mb{mb}", deps=(m,), layer=layer, microbatch=mb
-            )
-            a = tp_block(
-                rb,
-                f"bwd.l{layer}.attn.mb{mb}",
-                lc.attn_bwd_s,
-                deps=(m, d1),
-                category="bwd",
-                layer=layer,
-                microbatch=mb,
-                post_collectives=3 if self.ctx.strategy.tensor.qkv is QKVLayout.SEPARATE else 1,
-            )
-            if isinstance(self.sync, Zero3Sync):
-                self.sync.layer_done(a)
-            self.sync.grad_ready(self._unit(layer), a, final, mb)
-            cur = a
+        d2 = expert.all_to_all(
+            rb, f"ep.combine_bwd.l{layer}.mb{mb}", deps=(cur,), layer=layer, microbatch=mb
+        )
+        m = tp_block(
+            rb,
+            f"bwd.l{layer}.mlp.mb{mb}",
+            lc.mlp_bwd_s,
+            deps=(cur, pre, d2),
+            category="bwd",
+            layer=layer,
+            microbatch=mb,
+        )
+        d1 = expert.all_to_all(
+            rb, f"ep.dispatch_bwd.l{layer}.mb{mb}", deps=(m,), layer=layer, microbatch=mb
+        )
+        a = tp_block(
+            rb,
+            f"bwd.l{layer}.attn.mb{mb}",
+            lc.attn_bwd_s,
+            deps=(m, d1),
+            category="bwd",
+            layer=layer,
+            microbatch=mb,
+            post_collectives=3 if self.ctx.strategy.tensor.qkv is QKVLayout.SEPARATE else 1,
+        )
+        if isinstance(self.sync, Zero3Sync):
+            self.sync.layer_done(a)
+        self.sync.grad_ready(self._unit(layer), a, final, mb)
+        return a
+
+    def _backward_exit(self, mb: int, c: int, gc: int, cur: int, final: bool) -> int:
+        """The embedding's backward on the first chunk (returned); else send the gradient
+        back (``cur`` returned)."""
+        rb, prof = self.rb, self.ctx.profile
         if gc == 0:
             g = self.sync.before_layer(GradUnit("embed", prof.embed_params), mb, True, cur)
-            cur = rb.compute(
+            emb = rb.compute(
                 f"bwd.embed.mb{mb}", prof.embed_bwd_s, deps=(cur, g), category="bwd", microbatch=mb
             )
-            self.embed_bwd = cur
-            self.sync.grad_ready(GradUnit("embed", prof.embed_params), cur, final, mb)
-        else:
-            dst = self._rank_of_chunk(gc - 1)
-            rb.prog.send(
-                f"pp.send_grad.mb{mb}.c{c}",
-                peer=dst,
-                size_B=self._p2p_size(),
-                tag=2 * c + 1,
-                stream=f"pp.send.b{c}",
-                deps=(cur,),
-                category="pp",
-                microbatch=mb,
-                mirrors=self._send_mirrors(dst),
-            )
-        self.last_bwd = cur
+            self.embed_bwd = emb
+            self.sync.grad_ready(GradUnit("embed", prof.embed_params), emb, final, mb)
+            return emb
+        dst = self._rank_of_chunk(gc - 1)
+        rb.prog.send(
+            f"pp.send_grad.mb{mb}.c{c}",
+            peer=dst,
+            size_B=self._p2p_size(),
+            tag=2 * c + 1,
+            stream=f"pp.send.b{c}",
+            deps=(cur,),
+            category="pp",
+            microbatch=mb,
+            mirrors=self._send_mirrors(dst),
+        )
+        return cur
 
     # -- whole step -------------------------------------------------------------------------
     def build(self) -> Program:

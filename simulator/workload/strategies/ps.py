@@ -22,6 +22,8 @@ shows); results are per step. Aggregation and update are priced at the profile's
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from simulator.core.ir import Program, Workload
 from simulator.workload.profile import LayerProfile
 from simulator.workload.strategies.options import ParameterServerConfig, PSMode, PSPlacement
@@ -34,6 +36,154 @@ def server_ranks(world: int, cfg: ParameterServerConfig) -> list[int]:
     return [j * world // cfg.servers for j in range(cfg.servers)]
 
 
+@dataclass(frozen=True)
+class _Costs:
+    """Per-step sizes and durations of one parameter-server job (bytes, seconds)."""
+
+    push_B: float  # one gradient shard
+    pull_B: float  # one parameter shard
+    fwd_s: float  # a worker's forward over all its micro-batches
+    bwd_s: float  # its backward (and recomputation)
+    agg_s: float  # a server reading one pushed shard
+    upd_s: float  # a server's optimizer step on its shard
+
+
+def _costs(profile: LayerProfile, microbatches: int, servers: int) -> _Costs:
+    shard_n = profile.total_params() / servers
+    return _Costs(
+        push_B=shard_n * profile.grad_bytes,
+        pull_B=shard_n * profile.param_bytes,
+        fwd_s=microbatches
+        * (profile.embed_fwd_s + profile.head_fwd_s + sum(lc.fwd_s for lc in profile.layers)),
+        bwd_s=microbatches
+        * (
+            profile.embed_bwd_s
+            + profile.head_bwd_s
+            + sum(lc.bwd_s + lc.recompute_s for lc in profile.layers)
+        ),
+        agg_s=shard_n * profile.grad_bytes / profile.memory_Bps,
+        upd_s=shard_n * profile.optimizer_s_per_param,
+    )
+
+
+@dataclass
+class _Programs:
+    """The job's programs as they are built, step by step.
+
+    ``pulls[w][k]``: the ids (on ``w``) that the worker's step ``k + 1 + lag`` waits for;
+    ``local_upd[(s, k)]``: a colocated server's update of its own shard at step ``k``.
+    """
+
+    world: int
+    servers: list[int]
+    workers: list[int]
+    c: _Costs
+    lag: int
+    progs: dict[int, Program] = field(default_factory=dict)
+    pulls: dict[int, list[list[int]]] = field(default_factory=dict)
+    local_upd: dict[tuple[int, int], int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.progs = {r: Program(rank=r) for r in range(self.world)}
+        self.pulls = {w: [] for w in self.workers}
+
+    def worker_step(self, w: int, k: int) -> int:
+        """Forward and backward of step ``k`` on worker ``w``, then a push and a pull per
+        remote shard; the backward's id."""
+        p, c = self.progs[w], self.c
+        wait = self.pulls[w][k - 1 - self.lag] if k - 1 - self.lag >= 0 else []
+        f = p.compute(f"fwd.s{k}", duration_s=c.fwd_s, deps=wait, category="fwd")
+        b = p.compute(f"bwd.s{k}", duration_s=c.bwd_s, deps=(f,), category="bwd")
+        got: list[int] = []
+        for j, s in enumerate(self.servers):
+            if s == w:
+                continue
+            p.send(
+                f"ps.push.s{k}.j{j}",
+                peer=s,
+                size_B=c.push_B,
+                tag=1,
+                stream=f"ps.push{j}",
+                deps=(b,),
+                category="ps",
+            )
+            got.append(
+                p.recv(
+                    f"ps.pull.s{k}.j{j}",
+                    peer=s,
+                    size_B=c.pull_B,
+                    tag=2,
+                    stream=f"ps.pull{j}",
+                    category="ps",
+                )
+            )
+        self.pulls[w].append(got)
+        return b
+
+    def _push_in(self, j: int, s: int, k: int, w: int) -> int:
+        return self.progs[s].recv(
+            f"ps.srv{j}.in.s{k}.w{w}",
+            peer=w,
+            size_B=self.c.push_B,
+            tag=1,
+            stream=f"ps.srv{j}.in{w}",
+            category="ps",
+        )
+
+    def _pull_out(self, j: int, s: int, k: int, w: int, u: int) -> None:
+        self.progs[s].send(
+            f"ps.srv{j}.out.s{k}.w{w}",
+            peer=w,
+            size_B=self.c.pull_B,
+            tag=2,
+            stream=f"ps.srv{j}.out{w}",
+            deps=(u,),
+            category="ps",
+        )
+
+    def serve_sync(self, j: int, s: int, k: int, bwd_ids: dict[int, int]) -> None:
+        """Server ``j`` (rank ``s``) at step ``k``, BSP: every push, one update, every pull."""
+        c = self.c
+        ins = [self._push_in(j, s, k, w) for w in self.workers if w != s]
+        if s in bwd_ids:
+            ins.append(bwd_ids[s])
+        u = self.progs[s].compute(
+            f"ps.srv{j}.update.s{k}",
+            duration_s=c.agg_s * len(self.workers) + c.upd_s,
+            deps=ins,
+            stream=f"ps.srv{j}",
+            category="optim",
+        )
+        self.local_upd[(s, k)] = u
+        for w in self.workers:
+            if w != s:
+                self._pull_out(j, s, k, w, u)
+
+    def serve_async(self, j: int, s: int, k: int, bwd_ids: dict[int, int]) -> None:
+        """Server ``j`` (rank ``s``) at step ``k``: each worker's push updated and answered
+        on its own (its own shard locally when colocated)."""
+        sp, c = self.progs[s], self.c
+        for w in self.workers:
+            if w == s:
+                self.local_upd[(s, k)] = sp.compute(
+                    f"ps.srv{j}.update.s{k}.local",
+                    duration_s=c.agg_s + c.upd_s,
+                    deps=(bwd_ids[s],),
+                    stream=f"ps.srv{j}.w{w}",
+                    category="optim",
+                )
+                continue
+            r = self._push_in(j, s, k, w)
+            u = sp.compute(
+                f"ps.srv{j}.update.s{k}.w{w}",
+                duration_s=c.agg_s + c.upd_s,
+                deps=(r,),
+                stream=f"ps.srv{j}.w{w}",
+                category="optim",
+            )
+            self._pull_out(j, s, k, w, u)
+
+
 def build(
     profile: LayerProfile, world: int, microbatches: int, cfg: ParameterServerConfig
 ) -> Workload:
@@ -44,147 +194,27 @@ def build(
     workers = [
         r for r in range(world) if cfg.placement is PSPlacement.COLOCATED or r not in servers
     ]
-    params = profile.total_params()
-    shard_n = params / cfg.servers
-    push_B = shard_n * profile.grad_bytes
-    pull_B = shard_n * profile.param_bytes
-    fwd_s = microbatches * (
-        profile.embed_fwd_s + profile.head_fwd_s + sum(lc.fwd_s for lc in profile.layers)
-    )
-    bwd_s = microbatches * (
-        profile.embed_bwd_s
-        + profile.head_bwd_s
-        + sum(lc.bwd_s + lc.recompute_s for lc in profile.layers)
-    )
-    n_w = len(workers)
-    agg_s = shard_n * profile.grad_bytes / profile.memory_Bps  # read one pushed shard
-    upd_s = shard_n * profile.optimizer_s_per_param
-    progs = {r: Program(rank=r) for r in range(world)}
-    steps = cfg.steps
     sync = cfg.mode is PSMode.SYNC
     lag = 0 if sync else cfg.staleness
-    # pulls[w][k] = ids (on w) the worker's step k+1+lag waits for
-    pulls: dict[int, list[list[int]]] = {w: [] for w in workers}
-    local_upd: dict[tuple[int, int], int] = {}  # (server rank, step) -> update id (sync)
-    for k in range(steps):
-        bwd_ids: dict[int, int] = {}
-        for w in workers:
-            p = progs[w]
-            wait = pulls[w][k - 1 - lag] if k - 1 - lag >= 0 else []
-            f = p.compute(f"fwd.s{k}", duration_s=fwd_s, deps=wait, category="fwd")
-            b = p.compute(f"bwd.s{k}", duration_s=bwd_s, deps=(f,), category="bwd")
-            bwd_ids[w] = b
-            got: list[int] = []
-            for j, s in enumerate(servers):
-                if s == w:
-                    continue
-                p.send(
-                    f"ps.push.s{k}.j{j}",
-                    peer=s,
-                    size_B=push_B,
-                    tag=1,
-                    stream=f"ps.push{j}",
-                    deps=(b,),
-                    category="ps",
-                )
-                got.append(
-                    p.recv(
-                        f"ps.pull.s{k}.j{j}",
-                        peer=s,
-                        size_B=pull_B,
-                        tag=2,
-                        stream=f"ps.pull{j}",
-                        category="ps",
-                    )
-                )
-            pulls[w].append(got)
+    b = _Programs(world, servers, workers, _costs(profile, microbatches, cfg.servers), lag)
+    for k in range(cfg.steps):
+        bwd_ids = {w: b.worker_step(w, k) for w in workers}
         for j, s in enumerate(servers):
-            sp = progs[s]
-            if sync:
-                ins = [
-                    sp.recv(
-                        f"ps.srv{j}.in.s{k}.w{w}",
-                        peer=w,
-                        size_B=push_B,
-                        tag=1,
-                        stream=f"ps.srv{j}.in{w}",
-                        category="ps",
-                    )
-                    for w in workers
-                    if w != s
-                ]
-                if s in bwd_ids:
-                    ins.append(bwd_ids[s])
-                u = sp.compute(
-                    f"ps.srv{j}.update.s{k}",
-                    duration_s=agg_s * n_w + upd_s,
-                    deps=ins,
-                    stream=f"ps.srv{j}",
-                    category="optim",
-                )
-                local_upd[(s, k)] = u
-                for w in workers:
-                    if w != s:
-                        sp.send(
-                            f"ps.srv{j}.out.s{k}.w{w}",
-                            peer=w,
-                            size_B=pull_B,
-                            tag=2,
-                            stream=f"ps.srv{j}.out{w}",
-                            deps=(u,),
-                            category="ps",
-                        )
-            else:
-                for w in workers:
-                    if w == s:
-                        u = sp.compute(
-                            f"ps.srv{j}.update.s{k}.local",
-                            duration_s=agg_s + upd_s,
-                            deps=(bwd_ids[s],),
-                            stream=f"ps.srv{j}.w{w}",
-                            category="optim",
-                        )
-                        local_upd[(s, k)] = u
-                        continue
-                    r = sp.recv(
-                        f"ps.srv{j}.in.s{k}.w{w}",
-                        peer=w,
-                        size_B=push_B,
-                        tag=1,
-                        stream=f"ps.srv{j}.in{w}",
-                        category="ps",
-                    )
-                    u = sp.compute(
-                        f"ps.srv{j}.update.s{k}.w{w}",
-                        duration_s=agg_s + upd_s,
-                        deps=(r,),
-                        stream=f"ps.srv{j}.w{w}",
-                        category="optim",
-                    )
-                    sp.send(
-                        f"ps.srv{j}.out.s{k}.w{w}",
-                        peer=w,
-                        size_B=pull_B,
-                        tag=2,
-                        stream=f"ps.srv{j}.out{w}",
-                        deps=(u,),
-                        category="ps",
-                    )
+            (b.serve_sync if sync else b.serve_async)(j, s, k, bwd_ids)
         for s in servers:
-            if s in pulls:
-                pulls[s][k].append(local_upd[(s, k)])
-    programs = [progs[r] for r in range(world) if len(progs[r])]
+            if s in b.pulls:
+                b.pulls[s][k].append(b.local_upd[(s, k)])
     return Workload(
-        programs=programs,
+        programs=[b.progs[r] for r in range(world) if len(b.progs[r])],
         world=world,
-        steps_per_program=steps,
+        steps_per_program=cfg.steps,
         metadata={
             "strategy": "parameter_server",
             "mode": cfg.mode.value,
             "servers": servers,
             "placement": cfg.placement.value,
             "staleness": lag,
-            "workers": n_w,
+            "workers": len(workers),
             "microbatches": microbatches,
         },
     )
