@@ -33,6 +33,7 @@ from typing import IO, Any
 
 from simulator.core.errors import InputError
 from simulator.rig import netns
+from simulator.topology import load_topology
 
 #: Device name of every host's NIC inside its namespace (what ``GLOO_SOCKET_IFNAME`` names).
 HOST_DEV = "eth0"
@@ -145,8 +146,6 @@ def new_run_id() -> str:
 
 def _load(topology: Any) -> Any:
     if isinstance(topology, str | Path):
-        from simulator.topology import load_topology
-
         return load_topology(str(topology))
     return topology
 

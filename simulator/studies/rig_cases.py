@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from simulator.core.errors import InputError
+from simulator.traces.recipe import RecordStrategy
 
 
 class Tier(StrEnum):
@@ -67,7 +68,6 @@ class ModelShape:
 
 def recorder_strategy(name: str) -> str:
     """The recorder's name for ``name`` (an alias above, or already a recorder name)."""
-    from simulator.traces.recipe import RecordStrategy
 
     key = name.strip().lower()
     rec = STRATEGY_ALIASES.get(key, key)

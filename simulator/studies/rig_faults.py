@@ -45,6 +45,9 @@ from typing import Any
 
 from simulator.core.errors import InputError
 from simulator.faults.schema import FaultsConfig
+from simulator.report import progress
+from simulator.rig import netns
+from simulator.rig.cluster import QUEUE_S, Rig, burst_B
 from simulator.studies.rig_cases import FAULT_TIER
 from simulator.studies.rig_validation import (
     CaseResult,
@@ -54,6 +57,10 @@ from simulator.studies.rig_validation import (
     _measured_steps,
     summarize,
 )
+from simulator.studies.trace_replay import replay
+from simulator.topology import load_topology
+from simulator.traces.kineto import import_trace_dir
+from simulator.traces.record import record
 
 #: The strategies every fault case runs: synchronous DDP and the asynchronous parameter server.
 FAULT_STRATEGIES: tuple[str, ...] = ("ddp", "ps-async")
@@ -269,7 +276,6 @@ def remove_cgroup(cg: CpuCgroup) -> None:
 def tbf_change_args(shaping: Shaping, mtu_B: int, queue_s: float) -> list[str]:
     """``tc`` arguments that change a running tbf shaper's rate in place (``qdisc change``:
     the qdisc and its queue stay, as a link renegotiating its speed)."""
-    from simulator.rig.cluster import burst_B
 
     return [
         "qdisc", "change", "dev", shaping.dev, "root", "tbf",
@@ -297,9 +303,6 @@ def fault_launcher(
     on failure."""
     import json
     import time
-
-    from simulator.rig import netns
-    from simulator.rig.cluster import QUEUE_S, Rig, burst_B
 
     def launch(
         topology: Any,
@@ -399,7 +402,6 @@ class _Adopter(threading.Thread):
         self.adopted: set[int] = set()
 
     def run(self) -> None:
-        from simulator.rig import netns
 
         while not self._stop_event.wait(0.1):
             out = netns.ip(["netns", "pids", self.ns], check=False)
@@ -431,7 +433,6 @@ def trace_base_s(trace_file: Path) -> float:
 def first_step_start_s(trace_dir: Path) -> float:
     """Wall-clock time (s since the epoch) at which the first replayed (good) measured step
     started, earliest rank."""
-    from simulator.traces.kineto import import_trace_dir
 
     imp = import_trace_dir(str(trace_dir))
     k = imp.good_steps[0]
@@ -463,7 +464,6 @@ def _change_delay_s(healthy: Path) -> float:
 def fault_recording(validator: Validator, case: FaultCase, strategy: str) -> Path:
     """The trace directory of ``strategy`` on the validator's topology under ``case``,
     recorded now if missing (``work_dir/<topology>+<case>/<strategy>``)."""
-    from simulator.traces.record import record
 
     out = validator.work_dir / f"{validator.topology}+{case.name}" / strategy
     if (out / "manifest.json").is_file():
@@ -494,8 +494,6 @@ def change_at_s(trace_dir: Path) -> float:
 def fault_case(validator: Validator, case: FaultCase, strategy: str) -> CaseResult:
     """Measure ``strategy`` under ``case``; predict it by replaying the healthy recording under
     ``case.faults`` (for ``link-mid``, at the recorded change time)."""
-    from simulator.studies.trace_replay import replay
-    from simulator.topology import load_topology
 
     topo = load_topology(validator.topology)
     base = validator.recording(validator.topology, strategy)
@@ -537,7 +535,6 @@ def run_fault_cases(
     validator: Validator, cases: Sequence[FaultCase], strategies: Sequence[str] = FAULT_STRATEGIES
 ) -> list[CaseResult]:
     """Every case for every strategy (healthy recordings are shared with the other tiers)."""
-    from simulator.report import progress
 
     todo = [(c, s) for c in cases for s in strategies]
     progress.set_total(len(todo), "fault cases on the rig")
