@@ -76,6 +76,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         default="cpu",
         help="recorder device mode: accel runs layer compute on an emulated accelerator",
     )
+    from simulator.cli.accel_args import add_duration_args
+
+    add_duration_args(p)
     p.add_argument("--out", help="write validate.json, scatter.png and traces/ here")
     p.add_argument("--published", action="store_true", help="compare with published figures")
     p.add_argument(
@@ -132,6 +135,9 @@ def validate_command(args: argparse.Namespace) -> int:
             f"{topology} has {topo.num_ranks} hosts but --world is {args.world}", field="--world"
         )
     strategies = parse_strategies(args.strategies)
+    from simulator.cli.accel_args import roofline_choice
+
+    roofline = roofline_choice(args)
     fault_cases = parse_fault_cases(args.faults) if args.faults else []
     try:
         tiers = [Tier(t.strip()) for t in args.tiers.split(",") if t.strip()]
@@ -170,6 +176,7 @@ def validate_command(args: argparse.Namespace) -> int:
                 timeout_s=args.timeout,
                 log=progress.note,
                 device=args.device,
+                roofline=roofline,
             )
             if args.faults:
                 res = _faults(res, args, fault_cases, work, shape)

@@ -93,6 +93,8 @@ class Validator:
         log: progress messages (stderr in the CLI).
         device: ``"cpu"`` or ``"accel"``: the recorder's device mode
             (:mod:`simulator.traces.accel`) for every recording.
+        roofline: accel mode's durations from a roofline, ``(gpu, slowdown)``
+            (:mod:`simulator.traces.roofline`); None: measured on the CPU alone.
     """
 
     topology: str
@@ -107,6 +109,7 @@ class Validator:
     timeout_s: float = 900.0
     log: Callable[[str], None] = lambda msg: None
     device: str = "cpu"
+    roofline: tuple[str, float] | None = None
 
     def __post_init__(self) -> None:
         if self.device == "accel" and "tp" in self.strategies:
@@ -130,7 +133,7 @@ class Validator:
         from simulator.traces.recipe import RecordConfig, RecordStrategy
 
         s = self.shape
-        return RecordConfig(
+        cfg = RecordConfig(
             world=load_topology(topology).num_ranks,
             strategy=RecordStrategy(strategy),
             steps=self.steps,
@@ -146,6 +149,11 @@ class Validator:
             execution_trace=False,
             device=self.device,
         )
+        if self.roofline is None:
+            return cfg
+        from simulator.traces.roofline import roofline_device_times
+
+        return replace(cfg, device_times=roofline_device_times(cfg.gpt, *self.roofline))
 
     def recording(self, topology: str, strategy: str) -> Path:
         """The trace directory of ``strategy`` on ``topology``, recorded now if missing."""
@@ -443,6 +451,7 @@ def validate_rig(
     timeout_s: float = 900.0,
     log: Callable[[str], None] = lambda msg: None,
     device: str = "cpu",
+    roofline: tuple[str, float] | None = None,
 ) -> RigValidation:
     """Record and predict every case of the ladder on ``topology`` (needs root; see
     :class:`Validator` for the arguments). Recordings in ``work_dir`` are reused."""
@@ -460,6 +469,7 @@ def validate_rig(
         timeout_s=timeout_s,
         log=log,
         device=device,
+        roofline=roofline,
     )
     cases = validator.run()
     summary = RigSummary(
