@@ -214,7 +214,7 @@ def parse_overrides(overrides: Sequence[str]) -> list[tuple[str, Any]]:
 
 
 def _message(err: dict[str, Any]) -> str:
-    from simulator.schema_messages import expects_int, unknown_key_message
+    from simulator.core.schema_messages import expects_int, unknown_key_message
 
     typ = err.get("type", "")
     ctx = err.get("ctx") or {}
