@@ -118,7 +118,7 @@ def main() -> int:
             print(f"\n## validate on {name}: FAILED: {exc}")
             report[f"validate/{name}"] = {"error": str(exc)}
             continue
-        summ = summarize_cases(cases)
+        summ = {k: v.to_json() for k, v in summarize_cases(cases).items()}
         report[f"validate/{name}"] = {
             "cases": [c.to_json() for c in cases], "summary": summ,
         }  # fmt: skip

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from simulator.build_mixed import mixed_workload
 from simulator.config import Scenario
 from simulator.core.errors import InputError
 from simulator.core.ir import Workload
@@ -113,6 +114,10 @@ def build_workload(scenario: Scenario, topology: Any) -> BuiltWorkload:
     dp = job.layout.dp if st.kind is StrategyKind.COLLECTIVE else 1
     m = job.microbatches
     v = st.pipeline.virtual_stages
+    if hw.node_gpus:
+        wl = mixed_workload(
+            scenario, topology, wl, job, lambda s, t: build_workload(s, t).workload, cost.gpu
+        )
     return _built(
         scenario,
         spec,

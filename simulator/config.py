@@ -13,6 +13,7 @@ A scenario may list ``compare:`` variants (each a name and a set of overrides); 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +50,30 @@ class TrainingConfig(SchemaModel):
     recompute: Recompute = Recompute.NONE
 
 
+class Balance(StrEnum):
+    """How work is shared across unequal GPUs (:mod:`simulator.workload.mixed`)."""
+
+    NONE = "none"  # every replica runs the same share; the slowest sets the pace
+    DP = "dp"  # data-parallel replicas share micro-batches by speed (slowest finishes first)
+
+
+class NodeGpus(SchemaModel):
+    """Hosts (topology host names or shell patterns, e.g. ``node[4-7]``) that carry ``gpu``."""
+
+    hosts: list[str] = Field(min_length=1)
+    gpu: str
+
+
 class HardwareConfig(SchemaModel):
-    """GPU and efficiency overrides. ``mfu`` needs ``mfu_source``."""
+    """GPU and efficiency overrides. ``mfu`` needs ``mfu_source``.
+
+    ``node_gpus`` makes the cluster mixed: the listed hosts carry another GPU model (hosts not
+    listed keep ``gpu``); ``balance`` is the what-if that shares work by speed.
+    """
 
     gpu: str | None = None  # default: the topology's gpu
+    node_gpus: list[NodeGpus] = Field(default_factory=list)
+    balance: Balance = Balance.NONE
     mfu: Fraction | None = None
     mfu_source: str | None = None
     memory_efficiency: Fraction | None = None
@@ -193,7 +214,7 @@ def parse_overrides(overrides: Sequence[str]) -> list[tuple[str, Any]]:
 
 
 def _message(err: dict[str, Any]) -> str:
-    from simulator.schema_messages import expects_int, unknown_key_message
+    from simulator.core.schema_messages import expects_int, unknown_key_message
 
     typ = err.get("type", "")
     ctx = err.get("ctx") or {}

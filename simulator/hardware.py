@@ -1,7 +1,8 @@
 """The hardware catalog: GPUs and links with their spec-sheet figures and sources.
 
 Data lives in ``simulator/data/hardware.yaml`` (figures written with units, each with the vendor
-document it comes from); this module reads it once into frozen dataclasses in SI units.
+document it comes from); this module validates it once (:class:`HardwareFile`, with the
+unit-typed aliases of :mod:`simulator.core.schema`) into frozen dataclasses in SI units.
 
 * :func:`get_gpu` -> :class:`GpuSpec` (dense peak FLOP/s per dtype, HBM capacity/bandwidth,
   scale-up link and its per-direction bandwidth per GPU, price per GPU-hour as an assumption).
@@ -16,12 +17,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Annotated
 
 import yaml
+from pydantic import Field
 
 from simulator.core.errors import InputError
-from simulator.core.units import parse_bandwidth, parse_flops, parse_size, parse_time
+from simulator.core.schema import (
+    BandwidthBps,
+    BandwidthBps0,
+    Flag,
+    Flops,
+    SchemaModel,
+    SizeB,
+    TimeS,
+)
+from simulator.core.schema_messages import validate_input
 from simulator.resources import data_file
 
 
@@ -98,74 +109,124 @@ class LinkSpec:
     latency_source: str
 
 
+class _Flops(SchemaModel):
+    """Dense peak FLOP/s per dtype; fp32 always, the others where the GPU has them."""
+
+    fp32: Flops
+    bf16: Flops | None = None
+    fp16: Flops | None = None
+    tf32: Flops | None = None
+
+
+class _Price(SchemaModel):
+    usd: Annotated[float, Field(ge=0, strict=True)]
+    assumption: Flag
+    source: str
+
+
+class _Gpu(SchemaModel):
+    description: str
+    flops: _Flops
+    hbm: SizeB
+    hbm_bandwidth: BandwidthBps
+    scaleup_link: str | None
+    scaleup_bandwidth: BandwidthBps0
+    pcie: str
+    source: str
+    price_per_gpu_hour: _Price
+
+
+class _LatencySource(SchemaModel):
+    assumption: Flag
+    reason: str
+
+
+class _Link(SchemaModel):
+    kind: str
+    bandwidth: BandwidthBps
+    latency: TimeS
+    source: str
+    latency_source: _LatencySource
+
+
+class HardwareFile(SchemaModel):
+    """``simulator/data/hardware.yaml``: GPUs and links by catalog name, figures with units."""
+
+    gpus: dict[str, _Gpu]
+    links: dict[str, _Link]
+    wan_latency_per_km: TimeS
+    wan_latency_per_km_source: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Catalog:
+    gpus: dict[str, GpuSpec]  # by lower-case name
+    gpu_names: list[str]
+    links: dict[str, LinkSpec]
+    link_names: list[str]
+    wan_latency_per_km_s: float
+    wan_latency_per_km_source: str
+
+
 @cache
-def _catalog() -> dict[str, Any]:
-    text = data_file("hardware.yaml").read_text("utf-8")
-    data = yaml.safe_load(text)
-    gpus = {k.lower(): _gpu(k, v) for k, v in data["gpus"].items()}
-    links = {k.lower(): _link(k, v) for k, v in data["links"].items()}
-    return {
-        "gpus": gpus,
-        "gpu_names": list(data["gpus"]),
-        "links": links,
-        "link_names": list(data["links"]),
-        "wan_latency_per_km_s": parse_time(data["wan_latency_per_km"]),
-        "wan_latency_per_km_source": data["wan_latency_per_km_source"],
-    }
-
-
-def _gpu(name: str, d: dict[str, Any]) -> GpuSpec:
-    fl = d["flops"]
-    price = d["price_per_gpu_hour"]
-
-    def opt(key: str) -> float | None:
-        return parse_flops(fl[key]) if key in fl else None
-
-    return GpuSpec(
-        name=name,
-        description=d["description"],
-        bf16_flops=opt("bf16"),
-        fp16_flops=opt("fp16"),
-        tf32_flops=opt("tf32"),
-        fp32_flops=parse_flops(fl["fp32"]),
-        hbm_B=parse_size(d["hbm"]),
-        hbm_bandwidth_Bps=parse_bandwidth(d["hbm_bandwidth"]),
-        scaleup_link=d["scaleup_link"],
-        scaleup_bandwidth_Bps=parse_bandwidth(d["scaleup_bandwidth"]),
-        pcie=d["pcie"],
-        source=d["source"],
-        price_per_gpu_hour_usd=float(price["usd"]),
-        price_is_assumption=bool(price["assumption"]),
-        price_source=price["source"],
+def _catalog() -> _Catalog:
+    path = data_file("hardware.yaml")  # shipped and trusted: PyYAML's loader, as before
+    data = validate_input(HardwareFile, yaml.safe_load(path.read_text("utf-8")), file=str(path))
+    return _Catalog(
+        gpus={k.lower(): _gpu(k, v) for k, v in data.gpus.items()},
+        gpu_names=list(data.gpus),
+        links={k.lower(): _link(k, v) for k, v in data.links.items()},
+        link_names=list(data.links),
+        wan_latency_per_km_s=data.wan_latency_per_km,
+        wan_latency_per_km_source=data.wan_latency_per_km_source,
     )
 
 
-def _link(name: str, d: dict[str, Any]) -> LinkSpec:
-    lat = d["latency_source"]
+def _gpu(name: str, d: _Gpu) -> GpuSpec:
+    return GpuSpec(
+        name=name,
+        description=d.description,
+        bf16_flops=d.flops.bf16,
+        fp16_flops=d.flops.fp16,
+        tf32_flops=d.flops.tf32,
+        fp32_flops=d.flops.fp32,
+        hbm_B=d.hbm,
+        hbm_bandwidth_Bps=d.hbm_bandwidth,
+        scaleup_link=d.scaleup_link,
+        scaleup_bandwidth_Bps=d.scaleup_bandwidth,
+        pcie=d.pcie,
+        source=d.source,
+        price_per_gpu_hour_usd=float(d.price_per_gpu_hour.usd),
+        price_is_assumption=d.price_per_gpu_hour.assumption,
+        price_source=d.price_per_gpu_hour.source,
+    )
+
+
+def _link(name: str, d: _Link) -> LinkSpec:
     return LinkSpec(
         name=name,
-        kind=d["kind"],
-        bandwidth_Bps=parse_bandwidth(d["bandwidth"]),
-        latency_s=parse_time(d["latency"]),
-        source=d["source"],
-        latency_is_assumption=bool(lat["assumption"]),
-        latency_source=lat["reason"],
+        kind=d.kind,
+        bandwidth_Bps=d.bandwidth,
+        latency_s=d.latency,
+        source=d.source,
+        latency_is_assumption=d.latency_source.assumption,
+        latency_source=d.latency_source.reason,
     )
 
 
 def gpu_names() -> list[str]:
     """Catalog GPU names in file order."""
-    return list(_catalog()["gpu_names"])
+    return list(_catalog().gpu_names)
 
 
 def link_names() -> list[str]:
     """Catalog link names in file order."""
-    return list(_catalog()["link_names"])
+    return list(_catalog().link_names)
 
 
 def get_gpu(name: str) -> GpuSpec:
     """The :class:`GpuSpec` named ``name`` (case-insensitive); ``InputError`` if unknown."""
-    spec = _catalog()["gpus"].get(str(name).lower())
+    spec = _catalog().gpus.get(str(name).lower())
     if spec is None:
         raise InputError(f"unknown GPU {name!r} (known: {', '.join(gpu_names())})", field="gpu")
     return spec
@@ -173,7 +234,7 @@ def get_gpu(name: str) -> GpuSpec:
 
 def get_link(name: str) -> LinkSpec:
     """The :class:`LinkSpec` named ``name`` (case-insensitive); ``InputError`` if unknown."""
-    spec = _catalog()["links"].get(str(name).lower())
+    spec = _catalog().links.get(str(name).lower())
     if spec is None:
         raise InputError(f"unknown link {name!r} (known: {', '.join(link_names())})", field="link")
     return spec
@@ -181,4 +242,4 @@ def get_link(name: str) -> LinkSpec:
 
 def wan_latency_per_km_s() -> float:
     """One-way propagation delay of fibre per km, seconds (source in hardware.yaml)."""
-    return float(_catalog()["wan_latency_per_km_s"])
+    return float(_catalog().wan_latency_per_km_s)

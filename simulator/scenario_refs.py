@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from simulator.collectives import load_backend
 from simulator.core.errors import InputError
+from simulator.topology import load_topology
 
 
 def load_scenario_topology(scenario: Any) -> Any:
     """``load_topology(scenario.topology)``; an error names the scenario file and ``topology``."""
-    from simulator.topology import load_topology
 
     try:
         return load_topology(scenario.topology)
@@ -24,7 +25,6 @@ def load_scenario_topology(scenario: Any) -> Any:
 
 def load_scenario_backend(scenario: Any, flag: str | None = None) -> Any:
     """The backend profile: ``--backend`` when given, else the scenario's ``backend``."""
-    from simulator.collectives import load_backend
 
     if flag:
         try:

@@ -79,3 +79,74 @@ def test_bad_profile_names_file_and_field(tmp_path, edit, field):
 def test_unknown_name_lists_shipped():
     with pytest.raises(InputError, match="gloo, nccl"):
         load_backend("mpi")
+
+
+@pytest.mark.parametrize(
+    ("edit", "field", "message"),
+    [
+        (lambda d: d.update(chanels=1), "chanels", "did you mean 'channels'?"),
+        (lambda d: d["efficiency"].update(nvlnk=0.5), "efficiency.nvlnk", "did you mean 'nvlink'?"),
+        (
+            lambda d: d["protocols"]["tcp"].update(step_latnecy={}),
+            "protocols.tcp.step_latnecy",
+            "did you mean 'step_latency'?",
+        ),
+        (
+            lambda d: d["algorithms"].update(all_reduse=["ring"]),
+            "algorithms.all_reduse",
+            "did you mean 'all_reduce'?",
+        ),
+        (
+            lambda d: d["algorithms"].update(all_reduce=["rign"]),
+            "algorithms.all_reduce",
+            "did you mean 'ring'?",
+        ),
+        (lambda d: d["algorithms"].update(all_reduce=["auto"]), "algorithms.all_reduce", "auto"),
+        (lambda d: d["efficiency"].update(pcie=0), "efficiency.pcie", "fraction in (0, 1]"),
+        (lambda d: d["efficiency"].update(pcie=True), "efficiency.pcie", "expected a number"),
+        (
+            lambda d: d["protocols"]["tcp"].update(base_latency="50 Mbps"),
+            "protocols.tcp.base_latency",
+            "unknown unit",
+        ),
+        (
+            lambda d: d["protocols"]["tcp"].update(base_latency="-5us"),
+            "protocols.tcp.base_latency",
+            "non-negative",
+        ),
+        (
+            lambda d: d["protocols"]["tcp"]["step_latency"].pop("wan"),
+            "protocols.tcp.step_latency.wan",
+            "missing key",
+        ),
+        (
+            lambda d: d.update(tree_max_algbw={"two_hosts": "5GB", "more_hosts": "1GB/s"}),
+            "tree_max_algbw.two_hosts",
+            "needs /s or ps",
+        ),
+        (
+            lambda d: d.update(local_copy={"all_gather": -1}),
+            "local_copy.all_gather",
+            "non-negative",
+        ),
+        (lambda d: d.update(concurrency=1.5), "concurrency", "expected an integer, got 1.5"),
+        (lambda d: d.update(channels=True), "channels", "expected an integer, got True"),
+        (
+            lambda d: d.update(reduce_scatter_as_all_reduce="yes"),
+            "reduce_scatter_as_all_reduce",
+            "true or false",
+        ),
+        (lambda d: d.update(protocols={}), "protocols", "non-empty mapping"),
+    ],
+)
+def test_schema_errors_are_one_clear_line(tmp_path, edit, field, message):
+    """Misspelt keys get the closest known key; units, signs and types name the field."""
+    with open(load_backend("gloo").source) as fh:
+        data = yaml.safe_load(fh)
+    edit(data)
+    path = _dump(tmp_path, data)
+    with pytest.raises(InputError) as exc:
+        load_backend(str(path))
+    assert (exc.value.file, exc.value.field) == (str(path), field)
+    assert message in exc.value.message
+    assert "\n" not in str(exc.value)

@@ -125,3 +125,33 @@ def test_catalog_yaml_has_no_unexpected_gpu_keys() -> None:
     }
     for name, spec in data["gpus"].items():
         assert set(spec) == allowed, name
+
+
+def test_catalog_schema_names_the_field_of_a_bad_figure() -> None:
+    """The catalog is validated like every input: units, signs and typos name the field."""
+    import yaml
+
+    from simulator.core.errors import InputError
+    from simulator.core.schema_messages import validate_input
+    from simulator.hardware import HardwareFile
+    from simulator.resources import data_file
+
+    good = yaml.safe_load(data_file("hardware.yaml").read_text("utf-8"))
+    validate_input(HardwareFile, good, file="hw.yaml")
+    cases = [
+        (("gpus", "V100", "hbm_bandwidth"), "900GB", "gpus.V100.hbm_bandwidth", "/s or ps"),
+        (("gpus", "V100", "hbm"), "-1GB", "gpus.V100.hbm", "non-negative"),
+        (("links", "nvlink2", "latency"), "fast", "links.nvlink2.latency", "cannot read"),
+        (("gpus", "V100", "flops", "fp64"), "1 TFLOPS", "gpus.V100.flops.fp64", "unknown key"),
+        (("gpus", "V100", "descripton"), "x", "gpus.V100.descripton", "did you mean"),
+    ]
+    for path, value, field, message in cases:
+        data = yaml.safe_load(yaml.safe_dump(good))
+        node = data
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+        with pytest.raises(InputError) as err:
+            validate_input(HardwareFile, data, file="hw.yaml")
+        assert (err.value.file, err.value.field) == ("hw.yaml", field)
+        assert message in err.value.message

@@ -53,7 +53,7 @@ def test_fit_recovers_known_constants() -> None:
     assert fit.base_latency_s == pytest.approx(150e-6, rel=0.05)
     assert fit.step_latency_s == pytest.approx(40e-6, rel=0.05)
     assert fit.fit_max_abs_error_pct < 0.5
-    assert fit.profile["reduce_scatter_as_all_reduce"] is True
+    assert fit.profile.reduce_scatter_as_all_reduce is True
 
 
 def test_fit_clips_to_physical_constants() -> None:
@@ -117,7 +117,7 @@ def test_all_gather_efficiency_is_recovered_and_priced() -> None:
         rs_as_ar=True,
     )
     plain = _as_backend(prof)
-    slow = _as_backend({**prof, "op_efficiency": {"all_gather": 0.63}})
+    slow = _as_backend(prof.edited(op_efficiency={"all_gather": 0.63}))
     rows = []
     for s in SIZES:
         t = predict_row(topo, BenchRow("all_gather", s, 2, (1.0,)), slow)
@@ -137,17 +137,17 @@ def test_all_gather_efficiency_is_recovered_and_priced() -> None:
         assert t0 is not None and t1 is not None
         assert t1 / t0 == pytest.approx(ratio, rel=2e-3)
     with pytest.raises(InputError, match=r"op_efficiency\.all_gather"):
-        _as_backend({**prof, "op_efficiency": {"all_gather": 1.5}})
+        prof.edited(op_efficiency={"all_gather": 1.5})
 
     # The older fixed-rate local copy is still a profile key: size / rate after an all_gather.
-    with_copy = _as_backend({**prof, "local_copy": {"all_gather": "3.2Gbit/s"}})
+    with_copy = _as_backend(prof.edited(local_copy={"all_gather": "3.2Gbit/s"}))
     for op, extra in (("all_gather", big / 400e6), ("all_reduce", 0.0)):
         row = BenchRow(op, big, 2, (1.0,))
         t0, t1 = predict_row(topo, row, plain), predict_row(topo, row, with_copy)
         assert t0 is not None and t1 is not None
         assert t1 - t0 == pytest.approx(extra, rel=1e-6, abs=1e-9)
     with pytest.raises(InputError, match=r"local_copy\.gather"):
-        _as_backend({**prof, "local_copy": {"gather": "1Gbit/s"}})
+        prof.edited(local_copy={"gather": "1Gbit/s"})
 
 
 def test_one_profile_per_rank_count(tmp_path, monkeypatch) -> None:
@@ -172,12 +172,12 @@ def test_fitted_profile_is_named_by_rank_count() -> None:
     _, bench = _synthetic(0.9, 1e-4, 5e-5)
     four = Microbench("rig-4host-flat", 4, bench.rows, "")
     fit = fit_profile(load_topology("rig-4host-flat"), four)
-    assert fit.profile["name"] == "gloo-rig-4rank"
-    assert fit_profile(load_topology("rig-2host"), bench).profile["name"] == "gloo-rig"
+    assert fit.profile.name == "gloo-rig-4rank"
+    assert fit_profile(load_topology("rig-2host"), bench).profile.name == "gloo-rig"
 
 
 def test_send_buffer_is_fitted_from_the_senders_time() -> None:
-    from simulator.collectives.backend import parse_backend
+    from simulator.collectives.backend import profile_from_spec
     from simulator.rig.calibrate import fit_send_buffer
 
     # 16 MiB delivered in 0.338 s, the sender back 37.7 ms earlier: 1.87 MB left in transit
@@ -199,5 +199,21 @@ def test_send_buffer_is_fitted_from_the_senders_time() -> None:
     assert fit_send_buffer(Microbench("x", 2, rows + whole)) == pytest.approx(buf)
     topo, bench = _synthetic(0.9, 150e-6, 40e-6)
     fit = fit_profile(topo, Microbench(bench.topology, 2, bench.rows + rows[:2]))
-    assert parse_backend(fit.profile, file="x").send_buffer_B == pytest.approx(buf, abs=1)
-    assert "send buffer: 1.87 MB" in fit.profile["description"]
+    assert profile_from_spec(fit.profile, file="x").send_buffer_B == pytest.approx(buf, abs=1)
+    assert "send buffer: 1.87 MB" in fit.profile.description
+
+
+def test_written_profile_reads_back_the_fitted_values(tmp_path) -> None:
+    """The typed fit is written with units (``us``, ``B``) and loads back to the same profile."""
+    from simulator.collectives.backend import load_backend, profile_from_spec
+    from simulator.rig.calibrate import write_profile
+
+    topo, bench = _synthetic(0.9, 150e-6, 40e-6)
+    fit = fit_profile(topo, bench)
+    path = write_profile(fit, tmp_path / "fit.yaml")
+    text = path.read_text()
+    assert "base_latency: " in text and "us\n" in text
+    loaded = load_backend(str(path))
+    fitted = profile_from_spec(fit.profile, file=str(path))
+    assert loaded == fitted
+    assert loaded.protocols[0].base_latency_s == pytest.approx(fit.base_latency_s, abs=1e-9)

@@ -181,9 +181,9 @@ def test_fault_summary_and_figure(tmp_path: Path) -> None:
     cases = [_case(-4.0, "ddp", "slow-nic"), _case(10.0, "ps-async", "cpu-throttle")]
     cases += [_case(2.0, "ddp", "cpu-throttle"), _case(1.0, "ddp", "link-mid")]
     s = fault_summary(cases)
-    assert s == {"n": 4, "median_abs_error_pct": 3.0, "max_abs_error_pct": 10.0}
-    assert statistics.median(abs(c.error_pct) for c in cases) == s["median_abs_error_pct"]
-    assert fault_summary([]) == {"n": 0}
+    assert s.to_json() == {"n": 4, "median_abs_error_pct": 3.0, "max_abs_error_pct": 10.0}
+    assert statistics.median(abs(c.error_pct) for c in cases) == s.median_abs_error_pct
+    assert fault_summary([]).to_json() == {"n": 0}
     import matplotlib.pyplot as plt
 
     seen: list[str] = []

@@ -35,11 +35,11 @@ def test_summary_and_table() -> None:
     )
     cases = [case(Tier.REPLAY, -2.0), case(Tier.REPLAY, 4.0), strategy]
     s = summarize(cases)
-    assert s["replay"] == {"n": 2, "median_abs_error_pct": 3.0, "max_abs_error_pct": 4.0}
-    assert s["topology"] == {"n": 0}
-    assert s["strategy"]["own_compute_median_abs_error_pct"] == 2.0
-    assert "own_compute_median_abs_error_pct" not in s["replay"]
-    assert s["all"]["n"] == 3
+    assert s["replay"].to_json() == {"n": 2, "median_abs_error_pct": 3.0, "max_abs_error_pct": 4.0}
+    assert s["topology"].to_json() == {"n": 0}
+    assert s["strategy"].own_compute_median_abs_error_pct == 2.0
+    assert "own_compute_median_abs_error_pct" not in s["replay"].to_json()
+    assert s["all"].n == 3
     table = format_cases(cases).splitlines()
     assert "predicted_s" in table[0] and "own_compute_%" in table[0]
     assert table[3].split()[-1] == "-2.0" and len(table[1].split()) == 6
@@ -128,20 +128,26 @@ def test_accel_record_refuses_torchrun(tmp_path: Path, capsys: pytest.CaptureFix
     assert "--device" in capsys.readouterr().err
 
 
-def test_plain_and_fault_recordings_share_one_recipe(
+def test_one_record_config_for_ladder_and_fault_recordings(tmp_path: Path) -> None:
+    """Ladder and fault recordings come from Validator.record_config, device mode included."""
+    v = Validator(topology="rig-2host", strategies=["ddp"], work_dir=tmp_path, device="accel")
+    cfg = v.record_config("rig-4host-2rack", "ddp", tmp_path / "x")
+    assert (cfg.world, cfg.device, cfg.steps, cfg.warmup_steps) == (4, "accel", 8, 2)
+    assert cfg.gpt.d_model == v.shape.d_model and cfg.out_dir == str(tmp_path / "x")
+    assert not cfg.execution_trace
+
+
+def test_fault_recording_records_with_the_validators_recipe(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Fault cases record with the validation's ``--device`` (review D3): no rig is built, the
-    recorder is replaced by one that keeps the config it was given."""
-    import simulator.traces.record as record_mod
+    """A fault case hands the recorder ``Validator.record_config`` (``--device`` included): no
+    rig is built, the recorder is replaced by one that keeps the config it was given."""
+    import simulator.studies.rig_faults as rig_faults
     from simulator.studies.rig_faults import fault_recording, parse_fault_cases
 
     v = Validator(topology="rig-2host", strategies=["ddp"], work_dir=tmp_path, device="accel")
-    cfg = v.record_config("rig-2host", "ddp", tmp_path / "x")
-    assert (cfg.world, cfg.device, cfg.steps, cfg.warmup_steps) == (2, "accel", v.steps, v.warmup)
-    assert (cfg.gpt.d_model, cfg.gpt.batch) == (v.shape.d_model, v.shape.batch)
     seen: list[object] = []
-    monkeypatch.setattr(record_mod, "record", lambda cfg, **_: seen.append(cfg))
+    monkeypatch.setattr(rig_faults, "record", lambda cfg, **_: seen.append(cfg))
     (case,) = parse_fault_cases("slow-nic")
     out = fault_recording(v, case, "ddp")
     assert seen == [v.record_config("rig-2host", "ddp", out)]

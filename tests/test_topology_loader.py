@@ -159,3 +159,41 @@ def test_not_yaml_and_unknown_name(tmp_path: Path) -> None:
         load_topology(p)
     with pytest.raises(InputError, match="no shipped topology"):
         load_topology("no-such-cluster")
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field", "message"),
+    [
+        ("links.0.bandwidht", "1Gbps", "links[0].bandwidht", "did you mean 'bandwidth'?"),
+        ("nodes.1.hots", "boxB", "nodes[1].hots", "did you mean 'host'?"),
+        ("lnks", [], "lnks", "did you mean 'links'?"),
+        ("routing", {"ecmpp": "hash"}, "routing.ecmpp", "did you mean 'ecmp'?"),
+        ("links.0.latency", "5 Gbps", "links[0].latency", "unknown unit"),
+        ("links.0.bandwidth", "5 ms", "links[0].bandwidth", "unknown unit"),
+        ("links.0.bandwidth", "-400Mbps", "links[0].bandwidth", "non-negative"),
+        ("links.0.bandwidth", 0, "links[0].bandwidth", "expected a number > 0, got 0"),
+        ("links.0.latency", "-5us", "links[0].latency", "non-negative"),
+        ("links.0.latency", True, "links[0].latency", "expected a number"),
+        ("nodes.0.name", 7, "nodes[0].name", "expected a string, got 7"),
+        ("nodes.0.name", "", "nodes[0].name", "at least 1 character"),
+        ("routing", {"ecmp": "random"}, "routing.ecmp", "allowed: hash, dmodk"),
+        ("nodes", "abc", "nodes", "expected a list, got 'abc'"),
+    ],
+)
+def test_schema_errors_are_one_clear_line(
+    tmp_path: Path, path: str, value: object, field: str, message: str
+) -> None:
+    """Misspelt keys get the closest known key; units, signs and types name the field."""
+    p = _write(tmp_path, _mutate(path, value))
+    with pytest.raises(InputError) as err:
+        load_topology(p)
+    assert (err.value.file, err.value.field) == (str(p), field)
+    assert message in err.value.message
+    assert "\n" not in str(err.value)
+
+
+def test_builder_parameter_typo_suggests_the_parameter(tmp_path: Path) -> None:
+    p = _write(tmp_path, {"name": "b", "build": {"type": "cluster", "nic_bandwidht": "1Gbps"}})
+    with pytest.raises(InputError, match="did you mean 'nic_bandwidth'") as err:
+        load_topology(p)
+    assert err.value.field == "build.nic_bandwidht"

@@ -13,6 +13,7 @@ import argparse
 from typing import Any
 
 from simulator.core.errors import InputError
+from simulator.core.vocab import Algorithm
 
 #: nccl-tests' element size for its default float type (``count`` column = size / 4).
 FLOAT_B = 4
@@ -40,7 +41,8 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--algo",
         default="auto",
-        help="ring, tree, halving_doubling, direct, hierarchical, nvls or auto (default)",
+        help=", ".join(a.value for a in Algorithm if a is not Algorithm.AUTO)
+        + " or auto (default)",
     )
     p.add_argument("--backend", default="nccl", help="nccl (default), gloo, or a profile YAML")
     p.add_argument("--fidelity", default="flow", help="analytical, flow (default) or chunk")

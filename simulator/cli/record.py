@@ -15,6 +15,7 @@ from simulator.core.errors import InputError
 
 def register(subparsers: Any) -> None:
     """Add the ``record`` subcommand."""
+    from simulator.cli.accel_args import add_duration_args
     from simulator.traces.recipe import CommBackend, RecordStrategy
 
     p = subparsers.add_parser(
@@ -58,6 +59,7 @@ def register(subparsers: Any) -> None:
         help="accel: layer compute runs as timed work on an emulated accelerator that leaves "
         "the host's cores free (docs/rig.md)",
     )
+    add_duration_args(p)
     p.add_argument(
         "--emit-config",
         action="store_true",
@@ -76,6 +78,7 @@ def register(subparsers: Any) -> None:
 def record_command(args: argparse.Namespace) -> int:
     """Run the recording; print a summary (or the manifest with --json)."""
     from simulator.cli import emit_json
+    from simulator.cli.accel_args import roofline_choice
     from simulator.cli.record_checks import check_record_args
     from simulator.rig.cluster import launch_on_rig
     from simulator.traces.models import GPTConfig
@@ -83,6 +86,7 @@ def record_command(args: argparse.Namespace) -> int:
     from simulator.traces.record import record
 
     check_record_args(args)
+    roofline = roofline_choice(args)
 
     try:
         import torch  # noqa: F401
@@ -104,6 +108,12 @@ def record_command(args: argparse.Namespace) -> int:
         execution_trace=not args.no_execution_trace,
         device=args.device,
     )
+    if roofline is not None:
+        from dataclasses import replace
+
+        from simulator.traces.roofline import roofline_device_times
+
+        cfg = replace(cfg, device_times=roofline_device_times(cfg.gpt, *roofline))
     if not args.finalize:  # the config is sound: mark DIR as commsim's before writing into it
         from pathlib import Path
 

@@ -76,6 +76,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         default="cpu",
         help="recorder device mode: accel runs layer compute on an emulated accelerator",
     )
+    from simulator.cli.accel_args import add_duration_args
+
+    add_duration_args(p)
     p.add_argument("--out", help="write validate.json, scatter.png and traces/ here")
     p.add_argument("--published", action="store_true", help="compare with published figures")
     p.add_argument(
@@ -132,6 +135,9 @@ def validate_command(args: argparse.Namespace) -> int:
             f"{topology} has {topo.num_ranks} hosts but --world is {args.world}", field="--world"
         )
     strategies = parse_strategies(args.strategies)
+    from simulator.cli.accel_args import roofline_choice
+
+    roofline = roofline_choice(args)
     fault_cases = parse_fault_cases(args.faults) if args.faults else []
     try:
         tiers = [Tier(t.strip()) for t in args.tiers.split(",") if t.strip()]
@@ -170,6 +176,7 @@ def validate_command(args: argparse.Namespace) -> int:
                 timeout_s=args.timeout,
                 log=progress.note,
                 device=args.device,
+                roofline=roofline,
             )
             if args.faults:
                 res = _faults(res, args, fault_cases, work, shape)
@@ -188,9 +195,9 @@ def _faults(
     from simulator.studies.rig_validation import Validator
 
     validator = Validator(
-        topology=res.summary["topology"], strategies=[], work_dir=work, backend=res.backend,
+        topology=res.summary.topology, strategies=[], work_dir=work, backend=res.backend,
         steps=args.steps, warmup=args.warmup, shape=shape, tiers=(), timeout_s=args.timeout,
-        log=progress.note,
+        log=progress.note, device=res.summary.device,
     )  # fmt: skip
     return with_fault_cases(res, validator, cases)
 
@@ -206,7 +213,7 @@ def _rig_report(res: RigValidation, args: argparse.Namespace, out_dir: Path | No
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "validate.json").write_text(json.dumps(obj, indent=2))
         scatter_png(res.cases, out_dir / "scatter.png")
-        if res.summary.get("faults"):
+        if res.summary.faults is not None and res.summary.faults.n:
             from simulator.studies.rig_faults import fault_scatter_png
 
             fault_scatter_png(res.cases, out_dir / "faults.png")
@@ -216,11 +223,11 @@ def _rig_report(res: RigValidation, args: argparse.Namespace, out_dir: Path | No
         emit_json(obj)
         return 0
     print(format_cases(res.cases))
-    for tier, st in res.summary.items():
-        if isinstance(st, dict) and st.get("n"):
+    for tier, st in res.summary.stats().items():
+        if st.n:
             print(
-                f"{tier}: {st['n']} cases, median |error| {st['median_abs_error_pct']:.1f}%, "
-                f"max {st['max_abs_error_pct']:.1f}%"
+                f"{tier}: {st.n} cases, median |error| {st.median_abs_error_pct:.1f}%, "
+                f"max {st.max_abs_error_pct:.1f}%"
             )
     print(f"backend: {res.backend}")
     return 0

@@ -39,10 +39,12 @@ A :class:`BackendProfile` says, for one library (NCCL, gloo, or a calibration of
   optionally ``latency``, NVLS's whole latency on one node, replacing the protocol's base and
   per-step latencies (NCCL's tuner does the same for NVLS).
 
-Profiles are YAML files (``simulator/data/backends/NAME.yaml``); a calibration file written
-by ``simulator/rig/calibrate.py`` has the same schema and loads with :func:`load_backend` given
+Profiles are YAML files (``simulator/data/backends/NAME.yaml``) validated by the pydantic
+:class:`~simulator.collectives.backend_schema.BackendFile`; a calibration file written by
+``simulator/rig/calibrate.py`` has the same schema and loads with :func:`load_backend` given
 its path.
-Unknown or missing keys raise :class:`InputError` naming the file and the field.
+Unknown or missing keys raise :class:`InputError` naming the file and the field (a misspelt
+key gets the closest known one).
 """
 
 from __future__ import annotations
@@ -50,16 +52,19 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
+from simulator.collectives.backend_schema import BackendFile
 from simulator.core.errors import InputError
-from simulator.core.units import UnitError, parse_bandwidth, parse_size, parse_time
-from simulator.core.vocab import Algorithm, CollectiveOp, coerce
+from simulator.core.schema_messages import validate_input
+from simulator.core.vocab import Algorithm, CollectiveOp
 from simulator.resources import resolve, shipped_dir, shipped_names
 from simulator.topology import LinkKind
 
 BACKENDS_DIR = shipped_dir("backends")
+_K = TypeVar("_K", bound=Enum)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,203 +144,67 @@ class BackendProfile:
         raise InputError(f"backend {self.name} has no protocol {name!r}", field="protocols")
 
 
-_TOP_KEYS = {
-    "name": True,
-    "description": False,
-    "efficiency": True,
-    "protocols": True,
-    "algorithms": True,
-    "channels": True,
-    "concurrency": True,
-    "reduce_scatter_as_all_reduce": True,
-    "tree_max_algbw": False,
-    "nvls": False,
-    "local_copy": False,
-    "op_efficiency": False,
-    "send_buffer": False,
-}
-_PROTO_KEYS = {"base_latency", "step_latency", "bandwidth_factor"}
-
-
-def _check_keys(d: Any, allowed: set[str], required: set[str], *, file: str, field: str) -> None:
-    if not isinstance(d, dict):
-        raise InputError("expected a mapping", file=file, field=field or None)
-    for k in d:
-        if k not in allowed:
-            raise InputError(
-                f"unknown key (allowed: {', '.join(sorted(allowed))})",
-                file=file,
-                field=f"{field}.{k}" if field else str(k),
-            )
-    for k in sorted(required - set(d)):
-        raise InputError("missing key", file=file, field=f"{field}.{k}" if field else k)
-
-
-def _fraction(x: Any, *, file: str, field: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, int | float) or not 0.0 < float(x) <= 1.0:
-        raise InputError(f"expected a number in (0, 1], got {x!r}", file=file, field=field)
-    return float(x)
-
-
-def _per_op(
-    data: dict[str, Any], key: str, conv: Any, ops: set[str], *, file: str
-) -> dict[CollectiveOp, float] | None:
-    """The optional mapping ``key: {op: value}`` of ``data``, each value read by ``conv``."""
-    if data.get(key) is None:
-        return None
-    _check_keys(data[key], ops, set(), file=file, field=key)
-    return {CollectiveOp(k): conv(v, file=file, field=f"{key}.{k}") for k, v in data[key].items()}
-
-
-def _per_kind(d: Any, conv: Any, *, file: str, field: str) -> dict[LinkKind, float]:
-    kinds = {k.value for k in LinkKind}
-    _check_keys(d, kinds, kinds, file=file, field=field)
-    return {LinkKind(k): conv(v, file=file, field=f"{field}.{k}") for k, v in d.items()}
-
-
-def _time(x: Any, *, file: str, field: str) -> float:
-    try:
-        t = parse_time(x)
-    except (UnitError, TypeError) as exc:
-        raise InputError(str(exc), file=file, field=field) from None
-    if t < 0:
-        raise InputError(f"expected a time >= 0, got {x!r}", file=file, field=field)
-    return t
-
-
-def _bandwidth(x: Any, *, file: str, field: str) -> float:
-    try:
-        b = parse_bandwidth(x)
-    except (UnitError, TypeError) as exc:
-        raise InputError(str(exc), file=file, field=field) from None
-    if not b > 0:
-        raise InputError(f"expected a bandwidth > 0, got {x!r}", file=file, field=field)
-    return b
-
-
-def _size(x: Any, *, file: str, field: str) -> float:
-    try:
-        b = parse_size(x)
-    except (UnitError, TypeError) as exc:
-        raise InputError(str(exc), file=file, field=field) from None
-    if b < 0:
-        raise InputError(f"expected a size >= 0, got {x!r}", file=file, field=field)
-    return b
-
-
-def _count(x: Any, *, file: str, field: str) -> int:
-    if isinstance(x, bool) or not isinstance(x, int) or x < 0:
-        raise InputError(f"expected an integer >= 0, got {x!r}", file=file, field=field)
-    return x
+def _all_keys(given: Mapping[_K, object], enum: type[_K], *, file: str, field: str) -> None:
+    """Every member of ``enum`` must be a key of ``given`` (the first missing one is named)."""
+    for member in enum:
+        if member not in given:
+            raise InputError("missing key", file=file, field=f"{field}.{member.value}")
 
 
 def parse_backend(data: object, *, file: str) -> BackendProfile:
     """Validate a backend mapping (as read from YAML) into a :class:`BackendProfile`."""
     if not isinstance(data, dict):
         raise InputError("expected a mapping", file=file)
-    _check_keys(
-        data, set(_TOP_KEYS), {k for k, req in _TOP_KEYS.items() if req}, file=file, field=""
+    spec = validate_input(BackendFile, data, file=file)
+    return profile_from_spec(spec, file=file)
+
+
+def profile_from_spec(spec: BackendFile, *, file: str) -> BackendProfile:
+    """The :class:`BackendProfile` of a validated file; checks the rules across fields."""
+    _all_keys(spec.efficiency, LinkKind, file=file, field="efficiency")
+    for pname, p in spec.protocols.items():
+        _all_keys(p.step_latency, LinkKind, file=file, field=f"protocols.{pname}.step_latency")
+    _all_keys(spec.algorithms, CollectiveOp, file=file, field="algorithms")
+    protocols = tuple(
+        ProtocolProfile(
+            name=pname,
+            base_latency_s=p.base_latency,
+            step_latency_s=dict(p.step_latency),
+            bandwidth_factor=float(p.bandwidth_factor),
+        )
+        for pname, p in spec.protocols.items()
     )
-    efficiency = _per_kind(data["efficiency"], _fraction, file=file, field="efficiency")
-    protos_in = data["protocols"]
-    if not isinstance(protos_in, dict) or not protos_in:
-        raise InputError("expected a non-empty mapping NAME: {...}", file=file, field="protocols")
-    protocols = []
-    for pname, p in protos_in.items():
-        f = f"protocols.{pname}"
-        _check_keys(p, _PROTO_KEYS, _PROTO_KEYS, file=file, field=f)
-        protocols.append(
-            ProtocolProfile(
-                name=str(pname),
-                base_latency_s=_time(p["base_latency"], file=file, field=f"{f}.base_latency"),
-                step_latency_s=_per_kind(
-                    p["step_latency"], _time, file=file, field=f"{f}.step_latency"
-                ),
-                bandwidth_factor=_fraction(
-                    p["bandwidth_factor"], file=file, field=f"{f}.bandwidth_factor"
-                ),
-            )
-        )
-    ops = {o.value for o in CollectiveOp}
-    _check_keys(data["algorithms"], ops, ops, file=file, field="algorithms")
-    algorithms: dict[CollectiveOp, tuple[Algorithm, ...]] = {}
-    for op_name, algos in data["algorithms"].items():
-        f = f"algorithms.{op_name}"
-        if not isinstance(algos, list) or not algos:
-            raise InputError("expected a non-empty list of algorithms", file=file, field=f)
-        try:
-            chosen = tuple(coerce(Algorithm, a, field=f) for a in algos)
-        except InputError as err:
-            raise err.located(file=file) from None
-        if Algorithm.AUTO in chosen:
-            raise InputError("'auto' cannot be a candidate", file=file, field=f)
-        algorithms[CollectiveOp(op_name)] = chosen
-    rs_ar = data["reduce_scatter_as_all_reduce"]
-    if not isinstance(rs_ar, bool):
-        raise InputError(
-            f"expected true or false, got {rs_ar!r}",
-            file=file,
-            field="reduce_scatter_as_all_reduce",
-        )
-    tree_cap = None
-    if data.get("tree_max_algbw") is not None:
-        f = "tree_max_algbw"
-        keys = {"two_hosts", "more_hosts"}
-        _check_keys(data[f], keys, keys, file=file, field=f)
-        tree_cap = (
-            _bandwidth(data[f]["two_hosts"], file=file, field=f"{f}.two_hosts"),
-            _bandwidth(data[f]["more_hosts"], file=file, field=f"{f}.more_hosts"),
-        )
-    send_buffer = 0.0
-    if data.get("send_buffer") is not None:
-        send_buffer = _size(data["send_buffer"], file=file, field="send_buffer")
-    local_copy = _per_op(data, "local_copy", _bandwidth, ops, file=file)
-    op_eff = _per_op(data, "op_efficiency", _fraction, ops, file=file)
     nvls = None
-    if data.get("nvls") is not None:
-        _check_keys(
-            data["nvls"],
-            {"efficiency", "protocol", "latency"},
-            {"efficiency", "protocol"},
-            file=file,
-            field="nvls",
-        )
-        eff_in = data["nvls"]["efficiency"]
-        if not isinstance(eff_in, dict) or not eff_in:
+    if spec.nvls is not None:
+        if spec.nvls.protocol not in spec.protocols:
             raise InputError(
-                "expected a mapping LINK: fraction", file=file, field="nvls.efficiency"
+                f"no protocol {spec.nvls.protocol!r} in protocols", file=file, field="nvls.protocol"
             )
         nvls = NvlsProfile(
-            efficiency={
-                str(k).lower(): _fraction(v, file=file, field=f"nvls.efficiency.{k}")
-                for k, v in eff_in.items()
-            },
-            protocol=str(data["nvls"]["protocol"]),
-            latency_s=(
-                _time(data["nvls"]["latency"], file=file, field="nvls.latency")
-                if data["nvls"].get("latency") is not None
-                else None
-            ),
+            efficiency={k.lower(): float(v) for k, v in spec.nvls.efficiency.items()},
+            protocol=spec.nvls.protocol,
+            latency_s=spec.nvls.latency,
         )
-        if nvls.protocol not in {p.name for p in protocols}:
-            raise InputError(
-                f"no protocol {nvls.protocol!r} in protocols", file=file, field="nvls.protocol"
-            )
+    cap = spec.tree_max_algbw
     return BackendProfile(
-        name=str(data["name"]),
-        description=str(data.get("description", "")),
-        efficiency=efficiency,
-        protocols=tuple(protocols),
-        algorithms=algorithms,
-        channels=_count(data["channels"], file=file, field="channels"),
-        concurrency=_count(data["concurrency"], file=file, field="concurrency"),
-        reduce_scatter_as_all_reduce=rs_ar,
-        tree_max_algbw_Bps=tree_cap,
+        name=spec.name,
+        description=spec.description,
+        efficiency={k: float(v) for k, v in spec.efficiency.items()},
+        protocols=protocols,
+        algorithms=dict(spec.algorithms),
+        channels=spec.channels,
+        concurrency=spec.concurrency,
+        reduce_scatter_as_all_reduce=spec.reduce_scatter_as_all_reduce,
+        tree_max_algbw_Bps=None if cap is None else (cap.two_hosts, cap.more_hosts),
         nvls=nvls,
         source=file,
-        local_copy_Bps=local_copy,
-        op_efficiency=op_eff,
-        send_buffer_B=send_buffer,
+        local_copy_Bps=None if spec.local_copy is None else dict(spec.local_copy),
+        op_efficiency=(
+            None
+            if spec.op_efficiency is None
+            else {k: float(v) for k, v in spec.op_efficiency.items()}
+        ),
+        send_buffer_B=spec.send_buffer or 0.0,
     )
 
 

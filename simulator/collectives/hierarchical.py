@@ -1,25 +1,29 @@
-"""Hierarchical all-reduce (2D: intra-host, then inter-host, then intra-host).
+"""Hierarchical all-reduce as one collective (``algo: hierarchical``), with ring phases.
 
-1. every host reduce-scatters the buffer over its ``m`` local ranks (a ring inside the host);
-2. ranks with the same local index all-reduce their ``size / m`` shard across the ``h`` hosts
+The plan is the topology's one hierarchical all-reduce
+(:func:`simulator.topology.partitions.two_level`, also rendered by the strategies'
+:mod:`simulator.workload.strategies.hierarchical`), split by the keys the caller gives
+(``hosts``: the ranks' hosts; a datacenter index per rank works the same way):
+
+1. every part reduce-scatters the buffer over its ``m`` local ranks (a ring inside the part);
+2. ranks with the same local index all-reduce their ``size / m`` shard across the ``h`` parts
    (``m`` independent rings, each through its own GPU/NIC);
-3. every host all-gathers the buffer over its local ranks.
+3. every part all-gathers the buffer over its local ranks.
 
-The host blocks are the topology's host partition (:func:`simulator.topology.partitions.split`
-on the ranks' hosts), the same split the strategies' two-level all-reduce uses.
-Every host must hold the same number of the group's ranks. Per rank it sends
-``2 (m-1)/m * size`` bytes inside the host and ``2 (h-1)/(h m) * size`` across hosts; latency
-``2 (m-1) + 2 (h-1)`` steps.
+Every part must hold the same number of the group's ranks. Per rank it sends
+``2 (m-1)/m * size`` bytes inside the part and ``2 (h-1)/(h m) * size`` across parts; latency
+``2 (m-1) + 2 (h-1)`` steps, and one launch latency for the whole (the strategies' form pays
+one per phase).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from simulator.collectives.ring import host_blocks
 from simulator.collectives.schedule import Phase, Schedule, Transfer, uniform_phase
 from simulator.core.errors import InputError
 from simulator.core.vocab import Algorithm, CollectiveOp
+from simulator.topology.partitions import Level, two_level
 
 
 def _rings(rings: list[list[int]], channels: int, step_B: float) -> list[Transfer]:
@@ -31,6 +35,18 @@ def _rings(rings: list[list[int]], channels: int, step_B: float) -> list[Transfe
     return hops
 
 
+def _ring_phase(level: Level, channels: int) -> Phase:
+    """``level`` as rings on all its groups at once (a phase over one-rank groups is empty)."""
+    n = len(level.groups[0])
+    hops = _rings([list(g) for g in level.groups], channels, level.size_B / (n * channels))
+    name = f"{'intra' if level.local else 'inter'}.{level.op.value}"
+    if level.op is CollectiveOp.ALL_GATHER:
+        return uniform_phase(name, hops, n - 1)
+    depth = 2 * (n - 1) if level.op is CollectiveOp.ALL_REDUCE else n - 1
+    # reduce_B: what each rank reduces, (n-1) chunks of size / n
+    return uniform_phase(name, hops, depth, reduce_B=level.size_B * (n - 1) / n)
+
+
 def hierarchical(
     op: CollectiveOp,
     group: Sequence[int],
@@ -40,34 +56,18 @@ def hierarchical(
     channels: int = 1,
     root: int = 0,
 ) -> Schedule:
-    """The hierarchical schedule of ``op`` (all_reduce only) on ``group``."""
+    """The hierarchical schedule of ``op`` (all_reduce only) on ``group`` split by ``hosts``."""
     if op is not CollectiveOp.ALL_REDUCE:
         raise ValueError(f"hierarchical does not implement {op.value}")
-    blocks = host_blocks(group, hosts)
-    m = len(blocks[0])
-    h = len(blocks)
-    if any(len(b) != m for b in blocks):
+    plan = two_level(group, hosts)
+    if not plan.equal:
         raise InputError(
             "hierarchical needs the same number of ranks on every host, got "
-            + ", ".join(str(len(b)) for b in blocks),
+            + ", ".join(str(len(b)) for b in plan.parts),
             field="ranks",
         )
     channels = max(1, channels)
-    phases: list[Phase] = []
-    if m > 1:
-        intra = _rings(blocks, channels, size_B / (m * channels))
-        phases.append(
-            uniform_phase("intra.reduce_scatter", intra, m - 1, reduce_B=size_B * (m - 1) / m)
-        )
-    if h > 1:
-        columns = [[b[i] for b in blocks] for i in range(m)]
-        inter = _rings(columns, channels, size_B / (m * h * channels))
-        phases.append(
-            uniform_phase(
-                "inter.all_reduce", inter, 2 * (h - 1), reduce_B=size_B * (h - 1) / (h * m)
-            )
-        )
-    if m > 1:
-        intra = _rings(blocks, channels, size_B / (m * channels))
-        phases.append(uniform_phase("intra.all_gather", intra, m - 1))
-    return Schedule(Algorithm.HIERARCHICAL, op, tuple(group), size_B, tuple(phases), channels)
+    phases = tuple(
+        _ring_phase(level, channels) for level in plan.phases(size_B) if len(level.groups[0]) > 1
+    )
+    return Schedule(Algorithm.HIERARCHICAL, op, tuple(group), size_B, phases, channels)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -15,6 +14,7 @@ from simulator.collectives.transport import run_alone
 from simulator.collectives.types import busbw_factor
 from simulator.core.arrays import FloatArray
 from simulator.core.errors import InputError
+from simulator.core.jsonvalue import JsonObject
 from simulator.core.vocab import Algorithm, CollectiveOp, Fidelity, coerce
 from simulator.network import FlowRecord
 from simulator.topology import Topology
@@ -50,7 +50,7 @@ class CollectiveResult:
     flows: list[FlowRecord] = field(default_factory=list, repr=False)
     link_bytes_B: FloatArray = field(default_factory=lambda: np.zeros(0), repr=False)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         """The JSON-able summary (no per-flow or per-link arrays)."""
         return {
             "time_s": self.time_s,

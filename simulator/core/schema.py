@@ -1,7 +1,11 @@
 """The schema toolkit: a frozen pydantic base and unit-typed field aliases.
 
 Every user-facing file format validated with pydantic builds on these, so a size may be written
-``"25MiB"`` or ``26214400`` anywhere and is read by :func:`simulator.core.units.parse_size`.
+``"25MiB"`` or ``26214400`` anywhere and is read by :func:`simulator.core.units.parse_size`
+(bandwidths by :func:`~simulator.core.units.parse_bandwidth`, durations by
+:func:`~simulator.core.units.parse_time`). Validation errors become one
+:class:`~simulator.core.errors.InputError` through
+:func:`simulator.core.schema_messages.validate_input`.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from simulator.core.units import UnitError, parse_size
+from simulator.core.units import UnitError, parse_bandwidth, parse_flops, parse_size, parse_time
 
 
 def _size(v: Any) -> float:
@@ -20,8 +24,39 @@ def _size(v: Any) -> float:
         raise ValueError(str(exc)) from exc
 
 
+def _bandwidth(v: Any) -> float:
+    try:
+        return float(parse_bandwidth(v))
+    except UnitError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _time(v: Any) -> float:
+    try:
+        return float(parse_time(v))
+    except UnitError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _flops(v: Any) -> float:
+    try:
+        return float(parse_flops(v))
+    except UnitError as exc:
+        raise ValueError(str(exc)) from exc
+
+
 SizeB = Annotated[float, BeforeValidator(_size), Field(gt=0)]
 """A size in bytes, > 0 (``"25MiB"``, ``"1 GB"`` or a number of bytes)."""
+SizeB0 = Annotated[float, BeforeValidator(_size), Field(ge=0)]
+"""A size in bytes, >= 0 (``"1.5MiB"``, ``0``)."""
+BandwidthBps = Annotated[float, BeforeValidator(_bandwidth), Field(gt=0)]
+"""A bandwidth in bytes/s, > 0 (``"400Gbps"`` is 50e9, ``"50 GB/s"``, or a number of B/s)."""
+BandwidthBps0 = Annotated[float, BeforeValidator(_bandwidth), Field(ge=0)]
+"""A bandwidth in bytes/s, >= 0 (``"0GB/s"``: none, as for a GPU without a scale-up link)."""
+Flops = Annotated[float, BeforeValidator(_flops), Field(gt=0)]
+"""A compute rate in FLOP/s, > 0 (``"312 TFLOPS"`` or a number)."""
+TimeS = Annotated[float, BeforeValidator(_time), Field(ge=0)]
+"""A duration in seconds, >= 0 (``"1.5us"``, ``"2 ms"``, or a number of seconds)."""
 PosInt = Annotated[int, Field(gt=0, strict=True)]
 """An integer > 0 (strict: ``true`` is not 1 and ``2.5`` is not 2, unlike pydantic's lax mode)."""
 NonNegInt = Annotated[int, Field(ge=0, strict=True)]

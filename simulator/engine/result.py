@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +22,7 @@ import pandas as pd
 from simulator.collectives.transport import Transport
 from simulator.core.arrays import FloatArray, IntArray
 from simulator.core.ir import Compute, Workload
+from simulator.core.jsonvalue import JsonObject, plain
 from simulator.engine.breakdown import Breakdown, Interval, breakdown, exposed_of, merge
 from simulator.engine.isolation import Isolation
 from simulator.engine.records import OpTimes, flows_table, links_table, ops_table
@@ -70,7 +70,7 @@ class StepResult:
     fidelity: str
     ranks: pd.DataFrame
     links: pd.DataFrame
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, object] = field(default_factory=dict)
     _plan: Plan | None = None
     _times: OpTimes | None = None
     _flow_records: list[FlowRecord] = field(default_factory=list)
@@ -175,7 +175,7 @@ class StepResult:
         order = np.lexsort((df["link"].to_numpy(), -df["utilisation"].to_numpy()))
         return df.iloc[order[:k]].reset_index(drop=True)
 
-    def to_dict(self, k_links: int = 5) -> dict[str, Any]:
+    def to_dict(self, k_links: int = 5) -> JsonObject:
         """JSON-ready summary: scalars, per-category comm and the ``k_links`` busiest links."""
         return {
             "step_time_s": self.step_time_s,
@@ -192,24 +192,20 @@ class StepResult:
             "simulated_ranks": len(self.simulated_ranks),
             "backend": self.backend,
             "fidelity": self.fidelity,
-            "busiest_links": [
-                {k: _plain(v) for k, v in row.items()}
-                for row in self.busiest_links(k_links).to_dict(orient="records")
-            ],
-            "metadata": {k: _plain(v) for k, v in self.metadata.items()},
+            "busiest_links": self.busiest_links_json(k_links),
+            "metadata": self.metadata_json(),
         }
 
+    def busiest_links_json(self, k: int = 5) -> list[JsonObject]:
+        """:meth:`busiest_links` as JSON rows (numpy scalars made plain)."""
+        return [
+            {str(c): plain(v) for c, v in row.items()}
+            for row in self.busiest_links(k).to_dict(orient="records")
+        ]
 
-def _plain(v: object) -> object:
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, dict):
-        return {str(k): _plain(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_plain(x) for x in v]
-    if isinstance(v, str | int | float | bool) or v is None:
-        return v
-    return str(v)
+    def metadata_json(self) -> JsonObject:
+        """``metadata`` with every value made JSON-plain (anything else as its ``str``)."""
+        return {k: plain(v) for k, v in self.metadata.items()}
 
 
 def build_result(

@@ -37,6 +37,7 @@ from simulator.engine.isolation import Isolation, LoneRun, coll_key, find_isolat
 from simulator.engine.records import OpTimes
 from simulator.engine.result import StepResult, build_result
 from simulator.engine.streams import Plan, build_plan
+from simulator.faults.engine import network_changes
 from simulator.network import Fabric
 from simulator.topology import Topology
 
@@ -125,8 +126,6 @@ def simulate(  # noqa: PLR0913 (the faults hook is one more keyword)
     runner = _Runner(plan, transport, durations, iso, record)
     runner.record_flows = flows
     if network is not None and network.changes:
-        from simulator.faults.engine import network_changes
-
         env.process(network_changes(runner, network))
     runner.run()
     return build_result(

@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from simulator.core.errors import InputError
+from simulator.core.units import format_time
+from simulator.engine import simulate
 from simulator.faults.compute import check_ranks, sample
+from simulator.faults.marks import mark_timeline, write_link_faults
 from simulator.faults.network import NetworkFaults, apply_network_faults
 from simulator.faults.steps import StepsResult, run_steps, scaled_workload
 
@@ -115,7 +118,6 @@ def write_steps(out: Path, res: StepsResult, title: str) -> None:
 
 def print_steps(res: StepsResult) -> None:
     """One line per figure of the many-step summary (human output of ``commsim run``)."""
-    from simulator.core.units import format_time
 
     s = res.summary()
     print(
@@ -131,8 +133,6 @@ def write_fault_outputs(
     out: Path, sc: Any, topology: Any, built: Any, prepared: Prepared, result: Any, args: Any
 ) -> None:
     """Timeline marks; with network faults, ``links_faults.csv`` against a healthy run."""
-    from simulator.engine import simulate
-    from simulator.faults.marks import mark_timeline, write_link_faults
 
     mark_timeline(out / "timeline.json", prepared.network, sc.faults, float(result.makespan_s))
     if prepared.network is not None:

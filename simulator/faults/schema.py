@@ -32,9 +32,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from simulator.core.units import UnitError, parse_time
+
 
 def _time(v: Any) -> float:
-    from simulator.core.units import UnitError, parse_time
 
     try:
         return float(parse_time(v))

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from simulator.core.ir import Compute, Program, Workload
+from simulator.engine import simulate
 from simulator.faults.compute import ComputeDraws, sample
 from simulator.faults.retime import base_run, op_step, retime
 from simulator.faults.schema import FaultsConfig
@@ -132,7 +133,6 @@ def run_steps(  # noqa: PLR0913 (keyword options of one run)
         ValueError: ``exact`` on a folded workload (no per-rank programs to perturb), or a
             workload the re-timer cannot read.
     """
-    from simulator.engine import simulate
 
     world = workload.world_size
     spp = workload.steps_per_program
@@ -167,7 +167,6 @@ def _exact(
     steps: int,
     kw: dict[str, Any],
 ) -> np.ndarray:
-    from simulator.engine import simulate
 
     ends = np.zeros((runs, spp))
     for r in range(runs):

@@ -21,6 +21,7 @@ import numpy as np
 
 from simulator.core.units import format_size
 from simulator.engine import StepResult
+from simulator.report.linktiers import tier_counter_events
 
 _US = 1e6  # microseconds per second: Chrome trace timestamps are in us
 
@@ -75,8 +76,6 @@ def trace_events(
     yield from _op_events(result)
     yield from link_counter_events(result, k=k_links, bins=bins)
     if topology is not None:
-        from simulator.report.linktiers import tier_counter_events
-
         pid = max(result.simulated_ranks, default=0) + 2
         yield from tier_counter_events(result, topology, k=k_links, bins=bins, pid=pid)
 

@@ -41,16 +41,20 @@ from __future__ import annotations
 
 import datetime as _dt
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import yaml
 
+from simulator.collectives.backend import BackendProfile
+from simulator.collectives.backend_schema import BackendFile, microseconds
+from simulator.core.units import parse_time
+from simulator.core.vocab import CollectiveOp
 from simulator.resources import shipped_dir
 from simulator.rig.microbench import CONCURRENT_K, BenchRow, Microbench
+from simulator.topology import LinkKind, Topology
 
 #: Ops whose times fit efficiency and latencies (all_gather: see the module docstring).
 DEFAULT_FIT_OPS = ("all_reduce", "reduce_scatter", "broadcast", "send_recv")
@@ -94,9 +98,10 @@ def rig_calibration(world: int) -> str:
 
 @dataclass(frozen=True)
 class Fit:
-    """A fitted profile (as the YAML mapping) and how well it reproduces its fit set."""
+    """A fitted profile (typed; :meth:`BackendFile.to_yaml` writes it) and how well it
+    reproduces its fit set."""
 
-    profile: dict[str, Any]
+    profile: BackendFile
     efficiency: float
     base_latency_s: float
     step_latency_s: float
@@ -108,16 +113,18 @@ class Fit:
     fit_max_abs_error_pct: float
 
 
-def _base_profile() -> dict[str, Any]:
+def _base_profile() -> BackendFile:
+    """The shipped ``gloo`` profile the fit starts from, validated."""
     from simulator.collectives.backend import BACKENDS_DIR
+    from simulator.core.schema_messages import validate_input
+    from simulator.safeyaml import load_yaml_file
 
-    with open(BACKENDS_DIR / "gloo.yaml", encoding="utf-8") as fh:
-        data: dict[str, Any] = yaml.safe_load(fh)
-    return data
+    path = BACKENDS_DIR / "gloo.yaml"
+    return validate_input(BackendFile, load_yaml_file(path), file=str(path))
 
 
 def make_profile(
-    base: dict[str, Any],
+    base: BackendFile,
     *,
     efficiency: float,
     base_latency_s: float,
@@ -125,27 +132,34 @@ def make_profile(
     concurrency: int,
     rs_as_ar: bool,
     name: str = "gloo-rig",
-) -> dict[str, Any]:
-    """A copy of ``base`` (gloo.yaml's mapping) with the fitted fields replaced."""
-    prof = yaml.safe_load(yaml.safe_dump(base, sort_keys=False))
-    prof["name"] = name
-    prof["efficiency"][RIG_KIND] = float(efficiency)
-    proto_name = next(iter(prof["protocols"]))
-    proto = prof["protocols"][proto_name]
-    proto["base_latency"] = f"{base_latency_s * 1e6:.3f}us"
-    proto["step_latency"][RIG_KIND] = f"{step_latency_s * 1e6:.3f}us"
-    prof["concurrency"] = int(concurrency)
-    prof["reduce_scatter_as_all_reduce"] = bool(rs_as_ar)
-    return prof
+) -> BackendFile:
+    """A copy of ``base`` (gloo.yaml's profile) with the fitted fields replaced; latencies are
+    the values the written file reads back as (``"12.345us"``: to the nanosecond)."""
+    kind = LinkKind(RIG_KIND)
+    proto_name = next(iter(base.protocols))
+    proto = base.protocols[proto_name]
+    fitted = proto.model_copy(
+        update={
+            "base_latency": parse_time(microseconds(base_latency_s)),
+            "step_latency": {**proto.step_latency, kind: parse_time(microseconds(step_latency_s))},
+        }
+    )
+    return base.edited(
+        name=name,
+        efficiency={**base.efficiency, kind: float(efficiency)},
+        protocols={**base.protocols, proto_name: fitted},
+        concurrency=int(concurrency),
+        reduce_scatter_as_all_reduce=bool(rs_as_ar),
+    )
 
 
-def _as_backend(prof: dict[str, Any]) -> Any:
-    from simulator.collectives.backend import parse_backend
+def _as_backend(prof: BackendFile) -> BackendProfile:
+    from simulator.collectives.backend import profile_from_spec
 
-    return parse_backend(prof, file="(calibration in memory)")
+    return profile_from_spec(prof, file="(calibration in memory)")
 
 
-def _predict(topology: Any, rows: Sequence[BenchRow], prof: dict[str, Any]) -> np.ndarray:
+def _predict(topology: Topology, rows: Sequence[BenchRow], prof: BackendFile) -> np.ndarray:
     from simulator.rig.microbench import predict_row
 
     backend = _as_backend(prof)
@@ -205,7 +219,7 @@ def _two_stage_fit(
 
 
 def fit_profile(
-    topology: Any, bench: Microbench, *, fit_ops: Sequence[str] = DEFAULT_FIT_OPS
+    topology: Topology, bench: Microbench, *, fit_ops: Sequence[str] = DEFAULT_FIT_OPS
 ) -> Fit:
     """Fit the gloo profile to ``bench`` (measured on ``topology``); see the module docstring."""
     base = _base_profile()
@@ -216,17 +230,48 @@ def fit_profile(
     # A native reduce_scatter moves half an all_reduce's bytes; gloo's all-reduces: ratio ~1.
     rs_as_ar = True if ratio is None else ratio > 0.75
     conc_meas = measured_concurrency(bench)
-    conc = int(base["concurrency"]) if conc_meas is None else max(1, round(conc_meas))
+    conc = base.concurrency if conc_meas is None else max(1, round(conc_meas))
     conc = min(conc, CONCURRENT_K)
 
-    def prof(eff: float, a: float, b: float) -> dict[str, Any]:
+    def prof(eff: float, a: float, b: float) -> BackendFile:
         return make_profile(
             base, efficiency=eff, base_latency_s=a, step_latency_s=b,
             concurrency=conc, rs_as_ar=rs_as_ar, name=calibration_name(bench.n_ranks),
         )  # fmt: skip
 
+    eff, a, b = _fit_rate_and_latencies(topology, rows, prof)
+    final = prof(eff, a, b)
+    ag_eff = fit_all_gather_efficiency(topology, bench, final)
+    if ag_eff is not None:
+        final = final.edited(op_efficiency={CollectiveOp.ALL_GATHER: round(ag_eff, 4)})
+    send_buf = fit_send_buffer(bench)
+    if send_buf is not None:
+        final = final.edited(send_buffer=float(round(send_buf)))  # whole bytes, as written
     m = np.array([r.median_s for r in rows])
-    # Affine model t = t0 + ja*a + jb*b + je*(1/eff - 1); columns by finite differences.
+    pred = _predict(topology, rows, final)
+    errs = np.abs(100.0 * (pred - m) / m)
+    description = _description(bench, fit_ops, rows, errs, conc_meas, ratio, ag_eff, send_buf)
+    return Fit(
+        profile=final.edited(description=description),
+        efficiency=eff,
+        base_latency_s=a,
+        step_latency_s=b,
+        concurrency=conc,
+        concurrency_measured=conc_meas,
+        rs_over_ar=ratio,
+        fit_rows=len(rows),
+        fit_median_abs_error_pct=float(np.median(errs)),
+        fit_max_abs_error_pct=float(errs.max()),
+    )
+
+
+def _fit_rate_and_latencies(
+    topology: Topology, rows: Sequence[BenchRow], prof: Callable[[float, float, float], BackendFile]
+) -> tuple[float, float, float]:
+    """Link efficiency, base and per-step latency (s) that fit ``rows``: the affine model
+    ``t = t0 + ja*a + jb*b + je*(1/eff - 1)``, columns by finite differences of the predictions
+    with ``prof(eff, a, b)``; the rate from large messages first, then the latencies."""
+    m = np.array([r.median_s for r in rows])
     d_lat = 1e-3
     t0 = _predict(topology, rows, prof(1.0, 0.0, 0.0))
     ja = (_predict(topology, rows, prof(1.0, d_lat, 0.0)) - t0) / d_lat
@@ -234,17 +279,22 @@ def fit_profile(
     je = _predict(topology, rows, prof(0.5, 0.0, 0.0)) - t0  # 1/eff from 1 to 2
     a, b, de = _two_stage_fit(rows, m, t0, np.stack([ja, jb], axis=1), je)
     eff = 1.0 / (1.0 + de)
-    final = prof(eff, a, b)
-    ag_eff = fit_all_gather_efficiency(topology, bench, final)
-    if ag_eff is not None:
-        final["op_efficiency"] = {"all_gather": round(ag_eff, 4)}
-    send_buf = fit_send_buffer(bench)
-    if send_buf is not None:
-        final["send_buffer"] = f"{round(send_buf)}B"
-    pred = _predict(topology, rows, final)
-    errs = np.abs(100.0 * (pred - m) / m)
+    return eff, a, b
+
+
+def _description(
+    bench: Microbench,
+    fit_ops: Sequence[str],
+    rows: Sequence[BenchRow],
+    errs: np.ndarray,
+    conc_meas: float | None,
+    ratio: float | None,
+    ag_eff: float | None,
+    send_buf: float | None,
+) -> str:
+    """The fitted profile's ``description``: when, on what, the command and the fit's errors."""
     today = _dt.date.today().isoformat()
-    final["description"] = (
+    return (
         f"gloo on the commsim rig, calibrated {today} on {bench.topology} "
         f"({bench.n_ranks} ranks; ops {', '.join(fit_ops)}; sizes "
         f"{min(r.size_B for r in rows)}..{max(r.size_B for r in rows)} B). "
@@ -259,22 +309,10 @@ def fit_profile(
         f"send buffer: {'not fitted' if send_buf is None else f'{send_buf / 1e6:.2f} MB'} "
         f"(send_sender against send_recv, sizes >= {EFFICIENCY_MIN_SIZE_B} B)."
     )
-    return Fit(
-        profile=final,
-        efficiency=eff,
-        base_latency_s=a,
-        step_latency_s=b,
-        concurrency=conc,
-        concurrency_measured=conc_meas,
-        rs_over_ar=ratio,
-        fit_rows=len(rows),
-        fit_median_abs_error_pct=float(np.median(errs)),
-        fit_max_abs_error_pct=float(errs.max()),
-    )
 
 
 def fit_all_gather_efficiency(
-    topology: Any, bench: Microbench, profile: dict[str, Any]
+    topology: Topology, bench: Microbench, profile: BackendFile
 ) -> float | None:
     """The fraction of its throughput gloo's all_gather reaches beyond the fitted efficiency.
 
@@ -325,5 +363,6 @@ def write_profile(fit: Fit, path: str | Path = DEFAULT_OUT) -> Path:
         "# Written by simulator/rig/calibrate.py; every fitted value's source is the\n"
         "# description below (command, fit set, residuals). Do not edit by hand: re-run.\n"
     )
-    out.write_text(header + yaml.safe_dump(fit.profile, sort_keys=False, width=96))
+    text = yaml.safe_dump(fit.profile.to_yaml(), sort_keys=False, width=96)
+    out.write_text(header + text)
     return out

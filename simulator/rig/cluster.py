@@ -33,6 +33,7 @@ from typing import IO, Any
 
 from simulator.core.errors import InputError
 from simulator.rig import netns
+from simulator.topology import load_topology
 
 #: Device name of every host's NIC inside its namespace (what ``GLOO_SOCKET_IFNAME`` names).
 HOST_DEV = "eth0"
@@ -145,8 +146,6 @@ def new_run_id() -> str:
 
 def _load(topology: Any) -> Any:
     if isinstance(topology, str | Path):
-        from simulator.topology import load_topology
-
         return load_topology(str(topology))
     return topology
 
@@ -163,48 +162,24 @@ def plan_rig(topology: Any, *, run_id: str | None = None, mtu_B: int = DEFAULT_M
     rid = run_id or new_run_id()
     prefix = f"{netns.NETNS_PREFIX}{rid}-"
     ranks: list[str] = list(topo.ranks)
-    endpoints = _check_endpoints(name, graph, ranks)
+    kinds = {n: str(graph.nodes[n].get("kind", "")) for n in graph.nodes}
+    endpoints = _check_hosts(ranks, kinds, name)
     switch_nodes = [n for n in graph.nodes if n not in endpoints]
-    rates, pairs = _physical_pairs(topo, name, ranks + switch_nodes)
-    _check_wiring(name, graph, ranks, endpoints, switch_nodes, pairs)
-
+    rates = {(str(lk.src), str(lk.dst)): float(lk.bandwidth_Bps) for lk in topo.links}
+    pairs = _physical_pairs(rates, ranks + switch_nodes, name)
+    _check_wiring(pairs, list(graph.nodes), endpoints, ranks, switch_nodes, name)
     hosts = tuple(
         RigHost(rank=r, node=node, ns=f"{prefix}h{r}", address=f"10.233.{r // 250}.{r % 250 + 1}")
         for r, node in enumerate(ranks)
     )
     switches = tuple(RigSwitch(node=n, ns=f"{prefix}s{j}") for j, n in enumerate(switch_nodes))
     ns_of = {h.node: h.ns for h in hosts} | {s.node: s.ns for s in switches}
-    port_no: dict[str, int] = dict.fromkeys(switch_nodes, 0)
-
-    def dev_for(node: str) -> str:
-        if node in endpoints:
-            return HOST_DEV
-        port_no[node] += 1
-        return f"p{port_no[node] - 1}"
-
-    links = []
-    for a, b in pairs:
-        links.append(
-            RigLink(
-                a=a,
-                b=b,
-                a_ns=ns_of[a],
-                a_dev=dev_for(a),
-                b_ns=ns_of[b],
-                b_dev=dev_for(b),
-                a_is_switch=a not in endpoints,
-                b_is_switch=b not in endpoints,
-                rate_ab_Bps=rates[(a, b)],
-                rate_ba_Bps=rates[(b, a)],
-            )
-        )
-    return RigPlan(rid, name, hosts, switches, tuple(links), int(mtu_B))
+    links = _rig_links(pairs, rates, ns_of, endpoints, switch_nodes)
+    return RigPlan(rid, name, hosts, switches, links, int(mtu_B))
 
 
-def _check_endpoints(name: str, graph: Any, ranks: Sequence[str]) -> set[str]:
-    """The endpoint nodes of ``graph``: every one a rank, every rank a ``cpu`` host, at most
-    250 of them; else :class:`InputError`."""
-    kinds = {n: str(graph.nodes[n].get("kind", "")) for n in graph.nodes}
+def _check_hosts(ranks: list[str], kinds: dict[str, str], name: str) -> set[str]:
+    """Every rank a ``cpu`` host, every endpoint a rank, at most 250; the endpoints."""
     for r, node in enumerate(ranks):
         if kinds[node] != "cpu":
             raise InputError(
@@ -223,14 +198,10 @@ def _check_endpoints(name: str, graph: Any, ranks: Sequence[str]) -> set[str]:
 
 
 def _physical_pairs(
-    topo: Any, name: str, nodes: Sequence[str]
-) -> tuple[dict[tuple[str, str], float], list[tuple[str, str]]]:
-    """The directed rates and the physical links (the two directed Links of each pair merged,
-    ordered as ``nodes``); a link without its reverse is an :class:`InputError`."""
-    rates: dict[tuple[str, str], float] = {}
-    for link in topo.links:
-        rates[(str(link.src), str(link.dst))] = float(link.bandwidth_Bps)
-    order = {n: i for i, n in enumerate(nodes)}
+    rates: dict[tuple[str, str], float], nodes_in_order: list[str], name: str
+) -> list[tuple[str, str]]:
+    """Physical links: the two directed links of each pair merged, endpoints in ``order``."""
+    order = {n: i for i, n in enumerate(nodes_in_order)}
     pairs: list[tuple[str, str]] = []
     for src, dst in rates:
         if (dst, src) not in rates:
@@ -240,20 +211,19 @@ def _physical_pairs(
         key = (src, dst) if order[src] <= order[dst] else (dst, src)
         if key not in pairs:
             pairs.append(key)
-    return rates, pairs
+    return pairs
 
 
 def _check_wiring(
-    name: str,
-    graph: Any,
-    ranks: Sequence[str],
+    pairs: list[tuple[str, str]],
+    nodes: list[str],
     endpoints: set[str],
-    switch_nodes: Sequence[str],
-    pairs: Sequence[tuple[str, str]],
+    ranks: list[str],
+    switch_nodes: list[str],
+    name: str,
 ) -> None:
-    """Hosts reach switches only, through exactly one link each, and the switches form one
-    tree; else :class:`InputError`."""
-    degree: dict[str, int] = dict.fromkeys(graph.nodes, 0)
+    """One NIC per host, no host-to-host link, switches joined as one tree."""
+    degree: dict[str, int] = dict.fromkeys(nodes, 0)
     for a, b in pairs:
         degree[a] += 1
         degree[b] += 1
@@ -277,6 +247,43 @@ def _check_wiring(
             file=name,
             field="links",
         )
+
+
+def _rig_links(
+    pairs: list[tuple[str, str]],
+    rates: dict[tuple[str, str], float],
+    ns_of: dict[str, str],
+    endpoints: set[str],
+    switch_nodes: list[str],
+) -> tuple[RigLink, ...]:
+    """A veth pair per physical link: a host's end is its NIC, a switch's ends are numbered
+    ports in link order."""
+    port_no: dict[str, int] = dict.fromkeys(switch_nodes, 0)
+
+    def dev_for(node: str) -> str:
+        if node in endpoints:
+            return HOST_DEV
+        port_no[node] += 1
+        return f"p{port_no[node] - 1}"
+
+    links = []
+    for a, b in pairs:
+        a_dev = dev_for(a)
+        links.append(
+            RigLink(
+                a=a,
+                b=b,
+                a_ns=ns_of[a],
+                a_dev=a_dev,
+                b_ns=ns_of[b],
+                b_dev=dev_for(b),
+                a_is_switch=a not in endpoints,
+                b_is_switch=b not in endpoints,
+                rate_ab_Bps=rates[(a, b)],
+                rate_ba_Bps=rates[(b, a)],
+            )
+        )
+    return tuple(links)
 
 
 def _connected(nodes: Sequence[str], edges: Sequence[tuple[str, str]]) -> bool:

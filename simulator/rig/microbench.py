@@ -22,7 +22,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from simulator.collectives import busbw_factor, simulate_collective
 from simulator.core.errors import InputError
+from simulator.rig.cluster import Rig
 
 #: Ops the simulator predicts (``send_sender`` and ``concurrent_all_reduce`` are measured for
 #: calibration only).
@@ -108,7 +110,6 @@ def run_microbench(
     ``budget_s``: timed seconds per (op, size) (5..30 iterations). Raises ``RuntimeError``
     with the failing rank's stderr when a rank fails.
     """
-    from simulator.rig.cluster import Rig
 
     for op in ops:
         if op not in ALL_OPS:
@@ -141,7 +142,6 @@ def run_microbench(
 
 def predict_row(topology: Any, row: BenchRow, backend: Any) -> float | None:
     """The simulator's time (s) for ``row`` on ``topology`` with ``backend``; None if unmodelled."""
-    from simulator.collectives import simulate_collective
 
     if row.op not in PREDICTED_OPS:
         return None
@@ -163,7 +163,6 @@ def error_pct(predicted_s: float, measured_s: float) -> float:
 
 def table_rows(bench: Microbench, predicted: Sequence[float | None]) -> list[dict[str, Any]]:
     """nccl-tests-like records: size, time, algbw, busbw, predicted time and error."""
-    from simulator.collectives import busbw_factor
 
     out = []
     for row, pred in zip(bench.rows, predicted, strict=True):

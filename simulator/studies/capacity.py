@@ -19,6 +19,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from simulator.core.errors import InputError
+from simulator.core.units import format_size, format_time
+from simulator.hardware import get_gpu
 from simulator.prices import Price, price_of
 from simulator.studies.sweeps import SweepPoint, sweep
 
@@ -31,8 +33,6 @@ def explain(p: SweepPoint, target_step_s: float) -> dict[str, Any]:
     """Why a point won or lost, with figures: ``{"reason", "over_memory_B", "over_target_s",
     "hbm_B"}`` (the :class:`SweepPoint` fields). Every failing condition is named (a point can
     be both too big and too slow)."""
-    from simulator.core.units import format_size, format_time
-    from simulator.hardware import get_gpu
 
     if p.error is not None:
         return {"reason": f"cannot run: {p.error}"}

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from simulator.core.errors import InputError
 from simulator.core.units import parse_size
@@ -196,12 +196,9 @@ def load_references(path: str | Path | None = None) -> References:
         raise InputError(f"cannot read: {e.strerror}", file=str(p)) from None
     except yaml.YAMLError as e:
         raise InputError(f"not valid YAML: {e}", file=str(p)) from None
-    try:
-        refs = References.model_validate(raw)
-    except ValidationError as e:
-        err = e.errors()[0]
-        field = ".".join(str(x) for x in err["loc"])
-        raise InputError(err["msg"], file=str(p), field=field) from None
+    from simulator.core.schema_messages import validate_input
+
+    refs = validate_input(References, raw, file=str(p))
     names = [r.reference for r in [*refs.nccl_tests, *refs.training]]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -211,7 +208,7 @@ def load_references(path: str | Path | None = None) -> References:
             raise InputError(
                 f"unknown cluster {t.setup.cluster!r} (known: {', '.join(sorted(refs.clusters))})",
                 file=str(p),
-                field=f"training.{i}.setup.cluster",
+                field=f"training[{i}].setup.cluster",
             )
     return refs
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from simulator.core.errors import InputError
+from simulator.traces.recipe import RecordStrategy
 
 
 class Tier(StrEnum):
@@ -17,6 +18,10 @@ class Tier(StrEnum):
     REPLAY = "replay"  # record on T, replay on T
     TOPOLOGY = "topology"  # record on T1, predict T2, measure T2
     STRATEGY = "strategy"  # record DDP, predict another strategy, measure it
+
+
+#: The tier name fault cases carry in ``validate.json`` (:mod:`simulator.studies.rig_faults`).
+FAULT_TIER = "faults"
 
 
 #: ``commsim validate --strategies`` names -> the recorder's strategy names.
@@ -63,7 +68,6 @@ class ModelShape:
 
 def recorder_strategy(name: str) -> str:
     """The recorder's name for ``name`` (an alias above, or already a recorder name)."""
-    from simulator.traces.recipe import RecordStrategy
 
     key = name.strip().lower()
     rec = STRATEGY_ALIASES.get(key, key)

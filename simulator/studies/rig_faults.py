@@ -26,7 +26,8 @@ Definitions follow :mod:`simulator.studies.rig_validation` (measured step: media
 measured steps of the slowest rank's step; predicted: median of the replay's per-step
 predictions; ``error_pct = 100 * (predicted - measured) / measured``), except that
 ``link-mid`` compares the *mean* step on both sides (its steps are bimodal). Cases are tier
-``faults`` in ``validate.json``; their own summary is ``summary["faults"]``.
+``faults`` in ``validate.json``; their statistics are ``RigValidation.summary.faults``
+(``"faults"`` in the JSON summary).
 """
 
 from __future__ import annotations
@@ -37,13 +38,29 @@ import statistics
 import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from simulator.core.errors import InputError
 from simulator.faults.schema import FaultsConfig
+from simulator.report import progress
+from simulator.rig import netns
+from simulator.rig.cluster import QUEUE_S, Rig, burst_B
+from simulator.studies.rig_cases import FAULT_TIER
+from simulator.studies.rig_validation import (
+    CaseResult,
+    ErrorStats,
+    RigValidation,
+    Validator,
+    _measured_steps,
+    summarize,
+)
+from simulator.studies.trace_replay import replay
+from simulator.topology import load_topology
+from simulator.traces.kineto import import_trace_dir
+from simulator.traces.record import record
 
 #: The strategies every fault case runs: synchronous DDP and the asynchronous parameter server.
 FAULT_STRATEGIES: tuple[str, ...] = ("ddp", "ps-async")
@@ -54,9 +71,6 @@ FAULT_STRATEGIES: tuple[str, ...] = ("ddp", "ps-async")
 #: quota 50 %: DDP rank 1's compute per step 64.5 -> 72.2 ms, x1.12, not x2). With 10 ms the
 #: cap holds within each burst.
 CFS_PERIOD_US = 10_000
-
-#: The tier name fault cases carry in ``validate.json``.
-FAULT_TIER = "faults"
 
 
 class FaultKind(StrEnum):
@@ -262,7 +276,6 @@ def remove_cgroup(cg: CpuCgroup) -> None:
 def tbf_change_args(shaping: Shaping, mtu_B: int, queue_s: float) -> list[str]:
     """``tc`` arguments that change a running tbf shaper's rate in place (``qdisc change``:
     the qdisc and its queue stay, as a link renegotiating its speed)."""
-    from simulator.rig.cluster import burst_B
 
     return [
         "qdisc", "change", "dev", shaping.dev, "root", "tbf",
@@ -290,9 +303,6 @@ def fault_launcher(
     on failure."""
     import json
     import time
-
-    from simulator.rig import netns
-    from simulator.rig.cluster import QUEUE_S, Rig, burst_B
 
     def launch(
         topology: Any,
@@ -392,7 +402,6 @@ class _Adopter(threading.Thread):
         self.adopted: set[int] = set()
 
     def run(self) -> None:
-        from simulator.rig import netns
 
         while not self._stop_event.wait(0.1):
             out = netns.ip(["netns", "pids", self.ns], check=False)
@@ -424,7 +433,6 @@ def trace_base_s(trace_file: Path) -> float:
 def first_step_start_s(trace_dir: Path) -> float:
     """Wall-clock time (s since the epoch) at which the first replayed (good) measured step
     started, earliest rank."""
-    from simulator.traces.kineto import import_trace_dir
 
     imp = import_trace_dir(str(trace_dir))
     k = imp.good_steps[0]
@@ -453,10 +461,9 @@ def _change_delay_s(healthy: Path) -> float:
     return max(0.0, wall - total - TAIL_S) + total / 2
 
 
-def fault_recording(validator: Any, case: FaultCase, strategy: str) -> Path:
+def fault_recording(validator: Validator, case: FaultCase, strategy: str) -> Path:
     """The trace directory of ``strategy`` on the validator's topology under ``case``,
     recorded now if missing (``work_dir/<topology>+<case>/<strategy>``)."""
-    from simulator.traces.record import record
 
     out = validator.work_dir / f"{validator.topology}+{case.name}" / strategy
     if (out / "manifest.json").is_file():
@@ -484,12 +491,9 @@ def change_at_s(trace_dir: Path) -> float:
     return float(marks["changed_at_s"]) - first_step_start_s(trace_dir)
 
 
-def fault_case(validator: Any, case: FaultCase, strategy: str) -> Any:
+def fault_case(validator: Validator, case: FaultCase, strategy: str) -> CaseResult:
     """Measure ``strategy`` under ``case``; predict it by replaying the healthy recording under
     ``case.faults`` (for ``link-mid``, at the recorded change time)."""
-    from simulator.studies.rig_validation import CaseResult, _measured_steps
-    from simulator.studies.trace_replay import replay
-    from simulator.topology import load_topology
 
     topo = load_topology(validator.topology)
     base = validator.recording(validator.topology, strategy)
@@ -522,23 +526,15 @@ def fault_case(validator: Any, case: FaultCase, strategy: str) -> Any:
     )
 
 
-def fault_summary(cases: Sequence[Any]) -> dict[str, Any]:
+def fault_summary(cases: Sequence[CaseResult]) -> ErrorStats:
     """Number of fault cases and their median and max |error| (percent)."""
-    errs = [abs(c.error_pct) for c in cases if c.tier == FAULT_TIER]
-    if not errs:
-        return {"n": 0}
-    return {
-        "n": len(errs),
-        "median_abs_error_pct": float(statistics.median(errs)),
-        "max_abs_error_pct": float(max(errs)),
-    }
+    return ErrorStats.of([c.error_pct for c in cases if c.tier == FAULT_TIER])
 
 
 def run_fault_cases(
-    validator: Any, cases: Sequence[FaultCase], strategies: Sequence[str] = FAULT_STRATEGIES
-) -> list[Any]:
+    validator: Validator, cases: Sequence[FaultCase], strategies: Sequence[str] = FAULT_STRATEGIES
+) -> list[CaseResult]:
     """Every case for every strategy (healthy recordings are shared with the other tiers)."""
-    from simulator.report import progress
 
     todo = [(c, s) for c in cases for s in strategies]
     progress.set_total(len(todo), "fault cases on the rig")
@@ -550,7 +546,7 @@ def run_fault_cases(
     return results
 
 
-def fault_scatter_png(cases: Sequence[Any], path: Path) -> Path:
+def fault_scatter_png(cases: Sequence[CaseResult], path: Path) -> Path:
     """Predicted against measured step time of the fault cases, one marker per fault kind and
     one colour per strategy, with the y = x line and +-8 % band."""
     import matplotlib
@@ -589,14 +585,13 @@ def fault_scatter_png(cases: Sequence[Any], path: Path) -> Path:
     return path
 
 
-def with_fault_cases(res: Any, validator: Any, cases: Sequence[FaultCase]) -> Any:
-    """``res`` (a :class:`~simulator.studies.rig_validation.RigValidation`) with the fault
-    cases run by ``validator`` appended and ``summary["faults"]`` (and ``all``) updated."""
-    from dataclasses import replace as dc_replace
-
-    from simulator.studies.rig_validation import summarize
-
+def with_fault_cases(
+    res: RigValidation, validator: Validator, cases: Sequence[FaultCase]
+) -> RigValidation:
+    """``res`` with the fault cases run by ``validator`` appended, their statistics in
+    ``summary.faults`` and ``all`` updated."""
     extra = run_fault_cases(validator, cases)
     all_cases = (*res.cases, *extra)
-    summary = {**res.summary, "all": summarize(all_cases)["all"], FAULT_TIER: fault_summary(extra)}
-    return dc_replace(res, cases=all_cases, summary=summary)
+    tiers = {**res.summary.tiers, "all": summarize(all_cases)["all"]}
+    summary = replace(res.summary, tiers=tiers, faults=fault_summary(extra))
+    return replace(res, cases=all_cases, summary=summary)

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from simulator.core.errors import InputError
 from simulator.studies.rig_cases import (
     BASE_STRATEGY,
+    FAULT_TIER,
     TOPOLOGY_STRATEGIES,
     WHAT_IF,
     ModelShape,
@@ -92,6 +93,8 @@ class Validator:
         log: progress messages (stderr in the CLI).
         device: ``"cpu"`` or ``"accel"``: the recorder's device mode
             (:mod:`simulator.traces.accel`) for every recording.
+        roofline: accel mode's durations from a roofline, ``(gpu, slowdown)``
+            (:mod:`simulator.traces.roofline`); None: measured on the CPU alone.
     """
 
     topology: str
@@ -106,6 +109,7 @@ class Validator:
     timeout_s: float = 900.0
     log: Callable[[str], None] = lambda msg: None
     device: str = "cpu"
+    roofline: tuple[str, float] | None = None
 
     def __post_init__(self) -> None:
         if self.device == "accel" and "tp" in self.strategies:
@@ -122,17 +126,14 @@ class Validator:
 
     # -- recordings ------------------------------------------------------------------------
     def record_config(self, topology: str, strategy: str, out: Path) -> RecordConfig:
-        """The recipe of one recording of ``strategy`` on ``topology`` into ``out``.
-
-        Every rig recording (plain and fault cases) is built here, so each follows the
-        model shape, step counts and ``--device`` of this validation.
-        """
+        """How to record ``strategy`` on ``topology`` into ``out``: the validator's steps,
+        warm-up, model shape and device mode (every rig recording is made from this)."""
         from simulator.topology import load_topology
         from simulator.traces.models import GPTConfig
         from simulator.traces.recipe import RecordConfig, RecordStrategy
 
         s = self.shape
-        return RecordConfig(
+        cfg = RecordConfig(
             world=load_topology(topology).num_ranks,
             strategy=RecordStrategy(strategy),
             steps=self.steps,
@@ -148,6 +149,11 @@ class Validator:
             execution_trace=False,
             device=self.device,
         )
+        if self.roofline is None:
+            return cfg
+        from simulator.traces.roofline import roofline_device_times
+
+        return replace(cfg, device_times=roofline_device_times(cfg.gpt, *self.roofline))
 
     def recording(self, topology: str, strategy: str) -> Path:
         """The trace directory of ``strategy`` on ``topology``, recorded now if missing."""
@@ -295,25 +301,74 @@ def _case(
     )
 
 
-def summarize(cases: Sequence[CaseResult]) -> dict[str, Any]:
-    """Per tier and overall: number of cases, median and max |error| in percent."""
+@dataclass(frozen=True)
+class ErrorStats:
+    """How far a set of cases' predictions are off: ``n`` cases and their absolute errors in
+    percent (``None`` when ``n`` is 0). ``own_compute_median_abs_error_pct``: tier 3 only, the
+    median with the measured strategy's own compute."""
 
-    def stats(sel: Sequence[CaseResult]) -> dict[str, Any]:
-        if not sel:
-            return {"n": 0}
-        errs = [abs(c.error_pct) for c in sel]
-        return {
-            "n": len(sel),
-            "median_abs_error_pct": float(statistics.median(errs)),
-            "max_abs_error_pct": float(max(errs)),
-        }
+    n: int
+    median_abs_error_pct: float | None = None
+    max_abs_error_pct: float | None = None
+    own_compute_median_abs_error_pct: float | None = None
 
-    out: dict[str, Any] = {t.value: stats([c for c in cases if c.tier == t.value]) for t in Tier}
+    @classmethod
+    def of(cls, errors_pct: Sequence[float]) -> ErrorStats:
+        """The statistics of ``errors_pct`` (signed percent; their absolute values count)."""
+        errs = [abs(e) for e in errors_pct]
+        if not errs:
+            return cls(0)
+        return cls(len(errs), float(statistics.median(errs)), float(max(errs)))
+
+    def to_json(self) -> dict[str, int | float]:
+        """``{"n": ...}`` plus the statistics that exist, in field order."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+def summarize(cases: Sequence[CaseResult]) -> dict[str, ErrorStats]:
+    """Per tier (in :class:`Tier` order) and ``all``: :class:`ErrorStats` of ``cases``."""
+    out = {t.value: ErrorStats.of([c.error_pct for c in cases if c.tier == t.value]) for t in Tier}
     own = [abs(c.own_compute_error_pct) for c in cases if c.own_compute_error_pct is not None]
     if own:
-        out[Tier.STRATEGY.value]["own_compute_median_abs_error_pct"] = float(statistics.median(own))
-    out["all"] = stats(cases)
+        st = Tier.STRATEGY.value
+        out[st] = replace(out[st], own_compute_median_abs_error_pct=float(statistics.median(own)))
+    out["all"] = ErrorStats.of([c.error_pct for c in cases])
     return out
+
+
+@dataclass(frozen=True)
+class RigSummary:
+    """What ``commsim validate`` reports about a rig run besides its cases.
+
+    Attributes:
+        tiers: :class:`ErrorStats` per tier and ``all`` (:func:`summarize`).
+        backend: the backend profile the predictions used.
+        topology: the rig topology.
+        model: the tiny GPT's shape (:class:`ModelShape` fields).
+        device: the recorder's device mode (``cpu`` or ``accel``).
+        faults: the ``--faults`` cases' statistics, when there are some.
+    """
+
+    tiers: dict[str, ErrorStats]
+    backend: str
+    topology: str
+    model: dict[str, int]
+    device: str = "cpu"
+    faults: ErrorStats | None = None
+
+    def stats(self) -> dict[str, ErrorStats]:
+        """Every tier's statistics, ``all`` and, if any, ``faults`` (report order)."""
+        return {**self.tiers, **({FAULT_TIER: self.faults} if self.faults is not None else {})}
+
+    def to_json(self) -> dict[str, object]:
+        """The JSON ``summary``: the tiers, ``all``, then backend, topology, model, device
+        (and ``faults``)."""
+        out: dict[str, object] = {k: v.to_json() for k, v in self.tiers.items()}
+        out.update(backend=self.backend, topology=self.topology, model=dict(self.model))
+        out["device"] = self.device
+        if self.faults is not None:
+            out[FAULT_TIER] = self.faults.to_json()
+        return out
 
 
 def format_cases(cases: Sequence[CaseResult]) -> str:
@@ -368,18 +423,18 @@ def scatter_png(cases: Sequence[CaseResult], path: Path) -> Path:
 class RigValidation:
     """The validation ladder's cases on one rig topology (``commsim validate``).
 
-    ``summary`` holds, per tier and for ``all``, the number of cases and the median and max
-    absolute error in percent (:func:`summarize`), plus the ``backend`` the predictions used,
-    the rig ``topology`` and the tiny GPT's ``model`` shape.
+    ``summary``: per tier and for ``all``, the number of cases and the median and max
+    absolute error in percent, with the backend, topology, model shape and device
+    (:class:`RigSummary`).
     """
 
     cases: tuple[CaseResult, ...]
-    summary: dict[str, Any]
+    summary: RigSummary
     backend: str
 
     def to_json(self) -> dict[str, Any]:
         """``{"cases": [...], "summary": {...}}``."""
-        return {"cases": [c.to_json() for c in self.cases], "summary": self.summary}
+        return {"cases": [c.to_json() for c in self.cases], "summary": self.summary.to_json()}
 
 
 def validate_rig(
@@ -396,6 +451,7 @@ def validate_rig(
     timeout_s: float = 900.0,
     log: Callable[[str], None] = lambda msg: None,
     device: str = "cpu",
+    roofline: tuple[str, float] | None = None,
 ) -> RigValidation:
     """Record and predict every case of the ladder on ``topology`` (needs root; see
     :class:`Validator` for the arguments). Recordings in ``work_dir`` are reused."""
@@ -413,11 +469,10 @@ def validate_rig(
         timeout_s=timeout_s,
         log=log,
         device=device,
+        roofline=roofline,
     )
     cases = validator.run()
-    summary = summarize(cases)
-    summary["backend"] = validator.backend
-    summary["topology"] = topology
-    summary["model"] = shape.__dict__
-    summary["device"] = device
+    summary = RigSummary(
+        summarize(cases), validator.backend, topology, dict(shape.__dict__), device
+    )
     return RigValidation(tuple(cases), summary, validator.backend)

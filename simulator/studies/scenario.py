@@ -22,6 +22,9 @@ from simulator.config import Scenario, load_scenario
 from simulator.core.errors import InputError
 from simulator.engine import WorkloadError, simulate
 from simulator.engine.result import StepResult
+from simulator.faults.scenario import Prepared, many_steps, prepare
+from simulator.limits import check_scenario
+from simulator.scenario_refs import load_scenario_backend, load_scenario_topology
 from simulator.topology import Topology
 from simulator.topology.whatif import scale_links
 
@@ -93,20 +96,15 @@ def simulate_scenario(
         InputError: the scenario does not fit the topology.
         WorkloadError, DeadlockError: the workload cannot run (callers decide how to report).
     """
-    from simulator.scenario_refs import load_scenario_backend, load_scenario_topology
 
     base = topology if topology is not None else load_scenario_topology(scenario)
     topo = scale_links(base, scenario.network.bandwidth_scale, scenario.network.latency_scale)
     profile = load_scenario_backend(scenario, backend)
     if limits:
-        from simulator.limits import check_scenario
-
         check_scenario(scenario, int(topo.num_ranks), file=scenario.source_file)
     built = build_workload(scenario, topo)
     prepared = None
     if faults is not None and not scenario.faults.empty:
-        from simulator.faults.scenario import prepare
-
         src = str(scenario.source_file)
         prepared = prepare(scenario, topo, built, src, faults.seed, perturb=not faults.steps)
     t0 = time.perf_counter()
@@ -131,8 +129,6 @@ def _many_steps(
     """``sim`` with its many-step result when asked (``--steps``, or compute faults on a folded
     job, whose ranks get their own times only by re-timing)."""
     from types import SimpleNamespace
-
-    from simulator.faults.scenario import Prepared, many_steps
 
     sc, built = sim.scenario, sim.built
     folded = len(built.workload.programs) < built.workload.world_size
@@ -252,35 +248,34 @@ def run_variant(
         )
     except WorkloadError as err:
         raise InputError(f"workload cannot run: {err}", file=str(source)) from err
-    d = sim.result.to_dict(k_links=k_links)
-    ref = sim.built.reference
+    res, ref = sim.result, sim.built.reference
     return RunResult(
         scenario=scenario.name,
-        step_time_s=d["step_time_s"],
-        compute_s=d["compute_s"],
-        comm_s=d["comm_s"],
-        exposed_comm_s=d["exposed_comm_s"],
-        bubble_s=d["bubble_s"],
+        step_time_s=res.step_time_s,
+        compute_s=res.compute_s,
+        comm_s=res.comm_s,
+        exposed_comm_s=res.exposed_comm_s,
+        bubble_s=res.bubble_s,
         memory_per_gpu_B={k: float(v) for k, v in sim.built.memory_per_gpu_B.items()},
-        busiest_links=d["busiest_links"],
+        busiest_links=res.busiest_links_json(k_links),
         reference=dict(ref) if ref else None,
         reference_error=(
-            (d["step_time_s"] - float(ref["step_time_s"])) / float(ref["step_time_s"])
+            (res.step_time_s - float(ref["step_time_s"])) / float(ref["step_time_s"])
             if ref and ref.get("step_time_s")
             else None
         ),
-        comm_by_category_s=d["comm_by_category_s"],
-        exposed_comm_by_category_s=d["exposed_comm_by_category_s"],
-        critical_rank=d["critical_rank"],
-        makespan_s=d["makespan_s"],
-        steps_per_program=d["steps_per_program"],
+        comm_by_category_s=dict(res.comm_by_category_s),
+        exposed_comm_by_category_s=dict(res.exposed_comm_by_category_s),
+        critical_rank=res.critical_rank,
+        makespan_s=res.makespan_s,
+        steps_per_program=res.steps_per_program,
         topology=str(scenario.topology),
         network_what_if=scenario.network.model_dump(),
-        backend=d["backend"],
-        fidelity=d["fidelity"],
-        world=d["world"],
-        simulated_ranks=d["simulated_ranks"],
-        metadata={**d["metadata"], **_plain_dict(sim.built.metadata)},
+        backend=res.backend,
+        fidelity=res.fidelity,
+        world=res.world,
+        simulated_ranks=len(res.simulated_ranks),
+        metadata={**res.metadata_json(), **_plain_dict(sim.built.metadata)},
         wall_s=sim.sim_s,
         topology_ranks=int(sim.topology.num_ranks),
         steps_summary=dict(sim.steps.summary()) if sim.steps is not None else None,

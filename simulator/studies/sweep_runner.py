@@ -31,7 +31,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from simulator.build import build_workload
+from simulator.collectives import load_backend
+from simulator.config import load_scenario, scenario_from_dict
 from simulator.core.errors import InputError
+from simulator.engine import simulate
+from simulator.engine.errors import SimulationError
+from simulator.limits import check_scenario
+from simulator.resources import resolve
+from simulator.safeyaml import load_yaml_file
+from simulator.topology.loader import topology_from_dict
+from simulator.topology.whatif import scale_links
 
 #: How often the client checks the cluster while waiting for points (seconds).
 POLL_S: Final[float] = 1.0
@@ -73,10 +83,6 @@ def point_payload(scenario_path: str, base: Sequence[str], point: dict[str, str]
     raises :class:`InputError` when the point's overrides do not validate (the caller records
     that in the point's row).
     """
-    from simulator.collectives import load_backend
-    from simulator.config import load_scenario
-    from simulator.resources import resolve
-    from simulator.safeyaml import load_yaml_file
 
     overrides = [*base, *(f"{k}={v}" for k, v in point.items())]
     sc = load_scenario(scenario_path, overrides)
@@ -108,8 +114,6 @@ def evaluate_payload(
     except InputError as err:
         return {"set": shown, "error": str(err), "error_kind": "input"}
     except Exception as err:  # a bug or a simulation failure: recorded, the sweep goes on
-        from simulator.engine.errors import SimulationError
-
         kind = "simulation" if isinstance(err, SimulationError) else "exception"
         tb = traceback.format_exception_only(type(err), err)[-1].strip()
         return {"set": shown, "error": tb, "error_kind": kind}
@@ -120,13 +124,7 @@ def evaluate_payload(
 def _evaluate(
     payload: dict[str, Any], shown: dict[str, Any], fidelity: str | None
 ) -> dict[str, Any]:
-    from simulator.build import build_workload
-    from simulator.config import scenario_from_dict
-    from simulator.engine import simulate
-    from simulator.limits import check_scenario
     from simulator.studies.sweeps import point_row
-    from simulator.topology.loader import topology_from_dict
-    from simulator.topology.whatif import scale_links
 
     file = str(payload.get("scenario_file") or "<sweep point>")
     sc = scenario_from_dict(payload["scenario"], file=file)

@@ -24,10 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from simulator.config import load_scenario
 from simulator.core.errors import InputError
+from simulator.engine import DeadlockError, WorkloadError
+from simulator.hardware import get_gpu
 from simulator.report import progress
 from simulator.resources import resolve
-from simulator.studies.sweep_runner import Survival, run_points
+from simulator.safeyaml import load_yaml_text
+from simulator.studies.scenario import simulate_scenario
+from simulator.studies.sweep_runner import Survival, point_payload, probe_scheduler, run_points
 
 #: Results of one point that are copied from ``commsim run``'s payload (seconds per step).
 STEP_FIELDS = ("step_time_s", "compute_s", "comm_s", "exposed_comm_s", "bubble_s")
@@ -63,7 +68,6 @@ def grid(vary: Sequence[tuple[str, Sequence[str]]]) -> list[dict[str, str]]:
 
 
 def _value(text: str) -> Any:
-    from simulator.safeyaml import load_yaml_text
 
     try:
         return load_yaml_text(text, "--vary")
@@ -221,10 +225,6 @@ def evaluate_point(
         point: the point's ``{key: value text}``.
         fidelity: collective fidelity override, or None for the scenario's.
     """
-    from simulator.config import load_scenario
-    from simulator.engine import DeadlockError, WorkloadError
-    from simulator.hardware import get_gpu
-    from simulator.studies.scenario import simulate_scenario
 
     shown = {k: _value(v) for k, v in point.items()}
     t0 = time.perf_counter()
@@ -233,7 +233,7 @@ def evaluate_point(
         sim = simulate_scenario(load_scenario(scenario, overrides), fidelity=fidelity)
     except (InputError, WorkloadError, DeadlockError) as err:
         return SweepPoint(set=shown, error=str(err))
-    d = sim.result.to_dict(k_links=0)
+    res = sim.result
     gpu = sim.built.compute_model.gpu  # the GPU the build priced (also metadata["gpu"])
     try:
         spec = get_gpu(gpu)
@@ -245,19 +245,19 @@ def evaluate_point(
     gpus = int(sim.topology.num_ranks)
     return SweepPoint(
         set=shown,
-        step_time_s=float(d["step_time_s"]),
-        compute_s=float(d["compute_s"]),
-        comm_s=float(d["comm_s"]),
-        exposed_comm_s=float(d["exposed_comm_s"]),
-        bubble_s=float(d["bubble_s"]),
+        step_time_s=float(res.step_time_s),
+        compute_s=float(res.compute_s),
+        comm_s=float(res.comm_s),
+        exposed_comm_s=float(res.exposed_comm_s),
+        bubble_s=float(res.bubble_s),
         memory_per_gpu_B=mem_B,
         # the estimate against the GPU's HBM; None when the GPU is not in the catalog
         fits_memory=None if hbm_B is None else mem_B <= hbm_B,
-        world=int(d["world"]),
+        world=int(res.world),
         gpus=gpus,
         gpu=gpu,
         cost_per_step_usd=(
-            None if price is None else gpus * float(d["step_time_s"]) / 3600.0 * price
+            None if price is None else gpus * float(res.step_time_s) / 3600.0 * price
         ),
         wall_s=time.perf_counter() - t0,
     )
@@ -265,7 +265,6 @@ def evaluate_point(
 
 def point_row(shown: dict[str, Any], built: Any, result: Any, topo: Any) -> dict[str, Any]:
     """The row of one simulated point (seconds per step, bytes, US dollars per step)."""
-    from simulator.hardware import get_gpu
 
     d = result.to_dict(k_links=0)
     gpu = str(built.metadata.get("gpu", ""))
@@ -376,7 +375,6 @@ def sweep(
 
 def _check_keys(path: str, base: Sequence[str], vary: Sequence[tuple[str, Sequence[str]]]) -> None:
     """Fail fast on the base; refuse a varied key none of whose values validates."""
-    from simulator.config import load_scenario
 
     load_scenario(path, list(base))  # with its file and field
     for key, values in vary:
@@ -396,7 +394,6 @@ def _jobs(
     path: str, base: Sequence[str], points: Sequence[dict[str, str]], done: set[int]
 ) -> list[tuple[int, dict[str, Any] | None, dict[str, Any], dict[str, Any] | None]]:
     """Each point not in ``done`` resolved to content, or to its error row (a bad value)."""
-    from simulator.studies.sweep_runner import point_payload
 
     jobs: list[tuple[int, dict[str, Any] | None, dict[str, Any], dict[str, Any] | None]] = []
     for i, p in enumerate(points):
@@ -444,7 +441,6 @@ def _client(scheduler: str, workers: int | None, n_points: int) -> Iterator[Any]
         ):
             yield client
         return
-    from simulator.studies.sweep_runner import probe_scheduler
 
     probe_scheduler(scheduler)
     try:

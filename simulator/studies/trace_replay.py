@@ -37,6 +37,7 @@ from simulator.core.errors import InputError
 from simulator.core.ir import Compute, Program, Workload
 from simulator.engine import SimulationError, simulate
 from simulator.engine.result import StepResult
+from simulator.faults.trace import apply_to_replay
 from simulator.report import progress
 from simulator.topology import Topology, load_topology
 from simulator.traces.kineto import ImportedTrace, import_trace_dir
@@ -256,7 +257,6 @@ def _with_faults(workload: Workload, topo: Any, faults: Any) -> tuple[Workload, 
     """The workload and network faults to simulate (``faults``: a FaultsConfig or None)."""
     if faults is None:
         return workload, None
-    from simulator.faults.trace import apply_to_replay
 
     return apply_to_replay(workload, topo, faults)
 

@@ -89,70 +89,21 @@ def layer_profile(imp: ImportedTrace) -> LayerProfile:
     pipeline = strategy in (RecordStrategy.PP_GPIPE, RecordStrategy.PP_1F1B)
     n_mb = int(man.get("config", {}).get("microbatches", 1)) if pipeline else 1
     mb = g.batch // n_mb
-    # seconds[(category, layer, phase)] per rank, averaged over steps
-    per_rank: list[dict[tuple[str, int], float]] = []
-    embed_head: list[dict[str, float]] = []
-    for r in range(imp.world):
-        acc: dict[tuple[str, int], list[float]] = defaultdict(list)
-        eh: dict[str, list[float]] = defaultdict(list)
-        for k in imp.good_steps:
-            sums: dict[tuple[str, int], float] = defaultdict(float)
-            e: dict[str, float] = defaultdict(float)
-            prog = imp.workload(k).programs[r]
-            seen_layer = {"fwd": False, "bwd": False}
-            for op in prog.ops:
-                if not isinstance(op, Compute) or op.duration_s is None:
-                    continue
-                cat = op.category
-                if cat in ("fwd", "bwd") and op.layer >= 0:
-                    sums[(cat, op.layer)] += op.duration_s
-                    seen_layer[cat] = True
-                elif cat == "fwd":
-                    e["head_fwd" if seen_layer["fwd"] else "embed_fwd"] += op.duration_s
-                elif cat == "bwd":
-                    e["embed_bwd" if seen_layer["bwd"] else "head_bwd"] += op.duration_s
-                elif cat == "optim":
-                    e["optim"] += op.duration_s
-            for key, v in sums.items():
-                acc[key].append(v)
-            for key2, v in e.items():
-                eh[key2].append(v)
-        per_rank.append({key: statistics.fmean(v) for key, v in acc.items()})
-        embed_head.append({key: statistics.fmean(v) for key, v in eh.items()})
-    share = _attn_share(g)
-    layers = []
-    for lay in range(g.n_layer):
-        fwd = [pr[("fwd", lay)] for pr in per_rank if ("fwd", lay) in pr]
-        bwd = [pr[("bwd", lay)] for pr in per_rank if ("bwd", lay) in pr]
-        if not fwd or not bwd:
-            raise InputError(
-                f"no measured forward/backward compute for layer {lay}",
-                file=imp.path,
-                field="traces",
-            )
-        f_s, b_s = statistics.fmean(fwd), statistics.fmean(bwd)
-        if pipeline:
-            f_s, b_s = f_s / n_mb, b_s / n_mb  # per micro-batch
-        act = g.seq_len * mb * g.d_model * (34 + 5 * g.n_head * g.seq_len / g.d_model) * 2
-        layers.append(
-            LayerCost(
-                attn_fwd_s=f_s * share,
-                mlp_fwd_s=f_s * (1 - share),
-                attn_bwd_s=b_s * share,
-                mlp_bwd_s=b_s * (1 - share),
-                params=_layer_params(g) / tp,
-                activation_B=act / tp,
-                flops_fwd=2 * _layer_params(g) * mb * g.seq_len / tp,
-            )
-        )
+    measured = [_rank_seconds(imp, r) for r in range(imp.world)]
+    per_rank = [m[0] for m in measured]
+    embed_head = [m[1] for m in measured]
+    layers = [
+        _layer_cost(imp, g, lay, per_rank, n_mb if pipeline else 1, mb, tp)
+        for lay in range(g.n_layer)
+    ]
     first = dict(embed_head[0])
     last = dict(embed_head[-1])
     if pipeline:
         # Per micro-batch, like the layers. Unlabelled forward/backward ops count as embedding
-        # until a stage has run a layer, as head after that (above). So the first stage's
-        # embed_fwd and the last stage's head_bwd hold the first micro-batch only; the first
-        # stage's embed_bwd follows every micro-batch's layers and holds all of them, and so
-        # does the last stage's head_fwd under GPipe (every forward before the first
+        # until a stage has run a layer, as head after that (_rank_seconds). So the first
+        # stage's embed_fwd and the last stage's head_bwd hold the first micro-batch only; the
+        # first stage's embed_bwd follows every micro-batch's layers and holds all of them, and
+        # so does the last stage's head_fwd under GPipe (every forward before the first
         # backward; under 1F1B the later ones are not labelled forward).
         first["embed_bwd"] = first.get("embed_bwd", 0.0) / n_mb
         if strategy is RecordStrategy.PP_GPIPE:
@@ -183,6 +134,71 @@ def layer_profile(imp: ImportedTrace) -> LayerProfile:
         achieved_flops=sum(lc.flops_fwd for lc in layers) / fwd_sum if fwd_sum else 1e9,
         memory_Bps=12.0 / s_per_param if s_per_param > 0 else 1e10,
         source=f"trace {imp.path} ({man.get('strategy')}, {imp.num_steps} steps)",
+    )
+
+
+def _rank_seconds(
+    imp: ImportedTrace, r: int
+) -> tuple[dict[tuple[str, int], float], dict[str, float]]:
+    """Rank ``r``'s measured compute, averaged over the good steps: seconds per
+    ``(category, layer)`` of forward and backward, and of embedding, head and optimizer."""
+    acc: dict[tuple[str, int], list[float]] = defaultdict(list)
+    eh: dict[str, list[float]] = defaultdict(list)
+    for k in imp.good_steps:
+        sums: dict[tuple[str, int], float] = defaultdict(float)
+        e: dict[str, float] = defaultdict(float)
+        seen_layer = {"fwd": False, "bwd": False}
+        for op in imp.workload(k).programs[r].ops:
+            if not isinstance(op, Compute) or op.duration_s is None:
+                continue
+            cat = op.category
+            if cat in ("fwd", "bwd") and op.layer >= 0:
+                sums[(cat, op.layer)] += op.duration_s
+                seen_layer[cat] = True
+            elif cat == "fwd":
+                e["head_fwd" if seen_layer["fwd"] else "embed_fwd"] += op.duration_s
+            elif cat == "bwd":
+                e["embed_bwd" if seen_layer["bwd"] else "head_bwd"] += op.duration_s
+            elif cat == "optim":
+                e["optim"] += op.duration_s
+        for key, v in sums.items():
+            acc[key].append(v)
+        for key2, v in e.items():
+            eh[key2].append(v)
+    return (
+        {key: statistics.fmean(v) for key, v in acc.items()},
+        {key: statistics.fmean(v) for key, v in eh.items()},
+    )
+
+
+def _layer_cost(
+    imp: ImportedTrace,
+    g: GPTConfig,
+    lay: int,
+    per_rank: list[dict[tuple[str, int], float]],
+    n_mb: int,
+    mb: int,
+    tp: int,
+) -> LayerCost:
+    """Layer ``lay``'s cost per micro-batch: the ranks' mean measured time split into
+    attention and MLP by FLOPs, with its parameters, activations and FLOPs on one TP rank."""
+    fwd = [pr[("fwd", lay)] for pr in per_rank if ("fwd", lay) in pr]
+    bwd = [pr[("bwd", lay)] for pr in per_rank if ("bwd", lay) in pr]
+    if not fwd or not bwd:
+        raise InputError(
+            f"no measured forward/backward compute for layer {lay}", file=imp.path, field="traces"
+        )
+    f_s, b_s = statistics.fmean(fwd) / n_mb, statistics.fmean(bwd) / n_mb
+    share = _attn_share(g)
+    act = g.seq_len * mb * g.d_model * (34 + 5 * g.n_head * g.seq_len / g.d_model) * 2
+    return LayerCost(
+        attn_fwd_s=f_s * share,
+        mlp_fwd_s=f_s * (1 - share),
+        attn_bwd_s=b_s * share,
+        mlp_bwd_s=b_s * (1 - share),
+        params=_layer_params(g) / tp,
+        activation_B=act / tp,
+        flops_fwd=2 * _layer_params(g) * mb * g.seq_len / tp,
     )
 
 

@@ -26,24 +26,23 @@ file and the field, e.g. ``topologies/x.yaml: links[3].bandwidth: ...``.
 
 from __future__ import annotations
 
+import difflib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 from simulator.core.errors import InputError
+from simulator.core.schema_messages import validate_input
 from simulator.core.units import UnitError, parse_bandwidth, parse_size, parse_time
 from simulator.resources import resolve
 from simulator.topology.builders import BUILDERS
 from simulator.topology.graph_builder import GraphBuilder
-from simulator.topology.model import LinkKind, NodeKind, Topology
-from simulator.topology.routing import Ecmp
+from simulator.topology.model import NodeKind, Topology
+from simulator.topology.schema import TopologyFile
 
-_TOP_KEYS = ("name", "description", "nodes", "links", "ranks", "metadata", "build", "routing")
-_ROUTING_KEYS = ("ecmp",)
-_NODE_KEYS = ("name", "kind", "host")
-_LINK_KEYS = ("a", "b", "bandwidth", "latency", "kind")
-_UNIT_SUFFIXES: tuple[tuple[str, Callable[[Any], float]], ...] = (
+_Parser = Callable[[str | float], float]
+_UNIT_SUFFIXES: tuple[tuple[str, _Parser], ...] = (
     ("_Bps", parse_bandwidth),
     ("_s", parse_time),
     ("_B", parse_size),
@@ -67,148 +66,80 @@ def topology_from_dict(data: object, *, file: str = "<dict>", default_name: str 
     """Build a topology from already-parsed YAML ``data`` (see module docstring)."""
     if not isinstance(data, dict):
         raise InputError("a topology file must be a mapping", file=file)
-    _reject_unknown(data, _TOP_KEYS, file, "")
-    name = data.get("name", default_name) or default_name
-    if not isinstance(name, str):
-        raise InputError("must be a string", file=file, field="name")
-    description = data.get("description", "")
-    if not isinstance(description, str):
-        raise InputError("must be a string", file=file, field="description")
-    extra_meta = data.get("metadata", {}) or {}
-    if not isinstance(extra_meta, dict):
-        raise InputError("must be a mapping", file=file, field="metadata")
+    spec = validate_input(TopologyFile, data, file=file)
+    name = spec.name or default_name
+    description = spec.description or ""
+    extra_meta = spec.metadata or {}
     from simulator.topology.connectivity import check_plain_data
 
     check_plain_data(extra_meta, file, "metadata")
-    ecmp = _routing(data.get("routing"), file)
-    if "build" in data:
+    if spec.build is not None:
         for k in ("nodes", "links", "ranks"):
             if k in data:
                 raise InputError(
                     "give either build: or nodes/links/ranks, not both", file=file, field=k
                 )
-        topo = _from_builder(data["build"], file, name)
+        topo = _from_builder(spec.build, file, name)
     else:
-        topo = _explicit(data, file, name)
+        topo = _explicit(spec, file, name)
     topo.metadata.setdefault("description", description)
     if description:
         topo.metadata["description"] = description
-    topo.metadata.update(extra_meta)
+    topo.metadata.update(cast(dict[str, object], extra_meta))  # keys as written (str or number)
     topo.metadata["source_file"] = file
-    if ecmp is not None:
-        topo.set_ecmp(ecmp)
+    if spec.routing is not None and spec.routing.ecmp is not None:
+        topo.set_ecmp(spec.routing.ecmp)
     from simulator.topology.connectivity import check_connected
 
     check_connected(topo, file)
     return topo
 
 
-def _routing(spec: Any, file: str) -> Ecmp | None:
-    """The ``routing:`` section's ECMP policy, ``None`` when not given."""
-    if spec is None:
-        return None
-    if not isinstance(spec, dict):
-        raise InputError("must be a mapping {ecmp: hash|dmodk}", file=file, field="routing")
-    _reject_unknown(spec, _ROUTING_KEYS, file, "routing")
-    if "ecmp" not in spec:
-        return None
-    ecmp: Ecmp = _enum(Ecmp, spec["ecmp"], file, "routing.ecmp")
-    return ecmp
-
-
-def _reject_unknown(d: dict[str, Any], allowed: tuple[str, ...], file: str, where: str) -> None:
-    for k in d:
-        if k not in allowed:
-            field = f"{where}.{k}" if where else str(k)
-            raise InputError(f"unknown key (allowed: {', '.join(allowed)})", file=file, field=field)
-
-
-def _explicit(data: dict[str, Any], file: str, name: str) -> Topology:
-    nodes = data.get("nodes")
-    links = data.get("links")
-    if not isinstance(nodes, list) or not nodes:
+def _explicit(spec: TopologyFile, file: str, name: str) -> Topology:
+    """The explicit form: nodes, then links between them, then the ranks."""
+    if not spec.nodes:
         raise InputError("a non-empty list of nodes is required", file=file, field="nodes")
-    if not isinstance(links, list):
+    if spec.links is None:
         raise InputError("a list of links is required", file=file, field="links")
     gb = GraphBuilder()
-    for i, nd in enumerate(nodes):
-        where = f"nodes[{i}]"
-        if not isinstance(nd, dict):
-            raise InputError("must be a mapping {name, kind, host}", file=file, field=where)
-        _reject_unknown(nd, _NODE_KEYS, file, where)
-        for req in ("name", "kind"):
-            if req not in nd:
-                raise InputError("required", file=file, field=f"{where}.{req}")
-        nname = nd["name"]
-        if not isinstance(nname, str) or not nname:
-            raise InputError("must be a non-empty string", file=file, field=f"{where}.name")
-        kind = _enum(NodeKind, nd["kind"], file, f"{where}.kind")
-        host = nd.get("host")
-        if host is not None and not isinstance(host, str):
-            raise InputError("must be a string", file=file, field=f"{where}.host")
+    for i, nd in enumerate(spec.nodes):
         try:
-            gb.add_node(nname, kind, host=host)
+            gb.add_node(nd.name, nd.kind, host=nd.host)
         except ValueError as exc:
-            raise InputError(str(exc), file=file, field=f"{where}.name") from None
-    for i, lk in enumerate(links):
+            raise InputError(str(exc), file=file, field=f"nodes[{i}].name") from None
+    for i, lk in enumerate(spec.links):
         where = f"links[{i}]"
-        if not isinstance(lk, dict):
-            raise InputError(
-                "must be a mapping {a, b, bandwidth, latency, kind}", file=file, field=where
-            )
-        _reject_unknown(lk, _LINK_KEYS, file, where)
-        for req in _LINK_KEYS:
-            if req not in lk:
-                raise InputError("required", file=file, field=f"{where}.{req}")
-        for end in ("a", "b"):
-            if lk[end] not in gb.graph:
-                raise InputError(f"no node named {lk[end]!r}", file=file, field=f"{where}.{end}")
-        bw = _unit(parse_bandwidth, lk["bandwidth"], file, f"{where}.bandwidth")
-        lat = _unit(parse_time, lk["latency"], file, f"{where}.latency")
-        kind = _enum(LinkKind, lk["kind"], file, f"{where}.kind")
-        if bw <= 0:
-            raise InputError("must be positive", file=file, field=f"{where}.bandwidth")
+        for end, node in (("a", lk.a), ("b", lk.b)):
+            if node not in gb.graph:
+                raise InputError(f"no node named {node!r}", file=file, field=f"{where}.{end}")
         try:
-            gb.add_link(lk["a"], lk["b"], bw, lat, kind)
+            gb.add_link(lk.a, lk.b, lk.bandwidth, lk.latency, lk.kind)
         except ValueError as exc:
             raise InputError(str(exc), file=file, field=where) from None
-    ranks = data.get("ranks")
-    if ranks is not None:
-        if not isinstance(ranks, list) or not all(isinstance(r, str) for r in ranks):
-            raise InputError("must be a list of node names", file=file, field="ranks")
-        for i, r in enumerate(ranks):
-            if r not in gb.graph:
-                raise InputError(f"no node named {r!r}", file=file, field=f"ranks[{i}]")
-            if not NodeKind(gb.graph.nodes[r]["kind"]).is_endpoint:
-                raise InputError(f"{r!r} is not a gpu or cpu node", file=file, field=f"ranks[{i}]")
+    for i, r in enumerate(spec.ranks or ()):
+        if r not in gb.graph:
+            raise InputError(f"no node named {r!r}", file=file, field=f"ranks[{i}]")
+        if not NodeKind(gb.graph.nodes[r]["kind"]).is_endpoint:
+            raise InputError(f"{r!r} is not a gpu or cpu node", file=file, field=f"ranks[{i}]")
     try:
-        return gb.build(name, ranks=ranks, metadata={"builder": "explicit"})
+        return gb.build(name, ranks=spec.ranks, metadata={"builder": "explicit"})
     except ValueError as exc:
         raise InputError(str(exc), file=file, field="ranks") from None
 
 
-def _enum(enum: Any, value: Any, file: str, field: str) -> Any:
+def _unit(parser: _Parser, value: object, file: str, field: str) -> float:
     try:
-        return enum(value)
-    except ValueError:
-        allowed = ", ".join(e.value for e in enum)
-        raise InputError(
-            f"unknown value {value!r} (allowed: {allowed})", file=file, field=field
-        ) from None
-
-
-def _unit(parser: Callable[[Any], float], value: Any, file: str, field: str) -> float:
-    try:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise UnitError(f"expected a number or a string with a unit, got {value!r}")
         return parser(value)
     except UnitError as exc:
         raise InputError(str(exc), file=file, field=field) from None
 
 
-def _from_builder(spec: Any, file: str, name: str) -> Topology:
-    if not isinstance(spec, dict):
-        raise InputError("must be a mapping with a 'type'", file=file, field="build")
+def _from_builder(spec: dict[str, object], file: str, name: str) -> Topology:
+    """The ``build:`` form: the builder ``spec["type"]`` called with the other keys."""
     btype = spec.get("type")
-    if btype not in BUILDERS:
+    if not isinstance(btype, str) or btype not in BUILDERS:
         raise InputError(
             f"unknown builder {btype!r} (known: {', '.join(sorted(BUILDERS))})",
             file=file,
@@ -216,7 +147,7 @@ def _from_builder(spec: Any, file: str, name: str) -> Topology:
         )
     func = BUILDERS[btype]
     params = inspect.signature(func).parameters
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, object] = {}
     for key, value in spec.items():
         if key == "type":
             continue
@@ -224,8 +155,10 @@ def _from_builder(spec: Any, file: str, name: str) -> Topology:
         target, parser = _param_for(key, params)
         if target is None:
             shown = sorted(_display_name(p) for p in params if p != "name")
+            close = difflib.get_close_matches(key, shown, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
             raise InputError(
-                f"unknown parameter of builder {btype!r} (allowed: {', '.join(shown)})",
+                f"unknown parameter of builder {btype!r} ({hint}allowed: {', '.join(shown)})",
                 file=file,
                 field=field,
             )
@@ -233,7 +166,7 @@ def _from_builder(spec: Any, file: str, name: str) -> Topology:
     kwargs.setdefault("name", name)
     from simulator.limits import check_topology_size
 
-    check_topology_size(str(btype), kwargs, file)
+    check_topology_size(btype, kwargs, file)
     try:
         topo = func(**kwargs)
     except InputError as exc:  # catalog look-ups (unknown GPU or link name)
@@ -245,7 +178,7 @@ def _from_builder(spec: Any, file: str, name: str) -> Topology:
     return topo
 
 
-def _field_for(msg: str, spec: dict[str, Any]) -> str:
+def _field_for(msg: str, spec: Mapping[str, object]) -> str:
     """Best guess of the ``build.KEY`` a builder's error message is about."""
     for key in spec:
         if key != "type" and msg.startswith(f"{key}:"):
@@ -263,7 +196,9 @@ def _display_name(param: str) -> str:
     return param
 
 
-def _param_for(key: str, params: Any) -> tuple[str | None, Callable[[Any], float] | None]:
+def _param_for(
+    key: str, params: Mapping[str, inspect.Parameter]
+) -> tuple[str | None, _Parser | None]:
     if key in params:
         for suffix, parser in _UNIT_SUFFIXES:
             if key.endswith(suffix):

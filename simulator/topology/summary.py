@@ -18,10 +18,10 @@ A topology with fewer than two ranks has no bisection (``0.0``).
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 import networkx as nx
 
+from simulator.core.jsonvalue import JsonObject, plain
 from simulator.topology.model import LinkKind, NodeKind, Topology
 
 
@@ -103,7 +103,7 @@ def _bw(topo: Topology, u: str, v: str) -> float:
     return float(topo.graph.edges[u, v]["bandwidth_Bps"])
 
 
-def summarize(topo: Topology) -> dict[str, Any]:
+def summarize(topo: Topology) -> JsonObject:
     """A JSON-ready summary of ``topo`` (SI units; see module docstring for bisection)."""
     graph = topo.graph
     kinds = Counter(str(k) for _, k in graph.nodes(data="kind"))
@@ -146,11 +146,11 @@ def summarize(topo: Topology) -> dict[str, Any]:
     first_host_nic = nic_per_host.get(hosts[0], 0.0) if hosts else 0.0
     return {
         "name": topo.name,
-        "description": topo.metadata.get("description", ""),
+        "description": plain(topo.metadata.get("description", "")),
         "ranks": topo.num_ranks,
         "gpus": kinds.get(NodeKind.GPU.value, 0),
         "hosts": len(hosts),
-        "gpu_model": topo.metadata.get("gpu"),
+        "gpu_model": plain(topo.metadata.get("gpu")),
         "nodes_by_kind": dict(kinds),
         "links_by_kind": {k: n // 2 for k, n in link_kinds.items()},  # physical (duplex) links
         "bandwidth_per_gpu_Bps": per_gpu,  # rank 0's links by kind, per direction
@@ -160,5 +160,5 @@ def summarize(topo: Topology) -> dict[str, Any]:
         "bisection_Bps": bisection_bandwidth_Bps(topo),
         "bisection_method": "max-flow, first half of ranks -> second half, hosts contracted",
         "ecmp": topo.ecmp.value,  # how routes pick among equal-cost paths
-        "metadata": {k: v for k, v in topo.metadata.items() if k != "description"},
+        "metadata": {k: plain(v) for k, v in topo.metadata.items() if k != "description"},
     }

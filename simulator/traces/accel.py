@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.traces.device import EmulatedDevice
+from simulator.traces.models import build_model
 from simulator.traces.recipe import RecordConfig
 
 #: Repetitions of each timed forward/backward when measuring alone (median taken), after
@@ -71,8 +72,6 @@ def measure_device_times(cfg: RecordConfig) -> dict[str, Any]:
     "head_fwd_s_per_token", "head_bwd_s_per_token", "method"}`` (one entry per block).
     """
     import torch
-
-    from simulator.traces.models import build_model
 
     torch.set_num_threads(1)
     torch.manual_seed(0)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from simulator.core.vocab import CollectiveOp
 from simulator.traces.et import ETIndex
@@ -316,8 +316,9 @@ def cpu_timelines(
             summary.used["step-marker"] += 1
         else:
             per_step[k].append(e)
+    rt = _RankTrace(spans, coll_tids, tid, group, summary, et)
     out = [
-        _one_step(rank, idx, s0, s1, per_step[k], spans, coll_tids, tid, group, summary, et)
+        _one_step(StepTimeline(rank=rank, step=idx, start_s=s0, end_s=s1), per_step[k], rt)
         for k, (idx, s0, s1) in enumerate(windows)
     ]
     for s in spans:
@@ -326,59 +327,95 @@ def cpu_timelines(
     return out
 
 
-def _one_step(
-    rank: int,
-    idx: int,
-    s0: float,
-    s1: float,
-    evs: list[Event],
-    spans: list[_Span],
-    coll_tids: list[str],
-    tid: str,
-    group: tuple[int, ...],
-    summary: ImportSummary,
-    et: ETIndex | None,
-) -> StepTimeline:
-    tl = StepTimeline(rank=rank, step=idx, start_s=s0, end_s=s1)
-    layers: list[tuple[float, float, int]] = []
-    optim: list[tuple[float, float]] = []
-    waits_explicit: list[Event] = []
-    cpu_ops: list[Event] = []
-    scopes: list[Event] = []
+@dataclass
+class _StepEvents:
+    """A step's main-thread events sorted by what they are (:func:`_classify`)."""
+
+    layers: list[tuple[float, float, int]] = field(default_factory=list)  # start, end, layer
+    optim: list[tuple[float, float]] = field(default_factory=list)
+    waits: list[Event] = field(default_factory=list)  # explicit wait_tensor ops
+    cpu_ops: list[Event] = field(default_factory=list)
+    scopes: list[Event] = field(default_factory=list)  # blocking annotations (FSDP::)
+
+
+@dataclass(frozen=True)
+class _RankTrace:
+    """What every step of one rank's import shares: the gloo spans and the threads that run
+    collectives, the main thread, the process group, the tallies and the execution trace."""
+
+    spans: list[_Span]
+    coll_tids: list[str]
+    tid: str
+    group: tuple[int, ...]
+    summary: ImportSummary
+    et: ETIndex | None
+
+
+def _one_step(tl: StepTimeline, evs: list[Event], rt: _RankTrace) -> StepTimeline:
+    """Fill ``tl`` (an empty step window) as a pipeline of passes: sort the events
+    (communication ops become the timeline's comms), find the top-level compute units and label
+    them, attach explicit, inner and gap waits to comms, and cut the compute into pieces around
+    the waits. The thresholds of the passes are the module's constants above."""
+    summary = rt.summary
+    ev = _classify(evs, tl, rt)
+    _fill_node_seq(ev.cpu_ops)
+    top, nested = _top_level(ev.cpu_ops)
+    summary.used["compute-op"] += len(top)
+    summary.used["nested-op"] += nested
+    label = _Labeler(ev, _seq_layers(ev.cpu_ops, ev.layers), top)
+    _span_only_comms(tl, rt.spans, rt.tid, rt.group, summary)
+    units = [(u.start_s, u.end_s, label(u)) for u in top]
+    holes = _explicit_waits(tl, ev.waits)
+    done: set[int] = set()  # comms a gap has waited for (explicit waits may repeat)
+    inner = _inner_waits(tl, top, ev, done)
+    summary.roles["inner-wait"] += len(inner)
+    _gap_waits_and_pieces(tl, _subtract(units, holes + inner), inner, done)
+    tl.waits.sort(key=lambda w: w.start_s)
+    return tl
+
+
+def _classify(evs: list[Event], tl: StepTimeline, rt: _RankTrace) -> _StepEvents:
+    """Sort a step's events by kind; communication ops are added to ``tl.comms`` as found."""
+    out, summary, tid = _StepEvents(), rt.summary, rt.tid
     for e in evs:
         m = LAYER_RE.match(e.name)
         if m:
-            layers.append((e.start_s, e.end_s, int(m.group(1))))
+            out.layers.append((e.start_s, e.end_s, int(m.group(1))))
             summary.used["layer-marker"] += 1
         elif e.name.startswith("Optimizer.step"):
-            optim.append((e.start_s, e.end_s))
+            out.optim.append((e.start_s, e.end_s))
             summary.used["annotation"] += 1
         elif e.name in WAIT_OPS:
-            waits_explicit.append(e)
+            out.waits.append(e)
             summary.used["wait"] += 1
         elif e.name in C10D_OPS:
             if e.tid == tid:
-                cpu_ops.append(e)
-            _add_comm(tl, e, spans, coll_tids, tid, group, summary, et)
+                out.cpu_ops.append(e)
+            _add_comm(tl, e, rt.spans, rt.coll_tids, tid, rt.group, summary, rt.et)
         elif e.name.startswith(WRAPPERS):
             summary.roles["comm-wrapper"] += 1
-            cpu_ops.append(e)
+            out.cpu_ops.append(e)
         elif e.name.startswith("c10d::") or e.name == "record_param_comms":
             summary.unknown[e.name] += 1
-            cpu_ops.append(e)
+            out.cpu_ops.append(e)
         elif e.cat == "cpu_op":
-            cpu_ops.append(e)
+            out.cpu_ops.append(e)
         elif e.name.startswith(DEVICE_PREFIX):
             summary.used["device-work"] += 1
-            cpu_ops.append(e)  # busy: the host waits for its own layer's device time
+            out.cpu_ops.append(e)  # busy: the host waits for its own layer's device time
         elif e.cat == "user_annotation":
             summary.used["annotation"] += 1
             if e.name.startswith(BLOCKING_SCOPES) and e.tid == tid:
-                scopes.append(e)
+                out.scopes.append(e)
         else:
             summary.unknown[f"{e.cat}:{e.name}"] += 1
-    _fill_node_seq(cpu_ops)
-    # sequence number -> layer, from forward ops inside layer annotations
+    return out
+
+
+def _seq_layers(
+    cpu_ops: Sequence[Event], layers: Sequence[tuple[float, float, int]]
+) -> dict[int, int]:
+    """Autograd sequence number -> layer, from the forward ops inside layer annotations."""
     seq_layer: dict[int, int] = {}
     for e in cpu_ops:
         seq = e.args.get("Sequence number")
@@ -387,30 +424,35 @@ def _one_step(
                 if ls <= e.start_s < le:
                     seq_layer[int(seq)] = lay
                     break
-    top, nested = _top_level(cpu_ops)
-    summary.used["compute-op"] += len(top)
-    summary.used["nested-op"] += nested
-    bwd_start = min(
-        (u.start_s for u in top if u.name.startswith("autograd::engine")), default=float("inf")
-    )
+    return seq_layer
 
-    last_bwd_layer = -1
 
-    def label(u: Event) -> Label:
-        nonlocal last_bwd_layer
-        if any(a <= u.start_s < b for a, b in optim):
+class _Labeler:
+    """Labels top-level units in time order (call it in that order: backward ops without a
+    forward twin inherit the layer of the backward that ran just before them)."""
+
+    def __init__(self, ev: _StepEvents, seq_layer: dict[int, int], top: Sequence[Event]) -> None:
+        self.optim, self.layers, self.seq_layer = ev.optim, ev.layers, seq_layer
+        self.bwd_start = min(
+            (u.start_s for u in top if u.name.startswith("autograd::engine")),
+            default=float("inf"),
+        )
+        self.last_bwd_layer = -1
+
+    def __call__(self, u: Event) -> Label:
+        if any(a <= u.start_s < b for a, b in self.optim):
             return Label("optim")
         if u.name.startswith("autograd::engine"):
             # Ops without a forward twin (AccumulateGrad, DDP hooks) belong to the layer
             # whose backward ran just before them.
             seq = u.args.get("Sequence number")
-            if seq is not None and int(seq) in seq_layer:
-                last_bwd_layer = seq_layer[int(seq)]
+            if seq is not None and int(seq) in self.seq_layer:
+                self.last_bwd_layer = self.seq_layer[int(seq)]
             elif seq is not None and not u.name.endswith("AccumulateGrad"):
-                last_bwd_layer = -1  # backward of an op outside the layers (head, embedding)
-            return Label("bwd", last_bwd_layer)
-        lay = next((ly for a, b, ly in layers if a <= u.start_s < b), -1)
-        if lay >= 0 or u.start_s < bwd_start:
+                self.last_bwd_layer = -1  # backward of an op outside the layers (head, embedding)
+            return Label("bwd", self.last_bwd_layer)
+        lay = next((ly for a, b, ly in self.layers if a <= u.start_s < b), -1)
+        if lay >= 0 or u.start_s < self.bwd_start:
             # A layer's forward runs after the first backward began too (the later
             # micro-batches of a 1F1B pipeline stage). Unannotated ops there (a later
             # micro-batch's embedding or head) stay "other": they cannot be told from a
@@ -418,12 +460,13 @@ def _one_step(
             return Label("fwd", lay)
         return Label("other")
 
-    _span_only_comms(tl, spans, tid, group, summary)
-    units = [(u.start_s, u.end_s, label(u)) for u in top]
-    # explicit waits: on the latest launched, not yet waited comm with the same dims
+
+def _explicit_waits(tl: StepTimeline, waits: Sequence[Event]) -> list[tuple[float, float]]:
+    """Each explicit wait waits on the latest launched, not yet waited comm with the same dims;
+    the intervals they block."""
     holes: list[tuple[float, float]] = []
     waited: set[int] = set()
-    for w in waits_explicit:
+    for w in waits:
         dims = (w.args.get("Input Dims") or [[]])[0]
         cands = [
             i
@@ -435,25 +478,37 @@ def _one_step(
             waited.add(ci)
             tl.waits.append(Wait(w.start_s, w.end_s, ci))
             holes.append((w.start_s, w.end_s))
-    ends = sorted((c.end_s, i) for i, c in enumerate(tl.comms))
-    done: set[int] = set()  # comms a gap has waited for (explicit waits may repeat)
-    # waits inside an op (FSDP2's hooks launch a collective and block on it): a gap between
-    # the op's nested ops during which a collective the op launched finishes
+    return holes
+
+
+def _inner_waits(
+    tl: StepTimeline, top: Sequence[Event], ev: _StepEvents, done: set[int]
+) -> list[tuple[float, float]]:
+    """Waits inside an op (FSDP2's hooks launch a collective and block on it): a gap between
+    the op's nested ops during which a collective the op launched finishes. The intervals."""
     inner: list[tuple[float, float]] = []
-    for gs, ge, op_start in _inner_gaps(top, cpu_ops, INNER_WAIT_MIN_S) + _inner_gaps(
-        scopes, cpu_ops, INNER_WAIT_MIN_S
-    ):
+    gaps = _inner_gaps(top, ev.cpu_ops, INNER_WAIT_MIN_S)
+    for gs, ge, op_start in gaps + _inner_gaps(ev.scopes, ev.cpu_ops, INNER_WAIT_MIN_S):
         inner_ci = _inner_wait(gs, ge, op_start, tl.comms, done)
         if inner_ci is not None:
             wake_s = max(gs, min(ge, tl.comms[inner_ci].end_s))
             tl.waits.append(Wait(gs, wake_s, inner_ci))
             done.add(inner_ci)
             inner.append((gs, wake_s))
-    summary.roles["inner-wait"] += len(inner)
-    units = _subtract(units, holes + inner)
-    # gap waits
-    prev = s0
-    for us, ue, lab in [*units, (s1, s1, Label("other"))]:
+    return inner
+
+
+def _gap_waits_and_pieces(
+    tl: StepTimeline,
+    units: Sequence[tuple[float, float, Label]],
+    inner: Sequence[tuple[float, float]],
+    done: set[int],
+) -> None:
+    """Walk the units in order: a gap before a unit longer than :data:`MIN_WAIT_GAP_S` that no
+    inner wait covers waits for the comm that ended in it (if any); the units become pieces."""
+    ends = sorted((c.end_s, i) for i, c in enumerate(tl.comms))
+    prev = tl.start_s
+    for us, ue, lab in [*units, (tl.end_s, tl.end_s, Label("other"))]:
         gap = us - prev
         wait_ci = None
         covered = [he for hs, he in inner if prev - 1e-9 <= hs and he <= us + 1e-9]
@@ -471,8 +526,6 @@ def _one_step(
         if ue > piece_start:
             tl.pieces.append(Piece(piece_start, ue, lab))
         prev = max(prev, ue)
-    tl.waits.sort(key=lambda w: w.start_s)
-    return tl
 
 
 def _fill_node_seq(ops: Sequence[Event]) -> None:

@@ -23,6 +23,7 @@ from simulator.core.vocab import CollectiveOp
 from simulator.traces.cpu import cpu_timelines
 from simulator.traces.et import ETIndex, load_et
 from simulator.traces.events import ImportSummary, KinetoTrace, load_kineto
+from simulator.traces.gpu import gpu_timelines
 from simulator.traces.mirror import mirror_timelines
 from simulator.traces.timeline import StepTimeline, build_program
 
@@ -223,8 +224,6 @@ def import_trace_dir(
         trace = traces[r]
         summ = trace.summary
         if _is_gpu(trace):
-            from simulator.traces.gpu import gpu_timelines
-
             kind = "gpu"
             tls = gpu_timelines(trace, r, world, summ)
         else:

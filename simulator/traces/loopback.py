@@ -16,6 +16,8 @@ import sys
 import time
 from typing import Any
 
+from simulator.traces.record import free_port
+
 SIZES_B = [2**k for k in range(12, 27, 2)]  # 4 KiB .. 64 MiB
 
 
@@ -46,8 +48,6 @@ def _rank_main(rank: int, world: int, port: int, iters: int, q: Any) -> None:
 def measure(world: int = 2, iters: int = 10) -> dict[str, Any]:
     """Run the sweep; return sizes, times, busbw and the alpha-beta fit (SI units)."""
     import multiprocessing as mp
-
-    from simulator.traces.record import free_port
 
     ctx = mp.get_context("spawn")
     q = ctx.Queue()

@@ -6,6 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from simulator.report.tables import write_tables
+from simulator.report.timeline import write_timeline
+
 MARKER = ".commsim-output"  # the same marker as ``commsim run --out`` (simulator/cli/run.py)
 MARKER_TEXT = "written by commsim replay; files here may be overwritten by the next run\n"
 
@@ -14,8 +17,6 @@ def write_replay_outputs(out: Path, result: Any, payload: dict[str, Any]) -> Non
     """Write ``result.json`` (the replay's comparison), the tables, ``timeline.json`` and the
     timeline and link plots of the simulated steps into ``out`` (marker first)."""
     from simulator.report.plots import plot_links, plot_timeline
-    from simulator.report.tables import write_tables
-    from simulator.report.timeline import write_timeline
 
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).write_text(MARKER_TEXT)

@@ -121,112 +121,12 @@ def _cut_points(tl: StepTimeline) -> list[tuple[float, int, int]]:
 
 
 def build_program(tl: StepTimeline) -> tuple[Program, dict[int, int]]:
-    """Build the rank's Program for one step; also return comm index -> op id."""
-    prog = Program(rank=tl.rank)
-    comm_op: dict[int, int] = {}
-    pending: list[int] = []  # comm indices the next compute op must wait for
-    pending_ops: list[int] = []  # op ids (host regions) the next compute op must wait for
-    host: list[int] = []  # the chain of host-region ops (GPU lanes)
-    last_compute: int | None = None
-    seg: list[float] = []  # [busy_s, first_start_s]
-    seg_label: Label | None = None
-    counts: dict[Label, int] = {}
-    optim_seen: list[bool] = []
+    """Build the rank's Program for one step; also return comm index -> op id.
 
-    def flush() -> None:
-        nonlocal seg_label, last_compute
-        if seg_label is None or not seg:
-            return
-        n = counts.get(seg_label, 0)
-        counts[seg_label] = n + 1
-        layer = f".layer{seg_label.layer}" if seg_label.layer >= 0 else ""
-        deps = [comm_op[c] for c in pending if c in comm_op] + pending_ops
-        if last_compute is not None:
-            deps.append(last_compute)
-        if seg_label.category == "optim" and not optim_seen:
-            optim_seen.append(True)
-            deps += [
-                comm_op[i]
-                for i, c in enumerate(tl.comms)
-                if i in comm_op and c.op not in ("send", "recv")
-            ]
-        last_compute = prog.compute(
-            f"{seg_label.category}{layer}.{n}",
-            duration_s=max(seg[0], 0.0),
-            deps=sorted(set(deps)),
-            category=seg_label.category,
-            layer=seg_label.layer,
-        )
-        pending.clear()
-        pending_ops.clear()
-        seg.clear()
-        seg_label = None
-
-    def wait_on(w: Wait) -> None:
-        pending.append(w.comm)
-        if w.host_region_s is None:
-            return
-        if host:
-            pending_ops.append(host[-1])  # the host launched this region's kernels after it
-        first = [host[-1]] if host else [last_compute] if last_compute is not None else []
-        host.append(
-            prog.compute(
-                f"host.region.{len(host)}",
-                duration_s=w.host_region_s,
-                deps=first,
-                stream="host",
-                category="other",
-            )
-        )
-
-    def add_busy(label: Label, busy_s: float, start_s: float) -> None:
-        nonlocal seg_label
-        if busy_s <= 0:
-            return
-        if seg_label is not None and label != seg_label:
-            flush()
-        if seg_label is None:
-            seg_label = label
-            seg.extend([0.0, start_s])
-        seg[0] += busy_s
-
-    def emit_comm(i: int) -> None:
-        c = tl.comms[i]
-        deps = [last_compute] if last_compute is not None else []
-        if c.after >= 0 and c.after in comm_op:
-            deps.append(comm_op[c.after])
-        if c.op == "send":
-            oid = prog.send(
-                c.name,
-                peer=c.peer,
-                size_B=c.size_B,
-                tag=c.tag,
-                stream="comm.send",
-                deps=deps,
-                category="p2p",
-            )
-        elif c.op == "recv":
-            oid = prog.recv(
-                c.name,
-                peer=c.peer,
-                size_B=c.size_B,
-                tag=c.tag,
-                stream="comm.recv",
-                deps=deps,
-                category="p2p",
-            )
-        else:
-            oid = prog.collective(
-                c.name,
-                op=CollectiveOp(c.op),
-                group=c.group,
-                size_B=c.size_B,
-                stream=c.stream,
-                deps=deps,
-                category="comm",
-            )
-        comm_op[i] = oid
-
+    The step's pieces are walked in time order, cut at every comm launch and wait
+    (:func:`_cut_points`): busy time of one label between two cuts becomes one compute op.
+    """
+    b = _ProgramBuilder(tl)
     cuts = _cut_points(tl)
     ci = 0
     for piece in tl.pieces:
@@ -235,29 +135,126 @@ def build_program(tl: StepTimeline) -> tuple[Program, dict[int, int]]:
             when, kind, idx = cuts[ci]
             ci += 1
             if when > t:
-                add_busy(piece.label, when - t, t)
+                b.add_busy(piece.label, when - t, t)
                 t = when
-            if kind == 0:
-                flush()
-                emit_comm(idx)
-            else:
-                flush()
-                wait_on(tl.waits[idx])
-        add_busy(piece.label, piece.end_s - t, t)
-    while ci < len(cuts):  # launches/waits after the last piece
-        _, kind, idx = cuts[ci]
-        ci += 1
-        flush()
+            b.cut(kind, idx)
+        b.add_busy(piece.label, piece.end_s - t, t)
+    for _, kind, idx in cuts[ci:]:  # launches/waits after the last piece
+        b.cut(kind, idx)
+    return b.finish(), b.comm_op
+
+
+class _ProgramBuilder:
+    """The state of :func:`build_program` as it walks one step."""
+
+    def __init__(self, tl: StepTimeline) -> None:
+        self.tl = tl
+        self.prog = Program(rank=tl.rank)
+        self.comm_op: dict[int, int] = {}
+        self.pending: list[int] = []  # comm indices the next compute op must wait for
+        self.pending_ops: list[int] = []  # op ids (host regions) the next compute op waits for
+        self.host: list[int] = []  # the chain of host-region ops (GPU lanes)
+        self.last_compute: int | None = None
+        self.busy_s = 0.0
+        self.seg_label: Label | None = None
+        self.counts: dict[Label, int] = {}
+        self.optim_seen = False
+
+    def cut(self, kind: int, idx: int) -> None:
+        """A comm launch (``kind`` 0) or a wait (1) ends the current compute op."""
+        self.flush()
         if kind == 0:
-            emit_comm(idx)
+            self.emit_comm(idx)
         else:
-            wait_on(tl.waits[idx])
-    flush()
-    if host:  # the step ends no earlier than the host's last region
-        pending_ops.append(host[-1])
-    if pending or pending_ops:  # waits at the very end: a zero-length join op keeps them
-        deps = [comm_op[c] for c in pending if c in comm_op] + pending_ops
-        if last_compute is not None:
-            deps.append(last_compute)
-        prog.compute("step.end", duration_s=0.0, deps=sorted(set(deps)), category="other")
-    return prog, comm_op
+            self.wait_on(self.tl.waits[idx])
+
+    def _deps(self) -> list[int]:
+        deps = [self.comm_op[c] for c in self.pending if c in self.comm_op] + self.pending_ops
+        if self.last_compute is not None:
+            deps.append(self.last_compute)
+        return deps
+
+    def flush(self) -> None:
+        """Emit the busy time gathered so far as one compute op of its label."""
+        lab = self.seg_label
+        if lab is None:
+            return
+        n = self.counts.get(lab, 0)
+        self.counts[lab] = n + 1
+        layer = f".layer{lab.layer}" if lab.layer >= 0 else ""
+        deps = self._deps()
+        if lab.category == "optim" and not self.optim_seen:
+            self.optim_seen = True
+            deps += [
+                self.comm_op[i]
+                for i, c in enumerate(self.tl.comms)
+                if i in self.comm_op and c.op not in ("send", "recv")
+            ]
+        self.last_compute = self.prog.compute(
+            f"{lab.category}{layer}.{n}",
+            duration_s=max(self.busy_s, 0.0),
+            deps=sorted(set(deps)),
+            category=lab.category,
+            layer=lab.layer,
+        )
+        self.pending.clear()
+        self.pending_ops.clear()
+        self.busy_s = 0.0
+        self.seg_label = None
+
+    def wait_on(self, w: Wait) -> None:
+        """The next compute op waits for ``w``'s comm (and its host region, if any)."""
+        self.pending.append(w.comm)
+        if w.host_region_s is None:
+            return
+        host = self.host
+        if host:
+            self.pending_ops.append(host[-1])  # the host launched this region's kernels after it
+        last = self.last_compute
+        first = [host[-1]] if host else [last] if last is not None else []
+        host.append(
+            self.prog.compute(
+                f"host.region.{len(host)}",
+                duration_s=w.host_region_s,
+                deps=first,
+                stream="host",
+                category="other",
+            )
+        )
+
+    def add_busy(self, label: Label, busy_s: float, start_s: float) -> None:
+        """``busy_s`` of ``label`` compute from ``start_s`` (a new op if the label changes)."""
+        if busy_s <= 0:
+            return
+        if self.seg_label is not None and label != self.seg_label:
+            self.flush()
+        if self.seg_label is None:
+            self.seg_label = label
+            self.busy_s = 0.0
+        self.busy_s += busy_s
+
+    def emit_comm(self, i: int) -> None:
+        """Launch comm ``i`` after the last compute op (and the comm it must follow)."""
+        c, prog = self.tl.comms[i], self.prog
+        deps = [self.last_compute] if self.last_compute is not None else []
+        if c.after >= 0 and c.after in self.comm_op:
+            deps.append(self.comm_op[c.after])
+        if c.op in ("send", "recv"):
+            emit = prog.send if c.op == "send" else prog.recv
+            oid = emit(c.name, peer=c.peer, size_B=c.size_B, tag=c.tag,
+                       stream=f"comm.{c.op}", deps=deps, category="p2p")  # fmt: skip
+        else:
+            oid = prog.collective(c.name, op=CollectiveOp(c.op), group=c.group,
+                                  size_B=c.size_B, stream=c.stream, deps=deps,
+                                  category="comm")  # fmt: skip
+        self.comm_op[i] = oid
+
+    def finish(self) -> Program:
+        """Close the step: the last compute op, and a join op for waits at the very end."""
+        self.flush()
+        if self.host:  # the step ends no earlier than the host's last region
+            self.pending_ops.append(self.host[-1])
+        if self.pending or self.pending_ops:  # waits at the very end: a zero-length join op
+            deps = self._deps()
+            self.prog.compute("step.end", duration_s=0.0, deps=sorted(set(deps)), category="other")
+        return self.prog

@@ -28,7 +28,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from simulator.traces.accel import install_device
 from simulator.traces.device import EmulatedDevice
+from simulator.traces.models import build_model
 from simulator.traces.recipe import CommBackend, RecordConfig, RecordStrategy
 
 StepFn = Callable[[], None]
@@ -282,7 +284,6 @@ def _install_accel(cfg: RecordConfig, model: Any) -> EmulatedDevice | None:
     """Accel mode: put the model's layer compute on an emulated device (else None)."""
     if cfg.device != "accel":
         return None
-    from simulator.traces.accel import install_device
 
     assert cfg.device_times is not None, "the launcher measures device times first"
     return install_device(model, cfg.device_times)
@@ -302,8 +303,6 @@ def run(cfg: RecordConfig) -> None:
     import torch
     import torch.distributed as dist
     from torch.profiler import ExecutionTraceObserver, ProfilerActivity, profile, schedule
-
-    from simulator.traces.models import build_model
 
     torch.set_num_threads(1)  # 2 ranks fit on 2 cores
     rank = int(os.environ["RANK"])

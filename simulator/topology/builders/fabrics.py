@@ -23,7 +23,8 @@ cluster builders copy it to the GPUs that use the NIC, as their D-mod-K destinat
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 
 from simulator.topology.builders.nodes import Server
@@ -61,135 +62,138 @@ def attach_fabric(
     Raises ``ValueError`` naming the parameter when the sizes do not fit.
     """
     fab = Fabric(fabric)
-    down = _leaf_down_ports(switch_radix, leaf_down_ports, oversubscription, spine_oversubscription)
+    down = _checked_down_ports(switch_radix, leaf_down_ports, oversubscription,
+                               spine_oversubscription)  # fmt: skip
     nics = [n for s in servers for n in s.nics]
     if fab is Fabric.NONE:
         return []
     if not nics:
         raise ValueError(f"fabric: {fab.value} needs NICs (nics_per_node >= 1)")
-
-    def link(a: str, b: str, bw: float) -> None:
-        gb.add_link(a, b, bw, latency_s, kind)
-
+    w = _Wiring(gb, nic_bandwidth_Bps, latency_s, kind, prefix)
     if fab is Fabric.SINGLE_SWITCH:
-        sw = gb.add_node(f"{prefix}switch0", NodeKind.SWITCH)
+        sw = w.switch("switch0")
         for p, n in enumerate(nics):
-            link(n, sw, nic_bandwidth_Bps)
+            w.link(n, sw, nic_bandwidth_Bps)
             gb.graph.nodes[n]["port"] = p
         return [sw]
-
-    groups = _leaf_groups(fab, servers, nics, down)
-    leaves = []
-    up_capacity = []  # per leaf, B/s
-    for k, group in enumerate(groups):
-        leaf = gb.add_node(f"{prefix}leaf{k}", NodeKind.SWITCH)
-        for p, n in enumerate(group):
-            link(n, leaf, nic_bandwidth_Bps)
-            gb.graph.nodes[n]["port"] = k * down + p
-        leaves.append(leaf)
-        up_capacity.append(len(group) / oversubscription)  # in NIC-speed ports
+    leaves, up_capacity = _leaves(w, _leaf_groups(fab, servers, nics, down), down,
+                                  oversubscription)  # fmt: skip
     if len(leaves) == 1:
         return leaves
-
     if fab is Fabric.FAT_TREE_3TIER:
         per_pod = pod_leaves if pod_leaves is not None else switch_radix // 2
         if not per_pod >= 1:
             raise ValueError(f"pod_leaves: must be >= 1, got {per_pod}")
-        return _three_tier(
-            gb, link, leaves, up_capacity, per_pod, switch_radix, spine_oversubscription,
-            nic_bandwidth_Bps, prefix,
-        )  # fmt: skip
-
+        return _three_tiers(w, leaves, up_capacity, per_pod, switch_radix, spine_oversubscription)
     if len(leaves) > switch_radix:
         raise ValueError(
             f"fabric: {len(leaves)} leaves exceed a two-tier tree of radix {switch_radix}; "
             "use fat_tree_3tier or a larger switch_radix"
         )
     n_spines = max(1, math.ceil(sum(up_capacity) / switch_radix))
-    spines = [gb.add_node(f"{prefix}spine{s}", NodeKind.SWITCH) for s in range(n_spines)]
+    spines = [w.switch(f"spine{s}") for s in range(n_spines)]
     for leaf, u in zip(leaves, up_capacity, strict=True):
         for sp in spines:
-            link(leaf, sp, u * nic_bandwidth_Bps / n_spines)
+            w.link(leaf, sp, u * nic_bandwidth_Bps / n_spines)
     return spines
 
 
-Link = Callable[[str, str, float], None]
-
-
-def _leaf_down_ports(
-    switch_radix: int,
-    leaf_down_ports: int | None,
-    oversubscription: float,
-    spine_oversubscription: float,
+def _checked_down_ports(
+    switch_radix: int, leaf_down_ports: int | None, oversub: float, spine_oversub: float
 ) -> int:
-    """The checked sizes; return each leaf's NIC-facing port count."""
+    """The leaves' down ports, after checking the fabric's sizes (``ValueError`` naming the
+    parameter)."""
     if not switch_radix >= 2:
         raise ValueError(f"switch_radix: must be >= 2, got {switch_radix}")
-    if not oversubscription >= 1.0:
-        raise ValueError(
-            f"oversubscription: must be >= 1 (1 = non-blocking), got {oversubscription}"
-        )
-    if not spine_oversubscription >= 1.0:
-        raise ValueError(f"spine_oversubscription: must be >= 1, got {spine_oversubscription}")
+    if not oversub >= 1.0:
+        raise ValueError(f"oversubscription: must be >= 1 (1 = non-blocking), got {oversub}")
+    if not spine_oversub >= 1.0:
+        raise ValueError(f"spine_oversubscription: must be >= 1, got {spine_oversub}")
     down = leaf_down_ports if leaf_down_ports is not None else switch_radix // 2
     if not 1 <= down <= switch_radix:
         raise ValueError(f"leaf_down_ports: must be in 1..{switch_radix}, got {down}")
     return down
 
 
-def _leaf_groups(
-    fab: Fabric, servers: Sequence[Server], nics: Sequence[str], down: int
-) -> list[list[str]]:
-    """The NICs under each leaf: ``down`` servers' rail r per leaf (rail-optimised), else
-    ``down`` consecutive NICs."""
-    if fab is Fabric.RAIL_OPTIMIZED:
-        groups: list[list[str]] = []
-        rails = max(len(s.nics) for s in servers)
-        for su in range(0, len(servers), down):
-            unit = servers[su : su + down]
-            for r in range(rails):
-                groups.append([s.nics[r] for s in unit if r < len(s.nics)])
-    else:
-        groups = [list(nics[i : i + down]) for i in range(0, len(nics), down)]
+@dataclass(frozen=True)
+class _Wiring:
+    """Adds the fabric's switches (named with ``prefix``) and links (one latency and kind)."""
 
+    gb: GraphBuilder
+    nic_Bps: float
+    latency_s: float
+    kind: LinkKind
+    prefix: str
+
+    def switch(self, name: str) -> str:
+        return self.gb.add_node(f"{self.prefix}{name}", NodeKind.SWITCH)
+
+    def link(self, a: str, b: str, bw: float) -> None:
+        self.gb.add_link(a, b, bw, self.latency_s, self.kind)
+
+
+def _leaf_groups(
+    fab: Fabric, servers: Sequence[Server], nics: list[str], down: int
+) -> list[list[str]]:
+    """The NICs under each leaf: rail ``r`` of ``down`` servers per leaf (rail-optimised), or
+    ``down`` consecutive NICs."""
+    if fab is not Fabric.RAIL_OPTIMIZED:
+        return [nics[i : i + down] for i in range(0, len(nics), down)]
+    groups: list[list[str]] = []
+    rails = max(len(s.nics) for s in servers)
+    for su in range(0, len(servers), down):
+        unit = servers[su : su + down]
+        for r in range(rails):
+            groups.append([s.nics[r] for s in unit if r < len(s.nics)])
     return groups
 
 
-def _three_tier(
-    gb: GraphBuilder,
-    link: Link,
-    leaves: Sequence[str],
-    up_capacity: Sequence[float],
+def _leaves(
+    w: _Wiring, groups: list[list[str]], down: int, oversub: float
+) -> tuple[list[str], list[float]]:
+    """One leaf per group; the leaves and their up capacity in NIC-speed ports."""
+    leaves, up_capacity = [], []
+    for k, group in enumerate(groups):
+        leaf = w.switch(f"leaf{k}")
+        for p, n in enumerate(group):
+            w.link(n, leaf, w.nic_Bps)
+            w.gb.graph.nodes[n]["port"] = k * down + p
+        leaves.append(leaf)
+        up_capacity.append(len(group) / oversub)
+    return leaves, up_capacity
+
+
+def _three_tiers(
+    w: _Wiring,
+    leaves: list[str],
+    up_capacity: list[float],
     per_pod: int,
-    switch_radix: int,
-    spine_oversubscription: float,
-    nic_bandwidth_Bps: float,
-    prefix: str,
+    radix: int,
+    spine_oversub: float,
 ) -> list[str]:
-    """Pods of ``per_pod`` leaves under their spines, spine g of every pod under core group g;
-    return the top tier (the pod's spines when there is one pod)."""
+    """Pods of ``per_pod`` leaves with their spines, and core group ``g`` joining spine ``g``
+    of every pod (classic 3-tier Clos core groups); the top tier."""
     pod_spines: list[tuple[str, float, int]] = []  # (name, down capacity in ports, index)
-    for p, lo in enumerate(range(0, len(leaves), per_pod)):
-        pl = leaves[lo : lo + per_pod]
-        pu = up_capacity[lo : lo + per_pod]
-        n_sp = max(1, math.ceil(sum(pu) / (switch_radix / 2)))
+    starts = range(0, len(leaves), per_pod)
+    for p, lo in enumerate(starts):
+        pl, pu = leaves[lo : lo + per_pod], up_capacity[lo : lo + per_pod]
+        n_sp = max(1, math.ceil(sum(pu) / (radix / 2)))
         for s in range(n_sp):
-            sp = gb.add_node(f"{prefix}pod{p}.spine{s}", NodeKind.SWITCH)
+            sp = w.switch(f"pod{p}.spine{s}")
             for leaf, u in zip(pl, pu, strict=True):
-                link(leaf, sp, u * nic_bandwidth_Bps / n_sp)
+                w.link(leaf, sp, u * w.nic_Bps / n_sp)
             pod_spines.append((sp, sum(pu) / n_sp, s))
-    if len(range(0, len(leaves), per_pod)) == 1:
+    if len(starts) == 1:
         return [sp for sp, _, _ in pod_spines]
-    # core group g joins spine g of every pod (classic 3-tier Clos core groups)
     groups_up: dict[int, list[tuple[str, float]]] = {}
     for sp, d, g in pod_spines:
-        groups_up.setdefault(g, []).append((sp, d / spine_oversubscription))
+        groups_up.setdefault(g, []).append((sp, d / spine_oversub))
     cores: list[str] = []
     for g, members in sorted(groups_up.items()):
-        n_core = max(1, math.ceil(sum(u for _, u in members) / switch_radix))
-        group = [gb.add_node(f"{prefix}core{g}.{c}", NodeKind.SWITCH) for c in range(n_core)]
+        n_core = max(1, math.ceil(sum(u for _, u in members) / radix))
+        group = [w.switch(f"core{g}.{c}") for c in range(n_core)]
         for sp, u in members:
             for c in group:
-                link(sp, c, u * nic_bandwidth_Bps / n_core)
+                w.link(sp, c, u * w.nic_Bps / n_core)
         cores.extend(group)
     return cores

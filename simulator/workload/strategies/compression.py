@@ -27,7 +27,7 @@ Memory-bound kernels are priced at the profile's ``memory_Bps``, matmuls at ``ac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from simulator.core.vocab import CollectiveOp
@@ -89,6 +89,34 @@ def powersgd_fractions(shapes: Sequence[tuple[int, int]], rank: int) -> tuple[fl
     return (sum(r * rank for r, _ in shapes) / total, sum(c * rank for _, c in shapes) / total)
 
 
+#: ``all_reduce(name, size_B, deps) -> id``: how a bucket's (possibly hierarchical) all-reduces
+#: are emitted (the data-parallel sync's own).
+AllReduce = Callable[[str, float, Sequence[int | None]], int | None]
+
+
+@dataclass(frozen=True)
+class _Bucket:
+    """One bucket's compressed synchronisation being emitted (see :func:`emit_bucket`)."""
+
+    rb: RankBuilder
+    name: str
+    n: float
+    group: Sequence[int]
+    deps: Sequence[int | None]
+    mirrors: Sequence[Sequence[int]]
+    ar: AllReduce
+    pl: Payload
+
+    def compress(self, what: str, time_s: float, deps: Sequence[int | None]) -> int:
+        return self.rb.compute(f"{self.name}.{what}", time_s, deps=deps, category="compress")
+
+    def collective(self, what: str, op: CollectiveOp, size_B: float, dep: int) -> int | None:
+        return self.rb.collective(
+            f"{self.name}.{what}", op, self.group, size_B, stream=STREAM, deps=(dep,),
+            category="dp", mirrors=self.mirrors,
+        )  # fmt: skip
+
+
 def emit_bucket(
     rb: RankBuilder,
     name: str,
@@ -97,90 +125,64 @@ def emit_bucket(
     *,
     deps: Sequence[int | None],
     mirrors: Sequence[Sequence[int]],
-    all_reduce: object,
+    all_reduce: AllReduce,
 ) -> int | None:
     """Emit the compressed synchronisation of one bucket of ``n`` elements over ``group``.
 
-    ``all_reduce`` is the callable used for (possibly hierarchical) all-reduces:
-    ``all_reduce(name, size_B, deps) -> id``. Returns the id the optimizer must wait for.
+    ``all_reduce`` emits the (possibly hierarchical) all-reduces (:data:`AllReduce`). Returns
+    the id the optimizer must wait for.
     """
     ctx = rb.ctx
-    cfg = ctx.strategy.compression
-    prof = ctx.profile
-    dp = len(group)
-    pl = payload(
-        cfg,
-        n,
-        prof.grad_bytes,
-        dp,
-        prof.memory_Bps,
-        prof.achieved_flops,
-        _sharded_shapes(prof.weight_shapes, ctx.layout.tp),
-    )
-    ar = all_reduce  # typed loosely to avoid a Protocol for one call site
+    cfg, prof = ctx.strategy.compression, ctx.profile
+    shapes = _sharded_shapes(prof.weight_shapes, ctx.layout.tp)
+    pl = payload(cfg, n, prof.grad_bytes, len(group), prof.memory_Bps, prof.achieved_flops, shapes)
+    b = _Bucket(rb, name, n, group, deps, mirrors, all_reduce, pl)
     if cfg.kind in (CompressionKind.FP16, CompressionKind.BF16):
-        c = rb.compute(f"{name}.cast", pl.compress_s, deps=deps, category="compress")
-        a = ar(name, pl.wire_per_rank_B, (c,))  # type: ignore[operator]
-        # The cast back runs in the all-reduce future's callback (torch's fp16_compress_hook:
-        # ``fut.then(decompress)``), on the communication side: it must not hold up backward.
-        return rb.compute(
-            f"{name}.uncast", pl.decompress_s, deps=(a,), category="compress", stream=STREAM
-        )
+        return _cast(b)
     if cfg.kind is CompressionKind.TOPK:
-        c = rb.compute(f"{name}.topk", pl.compress_s, deps=deps, category="compress")
-        a = _dp_collective(rb, f"{name}.ag", CollectiveOp.ALL_GATHER, group, pl, dp, c, mirrors)
-        return rb.compute(f"{name}.scatter", pl.decompress_s, deps=deps_of(a), category="compress")
+        return _topk(b)
     if cfg.kind is CompressionKind.POWERSGD:
-        p_frac, q_frac = powersgd_fractions(
-            _sharded_shapes(prof.weight_shapes, ctx.layout.tp), cfg.rank
-        )
-        c1 = rb.compute(f"{name}.psgd_p", pl.compress_s / 2, deps=deps, category="compress")
-        a1 = ar(f"{name}.p", n * p_frac * 4, (c1,))  # type: ignore[operator]
-        c2 = rb.compute(f"{name}.psgd_q", pl.compress_s / 2, deps=(a1,), category="compress")
-        a2 = ar(f"{name}.q", n * q_frac * 4, (c2,))  # type: ignore[operator]
-        return rb.compute(f"{name}.psgd_out", pl.decompress_s, deps=(a2,), category="compress")
+        return _powersgd(b, powersgd_fractions(shapes, cfg.rank))
     if cfg.kind is CompressionKind.ONEBIT:
-        return _onebit(rb, name, pl, group, deps, mirrors)
-    return ar(name, n * prof.grad_bytes, deps)  # type: ignore[operator]
+        return _onebit(b)
+    return all_reduce(name, n * prof.grad_bytes, deps)
 
 
-def _dp_collective(
-    rb: RankBuilder,
-    name: str,
-    op: CollectiveOp,
-    group: Sequence[int],
-    pl: Payload,
-    ranks: int,
-    dep: int,
-    mirrors: Sequence[Sequence[int]],
-) -> int | None:
-    """One collective of ``ranks`` x the payload's wire bytes per rank on the DP stream."""
-    return rb.collective(
-        name,
-        op,
-        group,
-        pl.wire_per_rank_B * ranks,
-        stream=STREAM,
-        deps=(dep,),
-        category="dp",
-        mirrors=mirrors,
+def _cast(b: _Bucket) -> int:
+    """fp16/bf16: cast, all-reduce the half-width gradients, cast back."""
+    c = b.compress("cast", b.pl.compress_s, b.deps)
+    a = b.ar(b.name, b.pl.wire_per_rank_B, (c,))
+    # The cast back runs in the all-reduce future's callback (torch's fp16_compress_hook:
+    # ``fut.then(decompress)``), on the communication side: it must not hold up backward.
+    return b.rb.compute(
+        f"{b.name}.uncast", b.pl.decompress_s, deps=(a,), category="compress", stream=STREAM
     )
 
 
-def _onebit(
-    rb: RankBuilder,
-    name: str,
-    pl: Payload,
-    group: Sequence[int],
-    deps: Sequence[int | None],
-    mirrors: Sequence[Sequence[int]],
-) -> int:
-    """1-bit compression: sign, all-to-all, server-side sign, all-gather, unsign."""
-    c = rb.compute(f"{name}.sign", pl.compress_s / 2, deps=deps, category="compress")
-    a = _dp_collective(rb, f"{name}.a2a", CollectiveOp.ALL_TO_ALL, group, pl, 1, c, mirrors)
-    s = rb.compute(f"{name}.server_sign", pl.compress_s / 2, deps=deps_of(a), category="compress")
-    g = _dp_collective(rb, f"{name}.ag", CollectiveOp.ALL_GATHER, group, pl, 1, s, mirrors)
-    return rb.compute(f"{name}.unsign", pl.decompress_s, deps=deps_of(g), category="compress")
+def _topk(b: _Bucket) -> int:
+    """Top-k: select, all-gather every rank's (values, indices), scatter-add them."""
+    c = b.compress("topk", b.pl.compress_s, b.deps)
+    a = b.collective("ag", CollectiveOp.ALL_GATHER, b.pl.wire_per_rank_B * len(b.group), c)
+    return b.compress("scatter", b.pl.decompress_s, deps_of(a))
+
+
+def _powersgd(b: _Bucket, fractions: tuple[float, float]) -> int:
+    """PowerSGD: P = M Q, all-reduce P, orthogonalise, Q = M^T P, all-reduce Q (fp32)."""
+    p_frac, q_frac = fractions
+    c1 = b.compress("psgd_p", b.pl.compress_s / 2, b.deps)
+    a1 = b.ar(f"{b.name}.p", b.n * p_frac * 4, (c1,))
+    c2 = b.compress("psgd_q", b.pl.compress_s / 2, (a1,))
+    a2 = b.ar(f"{b.name}.q", b.n * q_frac * 4, (c2,))
+    return b.compress("psgd_out", b.pl.decompress_s, (a2,))
+
+
+def _onebit(b: _Bucket) -> int:
+    """1-bit (Tang et al. 2021): signs all-to-all, server-side sign, all-gather."""
+    c = b.compress("sign", b.pl.compress_s / 2, b.deps)
+    a = b.collective("a2a", CollectiveOp.ALL_TO_ALL, b.pl.wire_per_rank_B, c)
+    s = b.compress("server_sign", b.pl.compress_s / 2, deps_of(a))
+    g = b.collective("ag", CollectiveOp.ALL_GATHER, b.pl.wire_per_rank_B, s)
+    return b.compress("unsign", b.pl.decompress_s, deps_of(g))
 
 
 def _sharded_shapes(shapes: Sequence[tuple[int, int]], tp: int) -> list[tuple[int, int]]:

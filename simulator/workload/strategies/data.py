@@ -15,6 +15,7 @@ differ only in memory (ZeRO-2 also frees the unowned gradient shards).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from simulator.core.vocab import CollectiveOp
@@ -132,7 +133,7 @@ class DDPSync:
         rb = self.rb
         level = rb.ctx.strategy.data_parallel.hierarchical
 
-        def ar(nm: str, size_B: float, d: tuple[int, ...]) -> int | None:
+        def ar(nm: str, size_B: float, d: Sequence[int | None]) -> int | None:
             return hierarchical.all_reduce(
                 rb,
                 nm,

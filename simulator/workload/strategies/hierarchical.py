@@ -1,14 +1,18 @@
-"""Hierarchical (two-level) all-reduce and WAN-aware grouping.
+"""Hierarchical (two-level) all-reduce in a workload, and WAN-aware grouping.
 
-An all-reduce of ``S`` bytes over a group split into ``k``-rank partitions (hosts, or
-datacenters joined by WAN links) runs as: reduce-scatter inside the partition (``S``), an
-all-reduce of ``S / k`` among the ranks with the same index in every partition (across the
-slow level), and an all-gather inside the partition (``S``) -- the scheme of Horovod's
-hierarchical all-reduce and of 2D/hierarchical rings (Jia et al. 2018, "Highly Scalable Deep
-Learning Training System with Mixed-Precision"). Only ``1/k`` of the data crosses the slow level.
-Partitions are found from the topology (:mod:`simulator.topology.partitions`, shared with the
-collective schedule :mod:`simulator.collectives.hierarchical`): hosts (``host_of``) or
-datacenters (connected components once WAN links are removed).
+The plan is the topology's one hierarchical all-reduce
+(:func:`simulator.topology.partitions.two_level`, also rendered as the single collective
+``algo: hierarchical`` by :mod:`simulator.collectives.hierarchical`): an all-reduce of ``S``
+bytes over a group split into ``k``-rank partitions (hosts, or datacenters joined by WAN links)
+runs as a reduce-scatter inside the partition (``S``), an all-reduce of ``S / k`` among the
+ranks with the same index in every partition (across the slow level), and an all-gather inside
+the partition (``S``) -- the scheme of Horovod's hierarchical all-reduce and of
+2D/hierarchical rings (Jia et al. 2018, "Highly Scalable Deep Learning Training System with
+Mixed-Precision"). Only ``1/k`` of the data crosses the slow level. Here each phase is its own
+IR collective (``<name>.rs_local``, ``.ar_cross``, ``.ag_local``): the backend picks each
+phase's algorithm and protocol, and timelines, Chakra and per-phase statistics see the phases.
+Partitions are hosts (``host_of``) or datacenters (connected components once WAN links are
+removed).
 """
 
 from __future__ import annotations
@@ -16,15 +20,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from simulator.core.vocab import CollectiveOp
-from simulator.topology.partitions import split
+from simulator.topology.partitions import TwoLevel, two_level
 from simulator.workload.strategies.context import JobContext, RankBuilder, deps_of
 from simulator.workload.strategies.options import Hierarchy
 
 
-def partitions(ctx: JobContext, group: Sequence[int], level: Hierarchy) -> list[list[int]]:
-    """Split ``group`` by host or datacenter, keeping group order inside each part."""
+def partitions(ctx: JobContext, group: Sequence[int], level: Hierarchy) -> TwoLevel:
+    """The hierarchical plan of ``group`` split by host or datacenter."""
     keys = [ctx.host(r) if level is Hierarchy.NODE else ctx.datacenter(r) for r in group]
-    return split(group, keys)
+    return two_level(group, keys)
 
 
 def all_reduce(
@@ -47,9 +51,8 @@ def all_reduce(
     """
     rank = rb.prog.rank
     ctx = rb.ctx
-    parts = partitions(ctx, group, level) if level is not Hierarchy.NONE else [list(group)]
-    sizes = {len(p) for p in parts}
-    if len(parts) <= 1 or len(sizes) != 1 or sizes == {1}:
+    plan = partitions(ctx, group, level) if level is not Hierarchy.NONE else None
+    if plan is None or len(plan.parts) <= 1 or not plan.equal or len(plan.parts[0]) == 1:
         return rb.collective(
             name,
             CollectiveOp.ALL_REDUCE,
@@ -60,51 +63,34 @@ def all_reduce(
             category=category,
             mirrors=mirrors,
         )
-    k = len(parts[0])
-    mine = next(p for p in parts if rank in p)
-    idx = mine.index(rank)
-    cross = [p[idx] for p in parts]
+    mine = next(p for p in plan.parts if rank in p)
+    cross = next(c for c in plan.columns if rank in c)
     local_m, cross_m = (
         _fold_mirrors(ctx, [group, *mirrors], level, mine, cross) if ctx.fold else ([], [])
     )
-    a = rb.collective(
-        f"{name}.rs_local",
-        CollectiveOp.REDUCE_SCATTER,
-        mine,
-        size_B,
-        stream=stream,
-        deps=deps_of(*deps),
-        category=category,
-        mirrors=local_m,
-    )
-    b = rb.collective(
-        f"{name}.ar_cross",
-        CollectiveOp.ALL_REDUCE,
-        cross,
-        size_B / k,
-        stream=stream,
-        deps=deps_of(a),
-        category=category,
-        mirrors=cross_m,
-    )
-    return rb.collective(
-        f"{name}.ag_local",
-        CollectiveOp.ALL_GATHER,
-        mine,
-        size_B,
-        stream=stream,
-        deps=deps_of(b),
-        category=category,
-        mirrors=local_m,
-    )
+    after = deps_of(*deps)
+    last: int | None = None
+    for phase in plan.phases(size_B):
+        last = rb.collective(
+            f"{name}.{phase.tag}",
+            phase.op,
+            mine if phase.local else cross,
+            phase.size_B,
+            stream=stream,
+            deps=after,
+            category=category,
+            mirrors=local_m if phase.local else cross_m,
+        )
+        after = deps_of(last)
+    return last
 
 
 def _fold_mirrors(
     ctx: JobContext,
     groups: Sequence[Sequence[int]],
     level: Hierarchy,
-    mine: list[int],
-    cross: list[int],
+    mine: tuple[int, ...],
+    cross: tuple[int, ...],
 ) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
     """Mirrors of a folded job's local and cross phases.
 
@@ -116,11 +102,9 @@ def _fold_mirrors(
     local_m: list[tuple[int, ...]] = []
     cross_m: list[tuple[int, ...]] = []
     for g in groups:
-        g_parts = partitions(ctx, g, level)
-        if len({len(p) for p in g_parts}) != 1 or len(g_parts[0]) != k:
+        plan = partitions(ctx, g, level)
+        if not plan.equal or len(plan.parts[0]) != k:
             continue
-        local_m += [tuple(p) for p in g_parts if p != mine]
-        cross_m += [
-            tuple(p[i] for p in g_parts) for i in range(k) if [p[i] for p in g_parts] != cross
-        ]
+        local_m += [p for p in plan.parts if p != mine]
+        cross_m += [c for c in plan.columns if c != cross]
     return local_m, cross_m

@@ -221,14 +221,51 @@ class _RankProgram:
             )
         self.f_done[(mb, c)] = cur
 
-    def _layer_bwd(self, layer: int, mb: int, cur: int | None, final: bool) -> int:
-        """Layer ``layer``'s backward for micro-batch ``mb`` after ``cur`` (recomputation first
-        when configured); return its last op."""
-        prof, rb = self.ctx.profile, self.rb
-        lc = prof.layers[layer]
+    def _backward(self, mb: int, c: int, final: bool) -> None:
+        """Backward of micro-batch ``mb`` through this rank's chunk ``c``: the gradient from
+        the next stage (or the head), every layer in reverse, then the embedding (or the send
+        to the previous stage)."""
+        gc = c * self.ctx.layout.pp + self.rb.p
+        cur = self._backward_entry(mb, c, gc, final)
+        for layer in reversed(range(gc * self.per_chunk, (gc + 1) * self.per_chunk)):
+            cur = self._layer_bwd(layer, mb, cur, final)
+        self.last_bwd = self._backward_exit(mb, c, gc, cur, final)
+
+    def _backward_entry(self, mb: int, c: int, gc: int, final: bool) -> int:
+        """The op the chunk's backward starts from: the received gradient, or the LM head."""
+        rb, prof = self.rb, self.ctx.profile
+        cur: int | None = self.f_done[(mb, c)]
+        if gc < self.chunks - 1:
+            src = self._rank_of_chunk(gc + 1)
+            _, src_chunk = self._stage_chunk(gc + 1)
+            r = rb.prog.recv(
+                f"pp.recv_grad.mb{mb}.c{c}",
+                peer=src,
+                size_B=self._p2p_size(),
+                tag=2 * src_chunk + 1,
+                stream=f"pp.recv.b{c}",
+                category="pp",
+                microbatch=mb,
+            )
+            return rb.compute(
+                f"bwd.join.mb{mb}.c{c}", 0.0, deps=(cur, r), category="bwd", microbatch=mb
+            )
+        g = None
+        if prof.head_params:
+            g = self.sync.before_layer(GradUnit("head", prof.head_params), mb, True, cur)
+        head = rb.compute(
+            f"bwd.head.mb{mb}", prof.head_bwd_s, deps=(cur, g), category="bwd", microbatch=mb
+        )
+        if prof.head_params:
+            self.sync.grad_ready(GradUnit("head", prof.head_params), head, final, mb)
+        return head
+
+    def _layer_bwd(self, layer: int, mb: int, cur: int, final: bool) -> int:
+        """Recompute (if any), then MLP and attention backward of ``layer``; its last op."""
+        rb, lc = self.rb, self.ctx.profile.layers[layer]
         # ZeRO-3/FSDP: parameters must be gathered before recomputation and backward
         pre = self.sync.before_layer(self._unit(layer), mb, True, cur)
-        if prof.recompute is Recompute.FULL:
+        if self.ctx.profile.recompute is Recompute.FULL:
             cur = self._layer_fwd(layer, mb, cur, "recompute", False, extra=pre)
         elif lc.recompute_s > 0:
             cur = rb.compute(
@@ -249,58 +286,31 @@ class _RankProgram:
         self.sync.grad_ready(self._unit(layer), a, final, mb)
         return a
 
-    def _backward(self, mb: int, c: int, final: bool) -> None:
-        ctx, rb = self.ctx, self.rb
-        prof, lay = ctx.profile, ctx.layout
-        gc = c * lay.pp + rb.p
-        cur: int | None = self.f_done[(mb, c)]
-        if gc < self.chunks - 1:
-            src = self._rank_of_chunk(gc + 1)
-            _, src_chunk = self._stage_chunk(gc + 1)
-            r = rb.prog.recv(
-                f"pp.recv_grad.mb{mb}.c{c}",
-                peer=src,
-                size_B=self._p2p_size(),
-                tag=2 * src_chunk + 1,
-                stream=f"pp.recv.b{c}",
-                category="pp",
-                microbatch=mb,
-            )
-            cur = rb.compute(
-                f"bwd.join.mb{mb}.c{c}", 0.0, deps=(cur, r), category="bwd", microbatch=mb
-            )
-        else:
-            g = None
-            if prof.head_params:
-                g = self.sync.before_layer(GradUnit("head", prof.head_params), mb, True, cur)
-            cur = rb.compute(
-                f"bwd.head.mb{mb}", prof.head_bwd_s, deps=(cur, g), category="bwd", microbatch=mb
-            )
-            if prof.head_params:
-                self.sync.grad_ready(GradUnit("head", prof.head_params), cur, final, mb)
-        for layer in reversed(range(gc * self.per_chunk, (gc + 1) * self.per_chunk)):
-            cur = self._layer_bwd(layer, mb, cur, final)
+    def _backward_exit(self, mb: int, c: int, gc: int, cur: int, final: bool) -> int:
+        """The embedding's backward on the first chunk (returned); else send the gradient
+        back (``cur`` returned)."""
+        rb, prof = self.rb, self.ctx.profile
         if gc == 0:
             g = self.sync.before_layer(GradUnit("embed", prof.embed_params), mb, True, cur)
-            cur = rb.compute(
+            emb = rb.compute(
                 f"bwd.embed.mb{mb}", prof.embed_bwd_s, deps=(cur, g), category="bwd", microbatch=mb
             )
-            self.embed_bwd = cur
-            self.sync.grad_ready(GradUnit("embed", prof.embed_params), cur, final, mb)
-        else:
-            dst = self._rank_of_chunk(gc - 1)
-            rb.prog.send(
-                f"pp.send_grad.mb{mb}.c{c}",
-                peer=dst,
-                size_B=self._p2p_size(),
-                tag=2 * c + 1,
-                stream=f"pp.send.b{c}",
-                deps=(cur,),
-                category="pp",
-                microbatch=mb,
-                mirrors=self._send_mirrors(dst),
-            )
-        self.last_bwd = cur
+            self.embed_bwd = emb
+            self.sync.grad_ready(GradUnit("embed", prof.embed_params), emb, final, mb)
+            return emb
+        dst = self._rank_of_chunk(gc - 1)
+        rb.prog.send(
+            f"pp.send_grad.mb{mb}.c{c}",
+            peer=dst,
+            size_B=self._p2p_size(),
+            tag=2 * c + 1,
+            stream=f"pp.send.b{c}",
+            deps=(cur,),
+            category="pp",
+            microbatch=mb,
+            mirrors=self._send_mirrors(dst),
+        )
+        return cur
 
     # -- whole step -------------------------------------------------------------------------
     def build(self) -> Program:

@@ -22,6 +22,8 @@ shows); results are per step. Aggregation and update are priced at the profile's
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from simulator.core.ir import Program, Workload
 from simulator.workload.profile import LayerProfile
 from simulator.workload.strategies.options import ParameterServerConfig, PSMode, PSPlacement
@@ -34,132 +36,138 @@ def server_ranks(world: int, cfg: ParameterServerConfig) -> list[int]:
     return [j * world // cfg.servers for j in range(cfg.servers)]
 
 
-def build(
-    profile: LayerProfile, world: int, microbatches: int, cfg: ParameterServerConfig
-) -> Workload:
-    """Workload of ``cfg.steps`` parameter-server steps on ``world`` ranks."""
-    if cfg.servers >= world and cfg.placement is PSPlacement.DEDICATED:
-        raise ValueError("dedicated servers leave no workers")
-    b = _Builder(profile, world, microbatches, cfg)
-    for k in range(cfg.steps):
-        bwd_ids = {w: b.worker_step(w, k) for w in b.workers}
-        for j, s in enumerate(b.servers):
-            if cfg.mode is PSMode.SYNC:
-                b.server_sync(j, s, k, bwd_ids)
-            else:
-                b.server_async(j, s, k, bwd_ids)
-        for s in b.servers:
-            if s in b.pulls:
-                b.pulls[s][k].append(b.local_upd[(s, k)])
-    programs = [b.progs[r] for r in range(world) if len(b.progs[r])]
-    return Workload(
-        programs=programs,
-        world=world,
-        steps_per_program=cfg.steps,
-        metadata={
-            "strategy": "parameter_server",
-            "mode": cfg.mode.value,
-            "servers": b.servers,
-            "placement": cfg.placement.value,
-            "staleness": b.lag,
-            "workers": len(b.workers),
-            "microbatches": microbatches,
-        },
-    )
+@dataclass(frozen=True)
+class _Costs:
+    """Per-step sizes and durations of one parameter-server job (bytes, seconds)."""
+
+    push_B: float  # one gradient shard
+    pull_B: float  # one parameter shard
+    fwd_s: float  # a worker's forward over all its micro-batches
+    bwd_s: float  # its backward (and recomputation)
+    agg_s: float  # a server reading one pushed shard
+    upd_s: float  # a server's optimizer step on its shard
 
 
-class _Builder:
-    """The programs of one :func:`build` and the sizes and times every step shares."""
-
-    def __init__(
-        self, profile: LayerProfile, world: int, microbatches: int, cfg: ParameterServerConfig
-    ) -> None:
-        self.servers = server_ranks(world, cfg)
-        self.workers = [
-            r
-            for r in range(world)
-            if cfg.placement is PSPlacement.COLOCATED or r not in self.servers
-        ]
-        shard_n = profile.total_params() / cfg.servers
-        self.push_B = shard_n * profile.grad_bytes
-        self.pull_B = shard_n * profile.param_bytes
-        self.fwd_s = microbatches * (
-            profile.embed_fwd_s + profile.head_fwd_s + sum(lc.fwd_s for lc in profile.layers)
-        )
-        self.bwd_s = microbatches * (
+def _costs(profile: LayerProfile, microbatches: int, servers: int) -> _Costs:
+    shard_n = profile.total_params() / servers
+    return _Costs(
+        push_B=shard_n * profile.grad_bytes,
+        pull_B=shard_n * profile.param_bytes,
+        fwd_s=microbatches
+        * (profile.embed_fwd_s + profile.head_fwd_s + sum(lc.fwd_s for lc in profile.layers)),
+        bwd_s=microbatches
+        * (
             profile.embed_bwd_s
             + profile.head_bwd_s
             + sum(lc.bwd_s + lc.recompute_s for lc in profile.layers)
-        )
-        self.agg_s = shard_n * profile.grad_bytes / profile.memory_Bps  # read one pushed shard
-        self.upd_s = shard_n * profile.optimizer_s_per_param
-        self.progs = {r: Program(rank=r) for r in range(world)}
-        self.lag = 0 if cfg.mode is PSMode.SYNC else cfg.staleness
-        # pulls[w][k] = ids (on w) the worker's step k+1+lag waits for
-        self.pulls: dict[int, list[list[int]]] = {w: [] for w in self.workers}
-        self.local_upd: dict[tuple[int, int], int] = {}  # (server rank, step) -> update id
+        ),
+        agg_s=shard_n * profile.grad_bytes / profile.memory_Bps,
+        upd_s=shard_n * profile.optimizer_s_per_param,
+    )
+
+
+@dataclass
+class _Programs:
+    """The job's programs as they are built, step by step.
+
+    ``pulls[w][k]``: the ids (on ``w``) that the worker's step ``k + 1 + lag`` waits for;
+    ``local_upd[(s, k)]``: a colocated server's update of its own shard at step ``k``.
+    """
+
+    world: int
+    servers: list[int]
+    workers: list[int]
+    c: _Costs
+    lag: int
+    progs: dict[int, Program] = field(default_factory=dict)
+    pulls: dict[int, list[list[int]]] = field(default_factory=dict)
+    local_upd: dict[tuple[int, int], int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.progs = {r: Program(rank=r) for r in range(self.world)}
+        self.pulls = {w: [] for w in self.workers}
 
     def worker_step(self, w: int, k: int) -> int:
-        """Worker ``w``'s step ``k``: compute, push to and pull from every other server;
-        return its backward's id."""
-        p = self.progs[w]
-        lag = self.lag
-        wait = self.pulls[w][k - 1 - lag] if k - 1 - lag >= 0 else []
-        f = p.compute(f"fwd.s{k}", duration_s=self.fwd_s, deps=wait, category="fwd")
-        b = p.compute(f"bwd.s{k}", duration_s=self.bwd_s, deps=(f,), category="bwd")
+        """Forward and backward of step ``k`` on worker ``w``, then a push and a pull per
+        remote shard; the backward's id."""
+        p, c = self.progs[w], self.c
+        wait = self.pulls[w][k - 1 - self.lag] if k - 1 - self.lag >= 0 else []
+        f = p.compute(f"fwd.s{k}", duration_s=c.fwd_s, deps=wait, category="fwd")
+        b = p.compute(f"bwd.s{k}", duration_s=c.bwd_s, deps=(f,), category="bwd")
         got: list[int] = []
         for j, s in enumerate(self.servers):
             if s == w:
                 continue
             p.send(
-                f"ps.push.s{k}.j{j}", peer=s, size_B=self.push_B, tag=1,
-                stream=f"ps.push{j}", deps=(b,), category="ps",
-            )  # fmt: skip
-            pull = p.recv(
-                f"ps.pull.s{k}.j{j}", peer=s, size_B=self.pull_B, tag=2,
-                stream=f"ps.pull{j}", category="ps",
-            )  # fmt: skip
-            got.append(pull)
+                f"ps.push.s{k}.j{j}",
+                peer=s,
+                size_B=c.push_B,
+                tag=1,
+                stream=f"ps.push{j}",
+                deps=(b,),
+                category="ps",
+            )
+            got.append(
+                p.recv(
+                    f"ps.pull.s{k}.j{j}",
+                    peer=s,
+                    size_B=c.pull_B,
+                    tag=2,
+                    stream=f"ps.pull{j}",
+                    category="ps",
+                )
+            )
         self.pulls[w].append(got)
         return b
 
     def _push_in(self, j: int, s: int, k: int, w: int) -> int:
         return self.progs[s].recv(
-            f"ps.srv{j}.in.s{k}.w{w}", peer=w, size_B=self.push_B, tag=1,
-            stream=f"ps.srv{j}.in{w}", category="ps",
-        )  # fmt: skip
+            f"ps.srv{j}.in.s{k}.w{w}",
+            peer=w,
+            size_B=self.c.push_B,
+            tag=1,
+            stream=f"ps.srv{j}.in{w}",
+            category="ps",
+        )
 
     def _pull_out(self, j: int, s: int, k: int, w: int, u: int) -> None:
         self.progs[s].send(
-            f"ps.srv{j}.out.s{k}.w{w}", peer=w, size_B=self.pull_B, tag=2,
-            stream=f"ps.srv{j}.out{w}", deps=(u,), category="ps",
-        )  # fmt: skip
+            f"ps.srv{j}.out.s{k}.w{w}",
+            peer=w,
+            size_B=self.c.pull_B,
+            tag=2,
+            stream=f"ps.srv{j}.out{w}",
+            deps=(u,),
+            category="ps",
+        )
 
-    def server_sync(self, j: int, s: int, k: int, bwd_ids: dict[int, int]) -> None:
-        """Server ``j`` (rank ``s``) in step ``k``: every push in, one update, every pull out."""
-        others = [w for w in self.workers if w != s]
-        ins = [self._push_in(j, s, k, w) for w in others]
+    def serve_sync(self, j: int, s: int, k: int, bwd_ids: dict[int, int]) -> None:
+        """Server ``j`` (rank ``s``) at step ``k``, BSP: every push, one update, every pull."""
+        c = self.c
+        ins = [self._push_in(j, s, k, w) for w in self.workers if w != s]
         if s in bwd_ids:
             ins.append(bwd_ids[s])
         u = self.progs[s].compute(
             f"ps.srv{j}.update.s{k}",
-            duration_s=self.agg_s * len(self.workers) + self.upd_s,
+            duration_s=c.agg_s * len(self.workers) + c.upd_s,
             deps=ins,
             stream=f"ps.srv{j}",
             category="optim",
         )
         self.local_upd[(s, k)] = u
-        for w in others:
-            self._pull_out(j, s, k, w, u)
+        for w in self.workers:
+            if w != s:
+                self._pull_out(j, s, k, w, u)
 
-    def server_async(self, j: int, s: int, k: int, bwd_ids: dict[int, int]) -> None:
-        """Server ``j`` (rank ``s``) in step ``k``: each push updated and answered alone."""
-        sp = self.progs[s]
+    def serve_async(self, j: int, s: int, k: int, bwd_ids: dict[int, int]) -> None:
+        """Server ``j`` (rank ``s``) at step ``k``: each worker's push updated and answered
+        on its own (its own shard locally when colocated)."""
+        sp, c = self.progs[s], self.c
         for w in self.workers:
             if w == s:
                 self.local_upd[(s, k)] = sp.compute(
                     f"ps.srv{j}.update.s{k}.local",
-                    duration_s=self.agg_s + self.upd_s,
+                    duration_s=c.agg_s + c.upd_s,
                     deps=(bwd_ids[s],),
                     stream=f"ps.srv{j}.w{w}",
                     category="optim",
@@ -168,9 +176,45 @@ class _Builder:
             r = self._push_in(j, s, k, w)
             u = sp.compute(
                 f"ps.srv{j}.update.s{k}.w{w}",
-                duration_s=self.agg_s + self.upd_s,
+                duration_s=c.agg_s + c.upd_s,
                 deps=(r,),
                 stream=f"ps.srv{j}.w{w}",
                 category="optim",
             )
             self._pull_out(j, s, k, w, u)
+
+
+def build(
+    profile: LayerProfile, world: int, microbatches: int, cfg: ParameterServerConfig
+) -> Workload:
+    """Workload of ``cfg.steps`` parameter-server steps on ``world`` ranks."""
+    if cfg.servers >= world and cfg.placement is PSPlacement.DEDICATED:
+        raise ValueError("dedicated servers leave no workers")
+    servers = server_ranks(world, cfg)
+    workers = [
+        r for r in range(world) if cfg.placement is PSPlacement.COLOCATED or r not in servers
+    ]
+    sync = cfg.mode is PSMode.SYNC
+    lag = 0 if sync else cfg.staleness
+    b = _Programs(world, servers, workers, _costs(profile, microbatches, cfg.servers), lag)
+    for k in range(cfg.steps):
+        bwd_ids = {w: b.worker_step(w, k) for w in workers}
+        for j, s in enumerate(servers):
+            (b.serve_sync if sync else b.serve_async)(j, s, k, bwd_ids)
+        for s in servers:
+            if s in b.pulls:
+                b.pulls[s][k].append(b.local_upd[(s, k)])
+    return Workload(
+        programs=[b.progs[r] for r in range(world) if len(b.progs[r])],
+        world=world,
+        steps_per_program=cfg.steps,
+        metadata={
+            "strategy": "parameter_server",
+            "mode": cfg.mode.value,
+            "servers": servers,
+            "placement": cfg.placement.value,
+            "staleness": lag,
+            "workers": len(workers),
+            "microbatches": microbatches,
+        },
+    )

@@ -1,0 +1,186 @@
+"""Words for pydantic's validation errors: what a field expects, and "did you mean" for typos.
+
+Used by :mod:`simulator.config` so that ``a float field set to 0`` says *a number > 0* (not
+*a positive integer*) and ``trainig:`` is reported as an unknown key with the close match,
+rather than as ``training: required field missing``. :func:`validate_input` does the whole
+job for the other file formats (topologies, backend profiles): validate, and turn the first
+error into one :class:`~simulator.core.errors.InputError` naming the file and the field as a
+path (``links[3].bandwidth``, ``protocols.LL.base_latency``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from simulator.core.errors import InputError
+from simulator.core.schema import Fraction
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The concrete types inside ``Annotated``/``Optional``/unions."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        out: list[Any] = []
+        for arg in typing.get_args(annotation):
+            if arg is not type(None):
+                out.extend(_unwrap(arg))
+        return out
+    return [annotation]
+
+
+def field_annotation(model: type[BaseModel], loc: Sequence[Any]) -> Any | None:
+    """The annotation of the field at ``loc`` (pydantic's error location), or ``None``."""
+    current: Any = model
+    annotation: Any = None
+    for part in loc:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            info = current.model_fields.get(str(part))
+            if info is None:
+                return None
+            annotation = info.annotation
+        elif isinstance(current, type) and dataclasses.is_dataclass(current):
+            # a section declared as a frozen dataclass (the model: ModelShape, AppConfig)
+            annotation = typing.get_type_hints(current, include_extras=True).get(str(part))
+            if annotation is None:
+                return None
+        elif typing.get_origin(current) in (dict, list):
+            annotation = typing.get_args(current)[-1]
+        else:
+            return None
+        nxt = [t for t in _unwrap(annotation)]
+        current = nxt[0] if len(nxt) == 1 else annotation
+    return annotation
+
+
+def expects_int(model: type[BaseModel], loc: Sequence[Any]) -> bool:
+    """Whether the field at ``loc`` holds an integer (``False`` when unknown)."""
+    ann = field_annotation(model, loc)
+    if ann is None:
+        return False
+    kinds = _unwrap(ann)
+    return bool(kinds) and all(k is int for k in kinds)
+
+
+def unknown_key_message(model: type[BaseModel], loc: Sequence[Any]) -> str:
+    """``unknown key`` plus the closest known key of the same section, when there is one."""
+    parent = field_annotation(model, loc[:-1]) if len(loc) > 1 else model
+    inner = _unwrap(parent) if parent is not None else []
+    section = inner[0] if len(inner) == 1 else parent
+    if isinstance(section, type) and dataclasses.is_dataclass(section):
+        known = [f.name for f in dataclasses.fields(section)]
+    elif isinstance(section, type) and issubclass(section, BaseModel):
+        known = [k for k, f in section.model_fields.items() if not f.exclude]
+    else:
+        return "unknown key"
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else f" (allowed: {', '.join(known)})"
+    return f"unknown key{hint}"
+
+
+class _Shown(str):
+    """A value's short repr that formats with ``!r`` as itself (no second quoting)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def location(loc: Sequence[Any]) -> str:
+    """Pydantic's error location as a field path: ``("links", 3, "bandwidth")`` ->
+    ``links[3].bandwidth``; validator tags and dict-key markers are left out."""
+    out = ""
+    for part in loc:
+        text = str(part)
+        if text.startswith("function-") or text == "[key]":
+            continue
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{text}" if out else text
+    return out
+
+
+def _choices(expected: str) -> list[str]:
+    """``"'a', 'b' or 'c'"`` (pydantic's enum ``expected``) -> ``["a", "b", "c"]``."""
+    return [c.strip(" '") for c in expected.replace(" or ", ", ").split(",") if c.strip(" '")]
+
+
+def _short(value: object) -> str:
+    """``repr(value)``, cut to 60 characters (a whole section given where a number belongs)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def message(model: type[BaseModel], err: dict[str, Any]) -> str:
+    """What the field at ``err["loc"]`` expected, in words, with the value given."""
+    typ = str(err.get("type", ""))
+    ctx = err.get("ctx") or {}
+    loc = tuple(err.get("loc", ()))
+    raw = err.get("input")
+    inp = _Shown(_short(raw))
+    if typ in ("extra_forbidden", "unexpected_keyword_argument"):
+        return unknown_key_message(model, loc)
+    if typ == "enum" and "[key]" in (str(p) for p in loc):  # a mapping's key: LINK, OP
+        known = _choices(str(ctx.get("expected", "")))
+        close = difflib.get_close_matches(str(raw), known, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else f" (allowed: {', '.join(known)})"
+        return f"unknown key{hint}"
+    if typ == "enum":
+        return f"unknown value {inp!r} (allowed: {', '.join(_choices(str(ctx.get('expected'))))})"
+    if typ == "missing":
+        return "required field missing"
+    if typ in ("greater_than", "less_than_equal") and field_annotation(model, loc) == Fraction:
+        return f"expected a fraction in (0, 1], got {inp!r}"
+    if typ in ("greater_than", "greater_than_equal", "less_than_equal", "less_than"):
+        bound = {"greater_than": "> ", "greater_than_equal": ">= "}.get(typ, "<= ")
+        if typ == "less_than":
+            bound = "< "
+        limit = ctx.get("gt", ctx.get("ge", ctx.get("le", ctx.get("lt"))))
+        noun = "an integer" if expects_int(model, loc) else "a number"
+        return f"expected {noun} {bound}{limit}, got {inp!r}"
+    if typ == "too_short":
+        return f"expected a non-empty {'mapping' if isinstance(raw, dict) else 'list'}"
+    simple = {
+        "finite_number": "a finite number",
+        "bool_type": "true or false",
+        "float_type": "a number",
+        "float_parsing": "a number",
+        "int_type": "an integer",
+        "int_parsing": "an integer",
+        "int_from_float": "an integer",
+        "string_type": "a string",
+        "list_type": "a list",
+        "tuple_type": "a list",
+        "dict_type": "a mapping",
+        "model_type": "a mapping",
+        "model_attributes_type": "a mapping",
+    }
+    if typ in simple:
+        return f"expected {simple[typ]}, got {inp!r}"
+    return str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+
+
+def validate_input(model: type[_M], raw: object, *, file: str | None) -> _M:
+    """``raw`` (as read from YAML) validated as ``model``.
+
+    Raises :class:`InputError` for the first problem, naming ``file``, the field path and what
+    was expected; an unknown key is reported before anything else (a typo ``lnks:`` also makes
+    ``links`` look missing).
+    """
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        errors = sorted(exc.errors(), key=lambda e: e.get("type") != "extra_forbidden")
+        err: dict[str, Any] = dict(errors[0])
+        field = location(err.get("loc", ())) or None
+        raise InputError(message(model, err), file=file, field=field) from None
