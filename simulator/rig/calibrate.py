@@ -190,34 +190,6 @@ def rs_over_ar(bench: Microbench, min_size_B: int = 1 << 20) -> float | None:
     return float(statistics.median(ratios)) if ratios else None
 
 
-def _two_stage_fit(
-    rows: Sequence[BenchRow], m: np.ndarray, t0: np.ndarray, jab: np.ndarray, je: np.ndarray
-) -> tuple[float, float, float]:
-    """``(a, b, 1/eff - 1)`` of the affine model ``m ~ t0 + jab @ (a, b) + je * (1/eff - 1)``,
-    all >= 0, by least squares on relative error: the rate from rows of at least
-    :data:`EFFICIENCY_MIN_SIZE_B`, then the two overheads from the others at that rate."""
-    w = 1.0 / m  # relative errors: every size counts alike
-    # Stage 1: the rate from large messages, where latencies are under 1 % of the time.
-    big = np.array([r.size_B >= EFFICIENCY_MIN_SIZE_B for r in rows])
-    if big.any():
-        num = float(np.sum((w * je)[big] * ((m - t0) * w)[big]))
-        den = float(np.sum((w * je)[big] ** 2))
-        de = max(0.0, num / den) if den > 0 else 0.0
-    else:
-        de = 0.0
-    # Stage 2: per-collective and per-step overheads from the rest, at that rate.
-    small = ~big if (~big).any() else big
-    resid = (m - t0 - je * de) * w
-    jac = jab * w[:, None]
-    sol, *_ = np.linalg.lstsq(jac[small], resid[small], rcond=None)
-    a, b = float(sol[0]), float(sol[1])
-    if a < 0 or b < 0:  # keep both overheads physical: refit the other alone
-        col = 1 if a < 0 else 0
-        one, *_ = np.linalg.lstsq(jac[small][:, [col]], resid[small], rcond=None)
-        a, b = (0.0, float(one[0])) if col == 1 else (float(one[0]), 0.0)
-    return max(a, 0.0), max(b, 0.0), max(de, 0.0)
-
-
 def fit_profile(
     topology: Topology, bench: Microbench, *, fit_ops: Sequence[str] = DEFAULT_FIT_OPS
 ) -> Fit:
@@ -277,7 +249,26 @@ def _fit_rate_and_latencies(
     ja = (_predict(topology, rows, prof(1.0, d_lat, 0.0)) - t0) / d_lat
     jb = (_predict(topology, rows, prof(1.0, 0.0, d_lat)) - t0) / d_lat
     je = _predict(topology, rows, prof(0.5, 0.0, 0.0)) - t0  # 1/eff from 1 to 2
-    a, b, de = _two_stage_fit(rows, m, t0, np.stack([ja, jb], axis=1), je)
+    w = 1.0 / m  # relative errors: every size counts alike
+    # Stage 1: the rate from large messages, where latencies are under 1 % of the time.
+    big = np.array([r.size_B >= EFFICIENCY_MIN_SIZE_B for r in rows])
+    if big.any():
+        num = float(np.sum((w * je)[big] * ((m - t0) * w)[big]))
+        den = float(np.sum((w * je)[big] ** 2))
+        de = max(0.0, num / den) if den > 0 else 0.0
+    else:
+        de = 0.0
+    # Stage 2: per-collective and per-step overheads from the rest, at that rate.
+    small = ~big if (~big).any() else big
+    resid = (m - t0 - je * de) * w
+    jac = np.stack([ja, jb], axis=1) * w[:, None]
+    sol, *_ = np.linalg.lstsq(jac[small], resid[small], rcond=None)
+    a, b = float(sol[0]), float(sol[1])
+    if a < 0 or b < 0:  # keep both overheads physical: refit the other alone
+        col = 1 if a < 0 else 0
+        one, *_ = np.linalg.lstsq(jac[small][:, [col]], resid[small], rcond=None)
+        a, b = (0.0, float(one[0])) if col == 1 else (float(one[0]), 0.0)
+    a, b, de = max(a, 0.0), max(b, 0.0), max(de, 0.0)
     eff = 1.0 / (1.0 + de)
     return eff, a, b
 
