@@ -135,3 +135,19 @@ def test_one_record_config_for_ladder_and_fault_recordings(tmp_path: Path) -> No
     assert (cfg.world, cfg.device, cfg.steps, cfg.warmup_steps) == (4, "accel", 8, 2)
     assert cfg.gpt.d_model == v.shape.d_model and cfg.out_dir == str(tmp_path / "x")
     assert not cfg.execution_trace
+
+
+def test_fault_recording_records_with_the_validators_recipe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fault case hands the recorder ``Validator.record_config`` (``--device`` included): no
+    rig is built, the recorder is replaced by one that keeps the config it was given."""
+    import simulator.studies.rig_faults as rig_faults
+    from simulator.studies.rig_faults import fault_recording, parse_fault_cases
+
+    v = Validator(topology="rig-2host", strategies=["ddp"], work_dir=tmp_path, device="accel")
+    seen: list[object] = []
+    monkeypatch.setattr(rig_faults, "record", lambda cfg, **_: seen.append(cfg))
+    (case,) = parse_fault_cases("slow-nic")
+    out = fault_recording(v, case, "ddp")
+    assert seen == [v.record_config("rig-2host", "ddp", out)]

@@ -115,6 +115,34 @@ class _RankProgram:
         return self.ctx.profile.boundary_B / self.ctx.layout.tp
 
     # -- passes -----------------------------------------------------------------------------
+    def _block(
+        self,
+        part: str,
+        duration_s: float,
+        deps: tuple[int | None, ...],
+        category: str,
+        layer: int,
+        mb: int,
+        post_collectives: int = 1,
+    ) -> int:
+        """One TP block ``{category}.l{layer}.{part}.mb{mb}`` (attention or MLP)."""
+        return tp_block(
+            self.rb,
+            f"{category}.l{layer}.{part}.mb{mb}",
+            duration_s,
+            deps=deps,
+            category=category,
+            layer=layer,
+            microbatch=mb,
+            post_collectives=post_collectives,
+        )
+
+    def _a2a(self, name: str, dep: int | None, layer: int, mb: int) -> int | None:
+        """The expert all-to-all ``ep.{name}.l{layer}.mb{mb}`` after ``dep`` (``None``: no EP)."""
+        return expert.all_to_all(
+            self.rb, f"ep.{name}.l{layer}.mb{mb}", deps=(dep,), layer=layer, microbatch=mb
+        )
+
     def _layer_fwd(
         self,
         layer: int,
@@ -124,34 +152,14 @@ class _RankProgram:
         zero_gather: bool,
         extra: int | None = None,
     ) -> int:
-        rb, lc = self.rb, self.ctx.profile.layers[layer]
+        lc = self.ctx.profile.layers[layer]
         pre = None
         if zero_gather:
             pre = self.sync.before_layer(self._unit(layer), mb, False, dep)
-        a = tp_block(
-            rb,
-            f"{category}.l{layer}.attn.mb{mb}",
-            lc.attn_fwd_s,
-            deps=(dep, pre, extra),
-            category=category,
-            layer=layer,
-            microbatch=mb,
-        )
-        d1 = expert.all_to_all(
-            rb, f"ep.dispatch.l{layer}.mb{mb}", deps=(a,), layer=layer, microbatch=mb
-        )
-        m = tp_block(
-            rb,
-            f"{category}.l{layer}.mlp.mb{mb}",
-            lc.mlp_fwd_s,
-            deps=(a, d1),
-            category=category,
-            layer=layer,
-            microbatch=mb,
-        )
-        d2 = expert.all_to_all(
-            rb, f"ep.combine.l{layer}.mb{mb}", deps=(m,), layer=layer, microbatch=mb
-        )
+        a = self._block("attn", lc.attn_fwd_s, (dep, pre, extra), category, layer, mb)
+        d1 = self._a2a("dispatch", a, layer, mb)
+        m = self._block("mlp", lc.mlp_fwd_s, (a, d1), category, layer, mb)
+        d2 = self._a2a("combine", m, layer, mb)
         if isinstance(self.sync, Zero3Sync) and zero_gather:
             self.sync.layer_done(m)
         return d2 if d2 is not None else m
@@ -268,31 +276,11 @@ class _RankProgram:
                 layer=layer,
                 microbatch=mb,
             )
-        d2 = expert.all_to_all(
-            rb, f"ep.combine_bwd.l{layer}.mb{mb}", deps=(cur,), layer=layer, microbatch=mb
-        )
-        m = tp_block(
-            rb,
-            f"bwd.l{layer}.mlp.mb{mb}",
-            lc.mlp_bwd_s,
-            deps=(cur, pre, d2),
-            category="bwd",
-            layer=layer,
-            microbatch=mb,
-        )
-        d1 = expert.all_to_all(
-            rb, f"ep.dispatch_bwd.l{layer}.mb{mb}", deps=(m,), layer=layer, microbatch=mb
-        )
-        a = tp_block(
-            rb,
-            f"bwd.l{layer}.attn.mb{mb}",
-            lc.attn_bwd_s,
-            deps=(m, d1),
-            category="bwd",
-            layer=layer,
-            microbatch=mb,
-            post_collectives=3 if self.ctx.strategy.tensor.qkv is QKVLayout.SEPARATE else 1,
-        )
+        d2 = self._a2a("combine_bwd", cur, layer, mb)
+        m = self._block("mlp", lc.mlp_bwd_s, (cur, pre, d2), "bwd", layer, mb)
+        d1 = self._a2a("dispatch_bwd", m, layer, mb)
+        qkv = 3 if self.ctx.strategy.tensor.qkv is QKVLayout.SEPARATE else 1
+        a = self._block("attn", lc.attn_bwd_s, (m, d1), "bwd", layer, mb, post_collectives=qkv)
         if isinstance(self.sync, Zero3Sync):
             self.sync.layer_done(a)
         self.sync.grad_ready(self._unit(layer), a, final, mb)
