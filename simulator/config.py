@@ -25,9 +25,11 @@ from pydantic import (
 
 from simulator.core.errors import InputError
 from simulator.core.schema import Fraction, PosFloat, PosInt, SchemaModel
+from simulator.core.schema_messages import expects_int, unknown_key_message
 from simulator.core.vocab import DType, Recompute
 from simulator.faults.schema import FaultsConfig
 from simulator.resources import resolve
+from simulator.safeyaml import load_yaml_file, load_yaml_text
 from simulator.topology.model import LinkKind
 from simulator.workload.modelspec import ModelShape, ModelSpec
 from simulator.workload.software import Software
@@ -201,7 +203,6 @@ def parse_overrides(overrides: Sequence[str]) -> list[tuple[str, Any]]:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise InputError(f"expected KEY=VALUE, got {item!r}", field="--set")
-        from simulator.safeyaml import load_yaml_text
 
         try:
             value = load_yaml_text(text, "--set") if text.strip() else ""
@@ -214,7 +215,6 @@ def parse_overrides(overrides: Sequence[str]) -> list[tuple[str, Any]]:
 
 
 def _message(err: dict[str, Any]) -> str:
-    from simulator.core.schema_messages import expects_int, unknown_key_message
 
     typ = err.get("type", "")
     ctx = err.get("ctx") or {}
@@ -319,7 +319,6 @@ def load_scenario(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Sc
     Raises:
         InputError: unknown file/name, YAML syntax, unknown or invalid field (file + field named).
     """
-    from simulator.safeyaml import load_yaml_file
 
     path = resolve("scenarios", name_or_path, what="scenario")
     file = str(name_or_path) if Path(name_or_path).is_file() else str(path)

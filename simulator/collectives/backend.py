@@ -56,11 +56,13 @@ from enum import Enum
 from pathlib import Path
 from typing import TypeVar
 
+from simulator.collectives import calibrated
 from simulator.collectives.backend_schema import BackendFile
 from simulator.core.errors import InputError
 from simulator.core.schema_messages import validate_input
 from simulator.core.vocab import Algorithm, CollectiveOp
 from simulator.resources import resolve, shipped_dir, shipped_names
+from simulator.safeyaml import load_yaml_file
 from simulator.topology import LinkKind
 
 BACKENDS_DIR = shipped_dir("backends")
@@ -214,7 +216,6 @@ def shipped_backends() -> list[str]:
 
 
 def _load_path(path: str) -> BackendProfile:
-    from simulator.safeyaml import load_yaml_file
 
     return parse_backend(load_yaml_file(path), file=path)
 
@@ -238,7 +239,6 @@ def load_backend(
     """
     if isinstance(name_or_path, BackendProfile):
         return name_or_path
-    from simulator.collectives import calibrated
 
     p = Path(name_or_path)
     stem = p.name.removesuffix(".yaml")

@@ -48,12 +48,14 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from simulator.collectives.backend import BackendProfile
+from simulator.collectives.backend import BACKENDS_DIR, BackendProfile, profile_from_spec
 from simulator.collectives.backend_schema import BackendFile, microseconds
+from simulator.core.schema_messages import validate_input
 from simulator.core.units import parse_time
 from simulator.core.vocab import CollectiveOp
 from simulator.resources import shipped_dir
-from simulator.rig.microbench import CONCURRENT_K, BenchRow, Microbench
+from simulator.rig.microbench import CONCURRENT_K, BenchRow, Microbench, predict_row
+from simulator.safeyaml import load_yaml_file
 from simulator.topology import LinkKind, Topology
 
 #: Ops whose times fit efficiency and latencies (all_gather: see the module docstring).
@@ -115,9 +117,6 @@ class Fit:
 
 def _base_profile() -> BackendFile:
     """The shipped ``gloo`` profile the fit starts from, validated."""
-    from simulator.collectives.backend import BACKENDS_DIR
-    from simulator.core.schema_messages import validate_input
-    from simulator.safeyaml import load_yaml_file
 
     path = BACKENDS_DIR / "gloo.yaml"
     return validate_input(BackendFile, load_yaml_file(path), file=str(path))
@@ -154,13 +153,11 @@ def make_profile(
 
 
 def _as_backend(prof: BackendFile) -> BackendProfile:
-    from simulator.collectives.backend import profile_from_spec
 
     return profile_from_spec(prof, file="(calibration in memory)")
 
 
 def _predict(topology: Topology, rows: Sequence[BenchRow], prof: BackendFile) -> np.ndarray:
-    from simulator.rig.microbench import predict_row
 
     backend = _as_backend(prof)
     return np.array([predict_row(topology, r, backend) for r in rows], dtype=float)

@@ -28,11 +28,16 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict
 
+from simulator.collectives import simulate_collective
+from simulator.config import scenario_from_dict
 from simulator.core.errors import InputError
+from simulator.core.schema_messages import validate_input
 from simulator.core.units import parse_size
 from simulator.core.vocab import CollectiveOp
 from simulator.report import progress
 from simulator.resources import data_file
+from simulator.studies.scenario import simulate_scenario
+from simulator.topology import load_topology, topology_from_dict
 from simulator.workload.software import Software
 
 #: The shipped reference file.
@@ -196,7 +201,6 @@ def load_references(path: str | Path | None = None) -> References:
         raise InputError(f"cannot read: {e.strerror}", file=str(p)) from None
     except yaml.YAMLError as e:
         raise InputError(f"not valid YAML: {e}", file=str(p)) from None
-    from simulator.core.schema_messages import validate_input
 
     refs = validate_input(References, raw, file=str(p))
     names = [r.reference for r in [*refs.nccl_tests, *refs.training]]
@@ -249,7 +253,6 @@ def nccl_topology(setup: NcclSetup) -> Any:
 
 @cache
 def _shipped_topology(name: str) -> Any:
-    from simulator.topology import load_topology
 
     return load_topology(name)
 
@@ -257,7 +260,6 @@ def _shipped_topology(name: str) -> Any:
 @cache
 def _built_topology(build_yaml: str) -> Any:
     """A topology from builder parameters (cached by their canonical YAML text)."""
-    from simulator.topology import topology_from_dict
 
     build = yaml.safe_load(build_yaml)
     return topology_from_dict({"build": build}, file="published.yaml", default_name="published")
@@ -265,7 +267,6 @@ def _built_topology(build_yaml: str) -> Any:
 
 def predict_nccl(ref: NcclReference, *, fidelity: str = "flow") -> float:
     """Predicted nccl-tests busbw of ``ref`` in GB/s."""
-    from simulator.collectives import simulate_collective
 
     setup = ref.setup
     topo = nccl_topology(setup)
@@ -340,8 +341,6 @@ def predicted_step_time_s(
 ) -> float:
     """Our predicted iteration time for the paper's setup
     (:func:`simulator.studies.scenario.simulate_scenario` on the built cluster)."""
-    from simulator.config import scenario_from_dict
-    from simulator.studies.scenario import simulate_scenario
 
     sc = scenario_from_dict(training_scenario(ref), file=f"published.yaml:{ref.reference}")
     build = {**cluster, "nodes": ref.system.nodes}

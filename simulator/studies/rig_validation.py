@@ -38,6 +38,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.core.errors import InputError
+from simulator.report import progress
+from simulator.rig.calibrate import rig_calibration
+from simulator.rig.cluster import launch_on_rig
 from simulator.studies.rig_cases import (
     BASE_STRATEGY,
     FAULT_TIER,
@@ -46,6 +49,13 @@ from simulator.studies.rig_cases import (
     ModelShape,
     Tier,
 )
+from simulator.studies.trace_replay import replay
+from simulator.studies.trace_reshard import reshard
+from simulator.topology import load_topology
+from simulator.traces.models import GPTConfig
+from simulator.traces.recipe import RecordConfig, RecordStrategy
+from simulator.traces.record import record
+from simulator.traces.roofline import roofline_device_times
 
 if TYPE_CHECKING:
     from simulator.traces.recipe import RecordConfig
@@ -119,18 +129,12 @@ class Validator:
                 field="--strategies",
             )
         if not self.backend:
-            from simulator.rig.calibrate import rig_calibration
-            from simulator.topology import load_topology
-
             self.backend = rig_calibration(load_topology(self.topology).num_ranks)
 
     # -- recordings ------------------------------------------------------------------------
     def record_config(self, topology: str, strategy: str, out: Path) -> RecordConfig:
         """How to record ``strategy`` on ``topology`` into ``out``: the validator's steps,
         warm-up, model shape and device mode (every rig recording is made from this)."""
-        from simulator.topology import load_topology
-        from simulator.traces.models import GPTConfig
-        from simulator.traces.recipe import RecordConfig, RecordStrategy
 
         s = self.shape
         cfg = RecordConfig(
@@ -151,14 +155,11 @@ class Validator:
         )
         if self.roofline is None:
             return cfg
-        from simulator.traces.roofline import roofline_device_times
 
         return replace(cfg, device_times=roofline_device_times(cfg.gpt, *self.roofline))
 
     def recording(self, topology: str, strategy: str) -> Path:
         """The trace directory of ``strategy`` on ``topology``, recorded now if missing."""
-        from simulator.rig.cluster import launch_on_rig
-        from simulator.traces.record import record
 
         out = self.work_dir / topology / strategy
         if (out / "manifest.json").is_file():
@@ -171,8 +172,6 @@ class Validator:
     # -- the tiers -------------------------------------------------------------------------
     def run(self) -> list[CaseResult]:
         """Run every selected tier; return the cases in tier order."""
-        from simulator.report import progress
-        from simulator.topology import load_topology
 
         world = load_topology(self.topology).num_ranks
         cases: list[tuple[str, Callable[[], CaseResult]]] = []
@@ -203,7 +202,6 @@ class Validator:
 
     def replay_case(self, strategy: str) -> CaseResult:
         """Tier 1: record ``strategy`` on the topology and replay it there."""
-        from simulator.studies.trace_replay import replay
 
         rec = self.recording(self.topology, strategy)
         out = replay(str(rec), topology=self.topology, backend=self.backend)
@@ -218,7 +216,6 @@ class Validator:
     def topology_case(self, target: str, strategy: str = BASE_STRATEGY) -> CaseResult:
         """Tier 2: replay the ``strategy`` trace of the topology on ``target``; measure
         ``strategy`` there."""
-        from simulator.studies.trace_replay import replay
 
         src = self.recording(self.topology, strategy)
         out = replay(str(src), topology=target, backend=self.backend)
@@ -232,8 +229,6 @@ class Validator:
 
     def strategy_case(self, strategy: str) -> CaseResult:
         """Tier 3: re-shard the DDP trace to ``strategy`` and predict; measure ``strategy``."""
-        from simulator.studies.trace_reshard import reshard
-        from simulator.topology import load_topology
 
         src = self.recording(self.topology, BASE_STRATEGY)
         topo = load_topology(self.topology)

@@ -35,8 +35,11 @@ from typing import cast
 from simulator.core.errors import InputError
 from simulator.core.schema_messages import validate_input
 from simulator.core.units import UnitError, parse_bandwidth, parse_size, parse_time
+from simulator.limits import check_topology_size
 from simulator.resources import resolve
+from simulator.safeyaml import load_yaml_file
 from simulator.topology.builders import BUILDERS
+from simulator.topology.connectivity import check_connected, check_plain_data
 from simulator.topology.graph_builder import GraphBuilder
 from simulator.topology.model import NodeKind, Topology
 from simulator.topology.schema import TopologyFile
@@ -54,7 +57,6 @@ def load_topology(name_or_path: str | Path) -> Topology:
 
     Raises :class:`InputError` naming file and field on any problem.
     """
-    from simulator.safeyaml import load_yaml_file
 
     path = resolve("topologies", name_or_path, what="topology")
     file = str(path)
@@ -70,7 +72,6 @@ def topology_from_dict(data: object, *, file: str = "<dict>", default_name: str 
     name = spec.name or default_name
     description = spec.description or ""
     extra_meta = spec.metadata or {}
-    from simulator.topology.connectivity import check_plain_data
 
     check_plain_data(extra_meta, file, "metadata")
     if spec.build is not None:
@@ -89,7 +90,6 @@ def topology_from_dict(data: object, *, file: str = "<dict>", default_name: str 
     topo.metadata["source_file"] = file
     if spec.routing is not None and spec.routing.ecmp is not None:
         topo.set_ecmp(spec.routing.ecmp)
-    from simulator.topology.connectivity import check_connected
 
     check_connected(topo, file)
     return topo
@@ -164,7 +164,6 @@ def _from_builder(spec: dict[str, object], file: str, name: str) -> Topology:
             )
         kwargs[target] = _unit(parser, value, file, field) if parser else value
     kwargs.setdefault("name", name)
-    from simulator.limits import check_topology_size
 
     check_topology_size(btype, kwargs, file)
     try:
