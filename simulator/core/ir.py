@@ -350,6 +350,15 @@ class Workload:
         """Ranks that have a program."""
         return [p.rank for p in self.programs]
 
+    def with_programs(self, programs: list[Program]) -> Workload:
+        """The same job (world, steps per program, a copy of the metadata) with ``programs``."""
+        return Workload(
+            programs=programs,
+            world=self.world,
+            steps_per_program=self.steps_per_program,
+            metadata=dict(self.metadata),
+        )
+
     def program(self, rank: int) -> Program | None:
         """The program of ``rank``, or None for a mirrored rank."""
         for p in self.programs:

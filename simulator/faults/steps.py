@@ -105,12 +105,7 @@ def scaled_workload(
                 op = replace(op, duration_s=d)
             ops.append(op)
         progs.append(Program(rank=p.rank, ops=ops))
-    return Workload(
-        programs=progs,
-        world=workload.world,
-        steps_per_program=workload.steps_per_program,
-        metadata=dict(workload.metadata),
-    )
+    return workload.with_programs(progs)
 
 
 def run_steps(  # noqa: PLR0913 (keyword options of one run)

@@ -45,12 +45,7 @@ def scale_compute(workload: Workload, factors: list[float]) -> Workload:
             for op in p.ops
         ]
         progs.append(Program(rank=p.rank, ops=ops))
-    return Workload(
-        programs=progs,
-        world=workload.world,
-        steps_per_program=workload.steps_per_program,
-        metadata=dict(workload.metadata),
-    )
+    return workload.with_programs(progs)
 
 
 def apply_to_replay(

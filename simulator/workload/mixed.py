@@ -48,12 +48,7 @@ def compose(builds: Mapping[str, Workload], gpu_of_rank: Sequence[str]) -> Workl
         if [o.name for o in p.ops] != [o.name for o in ref.ops]:
             raise ValueError(f"rank {r}: the builds per GPU model have different ops")
         progs.append(p)
-    return Workload(
-        programs=progs,
-        world=first.world,
-        steps_per_program=first.steps_per_program,
-        metadata=dict(first.metadata),
-    )
+    return first.with_programs(progs)
 
 
 def compute_time_s(program: Program) -> float:
@@ -117,10 +112,4 @@ def balance_dp(
             for op in p.ops
         ]
         progs.append(Program(rank=p.rank, ops=ops))
-    wl = Workload(
-        programs=progs,
-        world=workload.world,
-        steps_per_program=workload.steps_per_program,
-        metadata=dict(workload.metadata),
-    )
-    return wl, n
+    return workload.with_programs(progs), n

@@ -240,14 +240,9 @@ def concat_phases(phases: list[Workload]) -> Workload:
                 last[op.stream] = new.id
             tails = tuple(sorted(last.values())) or tails
         merged.append(prog)
-    meta = dict(first.metadata)
-    meta["phases"] = len(phases)
-    return Workload(
-        programs=merged,
-        world=first.world,
-        steps_per_program=first.steps_per_program,
-        metadata=meta,
-    )
+    wl = first.with_programs(merged)
+    wl.metadata["phases"] = len(phases)
+    return wl
 
 
 def app_memory(profiles: list[LayerProfile], st: StrategyConfig, dp: int) -> dict[str, float]:
