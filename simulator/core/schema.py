@@ -10,6 +10,7 @@ Every user-facing file format validated with pydantic builds on these, so a size
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -17,32 +18,23 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from simulator.core.units import UnitError, parse_bandwidth, parse_flops, parse_size, parse_time
 
 
-def _size(v: Any) -> float:
-    try:
-        return float(parse_size(v))
-    except UnitError as exc:
-        raise ValueError(str(exc)) from exc
+def _parsed(parse: Callable[[Any], float]) -> Callable[[Any], float]:
+    """A pydantic before-validator: ``parse`` (a units parser) with its ``UnitError`` turned
+    into the ``ValueError`` pydantic reports against the field."""
+
+    def validate(v: Any) -> float:
+        try:
+            return float(parse(v))
+        except UnitError as exc:
+            raise ValueError(str(exc)) from exc
+
+    return validate
 
 
-def _bandwidth(v: Any) -> float:
-    try:
-        return float(parse_bandwidth(v))
-    except UnitError as exc:
-        raise ValueError(str(exc)) from exc
-
-
-def _time(v: Any) -> float:
-    try:
-        return float(parse_time(v))
-    except UnitError as exc:
-        raise ValueError(str(exc)) from exc
-
-
-def _flops(v: Any) -> float:
-    try:
-        return float(parse_flops(v))
-    except UnitError as exc:
-        raise ValueError(str(exc)) from exc
+_size = _parsed(parse_size)
+_bandwidth = _parsed(parse_bandwidth)
+_time = _parsed(parse_time)
+_flops = _parsed(parse_flops)
 
 
 SizeB = Annotated[float, BeforeValidator(_size), Field(gt=0)]
