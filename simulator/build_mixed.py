@@ -34,7 +34,7 @@ def gpu_of_ranks(scenario: Scenario, topology: Any, base_gpu: str) -> list[str]:
         InputError: a pattern that matches no host, or a host named by two entries.
     """
     hosts = topology.hosts()
-    owner: dict[str, str] = {}
+    owner: dict[str, tuple[str, str]] = {}  # host -> (field that named it, its gpu)
     for i, entry in enumerate(scenario.hardware.node_gpus):
         for j, pat in enumerate(entry.hosts):
             field = f"hardware.node_gpus.{i}.hosts.{j}"
@@ -47,17 +47,17 @@ def gpu_of_ranks(scenario: Scenario, topology: Any, base_gpu: str) -> list[str]:
                     field=field,
                 )
             for h in hit:
-                if h in owner and owner[h] != field:
+                if h in owner and owner[h][0] != field:
                     raise InputError(
-                        f"host {h} is already given a GPU by {owner[h]}",
+                        f"host {h} is already given a GPU by {owner[h][0]}",
                         file=scenario.source_file,
                         field=field,
                     )
-                owner[h] = field
-    gpu_of_host = {
-        h: scenario.hardware.node_gpus[int(f.split(".")[2])].gpu for h, f in owner.items()
-    }
-    return [gpu_of_host.get(topology.host_of(r), base_gpu) for r in range(topology.num_ranks)]
+                owner[h] = (field, entry.gpu)
+    return [
+        owner[h][1] if (h := topology.host_of(r)) in owner else base_gpu
+        for r in range(topology.num_ranks)
+    ]
 
 
 def _check_balance(scenario: Scenario) -> None:
@@ -93,12 +93,15 @@ def mixed_workload(
     """
     _check_balance(scenario)
     if job.fold:
-        scenario = _with(scenario, {"strategy": {"fold": False}})
+        scenario = scenario.with_settings({"strategy.fold": False}, "hardware.node_gpus")
         return build(scenario, topology)
     gpus = gpu_of_ranks(scenario, topology, base_gpu)
     builds = {base_gpu: base}
     for gpu in sorted(set(gpus) - {base_gpu}):
-        alt = _with(scenario, {"hardware": {"gpu": gpu, "node_gpus": [], "balance": "none"}})
+        alt = scenario.with_settings(
+            {"hardware.gpu": gpu, "hardware.node_gpus": [], "hardware.balance": "none"},
+            "hardware.node_gpus",
+        )
         try:
             builds[gpu] = build(alt, topology)
         except InputError as err:
@@ -116,12 +119,3 @@ def mixed_workload(
         wl, shares = balance_dp(wl, replicas, job.microbatches)
         wl.metadata["dp_microbatches"] = shares
     return wl
-
-
-def _with(scenario: Scenario, changes: dict[str, dict[str, Any]]) -> Scenario:
-    """``scenario`` with nested fields replaced (validated again)."""
-    data = scenario.model_dump(mode="json", exclude={"source_file"})
-    for key, sub in changes.items():
-        data[key] = {**data.get(key, {}), **sub}
-    data["source_file"] = scenario.source_file
-    return Scenario.model_validate(data)

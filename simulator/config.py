@@ -12,7 +12,7 @@ A scenario may list ``compare:`` variants (each a name and a set of overrides); 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -159,15 +159,19 @@ class Scenario(SchemaModel):
         """
         if not self.compare:
             return [self]
-        base = self.model_dump(mode="json", exclude={"compare", "source_file"})
-        out = []
-        for v in self.compare:
-            raw = _deep_copy(base)
-            for key, value in v.set.items():
-                _set_dotted(raw, key, value, self.source_file, f"compare.{v.name}")
-            raw["name"] = f"{self.name}/{v.name}"
-            out.append(_validate(raw, self.source_file))
-        return out
+        base = self.model_copy(update={"compare": []})
+        return [
+            base.with_settings({**v.set, "name": f"{self.name}/{v.name}"}, f"compare.{v.name}")
+            for v in self.compare
+        ]
+
+    def with_settings(self, settings: Mapping[str, Any], where: str) -> Scenario:
+        """This scenario with ``settings`` (dotted keys, e.g. ``hardware.gpu``) applied and
+        validated again; ``where`` names them in an error."""
+        raw = self.model_dump(mode="json", exclude={"source_file"})
+        for key, value in settings.items():
+            _set_dotted(raw, key, value, self.source_file, where)
+        return _validate(raw, self.source_file)
 
 
 def _deep_copy(d: Any) -> Any:
