@@ -24,15 +24,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from simulator.build import BuiltWorkload
 from simulator.config import load_scenario
 from simulator.core.errors import InputError
-from simulator.engine import DeadlockError, WorkloadError
+from simulator.engine import DeadlockError, StepResult, WorkloadError
 from simulator.hardware import get_gpu
 from simulator.report import progress
 from simulator.resources import resolve
 from simulator.safeyaml import load_yaml_text
 from simulator.studies.scenario import simulate_scenario
 from simulator.studies.sweep_runner import Survival, point_payload, probe_scheduler, run_points
+from simulator.topology import Topology
 
 #: Results of one point that are copied from ``commsim run``'s payload (seconds per step).
 STEP_FIELDS = ("step_time_s", "compute_s", "comm_s", "exposed_comm_s", "bubble_s")
@@ -233,41 +235,17 @@ def evaluate_point(
         sim = simulate_scenario(load_scenario(scenario, overrides), fidelity=fidelity)
     except (InputError, WorkloadError, DeadlockError) as err:
         return SweepPoint(set=shown, error=str(err))
-    res = sim.result
-    gpu = sim.built.compute_model.gpu  # the GPU the build priced (also metadata["gpu"])
-    try:
-        spec = get_gpu(gpu)
-        price: float | None = spec.price_per_gpu_hour_usd
-        hbm_B: float | None = spec.hbm_B
-    except InputError:
-        price = hbm_B = None
-    mem_B = float(sim.built.memory_per_gpu_B.get("total", 0.0))
-    gpus = int(sim.topology.num_ranks)
-    return SweepPoint(
-        set=shown,
-        step_time_s=float(res.step_time_s),
-        compute_s=float(res.compute_s),
-        comm_s=float(res.comm_s),
-        exposed_comm_s=float(res.exposed_comm_s),
-        bubble_s=float(res.bubble_s),
-        memory_per_gpu_B=mem_B,
-        # the estimate against the GPU's HBM; None when the GPU is not in the catalog
-        fits_memory=None if hbm_B is None else mem_B <= hbm_B,
-        world=int(res.world),
-        gpus=gpus,
-        gpu=gpu,
-        cost_per_step_usd=(
-            None if price is None else gpus * float(res.step_time_s) / 3600.0 * price
-        ),
-        wall_s=time.perf_counter() - t0,
-    )
+    row = point_row(shown, sim.built, sim.result, sim.topology)
+    row["wall_s"] = time.perf_counter() - t0
+    return SweepPoint.from_row(row)
 
 
-def point_row(shown: dict[str, Any], built: Any, result: Any, topo: Any) -> dict[str, Any]:
-    """The row of one simulated point (seconds per step, bytes, US dollars per step)."""
-
-    d = result.to_dict(k_links=0)
-    gpu = str(built.metadata.get("gpu", ""))
+def point_row(
+    shown: dict[str, Any], built: BuiltWorkload, result: StepResult, topo: Topology
+) -> dict[str, Any]:
+    """The row of one simulated point (seconds per step, bytes, US dollars per step): what
+    :meth:`SweepPoint.from_row` reads, inline and on Dask workers alike."""
+    gpu = str(built.metadata.get("gpu", ""))  # the GPU the build priced
     try:
         spec = get_gpu(gpu)
         price: float | None = spec.price_per_gpu_hour_usd
@@ -277,17 +255,17 @@ def point_row(shown: dict[str, Any], built: Any, result: Any, topo: Any) -> dict
     mem_B = float(built.memory_per_gpu_B.get("total", 0.0))
     gpus = int(topo.num_ranks)
     out: dict[str, Any] = {"set": shown}
-    out.update({k: float(d[k]) for k in STEP_FIELDS})
+    out.update({k: float(getattr(result, k)) for k in STEP_FIELDS})
     out.update(
         {
             "memory_per_gpu_B": mem_B,
             # the estimate against the GPU's HBM; None when the GPU is not in the catalog
             "fits_memory": None if hbm_B is None else mem_B <= hbm_B,
-            "world": int(d["world"]),
+            "world": int(result.world),
             "gpus": gpus,
             "gpu": gpu,
             "cost_per_step_usd": (
-                None if price is None else gpus * float(d["step_time_s"]) / 3600.0 * price
+                None if price is None else gpus * float(result.step_time_s) / 3600.0 * price
             ),
         }
     )
