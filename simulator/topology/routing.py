@@ -7,9 +7,13 @@ destination in networkx (seconds on a 1,024-GPU fat tree), the :class:`Router` r
 holds a bitset (one bit per destination of the block), each BFS level ORs the bitsets of its
 successors (``np.bitwise_or.reduceat`` over the edge list sorted by source), and endpoints other
 than the destination itself are masked out of the frontier so nothing transits them. Distance
-blocks (``int8``, one row per destination) are cached (least recently used evicted beyond
+blocks (``int8``, one column per destination) are cached (least recently used evicted beyond
 256 MiB), so routing all pairs of a ring over 1,024 GPUs costs four BFS sweeps
 (benchmarks/bench_routing.py). Each BFS level only visits the predecessors of its frontier.
+A route asked alone sweeps the block of consecutive ranks around its destination;
+:meth:`Router.prefetch` (used by :meth:`~simulator.topology.Topology.prefetch_routes`) sweeps
+the destinations it is given, so a strided group (a data-parallel group, every 64th rank) costs
+one sweep per 256 of its members instead of one per member's block.
 
 A route is then walked from the source: at each node the candidate next hops are the
 non-endpoint successors one hop closer to the destination, in node order (found with numpy at
