@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "validated"
 
 
-def _counting(value: object) -> tuple[list[int], object]:
+def _counting(value: object) -> tuple[list[int], Callable[[], object]]:
     calls: list[int] = []
 
     def produce() -> object:
@@ -158,3 +159,14 @@ def test_a_start_up_on_known_inputs_does_not_import_pydantic(cache: Path) -> Non
     ]
     assert runs[0][0] == "True"  # first process: validated with pydantic
     assert runs[1] == ["False", runs[0][1]]  # then: the same answer without it
+
+
+def test_no_home_directory_means_no_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    for name in ("COMMSIM_CACHE_DIR", "XDG_CACHE_HOME", "COMMSIM_NO_CACHE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    assert vc.cache_dir() is None
+    assert vc.validated("k", "x", "f", lambda: 7) == 7

@@ -55,14 +55,18 @@ _VERSIONED: Final[tuple[tuple[str, str], ...]] = (
 
 
 def cache_dir() -> Path | None:
-    """The folder entries live in, or ``None`` when the cache is turned off."""
+    """The folder entries live in, or ``None`` when the cache is turned off (or there is no
+    home directory to put it in)."""
     if os.environ.get("COMMSIM_NO_CACHE", "") not in ("", "0"):
         return None
     root = os.environ.get("COMMSIM_CACHE_DIR")
     if root:
         return Path(root) / "validated"
     xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
+    try:
+        base = Path(xdg) if xdg else Path.home() / ".cache"
+    except RuntimeError:  # no home directory known: nothing kept
+        return None
     return base / "commsim" / "validated"
 
 
