@@ -205,12 +205,12 @@ class Router:
             if level > 127:
                 raise ValueError("routing: a shortest path longer than 127 hops")
             # bit j of the block sits in word j // 64 at bit j % 64 (little-endian bytes)
+            # the bits reached now were -1 (unreached) before: add level + 1 where set
             reached = np.unpackbits(
                 front.view(np.uint8), axis=1, count=width, bitorder="little"
-            ).view(bool)
-            sub = dist[rows]
-            sub[reached] = level
-            dist[rows] = sub
+            ).view(np.int8)
+            reached *= np.int8(level + 1)
+            dist[rows] += reached
         return dist
 
     def _store(self, dest_ranks: Sequence[int]) -> int:
