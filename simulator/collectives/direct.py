@@ -18,6 +18,9 @@ from simulator.collectives.schedule import Phase, Schedule, Step, Transfer, phas
 from simulator.core.errors import InputError
 from simulator.core.vocab import Algorithm, CollectiveOp
 
+#: The ops this algorithm builds (found by :mod:`simulator.collectives.registry`).
+IMPLEMENTS = frozenset(CollectiveOp)
+
 #: Bytes of one barrier token (a float, like torch's NCCL barrier all-reduces one element).
 BARRIER_TOKEN_B = 4.0
 

@@ -19,6 +19,11 @@ from simulator.collectives.schedule import Phase, Schedule, Step, Transfer, phas
 from simulator.core.errors import InputError
 from simulator.core.vocab import Algorithm, CollectiveOp
 
+#: The ops this algorithm builds (found by :mod:`simulator.collectives.registry`).
+IMPLEMENTS = frozenset(
+    {CollectiveOp.ALL_REDUCE, CollectiveOp.REDUCE_SCATTER, CollectiveOp.ALL_GATHER}
+)
+
 
 def _halving_steps(ranks: Sequence[int], size_B: float) -> list[Step]:
     p = len(ranks)

@@ -25,6 +25,9 @@ from simulator.core.errors import InputError
 from simulator.core.vocab import Algorithm, CollectiveOp
 from simulator.topology.partitions import Level, two_level
 
+#: The ops this algorithm builds (found by :mod:`simulator.collectives.registry`).
+IMPLEMENTS = frozenset({CollectiveOp.ALL_REDUCE})
+
 
 def _rings(rings: list[list[int]], channels: int, step_B: float) -> list[Transfer]:
     hops: list[Transfer] = []

@@ -38,6 +38,9 @@ from simulator.hardware import get_gpu
 from simulator.topology import Topology
 from simulator.topology.model import NodeKind
 
+#: The ops this algorithm builds (found by :mod:`simulator.collectives.registry`).
+IMPLEMENTS = frozenset({CollectiveOp.ALL_REDUCE})
+
 #: Sequential steps of one NVLS all-reduce: the reducing load, then the multicast store.
 NVLS_DEPTH = 2
 

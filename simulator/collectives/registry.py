@@ -1,21 +1,25 @@
-"""Which algorithm implements which collective: a small registry keyed by enums."""
+"""Which algorithm implements which collective, found by name.
+
+Every :class:`~simulator.core.vocab.Algorithm` (but ``auto``) is implemented by the module
+``simulator.collectives.<value>``, which defines
+
+* a schedule builder named like the module (``ring.ring``; see :class:`Builder`), and
+* ``IMPLEMENTS``: the frozenset of :class:`~simulator.core.vocab.CollectiveOp` it builds.
+
+So adding an algorithm touches two files: its name in ``core/vocab.py`` and its module (plus a
+backend profile's ``algorithms:`` list if ``auto`` should consider it). An enum member without
+its module fails at import, naming the module.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, cast
 
-from simulator.collectives.direct import direct
-from simulator.collectives.halving_doubling import halving_doubling
-from simulator.collectives.hierarchical import hierarchical
-from simulator.collectives.nvls import nvls
-from simulator.collectives.ring import ring
 from simulator.collectives.schedule import Schedule
-from simulator.collectives.tree import tree
 from simulator.core.errors import InputError
 from simulator.core.vocab import Algorithm, CollectiveOp
-
-Op = CollectiveOp
 
 
 class Builder(Protocol):
@@ -33,20 +37,20 @@ class Builder(Protocol):
     ) -> Schedule: ...
 
 
+def _implementation(algo: Algorithm) -> tuple[Builder, frozenset[CollectiveOp]]:
+    """The builder and the ops of ``algo``, from its module (see the module docstring)."""
+    name = f"simulator.collectives.{algo.value}"
+    module = importlib.import_module(name)
+    builder = getattr(module, algo.value, None)
+    ops = getattr(module, "IMPLEMENTS", None)
+    if not callable(builder) or not isinstance(ops, frozenset):
+        raise ImportError(f"{name} must define {algo.value}() and IMPLEMENTS (a frozenset of ops)")
+    return cast(Builder, builder), frozenset(CollectiveOp(o) for o in ops)
+
+
 #: algorithm -> (builder, the ops it implements)
 ALGORITHMS: dict[Algorithm, tuple[Builder, frozenset[CollectiveOp]]] = {
-    Algorithm.RING: (
-        ring,
-        frozenset({Op.ALL_REDUCE, Op.REDUCE_SCATTER, Op.ALL_GATHER, Op.BROADCAST, Op.REDUCE}),
-    ),
-    Algorithm.TREE: (tree, frozenset({Op.ALL_REDUCE, Op.BROADCAST, Op.REDUCE})),
-    Algorithm.HALVING_DOUBLING: (
-        halving_doubling,
-        frozenset({Op.ALL_REDUCE, Op.REDUCE_SCATTER, Op.ALL_GATHER}),
-    ),
-    Algorithm.DIRECT: (direct, frozenset(Op)),
-    Algorithm.HIERARCHICAL: (hierarchical, frozenset({Op.ALL_REDUCE})),
-    Algorithm.NVLS: (nvls, frozenset({Op.ALL_REDUCE})),
+    a: _implementation(a) for a in Algorithm if a is not Algorithm.AUTO
 }
 
 

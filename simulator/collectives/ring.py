@@ -22,6 +22,17 @@ from simulator.collectives.schedule import Phase, Schedule, Step, Transfer, unif
 from simulator.core.vocab import Algorithm, CollectiveOp
 from simulator.topology.partitions import split
 
+#: The ops this algorithm builds (found by :mod:`simulator.collectives.registry`).
+IMPLEMENTS = frozenset(
+    {
+        CollectiveOp.ALL_REDUCE,
+        CollectiveOp.REDUCE_SCATTER,
+        CollectiveOp.ALL_GATHER,
+        CollectiveOp.BROADCAST,
+        CollectiveOp.REDUCE,
+    }
+)
+
 
 def host_blocks(group: Sequence[int], hosts: Sequence[str]) -> list[list[int]]:
     """The group's ranks grouped by host, hosts in first-seen order, ranks in group order."""

@@ -35,6 +35,9 @@ from simulator.collectives.ring import host_blocks
 from simulator.collectives.schedule import Schedule, Step, Transfer, phase_from_steps
 from simulator.core.vocab import Algorithm, CollectiveOp
 
+#: The ops this algorithm builds (found by :mod:`simulator.collectives.registry`).
+IMPLEMENTS = frozenset({CollectiveOp.ALL_REDUCE, CollectiveOp.BROADCAST, CollectiveOp.REDUCE})
+
 
 def heap_parents(h: int, *, mirror: bool) -> list[int]:
     """Parent host index of every host index in a binary heap (``-1`` for the root)."""
