@@ -51,7 +51,7 @@ def test_prefetched_routes_equal_routes_one_by_one(
     expected = [one.route(a, b, key) for a, b in pairs]
     many = _fresh(ecmp)
     sweeps = _sweeps(monkeypatch)
-    many.prefetch_routes(pairs, key)
+    many.prefetch_routes([(a, b, key) for a, b in pairs])
     assert sweeps[0] == 1  # 128 strided destinations: one block
     assert [many.route(a, b, key) for a, b in pairs] == expected
     assert sweeps[0] == 1  # every route came from the cache
@@ -60,10 +60,10 @@ def test_prefetched_routes_equal_routes_one_by_one(
 def test_prefetch_is_a_no_op_when_every_route_is_cached(monkeypatch: pytest.MonkeyPatch) -> None:
     topo = _fresh("dmodk")
     pairs = _pairs(topo.num_ranks)
-    topo.prefetch_routes(pairs)
+    topo.prefetch_routes([(a, b, 0) for a, b in pairs])
     sweeps = _sweeps(monkeypatch)
-    topo.prefetch_routes(pairs)
-    topo.prefetch_routes([(5, 5)])  # a self pair has no route to compute
+    topo.prefetch_routes([(a, b, 0) for a, b in pairs])
+    topo.prefetch_routes([(5, 5, 0)])  # a self pair has no route to compute
     assert sweeps[0] == 0
 
 
@@ -72,10 +72,28 @@ def test_prefetch_many_blocks_keeps_only_the_cache(monkeypatch: pytest.MonkeyPat
     next sweep, so no block is computed twice."""
     topo = _fresh("hash")
     n = topo.num_ranks
-    pairs = [(d, (d + 17) % n) for d in range(n)]  # every rank a destination: 4 blocks
+    pairs = [(d, (d + 17) % n) for d in range(0, n, 2)]  # every 2nd rank of 4 blocks: sparse
     monkeypatch.setattr(routing, "_CACHE_BYTES", 1)  # keeps one block at a time
     sweeps = _sweeps(monkeypatch)
-    topo.prefetch_routes(pairs)
-    assert sweeps[0] == n // routing.BLOCK
+    topo.prefetch_routes([(a, b, 0) for a, b in pairs])
+    assert sweeps[0] == n // (2 * routing.BLOCK)
     ref = _fresh("hash")
     assert [topo.route(a, b) for a, b in pairs] == [ref.route(a, b) for a, b in pairs]
+
+
+def test_routes_of_several_keys_share_the_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Channels (keys) of one destination are routed from one sweep."""
+    topo = _fresh("hash")
+    pairs = _pairs(topo.num_ranks)
+    monkeypatch.setattr(routing, "_CACHE_BYTES", 1)
+    sweeps = _sweeps(monkeypatch)
+    topo.prefetch_routes([(a, b, k) for k in range(4) for a, b in pairs])
+    assert sweeps[0] == 1
+
+
+def test_dense_destinations_are_left_to_route(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Destinations filling their blocks: routing them in order sweeps each block once."""
+    topo = _fresh("dmodk")
+    sweeps = _sweeps(monkeypatch)
+    topo.prefetch_routes([(d, (d + 1) % topo.num_ranks, 0) for d in range(topo.num_ranks)])
+    assert sweeps[0] == 0

@@ -129,8 +129,7 @@ class FlowPlanner:
         cache = self._cache
         missing = {(t.src, t.dst, t.channel) for t in ts} - cache.keys()
         # route in destination order, the destinations' distances computed together
-        for ch in {c for _, _, c in missing}:
-            self.topology.prefetch_routes(((s, d) for s, d, c in missing if c == ch), ch)
+        self.topology.prefetch_routes(missing)
         for src, dst, ch in sorted(missing, key=lambda k: (k[1], k[0], k[2])):
             self.path(src, dst, ch)
         paths = tuple(cache[(t.src, t.dst, t.channel)] for t in ts)

@@ -13,7 +13,7 @@ Build a topology with :class:`simulator.topology.graph_builder.GraphBuilder`, a 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -214,32 +214,41 @@ class Topology:
             self._route_cache[ck] = path
         return path
 
-    def prefetch_routes(self, pairs: Iterable[tuple[int, int]], key: int = 0) -> None:
-        """Route many ``(src, dst)`` pairs at once into the route cache (same routes as
-        :meth:`route`; only faster).
+    def prefetch_routes(self, routes: Collection[tuple[int, int, int]]) -> None:
+        """Compute many routes ``(src, dst, key)`` at once into the route cache (the same
+        routes as :meth:`route`; only faster).
 
         The router computes hop distances for a block of destinations per breadth-first
         sweep. Routing the pairs grouped by blocks of up to
         :data:`~simulator.topology.routing.BLOCK` of their destinations sweeps once per
         block even when the destinations are strided (a data-parallel group), instead of
         once per block of consecutive ranks, and never needs more than one block at a time.
+        Destinations that fill at least half of their consecutive blocks are left to
+        :meth:`route` (asked in destination order, it sweeps each block once too).
         """
-        k = key if self._keyed else 0
+        wanted = {d for _, d, _ in routes}
+        if 2 * len(wanted) > BLOCK * len({d // BLOCK for d in wanted}):
+            return  # dense: routing in destination order sweeps each block once anyway
+        keyed = self._keyed
         cache = self._route_cache
-        by_dst: dict[int, list[int]] = {}
-        for s, d in pairs:
-            if s != d and (s, d, k) not in cache:
-                by_dst.setdefault(d, []).append(s)
-        if not by_dst:
-            return
-        router = self._router if self._router is not None else self._get_router()
+        by_dst: dict[int, list[tuple[int, int]]] = {}
+        for s, d, key in routes:
+            if s != d and (s, d, key if keyed else 0) not in cache:
+                by_dst.setdefault(d, []).append((s, key))
         dsts = sorted(by_dst)
+        router = self._router if self._router is not None else self._get_router()
+        n = self.num_ranks
         for lo in range(0, len(dsts), BLOCK):
             block = dsts[lo : lo + BLOCK]
+            if not 0 <= block[0] <= block[-1] < n:
+                raise IndexError(f"rank out of range 0..{n - 1} in {block}")
             router.prefetch(block)
             for d in block:
-                for s in by_dst[d]:
-                    self.route(s, d, key)
+                for s, key in by_dst[d]:
+                    if not 0 <= s < n:
+                        raise IndexError(f"rank {s} out of range 0..{n - 1}")
+                    k = key if keyed else 0
+                    cache[(s, d, k)] = router.route(s, d, key)
 
     def path_latency_s(self, path: Sequence[int]) -> float:
         """Sum of the one-way latencies of the links of ``path``, seconds."""

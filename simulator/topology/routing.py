@@ -144,6 +144,7 @@ class Router:
         self._blocks: dict[int, tuple[tuple[int, ...], npt.NDArray[np.int8]]] = {}
         self._where: dict[int, tuple[int, int]] = {}  # rank -> (block id, column)
         self._next_block = 0
+        self._spare: npt.NDArray[np.int8] | None = None  # the last evicted block, reused
         # predecessors grouped by target node (CSR): in_src[in_ptr[v]:in_ptr[v + 1]] -> v
         by_v = np.argsort(np.array(ev, dtype=np.int64), kind="stable")
         self._in_src = np.array(eu, dtype=np.int64)[by_v]
@@ -163,7 +164,12 @@ class Router:
         dests = np.array([self._rank_node[r] for r in dest_ranks], dtype=np.int64)
         width = int(dests.size)
         words = (width + 63) // 64
-        dist = np.full((self._n, width), -1, dtype=np.int8)
+        spare, self._spare = self._spare, None
+        if spare is not None and spare.shape == (self._n, width):
+            dist = spare  # an evicted block's memory: no fresh pages to fault in
+            dist.fill(-1)
+        else:
+            dist = np.full((self._n, width), -1, dtype=np.int8)
         visited = np.zeros((self._n, words), dtype=np.uint64)
         if not np.little_endian:  # the bit unpacking below assumes little-endian words
             raise RuntimeError("routing: big-endian hosts are not supported")
@@ -228,7 +234,8 @@ class Router:
         blocks = self._blocks
         while len(blocks) > 1 and sum(b.nbytes for _, b in blocks.values()) > _CACHE_BYTES:
             old = next(iter(blocks))
-            for r in blocks.pop(old)[0]:
+            ranks, self._spare = blocks.pop(old)
+            for r in ranks:
                 if self._where.get(r, (-1, 0))[0] == old:
                     del self._where[r]
         return bid

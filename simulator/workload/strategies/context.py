@@ -93,7 +93,7 @@ class JobContext:
             return []
         cands = list(candidates)
         if self.topology is not None:
-            todo = [c for c in cands if c not in self._route_cache]
+            todo = [(a, b, 0) for a, b in cands if (a, b) not in self._route_cache]
             self.topology.prefetch_routes(todo)
         return [(a, b) for a, b in cands if self.route_links(a, b) & own]
 
