@@ -175,14 +175,32 @@ class Isolation:
                 keep = np.isin(tl[1], links)
                 tl = (tl[0][keep], tl[1][keep], tl[2][keep])
             own[key] = tl
-        parts = [(own[k], t0) for t0, k in self.uses if len(own[k][0])]
-        if not parts:
-            return _EMPTY_TL
-        return (
-            np.concatenate([tl[0] + t0 for tl, t0 in parts]),
-            np.concatenate([tl[1] for tl, _ in parts]),
-            np.concatenate([tl[2] for tl, _ in parts]),
-        )
+        return _replayed(own, self.uses)
+
+
+def _replayed(
+    own: dict[CollKey, tuple[FloatArray, IntArray, FloatArray]],
+    uses: list[tuple[float, CollKey]],
+) -> tuple[FloatArray, IntArray, FloatArray]:
+    """The rows of ``own[key]`` once per use ``(t0, key)``, in order of use, times plus
+    ``t0``: what concatenating ``own[key]`` shifted by ``t0`` over ``uses`` gives, gathered
+    with one index array instead of an array per use."""
+    keys = [k for k, tl in own.items() if len(tl[0])]
+    if not keys:
+        return _EMPTY_TL
+    slot = {k: i for i, k in enumerate(keys)}
+    used = [(t0, slot[k]) for t0, k in uses if k in slot]
+    if not used:
+        return _EMPTY_TL
+    lens = np.array([len(own[k][0]) for k in keys])
+    first = np.cumsum(lens) - lens  # row of each key's first row in the stacked arrays
+    which = np.array([i for _, i in used])
+    n = lens[which]
+    out_first = np.cumsum(n) - n  # row of each use's first row in the output
+    rows = np.repeat(first[which] - out_first, n) + np.arange(int(n.sum()))
+    stacked = [np.concatenate([own[k][j] for k in keys]) for j in range(3)]
+    t0s = np.repeat(np.array([t0 for t0, _ in used], dtype=float), n)
+    return stacked[0][rows] + t0s, stacked[1][rows], stacked[2][rows]
 
 
 def find_isolated(plan: Plan, ctx: SimContext) -> set[CollKey]:
