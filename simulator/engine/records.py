@@ -109,7 +109,7 @@ def ops_table(plan: Plan, times: OpTimes) -> pd.DataFrame:
         "rank": ints(plan.rank),
         "id": ints([op.id for op in ops]),
         "name": [op.name for op in ops],
-        "kind": [op.kind.value for op in ops],
+        "kind": [op.kind._value_ for op in ops],  # .value: a descriptor call per op
         "category": [op.category for op in ops],
         "stream": [op.stream for op in ops],
         "layer": ints([op.layer for op in ops]),

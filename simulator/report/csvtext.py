@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from simulator.report.floattext import float_reprs
+
 #: Rows formatted per chunk (bounds the strings alive at once).
 CHUNK = 8192
 
@@ -62,7 +64,7 @@ def _column_text(series: pd.Series) -> list[str]:
     dtype = series.dtype
     if dtype == np.float64:
         values = series.to_numpy()
-        text = list(map(float.__repr__, values.tolist()))
+        text = float_reprs(values)
         missing = np.isnan(values)
         if missing.any():
             for i in np.flatnonzero(missing).tolist():

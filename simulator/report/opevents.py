@@ -21,6 +21,7 @@ import numpy as np
 
 from simulator.core.units import format_size
 from simulator.engine import StepResult
+from simulator.report.floattext import float_reprs
 
 _US = 1e6  # microseconds per second (as in simulator.report.timeline)
 
@@ -33,7 +34,7 @@ _SPECIAL = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
 def json_floats(values: np.ndarray) -> list[str]:
     """``values`` (float64) as the JSON encoder writes each: ``repr``, or ``NaN``/``Infinity``."""
-    text = list(map(float.__repr__, values.tolist()))
+    text = float_reprs(values)
     if not np.isfinite(values).all():
         text = [_SPECIAL.get(t, t) for t in text]
     return text
@@ -112,19 +113,19 @@ def _chunk(
     size_arr = part["size_B"].to_numpy(dtype=float)
     size_B: list[float] = size_arr.tolist()
 
-    head: list[str] = []  # a thread name event before the op's, or ""
-    tid: list[int] = []
-    for key in zip(rank, stream, strict=True):
+    head = [""] * len(rank)  # a thread name event before the op's, or ""
+    keys = list(zip(rank, stream, strict=True))
+    tid: list[int | None] = list(map(tids.get, keys))
+    for i in [i for i, t in enumerate(tid) if t is None]:  # streams first seen in this chunk
+        key = keys[i]
         t = tids.get(key)
         if t is None:
             t = tids[key] = per_rank[key[0]] = per_rank.get(key[0], 0) + 1
-            head.append(
+            head[i] = (
                 f'{{"ph":"M","name":"thread_name","pid":{key[0]},"tid":{t},'
                 f'"args":{{"name":{_quote(key[1])}}}}},'
             )
-        else:
-            head.append("")
-        tid.append(t)
+        tid[i] = t
 
     extra = [""] * len(kind)  # the args of a communication op after "kind"
     comm = np.flatnonzero(part["kind"].to_numpy() != "compute").tolist()
