@@ -133,24 +133,21 @@ def test_replayed_rows_are_the_shifted_concatenation() -> None:
     from simulator.engine.isolation import _replayed
 
     rng = np.random.default_rng(3)
-    own: dict = {}
+    own = []
     for k in range(6):
         n = 0 if k in (1, 4) else int(rng.integers(1, 9))
-        own[("c", (k,), 1.0, "", 0)] = (
-            rng.random(n),
-            rng.integers(0, 50, n).astype(np.intp),
-            rng.random(n) * 1e9,
-        )
-    keys = list(own)
-    uses = [(float(rng.random() * 10), keys[int(rng.integers(0, 5))]) for _ in range(40)]
-    got = _replayed(own, uses)
-    parts = [(own[k], t0) for t0, k in uses if len(own[k][0])]
+        own.append((rng.random(n), rng.integers(0, 50, n).astype(np.intp), rng.random(n) * 1e9))
+    which = rng.integers(0, 5, 40).astype(np.intp)
+    t0 = rng.random(40) * 10
+    got = _replayed(own, which, t0)
+    parts = [(own[k], t) for k, t in zip(which, t0, strict=True) if len(own[k][0])]
     want = (
-        np.concatenate([tl[0] + t0 for tl, t0 in parts]),
+        np.concatenate([tl[0] + t for tl, t in parts]),
         np.concatenate([tl[1] for tl, _ in parts]),
         np.concatenate([tl[2] for tl, _ in parts]),
     )
     for a, b in zip(got, want, strict=True):
         assert a.dtype == b.dtype
         assert np.array_equal(a, b)
-    assert all(len(x) == 0 for x in _replayed(own, [(1.0, keys[1])]))
+    empty = np.array([1, 4], dtype=np.intp)
+    assert all(len(x) == 0 for x in _replayed(own, empty, np.ones(2)))

@@ -92,14 +92,14 @@ def ops_table(plan: Plan, times: OpTimes) -> pd.DataFrame:
             continue
         size_B[g] = float(op.size_B)
         if isinstance(op, Collective):
-            op_name[g] = op.op.value
+            op_name[g] = op.op._value_
             key = tuple(op.group)
             text = groups.get(key)
             if text is None:
                 text = groups[key] = ",".join(map(str, key))
             group[g] = text
         else:  # Send | Recv
-            op_name[g] = op.kind.value
+            op_name[g] = op.kind._value_
             peer[g] = op.peer
 
     def ints(values: list[int]) -> IntArray:

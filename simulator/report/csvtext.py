@@ -92,4 +92,4 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> None:
         for lo in range(0, len(df), CHUNK):
             part = df.iloc[lo : lo + CHUNK]
             cols = [_column_text(part[c]) for c in part.columns]
-            fh.write("".join([",".join(row) + "\n" for row in zip(*cols, strict=True)]))
+            fh.write("\n".join(map(",".join, zip(*cols, strict=True))) + "\n")
