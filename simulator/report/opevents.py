@@ -83,7 +83,7 @@ def op_event_text(result: StepResult) -> Iterator[str]:
     ops = result.ops
     tids: dict[tuple[int, str], int] = {}
     per_rank: dict[int, int] = {}
-    labels: dict[tuple[Any, ...], str] = {}
+    labels: dict[tuple[Any, ...], tuple[str, str]] = {}
     for lo in range(0, len(ops), CHUNK):
         yield _chunk(ops.iloc[lo : lo + CHUNK], tids, per_rank, labels)
 
@@ -92,7 +92,7 @@ def _chunk(
     part: Any,
     tids: dict[tuple[int, str], int],
     per_rank: dict[int, int],
-    labels: dict[tuple[Any, ...], str],
+    labels: dict[tuple[Any, ...], tuple[str, str]],
 ) -> str:
     """The text of the events of the ops in ``part`` (a slice of ``result.ops``), with the
     thread names of streams first seen here in front of their first op's event."""
@@ -132,15 +132,16 @@ def _chunk(
     wait = json_floats(wait_all[comm] * _US)
     size = json_floats(size_arr[comm])
     for j, i in enumerate(comm):
-        what = (op[i], size_B[i], group[i], peer[i], kind[i])
-        label = labels.get(what)
-        if label is None:
-            label = labels[what] = comm_label(*what)
-        name[i] = f"{name[i]} {label}"
-        extra[i] = (
-            f',"op":{_quote(op[i])},"size_B":{size[j]},"group":{_quote(group[i])}'
-            f',"peer":{peer[i]},"algo":{_quote(algo[i])},"wait_us":{wait[j]}'
-        )
+        what = (op[i], size[j], group[i], peer[i], kind[i], algo[i])  # size as written
+        known = labels.get(what)  # label and args up to "wait_us", formatted once per kind
+        if known is None:
+            known = labels[what] = (
+                " " + comm_label(op[i], size_B[i], group[i], peer[i], kind[i]),
+                f',"op":{_quote(op[i])},"size_B":{size[j]},"group":{_quote(group[i])}'
+                f',"peer":{peer[i]},"algo":{_quote(algo[i])},"wait_us":',
+            )
+        name[i] += known[0]
+        extra[i] = known[1] + wait[j]
     tail = [
         (f',"layer":{lay}' if lay >= 0 else "") + (f',"microbatch":{mb}' if mb >= 0 else "")
         for lay, mb in zip(layer, micro, strict=True)
