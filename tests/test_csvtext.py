@@ -53,3 +53,14 @@ def test_other_frames_fall_back_to_pandas(tmp_path: Path) -> None:
     _same(pd.DataFrame({"o": [1, "x", None], "f": [1.0, 2.0, 3.0]}, dtype=object), tmp_path)
     _same(pd.DataFrame({"f32": np.array([0.1, 2.5], dtype=np.float32), "i": [1, 2]}), tmp_path)
     _same(pd.DataFrame(columns=["a", "b"]), tmp_path)
+
+
+def test_float_columns_sharing_values(tmp_path: Path) -> None:
+    """Times recurring across columns go through float_reprs together, NaN and -0.0 too."""
+    rng = np.random.default_rng(8)
+    t = np.cumsum(rng.choice([1e-6, 2.5e-6, 3e-3], 500))
+    df = pd.DataFrame({"ready_s": t, "start_s": np.roll(t, 1), "end_s": np.roll(t, -1)})
+    _same(df, tmp_path)
+    df.loc[3, "start_s"] = NAN
+    df.loc[7, "end_s"] = -0.0
+    _same(df, tmp_path)

@@ -59,18 +59,25 @@ def _handled(dtype: object) -> bool:
     )
 
 
+def _float_texts(part: pd.DataFrame, names: list[str]) -> dict[str, list[str]]:
+    """The cells of the float64 columns ``names`` of ``part``, formatted together: times
+    recur across columns (an op's end is the next one's ready), so one pass over their
+    distinct values (:func:`float_reprs`) formats fewer floats than one per column."""
+    if not names:
+        return {}
+    values = np.concatenate([part[c].to_numpy() for c in names])
+    text = float_reprs(values)
+    missing = np.isnan(values)
+    if missing.any():
+        for i in np.flatnonzero(missing).tolist():
+            text[i] = ""
+    n = len(part)
+    return {c: text[k * n : (k + 1) * n] for k, c in enumerate(names)}
+
+
 def _column_text(series: pd.Series) -> list[str]:
-    """The cells of one column (of a dtype :func:`_handled`) as pandas writes them."""
-    dtype = series.dtype
-    if dtype == np.float64:
-        values = series.to_numpy()
-        text = float_reprs(values)
-        missing = np.isnan(values)
-        if missing.any():
-            for i in np.flatnonzero(missing).tolist():
-                text[i] = ""
-        return text
-    if isinstance(dtype, pd.StringDtype):
+    """The cells of one int, bool or string column as pandas writes them."""
+    if isinstance(series.dtype, pd.StringDtype):
         cells = series.tolist()
         if series.hasnans:
             cells = ["" if pd.isna(c) else c for c in cells]
@@ -91,5 +98,6 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> None:
         fh.write(",".join(_quoted([str(c) for c in df.columns])) + "\n")
         for lo in range(0, len(df), CHUNK):
             part = df.iloc[lo : lo + CHUNK]
-            cols = [_column_text(part[c]) for c in part.columns]
+            floats = _float_texts(part, [c for c in part.columns if part[c].dtype == np.float64])
+            cols = [floats[c] if c in floats else _column_text(part[c]) for c in part.columns]
             fh.write("\n".join(map(",".join, zip(*cols, strict=True))) + "\n")

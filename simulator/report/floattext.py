@@ -13,7 +13,7 @@ import numpy as np
 from simulator.core.arrays import FloatArray
 
 #: A column with fewer distinct values than this share of its length is formatted per value.
-REPEAT_SHARE = 0.25
+REPEAT_SHARE = 0.5
 
 
 def float_reprs(values: FloatArray) -> list[str]:
