@@ -22,6 +22,7 @@ was built on. Results go to benchmarks/RESULTS.md (## scale).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -94,35 +96,58 @@ def step16k_files(tmp: Path) -> Path:
     return path
 
 
+_TOKENS = itertools.count()
+
+
 class _Counters:
-    """Every Fabric built while a case runs (patched into ``simulator.network``)."""
+    """Every Fabric built while a case runs (patched into ``simulator.network``).
+
+    Holds only weak references: a fabric is counted when it is collected (or at the end, if
+    still alive), so the benchmark keeps no fabric alive longer than the simulator does and
+    the peak RSS is the simulator's own.
+    """
 
     def __init__(self) -> None:
-        self.fabrics: list[Any] = []
+        self.live: weakref.WeakSet[Any] = weakref.WeakSet()
+        #: per collected fabric: flows, flows on the fabric, settles, env token, env events
+        self.done: list[tuple[int, int, int, int, int]] = []
+
+    @staticmethod
+    def _count(f: Any) -> tuple[int, int, int, int, int]:
+        env = f._env
+        if not hasattr(env, "_bench_token"):  # id() of a collected env may be reused
+            env._bench_token = next(_TOKENS)
+        return (f.flows_started, len(f._spec), f.settles, env._bench_token, next(env._eid))
 
     def install(self) -> None:
         import simulator.network as net
         import simulator.network.fabric as fab
 
         base = fab.Fabric
-        fabrics = self.fabrics
+        counters = self
 
         class CountingFabric(base):  # type: ignore[misc,valid-type]
             def __init__(self, *a: Any, **k: Any) -> None:
                 super().__init__(*a, **k)
-                fabrics.append(self)
+                counters.live.add(self)
+
+            def __del__(self) -> None:
+                counters.done.append(counters._count(self))
 
         net.Fabric = CountingFabric  # type: ignore[misc]
         fab.Fabric = CountingFabric  # type: ignore[misc]
 
     def totals(self) -> dict[str, int]:
-        envs = {id(f._env): f._env for f in self.fabrics}
+        rows = self.done + [self._count(f) for f in list(self.live)]
+        events: dict[int, int] = {}
+        for *_, env, eid in rows:  # several fabrics may share an environment
+            events[env] = max(events.get(env, 0), eid)
         return {
-            "fabrics": len(self.fabrics),
-            "flows": sum(getattr(f, "flows_started", len(f._spec)) for f in self.fabrics),
-            "fabric_flows": sum(len(f._spec) for f in self.fabrics),
-            "settles": sum(f.settles for f in self.fabrics),
-            "events": sum(next(e._eid) for e in envs.values()),
+            "fabrics": len(rows),
+            "flows": sum(r[0] for r in rows),
+            "fabric_flows": sum(r[1] for r in rows),
+            "settles": sum(r[2] for r in rows),
+            "events": sum(events.values()),
         }
 
 

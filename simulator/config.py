@@ -19,13 +19,12 @@ from typing import Any
 
 from pydantic import (
     Field,
-    ValidationError,
     field_validator,
 )
 
 from simulator.core.errors import InputError
 from simulator.core.schema import Fraction, PosFloat, PosInt, SchemaModel
-from simulator.core.schema_messages import expects_int, unknown_key_message
+from simulator.core.schema_messages import validate_input
 from simulator.core.vocab import DType, Recompute
 from simulator.faults.schema import FaultsConfig
 from simulator.resources import resolve
@@ -218,49 +217,10 @@ def parse_overrides(overrides: Sequence[str]) -> list[tuple[str, Any]]:
     return out
 
 
-def _message(err: dict[str, Any]) -> str:
-
-    typ = err.get("type", "")
-    ctx = err.get("ctx") or {}
-    loc = tuple(err.get("loc", ()))
-    if typ in ("extra_forbidden", "unexpected_keyword_argument"):
-        return unknown_key_message(Scenario, loc)
-    if typ == "missing":
-        return "required field missing"
-    if typ in ("greater_than", "greater_than_equal") and ctx.get("gt", ctx.get("ge")) in (0, 0.0):
-        inp = err.get("input")
-        gt = typ == "greater_than"
-        if expects_int(Scenario, loc):
-            return f"expected {'a positive integer' if gt else 'an integer >= 0'}, got {inp!r}"
-        return f"expected {'a positive number' if gt else 'a number >= 0'}, got {inp!r}"
-    if typ == "finite_number":
-        return f"expected a finite number, got {err.get('input')!r}"
-    if typ == "bool_type":
-        return f"expected true or false, got {err.get('input')!r}"
-    if typ in ("float_type", "float_parsing"):
-        return f"expected a number, got {err.get('input')!r}"
-    if typ in ("int_parsing", "int_type", "int_from_float"):
-        return f"expected a positive integer, got {err.get('input')!r}"
-    if typ == "enum":
-        return f"expected one of {ctx.get('expected', '')}, got {err.get('input')!r}"
-    msg = str(err.get("msg", "invalid value"))
-    return msg.removeprefix("Value error, ")
-
-
-def _location(err: dict[str, Any]) -> str:
-    return ".".join(str(p) for p in err.get("loc", ()) if not str(p).startswith("function-"))
-
-
 def _validate(raw: Any, file: str | None) -> Scenario:
     if not isinstance(raw, dict):
         raise InputError("expected a mapping of scenario fields", file=file)
-    try:
-        sc = Scenario.model_validate(raw)
-    except ValidationError as exc:
-        # an unknown key first: a typo ``trainig:`` also makes ``training`` look missing
-        errors = sorted(exc.errors(), key=lambda e: e.get("type") != "extra_forbidden")
-        err = errors[0]
-        raise InputError(_message(dict(err)), file=file, field=_location(dict(err))) from None
+    sc = validate_input(Scenario, raw, file=file)
     sc = sc.model_copy(update={"source_file": file})
     _check(sc, file)
     return sc

@@ -1,8 +1,10 @@
 """The hardware catalog: GPUs and links with their spec-sheet figures and sources.
 
 Data lives in ``simulator/data/hardware.yaml`` (figures written with units, each with the vendor
-document it comes from); this module validates it once (:class:`HardwareFile`, with the
-unit-typed aliases of :mod:`simulator.core.schema`) into frozen dataclasses in SI units.
+document it comes from); this module validates it once
+(:class:`~simulator.hardware_schema.HardwareFile`, with the unit-typed aliases of
+:mod:`simulator.core.schema`) into frozen dataclasses in SI units, remembered across processes
+by :func:`simulator.core.validated.validated`.
 
 * :func:`get_gpu` -> :class:`GpuSpec` (dense peak FLOP/s per dtype, HBM capacity/bandwidth,
   scale-up link and its per-direction bandwidth per GPU, price per GPU-hour as an assumption).
@@ -17,23 +19,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Annotated
+from typing import TYPE_CHECKING
 
 import yaml
-from pydantic import Field
 
 from simulator.core.errors import InputError
-from simulator.core.schema import (
-    BandwidthBps,
-    BandwidthBps0,
-    Flag,
-    Flops,
-    SchemaModel,
-    SizeB,
-    TimeS,
-)
-from simulator.core.schema_messages import validate_input
+from simulator.core.validated import validated
 from simulator.resources import data_file
+
+if TYPE_CHECKING:
+    from simulator.hardware_schema import GpuEntry, HardwareFile, LinkEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,55 +104,6 @@ class LinkSpec:
     latency_source: str
 
 
-class _Flops(SchemaModel):
-    """Dense peak FLOP/s per dtype; fp32 always, the others where the GPU has them."""
-
-    fp32: Flops
-    bf16: Flops | None = None
-    fp16: Flops | None = None
-    tf32: Flops | None = None
-
-
-class _Price(SchemaModel):
-    usd: Annotated[float, Field(ge=0, strict=True)]
-    assumption: Flag
-    source: str
-
-
-class _Gpu(SchemaModel):
-    description: str
-    flops: _Flops
-    hbm: SizeB
-    hbm_bandwidth: BandwidthBps
-    scaleup_link: str | None
-    scaleup_bandwidth: BandwidthBps0
-    pcie: str
-    source: str
-    price_per_gpu_hour: _Price
-
-
-class _LatencySource(SchemaModel):
-    assumption: Flag
-    reason: str
-
-
-class _Link(SchemaModel):
-    kind: str
-    bandwidth: BandwidthBps
-    latency: TimeS
-    source: str
-    latency_source: _LatencySource
-
-
-class HardwareFile(SchemaModel):
-    """``simulator/data/hardware.yaml``: GPUs and links by catalog name, figures with units."""
-
-    gpus: dict[str, _Gpu]
-    links: dict[str, _Link]
-    wan_latency_per_km: TimeS
-    wan_latency_per_km_source: str
-
-
 @dataclass(frozen=True, slots=True)
 class _Catalog:
     gpus: dict[str, GpuSpec]  # by lower-case name
@@ -170,8 +116,22 @@ class _Catalog:
 
 @cache
 def _catalog() -> _Catalog:
-    path = data_file("hardware.yaml")  # shipped and trusted: PyYAML's loader, as before
-    data = validate_input(HardwareFile, yaml.safe_load(path.read_text("utf-8")), file=str(path))
+    path = data_file("hardware.yaml")
+    text = path.read_text("utf-8")
+    return validated("hardware", text, str(path), lambda: _parse_catalog(text, str(path)))
+
+
+def _parse_catalog(text: str, file: str) -> _Catalog:
+    """The catalog in ``text``, validated by :class:`~simulator.hardware_schema.HardwareFile`.
+
+    pydantic is imported here, on a miss of :func:`~simulator.core.validated.validated` only
+    (start-up time, docs/decisions.md 2026-12-05).
+    """
+    from simulator.core.schema_messages import validate_input
+    from simulator.hardware_schema import HardwareFile
+
+    # shipped and trusted: PyYAML's loader, as before
+    data: HardwareFile = validate_input(HardwareFile, yaml.safe_load(text), file=file)
     return _Catalog(
         gpus={k.lower(): _gpu(k, v) for k, v in data.gpus.items()},
         gpu_names=list(data.gpus),
@@ -182,7 +142,7 @@ def _catalog() -> _Catalog:
     )
 
 
-def _gpu(name: str, d: _Gpu) -> GpuSpec:
+def _gpu(name: str, d: GpuEntry) -> GpuSpec:
     return GpuSpec(
         name=name,
         description=d.description,
@@ -202,7 +162,7 @@ def _gpu(name: str, d: _Gpu) -> GpuSpec:
     )
 
 
-def _link(name: str, d: _Link) -> LinkSpec:
+def _link(name: str, d: LinkEntry) -> LinkSpec:
     return LinkSpec(
         name=name,
         kind=d.kind,

@@ -91,6 +91,7 @@ _ALLOWED_CACHES = {
     ("hardware.py", "_catalog"): "the shipped hardware catalog, read-only package data",
     ("studies/published.py", "_shipped_topology"): "shipped topologies, read-only package data",
     ("studies/published.py", "_built_topology"): "shipped topologies, read-only package data",
+    ("core/validated.py", "code_fingerprint"): "hash of the code this process runs, fixed",
 }
 
 

@@ -36,7 +36,12 @@ def _write(tmp_path: Path, text: str) -> Path:
         (
             BASE.replace("{tp: 2}", "{pipeline: {schedule: zigzag}}"),
             "strategy.pipeline.schedule",
-            "expected one of",
+            "unknown value 'zigzag' (allowed: gpipe, 1f1b, interleaved)",
+        ),
+        (
+            BASE.replace("{tp: 2}", "{pipeline: {schedule: 1fb1}}"),
+            "strategy.pipeline.schedule",
+            "did you mean '1f1b'?",
         ),
         (BASE.replace("model: {layers: 4, ", "model: {"), "model.layers", "required"),
         (BASE.replace("{tp: 2}", "{pp: 3}"), "strategy.pp", "equal chunks"),

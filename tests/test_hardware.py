@@ -133,7 +133,7 @@ def test_catalog_schema_names_the_field_of_a_bad_figure() -> None:
 
     from simulator.core.errors import InputError
     from simulator.core.schema_messages import validate_input
-    from simulator.hardware import HardwareFile
+    from simulator.hardware_schema import HardwareFile
     from simulator.resources import data_file
 
     good = yaml.safe_load(data_file("hardware.yaml").read_text("utf-8"))

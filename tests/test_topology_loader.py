@@ -171,7 +171,7 @@ def test_not_yaml_and_unknown_name(tmp_path: Path) -> None:
         ("links.0.latency", "5 Gbps", "links[0].latency", "unknown unit"),
         ("links.0.bandwidth", "5 ms", "links[0].bandwidth", "unknown unit"),
         ("links.0.bandwidth", "-400Mbps", "links[0].bandwidth", "non-negative"),
-        ("links.0.bandwidth", 0, "links[0].bandwidth", "expected a number > 0, got 0"),
+        ("links.0.bandwidth", 0, "links[0].bandwidth", "expected a positive number, got 0"),
         ("links.0.latency", "-5us", "links[0].latency", "non-negative"),
         ("links.0.latency", True, "links[0].latency", "expected a number"),
         ("nodes.0.name", 7, "nodes[0].name", "expected a string, got 7"),

@@ -33,15 +33,18 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with every available subcommand registered."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The top-level parser with every available subcommand registered, or only ``command``'s
+    when it names one (``main`` does so for start-up time: the other commands' modules are not
+    imported; a sub-parser's help, usage and errors do not depend on its siblings)."""
+    names = (command,) if command in COMMAND_MODULES else COMMAND_MODULES
     parser = argparse.ArgumentParser(
         prog="commsim",
         description="Discrete-event simulator of communication cost in distributed LLM training.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMAND_MODULES:
+    for name in names:
         # a listed command whose module is missing is a broken install: fail loudly
         module = importlib.import_module(f"simulator.cli.{name}")
         module.register(sub)
@@ -74,8 +77,9 @@ def _json_default(o: Any) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``commsim`` console script; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(words[0] if words else None)
+    args = parser.parse_args(words)
     from simulator.cli.errors import run_guarded
     from simulator.limits import forced
 

@@ -54,16 +54,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from simulator.collectives import calibrated
-from simulator.collectives.backend_schema import BackendFile
 from simulator.core.errors import InputError
-from simulator.core.schema_messages import validate_input
+from simulator.core.validated import validated
 from simulator.core.vocab import Algorithm, CollectiveOp
 from simulator.resources import resolve, shipped_dir, shipped_names
-from simulator.safeyaml import load_yaml_file
+from simulator.safeyaml import load_yaml_text, read_text
 from simulator.topology import LinkKind
+
+if TYPE_CHECKING:
+    from simulator.collectives.backend_schema import BackendFile
 
 BACKENDS_DIR = shipped_dir("backends")
 _K = TypeVar("_K", bound=Enum)
@@ -154,7 +156,14 @@ def _all_keys(given: Mapping[_K, object], enum: type[_K], *, file: str, field: s
 
 
 def parse_backend(data: object, *, file: str) -> BackendProfile:
-    """Validate a backend mapping (as read from YAML) into a :class:`BackendProfile`."""
+    """Validate a backend mapping (as read from YAML) into a :class:`BackendProfile`.
+
+    pydantic is imported here, when :func:`_load_path` misses the validated cache or a caller
+    hands a mapping (start-up time, docs/decisions.md 2026-12-05).
+    """
+    from simulator.collectives.backend_schema import BackendFile
+    from simulator.core.schema_messages import validate_input
+
     if not isinstance(data, dict):
         raise InputError("expected a mapping", file=file)
     spec = validate_input(BackendFile, data, file=file)
@@ -216,8 +225,12 @@ def shipped_backends() -> list[str]:
 
 
 def _load_path(path: str) -> BackendProfile:
-
-    return parse_backend(load_yaml_file(path), file=path)
+    """The profile in file ``path``: read at every call, validated once per distinct text
+    (:func:`~simulator.core.validated.validated`)."""
+    text = read_text(path, path)
+    return validated(
+        "backend", text, path, lambda: parse_backend(load_yaml_text(text, path), file=path)
+    )
 
 
 def load_backend(

@@ -128,7 +128,9 @@ class FlowPlanner:
         ts = tuple(transfers)
         cache = self._cache
         missing = {(t.src, t.dst, t.channel) for t in ts} - cache.keys()
-        # route in destination order: the router's distance blocks are per destination
+        # route in destination order, the destinations' distances computed together
+        for ch in {c for _, _, c in missing}:
+            self.topology.prefetch_routes(((s, d) for s, d, c in missing if c == ch), ch)
         for src, dst, ch in sorted(missing, key=lambda k: (k[1], k[0], k[2])):
             self.path(src, dst, ch)
         paths = tuple(cache[(t.src, t.dst, t.channel)] for t in ts)

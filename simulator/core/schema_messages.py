@@ -1,7 +1,7 @@
 """Words for pydantic's validation errors: what a field expects, and "did you mean" for typos.
 
-Used by :mod:`simulator.config` so that ``a float field set to 0`` says *a number > 0* (not
-*a positive integer*) and ``trainig:`` is reported as an unknown key with the close match,
+Used by :mod:`simulator.config` so that ``a float field set to 0`` says *a positive number*
+(not *a positive integer*) and ``trainig:`` is reported as an unknown key with the close match,
 rather than as ``training: required field missing``. :func:`validate_input` does the whole
 job for the other file formats (topologies, backend profiles): validate, and turn the first
 error into one :class:`~simulator.core.errors.InputError` naming the file and the field as a
@@ -72,6 +72,19 @@ def expects_int(model: type[BaseModel], loc: Sequence[Any]) -> bool:
     return bool(kinds) and all(k is int for k in kinds)
 
 
+def _positive(model: type[BaseModel], loc: Sequence[Any]) -> bool:
+    """Whether the field at ``loc`` is declared ``> 0`` (``Field(gt=0)``)."""
+    if len(loc) == 0:
+        return False
+    parent = field_annotation(model, loc[:-1]) if len(loc) > 1 else model
+    inner = _unwrap(parent) if parent is not None else []
+    section = inner[0] if len(inner) == 1 else parent
+    if not (isinstance(section, type) and issubclass(section, BaseModel)):
+        return False
+    info = section.model_fields.get(str(loc[-1]))
+    return info is not None and any(getattr(m, "gt", None) == 0 for m in info.metadata)
+
+
 def unknown_key_message(model: type[BaseModel], loc: Sequence[Any]) -> str:
     """``unknown key`` plus the closest known key of the same section, when there is one."""
     parent = field_annotation(model, loc[:-1]) if len(loc) > 1 else model
@@ -136,7 +149,10 @@ def message(model: type[BaseModel], err: dict[str, Any]) -> str:
         hint = f"; did you mean {close[0]!r}?" if close else f" (allowed: {', '.join(known)})"
         return f"unknown key{hint}"
     if typ == "enum":
-        return f"unknown value {inp!r} (allowed: {', '.join(_choices(str(ctx.get('expected'))))})"
+        known = _choices(str(ctx.get("expected")))
+        close = difflib.get_close_matches(str(raw), known, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown value {inp!r}{hint} (allowed: {', '.join(known)})"
     if typ == "missing":
         return "required field missing"
     if typ in ("greater_than", "less_than_equal") and field_annotation(model, loc) == Fraction:
@@ -146,8 +162,15 @@ def message(model: type[BaseModel], err: dict[str, Any]) -> str:
         if typ == "less_than":
             bound = "< "
         limit = ctx.get("gt", ctx.get("ge", ctx.get("le", ctx.get("lt"))))
-        noun = "an integer" if expects_int(model, loc) else "a number"
+        integer = expects_int(model, loc)
+        if typ == "greater_than" and limit in (0, 0.0):
+            return (
+                f"expected {'a positive integer' if integer else 'a positive number'}, got {inp!r}"
+            )
+        noun = "an integer" if integer else "a number"
         return f"expected {noun} {bound}{limit}, got {inp!r}"
+    if typ in ("int_type", "int_parsing", "int_from_float") and _positive(model, loc):
+        return f"expected a positive integer, got {inp!r}"
     if typ == "too_short":
         return f"expected a non-empty {'mapping' if isinstance(raw, dict) else 'list'}"
     simple = {

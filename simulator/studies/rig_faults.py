@@ -33,10 +33,15 @@ predictions; ``error_pct = 100 * (predicted - measured) / measured``), except th
 from __future__ import annotations
 
 import contextlib
+import gzip
+import json
 import os
+import re
 import statistics
 import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -301,8 +306,6 @@ def fault_launcher(
     ``case`` and runs the ranks; ``link-mid`` changes the shapers ``delay_s`` after the launch.
     Writes :data:`MARKS_FILE` to ``marks``. The rig is torn down and the cgroup removed, also
     on failure."""
-    import json
-    import time
 
     def launch(
         topology: Any,
@@ -364,8 +367,6 @@ _BUSY = (
 
 def busy_loop_s(cgroup: CpuCgroup | None) -> float:
     """Seconds a fixed single-threaded CPU loop takes, inside ``cgroup`` (None: outside)."""
-    import sys
-
     proc = subprocess.Popen(
         [sys.executable, "-c", _BUSY], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
@@ -378,8 +379,6 @@ def busy_loop_s(cgroup: CpuCgroup | None) -> float:
 def measured_compute_factor(trace_dir: Path) -> float | None:
     """A ``cpu-throttle`` recording's slowdown of a CPU-bound loop in its cgroup (measured
     alone, just before the ranks started), or None when it has none."""
-    import json
-
     f = trace_dir / MARKS_FILE
     marks = json.loads(f.read_text()) if f.is_file() else {}
     if "busy_capped_s" not in marks:
@@ -419,9 +418,6 @@ class _Adopter(threading.Thread):
 
 def trace_base_s(trace_file: Path) -> float:
     """A torch CPU trace's ``baseTimeNanoseconds`` in seconds (``ts`` + base = wall clock)."""
-    import gzip
-    import re
-
     opener = gzip.open if trace_file.suffix == ".gz" else open
     with opener(trace_file, "rt") as fh:
         hits = re.findall(r'"baseTimeNanoseconds"\s*:\s*(\d+)', fh.read())
@@ -453,8 +449,6 @@ def _change_delay_s(healthy: Path) -> float:
     """Seconds after launch at which to change a ``link-mid`` link: half-way through the
     measured steps, as timed by the healthy recording (its wall time less its measured steps
     and :data:`TAIL_S` is when they started)."""
-    import json
-
     manifest = json.loads((healthy / "manifest.json").read_text())
     total = sum(manifest["step_times_s"][0])
     wall = float(manifest.get("record_wall_s") or 0.0)
@@ -483,8 +477,6 @@ def fault_recording(validator: Validator, case: FaultCase, strategy: str) -> Pat
 def change_at_s(trace_dir: Path) -> float:
     """When a ``link-mid`` recording's link changed, seconds after its first replayed step
     started (negative: before it)."""
-    import json
-
     marks = json.loads((trace_dir / MARKS_FILE).read_text())
     if "changed_at_s" not in marks:
         raise InputError("the link was never changed (the run ended first)", file=str(trace_dir))

@@ -30,6 +30,7 @@ these runs. Each recording is made once and reused by every case that needs it.
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -251,8 +252,6 @@ class Validator:
 
 def _measured_steps(trace_dir: Path) -> list[float]:
     """Per measured step, the slowest rank's step time (from the manifest), seconds."""
-    import json
-
     manifest = json.loads((trace_dir / "manifest.json").read_text())
     per_rank: list[list[float]] = manifest["step_times_s"]
     n = min(len(r) for r in per_rank)

@@ -11,10 +11,12 @@ object ``commsim run --json`` prints. Times are seconds per training step, sizes
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Literal
 
 from simulator.build import BuiltWorkload, build_workload
@@ -128,8 +130,6 @@ def _many_steps(
 ) -> ScenarioSimulation:
     """``sim`` with its many-step result when asked (``--steps``, or compute faults on a folded
     job, whose ranks get their own times only by re-timing)."""
-    from types import SimpleNamespace
-
     sc, built = sim.scenario, sim.built
     folded = len(built.workload.programs) < built.workload.world_size
     if not (faults.steps or (sc.faults.compute and folded)):
@@ -289,8 +289,6 @@ def run_variant(
 
 
 def _plain_dict(m: dict[str, Any]) -> dict[str, Any]:
-    import json
-
     return dict(json.loads(json.dumps(dict(m or {}), default=str)))
 
 

@@ -24,12 +24,14 @@ is stopped when that call returns.
 from __future__ import annotations
 
 import ctypes
+import socket
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from simulator.build import build_workload
 from simulator.collectives import load_backend
@@ -296,9 +298,6 @@ def items_shown(items: Sequence[tuple[int, Any, dict[str, Any]]], index: int) ->
 
 def probe_scheduler(address: str, timeout_s: float = 3.0) -> None:
     """Refuse at once a ``tcp://host:port`` nobody listens on (Dask would retry for 10 s)."""
-    import socket
-    from urllib.parse import urlsplit
-
     if not address.startswith("tcp://"):
         return
     parts = urlsplit(address)

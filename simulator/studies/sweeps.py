@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
+import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -398,8 +400,6 @@ def _client(scheduler: str, workers: int | None, n_points: int) -> Iterator[Any]
             "Dask is not installed: pip install 'commsim[sweep]', or use --scheduler inline",
             field="--scheduler",
         ) from None
-    import logging
-    import os
 
     # Dask logs a lost worker and each rescheduled key as warnings; the sweep reports those
     # itself in one line (a lost cluster) or not at all (a point recomputed elsewhere)

@@ -29,12 +29,13 @@ from __future__ import annotations
 import difflib
 import inspect
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from simulator.core.errors import InputError
-from simulator.core.schema_messages import validate_input
 from simulator.core.units import UnitError, parse_bandwidth, parse_size, parse_time
+from simulator.core.validated import validated
 from simulator.limits import check_topology_size
 from simulator.resources import resolve
 from simulator.safeyaml import load_yaml_file
@@ -42,7 +43,10 @@ from simulator.topology.builders import BUILDERS
 from simulator.topology.connectivity import check_connected, check_plain_data
 from simulator.topology.graph_builder import GraphBuilder
 from simulator.topology.model import NodeKind, Topology
-from simulator.topology.schema import TopologyFile
+from simulator.topology.routing import Ecmp
+
+if TYPE_CHECKING:
+    from simulator.topology.schema import TopologyFile
 
 _Parser = Callable[[str | float], float]
 _UNIT_SUFFIXES: tuple[tuple[str, _Parser], ...] = (
@@ -64,32 +68,74 @@ def load_topology(name_or_path: str | Path) -> Topology:
     return topology_from_dict(data, file=file, default_name=path.stem)
 
 
-def topology_from_dict(data: object, *, file: str = "<dict>", default_name: str = "") -> Topology:
-    """Build a topology from already-parsed YAML ``data`` (see module docstring)."""
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """A topology file once validated: the fields every form has, ``build`` for the builder
+    form, and ``explicit`` (the validated :class:`~simulator.topology.schema.TopologyFile`)
+    for the explicit form. The builder form holds no pydantic object, so the validated cache
+    keeps it."""
+
+    name: str | None
+    description: str | None
+    metadata: dict[object, object] | None
+    ecmp: Ecmp | None
+    build: dict[str, object] | None
+    explicit: TopologyFile | None
+
+
+def _check(data: object, file: str) -> _Checked:
+    """Validate ``data`` (a topology mapping) and the rules across its sections.
+
+    pydantic is imported here, on a miss of the validated cache only (start-up time,
+    docs/decisions.md 2026-12-05).
+    """
+    from simulator.core.schema_messages import validate_input
+    from simulator.topology.schema import TopologyFile
+
     if not isinstance(data, dict):
         raise InputError("a topology file must be a mapping", file=file)
     spec = validate_input(TopologyFile, data, file=file)
-    name = spec.name or default_name
-    description = spec.description or ""
-    extra_meta = spec.metadata or {}
-
-    check_plain_data(extra_meta, file, "metadata")
+    check_plain_data(spec.metadata or {}, file, "metadata")
     if spec.build is not None:
         for k in ("nodes", "links", "ranks"):
             if k in data:
                 raise InputError(
                     "give either build: or nodes/links/ranks, not both", file=file, field=k
                 )
+    return _Checked(
+        name=spec.name,
+        description=spec.description,
+        metadata=spec.metadata,
+        ecmp=spec.routing.ecmp if spec.routing is not None else None,
+        build=spec.build,
+        explicit=spec if spec.build is None else None,
+    )
+
+
+def topology_from_dict(data: object, *, file: str = "<dict>", default_name: str = "") -> Topology:
+    """Build a topology from already-parsed YAML ``data`` (see module docstring).
+
+    Validation is remembered across processes for the builder form
+    (:func:`~simulator.core.validated.validated`, keyed by ``data`` and ``file``).
+    """
+    if not isinstance(data, dict):
+        raise InputError("a topology file must be a mapping", file=file)
+    spec = validated("topology", data, file, lambda: _check(data, file))
+    name = spec.name or default_name
+    description = spec.description or ""
+    extra_meta = spec.metadata or {}
+    if spec.build is not None:
         topo = _from_builder(spec.build, file, name)
     else:
-        topo = _explicit(spec, file, name)
+        assert spec.explicit is not None  # _check: one form or the other
+        topo = _explicit(spec.explicit, file, name)
     topo.metadata.setdefault("description", description)
     if description:
         topo.metadata["description"] = description
     topo.metadata.update(cast(dict[str, object], extra_meta))  # keys as written (str or number)
     topo.metadata["source_file"] = file
-    if spec.routing is not None and spec.routing.ecmp is not None:
-        topo.set_ecmp(spec.routing.ecmp)
+    if spec.ecmp is not None:
+        topo.set_ecmp(spec.ecmp)
 
     check_connected(topo, file)
     return topo

@@ -7,9 +7,13 @@ destination in networkx (seconds on a 1,024-GPU fat tree), the :class:`Router` r
 holds a bitset (one bit per destination of the block), each BFS level ORs the bitsets of its
 successors (``np.bitwise_or.reduceat`` over the edge list sorted by source), and endpoints other
 than the destination itself are masked out of the frontier so nothing transits them. Distance
-blocks (``int8``, one row per destination) are cached (least recently used evicted beyond
+blocks (``int8``, one column per destination) are cached (least recently used evicted beyond
 256 MiB), so routing all pairs of a ring over 1,024 GPUs costs four BFS sweeps
 (benchmarks/bench_routing.py). Each BFS level only visits the predecessors of its frontier.
+A route asked alone sweeps the block of consecutive ranks around its destination;
+:meth:`Router.prefetch` (used by :meth:`~simulator.topology.Topology.prefetch_routes`) sweeps
+the destinations it is given, so a strided group (a data-parallel group, every 64th rank) costs
+one sweep per 256 of its members instead of one per member's block.
 
 A route is then walked from the source: at each node the candidate next hops are the
 non-endpoint successors one hop closer to the destination, in node order (found with numpy at
@@ -32,7 +36,7 @@ choice among equal-cost candidates follows the router's :class:`Ecmp` policy:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from enum import StrEnum
 
 import networkx as nx
@@ -40,7 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 _MASK64 = (1 << 64) - 1
-_BLOCK = 256  # destination ranks per bit-parallel BFS (multiple of 8)
+BLOCK = 256  # destination ranks per bit-parallel BFS (multiple of 8)
 _VECTOR_DEGREE = 6  # nodes with more transit successors pick next hops with numpy
 #: Most bytes of distance blocks a router keeps (least recently used evicted first). Memory
 #: only: an evicted block is recomputed identically when needed again.
@@ -136,7 +140,10 @@ class Router:
             self._tl.append([lid for v, lid in succ if self._transit_list[v]])
             self._tv_np.append(np.array(tv, dtype=np.intp))
             self._ends.append({v: lid for v, lid in succ if not self._transit_list[v]})
-        self._blocks: dict[int, npt.NDArray[np.int8]] = {}
+        #: distance blocks: id -> (destination ranks, int8[n_nodes, len(ranks)]), LRU order
+        self._blocks: dict[int, tuple[tuple[int, ...], npt.NDArray[np.int8]]] = {}
+        self._where: dict[int, tuple[int, int]] = {}  # rank -> (block id, column)
+        self._next_block = 0
         # predecessors grouped by target node (CSR): in_src[in_ptr[v]:in_ptr[v + 1]] -> v
         by_v = np.argsort(np.array(ev, dtype=np.int64), kind="stable")
         self._in_src = np.array(eu, dtype=np.int64)[by_v]
@@ -144,22 +151,16 @@ class Router:
         np.cumsum(np.bincount(np.array(ev, dtype=np.int64), minlength=n), out=self._in_ptr[1:])
 
     # ------------------------------------------------------------------ distances
-    def _distance_block(self, block: int) -> npt.NDArray[np.int8]:
-        """``int8[n_nodes, B]``: column ``j`` holds the hops from every node to destination
-        rank ``block * B + j``; ``-1`` where unreachable without transiting an endpoint.
+    def _distance_block(self, dest_ranks: Sequence[int]) -> npt.NDArray[np.int8]:
+        """``int8[n_nodes, len(dest_ranks)]``: column ``j`` holds the hops from every node to
+        destination rank ``dest_ranks[j]`` (at most :data:`BLOCK` of them); ``-1`` where
+        unreachable without transiting an endpoint.
 
         Sparse frontier: each BFS level ORs the bitsets of the frontier nodes into their
         predecessors only (edges grouped by target), so a block costs one pass over the edges
-        rather than one per level. Blocks are kept in a least-recently-used cache of at most
-        :data:`_CACHE_BYTES` (recomputed when evicted: same distances, more time).
+        rather than one per level.
         """
-        blocks = self._blocks
-        cached = blocks.get(block)
-        if cached is not None:
-            blocks[block] = blocks.pop(block)  # most recently used last
-            return cached
-        lo = block * _BLOCK
-        dests = np.array(self._rank_node[lo : lo + _BLOCK], dtype=np.int64)
+        dests = np.array([self._rank_node[r] for r in dest_ranks], dtype=np.int64)
         width = int(dests.size)
         words = (width + 63) // 64
         dist = np.full((self._n, width), -1, dtype=np.int8)
@@ -204,20 +205,55 @@ class Router:
             if level > 127:
                 raise ValueError("routing: a shortest path longer than 127 hops")
             # bit j of the block sits in word j // 64 at bit j % 64 (little-endian bytes)
+            # the bits reached now were -1 (unreached) before: add level + 1 where set
             reached = np.unpackbits(
                 front.view(np.uint8), axis=1, count=width, bitorder="little"
-            ).view(bool)
-            sub = dist[rows]
-            sub[reached] = level
-            dist[rows] = sub
-        blocks[block] = dist
-        while len(blocks) > 1 and sum(b.nbytes for b in blocks.values()) > _CACHE_BYTES:
-            del blocks[next(iter(blocks))]
+            ).view(np.int8)
+            reached *= np.int8(level + 1)
+            dist[rows] += reached
         return dist
+
+    def _store(self, dest_ranks: Sequence[int]) -> int:
+        """Compute the distance block of ``dest_ranks``, cache it; return its id.
+
+        Blocks are kept in a least-recently-used cache of at most :data:`_CACHE_BYTES`
+        (recomputed when evicted: same distances, more time). A rank's column is looked up
+        through ``_where`` (the newest block that holds it).
+        """
+        bid = self._next_block
+        self._next_block += 1
+        self._blocks[bid] = (tuple(dest_ranks), self._distance_block(dest_ranks))
+        for j, r in enumerate(dest_ranks):
+            self._where[r] = (bid, j)
+        blocks = self._blocks
+        while len(blocks) > 1 and sum(b.nbytes for _, b in blocks.values()) > _CACHE_BYTES:
+            old = next(iter(blocks))
+            for r in blocks.pop(old)[0]:
+                if self._where.get(r, (-1, 0))[0] == old:
+                    del self._where[r]
+        return bid
+
+    def prefetch(self, dst_ranks: Iterable[int]) -> None:
+        """Compute the distances to every rank of ``dst_ranks`` not cached yet, in blocks of
+        up to :data:`BLOCK` of those ranks (the same distances as :meth:`route` computes on
+        demand, with fewer BFS sweeps when the ranks are strided, e.g. a data-parallel group).
+        """
+        missing = sorted({int(r) for r in dst_ranks} - self._where.keys())
+        for lo in range(0, len(missing), BLOCK):
+            self._store(missing[lo : lo + BLOCK])
 
     def _column(self, dst_rank: int) -> npt.NDArray[np.int8]:
         """Hops to ``dst_rank`` from every node (a strided view; -1: unreachable)."""
-        return self._distance_block(dst_rank // _BLOCK)[:, dst_rank % _BLOCK]
+        loc = self._where.get(dst_rank)
+        if loc is None:  # the block of consecutive ranks around it, less those cached
+            lo = dst_rank - dst_rank % BLOCK
+            near = range(lo, min(lo + BLOCK, len(self._rank_node)))
+            self._store([r for r in near if r == dst_rank or r not in self._where])
+            loc = self._where[dst_rank]
+        bid, j = loc
+        blocks = self._blocks
+        entry = blocks[bid] = blocks.pop(bid)  # most recently used last
+        return entry[1][:, j]
 
     def hops(self, src_rank: int, dst_rank: int) -> int:
         """Hop count of the shortest path, ``-1`` if there is none."""

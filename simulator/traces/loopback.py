@@ -10,6 +10,7 @@ fitted per-collective latency (alpha) and bandwidth (beta) from a least-squares 
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
 import os
 import statistics
 import sys
@@ -47,8 +48,6 @@ def _rank_main(rank: int, world: int, port: int, iters: int, q: Any) -> None:
 
 def measure(world: int = 2, iters: int = 10) -> dict[str, Any]:
     """Run the sweep; return sizes, times, busbw and the alpha-beta fit (SI units)."""
-    import multiprocessing as mp
-
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     port = free_port()

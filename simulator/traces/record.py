@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -158,8 +159,6 @@ def measure_device(cfg: RecordConfig, config_path: Path, timeout_s: float) -> Re
     Raises:
         RuntimeError: the measuring process failed.
     """
-    import tempfile
-
     with tempfile.TemporaryDirectory(prefix="commsim-device-") as tmp:
         times_path = Path(tmp) / "device_times.json"
         res = _run_measure(config_path, times_path, timeout_s)

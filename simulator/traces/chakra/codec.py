@@ -43,6 +43,7 @@ from google.protobuf.message import DecodeError
 from simulator.core.errors import InputError
 from simulator.core.ir import Collective, Compute, Program, Recv, Send, Workload
 from simulator.core.vocab import Algorithm, CollectiveOp, coerce
+from simulator.traces.chakra.foreign import foreign_program
 from simulator.traces.chakra.schema import COLL_TYPES, GlobalMetadata, Node
 
 #: Attribute -> value field, as Chakra's feeder reads them (mlcommons/chakra
@@ -187,8 +188,6 @@ def program_from_nodes(
 ) -> Program:
     """Rebuild a Program from Chakra nodes (commsim-written or foreign; see module doc)."""
     if not is_commsim(nodes):
-        from simulator.traces.chakra.foreign import foreign_program
-
         roles = skipped if skipped is not None else Counter()
         return foreign_program(rank, nodes, world, f"rank {rank}", roles)
     prog = Program(rank=rank)
@@ -357,8 +356,6 @@ def import_chakra_dir(
     Raises:
         InputError: no ET files, or a file that cannot be decoded.
     """
-    from simulator.traces.chakra.foreign import foreign_program
-
     files: dict[int, Path] = {}
     for p in Path(path).glob("*.et"):
         m = ET_RE.match(p.name)

@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from simulator.build import build_workload
+from simulator.topology import load_topology
+from simulator.topology.whatif import scale_links
 from simulator.traces.chakra.codec import export_workload
 
 
@@ -14,10 +17,6 @@ def export_scenario(scenario: Any, out_dir: Path) -> list[Path]:
     Raises:
         InputError: ``out_dir`` is not new or empty.
     """
-    from simulator.build import build_workload
-    from simulator.topology import load_topology
-    from simulator.topology.whatif import scale_links
-
     topology = scale_links(
         load_topology(scenario.topology),
         scenario.network.bandwidth_scale,

@@ -91,7 +91,11 @@ class JobContext:
         own = self.route_links(src, dst)
         if not own:
             return []
-        return [(a, b) for a, b in candidates if self.route_links(a, b) & own]
+        cands = list(candidates)
+        if self.topology is not None:
+            todo = [c for c in cands if c not in self._route_cache]
+            self.topology.prefetch_routes(todo)
+        return [(a, b) for a, b in cands if self.route_links(a, b) & own]
 
 
 @dataclass
