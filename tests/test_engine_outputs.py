@@ -126,3 +126,28 @@ def test_streamed_trace_is_the_dumped_dict(tmp_path: Path) -> None:
     path = write_timeline(res, tmp_path / "t.json")
     want = json.dumps(chrome_trace(res), separators=(",", ":"))
     assert path.read_text(encoding="utf-8") == want
+
+
+def test_replayed_rows_are_the_shifted_concatenation() -> None:
+    """Isolation._shifted's gather equals concatenating each use's rows shifted by its t0."""
+    from simulator.engine.isolation import _replayed
+
+    rng = np.random.default_rng(3)
+    own = []
+    for k in range(6):
+        n = 0 if k in (1, 4) else int(rng.integers(1, 9))
+        own.append((rng.random(n), rng.integers(0, 50, n).astype(np.intp), rng.random(n) * 1e9))
+    which = rng.integers(0, 5, 40).astype(np.intp)
+    t0 = rng.random(40) * 10
+    got = _replayed(own, which, t0)
+    parts = [(own[k], t) for k, t in zip(which, t0, strict=True) if len(own[k][0])]
+    want = (
+        np.concatenate([tl[0] + t for tl, t in parts]),
+        np.concatenate([tl[1] for tl, _ in parts]),
+        np.concatenate([tl[2] for tl, _ in parts]),
+    )
+    for a, b in zip(got, want, strict=True):
+        assert a.dtype == b.dtype
+        assert np.array_equal(a, b)
+    empty = np.array([1, 4], dtype=np.intp)
+    assert all(len(x) == 0 for x in _replayed(own, empty, np.ones(2)))

@@ -129,6 +129,7 @@ class Isolation:
     isolated: set[CollKey] = field(default_factory=set)
     runs: dict[CollKey, LoneRun] = field(default_factory=dict)
     uses: list[tuple[float, CollKey]] = field(default_factory=list)
+    _use_runs: tuple[IntArray, FloatArray] | None = None  # see _use_index
 
     def add_link_stats(
         self, bytes_B: FloatArray, busy_s: FloatArray, peak: FloatArray
@@ -168,21 +169,43 @@ class Isolation:
     def _shifted(
         self, attr: str, links: IntArray | None
     ) -> tuple[FloatArray, IntArray, FloatArray]:
-        own: dict[CollKey, tuple[FloatArray, IntArray, FloatArray]] = {}
-        for key, run in self.runs.items():
+        own: list[tuple[FloatArray, IntArray, FloatArray]] = []
+        for run in self.runs.values():
             tl = run.class_timeline if attr == "class_timeline" else run.timeline
             if links is not None and len(tl[0]):
                 keep = np.isin(tl[1], links)
                 tl = (tl[0][keep], tl[1][keep], tl[2][keep])
-            own[key] = tl
-        parts = [(own[k], t0) for t0, k in self.uses if len(own[k][0])]
-        if not parts:
-            return _EMPTY_TL
-        return (
-            np.concatenate([tl[0] + t0 for tl, t0 in parts]),
-            np.concatenate([tl[1] for tl, _ in parts]),
-            np.concatenate([tl[2] for tl, _ in parts]),
-        )
+            own.append(tl)
+        return _replayed(own, *self._use_index())
+
+    def _use_index(self) -> tuple[IntArray, FloatArray]:
+        """Per use, the index of its run in :attr:`runs` and its start time (computed once
+        after the simulation: the keys are tuples of the group, slow to hash 76,680 times)."""
+        if self._use_runs is None or len(self._use_runs[0]) != len(self.uses):
+            slot = {k: i for i, k in enumerate(self.runs)}
+            self._use_runs = (
+                np.array([slot[k] for _, k in self.uses], dtype=np.intp),
+                np.array([t0 for t0, _ in self.uses], dtype=float),
+            )
+        return self._use_runs
+
+
+def _replayed(
+    own: list[tuple[FloatArray, IntArray, FloatArray]], which: IntArray, t0: FloatArray
+) -> tuple[FloatArray, IntArray, FloatArray]:
+    """The rows of ``own[which[u]]`` for each use ``u`` in order, times plus ``t0[u]``: what
+    concatenating each use's rows shifted by its start gives, gathered with one index array
+    instead of an array per use."""
+    lens = np.array([len(tl[0]) for tl in own], dtype=np.intp)
+    if len(which) == 0 or not lens[which].any():
+        return _EMPTY_TL
+    first = np.cumsum(lens) - lens  # row of each run's first row in the stacked arrays
+    n = lens[which]
+    out_first = np.cumsum(n) - n  # row of each use's first row in the output
+    rows = np.repeat(first[which] - out_first, n) + np.arange(int(n.sum()))
+    full = [tl for tl in own if len(tl[0])]
+    stacked = [np.concatenate([tl[j] for tl in full]) for j in range(3)]
+    return stacked[0][rows] + np.repeat(t0, n), stacked[1][rows], stacked[2][rows]
 
 
 def find_isolated(plan: Plan, ctx: SimContext) -> set[CollKey]:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from simulator.core.arrays import FloatArray
-from simulator.core.ir import Collective, Compute, Recv, Send
+from simulator.core.arrays import FloatArray, IntArray
+from simulator.core.ir import Collective, Compute
 from simulator.engine.streams import Plan
 from simulator.network import FlowRecord
 from simulator.topology import Topology
@@ -80,35 +80,49 @@ class OpTimes:
 
 def ops_table(plan: Plan, times: OpTimes) -> pd.DataFrame:
     """One row per op of every simulated rank (columns :data:`OP_COLUMNS`)."""
-    rows: dict[str, list[object]] = {c: [] for c in OP_COLUMNS}
-    for g, op in enumerate(plan.ops):
-        rows["rank"].append(plan.rank[g])
-        rows["id"].append(op.id)
-        rows["name"].append(op.name)
-        rows["kind"].append(op.kind.value)
-        rows["category"].append(op.category)
-        rows["stream"].append(op.stream)
-        rows["layer"].append(op.layer)
-        rows["microbatch"].append(op.microbatch)
+    ops = plan.ops
+    n = len(ops)
+    size_B = [0.0] * n
+    op_name = ["compute"] * n
+    group = [""] * n
+    peer = [-1] * n
+    groups: dict[tuple[int, ...], str] = {}  # groups repeat: join each once
+    for g, op in enumerate(ops):
         if isinstance(op, Compute):
-            rows["size_B"].append(0.0)
-            rows["op"].append("compute")
-            rows["group"].append("")
-            rows["peer"].append(-1)
-        elif isinstance(op, Collective):
-            rows["size_B"].append(float(op.size_B))
-            rows["op"].append(op.op.value)
-            rows["group"].append(",".join(map(str, op.group)))
-            rows["peer"].append(-1)
-        elif isinstance(op, Send | Recv):
-            rows["size_B"].append(float(op.size_B))
-            rows["op"].append(op.kind.value)
-            rows["group"].append("")
-            rows["peer"].append(op.peer)
-    rows["ready_s"] = list(times.ready_s)
-    rows["start_s"] = list(times.start_s)
-    rows["end_s"] = list(times.end_s)
-    rows["algo"] = list(times.algo)
+            continue
+        size_B[g] = float(op.size_B)
+        if isinstance(op, Collective):
+            op_name[g] = op.op._value_
+            key = tuple(op.group)
+            text = groups.get(key)
+            if text is None:
+                text = groups[key] = ",".join(map(str, key))
+            group[g] = text
+        else:  # Send | Recv
+            op_name[g] = op.kind._value_
+            peer[g] = op.peer
+
+    def ints(values: list[int]) -> IntArray:
+        return np.array(values, dtype=np.int64)
+
+    rows: dict[str, object] = {
+        "rank": ints(plan.rank),
+        "id": ints([op.id for op in ops]),
+        "name": [op.name for op in ops],
+        "kind": [op.kind._value_ for op in ops],  # .value: a descriptor call per op
+        "category": [op.category for op in ops],
+        "stream": [op.stream for op in ops],
+        "layer": ints([op.layer for op in ops]),
+        "microbatch": ints([op.microbatch for op in ops]),
+        "ready_s": np.array(times.ready_s, dtype=float),
+        "start_s": np.array(times.start_s, dtype=float),
+        "end_s": np.array(times.end_s, dtype=float),
+        "size_B": np.array(size_B, dtype=float),
+        "op": op_name,
+        "group": group,
+        "peer": ints(peer),
+        "algo": list(times.algo),
+    }
     return pd.DataFrame(rows, columns=list(OP_COLUMNS))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import matplotlib
 
@@ -11,9 +11,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.collections import PolyCollection
 
 from simulator.engine import StepResult
+from simulator.report.bars import SnappedBars
 
 #: Most ranks drawn one row each; beyond this the timeline shows an even sample of ranks.
 MAX_TIMELINE_RANKS = 64
@@ -40,15 +40,15 @@ def _scale(span_s: float) -> tuple[float, str]:
 
 def _bars(ax: Any, x0: np.ndarray, x1: np.ndarray, y0: float, y1: float, colour: Any) -> None:
     """What ``ax.broken_barh`` draws for bars ``[x0, x1] x [y0, y1]`` (the same rectangles in
-    one :class:`~matplotlib.collections.PolyCollection`), with the vertices built by numpy
-    instead of a Python loop over the bars. The axes limits are set by the caller, so the
-    bars do not update the data limits."""
-    verts = np.empty((len(x0), 4, 2))
-    verts[:, 0, 0] = verts[:, 1, 0] = x0
-    verts[:, 2, 0] = verts[:, 3, 0] = x1
-    verts[:, 0, 1] = verts[:, 3, 1] = y0
-    verts[:, 1, 1] = verts[:, 2, 1] = y1
-    ax.add_collection(PolyCollection(cast(Any, verts), facecolors=colour), autolim=False)
+    one collection, the same pixels), without a Path for each bar no pixel shows
+    (:class:`simulator.report.bars.SnappedBars`). The axes limits are set by the caller, so
+    the bars do not update the data limits."""
+    ax.add_collection(SnappedBars(x0, x1, y0, y1, facecolors=colour), autolim=False)
+
+
+def _categories(category: list[str], kind: list[str]) -> list[str]:
+    """Each op's colour key: its category, or its kind where it has none."""
+    return [str(c or k) for c, k in zip(category, kind, strict=True)]
 
 
 def plot_timeline(
@@ -60,7 +60,7 @@ def plot_timeline(
     ops = result.ops
     ranks = sample_ranks(result.simulated_ranks, result.critical_rank, max_ranks)
     factor, unit = _scale(result.makespan_s)
-    cats = sorted({str(c or k) for c, k in zip(ops["category"], ops["kind"], strict=True)})
+    cats = sorted(set(_categories(ops["category"].tolist(), ops["kind"].tolist())))
     cmap = plt.get_cmap("tab20")
     colour = {c: cmap(i % 20) for i, c in enumerate(cats)}
     height = max(2.5, min(0.28 * len(ranks) + 1.5, 20.0))

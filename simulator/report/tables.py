@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from simulator.engine import StepResult
+from simulator.report.csvtext import write_csv
 
 
 def parquet_available() -> bool:
@@ -37,7 +38,7 @@ def write_tables(
     written: list[Path] = []
     for stem, df in result_tables(result, flows=flows).items():
         csv = out / f"{stem}.csv"
-        df.to_csv(csv, index=False)
+        write_csv(df, csv)
         written.append(csv)
         if want_parquet:
             pq = out / f"{stem}.parquet"

@@ -19,22 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from simulator.core.units import format_size
 from simulator.engine import StepResult
 from simulator.report.linktiers import tier_counter_events
+from simulator.report.opevents import comm_label, op_event_text
 
 _US = 1e6  # microseconds per second: Chrome trace timestamps are in us
-
-
-def _group_label(group: str) -> str:
-    ranks = [int(x) for x in group.split(",") if x != ""]
-    if not ranks:
-        return ""
-    if len(ranks) > 2 and ranks == list(range(ranks[0], ranks[0] + len(ranks))):
-        return f"g[{ranks[0]}..{ranks[-1]}]"
-    if len(ranks) <= 8:
-        return "g[" + ",".join(map(str, ranks)) + "]"
-    return f"g[{ranks[0]},{ranks[1]},..,{ranks[-1]}] ({len(ranks)} ranks)"
 
 
 def chrome_trace(
@@ -74,6 +63,13 @@ def trace_events(
 ) -> Iterator[dict[str, Any]]:
     """The events of :func:`chrome_trace`, in order, one at a time."""
     yield from _op_events(result)
+    yield from _counter_events(result, k_links=k_links, bins=bins, topology=topology)
+
+
+def _counter_events(
+    result: StepResult, *, k_links: int, bins: int, topology: Any
+) -> Iterator[dict[str, Any]]:
+    """The events of :func:`trace_events` after the op events: link and tier counters."""
     yield from link_counter_events(result, k=k_links, bins=bins)
     if topology is not None:
         pid = max(result.simulated_ranks, default=0) + 2
@@ -123,12 +119,7 @@ def _op_events(result: StepResult) -> Iterator[dict[str, Any]]:
             what = (row["op"], row["size_B"], row["group"], row["peer"], row["kind"])
             label = labels.get(what)
             if label is None:
-                label = f"{row['op']} {format_size(float(row['size_B']))}"
-                if row["group"]:
-                    label += f" {_group_label(str(row['group']))}"
-                elif int(row["peer"]) >= 0:
-                    label += f" {'->' if row['kind'] == 'send' else '<-'} {int(row['peer'])}"
-                labels[what] = label
+                label = labels[what] = comm_label(*what)
             name = f"{name} {label}"
             args.update(
                 op=str(row["op"]),
@@ -281,13 +272,18 @@ def write_timeline(
     """Write :func:`chrome_trace` as JSON to ``path``; return it."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    # Streamed: the events are encoded a batch at a time (C encoder), never all held as
-    # dicts; the bytes are those of json.dumps(chrome_trace(...), separators=(",", ":")).
+    # Streamed: the op events are formatted as JSON text a column at a time
+    # (simulator.report.opevents), the counters encoded a batch at a time (C encoder); the
+    # bytes are those of json.dumps(chrome_trace(...), separators=(",", ":")).
     enc = json.JSONEncoder(separators=(",", ":")).encode
     with p.open("w", encoding="utf-8") as fh:
         fh.write('{"traceEvents":[')
         first = True
-        for batch in _batches(trace_events(result, k_links=k_links, topology=topology)):
+        for chunk in op_event_text(result):
+            fh.write(("" if first else ",") + chunk)
+            first = False
+        counters = _counter_events(result, k_links=k_links, bins=200, topology=topology)
+        for batch in _batches(counters):
             fh.write(("" if first else ",") + enc(batch)[1:-1])
             first = False
         fh.write("]," + enc(_trace_tail(result))[1:])
