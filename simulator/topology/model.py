@@ -245,10 +245,7 @@ class Topology:
             router.prefetch(block)
             for d in block:
                 for s, key in by_dst[d]:
-                    if not 0 <= s < n:
-                        raise IndexError(f"rank {s} out of range 0..{n - 1}")
-                    k = key if keyed else 0
-                    cache[(s, d, k)] = router.route(s, d, key)
+                    self.route(s, d, key)  # a subclass may route differently (faults: relays)
 
     def path_latency_s(self, path: Sequence[int]) -> float:
         """Sum of the one-way latencies of the links of ``path``, seconds."""
