@@ -72,13 +72,18 @@ def expects_int(model: type[BaseModel], loc: Sequence[Any]) -> bool:
     return bool(kinds) and all(k is int for k in kinds)
 
 
+def _section(model: type[BaseModel], loc: Sequence[Any]) -> Any | None:
+    """The section (model or dataclass) that holds the field at ``loc``, or ``None``."""
+    parent = field_annotation(model, loc[:-1]) if len(loc) > 1 else model
+    inner = _unwrap(parent) if parent is not None else []
+    return inner[0] if len(inner) == 1 else parent
+
+
 def _positive(model: type[BaseModel], loc: Sequence[Any]) -> bool:
     """Whether the field at ``loc`` is declared ``> 0`` (``Field(gt=0)``)."""
     if len(loc) == 0:
         return False
-    parent = field_annotation(model, loc[:-1]) if len(loc) > 1 else model
-    inner = _unwrap(parent) if parent is not None else []
-    section = inner[0] if len(inner) == 1 else parent
+    section = _section(model, loc)
     if not (isinstance(section, type) and issubclass(section, BaseModel)):
         return False
     info = section.model_fields.get(str(loc[-1]))
@@ -87,9 +92,7 @@ def _positive(model: type[BaseModel], loc: Sequence[Any]) -> bool:
 
 def unknown_key_message(model: type[BaseModel], loc: Sequence[Any]) -> str:
     """``unknown key`` plus the closest known key of the same section, when there is one."""
-    parent = field_annotation(model, loc[:-1]) if len(loc) > 1 else model
-    inner = _unwrap(parent) if parent is not None else []
-    section = inner[0] if len(inner) == 1 else parent
+    section = _section(model, loc)
     if isinstance(section, type) and dataclasses.is_dataclass(section):
         known = [f.name for f in dataclasses.fields(section)]
     elif isinstance(section, type) and issubclass(section, BaseModel):
