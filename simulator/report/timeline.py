@@ -24,10 +24,12 @@ from simulator.report.linktiers import tier_counter_events
 from simulator.report.opevents import comm_label, op_event_text
 
 _US = 1e6  # microseconds per second: Chrome trace timestamps are in us
+#: Time bins of the link and tier counter tracks.
+BINS = 200
 
 
 def chrome_trace(
-    result: StepResult, *, k_links: int = 8, bins: int = 200, topology: Any = None
+    result: StepResult, *, k_links: int = 8, bins: int = BINS, topology: Any = None
 ) -> dict[str, Any]:
     """The trace as a JSON-ready dict ``{"traceEvents": [...], "displayTimeUnit": "ms", ...}``.
 
@@ -59,7 +61,7 @@ _BATCH = 8192
 
 
 def trace_events(
-    result: StepResult, *, k_links: int = 8, bins: int = 200, topology: Any = None
+    result: StepResult, *, k_links: int = 8, bins: int = BINS, topology: Any = None
 ) -> Iterator[dict[str, Any]]:
     """The events of :func:`chrome_trace`, in order, one at a time."""
     yield from _op_events(result)
@@ -217,7 +219,9 @@ def link_utilisation_bins(
     return edges, out
 
 
-def link_counter_events(result: StepResult, *, k: int = 8, bins: int = 200) -> list[dict[str, Any]]:
+def link_counter_events(
+    result: StepResult, *, k: int = 8, bins: int = BINS
+) -> list[dict[str, Any]]:
     """Counter events (``ph: "C"``) for the ``k`` busiest links that carried traffic."""
     busiest = result.busiest_links(k)
     busiest = busiest[busiest["bytes_B"] > 0]
@@ -282,7 +286,7 @@ def write_timeline(
         for chunk in op_event_text(result):
             fh.write(("" if first else ",") + chunk)
             first = False
-        counters = _counter_events(result, k_links=k_links, bins=200, topology=topology)
+        counters = _counter_events(result, k_links=k_links, bins=BINS, topology=topology)
         for batch in _batches(counters):
             fh.write(("" if first else ",") + enc(batch)[1:-1])
             first = False
