@@ -92,9 +92,8 @@ class JobContext:
         if not own:
             return []
         cands = list(candidates)
-        if self.topology is not None:
-            todo = [(a, b, 0) for a, b in cands if (a, b) not in self._route_cache]
-            self.topology.prefetch_routes(todo)
+        if self.topology is not None:  # it skips the routes it has cached
+            self.topology.prefetch_routes([(a, b, 0) for a, b in cands])
         return [(a, b) for a, b in cands if self.route_links(a, b) & own]
 
 
