@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -159,3 +160,13 @@ def test_bad_batch_leaves_the_fabric_untouched() -> None:
     done = fabric.start(FlowSpec((0,), 1.0))
     env.run()
     assert done.value.seq == 0 and done.value.end_s == 1.0
+
+
+def test_trusted_flow_equals_the_checked_constructor() -> None:
+    from simulator.network.flow import trusted_flow
+
+    a = trusted_flow((3, 1, 4), 1.5e6, 2e-6, math.inf, "ar/tree", 7, 9)
+    b = FlowSpec((3, 1, 4), 1.5e6, 2e-6, math.inf, "ar/tree", 7, 9)
+    assert a == b and hash(a) == hash(b) and repr(a) == repr(b)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.size_B = 1.0  # type: ignore[misc]

@@ -531,11 +531,13 @@ class Fabric:
     def _leave(self, comp: _Component, seq: int, t: float) -> None:
         self._state[seq] = _DONE
         comp.members.discard(seq)
-        for link in self._ulinks[seq]:
-            if self._stats.release(link, t):
-                del self._link_comp[link]
-                comp.links.discard(link)
-                self._emptied.add(link)
+        idle = self._stats.release_all(self._ulinks[seq], t)
+        if idle:
+            link_comp = self._link_comp
+            for link in idle:
+                del link_comp[link]
+            comp.links.difference_update(idle)
+            self._emptied.update(idle)
 
     def _join(self, seq: int, t: float, finished: list[int]) -> None:
         """Flow ``seq`` starts draining: merge the components of its links and add it."""
@@ -561,10 +563,9 @@ class Fabric:
         self._rem[seq] = self._size[seq]
         self._rate[seq] = 0.0
         self._end[seq] = math.inf
-        for link in links:
-            self._stats.occupy(link, t)
-            link_comp[link] = target.cid
-            target.links.add(link)
+        self._stats.occupy_all(links, t)
+        link_comp.update(dict.fromkeys(links, target.cid))
+        target.links.update(links)
         self._dirty.add(target.cid)
 
     def _new_component(self, t: float) -> _Component:
