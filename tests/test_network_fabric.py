@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import simpy
 
-from simulator.network import Fabric, FlowRecord, FlowSpec
+from simulator.network import Fabric, FlowRecord, FlowSpec, max_min_rates
 
 
 def _run(capacity: list[float], flows: list[FlowSpec], **kw: object) -> Fabric:
@@ -170,3 +170,30 @@ def test_trusted_flow_equals_the_checked_constructor() -> None:
     assert a == b and hash(a) == hash(b) and repr(a) == repr(b)
     with pytest.raises(dataclasses.FrozenInstanceError):
         a.size_B = 1.0  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "links,cap",
+    [
+        ((0,), math.inf),
+        ((0, 1, 2), math.inf),
+        ((2, 1, 2), math.inf),
+        ((1, 1, 1, 0), 3e8),
+        ((), 5e8),
+    ],
+)
+def test_a_lone_flow_gets_the_solvers_rate_bit_for_bit(links: tuple[int, ...], cap: float) -> None:
+    """The scalar path for a component of one flow gives max_min_rates' rate exactly."""
+    capacity = np.array([1e9, 7e8 / 3, 2.5e9])
+    env = simpy.Environment()
+    fabric = Fabric(env, capacity, record_timeline=True)
+    ev = fabric.start(FlowSpec(links, 1e6 / 7, latency_s=1e-6 / 3, max_rate_Bps=cap))
+    env.run()
+    rate = float(max_min_rates([links], capacity, cap)[0])
+    assert ev.value.end_s == 1e-6 / 3 + (1e6 / 7) / rate
+    t, lk, load = fabric.timeline_arrays()
+    expect: dict[int, float] = {}
+    for k in links:
+        expect[k] = expect.get(k, 0.0) + rate
+    got = {int(k): float(v) for k, v, when in zip(lk, load, t, strict=True) if when == t[0]}
+    assert got == expect

@@ -633,6 +633,11 @@ class Fabric:
     def _solve(self, comps: list[_Component], t: float) -> None:
         """New max-min rates for all flows of ``comps`` (each drained to ``t``), in one solve."""
         self.recomputes += 1
+        if len(comps) == 1 and len(comps[0].members) == 1:
+            seq = next(iter(comps[0].members))
+            if not self._weighted or self._weight[seq] == 1.0:
+                self._solve_alone(comps[0], seq, t)
+                return
         seq_arrays = [self._seqs(c) for c in comps]
         seqs = seq_arrays[0] if len(seq_arrays) == 1 else np.concatenate(seq_arrays)
         flow_idx, uniq, local = self._incidence(seqs)
@@ -659,6 +664,40 @@ class Fabric:
             carried = rates if weight is None else rates * weight
             load = np.bincount(local, weights=carried[flow_idx], minlength=uniq.size)
             self._stats.loads(t, uniq, load.astype(np.float64, copy=False))
+
+    def _solve_alone(self, comp: _Component, seq: int, t: float) -> None:
+        """:meth:`_solve` for a component of one flow of weight 1, in scalar arithmetic.
+
+        Progressive filling freezes a lone flow in its first round at the smallest of its
+        cap and its links' capacity / times listed: the same divisions and minimum as
+        :func:`~simulator.network.maxmin.solve_incidence`, and the per-link loads summed in
+        path order as its ``bincount`` sums them, so the numbers are the same bit for bit.
+        """
+        links = self._spec[seq].links
+        cap = self._cap
+        index: dict[int, int] = {}
+        for k in links:
+            index.setdefault(k, len(index))
+        mult = [0] * len(index)
+        for k in links:
+            mult[index[k]] += 1
+        rate = float(self._maxr[seq])
+        for k, i in index.items():
+            share = float(cap[k]) / mult[i]
+            if share < rate:
+                rate = share
+        self._rate[seq] = rate
+        end = t + float(self._rem[seq]) / rate if rate > 0.0 else math.inf
+        self._end[seq] = end
+        comp.last_t = t
+        comp.checked_t = -math.inf
+        comp.version += 1
+        heapq.heappush(self._due, (end, comp.cid, comp.version))
+        if index:
+            load = [0.0] * len(index)
+            for k in links:
+                load[index[k]] += rate
+            self._stats.loads(t, np.fromiter(index, dtype=np.intp), np.array(load))
 
     def _incidence(self, seqs: IntArray) -> tuple[IntArray, IntArray, IntArray]:
         """Flattened links of flows ``seqs``: ``(flow index, distinct links, local link index)``.
