@@ -325,6 +325,9 @@ class Fabric:
     # ------------------------------------------------------------------ submission
     def _submit(self, specs: list[FlowSpec], group: _Group) -> None:
         """Register ``specs`` (all started now, reported to ``group``); validate them first."""
+        if len(specs) == 1:
+            self._submit_one(specs[0], group)
+            return
         self.flows_started += len(specs)
         slots: list[int] = list(range(len(specs)))
         merged: list[list[tuple[FlowSpec, int]]] = []
@@ -391,6 +394,39 @@ class Fabric:
             heapq.heappush(joins, (join_t, seq))
             first = min(first, join_t)
         self._arm(first)
+
+    def _submit_one(self, spec: FlowSpec, group: _Group) -> None:
+        """:meth:`_submit` of one flow (a point-to-point send), without the batch's lists."""
+        self.flows_started += 1
+        links = spec.links
+        if links and max(links) >= self._n_links:
+            raise ValueError(f"Fabric: link id {max(links)} >= number of links {self._n_links}")
+        seq = len(self._spec)
+        if seq + 1 > self._size.size:
+            self._grow(max(64, 2 * self._size.size, seq + 1))
+        now = self._env.now
+        self._spec.append(spec)
+        self._ulinks.append(links if len(set(links)) == len(links) else tuple(dict.fromkeys(links)))
+        self._start_t.append(now)
+        self._state.append(_WAITING)
+        self._group.append(group)
+        self._slot.append(0)
+        self._size[seq] = spec.size_B
+        self._weight[seq] = 1.0
+        self._maxr[seq] = spec.max_rate_Bps
+        pos, total = self._inc_used, len(links)
+        if pos + total > self._inc_links.size:
+            grow = max(pos + total, 2 * self._inc_links.size) - self._inc_links.size
+            self._inc_links = np.concatenate([self._inc_links, np.zeros(grow, dtype=np.intp)])
+        if total:
+            self._inc_links[pos : pos + total] = links
+        self._inc_start[seq] = pos
+        self._inc_len[seq] = total
+        self._inc_used = pos + total
+        self._in_flight += 1
+        join_t = now + spec.latency_s
+        heapq.heappush(self._joins, (join_t, seq))
+        self._arm(join_t)
 
     def _grow(self, n: int) -> None:
         def grown(a: FloatArray) -> FloatArray:
