@@ -126,7 +126,7 @@ def simulate(  # noqa: PLR0913 (the faults hook is one more keyword)
     fabric = Fabric(
         env, topology.capacity_Bps, record=flows, record_timeline=record, link_group=groups
     )
-    transport = Transport(ctx, env, fabric, fid, chunks)
+    transport = Transport(ctx, env, fabric, fid, chunks, payloads=False)  # bytes: the fabric's
     iso = Isolation(isolated=find_isolated(plan, ctx) if isolate else set())
     use_copies = symmetry and fid is Fidelity.FLOW and not flows
     if network is not None and network.changes:

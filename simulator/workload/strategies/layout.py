@@ -10,7 +10,6 @@ EP group ``k`` of a (tp, pp) position holds the ``ep`` consecutive DP replicas
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +41,8 @@ class Layout:
         return rank % self.tp, (rank // self.tp) % self.pp, rank // (self.tp * self.pp)
 
     def tp_group(self, p: int, d: int) -> tuple[int, ...]:
-        """The TP group of stage ``p`` of replica ``d`` (consecutive ranks; one shared tuple
-        per group: a 1T-parameter job asks 393,728 times)."""
-        return _consecutive(self.rank(0, p, d), self.tp)
+        """The TP group of stage ``p`` of replica ``d``."""
+        return tuple(self.rank(t, p, d) for t in range(self.tp))
 
     def dp_group(self, t: int, p: int) -> tuple[int, ...]:
         """Ranks holding the same parameters (all replicas) at position ``(t, p)``."""
@@ -59,9 +57,3 @@ class Layout:
         """Ranks holding the same experts as replica ``d`` (same index inside their EP group)."""
         e = d % self.ep
         return tuple(self.rank(t, p, k * self.ep + e) for k in range(self.dp // self.ep))
-
-
-@cache
-def _consecutive(first: int, n: int) -> tuple[int, ...]:
-    """``(first, first + 1, ..., first + n - 1)``, one tuple per distinct call."""
-    return tuple(range(first, first + n))
