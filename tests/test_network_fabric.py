@@ -197,3 +197,20 @@ def test_a_lone_flow_gets_the_solvers_rate_bit_for_bit(links: tuple[int, ...], c
         expect[k] = expect.get(k, 0.0) + rate
     got = {int(k): float(v) for k, v, when in zip(lk, load, t, strict=True) if when == t[0]}
     assert got == expect
+
+
+def test_start_many_without_results_fires_at_the_same_time_with_none() -> None:
+    capacity = np.array([1e9, 2e9])
+
+    def run(results: bool) -> tuple[float, object]:
+        env = simpy.Environment()
+        fabric = Fabric(env, capacity, record=False)
+        flows = [FlowSpec((0, 1), 3e6), FlowSpec((0,), 1e6), FlowSpec((0,), 1e6)]
+        ev = fabric.start_many(flows, results=results)
+        env.run()
+        return env.now, ev.value
+
+    t_with, recs = run(True)
+    t_without, none = run(False)
+    assert t_with == t_without and none is None
+    assert isinstance(recs, list) and len(recs) == 3

@@ -311,7 +311,7 @@ class Transport:
             # routed paths and checked sizes: no need to re-validate 0.8 million specs
             specs.append(trusted_flow(p.links, size, float(lat), cap, tag, t.src, t.dst))
         if specs:
-            waits.append(self.fabric.start_many(specs))
+            waits.append(self.fabric.start_many(specs, results=False))  # only waited for
         return env.all_of(waits)
 
     # -- point to point -----------------------------------------------------------------
@@ -330,7 +330,9 @@ class Transport:
         return out
 
     def _start_p2p(self, specs: list[FlowSpec]) -> simpy.Event:
-        return self.fabric.start_many(specs) if specs else self.env.timeout(0.0)
+        if not specs:
+            return self.env.timeout(0.0)
+        return self.fabric.start_many(specs, results=False)  # only waited for
 
     def send_recv(
         self,

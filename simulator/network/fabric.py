@@ -99,7 +99,7 @@ class _Group:
     """Completion bookkeeping of one ``start`` / ``start_many`` call."""
 
     event: simpy.Event
-    results: list[FlowRecord | None]
+    results: list[FlowRecord | None] | None  # None: the caller asked for no records
     pending: int
     single: bool
 
@@ -241,17 +241,19 @@ class Fabric:
         self._submit([flow], _Group(event, [None], 1, True))
         return event
 
-    def start_many(self, flows: Iterable[FlowSpec]) -> simpy.Event:
+    def start_many(self, flows: Iterable[FlowSpec], *, results: bool = True) -> simpy.Event:
         """Start all ``flows`` now; the event fires when all are done.
 
-        Its value is the list of :class:`FlowRecord`, in the order of ``flows``.
+        Its value is the list of :class:`FlowRecord`, in the order of ``flows``; ``None`` with
+        ``results=False`` (for callers that only wait: no record is built for them).
         """
         specs = list(flows) if self.rewrite is None else [self.rewrite(f) for f in flows]
         event = self._env.event()
         if not specs:
-            event.succeed([])
+            event.succeed([] if results else None)
             return event
-        self._submit(specs, _Group(event, [None] * len(specs), len(specs), False))
+        slots: list[FlowRecord | None] | None = [None] * len(specs) if results else None
+        self._submit(specs, _Group(event, slots, len(specs), False))
         return event
 
     @property
@@ -775,27 +777,33 @@ class Fabric:
         for seq in finished:
             spec = self._spec[seq]
             self._stats.add_bytes(spec.links, spec.size_B - self._prior_B.pop(seq, 0.0))
-            rec = FlowRecord(
-                self._start_t[seq],
-                t,
-                spec.size_B,
-                spec.links,
-                spec.tag,
-                spec.src,
-                spec.dst,
-                spec.latency_s,
-                seq,
-            )
-            if self._record:
-                self.records.append(rec)
+            group = self._group[seq]
+            assert group is not None
+            keep = self._record or group.results is not None
+            rec = None
+            if keep:
+                rec = FlowRecord(
+                    self._start_t[seq],
+                    t,
+                    spec.size_B,
+                    spec.links,
+                    spec.tag,
+                    spec.src,
+                    spec.dst,
+                    spec.latency_s,
+                    seq,
+                )
+                if self._record:
+                    self.records.append(rec)
             self._in_flight -= 1
             extra = self._merged.pop(seq, None)
-            group = self._group[seq]
             if extra:
-                assert group is not None
                 for other, slot in extra:
                     self._stats.add_bytes(other.links, other.size_B)
-                    group.results[slot] = FlowRecord(
+                    if not keep:
+                        continue
+                    assert rec is not None
+                    other_rec = FlowRecord(
                         rec.start_s,
                         t,
                         other.size_B,
@@ -806,16 +814,17 @@ class Fabric:
                         other.latency_s,
                         seq,
                     )
+                    if group.results is not None:
+                        group.results[slot] = other_rec
                     if self._record:
-                        self.records.append(group.results[slot])  # type: ignore[arg-type]
+                        self.records.append(other_rec)
                 self._in_flight -= len(extra)
-            group = self._group[seq]
             self._group[seq] = None
             if not self._record:  # nothing reads a completed flow's spec again: free it
                 self._spec[seq] = RETIRED
                 self._ulinks[seq] = ()
-            assert group is not None
-            group.results[self._slot[seq]] = rec
+            if group.results is not None:
+                group.results[self._slot[seq]] = rec
             group.pending -= 1
             if group.pending == 0:
                 group.event.succeed(rec if group.single else group.results)
