@@ -353,7 +353,8 @@ class Fabric:
             else:
                 merged = []
         links_of = [spec.links for spec in specs]
-        top = max((max(links) for links in links_of if links), default=-1)
+        flat = list(itertools.chain.from_iterable(links_of))
+        top = max(flat, default=-1)
         if top >= self._n_links:
             raise ValueError(f"Fabric: link id {top} >= number of links {self._n_links}")
         n = len(specs)
@@ -383,7 +384,7 @@ class Fabric:
         if pos + total > self._inc_links.size:
             grow = max(pos + total, 2 * self._inc_links.size) - self._inc_links.size
             self._inc_links = np.concatenate([self._inc_links, np.zeros(grow, dtype=np.intp)])
-        self._inc_links[pos : pos + total] = list(itertools.chain.from_iterable(links_of))
+        self._inc_links[pos : pos + total] = flat
         ends = list(itertools.accumulate(lens, initial=pos))
         self._inc_start[seq0 : seq0 + n] = ends[:-1]
         self._inc_len[seq0 : seq0 + n] = lens
@@ -584,10 +585,12 @@ class Fabric:
         touching: list[_Component] = []
         cids = {link_comp[k] for k in links if k in link_comp}
         if cids:
+            done_before = len(finished)
             for cid in sorted(cids):
                 self._drain(comps[cid], t, finished)
-            # draining may have retired flows and freed links: look again
-            touching = [comps[c] for c in sorted({link_comp[k] for k in links if k in link_comp})]
+            if len(finished) > done_before:  # flows retired and may have freed links: look again
+                cids = {link_comp[k] for k in links if k in link_comp}
+            touching = [comps[c] for c in sorted(cids)]
         if touching:
             target = max(touching, key=lambda c: (len(c.members), -c.cid))
             for other in touching:
