@@ -165,11 +165,10 @@ class Router:
         width = int(dests.size)
         words = (width + 63) // 64
         spare, self._spare = self._spare, None
-        if spare is not None and spare.shape == (self._n, width):
-            dist = spare  # an evicted block's memory: no fresh pages to fault in
-            dist.fill(-1)
-        else:
-            dist = np.full((self._n, width), -1, dtype=np.int8)
+        if spare is None:  # always BLOCK columns, so that any evicted block can be reused
+            spare = np.empty((self._n, BLOCK), dtype=np.int8)
+        dist = spare[:, :width]  # an evicted block's memory: no fresh pages to fault in
+        dist.fill(-1)
         visited = np.zeros((self._n, words), dtype=np.uint64)
         if not np.little_endian:  # the bit unpacking below assumes little-endian words
             raise RuntimeError("routing: big-endian hosts are not supported")
@@ -232,9 +231,10 @@ class Router:
         for j, r in enumerate(dest_ranks):
             self._where[r] = (bid, j)
         blocks = self._blocks
-        while len(blocks) > 1 and sum(b.nbytes for _, b in blocks.values()) > _CACHE_BYTES:
+        while len(blocks) > 1 and sum(_held(b) for _, b in blocks.values()) > _CACHE_BYTES:
             old = next(iter(blocks))
-            ranks, self._spare = blocks.pop(old)
+            ranks, evicted = blocks.pop(old)
+            self._spare = evicted if evicted.base is None else evicted.base
             for r in ranks:
                 if self._where.get(r, (-1, 0))[0] == old:
                     del self._where[r]
@@ -306,3 +306,9 @@ class Router:
         if remaining == 1:  # the last hop enters the destination endpoint itself
             path.append(self._ends[cur][target])
         return tuple(path)
+
+
+def _held(block: npt.NDArray[np.int8]) -> int:
+    """Bytes a distance block holds: its whole allocation (a block is a view of the first
+    columns of an array of :data:`BLOCK` columns)."""
+    return int(block.nbytes if block.base is None else block.base.nbytes)
