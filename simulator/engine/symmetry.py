@@ -109,7 +109,7 @@ class Copies:
         parts: list[Rows] = []
         if len(t) == 0:
             return t, link, v
-        size = int(max(link.max(), *(int(d.max()) for _, d in self.maps if d.size))) + 1
+        size = int(link.max()) + 1 if link.size else 0
         for src, dst in self.maps:
             if only is not None:
                 keep = np.isin(dst, np.asarray(only, dtype=np.intp))
@@ -168,7 +168,7 @@ def find_copies(plan: Plan, ctx: SimContext) -> Copies:
         ref = members[0]
         for cand in members[1:]:
             phi = checker.copy_map(classes, ref, cand)
-            if phi is None:
+            if not phi:  # no copy, or one without links (nothing to skip)
                 continue
             for c in cand:
                 for m in classes[c].members:
