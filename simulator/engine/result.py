@@ -274,20 +274,9 @@ def build_result(  # noqa: PLR0913 (the proven copies are one more keyword)
 
     comm_by_cat, exposed_by_cat = _by_category(plan, times, critical, compute_iv[critical], steps)
 
-    ranks_df = pd.DataFrame(
-        {
-            "rank": list(per_rank),
-            "end_s": [last_end[r] for r in per_rank],
-            "compute_s": [b.compute_s for b in per_rank.values()],
-            "comm_s": [b.comm_s for b in per_rank.values()],
-            "exposed_comm_s": [b.exposed_comm_s for b in per_rank.values()],
-            "bubble_s": [b.bubble_s for b in per_rank.values()],
-        }
-    )
+    ranks_df = _ranks_table(per_rank, last_end)
     fabric = transport.fabric
-    bytes_B, busy_s, peak = _link_stats(transport, isolation)
-    if copies:
-        bytes_B, busy_s, peak = copies.link_stats(bytes_B, busy_s, peak)
+    bytes_B, busy_s, peak = _link_stats(transport, isolation, copies)
     links = links_table(transport.ctx.topology, bytes_B, busy_s, peak, makespan, steps)
     classes = transport.ctx.link_classes
     return StepResult(
@@ -360,14 +349,31 @@ def _by_category(
     return comm_by_cat, exposed_by_cat
 
 
+def _ranks_table(per_rank: dict[int, Breakdown], last_end: dict[int, float]) -> pd.DataFrame:
+    """One row per simulated rank: its end and its breakdown (per step)."""
+    return pd.DataFrame(
+        {
+            "rank": list(per_rank),
+            "end_s": [last_end[r] for r in per_rank],
+            "compute_s": [b.compute_s for b in per_rank.values()],
+            "comm_s": [b.comm_s for b in per_rank.values()],
+            "exposed_comm_s": [b.exposed_comm_s for b in per_rank.values()],
+            "bubble_s": [b.bubble_s for b in per_rank.values()],
+        }
+    )
+
+
 def _link_stats(
-    transport: Transport, isolation: Isolation | None
+    transport: Transport, isolation: Isolation | None, copies: Copies | None = None
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Bytes, busy seconds and peak utilisation per link id, replayed collectives included."""
+    """Bytes, busy seconds and peak utilisation per link id, replayed collectives and the
+    proven copies' links included."""
     fabric = transport.fabric
     bytes_B = transport.link_bytes_B()
     busy_s = np.asarray(fabric.link_busy_s, dtype=float)
     peak = np.asarray(fabric.link_peak_util, dtype=float)
     if isolation is not None:
-        return isolation.add_link_stats(bytes_B, busy_s, peak)
+        bytes_B, busy_s, peak = isolation.add_link_stats(bytes_B, busy_s, peak)
+    if copies:
+        bytes_B, busy_s, peak = copies.link_stats(bytes_B, busy_s, peak)
     return bytes_B, busy_s, peak

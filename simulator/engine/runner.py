@@ -119,23 +119,17 @@ def simulate(  # noqa: PLR0913 (the faults hook is one more keyword)
 
     plan = build_plan(workload, topology.num_ranks)
     durations = _compute_durations(plan, compute_model)
-    env = simpy.Environment()
-    flows = record is True
-    record = bool(record)
-    groups = ctx.link_classes.of_link if record else None
-    fabric = Fabric(
-        env, topology.capacity_Bps, record=flows, record_timeline=record, link_group=groups
-    )
-    transport = Transport(ctx, env, fabric, fid, chunks, payloads=False)  # bytes: the fabric's
+    flows, record = record is True, bool(record)
+    transport = _transport(ctx, fid, chunks, flows, record)
+    env = transport.env
     iso = Isolation(isolated=find_isolated(plan, ctx) if isolate else set())
-    use_copies = symmetry and fid is Fidelity.FLOW and not flows
-    if network is not None and network.changes:
-        use_copies = False
+    changes = network is not None and bool(network.changes)
+    use_copies = symmetry and fid is Fidelity.FLOW and not flows and not changes
     copies = find_copies(plan, ctx) if use_copies else Copies()
     runner = _Runner(plan, transport, durations, iso, record)
     runner.copies = copies
     runner.record_flows = flows
-    if network is not None and network.changes:
+    if network is not None and changes:
         env.process(network_changes(runner, network))
     runner.run()
     return build_result(
@@ -149,6 +143,19 @@ def simulate(  # noqa: PLR0913 (the faults hook is one more keyword)
         fidelity=fid.value,
         record=record,
     )
+
+
+def _transport(
+    ctx: SimContext, fid: Fidelity, chunks: int, flows: bool, timelines: bool
+) -> Transport:
+    """A fresh environment, fabric and transport for one simulation on ``ctx``'s topology
+    (``flows``: keep flow records; ``timelines``: keep the load timelines)."""
+    env = simpy.Environment()
+    groups = ctx.link_classes.of_link if timelines else None
+    fabric = Fabric(
+        env, ctx.topology.capacity_Bps, record=flows, record_timeline=timelines, link_group=groups
+    )
+    return Transport(ctx, env, fabric, fid, chunks, payloads=False)  # bytes: the fabric's
 
 
 def _fidelity(fidelity: Fidelity | str) -> Fidelity:
