@@ -91,9 +91,14 @@ def test_routes_of_several_keys_share_the_sweep(monkeypatch: pytest.MonkeyPatch)
     assert sweeps[0] == 1
 
 
-def test_dense_destinations_are_left_to_route(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Destinations filling their blocks: routing them in order sweeps each block once."""
+def test_dense_destinations_sweep_consecutive_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Destinations filling their blocks: swept as ``route`` sweeps them, each block of
+    consecutive ranks once, and walked together (the same routes)."""
     topo = _fresh("dmodk")
     sweeps = _sweeps(monkeypatch)
-    topo.prefetch_routes([(d, (d + 1) % topo.num_ranks, 0) for d in range(topo.num_ranks)])
-    assert sweeps[0] == 0
+    pairs = [(d, (d + 1) % topo.num_ranks) for d in range(topo.num_ranks)]
+    topo.prefetch_routes([(a, b, 0) for a, b in pairs])
+    assert sweeps[0] == topo.num_ranks // routing.BLOCK
+    ref = _fresh("dmodk")
+    assert [topo.route(a, b) for a, b in pairs] == [ref.route(a, b) for a, b in pairs]
+    assert sweeps[0] == 2 * topo.num_ranks // routing.BLOCK  # ref swept its own blocks

@@ -43,6 +43,8 @@ import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
+from simulator.topology.route_walk import walk
+
 _MASK64 = (1 << 64) - 1
 BLOCK = 256  # destination ranks per bit-parallel BFS (multiple of 8)
 _VECTOR_DEGREE = 6  # nodes with more transit successors pick next hops with numpy
@@ -145,6 +147,11 @@ class Router:
         self._where: dict[int, tuple[int, int]] = {}  # rank -> (block id, column)
         self._next_block = 0
         self._spare: npt.NDArray[np.int8] | None = None  # the last evicted block, reused
+        # transit successors as one CSR (for :meth:`route_many`)
+        self._tptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum([len(tv) for tv in self._tv], out=self._tptr[1:])
+        self._tv_flat = np.array([v for tv in self._tv for v in tv], dtype=np.int64)
+        self._tl_flat = np.array([lid for tl in self._tl for lid in tl], dtype=np.int64)
         # predecessors grouped by target node (CSR): in_src[in_ptr[v]:in_ptr[v + 1]] -> v
         by_v = np.argsort(np.array(ev, dtype=np.int64), kind="stable")
         self._in_src = np.array(eu, dtype=np.int64)[by_v]
@@ -306,3 +313,63 @@ class Router:
         if remaining == 1:  # the last hop enters the destination endpoint itself
             path.append(self._ends[cur][target])
         return tuple(path)
+
+    def route_many(self, routes: Sequence[tuple[int, int, int]]) -> list[tuple[int, ...]]:
+        """``[route(s, d, key) for s, d, key in routes]``, identical, walked in lockstep per
+        distance block (:mod:`simulator.topology.route_walk`) instead of one by one.
+
+        Destinations are visited in ascending order, each block computed as :meth:`route`
+        would (the block of consecutive ranks around it, unless cached); a block's routes are
+        walked before the next block is computed, so an eviction never frees a block in use.
+        """
+        out: list[tuple[int, ...]] = [()] * len(routes)
+        order = sorted(range(len(routes)), key=lambda i: routes[i][1])
+        group: list[int] = []
+        bid = -1
+        for i in order:
+            s, d, _ = routes[i]
+            if s == d:
+                continue
+            loc = self._where.get(d)
+            if loc is None or loc[0] != bid:
+                self._walk_group(routes, group, bid, out)
+                group = []
+                self._column(d)  # computes (or touches) the block holding d
+                bid = self._where[d][0]
+            group.append(i)
+        self._walk_group(routes, group, bid, out)
+        return out
+
+    def _walk_group(
+        self,
+        routes: Sequence[tuple[int, int, int]],
+        group: list[int],
+        bid: int,
+        out: list[tuple[int, ...]],
+    ) -> None:
+        """Walk the routes ``group`` (indices into ``routes``) on distance block ``bid``."""
+        if not group:
+            return
+        where, rank_node = self._where, self._rank_node
+        src = [routes[i][0] for i in group]
+        dst = [routes[i][1] for i in group]
+        col = np.array([where[d][1] for d in dst], dtype=np.int64)
+        start = np.array([rank_node[s] for s in src], dtype=np.int64)
+        dist = self._blocks[bid][1]
+        bad = np.flatnonzero(dist[start, col] < 0)
+        if bad.size:
+            self.route(src[int(bad[0])], dst[int(bad[0])])  # raises its ValueError
+        choice: tuple[str, npt.NDArray[np.int64] | tuple[npt.NDArray[np.uint64], ...]]
+        if self._dmodk:
+            choice = ("dmodk", np.array([self._dindex[d] for d in dst], dtype=np.int64))
+        else:
+            keys = [routes[i][2] & _MASK64 for i in group]
+            choice = ("hash", tuple(np.array(x, dtype=np.uint64) for x in (src, dst, keys)))
+        links, lengths, last = walk(
+            dist, col, start, self._tptr, self._tv_flat, self._tl_flat, choice
+        )
+        ends = self._ends
+        for i, row, ln, u, d in zip(
+            group, links.tolist(), lengths.tolist(), last.tolist(), dst, strict=True
+        ):
+            out[i] = (*row[:ln], ends[u][rank_node[d]])

@@ -1,0 +1,81 @@
+"""Routes walked in lockstep (``Router.route_many``) are the routes of ``Router.route``, one by
+one: identical link ids for every pair, key and policy; the vectorised hash is the hash."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from simulator.faults.network import FaultedTopology
+from simulator.topology import GraphBuilder, Topology, load_topology
+from simulator.topology.route_walk import hash_many
+from simulator.topology.routing import ecmp_hash
+
+NAMES = ["fat-tree-1024", "dgx-a100-superpod", "tpu-torus-4x4x4", "two-dc-wan", "pcie-8gpu"]
+
+
+def _routes(n: int, seed: int) -> list[tuple[int, int, int]]:
+    rng = random.Random(seed)
+    pairs = [(rng.randrange(n), rng.randrange(n), rng.randrange(6)) for _ in range(600)]
+    return pairs + [(s, (s + 1) % n, 0) for s in range(n)] + [(1 % n, 1 % n, 0)]
+
+
+@pytest.mark.parametrize("ecmp", ["hash", "dmodk"])
+@pytest.mark.parametrize("name", NAMES)
+def test_route_many_equals_route_one_by_one(name: str, ecmp: str) -> None:
+    one, many = load_topology(name), load_topology(name)
+    one.set_ecmp(ecmp)
+    many.set_ecmp(ecmp)
+    routes = _routes(one.num_ranks, 7)
+    expected = [one._get_router().route(s, d, k) for s, d, k in routes]
+    assert many._get_router().route_many(routes) == expected
+
+
+def test_route_many_survives_evictions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache of one block: each block is walked before the next one is computed."""
+    import simulator.topology.routing as routing
+
+    monkeypatch.setattr(routing, "_CACHE_BYTES", 1)
+    topo, ref = load_topology("fat-tree-1024"), load_topology("fat-tree-1024")
+    routes = _routes(topo.num_ranks, 3)
+    assert topo._get_router().route_many(routes) == [ref.route(s, d, k) for s, d, k in routes]
+
+
+def test_hash_many_is_ecmp_hash() -> None:
+    rng = random.Random(5)
+    big = [0, 1, 2**63 - 1, 2**63, 2**64 - 1] + [rng.randrange(2**64) for _ in range(200)]
+    src, dst, key = (np.array(rng.sample(big, len(big)), dtype=np.uint64) for _ in range(3))
+    for hop in (0, 1, 5):
+        got = hash_many(src, dst, key, hop).tolist()
+        triples = zip(src.tolist(), dst.tolist(), key.tolist(), strict=True)
+        want = [ecmp_hash(s, d, k, hop) for s, d, k in triples]
+        assert got == want
+
+
+def test_route_many_raises_as_route() -> None:
+    gb = GraphBuilder()
+    gb.add_node("a", "cpu")
+    gb.add_node("b", "cpu")
+    topo = gb.build("t")
+    with pytest.raises(ValueError, match="no route"):
+        topo._get_router().route_many([(0, 1, 0)])
+    with pytest.raises(ValueError, match="no route"):
+        topo.prefetch_routes([(0, 1, 0)])
+    with pytest.raises(IndexError):
+        topo.prefetch_routes([(0, 5, 0)])
+
+
+def test_prefetch_asks_a_subclass_its_own_routes() -> None:
+    """A faulted topology routes around a down link through a peer (relays): prefetching
+    must give its routes, not the healthy router's."""
+    base = load_topology("dgx-a100-2node")
+    down = next(lk.id for lk in base.links if (lk.src, lk.dst) == ("node0.gpu0", "node0.pcie0"))
+    topo = FaultedTopology(base, list(base.links), frozenset({down}), ["gpu0 pcie down"])
+    ref = FaultedTopology(base, list(base.links), frozenset({down}), ["gpu0 pcie down"])
+    routes = [(s, d, 0) for s in range(8) for d in range(8, 16)]
+    topo.prefetch_routes(routes)
+    assert [topo.route(s, d) for s, d, _ in routes] == [ref.route(s, d) for s, d, _ in routes]
+    with pytest.raises(ValueError, match="no route"):  # rank 0 needs a relay to reach 8
+        Topology.route(ref, 0, 8)
