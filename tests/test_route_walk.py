@@ -79,3 +79,25 @@ def test_prefetch_asks_a_subclass_its_own_routes() -> None:
     assert [topo.route(s, d) for s, d, _ in routes] == [ref.route(s, d) for s, d, _ in routes]
     with pytest.raises(ValueError, match="no route"):  # rank 0 needs a relay to reach 8
         Topology.route(ref, 0, 8)
+
+
+@pytest.mark.parametrize("ecmp", ["hash", "dmodk"])
+def test_plan_gives_every_channel_its_path(ecmp: str) -> None:
+    """``FlowPlanner.plan`` (D-mod-K: one route per pair, shared by its channels) gives the
+    :class:`PathInfo` that ``path`` computes for each transfer alone."""
+    from simulator.collectives.backend import load_backend
+    from simulator.collectives.flows import FlowPlanner
+    from simulator.collectives.schedule import Transfer
+
+    many, one = load_topology("fat-tree-1024"), load_topology("fat-tree-1024")
+    many.set_ecmp(ecmp)
+    one.set_ecmp(ecmp)
+    rng = random.Random(11)
+    n = many.num_ranks
+    ts = [
+        Transfer(rng.randrange(n), rng.randrange(n), 1.0, rng.randrange(1, 5)) for _ in range(300)
+    ]
+    ts += [Transfer(t.src, t.dst, 2.0, 0) for t in ts[:50]]  # some pairs on channel 0 as well
+    planned = FlowPlanner(many, load_backend("nccl")).plan(ts)
+    ref = FlowPlanner(one, load_backend("nccl"))
+    assert list(planned.paths) == [ref.path(t.src, t.dst, t.channel) for t in ts]

@@ -128,10 +128,16 @@ class FlowPlanner:
         ts = tuple(transfers)
         cache = self._cache
         missing = {(t.src, t.dst, t.channel) for t in ts} - cache.keys()
+        dmodk = self.topology.ecmp is Ecmp.DMODK
+        # D-mod-K routes ignore the channel: each pair is routed once, on channel 0
+        todo = {(s, d, 0) for s, d, _ in missing} - cache.keys() if dmodk else missing
         # route in destination order, the destinations' distances computed together
-        self.topology.prefetch_routes(missing)
-        for src, dst, ch in sorted(missing, key=lambda k: (k[1], k[0], k[2])):
+        self.topology.prefetch_routes(todo)
+        for src, dst, ch in sorted(todo, key=lambda k: (k[1], k[0], k[2])):
             self.path(src, dst, ch)
+        if dmodk:
+            for src, dst, ch in missing:
+                cache[(src, dst, ch)] = cache[(src, dst, 0)]
         paths = tuple(cache[(t.src, t.dst, t.channel)] for t in ts)
         payload = np.array([t.size_B for t in ts], dtype=float)
         wire = payload * np.array([p.wire_factor for p in paths], dtype=float)
