@@ -263,19 +263,20 @@ class Transport:
         env = self.env
         specs = []
         waits: list[simpy.Event] = []
-        for t, p, w, lat in zip(
-            planned.transfers, planned.paths, planned.wire_B, latency_s, strict=True
-        ):
-            size = float(w) / bandwidth_factor
+        # one numpy division for all sizes: the same IEEE quotient as float(w) / factor
+        sizes: list[float] = (planned.wire_B / bandwidth_factor).tolist()
+        lats: list[float] = np.asarray(latency_s, dtype=float).tolist()
+        for t, p, size, lat in zip(planned.transfers, planned.paths, sizes, lats, strict=True):
             if size <= 0.0 or not p.links:
-                waits.append(env.timeout(float(lat)))
+                waits.append(env.timeout(lat))
                 continue
+            rate = size / floor_s if floor_s > 0 else math.inf
             specs.append(
                 FlowSpec(
                     links=p.links,
                     size_B=size,
-                    latency_s=float(lat),
-                    max_rate_Bps=size / floor_s if floor_s > 0 else math.inf,
+                    latency_s=lat,
+                    max_rate_Bps=rate,
                     tag=tag,
                     src=t.src,
                     dst=t.dst,
