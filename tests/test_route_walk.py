@@ -101,3 +101,29 @@ def test_plan_gives_every_channel_its_path(ecmp: str) -> None:
     planned = FlowPlanner(many, load_backend("nccl")).plan(ts)
     ref = FlowPlanner(one, load_backend("nccl"))
     assert list(planned.paths) == [ref.path(t.src, t.dst, t.channel) for t in ts]
+
+
+def test_link_loads_sum_every_transfer_on_its_links() -> None:
+    """``link_load_B`` / ``link_payload_B`` against a plain per-link sum (self transfers and
+    zero-byte transfers included)."""
+    from simulator.collectives.backend import load_backend
+    from simulator.collectives.flows import FlowPlanner
+    from simulator.collectives.schedule import Transfer
+
+    topo = load_topology("dgx-a100-2node")
+    rng = random.Random(2)
+    ts = [
+        Transfer(rng.randrange(16), rng.randrange(16), rng.choice([0.0, 3.5, 1e6]))
+        for _ in range(80)
+    ]
+    planned = FlowPlanner(topo, load_backend("nccl")).plan(ts)
+    load, payload = [0.0] * len(topo.links), [0.0] * len(topo.links)
+    for p, w, b in zip(
+        planned.paths, planned.wire_B.tolist(), planned.payload_B.tolist(), strict=True
+    ):
+        for i in p.links:
+            load[i] += w
+            payload[i] += b
+    assert planned.link_load_B(len(topo.links)).tolist() == load
+    assert planned.link_payload_B(len(topo.links)).tolist() == payload
+    assert FlowPlanner(topo, load_backend("nccl")).plan([]).link_load_B(4).tolist() == [0.0] * 4

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 
@@ -67,19 +68,23 @@ class PlannedFlows:
 
     def link_load_B(self, num_links: int) -> FloatArray:
         """Wire-equivalent bytes per link id (bandwidth factor 1)."""
-        if not self.paths:
-            return np.zeros(num_links)
-        ids = np.fromiter((i for p in self.paths for i in p.links), dtype=np.int64)
-        weights = np.repeat(self.wire_B, [len(p.links) for p in self.paths])
-        return np.asarray(np.bincount(ids, weights=weights, minlength=num_links), np.float64)
+        return _per_link(self.paths, self.wire_B, num_links)
 
     def link_payload_B(self, num_links: int) -> FloatArray:
         """Payload bytes per link id."""
-        if not self.paths:
-            return np.zeros(num_links)
-        ids = np.fromiter((i for p in self.paths for i in p.links), dtype=np.int64)
-        weights = np.repeat(self.payload_B, [len(p.links) for p in self.paths])
-        return np.asarray(np.bincount(ids, weights=weights, minlength=num_links), np.float64)
+        return _per_link(self.paths, self.payload_B, num_links)
+
+
+def _per_link(paths: tuple[PathInfo, ...], bytes_B: FloatArray, num_links: int) -> FloatArray:
+    """``bytes_B[i]`` added on every link of ``paths[i]``, per link id (links flattened in C:
+    ``itertools.chain``, the same ids in the same order as a nested loop)."""
+    if not paths:
+        return np.zeros(num_links)
+    links = [p.links for p in paths]
+    counts = np.fromiter(map(len, links), dtype=np.int64, count=len(links))
+    ids = np.fromiter(chain.from_iterable(links), dtype=np.int64, count=int(counts.sum()))
+    weights = np.repeat(bytes_B, counts)
+    return np.asarray(np.bincount(ids, weights=weights, minlength=num_links), np.float64)
 
 
 class FlowPlanner:
