@@ -120,8 +120,8 @@ class FlowPlanner:
                 info = PathInfo(
                     links=tuple(links),
                     wire_factor=1.0 / self._eff_l[bott],
-                    latency_s=sum(self._lat_l[i] for i in links),
-                    kind=_KIND_ORDER[max(self._kind_l[i] for i in links)],
+                    latency_s=sum(map(self._lat_l.__getitem__, links)),
+                    kind=_KIND_ORDER[max(map(self._kind_l.__getitem__, links))],
                 )
             else:  # src == dst: nothing crosses a link
                 info = PathInfo((), 1.0, 0.0, LinkKind.NVLINK)
