@@ -223,41 +223,39 @@ class Topology:
         :data:`~simulator.topology.routing.BLOCK` of their destinations sweeps once per
         block even when the destinations are strided (a data-parallel group), instead of
         once per block of consecutive ranks, and never needs more than one block at a time.
-        Destinations that fill at least half of their consecutive blocks are swept as
-        :meth:`route` sweeps them (each block of consecutive ranks once). The routes of a
-        block are then walked together (:meth:`~simulator.topology.routing.Router.route_many`,
-        identical to routing them one by one); a subclass that routes differently (faults:
-        relays) has each route asked of its own :meth:`route`.
+        Destinations that fill at least half of their consecutive blocks are left to
+        :meth:`route` (asked in destination order, it sweeps each block once too).
         """
+        router = self._router if self._router is not None else self._get_router()
+        # D-mod-K routes of this class are walked together (a subclass may route differently,
+        # e.g. a faulted topology's relays: those go through its route one by one)
+        batch = router.batches and type(self).route is Topology.route
+        wanted = {d for _, d, _ in routes}
+        if not batch and 2 * len(wanted) > BLOCK * len({d // BLOCK for d in wanted}):
+            return  # dense: routing in destination order sweeps each block once anyway
         keyed = self._keyed
         cache = self._route_cache
-        by_dst: dict[int, dict[tuple[int, int, int], int]] = {}  # dst -> {cache key: key}
+        by_dst: dict[int, list[tuple[int, int]]] = {}
         for s, d, key in routes:
-            ck = (s, d, key if keyed else 0)
-            if s != d and ck not in cache:
-                by_dst.setdefault(d, {})[ck] = key
-        if not by_dst:
-            return
+            if s != d and (s, d, key if keyed else 0) not in cache:
+                by_dst.setdefault(d, []).append((s, key))
         dsts = sorted(by_dst)
         n = self.num_ranks
-        if not 0 <= dsts[0] <= dsts[-1] < n or not all(0 <= s < n for s, _, _ in routes):
-            raise IndexError(f"rank out of range 0..{n - 1} in {sorted(routes)[:4]}...")
-        router = self._router if self._router is not None else self._get_router()
-        sparse = 2 * len(dsts) <= BLOCK * len({d // BLOCK for d in dsts})
-        step = BLOCK if sparse else len(dsts)
-        own = type(self).route is Topology.route
-        for lo in range(0, len(dsts), step):
-            block = dsts[lo : lo + step]
-            if sparse:
-                router.prefetch(block)
-            items = [(ck, key) for d in block for ck, key in by_dst[d].items()]
-            if not own:
-                for (s, d, _), key in items:
-                    self.route(s, d, key)
+        for lo in range(0, len(dsts), BLOCK):
+            block = dsts[lo : lo + BLOCK]
+            if not 0 <= block[0] <= block[-1] < n:
+                raise IndexError(f"rank out of range 0..{n - 1} in {block}")
+            router.prefetch(block)
+            if batch:
+                pairs = list(dict.fromkeys((s, d) for d in block for s, _ in by_dst[d]))
+                if any(not 0 <= s < n for s, _ in pairs):
+                    raise IndexError(f"rank out of range 0..{n - 1} in {pairs}")
+                for (s, d), path in zip(pairs, router.route_many(pairs), strict=True):
+                    cache[(s, d, 0)] = path
                 continue
-            paths = router.route_many([(s, d, key) for (s, d, _), key in items])
-            for (ck, _), path in zip(items, paths, strict=True):
-                cache[ck] = path
+            for d in block:
+                for s, key in by_dst[d]:
+                    self.route(s, d, key)
 
     def path_latency_s(self, path: Sequence[int]) -> float:
         """Sum of the one-way latencies of the links of ``path``, seconds."""
