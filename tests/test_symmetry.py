@@ -191,3 +191,17 @@ def test_copies_rows_map_links() -> None:
     copies.link_stats(b, u, p)
     assert b[11] == 1.0 and b[12] == 2.0
     assert sorted(copies.sources([12, 5]).tolist()) == [2]
+
+
+def test_class_rows_count_every_copy_of_a_link() -> None:
+    # link 1 is repeated by two copies (links 11 and 21, one class), link 2 by one (class 2)
+    copies = Copies(maps=[(np.array([1, 2]), np.array([11, 12])), (np.array([1]), np.array([21]))])
+    group = np.zeros(22, dtype=np.intp)
+    group[[11, 21]], group[12] = 1, 2
+    tl = (np.array([0.0, 1.0, 2.0]), np.array([1, 2, 1]), np.array([4.0, 1.0, 1.0]))
+    t, g, d = copies.class_rows(tl, group)
+    assert sorted(zip(t.tolist(), g.tolist(), d.tolist(), strict=True)) == [
+        (0.0, 1, 8.0),
+        (1.0, 2, 1.0),
+        (2.0, 1, -6.0),
+    ]

@@ -109,7 +109,7 @@ class Copies:
         parts: list[Rows] = []
         if len(t) == 0:
             return t, link, v
-        size = int(max(link.max(), *(int(d.max()) for _, d in self.maps if d.size))) + 1
+        size = int(link.max()) + 1 if link.size else 0
         for src, dst in self.maps:
             if only is not None:
                 keep = np.isin(dst, np.asarray(only, dtype=np.intp))
@@ -126,15 +126,27 @@ class Copies:
 
     def class_rows(self, tl: Rows, group_of: IntArray) -> Rows:
         """Per-class load changes ``(time_s, class, delta_Bps)`` of the copies, from the
-        time-ordered per-link rows ``tl`` of the links they repeat; unsorted."""
-        t, link, v = self.rows(tl)
-        if not len(t):
-            return t, link, v
-        order = np.lexsort((t, link))  # per link, in time order (rows kept stable)
+        time-ordered per-link rows ``tl`` of the links they repeat; unsorted.
+
+        One row per row of ``tl`` and class its copies fall in: a link repeated by ``k`` copies
+        in one class changes that class by ``k`` times its own change (no per-copy rows).
+        """
+        t, link, v = tl
+        if not len(t) or not self.maps:
+            return t[:0], link[:0], v[:0]
+        order = np.lexsort((t, link))  # per link, in time order (equal times keep their order)
         t, link, v = t[order], link[order], v[order]
         prev = np.concatenate([[0.0], v[:-1]])
         prev[np.flatnonzero(np.diff(link, prepend=-1) != 0)] = 0.0  # each link starts at 0
-        return t, group_of[link], v - prev
+        delta = v - prev
+        src = np.concatenate([s for s, _ in self.maps])
+        grp = group_of[np.concatenate([d for _, d in self.maps])]
+        keys, count = np.unique(np.stack([src, grp]), axis=1, return_counts=True)
+        lo = np.searchsorted(keys[0], link, side="left")
+        n = np.searchsorted(keys[0], link, side="right") - lo
+        row = np.repeat(np.arange(link.size), n)
+        entry = np.repeat(lo, n) + (np.arange(row.size) - np.repeat(np.cumsum(n) - n, n))
+        return t[row], keys[1][entry], delta[row] * count[entry]
 
 
 def find_copies(plan: Plan, ctx: SimContext) -> Copies:
@@ -156,7 +168,7 @@ def find_copies(plan: Plan, ctx: SimContext) -> Copies:
         ref = members[0]
         for cand in members[1:]:
             phi = checker.copy_map(classes, ref, cand)
-            if phi is None:
+            if not phi:  # no copy, or one without links (nothing to skip)
                 continue
             for c in cand:
                 for m in classes[c].members:
