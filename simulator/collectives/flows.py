@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 
@@ -67,19 +68,23 @@ class PlannedFlows:
 
     def link_load_B(self, num_links: int) -> FloatArray:
         """Wire-equivalent bytes per link id (bandwidth factor 1)."""
-        if not self.paths:
-            return np.zeros(num_links)
-        ids = np.fromiter((i for p in self.paths for i in p.links), dtype=np.int64)
-        weights = np.repeat(self.wire_B, [len(p.links) for p in self.paths])
-        return np.asarray(np.bincount(ids, weights=weights, minlength=num_links), np.float64)
+        return _per_link(self.paths, self.wire_B, num_links)
 
     def link_payload_B(self, num_links: int) -> FloatArray:
         """Payload bytes per link id."""
-        if not self.paths:
-            return np.zeros(num_links)
-        ids = np.fromiter((i for p in self.paths for i in p.links), dtype=np.int64)
-        weights = np.repeat(self.payload_B, [len(p.links) for p in self.paths])
-        return np.asarray(np.bincount(ids, weights=weights, minlength=num_links), np.float64)
+        return _per_link(self.paths, self.payload_B, num_links)
+
+
+def _per_link(paths: tuple[PathInfo, ...], bytes_B: FloatArray, num_links: int) -> FloatArray:
+    """``bytes_B[i]`` added on every link of ``paths[i]``, per link id (links flattened in C:
+    ``itertools.chain``, the same ids in the same order as a nested loop)."""
+    if not paths:
+        return np.zeros(num_links)
+    links = [p.links for p in paths]
+    counts = np.fromiter(map(len, links), dtype=np.int64, count=len(links))
+    ids = np.fromiter(chain.from_iterable(links), dtype=np.int64, count=int(counts.sum()))
+    weights = np.repeat(bytes_B, counts)
+    return np.asarray(np.bincount(ids, weights=weights, minlength=num_links), np.float64)
 
 
 class FlowPlanner:
@@ -115,8 +120,8 @@ class FlowPlanner:
                 info = PathInfo(
                     links=tuple(links),
                     wire_factor=1.0 / self._eff_l[bott],
-                    latency_s=sum(self._lat_l[i] for i in links),
-                    kind=_KIND_ORDER[max(self._kind_l[i] for i in links)],
+                    latency_s=sum(map(self._lat_l.__getitem__, links)),
+                    kind=_KIND_ORDER[max(map(self._kind_l.__getitem__, links))],
                 )
             else:  # src == dst: nothing crosses a link
                 info = PathInfo((), 1.0, 0.0, LinkKind.NVLINK)
@@ -128,10 +133,16 @@ class FlowPlanner:
         ts = tuple(transfers)
         cache = self._cache
         missing = {(t.src, t.dst, t.channel) for t in ts} - cache.keys()
+        dmodk = self.topology.ecmp is Ecmp.DMODK
+        # D-mod-K routes ignore the channel: each pair is routed once, on channel 0
+        todo = {(s, d, 0) for s, d, _ in missing} - cache.keys() if dmodk else missing
         # route in destination order, the destinations' distances computed together
-        self.topology.prefetch_routes(missing)
-        for src, dst, ch in sorted(missing, key=lambda k: (k[1], k[0], k[2])):
+        self.topology.prefetch_routes(todo)
+        for src, dst, ch in sorted(todo, key=lambda k: (k[1], k[0], k[2])):
             self.path(src, dst, ch)
+        if dmodk:
+            for src, dst, ch in missing:
+                cache[(src, dst, ch)] = cache[(src, dst, 0)]
         paths = tuple(cache[(t.src, t.dst, t.channel)] for t in ts)
         payload = np.array([t.size_B for t in ts], dtype=float)
         wire = payload * np.array([p.wire_factor for p in paths], dtype=float)

@@ -97,9 +97,19 @@ class Schedule:
 
 
 def aggregate(transfers: Iterable[Transfer]) -> tuple[Transfer, ...]:
-    """Sum bytes per ``(src, dst, channel)``, keeping first-seen order (deterministic)."""
+    """Sum bytes per ``(src, dst, channel)``, keeping first-seen order (deterministic).
+
+    When every key occurs once and every size is a positive float (``0.0 + x`` is ``x``
+    bit for bit), the sums are the transfers themselves: they are returned as they are
+    (frozen, so sharing them is safe) instead of rebuilt.
+    """
+    ts = tuple(transfers)
+    if len({(t.src, t.dst, t.channel) for t in ts}) == len(ts) and all(
+        type(t.size_B) is float and t.size_B > 0.0 for t in ts
+    ):
+        return ts
     acc: dict[tuple[int, int, int], float] = {}
-    for t in transfers:
+    for t in ts:
         key = (t.src, t.dst, t.channel)
         acc[key] = acc.get(key, 0.0) + t.size_B
     return tuple(Transfer(s, d, b, c) for (s, d, c), b in acc.items())

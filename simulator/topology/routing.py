@@ -335,24 +335,42 @@ class Router:
         if not pairs:
             return []
         ptr, tv_node, tv_link = self._csr()
-        src = np.fromiter((s for s, _ in pairs), np.intp, len(pairs))
-        dst = np.fromiter((d for _, d in pairs), np.intp, len(pairs))
         out: list[tuple[int, ...]] = [()] * len(pairs)
-        # group by distance block, so that one block array serves each group
-        locs = [self._where.get(int(d)) for d in dst.tolist()]
-        if any(loc is None for loc in locs):
-            for d in dst.tolist():
-                self._column(d)  # sweeps the missing ones
-            locs = [self._where[int(d)] for d in dst.tolist()]
-        bids = np.fromiter((b for b, _ in locs), np.intp, len(locs))  # type: ignore[misc]
-        cols = np.fromiter((j for _, j in locs), np.intp, len(locs))  # type: ignore[misc]
-        for bid in np.unique(bids).tolist():
-            sel = np.flatnonzero(bids == bid)
-            block = self._blocks[bid][1]
-            paths = self._walk(block, src[sel], dst[sel], cols[sel], ptr, tv_node, tv_link)
-            for i, path in zip(sel.tolist(), paths, strict=True):
-                out[i] = path
+        # destinations in order; a block's pairs are walked before the next block is swept,
+        # so an eviction (a cache smaller than the blocks asked for) never drops a block in use
+        order = sorted(range(len(pairs)), key=lambda i: pairs[i][1])
+        group: list[int] = []
+        bid = -1
+        for i in order:
+            d = pairs[i][1]
+            loc = self._where.get(d)
+            if loc is None or loc[0] != bid:
+                self._walk_group(pairs, group, bid, out, ptr, tv_node, tv_link)
+                group = []
+                self._column(d)  # sweeps (or touches) the block holding d
+                bid = self._where[d][0]
+            group.append(i)
+        self._walk_group(pairs, group, bid, out, ptr, tv_node, tv_link)
         return out
+
+    def _walk_group(
+        self,
+        pairs: Sequence[tuple[int, int]],
+        group: list[int],
+        bid: int,
+        out: list[tuple[int, ...]],
+        *csr: npt.NDArray[np.intp],
+    ) -> None:
+        """Walk ``pairs[i]`` for every ``i`` of ``group`` on distance block ``bid`` into
+        ``out[i]``."""
+        if not group:
+            return
+        src = np.fromiter((pairs[i][0] for i in group), np.intp, len(group))
+        dst = np.fromiter((pairs[i][1] for i in group), np.intp, len(group))
+        cols = np.fromiter((self._where[pairs[i][1]][1] for i in group), np.intp, len(group))
+        paths = self._walk(self._blocks[bid][1], src, dst, cols, *csr)
+        for i, path in zip(group, paths, strict=True):
+            out[i] = path
 
     def _walk(
         self,
