@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 import simpy
 
-from simulator.network import Fabric, FlowRecord, FlowSpec
+from simulator.network import Fabric, FlowRecord, FlowSpec, max_min_rates
 
 
 def _run(capacity: list[float], flows: list[FlowSpec], **kw: object) -> Fabric:
@@ -159,3 +160,57 @@ def test_bad_batch_leaves_the_fabric_untouched() -> None:
     done = fabric.start(FlowSpec((0,), 1.0))
     env.run()
     assert done.value.seq == 0 and done.value.end_s == 1.0
+
+
+def test_trusted_flow_equals_the_checked_constructor() -> None:
+    from simulator.network.flow import trusted_flow
+
+    a = trusted_flow((3, 1, 4), 1.5e6, 2e-6, math.inf, "ar/tree", 7, 9)
+    b = FlowSpec((3, 1, 4), 1.5e6, 2e-6, math.inf, "ar/tree", 7, 9)
+    assert a == b and hash(a) == hash(b) and repr(a) == repr(b)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.size_B = 1.0  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "links,cap",
+    [
+        ((0,), math.inf),
+        ((0, 1, 2), math.inf),
+        ((2, 1, 2), math.inf),
+        ((1, 1, 1, 0), 3e8),
+        ((), 5e8),
+    ],
+)
+def test_a_lone_flow_gets_the_solvers_rate_bit_for_bit(links: tuple[int, ...], cap: float) -> None:
+    """The scalar path for a component of one flow gives max_min_rates' rate exactly."""
+    capacity = np.array([1e9, 7e8 / 3, 2.5e9])
+    env = simpy.Environment()
+    fabric = Fabric(env, capacity, record_timeline=True)
+    ev = fabric.start(FlowSpec(links, 1e6 / 7, latency_s=1e-6 / 3, max_rate_Bps=cap))
+    env.run()
+    rate = float(max_min_rates([links], capacity, cap)[0])
+    assert ev.value.end_s == 1e-6 / 3 + (1e6 / 7) / rate
+    t, lk, load = fabric.timeline_arrays()
+    expect: dict[int, float] = {}
+    for k in links:
+        expect[k] = expect.get(k, 0.0) + rate
+    got = {int(k): float(v) for k, v, when in zip(lk, load, t, strict=True) if when == t[0]}
+    assert got == expect
+
+
+def test_start_many_without_results_fires_at_the_same_time_with_none() -> None:
+    capacity = np.array([1e9, 2e9])
+
+    def run(results: bool) -> tuple[float, object]:
+        env = simpy.Environment()
+        fabric = Fabric(env, capacity, record=False)
+        flows = [FlowSpec((0, 1), 3e6), FlowSpec((0,), 1e6), FlowSpec((0,), 1e6)]
+        ev = fabric.start_many(flows, results=results)
+        env.run()
+        return env.now, ev.value
+
+    t_with, recs = run(True)
+    t_without, none = run(False)
+    assert t_with == t_without and none is None
+    assert isinstance(recs, list) and len(recs) == 3

@@ -92,8 +92,60 @@ def test_routes_of_several_keys_share_the_sweep(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_dense_destinations_are_left_to_route(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Destinations filling their blocks: routing them in order sweeps each block once."""
-    topo = _fresh("dmodk")
+    """Hash ECMP, destinations filling their blocks: routing them in order sweeps each block
+    once, so prefetching leaves them to route."""
+    topo = _fresh("hash")
     sweeps = _sweeps(monkeypatch)
     topo.prefetch_routes([(d, (d + 1) % topo.num_ranks, 0) for d in range(topo.num_ranks)])
     assert sweeps[0] == 0
+
+
+def _three_tier() -> Topology:
+    from simulator.topology import topology_from_dict
+
+    build = {
+        "type": "cluster",
+        "nodes": 64,
+        "gpu": "H100-SXM",
+        "nics_per_node": 8,
+        "nic": "ib_ndr",
+        "fabric": "fat_tree_3tier",
+        "switch_radix": 16,
+    }
+    return topology_from_dict({"name": "ft3-512", "build": build})
+
+
+@pytest.mark.parametrize("name", ["fat-tree-1024", "dgx-h100-32node", "three-tier"])
+def test_dmodk_routes_walked_together_equal_routes_one_by_one(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """D-mod-K routes of many pairs, walked together with numpy (dense and strided
+    destinations, pairs inside a node, a cache of one block), are the one-by-one routes."""
+
+    def load() -> Topology:
+        topo = _three_tier() if name == "three-tier" else load_topology(name)
+        topo.set_ecmp("dmodk")
+        return topo
+
+    one = load()
+    n = one.num_ranks
+    pairs = [(a, (a * 37 + 11) % n) for a in range(n)]  # dense, scattered destinations
+    pairs += [(a, a ^ 1) for a in range(0, n, 3)]  # inside a node
+    pairs += [(b, a) for a, b in _pairs(n)]  # strided
+    pairs = [(a, b) for a, b in dict.fromkeys(pairs) if a != b]
+    expected = [one.route(a, b) for a, b in pairs]
+    monkeypatch.setattr(routing, "_CACHE_BYTES", 1)
+    many = load()
+    sweeps = _sweeps(monkeypatch)
+    many.prefetch_routes([(a, b, 0) for a, b in pairs])
+    swept = sweeps[0]
+    assert [many.route(a, b) for a, b in pairs] == expected
+    assert sweeps[0] == swept  # every route came from the prefetch
+    assert swept <= -(-n // routing.BLOCK) + 1  # about one sweep per block of destinations
+
+
+def test_route_many_refuses_hash_ecmp() -> None:
+    topo = _fresh("hash")
+    router = topo._get_router()
+    with pytest.raises(ValueError, match="D-mod-K"):
+        router.route_many([(0, 1)])

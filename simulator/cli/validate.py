@@ -96,8 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument(
         "--fidelity",
         choices=("analytical", "flow", "chunk"),
-        help="with --published: collective fidelity of every row "
-        "(default: flow for nccl_tests, analytical for training)",
+        help="with --published: collective fidelity of every row (default: flow)",
     )
     p.add_argument(
         "--write-doc",

@@ -41,6 +41,7 @@ from simulator.core.arrays import FloatArray, IntArray
 from simulator.core.errors import InputError
 from simulator.core.vocab import Algorithm, CollectiveOp, Fidelity, coerce
 from simulator.network import Fabric, FlowSpec
+from simulator.network.flow import trusted_flow
 
 #: what a simpy generator of the transport yields and is sent back
 Steps = Generator[simpy.Event, object, None]
@@ -50,7 +51,8 @@ Steps = Generator[simpy.Event, object, None]
 class RunInfo:
     """What one collective did (the value of :meth:`Transport.collective`'s process).
 
-    ``link_payload_B``: payload bytes per link id, whatever the fidelity.
+    ``link_payload_B``: payload bytes per link id, whatever the fidelity (None from a
+    transport that keeps no payloads, see :class:`Transport`).
     """
 
     algo: str = ""
@@ -64,7 +66,13 @@ class Executor(Protocol):
     """Runs one phase of a resolved collective at some fidelity (a simpy generator)."""
 
     def phase(
-        self, tr: Transport, choice: Choice, i: int, info: RunInfo, payload: FloatArray, tag: str
+        self,
+        tr: Transport,
+        choice: Choice,
+        i: int,
+        info: RunInfo,
+        payload: FloatArray | None,
+        tag: str,
     ) -> Steps:
         """Run phase ``i`` of ``choice``; add its payload bytes per link to ``payload``."""
         ...
@@ -74,10 +82,17 @@ class AnalyticalExecutor:
     """Closed-form alpha-beta time of the phase; nothing on the fabric."""
 
     def phase(
-        self, tr: Transport, choice: Choice, i: int, info: RunInfo, payload: FloatArray, tag: str
+        self,
+        tr: Transport,
+        choice: Choice,
+        i: int,
+        info: RunInfo,
+        payload: FloatArray | None,
+        tag: str,
     ) -> Steps:
         """The phase's contention-free cost as a timeout."""
-        payload += choice.planned[i].link_payload_B(len(payload))
+        if payload is not None:
+            payload += choice.planned[i].link_payload_B(len(payload))
         yield tr.env.timeout(choice.costs[i].time_s(choice.protocol))
 
 
@@ -85,14 +100,21 @@ class FlowExecutor:
     """Every phase as concurrent flows on the shared fabric, one latency per phase."""
 
     def phase(
-        self, tr: Transport, choice: Choice, i: int, info: RunInfo, payload: FloatArray, tag: str
+        self,
+        tr: Transport,
+        choice: Choice,
+        i: int,
+        info: RunInfo,
+        payload: FloatArray | None,
+        tag: str,
     ) -> Steps:
         """All transfers of the phase at once, each with the phase's latency."""
         planned, proto = choice.planned[i], choice.protocol
         lat = phase_latency_s(planned, choice.schedule.phases[i].depth, proto)
         lats = np.full(len(planned.transfers), lat)
         info.n_flows += len(planned.transfers)
-        payload += planned.link_payload_B(len(payload))
+        if payload is not None:
+            payload += planned.link_payload_B(len(payload))
         yield tr.start_flows(planned, lats, proto.bandwidth_factor, tag, choice.floors_s[i])
 
 
@@ -103,7 +125,13 @@ class ChunkExecutor:
     chunks: int = 1
 
     def phase(
-        self, tr: Transport, choice: Choice, i: int, info: RunInfo, payload: FloatArray, tag: str
+        self,
+        tr: Transport,
+        choice: Choice,
+        i: int,
+        info: RunInfo,
+        payload: FloatArray | None,
+        tag: str,
     ) -> Steps:
         """The phase's steps, pipelined over ``chunks``, one after another."""
         phase: Phase = choice.schedule.phases[i]
@@ -112,7 +140,8 @@ class ChunkExecutor:
         for step in pipeline(phase.steps(), self.chunks):
             planned = planner.plan(step)
             info.n_flows += len(planned.transfers)
-            payload += planned.link_payload_B(len(payload))
+            if payload is not None:
+                payload += planned.link_payload_B(len(payload))
             lats = planned.hop_latency_s(proto)
             # the backend's ceiling, shared out by the step's share of the phase's bytes
             share = float(planned.payload_B.sum()) / phase.bytes_B if floor > 0 else 0.0
@@ -136,6 +165,10 @@ class Transport:
         env, fabric: the simpy environment and the fabric on it.
         fidelity: how finely collectives run (``analytical``, ``flow``, ``chunk``).
         chunks: pipelining chunks per collective (chunk fidelity), ``>= 1``.
+        payloads: add up every collective's payload bytes per link for its
+            :attr:`RunInfo.link_payload_B` (a pass over every flow's path); ``False`` when
+            nobody reads them (the engine takes per-link bytes from the fabric). Always kept
+            at analytical fidelity, whose link bytes are these.
     """
 
     def __init__(
@@ -145,6 +178,8 @@ class Transport:
         fabric: Fabric,
         fidelity: Fidelity | str = Fidelity.FLOW,
         chunks: int = 1,
+        *,
+        payloads: bool = True,
     ) -> None:
         if chunks < 1:
             raise InputError(f"chunks must be >= 1, got {chunks}", field="chunks")
@@ -153,6 +188,7 @@ class Transport:
         self.fabric = fabric
         self.fidelity = coerce(Fidelity, fidelity, field="fidelity")
         self.chunks = chunks
+        self.payloads = payloads or self.fidelity is Fidelity.ANALYTICAL
         self.executor = executor_for(self.fidelity, chunks)
         self._slots: dict[tuple[int, ...], simpy.Resource] = {}
         self._ledger_B = np.zeros(len(ctx.topology.links))
@@ -204,14 +240,15 @@ class Transport:
         try:
             if sched.phases:
                 yield self.env.timeout(proto.base_latency_s)
-            payload = np.zeros(len(self.ctx.topology.links))
+            payload = np.zeros(len(self.ctx.topology.links)) if self.payloads else None
             for i in range(len(sched.phases)):
                 yield from self.executor.phase(self, choice, i, info, payload, tag)
             copy_s = profile.local_copy_s(sched.op, size_B)
             if copy_s > 0:
                 yield self.env.timeout(copy_s)
             info.link_payload_B = payload
-            if isinstance(self.executor, AnalyticalExecutor):  # not on the fabric: book here
+            if payload is not None and isinstance(self.executor, AnalyticalExecutor):
+                # not on the fabric: book here
                 self._ledger_B += payload
         finally:
             if slot_req is not None:
@@ -270,19 +307,11 @@ class Transport:
             if size <= 0.0 or not p.links:
                 waits.append(env.timeout(float(lat)))
                 continue
-            specs.append(
-                FlowSpec(
-                    links=p.links,
-                    size_B=size,
-                    latency_s=float(lat),
-                    max_rate_Bps=size / floor_s if floor_s > 0 else math.inf,
-                    tag=tag,
-                    src=t.src,
-                    dst=t.dst,
-                )
-            )
+            cap = size / floor_s if floor_s > 0 else math.inf
+            # routed paths and checked sizes: no need to re-validate 0.8 million specs
+            specs.append(trusted_flow(p.links, size, float(lat), cap, tag, t.src, t.dst))
         if specs:
-            waits.append(self.fabric.start_many(specs))
+            waits.append(self.fabric.start_many(specs, results=False))  # only waited for
         return env.all_of(waits)
 
     # -- point to point -----------------------------------------------------------------
@@ -301,7 +330,9 @@ class Transport:
         return out
 
     def _start_p2p(self, specs: list[FlowSpec]) -> simpy.Event:
-        return self.fabric.start_many(specs) if specs else self.env.timeout(0.0)
+        if not specs:
+            return self.env.timeout(0.0)
+        return self.fabric.start_many(specs, results=False)  # only waited for
 
     def send_recv(
         self,
@@ -363,12 +394,14 @@ def run_alone(
     record: bool = True,
     record_timeline: bool = False,
     link_group: IntArray | None = None,
+    payloads: bool = True,
 ) -> tuple[Transport, RunInfo]:
     """One collective alone on a fresh environment and fabric, started at ``t = 0``.
 
     Returns the transport (its ``env.now`` is the duration; its fabric holds the per-link
     statistics, with ``record`` the flow records, with ``record_timeline`` the load timeline)
-    and the :class:`RunInfo`. ``link_group``: see :class:`~simulator.network.Fabric`.
+    and the :class:`RunInfo`. ``link_group``: see :class:`~simulator.network.Fabric`;
+    ``payloads``: see :class:`Transport`.
     """
     env = simpy.Environment()
     fabric = Fabric(
@@ -378,7 +411,7 @@ def run_alone(
         record_timeline=record_timeline,
         link_group=link_group,
     )
-    tr = Transport(ctx, env, fabric, fidelity, chunks)
+    tr = Transport(ctx, env, fabric, fidelity, chunks, payloads=payloads)
     proc = env.process(
         tr.collective(op, group, size_B, algo, root=root, tag=tag, channels=channels)
     )

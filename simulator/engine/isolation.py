@@ -99,6 +99,7 @@ def lone_run(
         record=keep_flows,
         record_timeline=record,
         link_group=groups,
+        payloads=False,
     )
     duration_s = float(tr.env.now)
     # the fabric retires the emptied links in one more wake-up at the same instant: let it

@@ -27,6 +27,7 @@ from simulator.engine.breakdown import Breakdown, Interval, breakdown, exposed_o
 from simulator.engine.isolation import Isolation
 from simulator.engine.records import OpTimes, flows_table, links_table, ops_table
 from simulator.engine.streams import Plan
+from simulator.engine.symmetry import Copies
 from simulator.network import FlowRecord
 
 
@@ -76,6 +77,8 @@ class StepResult:
     _flow_records: list[FlowRecord] = field(default_factory=list)
     _link_timeline: tuple[FloatArray, IntArray, FloatArray] | None = None
     _isolation: Isolation | None = None
+    _copies: Copies | None = None
+    _link_group: IntArray | None = None
     _ops: pd.DataFrame | None = None
     _flows: pd.DataFrame | None = None
     _class_timeline: tuple[FloatArray, IntArray, FloatArray] | None = None
@@ -121,6 +124,9 @@ class StepResult:
             self._timeline_merged = True
             if self._isolation is not None and self._link_timeline is not None:
                 self._link_timeline = _merge_rows(self._link_timeline, self._isolation.timeline())
+            if self._copies and self._link_timeline is not None:
+                tl = self._link_timeline
+                self._link_timeline = _merge_rows(tl, self._copies.rows(tl))
         return self._link_timeline
 
     @property
@@ -132,9 +138,27 @@ class StepResult:
         self, link_ids: list[int]
     ) -> tuple[FloatArray, IntArray, FloatArray] | None:
         """:attr:`link_timeline` restricted to ``link_ids`` (without building the rest)."""
+        if self._copies and not self._timeline_merged:
+            need = np.union1d(np.asarray(link_ids, dtype=np.intp), self._copies.sources(link_ids))
+            base = self._own_timeline_of(need.tolist())
+            if base is None:
+                return None
+            keep = np.isin(base[1], link_ids)
+            own = (base[0][keep], base[1][keep], base[2][keep])
+            return _merge_rows(own, self._copies.rows(base, only=link_ids))
+        return self._own_timeline_of(link_ids)
+
+    def _own_timeline_of(
+        self, link_ids: list[int]
+    ) -> tuple[FloatArray, IntArray, FloatArray] | None:
+        """Rows of ``link_ids`` from the fabric and the isolated replays (and from the copies
+        once :attr:`link_timeline` has merged them in)."""
         tl = self._link_timeline
         if tl is None or self._timeline_merged or self._isolation is None:
-            tl = self.link_timeline
+            if self._timeline_merged:
+                tl = self._link_timeline  # may hold the copies' rows: filtered below
+            elif self._copies is None:
+                tl = self.link_timeline
             if tl is None:
                 return None
             keep = np.isin(tl[1], link_ids)
@@ -166,6 +190,12 @@ class StepResult:
             t, c, d = self._class_timeline
             if self._isolation is not None:
                 t, c, d = _merge_rows((t, c, d), self._isolation.class_timeline())
+            if self._copies and self._link_group is not None:
+                src = self._copies.sources(np.concatenate([d_ for _, d_ in self._copies.maps]))
+                base = self._own_timeline_of(src.tolist())
+                if base is not None:
+                    rows = self._copies.class_rows(base, self._link_group)
+                    t, c, d = _merge_rows((t, c, d), rows)
             self._class_timeline = (t, c, _levels(c, d, len(self._class_labels)))
         return self._class_timeline
 
@@ -208,13 +238,14 @@ class StepResult:
         return {k: plain(v) for k, v in self.metadata.items()}
 
 
-def build_result(
+def build_result(  # noqa: PLR0913 (the proven copies are one more keyword)
     *,
     workload: Workload,
     plan: Plan,
     times: OpTimes,
     transport: Transport,
     isolation: Isolation | None = None,
+    copies: Copies | None = None,
     backend: str,
     fidelity: str,
     record: bool,
@@ -255,6 +286,8 @@ def build_result(
     )
     fabric = transport.fabric
     bytes_B, busy_s, peak = _link_stats(transport, isolation)
+    if copies:
+        bytes_B, busy_s, peak = copies.link_stats(bytes_B, busy_s, peak)
     links = links_table(transport.ctx.topology, bytes_B, busy_s, peak, makespan, steps)
     classes = transport.ctx.link_classes
     return StepResult(
@@ -280,6 +313,8 @@ def build_result(
         _flow_records=list(fabric.records) if record else [],
         _link_timeline=fabric.timeline_arrays() if record else None,
         _isolation=isolation if record and isolation is not None and isolation.uses else None,
+        _copies=copies if record and copies else None,
+        _link_group=transport.ctx.link_classes.of_link if record and copies else None,
         _class_timeline=fabric.group_timeline_arrays() if record else None,
         _class_labels=classes.labels if record else (),
         _class_capacity_Bps=classes.capacity_Bps if record else None,

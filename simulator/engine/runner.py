@@ -37,6 +37,7 @@ from simulator.engine.isolation import Isolation, LoneRun, coll_key, find_isolat
 from simulator.engine.records import OpTimes
 from simulator.engine.result import StepResult, build_result
 from simulator.engine.streams import Plan, build_plan
+from simulator.engine.symmetry import Copies, find_copies
 from simulator.faults.engine import network_changes
 from simulator.network import Fabric
 from simulator.topology import Topology
@@ -73,6 +74,7 @@ def simulate(  # noqa: PLR0913 (the faults hook is one more keyword)
     chunks: int = 1,
     isolate: bool = True,
     network: NetworkChanges | None = None,
+    symmetry: bool = True,
 ) -> StepResult:
     """Simulate one run of ``workload``'s programs on ``topology``.
 
@@ -96,6 +98,9 @@ def simulate(  # noqa: PLR0913 (the faults hook is one more keyword)
             shared fabric (same results up to floating-point rounding).
         network: network faults (:mod:`simulator.faults.network`): the run starts on
             ``network.at(0)``; changes in the step go through :mod:`simulator.faults.engine`.
+        symmetry: at flow fidelity without flow records, run mirrored traffic that is a
+            proven copy of other mirrored traffic once (:mod:`simulator.engine.symmetry`);
+            exact. ``False`` runs every copy (same results up to floating-point rounding).
 
     Returns:
         A :class:`StepResult`; all of its figures are per training step
@@ -121,9 +126,14 @@ def simulate(  # noqa: PLR0913 (the faults hook is one more keyword)
     fabric = Fabric(
         env, topology.capacity_Bps, record=flows, record_timeline=record, link_group=groups
     )
-    transport = Transport(ctx, env, fabric, fid, chunks)
+    transport = Transport(ctx, env, fabric, fid, chunks, payloads=False)  # bytes: the fabric's
     iso = Isolation(isolated=find_isolated(plan, ctx) if isolate else set())
+    use_copies = symmetry and fid is Fidelity.FLOW and not flows
+    if network is not None and network.changes:
+        use_copies = False
+    copies = find_copies(plan, ctx) if use_copies else Copies()
     runner = _Runner(plan, transport, durations, iso, record)
+    runner.copies = copies
     runner.record_flows = flows
     if network is not None and network.changes:
         env.process(network_changes(runner, network))
@@ -134,6 +144,7 @@ def simulate(  # noqa: PLR0913 (the faults hook is one more keyword)
         times=runner.times,
         transport=transport,
         isolation=iso,
+        copies=copies,
         backend=ctx.profile.name,
         fidelity=fid.value,
         record=record,
@@ -187,6 +198,8 @@ class _Runner:
         self.iso = isolation
         self.record = record
         self.record_flows = record
+        #: mirrored traffic not run: proven copies of traffic that is (engine.symmetry)
+        self.copies = Copies()
         n = len(plan)
         self.times = OpTimes.empty(n)
         self.waits = list(plan.waits)
@@ -283,7 +296,7 @@ class _Runner:
                     f"root {op.root}"
                 )
             for m in op.mirrors:
-                if m not in mirrors and m != first.group:
+                if m not in mirrors and m != first.group and m not in self.copies.groups:
                     mirrors.append(m)
         now = self.env.now
         for g in members:
@@ -359,7 +372,8 @@ class _Runner:
             sop = self.plan.ops[s]
             assert isinstance(sop, Send)
             size_B, name = sop.size_B, sop.name
-            pairs = [(self.plan.rank[s], sop.peer), *sop.mirrors]
+            skip = self.copies.pairs
+            pairs = [(self.plan.rank[s], sop.peer), *(m for m in sop.mirrors if m not in skip)]
             if r is not None:
                 rop = self.plan.ops[r]
                 assert isinstance(rop, Recv)

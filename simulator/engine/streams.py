@@ -133,12 +133,18 @@ def build_plan(workload: Workload, num_ranks: int) -> Plan:
     )
 
 
+def _where(op: AnyOp, rank: int) -> str:
+    """``rank R op 'NAME' (id I)``: where a bad op is, for messages."""
+    return f"rank {rank} op '{op.name}' (id {op.id})"
+
+
 def _check_op(op: AnyOp, rank: int, world: int, checked: set[tuple[int, ...]]) -> None:
-    where = f"rank {rank} op '{op.name}' (id {op.id})"
+    if type(op) is Compute and (op.duration_s is None or op.duration_s >= 0):
+        return  # most ops: nothing to check
     if isinstance(op, Collective):
         if rank not in op.group:
             raise WorkloadError(
-                f"{where}: collective group {op.group} does not contain rank {rank}"
+                f"{_where(op, rank)}: collective group {op.group} does not contain rank {rank}"
             )
         for grp in (op.group, *op.mirrors):
             if grp in checked:
@@ -146,18 +152,22 @@ def _check_op(op: AnyOp, rank: int, world: int, checked: set[tuple[int, ...]]) -
             checked.add(grp)
             if len(set(grp)) != len(grp) or any(not 0 <= m < world for m in grp):
                 raise WorkloadError(
-                    f"{where}: bad group {grp} (ranks must be unique and < {world})"
+                    f"{_where(op, rank)}: bad group {grp} (ranks must be unique and < {world})"
                 )
         if op.size_B < 0:
-            raise WorkloadError(f"{where}: negative size_B {op.size_B}")
+            raise WorkloadError(f"{_where(op, rank)}: negative size_B {op.size_B}")
     elif isinstance(op, Send | Recv):
         if not 0 <= op.peer < world:
-            raise WorkloadError(f"{where}: peer {op.peer} is not a rank of the job (< {world})")
+            raise WorkloadError(
+                f"{_where(op, rank)}: peer {op.peer} is not a rank of the job (< {world})"
+            )
         if op.size_B < 0:
-            raise WorkloadError(f"{where}: negative size_B {op.size_B}")
+            raise WorkloadError(f"{_where(op, rank)}: negative size_B {op.size_B}")
         if isinstance(op, Send):
             for a, b in op.mirrors:
                 if not (0 <= a < world and 0 <= b < world):
-                    raise WorkloadError(f"{where}: mirror pair {(a, b)} outside 0..{world - 1}")
+                    raise WorkloadError(
+                        f"{_where(op, rank)}: mirror pair {(a, b)} outside 0..{world - 1}"
+                    )
     elif isinstance(op, Compute) and op.duration_s is not None and not op.duration_s >= 0:
-        raise WorkloadError(f"{where}: duration_s must be >= 0, got {op.duration_s}")
+        raise WorkloadError(f"{_where(op, rank)}: duration_s must be >= 0, got {op.duration_s}")

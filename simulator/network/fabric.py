@@ -99,7 +99,7 @@ class _Group:
     """Completion bookkeeping of one ``start`` / ``start_many`` call."""
 
     event: simpy.Event
-    results: list[FlowRecord | None]
+    results: list[FlowRecord | None] | None  # None: the caller asked for no records
     pending: int
     single: bool
 
@@ -241,17 +241,19 @@ class Fabric:
         self._submit([flow], _Group(event, [None], 1, True))
         return event
 
-    def start_many(self, flows: Iterable[FlowSpec]) -> simpy.Event:
+    def start_many(self, flows: Iterable[FlowSpec], *, results: bool = True) -> simpy.Event:
         """Start all ``flows`` now; the event fires when all are done.
 
-        Its value is the list of :class:`FlowRecord`, in the order of ``flows``.
+        Its value is the list of :class:`FlowRecord`, in the order of ``flows``; ``None`` with
+        ``results=False`` (for callers that only wait: no record is built for them).
         """
         specs = list(flows) if self.rewrite is None else [self.rewrite(f) for f in flows]
         event = self._env.event()
         if not specs:
-            event.succeed([])
+            event.succeed([] if results else None)
             return event
-        self._submit(specs, _Group(event, [None] * len(specs), len(specs), False))
+        slots: list[FlowRecord | None] | None = [None] * len(specs) if results else None
+        self._submit(specs, _Group(event, slots, len(specs), False))
         return event
 
     @property
@@ -325,6 +327,9 @@ class Fabric:
     # ------------------------------------------------------------------ submission
     def _submit(self, specs: list[FlowSpec], group: _Group) -> None:
         """Register ``specs`` (all started now, reported to ``group``); validate them first."""
+        if len(specs) == 1:
+            self._submit_one(specs[0], group)
+            return
         self.flows_started += len(specs)
         slots: list[int] = list(range(len(specs)))
         merged: list[list[tuple[FlowSpec, int]]] = []
@@ -348,7 +353,8 @@ class Fabric:
             else:
                 merged = []
         links_of = [spec.links for spec in specs]
-        top = max((max(links) for links in links_of if links), default=-1)
+        flat = list(itertools.chain.from_iterable(links_of))
+        top = max(flat, default=-1)
         if top >= self._n_links:
             raise ValueError(f"Fabric: link id {top} >= number of links {self._n_links}")
         n = len(specs)
@@ -378,7 +384,7 @@ class Fabric:
         if pos + total > self._inc_links.size:
             grow = max(pos + total, 2 * self._inc_links.size) - self._inc_links.size
             self._inc_links = np.concatenate([self._inc_links, np.zeros(grow, dtype=np.intp)])
-        self._inc_links[pos : pos + total] = list(itertools.chain.from_iterable(links_of))
+        self._inc_links[pos : pos + total] = flat
         ends = list(itertools.accumulate(lens, initial=pos))
         self._inc_start[seq0 : seq0 + n] = ends[:-1]
         self._inc_len[seq0 : seq0 + n] = lens
@@ -391,6 +397,39 @@ class Fabric:
             heapq.heappush(joins, (join_t, seq))
             first = min(first, join_t)
         self._arm(first)
+
+    def _submit_one(self, spec: FlowSpec, group: _Group) -> None:
+        """:meth:`_submit` of one flow (a point-to-point send), without the batch's lists."""
+        self.flows_started += 1
+        links = spec.links
+        if links and max(links) >= self._n_links:
+            raise ValueError(f"Fabric: link id {max(links)} >= number of links {self._n_links}")
+        seq = len(self._spec)
+        if seq + 1 > self._size.size:
+            self._grow(max(64, 2 * self._size.size, seq + 1))
+        now = self._env.now
+        self._spec.append(spec)
+        self._ulinks.append(links if len(set(links)) == len(links) else tuple(dict.fromkeys(links)))
+        self._start_t.append(now)
+        self._state.append(_WAITING)
+        self._group.append(group)
+        self._slot.append(0)
+        self._size[seq] = spec.size_B
+        self._weight[seq] = 1.0
+        self._maxr[seq] = spec.max_rate_Bps
+        pos, total = self._inc_used, len(links)
+        if pos + total > self._inc_links.size:
+            grow = max(pos + total, 2 * self._inc_links.size) - self._inc_links.size
+            self._inc_links = np.concatenate([self._inc_links, np.zeros(grow, dtype=np.intp)])
+        if total:
+            self._inc_links[pos : pos + total] = links
+        self._inc_start[seq] = pos
+        self._inc_len[seq] = total
+        self._inc_used = pos + total
+        self._in_flight += 1
+        join_t = now + spec.latency_s
+        heapq.heappush(self._joins, (join_t, seq))
+        self._arm(join_t)
 
     def _grow(self, n: int) -> None:
         def grown(a: FloatArray) -> FloatArray:
@@ -531,11 +570,13 @@ class Fabric:
     def _leave(self, comp: _Component, seq: int, t: float) -> None:
         self._state[seq] = _DONE
         comp.members.discard(seq)
-        for link in self._ulinks[seq]:
-            if self._stats.release(link, t):
-                del self._link_comp[link]
-                comp.links.discard(link)
-                self._emptied.add(link)
+        idle = self._stats.release_all(self._ulinks[seq], t)
+        if idle:
+            link_comp = self._link_comp
+            for link in idle:
+                del link_comp[link]
+            comp.links.difference_update(idle)
+            self._emptied.update(idle)
 
     def _join(self, seq: int, t: float, finished: list[int]) -> None:
         """Flow ``seq`` starts draining: merge the components of its links and add it."""
@@ -544,10 +585,12 @@ class Fabric:
         touching: list[_Component] = []
         cids = {link_comp[k] for k in links if k in link_comp}
         if cids:
+            done_before = len(finished)
             for cid in sorted(cids):
                 self._drain(comps[cid], t, finished)
-            # draining may have retired flows and freed links: look again
-            touching = [comps[c] for c in sorted({link_comp[k] for k in links if k in link_comp})]
+            if len(finished) > done_before:  # flows retired and may have freed links: look again
+                cids = {link_comp[k] for k in links if k in link_comp}
+            touching = [comps[c] for c in sorted(cids)]
         if touching:
             target = max(touching, key=lambda c: (len(c.members), -c.cid))
             for other in touching:
@@ -561,10 +604,9 @@ class Fabric:
         self._rem[seq] = self._size[seq]
         self._rate[seq] = 0.0
         self._end[seq] = math.inf
-        for link in links:
-            self._stats.occupy(link, t)
-            link_comp[link] = target.cid
-            target.links.add(link)
+        self._stats.occupy_all(links, t)
+        link_comp.update(dict.fromkeys(links, target.cid))
+        target.links.update(links)
         self._dirty.add(target.cid)
 
     def _new_component(self, t: float) -> _Component:
@@ -632,6 +674,11 @@ class Fabric:
     def _solve(self, comps: list[_Component], t: float) -> None:
         """New max-min rates for all flows of ``comps`` (each drained to ``t``), in one solve."""
         self.recomputes += 1
+        if len(comps) == 1 and len(comps[0].members) == 1:
+            seq = next(iter(comps[0].members))
+            if not self._weighted or self._weight[seq] == 1.0:
+                self._solve_alone(comps[0], seq, t)
+                return
         seq_arrays = [self._seqs(c) for c in comps]
         seqs = seq_arrays[0] if len(seq_arrays) == 1 else np.concatenate(seq_arrays)
         flow_idx, uniq, local = self._incidence(seqs)
@@ -658,6 +705,40 @@ class Fabric:
             carried = rates if weight is None else rates * weight
             load = np.bincount(local, weights=carried[flow_idx], minlength=uniq.size)
             self._stats.loads(t, uniq, load.astype(np.float64, copy=False))
+
+    def _solve_alone(self, comp: _Component, seq: int, t: float) -> None:
+        """:meth:`_solve` for a component of one flow of weight 1, in scalar arithmetic.
+
+        Progressive filling freezes a lone flow in its first round at the smallest of its
+        cap and its links' capacity / times listed: the same divisions and minimum as
+        :func:`~simulator.network.maxmin.solve_incidence`, and the per-link loads summed in
+        path order as its ``bincount`` sums them, so the numbers are the same bit for bit.
+        """
+        links = self._spec[seq].links
+        cap = self._cap
+        index: dict[int, int] = {}
+        for k in links:
+            index.setdefault(k, len(index))
+        mult = [0] * len(index)
+        for k in links:
+            mult[index[k]] += 1
+        rate = float(self._maxr[seq])
+        for k, i in index.items():
+            share = float(cap[k]) / mult[i]
+            if share < rate:
+                rate = share
+        self._rate[seq] = rate
+        end = t + float(self._rem[seq]) / rate if rate > 0.0 else math.inf
+        self._end[seq] = end
+        comp.last_t = t
+        comp.checked_t = -math.inf
+        comp.version += 1
+        heapq.heappush(self._due, (end, comp.cid, comp.version))
+        if index:
+            load = [0.0] * len(index)
+            for k in links:
+                load[index[k]] += rate
+            self._stats.loads(t, np.fromiter(index, dtype=np.intp), np.array(load))
 
     def _incidence(self, seqs: IntArray) -> tuple[IntArray, IntArray, IntArray]:
         """Flattened links of flows ``seqs``: ``(flow index, distinct links, local link index)``.
@@ -699,27 +780,33 @@ class Fabric:
         for seq in finished:
             spec = self._spec[seq]
             self._stats.add_bytes(spec.links, spec.size_B - self._prior_B.pop(seq, 0.0))
-            rec = FlowRecord(
-                self._start_t[seq],
-                t,
-                spec.size_B,
-                spec.links,
-                spec.tag,
-                spec.src,
-                spec.dst,
-                spec.latency_s,
-                seq,
-            )
-            if self._record:
-                self.records.append(rec)
+            group = self._group[seq]
+            assert group is not None
+            keep = self._record or group.results is not None
+            rec = None
+            if keep:
+                rec = FlowRecord(
+                    self._start_t[seq],
+                    t,
+                    spec.size_B,
+                    spec.links,
+                    spec.tag,
+                    spec.src,
+                    spec.dst,
+                    spec.latency_s,
+                    seq,
+                )
+                if self._record:
+                    self.records.append(rec)
             self._in_flight -= 1
             extra = self._merged.pop(seq, None)
-            group = self._group[seq]
             if extra:
-                assert group is not None
                 for other, slot in extra:
                     self._stats.add_bytes(other.links, other.size_B)
-                    group.results[slot] = FlowRecord(
+                    if not keep:
+                        continue
+                    assert rec is not None
+                    other_rec = FlowRecord(
                         rec.start_s,
                         t,
                         other.size_B,
@@ -730,16 +817,17 @@ class Fabric:
                         other.latency_s,
                         seq,
                     )
+                    if group.results is not None:
+                        group.results[slot] = other_rec
                     if self._record:
-                        self.records.append(group.results[slot])  # type: ignore[arg-type]
+                        self.records.append(other_rec)
                 self._in_flight -= len(extra)
-            group = self._group[seq]
             self._group[seq] = None
             if not self._record:  # nothing reads a completed flow's spec again: free it
                 self._spec[seq] = RETIRED
                 self._ulinks[seq] = ()
-            assert group is not None
-            group.results[self._slot[seq]] = rec
+            if group.results is not None:
+                group.results[self._slot[seq]] = rec
             group.pending -= 1
             if group.pending == 0:
                 group.event.succeed(rec if group.single else group.results)

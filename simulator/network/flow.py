@@ -62,6 +62,34 @@ class FlowSpec:
             raise ValueError(f"FlowSpec: max_rate_Bps must be > 0, got {self.max_rate_Bps}")
 
 
+def trusted_flow(
+    links: tuple[int, ...],
+    size_B: float,
+    latency_s: float,
+    max_rate_Bps: float,
+    tag: str,
+    src: int,
+    dst: int,
+) -> FlowSpec:
+    """A :class:`FlowSpec` from values that already hold its invariants, without re-checking.
+
+    For callers that build millions of flows from routed paths: ``links`` a tuple of Python
+    ints ``>= 0``, ``size_B`` and ``latency_s`` finite floats ``>= 0``, ``max_rate_Bps`` a float
+    ``> 0`` (``inf`` allowed). The result equals ``FlowSpec(links, size_B, ...)`` for such values
+    (``tests/test_network_fabric.py`` compares them); other values are the caller's error.
+    """
+    spec = object.__new__(FlowSpec)
+    set_ = object.__setattr__
+    set_(spec, "links", links)
+    set_(spec, "size_B", size_B)
+    set_(spec, "latency_s", latency_s)
+    set_(spec, "max_rate_Bps", max_rate_Bps)
+    set_(spec, "tag", tag)
+    set_(spec, "src", src)
+    set_(spec, "dst", dst)
+    return spec
+
+
 @dataclass(frozen=True, slots=True)
 class FlowRecord:
     """What happened to one flow.

@@ -68,6 +68,27 @@ class LinkStats:
             return True
         return False
 
+    def occupy_all(self, links: tuple[int, ...], t: float) -> None:
+        """:meth:`occupy` for each of ``links`` (distinct ids), in one call."""
+        count, since = self._count, self._busy_since
+        for link in links:
+            c = count[link]
+            count[link] = c + 1
+            if c == 0:
+                since[link] = t
+
+    def release_all(self, links: tuple[int, ...], t: float) -> list[int]:
+        """:meth:`release` for each of ``links`` (distinct ids); the links now idle."""
+        count, since, busy = self._count, self._busy_since, self._busy_s
+        idle = []
+        for link in links:
+            c = count[link] - 1
+            count[link] = c
+            if c == 0:
+                busy[link] += t - since[link]
+                idle.append(link)
+        return idle
+
     def add_bytes(self, links: tuple[int, ...], size_B: float) -> None:
         """A flow of ``size_B`` bytes completed over ``links`` (a repeated link counts twice)."""
         b = self._bytes_B

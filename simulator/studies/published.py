@@ -56,11 +56,11 @@ class Kind(StrEnum):
     TRAINING = "training"
 
 
-#: Collective fidelity per kind when the caller gives none: nccl-tests rows are single
-#: collectives (flow level costs milliseconds); training rows run thousands of ranks for hundreds
-#: of micro-batches, where flow level takes minutes to hours on 2 cores (see
-#: benchmarks/RESULTS.md, ## published), so they default to analytical collectives.
-DEFAULT_FIDELITY: dict[Kind, str] = {Kind.NCCL_TESTS: "flow", Kind.TRAINING: "analytical"}
+#: Collective fidelity per kind when the caller gives none: flow (congestion-aware) for both.
+#: Training rows run thousands of ranks for hundreds of micro-batches; at flow level each takes
+#: at most 49 s on 2 cores (the 1T row on 3,072 GPUs; benchmarks/RESULTS.md, *Round 5*), and
+#: differs from analytical collectives by -2.8 % to +0.1 % (docs/decisions.md, 2026-12-05).
+DEFAULT_FIDELITY: dict[Kind, str] = {Kind.NCCL_TESTS: "flow", Kind.TRAINING: "flow"}
 
 #: Acceptance band per kind, in percent of the published value (the test asserts these; a row
 #: outside its band is a model gap to fix or to document, never a reason to widen the band).

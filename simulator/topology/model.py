@@ -226,8 +226,12 @@ class Topology:
         Destinations that fill at least half of their consecutive blocks are left to
         :meth:`route` (asked in destination order, it sweeps each block once too).
         """
+        router = self._router if self._router is not None else self._get_router()
+        # D-mod-K routes of this class are walked together (a subclass may route differently,
+        # e.g. a faulted topology's relays: those go through its route one by one)
+        batch = router.batches and type(self).route is Topology.route
         wanted = {d for _, d, _ in routes}
-        if 2 * len(wanted) > BLOCK * len({d // BLOCK for d in wanted}):
+        if not batch and 2 * len(wanted) > BLOCK * len({d // BLOCK for d in wanted}):
             return  # dense: routing in destination order sweeps each block once anyway
         keyed = self._keyed
         cache = self._route_cache
@@ -236,16 +240,22 @@ class Topology:
             if s != d and (s, d, key if keyed else 0) not in cache:
                 by_dst.setdefault(d, []).append((s, key))
         dsts = sorted(by_dst)
-        router = self._router if self._router is not None else self._get_router()
         n = self.num_ranks
         for lo in range(0, len(dsts), BLOCK):
             block = dsts[lo : lo + BLOCK]
             if not 0 <= block[0] <= block[-1] < n:
                 raise IndexError(f"rank out of range 0..{n - 1} in {block}")
             router.prefetch(block)
+            if batch:
+                pairs = list(dict.fromkeys((s, d) for d in block for s, _ in by_dst[d]))
+                if any(not 0 <= s < n for s, _ in pairs):
+                    raise IndexError(f"rank out of range 0..{n - 1} in {pairs}")
+                for (s, d), path in zip(pairs, router.route_many(pairs), strict=True):
+                    cache[(s, d, 0)] = path
+                continue
             for d in block:
                 for s, key in by_dst[d]:
-                    self.route(s, d, key)  # a subclass may route differently (faults: relays)
+                    self.route(s, d, key)
 
     def path_latency_s(self, path: Sequence[int]) -> float:
         """Sum of the one-way latencies of the links of ``path``, seconds."""

@@ -145,6 +145,7 @@ class Router:
         self._where: dict[int, tuple[int, int]] = {}  # rank -> (block id, column)
         self._next_block = 0
         self._spare: npt.NDArray[np.int8] | None = None  # the last evicted block, reused
+        self._tv_csr: tuple[npt.NDArray[np.intp], ...] | None = None  # see _csr
         # predecessors grouped by target node (CSR): in_src[in_ptr[v]:in_ptr[v + 1]] -> v
         by_v = np.argsort(np.array(ev, dtype=np.int64), kind="stable")
         self._in_src = np.array(eu, dtype=np.int64)[by_v]
@@ -165,11 +166,10 @@ class Router:
         width = int(dests.size)
         words = (width + 63) // 64
         spare, self._spare = self._spare, None
-        if spare is not None and spare.shape == (self._n, width):
-            dist = spare  # an evicted block's memory: no fresh pages to fault in
-            dist.fill(-1)
-        else:
-            dist = np.full((self._n, width), -1, dtype=np.int8)
+        if spare is None:  # always BLOCK columns, so that any evicted block can be reused
+            spare = np.empty((self._n, BLOCK), dtype=np.int8)
+        dist = spare[:, :width]  # an evicted block's memory: no fresh pages to fault in
+        dist.fill(-1)
         visited = np.zeros((self._n, words), dtype=np.uint64)
         if not np.little_endian:  # the bit unpacking below assumes little-endian words
             raise RuntimeError("routing: big-endian hosts are not supported")
@@ -232,9 +232,10 @@ class Router:
         for j, r in enumerate(dest_ranks):
             self._where[r] = (bid, j)
         blocks = self._blocks
-        while len(blocks) > 1 and sum(b.nbytes for _, b in blocks.values()) > _CACHE_BYTES:
+        while len(blocks) > 1 and sum(_held(b) for _, b in blocks.values()) > _CACHE_BYTES:
             old = next(iter(blocks))
-            ranks, self._spare = blocks.pop(old)
+            ranks, evicted = blocks.pop(old)
+            self._spare = evicted if evicted.base is None else evicted.base
             for r in ranks:
                 if self._where.get(r, (-1, 0))[0] == old:
                     del self._where[r]
@@ -306,3 +307,114 @@ class Router:
         if remaining == 1:  # the last hop enters the destination endpoint itself
             path.append(self._ends[cur][target])
         return tuple(path)
+
+    @property
+    def batches(self) -> bool:
+        """Whether :meth:`route_many` walks routes together (D-mod-K: the choice depends on
+        the destination alone, no per-hop hash)."""
+        return self._dmodk
+
+    def _csr(self) -> tuple[npt.NDArray[np.intp], ...]:
+        """Transit successors of every node as CSR ``(ptr, node, link)``, in node order."""
+        if self._tv_csr is None:
+            ptr = np.zeros(self._n + 1, dtype=np.intp)
+            np.cumsum([len(tv) for tv in self._tv], out=ptr[1:])
+            node = np.fromiter((v for tv in self._tv for v in tv), np.intp, int(ptr[-1]))
+            link = np.fromiter((k for tl in self._tl for k in tl), np.intp, int(ptr[-1]))
+            self._tv_csr = (ptr, node, link)
+        return self._tv_csr
+
+    def route_many(self, pairs: Sequence[tuple[int, int]]) -> list[tuple[int, ...]]:
+        """:meth:`route` of every ``(src, dst)`` (D-mod-K only; ``src != dst``), walked
+        together with numpy: the same candidates in node order and the same D-mod-K choices,
+        hop by hop, as the one-route walk (``tests/test_routing_prefetch.py`` compares them).
+        The destinations' distance blocks should be cached (:meth:`prefetch`) for speed.
+        """
+        if not self._dmodk:
+            raise ValueError("route_many: D-mod-K routing only (hash ECMP hashes every hop)")
+        if not pairs:
+            return []
+        ptr, tv_node, tv_link = self._csr()
+        src = np.fromiter((s for s, _ in pairs), np.intp, len(pairs))
+        dst = np.fromiter((d for _, d in pairs), np.intp, len(pairs))
+        out: list[tuple[int, ...]] = [()] * len(pairs)
+        # group by distance block, so that one block array serves each group
+        locs = [self._where.get(int(d)) for d in dst.tolist()]
+        if any(loc is None for loc in locs):
+            for d in dst.tolist():
+                self._column(d)  # sweeps the missing ones
+            locs = [self._where[int(d)] for d in dst.tolist()]
+        bids = np.fromiter((b for b, _ in locs), np.intp, len(locs))  # type: ignore[misc]
+        cols = np.fromiter((j for _, j in locs), np.intp, len(locs))  # type: ignore[misc]
+        for bid in np.unique(bids).tolist():
+            sel = np.flatnonzero(bids == bid)
+            block = self._blocks[bid][1]
+            paths = self._walk(block, src[sel], dst[sel], cols[sel], ptr, tv_node, tv_link)
+            for i, path in zip(sel.tolist(), paths, strict=True):
+                out[i] = path
+        return out
+
+    def _walk(
+        self,
+        block: npt.NDArray[np.int8],
+        src: npt.NDArray[np.intp],
+        dst: npt.NDArray[np.intp],
+        col: npt.NDArray[np.intp],
+        ptr: npt.NDArray[np.intp],
+        tv_node: npt.NDArray[np.intp],
+        tv_link: npt.NDArray[np.intp],
+    ) -> list[tuple[int, ...]]:
+        """The routes of pairs whose destinations' distances are columns ``col`` of ``block``."""
+        rank_node = np.asarray(self._rank_node, dtype=np.intp)
+        cur = rank_node[src]
+        rem = block[cur, col].astype(np.intp)
+        if (rem < 0).any():
+            bad = int(np.flatnonzero(rem < 0)[0])
+            raise ValueError(
+                f"no route from rank {int(src[bad])} to rank {int(dst[bad])} that avoids "
+                "transiting other endpoints"
+            )
+        d = np.fromiter((self._dindex[r] for r in dst.tolist()), np.int64, dst.size)
+        hops = np.maximum(rem - 1, 0)
+        links = np.full((src.size, int(hops.max(initial=0))), -1, dtype=np.intp)
+        h = 0
+        active = np.flatnonzero(rem > 1)
+        while active.size:
+            here = cur[active]
+            deg = ptr[here + 1] - ptr[here]
+            first = np.cumsum(deg) - deg  # each pair's first candidate in the flat arrays
+            owner = np.repeat(np.arange(active.size), deg)
+            edge = np.arange(int(deg.sum())) + np.repeat(ptr[here] - first, deg)
+            want = rem[active] - 1
+            ok = block[tv_node[edge], col[active][owner]] == want[owner]
+            m = np.bincount(owner, weights=ok, minlength=active.size).astype(np.int64)
+            many = m > 1
+            k = np.zeros(active.size, dtype=np.int64)
+            k[many] = d[active[many]] % m[many]
+            d[active[many]] //= m[many]
+            seen = np.cumsum(ok)  # the k-th candidate (0-based) of each pair, in node order
+            before = np.where(first > 0, seen[first - 1], 0)
+            pick = ok & (seen - np.repeat(before, deg) - 1 == k[owner])
+            chosen = edge[pick]
+            links[active, h] = tv_link[chosen]
+            cur[active] = tv_node[chosen]
+            rem[active] = want
+            active = active[want > 1]
+            h += 1
+        ends = self._ends
+        rows = links.tolist()
+        out: list[tuple[int, ...]] = []
+        for row, n_hops, c, r, t in zip(
+            rows, hops.tolist(), cur.tolist(), rem.tolist(), rank_node[dst].tolist(), strict=True
+        ):
+            path = row[:n_hops]
+            if r == 1:  # the last hop enters the destination endpoint itself
+                path.append(ends[c][t])
+            out.append(tuple(path))
+        return out
+
+
+def _held(block: npt.NDArray[np.int8]) -> int:
+    """Bytes a distance block holds: its whole allocation (a block is a view of the first
+    columns of an array of :data:`BLOCK` columns)."""
+    return int(block.nbytes if block.base is None else block.base.nbytes)

@@ -39,6 +39,7 @@ class JobContext:
     topology: Topology | None = None
     fold: bool = False
     _route_cache: dict[tuple[int, int], frozenset[int]] = field(default_factory=dict)
+    _tp_groups: dict[tuple[int, int], tuple[int, ...]] = field(default_factory=dict)
     _dc_cache: tuple[int, ...] | None = None
 
     @property
@@ -55,6 +56,15 @@ class JobContext:
     def hosts(self, ranks: Iterable[int]) -> set[str]:
         """Hosts of ranks."""
         return {self.host(r) for r in ranks}
+
+    def tp_group(self, p: int, d: int) -> tuple[int, ...]:
+        """:meth:`Layout.tp_group`, one shared tuple per group of the job (a 1T-parameter job
+        asks 393,728 times)."""
+        key = (p, d)
+        group = self._tp_groups.get(key)
+        if group is None:
+            group = self._tp_groups[key] = self.layout.tp_group(p, d)
+        return group
 
     def route_links(self, src: int, dst: int) -> frozenset[int]:
         """Link ids on the route ``src -> dst`` (empty without topology)."""

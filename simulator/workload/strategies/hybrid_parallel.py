@@ -189,7 +189,7 @@ class _RankProgram:
             e = rb.collective(
                 f"fwd.embed.mb{mb}.tp",
                 CollectiveOp.ALL_REDUCE,
-                lay.tp_group(rb.p, rb.d),
+                self.ctx.tp_group(rb.p, rb.d),
                 prof.boundary_B,
                 stream="comm.tp",
                 deps=(cur,),

@@ -58,7 +58,7 @@ def tp_block(
     compute (the weight gradient), which runs beside them.
     """
     ctx = rb.ctx
-    group = ctx.layout.tp_group(rb.p, rb.d)
+    group = ctx.tp_group(rb.p, rb.d)
     size = ctx.profile.boundary_B
     sp = ctx.strategy.sequence_parallel
     pre = None
