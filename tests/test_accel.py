@@ -16,8 +16,8 @@ pytest.importorskip("torch")
 
 import torch
 
-from simulator.core.errors import InputError
 from simulator.traces.accel import install_device, measure_device_times
+from simulator.traces.accel_tp import TP_OPS, block_sums
 from simulator.traces.device import EmulatedDevice
 from simulator.traces.kineto import import_trace_dir
 from simulator.traces.models import GPTConfig, build_gpt_tiny
@@ -108,12 +108,21 @@ def test_measured_times_cover_every_block_and_the_head(tmp_path: Path) -> None:
     assert t["head_fwd_s_per_token"] > 0 and t["head_bwd_s_per_token"] > 0
 
 
-@pytest.mark.parametrize("strategy", [RecordStrategy.TP])
-def test_accel_refuses_what_it_cannot_emulate(tmp_path: Path, strategy: RecordStrategy) -> None:
-    cfg = RecordConfig(world=2, strategy=strategy, steps=1, out_dir=str(tmp_path), gpt=TINY,
-                       device="accel")  # fmt: skip
-    with pytest.raises(InputError, match="accel"):
-        cfg.validate()
+def test_tp_times_are_one_ranks_shard_split_at_the_collectives(tmp_path: Path) -> None:
+    cfg = RecordConfig(world=2, strategy=RecordStrategy.TP, steps=1, out_dir=str(tmp_path),
+                       gpt=TINY, device="accel")  # fmt: skip
+    t = measure_device_times(cfg)
+    ops = t["tp_ops"]
+    assert t["tp"] == 2 and set(ops) == set(TP_OPS)
+    assert all(len(v) == TINY.n_layer and min(v) > 0 for v in ops.values())
+    fwd, bwd = block_sums(ops)
+    assert t["block_fwd_s_per_token"] == fwd and t["block_bwd_s_per_token"] == bwd
+
+
+def test_accel_accepts_tp(tmp_path: Path) -> None:
+    cfg = RecordConfig(world=2, strategy=RecordStrategy.TP, steps=1, out_dir=str(tmp_path),
+                       gpt=TINY, device="accel")  # fmt: skip
+    cfg.validate()  # no InputError: DTensor keeps its collectives (simulator.traces.accel_tp)
 
 
 def _colls(path: Path) -> list[tuple[str, float]]:
@@ -121,7 +130,7 @@ def _colls(path: Path) -> list[tuple[str, float]]:
     return [(str(c.op), c.size_B) for c in imp.timelines[0][0].comms]
 
 
-@pytest.mark.parametrize("strategy", [RecordStrategy.DDP, RecordStrategy.FSDP])
+@pytest.mark.parametrize("strategy", [RecordStrategy.DDP, RecordStrategy.FSDP, RecordStrategy.TP])
 def test_accel_recording_issues_the_cpu_modes_collectives(
     tmp_path: Path, strategy: RecordStrategy
 ) -> None:

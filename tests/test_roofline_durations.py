@@ -16,7 +16,8 @@ import pytest
 from simulator.cli import main
 from simulator.core.errors import InputError
 from simulator.traces.models import GPTConfig
-from simulator.traces.roofline import roofline_device_times
+from simulator.traces.recipe import RecordConfig, RecordStrategy
+from simulator.traces.roofline import roofline_device_times, tp_degree
 
 # b = 2, s = 16, h = 64, a = 4, V = 100, 3 layers: 64 tokens per call.
 SHAPE = GPTConfig(vocab=100, d_model=64, n_head=4, n_layer=3, seq_len=16, batch=2)
@@ -55,6 +56,31 @@ def test_a100_adds_its_memory_bound_kernels_so_it_exceeds_the_gemm_roofline() ->
     t = roofline_device_times(SHAPE, "A100-80GB")
     gemm_only = LAYER_FWD_FLOPS / (312e12 * 0.670) / TOKENS
     assert t["block_fwd_s_per_token"][0] > gemm_only * 1.01
+
+
+def test_a_tp_rank_gets_its_share_split_at_the_tp_collectives() -> None:
+    # one rank of tp 2 does half of every layer GEMM; q's and k's backward are each
+    # 2 x (2 b s h (h / 2)) = 2 x 2 * 32 * 64 * 32 = 262,144 FLOPs, after their all-reduces
+    t = roofline_device_times(SHAPE, "H100-SXM", tp=2)
+    half = LAYER_FWD_FLOPS / 2 / H100_RATE / TOKENS
+    ops = t["tp_ops"]
+    fwd = [a + b for a, b in zip(ops["proj_fwd"], ops["fc2_fwd"], strict=True)]
+    bwd = [
+        sum(x) for x in zip(ops["fc1_bwd"], ops["v_bwd"], ops["k_bwd"], ops["q_bwd"], strict=True)
+    ]
+    assert fwd == pytest.approx([half] * 3, rel=1e-12)
+    assert t["block_fwd_s_per_token"] == pytest.approx([half] * 3, rel=1e-12)
+    assert bwd == pytest.approx([2 * half] * 3, rel=1e-12)
+    lin = 262_144.0 / H100_RATE / TOKENS
+    assert ops["q_bwd"] == pytest.approx([lin] * 3, rel=1e-12)
+    assert ops["k_bwd"] == pytest.approx([lin] * 3, rel=1e-12)
+    assert t["tp"] == 2 and "tp_ops" not in roofline_device_times(SHAPE, "H100-SXM")
+
+
+def test_only_tp_recordings_take_a_share(tmp_path: Path) -> None:
+    tp = RecordConfig(world=2, strategy=RecordStrategy.TP, steps=1, out_dir=str(tmp_path))
+    ddp = RecordConfig(world=2, strategy=RecordStrategy.DDP, steps=1, out_dir=str(tmp_path))
+    assert tp_degree(tp) == 2 and tp_degree(ddp) == 1
 
 
 @pytest.mark.parametrize("slowdown", [0.0, -1.0, math.inf, math.nan])

@@ -111,9 +111,11 @@ def record_command(args: argparse.Namespace) -> int:
     if roofline is not None:
         from dataclasses import replace
 
-        from simulator.traces.roofline import roofline_device_times
+        from simulator.traces.roofline import roofline_device_times, tp_degree
 
-        cfg = replace(cfg, device_times=roofline_device_times(cfg.gpt, *roofline))
+        cfg = replace(
+            cfg, device_times=roofline_device_times(cfg.gpt, *roofline, tp=tp_degree(cfg))
+        )
     if not args.finalize:  # the config is sound: mark DIR as commsim's before writing into it
         from pathlib import Path
 

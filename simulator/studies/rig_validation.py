@@ -56,7 +56,7 @@ from simulator.topology import load_topology
 from simulator.traces.models import GPTConfig
 from simulator.traces.recipe import RecordConfig, RecordStrategy
 from simulator.traces.record import record
-from simulator.traces.roofline import roofline_device_times
+from simulator.traces.roofline import roofline_device_times, tp_degree
 
 if TYPE_CHECKING:
     from simulator.traces.recipe import RecordConfig
@@ -123,12 +123,6 @@ class Validator:
     roofline: tuple[str, float] | None = None
 
     def __post_init__(self) -> None:
-        if self.device == "accel" and "tp" in self.strategies:
-            raise InputError(
-                "accel mode cannot run tp (DTensor's collectives run inside the blocks, "
-                "whose arithmetic the device replaces); leave tp out",
-                field="--strategies",
-            )
         if not self.backend:
             self.backend = rig_calibration(load_topology(self.topology).num_ranks)
 
@@ -157,7 +151,9 @@ class Validator:
         if self.roofline is None:
             return cfg
 
-        return replace(cfg, device_times=roofline_device_times(cfg.gpt, *self.roofline))
+        return replace(
+            cfg, device_times=roofline_device_times(cfg.gpt, *self.roofline, tp=tp_degree(cfg))
+        )
 
     def recording(self, topology: str, strategy: str) -> Path:
         """The trace directory of ``strategy`` on ``topology``, recorded now if missing."""

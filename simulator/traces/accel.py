@@ -7,7 +7,9 @@ shape) and whose backward returns the output gradient unchanged, preceded by one
 node per parameter (``Touch``) that gives the parameter a zero gradient in backward. So every
 gradient exists with its real shape and dtype, in a real block's order: DDP's buckets,
 FSDP2's reduce-scatters, the pipeline's activations and the parameter server's flat gradient
-carry the same bytes as in CPU mode, in the same order. Numerics are meaningless.
+carry the same bytes as in CPU mode, in the same order. Numerics are meaningless. A ``tp``
+recording keeps DTensor's collectives: :mod:`simulator.traces.accel_tp` replaces only the
+arithmetic of its parallel linears, norms and attention core.
 
 Forward and backward each enqueue the module's device time and wait for it (the host blocks as
 under ``CUDA_LAUNCH_BLOCKING=1``): the host thread sleeps, so gloo's threads of every rank get
@@ -69,9 +71,14 @@ def measure_device_times(cfg: RecordConfig) -> dict[str, Any]:
     """Per-token forward/backward seconds of every block and of the head, measured alone.
 
     Returns ``{"tokens", "block_fwd_s_per_token": [...], "block_bwd_s_per_token": [...],
-    "head_fwd_s_per_token", "head_bwd_s_per_token", "method"}`` (one entry per block).
+    "head_fwd_s_per_token", "head_bwd_s_per_token", "method"}`` (one entry per block). For
+    ``tp`` the blocks are one TP rank's shard, timed piece by piece
+    (:func:`simulator.traces.accel_tp.measure_tp_ops`), with ``"tp_ops"`` and ``"tp"`` added.
     """
     import torch
+
+    from simulator.traces.accel_tp import block_sums, measure_tp_ops
+    from simulator.traces.recipe import RecordStrategy
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -86,7 +93,7 @@ def measure_device_times(cfg: RecordConfig) -> dict[str, Any]:
         fwd.append(f / tokens)
         bwd.append(b / tokens)
     hf, hb = _median_times(model.head, x)
-    return {
+    times: dict[str, Any] = {
         "tokens": tokens,
         "block_fwd_s_per_token": fwd,
         "block_bwd_s_per_token": bwd,
@@ -94,6 +101,13 @@ def measure_device_times(cfg: RecordConfig) -> dict[str, Any]:
         "head_bwd_s_per_token": hb / tokens,
         "method": f"CPU alone, 1 thread, median of {MEASURE_REPS} after {MEASURE_WARMUP}",
     }
+    if cfg.strategy is RecordStrategy.TP:
+        ops = measure_tp_ops(g, cfg.world, MEASURE_REPS, MEASURE_WARMUP)
+        fwd, bwd = block_sums(ops)
+        times.update(block_fwd_s_per_token=fwd, block_bwd_s_per_token=bwd, tp_ops=ops)
+        times["tp"] = cfg.world
+        times["method"] += f"; blocks: one rank's 1/{cfg.world} shard, piece by piece"
+    return times
 
 
 class _Fns:
@@ -117,7 +131,7 @@ def _fns() -> type[_Fns]:
             ctx.spec = spec
             ctx.x_shape = x.shape
             ctx.tokens = x.numel() // max(1, x.shape[-1])
-            if not x.is_meta:
+            if not x.is_meta and fwd_rate > 0:
                 _run(dev, fwd_rate * ctx.tokens, f"{name}.fwd")
             if out_dim is None:
                 return x.clone()
@@ -126,7 +140,7 @@ def _fns() -> type[_Fns]:
         @staticmethod
         def backward(ctx: Any, grad: Any) -> Any:
             dev, name, _, bwd_rate, out_dim = ctx.spec
-            if not grad.is_meta:
+            if not grad.is_meta and bwd_rate > 0:
                 _run(dev, bwd_rate * ctx.tokens, f"{name}.bwd")
             return (grad if out_dim is None else grad.new_zeros(ctx.x_shape)), None
 
@@ -190,8 +204,13 @@ def install_device(
     if len(fwd) != len(blocks) or len(bwd) != len(blocks):
         raise ValueError(f"device times for {len(fwd)} blocks, the model has {len(blocks)}")
     dev = device if device is not None else EmulatedDevice()
-    for i, blk in enumerate(blocks):
-        _wrap(blk, dev, f"layer{i}", fwd[i], bwd[i], None)
+    if "tp_ops" in times:  # a tp recording: DTensor keeps its collectives, the device the rest
+        from simulator.traces.accel_tp import install_tp_device
+
+        install_tp_device(blocks, times["tp_ops"], dev)
+    else:
+        for i, blk in enumerate(blocks):
+            _wrap(blk, dev, f"layer{i}", fwd[i], bwd[i], None)
     _wrap(
         head,
         dev,

@@ -93,12 +93,6 @@ class RecordConfig:
                 raise InputError("batch must be a multiple of microbatches", field="microbatches")
         if self.device not in ("cpu", "accel"):
             raise InputError(f"expected cpu or accel, got {self.device!r}", field="--device")
-        if self.device == "accel" and self.strategy is RecordStrategy.TP:
-            raise InputError(
-                "accel mode cannot run tp: DTensor's collectives run inside the blocks, "
-                "whose arithmetic the device replaces",
-                field="--device",
-            )
         if self.device == "accel" and self.backend is not CommBackend.GLOO:
             raise InputError("accel mode emulates a device for gloo runs only", field="--device")
         if self.strategy is RecordStrategy.TP and self.gpt.n_head % self.world:

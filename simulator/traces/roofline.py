@@ -28,6 +28,7 @@ from typing import Any
 from simulator.core.errors import InputError
 from simulator.core.vocab import DType
 from simulator.traces.models import GPTConfig
+from simulator.traces.recipe import RecordConfig, RecordStrategy
 from simulator.workload.costmodel import cost_model_for
 from simulator.workload.modelspec import ModelSpec
 from simulator.workload.profile import profile_from_model
@@ -50,8 +51,21 @@ def tiny_gpt_spec(gpt: GPTConfig) -> ModelSpec:
     )
 
 
-def roofline_device_times(gpt: GPTConfig, gpu: str, slowdown: float = 1.0) -> dict[str, Any]:
+def tp_degree(cfg: RecordConfig) -> int:
+    """The TP degree whose per-rank share a recording's device times take (1 unless tp)."""
+    return cfg.world if cfg.strategy is RecordStrategy.TP else 1
+
+
+def roofline_device_times(
+    gpt: GPTConfig, gpu: str, slowdown: float = 1.0, tp: int = 1
+) -> dict[str, Any]:
     """Per-token forward/backward seconds of every block and the head on ``gpu``, x ``slowdown``.
+
+    With ``tp`` > 1 the blocks are one rank's share of a TP group (the profile at ``tp``) and
+    ``"tp_ops"`` splits them over the device ops of :mod:`simulator.traces.accel_tp`: attention
+    forward, MLP forward, MLP backward, and the attention backward less the q and k
+    projections' backward (each ``2 x`` the forward GEMM ``2 b s h (h / tp)`` at the cost
+    model's achieved FLOP/s), which run after their own all-reduces.
 
     Raises:
         InputError: unknown GPU (names the known ones, field ``--gpu``), or a ``slowdown``
@@ -64,9 +78,9 @@ def roofline_device_times(gpt: GPTConfig, gpu: str, slowdown: float = 1.0) -> di
     except InputError as exc:
         raise InputError(exc.message, field="--gpu") from None
     tokens = gpt.batch * gpt.seq_len
-    prof = profile_from_model(tiny_gpt_spec(gpt), cost, micro_batch=gpt.batch)
+    prof = profile_from_model(tiny_gpt_spec(gpt), cost, micro_batch=gpt.batch, tp=tp)
     per_token = slowdown / tokens
-    return {
+    times: dict[str, Any] = {
         "tokens": tokens,
         "block_fwd_s_per_token": [lc.fwd_s * per_token for lc in prof.layers],
         "block_bwd_s_per_token": [lc.bwd_s * per_token for lc in prof.layers],
@@ -80,3 +94,16 @@ def roofline_device_times(gpt: GPTConfig, gpu: str, slowdown: float = 1.0) -> di
         "gpu": cost.gpu,
         "slowdown": slowdown,
     }
+    if tp > 1:
+        lin_bwd_s = 2.0 * cost.time_s(2.0 * tokens * gpt.d_model * gpt.d_model / tp)
+        times["tp"] = tp
+        times["tp_ops"] = {
+            "proj_fwd": [lc.attn_fwd_s * per_token for lc in prof.layers],
+            "fc2_fwd": [lc.mlp_fwd_s * per_token for lc in prof.layers],
+            "fc1_bwd": [lc.mlp_bwd_s * per_token for lc in prof.layers],
+            "v_bwd": [(lc.attn_bwd_s - 2 * lin_bwd_s) * per_token for lc in prof.layers],
+            "k_bwd": [lin_bwd_s * per_token for _ in prof.layers],
+            "q_bwd": [lin_bwd_s * per_token for _ in prof.layers],
+        }
+        times["method"] += f"; blocks: one rank's share at tp {tp}"
+    return times
