@@ -35,6 +35,7 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,20 +49,26 @@ MEASURE_REPS = 15
 MEASURE_WARMUP = 3
 
 
-def _median_times(mod: Any, x: Any) -> tuple[float, float]:
-    """Median forward and backward wall time (s) of ``mod`` on ``x``, one thread."""
+def median_fwd_bwd_s(
+    fn: Callable[..., Any],
+    inputs: list[Any],
+    reps: int = MEASURE_REPS,
+    warmup: int = MEASURE_WARMUP,
+) -> tuple[float, float]:
+    """Median forward and backward wall time (s) of ``fn(*inputs)``, one thread: ``reps``
+    timed runs after ``warmup`` untimed ones, each on fresh leaf copies of ``inputs``."""
     import torch
 
     fwd: list[float] = []
     bwd: list[float] = []
-    for i in range(MEASURE_WARMUP + MEASURE_REPS):
-        xi = x.detach().requires_grad_(True)
+    for i in range(warmup + reps):
+        xs = [x.detach().requires_grad_(True) for x in inputs]
         t0 = time.perf_counter()
-        out = mod(xi)
+        out = fn(*xs)
         t1 = time.perf_counter()
         out.backward(torch.ones_like(out))
         t2 = time.perf_counter()
-        if i >= MEASURE_WARMUP:
+        if i >= warmup:
             fwd.append(t1 - t0)
             bwd.append(t2 - t1)
     return statistics.median(fwd), statistics.median(bwd)
@@ -89,10 +96,10 @@ def measure_device_times(cfg: RecordConfig) -> dict[str, Any]:
     fwd: list[float] = []
     bwd: list[float] = []
     for blk in model.blocks:
-        f, b = _median_times(blk, x)
+        f, b = median_fwd_bwd_s(blk, [x])
         fwd.append(f / tokens)
         bwd.append(b / tokens)
-    hf, hb = _median_times(model.head, x)
+    hf, hb = median_fwd_bwd_s(model.head, [x])
     times: dict[str, Any] = {
         "tokens": tokens,
         "block_fwd_s_per_token": fwd,

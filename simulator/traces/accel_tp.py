@@ -30,37 +30,15 @@ Every duration is one TP rank's share: measured alone on a shard of the block
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
+from simulator.traces.accel import median_fwd_bwd_s
 from simulator.traces.device import EmulatedDevice
 from simulator.traces.models import GPTConfig
 
 #: The device ops of one TP block that carry time (the others take none), seconds per token.
 TP_OPS = ("proj_fwd", "fc2_fwd", "fc1_bwd", "v_bwd", "k_bwd", "q_bwd")
-
-
-def _median_fb(
-    fn: Callable[..., Any], inputs: list[Any], reps: int, warmup: int
-) -> tuple[float, float]:
-    """Median forward and backward wall time (s) of ``fn(*inputs)``, one thread."""
-    import torch
-
-    fwd: list[float] = []
-    bwd: list[float] = []
-    for i in range(warmup + reps):
-        xs = [x.detach().requires_grad_(True) for x in inputs]
-        t0 = time.perf_counter()
-        out = fn(*xs)
-        t1 = time.perf_counter()
-        out.backward(torch.ones_like(out))
-        t2 = time.perf_counter()
-        if i >= warmup:
-            fwd.append(t1 - t0)
-            bwd.append(t2 - t1)
-    return statistics.median(fwd), statistics.median(bwd)
 
 
 def measure_tp_ops(g: GPTConfig, tp: int, reps: int, warmup: int) -> dict[str, list[float]]:
@@ -102,7 +80,7 @@ def measure_tp_ops(g: GPTConfig, tp: int, reps: int, warmup: int) -> dict[str, l
         f: dict[str, float] = {}
         b: dict[str, float] = {}
         for name, (fn, inputs) in mods.items():
-            f[name], b[name] = _median_fb(fn, inputs, reps, warmup)
+            f[name], b[name] = median_fwd_bwd_s(fn, inputs, reps, warmup)
         parts = {
             "proj_fwd": sum(f[n] for n in ("ln1", "q", "k", "v", "core", "proj")),
             "fc2_fwd": sum(f[n] for n in ("ln2", "fc1", "gelu", "fc2")),
