@@ -49,6 +49,7 @@ from simulator.collectives.choice import Choice
 from simulator.collectives.context import SimContext
 from simulator.core.arrays import FloatArray, IntArray
 from simulator.core.ir import Collective, Recv, Send
+from simulator.core.unionfind import find_root
 from simulator.engine.streams import Plan
 
 #: ``(op index, kind)``: where a mirror class is launched (``"c"`` collective, ``"s"`` send).
@@ -240,24 +241,16 @@ def _components(classes: dict[ClassKey, _Class]) -> list[list[ClassKey]]:
     """Classes joined by shared links, each list in plan order."""
     parent: dict[ClassKey, ClassKey] = {}
 
-    def find(x: ClassKey) -> ClassKey:
-        root = x
-        while parent.get(root, root) != root:
-            root = parent[root]
-        while x != root:
-            parent[x], x = root, parent[x]
-        return root
-
     owner: dict[int, ClassKey] = {}
     for key, c in classes.items():
         for lk in c.links:
             other = owner.setdefault(lk, key)
-            a, b = find(other), find(key)
+            a, b = find_root(parent, other), find_root(parent, key)
             if a != b:
                 parent[a] = b
     comps: dict[ClassKey, list[ClassKey]] = defaultdict(list)
     for key in classes:
-        comps[find(key)].append(key)
+        comps[find_root(parent, key)].append(key)
     return list(comps.values())
 
 

@@ -44,6 +44,7 @@ import simpy
 if TYPE_CHECKING:
     import pandas as pd
 
+from simulator.core.unionfind import find_root
 from simulator.network.flow import FlowRecord, FlowSpec
 from simulator.network.frames import fabric_frames
 from simulator.network.linkstats import LinkStats
@@ -634,25 +635,17 @@ class Fabric:
         comp.peak = n
         parent: dict[int, int] = {}
 
-        def find(x: int) -> int:
-            root = x
-            while parent.get(root, root) != root:
-                root = parent[root]
-            while x != root:
-                parent[x], x = root, parent[x]
-            return root
-
         for seq in comp.members:
             first = self._ulinks[seq][0] if self._ulinks[seq] else -1 - seq
-            r0 = find(first)
+            r0 = find_root(parent, first)
             for link in self._ulinks[seq][1:]:
-                r = find(link)
+                r = find_root(parent, link)
                 if r != r0:
                     parent[r] = r0
         groups: dict[int, list[int]] = {}
         for seq in sorted(comp.members):
             first = self._ulinks[seq][0] if self._ulinks[seq] else -1 - seq
-            groups.setdefault(find(first), []).append(seq)
+            groups.setdefault(find_root(parent, first), []).append(seq)
         if len(groups) == 1:
             return [comp]
         parts = [comp]
