@@ -226,7 +226,7 @@ def find_isolated(plan: Plan, ctx: SimContext) -> set[CollKey]:
                 cls: Hashable = ("group", tuple(sorted(grp)))
                 key = coll_key(op, grp)
                 if key not in key_links:
-                    key_links[key] = _collective_links(ctx, key)
+                    key_links[key] = collective_links(ctx, key)
                     key_class[key] = cls
                 class_links[cls] |= key_links[key]
                 launchers[cls].add(primary)
@@ -256,7 +256,7 @@ def find_isolated(plan: Plan, ctx: SimContext) -> set[CollKey]:
     return out
 
 
-def _collective_links(ctx: SimContext, key: CollKey) -> set[int]:
+def collective_links(ctx: SimContext, key: CollKey) -> set[int]:
     """Links the transfers of collective ``key`` are routed over (every phase)."""
     op, group, size_B, algo, root = key
     sched = ctx.choose(op, group, size_B, algo, root=root).schedule

@@ -50,6 +50,7 @@ from simulator.collectives.context import SimContext
 from simulator.core.arrays import FloatArray, IntArray
 from simulator.core.ir import Collective, Recv, Send
 from simulator.core.unionfind import find_root
+from simulator.engine.isolation import CollKey, coll_key, collective_links
 from simulator.engine.streams import Plan
 
 #: ``(op index, kind)``: where a mirror class is launched (``"c"`` collective, ``"s"`` send).
@@ -188,7 +189,7 @@ def _classes(plan: Plan, ctx: SimContext) -> dict[ClassKey, _Class]:
     topology = ctx.topology
     has_program = set(plan.program_ranks)
     classes: dict[ClassKey, _Class] = {}
-    key_links: dict[tuple[object, ...], set[int]] = {}
+    key_links: dict[CollKey, set[int]] = {}
 
     def cls(key: ClassKey) -> _Class:
         c = classes.get(key)
@@ -205,9 +206,9 @@ def _classes(plan: Plan, ctx: SimContext) -> dict[ClassKey, _Class]:
                 else:
                     c.slots.append((g, "c"))
                     c.members.append(tuple(grp))
-                k = (op.op.value, tuple(grp), float(op.size_B), str(op.algo), int(op.root))
+                k = coll_key(op, tuple(grp))
                 if k not in key_links:
-                    key_links[k] = _choice_links(_choose(ctx, op, grp))
+                    key_links[k] = collective_links(ctx, k)
                 c.links |= key_links[k]
         elif isinstance(op, Send):
             own = (plan.rank[g], op.peer)
@@ -231,10 +232,6 @@ def _classes(plan: Plan, ctx: SimContext) -> dict[ClassKey, _Class]:
 def _choose(ctx: SimContext, op: Collective, grp: Sequence[int]) -> Choice:
     """The resolved collective ``op`` on ``grp``, as the transport resolves it."""
     return ctx.choose(op.op, grp, op.size_B, op.algo, root=op.root)
-
-
-def _choice_links(choice: Choice) -> set[int]:
-    return {k for planned in choice.planned for p in planned.paths for k in p.links}
 
 
 def _components(classes: dict[ClassKey, _Class]) -> list[list[ClassKey]]:
