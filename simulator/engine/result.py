@@ -154,17 +154,12 @@ class StepResult:
         """Rows of ``link_ids`` from the fabric and the isolated replays (and from the copies
         once :attr:`link_timeline` has merged them in)."""
         tl = self._link_timeline
-        if tl is None or self._timeline_merged or self._isolation is None:
-            if self._timeline_merged:
-                tl = self._link_timeline  # may hold the copies' rows: filtered below
-            elif self._copies is None:
-                tl = self.link_timeline
-            if tl is None:
-                return None
-            keep = np.isin(tl[1], link_ids)
-            return tl[0][keep], tl[1][keep], tl[2][keep]
+        if tl is None:
+            return None
         keep = np.isin(tl[1], link_ids)
         own = (tl[0][keep], tl[1][keep], tl[2][keep])
+        if self._timeline_merged or self._isolation is None:
+            return own
         return _merge_rows(own, self._isolation.timeline(np.asarray(link_ids, dtype=np.intp)))
 
     @property
@@ -191,7 +186,7 @@ class StepResult:
             if self._isolation is not None:
                 t, c, d = _merge_rows((t, c, d), self._isolation.class_timeline())
             if self._copies and self._link_group is not None:
-                src = self._copies.sources(np.concatenate([d_ for _, d_ in self._copies.maps]))
+                src = np.unique(np.concatenate([src for src, _ in self._copies.maps]))
                 base = self._own_timeline_of(src.tolist())
                 if base is not None:
                     rows = self._copies.class_rows(base, self._link_group)
