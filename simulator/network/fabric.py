@@ -33,7 +33,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -380,16 +380,10 @@ class Fabric:
                 self._weighted = True
         self._maxr[seq0 : seq0 + n] = [spec.max_rate_Bps for spec in specs]
         lens = list(map(len, links_of))
-        pos = self._inc_used
-        total = sum(lens)
-        if pos + total > self._inc_links.size:
-            grow = max(pos + total, 2 * self._inc_links.size) - self._inc_links.size
-            self._inc_links = np.concatenate([self._inc_links, np.zeros(grow, dtype=np.intp)])
-        self._inc_links[pos : pos + total] = flat
+        pos = self._add_incidence(flat)
         ends = list(itertools.accumulate(lens, initial=pos))
         self._inc_start[seq0 : seq0 + n] = ends[:-1]
         self._inc_len[seq0 : seq0 + n] = lens
-        self._inc_used = pos + total
         self._in_flight += n + sum(map(len, merged))
         joins = self._joins
         first = math.inf
@@ -418,19 +412,23 @@ class Fabric:
         self._size[seq] = spec.size_B
         self._weight[seq] = 1.0
         self._maxr[seq] = spec.max_rate_Bps
+        self._inc_start[seq] = self._add_incidence(links)
+        self._inc_len[seq] = len(links)
+        self._in_flight += 1
+        join_t = now + spec.latency_s
+        heapq.heappush(self._joins, (join_t, seq))
+        self._arm(join_t)
+
+    def _add_incidence(self, links: Sequence[int]) -> int:
+        """Append ``links`` to the flattened incidence (growing it by doubling); their start."""
         pos, total = self._inc_used, len(links)
         if pos + total > self._inc_links.size:
             grow = max(pos + total, 2 * self._inc_links.size) - self._inc_links.size
             self._inc_links = np.concatenate([self._inc_links, np.zeros(grow, dtype=np.intp)])
         if total:
             self._inc_links[pos : pos + total] = links
-        self._inc_start[seq] = pos
-        self._inc_len[seq] = total
         self._inc_used = pos + total
-        self._in_flight += 1
-        join_t = now + spec.latency_s
-        heapq.heappush(self._joins, (join_t, seq))
-        self._arm(join_t)
+        return pos
 
     def _grow(self, n: int) -> None:
         def grown(a: FloatArray) -> FloatArray:
@@ -901,11 +899,5 @@ class Fabric:
             raise ValueError(f"Fabric: link id {max(links)} >= number of links {self._n_links}")
         self._spec[seq] = replace(self._spec[seq], links=links)
         self._ulinks[seq] = tuple(dict.fromkeys(links))
-        pos = self._inc_used
-        if pos + len(links) > self._inc_links.size:
-            grow = max(pos + len(links), 2 * self._inc_links.size) - self._inc_links.size
-            self._inc_links = np.concatenate([self._inc_links, np.zeros(grow, dtype=np.intp)])
-        self._inc_links[pos : pos + len(links)] = links
-        self._inc_start[seq] = pos
+        self._inc_start[seq] = self._add_incidence(links)
         self._inc_len[seq] = len(links)
-        self._inc_used = pos + len(links)
