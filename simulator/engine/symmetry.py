@@ -261,7 +261,6 @@ class _Checker:
         self.cap = topo.capacity_Bps
         self.lat = topo.latency_s
         self.kind = [str(lk.kind) for lk in topo.links]
-        self._seen: set[tuple[int, int]] = set()
 
     def copy_map(
         self, classes: dict[ClassKey, _Class], ref: list[ClassKey], cand: list[ClassKey]
@@ -269,7 +268,7 @@ class _Checker:
         """``phi`` from ``ref``'s links onto ``cand``'s, or None when ``cand`` is no copy."""
         rho: dict[int, int] = {}
         phi: dict[int, int] = {}
-        self._seen = set()  # resolved collectives already matched
+        seen: set[tuple[int, int]] = set()  # resolved collectives already matched
         for a, b in zip(ref, cand, strict=True):
             ca, cb = classes[a], classes[b]
             if ca.slots != cb.slots or a[0] != b[0]:
@@ -277,7 +276,7 @@ class _Checker:
             for slot, ma, mb in zip(ca.slots, ca.members, cb.members, strict=True):
                 if len(ma) != len(mb) or not _extend(rho, ma, mb):
                     return None
-                if not self._same_traffic(slot, ma, mb, rho, phi):
+                if not self._same_traffic(slot, ma, mb, rho, phi, seen):
                     return None
         if len(set(rho.values())) != len(rho) or len(set(phi.values())) != len(phi):
             return None
@@ -290,16 +289,19 @@ class _Checker:
         mb: tuple[int, ...],
         rho: dict[int, int],
         phi: dict[int, int],
+        seen: set[tuple[int, int]],
     ) -> bool:
+        """Whether the traffic ``slot`` launches on ``ma`` maps onto that on ``mb`` (extending
+        ``rho`` and ``phi``); ``seen``: pairs of resolved collectives already matched."""
         op = self.plan.ops[slot[0]]
         if slot[1] == "s":
             topo = self.ctx.topology
             return self._paths(phi, topo.route(*ma), topo.route(*mb))
         assert isinstance(op, Collective)
         x, y = _choose(self.ctx, op, ma), _choose(self.ctx, op, mb)
-        if (id(x), id(y)) in self._seen:  # the context keeps both alive: ids are stable
+        if (id(x), id(y)) in seen:  # the context keeps both alive: ids are stable
             return True
-        self._seen.add((id(x), id(y)))
+        seen.add((id(x), id(y)))
         sx, sy = x.schedule, y.schedule
         same = (sx.algo, sx.op, sx.size_B, sx.channels, x.protocol, x.estimate_s, x.costs,
                 x.floors_s) == (sy.algo, sy.op, sy.size_B, sy.channels, y.protocol,
