@@ -89,8 +89,16 @@ def check_out_dir(out: Path) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """Load, build, simulate, report (every ``compare:`` variant in turn). Exit status."""
+    from simulator.core.gcphases import few_collections
+
+    with few_collections():  # same results, less collector work (simulator.core.gcphases)
+        return _run_command(args)
+
+
+def _run_command(args: argparse.Namespace) -> int:
     from simulator.cli import emit_json
     from simulator.config import load_scenario
+    from simulator.core.gcphases import checkpoint
     from simulator.engine import DeadlockError
     from simulator.outputs import prepare_out_dir, unique_names
     from simulator.report import progress
@@ -109,6 +117,7 @@ def run_command(args: argparse.Namespace) -> int:
             field="--chakra-out",
         )
     scenario = load_scenario(args.scenario, list(args.overrides))
+    checkpoint()  # the imports and the scenario live to the end (simulator.core.gcphases)
     variants = scenario.variants()
     if out is not None:
         prepare_out_dir(out)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from dataclasses import dataclass
 
+from simulator.core.gcphases import checkpoint
 from simulator.core.ir import AnyOp, Collective, Compute, Recv, Send, Workload
 from simulator.engine.errors import WorkloadError
 
@@ -120,7 +121,7 @@ def build_plan(workload: Workload, num_ranks: int) -> Plan:
             coll_key.append(key)
             local[(r, op.id)] = g
 
-    return Plan(
+    plan = Plan(
         ops=ops,
         rank=rank_of,
         stream=stream_of,
@@ -131,6 +132,8 @@ def build_plan(workload: Workload, num_ranks: int) -> Plan:
         program_ranks=[p.rank for p in workload.programs],
         local=local,
     )
+    checkpoint()  # the plan lives as long as the simulation (simulator.core.gcphases)
+    return plan
 
 
 def _where(op: AnyOp, rank: int) -> str:

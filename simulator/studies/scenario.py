@@ -22,6 +22,7 @@ from typing import Any, Literal
 from simulator.build import BuiltWorkload, build_workload
 from simulator.config import Scenario, load_scenario
 from simulator.core.errors import InputError
+from simulator.core.gcphases import checkpoint
 from simulator.engine import WorkloadError, simulate
 from simulator.engine.result import StepResult
 from simulator.faults.scenario import Prepared, many_steps, prepare
@@ -105,6 +106,7 @@ def simulate_scenario(
     if limits:
         check_scenario(scenario, int(topo.num_ranks), file=scenario.source_file)
     built = build_workload(scenario, topo)
+    checkpoint()  # the topology and the workload live to the end (simulator.core.gcphases)
     prepared = None
     if faults is not None and not scenario.faults.empty:
         src = str(scenario.source_file)
