@@ -33,7 +33,14 @@ from simulator.core.ir import Collective, Compute, Recv, Send, Workload
 from simulator.core.vocab import Fidelity
 from simulator.engine.deadlock import explain_deadlock
 from simulator.engine.errors import WorkloadError
-from simulator.engine.isolation import Isolation, LoneRun, coll_key, find_isolated, lone_run
+from simulator.engine.isolation import (
+    CollKey,
+    Isolation,
+    LoneRun,
+    coll_key,
+    find_isolated,
+    lone_run,
+)
 from simulator.engine.records import OpTimes
 from simulator.engine.result import StepResult, build_result
 from simulator.engine.streams import Plan, build_plan
@@ -214,6 +221,7 @@ class _Runner:
         self.kind = [_kind_code(op) for op in plan.ops]
         self.has_program = set(plan.program_ranks)
         self._expected: dict[tuple[int, ...], list[int]] = {}
+        self._alone_groups: dict[tuple[int, ...], bool] = {}
         #: collectives waiting for members: key -> global indices of members that arrived
         self.coll_pending: dict[Hashable, list[int]] = {}
         #: sends / recvs waiting for their partner: (src, dst, tag) -> FIFO of global indices
@@ -239,7 +247,7 @@ class _Runner:
         if k == _COMPUTE:
             self.times.start_s[g] = self.env.now
             ev = self.env.timeout(self.durations[g])
-            ev.callbacks.append(partial(self._on_compute, g))
+            ev.callbacks.append(partial(self._finish, g))
         elif k == _COLLECTIVE:
             self._arrive_collective(g)
         elif k == _SEND:
@@ -247,7 +255,8 @@ class _Runner:
         else:
             self._arrive_recv(g)
 
-    def _finish(self, g: int) -> None:
+    def _finish(self, g: int, _event: simpy.Event | None = None) -> None:
+        """Op ``g`` is done now (``_event``: the simpy event it waited for, if any)."""
         self.times.end_s[g] = self.env.now
         self.left -= 1
         waits = self.waits
@@ -255,9 +264,6 @@ class _Runner:
             waits[d] -= 1
             if waits[d] == 0:
                 self._reach(d)
-
-    def _on_compute(self, g: int, _event: simpy.Event) -> None:
-        self._finish(g)
 
     # -- collectives --------------------------------------------------------------------
 
@@ -272,6 +278,13 @@ class _Runner:
         return members
 
     def _arrive_collective(self, g: int) -> None:
+        op = self.plan.ops[g]
+        assert isinstance(op, Collective)
+        if not op.mirrors and op.match_key is None and self._alone(op.group):
+            lone = coll_key(op, op.group)
+            if lone in self.iso.isolated:
+                self._launch_lone(g, op, lone)
+                return
         key = self.plan.coll_key[g]
         arrived = self.coll_pending.setdefault(key, [])
         if arrived:
@@ -282,6 +295,39 @@ class _Runner:
         if len(arrived) == len(self.expected_members(g)):
             del self.coll_pending[key]
             self._launch_collective(sorted(arrived, key=lambda a: self.plan.rank[a]))
+
+    def _alone(self, group: tuple[int, ...]) -> bool:
+        """Whether a collective of ``group`` waits for no member but the one that reaches it
+        (the others have no program)."""
+        alone = self._alone_groups.get(group)
+        if alone is None:
+            alone = self._alone_groups[group] = sum(m in self.has_program for m in group) == 1
+        return alone
+
+    def _launch_lone(self, g: int, op: Collective, key: CollKey) -> None:
+        """Start collective ``g``, alone in its rendezvous (matched by group and ordinal, so no
+        other group's op shares its key), without mirrors and isolated: the replay of its lone
+        run as one timeout. The same steps, in the same order, as
+        :meth:`_launch_collective` takes for one member and one isolated group."""
+        now = self.env.now
+        self.times.start_s[g] = now
+        run = self._replay(now, key, op.name)
+        ev = self.env.timeout(run.duration_s)
+        ev.callbacks.append(partial(self._on_lone_done, g, run.algo))
+
+    def _replay(self, now: float, key: CollKey, name: str) -> LoneRun:
+        """Isolated collective ``key`` (named ``name``) starts at ``now``: its lone run (run
+        on first use) and its use recorded."""
+        run = self.iso.runs.get(key)
+        if run is None:
+            run = lone_run(self.transport, key, self.record, name, flows=self.record_flows)
+            self.iso.runs[key] = run
+        self.iso.uses.append((now, key))
+        return run
+
+    def _on_lone_done(self, g: int, algo: str, _event: simpy.Event) -> None:
+        self.times.algo[g] = algo
+        self._finish(g)
 
     def _launch_collective(self, members: list[int]) -> None:
         first = self.plan.ops[members[0]]
@@ -312,13 +358,7 @@ class _Runner:
         for i, grp in enumerate((first.group, *mirrors)):
             key = coll_key(first, grp)
             if key in self.iso.isolated:
-                run = self.iso.runs.get(key)
-                if run is None:
-                    run = lone_run(
-                        self.transport, key, self.record, first.name, flows=self.record_flows
-                    )
-                    self.iso.runs[key] = run
-                self.iso.uses.append((now, key))
+                run = self._replay(now, key, first.name)
                 ev = self.env.timeout(run.duration_s)
                 ev.callbacks.append(partial(self._on_lone_part, state, i == 0, run))
                 continue
