@@ -83,33 +83,27 @@ def build_plan(workload: Workload, num_ranks: int) -> Plan:
     checked_groups: set[tuple[int, ...]] = set()
     for prog in workload.programs:
         r = prog.rank
+        base = len(ops)
+        pops = prog.ops
+        ops.extend(pops)
+        rank_of.extend([r] * len(pops))
+        dependents.extend([] for _ in pops)
+        ids = {op.id: base + i for i, op in enumerate(pops)}  # unique ids: validated above
+        local.update(((r, i), g) for i, g in ids.items())
         stream_idx: dict[str, int] = {}
         last_on_stream: dict[str, int] = {}
         ordinal: dict[tuple[int, ...], int] = {}
-        for op in prog.ops:
-            g = len(ops)
+        for g, op in enumerate(pops, base):
             _check_op(op, r, world, checked_groups)
-            ops.append(op)
-            rank_of.append(r)
-            if op.stream not in stream_idx:
-                stream_idx[op.stream] = len(streams)
-                streams.append((r, op.stream))
-            stream_of.append(stream_idx[op.stream])
-            prev = last_on_stream.get(op.stream)
-            last_on_stream[op.stream] = g
-            if op.deps:
-                preds = {local[(r, d)] for d in op.deps}
-                if prev is not None:
-                    preds.add(prev)
-                waits.append(len(preds))
-                for p in sorted(preds):
-                    dependents[p].append(g)
-            elif prev is not None:
-                waits.append(1)
-                dependents[prev].append(g)
-            else:
-                waits.append(0)
-            dependents.append([])
+            name = op.stream
+            si = stream_idx.get(name)
+            if si is None:
+                si = stream_idx[name] = len(streams)
+                streams.append((r, name))
+            stream_of.append(si)
+            prev = last_on_stream.get(name)
+            last_on_stream[name] = g
+            _link(g, prev, op.deps, ids, waits, dependents)
             key: Hashable | None = None
             if isinstance(op, Collective):
                 if op.match_key is not None:
@@ -119,7 +113,6 @@ def build_plan(workload: Workload, num_ranks: int) -> Plan:
                     ordinal[op.group] = n + 1
                     key = ("group", op.group, n)
             coll_key.append(key)
-            local[(r, op.id)] = g
 
     plan = Plan(
         ops=ops,
@@ -134,6 +127,42 @@ def build_plan(workload: Workload, num_ranks: int) -> Plan:
     )
     checkpoint()  # the plan lives as long as the simulation (simulator.core.gcphases)
     return plan
+
+
+def _link(
+    g: int,
+    prev: int | None,
+    deps: tuple[int, ...],
+    ids: dict[int, int],
+    waits: list[int],
+    dependents: list[list[int]],
+) -> None:
+    """Op ``g`` waits for its stream predecessor ``prev`` and its ``deps`` (op ids, mapped to
+    global indices by ``ids``), each once: append its count to ``waits`` and ``g`` to each
+    predecessor's ``dependents`` (predecessors in ascending order)."""
+    if len(deps) == 1:  # the usual case, without building a set
+        d = ids[deps[0]]
+        if prev is None or prev == d:
+            waits.append(1)
+            dependents[d].append(g)
+            return
+        lo, hi = (prev, d) if prev < d else (d, prev)
+        waits.append(2)
+        dependents[lo].append(g)
+        dependents[hi].append(g)
+        return
+    if deps:
+        preds = {ids[d] for d in deps}
+        if prev is not None:
+            preds.add(prev)
+        waits.append(len(preds))
+        for p in sorted(preds):
+            dependents[p].append(g)
+    elif prev is not None:
+        waits.append(1)
+        dependents[prev].append(g)
+    else:
+        waits.append(0)
 
 
 def _where(op: AnyOp, rank: int) -> str:
