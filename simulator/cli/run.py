@@ -165,7 +165,6 @@ def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[RunRe
     Returns the typed result and a callable printing the human summary."""
     from dataclasses import replace
 
-    from simulator.report.summary import print_summary
     from simulator.studies import run_variant
     from simulator.studies.scenario import FaultOptions
 
@@ -202,6 +201,8 @@ def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[RunRe
             )
 
     def summary() -> None:
+        from simulator.report.summary import print_summary  # rich: only for the table
+
         print_summary(
             sim.result,
             title=f"commsim run {sc.name}",

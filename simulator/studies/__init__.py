@@ -18,27 +18,85 @@ The façade every front end (the ``commsim`` CLI, notebooks, scripts) calls:
   on the emulated rig, recordings made with :mod:`simulator.rig`).
 """
 
-from simulator.studies.capacity import PlanResult, plan
-from simulator.studies.published import PublishedRow, PublishedValidation, validate_published
-from simulator.studies.rig_validation import CaseResult, RigValidation, validate_rig
-from simulator.studies.scenario import (
-    RunResult,
-    ScenarioRun,
-    ScenarioSimulation,
-    run_scenario,
-    run_variant,
-    simulate_scenario,
-)
-from simulator.studies.sweeps import SweepPoint, SweepResult, parse_vary, sweep
-from simulator.studies.trace_replay import (
-    ChakraReplayResult,
-    CollectiveComparison,
-    ReplayResult,
-    StepComparison,
-    replay,
-    replay_chakra,
-)
-from simulator.studies.trace_reshard import ReshardResult, reshard
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from simulator.studies.capacity import PlanResult, plan
+    from simulator.studies.published import (
+        PublishedRow,
+        PublishedValidation,
+        validate_published,
+    )
+    from simulator.studies.rig_validation import CaseResult, RigValidation, validate_rig
+    from simulator.studies.scenario import (
+        RunResult,
+        ScenarioRun,
+        ScenarioSimulation,
+        run_scenario,
+        run_variant,
+        simulate_scenario,
+    )
+    from simulator.studies.sweeps import SweepPoint, SweepResult, parse_vary, sweep
+    from simulator.studies.trace_replay import (
+        ChakraReplayResult,
+        CollectiveComparison,
+        ReplayResult,
+        StepComparison,
+        replay,
+        replay_chakra,
+    )
+    from simulator.studies.trace_reshard import ReshardResult, reshard
+
+#: Where each name of the façade lives. A study's module is imported when one of its names is
+#: first asked for (``commsim run`` needs only :mod:`.scenario`; importing every study took
+#: about 0.1 s of its start-up, see docs/decisions.md 2026-12-05 "Start-up of commsim run").
+_HOME: dict[str, str] = {
+    **dict.fromkeys(("PlanResult", "plan"), "capacity"),
+    **dict.fromkeys(("PublishedRow", "PublishedValidation", "validate_published"), "published"),
+    **dict.fromkeys(("CaseResult", "RigValidation", "validate_rig"), "rig_validation"),
+    **dict.fromkeys(
+        (
+            "RunResult",
+            "ScenarioRun",
+            "ScenarioSimulation",
+            "run_scenario",
+            "run_variant",
+            "simulate_scenario",
+        ),
+        "scenario",
+    ),
+    **dict.fromkeys(("SweepPoint", "SweepResult", "parse_vary", "sweep"), "sweeps"),
+    **dict.fromkeys(
+        (
+            "ChakraReplayResult",
+            "CollectiveComparison",
+            "ReplayResult",
+            "StepComparison",
+            "replay",
+            "replay_chakra",
+        ),
+        "trace_replay",
+    ),
+    **dict.fromkeys(("ReshardResult", "reshard"), "trace_reshard"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """A name of the façade, imported from its study's module on first use (PEP 562)."""
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOME])
+
 
 __all__ = [
     "CaseResult",
