@@ -17,13 +17,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from simulator.collectives.transport import Transport
 from simulator.core.arrays import FloatArray, IntArray
 from simulator.core.ir import Compute, Workload
 from simulator.core.jsonvalue import JsonObject, plain
-from simulator.engine.breakdown import Breakdown, Interval, breakdown, exposed_of, merge
+from simulator.engine.breakdown import Breakdown
+from simulator.engine.intervals import Union, breakdown_of, exposed, union
 from simulator.engine.isolation import Isolation
 from simulator.engine.records import OpTimes, flows_table, links_table, ops_table
 from simulator.engine.streams import Plan
@@ -250,24 +252,24 @@ def build_result(  # noqa: PLR0913 (the proven copies are one more keyword)
     """
     steps = max(int(workload.steps_per_program), 1)
     makespan = max(times.end_s, default=0.0)
-    compute_iv: dict[int, list[Interval]] = defaultdict(list)
-    comm_iv: dict[int, list[Interval]] = defaultdict(list)
-    last_end: dict[int, float] = {r: 0.0 for r in plan.program_ranks}
-    for g, op in enumerate(plan.ops):
-        r = plan.rank[g]
-        iv = (times.start_s[g], times.end_s[g])
-        (compute_iv if isinstance(op, Compute) else comm_iv)[r].append(iv)
-        if iv[1] > last_end[r]:
-            last_end[r] = iv[1]
+    ops = _OpArrays.of(plan, times)
+    last_end: dict[int, float] = {}
+    unions: dict[int, tuple[Union, Union]] = {}
+    for r in plan.program_ranks:
+        mine = ops.rank == r
+        # the largest end above 0 (NaN skipped), as a running "if end > last" finds it
+        last_end[r] = float(np.fmax.reduce(ops.end[mine], initial=0.0))
+        cmp, com = mine & ops.compute, mine & ~ops.compute
+        unions[r] = (union(ops.start[cmp], ops.end[cmp]), union(ops.start[com], ops.end[com]))
 
     per_rank: dict[int, Breakdown] = {
-        r: breakdown(compute_iv[r], comm_iv[r], makespan).scaled(1.0 / steps)
-        for r in plan.program_ranks
+        r: breakdown_of(*unions[r], makespan).scaled(1.0 / steps) for r in plan.program_ranks
     }
     critical = min(plan.program_ranks, key=lambda r: (-last_end[r], r)) if per_rank else -1
     crit = per_rank.get(critical, Breakdown(0.0, 0.0, 0.0, 0.0, 0.0))
 
-    comm_by_cat, exposed_by_cat = _by_category(plan, times, critical, compute_iv[critical], steps)
+    crit_compute = unions[critical][0] if per_rank else union(np.zeros(0), np.zeros(0))
+    comm_by_cat, exposed_by_cat = _by_category(plan, ops, critical, crit_compute, steps)
 
     ranks_df = _ranks_table(per_rank, last_end)
     fabric = transport.fabric
@@ -327,21 +329,36 @@ def _levels(group: IntArray, delta: FloatArray, n: int) -> FloatArray:
 
 
 def _by_category(
-    plan: Plan, times: OpTimes, critical: int, compute_iv: list[Interval], steps: int
+    plan: Plan, ops: _OpArrays, critical: int, compute: Union, steps: int
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Communication and exposed communication time per category on ``critical``, per step."""
-    by_cat: dict[str, list[Interval]] = defaultdict(list)
-    for g, op in enumerate(plan.ops):
-        if plan.rank[g] == critical and not isinstance(op, Compute):
-            by_cat[op.category or "other"].append((times.start_s[g], times.end_s[g]))
-    compute_merged = merge(compute_iv)
-    comm_by_cat = {
-        c: sum(b - a for a, b in merge(ivs)) / steps for c, ivs in sorted(by_cat.items())
-    }
-    exposed_by_cat = {
-        c: exposed_of(ivs, compute_merged) / steps for c, ivs in sorted(by_cat.items())
-    }
+    by_cat: dict[str, list[int]] = defaultdict(list)
+    for g in np.flatnonzero((ops.rank == critical) & ~ops.compute).tolist():
+        by_cat[plan.ops[g].category or "other"].append(g)
+    cats = {c: union(ops.start[gs], ops.end[gs]) for c, gs in sorted(by_cat.items())}
+    comm_by_cat = {c: u.measure() / steps for c, u in cats.items()}
+    exposed_by_cat = {c: exposed(u, compute) / steps for c, u in cats.items()}
     return comm_by_cat, exposed_by_cat
+
+
+@dataclass(frozen=True, slots=True)
+class _OpArrays:
+    """Per op (global index): start and end (s), rank, and whether it is a compute op."""
+
+    start: FloatArray
+    end: FloatArray
+    rank: IntArray
+    compute: npt.NDArray[np.bool_]
+
+    @classmethod
+    def of(cls, plan: Plan, times: OpTimes) -> _OpArrays:
+        n = len(plan)
+        return cls(
+            start=np.asarray(times.start_s, dtype=float),
+            end=np.asarray(times.end_s, dtype=float),
+            rank=np.asarray(plan.rank, dtype=np.intp),
+            compute=np.fromiter((isinstance(op, Compute) for op in plan.ops), bool, n),
+        )
 
 
 def _ranks_table(per_rank: dict[int, Breakdown], last_end: dict[int, float]) -> pd.DataFrame:
