@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from simulator.collectives.transport import Transport
 from simulator.core.arrays import FloatArray, IntArray
@@ -27,10 +27,20 @@ from simulator.core.jsonvalue import JsonObject, plain
 from simulator.engine.breakdown import Breakdown
 from simulator.engine.intervals import Union, breakdown_of, exposed, union
 from simulator.engine.isolation import Isolation
-from simulator.engine.records import OpTimes, flows_table, links_table, ops_table
+from simulator.engine.records import (
+    LINK_COLUMNS,
+    LinkColumn,
+    OpTimes,
+    flows_table,
+    link_columns,
+    ops_table,
+)
 from simulator.engine.streams import Plan
 from simulator.engine.symmetry import Copies
 from simulator.network import FlowRecord
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(slots=True)
@@ -55,6 +65,9 @@ class StepResult:
             (per step).
         links: per directed link (see :func:`simulator.engine.records.links_table`).
         metadata: the workload's metadata.
+
+    ``ranks`` and ``links`` are pandas tables built on first use from the columns kept here
+    (``run --json`` needs neither, nor pandas: :meth:`busiest_links_json` reads the columns).
     """
 
     step_time_s: float
@@ -71,8 +84,8 @@ class StepResult:
     simulated_ranks: list[int]
     backend: str
     fidelity: str
-    ranks: pd.DataFrame
-    links: pd.DataFrame
+    _rank_columns: dict[str, list[int] | list[float]]
+    _link_columns: dict[str, LinkColumn]
     metadata: dict[str, object] = field(default_factory=dict)
     _plan: Plan | None = None
     _times: OpTimes | None = None
@@ -83,12 +96,33 @@ class StepResult:
     _link_group: IntArray | None = None
     _ops: pd.DataFrame | None = None
     _flows: pd.DataFrame | None = None
+    _ranks: pd.DataFrame | None = None
+    _links: pd.DataFrame | None = None
     _class_timeline: tuple[FloatArray, IntArray, FloatArray] | None = None
     _class_labels: tuple[str, ...] = ()
     _class_capacity_Bps: FloatArray | None = None
     _records_merged: bool = False
     _timeline_merged: bool = False
     _class_merged: bool = False
+
+    @property
+    def ranks(self) -> pd.DataFrame:
+        """Per simulated rank: its end and its breakdown, per step (columns ``rank, end_s,
+        compute_s, comm_s, exposed_comm_s, bubble_s``)."""
+        if self._ranks is None:
+            import pandas as pd
+
+            self._ranks = pd.DataFrame(self._rank_columns)
+        return self._ranks
+
+    @property
+    def links(self) -> pd.DataFrame:
+        """Per directed link (see :func:`simulator.engine.records.links_table`)."""
+        if self._links is None:
+            import pandas as pd
+
+            self._links = pd.DataFrame(self._link_columns, columns=list(LINK_COLUMNS))
+        return self._links
 
     @property
     def ops(self) -> pd.DataFrame:
@@ -224,11 +258,12 @@ class StepResult:
         }
 
     def busiest_links_json(self, k: int = 5) -> list[JsonObject]:
-        """:meth:`busiest_links` as JSON rows (numpy scalars made plain)."""
-        return [
-            {str(c): plain(v) for c, v in row.items()}
-            for row in self.busiest_links(k).to_dict(orient="records")
-        ]
+        """:meth:`busiest_links` as JSON rows (numpy scalars made plain), read from the
+        columns: the same rows and values without building the table."""
+        cols = self._link_columns
+        link = np.asarray(cols["link"])
+        order = np.lexsort((link, -np.asarray(cols["utilisation"])))[: max(k, 0)]
+        return [{c: plain(_native(cols[c][i])) for c in LINK_COLUMNS} for i in order.tolist()]
 
     def metadata_json(self) -> JsonObject:
         """``metadata`` with every value made JSON-plain (anything else as its ``str``)."""
@@ -271,10 +306,10 @@ def build_result(  # noqa: PLR0913 (the proven copies are one more keyword)
     crit_compute = unions[critical][0] if per_rank else union(np.zeros(0), np.zeros(0))
     comm_by_cat, exposed_by_cat = _by_category(plan, ops, critical, crit_compute, steps)
 
-    ranks_df = _ranks_table(per_rank, last_end)
+    rank_columns = _rank_columns(per_rank, last_end)
     fabric = transport.fabric
     bytes_B, busy_s, peak = _link_stats(transport, isolation, copies)
-    links = links_table(transport.ctx.topology, bytes_B, busy_s, peak, makespan, steps)
+    links = link_columns(transport.ctx.topology, bytes_B, busy_s, peak, makespan, steps)
     classes = transport.ctx.link_classes
     return StepResult(
         step_time_s=makespan / steps,
@@ -291,8 +326,8 @@ def build_result(  # noqa: PLR0913 (the proven copies are one more keyword)
         simulated_ranks=list(plan.program_ranks),
         backend=backend,
         fidelity=fidelity,
-        ranks=ranks_df,
-        links=links,
+        _rank_columns=rank_columns,
+        _link_columns=links,
         metadata=dict(workload.metadata),
         _plan=plan,
         _times=times,
@@ -361,18 +396,24 @@ class _OpArrays:
         )
 
 
-def _ranks_table(per_rank: dict[int, Breakdown], last_end: dict[int, float]) -> pd.DataFrame:
-    """One row per simulated rank: its end and its breakdown (per step)."""
-    return pd.DataFrame(
-        {
-            "rank": list(per_rank),
-            "end_s": [last_end[r] for r in per_rank],
-            "compute_s": [b.compute_s for b in per_rank.values()],
-            "comm_s": [b.comm_s for b in per_rank.values()],
-            "exposed_comm_s": [b.exposed_comm_s for b in per_rank.values()],
-            "bubble_s": [b.bubble_s for b in per_rank.values()],
-        }
-    )
+def _rank_columns(
+    per_rank: dict[int, Breakdown], last_end: dict[int, float]
+) -> dict[str, list[int] | list[float]]:
+    """The columns of :attr:`StepResult.ranks`: per simulated rank its end and its breakdown
+    (per step)."""
+    return {
+        "rank": list(per_rank),
+        "end_s": [last_end[r] for r in per_rank],
+        "compute_s": [b.compute_s for b in per_rank.values()],
+        "comm_s": [b.comm_s for b in per_rank.values()],
+        "exposed_comm_s": [b.exposed_comm_s for b in per_rank.values()],
+        "bubble_s": [b.bubble_s for b in per_rank.values()],
+    }
+
+
+def _native(v: object) -> object:
+    """A numpy scalar as the Python number pandas' ``to_dict`` gives; anything else as is."""
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def _link_stats(
