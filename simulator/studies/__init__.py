@@ -51,8 +51,8 @@ if TYPE_CHECKING:
     from simulator.studies.trace_reshard import ReshardResult, reshard
 
 #: Where each name of the façade lives. A study's module is imported when one of its names is
-#: first asked for (``commsim run`` needs only :mod:`.scenario`; importing every study took
-#: about 0.1 s of its start-up, see docs/decisions.md 2026-12-05 "Start-up of commsim run").
+#: first asked for (``commsim run`` needs only :mod:`.scenario`; see docs/decisions.md,
+#: 2026-12-05, "The flagship `run`'s per-op costs").
 _HOME: dict[str, str] = {
     **dict.fromkeys(("PlanResult", "plan"), "capacity"),
     **dict.fromkeys(("PublishedRow", "PublishedValidation", "validate_published"), "published"),
