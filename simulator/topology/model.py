@@ -135,7 +135,7 @@ class Topology:
         self._keyed = self._ecmp is Ecmp.HASH  # whether routes depend on the key
         self._router: Router | None = None  # built on the first route (see set_ecmp)
         self._route_cache: dict[tuple[int, int, int], tuple[int, ...]] = {}
-        self._path_filter: tuple[PathFilter, dict[str, int]] | None = None  # see may_route_over
+        self._path_filter: tuple[PathFilter, dict[str, int], list[int]] | None = None
         #: bumped by every routing change; holders of routes (collective contexts) re-route
         self.routing_epoch: int = 0
 
@@ -279,10 +279,10 @@ class Topology:
                 dtype=bool,
             )
             edges = [(nodes[lk.src], nodes[lk.dst]) for lk in self.links]
-            self._path_filter = (PathFilter(len(nodes), edges, transit), nodes)
-        filt, nodes = self._path_filter
+            rank_node = [nodes[r] for r in self.ranks]
+            self._path_filter = (PathFilter(len(nodes), edges, transit), nodes, rank_node)
+        filt, nodes, rank_node = self._path_filter
         ends = [(nodes[self.links[i].src], nodes[self.links[i].dst]) for i in links]
-        rank_node = [nodes[r] for r in self.ranks]
         at = [(rank_node[s], rank_node[d]) for s, d in pairs]
         return [bool(x) for x in filt.may_use(ends, at)]
 

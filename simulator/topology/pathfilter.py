@@ -25,13 +25,16 @@ import numpy as np
 import numpy.typing as npt
 
 IntArray = npt.NDArray[np.intp]
-_UNREACHED = np.iinfo(np.int32).max // 4  # "no path": larger than any sum of real distances
+_UNREACHED = np.iinfo(np.int16).max // 4  # "no path": larger than any sum of real distances
+#: Distance columns kept per direction (a pipeline's sends ask about the same few switches
+#: again and again); memory only: a dropped column is swept again, identically.
+_KEEP = 64
 
 
 def _sweep(
     ptr: IntArray, adj: IntArray, transit: npt.NDArray[np.bool_], starts: IntArray
-) -> npt.NDArray[np.int32]:
-    """``int32[n_nodes, len(starts)]``: hops between each start node and every node along the
+) -> npt.NDArray[np.int16]:
+    """``int16[n_nodes, len(starts)]``: hops between each start node and every node along the
     adjacency ``adj[ptr[x]:ptr[x + 1]]`` of node ``x``; endpoints are reached but never
     expanded (a start is expanded whatever its kind). :data:`_UNREACHED` where no path.
 
@@ -43,7 +46,7 @@ def _sweep(
         return np.hstack(
             [_sweep(ptr, adj, transit, starts[lo : lo + 64]) for lo in range(0, width, 64)]
         )
-    dist = np.full((n, width), _UNREACHED, dtype=np.int32)
+    dist = np.full((n, width), _UNREACHED, dtype=np.int16)
     seen = np.zeros(n, dtype=np.uint64)
     bits = np.left_shift(np.uint64(1), np.arange(width, dtype=np.uint64))
     seen[starts] = bits
@@ -95,6 +98,23 @@ class PathFilter:
         self._transit = np.asarray(transit, dtype=bool)
         self._out = _csr(n_nodes, eu, ev)  # successors of every node
         self._in = _csr(n_nodes, ev, eu)  # predecessors of every node
+        #: swept columns: node -> hops from every node to it / from it to every node
+        self._to: dict[int, npt.NDArray[np.int16]] = {}
+        self._from: dict[int, npt.NDArray[np.int16]] = {}
+
+    def _columns(self, ends: IntArray, reverse: bool) -> npt.NDArray[np.int32]:
+        """``int32[n_nodes, len(ends)]``: hops to (``reverse``) or from each of ``ends``,
+        sweeping only the nodes not kept from earlier calls."""
+        kept, (ptr, adj) = (self._to, self._in) if reverse else (self._from, self._out)
+        new = np.array([x for x in ends.tolist() if x not in kept], dtype=np.intp)
+        if new.size:
+            if len(kept) + new.size > _KEEP:  # start afresh with this call's nodes
+                kept.clear()
+                new = ends
+            swept = _sweep(ptr, adj, self._transit, new)
+            for j, x in enumerate(new.tolist()):
+                kept[x] = swept[:, j].copy()
+        return np.stack([kept[x] for x in ends.tolist()], axis=1).astype(np.int32)
 
     def may_use(
         self,
@@ -108,8 +128,8 @@ class PathFilter:
             return np.zeros(len(pairs), dtype=bool)
         ends = np.unique(np.array(links, dtype=np.intp).ravel())
         col = {int(x): j for j, x in enumerate(ends.tolist())}
-        to_x = _sweep(*self._in, self._transit, ends)  # [node, j]: node -> ends[j]
-        from_x = _sweep(*self._out, self._transit, ends)  # [node, j]: ends[j] -> node
+        to_x = self._columns(ends, reverse=True)  # [node, j]: node -> ends[j]
+        from_x = self._columns(ends, reverse=False)  # [node, j]: ends[j] -> node
         a = np.fromiter((p for p, _ in pairs), np.intp, len(pairs))
         b = np.fromiter((q for _, q in pairs), np.intp, len(pairs))
         # through x: x forwards only if it is a transit node or the pair's own end
