@@ -106,6 +106,27 @@ class _Group:
 
 
 @dataclass(slots=True, eq=False)
+class _Batch:
+    """What :meth:`Fabric._submit` derives from one list of specs, kept for a tuple of specs
+    started again (a collective phase run once per bucket): the flows it carries (identical
+    ones merged when aggregating), their distinct links, sizes, caps, flattened incidence and
+    their seq offsets grouped by latency (one join entry per latency)."""
+
+    specs: Sequence[FlowSpec]
+    reps: list[FlowSpec]
+    slots: list[int]
+    merged: list[list[tuple[FlowSpec, int]]]
+    n_merged: int
+    ulinks: list[tuple[int, ...]]
+    size_B: FloatArray
+    max_rate_Bps: FloatArray
+    flat: IntArray
+    lens: IntArray
+    offsets: IntArray  # each flow's first incidence, from the batch's first
+    by_latency: list[tuple[float, list[int]]]
+
+
+@dataclass(slots=True, eq=False)
 class _Component:
     """Draining flows connected through shared links (possibly a superset of one true one).
 
@@ -215,8 +236,10 @@ class Fabric:
         self._next_cid = 0
         self._dirty: set[int] = set()
         self._emptied: set[int] = set()
-        # event queues: joins (time, seq); component completions (time, cid, version)
-        self._joins: list[tuple[float, int]] = []
+        # event queues: joins (time, first seq, seqs in order); completions (time, cid, version)
+        self._joins: list[tuple[float, int, list[int]]] = []  # (time, first seq, seqs)
+        #: prepared batches of spec tuples started more than once, by ``id`` (see _Batch)
+        self._batches: dict[int, _Batch] = {}
         self._due: list[tuple[float, int, int]] = []
         self._alarms: list[float] = []
         self._in_flight = 0
@@ -248,7 +271,11 @@ class Fabric:
         Its value is the list of :class:`FlowRecord`, in the order of ``flows``; ``None`` with
         ``results=False`` (for callers that only wait: no record is built for them).
         """
-        specs = list(flows) if self.rewrite is None else [self.rewrite(f) for f in flows]
+        specs: Sequence[FlowSpec]
+        if self.rewrite is not None:
+            specs = [self.rewrite(f) for f in flows]
+        else:  # a tuple is kept as it is: started again, its prepared batch is found again
+            specs = flows if isinstance(flows, tuple) else list(flows)
         event = self._env.event()
         if not specs:
             event.succeed([] if results else None)
@@ -326,18 +353,65 @@ class Fabric:
         return self._spec[seq]
 
     # ------------------------------------------------------------------ submission
-    def _submit(self, specs: list[FlowSpec], group: _Group) -> None:
+    def _submit(self, specs: Sequence[FlowSpec], group: _Group) -> None:
         """Register ``specs`` (all started now, reported to ``group``); validate them first."""
         if len(specs) == 1:
             self._submit_one(specs[0], group)
             return
+        batch = self._batch(specs)
         self.flows_started += len(specs)
+        n = len(batch.reps)
+        if n < len(specs):
+            group.pending = n
+        seq0 = len(self._spec)
+        if seq0 + n > self._size.size:
+            self._grow(max(64, 2 * self._size.size, seq0 + n))
+        now = self._env.now
+        self._spec.extend(batch.reps)
+        self._ulinks.extend(batch.ulinks)
+        self._start_t.extend([now] * n)
+        self._state.extend([_WAITING] * n)
+        self._group.extend([group] * n)
+        self._slot.extend(batch.slots)
+        self._size[seq0 : seq0 + n] = batch.size_B
+        self._weight[seq0 : seq0 + n] = 1.0
+        for k, extra in enumerate(batch.merged):
+            if extra:
+                self._merged[seq0 + k] = extra
+                self._weight[seq0 + k] = 1.0 + len(extra)
+                self._weighted = True
+        self._maxr[seq0 : seq0 + n] = batch.max_rate_Bps
+        self._inc_start[seq0 : seq0 + n] = batch.offsets + self._add_incidence(batch.flat)
+        self._inc_len[seq0 : seq0 + n] = batch.lens
+        self._in_flight += n + batch.n_merged
+        # one join entry per join time, its seqs ascending: popped in (time, seq) order
+        by_time: dict[float, list[list[int]]] = {}
+        for lat, offsets in batch.by_latency:
+            by_time.setdefault(now + lat, []).append(offsets)
+        for join_t, lists in by_time.items():
+            offsets = lists[0] if len(lists) == 1 else sorted(itertools.chain(*lists))
+            heapq.heappush(self._joins, (join_t, seq0 + offsets[0], [seq0 + o for o in offsets]))
+        self._arm(min(by_time))
+
+    def _batch(self, specs: Sequence[FlowSpec]) -> _Batch:
+        """The :class:`_Batch` of ``specs``: kept and found again for a tuple (a caller that
+        starts the same flows again passes the same tuple), built anew for a list."""
+        hit = self._batches.get(id(specs))
+        if hit is not None and hit.specs is specs:
+            return hit
+        batch = self._prepare(specs)
+        if isinstance(specs, tuple):
+            self._batches[id(specs)] = batch
+        return batch
+
+    def _prepare(self, specs: Sequence[FlowSpec]) -> _Batch:
+        """Merge identical flows (when aggregating), validate link ids, flatten the paths."""
+        reps: list[FlowSpec] = list(specs)
         slots: list[int] = list(range(len(specs)))
         merged: list[list[tuple[FlowSpec, int]]] = []
         if self._aggregate and len(specs) > 1:
             rep_of: dict[tuple[tuple[int, ...], float, float, float], int] = {}
-            reps: list[FlowSpec] = []
-            slots = []
+            reps, slots = [], []
             for i, spec in enumerate(specs):
                 key = (spec.links, spec.size_B, spec.latency_s, spec.max_rate_Bps)
                 j = rep_of.get(key)
@@ -348,50 +422,31 @@ class Fabric:
                     merged.append([])
                 else:
                     merged[j].append((spec, i))
-            if len(reps) < len(specs):
-                specs = reps
-                group.pending = len(reps)
-            else:
+            if len(reps) == len(specs):
                 merged = []
-        links_of = [spec.links for spec in specs]
+        links_of = [spec.links for spec in reps]
         flat = list(itertools.chain.from_iterable(links_of))
         top = max(flat, default=-1)
         if top >= self._n_links:
             raise ValueError(f"Fabric: link id {top} >= number of links {self._n_links}")
-        n = len(specs)
-        seq0 = len(self._spec)
-        if seq0 + n > self._size.size:
-            self._grow(max(64, 2 * self._size.size, seq0 + n))
-        now = self._env.now
-        self._spec.extend(specs)
-        self._ulinks.extend(
-            [ls if len(set(ls)) == len(ls) else tuple(dict.fromkeys(ls)) for ls in links_of]
+        by_latency: dict[float, list[int]] = {}
+        for k, spec in enumerate(reps):
+            by_latency.setdefault(spec.latency_s, []).append(k)
+        lens = np.fromiter(map(len, links_of), dtype=np.intp, count=len(links_of))
+        return _Batch(
+            specs=specs,
+            reps=reps,
+            slots=slots,
+            merged=merged,
+            n_merged=sum(map(len, merged)),
+            ulinks=[ls if len(set(ls)) == len(ls) else tuple(dict.fromkeys(ls)) for ls in links_of],
+            size_B=np.array([spec.size_B for spec in reps], dtype=np.float64),
+            max_rate_Bps=np.array([spec.max_rate_Bps for spec in reps], dtype=np.float64),
+            flat=np.array(flat, dtype=np.intp),
+            lens=lens,
+            offsets=np.cumsum(lens) - lens,
+            by_latency=list(by_latency.items()),
         )
-        self._start_t.extend([now] * n)
-        self._state.extend([_WAITING] * n)
-        self._group.extend([group] * n)
-        self._slot.extend(slots)
-        self._size[seq0 : seq0 + n] = [spec.size_B for spec in specs]
-        self._weight[seq0 : seq0 + n] = 1.0
-        for k, extra in enumerate(merged):
-            if extra:
-                self._merged[seq0 + k] = extra
-                self._weight[seq0 + k] = 1.0 + len(extra)
-                self._weighted = True
-        self._maxr[seq0 : seq0 + n] = [spec.max_rate_Bps for spec in specs]
-        lens = list(map(len, links_of))
-        pos = self._add_incidence(flat)
-        ends = list(itertools.accumulate(lens, initial=pos))
-        self._inc_start[seq0 : seq0 + n] = ends[:-1]
-        self._inc_len[seq0 : seq0 + n] = lens
-        self._in_flight += n + sum(map(len, merged))
-        joins = self._joins
-        first = math.inf
-        for seq, spec in enumerate(specs, seq0):
-            join_t = now + spec.latency_s
-            heapq.heappush(joins, (join_t, seq))
-            first = min(first, join_t)
-        self._arm(first)
 
     def _submit_one(self, spec: FlowSpec, group: _Group) -> None:
         """:meth:`_submit` of one flow (a point-to-point send), without the batch's lists."""
@@ -416,10 +471,10 @@ class Fabric:
         self._inc_len[seq] = len(links)
         self._in_flight += 1
         join_t = now + spec.latency_s
-        heapq.heappush(self._joins, (join_t, seq))
+        heapq.heappush(self._joins, (join_t, seq, [seq]))
         self._arm(join_t)
 
-    def _add_incidence(self, links: Sequence[int]) -> int:
+    def _add_incidence(self, links: Sequence[int] | IntArray) -> int:
         """Append ``links`` to the flattened incidence (growing it by doubling); their start."""
         pos, total = self._inc_used, len(links)
         if pos + total > self._inc_links.size:
@@ -496,13 +551,13 @@ class Fabric:
             self._apply_changes(t, finished)
         joins, state = self._joins, self._state
         while joins and joins[0][0] <= t:
-            _, seq = heapq.heappop(joins)
-            spec = self._spec[seq]
-            if spec.size_B == 0.0 or (not spec.links and spec.max_rate_Bps == math.inf):
-                state[seq] = _DONE
-                finished.append(seq)
-            else:
-                self._join(seq, t, finished)
+            for seq in heapq.heappop(joins)[2]:
+                spec = self._spec[seq]
+                if spec.size_B == 0.0 or (not spec.links and spec.max_rate_Bps == math.inf):
+                    state[seq] = _DONE
+                    finished.append(seq)
+                else:
+                    self._join(seq, t, finished)
         if finished:
             # Completion events may start new flows at this same instant: recompute after them.
             self._complete(sorted(finished), t)
