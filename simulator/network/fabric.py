@@ -636,21 +636,28 @@ class Fabric:
         """Flow ``seq`` starts draining: merge the components of its links and add it."""
         comps, link_comp = self._comps, self._link_comp
         links = self._ulinks[seq]
-        touching: list[_Component] = []
+        target: _Component | None = None
         cids = {link_comp[k] for k in links if k in link_comp}
         if cids:
             done_before = len(finished)
-            for cid in sorted(cids):
-                self._drain(comps[cid], t, finished)
+            if len(cids) == 1:  # most joins: the component of the flows started with it
+                comp = comps[next(iter(cids))]
+                if comp.checked_t != t:  # (what _drain checks first)
+                    self._drain(comp, t, finished)
+            else:
+                for cid in sorted(cids):
+                    self._drain(comps[cid], t, finished)
             if len(finished) > done_before:  # flows retired and may have freed links: look again
                 cids = {link_comp[k] for k in links if k in link_comp}
-            touching = [comps[c] for c in sorted(cids)]
-        if touching:
-            target = max(touching, key=lambda c: (len(c.members), -c.cid))
-            for other in touching:
-                if other is not target:
-                    self._merge(target, other)
-        else:
+            if len(cids) == 1:
+                target = comps[next(iter(cids))]
+            elif cids:
+                touching = [comps[c] for c in sorted(cids)]
+                target = max(touching, key=lambda c: (len(c.members), -c.cid))
+                for other in touching:
+                    if other is not target:
+                        self._merge(target, other)
+        if target is None:
             target = self._new_component(t)
         target.members.add(seq)
         target.seqs = None
