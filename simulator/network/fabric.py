@@ -110,7 +110,7 @@ class _Batch:
     """What :meth:`Fabric._submit` derives from one list of specs, kept for a tuple of specs
     started again (a collective phase run once per bucket): the flows it carries (identical
     ones merged when aggregating), their distinct links, sizes, caps, flattened incidence and
-    their seq offsets grouped by latency (one join entry per latency)."""
+    their offsets grouped by latency (one join entry per join time when started)."""
 
     specs: Sequence[FlowSpec]
     reps: list[FlowSpec]
