@@ -549,15 +549,9 @@ class Fabric:
                     self._drain(comps[cid], t, finished)
         if self._changes:
             self._apply_changes(t, finished)
-        joins, state = self._joins, self._state
+        joins = self._joins
         while joins and joins[0][0] <= t:
-            for seq in heapq.heappop(joins)[2]:
-                spec = self._spec[seq]
-                if spec.size_B == 0.0 or (not spec.links and spec.max_rate_Bps == math.inf):
-                    state[seq] = _DONE
-                    finished.append(seq)
-                else:
-                    self._join(seq, t, finished)
+            self._join_all(heapq.heappop(joins)[2], t, finished)
         if finished:
             # Completion events may start new flows at this same instant: recompute after them.
             self._complete(sorted(finished), t)
@@ -634,41 +628,61 @@ class Fabric:
 
     def _join(self, seq: int, t: float, finished: list[int]) -> None:
         """Flow ``seq`` starts draining: merge the components of its links and add it."""
-        comps, link_comp = self._comps, self._link_comp
-        links = self._ulinks[seq]
-        target: _Component | None = None
-        cids = {link_comp[k] for k in links if k in link_comp}
-        if cids:
-            done_before = len(finished)
-            if len(cids) == 1:  # most joins: the component of the flows started with it
-                comp = comps[next(iter(cids))]
-                if comp.checked_t != t:  # (what _drain checks first)
-                    self._drain(comp, t, finished)
-            else:
-                for cid in sorted(cids):
-                    self._drain(comps[cid], t, finished)
-            if len(finished) > done_before:  # flows retired and may have freed links: look again
-                cids = {link_comp[k] for k in links if k in link_comp}
-            if len(cids) == 1:
-                target = comps[next(iter(cids))]
-            elif cids:
-                touching = [comps[c] for c in sorted(cids)]
-                target = max(touching, key=lambda c: (len(c.members), -c.cid))
-                for other in touching:
-                    if other is not target:
-                        self._merge(target, other)
-        if target is None:
-            target = self._new_component(t)
-        target.members.add(seq)
-        target.seqs = None
-        self._state[seq] = _ACTIVE
-        self._rem[seq] = self._size[seq]
-        self._rate[seq] = 0.0
-        self._end[seq] = math.inf
-        self._stats.occupy_all(links, t)
-        link_comp.update(dict.fromkeys(links, target.cid))
-        target.links.update(links)
-        self._dirty.add(target.cid)
+        self._join_all((seq,), t, finished, settle=False)
+
+    def _join_all(
+        self, seqs: Sequence[int], t: float, finished: list[int], *, settle: bool = True
+    ) -> None:
+        """Flows ``seqs`` start draining, one after the other, each as :meth:`_join` says
+        (one call per join entry, lookups made once). ``settle``: a flow of zero bytes, or
+        without links and uncapped, completes now instead (as a settle treats joins)."""
+        specs, ulinks, state = self._spec, self._ulinks, self._state
+        comps, link_comp, dirty = self._comps, self._link_comp, self._dirty
+        rem, rate, end, size = self._rem, self._rate, self._end, self._size
+        occupy = self._stats.occupy_all
+        for seq in seqs:
+            if settle:
+                spec = specs[seq]
+                if spec.size_B == 0.0 or (not spec.links and spec.max_rate_Bps == math.inf):
+                    state[seq] = _DONE
+                    finished.append(seq)
+                    continue
+            links = ulinks[seq]
+            target: _Component | None = None
+            cids = {link_comp[k] for k in links if k in link_comp}
+            if cids:
+                done_before = len(finished)
+                if len(cids) == 1:  # most joins: the component of the flows started with it
+                    comp = comps[next(iter(cids))]
+                    if comp.checked_t != t:  # (what _drain checks first)
+                        self._drain(comp, t, finished)
+                else:
+                    for cid in sorted(cids):
+                        self._drain(comps[cid], t, finished)
+                if len(finished) > done_before:  # flows retired, links may be free: look again
+                    cids = {link_comp[k] for k in links if k in link_comp}
+                if len(cids) == 1:
+                    target = comps[next(iter(cids))]
+                elif cids:
+                    touching = [comps[c] for c in sorted(cids)]
+                    target = max(touching, key=lambda c: (len(c.members), -c.cid))
+                    for other in touching:
+                        if other is not target:
+                            self._merge(target, other)
+            if target is None:
+                target = self._new_component(t)
+            target.members.add(seq)
+            target.seqs = None
+            state[seq] = _ACTIVE
+            rem[seq] = size[seq]
+            rate[seq] = 0.0
+            end[seq] = math.inf
+            occupy(links, t)
+            cid = target.cid
+            for k in links:
+                link_comp[k] = cid
+            target.links.update(links)
+            dirty.add(cid)
 
     def _new_component(self, t: float) -> _Component:
         comp = _Component(self._next_cid, t, checked_t=t)
