@@ -605,8 +605,17 @@ class Fabric:
             done = seqs[mask].tolist()
         if not done:
             return
-        for seq in done:
-            self._leave(comp, seq, t)
+        state, ulinks, release = self._state, self._ulinks, self._stats.release_all
+        members, link_comp = comp.members, self._link_comp
+        for seq in done:  # each leaves: its links freed, those now idle leave the component
+            state[seq] = _DONE
+            members.discard(seq)
+            idle = release(ulinks[seq], t)
+            if idle:
+                for link in idle:
+                    del link_comp[link]
+                comp.links.difference_update(idle)
+                self._emptied.update(idle)
             finished.append(seq)
         comp.seqs = None
         if comp.members:
@@ -614,17 +623,6 @@ class Fabric:
         else:
             del self._comps[comp.cid]
             self._dirty.discard(comp.cid)
-
-    def _leave(self, comp: _Component, seq: int, t: float) -> None:
-        self._state[seq] = _DONE
-        comp.members.discard(seq)
-        idle = self._stats.release_all(self._ulinks[seq], t)
-        if idle:
-            link_comp = self._link_comp
-            for link in idle:
-                del link_comp[link]
-            comp.links.difference_update(idle)
-            self._emptied.update(idle)
 
     def _join(self, seq: int, t: float, finished: list[int]) -> None:
         """Flow ``seq`` starts draining: merge the components of its links and add it."""
@@ -844,12 +842,15 @@ class Fabric:
     # ------------------------------------------------------------------ completion
     def _complete(self, finished: list[int], t: float) -> None:
         """Record and notify the ``finished`` flows (ascending seq)."""
+        specs, groups, ulinks = self._spec, self._group, self._ulinks
+        add_bytes, prior, merged = self._stats.add_bytes, self._prior_B, self._merged
+        record = self._record
         for seq in finished:
-            spec = self._spec[seq]
-            self._stats.add_bytes(spec.links, spec.size_B - self._prior_B.pop(seq, 0.0))
-            group = self._group[seq]
+            spec = specs[seq]
+            add_bytes(spec.links, spec.size_B - (prior.pop(seq, 0.0) if prior else 0.0))
+            group = groups[seq]
             assert group is not None
-            keep = self._record or group.results is not None
+            keep = record or group.results is not None
             rec = None
             if keep:
                 rec = FlowRecord(
@@ -863,13 +864,13 @@ class Fabric:
                     spec.latency_s,
                     seq,
                 )
-                if self._record:
+                if record:
                     self.records.append(rec)
             self._in_flight -= 1
-            extra = self._merged.pop(seq, None)
+            extra = merged.pop(seq, None) if merged else None
             if extra:
                 for other, slot in extra:
-                    self._stats.add_bytes(other.links, other.size_B)
+                    add_bytes(other.links, other.size_B)
                     if not keep:
                         continue
                     assert rec is not None
@@ -886,13 +887,13 @@ class Fabric:
                     )
                     if group.results is not None:
                         group.results[slot] = other_rec
-                    if self._record:
+                    if record:
                         self.records.append(other_rec)
                 self._in_flight -= len(extra)
-            self._group[seq] = None
-            if not self._record:  # nothing reads a completed flow's spec again: free it
-                self._spec[seq] = RETIRED
-                self._ulinks[seq] = ()
+            groups[seq] = None
+            if not record:  # nothing reads a completed flow's spec again: free it
+                specs[seq] = RETIRED
+                ulinks[seq] = ()
             if group.results is not None:
                 group.results[self._slot[seq]] = rec
             group.pending -= 1
