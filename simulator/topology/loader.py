@@ -156,16 +156,16 @@ def _explicit(spec: TopologyFile, file: str, name: str) -> Topology:
     for i, lk in enumerate(spec.links):
         where = f"links[{i}]"
         for end, node in (("a", lk.a), ("b", lk.b)):
-            if node not in gb.graph:
+            if not gb.has_node(node):
                 raise InputError(f"no node named {node!r}", file=file, field=f"{where}.{end}")
         try:
             gb.add_link(lk.a, lk.b, lk.bandwidth, lk.latency, lk.kind)
         except ValueError as exc:
             raise InputError(str(exc), file=file, field=where) from None
     for i, r in enumerate(spec.ranks or ()):
-        if r not in gb.graph:
+        if not gb.has_node(r):
             raise InputError(f"no node named {r!r}", file=file, field=f"ranks[{i}]")
-        if not NodeKind(gb.graph.nodes[r]["kind"]).is_endpoint:
+        if not NodeKind(str(gb.nodes[r]["kind"])).is_endpoint:
             raise InputError(f"{r!r} is not a gpu or cpu node", file=file, field=f"ranks[{i}]")
     try:
         return gb.build(name, ranks=spec.ranks, metadata={"builder": "explicit"})

@@ -36,12 +36,15 @@ choice among equal-cost candidates follows the router's :class:`Ecmp` policy:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
+from typing import TYPE_CHECKING, Protocol
 
-import networkx as nx
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 _MASK64 = (1 << 64) - 1
 BLOCK = 256  # destination ranks per bit-parallel BFS (multiple of 8)
@@ -74,12 +77,26 @@ class Ecmp(StrEnum):
     DMODK = "dmodk"  # destination index mod the candidates (fat-tree / D-mod-K routing)
 
 
-def destination_indices(graph: nx.DiGraph, ranks: Sequence[str]) -> list[int]:
+class _Edge(Protocol):
+    """One directed link as the router reads it (a :class:`~simulator.topology.model.Link`)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def src(self) -> str: ...
+    @property
+    def dst(self) -> str: ...
+
+
+def destination_indices(
+    nodes: Mapping[str, Mapping[str, object]], ranks: Sequence[str]
+) -> list[int]:
     """The D-mod-K index of each rank: the rank node's ``port`` attribute (set by the cluster
     builders: the leaf-port number of the NIC that delivers to it) when every rank has one,
-    else the rank itself."""
-    ports = [graph.nodes[r].get("port") for r in ranks]
-    if ranks and all(isinstance(p, int) for p in ports):
+    else the rank itself. ``nodes``: attributes by node name (a graph's ``nodes`` view or a
+    topology's node table)."""
+    ports = [p for r in ranks if isinstance(p := nodes[r].get("port"), int)]
+    if ranks and len(ports) == len(ranks):
         return [int(p) for p in ports]
     return list(range(len(ranks)))
 
@@ -102,29 +119,60 @@ class Router:
         ecmp: Ecmp | str = Ecmp.HASH,
         dest_index: Sequence[int] | None = None,
     ) -> None:
+        kinds = {v: str(a["kind"]) for v, a in graph.nodes(data=True)}
+        edges = [(u, v, int(lid)) for u, v, lid in graph.edges(data="link_id")]
+        self._setup(kinds, edges, ranks, ecmp, dest_index, graph.nodes)
+
+    @classmethod
+    def from_table(
+        cls,
+        nodes: Mapping[str, Mapping[str, object]],
+        links: Iterable[_Edge],
+        ranks: Sequence[str],
+        ecmp: Ecmp | str = Ecmp.HASH,
+    ) -> Router:
+        """The router of a topology given as a node table (name -> attributes ``kind`` and
+        ``port``, in graph order) and its links, without a networkx graph: the same routes
+        as ``Router(graph, ranks, ecmp)`` on the graph of those nodes and links (the routes
+        depend on the set of edges, not on their order; ``tests/test_topology_table.py``)."""
+        router = cls.__new__(cls)
+        kinds = {v: str(a["kind"]) for v, a in nodes.items()}
+        edges = [(lk.src, lk.dst, lk.id) for lk in links]
+        router._setup(kinds, edges, ranks, ecmp, None, nodes)
+        return router
+
+    def _setup(
+        self,
+        kinds: Mapping[str, str],
+        edges: Sequence[tuple[str, str, int]],
+        ranks: Sequence[str],
+        ecmp: Ecmp | str,
+        dest_index: Sequence[int] | None,
+        attrs: Mapping[str, Mapping[str, object]],
+    ) -> None:
+        """Tables of the graph of nodes ``kinds`` (name -> kind, in node order) and directed
+        ``edges`` ``(src, dst, link id)``."""
         self.ecmp = Ecmp(ecmp)
         self._dmodk = self.ecmp is Ecmp.DMODK
         self._dindex = (
-            list(dest_index) if dest_index is not None else destination_indices(graph, ranks)
+            list(dest_index) if dest_index is not None else destination_indices(attrs, ranks)
         )
         if len(self._dindex) != len(ranks):
             raise ValueError(f"dest_index: {len(self._dindex)} entries for {len(ranks)} ranks")
-        nodes = list(graph.nodes)
+        nodes = list(kinds)
         self._index = {n: i for i, n in enumerate(nodes)}
         n = len(nodes)
         self._n = n
-        self._transit = np.array(
-            [str(graph.nodes[v]["kind"]) not in ("gpu", "cpu") for v in nodes], dtype=bool
-        )
+        self._transit = np.array([kinds[v] not in ("gpu", "cpu") for v in nodes], dtype=bool)
         self._transit_list: list[bool] = self._transit.tolist()
         self._rank_node = [self._index[r] for r in ranks]
         # successors sorted by node index: (successor, link id)
         self._succ: list[list[tuple[int, int]]] = [[] for _ in range(n)]
         eu: list[int] = []
         ev: list[int] = []
-        for u, v, lid in graph.edges(data="link_id"):
+        for u, v, lid in edges:
             iu, iv = self._index[u], self._index[v]
-            self._succ[iu].append((iv, int(lid)))
+            self._succ[iu].append((iv, lid))
             eu.append(iu)
             ev.append(iv)
         for s in self._succ:
