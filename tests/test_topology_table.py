@@ -129,3 +129,16 @@ def test_a_collective_does_not_import_networkx() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [False, True]
+
+
+def test_block_buffer_is_a_whole_writable_block() -> None:
+    from simulator.topology.routing import BLOCK, _held, block_buffer
+
+    buf = block_buffer(5)
+    assert buf.shape == (5, BLOCK) and buf.dtype.name == "int8" and buf.flags.writeable
+    view = buf[:, :3]
+    view.fill(-1)
+    assert (buf[:, :3] == -1).all()
+    assert _held(view) == 5 * BLOCK  # a narrow block still counts its whole buffer
+    assert view.base is not None and view.base.reshape(5, BLOCK).shape == (5, BLOCK)
+    assert block_buffer(0).shape == (0, BLOCK)

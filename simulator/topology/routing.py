@@ -36,6 +36,7 @@ choice among equal-cost candidates follows the router's :class:`Ecmp` policy:
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
@@ -215,7 +216,7 @@ class Router:
         words = (width + 63) // 64
         spare, self._spare = self._spare, None
         if spare is None:  # always BLOCK columns, so that any evicted block can be reused
-            spare = np.empty((self._n, BLOCK), dtype=np.int8)
+            spare = block_buffer(self._n)
         dist = spare[:, :width]  # an evicted block's memory: no fresh pages to fault in
         dist.fill(-1)
         visited = np.zeros((self._n, words), dtype=np.uint64)
@@ -283,7 +284,8 @@ class Router:
         while len(blocks) > 1 and sum(_held(b) for _, b in blocks.values()) > _CACHE_BYTES:
             old = next(iter(blocks))
             ranks, evicted = blocks.pop(old)
-            self._spare = evicted if evicted.base is None else evicted.base
+            whole = evicted if evicted.base is None else evicted.base
+            self._spare = whole.reshape(self._n, BLOCK)
             for r in ranks:
                 if self._where.get(r, (-1, 0))[0] == old:
                     del self._where[r]
@@ -478,6 +480,24 @@ class Router:
                 path.append(ends[c][t])
             out.append(tuple(path))
         return out
+
+
+def block_buffer(n_nodes: int) -> npt.NDArray[np.int8]:
+    """Uninitialised ``int8[n_nodes, BLOCK]`` for a distance block, in an anonymous memory
+    map of its own (freed with the array).
+
+    Not ``np.empty``: numpy advises the kernel to back arrays of 4 MiB and more with
+    transparent huge pages, and where the kernel's THP ``defrag`` setting is ``madvise`` (a
+    common default, and this VM's) the first touch of such memory waits for the kernel to
+    compact memory into huge pages. Measured here (``benchmarks/RESULTS.md``, round 6): a
+    fresh block of a 16,384-GPU fat tree (52,480 nodes, 13 MiB) took 80-150 ms to sweep
+    instead of 24-29 ms; the first 19 blocks (those the cache keeps) cost about 1.5 s more.
+    A view of the map's first columns holds the map (``base``), so the cache's byte count
+    and the reuse of an evicted block see the whole buffer.
+    """
+    size = n_nodes * BLOCK
+    buf = mmap.mmap(-1, max(size, 1))  # a map of 0 bytes is refused
+    return np.frombuffer(buf, dtype=np.int8, count=size).reshape(n_nodes, BLOCK)
 
 
 def _held(block: npt.NDArray[np.int8]) -> int:
