@@ -93,10 +93,13 @@ class FlowPlanner:
     def __init__(self, topology: Topology, profile: BackendProfile) -> None:
         self.topology = topology
         self.profile = profile
-        kinds = [LinkKind(lk.kind) for lk in topology.links]
-        self._eff = np.array([profile.efficiency[k] for k in kinds], dtype=float)
+        kinds = [lk.kind for lk in topology.links]
+        # per distinct kind once (a str kind equals and hashes as its LinkKind)
+        eff = {k: profile.efficiency[LinkKind(k)] for k in set(kinds)}
+        order = {k: _KIND_ORDER.index(LinkKind(k)) for k in eff}
+        self._eff = np.array([eff[k] for k in kinds], dtype=float)
         self._effcap = self._eff * topology.capacity_Bps
-        self._kind_rank = np.array([_KIND_ORDER.index(k) for k in kinds], dtype=np.int64)
+        self._kind_rank = np.array([order[k] for k in kinds], dtype=np.int64)
         # plain lists: paths are a handful of links, where Python beats numpy's overhead
         self._effcap_l: list[float] = self._effcap.tolist()
         self._eff_l: list[float] = self._eff.tolist()

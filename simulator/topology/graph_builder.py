@@ -90,4 +90,6 @@ class GraphBuilder:
     ) -> Topology:
         """The finished :class:`Topology` (ranks default to the endpoints in insertion order;
         ``ecmp`` defaults to ``hash``)."""
-        return Topology(name, self.nodes, self.links, ranks=ranks, metadata=metadata, ecmp=ecmp)
+        return Topology(
+            name, self.nodes, self.links, ranks=ranks, metadata=metadata, ecmp=ecmp, checked=True
+        )

@@ -96,6 +96,9 @@ class Topology:
             default ``hash``; the cluster builders choose ``dmodk`` for trees). With ``dmodk``,
             a rank node's ``port`` attribute (int) is its destination index when every rank has
             one.
+        checked: the links were checked against the node table already (what
+            :class:`GraphBuilder` does as it adds them); a node table's links are otherwise
+            checked here (ids in order, known ends, one link per ordered pair).
 
     The graph is read once at construction (hosts, routing tables): do not mutate it after.
 
@@ -112,6 +115,8 @@ class Topology:
         ranks: Iterable[str] | None = None,
         metadata: dict[str, object] | None = None,
         ecmp: Ecmp | str | None = None,
+        *,
+        checked: bool = False,
     ) -> None:
         self.name = name
         self.links: list[Link] = list(links)
@@ -119,7 +124,8 @@ class Topology:
         self._graph: nx.DiGraph | None
         if isinstance(graph, dict):
             self._graph, self._nodes = None, graph
-            _check_table(graph, self.links)
+            if not checked:  # GraphBuilder checks every link as it adds it
+                _check_table(graph, self.links)
         else:
             self._graph, self._nodes = graph, dict(graph.nodes(data=True))
             _check_graph(graph, self.links)

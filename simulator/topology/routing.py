@@ -36,6 +36,7 @@ choice among equal-cost candidates follows the router's :class:`Ecmp` policy:
 
 from __future__ import annotations
 
+import itertools
 import mmap
 from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
@@ -167,39 +168,39 @@ class Router:
         self._transit = np.array([kinds[v] not in ("gpu", "cpu") for v in nodes], dtype=bool)
         self._transit_list: list[bool] = self._transit.tolist()
         self._rank_node = [self._index[r] for r in ranks]
-        # successors sorted by node index: (successor, link id)
-        self._succ: list[list[tuple[int, int]]] = [[] for _ in range(n)]
-        eu: list[int] = []
-        ev: list[int] = []
-        for u, v, lid in edges:
-            iu, iv = self._index[u], self._index[v]
-            self._succ[iu].append((iv, lid))
-            eu.append(iu)
-            ev.append(iv)
-        for s in self._succ:
-            s.sort()
-        # transit successors (as lists and numpy arrays) and endpoint successors per node
-        self._tv: list[list[int]] = []
-        self._tl: list[list[int]] = []
-        self._tv_np: list[npt.NDArray[np.intp]] = []
-        self._ends: list[dict[int, int]] = []
-        for succ in self._succ:
-            tv = [v for v, _ in succ if self._transit_list[v]]
-            self._tv.append(tv)
-            self._tl.append([lid for v, lid in succ if self._transit_list[v]])
-            self._tv_np.append(np.array(tv, dtype=np.intp))
-            self._ends.append({v: lid for v, lid in succ if not self._transit_list[v]})
+        index = self._index
+        m = len(edges)
+        eu = np.fromiter((index[u] for u, _, _ in edges), np.int64, m)
+        ev = np.fromiter((index[v] for _, v, _ in edges), np.int64, m)
+        el = np.fromiter((lid for _, _, lid in edges), np.int64, m)
+        # successors sorted by node index (one edge per ordered pair): transit ones as CSR
+        # (ptr, node, link) and per-node lists, endpoint ones by (node, endpoint)
+        by_uv = np.lexsort((ev, eu))
+        su, sv, sl = eu[by_uv], ev[by_uv], el[by_uv]
+        tr = self._transit[sv]
+        ptr = np.zeros(n + 1, dtype=np.intp)
+        np.cumsum(np.bincount(su[tr], minlength=n), out=ptr[1:])
+        self._tv_csr = (ptr, sv[tr].astype(np.intp), sl[tr].astype(np.intp))
+        bounds = ptr.tolist()
+        tv_all, tl_all = sv[tr].tolist(), sl[tr].tolist()
+        self._tv_ptr: list[int] = bounds
+        self._tv: list[list[int]] = [tv_all[a:b] for a, b in itertools.pairwise(bounds)]
+        self._tl: list[list[int]] = [tl_all[a:b] for a, b in itertools.pairwise(bounds)]
+        ends = ~tr
+        self._end_link: dict[tuple[int, int], int] = dict(
+            zip(zip(su[ends].tolist(), sv[ends].tolist(), strict=True), sl[ends].tolist(),
+                strict=True)
+        )  # fmt: skip
         #: distance blocks: id -> (destination ranks, int8[n_nodes, len(ranks)]), LRU order
         self._blocks: dict[int, tuple[tuple[int, ...], npt.NDArray[np.int8]]] = {}
         self._where: dict[int, tuple[int, int]] = {}  # rank -> (block id, column)
         self._next_block = 0
         self._spare: npt.NDArray[np.int8] | None = None  # the last evicted block, reused
-        self._tv_csr: tuple[npt.NDArray[np.intp], ...] | None = None  # see _csr
         # predecessors grouped by target node (CSR): in_src[in_ptr[v]:in_ptr[v + 1]] -> v
-        by_v = np.argsort(np.array(ev, dtype=np.int64), kind="stable")
-        self._in_src = np.array(eu, dtype=np.int64)[by_v]
+        by_v = np.argsort(ev, kind="stable")
+        self._in_src = eu[by_v]
         self._in_ptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(np.array(ev, dtype=np.int64), minlength=n), out=self._in_ptr[1:])
+        np.cumsum(np.bincount(ev, minlength=n), out=self._in_ptr[1:])
 
     # ------------------------------------------------------------------ distances
     def _distance_block(self, dest_ranks: Sequence[int]) -> npt.NDArray[np.int8]:
@@ -339,7 +340,8 @@ class Router:
             want = remaining - 1
             tv = self._tv[cur]
             if len(tv) > _VECTOR_DEGREE:
-                idx = np.flatnonzero(col[self._tv_np[cur]] == want).tolist()
+                lo, hi = self._tv_ptr[cur], self._tv_ptr[cur + 1]
+                idx = np.flatnonzero(col[self._tv_csr[1][lo:hi]] == want).tolist()
             else:
                 idx = [k for k, v in enumerate(tv) if col[v] == want]
             if len(idx) == 1:
@@ -355,7 +357,7 @@ class Router:
             remaining = want
             hop += 1
         if remaining == 1:  # the last hop enters the destination endpoint itself
-            path.append(self._ends[cur][target])
+            path.append(self._end_link[cur, target])
         return tuple(path)
 
     @property
@@ -366,12 +368,6 @@ class Router:
 
     def _csr(self) -> tuple[npt.NDArray[np.intp], ...]:
         """Transit successors of every node as CSR ``(ptr, node, link)``, in node order."""
-        if self._tv_csr is None:
-            ptr = np.zeros(self._n + 1, dtype=np.intp)
-            np.cumsum([len(tv) for tv in self._tv], out=ptr[1:])
-            node = np.fromiter((v for tv in self._tv for v in tv), np.intp, int(ptr[-1]))
-            link = np.fromiter((k for tl in self._tl for k in tl), np.intp, int(ptr[-1]))
-            self._tv_csr = (ptr, node, link)
         return self._tv_csr
 
     def route_many(self, pairs: Sequence[tuple[int, int]]) -> list[tuple[int, ...]]:
@@ -469,7 +465,7 @@ class Router:
             rem[active] = want
             active = active[want > 1]
             h += 1
-        ends = self._ends
+        ends = self._end_link
         rows = links.tolist()
         out: list[tuple[int, ...]] = []
         for row, n_hops, c, r, t in zip(
@@ -477,7 +473,7 @@ class Router:
         ):
             path = row[:n_hops]
             if r == 1:  # the last hop enters the destination endpoint itself
-                path.append(ends[c][t])
+                path.append(ends[c, t])
             out.append(tuple(path))
         return out
 
