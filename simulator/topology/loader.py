@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from simulator.core.errors import InputError
+from simulator.core.gcpause import paused_gc
 from simulator.core.units import UnitError, parse_bandwidth, parse_size, parse_time
 from simulator.core.validated import validated
 from simulator.limits import check_topology_size
@@ -124,11 +125,12 @@ def topology_from_dict(data: object, *, file: str = "<dict>", default_name: str 
     name = spec.name or default_name
     description = spec.description or ""
     extra_meta = spec.metadata or {}
-    if spec.build is not None:
-        topo = _from_builder(spec.build, file, name)
-    else:
-        assert spec.explicit is not None  # _check: one form or the other
-        topo = _explicit(spec.explicit, file, name)
+    with paused_gc():  # many acyclic objects (simulator/core/gcpause.py)
+        if spec.build is not None:
+            topo = _from_builder(spec.build, file, name)
+        else:
+            assert spec.explicit is not None  # _check: one form or the other
+            topo = _explicit(spec.explicit, file, name)
     topo.metadata.setdefault("description", description)
     if description:
         topo.metadata["description"] = description
