@@ -28,3 +28,14 @@ def test_plan_matches_path_one_by_one(name: str) -> None:
     assert list(planned.paths) == ref
     assert planned.payload_B.tolist() == [t.size_B for t in ts]
     assert np.array_equal(planned.wire_B, planned.payload_B * [p.wire_factor for p in ref])
+
+
+def test_hop_latency_is_path_plus_step_latency() -> None:
+    topo = load_topology("dgx-a100-8node")
+    profile = load_backend("nccl")
+    planned = FlowPlanner(topo, profile).plan(
+        [Transfer(0, 1, 1.0), Transfer(0, 63, 1.0), Transfer(3, 3, 0.0)]
+    )
+    proto = profile.protocols[0]
+    want = [p.latency_s + proto.step_latency_s[p.kind] for p in planned.paths]
+    assert planned.hop_latency_s(proto).tolist() == want
