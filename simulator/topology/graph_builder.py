@@ -42,7 +42,7 @@ class GraphBuilder:
         """
         if name in self.nodes:
             raise ValueError(f"node {name!r} defined twice")
-        k = NodeKind(kind)
+        k = kind if type(kind) is NodeKind else NodeKind(kind)
         if host is None and k.is_endpoint:
             host = name
         self.nodes[name] = {"kind": k, "host": host}
@@ -72,7 +72,7 @@ class GraphBuilder:
             raise ValueError(f"link {a}-{b}: bandwidth must be positive, got {bandwidth_Bps}")
         if not latency_s >= 0:
             raise ValueError(f"link {a}-{b}: latency must be non-negative, got {latency_s}")
-        k = LinkKind(kind)
+        k = kind if type(kind) is LinkKind else LinkKind(kind)
         bw, lat = float(bandwidth_Bps), float(latency_s)
         lid = len(self.links)
         self.links.append(Link(lid, a, b, bw, lat, k))

@@ -40,6 +40,7 @@ import itertools
 import mmap
 from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
+from operator import itemgetter
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     import networkx as nx
 
 _MASK64 = (1 << 64) - 1
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
 BLOCK = 256  # destination ranks per bit-parallel BFS (multiple of 8)
 _VECTOR_DEGREE = 6  # nodes with more transit successors pick next hops with numpy
 #: Most bytes of distance blocks a router keeps (least recently used evicted first). Memory
@@ -196,6 +198,8 @@ class Router:
         self._where: dict[int, tuple[int, int]] = {}  # rank -> (block id, column)
         self._next_block = 0
         self._spare: npt.NDArray[np.int8] | None = None  # the last evicted block, reused
+        #: rank -> node index and rank -> D-mod-K index as arrays (made by the first walk)
+        self._np_ranks: tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]] | None = None
         # predecessors grouped by target node (CSR): in_src[in_ptr[v]:in_ptr[v + 1]] -> v
         by_v = np.argsort(ev, kind="stable")
         self._in_src = eu[by_v]
@@ -384,7 +388,8 @@ class Router:
         out: list[tuple[int, ...]] = [()] * len(pairs)
         # destinations in order; a block's pairs are walked before the next block is swept,
         # so an eviction (a cache smaller than the blocks asked for) never drops a block in use
-        order = sorted(range(len(pairs)), key=lambda i: pairs[i][1])
+        dsts = list(map(_SECOND, pairs))
+        order = sorted(range(len(pairs)), key=dsts.__getitem__)
         group: list[int] = []
         bid = -1
         for i in order:
@@ -411,9 +416,11 @@ class Router:
         ``out[i]``."""
         if not group:
             return
-        src = np.fromiter((pairs[i][0] for i in group), np.intp, len(group))
-        dst = np.fromiter((pairs[i][1] for i in group), np.intp, len(group))
-        cols = np.fromiter((self._where[pairs[i][1]][1] for i in group), np.intp, len(group))
+        sel = list(map(pairs.__getitem__, group))
+        src = np.fromiter(map(_FIRST, sel), np.intp, len(group))
+        dst_l = list(map(_SECOND, sel))
+        dst = np.fromiter(dst_l, np.intp, len(group))
+        cols = np.fromiter(map(_SECOND, map(self._where.__getitem__, dst_l)), np.intp, len(group))
         paths = self._walk(self._blocks[bid][1], src, dst, cols, *csr)
         for i, path in zip(group, paths, strict=True):
             out[i] = path
@@ -429,7 +436,12 @@ class Router:
         tv_link: npt.NDArray[np.intp],
     ) -> list[tuple[int, ...]]:
         """The routes of pairs whose destinations' distances are columns ``col`` of ``block``."""
-        rank_node = np.asarray(self._rank_node, dtype=np.intp)
+        if self._np_ranks is None:
+            self._np_ranks = (
+                np.asarray(self._rank_node, dtype=np.intp),
+                np.asarray(self._dindex, dtype=np.int64),
+            )
+        rank_node, dindex = self._np_ranks
         cur = rank_node[src]
         rem = block[cur, col].astype(np.intp)
         if (rem < 0).any():
@@ -438,7 +450,7 @@ class Router:
                 f"no route from rank {int(src[bad])} to rank {int(dst[bad])} that avoids "
                 "transiting other endpoints"
             )
-        d = np.fromiter((self._dindex[r] for r in dst.tolist()), np.int64, dst.size)
+        d = dindex[dst]  # a copy: divided in place below
         hops = np.maximum(rem - 1, 0)
         links = np.full((src.size, int(hops.max(initial=0))), -1, dtype=np.intp)
         h = 0
