@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from operator import attrgetter
 
 from simulator.core.vocab import Algorithm, CollectiveOp
@@ -127,7 +128,7 @@ def phase_from_steps(name: str, steps: Sequence[Step], *, reduce_B: float = 0.0)
     frozen = [tuple(s) for s in steps if s]
     return Phase(
         name=name,
-        flows=aggregate(t for s in frozen for t in s),
+        flows=aggregate(chain.from_iterable(frozen)),
         depth=len(frozen),
         step_fn=lambda: list(frozen),
         reduce_B=reduce_B,
