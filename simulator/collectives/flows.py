@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, filterfalse
 from operator import attrgetter
 
 import numpy as np
@@ -156,15 +156,16 @@ class FlowPlanner:
         if self.topology.ecmp is Ecmp.DMODK:
             pairs = list(map(_PAIR, ts))
             known = self._pairs
-            new = set(pairs) - known.keys()
+            # membership tests (``set - dict.keys()`` would walk the whole cache)
+            new = set(filterfalse(known.__contains__, pairs))
             if new:  # each pair routed once, on channel 0
-                self._route({(s, d, 0) for s, d in new} - cache.keys())
+                self._route({(s, d, 0) for s, d in new if (s, d, 0) not in cache})
                 for s, d in new:
                     known[(s, d)] = cache[(s, d, 0)]
             paths = tuple(map(known.__getitem__, pairs))
         else:
             keys = list(map(_KEY, ts))
-            self._route(set(keys) - cache.keys())
+            self._route(set(filterfalse(cache.__contains__, keys)))
             paths = tuple(map(cache.__getitem__, keys))
         payload = np.fromiter(map(_SIZE, ts), dtype=float, count=len(ts))
         wire = payload * np.fromiter(map(_WIRE, paths), dtype=float, count=len(paths))
