@@ -44,3 +44,10 @@ def test_unique_positive_transfers_come_back_as_they_are() -> None:
     out = aggregate(ts)
     assert all(a is b for a, b in zip(out, ts, strict=True))
     assert aggregate([ts[0], ts[0]]) == (Transfer(0, 1, 3.0, 0),)
+
+
+def test_a_nan_or_int_size_is_summed_not_handed_back() -> None:
+    ts = [Transfer(0, 1, math.nan, 0), Transfer(1, 2, 2.0, 0)]
+    out = aggregate(ts)
+    assert out[0] is not ts[0] and math.isnan(out[0].size_B)
+    assert _bits(aggregate([Transfer(0, 1, 3, 0)])) == [(0, 1, 0, "float", (3.0).hex())]

@@ -39,10 +39,16 @@ def host_blocks(group: Sequence[int], hosts: Sequence[str]) -> list[list[int]]:
     return split(group, hosts)
 
 
-def ring_order(group: Sequence[int], hosts: Sequence[str], channel: int) -> list[int]:
+def ring_order(
+    group: Sequence[int],
+    hosts: Sequence[str],
+    channel: int,
+    blocks: list[list[int]] | None = None,
+) -> list[int]:
     """The ring of ``channel``: hosts in order, each host's ranks rotated by ``channel``
-    (reversed on odd hosts)."""
-    blocks = host_blocks(group, hosts)
+    (reversed on odd hosts). ``blocks``: :func:`host_blocks` of the group, when known."""
+    if blocks is None:
+        blocks = host_blocks(group, hosts)
     if len(blocks) == 1:
         return list(group)
     order: list[int] = []
@@ -60,8 +66,9 @@ def _ring_hops(
 ) -> list[Transfer]:
     hops: list[Transfer] = []
     n = len(group)
+    blocks = host_blocks(group, hosts)  # once for every channel
     for c in range(channels):
-        order = ring_order(group, hosts, c)
+        order = ring_order(group, hosts, c, blocks)
         hops.extend(Transfer(order[i], order[(i + 1) % n], step_B, c) for i in range(n))
     return hops
 
@@ -77,8 +84,9 @@ def _chain_hops(
     hops: list[Transfer] = []
     n = len(group)
     root_rank = group[root]
+    blocks = host_blocks(group, hosts)  # once for every channel
     for c in range(channels):
-        order = ring_order(group, hosts, c)
+        order = ring_order(group, hosts, c, blocks)
         i0 = order.index(root_rank)
         chain = [order[(i0 + i) % n] for i in range(n)]
         for i in range(n - 1):

@@ -14,6 +14,7 @@ from simulator.collectives.transport import run_alone
 from simulator.collectives.types import busbw_factor
 from simulator.core.arrays import FloatArray
 from simulator.core.errors import InputError
+from simulator.core.gcpause import paused_gc
 from simulator.core.jsonvalue import JsonObject
 from simulator.core.vocab import Algorithm, CollectiveOp, Fidelity, coerce
 from simulator.network import FlowRecord
@@ -92,18 +93,11 @@ def simulate_collective(
     if not (size_B >= 0 and np.isfinite(size_B)):
         raise InputError(f"size must be a finite number of bytes >= 0, got {size_B}", field="size")
     group = check_group(topology, range(topology.num_ranks) if ranks is None else ranks)
-    tr, info = run_alone(
-        ctx,
-        op,
-        group,
-        size_B,
-        algo,
-        fidelity=fid,
-        chunks=chunks,
-        root=root,
-        channels=channels,
-        record=record,
-    )
+    with paused_gc():  # many acyclic objects (simulator/core/gcpause.py)
+        tr, info = run_alone(
+            ctx, op, group, size_B, algo, fidelity=fid, chunks=chunks, root=root,
+            channels=channels, record=record,
+        )  # fmt: skip
     t = float(tr.env.now)
     n = len(group)
     algbw = size_B / t if t > 0 else 0.0  # nothing moved (one rank): report 0, not inf

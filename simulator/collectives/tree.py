@@ -88,14 +88,18 @@ def tree_up_steps(
     parents = [heap_parents(h, mirror=bool(t)) for t in (0, 1)]
     depths = [_heap_depth(h, mirror=bool(t)) for t in (0, 1)]
     max_depth = max(max(d) for d in depths) if h > 1 else 0
+    # host indices of every depth, ascending (one pass instead of one per level and tree)
+    at_depth: list[list[list[int]]] = [[[] for _ in range(max_depth + 1)] for _ in (0, 1)]
+    for t in (0, 1):
+        for y, dep in enumerate(depths[t]):
+            at_depth[t][dep].append(y)
     for level in range(max_depth, 0, -1):
         step = []
         for x, (j, t) in enumerate(trees):
-            for y in range(h):
-                if depths[t][y] == level:
-                    child_head = chains[x][y][0]
-                    parent_head = chains[x][parents[t][y]][0]
-                    step.append(Transfer(child_head, parent_head, bytes_per_tree_B, 2 * j + t))
+            for y in at_depth[t][level]:
+                child_head = chains[x][y][0]
+                parent_head = chains[x][parents[t][y]][0]
+                step.append(Transfer(child_head, parent_head, bytes_per_tree_B, 2 * j + t))
         steps.append(step)
     return [tuple(s) for s in steps if s]
 

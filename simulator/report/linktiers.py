@@ -33,7 +33,7 @@ _US = 1e6
 
 def link_tiers(topology: Topology) -> dict[int, str]:
     """``link id -> tier name`` for every directed link of ``topology``."""
-    kinds = {n: str(k) for n, k in topology.graph.nodes(data="kind")}
+    kinds = {n: str(a.get("kind")) for n, a in topology.node_table.items()}
     tiers = switch_tiers(topology)
     out: dict[int, str] = {}
     for lk in topology.links:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 
-import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
@@ -47,7 +46,7 @@ def component_roots(
 
 def _ranks_connected(topology: Topology) -> bool:
     """True when every rank node lies in one connected component (numpy, over the links)."""
-    index = {n: i for i, n in enumerate(topology.graph.nodes)}
+    index = {n: i for i, n in enumerate(topology.node_table)}
     u = np.array([index[lk.src] for lk in topology.links], dtype=np.int64)
     v = np.array([index[lk.dst] for lk in topology.links], dtype=np.int64)
     roots = component_roots(len(index), u, v)
@@ -64,6 +63,8 @@ def check_connected(topology: Topology, file: str) -> None:
     ranks = list(topology.ranks)
     if len(ranks) < 2 or _ranks_connected(topology):
         return  # the common case, found with numpy; a cut is described from networkx below
+    import networkx as nx  # only for the error (start-up time: docs/decisions.md 2026-12-05)
+
     graph = topology.graph.to_undirected(as_view=True)
     components = [c for c in nx.connected_components(graph) if any(r in c for r in ranks)]
     if len(components) <= 1:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import networkx as nx
-
-from simulator.topology.model import Link, LinkKind, NodeKind, Topology
+from simulator.topology.model import Link, LinkKind, NodeKind, NodeTable, Topology
 from simulator.topology.routing import Ecmp
 
 
@@ -16,24 +14,38 @@ class GraphBuilder:
     ``add_link`` adds both directions of one physical link (ids ``2k`` and ``2k + 1``), each
     with the per-direction ``bandwidth_Bps``. Node names must be unique; a second link between
     the same two nodes is an error (aggregate parallel cables into one link of the summed
-    bandwidth: the graph is a ``DiGraph``, one edge per ordered pair).
+    bandwidth: the topology's graph is a ``DiGraph``, one edge per ordered pair).
+
+    Nodes are kept as a plain table (:attr:`nodes`: name -> attributes ``kind``, ``host`` and
+    any a builder adds, e.g. ``port``); the networkx graph is made only when something asks
+    for :attr:`Topology.graph` (start-up and build time, docs/decisions.md 2026-12-05).
     """
 
     def __init__(self) -> None:
-        self.graph: nx.DiGraph = nx.DiGraph()
+        #: name -> attributes, in insertion order (builders may add keys, e.g. ``port``)
+        self.nodes: NodeTable = {}
         self.links: list[Link] = []
+        self._pairs: set[tuple[str, str]] = set()
+
+    def has_node(self, name: str) -> bool:
+        """Whether node ``name`` was added."""
+        return name in self.nodes
+
+    def has_link(self, a: str, b: str) -> bool:
+        """Whether a link ``a -> b`` (either direction of a full-duplex link) was added."""
+        return (a, b) in self._pairs
 
     def add_node(self, name: str, kind: NodeKind | str, host: str | None = None) -> str:
         """Add node ``name``; ``host`` defaults to the name itself for gpu/cpu nodes.
 
         Raises ``ValueError`` for a duplicate name or an unknown kind.
         """
-        if name in self.graph:
+        if name in self.nodes:
             raise ValueError(f"node {name!r} defined twice")
-        k = NodeKind(kind)
+        k = kind if type(kind) is NodeKind else NodeKind(kind)
         if host is None and k.is_endpoint:
             host = name
-        self.graph.add_node(name, kind=k, host=host)
+        self.nodes[name] = {"kind": k, "host": host}
         return name
 
     def add_link(
@@ -50,31 +62,24 @@ class GraphBuilder:
         bandwidth that is not positive / latency that is negative.
         """
         for n in (a, b):
-            if n not in self.graph:
+            if n not in self.nodes:
                 raise ValueError(f"link {a}-{b}: node {n!r} is not defined")
         if a == b:
             raise ValueError(f"link {a}-{b}: a link needs two different nodes")
-        if self.graph.has_edge(a, b):
+        if (a, b) in self._pairs:
             raise ValueError(f"link {a}-{b} defined twice (aggregate parallel links into one)")
         if not bandwidth_Bps > 0:
             raise ValueError(f"link {a}-{b}: bandwidth must be positive, got {bandwidth_Bps}")
         if not latency_s >= 0:
             raise ValueError(f"link {a}-{b}: latency must be non-negative, got {latency_s}")
-        k = LinkKind(kind)
-        ids = []
-        for u, v in ((a, b), (b, a)):
-            lid = len(self.links)
-            self.links.append(Link(lid, u, v, float(bandwidth_Bps), float(latency_s), k))
-            self.graph.add_edge(
-                u,
-                v,
-                link_id=lid,
-                bandwidth_Bps=float(bandwidth_Bps),
-                latency_s=float(latency_s),
-                kind=k,
-            )
-            ids.append(lid)
-        return ids[0], ids[1]
+        k = kind if type(kind) is LinkKind else LinkKind(kind)
+        bw, lat = float(bandwidth_Bps), float(latency_s)
+        lid = len(self.links)
+        self.links.append(Link(lid, a, b, bw, lat, k))
+        self.links.append(Link(lid + 1, b, a, bw, lat, k))
+        self._pairs.add((a, b))
+        self._pairs.add((b, a))
+        return lid, lid + 1
 
     def build(
         self,
@@ -85,4 +90,6 @@ class GraphBuilder:
     ) -> Topology:
         """The finished :class:`Topology` (ranks default to the endpoints in insertion order;
         ``ecmp`` defaults to ``hash``)."""
-        return Topology(name, self.graph, self.links, ranks=ranks, metadata=metadata, ecmp=ecmp)
+        return Topology(
+            name, self.nodes, self.links, ranks=ranks, metadata=metadata, ecmp=ecmp, checked=True
+        )

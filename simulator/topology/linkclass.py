@@ -45,12 +45,12 @@ def link_classes(topology: Topology) -> LinkClasses:
     """The :class:`LinkClasses` of ``topology`` (a simulation keeps them on its
     :class:`~simulator.collectives.context.SimContext`)."""
     tiers = switch_tiers(topology)
-    graph = topology.graph
+    nodes = topology.node_table
 
     def level(node: str) -> str:
-        if graph.nodes[node]["kind"] == NodeKind.SWITCH:
+        if nodes[node]["kind"] == NodeKind.SWITCH:
             return f"t{tiers.get(node, 1)}"
-        return str(graph.nodes[node]["kind"])
+        return str(nodes[node]["kind"])
 
     index: dict[tuple[str, str, str], int] = {}
     of_link = np.zeros(len(topology.links), dtype=np.intp)

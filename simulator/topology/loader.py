@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from simulator.core.errors import InputError
+from simulator.core.gcpause import paused_gc
 from simulator.core.units import UnitError, parse_bandwidth, parse_size, parse_time
 from simulator.core.validated import validated
 from simulator.limits import check_topology_size
@@ -124,11 +125,12 @@ def topology_from_dict(data: object, *, file: str = "<dict>", default_name: str 
     name = spec.name or default_name
     description = spec.description or ""
     extra_meta = spec.metadata or {}
-    if spec.build is not None:
-        topo = _from_builder(spec.build, file, name)
-    else:
-        assert spec.explicit is not None  # _check: one form or the other
-        topo = _explicit(spec.explicit, file, name)
+    with paused_gc():  # many acyclic objects (simulator/core/gcpause.py)
+        if spec.build is not None:
+            topo = _from_builder(spec.build, file, name)
+        else:
+            assert spec.explicit is not None  # _check: one form or the other
+            topo = _explicit(spec.explicit, file, name)
     topo.metadata.setdefault("description", description)
     if description:
         topo.metadata["description"] = description
@@ -156,16 +158,16 @@ def _explicit(spec: TopologyFile, file: str, name: str) -> Topology:
     for i, lk in enumerate(spec.links):
         where = f"links[{i}]"
         for end, node in (("a", lk.a), ("b", lk.b)):
-            if node not in gb.graph:
+            if not gb.has_node(node):
                 raise InputError(f"no node named {node!r}", file=file, field=f"{where}.{end}")
         try:
             gb.add_link(lk.a, lk.b, lk.bandwidth, lk.latency, lk.kind)
         except ValueError as exc:
             raise InputError(str(exc), file=file, field=where) from None
     for i, r in enumerate(spec.ranks or ()):
-        if r not in gb.graph:
+        if not gb.has_node(r):
             raise InputError(f"no node named {r!r}", file=file, field=f"ranks[{i}]")
-        if not NodeKind(gb.graph.nodes[r]["kind"]).is_endpoint:
+        if not NodeKind(str(gb.nodes[r]["kind"])).is_endpoint:
             raise InputError(f"{r!r} is not a gpu or cpu node", file=file, field=f"ranks[{i}]")
     try:
         return gb.build(name, ranks=spec.ranks, metadata={"builder": "explicit"})

@@ -1,6 +1,7 @@
 """The topology model: node and link kinds, directed links, and :class:`Topology`.
 
-A topology is a ``networkx.DiGraph`` of named nodes. GPUs and CPUs are *endpoints* (ranks);
+A topology is a directed graph of named nodes (a ``networkx.DiGraph``, :attr:`Topology.graph`,
+made on first use from the node table and the links). GPUs and CPUs are *endpoints* (ranks);
 everything else (NVSwitch, PCIe switch, NIC, network switch, WAN gateway) only forwards.
 Every physical link is full duplex and appears as two :class:`Link` objects, one per direction,
 each with the bandwidth of one direction (bytes/second) and its one-way latency (seconds).
@@ -13,16 +14,23 @@ Build a topology with :class:`simulator.topology.graph_builder.GraphBuilder`, a 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-import networkx as nx
 import numpy as np
 
 from simulator.core.arrays import FloatArray
 from simulator.topology.pathfilter import PathFilter
 from simulator.topology.routing import BLOCK, Ecmp, Router
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+#: Nodes of a topology without networkx: name -> attributes (``kind``, ``host``, and any a
+#: builder adds, e.g. ``port``), in insertion order (the graph's node order).
+NodeTable = dict[str, dict[str, object]]
 
 
 class NodeKind(StrEnum):
@@ -79,7 +87,9 @@ class Topology:
     Args:
         name: topology name.
         graph: ``DiGraph`` with node attributes ``kind`` (:class:`NodeKind`) and ``host`` (str),
-            and edge attributes ``link_id``, ``bandwidth_Bps``, ``latency_s``, ``kind``.
+            and edge attributes ``link_id``, ``bandwidth_Bps``, ``latency_s``, ``kind``; or a
+            :data:`NodeTable` (what :class:`GraphBuilder` passes): the nodes alone, the edges
+            being the links, and the graph made from both when :attr:`graph` is first read.
         links: the links, ``links[i].id == i``, matching the graph's edges one to one.
         ranks: endpoint node names in rank order (default: all endpoints in graph order).
         metadata: free-form facts (description, builder and its parameters, gpu model...).
@@ -87,6 +97,9 @@ class Topology:
             default ``hash``; the cluster builders choose ``dmodk`` for trees). With ``dmodk``,
             a rank node's ``port`` attribute (int) is its destination index when every rank has
             one.
+        checked: the links were checked against the node table already (what
+            :class:`GraphBuilder` does as it adds them); a node table's links are otherwise
+            checked here (ids in order, known ends, one link per ordered pair).
 
     The graph is read once at construction (hosts, routing tables): do not mutate it after.
 
@@ -98,31 +111,33 @@ class Topology:
     def __init__(
         self,
         name: str,
-        graph: nx.DiGraph,
+        graph: nx.DiGraph | NodeTable,
         links: Sequence[Link],
         ranks: Iterable[str] | None = None,
         metadata: dict[str, object] | None = None,
         ecmp: Ecmp | str | None = None,
+        *,
+        checked: bool = False,
     ) -> None:
         self.name = name
-        self.graph = graph
         self.links: list[Link] = list(links)
         self.metadata: dict[str, object] = dict(metadata or {})
-        for i, link in enumerate(self.links):
-            if link.id != i:
-                raise ValueError(f"link {link.src}->{link.dst} has id {link.id}, expected {i}")
-            attrs = graph.edges.get((link.src, link.dst))
-            if attrs is None or attrs.get("link_id") != i:
-                raise ValueError(f"link {i} ({link.src}->{link.dst}) is not the graph's edge")
-        if graph.number_of_edges() != len(self.links):
-            raise ValueError("graph edges and links differ")
+        self._graph: nx.DiGraph | None
+        if isinstance(graph, dict):
+            self._graph, self._nodes = None, graph
+            if not checked:  # GraphBuilder checks every link as it adds it
+                _check_table(graph, self.links)
+        else:
+            self._graph, self._nodes = graph, dict(graph.nodes(data=True))
+            _check_graph(graph, self.links)
+        nodes = self._nodes
         if ranks is None:
-            ranks = [n for n, k in graph.nodes(data="kind") if NodeKind(k).is_endpoint]
+            ranks = [n for n, a in nodes.items() if NodeKind(str(a["kind"])).is_endpoint]
         self.ranks: list[str] = list(ranks)
         if len(set(self.ranks)) != len(self.ranks):
             raise ValueError("a node is listed twice among the ranks")
         for r in self.ranks:
-            if r not in graph or not NodeKind(graph.nodes[r]["kind"]).is_endpoint:
+            if r not in nodes or not NodeKind(str(nodes[r]["kind"])).is_endpoint:
                 raise ValueError(f"rank {r!r} is not a gpu or cpu node of the topology")
         self.num_ranks: int = len(self.ranks)
         self.capacity_Bps: FloatArray = np.array(
@@ -130,7 +145,7 @@ class Topology:
         )
         self.latency_s: FloatArray = np.array([lk.latency_s for lk in self.links], dtype=float)
         self._rank_index = {r: i for i, r in enumerate(self.ranks)}
-        self._host_of: list[str] = [str(graph.nodes[r]["host"]) for r in self.ranks]
+        self._host_of: list[str] = [str(nodes[r]["host"]) for r in self.ranks]
         self._ecmp = Ecmp(ecmp) if ecmp is not None else Ecmp.HASH
         self._keyed = self._ecmp is Ecmp.HASH  # whether routes depend on the key
         self._router: Router | None = None  # built on the first route (see set_ecmp)
@@ -138,6 +153,30 @@ class Topology:
         self._path_filter: tuple[PathFilter, dict[str, int], list[int]] | None = None
         #: bumped by every routing change; holders of routes (collective contexts) re-route
         self.routing_epoch: int = 0
+
+    # ------------------------------------------------------------------ graph
+    @property
+    def graph(self) -> nx.DiGraph:
+        """The ``networkx.DiGraph`` (made on first use when built from a node table: nodes in
+        table order with their attributes, then one edge per link in id order with
+        ``link_id``, ``bandwidth_Bps``, ``latency_s`` and ``kind``)."""
+        if self._graph is None:
+            import networkx as nx  # only here: most simulations never need the graph
+
+            g = nx.DiGraph()
+            g.add_nodes_from(self._nodes.items())
+            g.add_edges_from(
+                (lk.src, lk.dst, {"link_id": lk.id, "bandwidth_Bps": lk.bandwidth_Bps,
+                                  "latency_s": lk.latency_s, "kind": lk.kind})
+                for lk in self.links
+            )  # fmt: skip
+            self._graph, self._nodes = g, dict(g.nodes(data=True))  # one set of attributes
+        return self._graph
+
+    @property
+    def node_table(self) -> Mapping[str, Mapping[str, object]]:
+        """Every node's attributes by name, in graph order (without making the graph)."""
+        return self._nodes
 
     # ------------------------------------------------------------------ routing policy
     @property
@@ -162,7 +201,7 @@ class Topology:
 
     def _get_router(self) -> Router:
         if self._router is None:
-            self._router = Router(self.graph, self.ranks, ecmp=self._ecmp)
+            self._router = Router.from_table(self._nodes, self.links, self.ranks, self._ecmp)
         return self._router
 
     # ------------------------------------------------------------------ hosts and ranks
@@ -188,7 +227,7 @@ class Topology:
     def nodes_of_kind(self, kind: NodeKind | str) -> list[str]:
         """Names of all nodes of ``kind``, in graph order."""
         k = NodeKind(kind)
-        return [n for n, nk in self.graph.nodes(data="kind") if nk == k]
+        return [n for n, a in self._nodes.items() if a.get("kind") == k]
 
     # ------------------------------------------------------------------ routes
     def route(self, src_rank: int, dst_rank: int, key: int = 0) -> tuple[int, ...]:
@@ -273,9 +312,9 @@ class Topology:
         if type(self).route is not Topology.route:
             return [True] * len(pairs)
         if self._path_filter is None:
-            nodes = {n: i for i, n in enumerate(self.graph.nodes)}
+            nodes = {n: i for i, n in enumerate(self._nodes)}  # graph order, no graph made
             transit = np.array(
-                [not NodeKind(k).is_endpoint for _, k in self.graph.nodes(data="kind")],
+                [not NodeKind(str(a["kind"])).is_endpoint for a in self._nodes.values()],
                 dtype=bool,
             )
             edges = [(nodes[lk.src], nodes[lk.dst]) for lk in self.links]
@@ -303,6 +342,32 @@ class Topology:
     def __repr__(self) -> str:
         return (
             f"Topology({self.name!r}, ranks={self.num_ranks}, "
-            f"nodes={self.graph.number_of_nodes()}, links={len(self.links)}, "
+            f"nodes={len(self._nodes)}, links={len(self.links)}, "
             f"ecmp={self._ecmp.value})"
         )
+
+
+def _check_graph(graph: nx.DiGraph, links: Sequence[Link]) -> None:
+    """``ValueError`` unless ``links`` are ``graph``'s edges one to one, ids in order."""
+    for i, link in enumerate(links):
+        if link.id != i:
+            raise ValueError(f"link {link.src}->{link.dst} has id {link.id}, expected {i}")
+        attrs = graph.edges.get((link.src, link.dst))
+        if attrs is None or attrs.get("link_id") != i:
+            raise ValueError(f"link {i} ({link.src}->{link.dst}) is not the graph's edge")
+    if graph.number_of_edges() != len(links):
+        raise ValueError("graph edges and links differ")
+
+
+def _check_table(nodes: NodeTable, links: Sequence[Link]) -> None:
+    """``ValueError`` unless ``links`` can be the edges of a ``DiGraph`` on ``nodes``: ids in
+    order, both ends known, no self loop, at most one link per ordered pair."""
+    pairs: set[tuple[str, str]] = set()
+    for i, link in enumerate(links):
+        if link.id != i:
+            raise ValueError(f"link {link.src}->{link.dst} has id {link.id}, expected {i}")
+        if link.src not in nodes or link.dst not in nodes or link.src == link.dst:
+            raise ValueError(f"link {i} ({link.src}->{link.dst}) does not join two nodes")
+        pairs.add((link.src, link.dst))
+    if len(pairs) != len(links):
+        raise ValueError("two links join the same ordered pair of nodes")

@@ -21,8 +21,6 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
-import networkx as nx
-
 from simulator.core.vocab import CollectiveOp
 from simulator.topology.model import Topology
 
@@ -39,6 +37,8 @@ def split(group: Sequence[int], keys: Sequence[Hashable]) -> list[list[int]]:
 def datacenter_of_ranks(topology: Topology) -> tuple[int, ...]:
     """Datacenter index of every rank: weakly connected components of the graph once its WAN
     links (``kind: wan``) are removed, numbered in order of their smallest node name."""
+    import networkx as nx  # here only: start-up time of simulations that never ask
+
     g = topology.graph
     local = nx.DiGraph()
     local.add_nodes_from(g.nodes)

@@ -36,14 +36,21 @@ choice among equal-cost candidates follows the router's :class:`Ecmp` policy:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import itertools
+import mmap
+from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
+from operator import itemgetter
+from typing import TYPE_CHECKING, Protocol
 
-import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
+if TYPE_CHECKING:
+    import networkx as nx
+
 _MASK64 = (1 << 64) - 1
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
 BLOCK = 256  # destination ranks per bit-parallel BFS (multiple of 8)
 _VECTOR_DEGREE = 6  # nodes with more transit successors pick next hops with numpy
 #: Most bytes of distance blocks a router keeps (least recently used evicted first). Memory
@@ -74,12 +81,26 @@ class Ecmp(StrEnum):
     DMODK = "dmodk"  # destination index mod the candidates (fat-tree / D-mod-K routing)
 
 
-def destination_indices(graph: nx.DiGraph, ranks: Sequence[str]) -> list[int]:
+class _Edge(Protocol):
+    """One directed link as the router reads it (a :class:`~simulator.topology.model.Link`)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def src(self) -> str: ...
+    @property
+    def dst(self) -> str: ...
+
+
+def destination_indices(
+    nodes: Mapping[str, Mapping[str, object]], ranks: Sequence[str]
+) -> list[int]:
     """The D-mod-K index of each rank: the rank node's ``port`` attribute (set by the cluster
     builders: the leaf-port number of the NIC that delivers to it) when every rank has one,
-    else the rank itself."""
-    ports = [graph.nodes[r].get("port") for r in ranks]
-    if ranks and all(isinstance(p, int) for p in ports):
+    else the rank itself. ``nodes``: attributes by node name (a graph's ``nodes`` view or a
+    topology's node table)."""
+    ports = [p for r in ranks if isinstance(p := nodes[r].get("port"), int)]
+    if ranks and len(ports) == len(ranks):
         return [int(p) for p in ports]
     return list(range(len(ranks)))
 
@@ -102,55 +123,88 @@ class Router:
         ecmp: Ecmp | str = Ecmp.HASH,
         dest_index: Sequence[int] | None = None,
     ) -> None:
+        kinds = {v: str(a["kind"]) for v, a in graph.nodes(data=True)}
+        edges = [(u, v, int(lid)) for u, v, lid in graph.edges(data="link_id")]
+        self._setup(kinds, edges, ranks, ecmp, dest_index, graph.nodes)
+
+    @classmethod
+    def from_table(
+        cls,
+        nodes: Mapping[str, Mapping[str, object]],
+        links: Iterable[_Edge],
+        ranks: Sequence[str],
+        ecmp: Ecmp | str = Ecmp.HASH,
+    ) -> Router:
+        """The router of a topology given as a node table (name -> attributes ``kind`` and
+        ``port``, in graph order) and its links, without a networkx graph: the same routes
+        as ``Router(graph, ranks, ecmp)`` on the graph of those nodes and links (the routes
+        depend on the set of edges, not on their order; ``tests/test_topology_table.py``)."""
+        router = cls.__new__(cls)
+        kinds = {v: str(a["kind"]) for v, a in nodes.items()}
+        edges = [(lk.src, lk.dst, lk.id) for lk in links]
+        router._setup(kinds, edges, ranks, ecmp, None, nodes)
+        return router
+
+    def _setup(
+        self,
+        kinds: Mapping[str, str],
+        edges: Sequence[tuple[str, str, int]],
+        ranks: Sequence[str],
+        ecmp: Ecmp | str,
+        dest_index: Sequence[int] | None,
+        attrs: Mapping[str, Mapping[str, object]],
+    ) -> None:
+        """Tables of the graph of nodes ``kinds`` (name -> kind, in node order) and directed
+        ``edges`` ``(src, dst, link id)``."""
         self.ecmp = Ecmp(ecmp)
         self._dmodk = self.ecmp is Ecmp.DMODK
         self._dindex = (
-            list(dest_index) if dest_index is not None else destination_indices(graph, ranks)
+            list(dest_index) if dest_index is not None else destination_indices(attrs, ranks)
         )
         if len(self._dindex) != len(ranks):
             raise ValueError(f"dest_index: {len(self._dindex)} entries for {len(ranks)} ranks")
-        nodes = list(graph.nodes)
+        nodes = list(kinds)
         self._index = {n: i for i, n in enumerate(nodes)}
         n = len(nodes)
         self._n = n
-        self._transit = np.array(
-            [str(graph.nodes[v]["kind"]) not in ("gpu", "cpu") for v in nodes], dtype=bool
-        )
+        self._transit = np.array([kinds[v] not in ("gpu", "cpu") for v in nodes], dtype=bool)
         self._transit_list: list[bool] = self._transit.tolist()
         self._rank_node = [self._index[r] for r in ranks]
-        # successors sorted by node index: (successor, link id)
-        self._succ: list[list[tuple[int, int]]] = [[] for _ in range(n)]
-        eu: list[int] = []
-        ev: list[int] = []
-        for u, v, lid in graph.edges(data="link_id"):
-            iu, iv = self._index[u], self._index[v]
-            self._succ[iu].append((iv, int(lid)))
-            eu.append(iu)
-            ev.append(iv)
-        for s in self._succ:
-            s.sort()
-        # transit successors (as lists and numpy arrays) and endpoint successors per node
-        self._tv: list[list[int]] = []
-        self._tl: list[list[int]] = []
-        self._tv_np: list[npt.NDArray[np.intp]] = []
-        self._ends: list[dict[int, int]] = []
-        for succ in self._succ:
-            tv = [v for v, _ in succ if self._transit_list[v]]
-            self._tv.append(tv)
-            self._tl.append([lid for v, lid in succ if self._transit_list[v]])
-            self._tv_np.append(np.array(tv, dtype=np.intp))
-            self._ends.append({v: lid for v, lid in succ if not self._transit_list[v]})
+        index = self._index
+        m = len(edges)
+        eu = np.fromiter((index[u] for u, _, _ in edges), np.int64, m)
+        ev = np.fromiter((index[v] for _, v, _ in edges), np.int64, m)
+        el = np.fromiter((lid for _, _, lid in edges), np.int64, m)
+        # successors sorted by node index (one edge per ordered pair): transit ones as CSR
+        # (ptr, node, link) and per-node lists, endpoint ones by (node, endpoint)
+        by_uv = np.lexsort((ev, eu))
+        su, sv, sl = eu[by_uv], ev[by_uv], el[by_uv]
+        tr = self._transit[sv]
+        ptr = np.zeros(n + 1, dtype=np.intp)
+        np.cumsum(np.bincount(su[tr], minlength=n), out=ptr[1:])
+        self._tv_csr = (ptr, sv[tr].astype(np.intp), sl[tr].astype(np.intp))
+        bounds = ptr.tolist()
+        tv_all, tl_all = sv[tr].tolist(), sl[tr].tolist()
+        self._tv_ptr: list[int] = bounds
+        self._tv: list[list[int]] = [tv_all[a:b] for a, b in itertools.pairwise(bounds)]
+        self._tl: list[list[int]] = [tl_all[a:b] for a, b in itertools.pairwise(bounds)]
+        ends = ~tr
+        self._end_link: dict[tuple[int, int], int] = dict(
+            zip(zip(su[ends].tolist(), sv[ends].tolist(), strict=True), sl[ends].tolist(),
+                strict=True)
+        )  # fmt: skip
         #: distance blocks: id -> (destination ranks, int8[n_nodes, len(ranks)]), LRU order
         self._blocks: dict[int, tuple[tuple[int, ...], npt.NDArray[np.int8]]] = {}
         self._where: dict[int, tuple[int, int]] = {}  # rank -> (block id, column)
         self._next_block = 0
         self._spare: npt.NDArray[np.int8] | None = None  # the last evicted block, reused
-        self._tv_csr: tuple[npt.NDArray[np.intp], ...] | None = None  # see _csr
+        #: rank -> node index and rank -> D-mod-K index as arrays (made by the first walk)
+        self._np_ranks: tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]] | None = None
         # predecessors grouped by target node (CSR): in_src[in_ptr[v]:in_ptr[v + 1]] -> v
-        by_v = np.argsort(np.array(ev, dtype=np.int64), kind="stable")
-        self._in_src = np.array(eu, dtype=np.int64)[by_v]
+        by_v = np.argsort(ev, kind="stable")
+        self._in_src = eu[by_v]
         self._in_ptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(np.array(ev, dtype=np.int64), minlength=n), out=self._in_ptr[1:])
+        np.cumsum(np.bincount(ev, minlength=n), out=self._in_ptr[1:])
 
     # ------------------------------------------------------------------ distances
     def _distance_block(self, dest_ranks: Sequence[int]) -> npt.NDArray[np.int8]:
@@ -167,7 +221,7 @@ class Router:
         words = (width + 63) // 64
         spare, self._spare = self._spare, None
         if spare is None:  # always BLOCK columns, so that any evicted block can be reused
-            spare = np.empty((self._n, BLOCK), dtype=np.int8)
+            spare = block_buffer(self._n)
         dist = spare[:, :width]  # an evicted block's memory: no fresh pages to fault in
         dist.fill(-1)
         visited = np.zeros((self._n, words), dtype=np.uint64)
@@ -235,7 +289,8 @@ class Router:
         while len(blocks) > 1 and sum(_held(b) for _, b in blocks.values()) > _CACHE_BYTES:
             old = next(iter(blocks))
             ranks, evicted = blocks.pop(old)
-            self._spare = evicted if evicted.base is None else evicted.base
+            whole = evicted if evicted.base is None else evicted.base
+            self._spare = whole.reshape(self._n, BLOCK)
             for r in ranks:
                 if self._where.get(r, (-1, 0))[0] == old:
                     del self._where[r]
@@ -290,7 +345,8 @@ class Router:
             want = remaining - 1
             tv = self._tv[cur]
             if len(tv) > _VECTOR_DEGREE:
-                idx = np.flatnonzero(col[self._tv_np[cur]] == want).tolist()
+                lo, hi = self._tv_ptr[cur], self._tv_ptr[cur + 1]
+                idx = np.flatnonzero(col[self._tv_csr[1][lo:hi]] == want).tolist()
             else:
                 idx = [k for k, v in enumerate(tv) if col[v] == want]
             if len(idx) == 1:
@@ -306,7 +362,7 @@ class Router:
             remaining = want
             hop += 1
         if remaining == 1:  # the last hop enters the destination endpoint itself
-            path.append(self._ends[cur][target])
+            path.append(self._end_link[cur, target])
         return tuple(path)
 
     @property
@@ -317,12 +373,6 @@ class Router:
 
     def _csr(self) -> tuple[npt.NDArray[np.intp], ...]:
         """Transit successors of every node as CSR ``(ptr, node, link)``, in node order."""
-        if self._tv_csr is None:
-            ptr = np.zeros(self._n + 1, dtype=np.intp)
-            np.cumsum([len(tv) for tv in self._tv], out=ptr[1:])
-            node = np.fromiter((v for tv in self._tv for v in tv), np.intp, int(ptr[-1]))
-            link = np.fromiter((k for tl in self._tl for k in tl), np.intp, int(ptr[-1]))
-            self._tv_csr = (ptr, node, link)
         return self._tv_csr
 
     def route_many(self, pairs: Sequence[tuple[int, int]]) -> list[tuple[int, ...]]:
@@ -339,7 +389,8 @@ class Router:
         out: list[tuple[int, ...]] = [()] * len(pairs)
         # destinations in order; a block's pairs are walked before the next block is swept,
         # so an eviction (a cache smaller than the blocks asked for) never drops a block in use
-        order = sorted(range(len(pairs)), key=lambda i: pairs[i][1])
+        dsts = list(map(_SECOND, pairs))
+        order = sorted(range(len(pairs)), key=dsts.__getitem__)
         group: list[int] = []
         bid = -1
         for i in order:
@@ -366,9 +417,11 @@ class Router:
         ``out[i]``."""
         if not group:
             return
-        src = np.fromiter((pairs[i][0] for i in group), np.intp, len(group))
-        dst = np.fromiter((pairs[i][1] for i in group), np.intp, len(group))
-        cols = np.fromiter((self._where[pairs[i][1]][1] for i in group), np.intp, len(group))
+        sel = list(map(pairs.__getitem__, group))
+        src = np.fromiter(map(_FIRST, sel), np.intp, len(group))
+        dst_l = list(map(_SECOND, sel))
+        dst = np.fromiter(dst_l, np.intp, len(group))
+        cols = np.fromiter(map(_SECOND, map(self._where.__getitem__, dst_l)), np.intp, len(group))
         paths = self._walk(self._blocks[bid][1], src, dst, cols, *csr)
         for i, path in zip(group, paths, strict=True):
             out[i] = path
@@ -384,7 +437,12 @@ class Router:
         tv_link: npt.NDArray[np.intp],
     ) -> list[tuple[int, ...]]:
         """The routes of pairs whose destinations' distances are columns ``col`` of ``block``."""
-        rank_node = np.asarray(self._rank_node, dtype=np.intp)
+        if self._np_ranks is None:
+            self._np_ranks = (
+                np.asarray(self._rank_node, dtype=np.intp),
+                np.asarray(self._dindex, dtype=np.int64),
+            )
+        rank_node, dindex = self._np_ranks
         cur = rank_node[src]
         rem = block[cur, col].astype(np.intp)
         if (rem < 0).any():
@@ -393,7 +451,7 @@ class Router:
                 f"no route from rank {int(src[bad])} to rank {int(dst[bad])} that avoids "
                 "transiting other endpoints"
             )
-        d = np.fromiter((self._dindex[r] for r in dst.tolist()), np.int64, dst.size)
+        d = dindex[dst]  # a copy: divided in place below
         hops = np.maximum(rem - 1, 0)
         links = np.full((src.size, int(hops.max(initial=0))), -1, dtype=np.intp)
         h = 0
@@ -420,7 +478,7 @@ class Router:
             rem[active] = want
             active = active[want > 1]
             h += 1
-        ends = self._ends
+        ends = self._end_link
         rows = links.tolist()
         out: list[tuple[int, ...]] = []
         for row, n_hops, c, r, t in zip(
@@ -428,9 +486,27 @@ class Router:
         ):
             path = row[:n_hops]
             if r == 1:  # the last hop enters the destination endpoint itself
-                path.append(ends[c][t])
+                path.append(ends[c, t])
             out.append(tuple(path))
         return out
+
+
+def block_buffer(n_nodes: int) -> npt.NDArray[np.int8]:
+    """Uninitialised ``int8[n_nodes, BLOCK]`` for a distance block, in an anonymous memory
+    map of its own (freed with the array).
+
+    Not ``np.empty``: numpy advises the kernel to back arrays of 4 MiB and more with
+    transparent huge pages, and where the kernel's THP ``defrag`` setting is ``madvise`` (a
+    common default, and this VM's) the first touch of such memory waits for the kernel to
+    compact memory into huge pages. Measured here (``benchmarks/RESULTS.md``, round 6): a
+    fresh block of a 16,384-GPU fat tree (52,480 nodes, 13 MiB) took 80-150 ms to sweep
+    instead of 24-29 ms; the first 19 blocks (those the cache keeps) cost about 1.5 s more.
+    A view of the map's first columns holds the map (``base``), so the cache's byte count
+    and the reuse of an evicted block see the whole buffer.
+    """
+    size = n_nodes * BLOCK
+    buf = mmap.mmap(-1, max(size, 1))  # a map of 0 bytes is refused
+    return np.frombuffer(buf, dtype=np.int8, count=size).reshape(n_nodes, BLOCK)
 
 
 def _held(block: npt.NDArray[np.int8]) -> int:

@@ -18,11 +18,13 @@ A topology with fewer than two ranks has no bisection (``0.0``).
 from __future__ import annotations
 
 from collections import Counter
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from simulator.core.jsonvalue import JsonObject, plain
 from simulator.topology.model import LinkKind, NodeKind, Topology
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 def _half_of_host(topo: Topology) -> dict[str, int]:
@@ -44,6 +46,8 @@ def coarsen(topo: Topology) -> tuple[nx.DiGraph, dict[str, str]]:
     for n, data in topo.graph.nodes(data=True):
         h = data.get("host")
         group[n] = f"host:{h}" if h is not None and h in whole else n
+    import networkx as nx  # here only: start-up time of simulations (docs/decisions.md)
+
     g = nx.DiGraph()
     for n in topo.graph.nodes:
         g.add_node(group[n])
@@ -70,19 +74,26 @@ def bisection_bandwidth_Bps(topo: Topology) -> float:
             g.add_edge(src, group[node])  # no capacity attribute = unbounded
         else:
             g.add_edge(group[node], dst)
+    import networkx as nx
+
     value, _ = nx.maximum_flow(g, src, dst, capacity="capacity")
     return float(value)
 
 
 def switch_tiers(topo: Topology) -> dict[str, int]:
     """``switch -> tier``: 1 for switches with a NIC (or gateway-less leaf) neighbour, then +1
-    per hop away (spines 2, cores 3). Switches reachable only through no NIC get tier 1."""
+    per hop away (spines 2, cores 3). Switches reachable only through no NIC get tier 1.
+    Read from the node table and the links (a switch's successors in link order, as the
+    graph lists them), so the graph is not made."""
     switches = set(topo.nodes_of_kind(NodeKind.SWITCH))
+    nodes = topo.node_table
+    succ: dict[str, list[str]] = {}
+    for lk in topo.links:
+        if lk.src in switches:
+            succ.setdefault(lk.src, []).append(lk.dst)
     tier: dict[str, int] = {}
     frontier = [
-        s
-        for s in switches
-        if any(topo.graph.nodes[v]["kind"] != NodeKind.SWITCH for v in topo.graph.successors(s))
+        s for s in switches if any(nodes[v]["kind"] != NodeKind.SWITCH for v in succ.get(s, ()))
     ]
     for s in frontier:
         tier[s] = 1
@@ -91,7 +102,7 @@ def switch_tiers(topo: Topology) -> dict[str, int]:
         level += 1
         nxt = []
         for s in frontier:
-            for v in topo.graph.successors(s):
+            for v in succ.get(s, ()):
                 if v in switches and v not in tier:
                     tier[v] = level
                     nxt.append(v)

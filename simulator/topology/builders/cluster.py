@@ -81,9 +81,9 @@ def _copy_ports(gb: GraphBuilder, servers: list[Server]) -> None:
     """Give every GPU the leaf-port number of the NIC it uses (its D-mod-K index)."""
     for s in servers:
         for g, j in zip(s.gpus, s.gpu_nic, strict=False):
-            port = gb.graph.nodes[s.nics[j]].get("port")
+            port = gb.nodes[s.nics[j]].get("port")
             if port is not None:
-                gb.graph.nodes[g]["port"] = port
+                gb.nodes[g]["port"] = port
 
 
 def _nic(

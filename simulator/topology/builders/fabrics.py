@@ -74,7 +74,7 @@ def attach_fabric(
         sw = w.switch("switch0")
         for p, n in enumerate(nics):
             w.link(n, sw, nic_bandwidth_Bps)
-            gb.graph.nodes[n]["port"] = p
+            gb.nodes[n]["port"] = p
         return [sw]
     leaves, up_capacity = _leaves(w, _leaf_groups(fab, servers, nics, down), down,
                                   oversubscription)  # fmt: skip
@@ -157,7 +157,7 @@ def _leaves(
         leaf = w.switch(f"leaf{k}")
         for p, n in enumerate(group):
             w.link(n, leaf, w.nic_Bps)
-            w.gb.graph.nodes[n]["port"] = k * down + p
+            w.gb.nodes[n]["port"] = k * down + p
         leaves.append(leaf)
         up_capacity.append(len(group) / oversub)
     return leaves, up_capacity

@@ -63,7 +63,7 @@ def torus(
             nb = list(c)
             nb[axis] = (c[axis] + 1) % size
             a, b = f"chip{index[c]}.router", f"chip{index[tuple(nb)]}.router"
-            if not gb.graph.has_edge(a, b):
+            if not gb.has_link(a, b):
                 gb.add_link(a, b, link_bandwidth_Bps, link_latency_s, lk)
     meta: dict[str, object] = {
         "builder": "torus",
