@@ -13,6 +13,7 @@ from test_collectives_support import ideal_profile, star_topology
 import simulator
 from simulator.collectives import SimContext, Transport, load_backend, simulate_collective
 from simulator.collectives.backend import BACKENDS_DIR
+from simulator.core.errors import InputError
 from simulator.network import Fabric
 from simulator.topology.builders import cluster
 
@@ -119,3 +120,14 @@ def test_nothing_mutable_at_module_level() -> None:
         (str(p.relative_to(root)), name) for p in root.rglob("*.py") for name in _module_state(p)
     }
     assert state <= set(_ALLOWED_CACHES), sorted(state - set(_ALLOWED_CACHES))
+
+
+def test_a_cached_choice_is_found_for_an_equal_group_and_bad_groups_still_raise() -> None:
+    topo = star_topology(4)
+    ctx = SimContext(topo, ideal_profile())
+    first = ctx.choose("all_reduce", (0, 1, 2), 8.0)
+    assert ctx.choose("all_reduce", [0, 1, 2], 8.0) is first  # a list equal to the tuple
+    with pytest.raises(InputError, match="twice"):
+        ctx.choose("all_reduce", (0, 1, 1), 8.0)
+    with pytest.raises(InputError, match="out of range"):
+        ctx.choose("all_reduce", (0, 9), 8.0)

@@ -88,12 +88,16 @@ class SimContext:
         """
         op = coerce(CollectiveOp, op, field="op")
         want = coerce(Algorithm, algo, field="algo")
-        g = check_group(self.topology, group)
         planner = self.planner  # first: drops stale choices
-        key: ChoiceKey = (op, g, float(size_B), want, channels, root)
+        # a group equal to one resolved before was checked then (an invalid one is never kept)
+        key: ChoiceKey = (op, tuple(group), float(size_B), want, channels, root)
         hit = self._choices.get(key)
         if hit is None:
-            hit = self._choices[key] = resolve(planner, op, g, size_B, want, channels, root)
+            g = check_group(self.topology, group)
+            key = (op, g, float(size_B), want, channels, root)
+            hit = self._choices.get(key)
+            if hit is None:
+                hit = self._choices[key] = resolve(planner, op, g, size_B, want, channels, root)
         return hit
 
 

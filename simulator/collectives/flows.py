@@ -132,10 +132,11 @@ class FlowPlanner:
         """Route every transfer (zero-byte and self transfers are kept; they cost latency)."""
         ts = tuple(transfers)
         cache = self._cache
-        missing = {(t.src, t.dst, t.channel) for t in ts} - cache.keys()
+        # membership tests against the cache (``set - dict.keys()`` would walk the whole cache)
+        missing = {k for k in {(t.src, t.dst, t.channel) for t in ts} if k not in cache}
         dmodk = self.topology.ecmp is Ecmp.DMODK
         # D-mod-K routes ignore the channel: each pair is routed once, on channel 0
-        todo = {(s, d, 0) for s, d, _ in missing} - cache.keys() if dmodk else missing
+        todo = {(s, d, 0) for s, d, _ in missing if (s, d, 0) not in cache} if dmodk else missing
         # route in destination order, the destinations' distances computed together
         self.topology.prefetch_routes(todo)
         for src, dst, ch in sorted(todo, key=lambda k: (k[1], k[0], k[2])):

@@ -120,10 +120,10 @@ def simulate(  # noqa: PLR0913 (the faults hook is one more keyword)
     plan = build_plan(workload, topology.num_ranks)
     durations = _compute_durations(plan, compute_model)
     flows, record = record is True, bool(record)
-    transport = _transport(ctx, fid, chunks, flows, record)
+    changes = network is not None and bool(network.changes)
+    transport = _transport(ctx, fid, chunks, flows, record, reuse=not (flows or changes))
     env = transport.env
     iso = Isolation(isolated=find_isolated(plan, ctx) if isolate else set())
-    changes = network is not None and bool(network.changes)
     use_copies = symmetry and fid is Fidelity.FLOW and not flows and not changes
     copies = find_copies(plan, ctx) if use_copies else Copies()
     runner = _Runner(plan, transport, durations, iso, record)
@@ -146,16 +146,18 @@ def simulate(  # noqa: PLR0913 (the faults hook is one more keyword)
 
 
 def _transport(
-    ctx: SimContext, fid: Fidelity, chunks: int, flows: bool, timelines: bool
+    ctx: SimContext, fid: Fidelity, chunks: int, flows: bool, timelines: bool, *, reuse: bool
 ) -> Transport:
     """A fresh environment, fabric and transport for one simulation on ``ctx``'s topology
-    (``flows``: keep flow records; ``timelines``: keep the load timelines)."""
+    (``flows``: keep flow records; ``timelines``: keep the load timelines; ``reuse``: start
+    the same flows again for a phase that runs again, see :class:`Transport`)."""
     env = simpy.Environment()
     groups = ctx.link_classes.of_link if timelines else None
     fabric = Fabric(
         env, ctx.topology.capacity_Bps, record=flows, record_timeline=timelines, link_group=groups
     )
-    return Transport(ctx, env, fabric, fid, chunks, payloads=False)  # bytes: the fabric's
+    # per-link bytes: the fabric's
+    return Transport(ctx, env, fabric, fid, chunks, payloads=False, reuse_flows=reuse)
 
 
 def _fidelity(fidelity: Fidelity | str) -> Fidelity:

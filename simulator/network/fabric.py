@@ -106,6 +106,27 @@ class _Group:
 
 
 @dataclass(slots=True, eq=False)
+class _Batch:
+    """What :meth:`Fabric._submit` derives from one list of specs, kept for a tuple of specs
+    started again (a collective phase run once per bucket): the flows it carries (identical
+    ones merged when aggregating), their distinct links, sizes, caps, flattened incidence and
+    their offsets grouped by latency (one join entry per join time when started)."""
+
+    specs: Sequence[FlowSpec]
+    reps: list[FlowSpec]
+    slots: list[int]
+    merged: list[list[tuple[FlowSpec, int]]]
+    n_merged: int
+    ulinks: list[tuple[int, ...]]
+    size_B: FloatArray
+    max_rate_Bps: FloatArray
+    flat: IntArray
+    lens: IntArray
+    offsets: IntArray  # each flow's first incidence, from the batch's first
+    by_latency: list[tuple[float, list[int]]]
+
+
+@dataclass(slots=True, eq=False)
 class _Component:
     """Draining flows connected through shared links (possibly a superset of one true one).
 
@@ -215,8 +236,10 @@ class Fabric:
         self._next_cid = 0
         self._dirty: set[int] = set()
         self._emptied: set[int] = set()
-        # event queues: joins (time, seq); component completions (time, cid, version)
-        self._joins: list[tuple[float, int]] = []
+        # event queues: joins (time, first seq, seqs in order); completions (time, cid, version)
+        self._joins: list[tuple[float, int, list[int]]] = []  # (time, first seq, seqs)
+        #: prepared batches of spec tuples started more than once, by ``id`` (see _Batch)
+        self._batches: dict[int, _Batch] = {}
         self._due: list[tuple[float, int, int]] = []
         self._alarms: list[float] = []
         self._in_flight = 0
@@ -248,7 +271,11 @@ class Fabric:
         Its value is the list of :class:`FlowRecord`, in the order of ``flows``; ``None`` with
         ``results=False`` (for callers that only wait: no record is built for them).
         """
-        specs = list(flows) if self.rewrite is None else [self.rewrite(f) for f in flows]
+        specs: Sequence[FlowSpec]
+        if self.rewrite is not None:
+            specs = [self.rewrite(f) for f in flows]
+        else:  # a tuple is kept as it is: started again, its prepared batch is found again
+            specs = flows if isinstance(flows, tuple) else list(flows)
         event = self._env.event()
         if not specs:
             event.succeed([] if results else None)
@@ -326,18 +353,65 @@ class Fabric:
         return self._spec[seq]
 
     # ------------------------------------------------------------------ submission
-    def _submit(self, specs: list[FlowSpec], group: _Group) -> None:
+    def _submit(self, specs: Sequence[FlowSpec], group: _Group) -> None:
         """Register ``specs`` (all started now, reported to ``group``); validate them first."""
         if len(specs) == 1:
             self._submit_one(specs[0], group)
             return
+        batch = self._batch(specs)
         self.flows_started += len(specs)
+        n = len(batch.reps)
+        if n < len(specs):
+            group.pending = n
+        seq0 = len(self._spec)
+        if seq0 + n > self._size.size:
+            self._grow(max(64, 2 * self._size.size, seq0 + n))
+        now = self._env.now
+        self._spec.extend(batch.reps)
+        self._ulinks.extend(batch.ulinks)
+        self._start_t.extend([now] * n)
+        self._state.extend([_WAITING] * n)
+        self._group.extend([group] * n)
+        self._slot.extend(batch.slots)
+        self._size[seq0 : seq0 + n] = batch.size_B
+        self._weight[seq0 : seq0 + n] = 1.0
+        for k, extra in enumerate(batch.merged):
+            if extra:
+                self._merged[seq0 + k] = extra
+                self._weight[seq0 + k] = 1.0 + len(extra)
+                self._weighted = True
+        self._maxr[seq0 : seq0 + n] = batch.max_rate_Bps
+        self._inc_start[seq0 : seq0 + n] = batch.offsets + self._add_incidence(batch.flat)
+        self._inc_len[seq0 : seq0 + n] = batch.lens
+        self._in_flight += n + batch.n_merged
+        # one join entry per join time, its seqs ascending: popped in (time, seq) order
+        by_time: dict[float, list[list[int]]] = {}
+        for lat, offsets in batch.by_latency:
+            by_time.setdefault(now + lat, []).append(offsets)
+        for join_t, lists in by_time.items():
+            offsets = lists[0] if len(lists) == 1 else sorted(itertools.chain(*lists))
+            heapq.heappush(self._joins, (join_t, seq0 + offsets[0], [seq0 + o for o in offsets]))
+        self._arm(min(by_time))
+
+    def _batch(self, specs: Sequence[FlowSpec]) -> _Batch:
+        """The :class:`_Batch` of ``specs``: kept and found again for a tuple (a caller that
+        starts the same flows again passes the same tuple), built anew for a list."""
+        hit = self._batches.get(id(specs))
+        if hit is not None and hit.specs is specs:
+            return hit
+        batch = self._prepare(specs)
+        if isinstance(specs, tuple):
+            self._batches[id(specs)] = batch
+        return batch
+
+    def _prepare(self, specs: Sequence[FlowSpec]) -> _Batch:
+        """Merge identical flows (when aggregating), validate link ids, flatten the paths."""
+        reps: list[FlowSpec] = list(specs)
         slots: list[int] = list(range(len(specs)))
         merged: list[list[tuple[FlowSpec, int]]] = []
         if self._aggregate and len(specs) > 1:
             rep_of: dict[tuple[tuple[int, ...], float, float, float], int] = {}
-            reps: list[FlowSpec] = []
-            slots = []
+            reps, slots = [], []
             for i, spec in enumerate(specs):
                 key = (spec.links, spec.size_B, spec.latency_s, spec.max_rate_Bps)
                 j = rep_of.get(key)
@@ -348,50 +422,31 @@ class Fabric:
                     merged.append([])
                 else:
                     merged[j].append((spec, i))
-            if len(reps) < len(specs):
-                specs = reps
-                group.pending = len(reps)
-            else:
+            if len(reps) == len(specs):
                 merged = []
-        links_of = [spec.links for spec in specs]
+        links_of = [spec.links for spec in reps]
         flat = list(itertools.chain.from_iterable(links_of))
         top = max(flat, default=-1)
         if top >= self._n_links:
             raise ValueError(f"Fabric: link id {top} >= number of links {self._n_links}")
-        n = len(specs)
-        seq0 = len(self._spec)
-        if seq0 + n > self._size.size:
-            self._grow(max(64, 2 * self._size.size, seq0 + n))
-        now = self._env.now
-        self._spec.extend(specs)
-        self._ulinks.extend(
-            [ls if len(set(ls)) == len(ls) else tuple(dict.fromkeys(ls)) for ls in links_of]
+        by_latency: dict[float, list[int]] = {}
+        for k, spec in enumerate(reps):
+            by_latency.setdefault(spec.latency_s, []).append(k)
+        lens = np.fromiter(map(len, links_of), dtype=np.intp, count=len(links_of))
+        return _Batch(
+            specs=specs,
+            reps=reps,
+            slots=slots,
+            merged=merged,
+            n_merged=sum(map(len, merged)),
+            ulinks=[ls if len(set(ls)) == len(ls) else tuple(dict.fromkeys(ls)) for ls in links_of],
+            size_B=np.array([spec.size_B for spec in reps], dtype=np.float64),
+            max_rate_Bps=np.array([spec.max_rate_Bps for spec in reps], dtype=np.float64),
+            flat=np.array(flat, dtype=np.intp),
+            lens=lens,
+            offsets=np.cumsum(lens) - lens,
+            by_latency=list(by_latency.items()),
         )
-        self._start_t.extend([now] * n)
-        self._state.extend([_WAITING] * n)
-        self._group.extend([group] * n)
-        self._slot.extend(slots)
-        self._size[seq0 : seq0 + n] = [spec.size_B for spec in specs]
-        self._weight[seq0 : seq0 + n] = 1.0
-        for k, extra in enumerate(merged):
-            if extra:
-                self._merged[seq0 + k] = extra
-                self._weight[seq0 + k] = 1.0 + len(extra)
-                self._weighted = True
-        self._maxr[seq0 : seq0 + n] = [spec.max_rate_Bps for spec in specs]
-        lens = list(map(len, links_of))
-        pos = self._add_incidence(flat)
-        ends = list(itertools.accumulate(lens, initial=pos))
-        self._inc_start[seq0 : seq0 + n] = ends[:-1]
-        self._inc_len[seq0 : seq0 + n] = lens
-        self._in_flight += n + sum(map(len, merged))
-        joins = self._joins
-        first = math.inf
-        for seq, spec in enumerate(specs, seq0):
-            join_t = now + spec.latency_s
-            heapq.heappush(joins, (join_t, seq))
-            first = min(first, join_t)
-        self._arm(first)
 
     def _submit_one(self, spec: FlowSpec, group: _Group) -> None:
         """:meth:`_submit` of one flow (a point-to-point send), without the batch's lists."""
@@ -416,10 +471,10 @@ class Fabric:
         self._inc_len[seq] = len(links)
         self._in_flight += 1
         join_t = now + spec.latency_s
-        heapq.heappush(self._joins, (join_t, seq))
+        heapq.heappush(self._joins, (join_t, seq, [seq]))
         self._arm(join_t)
 
-    def _add_incidence(self, links: Sequence[int]) -> int:
+    def _add_incidence(self, links: Sequence[int] | IntArray) -> int:
         """Append ``links`` to the flattened incidence (growing it by doubling); their start."""
         pos, total = self._inc_used, len(links)
         if pos + total > self._inc_links.size:
@@ -494,15 +549,9 @@ class Fabric:
                     self._drain(comps[cid], t, finished)
         if self._changes:
             self._apply_changes(t, finished)
-        joins, state = self._joins, self._state
+        joins = self._joins
         while joins and joins[0][0] <= t:
-            _, seq = heapq.heappop(joins)
-            spec = self._spec[seq]
-            if spec.size_B == 0.0 or (not spec.links and spec.max_rate_Bps == math.inf):
-                state[seq] = _DONE
-                finished.append(seq)
-            else:
-                self._join(seq, t, finished)
+            self._join_all(heapq.heappop(joins)[2], t, finished)
         if finished:
             # Completion events may start new flows at this same instant: recompute after them.
             self._complete(sorted(finished), t)
@@ -556,8 +605,17 @@ class Fabric:
             done = seqs[mask].tolist()
         if not done:
             return
-        for seq in done:
-            self._leave(comp, seq, t)
+        state, ulinks, release = self._state, self._ulinks, self._stats.release_all
+        members, link_comp = comp.members, self._link_comp
+        for seq in done:  # each leaves: its links freed, those now idle leave the component
+            state[seq] = _DONE
+            members.discard(seq)
+            idle = release(ulinks[seq], t)
+            if idle:
+                for link in idle:
+                    del link_comp[link]
+                comp.links.difference_update(idle)
+                self._emptied.update(idle)
             finished.append(seq)
         comp.seqs = None
         if comp.members:
@@ -566,47 +624,63 @@ class Fabric:
             del self._comps[comp.cid]
             self._dirty.discard(comp.cid)
 
-    def _leave(self, comp: _Component, seq: int, t: float) -> None:
-        self._state[seq] = _DONE
-        comp.members.discard(seq)
-        idle = self._stats.release_all(self._ulinks[seq], t)
-        if idle:
-            link_comp = self._link_comp
-            for link in idle:
-                del link_comp[link]
-            comp.links.difference_update(idle)
-            self._emptied.update(idle)
-
     def _join(self, seq: int, t: float, finished: list[int]) -> None:
         """Flow ``seq`` starts draining: merge the components of its links and add it."""
-        comps, link_comp = self._comps, self._link_comp
-        links = self._ulinks[seq]
-        touching: list[_Component] = []
-        cids = {link_comp[k] for k in links if k in link_comp}
-        if cids:
-            done_before = len(finished)
-            for cid in sorted(cids):
-                self._drain(comps[cid], t, finished)
-            if len(finished) > done_before:  # flows retired and may have freed links: look again
-                cids = {link_comp[k] for k in links if k in link_comp}
-            touching = [comps[c] for c in sorted(cids)]
-        if touching:
-            target = max(touching, key=lambda c: (len(c.members), -c.cid))
-            for other in touching:
-                if other is not target:
-                    self._merge(target, other)
-        else:
-            target = self._new_component(t)
-        target.members.add(seq)
-        target.seqs = None
-        self._state[seq] = _ACTIVE
-        self._rem[seq] = self._size[seq]
-        self._rate[seq] = 0.0
-        self._end[seq] = math.inf
-        self._stats.occupy_all(links, t)
-        link_comp.update(dict.fromkeys(links, target.cid))
-        target.links.update(links)
-        self._dirty.add(target.cid)
+        self._join_all((seq,), t, finished, settle=False)
+
+    def _join_all(
+        self, seqs: Sequence[int], t: float, finished: list[int], *, settle: bool = True
+    ) -> None:
+        """Flows ``seqs`` start draining, one after the other, each as :meth:`_join` says
+        (one call per join entry, lookups made once). ``settle``: a flow of zero bytes, or
+        without links and uncapped, completes now instead (as a settle treats joins)."""
+        specs, ulinks, state = self._spec, self._ulinks, self._state
+        comps, link_comp, dirty = self._comps, self._link_comp, self._dirty
+        rem, rate, end, size = self._rem, self._rate, self._end, self._size
+        occupy = self._stats.occupy_all
+        for seq in seqs:
+            if settle:
+                spec = specs[seq]
+                if spec.size_B == 0.0 or (not spec.links and spec.max_rate_Bps == math.inf):
+                    state[seq] = _DONE
+                    finished.append(seq)
+                    continue
+            links = ulinks[seq]
+            target: _Component | None = None
+            cids = {link_comp[k] for k in links if k in link_comp}
+            if cids:
+                done_before = len(finished)
+                if len(cids) == 1:  # most joins: the component of the flows started with it
+                    comp = comps[next(iter(cids))]
+                    if comp.checked_t != t:  # (what _drain checks first)
+                        self._drain(comp, t, finished)
+                else:
+                    for cid in sorted(cids):
+                        self._drain(comps[cid], t, finished)
+                if len(finished) > done_before:  # flows retired, links may be free: look again
+                    cids = {link_comp[k] for k in links if k in link_comp}
+                if len(cids) == 1:
+                    target = comps[next(iter(cids))]
+                elif cids:
+                    touching = [comps[c] for c in sorted(cids)]
+                    target = max(touching, key=lambda c: (len(c.members), -c.cid))
+                    for other in touching:
+                        if other is not target:
+                            self._merge(target, other)
+            if target is None:
+                target = self._new_component(t)
+            target.members.add(seq)
+            target.seqs = None
+            state[seq] = _ACTIVE
+            rem[seq] = size[seq]
+            rate[seq] = 0.0
+            end[seq] = math.inf
+            occupy(links, t)
+            cid = target.cid
+            for k in links:
+                link_comp[k] = cid
+            target.links.update(links)
+            dirty.add(cid)
 
     def _new_component(self, t: float) -> _Component:
         comp = _Component(self._next_cid, t, checked_t=t)
@@ -768,12 +842,15 @@ class Fabric:
     # ------------------------------------------------------------------ completion
     def _complete(self, finished: list[int], t: float) -> None:
         """Record and notify the ``finished`` flows (ascending seq)."""
+        specs, groups, ulinks = self._spec, self._group, self._ulinks
+        add_bytes, prior, merged = self._stats.add_bytes, self._prior_B, self._merged
+        record = self._record
         for seq in finished:
-            spec = self._spec[seq]
-            self._stats.add_bytes(spec.links, spec.size_B - self._prior_B.pop(seq, 0.0))
-            group = self._group[seq]
+            spec = specs[seq]
+            add_bytes(spec.links, spec.size_B - (prior.pop(seq, 0.0) if prior else 0.0))
+            group = groups[seq]
             assert group is not None
-            keep = self._record or group.results is not None
+            keep = record or group.results is not None
             rec = None
             if keep:
                 rec = FlowRecord(
@@ -787,13 +864,13 @@ class Fabric:
                     spec.latency_s,
                     seq,
                 )
-                if self._record:
+                if record:
                     self.records.append(rec)
             self._in_flight -= 1
-            extra = self._merged.pop(seq, None)
+            extra = merged.pop(seq, None) if merged else None
             if extra:
                 for other, slot in extra:
-                    self._stats.add_bytes(other.links, other.size_B)
+                    add_bytes(other.links, other.size_B)
                     if not keep:
                         continue
                     assert rec is not None
@@ -810,13 +887,13 @@ class Fabric:
                     )
                     if group.results is not None:
                         group.results[slot] = other_rec
-                    if self._record:
+                    if record:
                         self.records.append(other_rec)
                 self._in_flight -= len(extra)
-            self._group[seq] = None
-            if not self._record:  # nothing reads a completed flow's spec again: free it
-                self._spec[seq] = RETIRED
-                self._ulinks[seq] = ()
+            groups[seq] = None
+            if not record:  # nothing reads a completed flow's spec again: free it
+                specs[seq] = RETIRED
+                ulinks[seq] = ()
             if group.results is not None:
                 group.results[self._slot[seq]] = rec
             group.pending -= 1

@@ -21,6 +21,7 @@ import networkx as nx
 import numpy as np
 
 from simulator.core.arrays import FloatArray
+from simulator.topology.pathfilter import PathFilter
 from simulator.topology.routing import BLOCK, Ecmp, Router
 
 
@@ -134,6 +135,7 @@ class Topology:
         self._keyed = self._ecmp is Ecmp.HASH  # whether routes depend on the key
         self._router: Router | None = None  # built on the first route (see set_ecmp)
         self._route_cache: dict[tuple[int, int, int], tuple[int, ...]] = {}
+        self._path_filter: tuple[PathFilter, dict[str, int], list[int]] | None = None
         #: bumped by every routing change; holders of routes (collective contexts) re-route
         self.routing_epoch: int = 0
 
@@ -256,6 +258,33 @@ class Topology:
             for d in block:
                 for s, key in by_dst[d]:
                     self.route(s, d, key)
+
+    def may_route_over(
+        self, links: Collection[int], pairs: Sequence[tuple[int, int]]
+    ) -> list[bool]:
+        """Per rank pair ``(src, dst)``, ``False`` when its route provably uses none of
+        ``links`` (link ids), ``True`` when it may: route it to know.
+
+        A bound on hop distances (:mod:`simulator.topology.pathfilter`), without routing the
+        pairs: the destinations of the pairs ruled out need no distance sweep. Holds for any
+        equal-cost policy (routes are shortest paths); a subclass that routes otherwise (a
+        faulted topology's relays) answers ``True`` for every pair.
+        """
+        if type(self).route is not Topology.route:
+            return [True] * len(pairs)
+        if self._path_filter is None:
+            nodes = {n: i for i, n in enumerate(self.graph.nodes)}
+            transit = np.array(
+                [not NodeKind(k).is_endpoint for _, k in self.graph.nodes(data="kind")],
+                dtype=bool,
+            )
+            edges = [(nodes[lk.src], nodes[lk.dst]) for lk in self.links]
+            rank_node = [nodes[r] for r in self.ranks]
+            self._path_filter = (PathFilter(len(nodes), edges, transit), nodes, rank_node)
+        filt, nodes, rank_node = self._path_filter
+        ends = [(nodes[self.links[i].src], nodes[self.links[i].dst]) for i in links]
+        at = [(rank_node[s], rank_node[d]) for s, d in pairs]
+        return [bool(x) for x in filt.may_use(ends, at)]
 
     def path_latency_s(self, path: Sequence[int]) -> float:
         """Sum of the one-way latencies of the links of ``path``, seconds."""

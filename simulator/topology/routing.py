@@ -246,7 +246,8 @@ class Router:
         up to :data:`BLOCK` of those ranks (the same distances as :meth:`route` computes on
         demand, with fewer BFS sweeps when the ranks are strided, e.g. a data-parallel group).
         """
-        missing = sorted({int(r) for r in dst_ranks} - self._where.keys())
+        where = self._where  # membership per rank (``set - dict.keys()`` walks every key)
+        missing = sorted({r for r in map(int, dst_ranks) if r not in where})
         for lo in range(0, len(missing), BLOCK):
             self._store(missing[lo : lo + BLOCK])
 

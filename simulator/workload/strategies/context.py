@@ -110,8 +110,10 @@ class JobContext:
         if not own:
             return []
         cands = list(candidates)
-        if self.topology is not None:  # it skips the routes it has cached
-            self.topology.prefetch_routes([(a, b, 0) for a, b in cands])
+        if self.topology is not None:  # pairs that provably miss ``own`` are not routed
+            maybe = self.topology.may_route_over(own, cands)
+            cands = [c for c, m in zip(cands, maybe, strict=True) if m]
+            self.topology.prefetch_routes([(a, b, 0) for a, b in cands])  # skips cached ones
         return [(a, b) for a, b in cands if self.route_links(a, b) & own]
 
 
