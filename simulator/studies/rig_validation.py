@@ -20,7 +20,11 @@ Tier 3 also attributes its error. ``own_compute_predicted_s`` re-shards the *mea
 strategy's own recording to itself: the same strategy model (schedule, communication, backend)
 with that run's own compute. Its error (``own_compute_error_pct``) is what the strategy model
 gets wrong; the rest of ``error_pct`` comes from carrying the DDP recording's compute over to
-the other strategy (framework overhead, other GEMM shapes, other CPU contention).
+the other strategy (framework overhead, other GEMM shapes, other CPU contention). Both
+predictions build the strategy as the recorder runs it (``blocking_host``: its host waits for
+every device item, so FSDP prefetches nothing and waits for each collective in order, and the
+ps-sync server serves one worker at a time;
+:class:`~simulator.workload.strategies.context.JobContext`).
 
 Predictions use the calibrated backend of the run's rank count
 (:func:`simulator.rig.calibrate.rig_calibration`: ``gloo-rig.yaml`` fitted on rig-2host
@@ -233,7 +237,7 @@ class Validator:
         def predict(rec: Path) -> float:
             res = reshard(
                 rec, strategy=strategy, world=topo.num_ranks, topology=self.topology,
-                backend=self.backend,
+                backend=self.backend, blocking_host=True,
             )  # fmt: skip
             return float(res.predicted_step_s)
 

@@ -39,7 +39,7 @@ from simulator.traces.kineto import ImportedTrace, import_trace_dir
 from simulator.traces.models import GPTConfig
 from simulator.traces.recipe import RecordStrategy
 from simulator.workload.profile import LayerCost, LayerProfile
-from simulator.workload.strategies import build_from_profile
+from simulator.workload.strategies import build_job, job_context
 from simulator.workload.strategies.options import (
     CompressionConfig,
     CompressionKind,
@@ -245,12 +245,19 @@ def strategy_config(
 
 
 def resharded_workload(
-    imp: ImportedTrace, strategy: str, world: int, topology: Topology | None
+    imp: ImportedTrace,
+    strategy: str,
+    world: int,
+    topology: Topology | None,
+    *,
+    blocking_host: bool = False,
 ) -> Workload:
     """Programs of ``strategy`` on ``world`` ranks from the trace's measured profile.
 
     The global batch keeps the recording's per-rank batch (weak scaling): ``world`` x batch
-    (divided among data-parallel replicas by the strategy builder).
+    (divided among data-parallel replicas by the strategy builder). ``blocking_host``: build
+    the strategy as the rig's recorder runs it (``JobContext.blocking_host``), for predictions
+    that are compared with rig recordings; False: as on GPUs, whose host runs ahead.
 
     Raises:
         InputError: the strategy cannot be built for this world size / batch.
@@ -267,9 +274,9 @@ def resharded_workload(
         n_mb = int(imp.manifest.get("config", {}).get("microbatches", 1))
         mb = max(1, g.batch // max(1, n_mb))
     try:
-        return build_from_profile(
-            prof, cfg, world, topology, global_batch=dp * g.batch, micro_batch=mb
-        )
+        ctx = job_context(prof, cfg, world, topology, global_batch=dp * g.batch, micro_batch=mb)
+        ctx.blocking_host = blocking_host
+        return build_job(ctx)
     except ValueError as exc:
         raise InputError(str(exc), field="--strategy") from exc
 
@@ -355,11 +362,13 @@ def reshard(
     topology: str | None = None,
     backend: str | None = None,
     fidelity: str = "flow",
+    blocking_host: bool = False,
 ) -> ReshardResult:
     """Re-shard the recording in ``trace_dir`` and predict one step.
 
     Defaults: the recording's strategy; all ranks of ``topology`` when given, else the
     recording's world size; the manifest's topology (``loopback-N``) and backend.
+    ``blocking_host``: see :func:`resharded_workload` (the rig validation's tier 3 sets it).
 
     Raises:
         InputError: the topology has fewer ranks than ``world``, the recording cannot be
@@ -375,7 +384,7 @@ def reshard(
         raise InputError(
             f"topology has {topo.num_ranks} ranks, fewer than --world {world}", field="--world"
         )
-    wl = resharded_workload(imp, strategy, world, topo)
+    wl = resharded_workload(imp, strategy, world, topo, blocking_host=blocking_host)
     be = backend or imp.manifest.get("backend", "gloo")
     res = simulate(wl, topo, backend=be, fidelity=fidelity, record=False)
     measured = imp.measured_step_times_s()

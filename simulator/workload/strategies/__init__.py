@@ -35,7 +35,13 @@ def _collective(ctx: JobContext) -> Workload:
 
 
 def _ps(ctx: JobContext) -> Workload:
-    return ps.build(ctx.profile, ctx.world, ctx.microbatches, ctx.strategy.parameter_server)
+    return ps.build(
+        ctx.profile,
+        ctx.world,
+        ctx.microbatches,
+        ctx.strategy.parameter_server,
+        blocking_host=ctx.blocking_host,
+    )
 
 
 def _local_sgd(ctx: JobContext) -> Workload:

@@ -30,6 +30,13 @@ class JobContext:
         topology: the cluster (``None``: no grouping by host, no mirror pruning).
         fold: build only representative ranks (TP rank 0 of each stage of replica 0) and
             mirror the rest.
+        blocking_host: the job runs as the rig's recorder runs it (CPU and accelerator
+            mode): one host thread blocks on every device item and on every communication
+            call it waits for before it issues the next. FSDP/ZeRO-3 then gathers a layer
+            only when it is reached and waits for each collective in order
+            (:class:`~simulator.workload.strategies.zero.Zero3Sync`); a synchronous parameter
+            server receives, updates and sends one worker at a time
+            (:func:`~simulator.workload.strategies.ps.build`). False: a GPU's host runs ahead.
     """
 
     profile: LayerProfile
@@ -38,6 +45,7 @@ class JobContext:
     microbatches: int
     topology: Topology | None = None
     fold: bool = False
+    blocking_host: bool = False
     _route_cache: dict[tuple[int, int], frozenset[int]] = field(default_factory=dict)
     _tp_groups: dict[tuple[int, int], tuple[int, ...]] = field(default_factory=dict)
     _dc_cache: tuple[int, ...] | None = None

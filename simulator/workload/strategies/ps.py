@@ -16,6 +16,11 @@ parameter shard back (``Send``/``Recv``; push and pull traffic both cross the se
   links are where they meet. Updates of different workers run concurrently on the server
   (one stream per worker).
 
+With a blocking host (``build(..., blocking_host=True)``: the rig recorder's ``ps-sync``, one
+server thread making blocking ``recv`` and ``send`` calls worker by worker,
+``simulator/traces/worker.py``) a synchronous server's receives, update and sends run one at a
+time in that order on one stream, so the next step's receives start after the last send.
+
 ``Workload.steps_per_program`` is ``steps`` (several steps are simulated so that async pipelining
 shows); results are per step. Aggregation and update are priced at the profile's memory rate.
 """
@@ -79,6 +84,7 @@ class _Programs:
     workers: list[int]
     c: _Costs
     lag: int
+    one_thread: bool = False  # the server's receives, update and sends on one stream, in order
     progs: dict[int, Program] = field(default_factory=dict)
     pulls: dict[int, list[list[int]]] = field(default_factory=dict)
     local_upd: dict[tuple[int, int], int] = field(default_factory=dict)
@@ -126,7 +132,7 @@ class _Programs:
             peer=w,
             size_B=self.c.push_B,
             tag=1,
-            stream=f"ps.srv{j}.in{w}",
+            stream=f"ps.srv{j}" if self.one_thread else f"ps.srv{j}.in{w}",
             category="ps",
         )
 
@@ -136,7 +142,7 @@ class _Programs:
             peer=w,
             size_B=self.c.pull_B,
             tag=2,
-            stream=f"ps.srv{j}.out{w}",
+            stream=f"ps.srv{j}" if self.one_thread else f"ps.srv{j}.out{w}",
             deps=(u,),
             category="ps",
         )
@@ -185,9 +191,15 @@ class _Programs:
 
 
 def build(
-    profile: LayerProfile, world: int, microbatches: int, cfg: ParameterServerConfig
+    profile: LayerProfile,
+    world: int,
+    microbatches: int,
+    cfg: ParameterServerConfig,
+    *,
+    blocking_host: bool = False,
 ) -> Workload:
-    """Workload of ``cfg.steps`` parameter-server steps on ``world`` ranks."""
+    """Workload of ``cfg.steps`` parameter-server steps on ``world`` ranks (``blocking_host``:
+    a synchronous server serves one worker at a time, see the module docstring)."""
     if cfg.servers >= world and cfg.placement is PSPlacement.DEDICATED:
         raise ValueError("dedicated servers leave no workers")
     servers = server_ranks(world, cfg)
@@ -196,7 +208,8 @@ def build(
     ]
     sync = cfg.mode is PSMode.SYNC
     lag = 0 if sync else cfg.staleness
-    b = _Programs(world, servers, workers, _costs(profile, microbatches, cfg.servers), lag)
+    costs = _costs(profile, microbatches, cfg.servers)
+    b = _Programs(world, servers, workers, costs, lag, one_thread=sync and blocking_host)
     for k in range(cfg.steps):
         bwd_ids = {w: b.worker_step(w, k) for w in workers}
         for j, s in enumerate(servers):

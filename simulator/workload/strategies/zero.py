@@ -8,6 +8,13 @@ since the unsharded gradient is not kept (FSDP outside ``no_sync``). Per step an
 that is ``3 x params`` bytes on the wire against DDP's ``2 x`` (all-reduce = reduce-scatter +
 all-gather): ZeRO-3 moves 1.5x the bytes of plain data parallelism (ZeRO paper Sec. 7.2.2).
 FSDP is modelled the same way with one FSDP unit per transformer layer (its usual wrapping).
+
+With a blocking host (``JobContext.blocking_host``: the rig recorder, whose host waits for
+every device item) nothing is issued ahead: a layer's all-gather starts once the layer before
+it has run (no prefetch) and all-gathers and reduce-scatters run one at a time in program
+order on one stream. Measured: FSDP2 over gloo on the rig waits for each of its 14 collectives
+per step before it issues the next, in CPU and accelerator mode (docs/decisions.md,
+2026-12-05 "Tier 3 as the recorder runs it").
 """
 
 from __future__ import annotations
@@ -27,7 +34,9 @@ class Zero3Sync(DDPSync):
 
     def __init__(self, rb: RankBuilder) -> None:
         super().__init__(rb)
-        self.prefetch = rb.ctx.strategy.data_parallel.prefetch
+        blocking = rb.ctx.blocking_host
+        self.prefetch = 0 if blocking else rb.ctx.strategy.data_parallel.prefetch
+        self.ag_stream = RS_STREAM if blocking else AG_STREAM
         self.anchors: list[int] = []  # compute ids of the current pass, in order
         self.pass_key: tuple[int, bool] | None = None
 
@@ -47,7 +56,7 @@ class Zero3Sync(DDPSync):
             CollectiveOp.ALL_GATHER,
             self.group,
             size,
-            stream=AG_STREAM,
+            stream=self.ag_stream,
             deps=deps_of(dep),
             category="dp",
             mirrors=self.mirrors,
