@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simulator.core.arrays import FloatArray
-from simulator.topology.pathfilter import PathFilter
 from simulator.topology.routing import BLOCK, Ecmp, Router
 
 if TYPE_CHECKING:
@@ -150,7 +149,6 @@ class Topology:
         self._keyed = self._ecmp is Ecmp.HASH  # whether routes depend on the key
         self._router: Router | None = None  # built on the first route (see set_ecmp)
         self._route_cache: dict[tuple[int, int, int], tuple[int, ...]] = {}
-        self._path_filter: tuple[PathFilter, dict[str, int], list[int]] | None = None
         #: bumped by every routing change; holders of routes (collective contexts) re-route
         self.routing_epoch: int = 0
 
@@ -311,19 +309,9 @@ class Topology:
         """
         if type(self).route is not Topology.route:
             return [True] * len(pairs)
-        if self._path_filter is None:
-            nodes = {n: i for i, n in enumerate(self._nodes)}  # graph order, no graph made
-            transit = np.array(
-                [not NodeKind(str(a["kind"])).is_endpoint for a in self._nodes.values()],
-                dtype=bool,
-            )
-            edges = [(nodes[lk.src], nodes[lk.dst]) for lk in self.links]
-            rank_node = [nodes[r] for r in self.ranks]
-            self._path_filter = (PathFilter(len(nodes), edges, transit), nodes, rank_node)
-        filt, nodes, rank_node = self._path_filter
-        ends = [(nodes[self.links[i].src], nodes[self.links[i].dst]) for i in links]
-        at = [(rank_node[s], rank_node[d]) for s, d in pairs]
-        return [bool(x) for x in filt.may_use(ends, at)]
+        router = self._router if self._router is not None else self._get_router()
+        ends = [(self.links[i].src, self.links[i].dst) for i in links]
+        return [bool(x) for x in router.may_use(ends, pairs)]
 
     def path_latency_s(self, path: Sequence[int]) -> float:
         """Sum of the one-way latencies of the links of ``path``, seconds."""

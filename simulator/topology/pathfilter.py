@@ -84,20 +84,20 @@ class PathFilter:
     """Hop-distance sweeps over a routing graph, to rule out pairs that cannot use links.
 
     Args:
-        n_nodes: nodes of the graph (indices ``0..n_nodes-1``).
-        edges: ``(u, v)`` node index pairs of the directed links.
         transit: per node, whether a route may pass through it (switches, NICs), not an
             endpoint (gpu/cpu).
+        in_ptr, in_src: the predecessors of every node as CSR, ``in_src[in_ptr[v]:in_ptr[v +
+            1]]`` are the nodes with a link into ``v`` (the router's table,
+            :meth:`simulator.topology.routing.Router.path_filter`).
     """
 
-    def __init__(
-        self, n_nodes: int, edges: Sequence[tuple[int, int]], transit: npt.NDArray[np.bool_]
-    ) -> None:
-        eu = np.fromiter((u for u, _ in edges), np.intp, len(edges))
-        ev = np.fromiter((v for _, v in edges), np.intp, len(edges))
+    def __init__(self, transit: npt.NDArray[np.bool_], in_ptr: IntArray, in_src: IntArray) -> None:
+        n = int(transit.size)
+        src = np.asarray(in_src, dtype=np.intp)
+        dst = np.repeat(np.arange(n, dtype=np.intp), np.diff(in_ptr))
         self._transit = np.asarray(transit, dtype=bool)
-        self._out = _csr(n_nodes, eu, ev)  # successors of every node
-        self._in = _csr(n_nodes, ev, eu)  # predecessors of every node
+        self._in = (np.asarray(in_ptr, dtype=np.intp), src)  # predecessors of every node
+        self._out = _csr(n, src, dst)  # successors of every node
         #: swept columns: node -> hops from every node to it / from it to every node
         self._to: dict[int, npt.NDArray[np.int16]] = {}
         self._from: dict[int, npt.NDArray[np.int16]] = {}

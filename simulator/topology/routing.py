@@ -46,6 +46,8 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from simulator.topology.pathfilter import PathFilter
+
 if TYPE_CHECKING:
     import networkx as nx
 
@@ -205,6 +207,24 @@ class Router:
         self._in_src = eu[by_v]
         self._in_ptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(ev, minlength=n), out=self._in_ptr[1:])
+        self._filter: PathFilter | None = None  # see path_filter
+
+    # ------------------------------------------------------------------ path filter
+    def path_filter(self) -> PathFilter:
+        """The :class:`~simulator.topology.pathfilter.PathFilter` of this graph, made once
+        from the router's own tables (transit mask, predecessors)."""
+        if self._filter is None:
+            self._filter = PathFilter(self._transit, self._in_ptr, self._in_src)
+        return self._filter
+
+    def may_use(
+        self, links: Sequence[tuple[str, str]], pairs: Sequence[tuple[int, int]]
+    ) -> npt.NDArray[np.bool_]:
+        """:meth:`PathFilter.may_use` for ``links`` given by their end nodes' names and
+        ``pairs`` of ranks (``False``: the pair's route provably uses none of the links)."""
+        index, rank_node = self._index, self._rank_node
+        ends = [(index[u], index[v]) for u, v in links]
+        return self.path_filter().may_use(ends, [(rank_node[a], rank_node[b]) for a, b in pairs])
 
     # ------------------------------------------------------------------ distances
     def _distance_block(self, dest_ranks: Sequence[int]) -> npt.NDArray[np.int8]:
