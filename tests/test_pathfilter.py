@@ -7,28 +7,17 @@ from __future__ import annotations
 import random
 
 import pytest
+from test_routing_prefetch import three_tier_512
 
 from simulator.faults.network import FaultedTopology
-from simulator.topology import Topology, load_topology, topology_from_dict
+from simulator.topology import Topology, load_topology
 from simulator.workload.strategies.context import JobContext
 
 NAMES = ["dgx-h100-32node", "dgx-a100-superpod", "two-dc-wan", "pcie-8gpu", "three-tier"]
 
 
 def _load(name: str, ecmp: str) -> Topology:
-    if name == "three-tier":
-        build = {
-            "type": "cluster",
-            "nodes": 64,
-            "gpu": "H100-SXM",
-            "nics_per_node": 8,
-            "nic": "ib_ndr",
-            "fabric": "fat_tree_3tier",
-            "switch_radix": 16,
-        }
-        topo = topology_from_dict({"name": "ft3-512", "build": build})
-    else:
-        topo = load_topology(name)
+    topo = three_tier_512() if name == "three-tier" else load_topology(name)
     topo.set_ecmp(ecmp)
     return topo
 

@@ -100,7 +100,8 @@ def test_dense_destinations_are_left_to_route(monkeypatch: pytest.MonkeyPatch) -
     assert sweeps[0] == 0
 
 
-def _three_tier() -> Topology:
+def three_tier_512() -> Topology:
+    """64 nodes of 8 H100 (8 NDR NICs each) on a three-tier fat tree of radix-16 switches."""
     from simulator.topology import topology_from_dict
 
     build = {
@@ -123,7 +124,7 @@ def test_dmodk_routes_walked_together_equal_routes_one_by_one(
     destinations, pairs inside a node, a cache of one block), are the one-by-one routes."""
 
     def load() -> Topology:
-        topo = _three_tier() if name == "three-tier" else load_topology(name)
+        topo = three_tier_512() if name == "three-tier" else load_topology(name)
         topo.set_ecmp("dmodk")
         return topo
 
