@@ -3,7 +3,8 @@
 One simpy environment and one :class:`~simulator.network.Fabric` per simulation. Ops are not
 simpy processes: the runner keeps an integer counter of unfinished predecessors per op and
 releases an op the moment its counter reaches zero (see :mod:`simulator.engine.streams`).
-A released compute op is a simpy timeout; every byte goes through the simulation's
+A released compute op is a wake-up on simpy's queue (:mod:`simulator.engine.wake`: a timeout
+without simpy's per-event set-up, in the same order); every byte goes through the simulation's
 :class:`~simulator.collectives.transport.Transport`: a collective whose rendezvous is complete
 runs :meth:`~simulator.collectives.transport.Transport.collective` as one simpy process per group
 (its own group plus its mirrors); a matched send/recv is
