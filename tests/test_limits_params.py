@@ -48,3 +48,24 @@ def _replace(model: object, **kw: int) -> object:
     import dataclasses
 
     return dataclasses.replace(model, **kw)  # type: ignore[type-var]
+
+
+def test_a_builder_refuses_an_outsized_app_naming_file_and_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A GAN's image channels are not a decoder field the estimate sees: the DDP bucketing
+    refuses before unrolling, and the CLI names the scenario file (exit 2, no traceback)."""
+    import yaml
+
+    from simulator.cli import main
+
+    raw = yaml.safe_load((ROOT / "scenarios" / "gan-dcgan-dgx1.yaml").read_text())
+    raw["model"]["app"]["image_channels"] = 10**30
+    raw.pop("compare", None)
+    path = tmp_path / "huge-gan.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    code = main(["run", str(path), "--json"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert str(path) in err and "strategy.data_parallel.bucket_size" in err
+    assert "buckets" in err and "Traceback" not in err
