@@ -145,7 +145,8 @@ def estimate_scenario_ops(scenario: Any, world: int) -> tuple[float, dict[str, f
     workers = max(1, dp)
     microbatches = max(1.0, tr.global_batch / (workers * tr.micro_batch))
     v = st.pipeline.virtual_stages
-    layers_per_stage = max(1.0, m.layers / max(1, pp)) * v
+    dec_layers = float(getattr(getattr(m, "app", None), "decoder_layers", None) or 0)  # enc-dec
+    layers_per_stage = max(1.0, (m.layers + dec_layers) / max(1, pp)) * v
     job = tp * pp * dp
     fold = st.fold if st.fold is not None else job > 16
     hw = getattr(scenario, "hardware", None)
@@ -166,7 +167,8 @@ def estimate_scenario_ops(scenario: Any, world: int) -> tuple[float, dict[str, f
     total = programs * per_program
     factors = {
         "training.global_batch": microbatches,
-        "model.layers": layers_per_stage,
+        "model.layers": max(1.0, m.layers / max(1, pp)) * v,
+        "model.app.decoder_layers": dec_layers / max(1, pp) * v,
         "strategy.data_parallel.bucket_size": buckets / 16.0,
         "strategy.fold": programs,
         "strategy.parameter_server.steps"

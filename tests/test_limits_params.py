@@ -69,3 +69,23 @@ def test_a_builder_refuses_an_outsized_app_naming_file_and_field(
     assert code == 2
     assert str(path) in err and "strategy.data_parallel.bucket_size" in err
     assert "buckets" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("decoder_layers", [10**5, 10**30])
+def test_an_outsized_decoder_of_a_translation_model_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], decoder_layers: int
+) -> None:
+    """``model.app.decoder_layers`` counts in the estimate (and in the builder's own guard,
+    where 10^30 overflowed a tuple's length before)."""
+    import yaml
+
+    from simulator.cli import main
+
+    raw = yaml.safe_load((ROOT / "scenarios" / "nmt-transformer-big-dgx1.yaml").read_text())
+    raw["model"]["app"]["decoder_layers"] = decoder_layers
+    raw.pop("compare", None)
+    path = tmp_path / "deep-decoder.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["run", str(path), "--json"]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "model.app.decoder_layers" in err and "Traceback" not in err
