@@ -136,6 +136,7 @@ def test_builder_form_with_units(tmp_path: Path) -> None:
         ({"type": "cluster", "oversubscription": 0.5}, "build.oversubscription", ">= 1"),
         ({"type": "cluster", "gpu": "Z80"}, "build.gpu", "unknown GPU"),
         ({"type": "torus", "dims": [0, 2]}, "build.dims", "positive integers"),
+        ({"type": "cluster", "switch_radix": 10**30}, "build.switch_radix", "at most 32,768"),
     ],
 )
 def test_builder_errors_name_field(tmp_path: Path, build: dict, field: str, message: str) -> None:
