@@ -31,6 +31,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from simulator.core.fastinit import fast_frozen_init
 from simulator.core.vocab import Algorithm, CollectiveOp
 
 
@@ -71,6 +72,7 @@ class Op:
         raise NotImplementedError
 
 
+@fast_frozen_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Compute(Op):
     """Local computation.
@@ -89,6 +91,7 @@ class Compute(Op):
         return OpKind.COMPUTE
 
 
+@fast_frozen_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Collective(Op):
     """A collective over ``group`` (global ranks, in the order the algorithm uses them).
@@ -115,6 +118,7 @@ class Collective(Op):
         return OpKind.COLLECTIVE
 
 
+@fast_frozen_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Send(Op):
     """Point-to-point send of ``size_B`` bytes to global rank ``peer``."""
@@ -129,6 +133,7 @@ class Send(Op):
         return OpKind.SEND
 
 
+@fast_frozen_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Recv(Op):
     """Point-to-point receive of ``size_B`` bytes from global rank ``peer``."""
@@ -182,9 +187,11 @@ class Program:
         microbatch: int = -1,
     ) -> int:
         """Append a :class:`Compute` op and return its id."""
-        return self.add(
+        ops = self.ops
+        n = len(ops)
+        ops.append(
             Compute(
-                id=self._next_id(),
+                id=n,
                 name=name,
                 stream=stream,
                 deps=tuple(deps),
@@ -196,6 +203,7 @@ class Program:
                 bytes_accessed_B=bytes_accessed_B,
             )
         )
+        return n
 
     def collective(
         self,
@@ -215,9 +223,11 @@ class Program:
         mirrors: Sequence[Sequence[int]] = (),
     ) -> int:
         """Append a :class:`Collective` op and return its id."""
-        return self.add(
+        ops = self.ops
+        n = len(ops)
+        ops.append(
             Collective(
-                id=self._next_id(),
+                id=n,
                 name=name,
                 stream=stream,
                 deps=tuple(deps),
@@ -230,9 +240,10 @@ class Program:
                 algo=algo,
                 root=root,
                 match_key=match_key,
-                mirrors=tuple(tuple(g) for g in mirrors),
+                mirrors=tuple(tuple(g) for g in mirrors) if mirrors else (),
             )
         )
+        return n
 
     def send(
         self,
