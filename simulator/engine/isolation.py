@@ -35,17 +35,9 @@ from simulator.collectives.context import SimContext
 from simulator.collectives.transport import Transport, run_alone
 from simulator.core.arrays import FloatArray, IntArray
 from simulator.core.ir import Collective, Recv, Send
+from simulator.engine.collkey import CollKey, coll_key
 from simulator.engine.streams import Plan
 from simulator.network import FlowRecord
-
-#: Key of a distinct collective: ``(op, group in order, size_B, algo, root)``.
-CollKey = tuple[str, tuple[int, ...], float, str, int]
-
-
-def coll_key(op: Collective, group: tuple[int, ...]) -> CollKey:
-    """The distinct-collective key of ``op`` run on ``group`` (its own group or a mirror)."""
-    return (op.op.value, group, float(op.size_B), str(op.algo), int(op.root))
-
 
 _EMPTY_TL: tuple[FloatArray, IntArray, FloatArray] = (
     np.zeros(0),
@@ -219,12 +211,13 @@ def find_isolated(plan: Plan, ctx: SimContext) -> set[CollKey]:
     key_class: dict[CollKey, Hashable] = {}
     launchers: dict[Hashable, set[tuple[int, ...]]] = defaultdict(set)
     streams: dict[Hashable, dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))
-    for g, op in enumerate(plan.ops):
+    for g in plan.traffic:  # every distinct launch (each op left out repeats one of them)
+        op = plan.ops[g]
         if isinstance(op, Collective):
             primary = tuple(sorted(op.group))
-            for grp in (op.group, *op.mirrors):
-                cls: Hashable = ("group", tuple(sorted(grp)))
-                key = coll_key(op, grp)
+            for i, grp in enumerate((op.group, *op.mirrors)):
+                cls: Hashable = ("group", primary if i == 0 else tuple(sorted(grp)))
+                key = plan.own(g) if i == 0 else coll_key(op, grp)
                 if key not in key_links:
                     key_links[key] = collective_links(ctx, key)
                     key_class[key] = cls
