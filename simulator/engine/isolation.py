@@ -38,6 +38,7 @@ from simulator.core.ir import Collective, Recv, Send
 from simulator.engine.collkey import CollKey, coll_key
 from simulator.engine.streams import Plan
 from simulator.network import FlowRecord
+from simulator.topology import Topology
 
 _EMPTY_TL: tuple[FloatArray, IntArray, FloatArray] = (
     np.zeros(0),
@@ -205,6 +206,7 @@ def find_isolated(plan: Plan, ctx: SimContext) -> set[CollKey]:
     """The distinct collectives of ``plan`` that are isolated (see the module docstring)."""
     topology = ctx.topology
     has_program = set(plan.program_ranks)
+    _sweep_together(plan, topology)
     # classes and their links
     class_links: dict[Hashable, set[int]] = defaultdict(set)
     key_links: dict[CollKey, set[int]] = {}
@@ -247,6 +249,19 @@ def find_isolated(plan: Plan, ctx: SimContext) -> set[CollKey]:
         if serial and not (links & shared):
             out.add(key)
     return out
+
+
+def _sweep_together(plan: Plan, topology: Topology) -> None:
+    """Hop distances to every rank of every collective group (own and mirrors) in one go,
+    before the collectives are resolved one by one: one sweep per block of ranks instead of
+    one per strided group (the same routes; :meth:`Topology.prefetch_distances`)."""
+    ranks: set[int] = set()
+    for g in plan.traffic:
+        op = plan.ops[g]
+        if isinstance(op, Collective):
+            for grp in (op.group, *op.mirrors):
+                ranks.update(grp)
+    topology.prefetch_distances(ranks)
 
 
 def collective_links(ctx: SimContext, key: CollKey) -> set[int]:
