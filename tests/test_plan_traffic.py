@@ -3,6 +3,7 @@ find what reading every op finds (the exact path)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -13,6 +14,7 @@ from simulator.collectives.context import SimContext
 from simulator.core.ir import Collective, Compute, Program, Workload
 from simulator.core.vocab import CollectiveOp
 from simulator.engine.collkey import coll_key, launch_signature
+from simulator.engine.errors import WorkloadError
 from simulator.engine.isolation import find_isolated
 from simulator.engine.streams import Plan, build_plan
 from simulator.engine.symmetry import _classes, find_copies
@@ -121,3 +123,21 @@ def test_hand_built_job_has_isolated_and_shared_traffic() -> None:
     plan = build_plan(wl, topo.num_ranks)
     iso = find_isolated(plan, SimContext(topo, "nccl", ranks=wl.world))
     assert {k[1] for k in iso} == {(6, 7)}  # alone on its links, launched from one stream
+
+
+@pytest.mark.parametrize(
+    ("group", "mirrors", "words"),
+    [
+        ((0, 0), (), "bad group (0, 0)"),
+        ((0, 9), (), "bad group (0, 9)"),
+        ((0, 1), ((2, 2),), "bad group (2, 2)"),
+        ((0, 1), ((2, 3), (3, 8)), "bad group (3, 8)"),
+        ((1, 2), (), "does not contain rank 0"),
+    ],
+)
+def test_bad_groups_are_refused(group: Any, mirrors: Any, words: str) -> None:
+    p = Program(rank=0)
+    p.collective("ok", op=CollectiveOp.ALL_REDUCE, group=(0, 1), size_B=1.0)
+    p.collective("x", op=CollectiveOp.ALL_REDUCE, group=group, size_B=1.0, mirrors=mirrors)
+    with pytest.raises(WorkloadError, match=re.escape(words)):
+        build_plan(Workload(programs=[p], world=8), 8)

@@ -136,7 +136,7 @@ class _Flattener:
         pops = prog.ops
         self.ops.extend(pops)
         self.rank.extend([r] * len(pops))
-        self.dependents.extend([] for _ in pops)
+        self.dependents.extend([[] for _ in pops])
         ids = {op.id: base + i for i, op in enumerate(pops)}  # unique ids: validated
         streams, stream_of, waits, dependents = (
             self.streams,
@@ -219,6 +219,15 @@ def _link(
         dependents[lo].append(g)
         dependents[hi].append(g)
         return
+    if len(deps) == 2:  # the next most usual (a TP block's compute), also without a set
+        a, b = ids[deps[0]], ids[deps[1]]
+        two = (a,) if a == b else (a, b) if a < b else (b, a)
+        if prev is not None and prev not in two:
+            two = tuple(sorted((*two, prev)))
+        waits.append(len(two))
+        for p in two:
+            dependents[p].append(g)
+        return
     if deps:
         preds = {ids[d] for d in deps}
         if prev is not None:
@@ -246,14 +255,11 @@ def _check_op(op: AnyOp, rank: int, world: int, checked: set[tuple[int, ...]]) -
             raise WorkloadError(
                 f"{_where(op, rank)}: collective group {op.group} does not contain rank {rank}"
             )
-        for grp in (op.group, *op.mirrors):
-            if grp in checked:
-                continue
-            checked.add(grp)
-            if len(set(grp)) != len(grp) or any(not 0 <= m < world for m in grp):
-                raise WorkloadError(
-                    f"{_where(op, rank)}: bad group {grp} (ranks must be unique and < {world})"
-                )
+        if op.group not in checked:
+            _check_group(op, rank, op.group, world, checked)
+        for grp in op.mirrors:
+            if grp not in checked:
+                _check_group(op, rank, grp, world, checked)
         if op.size_B < 0:
             raise WorkloadError(f"{_where(op, rank)}: negative size_B {op.size_B}")
     elif isinstance(op, Send | Recv):
@@ -271,3 +277,14 @@ def _check_op(op: AnyOp, rank: int, world: int, checked: set[tuple[int, ...]]) -
                     )
     elif isinstance(op, Compute) and op.duration_s is not None and not op.duration_s >= 0:
         raise WorkloadError(f"{_where(op, rank)}: duration_s must be >= 0, got {op.duration_s}")
+
+
+def _check_group(
+    op: Collective, rank: int, grp: tuple[int, ...], world: int, checked: set[tuple[int, ...]]
+) -> None:
+    """Raise on a group with a repeated rank or a rank outside the job; else note it checked."""
+    if len(set(grp)) != len(grp) or any(not 0 <= m < world for m in grp):
+        raise WorkloadError(
+            f"{_where(op, rank)}: bad group {grp} (ranks must be unique and < {world})"
+        )
+    checked.add(grp)
