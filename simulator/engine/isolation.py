@@ -38,7 +38,6 @@ from simulator.core.ir import Collective, Recv, Send
 from simulator.engine.collkey import CollKey, coll_key
 from simulator.engine.streams import Plan
 from simulator.network import FlowRecord
-from simulator.topology import Topology
 
 _EMPTY_TL: tuple[FloatArray, IntArray, FloatArray] = (
     np.zeros(0),
@@ -206,7 +205,7 @@ def find_isolated(plan: Plan, ctx: SimContext) -> set[CollKey]:
     """The distinct collectives of ``plan`` that are isolated (see the module docstring)."""
     topology = ctx.topology
     has_program = set(plan.program_ranks)
-    _sweep_together(plan, topology)
+    ctx.route_ahead(_distinct_keys(plan))  # resolved below one by one: routes cached
     # classes and their links
     class_links: dict[Hashable, set[int]] = defaultdict(set)
     key_links: dict[CollKey, set[int]] = {}
@@ -251,17 +250,16 @@ def find_isolated(plan: Plan, ctx: SimContext) -> set[CollKey]:
     return out
 
 
-def _sweep_together(plan: Plan, topology: Topology) -> None:
-    """Hop distances to every rank of every collective group (own and mirrors) in one go,
-    before the collectives are resolved one by one: one sweep per block of ranks instead of
-    one per strided group (the same routes; :meth:`Topology.prefetch_distances`)."""
-    ranks: set[int] = set()
+def _distinct_keys(plan: Plan) -> list[CollKey]:
+    """Every distinct collective of ``plan`` (own groups and mirrors), in plan order."""
+    keys: dict[CollKey, None] = {}
     for g in plan.traffic:
         op = plan.ops[g]
         if isinstance(op, Collective):
-            for grp in (op.group, *op.mirrors):
-                ranks.update(grp)
-    topology.prefetch_distances(ranks)
+            keys[plan.own(g)] = None
+            for grp in op.mirrors:
+                keys[coll_key(op, grp)] = None
+    return list(keys)
 
 
 def collective_links(ctx: SimContext, key: CollKey) -> set[int]:

@@ -312,19 +312,6 @@ class Topology:
                 for s, key in by_dst[d]:
                     self.route(s, d, key)
 
-    def prefetch_distances(self, ranks: Iterable[int]) -> bool:
-        """Compute the hop distances to every rank of ``ranks`` now, a block of
-        :data:`~simulator.topology.routing.BLOCK` ranks per sweep, when the router's cache
-        keeps them all (:meth:`~simulator.topology.routing.Router.prefetch_if_kept`; else
-        nothing, and routes sweep on demand). Routes are the same either way; this only
-        saves sweeps when many strided groups are routed one after another (the data-parallel
-        groups of a folded job). True when the distances are cached."""
-        wanted = set(ranks)
-        if wanted and not 0 <= min(wanted) <= max(wanted) < self.num_ranks:
-            raise IndexError(f"a rank out of range 0..{self.num_ranks - 1} in {sorted(wanted)}")
-        router = self._router if self._router is not None else self._get_router()
-        return router.prefetch_if_kept(wanted)
-
     def may_route_over(
         self, links: Collection[int], pairs: Sequence[tuple[int, int]]
     ) -> list[bool]:

@@ -326,21 +326,6 @@ class Router:
         for lo in range(0, len(missing), BLOCK):
             self._store(missing[lo : lo + BLOCK])
 
-    def prefetch_if_kept(self, dst_ranks: Iterable[int]) -> bool:
-        """:meth:`prefetch` ``dst_ranks`` when the cache can keep every block it adds beside
-        those it holds (nothing evicted); else nothing. True when it swept (or had nothing to
-        sweep). For a caller about to route to many groups at once (every data-parallel
-        group of a job): one sweep per :data:`BLOCK` of their ranks, instead of one per group
-        when each group is routed on its own; the same distances either way."""
-        where = self._where
-        missing = {r for r in map(int, dst_ranks) if r not in where}
-        blocks = -(-len(missing) // BLOCK)
-        held = sum(_held(b) for _, b in self._blocks.values())
-        if held + blocks * self._n * BLOCK > _CACHE_BYTES:
-            return False
-        self.prefetch(missing)
-        return True
-
     def _column(self, dst_rank: int) -> npt.NDArray[np.int8]:
         """Hops to ``dst_rank`` from every node (a strided view; -1: unreachable)."""
         loc = self._where.get(dst_rank)
