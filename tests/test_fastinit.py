@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator.core.fastinit import fast_frozen_init
+from simulator.core.fastinit import fast_frozen_init, positional_factory
 from simulator.core.ir import Collective, Compute, Program, Recv, Send
 from simulator.core.vocab import Algorithm, CollectiveOp
 
@@ -120,3 +120,29 @@ def test_only_frozen_slotted_keyword_dataclasses() -> None:
     for cls in (Mutable, Factory, Positional):
         with pytest.raises(TypeError):
             fast_frozen_init(cls)
+
+
+@given(data=st.data())
+def test_program_helpers_build_what_the_constructors_build(data: st.DataObject) -> None:
+    """Every field reaches its place (the helpers pass them positionally, in field order);
+    sequences arrive as tuples."""
+    c, k = data.draw(_kwargs(Collective)), data.draw(_kwargs(Compute))
+    c.pop("id"), k.pop("id")
+    p = Program(rank=0)
+    as_lists = {"deps": list(c.get("deps", ())), "group": list(c["group"])}
+    as_lists["mirrors"] = [list(m) for m in c.get("mirrors", ())]
+    p.collective(**(c | as_lists))
+    p.compute(**(k | {"deps": list(k.get("deps", ()))}))
+    assert p.ops == [Collective(id=0, **c), Compute(id=1, **k)]
+    assert all(type(getattr(p.ops[0], n)) is tuple for n in ("deps", "group", "mirrors"))
+
+
+def test_positional_factory_needs_the_fast_init() -> None:
+    @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+    class Plain:
+        x: int
+
+    with pytest.raises(TypeError):
+        positional_factory(Plain)
+    make = positional_factory(fast_frozen_init(Plain))
+    assert make(3) == Plain(x=3)

@@ -10,11 +10,16 @@ bypasses ``__setattr__`` exactly as the generated code does, so instances are th
 objects (equal, hashable, immutable afterwards) and :func:`dataclasses.replace`, pickling and
 ``repr`` behave as before. The dataclass's own ``__init__`` is kept as ``__dataclass_init__``
 (tests compare the two).
+
+:func:`positional_factory` makes, for trusted internal construction (the
+:class:`~simulator.core.ir.Program` helpers), a function taking every field positionally in
+field order: keyword matching of 10 to 14 arguments is another ~0.5 us an op.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -65,3 +70,21 @@ def fast_frozen_init(cls: type[T]) -> type[T]:
     setattr(cls, "__dataclass_init__", cls.__init__)  # noqa: B010 (not a declared attribute)
     setattr(cls, "__init__", init)  # noqa: B010 (mypy refuses assigning a method)
     return cls
+
+
+def positional_factory(cls: type[T]) -> Callable[..., T]:
+    """A function ``make(f1, f2, ...)`` taking every field of ``cls`` positionally, in
+    :func:`dataclasses.fields` order (all given, no defaults), and returning what
+    ``cls(f1=f1, f2=f2, ...)`` builds. ``cls`` must have passed :func:`fast_frozen_init`
+    (TypeError otherwise)."""
+    if "__dataclass_init__" not in cls.__dict__:
+        raise TypeError(f"{cls.__name__}: apply fast_frozen_init first")
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    env: dict[str, Any] = {f"_s{i}": _slot_setter(cls, n) for i, n in enumerate(names)}
+    env |= {"_new": object.__new__, "_cls": cls}
+    body = "".join(f"    _s{i}(self, {n})\n" for i, n in enumerate(names))
+    src = f"def make({', '.join(names)}):\n    self = _new(_cls)\n{body}    return self\n"
+    exec(src, env)  # the source is built from the dataclass's own field names
+    make: Callable[..., T] = env["make"]
+    make.__qualname__ = make.__name__ = f"make_{cls.__name__}"
+    return make

@@ -31,7 +31,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from simulator.core.fastinit import fast_frozen_init
+from simulator.core.fastinit import fast_frozen_init, positional_factory
 from simulator.core.vocab import Algorithm, CollectiveOp
 
 
@@ -149,6 +149,10 @@ class Recv(Op):
 
 AnyOp = Compute | Collective | Send | Recv
 
+#: Positional constructors for the :class:`Program` helpers (fields in declaration order).
+_compute = positional_factory(Compute)
+_collective = positional_factory(Collective)
+
 
 @dataclass(slots=True)
 class Program:
@@ -189,18 +193,19 @@ class Program:
         """Append a :class:`Compute` op and return its id."""
         ops = self.ops
         n = len(ops)
+        # Compute(id=n, name=name, stream=stream, ...): every field, in declaration order
         ops.append(
-            Compute(
-                id=n,
-                name=name,
-                stream=stream,
-                deps=tuple(deps),
-                category=category,
-                layer=layer,
-                microbatch=microbatch,
-                duration_s=duration_s,
-                flops=flops,
-                bytes_accessed_B=bytes_accessed_B,
+            _compute(
+                n,
+                name,
+                stream,
+                tuple(deps),
+                category,
+                layer,
+                microbatch,
+                duration_s,
+                flops,
+                bytes_accessed_B,
             )
         )
         return n
@@ -225,22 +230,23 @@ class Program:
         """Append a :class:`Collective` op and return its id."""
         ops = self.ops
         n = len(ops)
+        # Collective(id=n, name=name, stream=stream, ...): every field, in declaration order
         ops.append(
-            Collective(
-                id=n,
-                name=name,
-                stream=stream,
-                deps=tuple(deps),
-                category=category,
-                layer=layer,
-                microbatch=microbatch,
-                op=op,
-                group=tuple(group),
-                size_B=size_B,
-                algo=algo,
-                root=root,
-                match_key=match_key,
-                mirrors=tuple(tuple(g) for g in mirrors) if mirrors else (),
+            _collective(
+                n,
+                name,
+                stream,
+                tuple(deps),
+                category,
+                layer,
+                microbatch,
+                op,
+                tuple(group),
+                size_B,
+                algo,
+                root,
+                match_key,
+                tuple(tuple(g) for g in mirrors) if mirrors else (),
             )
         )
         return n
