@@ -187,4 +187,4 @@ def deps_of(*ids: int | None) -> tuple[int, ...]:
     """Drop ``None`` (no-op collectives) from a dependency list."""
     if None not in ids:  # the usual case: nothing to drop
         return cast("tuple[int, ...]", ids)
-    return tuple(i for i in ids if i is not None)
+    return tuple([i for i in ids if i is not None])
