@@ -26,6 +26,10 @@ setup() {
     "$VENV/bin/python" -m pip install -q -e "$spec"
     touch "$stamp"
   fi
+  # Bytecode for the package, as a non-editable install writes it: with PYTHONDONTWRITEBYTECODE
+  # set (this VM, many containers) every run would otherwise compile ~115 modules again
+  # (~0.2 s of the flagship's run). Only sources newer than their .pyc are compiled.
+  "$VENV/bin/python" -m compileall -q simulator >/dev/null
 }
 
 # Any failure stops the run (set -e): a lint error fails ./dev.sh test before pytest starts.

@@ -145,14 +145,16 @@ def estimate_scenario_ops(scenario: Any, world: int) -> tuple[float, dict[str, f
     workers = max(1, dp)
     microbatches = max(1.0, tr.global_batch / (workers * tr.micro_batch))
     v = st.pipeline.virtual_stages
-    layers_per_stage = max(1.0, m.layers / max(1, pp)) * v
+    dec_layers = float(getattr(getattr(m, "app", None), "decoder_layers", None) or 0)  # enc-dec
+    layers_per_stage = max(1.0, (m.layers + dec_layers) / max(1, pp)) * v
     job = tp * pp * dp
     fold = st.fold if st.fold is not None else job > 16
-    if st.kind == "parameter_server":
-        fold = False
+    hw = getattr(scenario, "hardware", None)
+    if st.kind == "parameter_server" or (hw is not None and getattr(hw, "node_gpus", None)):
+        fold = False  # mixed GPUs: every rank is built (simulator.build_mixed)
     programs = float(min(job, max(1, pp * ep))) if fold else float(job)
     # DDP gradient buckets of one rank (grads of its TP x PP shard, 2 bytes each at least)
-    grad_B = m.layers * 12.0 * m.hidden**2 / max(1, tp * pp) * 2.0
+    grad_B = _rank_params(m, tp, pp) * 2.0
     buckets = grad_B / max(1.0, float(st.data_parallel.bucket_size))
     per_mb = 16.0 * layers_per_stage  # forward/backward, TP collectives, p2p per micro-batch
     steps = 1.0
@@ -165,7 +167,8 @@ def estimate_scenario_ops(scenario: Any, world: int) -> tuple[float, dict[str, f
     total = programs * per_program
     factors = {
         "training.global_batch": microbatches,
-        "model.layers": layers_per_stage,
+        "model.layers": max(1.0, m.layers / max(1, pp)) * v,
+        "model.app.decoder_layers": dec_layers / max(1, pp) * v,
         "strategy.data_parallel.bucket_size": buckets / 16.0,
         "strategy.fold": programs,
         "strategy.parameter_server.steps"
@@ -173,6 +176,20 @@ def estimate_scenario_ops(scenario: Any, world: int) -> tuple[float, dict[str, f
         else "strategy.local_sgd.period": steps,
     }
     return total, factors
+
+
+def _rank_params(m: Any, tp: int, pp: int) -> float:
+    """Upper bound of the parameters one rank holds: its 1/(tp x pp) share of the layers (every
+    expert counted, attention and MLP as ``simulator.workload.modelspec`` counts them) plus a
+    1/tp share of the input embedding and of an untied output layer (pipeline stages place those
+    whole on one stage; nothing here divides them by pp). Floats: an outsized field stays a
+    finite estimate or becomes ``inf``, never a slow integer."""
+    h = float(m.hidden)
+    ffn = float(m.ffn_hidden) if m.ffn_hidden else 4.0 * h
+    mats = 3.0 if m.gated_mlp else 2.0
+    layer = 4.0 * h * h + float(m.experts) * mats * h * ffn
+    vocab = float(m.vocab) * h * (1.0 if m.tie_embeddings else 2.0)
+    return float(m.layers) * layer / max(1, tp * pp) + vocab / max(1, tp)
 
 
 def check_scenario(scenario: Any, world: int, *, file: str | None = None) -> None:
@@ -187,12 +204,20 @@ def check_scenario(scenario: Any, world: int, *, file: str | None = None) -> Non
             file=sys.stderr,
         )
     total, factors = estimate_scenario_ops(scenario, world)
-    if total > MAX_OPS and not is_forced():
+    if not total <= MAX_OPS and not is_forced():  # `not <=`: a nan total is refused too
         field = max(factors, key=lambda k: factors[k])
+        why = f"{field} contributes a factor of {_count(factors[field])}"
+        if field == "strategy.data_parallel.bucket_size":
+            m = scenario.model
+            params = _rank_params(m, st.tp, st.pp)
+            why = (
+                f"about {_count(params)} parameters per rank (model.layers {m.layers:,}, "
+                f"hidden {m.hidden:,}, vocab {m.vocab:,}, experts {m.experts:,}) in buckets "
+                f"of {_count(bucket)} bytes"
+            )
         raise InputError(
-            f"would build about {_count(total)} ops ({field} contributes a factor of "
-            f"{_count(factors[field])}), more than the limit of {MAX_OPS:,}; "
-            f"check this value {FORCE_HINT}",
+            f"would build about {_count(total)} ops ({why}), more than the limit of "
+            f"{MAX_OPS:,}; check this value {FORCE_HINT}",
             file=file,
             field=field,
         )

@@ -136,6 +136,20 @@ def test_builder_form_with_units(tmp_path: Path) -> None:
         ({"type": "cluster", "oversubscription": 0.5}, "build.oversubscription", ">= 1"),
         ({"type": "cluster", "gpu": "Z80"}, "build.gpu", "unknown GPU"),
         ({"type": "torus", "dims": [0, 2]}, "build.dims", "positive integers"),
+        ({"type": "cluster", "switch_radix": 10**30}, "build.switch_radix", "at most 32,768"),
+        ({"type": "cluster", "oversubscription": "two"}, "build.oversubscription", "a number"),
+        ({"type": "cluster", "nic_bandwidth": "1e308Gbit/s"}, "build.nic_bandwidth", "too large"),
+        (
+            {
+                "type": "cluster",
+                "nodes": 128,
+                "nics_per_node": 8,
+                "fabric": "fat_tree",
+                "nic_bandwidth": "1e300Gbit/s",
+            },
+            "build",
+            "positive and finite",  # the leaves' uplinks add up to more than a float holds
+        ),
     ],
 )
 def test_builder_errors_name_field(tmp_path: Path, build: dict, field: str, message: str) -> None:
@@ -197,3 +211,14 @@ def test_builder_parameter_typo_suggests_the_parameter(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="did you mean 'nic_bandwidth'") as err:
         load_topology(p)
     assert err.value.field == "build.nic_bandwidht"
+
+
+def test_a_number_written_as_yaml_text_is_read(tmp_path: Path) -> None:
+    """YAML 1.1 reads ``1e0`` as text: a float parameter takes it as the number it is."""
+    spec = {"name": "b", "build": {"type": "cluster", "nodes": 4, "oversubscription": "2e0"}}
+    same = {"name": "b", "build": {"type": "cluster", "nodes": 4, "oversubscription": 2.0}}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = load_topology(_write(tmp_path / "a", spec))
+    b = load_topology(_write(tmp_path / "b", same))
+    assert [lk.bandwidth_Bps for lk in a.links] == [lk.bandwidth_Bps for lk in b.links]

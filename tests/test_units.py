@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -195,3 +196,17 @@ def test_flops_round_trip(x: float) -> None:
 @given(st.floats(min_value=0, max_value=1e6), st.sampled_from(["", " "]))
 def test_parse_size_of_formatted_number_with_unit(x: float, sep: str) -> None:
     assert math.isclose(parse_size(f"{x!r}{sep}MiB"), x * 2**20, rel_tol=1e-12, abs_tol=1e-300)
+
+
+@pytest.mark.parametrize(
+    ("parse", "text"),
+    [
+        (parse_bandwidth, "1e308Gbit/s"),
+        (parse_size, "1e305TiB"),
+        (parse_time, "1e307h"),
+        (parse_flops, "1e300TFLOPS"),
+    ],
+)
+def test_a_unit_that_overflows_is_refused(parse: Callable[[str], float], text: str) -> None:
+    with pytest.raises(UnitError, match="too large"):
+        parse(text)

@@ -94,7 +94,10 @@ def _size(text: str, field: str) -> float:
 def parse_sizes(text: str) -> list[float]:
     """``"MIN:MAX"`` -> ``[MIN, 2 MIN, ...]`` up to and including MAX."""
     if ":" not in text:
-        raise InputError(f"expected MIN:MAX, e.g. 1KiB:8GiB, got {text!r}", field="--sizes")
+        raise InputError(
+            f"expected MIN:MAX, e.g. 1KiB:8GiB, got {text!r} (one size: --size {text})",
+            field="--sizes",
+        )
     a, b = text.split(":", 1)
     lo, hi = _size(a, "--sizes"), _size(b, "--sizes")
     if lo <= 0 or hi < lo:

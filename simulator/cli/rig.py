@@ -56,6 +56,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "gloo-rig-<N>rank.yaml for N)",
     )
     cal.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    cal.add_argument(
+        "--hop-floors",
+        action="store_true",
+        help="also fit a per-op hop floor (not in the shipped profiles: docs/rig.md)",
+    )
     cal.set_defaults(func=_calibrate)
 
     clean = sub.add_parser("clean", help="delete namespaces left by crashed runs")
@@ -226,7 +231,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     from simulator.topology import load_topology
 
     bench = _measure(args, args.topology)
-    fit = fit_profile(load_topology(args.topology), bench)
+    fit = fit_profile(load_topology(args.topology), bench, hop_floors=args.hop_floors)
     if args.out:
         from simulator.outputs import check_new_file
 
@@ -245,6 +250,8 @@ def _calibrate(args: argparse.Namespace) -> int:
         "fit_median_abs_error_pct": fit.fit_median_abs_error_pct,
         "fit_max_abs_error_pct": fit.fit_max_abs_error_pct,
     }
+    if fit.hop_floor_s is not None:
+        obj["hop_floor_s"] = fit.hop_floor_s
     if args.json:
         emit_json(obj)
     else:

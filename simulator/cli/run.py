@@ -190,6 +190,11 @@ def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[RunRe
         )
     sim = res.simulation
     assert sim is not None  # run_variant always attaches it
+    from simulator.report.memfit import memory_warning
+
+    over = memory_warning(sim.built.memory_per_gpu_B, sim.built.metadata.get("gpu"))
+    if over:
+        print(f"warning: {sc.name}: {over}", file=sys.stderr)
     if out is not None:
         res = replace(res, out=str(out))
         write_outputs(out, sc, sim.result, res.to_json(), topology=sim.topology, k_links=args.links)

@@ -29,6 +29,15 @@ A :class:`BackendProfile` says, for one library (NCCL, gloo, or a calibration of
   default): the send completes on delivery too. On the rig, a 16 MiB gloo send returned
   37.7 ms before the receive completed at 400 Mbit/s (1.9 MB), 68 ms at 200 Mbit/s (1.7 MB);
   a calibration fits it from the ``send_sender`` microbenchmark;
+* ``hop_floor[op]``: optional seconds; the least time one dependent step (hop) of ``op``'s
+  algorithm takes, whatever its bytes: a phase of depth ``d`` drains in no less than
+  ``d * hop_floor[op]``, a floor under its transfer time, not added to it (its latencies are
+  still added). On the rig, 4 ranks and their gloo threads share 2 cores, and each hop of a
+  ring all_reduce waits for a core: a 4 KiB all_reduce takes 8 ms, while a 4 KiB broadcast
+  takes 0.7 ms and 256 KiB all_reduces are no slower than 4 KiB ones (docs/rig.md); a
+  calibration fits one value per op. ``reduce_scatter`` has its own even when it is scheduled
+  as an all_reduce. Collectives only: a point-to-point send through the transport pays no
+  backend latency, floors included;
 * ``tree_max_algbw``: optional ceiling on a tree all-reduce's algorithm bandwidth
   (``two_hosts``: groups on at most 2 hosts, ``more_hosts``: beyond), for libraries whose tree
   is limited by the GPU rather than the links (NCCL's ``maxTreeBw``);
@@ -124,6 +133,11 @@ class BackendProfile:
     local_copy_Bps: Mapping[CollectiveOp, float] | None = None
     op_efficiency: Mapping[CollectiveOp, float] | None = None
     send_buffer_B: float = 0.0
+    hop_floor_s: Mapping[CollectiveOp, float] | None = None
+
+    def hop_floor(self, op: CollectiveOp) -> float:
+        """Seconds each dependent step of ``op`` takes at least (0 if the profile has none)."""
+        return (self.hop_floor_s or {}).get(op, 0.0)
 
     def op_factor(self, op: CollectiveOp) -> float:
         """The fraction of the throughput ``op`` reaches beyond ``efficiency`` (1 if none)."""
@@ -216,6 +230,7 @@ def profile_from_spec(spec: BackendFile, *, file: str) -> BackendProfile:
             else {k: float(v) for k, v in spec.op_efficiency.items()}
         ),
         send_buffer_B=spec.send_buffer or 0.0,
+        hop_floor_s=None if spec.hop_floor is None else dict(spec.hop_floor),
     )
 
 

@@ -92,6 +92,7 @@ class BackendFile(SchemaModel):
     local_copy: dict[CollectiveOp, BandwidthBps] | None = None
     op_efficiency: dict[CollectiveOp, Fraction] | None = None
     send_buffer: SizeB0 | None = None
+    hop_floor: dict[CollectiveOp, TimeS] | None = None
 
     def edited(self, **changes: object) -> BackendFile:
         """A copy with ``changes`` (field name -> value), validated again like a file
@@ -120,6 +121,8 @@ class BackendFile(SchemaModel):
             nvls["latency"] = microseconds(self.nvls.latency)
         if self.send_buffer is not None:
             out["send_buffer"] = f"{round(self.send_buffer)}B"
+        if self.hop_floor is not None:
+            out["hop_floor"] = {k.value: microseconds(t) for k, t in self.hop_floor.items()}
         return out
 
 

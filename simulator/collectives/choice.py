@@ -156,6 +156,7 @@ class _Resolver:
         )  # fmt: skip
         topology, profile = planner.topology, planner.profile
         self.topology, self.profile = topology, profile
+        self.op = op
         self.sched_op = _schedule_op(op, profile)
         if want is Algorithm.AUTO:
             self.candidates = [
@@ -198,8 +199,13 @@ class _Resolver:
             return None  # e.g. halving_doubling on a non-power-of-two group
 
     def floors(self, sched: Schedule, cap: float | None) -> tuple[float, ...]:
+        """Per phase, the least time its transfers take: the bandwidth ceiling's share, or
+        ``depth`` hops at the profile's ``hop_floor`` of the op asked for, the larger."""
         total_B = sched.bytes_B
-        return tuple(floor_s(p.bytes_B, total_B, self.size_B, cap) for p in sched.phases)
+        hop = self.profile.hop_floor(self.op)
+        return tuple(
+            max(floor_s(p.bytes_B, total_B, self.size_B, cap), p.depth * hop) for p in sched.phases
+        )
 
     def price(
         self, idx: int, sched: Schedule, protocols: tuple[ProtocolProfile, ...], cap: float | None

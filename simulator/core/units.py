@@ -122,6 +122,13 @@ def _check_number(value: float, original: object, what: str) -> float:
     return value
 
 
+def _finite(value: float, original: object, what: str) -> float:
+    """``value`` (a number times its unit's factor), refused when the product overflowed."""
+    if not math.isfinite(value):
+        raise UnitError(f"{what}: {original!r} is too large (not a finite number of base units)")
+    return value
+
+
 def _data_factor(prefix: str, base: str) -> float:
     """Bytes per unit of ``<prefix><base>`` (base: B/byte or b/bit)."""
     per_unit = 1.0 if base in ("B", "byte", "bytes") else 1.0 / 8.0
@@ -150,7 +157,7 @@ def parse_size(x: str | float) -> float:
             f"{what}: unknown unit {unit!r} in {x!r}; use B/KB/MB/GB (SI), KiB/MiB/GiB (binary) "
             "or bits (b, Mbit)"
         )
-    return value * _data_factor(m.group("prefix"), m.group("base"))
+    return _finite(value * _data_factor(m.group("prefix"), m.group("base")), x, what)
 
 
 def parse_bandwidth(x: str | float) -> float:
@@ -178,7 +185,7 @@ def parse_bandwidth(x: str | float) -> float:
             f"{what}: unknown unit {unit!r} in {x!r}; write e.g. '400Gbps' (bits/s), "
             "'50 GB/s' or '25GBps' (bytes/s), '10 GiB/s'"
         )
-    return value * _data_factor(m.group("prefix"), m.group("base"))
+    return _finite(value * _data_factor(m.group("prefix"), m.group("base")), x, what)
 
 
 def parse_time(x: str | float) -> float:
@@ -196,7 +203,7 @@ def parse_time(x: str | float) -> float:
         raise UnitError(
             f"{what}: unknown unit {unit!r} in {x!r}; use s, ms, us (or µs), ns, ps, min or h"
         )
-    return value * _TIME_UNITS[unit]
+    return _finite(value * _TIME_UNITS[unit], x, what)
 
 
 def parse_flops(x: str | float) -> float:
@@ -214,7 +221,7 @@ def parse_flops(x: str | float) -> float:
     m = _FLOPS_UNIT_RE.match(unit)
     if not m:
         raise UnitError(f"{what}: unknown unit {unit!r} in {x!r}; write e.g. '312 TFLOPS'")
-    return value * _SI[m.group("prefix").upper()]
+    return _finite(value * _SI[m.group("prefix").upper()], x, what)
 
 
 # --------------------------------------------------------------------------- formatting

@@ -3,7 +3,8 @@
 One simpy environment and one :class:`~simulator.network.Fabric` per simulation. Ops are not
 simpy processes: the runner keeps an integer counter of unfinished predecessors per op and
 releases an op the moment its counter reaches zero (see :mod:`simulator.engine.streams`).
-A released compute op is a simpy timeout; every byte goes through the simulation's
+A released compute op is a wake-up on simpy's queue (:mod:`simulator.engine.wake`: a timeout
+without simpy's per-event set-up, in the same order); every byte goes through the simulation's
 :class:`~simulator.collectives.transport.Transport`: a collective whose rendezvous is complete
 runs :meth:`~simulator.collectives.transport.Transport.collective` as one simpy process per group
 (its own group plus its mirrors); a matched send/recv is
@@ -25,6 +26,7 @@ from functools import partial
 from typing import Literal, Protocol
 
 import simpy
+from simpy.events import NORMAL
 
 from simulator.collectives.backend import BackendProfile
 from simulator.collectives.context import SimContext
@@ -39,6 +41,7 @@ from simulator.engine.records import OpTimes
 from simulator.engine.result import StepResult, build_result
 from simulator.engine.streams import Plan, build_plan
 from simulator.engine.symmetry import Copies, find_copies
+from simulator.engine.wake import Wake, scheduler, wake_after
 from simulator.faults.engine import network_changes
 from simulator.network import Fabric
 from simulator.topology import Topology
@@ -223,6 +226,10 @@ class _Runner:
         #: sends / recvs waiting for their partner: (src, dst, tag) -> FIFO of global indices
         self.send_q: dict[tuple[int, int, int], deque[int]] = {}
         self.recv_q: dict[tuple[int, int, int], deque[int]] = {}
+        #: the callbacks of a compute op's and of a lone collective's wake-up (shared tuples)
+        self._wake_cbs = (self._on_wake,)
+        self._lone_cbs = (self._on_lone_done,)
+        self._schedule = scheduler(self.env)
 
     # -- driving ------------------------------------------------------------------------
 
@@ -238,12 +245,12 @@ class _Runner:
 
     def _reach(self, g: int) -> None:
         """Op ``g`` has all predecessors done: it is reached now."""
-        self.times.ready_s[g] = self.env.now
+        now = self.env.now
+        self.times.ready_s[g] = now
         k = self.kind[g]
         if k == _COMPUTE:
-            self.times.start_s[g] = self.env.now
-            ev = self.env.timeout(self.durations[g])
-            ev.callbacks.append(partial(self._finish, g))
+            self.times.start_s[g] = now
+            wake_after(self.env, self.durations[g], self._wake_cbs, g)
         elif k == _COLLECTIVE:
             self._arrive_collective(g)
         elif k == _SEND:
@@ -251,15 +258,34 @@ class _Runner:
         else:
             self._arrive_recv(g)
 
+    def _on_wake(self, wake: Wake) -> None:
+        """Compute op ``wake.g`` is done."""
+        self._finish(wake.g)
+
     def _finish(self, g: int, _event: simpy.Event | None = None) -> None:
-        """Op ``g`` is done now (``_event``: the simpy event it waited for, if any)."""
-        self.times.end_s[g] = self.env.now
+        """Op ``g`` is done now (``_event``: the simpy event it waited for, if any).
+
+        Its dependents whose last predecessor it was are reached, in order; a compute op
+        among them is started here (what :meth:`_reach` does, inlined: most ops are)."""
+        now = self.env.now
+        times = self.times
+        times.end_s[g] = now
         self.left -= 1
         waits = self.waits
+        kind = self.kind
         for d in self.plan.dependents[g]:
             waits[d] -= 1
             if waits[d] == 0:
-                self._reach(d)
+                if kind[d] == _COMPUTE:
+                    times.ready_s[d] = now
+                    times.start_s[d] = now
+                    # durations were checked >= 0 (_compute_durations): no check per op
+                    self._schedule(Wake(self._wake_cbs, d), NORMAL, self.durations[d])
+                elif kind[d] == _COLLECTIVE:
+                    times.ready_s[d] = now
+                    self._arrive_collective(d)
+                else:
+                    self._reach(d)
 
     # -- collectives --------------------------------------------------------------------
 
@@ -307,9 +333,12 @@ class _Runner:
         :meth:`_launch_collective` takes for one member and one isolated group."""
         now = self.env.now
         self.times.start_s[g] = now
-        run = self._replay(now, key, op.name)
-        ev = self.env.timeout(run.duration_s)
-        ev.callbacks.append(partial(self._on_lone_done, g, run.algo))
+        run = self.iso.runs.get(key)
+        if run is None:
+            run = self._replay(now, key, op.name)
+        else:  # _replay's steps for a run already made
+            self.iso.uses.append((now, key))
+        self._schedule(Wake(self._lone_cbs, g, run.algo), NORMAL, run.duration_s)
 
     def _replay(self, now: float, key: CollKey, name: str) -> LoneRun:
         """Isolated collective ``key`` (named ``name``) starts at ``now``: its lone run (run
@@ -321,9 +350,10 @@ class _Runner:
         self.iso.uses.append((now, key))
         return run
 
-    def _on_lone_done(self, g: int, algo: str, _event: simpy.Event) -> None:
-        self.times.algo[g] = algo
-        self._finish(g)
+    def _on_lone_done(self, wake: Wake) -> None:
+        """Lone collective ``wake.g`` (replayed, algorithm ``wake.algo``) is done."""
+        self.times.algo[wake.g] = wake.algo
+        self._finish(wake.g)
 
     def _launch_collective(self, members: list[int]) -> None:
         first = self.plan.ops[members[0]]

@@ -13,6 +13,11 @@ Fitted constants (fields of :class:`simulator.collectives.BackendProfile`):
   delivered, from ``send_sender`` (the sender's time) against ``send_recv`` (delivery) at
   >= 4 MiB: the sender returns ``T_recv - T_send`` early, at the message's rate
   ``size / T_recv`` (:func:`fit_send_buffer`);
+* ``hop_floor[op]``, only with ``fit_profile(..., hop_floors=True)``: per op, the least time
+  one dependent step of its algorithm takes (a floor under the step's transfer, not added to
+  it), fitted per op on that op's own rows by :func:`simulator.rig.hop_floor.fit_hop_floor`,
+  alternating with the two latencies (:func:`_fit_floors_and_latencies`); all_gather's after
+  its throughput fraction. Not in the shipped profiles (docs/rig.md, "Per-op hop floors");
 * ``op_efficiency.all_gather``: the further fraction of the throughput gloo's all_gather
   reaches, fitted last, from all_gather's own rows >= 1 MiB at the fitted efficiency and
   latencies (it replaced a fixed-rate local copy, which could not follow a change of link
@@ -43,6 +48,7 @@ import datetime as _dt
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +60,7 @@ from simulator.core.schema_messages import validate_input
 from simulator.core.units import parse_time
 from simulator.core.vocab import CollectiveOp
 from simulator.resources import shipped_dir
+from simulator.rig.hop_floor import fit_hop_floor, relative_sse
 from simulator.rig.microbench import CONCURRENT_K, BenchRow, Microbench, predict_row
 from simulator.safeyaml import load_yaml_file
 from simulator.topology import LinkKind, Topology
@@ -68,6 +75,10 @@ CONCURRENCY_MAX_SIZE_B = 64 * 1024
 EFFICIENCY_MIN_SIZE_B = 4 << 20
 #: all_gather rows at least this large fit its op efficiency (latencies are negligible there).
 ALL_GATHER_MIN_SIZE_B = 1 << 20
+#: Most rounds of (floors at the latencies, then latencies at the floors) in the fit.
+HOP_FLOOR_ROUNDS = 8
+#: The rounds stop when no fitted constant moves by more than this fraction (or 1 ns).
+HOP_FLOOR_RTOL = 1e-3
 #: Where calibrated profiles live.
 CALIBRATION_DIR = shipped_dir("calibration")
 #: The 2-rank profile (fitted on rig-2host); also the fallback for a world without its own.
@@ -113,6 +124,7 @@ class Fit:
     fit_rows: int
     fit_median_abs_error_pct: float
     fit_max_abs_error_pct: float
+    hop_floor_s: dict[str, float] | None = None
 
 
 def _base_profile() -> BackendFile:
@@ -131,9 +143,11 @@ def make_profile(
     concurrency: int,
     rs_as_ar: bool,
     name: str = "gloo-rig",
+    hop_floor: dict[str, float] | None = None,
 ) -> BackendFile:
-    """A copy of ``base`` (gloo.yaml's profile) with the fitted fields replaced; latencies are
-    the values the written file reads back as (``"12.345us"``: to the nanosecond)."""
+    """A copy of ``base`` (gloo.yaml's profile) with the fitted fields replaced; latencies
+    (and ``hop_floor``'s seconds per op, left out when empty) are the values the written file
+    reads back as (``"12.345us"``: to the nanosecond)."""
     kind = LinkKind(RIG_KIND)
     proto_name = next(iter(base.protocols))
     proto = base.protocols[proto_name]
@@ -143,12 +157,14 @@ def make_profile(
             "step_latency": {**proto.step_latency, kind: parse_time(microseconds(step_latency_s))},
         }
     )
+    floors = {op: parse_time(microseconds(t)) for op, t in (hop_floor or {}).items() if t > 0}
     return base.edited(
         name=name,
         efficiency={**base.efficiency, kind: float(efficiency)},
         protocols={**base.protocols, proto_name: fitted},
         concurrency=int(concurrency),
         reduce_scatter_as_all_reduce=bool(rs_as_ar),
+        hop_floor=floors or None,
     )
 
 
@@ -188,9 +204,17 @@ def rs_over_ar(bench: Microbench, min_size_B: int = 1 << 20) -> float | None:
 
 
 def fit_profile(
-    topology: Topology, bench: Microbench, *, fit_ops: Sequence[str] = DEFAULT_FIT_OPS
+    topology: Topology,
+    bench: Microbench,
+    *,
+    fit_ops: Sequence[str] = DEFAULT_FIT_OPS,
+    hop_floors: bool = False,
 ) -> Fit:
-    """Fit the gloo profile to ``bench`` (measured on ``topology``); see the module docstring."""
+    """Fit the gloo profile to ``bench`` (measured on ``topology``); see the module docstring.
+
+    ``hop_floors``: also fit a hop floor per op (off by default: on the 4-rank rig the floors
+    fit every microbenchmark better but replay the validation's training steps worse, see
+    docs/decisions.md 2026-12-05 "Per-op hop floors"; the shipped profiles have none)."""
     base = _base_profile()
     rows = [r for r in bench.rows if r.op in fit_ops]
     if len(rows) < 3:
@@ -202,17 +226,27 @@ def fit_profile(
     conc = base.concurrency if conc_meas is None else max(1, round(conc_meas))
     conc = min(conc, CONCURRENT_K)
 
-    def prof(eff: float, a: float, b: float) -> BackendFile:
+    def prof(eff: float, a: float, b: float, floors: dict[str, float]) -> BackendFile:
         return make_profile(
             base, efficiency=eff, base_latency_s=a, step_latency_s=b,
             concurrency=conc, rs_as_ar=rs_as_ar, name=calibration_name(bench.n_ranks),
+            hop_floor=floors,
         )  # fmt: skip
 
-    eff, a, b = _fit_rate_and_latencies(topology, rows, prof)
-    final = prof(eff, a, b)
+    if hop_floors:
+        eff, a, b, floors = _fit_floors_and_latencies(topology, rows, prof)
+    else:
+        floors = {}
+        eff, a, b = _fit_rate_and_latencies(topology, rows, _at_floors(prof, floors))
+    final = prof(eff, a, b, floors)
     ag_eff = fit_all_gather_efficiency(topology, bench, final)
     if ag_eff is not None:
         final = final.edited(op_efficiency={CollectiveOp.ALL_GATHER: round(ag_eff, 4)})
+    if ag_eff is not None and hop_floors:
+        ag_rows = [r for r in bench.rows if r.op == CollectiveOp.ALL_GATHER.value]
+        ag_floor = _fit_op_floor(topology, ag_rows, lambda fl: final.edited(hop_floor=fl), floors)
+        floors = {**floors, **ag_floor}
+        final = final.edited(hop_floor=prof(eff, a, b, floors).hop_floor)
     send_buf = fit_send_buffer(bench)
     if send_buf is not None:
         final = final.edited(send_buffer=float(round(send_buf)))  # whole bytes, as written
@@ -220,6 +254,8 @@ def fit_profile(
     pred = _predict(topology, rows, final)
     errs = np.abs(100.0 * (pred - m) / m)
     description = _description(bench, fit_ops, rows, errs, conc_meas, ratio, ag_eff, send_buf)
+    if hop_floors:
+        description += _floors_text(final)
     return Fit(
         profile=final.edited(description=description),
         efficiency=eff,
@@ -231,7 +267,90 @@ def fit_profile(
         fit_rows=len(rows),
         fit_median_abs_error_pct=float(np.median(errs)),
         fit_max_abs_error_pct=float(errs.max()),
+        hop_floor_s={k.value: v for k, v in (final.hop_floor or {}).items()}
+        if hop_floors
+        else None,
     )
+
+
+def _fit_op_floor(
+    topology: Topology,
+    rows: Sequence[BenchRow],
+    with_floors: Callable[[dict[str, float]], BackendFile],
+    floors: dict[str, float],
+) -> dict[str, float]:
+    """Per op among ``rows``, the hop floor that fits that op's rows best, the other ops'
+    floors held at ``floors`` (an op's floor changes only its own predictions)."""
+    out: dict[str, float] = {}
+    for op in dict.fromkeys(r.op for r in rows):
+        mine = [r for r in rows if r.op == op]
+
+        def predict(h: float, op: str = op, mine: list[BenchRow] = mine) -> np.ndarray:
+            return _predict(topology, mine, with_floors({**floors, op: h}))
+
+        h, _ = fit_hop_floor(predict, [r.median_s for r in mine])
+        out[op] = h
+    return out
+
+
+def _fit_floors_and_latencies(
+    topology: Topology,
+    rows: Sequence[BenchRow],
+    prof: Callable[[float, float, float, dict[str, float]], BackendFile],
+) -> tuple[float, float, float, dict[str, float]]:
+    """Efficiency, base and per-step latency (s) and per-op hop floors (s) that fit ``rows``.
+
+    The rate and the latencies without floors first (:func:`_fit_rate_and_latencies`, the fit
+    before floors existed), then the floors and the latencies in turn: each op's floor on its
+    own rows at the current latencies, then both latencies on every small row at those floors
+    (with the floors fixed a prediction is still affine in the two latencies, which add to
+    the transfer a floor bounds from below), until no constant moves by more than
+    ``HOP_FLOOR_RTOL`` (at most ``HOP_FLOOR_ROUNDS`` rounds). Latencies and floors trade
+    against each other on small rows, so the turns start twice, from those latencies and from
+    zero latencies, and the start whose end fits ``rows`` better (relative error, sum of
+    squares) wins; the first on a tie.
+    """
+    eff, a, b = _fit_rate_and_latencies(topology, rows, lambda e, x, y: prof(e, x, y, {}))
+    m = np.array([r.median_s for r in rows])
+    best: tuple[float, tuple[float, float, float, dict[str, float]]] | None = None
+    for a0, b0 in ((a, b), (0.0, 0.0)):
+        got = _alternate(topology, rows, prof, eff, a0, b0)
+        sse = relative_sse(_predict(topology, rows, prof(*got)), m)
+        if best is None or sse < best[0]:
+            best = (sse, got)
+    assert best is not None
+    return best[1]
+
+
+def _at_floors(
+    prof: Callable[[float, float, float, dict[str, float]], BackendFile], floors: dict[str, float]
+) -> Callable[[float, float, float], BackendFile]:
+    """``prof`` with the floors fixed: ``(eff, a, b) -> profile``."""
+    return lambda eff, a, b: prof(eff, a, b, floors)
+
+
+def _alternate(
+    topology: Topology,
+    rows: Sequence[BenchRow],
+    prof: Callable[[float, float, float, dict[str, float]], BackendFile],
+    eff: float,
+    a: float,
+    b: float,
+) -> tuple[float, float, float, dict[str, float]]:
+    """Floors at the latencies, then the rate and latencies at the floors, in turn, from
+    ``(eff, a, b)`` (see :func:`_fit_floors_and_latencies`)."""
+    floors: dict[str, float] = {}
+    for _ in range(HOP_FLOOR_ROUNDS):
+        new = _fit_op_floor(topology, rows, partial(prof, eff, a, b), floors)
+        eff2, a2, b2 = _fit_rate_and_latencies(topology, rows, _at_floors(prof, new))
+        old = [eff, a, b, *(floors.get(op, 0.0) for op in new)]
+        now = [eff2, a2, b2, *new.values()]
+        eff, a, b, floors = eff2, a2, b2, new
+        if all(
+            abs(x - y) <= HOP_FLOOR_RTOL * max(abs(x), 1e-6) for x, y in zip(old, now, strict=True)
+        ):
+            break
+    return eff, a, b, floors
 
 
 def _fit_rate_and_latencies(
@@ -297,6 +416,15 @@ def _description(
         f"send buffer: {'not fitted' if send_buf is None else f'{send_buf / 1e6:.2f} MB'} "
         f"(send_sender against send_recv, sizes >= {EFFICIENCY_MIN_SIZE_B} B)."
     )
+
+
+def _floors_text(prof: BackendFile) -> str:
+    """The description's sentence on the fitted hop floors."""
+    floors = prof.hop_floor or {}
+    if not floors:
+        return " Hop floors: none (no op's rows are fitted better by one)."
+    parts = ", ".join(f"{k.value} {microseconds(v)}" for k, v in floors.items())
+    return f" Hop floors (least time per dependent step, fitted per op on its own rows): {parts}."
 
 
 def fit_all_gather_efficiency(

@@ -105,7 +105,10 @@ def simulate_scenario(
     profile = load_scenario_backend(scenario, backend)
     if limits:
         check_scenario(scenario, int(topo.num_ranks), file=scenario.source_file)
-    built = build_workload(scenario, topo)
+    try:
+        built = build_workload(scenario, topo)
+    except InputError as exc:  # a builder's refusal names the scenario's file too
+        raise exc.located(file=scenario.source_file) from exc
     checkpoint()  # the topology and the workload live to the end (simulator.core.gcphases)
     prepared = None
     if faults is not None and not scenario.faults.empty:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 from simulator.topology.model import Link, LinkKind, NodeKind, NodeTable, Topology
@@ -59,7 +60,7 @@ class GraphBuilder:
         """Add a full-duplex link ``a <-> b``; returns the ids of ``a->b`` and ``b->a``.
 
         Raises ``ValueError`` for unknown nodes, a self loop, a duplicate link, or a
-        bandwidth that is not positive / latency that is negative.
+        bandwidth that is not positive and finite / latency that is negative or infinite.
         """
         for n in (a, b):
             if n not in self.nodes:
@@ -68,10 +69,14 @@ class GraphBuilder:
             raise ValueError(f"link {a}-{b}: a link needs two different nodes")
         if (a, b) in self._pairs:
             raise ValueError(f"link {a}-{b} defined twice (aggregate parallel links into one)")
-        if not bandwidth_Bps > 0:
-            raise ValueError(f"link {a}-{b}: bandwidth must be positive, got {bandwidth_Bps}")
-        if not latency_s >= 0:
-            raise ValueError(f"link {a}-{b}: latency must be non-negative, got {latency_s}")
+        if not 0 < bandwidth_Bps < math.inf:
+            raise ValueError(
+                f"link {a}-{b}: bandwidth must be positive and finite, got {bandwidth_Bps}"
+            )
+        if not 0 <= latency_s < math.inf:
+            raise ValueError(
+                f"link {a}-{b}: latency must be non-negative and finite, got {latency_s}"
+            )
         k = kind if type(kind) is LinkKind else LinkKind(kind)
         bw, lat = float(bandwidth_Bps), float(latency_s)
         lid = len(self.links)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -210,7 +211,11 @@ def _from_builder(spec: dict[str, object], file: str, name: str) -> Topology:
                 file=file,
                 field=field,
             )
-        kwargs[target] = _unit(parser, value, file, field) if parser else value
+        if parser:
+            value = _unit(parser, value, file, field)
+        elif isinstance(value, str) and str(params[target].annotation) in _FLOAT_ANNOTATIONS:
+            value = _number_text(value, file, field)
+        kwargs[target] = value
     kwargs.setdefault("name", name)
 
     check_topology_size(btype, kwargs, file)
@@ -223,6 +228,22 @@ def _from_builder(spec: dict[str, object], file: str, name: str) -> Topology:
         raise InputError(msg, file=file, field=_field_for(msg, spec)) from None
     topo.metadata.setdefault("builder", btype)
     return topo
+
+
+#: builder parameters annotated so take a plain number (``oversubscription: 1e3`` is a string
+#: to YAML 1.1, which needs ``1.0e+3`` for a float)
+_FLOAT_ANNOTATIONS = frozenset({"float", "float | None"})
+
+
+def _number_text(value: str, file: str, field: str) -> float:
+    """A number written as text (``"1e3"``), or :class:`InputError` naming the field."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise InputError(f"expected a number, got {value!r}", file=file, field=field) from None
+    if not math.isfinite(number):
+        raise InputError(f"expected a finite number, got {value!r}", file=file, field=field)
+    return number
 
 
 def _field_for(msg: str, spec: Mapping[str, object]) -> str:

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from simulator.limits import MAX_RANKS
 from simulator.topology.builders.nodes import Server
 from simulator.topology.graph_builder import GraphBuilder
 from simulator.topology.model import LinkKind, NodeKind
@@ -105,6 +106,10 @@ def _checked_down_ports(
     parameter)."""
     if not switch_radix >= 2:
         raise ValueError(f"switch_radix: must be >= 2, got {switch_radix}")
+    if switch_radix > MAX_RANKS:
+        # more ports than a topology may have ranks serves nothing, and port numbers must stay
+        # machine integers for D-mod-K routing (the largest switch ASICs have 512 ports)
+        raise ValueError(f"switch_radix: must be at most {MAX_RANKS:,}, got {switch_radix:,}")
     if not oversub >= 1.0:
         raise ValueError(f"oversubscription: must be >= 1 (1 = non-blocking), got {oversub}")
     if not spine_oversub >= 1.0:
