@@ -302,15 +302,17 @@ def write_timeline(
     # Streamed: the op events are formatted as JSON text a column at a time
     # (simulator.report.opevents), the counters encoded a batch at a time (C encoder); the
     # bytes are those of json.dumps(chrome_trace(...), separators=(",", ":")).
+    # The counters are computed first, before the op events' columns exist: merging the load
+    # timelines is the trace's largest transient allocation (tens of MB on the flagship).
     enc = json.JSONEncoder(separators=(",", ":")).encode
+    counters = list(_counter_events(result, k_links=k_links, bins=BINS, topology=topology))
     with p.open("w", encoding="utf-8") as fh:
         fh.write('{"traceEvents":[')
         first = True
         for chunk in op_event_text(result):
             fh.write(("" if first else ",") + chunk)
             first = False
-        counters = _counter_events(result, k_links=k_links, bins=BINS, topology=topology)
-        for batch in _batches(counters):
+        for batch in _batches(iter(counters)):
             fh.write(("" if first else ",") + enc(batch)[1:-1])
             first = False
         fh.write("]," + enc(_trace_tail(result))[1:])
