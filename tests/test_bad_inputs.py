@@ -580,6 +580,13 @@ def _cases() -> list[Case]:
     add(Case("rig-plan-nosuch", ("rig", "plan", "nosuch"), field="nosuch"))
     add(Case("rig-plan-gpu-topo", ("rig", "plan", "dgx-a100"), field="dgx-a100"))
     add(Case("unknown-command", ("simulate",), field="COMMAND"))
+    # run --steps/--seed: outsized step counts are refused before drawing (10^9 was an
+    # internal error: a 60 GiB array), a negative seed names --seed (it named --steps)
+    add(Case("run-steps-huge", (*RUN, "--steps", "1000000000"), field="--steps",
+             extra=("limit",)))  # fmt: skip
+    add(Case("run-exact-steps-huge", (*RUN, "--steps", "1000000", "--exact-steps"),
+             field="--steps", extra=("simulated ops",)))  # fmt: skip
+    add(Case("run-seed-neg", (*RUN, "--steps", "2", "--seed", "-1"), field="--seed"))
     # fine inputs: exit 0
     add(Case("ok-collective", (*ar, "--size", "1MiB", "--json"), code=0))
     add(Case("ok-collective-sizes", (*ar, "--sizes", "1KiB:1MiB", "--fidelity", "analytical"),
