@@ -235,13 +235,23 @@ def check_scenario(scenario: Any, world: int, *, file: str | None = None) -> Non
 
 
 def check_collective(
-    n_ranks: int, channels: int | None, chunks: int, fidelity: str, n_sizes: int = 1
+    n_ranks: int,
+    channels: int | None,
+    chunks: int,
+    fidelity: str,
+    n_sizes: int = 1,
+    *,
+    op: str = "",
+    algo: str | None = None,
 ) -> None:
     """Refuse a collective whose flow count would exceed :data:`MAX_FLOWS`.
 
     Measured on one core (dgx-a100-8node, 64 ranks, 1 GiB all-reduce): the flow fidelity
     simulates ~30,000 channel-steps per second (``--channels 1000``: 4.7 s); the chunk fidelity
     ~3,300 chunk-flows per second, growing as ``chunks x n^2`` (``--chunks 16``: 39 s).
+    ``all_to_all`` and the ``direct`` algorithm send between every pair of ranks: ``n (n - 1)``
+    flows (all-reduce: twice that; dgx-h100-32node, 256 ranks: 65,280 and 130,560 flows), so a
+    1,024-rank all-to-all (1,047,552 flows) ran over a minute at the flow fidelity.
     """
     if channels is not None and channels < 1:
         raise InputError(f"must be >= 1, got {channels}", field="--channels")
@@ -255,8 +265,9 @@ def check_collective(
     elif fidelity == "analytical":
         return
     else:
-        total = ch * 2.0 * n * n_sizes
-        factors = {"--channels": ch, "--ranks": n}
+        pairwise = op == "all_to_all" or algo == "direct"
+        total = ch * 2.0 * n * (n if pairwise else 1.0) * n_sizes
+        factors = {"--channels": ch, "--ranks": n * (n if pairwise else 1.0)}
     if total > MAX_FLOWS and not is_forced():
         field = max(factors, key=lambda k: factors[k])
         raise InputError(

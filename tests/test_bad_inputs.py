@@ -587,6 +587,10 @@ def _cases() -> list[Case]:
     add(Case("run-exact-steps-huge", (*RUN, "--steps", "1000000", "--exact-steps"),
              field="--steps", extra=("simulated ops",)))  # fmt: skip
     add(Case("run-seed-neg", (*RUN, "--steps", "2", "--seed", "-1"), field="--seed"))
+    # pairwise collectives count n (n - 1) flows (a 1,024-rank all-to-all ran past a minute)
+    for op, algo in (("all_to_all", ()), ("all_reduce", ("--algo", "direct"))):
+        add(Case(f"col-pairwise-1024-{op}", ("collective", "--topology", "h100-superpod-1024",
+                 "--op", op, *algo, "--size", "1GiB"), field="--ranks", extra=("flows",)))  # fmt: skip
     # fine inputs: exit 0
     add(Case("ok-collective", (*ar, "--size", "1MiB", "--json"), code=0))
     add(Case("ok-collective-sizes", (*ar, "--sizes", "1KiB:1MiB", "--fidelity", "analytical"),
