@@ -220,6 +220,25 @@ def _traces(d: Path) -> None:
     (d / "et-truncated").mkdir()
     (d / "et-truncated" / "x.0.et").write_bytes(b"\x8f\x01\x0a")
     copy(gloo, "tr-gloo")
+    _typed_traces(d)
+
+
+def _typed_traces(d: Path) -> None:
+    """Copies whose values have the right place but an absurd size or the wrong type."""
+    t = d / "tr-world-huge"  # a world of 10^30 ranks used to hang building 10^30 timelines
+    shutil.copytree(FIXTURES / "nccl-2", t)
+    doc = json.loads((t / "rank0.trace.json").read_text())
+    doc["distributedInfo"]["world_size"] = 10**30
+    (t / "rank0.trace.json").write_text(json.dumps(doc))
+    t = d / "tr-dims-float"  # an ``Input Dims`` that is a number was a TypeError, unlocated
+    shutil.copytree(FIXTURES / "ddp-2-gloo", t)
+    f = t / "rank0.trace.json.gz"
+    doc = json.loads(gzip.decompress(f.read_bytes()))
+    for e in doc["traceEvents"]:
+        if "Input Dims" in (e.get("args") or {}):
+            e["args"]["Input Dims"] = 1.5
+            break
+    f.write_bytes(gzip.compress(json.dumps(doc).encode()))
 
 
 @pytest.fixture(scope="module")
@@ -483,6 +502,8 @@ def _cases() -> list[Case]:
         ("tr-empty", "tr-empty"),
         ("et-garbage", "et-garbage"),
         ("et-truncated", "et-truncated"),
+        ("tr-world-huge", "distributedInfo.world_size"),
+        ("tr-dims-float", "args.Input Dims"),
     ):
         extra: tuple[str, ...] = ("--topology", "dgx-a100") if name.startswith("et-") else ()
         add(Case(f"replay-{name}", (*rp, f"{{d}}/{name}", *extra), field=fld))
