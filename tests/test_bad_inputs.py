@@ -612,6 +612,23 @@ def _cases() -> list[Case]:
     for op, algo in (("all_to_all", ()), ("all_reduce", ("--algo", "direct"))):
         add(Case(f"col-pairwise-1024-{op}", ("collective", "--topology", "h100-superpod-1024",
                  "--op", op, *algo, "--size", "1GiB"), field="--ranks", extra=("flows",)))  # fmt: skip
+    # output files and --published's flags are checked before minutes of work (a bad one ran
+    # the whole published validation first; sweep --plot overwrote an existing file)
+    for name, args, fld in (
+        ("sweep-plot-exists", (*sw, "--vary", "strategy.tp=1,2", "--plot", "{d}/existing.png"),
+         "--plot"),
+        ("sweep-plot-ext", (*sw, "--vary", "strategy.tp=1,2", "--plot", "{d}/x.txt"), "--plot"),
+        ("validate-pub-plot-exists", ("validate", "--published", "--plot", "{d}/existing.png"),
+         "--plot"),
+        ("validate-pub-backend", ("validate", "--published", "--backend", "nosuch"), "--backend"),
+        ("validate-pub-world", ("validate", "--published", "--world", "0"), "--world"),
+        ("validate-pub-doc-missing", ("validate", "--published", "--write-doc", "{d}/no.md"),
+         "--write-doc"),
+        ("validate-pub-doc-markers", ("validate", "--published", "--write-doc", "{d}/a-file"),
+         "--write-doc"),
+        ("validate-rig-plot-ext", ("validate", "--plot", "{d}/x.txt"), "--plot"),
+    ):  # fmt: skip
+        add(Case(name, args, field=fld))
     # fine inputs: exit 0
     add(Case("ok-collective", (*ar, "--size", "1MiB", "--json"), code=0))
     add(Case("ok-collective-sizes", (*ar, "--sizes", "1KiB:1MiB", "--fidelity", "analytical"),
