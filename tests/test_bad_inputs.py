@@ -168,6 +168,7 @@ FILES: dict[str, str | bytes] = {
     "topo-dup-key.yaml": CONNECTED + "name: again\n",
     "topo-not-utf8.yaml": CONNECTED.encode() + b"description: \xff\xfe\n",
     "topo-deep.yaml": CONNECTED + "metadata: {x: " + "[" * 300 + "]" * 300 + "}\n",
+    "prices-inf.yaml": "A100-80GB: .inf\n",
     "a-file": "I am a file, not a directory\n",
     "existing.png": "not really a png, but the user's\n",
 }
@@ -593,6 +594,16 @@ def _cases() -> list[Case]:
         ("tp-x", ("--target-step", "10s", "--topologies", "dgx-a100", "--tp", "x"), "--tp"),
         ("pp-x", ("--target-step", "10s", "--topologies", "dgx-a100", "--pp", "1,x"), "--pp"),
         ("no-topologies", ("--target-step", "10s", "--topologies", ","), "--topologies"),
+        (
+            "prices-inf",  # an infinite price was accepted and every cost printed as inf
+            ("--target-step", "10s", "--topologies", "dgx-a100", "--prices", "{d}/prices-inf.yaml"),
+            "A100-80GB",
+        ),
+        (
+            "workers-0",
+            ("--target-step", "10s", "--topologies", "dgx-a100", "--workers", "0"),
+            "--workers",
+        ),
     ):
         add(Case(f"plan-{name}", (*pl, *args), field=fld))
     # validate and rig: flags checked before anything runs
