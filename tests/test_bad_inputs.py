@@ -169,6 +169,9 @@ FILES: dict[str, str | bytes] = {
     "topo-not-utf8.yaml": CONNECTED.encode() + b"description: \xff\xfe\n",
     "topo-deep.yaml": CONNECTED + "metadata: {x: " + "[" * 300 + "]" * 300 + "}\n",
     "prices-inf.yaml": "A100-80GB: .inf\n",
+    "gloo-channels-huge.yaml": (ROOT / "simulator/data/backends/gloo.yaml")
+    .read_text()
+    .replace("\nchannels: 1\n", "\nchannels: 1000000000000000000000000000000\n"),
     "a-file": "I am a file, not a directory\n",
     "existing.png": "not really a png, but the user's\n",
 }
@@ -486,6 +489,9 @@ def _cases() -> list[Case]:
              "--size", "1MiB"), field="nosuch"))  # fmt: skip
     add(Case("col-isolated", ("collective", "--topology", "{d}/topo-isolated.yaml", "--op",
              "all_reduce", "--size", "1MiB"), field="links", extra=("g2",)))  # fmt: skip
+    profile = "{d}/gloo-channels-huge.yaml"  # a profile's 10^30 channels planned 10^30 rings
+    add(Case("col-profile-channels", (*ar, "--size", "1MiB", "--backend", profile),
+             field="channels"))  # fmt: skip
     add(Case("col-size-and-sizes", (*ar, "--size", "1MiB", "--sizes", "1:2"), field="--sizes"))
     # replay
     rp = ("replay",)
