@@ -624,6 +624,13 @@ def _cases() -> list[Case]:
              extra=("limit",)))  # fmt: skip
     add(Case("run-exact-steps-huge", (*RUN, "--steps", "1000000", "--exact-steps"),
              field="--steps", extra=("simulated ops",)))  # fmt: skip
+    for key, val in (("compute_factor", ".inf"), ("compute_factor", ".nan")):
+        faults = f"faults={{slow_ranks: [{{ranks: [0], {key}: {val}}}]}}"  # inf: exit 1 (nan times)
+        add(Case(f"run-faults-{key}={val}", (*RUN, "--set", faults),
+                 field=f"faults.slow_ranks[0].{key}"))  # fmt: skip
+    add(Case("run-faults-stall-inf", (*RUN, "--set",
+             "faults={stalls: [{ranks: [0], every: 2, duration: .inf}]}"),
+             field="faults.stalls[0].duration"))  # fmt: skip
     add(Case("run-seed-neg", (*RUN, "--steps", "2", "--seed", "-1"), field="--seed"))
     # pairwise collectives count n (n - 1) flows (a 1,024-rank all-to-all ran past a minute)
     for op, algo in (("all_to_all", ()), ("all_reduce", ("--algo", "direct"))):

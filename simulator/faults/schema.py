@@ -80,7 +80,7 @@ Ranks = Annotated[tuple[int, ...], BeforeValidator(parse_ranks)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # .inf made times nan (exit 1)
 
 
 class LinkState(StrEnum):
