@@ -25,6 +25,14 @@ class _Result:
     ops: pd.DataFrame
     simulated_ranks: list[int] = field(default_factory=lambda: [0, 1, 3])
 
+    @property
+    def op_columns(self) -> dict[str, Any]:
+        """The columns as StepResult keeps them: numbers in arrays, names in lists."""
+        names = ("name", "kind", "category", "stream", "op", "group", "algo")
+        return {
+            c: self.ops[c].tolist() if c in names else self.ops[c].to_numpy() for c in OP_COLUMNS
+        }
+
 
 def _row(rank: int, i: int, kind: str, **kw: Any) -> dict[str, Any]:
     row: dict[str, Any] = {

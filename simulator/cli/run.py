@@ -286,9 +286,9 @@ def write_outputs(
     atomic_write_text(
         out / "result.json", json.dumps(payload, indent=2, default=_json_default, allow_nan=False)
     )
-    write_tables(result, out)
-    with atomic_path(out / "timeline.json") as tmp:
+    with atomic_path(out / "timeline.json") as tmp:  # first: see write_timeline
         write_timeline(result, tmp, k_links=k_links, topology=topology)
+    write_tables(result, out)
     with atomic_path(out / "timeline.png") as tmp:
         plot_timeline(result, tmp)
     with atomic_path(out / "links.png") as tmp:

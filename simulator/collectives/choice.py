@@ -107,6 +107,31 @@ def resolve(
     return r.best[3]
 
 
+def candidate_routes(
+    planner: FlowPlanner,
+    op: CollectiveOp,
+    group: tuple[int, ...],
+    size_B: float,
+    want: Algorithm,
+    channels: int | None,
+    root: int,
+) -> set[tuple[int, int, int]]:
+    """The ``(src, dst, channel)`` of every transfer of every candidate :func:`resolve` may
+    route for this collective (it routes those its lower bound does not rule out): what to
+    route ahead, together with other collectives' (:meth:`FlowPlanner.route_ahead`). Empty
+    where resolving would raise (it raises then, where it is resolved)."""
+    try:
+        r = _Resolver(planner, op, group, size_B, want, channels, root)
+        out: set[tuple[int, int, int]] = set()
+        for a in r.candidates:
+            sched = r.schedule(a) if r.protocols(a) else None
+            for phase in sched.phases if sched is not None else ():
+                out.update((t.src, t.dst, t.channel) for t in phase.flows)
+    except InputError:
+        return set()
+    return out
+
+
 #: Relative slack on a lower bound before it rules a candidate out (floating-point rounding of
 #: the bound's sums against the estimate's; far below any real difference between candidates).
 _BOUND_RTOL = 1e-9

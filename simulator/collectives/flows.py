@@ -155,14 +155,8 @@ class FlowPlanner:
         cache = self._cache
         if self.topology.ecmp is Ecmp.DMODK:
             pairs = list(map(_PAIR, ts))
-            known = self._pairs
-            # membership tests (``set - dict.keys()`` would walk the whole cache)
-            new = set(filterfalse(known.__contains__, pairs))
-            if new:  # each pair routed once, on channel 0
-                self._route({(s, d, 0) for s, d in new if (s, d, 0) not in cache})
-                for s, d in new:
-                    known[(s, d)] = cache[(s, d, 0)]
-            paths = tuple(map(known.__getitem__, pairs))
+            self._route_pairs(pairs)
+            paths = tuple(map(self._pairs.__getitem__, pairs))
         else:
             keys = list(map(_KEY, ts))
             self._route(set(filterfalse(cache.__contains__, keys)))
@@ -170,6 +164,25 @@ class FlowPlanner:
         payload = np.fromiter(map(_SIZE, ts), dtype=float, count=len(ts))
         wire = payload * np.fromiter(map(_WIRE, paths), dtype=float, count=len(paths))
         return PlannedFlows(ts, paths, wire, payload)
+
+    def route_ahead(self, keys: Iterable[tuple[int, int, int]]) -> None:
+        """Route ``(src, dst, channel)`` keys now, together, that :meth:`plan` would route
+        later, a few at a time: the same paths (routes depend on the key alone), in fewer
+        and larger batches (one sweep per block of destinations, D-mod-K walks together)."""
+        if self.topology.ecmp is Ecmp.DMODK:
+            self._route_pairs([(s, d) for s, d, _ in keys])
+        else:
+            self._route(set(filterfalse(self._cache.__contains__, keys)))
+
+    def _route_pairs(self, pairs: Iterable[tuple[int, int]]) -> None:
+        """D-mod-K: the path of every ``(src, dst)`` of ``pairs`` into :attr:`_pairs`."""
+        known, cache = self._pairs, self._cache
+        # membership tests (``set - dict.keys()`` would walk the whole cache)
+        new = set(filterfalse(known.__contains__, pairs))
+        if new:  # each pair routed once, on channel 0
+            self._route({(s, d, 0) for s, d in new if (s, d, 0) not in cache})
+            for s, d in new:
+                known[(s, d)] = cache[(s, d, 0)]
 
     def _route(self, todo: set[tuple[int, int, int]]) -> None:
         """Route ``(src, dst, channel)`` keys into the cache: in destination order, the

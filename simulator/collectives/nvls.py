@@ -92,15 +92,15 @@ def nvls_efficiency(
         return None
     if len({topology.host_of(r) for r in group}) != 1:
         return None
-    graph = topology.graph
+    nodes = topology.node_table  # not the graph: a run need not import networkx
     switches: set[str] = set()
     for r in group:
         node = topology.ranks[r]
-        sw = [v for v in graph.successors(node) if graph.nodes[v].get("kind") == NodeKind.NVSWITCH]
+        sw = [v for v in topology.successors(node) if nodes[v].get("kind") == NodeKind.NVSWITCH]
         if len(sw) != 1:
             return None
         switches.add(sw[0])
-    if len(switches) != 1 or graph.nodes[next(iter(switches))].get("nvls") is False:
+    if len(switches) != 1 or nodes[next(iter(switches))].get("nvls") is False:
         return None
     gpu = topology.metadata.get("gpu")
     if not gpu:

@@ -204,6 +204,10 @@ class Transport:
         ] = {}
         self._slots: dict[tuple[int, ...], simpy.Resource] = {}
         self._ledger_B = np.zeros(len(ctx.topology.links))
+        #: one-way latency of each point-to-point path already sent over, for the topology it
+        #: was summed on (a network change swaps the context's topology: the cache restarts)
+        self._path_lat: dict[tuple[int, ...], float] = {}
+        self._path_lat_topology: object = ctx.topology
 
     # -- statistics ---------------------------------------------------------------------
 
@@ -350,13 +354,21 @@ class Transport:
         self, pairs: Sequence[tuple[int, int]], part_B: float, latency: bool, tag: str
     ) -> list[FlowSpec]:
         topology = self.ctx.topology
+        if topology is not self._path_lat_topology:
+            self._path_lat.clear()
+            self._path_lat_topology = topology
+        lats = self._path_lat
         out = []
         for src, dst in dict.fromkeys(pairs):
             if src == dst:
                 continue
-            path = topology.route(src, dst)
-            lat = topology.path_latency_s(path) if latency else 0.0
-            out.append(FlowSpec(tuple(path), part_B, lat, tag=tag, src=src, dst=dst))
+            path = tuple(topology.route(src, dst))
+            lat = 0.0
+            if latency:
+                lat = lats.get(path, -1.0)
+                if lat < 0.0:
+                    lat = lats[path] = topology.path_latency_s(path)
+            out.append(FlowSpec(path, part_B, lat, tag=tag, src=src, dst=dst))
         return out
 
     def _start_p2p(self, specs: list[FlowSpec]) -> simpy.Event:

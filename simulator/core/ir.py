@@ -31,6 +31,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from simulator.core.fastinit import fast_frozen_init, positional_factory
 from simulator.core.vocab import Algorithm, CollectiveOp
 
 
@@ -71,6 +72,7 @@ class Op:
         raise NotImplementedError
 
 
+@fast_frozen_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Compute(Op):
     """Local computation.
@@ -89,6 +91,7 @@ class Compute(Op):
         return OpKind.COMPUTE
 
 
+@fast_frozen_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Collective(Op):
     """A collective over ``group`` (global ranks, in the order the algorithm uses them).
@@ -115,6 +118,7 @@ class Collective(Op):
         return OpKind.COLLECTIVE
 
 
+@fast_frozen_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Send(Op):
     """Point-to-point send of ``size_B`` bytes to global rank ``peer``."""
@@ -129,6 +133,7 @@ class Send(Op):
         return OpKind.SEND
 
 
+@fast_frozen_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Recv(Op):
     """Point-to-point receive of ``size_B`` bytes from global rank ``peer``."""
@@ -143,6 +148,10 @@ class Recv(Op):
 
 
 AnyOp = Compute | Collective | Send | Recv
+
+#: Positional constructors for the :class:`Program` helpers (fields in declaration order).
+_compute = positional_factory(Compute)
+_collective = positional_factory(Collective)
 
 
 @dataclass(slots=True)
@@ -182,20 +191,24 @@ class Program:
         microbatch: int = -1,
     ) -> int:
         """Append a :class:`Compute` op and return its id."""
-        return self.add(
-            Compute(
-                id=self._next_id(),
-                name=name,
-                stream=stream,
-                deps=tuple(deps),
-                category=category,
-                layer=layer,
-                microbatch=microbatch,
-                duration_s=duration_s,
-                flops=flops,
-                bytes_accessed_B=bytes_accessed_B,
+        ops = self.ops
+        n = len(ops)
+        # Compute(id=n, name=name, stream=stream, ...): every field, in declaration order
+        ops.append(
+            _compute(
+                n,
+                name,
+                stream,
+                tuple(deps),
+                category,
+                layer,
+                microbatch,
+                duration_s,
+                flops,
+                bytes_accessed_B,
             )
         )
+        return n
 
     def collective(
         self,
@@ -215,24 +228,28 @@ class Program:
         mirrors: Sequence[Sequence[int]] = (),
     ) -> int:
         """Append a :class:`Collective` op and return its id."""
-        return self.add(
-            Collective(
-                id=self._next_id(),
-                name=name,
-                stream=stream,
-                deps=tuple(deps),
-                category=category,
-                layer=layer,
-                microbatch=microbatch,
-                op=op,
-                group=tuple(group),
-                size_B=size_B,
-                algo=algo,
-                root=root,
-                match_key=match_key,
-                mirrors=tuple(tuple(g) for g in mirrors),
+        ops = self.ops
+        n = len(ops)
+        # Collective(id=n, name=name, stream=stream, ...): every field, in declaration order
+        ops.append(
+            _collective(
+                n,
+                name,
+                stream,
+                tuple(deps),
+                category,
+                layer,
+                microbatch,
+                op,
+                tuple(group),
+                size_B,
+                algo,
+                root,
+                match_key,
+                tuple(tuple(g) for g in mirrors) if mirrors else (),
             )
         )
+        return n
 
     def send(
         self,

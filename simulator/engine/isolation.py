@@ -35,17 +35,9 @@ from simulator.collectives.context import SimContext
 from simulator.collectives.transport import Transport, run_alone
 from simulator.core.arrays import FloatArray, IntArray
 from simulator.core.ir import Collective, Recv, Send
+from simulator.engine.collkey import CollKey, coll_key
 from simulator.engine.streams import Plan
 from simulator.network import FlowRecord
-
-#: Key of a distinct collective: ``(op, group in order, size_B, algo, root)``.
-CollKey = tuple[str, tuple[int, ...], float, str, int]
-
-
-def coll_key(op: Collective, group: tuple[int, ...]) -> CollKey:
-    """The distinct-collective key of ``op`` run on ``group`` (its own group or a mirror)."""
-    return (op.op.value, group, float(op.size_B), str(op.algo), int(op.root))
-
 
 _EMPTY_TL: tuple[FloatArray, IntArray, FloatArray] = (
     np.zeros(0),
@@ -213,18 +205,20 @@ def find_isolated(plan: Plan, ctx: SimContext) -> set[CollKey]:
     """The distinct collectives of ``plan`` that are isolated (see the module docstring)."""
     topology = ctx.topology
     has_program = set(plan.program_ranks)
+    ctx.route_ahead(_distinct_keys(plan))  # resolved below one by one: routes cached
     # classes and their links
     class_links: dict[Hashable, set[int]] = defaultdict(set)
     key_links: dict[CollKey, set[int]] = {}
     key_class: dict[CollKey, Hashable] = {}
     launchers: dict[Hashable, set[tuple[int, ...]]] = defaultdict(set)
     streams: dict[Hashable, dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))
-    for g, op in enumerate(plan.ops):
+    for g in plan.traffic:  # every distinct launch (each op left out repeats one of them)
+        op = plan.ops[g]
         if isinstance(op, Collective):
             primary = tuple(sorted(op.group))
-            for grp in (op.group, *op.mirrors):
-                cls: Hashable = ("group", tuple(sorted(grp)))
-                key = coll_key(op, grp)
+            for i, grp in enumerate((op.group, *op.mirrors)):
+                cls: Hashable = ("group", primary if i == 0 else tuple(sorted(grp)))
+                key = plan.own(g) if i == 0 else coll_key(op, grp)
                 if key not in key_links:
                     key_links[key] = collective_links(ctx, key)
                     key_class[key] = cls
@@ -254,6 +248,18 @@ def find_isolated(plan: Plan, ctx: SimContext) -> set[CollKey]:
         if serial and not (links & shared):
             out.add(key)
     return out
+
+
+def _distinct_keys(plan: Plan) -> list[CollKey]:
+    """Every distinct collective of ``plan`` (own groups and mirrors), in plan order."""
+    keys: dict[CollKey, None] = {}
+    for g in plan.traffic:
+        op = plan.ops[g]
+        if isinstance(op, Collective):
+            keys[plan.own(g)] = None
+            for grp in op.mirrors:
+                keys[coll_key(op, grp)] = None
+    return list(keys)
 
 
 def collective_links(ctx: SimContext, key: CollKey) -> set[int]:

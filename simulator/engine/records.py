@@ -89,6 +89,16 @@ def ops_table(plan: Plan, times: OpTimes) -> pd.DataFrame:
     """One row per op of every simulated rank (columns :data:`OP_COLUMNS`)."""
     import pandas as pd
 
+    return pd.DataFrame(op_columns(plan, times), columns=list(OP_COLUMNS))
+
+
+#: One column of the ops table: int64 or float64 values, or names.
+OpColumn = IntArray | FloatArray | list[str]
+
+
+def op_columns(plan: Plan, times: OpTimes) -> dict[str, OpColumn]:
+    """The columns of :func:`ops_table` (:data:`OP_COLUMNS`, one value per op): int64 and
+    float64 arrays and lists of ``str``, without pandas (``run --out`` writes them as they are)."""
     ops = plan.ops
     n = len(ops)
     size_B = [0.0] * n
@@ -114,7 +124,7 @@ def ops_table(plan: Plan, times: OpTimes) -> pd.DataFrame:
     def ints(values: list[int]) -> IntArray:
         return np.array(values, dtype=np.int64)
 
-    rows: dict[str, object] = {
+    return {
         "rank": ints(plan.rank),
         "id": ints([op.id for op in ops]),
         "name": [op.name for op in ops],
@@ -132,7 +142,6 @@ def ops_table(plan: Plan, times: OpTimes) -> pd.DataFrame:
         "peer": ints(peer),
         "algo": list(times.algo),
     }
-    return pd.DataFrame(rows, columns=list(OP_COLUMNS))
 
 
 def flows_table(records: list[FlowRecord]) -> pd.DataFrame:

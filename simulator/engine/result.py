@@ -29,12 +29,14 @@ from simulator.engine.intervals import Union, breakdown_of, exposed, union
 from simulator.engine.isolation import Isolation
 from simulator.engine.records import (
     LINK_COLUMNS,
+    OP_COLUMNS,
     LinkColumn,
+    OpColumn,
     OpTimes,
     flows_table,
     link_columns,
-    ops_table,
 )
+from simulator.engine.records import op_columns as make_op_columns
 from simulator.engine.streams import Plan
 from simulator.engine.symmetry import Copies
 from simulator.network import FlowRecord
@@ -95,6 +97,7 @@ class StepResult:
     _copies: Copies | None = None
     _link_group: IntArray | None = None
     _ops: pd.DataFrame | None = None
+    _op_columns: dict[str, OpColumn] | None = None
     _flows: pd.DataFrame | None = None
     _ranks: pd.DataFrame | None = None
     _links: pd.DataFrame | None = None
@@ -128,9 +131,28 @@ class StepResult:
     def ops(self) -> pd.DataFrame:
         """One row per op of every simulated rank (see :data:`records.OP_COLUMNS`)."""
         if self._ops is None:
-            assert self._plan is not None and self._times is not None
-            self._ops = ops_table(self._plan, self._times)
+            import pandas as pd
+
+            self._ops = pd.DataFrame(self.op_columns, columns=list(OP_COLUMNS))
         return self._ops
+
+    @property
+    def op_columns(self) -> dict[str, OpColumn]:
+        """The columns of :attr:`ops` without pandas (:func:`records.op_columns`)."""
+        if self._op_columns is None:
+            assert self._plan is not None and self._times is not None
+            self._op_columns = make_op_columns(self._plan, self._times)
+        return self._op_columns
+
+    @property
+    def rank_columns(self) -> dict[str, list[int] | list[float]]:
+        """The columns of :attr:`ranks` without pandas."""
+        return self._rank_columns
+
+    @property
+    def link_columns(self) -> dict[str, LinkColumn]:
+        """The columns of :attr:`links` without pandas (:data:`records.LINK_COLUMNS`)."""
+        return self._link_columns
 
     @property
     def flows(self) -> pd.DataFrame:

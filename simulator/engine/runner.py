@@ -33,16 +33,10 @@ from simulator.collectives.context import SimContext
 from simulator.collectives.transport import RunInfo, Transport
 from simulator.core.ir import Collective, Compute, Recv, Send, Workload
 from simulator.core.vocab import Fidelity
+from simulator.engine.collkey import CollKey, coll_key
 from simulator.engine.deadlock import explain_deadlock
 from simulator.engine.errors import WorkloadError
-from simulator.engine.isolation import (
-    CollKey,
-    Isolation,
-    LoneRun,
-    coll_key,
-    find_isolated,
-    lone_run,
-)
+from simulator.engine.isolation import Isolation, LoneRun, find_isolated, lone_run
 from simulator.engine.records import OpTimes
 from simulator.engine.result import StepResult, build_result
 from simulator.engine.streams import Plan, build_plan
@@ -309,7 +303,7 @@ class _Runner:
         op = self.plan.ops[g]
         assert isinstance(op, Collective)
         if not op.mirrors and op.match_key is None and self._alone(op.group):
-            lone = coll_key(op, op.group)
+            lone = self.plan.own_key[g]  # coll_key(op, op.group), computed by the plan
             if lone in self.iso.isolated:
                 self._launch_lone(g, op, lone)
                 return

@@ -50,7 +50,8 @@ from simulator.collectives.context import SimContext
 from simulator.core.arrays import FloatArray, IntArray
 from simulator.core.ir import Collective, Recv, Send
 from simulator.core.unionfind import find_root
-from simulator.engine.isolation import CollKey, coll_key, collective_links
+from simulator.engine.collkey import CollKey, coll_key
+from simulator.engine.isolation import collective_links
 from simulator.engine.streams import Plan
 
 #: ``(op index, kind)``: where a mirror class is launched (``"c"`` collective, ``"s"`` send).
@@ -197,7 +198,8 @@ def _classes(plan: Plan, ctx: SimContext) -> dict[ClassKey, _Class]:
             c = classes[key] = _Class(first=len(classes))
         return c
 
-    for g, op in enumerate(plan.ops):
+    for g in plan.traffic:  # every distinct launch, and every op with mirrors (their slots)
+        op = plan.ops[g]
         if isinstance(op, Collective):
             for i, grp in enumerate((op.group, *op.mirrors)):
                 c = cls(("group", tuple(sorted(grp))))
@@ -206,7 +208,7 @@ def _classes(plan: Plan, ctx: SimContext) -> dict[ClassKey, _Class]:
                 else:
                     c.slots.append((g, "c"))
                     c.members.append(tuple(grp))
-                k = coll_key(op, tuple(grp))
+                k = plan.own(g) if i == 0 else coll_key(op, tuple(grp))
                 if k not in key_links:
                     key_links[k] = collective_links(ctx, k)
                 c.links |= key_links[k]

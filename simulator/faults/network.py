@@ -25,8 +25,6 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
-import networkx as nx
-
 from simulator.core.errors import InputError
 from simulator.faults.schema import FaultsConfig, LinkState
 from simulator.faults.targets import format_ranks, node_links, select_links, select_nodes
@@ -261,6 +259,8 @@ class NetworkFaults:
 
 def _check_cut(topo: FaultedTopology, ranks: list[int], labels: list[str]) -> None:
     """InputError when the job's ranks fall into several parts of what is still up."""
+    import networkx as nx  # here only: a healthy run never needs it (~0.15 s to import)
+
     up = nx.DiGraph()
     up.add_nodes_from(topo.graph.nodes)
     up.add_edges_from((lk.src, lk.dst) for lk in topo.links if lk.id not in topo.down)

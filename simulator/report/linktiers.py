@@ -15,6 +15,7 @@ with the number of links or flows.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -83,6 +84,11 @@ def binned_bytes(
     return edges, out
 
 
+def _floats(column: Any, rows: np.ndarray) -> list[float]:
+    """The values of ``column`` at ``rows`` (a mask) as Python floats."""
+    return np.asarray(column, dtype=np.float64)[rows].tolist()
+
+
 def _counter(name: str, pid: int, edges: np.ndarray, values: np.ndarray) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     prev = None
@@ -97,15 +103,16 @@ def _counter(name: str, pid: int, edges: np.ndarray, values: np.ndarray) -> list
     return events
 
 
-def tier_of_class(topology: Topology) -> list[str]:
+def tier_of_class(topology: Topology, tier_of: dict[int, str] | None = None) -> list[str]:
     """Tier name (:func:`link_tiers`) of each link class of ``topology``
-    (:func:`~simulator.topology.linkclass.link_classes`, same order).
+    (:func:`~simulator.topology.linkclass.link_classes`, same order). ``tier_of``: the
+    :func:`link_tiers` of ``topology`` where the caller has them already.
 
     Raises:
         ValueError: a class holds links of two tiers (a class is kind plus the levels of both
             ends, which is all a tier depends on, so this means the two definitions drifted).
     """
-    tier_of = link_tiers(topology)
+    tier_of = link_tiers(topology) if tier_of is None else tier_of
     of_link = link_classes(topology).of_link
     out: dict[int, str] = {}
     for lk in topology.links:
@@ -124,25 +131,26 @@ def tier_counter_events(
     if result.link_class_timeline is None or not result.has_link_timeline:
         return []
     tier_of = link_tiers(topology)
-    df = result.links
-    df = df[df["bytes_B"] > 0]
-    if df.empty:
+    cols = result.link_columns
+    carried = np.asarray(cols["bytes_B"], dtype=np.float64) > 0
+    if not carried.any():
         return []
     meta = {"ph": "M", "pid": pid, "tid": 0}
     events: list[dict[str, Any]] = [
         {**meta, "name": "process_name", "args": {"name": "link tiers"}},
         {**meta, "name": "process_sort_index", "args": {"sort_index": pid}},
     ]
-    ids = [int(x) for x in df["link"]]
+    ids: list[int] = np.asarray(cols["link"], dtype=np.int64)[carried].tolist()
     cls = link_class_bins(result, bins)
     edges = cls.edges_s
     width = float(edges[1] - edges[0])
-    class_tier = tier_of_class(topology)
-    cap = dict(zip(df["link"].astype(int), df["capacity_Bps"].astype(float), strict=True))
-    util = dict(zip(df["link"].astype(int), df["utilisation"].astype(float), strict=True))
+    class_tier = tier_of_class(topology, tier_of)
+    cap = dict(zip(ids, _floats(cols["capacity_Bps"], carried), strict=True))
+    util = dict(zip(ids, _floats(cols["utilisation"], carried), strict=True))
     present = {tier_of.get(lid, "other") for lid in ids}
     names = [t for t in TIER_ORDER if t in present] + sorted(present - set(TIER_ORDER))
-    count = {t: sum(1 for lk in topology.links if tier_of[lk.id] == t) for t in names}
+    links_in = Counter(tier_of[lk.id] for lk in topology.links)
+    count = {t: links_in[t] for t in names}
     tops = {
         t: sorted((lid for lid in ids if tier_of.get(lid) == t), key=lambda x: (-util[x], x))[:k]
         for t in names

@@ -80,37 +80,45 @@ def op_event_text(result: StepResult) -> Iterator[str]:
     ranks = [int(r) for r in result.simulated_ranks]
     if ranks:
         yield ",".join(_process_events(ranks))
-    ops = result.ops
+    ops = result.op_columns
+    n = len(ops["rank"])
     tids: dict[tuple[int, str], int] = {}
     per_rank: dict[int, int] = {}
     labels: dict[tuple[Any, ...], tuple[str, str]] = {}
-    for lo in range(0, len(ops), CHUNK):
-        yield _chunk(ops.iloc[lo : lo + CHUNK], tids, per_rank, labels)
+    for lo in range(0, n, CHUNK):
+        part = {c: col[lo : lo + CHUNK] for c, col in ops.items()}
+        yield _chunk(part, tids, per_rank, labels)
+
+
+def _ints(column: Any) -> list[int]:
+    return np.asarray(column, dtype=np.int64).tolist()
+
+
+def _floats(column: Any) -> np.ndarray:
+    return np.asarray(column, dtype=np.float64)
 
 
 def _chunk(
-    part: Any,
+    part: dict[str, Any],
     tids: dict[tuple[int, str], int],
     per_rank: dict[int, int],
     labels: dict[tuple[Any, ...], tuple[str, str]],
 ) -> str:
-    """The text of the events of the ops in ``part`` (a slice of ``result.ops``), with the
-    thread names of streams first seen here in front of their first op's event."""
-    rank: list[int] = part["rank"].to_numpy(dtype=np.int64).tolist()
-    ident: list[int] = part["id"].to_numpy(dtype=np.int64).tolist()
-    peer: list[int] = part["peer"].to_numpy(dtype=np.int64).tolist()
-    layer: list[int] = part["layer"].to_numpy(dtype=np.int64).tolist()
-    micro: list[int] = part["microbatch"].to_numpy(dtype=np.int64).tolist()
-    stream, name, kind, cat, op, group, algo = (
-        part[c].tolist() for c in ("stream", "name", "kind", "category", "op", "group", "algo")
+    """The text of the events of the ops in ``part`` (a slice of ``result.op_columns``), with
+    the thread names of streams first seen here in front of their first op's event."""
+    rank, ident, peer, layer, micro = (
+        _ints(part[c]) for c in ("rank", "id", "peer", "layer", "microbatch")
     )
-    start = part["start_s"].to_numpy(dtype=float)
+    stream, name, kind, cat, op, group, algo = (
+        list(part[c]) for c in ("stream", "name", "kind", "category", "op", "group", "algo")
+    )
+    start = _floats(part["start_s"])
     with np.errstate(invalid="ignore"):  # inf - inf is NaN, as in Python
-        span = part["end_s"].to_numpy(dtype=float) - start
-        wait_all = start - part["ready_s"].to_numpy(dtype=float)
+        span = _floats(part["end_s"]) - start
+        wait_all = start - _floats(part["ready_s"])
     ts = json_floats(start * _US)
     dur = json_floats(np.where(span < 0.0, 0.0, span) * _US)  # max(span, 0.0), NaN kept
-    size_arr = part["size_B"].to_numpy(dtype=float)
+    size_arr = _floats(part["size_B"])
     size_B: list[float] = size_arr.tolist()
 
     head = [""] * len(rank)  # a thread name event before the op's, or ""
@@ -128,7 +136,7 @@ def _chunk(
         tid[i] = t
 
     extra = [""] * len(kind)  # the args of a communication op after "kind"
-    comm = np.flatnonzero(part["kind"].to_numpy() != "compute").tolist()
+    comm = [i for i, k in enumerate(kind) if k != "compute"]
     wait = json_floats(wait_all[comm] * _US)
     size = json_floats(size_arr[comm])
     for j, i in enumerate(comm):

@@ -184,7 +184,7 @@ def link_utilisation_bins(
     edges = np.linspace(0.0, span, bins + 1)
     width = span / bins
     out = np.zeros((len(link_ids), bins))
-    cap = result.links.set_index("link")["capacity_Bps"]
+    cap = _capacity_Bps(result, link_ids)
     tl = result.link_timeline_of(link_ids)
     if tl is not None and len(tl[0]):
         t_all, l_all, load_all = tl
@@ -195,7 +195,7 @@ def link_utilisation_bins(
             # cumulative bytes at each change point, then at the bin edges (piecewise linear)
             cum = np.concatenate(([0.0], np.cumsum(load * np.diff(t))))
             at_edges = np.interp(edges, t, cum, left=0.0, right=cum[-1])
-            out[i] = np.diff(at_edges) / (float(cap.loc[lid]) * width)
+            out[i] = np.diff(at_edges) / (cap[lid] * width)
         return edges, out
     row_of = {lid: i for i, lid in enumerate(link_ids)}
     for rec in result.flow_records:
@@ -215,17 +215,40 @@ def link_utilisation_bins(
                 for h in hit:
                     out[h, i] += rate * ov
     for lid, i in row_of.items():
-        out[i] /= float(cap.loc[lid]) * width
+        out[i] /= cap[lid] * width
     return edges, out
+
+
+def _capacity_Bps(result: StepResult, link_ids: list[int]) -> dict[int, float]:
+    """``link id -> capacity_Bps`` of ``link_ids``, read from the links table's columns."""
+    cols = result.link_columns
+    row = {lid: i for i, lid in enumerate(np.asarray(cols["link"]).tolist())}
+    cap = np.asarray(cols["capacity_Bps"], dtype=np.float64)
+    return {lid: float(cap[row[lid]]) for lid in link_ids}
+
+
+def _busiest_carrying(result: StepResult, k: int) -> list[tuple[int, str, str, str]]:
+    """``(link, src, dst, kind)`` of those of the ``k`` busiest links
+    (:meth:`~simulator.engine.StepResult.busiest_links`, same order) that carried bytes,
+    read from the links table's columns."""
+    cols = result.link_columns
+    link = np.asarray(cols["link"], dtype=np.int64)
+    order = np.lexsort((link, -np.asarray(cols["utilisation"], dtype=np.float64)))
+    carried = np.asarray(cols["bytes_B"], dtype=np.float64) > 0
+    src, dst, kind = cols["src"], cols["dst"], cols["kind"]
+    return [
+        (int(link[i]), str(src[i]), str(dst[i]), str(kind[i]))
+        for i in order[:k].tolist()
+        if carried[i]
+    ]
 
 
 def link_counter_events(
     result: StepResult, *, k: int = 8, bins: int = BINS
 ) -> list[dict[str, Any]]:
     """Counter events (``ph: "C"``) for the ``k`` busiest links that carried traffic."""
-    busiest = result.busiest_links(k)
-    busiest = busiest[busiest["bytes_B"] > 0]
-    if busiest.empty or (not result.has_link_timeline and not result.flow_records):
+    busiest = _busiest_carrying(result, k)
+    if not busiest or (not result.has_link_timeline and not result.flow_records):
         return []
     pid = max(result.simulated_ranks, default=0) + 1
     events: list[dict[str, Any]] = [
@@ -238,10 +261,10 @@ def link_counter_events(
             "args": {"sort_index": pid},
         },
     ]
-    ids = [int(x) for x in busiest["link"]]
+    ids = [lid for lid, *_ in busiest]
     edges, util = link_utilisation_bins(result, ids, bins)
-    for j, row in enumerate(busiest.to_dict(orient="records")):
-        name = f"link {int(row['link'])} {row['src']}->{row['dst']} ({row['kind']})"
+    for j, (lid, src, dst, kind) in enumerate(busiest):
+        name = f"link {lid} {src}->{dst} ({kind})"
         prev = None
         for i in range(bins):
             v = round(float(util[j, i]), 6)
@@ -279,15 +302,17 @@ def write_timeline(
     # Streamed: the op events are formatted as JSON text a column at a time
     # (simulator.report.opevents), the counters encoded a batch at a time (C encoder); the
     # bytes are those of json.dumps(chrome_trace(...), separators=(",", ":")).
+    # The counters are computed first, before the op events' columns exist: merging the load
+    # timelines is the trace's largest transient allocation (tens of MB on the flagship).
     enc = json.JSONEncoder(separators=(",", ":")).encode
+    counters = list(_counter_events(result, k_links=k_links, bins=BINS, topology=topology))
     with p.open("w", encoding="utf-8") as fh:
         fh.write('{"traceEvents":[')
         first = True
         for chunk in op_event_text(result):
             fh.write(("" if first else ",") + chunk)
             first = False
-        counters = _counter_events(result, k_links=k_links, bins=BINS, topology=topology)
-        for batch in _batches(counters):
+        for batch in _batches(iter(counters)):
             fh.write(("" if first else ",") + enc(batch)[1:-1])
             first = False
         fh.write("]," + enc(_trace_tail(result))[1:])

@@ -148,6 +148,7 @@ class Topology:
         self._ecmp = Ecmp(ecmp) if ecmp is not None else Ecmp.HASH
         self._keyed = self._ecmp is Ecmp.HASH  # whether routes depend on the key
         self._router: Router | None = None  # built on the first route (see set_ecmp)
+        self._out: dict[str, list[str]] | None = None  # see successors
         self._route_cache: dict[tuple[int, int, int], tuple[int, ...]] = {}
         #: bumped by every routing change; holders of routes (collective contexts) re-route
         self.routing_epoch: int = 0
@@ -175,6 +176,21 @@ class Topology:
     def node_table(self) -> Mapping[str, Mapping[str, object]]:
         """Every node's attributes by name, in graph order (without making the graph)."""
         return self._nodes
+
+    def successors(self, node: str) -> list[str]:
+        """The nodes a link from ``node`` reaches: ``list(graph.successors(node))``, without
+        making the graph when it is not made yet (a node table has one link per ordered
+        pair, and the graph adds its edges in link order). ``KeyError`` for an unknown node."""
+        if self._graph is not None:
+            if node not in self._graph:
+                raise KeyError(node)
+            return list(self._graph.successors(node))
+        if self._out is None:
+            out: dict[str, list[str]] = {n: [] for n in self._nodes}
+            for lk in self.links:
+                out[lk.src].append(lk.dst)
+            self._out = out
+        return list(self._out[node])
 
     # ------------------------------------------------------------------ routing policy
     @property

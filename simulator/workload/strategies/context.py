@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from simulator.core.ir import Program
 from simulator.core.vocab import CollectiveOp
@@ -175,7 +176,7 @@ class RankBuilder:
             duration_s=max(duration_s, 0.0),
             flops=flops,
             stream=stream,
-            deps=[d for d in deps if d is not None],
+            deps=deps_of(*deps),
             category=category,
             layer=layer,
             microbatch=microbatch,
@@ -184,4 +185,6 @@ class RankBuilder:
 
 def deps_of(*ids: int | None) -> tuple[int, ...]:
     """Drop ``None`` (no-op collectives) from a dependency list."""
-    return tuple(i for i in ids if i is not None)
+    if None not in ids:  # the usual case: nothing to drop
+        return cast("tuple[int, ...]", ids)
+    return tuple([i for i in ids if i is not None])

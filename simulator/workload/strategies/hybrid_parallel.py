@@ -80,6 +80,7 @@ class _RankProgram:
         self.per_chunk = ctx.profile.num_layers // self.chunks
         self.f_done: dict[tuple[int, int], int] = {}
         self._pair_mirrors: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        self._units: dict[int, GradUnit] = {}  # per layer (frozen: one is shared)
 
     # -- helpers ----------------------------------------------------------------------------
     def _stage_chunk(self, gc: int) -> tuple[int, int]:
@@ -91,8 +92,12 @@ class _RankProgram:
         return self.ctx.layout.rank(self.rb.t, stage, self.rb.d)
 
     def _unit(self, layer: int) -> GradUnit:
-        lc = self.ctx.profile.layers[layer]
-        return GradUnit(f"layer{layer}", lc.params, lc.expert_params / self.ctx.layout.ep)
+        unit = self._units.get(layer)
+        if unit is None:
+            lc = self.ctx.profile.layers[layer]
+            unit = GradUnit(f"layer{layer}", lc.params, lc.expert_params / self.ctx.layout.ep)
+            self._units[layer] = unit
+        return unit
 
     def _send_mirrors(self, dst: int) -> list[tuple[int, int]]:
         ctx = self.ctx
@@ -139,6 +144,8 @@ class _RankProgram:
 
     def _a2a(self, name: str, dep: int | None, layer: int, mb: int) -> int | None:
         """The expert all-to-all ``ep.{name}.l{layer}.mb{mb}`` after ``dep`` (``None``: no EP)."""
+        if self.ctx.layout.ep <= 1:  # as all_to_all answers, without naming the op
+            return None
         return expert.all_to_all(
             self.rb, f"ep.{name}.l{layer}.mb{mb}", deps=(dep,), layer=layer, microbatch=mb
         )
