@@ -33,6 +33,14 @@ MAX_FLOWS: Final[int] = 1_000_000
 MAX_RANKS: Final[int] = 32_768
 #: Most message sizes ``collective --sizes MIN:MAX`` may sweep (nccl-tests' 1K:8G is 24).
 MAX_SIZES: Final[int] = 64
+#: Most (step x op) cells ``run --steps N`` may re-time (steps x ops of the built workload):
+#: ten-node-stragglers (630 ops) re-timed 100,000 steps (6.3e7 cells) in 3.6 s and 394 MB
+#: peak (`commsim run ten-node-stragglers --steps 100000 --json`, load 6 on 2 cores), so the
+#: limit is about half a minute and 3 GB.
+MAX_RETIMED_CELLS: Final[int] = 500_000_000
+#: Most (step x rank) compute draws ``run --steps N`` may hold (four float64 arrays of
+#: steps x ranks: 800 MB at the limit).
+MAX_STEP_DRAWS: Final[int] = 25_000_000
 #: A data-parallel bucket below this (bytes) draws a warning: PyTorch's default is 25 MiB.
 MIN_BUCKET_B: Final[float] = 2.0**20
 
@@ -227,13 +235,23 @@ def check_scenario(scenario: Any, world: int, *, file: str | None = None) -> Non
 
 
 def check_collective(
-    n_ranks: int, channels: int | None, chunks: int, fidelity: str, n_sizes: int = 1
+    n_ranks: int,
+    channels: int | None,
+    chunks: int,
+    fidelity: str,
+    n_sizes: int = 1,
+    *,
+    op: str = "",
+    algo: str | None = None,
 ) -> None:
     """Refuse a collective whose flow count would exceed :data:`MAX_FLOWS`.
 
     Measured on one core (dgx-a100-8node, 64 ranks, 1 GiB all-reduce): the flow fidelity
     simulates ~30,000 channel-steps per second (``--channels 1000``: 4.7 s); the chunk fidelity
     ~3,300 chunk-flows per second, growing as ``chunks x n^2`` (``--chunks 16``: 39 s).
+    ``all_to_all`` and the ``direct`` algorithm send between every pair of ranks: ``n (n - 1)``
+    flows (all-reduce: twice that; dgx-h100-32node, 256 ranks: 65,280 and 130,560 flows), so a
+    1,024-rank all-to-all (1,047,552 flows) ran over a minute at the flow fidelity.
     """
     if channels is not None and channels < 1:
         raise InputError(f"must be >= 1, got {channels}", field="--channels")
@@ -247,8 +265,9 @@ def check_collective(
     elif fidelity == "analytical":
         return
     else:
-        total = ch * 2.0 * n * n_sizes
-        factors = {"--channels": ch, "--ranks": n}
+        pairwise = op == "all_to_all" or algo == "direct"
+        total = ch * 2.0 * n * (n if pairwise else 1.0) * n_sizes
+        factors = {"--channels": ch, "--ranks": n * (n if pairwise else 1.0)}
     if total > MAX_FLOWS and not is_forced():
         field = max(factors, key=lambda k: factors[k])
         raise InputError(
@@ -256,6 +275,24 @@ def check_collective(
             f"{MAX_FLOWS:,}; check this value {FORCE_HINT}",
             field=field,
         )
+
+
+def check_steps(steps: int, world: int, ops: int, *, exact: bool, file: str | None) -> None:
+    """Refuse ``run --steps N`` whose draws or re-timing would exceed the limits above.
+
+    Args:
+        steps: ``--steps``; world: ranks of the job; ops: ops of the built workload (one
+            program run); exact: ``--exact-steps`` (one event simulation per run of the
+            programs, bounded like a build by :data:`MAX_OPS`).
+    """
+    draws = float(steps) * float(max(1, world))
+    check_limit(draws, MAX_STEP_DRAWS, "compute draws (steps x ranks)", field="--steps", file=file)
+    cells = float(steps) * float(max(1, ops))
+    if exact:
+        check_limit(cells, MAX_OPS, "simulated ops (steps x ops)", field="--steps", file=file)
+    else:
+        check_limit(cells, MAX_RETIMED_CELLS, "re-timed ops (steps x ops)", field="--steps",
+                    file=file)  # fmt: skip
 
 
 def check_sizes_count(lo: float, hi: float) -> None:

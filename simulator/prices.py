@@ -13,6 +13,7 @@ GPUs the file does not name keep the shipped assumption
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,9 +64,15 @@ def _entry(value: Any, file: str, field: str) -> tuple[float, str]:
             )
         source = str(value.get("source", ""))
         value = value["usd"]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 < value < math.inf  # an infinite price makes every cost inf
+    ):
         raise InputError(
-            f"expected a positive price in USD per GPU-hour, got {value!r}", file=file, field=field
+            f"expected a positive finite price in USD per GPU-hour, got {value!r}",
+            file=file,
+            field=field,
         )
     return float(value), source
 

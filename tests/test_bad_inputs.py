@@ -168,6 +168,10 @@ FILES: dict[str, str | bytes] = {
     "topo-dup-key.yaml": CONNECTED + "name: again\n",
     "topo-not-utf8.yaml": CONNECTED.encode() + b"description: \xff\xfe\n",
     "topo-deep.yaml": CONNECTED + "metadata: {x: " + "[" * 300 + "]" * 300 + "}\n",
+    "prices-inf.yaml": "A100-80GB: .inf\n",
+    "gloo-channels-huge.yaml": (ROOT / "simulator/data/backends/gloo.yaml")
+    .read_text()
+    .replace("\nchannels: 1\n", "\nchannels: 1000000000000000000000000000000\n"),
     "a-file": "I am a file, not a directory\n",
     "existing.png": "not really a png, but the user's\n",
 }
@@ -220,6 +224,25 @@ def _traces(d: Path) -> None:
     (d / "et-truncated").mkdir()
     (d / "et-truncated" / "x.0.et").write_bytes(b"\x8f\x01\x0a")
     copy(gloo, "tr-gloo")
+    _typed_traces(d)
+
+
+def _typed_traces(d: Path) -> None:
+    """Copies whose values have the right place but an absurd size or the wrong type."""
+    t = d / "tr-world-huge"  # a world of 10^30 ranks used to hang building 10^30 timelines
+    shutil.copytree(FIXTURES / "nccl-2", t)
+    doc = json.loads((t / "rank0.trace.json").read_text())
+    doc["distributedInfo"]["world_size"] = 10**30
+    (t / "rank0.trace.json").write_text(json.dumps(doc))
+    t = d / "tr-dims-float"  # an ``Input Dims`` that is a number was a TypeError, unlocated
+    shutil.copytree(FIXTURES / "ddp-2-gloo", t)
+    f = t / "rank0.trace.json.gz"
+    doc = json.loads(gzip.decompress(f.read_bytes()))
+    for e in doc["traceEvents"]:
+        if "Input Dims" in (e.get("args") or {}):
+            e["args"]["Input Dims"] = 1.5
+            break
+    f.write_bytes(gzip.compress(json.dumps(doc).encode()))
 
 
 @pytest.fixture(scope="module")
@@ -466,6 +489,9 @@ def _cases() -> list[Case]:
              "--size", "1MiB"), field="nosuch"))  # fmt: skip
     add(Case("col-isolated", ("collective", "--topology", "{d}/topo-isolated.yaml", "--op",
              "all_reduce", "--size", "1MiB"), field="links", extra=("g2",)))  # fmt: skip
+    profile = "{d}/gloo-channels-huge.yaml"  # a profile's 10^30 channels planned 10^30 rings
+    add(Case("col-profile-channels", (*ar, "--size", "1MiB", "--backend", profile),
+             field="channels"))  # fmt: skip
     add(Case("col-size-and-sizes", (*ar, "--size", "1MiB", "--sizes", "1:2"), field="--sizes"))
     # replay
     rp = ("replay",)
@@ -483,6 +509,8 @@ def _cases() -> list[Case]:
         ("tr-empty", "tr-empty"),
         ("et-garbage", "et-garbage"),
         ("et-truncated", "et-truncated"),
+        ("tr-world-huge", "distributedInfo.world_size"),
+        ("tr-dims-float", "args.Input Dims"),
     ):
         extra: tuple[str, ...] = ("--topology", "dgx-a100") if name.startswith("et-") else ()
         add(Case(f"replay-{name}", (*rp, f"{{d}}/{name}", *extra), field=fld))
@@ -572,6 +600,16 @@ def _cases() -> list[Case]:
         ("tp-x", ("--target-step", "10s", "--topologies", "dgx-a100", "--tp", "x"), "--tp"),
         ("pp-x", ("--target-step", "10s", "--topologies", "dgx-a100", "--pp", "1,x"), "--pp"),
         ("no-topologies", ("--target-step", "10s", "--topologies", ","), "--topologies"),
+        (
+            "prices-inf",  # an infinite price was accepted and every cost printed as inf
+            ("--target-step", "10s", "--topologies", "dgx-a100", "--prices", "{d}/prices-inf.yaml"),
+            "A100-80GB",
+        ),
+        (
+            "workers-0",
+            ("--target-step", "10s", "--topologies", "dgx-a100", "--workers", "0"),
+            "--workers",
+        ),
     ):
         add(Case(f"plan-{name}", (*pl, *args), field=fld))
     # validate and rig: flags checked before anything runs
@@ -580,6 +618,41 @@ def _cases() -> list[Case]:
     add(Case("rig-plan-nosuch", ("rig", "plan", "nosuch"), field="nosuch"))
     add(Case("rig-plan-gpu-topo", ("rig", "plan", "dgx-a100"), field="dgx-a100"))
     add(Case("unknown-command", ("simulate",), field="COMMAND"))
+    # run --steps/--seed: outsized step counts are refused before drawing (10^9 was an
+    # internal error: a 60 GiB array), a negative seed names --seed (it named --steps)
+    add(Case("run-steps-huge", (*RUN, "--steps", "1000000000"), field="--steps",
+             extra=("limit",)))  # fmt: skip
+    add(Case("run-exact-steps-huge", (*RUN, "--steps", "1000000", "--exact-steps"),
+             field="--steps", extra=("simulated ops",)))  # fmt: skip
+    for key, val in (("compute_factor", ".inf"), ("compute_factor", ".nan")):
+        faults = f"faults={{slow_ranks: [{{ranks: [0], {key}: {val}}}]}}"  # inf: exit 1 (nan times)
+        add(Case(f"run-faults-{key}={val}", (*RUN, "--set", faults),
+                 field=f"faults.slow_ranks[0].{key}"))  # fmt: skip
+    add(Case("run-faults-stall-inf", (*RUN, "--set",
+             "faults={stalls: [{ranks: [0], every: 2, duration: .inf}]}"),
+             field="faults.stalls[0].duration"))  # fmt: skip
+    add(Case("run-seed-neg", (*RUN, "--steps", "2", "--seed", "-1"), field="--seed"))
+    # pairwise collectives count n (n - 1) flows (a 1,024-rank all-to-all ran past a minute)
+    for op, algo in (("all_to_all", ()), ("all_reduce", ("--algo", "direct"))):
+        add(Case(f"col-pairwise-1024-{op}", ("collective", "--topology", "h100-superpod-1024",
+                 "--op", op, *algo, "--size", "1GiB"), field="--ranks", extra=("flows",)))  # fmt: skip
+    # output files and --published's flags are checked before minutes of work (a bad one ran
+    # the whole published validation first; sweep --plot overwrote an existing file)
+    for name, args, fld in (
+        ("sweep-plot-exists", (*sw, "--vary", "strategy.tp=1,2", "--plot", "{d}/existing.png"),
+         "--plot"),
+        ("sweep-plot-ext", (*sw, "--vary", "strategy.tp=1,2", "--plot", "{d}/x.txt"), "--plot"),
+        ("validate-pub-plot-exists", ("validate", "--published", "--plot", "{d}/existing.png"),
+         "--plot"),
+        ("validate-pub-backend", ("validate", "--published", "--backend", "nosuch"), "--backend"),
+        ("validate-pub-world", ("validate", "--published", "--world", "0"), "--world"),
+        ("validate-pub-doc-missing", ("validate", "--published", "--write-doc", "{d}/no.md"),
+         "--write-doc"),
+        ("validate-pub-doc-markers", ("validate", "--published", "--write-doc", "{d}/a-file"),
+         "--write-doc"),
+        ("validate-rig-plot-ext", ("validate", "--plot", "{d}/x.txt"), "--plot"),
+    ):  # fmt: skip
+        add(Case(name, args, field=fld))
     # fine inputs: exit 0
     add(Case("ok-collective", (*ar, "--size", "1MiB", "--json"), code=0))
     add(Case("ok-collective-sizes", (*ar, "--sizes", "1KiB:1MiB", "--fidelity", "analytical"),

@@ -133,7 +133,10 @@ def collective_command(args: argparse.Namespace) -> int:
     sizes = parse_sizes(args.sizes) if args.sizes else [_size(args.size, "--size")]
     n_ranks = len(ranks) if ranks is not None else int(topo.num_ranks)
     check_flags(args, n_ranks)
-    check_collective(n_ranks, args.channels, args.chunks, str(args.fidelity), len(sizes))
+    check_collective(
+        n_ranks, args.channels, args.chunks, str(args.fidelity), len(sizes), op=args.op,
+        algo=args.algo,
+    )  # fmt: skip
     rows: list[dict[str, Any]] = []
     for s in sizes:
         r = simulate_collective(

@@ -94,6 +94,8 @@ def plan_command(args: argparse.Namespace) -> int:
         raise InputError(
             f"must be a finite time > 0, got {args.target_step!r}", field="--target-step"
         )
+    if args.workers is not None and args.workers < 1:  # refused as sweep refuses it
+        raise InputError("must be >= 1", field="--workers")
     prices = load_prices(args.prices) if args.prices else None
     with progress.track("plan"):
         res = plan(

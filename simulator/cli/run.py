@@ -60,7 +60,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--steps", type=_positive, metavar="N", help="simulate N perturbed steps")
-    p.add_argument("--seed", type=int, default=0, help="seed of the faults' draws (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the faults' draws (default 0)")
     p.add_argument(
         "--exact-steps",
         action="store_true",
@@ -76,6 +76,17 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if n < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return n
+
+
+def _seed(text: str) -> int:
+    """A seed numpy's generator accepts: an integer >= 0."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
     return n
 
 

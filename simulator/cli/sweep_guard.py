@@ -30,6 +30,9 @@ def check_sweep_args(args: Any) -> None:
     for flag, value in (("--timeout", args.timeout), ("--lost-after", args.lost_after)):
         if value is not None and (not math.isfinite(value) or value <= 0):
             raise InputError(f"must be a finite number of seconds > 0, got {value}", field=flag)
+    from simulator.cli.file_args import check_png_arg
+
+    check_png_arg(getattr(args, "plot", None), "--plot")
 
 
 def open_store(args: Any, out: Path | None, vary: Sequence[tuple[str, Sequence[str]]]) -> Any:

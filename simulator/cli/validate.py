@@ -117,6 +117,9 @@ def validate_command(args: argparse.Namespace) -> int:
     for flag in ("reference", "kind", "fidelity", "write_doc"):
         if getattr(args, flag) is not None:
             raise InputError("only with --published", field="--" + flag.replace("_", "-"))
+    from simulator.cli.file_args import check_png_arg
+
+    check_png_arg(args.plot, "--plot")
     from simulator.rig import netns
     from simulator.studies.rig_cases import ModelShape, Tier, parse_strategies
     from simulator.studies.rig_faults import parse_fault_cases
@@ -233,8 +236,12 @@ def _rig_report(res: RigValidation, args: argparse.Namespace, out_dir: Path | No
 
 
 def _published(args: argparse.Namespace) -> int:
+    from simulator.cli.file_args import check_doc_arg, check_published_flags
     from simulator.studies import validate_published
-    from simulator.studies.published import write_doc
+    from simulator.studies.published import Kind, _markers, write_doc
+
+    check_published_flags(args)
+    check_doc_arg(args.write_doc, [_markers(k) for k in Kind])
 
     with progress.track("published references"):
         res = validate_published(args.reference, kinds=args.kind, fidelity=args.fidelity)

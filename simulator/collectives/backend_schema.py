@@ -76,6 +76,11 @@ class NvlsSpec(SchemaModel):
     latency: TimeS | None = None
 
 
+#: Most channels a profile may give: 32x NCCL's compile-time ``MAXCHANNELS`` (32 in NCCL 2.x's
+#: src/include/device.h). 10^30 channels made every collective plan 10^30 rings (a hang).
+MAX_PROFILE_CHANNELS = 1024
+
+
 class BackendFile(SchemaModel):
     """A backend profile file (``simulator/data/backends/NAME.yaml`` or a calibration)."""
 
@@ -84,7 +89,7 @@ class BackendFile(SchemaModel):
     efficiency: dict[LinkKind, Fraction]
     protocols: Annotated[dict[str, ProtocolSpec], Field(min_length=1)]
     algorithms: dict[CollectiveOp, Algorithms]
-    channels: NonNegInt
+    channels: Annotated[NonNegInt, Field(le=MAX_PROFILE_CHANNELS)]
     concurrency: NonNegInt
     reduce_scatter_as_all_reduce: Flag
     tree_max_algbw: TreeCapSpec | None = None

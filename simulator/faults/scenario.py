@@ -20,6 +20,7 @@ from simulator.faults.compute import check_ranks, sample
 from simulator.faults.marks import mark_timeline, write_link_faults
 from simulator.faults.network import NetworkFaults, apply_network_faults
 from simulator.faults.steps import StepsResult, run_steps, scaled_workload
+from simulator.limits import check_steps
 
 
 @dataclass
@@ -67,18 +68,23 @@ def many_steps(
     not perturbed (always with ``--steps``, and for folded jobs).
     """
     perturbed = sc.faults.compute and prepared.workload is not built.workload
+    wl = built.workload
+    n_ops = sum(len(p.ops) for p in wl.programs)
+    exact = getattr(args, "exact_steps", False)
+    steps = getattr(args, "steps", None) or 1
+    check_steps(steps, wl.world_size, n_ops, exact=exact, file=str(args.scenario))
     try:
         return run_steps(
             built.workload,
             topology,
             sc.faults,
-            steps=getattr(args, "steps", None) or 1,
+            steps=steps,
             seed=args.seed,
             backend=args.backend or str(sc.backend),
             fidelity=args.fidelity or str(sc.fidelity),
             compute_model=built.compute_model,
             network=prepared.network,
-            exact=getattr(args, "exact_steps", False),
+            exact=exact,
             base_result=None if perturbed else base_result,
         )
     except ValueError as err:

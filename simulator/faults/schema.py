@@ -80,7 +80,8 @@ Ranks = Annotated[tuple[int, ...], BeforeValidator(parse_ranks)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan: an infinite compute_factor made step times nan (exit 1)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class LinkState(StrEnum):

@@ -134,6 +134,7 @@ def load_kineto(path: str | Path) -> KinetoTrace:
             args = e.get("args") or {}
             if not isinstance(args, dict):
                 raise InputError("expected an object", file=str(p), field=f"traceEvents[{i}].args")
+            _check_args(args, p, i)
             events.append(
                 Event(
                     index=i,
@@ -161,6 +162,42 @@ def load_kineto(path: str | Path) -> KinetoTrace:
     if not isinstance(dist, dict):
         raise InputError("expected an object", file=str(p), field="distributedInfo")
     return KinetoTrace(str(p), events, dist or {}, thread_names, summary)
+
+
+#: Arguments the importers read, and what Kineto writes there (a null counts as absent).
+_INT_ARGS = ("External id", "Record function id", "Sequence number", "correlation")
+_STR_LIST_ARGS = ("Input type", "Concrete Inputs")
+
+
+def _is_shape(v: object) -> bool:
+    """A shape: a list of integers, or (a TensorList input) of such lists."""
+    return isinstance(v, list) and all(
+        _is_shape(x) if isinstance(x, list) else isinstance(x, int) and not isinstance(x, bool)
+        for x in v
+    )
+
+
+def _check_args(args: dict[str, Any], path: Path, i: int) -> None:
+    """Refuse a mistyped argument the importers read, naming the event and the argument."""
+
+    def bad(key: str, expected: str) -> InputError:
+        got = repr(args[key])
+        got = got if len(got) <= 40 else got[:37] + "..."
+        return InputError(
+            f"expected {expected}, got {got}", file=str(path), field=f"traceEvents[{i}].args.{key}"
+        )
+
+    for key in _INT_ARGS:
+        v = args.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+            raise bad(key, "an integer")
+    for key in _STR_LIST_ARGS:
+        v = args.get(key)
+        if v is not None and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+            raise bad(key, "a list of strings")
+    v = args.get("Input Dims")
+    if v is not None and not (isinstance(v, list) and all(_is_shape(x) for x in v)):
+        raise bad("Input Dims", "a list of shapes (lists of integers)")
 
 
 def _num(e: dict[str, Any], key: str, path: Path, i: int) -> float:

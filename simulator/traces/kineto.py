@@ -20,6 +20,7 @@ from typing import Any
 from simulator.core.errors import InputError
 from simulator.core.ir import Workload
 from simulator.core.vocab import CollectiveOp
+from simulator.limits import MAX_RANKS, check_limit
 from simulator.traces.cpu import cpu_timelines
 from simulator.traces.et import ETIndex, load_et
 from simulator.traces.events import ImportSummary, KinetoTrace, load_kineto
@@ -155,6 +156,13 @@ def _world_of(traces: dict[int, KinetoTrace], manifest: dict[str, Any], path: Pa
             f"trace files disagree on distributedInfo.world_size: {sorted(sizes)}", file=str(path)
         )
     world = sizes.pop() if sizes else int(manifest.get("world") or max(traces) + 1)
+    if sizes_given := [t for t in traces.values() if t.distributed_info.get("world_size") == world]:
+        where, fld = sizes_given[0].path, "distributedInfo.world_size"
+    elif manifest.get("world"):
+        where, fld = str(path / "manifest.json"), "world"
+    else:
+        where, fld = traces[max(traces)].path, "distributedInfo.rank"
+    check_limit(world, MAX_RANKS, "ranks", field=fld, file=where)
     if manifest.get("world") not in (None, world):
         raise InputError(
             f"manifest says world={manifest['world']}, the traces say {world}",
