@@ -25,10 +25,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TypedDict
 
-from simulator.core.errors import InputError
 from simulator.core.ir import Program, Workload
 from simulator.core.vocab import DType
-from simulator.limits import FORCE_HINT, MAX_OPS, is_forced
+from simulator.limits import MAX_OPS, check_limit
 from simulator.workload.apps.conformer import ConformerSpec
 from simulator.workload.apps.dcgan import ConvLayer, DCGANSpec
 from simulator.workload.apps.encdec import EncDecSpec
@@ -105,12 +104,8 @@ def encdec_profile(
         params=spec.decoder_layer_params(),
         activation_B=spec.decoder_activation_B(b) * a,
     )
-    if spec.decoder_layers > MAX_OPS and not is_forced():  # one tuple entry per layer below
-        raise InputError(
-            f"{spec.decoder_layers:,} decoder layers would build more than the limit of "
-            f"{MAX_OPS:,} ops {FORCE_HINT}",
-            field="model.app.decoder_layers",
-        )
+    # one tuple entry per layer below
+    check_limit(spec.decoder_layers, MAX_OPS, "decoder layers", field="model.app.decoder_layers")
     embed = cost.time_s(bytes_B=2.0 * b * (spec.src_len + spec.tgt_len) * spec.hidden * act.bytes)
     head = cost.time_s(spec.head_fwd_flops(b))
     d, f = spec.hidden, spec.ffn_hidden

@@ -18,9 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from simulator.core.errors import InputError
 from simulator.core.vocab import CollectiveOp
-from simulator.limits import FORCE_HINT, MAX_OPS, is_forced
+from simulator.limits import MAX_OPS, check_limit
 from simulator.workload.strategies import compression, hierarchical
 from simulator.workload.strategies.context import RankBuilder, deps_of
 from simulator.workload.strategies.options import CompressionKind
@@ -35,22 +34,6 @@ class GradUnit:
     name: str
     dense: float
     expert: float = 0.0
-
-
-def _check_bucket_count(buckets: float, unit: GradUnit, cap_B: float) -> None:
-    """Refuse (``InputError``, unless ``--force``) a rank whose gradients would fill more
-    buckets than :data:`simulator.limits.MAX_OPS` ops: an outsized model field or a bucket
-    given in the wrong unit would otherwise be unrolled for ever, whatever model family made
-    it (:func:`simulator.limits.check_scenario` estimates decoders before building; this
-    counts what the builder is about to emit, for every family)."""
-    if buckets <= MAX_OPS or is_forced():
-        return
-    raise InputError(
-        f"the gradients of {unit.name} and the layers before it fill about "
-        f"{buckets:.2g} buckets of {cap_B:.3g} bytes on one rank, more than the limit of "
-        f"{MAX_OPS:,} ops; check the model's sizes and this value {FORCE_HINT}",
-        field="strategy.data_parallel.bucket_size",
-    )
 
 
 class DDPSync:
@@ -103,10 +86,14 @@ class DDPSync:
         else:
             self.pending_dense += unit.expert
         self.pending_dep = op_id
-        _check_bucket_count(
+        # Refused unless --force: an outsized model field or a bucket in the wrong unit would
+        # unroll buckets for ever, whatever model family made it (check_scenario estimates
+        # decoders before building; this counts what is about to be emitted).
+        check_limit(
             len(self.buckets) + (self.pending_dense + self.pending_expert) * self.g / self.cap_B,
-            unit,
-            self.cap_B,
+            MAX_OPS,
+            f"gradient buckets of {self.cap_B:.3g} bytes on one rank (up to {unit.name})",
+            field="strategy.data_parallel.bucket_size",
         )
         while (self.pending_dense + self.pending_expert) * self.g >= self.cap_B:
             total = self.pending_dense + self.pending_expert
