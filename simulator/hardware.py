@@ -192,6 +192,12 @@ def get_gpu(name: str) -> GpuSpec:
     return spec
 
 
+def gpu_hbm_B(name: str) -> float | None:
+    """HBM capacity of GPU ``name``, bytes; ``None`` when the catalog does not know the GPU."""
+    spec = _catalog().gpus.get(str(name).lower())
+    return None if spec is None else spec.hbm_B
+
+
 def get_link(name: str) -> LinkSpec:
     """The :class:`LinkSpec` named ``name`` (case-insensitive); ``InputError`` if unknown."""
     spec = _catalog().links.get(str(name).lower())

@@ -13,9 +13,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from simulator.core.errors import InputError
 from simulator.core.units import format_size
-from simulator.hardware import get_gpu
+from simulator.hardware import gpu_hbm_B
 
 
 def memory_warning(memory_per_gpu_B: Mapping[str, float], gpu: str | None) -> str | None:
@@ -24,10 +23,7 @@ def memory_warning(memory_per_gpu_B: Mapping[str, float], gpu: str | None) -> st
     total = memory_per_gpu_B.get("total")
     if total is None or not gpu:
         return None
-    try:
-        hbm_B = get_gpu(gpu).hbm_B
-    except InputError:
-        return None
+    hbm_B = gpu_hbm_B(gpu)
     if not hbm_B or (math.isfinite(total) and total <= hbm_B):
         return None
     parts = ", ".join(f"{k} {format_size(v)}" for k, v in memory_per_gpu_B.items() if k != "total")

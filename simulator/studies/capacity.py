@@ -20,7 +20,7 @@ from typing import Any
 
 from simulator.core.errors import InputError
 from simulator.core.units import format_size, format_time
-from simulator.hardware import get_gpu
+from simulator.hardware import gpu_hbm_B
 from simulator.prices import Price, price_of
 from simulator.studies.sweeps import SweepPoint, sweep
 
@@ -36,11 +36,7 @@ def explain(p: SweepPoint, target_step_s: float) -> dict[str, Any]:
 
     if p.error is not None:
         return {"reason": f"cannot run: {p.error}"}
-    hbm_B: float | None
-    try:
-        hbm_B = get_gpu(p.gpu).hbm_B
-    except InputError:
-        hbm_B = None
+    hbm_B = gpu_hbm_B(p.gpu)
     mem_B = p.memory_per_gpu_B
     step_s = p.step_time_s
     over_mem = None if hbm_B is None else mem_B - hbm_B
