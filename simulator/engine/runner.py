@@ -333,11 +333,7 @@ class _Runner:
         :meth:`_launch_collective` takes for one member and one isolated group."""
         now = self.env.now
         self.times.start_s[g] = now
-        run = self.iso.runs.get(key)
-        if run is None:
-            run = self._replay(now, key, op.name)
-        else:  # _replay's steps for a run already made
-            self.iso.uses.append((now, key))
+        run = self._replay(now, key, op.name)
         self._schedule(Wake(self._lone_cbs, g, run.algo), NORMAL, run.duration_s)
 
     def _replay(self, now: float, key: CollKey, name: str) -> LoneRun:
