@@ -41,6 +41,13 @@ MAX_RETIMED_CELLS: Final[int] = 500_000_000
 #: Most (step x rank) compute draws ``run --steps N`` may hold (four float64 arrays of
 #: steps x ranks: 800 MB at the limit).
 MAX_STEP_DRAWS: Final[int] = 25_000_000
+#: Most times the network faults may change link rates in one simulated step (each change
+#: re-solves max-min rates of the flows in flight). gpt3-175b-64xa100 with
+#: ``faults: {background: [{link: '*->*', load: 0.3, on: 1ms, off: 1ms}]}`` changed 13,899
+#: times in its 13.9 s step: 44 s of CPU against 19 s with one change (``start: 1ms``, no
+#: on/off), 1.8 ms per change (`time commsim run` on each copy, load 4 on 2 cores), so the
+#: limit is under 20 s of changes.
+MAX_RATE_SWITCHES: Final[int] = 10_000
 #: A data-parallel bucket below this (bytes) draws a warning: PyTorch's default is 25 MiB.
 MIN_BUCKET_B: Final[float] = 2.0**20
 
@@ -65,13 +72,22 @@ def is_forced() -> bool:
 
 
 def check_limit(
-    estimate: float, limit: int, what: str, *, field: str, file: str | None = None
+    estimate: float,
+    limit: int,
+    what: str,
+    *,
+    field: str,
+    file: str | None = None,
+    verb: str = "would build about",
+    hint: str = "check this value",
 ) -> None:
-    """Raise :class:`InputError` when ``estimate`` exceeds ``limit`` (unless forced)."""
+    """Raise :class:`InputError` when ``estimate`` exceeds ``limit`` (unless forced).
+
+    The message reads ``{verb} {estimate} {what}, more than the limit of {limit}; {hint}``."""
     if not math.isfinite(estimate) or (estimate > limit and not is_forced()):
         raise InputError(
-            f"would build about {_count(estimate)} {what}, more than the limit of "
-            f"{limit:,}; check this value {FORCE_HINT}",
+            f"{verb} {_count(estimate)} {what}, more than the limit of "
+            f"{limit:,}; {hint} {FORCE_HINT}",
             file=file,
             field=field,
         )
@@ -293,6 +309,33 @@ def check_steps(steps: int, world: int, ops: int, *, exact: bool, file: str | No
     else:
         check_limit(cells, MAX_RETIMED_CELLS, "re-timed ops (steps x ops)", field="--steps",
                     file=file)  # fmt: skip
+
+
+def check_rate_switches(
+    switches: int, now_s: float, source: tuple[str, tuple[float, float] | None]
+) -> None:
+    """Refuse network faults that changed link rates more than :data:`MAX_RATE_SWITCHES` times
+    in one step (the fault engine's own count, :mod:`simulator.faults.engine`).
+
+    Args:
+        switches: changes so far; now_s: simulated time of the last one;
+        source: the field of the fault that changes most often and its (on_s, off_s)
+            (:meth:`simulator.faults.network.NetworkFaults.fastest_source`).
+    """
+    field, period = source
+    if period is None:
+        hint = "give fewer timed faults"
+    else:
+        on, off = period
+        hint = (
+            f"its on/off cycle of {on:g} s + {off:g} s switches rates twice per "
+            f"{on + off:g} s of a step longer than {now_s:.3g} s: lengthen on and off, or "
+            "drop both for a constant load"
+        )
+    check_limit(
+        switches, MAX_RATE_SWITCHES, "link-rate changes in one step", field=field,
+        verb="made", hint=hint,
+    )  # fmt: skip
 
 
 def check_sizes_count(lo: float, hi: float) -> None:

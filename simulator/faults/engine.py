@@ -12,6 +12,10 @@ At each change time of :class:`~simulator.faults.network.NetworkFaults` the proc
 Transfers of a collective that were planned before the change but start after it are re-routed
 the same way when they start (the fabric's ``rewrite`` hook). The process ends at the first
 change after the last op finished.
+
+Every change costs a new max-min solution for the flows crossing the changed links, so a
+short on/off ``background`` over a long step is refused past
+:data:`simulator.limits.MAX_RATE_SWITCHES` changes (:func:`simulator.limits.check_rate_switches`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator import limits
 from simulator.network.flow import FlowSpec
 
 
@@ -28,6 +33,7 @@ def network_changes(runner: Any, network: Any) -> Generator[Any, Any, None]:
     """simpy process applying ``network``'s changes to ``runner`` (an engine ``_Runner``)."""
     env, fabric = runner.env, runner.transport.fabric
     current = network.at(0.0)
+    switches = 0
     while True:
         t = network.next_change(env.now)
         if not np.isfinite(t):
@@ -35,6 +41,9 @@ def network_changes(runner: Any, network: Any) -> Generator[Any, Any, None]:
         yield env.timeout(t - env.now)
         if runner.left == 0:
             return
+        switches += 1
+        if switches > limits.MAX_RATE_SWITCHES:
+            limits.check_rate_switches(switches, env.now, network.fastest_source())
         new = network.at(env.now)
         if new is current:
             continue

@@ -117,6 +117,7 @@ class _Resolved:
     at_s: float
     label: str
     period: tuple[float, float] | None = None  # background on/off: (on_s, off_s)
+    field: str = ""  # where the fault is in the scenario, e.g. ``faults.background.0``
 
     def active(self, t: float) -> bool:
         """True when the fault is in force at time ``t`` (s)."""
@@ -124,19 +125,43 @@ class _Resolved:
             return False
         if self.period is None:
             return True
-        on, off = self.period
-        return (t - self.at_s) % (on + off) < on
+        start = self._cycle_start(t)
+        return t < start + self.period[0]
 
     def next_change(self, t: float) -> float:
-        """First time after ``t`` at which :meth:`active` changes (``inf``: never)."""
+        """First time after ``t`` at which :meth:`active` changes (``inf``: never); ``> t``
+        for a period above ``t``'s rounding, so the engine's clock moves on at every change."""
         if t < self.at_s:
             return self.at_s
         if self.period is None:
             return math.inf
-        on, off = self.period
-        k, phase = divmod(t - self.at_s, on + off)
-        base = self.at_s + k * (on + off)
-        return base + on if phase < on else base + on + off
+        on = self.period[0]
+        start = self._cycle_start(t)
+        return start + on if t < start + on else self._start_of(self._cycle(t) + 1)
+
+    def _start_of(self, k: int) -> float:
+        """Start time (s) of on/off cycle ``k`` (the one formula both methods above use)."""
+        assert self.period is not None
+        return self.at_s + k * (self.period[0] + self.period[1])
+
+    def _cycle(self, t: float) -> int:
+        """The cycle ``k`` with ``_start_of(k) <= t < _start_of(k + 1)`` (``t >= at_s``).
+
+        ``floor((t - at) / period)`` can be one off at a boundary (``0.25 / 0.1`` gives
+        cycle 2 with a phase of 0.0499...); a change time computed from the wrong cycle equals
+        ``t`` and the engine waited zero seconds for it forever. Corrected on the boundaries.
+        """
+        assert self.period is not None
+        k = max(0, math.floor((t - self.at_s) / (self.period[0] + self.period[1])))
+        for _ in range(2):  # floor is off by one at most; bounded for periods below t's ulp
+            if self._start_of(k + 1) <= t:
+                k += 1
+            elif k > 0 and self._start_of(k) > t:
+                k -= 1
+        return k
+
+    def _cycle_start(self, t: float) -> float:
+        return self._start_of(self._cycle(t))
 
 
 class NetworkFaults:
@@ -199,6 +224,7 @@ class NetworkFaults:
                     bg.start,
                     f"background {bg.load:g} on {bg.link}",
                     period,
+                    f"faults.background.{i}",
                 )
             )
         self.resolved = res
@@ -219,6 +245,15 @@ class NetworkFaults:
     def changes(self) -> bool:
         """True when the network changes during the step (something at t > 0 or on/off)."""
         return any(r.at_s > 0 or r.period is not None for r in self.resolved)
+
+    def fastest_source(self) -> tuple[str, tuple[float, float] | None]:
+        """The field of the fault that changes the network most often and its (on_s, off_s)
+        (the shortest on/off cycle; without one, the ``links`` field and None)."""
+        periodic = [r for r in self.resolved if r.period is not None]
+        if not periodic:
+            return "faults.links", None
+        r = min(periodic, key=lambda r: sum(r.period or (math.inf,)))
+        return r.field, r.period
 
     def at(self, t: float) -> Topology:
         """The topology in force at time ``t`` (s)."""

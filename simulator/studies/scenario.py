@@ -115,19 +115,22 @@ def simulate_scenario(
         src = str(scenario.source_file)
         prepared = prepare(scenario, topo, built, src, faults.seed, perturb=not faults.steps)
     t0 = time.perf_counter()
-    result = simulate(
-        prepared.workload if prepared else built.workload,
-        topo,
-        backend=profile,
-        fidelity=fidelity or str(scenario.fidelity),
-        compute_model=prepared.compute_model if prepared else built.compute_model,
-        record=record,
-        network=prepared.network if prepared else None,
-    )
-    sim = ScenarioSimulation(scenario, topo, built, result, time.perf_counter() - t0, prepared)
-    if faults is None or (prepared is None and not faults.steps):
-        return sim
-    return _many_steps(sim, faults, fidelity, backend)
+    try:  # the network faults' limit (simulator.limits.check_rate_switches) stops a run
+        result = simulate(
+            prepared.workload if prepared else built.workload,
+            topo,
+            backend=profile,
+            fidelity=fidelity or str(scenario.fidelity),
+            compute_model=prepared.compute_model if prepared else built.compute_model,
+            record=record,
+            network=prepared.network if prepared else None,
+        )
+        sim = ScenarioSimulation(scenario, topo, built, result, time.perf_counter() - t0, prepared)
+        if faults is None or (prepared is None and not faults.steps):
+            return sim
+        return _many_steps(sim, faults, fidelity, backend)
+    except InputError as exc:
+        raise exc.located(file=scenario.source_file) from None
 
 
 def _many_steps(

@@ -1,0 +1,90 @@
+"""Bad inputs found after the first table (tests/test_bad_inputs.py): each test one mistake a
+user can make, fixed in general (docs/decisions.md, "bad inputs: left over").
+
+Every refusal is one line on stderr naming the file and the field, exit status 2, no
+traceback; every case stays far below the time of a hang.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+from test_bad_inputs import error_lines, run_case
+
+from simulator import limits
+from simulator.faults.network import _Resolved
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _refused(argv: list[str], *texts: str, limit_s: int = 30) -> str:
+    code, _, err, _ = run_case(argv, limit_s)
+    assert "Traceback" not in err, err
+    assert code == 2, f"exit {code}, stderr: {err}"
+    lines = error_lines(err)
+    assert len(lines) == 1, lines
+    for t in texts:
+        assert t in lines[0], lines[0]
+    return lines[0]
+
+
+# ------------------------------------------------------------ background on/off (faults)
+
+
+@pytest.mark.parametrize(
+    ("on", "off", "start"),
+    [(0.05, 0.05, 0.0), (0.001, 0.002, 0.0), (0.1, 0.2, 0.3), (1e-3, 1e-3, 0.0)],
+)
+def test_on_off_changes_always_move_the_clock(on: float, off: float, start: float) -> None:
+    """``0.25 / 0.1`` floors to cycle 2 with a phase just below 0.05: the old next change was
+    0.25 itself and the engine waited zero seconds for it forever (a run that never ended)."""
+    r = _Resolved((0,), False, 0.5, 0.0, start, "bg", (on, off))
+    t, states, times = 0.0, [r.active(0.0)], []
+    for _ in range(2000):
+        nxt = r.next_change(t)
+        assert nxt > t
+        t = nxt
+        states.append(r.active(t))
+        times.append(t)
+    # the source alternates at every change, on for `on` and off for `off` seconds
+    assert all(a != b for a, b in itertools.pairwise(states))
+    lengths = [b - a for a, b in itertools.pairwise(times)]
+    for now_on, length in zip(states[1:], lengths, strict=False):
+        assert length == pytest.approx(on if now_on else off, rel=1e-6)
+
+
+def _background_scenario(d: Path, on: str, off: str) -> Path:
+    text = (ROOT / "scenarios" / "ten-node-stragglers.yaml").read_text()
+    text = text.replace(
+        "  jitter: {distribution: lognormal, sigma: 0.1}\n",
+        "  jitter: {distribution: lognormal, sigma: 0.1}\n"
+        f"  background: [{{link: 0, load: 0.3, 'on': {on}, 'off': {off}}}]\n",
+    )
+    text = text[: text.index("compare:")]  # one variant: the sync all-reduce
+    p = d / "bg.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_fast_background_is_refused_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 1 ms / 2 ms background over a 0.65 s step makes 430 changes; with the limit at 100 it
+    is refused naming the background, its cycle and what to change."""
+    p = _background_scenario(tmp_path, "1ms", "2ms")
+    monkeypatch.setattr(limits, "MAX_RATE_SWITCHES", 100)
+    line = _refused(
+        ["run", str(p)], str(p), "faults.background.0", "101 link-rate changes", "lengthen on"
+    )
+    assert "--force" in line
+    code, out, err, _ = run_case(["run", str(p), "--json", "--force"], 30)
+    assert code == 0, err
+    assert '"step_time_s"' in out
+
+
+def test_background_under_the_limit_runs(tmp_path: Path) -> None:
+    p = _background_scenario(tmp_path, "50ms", "50ms")
+    code, _out, err, _ = run_case(["run", str(p), "--json"], 30)
+    assert code == 0, err
