@@ -259,8 +259,13 @@ def check_collective(
     *,
     op: str = "",
     algo: str | None = None,
+    profile: str | None = None,
 ) -> None:
     """Refuse a collective whose flow count would exceed :data:`MAX_FLOWS`.
+
+    ``channels`` is the count the planner uses: ``--channels``, or else (``profile`` given:
+    the backend profile's name or file) the profile's own ``channels``, which the message then
+    names when it is the largest factor.
 
     Measured on one core (dgx-a100-8node, 64 ranks, 1 GiB all-reduce): the flow fidelity
     simulates ~30,000 channel-steps per second (``--channels 1000``: 4.7 s); the chunk fidelity
@@ -282,13 +287,24 @@ def check_collective(
         return
     else:
         pairwise = op == "all_to_all" or algo == "direct"
-        total = ch * 2.0 * n * (n if pairwise else 1.0) * n_sizes
-        factors = {"--channels": ch, "--ranks": n * (n if pairwise else 1.0)}
+        if pairwise:  # one flow per pair of ranks, whatever the channels (collectives.direct)
+            total = 2.0 * n * n * n_sizes
+            factors = {"--ranks": n * n}
+        else:
+            total = ch * 2.0 * n * n_sizes
+            factors = {"--channels": ch, "--ranks": n}
     if total > MAX_FLOWS and not is_forced():
         field = max(factors, key=lambda k: factors[k])
+        file = None
+        if field == "--channels" and profile is not None:
+            field, file = "channels", profile
+            hint = f"the backend profile's {ch:,.0f} channels; give fewer, or --channels N"
+        else:
+            hint = "check this value"
         raise InputError(
             f"would simulate about {_count(total)} flows, more than the limit of "
-            f"{MAX_FLOWS:,}; check this value {FORCE_HINT}",
+            f"{MAX_FLOWS:,}; {hint} {FORCE_HINT}",
+            file=file,
             field=field,
         )
 

@@ -88,3 +88,34 @@ def test_background_under_the_limit_runs(tmp_path: Path) -> None:
     p = _background_scenario(tmp_path, "50ms", "50ms")
     code, _out, err, _ = run_case(["run", str(p), "--json"], 30)
     assert code == 0, err
+
+
+# ------------------------------------------------------------ collective: the channels used
+
+
+def _profile(d: Path, channels: int) -> Path:
+    text = (ROOT / "simulator/data/backends/nccl.yaml").read_text()
+    assert "\nchannels: 0\n" in text
+    p = d / f"nccl-{channels}ch.yaml"
+    p.write_text(text.replace("\nchannels: 0\n", f"\nchannels: {channels}\n"))
+    return p
+
+
+def test_collective_limit_reads_the_profiles_channels(tmp_path: Path) -> None:
+    """The flow limit read --channels only: a profile's own 1,024 channels on 1,024 ranks
+    (2.1 M flows) went through where ``--channels 1024`` is refused."""
+    p = _profile(tmp_path, 1024)
+    argv = ["collective", "--topology", "h100-superpod-1024", "--op", "all_reduce"]
+    argv += ["--size", "1GiB", "--fidelity", "flow", "--backend", str(p)]
+    _refused(argv, f"{p}: channels:", "1,024 channels", "flows")
+    _refused([*argv[:-2], "--channels", "1024"], "--channels", "flows")
+    code, _, err, _ = run_case([*argv, "--channels", "2"], 30)  # the flag overrides the profile
+    assert code == 0, err
+
+
+def test_pairwise_flows_do_not_multiply_by_channels() -> None:
+    """A direct all-to-all sends one flow per pair whatever the channels
+    (simulator.collectives.direct), so ``--channels 8`` on 256 ranks is no bigger."""
+    limits.check_collective(256, 8, 1, "flow", op="all_to_all")
+    with pytest.raises(Exception, match="flows"):
+        limits.check_collective(1024, 1, 1, "flow", op="all_to_all")

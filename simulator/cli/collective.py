@@ -133,9 +133,14 @@ def collective_command(args: argparse.Namespace) -> int:
     sizes = parse_sizes(args.sizes) if args.sizes else [_size(args.size, "--size")]
     n_ranks = len(ranks) if ranks is not None else int(topo.num_ranks)
     check_flags(args, n_ranks)
+    from simulator.collectives.choice import default_channels
+
+    used = args.channels  # what the planner will use: --channels, else the profile's count
+    if used is None:
+        used = default_channels(topo, ranks if ranks is not None else range(n_ranks), backend)
     check_collective(
-        n_ranks, args.channels, args.chunks, str(args.fidelity), len(sizes), op=args.op,
-        algo=args.algo,
+        n_ranks, used, args.chunks, str(args.fidelity), len(sizes), op=args.op, algo=args.algo,
+        profile=None if args.channels is not None else str(args.backend),
     )  # fmt: skip
     rows: list[dict[str, Any]] = []
     for s in sizes:
