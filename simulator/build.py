@@ -21,6 +21,7 @@ from simulator.build_mixed import mixed_workload
 from simulator.config import Scenario
 from simulator.core.errors import InputError
 from simulator.core.ir import Workload
+from simulator.limits import check_app_buckets
 from simulator.workload.apps.build import AppSpec, app_memory, concat_phases, phase_profiles
 from simulator.workload.apps.conformer import ConformerSpec
 from simulator.workload.apps.dcgan import DCGANSpec
@@ -254,6 +255,10 @@ def build_app(scenario: Scenario, topology: Any, cost: CostModel) -> BuiltWorklo
         spec, cost, micro_batch=tr.micro_batch, act=tr.dtype, grad=scenario.grad_dtype
     )
     world = int(topology.num_ranks)
+    check_app_buckets(
+        [float(p.total_params()) * p.grad_bytes for p in profiles], st, world,
+        file=scenario.source_file,
+    )  # fmt: skip
     try:
         jobs = [
             job_context(

@@ -56,19 +56,52 @@ _FORCE: contextvars.ContextVar[bool] = contextvars.ContextVar("commsim_force", d
 FORCE_HINT: Final[str] = "(--force runs it anyway)"
 
 
+_LIFTED: contextvars.ContextVar[InputError | None] = contextvars.ContextVar(
+    "commsim_lifted", default=None
+)
+
+
 @contextmanager
 def forced(on: bool) -> Iterator[None]:
     """Inside this context every limit of this module is lifted when ``on``."""
     token = _FORCE.set(on)
+    lifted = _LIFTED.set(None)
     try:
         yield
     finally:
+        _LIFTED.reset(lifted)
         _FORCE.reset(token)
 
 
 def is_forced() -> bool:
     """Whether ``--force`` is in effect."""
     return _FORCE.get()
+
+
+def refuse(err: InputError) -> None:
+    """Raise ``err``, a limit's refusal; under ``--force`` keep it instead (:func:`lifted`)."""
+    if not is_forced():
+        raise err
+    _LIFTED.set(err)
+
+
+@contextmanager
+def lifted_in(file: str | None) -> Iterator[None]:
+    """A refusal lifted inside this context that names no file names ``file`` when the job runs
+    out of memory (the builders' guards do not know the scenario's file)."""
+    try:
+        yield
+    except (MemoryError, OverflowError):
+        err = _LIFTED.get()
+        if err is not None and file is not None:
+            _LIFTED.set(err.located(file=file))
+        raise
+
+
+def lifted() -> InputError | None:
+    """The last refusal ``--force`` lifted in this command (None: none was): what to name when
+    the forced job then runs out of memory (:mod:`simulator.cli.errors`)."""
+    return _LIFTED.get()
 
 
 def check_limit(
@@ -84,13 +117,16 @@ def check_limit(
     """Raise :class:`InputError` when ``estimate`` exceeds ``limit`` (unless forced).
 
     The message reads ``{verb} {estimate} {what}, more than the limit of {limit}; {hint}``."""
-    if not math.isfinite(estimate) or (estimate > limit and not is_forced()):
-        raise InputError(
+    if not math.isfinite(estimate) or estimate > limit:
+        err = InputError(
             f"{verb} {_count(estimate)} {what}, more than the limit of "
             f"{limit:,}; {hint} {FORCE_HINT}",
             file=file,
             field=field,
         )
+        if not math.isfinite(estimate):
+            raise err
+        refuse(err)
 
 
 def _count(x: float) -> str:
@@ -128,22 +164,26 @@ def check_topology_size(btype: str, kwargs: Mapping[str, Any], file: str) -> Non
             counts[name] = max(1, int(value))
     for extra in ("nics_per_node", "nics"):
         value = kwargs.get(extra)
-        if isinstance(value, int) and _is_int(value) and value > MAX_RANKS and not is_forced():
-            raise InputError(
-                f"{value:,} NICs per node is more than the limit of {MAX_RANKS:,} {FORCE_HINT}",
-                file=file,
-                field=f"build.{extra}",
+        if isinstance(value, int) and _is_int(value) and value > MAX_RANKS:
+            refuse(
+                InputError(
+                    f"{value:,} NICs per node is more than the limit of {MAX_RANKS:,} {FORCE_HINT}",
+                    file=file,
+                    field=f"build.{extra}",
+                )
             )
     if not counts:
         return
     ranks = math.prod(counts.values()) * _BUILDER_FACTOR.get(btype, 1)
-    if ranks > MAX_RANKS and not is_forced():
+    if ranks > MAX_RANKS:
         biggest = max(counts, key=lambda k: counts[k])
-        raise InputError(
-            f"would build {_count(ranks)} ranks, more than the limit of {MAX_RANKS:,}; "
-            f"check this value {FORCE_HINT}",
-            file=file,
-            field=f"build.{biggest}",
+        refuse(
+            InputError(
+                f"would build {_count(ranks)} ranks, more than the limit of {MAX_RANKS:,}; "
+                f"check this value {FORCE_HINT}",
+                file=file,
+                field=f"build.{biggest}",
+            )
         )
 
 
@@ -228,7 +268,7 @@ def check_scenario(scenario: Any, world: int, *, file: str | None = None) -> Non
             file=sys.stderr,
         )
     total, factors = estimate_scenario_ops(scenario, world)
-    if not total <= MAX_OPS and not is_forced():  # `not <=`: a nan total is refused too
+    if not total <= MAX_OPS:  # `not <=`: a nan total is refused too
         field = max(factors, key=lambda k: factors[k])
         why = f"{field} contributes a factor of {_count(factors[field])}"
         if field == "strategy.data_parallel.bucket_size":
@@ -239,12 +279,44 @@ def check_scenario(scenario: Any, world: int, *, file: str | None = None) -> Non
                 f"hidden {m.hidden:,}, vocab {m.vocab:,}, experts {m.experts:,}) in buckets "
                 f"of {_count(bucket)} bytes"
             )
-        raise InputError(
-            f"would build about {_count(total)} ops ({why}), more than the limit of "
-            f"{MAX_OPS:,}; check this value {FORCE_HINT}",
-            file=file,
-            field=field,
+        refuse(
+            InputError(
+                f"would build about {_count(total)} ops ({why}), more than the limit of "
+                f"{MAX_OPS:,}; check this value {FORCE_HINT}",
+                file=file,
+                field=field,
+            )
         )
+
+
+def check_app_buckets(
+    grads_B: Sequence[float], strategy: Any, world: int, *, file: str | None
+) -> None:
+    """Refuse an application model (GAN, conformer, encoder-decoder) whose DDP buckets over
+    every phase and rank would exceed :data:`MAX_OPS`, before building: its parameters come
+    from ``model.app`` fields :func:`estimate_scenario_ops` does not see (``image_channels:
+    2e9`` built 2.5 M bucket all-reduces per phase and ran past 100 s).
+
+    Args:
+        grads_B: gradient bytes of one replica, per phase; strategy: the scenario's;
+            world: ranks of the topology (each rank runs its replica's buckets).
+    """
+    if strategy.data_parallel.mode != "ddp":
+        return
+    bucket = float(strategy.data_parallel.bucket_size)
+    ranks = float(strategy.dp or world)
+    # 4 ops per bucket, as estimate_scenario_ops counts them (its collective and the ops
+    # around it)
+    total = 4.0 * sum(grads_B) / max(1.0, bucket) * ranks
+    check_limit(
+        total,
+        MAX_OPS,
+        f"ops for gradient buckets ({_count(sum(grads_B))} bytes of gradients per replica "
+        f"in buckets of {_count(bucket)} bytes, {ranks:.0f} ranks)",
+        field="strategy.data_parallel.bucket_size",
+        file=file,
+        hint="check the model.app fields and this value",
+    )
 
 
 # --------------------------------------------------------------------------- collectives
@@ -293,7 +365,7 @@ def check_collective(
         else:
             total = ch * 2.0 * n * n_sizes
             factors = {"--channels": ch, "--ranks": n}
-    if total > MAX_FLOWS and not is_forced():
+    if total > MAX_FLOWS:
         field = max(factors, key=lambda k: factors[k])
         file = None
         if field == "--channels" and profile is not None:
@@ -301,11 +373,13 @@ def check_collective(
             hint = f"the backend profile's {ch:,.0f} channels; give fewer, or --channels N"
         else:
             hint = "check this value"
-        raise InputError(
-            f"would simulate about {_count(total)} flows, more than the limit of "
-            f"{MAX_FLOWS:,}; {hint} {FORCE_HINT}",
-            file=file,
-            field=field,
+        refuse(
+            InputError(
+                f"would simulate about {_count(total)} flows, more than the limit of "
+                f"{MAX_FLOWS:,}; {hint} {FORCE_HINT}",
+                file=file,
+                field=field,
+            )
         )
 
 
@@ -357,9 +431,11 @@ def check_rate_switches(
 def check_sizes_count(lo: float, hi: float) -> None:
     """Refuse a ``--sizes MIN:MAX`` range of more than :data:`MAX_SIZES` doublings."""
     n = math.floor(math.log2(hi / lo)) + 1 if hi >= lo > 0 else 0
-    if n > MAX_SIZES and not is_forced():
-        raise InputError(
-            f"{n} sizes from MIN to MAX by doubling, more than the limit of {MAX_SIZES} "
-            f"{FORCE_HINT}",
-            field="--sizes",
+    if n > MAX_SIZES:
+        refuse(
+            InputError(
+                f"{n} sizes from MIN to MAX by doubling, more than the limit of {MAX_SIZES} "
+                f"{FORCE_HINT}",
+                field="--sizes",
+            )
         )

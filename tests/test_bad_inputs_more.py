@@ -119,3 +119,78 @@ def test_pairwise_flows_do_not_multiply_by_channels() -> None:
     limits.check_collective(256, 8, 1, "flow", op="all_to_all")
     with pytest.raises(Exception, match="flows"):
         limits.check_collective(1024, 1, 1, "flow", op="all_to_all")
+
+
+# ------------------------------------------------------------ integers a machine can hold
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("model.app.decoder_layers", "1000000000000000000000000000000"),
+        ("model.layers", "1000000000000000000000000000000"),
+        ("model.hidden", "2147483648"),
+        ("training.global_batch", "1000000000000000000000000000000"),
+        ("strategy.parameter_server.steps", "1000000000000000000000000000000"),
+    ],
+)
+def test_integer_fields_are_bounded_even_with_force(key: str, value: str) -> None:
+    """``--force`` lifts the size limits; ``decoder_layers: 10^30`` then ended in an
+    ``OverflowError`` (exit 70). Every integer field is now at most 2^31 - 1."""
+    argv = ["run", "nmt-transformer-big-dgx1", "--force", "--json", "--set", f"{key}={value}"]
+    _refused(argv, "nmt-transformer-big-dgx1.yaml", key, "<= 2,147,483,647")
+
+
+def test_fault_rank_ranges_are_bounded_before_listing() -> None:
+    """``ranks: "0-1000000000000"`` listed 10^12 ranks before checking any."""
+    faults = "faults={stalls: [{ranks: '0-1000000000000', every: 2, duration: 1ms}]}"
+    _refused(["run", "nmt-transformer-big-dgx1", "--set", faults], "faults.stalls[0].ranks")
+
+
+def test_out_of_memory_after_force_names_the_lifted_limit() -> None:
+    """A job ``--force`` let past a limit that then exhausts memory is the user's choice: one
+    line naming the limit's file and field, exit 2 (it was an internal error, exit 70)."""
+    import argparse
+
+    from simulator.cli.errors import EXIT_BUG, EXIT_INPUT, run_guarded
+
+    def job(_: argparse.Namespace) -> int:
+        limits.check_limit(1e9, 10, "ops", field="model.layers", file="x.yaml")
+        raise MemoryError
+
+    args = argparse.Namespace(command="run")
+    with limits.forced(True):
+        assert run_guarded(job, args) == EXIT_INPUT
+    with limits.forced(False):  # not forced: the limit refuses first
+        assert run_guarded(job, args) == EXIT_INPUT
+
+    def bug(_: argparse.Namespace) -> int:
+        raise MemoryError  # no limit lifted: still a bug
+
+    with limits.forced(True):
+        assert run_guarded(bug, args) == EXIT_BUG
+
+
+def test_out_of_memory_message(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from simulator.cli.errors import run_guarded
+
+    def job(_: argparse.Namespace) -> int:
+        limits.check_limit(1e9, 10, "ops", field="model.layers", file="x.yaml")
+        raise MemoryError
+
+    with limits.forced(True):
+        run_guarded(job, argparse.Namespace(command="run"))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "commsim run: error: x.yaml: model.layers: ran out of memory after --force lifted a "
+        "size limit: would build about 1e+09 ops, more than the limit of 10; check this value"
+    ]
+
+
+def test_an_outsized_application_model_is_refused_before_building() -> None:
+    """``image_channels: 2e9`` (under the integer bound) built 2.5 M bucket all-reduces per
+    GAN phase and ran past 100 s: the app's own parameter count is now estimated first."""
+    argv = ["run", "gan-dcgan-dgx1", "--json", "--set", "model.app.image_channels=2000000000"]
+    _refused(argv, "gan-dcgan-dgx1.yaml", "strategy.data_parallel.bucket_size", "model.app")

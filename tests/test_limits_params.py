@@ -60,7 +60,8 @@ def test_a_builder_refuses_an_outsized_app_naming_file_and_field(
     from simulator.cli import main
 
     raw = yaml.safe_load((ROOT / "scenarios" / "gan-dcgan-dgx1.yaml").read_text())
-    raw["model"]["app"]["image_channels"] = 10**30
+    raw["model"]["app"]["image_channels"] = 2_000_000_000  # under the schema bound, 2^31 - 1
+    raw["strategy"]["data_parallel"] = {"bucket_size": "1MiB"}
     raw.pop("compare", None)
     path = tmp_path / "huge-gan.yaml"
     path.write_text(yaml.safe_dump(raw))

@@ -10,6 +10,9 @@
 * ``BrokenPipeError`` (``commsim ... | head``) -> quiet exit 141 (128 + SIGPIPE, what a shell
   reports for a writer that lost its reader), stdout closed so Python prints nothing at exit.
 * ``KeyboardInterrupt`` -> ``interrupted`` and exit 130, no traceback.
+* ``MemoryError`` (or ``OverflowError``) after ``--force`` lifted a size limit
+  (:func:`simulator.limits.lifted`) -> that limit's refusal, naming its file and field, exit 2:
+  the job was the user's choice, not a bug.
 * Anything else is a bug in commsim: the traceback is printed, then one line saying it is a bug
   and where to report it; exit 70 (``EX_SOFTWARE``).
 
@@ -62,6 +65,17 @@ def as_input_error(exc: BaseException) -> InputError | None:
 
     if isinstance(exc, SimulationError):
         return InputError(f"the workload cannot run: {exc}")
+    if isinstance(exc, MemoryError | OverflowError):
+        from simulator.limits import FORCE_HINT, lifted
+
+        over = lifted()  # a job --force let past a size limit is the user's, not a bug
+        if over is not None:
+            return InputError(
+                "ran out of memory after --force lifted a size limit: "
+                + over.message.replace(f" {FORCE_HINT}", ""),
+                file=over.file,
+                field=over.field,
+            )
     name = type(exc).__name__
     module = type(exc).__module__ or ""
     if name == "DecodeError" and module.startswith("google.protobuf"):

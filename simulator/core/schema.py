@@ -11,7 +11,7 @@ Every user-facing file format validated with pydantic builds on these, so a size
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -49,10 +49,17 @@ Flops = Annotated[float, BeforeValidator(_flops), Field(gt=0)]
 """A compute rate in FLOP/s, > 0 (``"312 TFLOPS"`` or a number)."""
 TimeS = Annotated[float, BeforeValidator(_time), Field(ge=0)]
 """A duration in seconds, >= 0 (``"1.5us"``, ``"2 ms"``, or a number of seconds)."""
-PosInt = Annotated[int, Field(gt=0, strict=True)]
-"""An integer > 0 (strict: ``true`` is not 1 and ``2.5`` is not 2, unlike pydantic's lax mode)."""
-NonNegInt = Annotated[int, Field(ge=0, strict=True)]
-"""An integer >= 0 (strict)."""
+MAX_COUNT: Final[int] = 2**31 - 1
+"""The largest value of an integer field: the int32 range of the trace formats read and written
+(Chakra ET counts, NCCL's ``int`` counts), and a count no machine builds one object per unit of
+(a tuple of 2^31 pointers alone is 16 GiB). Not a size limit: ``simulator.limits`` refuses big
+jobs far below it; this bound holds even with ``--force`` (``decoder_layers: 10^30`` ended in an
+``OverflowError``: a tuple that long cannot exist)."""
+PosInt = Annotated[int, Field(gt=0, le=MAX_COUNT, strict=True)]
+"""An integer in 1..:data:`MAX_COUNT` (strict: ``true`` is not 1 and ``2.5`` is not 2, unlike
+pydantic's lax mode)."""
+NonNegInt = Annotated[int, Field(ge=0, le=MAX_COUNT, strict=True)]
+"""An integer in 0..:data:`MAX_COUNT` (strict)."""
 Fraction = Annotated[float, Field(gt=0, le=1, strict=True)]
 """A dimensionless fraction in (0, 1] (strict: ``true`` is not 1.0)."""
 PosFloat = Annotated[float, Field(gt=0, strict=True)]

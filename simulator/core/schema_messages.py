@@ -171,7 +171,8 @@ def message(model: type[BaseModel], err: dict[str, Any]) -> str:
                 f"expected {'a positive integer' if integer else 'a positive number'}, got {inp!r}"
             )
         noun = "an integer" if integer else "a number"
-        return f"expected {noun} {bound}{limit}, got {inp!r}"
+        shown = f"{limit:,}" if isinstance(limit, int) and abs(limit) >= 10_000 else limit
+        return f"expected {noun} {bound}{shown}, got {inp!r}"
     if typ in ("int_type", "int_parsing", "int_from_float") and _positive(model, loc):
         return f"expected a positive integer, got {inp!r}"
     if typ == "too_short":

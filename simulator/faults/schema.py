@@ -32,7 +32,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from simulator.core.schema import MAX_COUNT
 from simulator.core.units import UnitError, parse_time
+from simulator.limits import MAX_RANKS
+
+#: The largest rank a fault may name (a job has at most ``simulator.limits.MAX_RANKS``).
+MAX_RANK = MAX_RANKS - 1
 
 
 def _time(v: Any) -> float:
@@ -62,6 +67,8 @@ def parse_ranks(v: Any) -> tuple[int, ...]:
             a, b = int(lo), int(hi) if sep else int(lo)
             if b < a:
                 raise ValueError(f"empty rank range {part!r}")
+            if b > MAX_RANK:  # before listing them: "0-1000000000000" listed 10^12 ranks
+                raise ValueError(f"rank {b:,} is past the largest job ({MAX_RANK:,})")
             items.extend(range(a, b + 1))
     elif isinstance(v, list | tuple):
         items = []
@@ -73,6 +80,8 @@ def parse_ranks(v: Any) -> tuple[int, ...]:
         raise ValueError(f"expected ranks (a list of integers or '0-7,12'), got {v!r}")
     if any(r < 0 for r in items):
         raise ValueError("ranks must be >= 0")
+    if any(r > MAX_RANK for r in items):
+        raise ValueError(f"rank {max(items):,} is past the largest job ({MAX_RANK:,})")
     return tuple(sorted(set(items)))
 
 
@@ -152,9 +161,9 @@ class Stall(_Model):
     """A host stall: ``ranks`` lose ``duration`` every ``every`` steps from step ``first``."""
 
     ranks: Ranks
-    every: Annotated[int, Field(gt=0)]
+    every: Annotated[int, Field(gt=0, le=MAX_COUNT)]
     duration: PosTimeS
-    first: Annotated[int, Field(ge=0)] = 0
+    first: Annotated[int, Field(ge=0, le=MAX_COUNT)] = 0
 
 
 class FaultsConfig(_Model):

@@ -26,7 +26,7 @@ from simulator.core.gcphases import checkpoint
 from simulator.engine import WorkloadError, simulate
 from simulator.engine.result import StepResult
 from simulator.faults.scenario import Prepared, many_steps, prepare
-from simulator.limits import check_scenario
+from simulator.limits import check_scenario, lifted_in
 from simulator.scenario_refs import load_scenario_backend, load_scenario_topology
 from simulator.topology import Topology
 from simulator.topology.whatif import scale_links
@@ -106,7 +106,8 @@ def simulate_scenario(
     if limits:
         check_scenario(scenario, int(topo.num_ranks), file=scenario.source_file)
     try:
-        built = build_workload(scenario, topo)
+        with lifted_in(scenario.source_file):  # out of memory after --force: name the file
+            built = build_workload(scenario, topo)
     except InputError as exc:  # a builder's refusal names the scenario's file too
         raise exc.located(file=scenario.source_file) from exc
     checkpoint()  # the topology and the workload live to the end (simulator.core.gcphases)

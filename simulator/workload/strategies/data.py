@@ -89,10 +89,17 @@ class DDPSync:
         # Refused unless --force: an outsized model field or a bucket in the wrong unit would
         # unroll buckets for ever, whatever model family made it (check_scenario estimates
         # decoders before building; this counts what is about to be emitted).
+        # Every rank built emits its own buckets (a whole job's ops against MAX_OPS, not one
+        # rank's: 8 ranks of 5 M buckets each went through, 40 M ops).
+        ctx = self.rb.ctx
+        built = ctx.layout.pp if ctx.fold else ctx.layout.world  # hybrid_parallel's ranks
+        per_rank = (
+            len(self.buckets) + (self.pending_dense + self.pending_expert) * self.g / self.cap_B
+        )
         check_limit(
-            len(self.buckets) + (self.pending_dense + self.pending_expert) * self.g / self.cap_B,
+            per_rank * max(1, built),
             MAX_OPS,
-            f"gradient buckets of {self.cap_B:.3g} bytes on one rank (up to {unit.name})",
+            f"gradient buckets of {self.cap_B:.3g} bytes ({built} ranks built, up to {unit.name})",
             field="strategy.data_parallel.bucket_size",
         )
         while (self.pending_dense + self.pending_expert) * self.g >= self.cap_B:
