@@ -194,3 +194,84 @@ def test_an_outsized_application_model_is_refused_before_building() -> None:
     GAN phase and ran past 100 s: the app's own parameter count is now estimated first."""
     argv = ["run", "gan-dcgan-dgx1", "--json", "--set", "model.app.image_channels=2000000000"]
     _refused(argv, "gan-dcgan-dgx1.yaml", "strategy.data_parallel.bucket_size", "model.app")
+
+
+# ------------------------------------------------------------ unit spellings in topologies
+
+_LINK_TOPOLOGY = """\
+name: u
+nodes:
+  - {{name: g0, kind: gpu}}
+  - {{name: g1, kind: gpu}}
+  - {{name: sw, kind: switch}}
+links:
+  - {{a: g0, b: sw, bandwidth: {bw}, latency: {lat}, kind: ethernet}}
+  - {{a: g1, b: sw, bandwidth: 100Gbps, latency: 1us, kind: ethernet}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("bw", "bps"),
+    [
+        ('"400 Gb/s"', 50e9),
+        ('"1.6Tbps"', 200e9),
+        ('"25 GB/s"', 25e9),
+        ('"3.2e12 bit/s"', 400e9),
+        ('"400 Gbit/s"', 50e9),
+        ('"400 Gbits/s"', 50e9),
+        ('"50GB/sec"', 50e9),
+        ('"1.6 TB/s"', 1.6e12),
+        ('"400 GiB/s"', 400 * 2.0**30),
+        ('"400 Gb / s"', 50e9),
+        ('"25GBps"', 25e9),
+        ("50e9", 50e9),  # a bare number is bytes/s
+    ],
+)
+def test_topology_bandwidth_spellings_read_right(tmp_path: Path, bw: str, bps: float) -> None:
+    from simulator.topology import load_topology
+
+    p = tmp_path / "u.yaml"
+    p.write_text(_LINK_TOPOLOGY.format(bw=bw, lat="1us"))
+    assert load_topology(str(p)).links[0].bandwidth_Bps == pytest.approx(bps)
+
+
+@pytest.mark.parametrize(
+    ("bw", "lat", "field"),
+    [
+        ("400", "1us", "links[0].bandwidth"),  # 400 Gbps meant; was 400 B/s, silently
+        ('"400"', "1us", "links[0].bandwidth"),
+        ('"400 GBit/s"', "1us", "links[0].bandwidth"),  # bits or bytes? refused
+        ('"50 GBytes/s"', "1us", "links[0].bandwidth"),
+        ('"400 gbps"', "1us", "links[0].bandwidth"),
+        ('"400G"', "1us", "links[0].bandwidth"),
+        ('"10 GbE"', "1us", "links[0].bandwidth"),
+        ('"400 GB"', "1us", "links[0].bandwidth"),
+        ('"1,000 Mbps"', "1us", "links[0].bandwidth"),
+        ('"100Gbps"', "5", "links[0].latency"),  # 5 us meant; was 5 s, silently
+        ('"100Gbps"', '"2"', "links[0].latency"),
+        ('"100Gbps"', '"1 usec"', "links[0].latency"),
+        ('"100Gbps"', '"1 US"', "links[0].latency"),
+    ],
+)
+def test_topology_unit_slips_are_refused_naming_the_field(
+    tmp_path: Path, bw: str, lat: str, field: str
+) -> None:
+    p = tmp_path / "u.yaml"
+    p.write_text(_LINK_TOPOLOGY.format(bw=bw, lat=lat))
+    _refused(["topology", "show", str(p)], str(p), field)
+
+
+@pytest.mark.parametrize(
+    ("param", "field"),
+    [("nic_bandwidth: 400", "build.nic_bandwidth"), ("switch_latency: 2", "build.switch_latency")],
+)
+def test_builder_parameters_without_a_unit_are_refused(
+    tmp_path: Path, param: str, field: str
+) -> None:
+    p = tmp_path / "c.yaml"
+    p.write_text(f"name: c\nbuild: {{type: cluster, nodes: 2, {param}}}\n")
+    _refused(["topology", "show", str(p)], str(p), field, "without a unit")
+    ok = tmp_path / "ok.yaml"  # with the unit suffix the number states its unit
+    ok.write_text("name: c\nbuild: {type: cluster, nodes: 2, nic_bandwidth_Bps: 5.0e10}\n")
+    code, _, err, _ = run_case(["topology", "show", str(ok)])
+    assert code == 0, err

@@ -176,6 +176,20 @@ def _explicit(spec: TopologyFile, file: str, name: str) -> Topology:
         raise InputError(str(exc), file=file, field="ranks") from None
 
 
+def _bare_checked(target: str, value: object, file: str, field: str) -> object:
+    """``value`` of a builder parameter, refused when a bare number cannot be what is meant
+    (:mod:`simulator.topology.bare_units`)."""
+    from simulator.topology.bare_units import unit_bandwidth, unit_latency
+
+    check = {"_Bps": unit_bandwidth, "_s": unit_latency}.get("_" + target.rsplit("_", 1)[-1])
+    if check is None or ("latency" not in target and check is unit_latency):
+        return value  # a duration that is not a link latency (a period, a timeout)
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise InputError(str(exc), file=file, field=field) from None
+
+
 def _unit(parser: _Parser, value: object, file: str, field: str) -> float:
     try:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
@@ -212,6 +226,8 @@ def _from_builder(spec: dict[str, object], file: str, name: str) -> Topology:
                 field=field,
             )
         if parser:
+            if target != key:  # written without the unit suffix: a bare number needs a unit
+                value = _bare_checked(target, value, file, field)
             value = _unit(parser, value, file, field)
         elif isinstance(value, str) and str(params[target].annotation) in _FLOAT_ANNOTATIONS:
             value = _number_text(value, file, field)

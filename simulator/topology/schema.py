@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from simulator.core.schema import BandwidthBps, SchemaModel, TimeS
+from simulator.topology.bare_units import unit_bandwidth, unit_latency
 from simulator.topology.model import LinkKind, NodeKind
 from simulator.topology.routing import Ecmp
 
@@ -34,8 +35,8 @@ class LinkSpec(SchemaModel):
 
     a: str
     b: str
-    bandwidth: BandwidthBps
-    latency: TimeS
+    bandwidth: Annotated[BandwidthBps, BeforeValidator(unit_bandwidth)]
+    latency: Annotated[TimeS, BeforeValidator(unit_latency)]
     kind: LinkKind
 
 
