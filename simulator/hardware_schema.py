@@ -16,9 +16,9 @@ from simulator.core.schema import (
     BandwidthBps0,
     Flag,
     Flops,
+    LatencyS,
     SchemaModel,
     SizeB,
-    TimeS,
 )
 
 
@@ -57,7 +57,7 @@ class LatencySourceEntry(SchemaModel):
 class LinkEntry(SchemaModel):
     kind: str
     bandwidth: BandwidthBps
-    latency: TimeS
+    latency: LatencyS
     source: str
     latency_source: LatencySourceEntry
 
@@ -67,5 +67,5 @@ class HardwareFile(SchemaModel):
 
     gpus: dict[str, GpuEntry]
     links: dict[str, LinkEntry]
-    wan_latency_per_km: TimeS
+    wan_latency_per_km: LatencyS
     wan_latency_per_km_source: str

@@ -20,10 +20,10 @@ from simulator.core.schema import (
     BandwidthBps,
     Flag,
     Fraction,
+    LatencyS,
     NonNegInt,
     SchemaModel,
     SizeB0,
-    TimeS,
 )
 from simulator.core.schema_messages import validate_input
 from simulator.core.vocab import Algorithm, CollectiveOp, coerce
@@ -56,8 +56,8 @@ Algorithms = Annotated[tuple[Algorithm, ...], BeforeValidator(_algorithms)]
 class ProtocolSpec(SchemaModel):
     """One protocol (``protocols.NAME``): latencies and the bandwidth factor."""
 
-    base_latency: TimeS
-    step_latency: dict[LinkKind, TimeS]
+    base_latency: LatencyS
+    step_latency: dict[LinkKind, LatencyS]
     bandwidth_factor: Fraction
 
 
@@ -73,7 +73,7 @@ class NvlsSpec(SchemaModel):
 
     efficiency: Annotated[dict[str, Fraction], Field(min_length=1)]
     protocol: str
-    latency: TimeS | None = None
+    latency: LatencyS | None = None
 
 
 #: Most channels a profile may give: 32x NCCL's compile-time ``MAXCHANNELS`` (32 in NCCL 2.x's
@@ -97,7 +97,7 @@ class BackendFile(SchemaModel):
     local_copy: dict[CollectiveOp, BandwidthBps] | None = None
     op_efficiency: dict[CollectiveOp, Fraction] | None = None
     send_buffer: SizeB0 | None = None
-    hop_floor: dict[CollectiveOp, TimeS] | None = None
+    hop_floor: dict[CollectiveOp, LatencyS] | None = None
 
     def edited(self, **changes: object) -> BackendFile:
         """A copy with ``changes`` (field name -> value), validated again like a file

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from simulator.core.bare_units import unit_bandwidth, unit_latency
 from simulator.core.units import UnitError, parse_bandwidth, parse_flops, parse_size, parse_time
 
 
@@ -41,14 +42,23 @@ SizeB = Annotated[float, BeforeValidator(_size), Field(gt=0)]
 """A size in bytes, > 0 (``"25MiB"``, ``"1 GB"`` or a number of bytes)."""
 SizeB0 = Annotated[float, BeforeValidator(_size), Field(ge=0)]
 """A size in bytes, >= 0 (``"1.5MiB"``, ``0``)."""
-BandwidthBps = Annotated[float, BeforeValidator(_bandwidth), Field(gt=0)]
-"""A bandwidth in bytes/s, > 0 (``"400Gbps"`` is 50e9, ``"50 GB/s"``, or a number of B/s)."""
-BandwidthBps0 = Annotated[float, BeforeValidator(_bandwidth), Field(ge=0)]
+# (the validator listed last runs first: the unit check sees what the user wrote)
+BandwidthBps = Annotated[
+    float, BeforeValidator(_bandwidth), BeforeValidator(unit_bandwidth), Field(gt=0)
+]
+"""A bandwidth in bytes/s, > 0 (``"400Gbps"`` is 50e9, ``"50 GB/s"``, or a number of B/s; a bare
+number below 1e6 is refused as a unit left out, :mod:`simulator.core.bare_units`)."""
+BandwidthBps0 = Annotated[
+    float, BeforeValidator(_bandwidth), BeforeValidator(unit_bandwidth), Field(ge=0)
+]
 """A bandwidth in bytes/s, >= 0 (``"0GB/s"``: none, as for a GPU without a scale-up link)."""
 Flops = Annotated[float, BeforeValidator(_flops), Field(gt=0)]
 """A compute rate in FLOP/s, > 0 (``"312 TFLOPS"`` or a number)."""
 TimeS = Annotated[float, BeforeValidator(_time), Field(ge=0)]
 """A duration in seconds, >= 0 (``"1.5us"``, ``"2 ms"``, or a number of seconds)."""
+LatencyS = Annotated[float, BeforeValidator(_time), BeforeValidator(unit_latency), Field(ge=0)]
+"""A latency in seconds, >= 0, as :data:`TimeS`; a bare number of 1 or more is refused as a unit
+left out (``latency: 5`` meaning 5 us, :mod:`simulator.core.bare_units`)."""
 MAX_COUNT: Final[int] = 2**31 - 1
 """The largest value of an integer field: the int32 range of the trace formats read and written
 (Chakra ET counts, NCCL's ``int`` counts), and a count no machine builds one object per unit of

@@ -32,6 +32,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from simulator.core.bare_units import unit_latency
 from simulator.core.schema import MAX_COUNT
 from simulator.core.units import UnitError, parse_time
 from simulator.limits import MAX_RANKS
@@ -106,7 +107,7 @@ class LinkFault(_Model):
     link: int | str
     state: LinkState = LinkState.DOWN
     bandwidth_factor: Annotated[float, Field(gt=0, le=1)] = 1.0
-    added_latency: TimeS = 0.0
+    added_latency: Annotated[TimeS, BeforeValidator(unit_latency)] = 0.0
     at: TimeS = 0.0
 
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 
-from simulator.core.schema import BandwidthBps, SchemaModel, TimeS
-from simulator.topology.bare_units import unit_bandwidth, unit_latency
+from simulator.core.schema import BandwidthBps, LatencyS, SchemaModel
 from simulator.topology.model import LinkKind, NodeKind
 from simulator.topology.routing import Ecmp
 
@@ -35,8 +34,8 @@ class LinkSpec(SchemaModel):
 
     a: str
     b: str
-    bandwidth: Annotated[BandwidthBps, BeforeValidator(unit_bandwidth)]
-    latency: Annotated[TimeS, BeforeValidator(unit_latency)]
+    bandwidth: BandwidthBps
+    latency: LatencyS
     kind: LinkKind
 
 

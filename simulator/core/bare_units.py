@@ -2,9 +2,11 @@
 
 Plain numbers are SI (bytes/s, seconds) everywhere (:mod:`simulator.core.units`), so
 ``bandwidth: 400`` (meant: 400 Gbps) read as 400 B/s and ``latency: 5`` (meant: 5 us) as 5 s,
-silently: a run then reports a step hours long. Used by the topology schema (explicit links)
-and the loader (builder parameters written without their ``_Bps``/``_s`` suffix); no pydantic
-here (the loader imports it at start-up).
+silently: a run then reports a step hours long. Every bandwidth field of every file
+(:data:`simulator.core.schema.BandwidthBps`), every latency field
+(:data:`simulator.core.schema.LatencyS`: links, backend profiles, hardware, faults) and the
+topology builders' parameters written without their ``_Bps``/``_s`` suffix; no pydantic here
+(the topology loader imports it at start-up).
 """
 
 from __future__ import annotations
