@@ -10,6 +10,9 @@
 * **bounded nesting**: more than :data:`MAX_DEPTH` levels of nested collections are refused
   before Python's recursion limit is reached.
 * **UTF-8 only**: a file that is not UTF-8 text is refused, naming the byte offset.
+* **no YAML 1.1 number surprises**: a plain ``1:30`` (base 60: 90) or ``010`` (octal: 8) is
+  refused, asking for the number meant; a key ``on``/``off``/``yes``/``no`` stays the string
+  it reads as (``on: 1ms`` in a fault's background, not ``True: 1ms``).
 
 Every problem is an :class:`~simulator.core.errors.InputError` whose file part is
 ``FILE:LINE:COL`` when PyYAML knows the position (``scenario.yaml:3:5: duplicate key ...``).
@@ -17,6 +20,7 @@ Every problem is an :class:`~simulator.core.errors.InputError` whose file part i
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Final
 
@@ -34,6 +38,13 @@ MAX_NODES: Final[int] = 1_000_000
 MAX_FILE_B: Final[int] = 64 * 2**20
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_STR_TAG = "tag:yaml.org,2002:str"
+#: YAML 1.1 reads a plain ``1:30`` as 90 (base 60) and ``010`` as 8 (octal); YAML 1.2 and every
+#: user mean otherwise (a stall of ``1:30`` became 90 s, silently). Refused, asking for the
+#: number written out or quoted.
+_SEXAGESIMAL = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
+_OCTAL = re.compile(r"^[-+]?0[0-7_]+$")
 
 
 class _Loader(yaml.SafeLoader):
@@ -57,12 +68,30 @@ class _Loader(yaml.SafeLoader):
         finally:
             self._depth -= 1
 
+    def construct_yaml_int(self, node: ScalarNode) -> int:
+        value = int(super().construct_yaml_int(node))
+        _refuse_yaml11_number(node, value)
+        return value
+
+    def construct_yaml_float(self, node: ScalarNode) -> float:
+        value = float(super().construct_yaml_float(node))
+        _refuse_yaml11_number(node, value)
+        return value
+
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         if isinstance(node, MappingNode):
             seen: dict[Any, int] = {}
             for key_node, _ in node.value:
                 if key_node.tag == _MERGE_TAG:
                     continue
+                if (
+                    key_node.tag == _BOOL_TAG
+                    and isinstance(key_node, ScalarNode)
+                    and key_node.style is None
+                    and key_node.value.lower() not in ("true", "false")
+                ):
+                    # a key is a name: `on: 1ms` means "on", not True (YAML 1.1's on/off/yes/no)
+                    key_node.tag = _STR_TAG
                 key = self.construct_object(key_node, deep=True)
                 try:
                     first = seen.get(key)
@@ -77,6 +106,28 @@ class _Loader(yaml.SafeLoader):
                     )
                 seen[key] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep=deep)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+_Loader.add_constructor("tag:yaml.org,2002:float", _Loader.construct_yaml_float)
+
+
+def _refuse_yaml11_number(node: ScalarNode, value: float) -> None:
+    """Refuse a plain scalar YAML 1.1 reads as a base-60 or octal number (see above)."""
+    text = str(node.value)
+    if node.style is not None:
+        return
+    how = "a base-60 number" if _SEXAGESIMAL.match(text) else None
+    if how is None and _OCTAL.match(text) and value != int(text.replace("_", ""), 10):
+        how = "an octal number"  # (01 to 07 read the same either way)
+    if how is not None:
+        raise ConstructorError(
+            None,
+            None,
+            f"YAML 1.1 reads {text} as {how}, {value:g}; write the number you mean "
+            f"(or quote it, '{text}', if it is text)",
+            node.start_mark,
+        )
 
 
 def _expanded_size(node: Node, memo: dict[int, int]) -> int:

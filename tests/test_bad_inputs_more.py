@@ -290,3 +290,44 @@ def test_profile_latency_without_a_unit_is_refused(tmp_path: Path) -> None:
 def test_fault_added_latency_without_a_unit_is_refused() -> None:
     faults = "faults={links: [{link: 0, state: degraded, added_latency: 5}]}"
     _refused(["run", "ten-node-stragglers", "--set", faults], "added_latency", "without a unit")
+
+
+# ------------------------------------------------------------ YAML 1.1 surprises
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [("duration: 1:30", "1:30 as a base-60 number, 90"), ("n: 010", "010 as an octal number, 8")],
+)
+def test_yaml11_numbers_that_read_otherwise_are_refused(text: str, shown: str) -> None:
+    """A stall ``duration: 1:30`` was read as 90 s, silently (YAML 1.1's base 60)."""
+    from simulator.core.errors import InputError
+    from simulator.safeyaml import load_yaml_text
+
+    with pytest.raises(InputError, match=shown):
+        load_yaml_text(text, "f.yaml")
+    key = text.split(":")[0]
+    assert load_yaml_text(f"{key}: '{text.split(': ')[1]}'", "f.yaml") == {
+        key: text.split(": ")[1]
+    }  # quoted: text
+    assert load_yaml_text("n: [01, 7, 0, 10, 1_000, 0x10]") == {"n": [1, 7, 0, 10, 1000, 16]}
+
+
+def test_on_off_keys_stay_names() -> None:
+    """``on: 1ms`` in a background was the key True ("Keys should be strings")."""
+    from simulator.safeyaml import load_yaml_text
+
+    got = load_yaml_text("{on: 1ms, off: 2ms, yes: 1, v: on, true: 2}")
+    assert got == {"on": "1ms", "off": "2ms", "yes": 1, "v": True, True: 2}
+
+
+def test_background_with_plain_on_off_keys_runs(tmp_path: Path) -> None:
+    text = (ROOT / "scenarios" / "ten-node-stragglers.yaml").read_text()
+    text = (
+        text[: text.index("compare:")]
+        + "  background: [{link: 0, load: 0.3, on: 50ms, off: 50ms}]\n"
+    )
+    p = tmp_path / "bg.yaml"
+    p.write_text(text)
+    code, _, err, _ = run_case(["run", str(p), "--json"], 30)
+    assert code == 0, err
