@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextvars
 import math
+import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -48,6 +49,14 @@ MAX_STEP_DRAWS: Final[int] = 25_000_000
 #: on/off), 1.8 ms per change (`time commsim run` on each copy, load 4 on 2 cores), so the
 #: limit is under 20 s of changes.
 MAX_RATE_SWITCHES: Final[int] = 10_000
+#: Most points ``commsim sweep`` may run (the product of the ``--vary`` value counts). Each
+#: point is resolved to a validated scenario before any runs (2.7 ms each for
+#: ten-node-sync-vs-async, load 3 on 2 cores: 27 s for the limit) and then simulated (0.1 s to
+#: minutes each); a 2,000 x 2,000 grid spent its first minute resolving points.
+MAX_SWEEP_POINTS: Final[int] = 10_000
+#: Most local Dask worker processes per CPU core (``sweep --workers``): the points are CPU-bound,
+#: so more only share the cores; ``--workers 100000`` started processes until killed.
+MAX_WORKERS_PER_CORE: Final[int] = 4
 #: A data-parallel bucket below this (bytes) draws a warning: PyTorch's default is 25 MiB.
 MIN_BUCKET_B: Final[float] = 2.0**20
 
@@ -426,6 +435,25 @@ def check_rate_switches(
         switches, MAX_RATE_SWITCHES, "link-rate changes in one step", field=field,
         verb="made", hint=hint,
     )  # fmt: skip
+
+
+def check_sweep(vary: Sequence[tuple[str, Sequence[str]]], workers: int | None) -> None:
+    """Refuse a ``sweep`` grid over :data:`MAX_SWEEP_POINTS` points (before listing them) or
+    more local workers than :data:`MAX_WORKERS_PER_CORE` per CPU core."""
+    points = math.prod(float(len(v)) for _, v in vary)
+    if vary:
+        biggest = max(vary, key=lambda kv: len(kv[1]))[0]
+        counts = " x ".join(f"{len(v):,}" for _, v in vary)
+        check_limit(
+            points, MAX_SWEEP_POINTS, f"sweep points ({counts} values)", field="--vary",
+            verb="would run", hint=f"give fewer values ({biggest} has the most)",
+        )  # fmt: skip
+    cores = os.cpu_count() or 1
+    if workers is not None:
+        check_limit(
+            workers, MAX_WORKERS_PER_CORE * cores, f"worker processes on {cores} CPU cores",
+            field="--workers", verb="would start", hint="the points are CPU-bound: give fewer",
+        )  # fmt: skip
 
 
 def check_sizes_count(lo: float, hi: float) -> None:

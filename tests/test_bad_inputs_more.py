@@ -331,3 +331,20 @@ def test_background_with_plain_on_off_keys_runs(tmp_path: Path) -> None:
     p.write_text(text)
     code, _, err, _ = run_case(["run", str(p), "--json"], 30)
     assert code == 0, err
+
+
+# ------------------------------------------------------------ sweep grids
+
+
+def test_a_huge_sweep_grid_is_refused_before_listing_it() -> None:
+    """2,000 x 2,000 values spent a minute resolving points before the first one ran."""
+    many = ",".join(str(i) for i in range(1, 2001))
+    argv = ["sweep", "ten-node-sync-vs-async", "--scheduler", "inline"]
+    argv += ["--vary", f"strategy.dp={many}", "--vary", f"training.micro_batch={many}"]
+    _refused(argv, "--vary", "4e+06 sweep points", "--force")
+
+
+def test_too_many_local_workers_are_refused() -> None:
+    """``--workers 100000`` started worker processes until killed."""
+    argv = ["sweep", "ten-node-sync-vs-async", "--vary", "strategy.dp=2,5", "--workers", "100000"]
+    _refused(argv, "--workers", "worker processes")

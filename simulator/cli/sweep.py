@@ -94,6 +94,9 @@ def sweep_command(args: argparse.Namespace) -> int:
     vary = parse_vary(args.vary)
     if not vary:
         raise InputError("give at least one KEY=V1,V2,...", field="--vary")
+    from simulator.limits import check_sweep
+
+    check_sweep(vary, args.workers)
     store = open_store(args, out, vary)
 
     def run() -> SweepResult:

@@ -410,7 +410,7 @@ def _client(scheduler: str, workers: int | None, n_points: int) -> Iterator[Any]
     # never retrieved": the sweep has already said what happened
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     if scheduler == "local":
-        n = workers or min(n_points, os.cpu_count() or 1)
+        n = min(workers or os.cpu_count() or 1, n_points)  # no worker without a point
         with (
             LocalCluster(
                 n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
