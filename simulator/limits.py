@@ -437,15 +437,20 @@ def check_rate_switches(
     )  # fmt: skip
 
 
-def check_sweep(vary: Sequence[tuple[str, Sequence[str]]], workers: int | None) -> None:
-    """Refuse a ``sweep`` grid over :data:`MAX_SWEEP_POINTS` points (before listing them) or
-    more local workers than :data:`MAX_WORKERS_PER_CORE` per CPU core."""
+def check_sweep(
+    vary: Sequence[tuple[str, Sequence[object]]], workers: int | None, *, field: str | None = None
+) -> None:
+    """Refuse a ``sweep`` (or ``plan``) grid over :data:`MAX_SWEEP_POINTS` points (before
+    listing them) or more local workers than :data:`MAX_WORKERS_PER_CORE` per CPU core.
+
+    ``vary``: each axis and its values; ``field``: the flag to name (default: the axis with
+    the most values)."""
     points = math.prod(float(len(v)) for _, v in vary)
     if vary:
         biggest = max(vary, key=lambda kv: len(kv[1]))[0]
         counts = " x ".join(f"{len(v):,}" for _, v in vary)
         check_limit(
-            points, MAX_SWEEP_POINTS, f"sweep points ({counts} values)", field="--vary",
+            points, MAX_SWEEP_POINTS, f"sweep points ({counts} values)", field=field or biggest,
             verb="would run", hint=f"give fewer values ({biggest} has the most)",
         )  # fmt: skip
     cores = os.cpu_count() or 1

@@ -348,3 +348,25 @@ def test_too_many_local_workers_are_refused() -> None:
     """``--workers 100000`` started worker processes until killed."""
     argv = ["sweep", "ten-node-sync-vs-async", "--vary", "strategy.dp=2,5", "--workers", "100000"]
     _refused(argv, "--workers", "worker processes")
+
+
+# ------------------------------------------------------------ plan
+
+
+def test_a_huge_plan_grid_is_refused() -> None:
+    """``--tp`` and ``--pp`` of 5,000 values each (25 M points) ran past a minute."""
+    many = ",".join(str(i) for i in range(1, 5001))
+    argv = ["plan", "ten-node-sync-vs-async", "--scheduler", "inline", "--target-step", "10s"]
+    argv += ["--topologies", "ten-node-10gbe", "--tp", many, "--pp", many]
+    _refused(argv, "--tp", "sweep points")
+
+
+def test_repeated_plan_candidates_count_once() -> None:
+    """3,000 copies of one topology were loaded and planned 3,000 times."""
+    import json
+
+    argv = ["plan", "ten-node-sync-vs-async", "--scheduler", "inline", "--target-step", "10s"]
+    argv += ["--topologies", ",".join(["ten-node-10gbe"] * 3000), "--tp", "1,1", "--pp", "1"]
+    code, out, err, _ = run_case([*argv, "--json"], 30)
+    assert code == 0, err
+    assert len(json.loads(out)["points"]) == 1

@@ -64,7 +64,7 @@ def _ints(text: str, flag: str) -> list[int]:
     from simulator.core.errors import InputError
 
     try:
-        return [int(v) for v in text.split(",") if v.strip()]
+        return list(dict.fromkeys(int(v) for v in text.split(",") if v.strip()))  # each once
     except ValueError:
         raise InputError(f"comma-separated integers expected, got {text!r}", field=flag) from None
 
@@ -82,8 +82,12 @@ def plan_command(args: argparse.Namespace) -> int:
         target = parse_time(args.target_step)
     except UnitError as err:
         raise InputError(str(err), field="--target-step") from None
-    topologies = [t.strip() for t in args.topologies.split(",") if t.strip()]
+    topologies = list(dict.fromkeys(t.strip() for t in args.topologies.split(",") if t.strip()))
+    tp, pp = _ints(args.tp, "--tp"), _ints(args.pp, "--pp")
+    from simulator.limits import check_sweep
     from simulator.topology import load_topology
+
+    check_sweep([("--topologies", topologies), ("--tp", tp), ("--pp", pp)], args.workers)
 
     for t in topologies:  # a typo is an input error, not a plan with no feasible point
         try:
@@ -102,8 +106,8 @@ def plan_command(args: argparse.Namespace) -> int:
             args.scenario,
             target,
             topologies,
-            tp=_ints(args.tp, "--tp"),
-            pp=_ints(args.pp, "--pp"),
+            tp=tp,
+            pp=pp,
             base=list(args.overrides),
             scheduler=args.scheduler,
             workers=args.workers,

@@ -96,7 +96,7 @@ def sweep_command(args: argparse.Namespace) -> int:
         raise InputError("give at least one KEY=V1,V2,...", field="--vary")
     from simulator.limits import check_sweep
 
-    check_sweep(vary, args.workers)
+    check_sweep(vary, args.workers, field="--vary")
     store = open_store(args, out, vary)
 
     def run() -> SweepResult:
