@@ -370,3 +370,38 @@ def test_repeated_plan_candidates_count_once() -> None:
     code, out, err, _ = run_case([*argv, "--json"], 30)
     assert code == 0, err
     assert len(json.loads(out)["points"]) == 1
+
+
+# ------------------------------------------------------------ validate's rig flags
+
+
+@pytest.mark.parametrize(
+    ("flags", "field"),
+    [
+        (["--steps", "0"], "--steps"),
+        (["--warmup", "-1"], "--warmup"),
+        (["--layers", "0"], "--layers"),
+        (["--d-model", "255"], "--d-model"),
+        (["--batch", "3"], "microbatches"),
+        (["--timeout", "nan"], "--timeout"),
+        (["--tiers", ","], "--tiers"),
+        (["--what-if", "rig-9host"], "--what-if"),
+        (["--what-if", "dgx-a100"], "--what-if"),
+        (["--topology", "dgx-a100"], "--topology"),
+        (["--faults", "slow-nic@99"], "--faults"),
+        (["--backend", "nosuch"], "backend"),
+    ],
+)
+def test_validate_rig_flags_are_checked_before_the_rig(
+    monkeypatch: pytest.MonkeyPatch, flags: list[str], field: str
+) -> None:
+    """Each of these reached the rig (namespaces, then minutes of recording) unchecked."""
+    import simulator.rig.netns as netns
+    import simulator.studies.rig_validation as rv
+
+    def no_rig(*_: object, **__: object) -> None:
+        raise AssertionError("reached the rig")
+
+    monkeypatch.setattr(netns, "check_support", no_rig)
+    monkeypatch.setattr(rv, "validate_rig", no_rig)
+    _refused(["validate", *flags], field)

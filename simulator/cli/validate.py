@@ -18,7 +18,7 @@ import argparse
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from simulator.cli import emit_json
 from simulator.core.errors import InputError
@@ -148,11 +148,15 @@ def validate_command(args: argparse.Namespace) -> int:
             f"unknown tier in {args.tiers!r} (choose from {', '.join(t.value for t in Tier)})",
             field="--tiers",
         ) from None
-    netns.check_support()
+    from simulator.cli.validate_checks import check_recordings, check_rig_args
+
+    check_rig_args(args, topology, topo.num_ranks, strategies, tiers, [c.rank for c in fault_cases])
     shape = ModelShape()
     for attr, val in (("n_layer", args.layers), ("d_model", args.d_model), ("batch", args.batch)):
         if val is not None:
             shape = replace(shape, **{attr: val})
+    check_recordings(_validator(args, topology, shape, roofline), topology, strategies)
+    netns.check_support()
     out_dir = Path(args.out) if args.out else None
     tmp = None
     if out_dir is not None:
@@ -186,6 +190,17 @@ def validate_command(args: argparse.Namespace) -> int:
         if tmp is not None:
             tmp.cleanup()
     return _rig_report(res, args, out_dir)
+
+
+def _validator(args: argparse.Namespace, topology: str, shape: Any, roofline: Any) -> Any:
+    """The ladder's :class:`Validator` with the flags' recording settings (checks only)."""
+    from simulator.studies.rig_validation import Validator
+
+    return Validator(
+        topology=topology, strategies=[], work_dir=Path("unused"), backend=args.backend or "",
+        steps=args.steps, warmup=args.warmup, shape=shape, timeout_s=args.timeout,
+        device=args.device, roofline=roofline,
+    )  # fmt: skip
 
 
 def _faults(
