@@ -405,3 +405,13 @@ def test_validate_rig_flags_are_checked_before_the_rig(
     monkeypatch.setattr(netns, "check_support", no_rig)
     monkeypatch.setattr(rv, "validate_rig", no_rig)
     _refused(["validate", *flags], field)
+
+
+def test_the_sweep_library_bounds_its_grid_too() -> None:
+    """Notebooks call simulator.studies.sweep/plan directly, past the CLI's checks."""
+    from simulator.core.errors import InputError
+    from simulator.studies import sweep
+
+    many = [str(i) for i in range(1, 2001)]
+    with pytest.raises(InputError, match="sweep points"):
+        sweep("ten-node-sync-vs-async", [("training.seq_len", many), ("strategy.dp", many)])

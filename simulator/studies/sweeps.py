@@ -31,6 +31,7 @@ from simulator.config import load_scenario
 from simulator.core.errors import InputError
 from simulator.engine import DeadlockError, StepResult, WorkloadError
 from simulator.hardware import get_gpu
+from simulator.limits import check_sweep
 from simulator.report import progress
 from simulator.resources import resolve
 from simulator.safeyaml import load_yaml_text
@@ -307,6 +308,7 @@ def sweep(
         ClusterLost, KeyboardInterrupt: with ``.partial`` set to the JSON object of the points
             finished so far (also on disk when ``store`` is given).
     """
+    check_sweep(vary, workers, field="vary")  # the CLI names its flags first; notebooks here
     survival = survival or Survival()
     store = survival.store
     path = str(resolve("scenarios", scenario, what="scenario"))
