@@ -415,3 +415,17 @@ def test_the_sweep_library_bounds_its_grid_too() -> None:
     many = [str(i) for i in range(1, 2001)]
     with pytest.raises(InputError, match="sweep points"):
         sweep("ten-node-sync-vs-async", [("training.seq_len", many), ("strategy.dp", many)])
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [("1kib", "ambiguous"), ("400 kib/s", "ambiguous"), ("3b", "0.375 bytes"), ("1b", "whole")],
+)
+def test_size_spellings_that_read_as_bits_by_a_slip_are_refused(text: str, match: str) -> None:
+    """``1kib`` read as 128 bytes (kibibits) and ``3b`` as 0.375 bytes, silently."""
+    from simulator.core.units import UnitError, parse_bandwidth, parse_size
+
+    parse = parse_bandwidth if "/s" in text else parse_size
+    with pytest.raises(UnitError, match=match):
+        parse(text)
+    assert parse_size("1Kib") == 128.0 and parse_size("8b") == 1.0  # the IEC spelling: bits

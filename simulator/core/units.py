@@ -129,8 +129,16 @@ def _finite(value: float, original: object, what: str) -> float:
     return value
 
 
-def _data_factor(prefix: str, base: str) -> float:
-    """Bytes per unit of ``<prefix><base>`` (base: B/byte or b/bit)."""
+def _data_factor(prefix: str, base: str, original: object, what: str) -> float:
+    """Bytes per unit of ``<prefix><base>`` (base: B/byte or b/bit).
+
+    ``kib`` (all lower case, as ``gib`` would be) is refused: it reads as kibibits (1/8 of what
+    ``KiB`` is) while whoever writes it in lower case means bytes as often as bits.
+    """
+    if prefix == "ki" and base == "b":
+        raise UnitError(
+            f"{what}: {original!r} is ambiguous: write 'KiB' (kibibytes) or 'Kibit' (kibibits)"
+        )
     per_unit = 1.0 if base in ("B", "byte", "bytes") else 1.0 / 8.0
     return _PREFIXES[prefix] * per_unit
 
@@ -157,7 +165,13 @@ def parse_size(x: str | float) -> float:
             f"{what}: unknown unit {unit!r} in {x!r}; use B/KB/MB/GB (SI), KiB/MiB/GiB (binary) "
             "or bits (b, Mbit)"
         )
-    return _finite(value * _data_factor(m.group("prefix"), m.group("base")), x, what)
+    size = _finite(value * _data_factor(m.group("prefix"), m.group("base"), x, what), x, what)
+    if m.group("base") in ("b", "bit", "bits") and size != math.floor(size):
+        # "3b" is 0.375 bytes: a slip for "3B" far more often than a size in bits
+        raise UnitError(
+            f"{what}: {x!r} is {size:g} bytes, not a whole number (b is bits, B is bytes)"
+        )
+    return size
 
 
 def parse_bandwidth(x: str | float) -> float:
@@ -185,7 +199,7 @@ def parse_bandwidth(x: str | float) -> float:
             f"{what}: unknown unit {unit!r} in {x!r}; write e.g. '400Gbps' (bits/s), "
             "'50 GB/s' or '25GBps' (bytes/s), '10 GiB/s'"
         )
-    return _finite(value * _data_factor(m.group("prefix"), m.group("base")), x, what)
+    return _finite(value * _data_factor(m.group("prefix"), m.group("base"), x, what), x, what)
 
 
 def parse_time(x: str | float) -> float:
