@@ -47,8 +47,17 @@ from simulator.traces.hostops import HostIndex, Launch, index_host
 from simulator.traces.nccl import gather_facts, group_of, refuse, size_of
 from simulator.traces.timeline import CommEvent, Label, Piece, StepTimeline, Wait
 
-WAIT_CALLS = ("cudaStreamWaitEvent", "cuStreamWaitEvent")
-SYNC_CALLS = ("cudaDeviceSynchronize", "cudaStreamSynchronize", "cudaEventSynchronize")
+#: stream waits and host synchronisations, CUDA and ROCm (HIP names, as ROCm's Kineto writes
+#: them under ``cuda_runtime``: HTA's ``amd_trace`` MI250 trace has ``hipDeviceSynchronize``)
+WAIT_CALLS = ("cudaStreamWaitEvent", "cuStreamWaitEvent", "hipStreamWaitEvent")
+SYNC_CALLS = (
+    "cudaDeviceSynchronize",
+    "cudaStreamSynchronize",
+    "cudaEventSynchronize",
+    "hipDeviceSynchronize",
+    "hipStreamSynchronize",
+    "hipEventSynchronize",
+)
 
 
 def _is_nccl(e: Event) -> bool:
