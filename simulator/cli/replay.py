@@ -193,6 +193,8 @@ def _print_replay(out: ReplayResult) -> None:
             "mirror the given ranks (--mirror-ranks)"
         )
     summ = out.import_summary
+    for note in summ.get("notes", []):
+        print(f"  note: {note}")
     print(
         f"  import: {summ['events_total']} events; skipped {summ['skipped']}; "
         f"unknown {summ['unknown_total']}"
