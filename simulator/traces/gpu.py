@@ -213,8 +213,8 @@ def _fill(tl: StepTimeline, ks: list[_Kernel], ctx: _Ctx, window: tuple[float, f
         comm_launch.append(k.launch_s)
         comm_tid.append(k.launch.tid if k.launch is not None else None)
         summary.used["comm-kernel"] += 1
-    # proven waits: (host time, comm index)
-    waits: list[tuple[float, int]] = []
+    # proven waits: (host time, comm index, end of the host synchronisation, else None)
+    waits: list[tuple[float, int, float | None]] = []
     waited: set[int] = set()
     launches_by_corr = {
         k.launch.call.args.get("correlation"): j for j, k in enumerate(known) if k.launch
@@ -237,15 +237,32 @@ def _fill(tl: StepTimeline, ks: list[_Kernel], ctx: _Ctx, window: tuple[float, f
                 summary.skipped["stream-wait-not-on-comm"] += 1
                 continue
             waited.add(target)
-            waits.append((t, target))
+            waits.append((t, target, None))
             summary.roles["wait-stream"] += 1
         elif name in SYNC_CALLS:
             for j, lt in enumerate(comm_launch):
                 if lt < t and j not in waited:
                     waited.add(j)
-                    waits.append((t, j))
+                    waits.append((t, j, call.call.end_s))
                     summary.roles["wait-host-sync"] += 1
     _lane(tl, compute, waits, main_tid, bwd_from, summary)
+
+
+def _block_host(
+    first_at: dict[int, Wait], blocking: dict[int, tuple[list[int], float, float]]
+) -> None:
+    """Split the host region of each wait that a host synchronisation opened: host work
+    until the sync call (``host_pre_s``), the blocked time (left to the simulation: the
+    comms and GPU work it waits for), then host work from the sync's return to the region's
+    end (``host_region_s``). Before 2026-12-05 the host ran on through a sync."""
+    for kid, (cis, t0, t1) in blocking.items():
+        w = first_at.get(kid)
+        if w is None or w.host_region_s is None:
+            continue
+        end = w.start_s + w.host_region_s
+        w.host_blocked_on = list(cis)
+        w.host_pre_s = min(max(0.0, t0 - w.start_s), w.host_region_s)
+        w.host_region_s = max(0.0, end - max(t1, w.start_s))
 
 
 def _wait_target(call: Launch, host: HostIndex, by_corr: dict[object, int]) -> int | None:
@@ -331,7 +348,7 @@ def _comm(
 def _lane(
     tl: StepTimeline,
     compute: list[_Kernel],
-    waits: list[tuple[float, int]],
+    waits: list[tuple[float, int, float | None]],
     main_tid: str,
     bwd_from: float,
     summary: ImportSummary,
@@ -342,19 +359,27 @@ def _lane(
     sat idle). From the first wait on, a piece is the kernel alone and the lane's wall time
     between consecutive waits (to the step's end for the last) is the host's region
     (``Wait.host_region_s``): the host keeps launching while the GPU waits, so on a slower
-    network its launch gaps overlap the wait instead of adding to it.
+    network its launch gaps overlap the wait instead of adding to it. A host
+    synchronisation blocks the host itself: the region opened at it starts only once the
+    comms it waits for have ended (``Wait.host_blocked_on``).
     """
     launches = [k.launch_s for k in compute]
     at_kernel: dict[int, list[int]] = {}
+    # per kernel: comms a host sync before it waits for, and the sync's (start, end)
+    blocking: dict[int, tuple[list[int], float, float]] = {}
     trailing: list[int] = []
-    for t, ci in sorted(waits):
+    for t, ci, sync_end in sorted(waits, key=lambda w: (w[0], w[1])):
         j = bisect_right(launches, t)
         if j < len(compute):
             at_kernel.setdefault(id(compute[j]), []).append(ci)
+            if sync_end is not None:
+                cis, t0, t1 = blocking.get(id(compute[j]), ([], t, sync_end))
+                blocking[id(compute[j])] = ([*cis, ci], min(t0, t), max(t1, sync_end))
         else:
             trailing.append(ci)
     prev = tl.start_s
     opened: list[Wait] = []  # first wait of each host region, in lane order
+    first_at: dict[int, Wait] = {}  # the same, by kernel
     for k in sorted(compute, key=lambda k: (k.ev.start_s, k.ev.index)):
         s, e = max(k.ev.start_s, tl.start_s), k.ev.end_s
         summary.used["compute-kernel"] += 1
@@ -364,6 +389,7 @@ def _lane(
             tl.waits.append(w)
             if j == 0:
                 opened.append(w)
+                first_at[id(k)] = w
         if opened:
             start = max(prev, s)  # the gap is host time, held by the host region
         if e <= start:
@@ -375,5 +401,6 @@ def _lane(
     ends = [w.start_s for w in opened[1:]] + [max(prev, tl.end_s)]
     for w, end in zip(opened, ends[: len(opened)], strict=True):
         w.host_region_s = max(0.0, end - w.start_s)
+    _block_host(first_at, blocking)
     for ci in trailing:
         tl.waits.append(Wait(prev, max(prev, tl.comms[ci].end_s), ci))
