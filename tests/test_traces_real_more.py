@@ -221,3 +221,26 @@ def test_dlrm_on_a_slow_network_exposes_the_synchronised_comms(capsys):
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["predicted_step_s"] > out["measured_step_s"] + 1e-3
+
+
+def test_all_gather_comm_size_is_one_ranks_part_both_ways(tmp_path):
+    """ASTRA-sim's 8-rank all_gather microbenchmark gives comm_size 1 MiB = one rank's part
+    (its Ring: final_data_size = data_size * nodes); the IR size is the 8 MiB output, and an
+    exported all-gather writes the part back."""
+    pytest.importorskip("google.protobuf")
+    from simulator.core.ir import Program, Workload
+    from simulator.traces.chakra import import_chakra_dir
+    from simulator.traces.chakra.codec import _attrs, export_workload, read_et
+
+    wl = import_chakra_dir(REAL / "astra-all_reduce-4npus_1MB")
+    assert wl.programs[0].ops[0].size_B == 1048576  # all-reduce: the buffer, unchanged
+    progs = []
+    for r in range(4):
+        p = Program(rank=r)
+        p.collective("ag", op=CollectiveOp.ALL_GATHER, group=(0, 1, 2, 3), size_B=4 * 1048576)
+        progs.append(p)
+    export_workload(Workload(programs=progs, world=4), tmp_path)
+    _, nodes = read_et(tmp_path / "commsim.0.et")
+    (coll,) = [n for n in nodes if "comm_type" in _attrs(n)]
+    assert _attrs(coll)["comm_size"] == 1048576
+    assert import_chakra_dir(tmp_path).programs[0].ops[-1].size_B == 4 * 1048576
