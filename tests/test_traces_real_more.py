@@ -244,3 +244,22 @@ def test_all_gather_comm_size_is_one_ranks_part_both_ways(tmp_path):
     (coll,) = [n for n in nodes if "comm_type" in _attrs(n)]
     assert _attrs(coll)["comm_size"] == 1048576
     assert import_chakra_dir(tmp_path).programs[0].ops[-1].size_B == 4 * 1048576
+
+
+def test_rccl_msccl_kernels_are_collectives(tmp_path):
+    """RCCL runs collectives as ``mscclKernel_<redop>_<type>_<proto>_<fullOps>`` kernels. The
+    DLRM traces with their NCCL kernels renamed so give the same collectives (kinds and sizes
+    from the host ops); before 2026-12-05 such kernels were compute."""
+    for src in (REAL / "param-dlrm-8").iterdir():
+        doc = _read(src)
+        for e in doc["traceEvents"]:
+            if e.get("cat") == "kernel" and e["name"].startswith("ncclKernel_"):
+                e["name"] = "mscclKernel_Sum_float_Simple_false(ncclDevComm*, mscclAlgo*)"
+        with gzip.open(tmp_path / src.name, "wt") as fh:
+            json.dump(doc, fh)
+    imp = import_trace_dir(tmp_path)
+    ref = import_trace_dir(REAL / "param-dlrm-8")
+    for r in range(8):
+        got = [(c.op, c.size_B) for c in imp.timelines[r][0].comms]
+        assert got == [(c.op, c.size_B) for c in ref.timelines[r][0].comms]
+        assert len(got) == 8

@@ -60,8 +60,14 @@ SYNC_CALLS = (
 )
 
 
+#: Kernel name prefixes of NCCL and RCCL collectives: RCCL's MSCCL kernels are
+#: ``mscclKernel_<redop>_<type>_<proto>[_<fullOps>]`` (``MSCCL_KERNEL_ENTRY_NAME`` in RCCL's
+#: ``msccl_kernel.h``); like SendRecv kernels, their kind comes from the host op.
+NCCL_KERNEL_PREFIXES = ("ncclDevKernel_", "ncclKernel_", "mscclKernel_")
+
+
 def _is_nccl(e: Event) -> bool:
-    return e.name.startswith(("ncclDevKernel_", "ncclKernel_")) or "Collective name" in e.args
+    return e.name.startswith(NCCL_KERNEL_PREFIXES) or "Collective name" in e.args
 
 
 def _in_collective(launch: Launch) -> bool:
