@@ -132,13 +132,16 @@ def gpu_timelines(
             summary.skipped["kernel-outside-measured-steps"] += 1
             continue
         per_step[i].append(k)
-    out = []
+    out: list[StepTimeline] = []
     for i, (idx, s0, s1) in enumerate(windows):
         ks = per_step[i]
+        # the GPU runs behind the host: the step's lane starts when the GPU is done with
+        # the previous step's kernels (that tail is the previous step's time, not this one's)
+        gpu_free = out[-1].end_s if out else s0
         tl = StepTimeline(
             rank=rank,
             step=idx,
-            start_s=s0,
+            start_s=max(s0, gpu_free),
             end_s=max([s1, *(k.ev.end_s for k in ks)]),
             wall_s=s1 - s0,
         )
