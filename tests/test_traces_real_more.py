@@ -278,3 +278,18 @@ def test_rccl_msccl_kernels_are_collectives(tmp_path):
         got = [(c.op, c.size_B) for c in imp.timelines[r][0].comms]
         assert got == [(c.op, c.size_B) for c in ref.timelines[r][0].comms]
         assert len(got) == 8
+
+
+def test_host_time_after_the_last_kernel_is_kept(capsys):
+    """ROCm step 1: the last kernel (the optimizer's) ends 109.6 us before ProfilerStep#1
+    does; step 2 (49 us) launches no kernel. With no wait in a step nothing else held that
+    host time, and the replay came out 1.7 % short of the measured steps before 2026-12-05."""
+    imp = import_trace_dir(REAL / "hta-amd-mi250")
+    assert imp.summary.roles["host-tail-after-last-kernel"] == 2
+    s1, s2 = imp.timelines[0]
+    assert round((s1.pieces[-1].end_s - s1.pieces[-1].start_s) * 1e6, 3) == 109.638
+    assert len(s2.pieces) == 1 and round(s2.pieces[0].end_s - s2.pieces[0].start_s, 9) == 49.073e-6
+    argv = ["replay", str(REAL / "hta-amd-mi250"), "--topology", "dgx-a100", "--json"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["predicted_step_s"] == pytest.approx(out["measured_step_s"], rel=1e-9)

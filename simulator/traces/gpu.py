@@ -413,3 +413,9 @@ def _lane(
     _block_host(first_at, blocking)
     for ci in trailing:
         tl.waits.append(Wait(prev, max(prev, tl.comms[ci].end_s), ci))
+    if not tl.waits and tl.end_s > prev:
+        # no wait: nothing else holds the host's work after the last kernel (data loading,
+        # zero_grad...) until the step's end; like the gaps before kernels, it stays on the
+        # lane, labelled other (it is no layer's compute)
+        tl.pieces.append(Piece(prev, tl.end_s, Label("other")))
+        summary.roles["host-tail-after-last-kernel"] += 1
