@@ -141,6 +141,7 @@ def test_execution_trace_beside_kineto_is_left_out_and_said(capsys):
     imp = import_trace_dir(REAL / "hta-et-pair")
     assert imp.world == 1 and imp.kind == "gpu"
     assert any("benchmark_simple_add_et.json.gz: torch-et" in n for n in imp.summary.notes)
+    assert any("no ProfilerStep#N; the main thread's whole span" in n for n in imp.summary.notes)
     assert main(["replay", str(REAL / "hta-et-pair"), "--topology", "dgx-a100"]) == 0
     assert "not Kineto traces and were left out" in capsys.readouterr().out
 

@@ -22,7 +22,7 @@ from simulator.core.errors import InputError
 from simulator.core.ir import Workload
 from simulator.core.vocab import CollectiveOp
 from simulator.limits import MAX_RANKS, check_limit
-from simulator.traces.cpu import cpu_timelines
+from simulator.traces.cpu import STEP_RE, cpu_timelines
 from simulator.traces.et import ETIndex, load_et
 from simulator.traces.events import ImportSummary, KinetoTrace, load_kineto
 from simulator.traces.gpu import gpu_timelines
@@ -294,6 +294,11 @@ def _rank_timelines(
 ) -> list[StepTimeline]:
     """One rank's step timelines, GPU or CPU, with the notes on what was not read."""
     summ = trace.summary
+    if not any(STEP_RE.match(e.name) for e in trace.events):
+        summ.notes.append(
+            f"{Path(trace.path).name}: no ProfilerStep#N; the main thread's whole span is "
+            "taken as one step"
+        )
     if _is_gpu(trace):
         if link_et:
             summ.notes.append(
