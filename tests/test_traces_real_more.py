@@ -294,3 +294,16 @@ def test_host_time_after_the_last_kernel_is_kept(capsys):
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["predicted_step_s"] == pytest.approx(out["measured_step_s"], rel=1e-9)
+
+
+def test_the_same_note_of_several_files_is_one_line(tmp_path):
+    src = REAL / "hta-et-pair" / "benchmark_simple_add_trace.json.gz"
+    for r in range(3):
+        doc = _read(src)
+        doc["distributedInfo"] = {"rank": r, "world_size": 3}
+        (tmp_path / f"rank{r}.json").write_text(json.dumps(doc))
+    notes = import_trace_dir(tmp_path).summary.notes
+    assert notes == [
+        "rank0.json and 2 other file(s): no ProfilerStep#N; the main thread's whole span is "
+        "taken as one step"
+    ]

@@ -267,12 +267,36 @@ def import_trace_dir(
     _resolve_any_source(timelines)
     bad = _reconcile(timelines, total)
     total.roles["inconsistent-steps"] += len(bad)
-    total.notes.extend(_left_out_notes(p, files, total, kind))
+    total.notes[:] = _compact_notes([*total.notes, *_left_out_notes(p, files, total, kind)])
     return ImportedTrace(str(p), manifest, timelines, total, kind, per_rank, bad, missing)
 
 
 #: event categories of a CPU (gloo) trace that the CPU importer reads or knowingly skips
 CPU_TRACE_CATS = frozenset({"cpu_op", "user_annotation", "python_function", "Trace", ""})
+
+
+def _compact_notes(notes: list[str]) -> list[str]:
+    """One line per statement: ``"<file>: <text>"`` notes of several files with the same
+    text become ``"<first file> and N other file(s): <text>"``."""
+    by_text: dict[str, list[str]] = {}
+    order: list[str] = []
+    for n in notes:
+        head, sep, text = n.partition(": ")
+        key = text if sep and TRACE_FILE_RE.search(head) else n
+        if key not in by_text:
+            by_text[key] = []
+            order.append(key)
+        by_text[key].append(head if key != n else "")
+    out = []
+    for key in order:
+        heads = [h for h in by_text[key] if h]
+        if not heads:
+            out.append(key)
+        elif len(heads) == 1:
+            out.append(f"{heads[0]}: {key}")
+        else:
+            out.append(f"{heads[0]} and {len(heads) - 1} other file(s): {key}")
+    return out
 
 
 def _load_traces(files: list[Path]) -> dict[int, KinetoTrace]:
