@@ -307,3 +307,34 @@ def test_the_same_note_of_several_files_is_one_line(tmp_path):
         "rank0.json and 2 other file(s): no ProfilerStep#N; the main thread's whole span is "
         "taken as one step"
     ]
+
+
+def _cpu_trace_with_tensorlist_allreduce(pid: int) -> dict:
+    """A minimal gloo-style trace: one step, one all-reduce of a TensorList (Kineto leaves it
+    untyped), whose record-function id is 22 (``aten::add`` in HTA's 1.0.1 ET)."""
+    ev = [
+        {"ph": "X", "cat": "user_annotation", "name": "ProfilerStep#1", "pid": pid,
+         "tid": pid, "ts": 0, "dur": 1000},
+        {"ph": "X", "cat": "cpu_op", "name": "c10d::allreduce_", "pid": pid, "tid": pid,
+         "ts": 10, "dur": 50, "args": {"Record function id": 22,
+                                       "Input type": ["TensorList", "", "", "Scalar"],
+                                       "Input Dims": [[[65536]], [], [], []]}},
+    ]  # fmt: skip
+    return {"distributedInfo": {"rank": 0, "world_size": 1}, "traceEvents": ev}
+
+
+def test_link_et_pairs_an_execution_trace_by_pid(tmp_path):
+    """--link-et finds the ET of any name whose pid is the trace's process, and reads schema
+    1.0.1; the TensorList's element size (4 B) comes from it."""
+    et = REAL / "hta-et-pair" / "benchmark_simple_add_et.json.gz"
+    assert _read(et)["pid"] == 563677
+    shutil.copy(et, tmp_path)
+    (tmp_path / "trace.json").write_text(json.dumps(_cpu_trace_with_tensorlist_allreduce(563677)))
+    imp = import_trace_dir(tmp_path, link_et=True)
+    assert imp.kind == "cpu" and [c.size_B for c in imp.timelines[0][0].comms] == [65536 * 4]
+    assert imp.summary.roles["et-linked-comm"] == 1
+    # another process: no ET, the size is unknown (0 B) and both facts are said
+    (tmp_path / "trace.json").write_text(json.dumps(_cpu_trace_with_tensorlist_allreduce(1)))
+    notes = import_trace_dir(tmp_path, link_et=True).summary.notes
+    assert any("--link-et: no execution trace for rank 0" in n for n in notes)
+    assert any("1 collective(s) have no size" in n for n in notes)
