@@ -28,7 +28,8 @@ ps-sync server serves one worker at a time;
 
 Predictions use the calibrated backend of the run's rank count
 (:func:`simulator.rig.calibrate.rig_calibration`: ``gloo-rig.yaml`` fitted on rig-2host
-microbenchmarks, ``gloo-rig-4rank.yaml`` on rig-4host-flat ones), never constants fitted on
+microbenchmarks, ``gloo-rig-4rank.yaml`` on rig-4host-flat ones, the nearest rank count's
+fit for a count without one), never constants fitted on
 these runs. Each recording is made once and reused by every case that needs it.
 """
 
