@@ -35,6 +35,7 @@ these runs. Each recording is made once and reused by every case that needs it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import statistics
 from collections.abc import Callable, Sequence
@@ -65,6 +66,18 @@ from simulator.traces.roofline import roofline_device_times, tp_degree
 
 if TYPE_CHECKING:
     from simulator.traces.recipe import RecordConfig
+
+
+def topology_dir_name(topology: str) -> str:
+    """The directory a recording on ``topology`` (a shipped NAME or a YAML PATH) is kept in,
+    below the validator's work directory: the name itself, or for a path its stem and a short
+    hash of the absolute path (a path must not place recordings beside the user's file, and two
+    files with the same stem must not share recordings)."""
+    p = Path(topology)
+    if p.suffix not in (".yaml", ".yml") and len(p.parts) == 1:
+        return topology
+    digest = hashlib.sha256(str(p.resolve()).encode()).hexdigest()[:8]
+    return f"{p.stem}-{digest}"
 
 
 @dataclass(frozen=True)
@@ -163,7 +176,7 @@ class Validator:
     def recording(self, topology: str, strategy: str) -> Path:
         """The trace directory of ``strategy`` on ``topology``, recorded now if missing."""
 
-        out = self.work_dir / topology / strategy
+        out = self.work_dir / topology_dir_name(topology) / strategy
         if (out / "manifest.json").is_file():
             return out
         cfg = self.record_config(topology, strategy, out)
@@ -176,6 +189,8 @@ class Validator:
         """Run every selected tier; return the cases in tier order."""
 
         world = load_topology(self.topology).num_ranks
+        for s in dict.fromkeys([*self.strategies, BASE_STRATEGY]):  # refuse before recording
+            self.record_config(self.topology, s, self.work_dir / "unused").validate()
         cases: list[tuple[str, Callable[[], CaseResult]]] = []
         if Tier.REPLAY in self.tiers:
             for s in self.strategies:
