@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from simulator.core.errors import InputNote
 from simulator.resources import shipped_dir
 
 #: Where calibrated profiles live (the same directory simulator/rig/calibrate.py writes).
@@ -28,7 +29,7 @@ BASE_RANKS = 2
 _RANKED = re.compile(r"^(?P<family>.+)-(?P<n>\d+)rank$")
 
 
-class CalibrationFallbackWarning(UserWarning):
+class CalibrationFallbackWarning(InputNote):
     """A calibrated family has no fit for the job's rank count; another fit was used."""
 
 
