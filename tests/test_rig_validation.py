@@ -170,3 +170,14 @@ def test_an_impossible_strategy_is_refused_before_anything_is_recorded(tmp_path:
     with pytest.raises(InputError, match=r"n_head \(4\) % world"):
         v.run()
     assert not any(tmp_path.iterdir())
+
+
+def test_the_topology_tier_without_a_what_if_says_how_to_give_one(tmp_path: Path) -> None:
+    from simulator.core.errors import InputNote
+
+    v = Validator("rig-4host-flat", ["ddp"], tmp_path, backend="gloo", tiers=(Tier.TOPOLOGY,))
+    with pytest.warns(
+        InputNote, match=r"no what-if topology is known for rig-4host-flat.*--what-if"
+    ):
+        assert v.run() == []
+    assert not any(tmp_path.iterdir())  # nothing recorded

@@ -38,13 +38,14 @@ from __future__ import annotations
 import hashlib
 import json
 import statistics
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simulator.core.errors import InputError
+from simulator.core.errors import InputError, InputNote
 from simulator.report import progress
 from simulator.rig.calibrate import rig_calibration
 from simulator.rig.cluster import launch_on_rig
@@ -197,6 +198,14 @@ class Validator:
                 cases.append((f"replay {s}", partial(self.replay_case, s)))
         if Tier.TOPOLOGY in self.tiers:
             targets = self.what_if if self.what_if is not None else WHAT_IF.get(self.topology, ())
+            if not targets:
+                warnings.warn(
+                    f"tier topology: no what-if topology is known for {self.topology} "
+                    f"(shipped pairs: {', '.join(f'{a} -> {b[0]}' for a, b in WHAT_IF.items())}); "
+                    "give one with --what-if T2 (same number of hosts)",
+                    InputNote,
+                    stacklevel=2,
+                )
             for t2 in targets:
                 if load_topology(t2).num_ranks != world:
                     raise InputError(
