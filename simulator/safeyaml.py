@@ -12,7 +12,8 @@
 * **UTF-8 only**: a file that is not UTF-8 text is refused, naming the byte offset.
 * **no YAML 1.1 number surprises**: a plain ``1:30`` (base 60: 90) or ``010`` (octal: 8) is
   refused, asking for the number meant; a key ``on``/``off``/``yes``/``no`` stays the string
-  it reads as (``on: 1ms`` in a fault's background, not ``True: 1ms``).
+  it reads as (``on: 1ms`` in a fault's background, not ``True: 1ms``); ``1e-3`` is a number
+  (YAML 1.2), not the string YAML 1.1 makes of it.
 
 Every problem is an :class:`~simulator.core.errors.InputError` whose file part is
 ``FILE:LINE:COL`` when PyYAML knows the position (``scenario.yaml:3:5: duplicate key ...``).
@@ -108,6 +109,13 @@ class _Loader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+# YAML 1.1 reads `1e-3` and `5e9` as strings (its floats need a dot and a signed exponent), so
+# `load: 1e-3` was refused as "expected a number, got '1e-3'"; read as YAML 1.2 does: a float
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
 _Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 _Loader.add_constructor("tag:yaml.org,2002:float", _Loader.construct_yaml_float)
 

@@ -429,3 +429,15 @@ def test_size_spellings_that_read_as_bits_by_a_slip_are_refused(text: str, match
     with pytest.raises(UnitError, match=match):
         parse(text)
     assert parse_size("1Kib") == 128.0 and parse_size("8b") == 1.0  # the IEC spelling: bits
+
+
+def test_exponent_numbers_are_numbers() -> None:
+    """``load: 1e-3`` was the string '1e-3' (YAML 1.1) and refused as "expected a number"."""
+    from simulator.safeyaml import load_yaml_text
+
+    got = load_yaml_text("{a: 1e-3, b: 5e9, c: 1.5e3, d: -2E-2, e: '1e3', f: 1e3x}")
+    assert got == {"a": 1e-3, "b": 5e9, "c": 1.5e3, "d": -2e-2, "e": "1e3", "f": "1e3x"}
+    code, _, err, _ = run_case(
+        ["run", "ten-node-stragglers", "--json", "--set", "faults.jitter.sigma=5e-2"], 30
+    )
+    assert code == 0, err

@@ -178,7 +178,7 @@ def _explicit(spec: TopologyFile, file: str, name: str) -> Topology:
 
 def _bare_checked(target: str, value: object, file: str, field: str) -> object:
     """``value`` of a builder parameter, refused when a bare number cannot be what is meant
-    (:mod:`simulator.topology.bare_units`)."""
+    (:mod:`simulator.core.bare_units`)."""
     from simulator.core.bare_units import unit_bandwidth, unit_latency
 
     check = {"_Bps": unit_bandwidth, "_s": unit_latency}.get("_" + target.rsplit("_", 1)[-1])
