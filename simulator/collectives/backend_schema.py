@@ -24,6 +24,7 @@ from simulator.core.schema import (
     NonNegInt,
     SchemaModel,
     SizeB0,
+    TimeS,
 )
 from simulator.core.schema_messages import validate_input
 from simulator.core.vocab import Algorithm, CollectiveOp, coerce
@@ -97,7 +98,7 @@ class BackendFile(SchemaModel):
     local_copy: dict[CollectiveOp, BandwidthBps] | None = None
     op_efficiency: dict[CollectiveOp, Fraction] | None = None
     send_buffer: SizeB0 | None = None
-    hop_floor: dict[CollectiveOp, LatencyS] | None = None
+    hop_floor: dict[CollectiveOp, TimeS] | None = None  # TimeS: the fit searches up to seconds
 
     def edited(self, **changes: object) -> BackendFile:
         """A copy with ``changes`` (field name -> value), validated again like a file
