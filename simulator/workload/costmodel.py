@@ -9,7 +9,7 @@ measurements listed in :data:`EFFICIENCIES`, each with its source. A scenario ma
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from simulator.core.ir import Compute
 from simulator.core.vocab import DType
@@ -187,6 +187,18 @@ EFFICIENCIES: dict[str, Efficiency] = {
         prices_elementwise=True,
     ),
 }
+# H200: the H100's GH100 die with more and faster HBM (NVIDIA H200 datasheet: the same tensor
+# rates as H100 SXM, simulator/data/hardware.yaml), so the H100's GEMM efficiency, not the
+# end-to-end default; its memory-bound kernels are priced at its own 4.8 TB/s.
+EFFICIENCIES["H200"] = replace(
+    EFFICIENCIES["H100"],
+    source=EFFICIENCIES["H100"].source + "; H200: the H100's figure (same die)",
+)
+BY_SOFTWARE[("H200", Software.MEGATRON_CORE_2024)] = replace(
+    BY_SOFTWARE[("H100", Software.MEGATRON_CORE_2024)],
+    source=BY_SOFTWARE[("H100", Software.MEGATRON_CORE_2024)].source
+    + "; H200: the H100's figure (same die)",
+)
 
 #: Used for GPUs without a published figure above: the Megatron-LM README's "up to 47% MFU" on
 #: H100 (end to end), the H100 figure until 2026-12-05, kept here as the deliberately low guess.
