@@ -113,10 +113,10 @@ class SnappedBars(PolyCollection):
     def _one_opaque_colour(self) -> bool:
         """One face colour, fully opaque, not mapped: bars painted in any order or merged
         leave the same pixels."""
-        face = self.get_facecolor()
+        face = np.asarray(self.get_facecolor(), dtype=float).reshape(-1, 4)
         return (
             len(face) == 1
-            and float(face[0][3]) == 1.0
+            and float(face[0, 3]) == 1.0
             and self.get_alpha() in (None, 1.0)
             and self.get_array() is None
         )
