@@ -79,6 +79,35 @@ links:
         plan_rig(path)
 
 
+def test_plan_notes_latencies_the_rig_cannot_add(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A user's 2 ms links plan fine, with a note: the rig has no netem (7 us links do not)."""
+    import warnings
+
+    from simulator.cli import main
+    from simulator.rig.cluster import RigLatencyNote
+
+    body = """name: far
+nodes: [{name: h0, kind: cpu}, {name: h1, kind: cpu}, {name: s0, kind: switch}]
+links:
+  - {a: h0, b: s0, bandwidth: 1Gbps, latency: LAT, kind: ethernet}
+  - {a: h1, b: s0, bandwidth: 1Gbps, latency: 7us, kind: ethernet}
+"""
+    far = tmp_path / "far.yaml"
+    far.write_text(body.replace("LAT", "2ms"))
+    with pytest.warns(RigLatencyNote, match=r"2 of 4 directed links .*up to 2000 us, h0->s0"):
+        plan_rig(far)
+    near = tmp_path / "near.yaml"
+    near.write_text(body.replace("LAT", "7us"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plan_rig(near)
+    assert main(["rig", "plan", str(far)]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("commsim rig: note: far: links: 2 of 4")
+
+
 def test_not_root_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     with pytest.raises(netns.RigUnavailable, match="root"):

@@ -152,8 +152,9 @@ def test_all_gather_efficiency_is_recovered_and_priced() -> None:
 
 def test_one_profile_per_rank_count(tmp_path, monkeypatch) -> None:
     """A run is predicted with the profile fitted at its own rank count, falling back to the
-    2-rank fit, then to the uncalibrated gloo profile."""
+    fit of the nearest rank count (with a warning), then to the uncalibrated gloo profile."""
     import simulator.rig.calibrate as cal
+    from simulator.collectives.calibrated import CalibrationFallbackWarning
 
     assert cal.calibration_path(2) == cal.DEFAULT_OUT
     assert cal.calibration_path(4).name == "gloo-rig-4rank.yaml"
@@ -162,10 +163,13 @@ def test_one_profile_per_rank_count(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(cal, "DEFAULT_OUT", tmp_path / "gloo-rig.yaml")
     assert cal.rig_calibration(4) == "gloo"
     (tmp_path / "gloo-rig.yaml").write_text("name: gloo-rig\n")
-    assert cal.rig_calibration(4) == str(tmp_path / "gloo-rig.yaml")
+    with pytest.warns(CalibrationFallbackWarning, match="4 ranks.*using gloo-rig \\(2 ranks\\)"):
+        assert cal.rig_calibration(4) == str(tmp_path / "gloo-rig.yaml")
     (tmp_path / "gloo-rig-4rank.yaml").write_text("name: gloo-rig-4rank\n")
     assert cal.rig_calibration(4) == str(tmp_path / "gloo-rig-4rank.yaml")
     assert cal.rig_calibration(2) == str(tmp_path / "gloo-rig.yaml")
+    with pytest.warns(CalibrationFallbackWarning, match="using gloo-rig-4rank \\(4 ranks\\)"):
+        assert cal.rig_calibration(6) == str(tmp_path / "gloo-rig-4rank.yaml")
 
 
 def test_fitted_profile_is_named_by_rank_count() -> None:

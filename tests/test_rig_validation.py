@@ -149,3 +149,35 @@ def test_fault_recording_records_with_the_validators_recipe(
     (case,) = parse_fault_cases("slow-nic")
     out = fault_recording(v, case, "ddp")
     assert seen == [v.record_config("rig-2host", "ddp", out)]
+
+
+def test_a_topology_path_keeps_recordings_under_the_work_dir(tmp_path: Path) -> None:
+    from simulator.studies.rig_validation import topology_dir_name
+
+    assert topology_dir_name("rig-2host") == "rig-2host"
+    mine = tmp_path / "rigs" / "rig-5host-3tier.yaml"
+    other = tmp_path / "elsewhere" / "rig-5host-3tier.yaml"
+    name = topology_dir_name(str(mine))
+    assert name.startswith("rig-5host-3tier-") and "/" not in name
+    assert name != topology_dir_name(str(other))  # same stem, other file: other recordings
+    assert (tmp_path / "work" / name).parent == tmp_path / "work"  # not beside the user's file
+
+
+def test_an_impossible_strategy_is_refused_before_anything_is_recorded(tmp_path: Path) -> None:
+    """A 5-host rig cannot split the tiny GPT's 4 heads: refused before ddp is recorded."""
+    rig = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "rig-5host-3tier.yaml"
+    v = Validator(topology=str(rig), strategies=["ddp", "tp"], work_dir=tmp_path, backend="gloo")
+    with pytest.raises(InputError, match=r"n_head \(4\) % world"):
+        v.run()
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_topology_tier_without_a_what_if_says_how_to_give_one(tmp_path: Path) -> None:
+    from simulator.core.errors import InputNote
+
+    v = Validator("rig-4host-flat", ["ddp"], tmp_path, backend="gloo", tiers=(Tier.TOPOLOGY,))
+    with pytest.warns(
+        InputNote, match=r"no what-if topology is known for rig-4host-flat.*--what-if"
+    ):
+        assert v.run() == []
+    assert not any(tmp_path.iterdir())  # nothing recorded

@@ -81,15 +81,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(words[0] if words else None)
     args = parser.parse_args(words)
     from simulator.cli.errors import run_guarded
+    from simulator.core.errors import InputNote
     from simulator.limits import forced
 
     def call(a: argparse.Namespace) -> int:
-        # a calibrated backend used for another rank count than its own says which
-        # (simulator.collectives.calibrated.CalibrationFallbackWarning): one line each
+        # notes on the input (simulator.core.errors.InputNote: a calibrated backend used for
+        # another rank count, a latency the rig cannot emulate): one line each
         with warnings.catch_warnings(record=True) as notes:
             status = a.func(a)
         for note in notes:
-            if note.category.__name__ == "CalibrationFallbackWarning":
+            if issubclass(note.category, InputNote):
                 print(f"commsim {a.command}: note: {note.message}", file=sys.stderr)
             else:
                 warnings.showwarning(

@@ -255,8 +255,8 @@ def load_backend(
     (``gloo-rig``: the fit for ``ranks``, see :mod:`simulator.collectives.calibrated`), a YAML
     PATH, or a profile.
 
-    A calibrated family without a fit for ``ranks`` loads its 2-rank fit and warns
-    (:class:`~simulator.collectives.calibrated.CalibrationFallbackWarning`) naming it.
+    A calibrated family without a fit for ``ranks`` loads the fit of the nearest rank count
+    and warns (:class:`~simulator.collectives.calibrated.CalibrationFallbackWarning`) naming it.
 
     A name or path is read from disk at every call (nothing cached: a file edited between two
     simulations is read again); a simulation loads its profile once, in its

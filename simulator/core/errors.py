@@ -28,3 +28,9 @@ class InputError(Exception):
         if field_prefix:
             fld = f"{field_prefix}.{fld}" if fld else field_prefix
         return InputError(self.message, file=self.file or file, field=fld)
+
+
+class InputNote(UserWarning):
+    """Something about the input the user should know, that does not stop the command (a
+    fallback taken, a property the tool cannot honour). The CLI prints each as one line
+    ``commsim COMMAND: note: MESSAGE`` on stderr."""

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import statistics
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -54,6 +55,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from simulator.collectives import calibrated
 from simulator.collectives.backend import BACKENDS_DIR, BackendProfile, profile_from_spec
 from simulator.collectives.backend_schema import BackendFile, microseconds
 from simulator.core.schema_messages import validate_input
@@ -102,11 +104,17 @@ def calibration_name(world: int) -> str:
 
 def rig_calibration(world: int) -> str:
     """The profile to predict a ``world``-rank rig run with: its own rank count's fit when
-    there is one, else the 2-rank fit, else the uncalibrated ``gloo`` profile."""
-    for path in (calibration_path(world), DEFAULT_OUT):
-        if path.is_file():
-            return str(path)
-    return "gloo"
+    there is one, else the fit of the nearest rank count (warning
+    :class:`~simulator.collectives.calibrated.CalibrationFallbackWarning`, as ``--backend
+    gloo-rig`` does; :func:`simulator.collectives.calibrated.resolve`), else the uncalibrated
+    ``gloo`` profile."""
+    found = calibrated.resolve(DEFAULT_OUT.stem, world, DEFAULT_OUT.parent)
+    if found is None:
+        return "gloo"
+    path, note = found
+    if note is not None:
+        warnings.warn(note, calibrated.CalibrationFallbackWarning, stacklevel=2)
+    return str(path)
 
 
 @dataclass(frozen=True)

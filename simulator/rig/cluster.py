@@ -25,13 +25,14 @@ import subprocess
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from simulator.core.errors import InputError
+from simulator.core.errors import InputError, InputNote
 from simulator.rig import netns
 from simulator.topology import load_topology
 
@@ -55,6 +56,9 @@ DEFAULT_MASTER_PORT = 29500
 #: machine: at -10 the ranks win the CPU over ordinary (nice 0) programs, so other work on the
 #: machine perturbs the measured step times less. ``None`` runs them at the caller's priority.
 DEFAULT_NICE: int | None = -10
+#: One-way latency of one rig link (veth + bridge), s: a python TCP ping-pong measured 26.6 us
+#: round trip over 2 links (2026-11-28, rig-2host; the shipped rig topologies say 7us).
+RIG_LINK_LATENCY_S = 6.7e-6
 #: Grace period for the other ranks once one rank has failed, before they are killed.
 FAILURE_GRACE_S = 10.0
 
@@ -175,7 +179,30 @@ def plan_rig(topology: Any, *, run_id: str | None = None, mtu_B: int = DEFAULT_M
     switches = tuple(RigSwitch(node=n, ns=f"{prefix}s{j}") for j, n in enumerate(switch_nodes))
     ns_of = {h.node: h.ns for h in hosts} | {s.node: s.ns for s in switches}
     links = _rig_links(pairs, rates, ns_of, endpoints, switch_nodes)
+    _note_latency(topo, name)
     return RigPlan(rid, name, hosts, switches, links, int(mtu_B))
+
+
+class RigLatencyNote(InputNote):
+    """A topology asks for link latencies the rig cannot add (no netem)."""
+
+
+def _note_latency(topo: Any, name: str) -> None:
+    """Warn (:class:`RigLatencyNote`) when a link's latency is over twice what a rig link
+    takes (:data:`RIG_LINK_LATENCY_S`): predictions read the file's latency, the rig's
+    measurements will not have it."""
+    slow = [lk for lk in topo.links if float(lk.latency_s) > 2 * RIG_LINK_LATENCY_S]
+    if slow:
+        worst = max(slow, key=lambda lk: float(lk.latency_s))
+        warnings.warn(
+            f"{name}: links: {len(slow)} of {len(topo.links)} directed links ask for more "
+            f"latency than the rig has (up to {float(worst.latency_s) * 1e6:.4g} us, "
+            f"{worst.src}->{worst.dst}); the rig cannot add latency (no netem), each of its "
+            f"links takes about {RIG_LINK_LATENCY_S * 1e6:.2g} us: predictions use the file's "
+            "latency, measurements will not",
+            RigLatencyNote,
+            stacklevel=3,
+        )
 
 
 def _check_hosts(ranks: list[str], kinds: dict[str, str], name: str) -> set[str]:

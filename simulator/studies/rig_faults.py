@@ -61,6 +61,7 @@ from simulator.studies.rig_validation import (
     Validator,
     _measured_steps,
     summarize,
+    topology_dir_name,
 )
 from simulator.studies.trace_replay import replay
 from simulator.topology import load_topology
@@ -459,7 +460,7 @@ def fault_recording(validator: Validator, case: FaultCase, strategy: str) -> Pat
     """The trace directory of ``strategy`` on the validator's topology under ``case``,
     recorded now if missing (``work_dir/<topology>+<case>/<strategy>``)."""
 
-    out = validator.work_dir / f"{validator.topology}+{case.name}" / strategy
+    out = validator.work_dir / f"{topology_dir_name(validator.topology)}+{case.name}" / strategy
     if (out / "manifest.json").is_file():
         return out
     delay = 0.0

@@ -28,21 +28,24 @@ ps-sync server serves one worker at a time;
 
 Predictions use the calibrated backend of the run's rank count
 (:func:`simulator.rig.calibrate.rig_calibration`: ``gloo-rig.yaml`` fitted on rig-2host
-microbenchmarks, ``gloo-rig-4rank.yaml`` on rig-4host-flat ones), never constants fitted on
+microbenchmarks, ``gloo-rig-4rank.yaml`` on rig-4host-flat ones, the nearest rank count's
+fit for a count without one), never constants fitted on
 these runs. Each recording is made once and reused by every case that needs it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import statistics
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simulator.core.errors import InputError
+from simulator.core.errors import InputError, InputNote
 from simulator.report import progress
 from simulator.rig.calibrate import rig_calibration
 from simulator.rig.cluster import launch_on_rig
@@ -64,6 +67,18 @@ from simulator.traces.roofline import roofline_device_times, tp_degree
 
 if TYPE_CHECKING:
     from simulator.traces.recipe import RecordConfig
+
+
+def topology_dir_name(topology: str) -> str:
+    """The directory a recording on ``topology`` (a shipped NAME or a YAML PATH) is kept in,
+    below the validator's work directory: the name itself, or for a path its stem and a short
+    hash of the absolute path (a path must not place recordings beside the user's file, and two
+    files with the same stem must not share recordings)."""
+    p = Path(topology)
+    if p.suffix not in (".yaml", ".yml") and len(p.parts) == 1:
+        return topology
+    digest = hashlib.sha256(str(p.resolve()).encode()).hexdigest()[:8]
+    return f"{p.stem}-{digest}"
 
 
 @dataclass(frozen=True)
@@ -162,7 +177,7 @@ class Validator:
     def recording(self, topology: str, strategy: str) -> Path:
         """The trace directory of ``strategy`` on ``topology``, recorded now if missing."""
 
-        out = self.work_dir / topology / strategy
+        out = self.work_dir / topology_dir_name(topology) / strategy
         if (out / "manifest.json").is_file():
             return out
         cfg = self.record_config(topology, strategy, out)
@@ -175,12 +190,22 @@ class Validator:
         """Run every selected tier; return the cases in tier order."""
 
         world = load_topology(self.topology).num_ranks
+        for s in dict.fromkeys([*self.strategies, BASE_STRATEGY]):  # refuse before recording
+            self.record_config(self.topology, s, self.work_dir / "unused").validate()
         cases: list[tuple[str, Callable[[], CaseResult]]] = []
         if Tier.REPLAY in self.tiers:
             for s in self.strategies:
                 cases.append((f"replay {s}", partial(self.replay_case, s)))
         if Tier.TOPOLOGY in self.tiers:
             targets = self.what_if if self.what_if is not None else WHAT_IF.get(self.topology, ())
+            if not targets:
+                warnings.warn(
+                    f"tier topology: no what-if topology is known for {self.topology} "
+                    f"(shipped pairs: {', '.join(f'{a} -> {b[0]}' for a, b in WHAT_IF.items())}); "
+                    "give one with --what-if T2 (same number of hosts)",
+                    InputNote,
+                    stacklevel=2,
+                )
             for t2 in targets:
                 if load_topology(t2).num_ranks != world:
                     raise InputError(
