@@ -136,3 +136,6 @@ def test_snapped_runs_cover_the_same_columns() -> None:
     assert columns(px0[first], px1[last]) == columns(px0, px1)
     assert {1, 0} <= set(first[first == last].tolist())  # near a boundary, NaN: alone
     assert len(first) < len(px0) / 2
+    for a, b in (([], []), ([np.nan], [3.0]), ([4.2, 4.3], [4.3, 4.2]), ([1.0], [2.2])):
+        got = snapped_runs(np.array(a, dtype=float), np.array(b, dtype=float))
+        assert got[0].tolist() == got[1].tolist() == list(range(len(a)))  # nothing to merge

@@ -69,9 +69,11 @@ def snapped_runs(px0: FloatArray, px1: FloatArray) -> tuple[np.ndarray, np.ndarr
         known &= (b - fb > MARGIN_PX) & (fb + 1 - b > MARGIN_PX) & (fa < fb)
     alone = np.flatnonzero(~known)
     order = np.flatnonzero(known)
+    if not len(order):
+        return alone, alone
     order = order[np.lexsort((fb[order], fa[order]))]  # by left column, then right
     lo, hi = fa[order], fb[order]
-    reach = np.maximum.accumulate(hi) if len(hi) else hi
+    reach = np.maximum.accumulate(hi)
     start = np.ones(len(order), dtype=bool)
     start[1:] = lo[1:] > reach[:-1]  # a gap of a whole column: a new run
     run = np.cumsum(start) - 1
