@@ -40,7 +40,9 @@ def import_plots() -> ModuleType:
         return importlib.import_module("simulator.report.plots")
     import matplotlib.artist as artist
 
-    kwdoc = artist.kwdoc
+    kwdoc = getattr(artist, "kwdoc", None)
+    if kwdoc is None:  # a matplotlib that builds its docstrings otherwise: the plain import
+        return importlib.import_module("simulator.report.plots")
     artist.kwdoc = _pointer
     try:
         return importlib.import_module("simulator.report.plots")
