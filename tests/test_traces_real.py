@@ -229,9 +229,13 @@ def _chakra(name: str, world: int | None = None):
 def test_astra_sim_microbenchmarks_run(name, op, world, capsys):
     wl, _ = _chakra(name)
     assert wl.world_size == world
-    for prog in wl.programs:  # one COMM_COLL_NODE of comm_size 1048576 per rank
+    # one COMM_COLL_NODE of comm_size 1048576 per rank; an all-gather's comm_size is one
+    # rank's part in ASTRA-sim (Ring.cc: final_data_size = data_size * nodes_in_ring), the IR
+    # size is the gathered output
+    size = 1048576 * (world if op is AG else 1)
+    for prog in wl.programs:
         (c,) = prog.ops
-        assert c.op is op and c.size_B == 1048576 and c.group == tuple(range(world))
+        assert c.op is op and c.size_B == size and c.group == tuple(range(world))
     assert main(["replay", str(REAL / name), "--topology", "dgx-a100", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["predicted_step_s"] > 0
 

@@ -76,7 +76,11 @@ def replay_command(args: argparse.Namespace) -> int:
 
     src = Path(args.trace_dir)
     if not src.is_dir():
-        raise InputError("not a directory", file=str(src))
+        what = "a file" if src.is_file() else "not a directory"
+        raise InputError(
+            f"{what}: give the directory that holds the trace files (one per rank)",
+            file=str(src),
+        )
     from simulator.cli.replay_checks import check_world, import_boundary
 
     check_world(args.world)
@@ -193,6 +197,8 @@ def _print_replay(out: ReplayResult) -> None:
             "mirror the given ranks (--mirror-ranks)"
         )
     summ = out.import_summary
+    for note in summ.get("notes", []):
+        print(f"  note: {note}")
     print(
         f"  import: {summ['events_total']} events; skipped {summ['skipped']}; "
         f"unknown {summ['unknown_total']}"

@@ -211,6 +211,12 @@ def replay(
     same_clock = len(set(hosts)) <= 1
     measured = imp.measured_step_times_s()
     steps = imp.good_steps
+    if imp.num_steps == 0:
+        raise InputError(
+            "no step in the traces: no ProfilerStep#N and no host op (cpu_op, "
+            "user_annotation) to take the step from",
+            file=str(trace_dir),
+        )
     if not steps:
         raise InputError(
             "no measured step has the same collectives on every rank (see docs/traces.md)",

@@ -38,7 +38,7 @@ class ETIndex:
         n = self.node(rf_id)
         if n is None:
             return None
-        vals = (n.get("inputs") or {}).get("values") or []
+        vals = _input_values(n)
         if arg >= len(vals):
             return None
         return _tensor_bytes(vals[arg])
@@ -48,11 +48,28 @@ class ETIndex:
         n = self.node(rf_id)
         if n is None:
             return None
-        vals = (n.get("inputs") or {}).get("values") or []
+        vals = _input_values(n)
         if arg >= len(vals):
             return None
         t = _first_tensor(vals[arg])
         return None if t is None else int(t[4])
+
+
+def _input_values(n: dict[str, Any]) -> list[Any]:
+    """A node's input values: ``inputs.values`` (schema >= 1.0.2), or ``inputs`` itself, a
+    list (schema 1.0.1, with ``input_shapes`` and ``input_types`` beside it)."""
+    ins = n.get("inputs")
+    vals = ins.get("values") if isinstance(ins, dict) else ins
+    return vals if isinstance(vals, list) else []
+
+
+def _rf_id(n: dict[str, Any]) -> int | None:
+    """A node's record-function id: the ``rf_id`` attr (schema >= 1.0.2) or key (1.0.1)."""
+    for a in n.get("attrs") or []:
+        if isinstance(a, dict) and a.get("name") == "rf_id":
+            return int(a["value"])
+    v = n.get("rf_id")
+    return int(v) if isinstance(v, int) and not isinstance(v, bool) else None
 
 
 def _is_tensor(v: object) -> bool:
@@ -104,8 +121,7 @@ def load_et(path: str | Path) -> ETIndex:
         raise InputError("expected a list of nodes", file=str(p), field="nodes")
     idx = ETIndex(str(p), str(doc.get("schema", "")))
     for n in nodes:
-        for a in n.get("attrs") or []:
-            if a.get("name") == "rf_id":
-                idx.by_rf[int(a["value"])] = n
-                break
+        rf = _rf_id(n) if isinstance(n, dict) else None
+        if rf is not None:
+            idx.by_rf[rf] = n
     return idx

@@ -62,6 +62,8 @@ class ImportSummary:
     skipped: Counter[str] = field(default_factory=Counter)
     unknown: Counter[str] = field(default_factory=Counter)
     roles: Counter[str] = field(default_factory=Counter)
+    #: one-line statements of what the importer assumed or left out (shown to the user)
+    notes: list[str] = field(default_factory=list)
 
     def merge(self, other: ImportSummary) -> None:
         """Add another summary's counts to this one."""
@@ -70,10 +72,11 @@ class ImportSummary:
         self.skipped.update(other.skipped)
         self.unknown.update(other.unknown)
         self.roles.update(other.roles)
+        self.notes.extend(n for n in other.notes if n not in self.notes)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (counters sorted by count)."""
-        return {
+        out: dict[str, Any] = {
             "events_total": self.events_total,
             "used": dict(self.used.most_common()),
             "skipped": dict(self.skipped.most_common()),
@@ -81,6 +84,9 @@ class ImportSummary:
             "unknown_total": sum(self.unknown.values()),
             "roles": dict(self.roles.most_common()),
         }
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
 
 
 @dataclass
@@ -131,22 +137,7 @@ def load_kineto(path: str | Path) -> KinetoTrace:
             )
         ph = e.get("ph")
         if ph == "X":
-            args = e.get("args") or {}
-            if not isinstance(args, dict):
-                raise InputError("expected an object", file=str(p), field=f"traceEvents[{i}].args")
-            _check_args(args, p, i)
-            events.append(
-                Event(
-                    index=i,
-                    name=str(e.get("name", "")),
-                    cat=str(e.get("cat", "")),
-                    pid=str(e.get("pid", "")),
-                    tid=str(e.get("tid", "")),
-                    start_s=_num(e, "ts", p, i) * US,
-                    dur_s=_num(e, "dur", p, i) * US,
-                    args=args,
-                )
-            )
+            events.append(_complete_event(e, i, p, summary))
         elif ph == "M":
             summary.skipped["metadata"] += 1
             if e.get("name") == "thread_name":
@@ -162,6 +153,49 @@ def load_kineto(path: str | Path) -> KinetoTrace:
     if not isinstance(dist, dict):
         raise InputError("expected an object", file=str(p), field="distributedInfo")
     return KinetoTrace(str(p), events, dist or {}, thread_names, summary)
+
+
+def _complete_event(e: dict[str, Any], i: int, p: Path, summary: ImportSummary) -> Event:
+    """``traceEvents[i]`` (a complete event) as an :class:`Event`, under today's names."""
+    args = e.get("args") or {}
+    if not isinstance(args, dict):
+        raise InputError("expected an object", file=str(p), field=f"traceEvents[{i}].args")
+    cat = str(e.get("cat", ""))
+    if cat in LEGACY_CATS or "external id" in args:
+        cat, args = _modern(cat, args)
+        summary.roles["legacy-kineto-names"] += 1
+    _check_args(args, p, i)
+    return Event(
+        index=i,
+        name=str(e.get("name", "")),
+        cat=cat,
+        pid=str(e.get("pid", "")),
+        tid=str(e.get("tid", "")),
+        start_s=_num(e, "ts", p, i) * US,
+        dur_s=_num(e, "dur", p, i) * US,
+        args=args,
+    )
+
+
+#: Category names of Kineto before PyTorch ~1.10 (libkineto ``output_json.cpp`` of 2021:
+#: ``Operator``, ``Runtime``, ``Kernel``, ``Memcpy``, ``Memset``) and of its GPU-annotation
+#: typo, with the names used since.
+LEGACY_CATS = {
+    "Operator": "cpu_op",
+    "Runtime": "cuda_runtime",
+    "Kernel": "kernel",
+    "Memcpy": "gpu_memcpy",
+    "Memset": "gpu_memset",
+    "gpu_user_Annotation": "gpu_user_annotation",
+}
+
+
+def _modern(cat: str, args: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """An old event's category and args under today's names (``external id`` ->
+    ``External id``, which old runtime calls and kernels wrote in lower case)."""
+    if "external id" in args and "External id" not in args:
+        args = {**args, "External id": args["external id"]}
+    return LEGACY_CATS.get(cat, cat), args
 
 
 #: Arguments the importers read, and what Kineto writes there (a null counts as absent).

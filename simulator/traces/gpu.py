@@ -47,12 +47,27 @@ from simulator.traces.hostops import HostIndex, Launch, index_host
 from simulator.traces.nccl import gather_facts, group_of, refuse, size_of
 from simulator.traces.timeline import CommEvent, Label, Piece, StepTimeline, Wait
 
-WAIT_CALLS = ("cudaStreamWaitEvent", "cuStreamWaitEvent")
-SYNC_CALLS = ("cudaDeviceSynchronize", "cudaStreamSynchronize", "cudaEventSynchronize")
+#: stream waits and host synchronisations, CUDA and ROCm (HIP names, as ROCm's Kineto writes
+#: them under ``cuda_runtime``: HTA's ``amd_trace`` MI250 trace has ``hipDeviceSynchronize``)
+WAIT_CALLS = ("cudaStreamWaitEvent", "cuStreamWaitEvent", "hipStreamWaitEvent")
+SYNC_CALLS = (
+    "cudaDeviceSynchronize",
+    "cudaStreamSynchronize",
+    "cudaEventSynchronize",
+    "hipDeviceSynchronize",
+    "hipStreamSynchronize",
+    "hipEventSynchronize",
+)
+
+
+#: Kernel name prefixes of NCCL and RCCL collectives: RCCL's MSCCL kernels are
+#: ``mscclKernel_<redop>_<type>_<proto>[_<fullOps>]`` (``MSCCL_KERNEL_ENTRY_NAME`` in RCCL's
+#: ``msccl_kernel.h``); like SendRecv kernels, their kind comes from the host op.
+NCCL_KERNEL_PREFIXES = ("ncclDevKernel_", "ncclKernel_", "mscclKernel_")
 
 
 def _is_nccl(e: Event) -> bool:
-    return e.name.startswith(("ncclDevKernel_", "ncclKernel_")) or "Collective name" in e.args
+    return e.name.startswith(NCCL_KERNEL_PREFIXES) or "Collective name" in e.args
 
 
 def _in_collective(launch: Launch) -> bool:
@@ -117,13 +132,16 @@ def gpu_timelines(
             summary.skipped["kernel-outside-measured-steps"] += 1
             continue
         per_step[i].append(k)
-    out = []
+    out: list[StepTimeline] = []
     for i, (idx, s0, s1) in enumerate(windows):
         ks = per_step[i]
+        # the GPU runs behind the host: the step's lane starts when the GPU is done with
+        # the previous step's kernels (that tail is the previous step's time, not this one's)
+        gpu_free = out[-1].end_s if out else s0
         tl = StepTimeline(
             rank=rank,
             step=idx,
-            start_s=s0,
+            start_s=max(s0, gpu_free),
             end_s=max([s1, *(k.ev.end_s for k in ks)]),
             wall_s=s1 - s0,
         )
@@ -204,8 +222,8 @@ def _fill(tl: StepTimeline, ks: list[_Kernel], ctx: _Ctx, window: tuple[float, f
         comm_launch.append(k.launch_s)
         comm_tid.append(k.launch.tid if k.launch is not None else None)
         summary.used["comm-kernel"] += 1
-    # proven waits: (host time, comm index)
-    waits: list[tuple[float, int]] = []
+    # proven waits: (host time, comm index, end of the host synchronisation, else None)
+    waits: list[tuple[float, int, float | None]] = []
     waited: set[int] = set()
     launches_by_corr = {
         k.launch.call.args.get("correlation"): j for j, k in enumerate(known) if k.launch
@@ -228,15 +246,32 @@ def _fill(tl: StepTimeline, ks: list[_Kernel], ctx: _Ctx, window: tuple[float, f
                 summary.skipped["stream-wait-not-on-comm"] += 1
                 continue
             waited.add(target)
-            waits.append((t, target))
+            waits.append((t, target, None))
             summary.roles["wait-stream"] += 1
         elif name in SYNC_CALLS:
             for j, lt in enumerate(comm_launch):
                 if lt < t and j not in waited:
                     waited.add(j)
-                    waits.append((t, j))
+                    waits.append((t, j, call.call.end_s))
                     summary.roles["wait-host-sync"] += 1
     _lane(tl, compute, waits, main_tid, bwd_from, summary)
+
+
+def _block_host(
+    first_at: dict[int, Wait], blocking: dict[int, tuple[list[int], float, float]]
+) -> None:
+    """Split the host region of each wait that a host synchronisation opened: host work
+    until the sync call (``host_pre_s``), the blocked time (left to the simulation: the
+    comms and GPU work it waits for), then host work from the sync's return to the region's
+    end (``host_region_s``). Before 2026-12-05 the host ran on through a sync."""
+    for kid, (cis, t0, t1) in blocking.items():
+        w = first_at.get(kid)
+        if w is None or w.host_region_s is None:
+            continue
+        end = w.start_s + w.host_region_s
+        w.host_blocked_on = list(cis)
+        w.host_pre_s = min(max(0.0, t0 - w.start_s), w.host_region_s)
+        w.host_region_s = max(0.0, end - max(t1, w.start_s))
 
 
 def _wait_target(call: Launch, host: HostIndex, by_corr: dict[object, int]) -> int | None:
@@ -322,7 +357,7 @@ def _comm(
 def _lane(
     tl: StepTimeline,
     compute: list[_Kernel],
-    waits: list[tuple[float, int]],
+    waits: list[tuple[float, int, float | None]],
     main_tid: str,
     bwd_from: float,
     summary: ImportSummary,
@@ -333,19 +368,27 @@ def _lane(
     sat idle). From the first wait on, a piece is the kernel alone and the lane's wall time
     between consecutive waits (to the step's end for the last) is the host's region
     (``Wait.host_region_s``): the host keeps launching while the GPU waits, so on a slower
-    network its launch gaps overlap the wait instead of adding to it.
+    network its launch gaps overlap the wait instead of adding to it. A host
+    synchronisation blocks the host itself: the region opened at it starts only once the
+    comms it waits for have ended (``Wait.host_blocked_on``).
     """
     launches = [k.launch_s for k in compute]
     at_kernel: dict[int, list[int]] = {}
+    # per kernel: comms a host sync before it waits for, and the sync's (start, end)
+    blocking: dict[int, tuple[list[int], float, float]] = {}
     trailing: list[int] = []
-    for t, ci in sorted(waits):
+    for t, ci, sync_end in sorted(waits, key=lambda w: (w[0], w[1])):
         j = bisect_right(launches, t)
         if j < len(compute):
             at_kernel.setdefault(id(compute[j]), []).append(ci)
+            if sync_end is not None:
+                cis, t0, t1 = blocking.get(id(compute[j]), ([], t, sync_end))
+                blocking[id(compute[j])] = ([*cis, ci], min(t0, t), max(t1, sync_end))
         else:
             trailing.append(ci)
     prev = tl.start_s
     opened: list[Wait] = []  # first wait of each host region, in lane order
+    first_at: dict[int, Wait] = {}  # the same, by kernel
     for k in sorted(compute, key=lambda k: (k.ev.start_s, k.ev.index)):
         s, e = max(k.ev.start_s, tl.start_s), k.ev.end_s
         summary.used["compute-kernel"] += 1
@@ -355,6 +398,7 @@ def _lane(
             tl.waits.append(w)
             if j == 0:
                 opened.append(w)
+                first_at[id(k)] = w
         if opened:
             start = max(prev, s)  # the gap is host time, held by the host region
         if e <= start:
@@ -366,5 +410,12 @@ def _lane(
     ends = [w.start_s for w in opened[1:]] + [max(prev, tl.end_s)]
     for w, end in zip(opened, ends[: len(opened)], strict=True):
         w.host_region_s = max(0.0, end - w.start_s)
+    _block_host(first_at, blocking)
     for ci in trailing:
         tl.waits.append(Wait(prev, max(prev, tl.comms[ci].end_s), ci))
+    if not tl.waits and tl.end_s > prev:
+        # no wait: nothing else holds the host's work after the last kernel (data loading,
+        # zero_grad...) until the step's end; like the gaps before kernels, it stays on the
+        # lane, labelled other (it is no layer's compute)
+        tl.pieces.append(Piece(prev, tl.end_s, Label("other")))
+        summary.roles["host-tail-after-last-kernel"] += 1

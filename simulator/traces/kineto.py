@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,12 @@ from simulator.core.errors import InputError
 from simulator.core.ir import Workload
 from simulator.core.vocab import CollectiveOp
 from simulator.limits import MAX_RANKS, check_limit
-from simulator.traces.cpu import cpu_timelines
+from simulator.traces.cpu import STEP_RE, cpu_timelines
 from simulator.traces.et import ETIndex, load_et
 from simulator.traces.events import ImportSummary, KinetoTrace, load_kineto
 from simulator.traces.gpu import gpu_timelines
 from simulator.traces.mirror import mirror_timelines
+from simulator.traces.sniff import et_pid, json_kind
 from simulator.traces.timeline import StepTimeline, build_program
 
 
@@ -116,21 +118,44 @@ def rank_files(path: Path) -> list[Path]:
     Raises:
         InputError: no trace file.
     """
-    found = sorted(
+    named = sorted(
         p
         for p in path.iterdir()
         if p.is_file() and TRACE_FILE_RE.search(p.name) and not NOT_TRACES_RE.search(p.name)
     )
+    kinds = {p: json_kind(p) for p in named}
+    found = [p for p in named if kinds[p] == "kineto"]
     if not found:
-        raise InputError("no Kineto trace files (*.json, *.json.gz)", file=str(path))
+        raise InputError(_no_kineto_reason(named, kinds), file=str(path))
     return found
 
 
-def trace_rank(trace: KinetoTrace) -> int:
-    """The trace's global rank: ``distributedInfo.rank``, else a ``rank<N>`` in the file name.
+def _no_kineto_reason(named: list[Path], kinds: dict[Path, str]) -> str:
+    """Why a directory has no Kineto trace, naming what it holds instead."""
+    ets = [p.name for p in named if kinds[p] == "torch-et"]
+    cj = [p.name for p in named if kinds[p] == "chakra-json"]
+    if ets:
+        return (
+            f"no Kineto trace, only PyTorch execution traces ({', '.join(ets[:3])}"
+            f"{', ...' if len(ets) > 3 else ''}): an execution trace holds no times; replay "
+            "needs the Kineto trace (torch.profiler) recorded with it, or Chakra .et files "
+            "made from both by Chakra's converter"
+        )
+    if cj:
+        return (
+            f"no Kineto trace, only Chakra JSON ({', '.join(cj[:3])}): commsim reads Chakra "
+            "ETs in their protobuf form (*.et)"
+        )
+    return "no Kineto trace files (*.json, *.json.gz)"
+
+
+def trace_rank(trace: KinetoTrace, alone: bool = False) -> int:
+    """The trace's global rank: ``distributedInfo.rank``, else a ``rank<N>`` in the file name,
+    else, for the only trace of its directory (``alone``: a single-process profile, as
+    ``torch.profiler`` writes without ``torch.distributed``), rank 0 (said in the notes).
 
     Raises:
-        InputError: neither gives one.
+        InputError: none of these gives one.
     """
     r = trace.distributed_info.get("rank")
     if isinstance(r, int) and not isinstance(r, bool) and r >= 0:
@@ -138,8 +163,15 @@ def trace_rank(trace: KinetoTrace) -> int:
     hits = NAME_RANK_RE.findall(Path(trace.path).name)
     if hits:
         return int(hits[-1])
+    if alone:
+        trace.summary.notes.append(
+            f"{Path(trace.path).name}: no distributedInfo.rank and no rank<N> in the name; "
+            "the only trace of its directory is taken as rank 0"
+        )
+        return 0
     raise InputError(
-        "cannot tell the rank: no distributedInfo.rank and no rank<N> in the file name",
+        "cannot tell the rank: no distributedInfo.rank and no rank<N> in the file name "
+        "(name the files rank<N>.json when the traces have no distributedInfo)",
         file=trace.path,
         field="distributedInfo.rank",
     )
@@ -205,15 +237,8 @@ def import_trace_dir(
     if not p.is_dir():
         raise InputError("not a directory", file=str(p))
     manifest = read_manifest(p)
-    traces: dict[int, KinetoTrace] = {}
-    for f in rank_files(p):
-        trace = load_kineto(f)
-        r = trace_rank(trace)
-        if r in traces:
-            raise InputError(
-                f"rank {r} is also in {Path(traces[r].path).name}", file=str(f), field="rank"
-            )
-        traces[r] = trace
+    files = rank_files(p)
+    traces = _load_traces(files)
     world = _world_of(traces, manifest, p)
     given = sorted(traces)
     missing = [r for r in range(world) if r not in traces]
@@ -233,11 +258,7 @@ def import_trace_dir(
         summ = trace.summary
         if _is_gpu(trace):
             kind = "gpu"
-            tls = gpu_timelines(trace, r, world, summ)
-        else:
-            et = _load_et(p, r, summ) if link_et else None
-            tls = cpu_timelines(trace, r, world, summ, et)
-        by_rank[r] = tls
+        by_rank[r] = _rank_timelines(p, trace, r, world, link_et)
         per_rank.append({"rank": r, "file": Path(trace.path).name, **summ.to_dict()})
         total.merge(summ)
     for r in missing:
@@ -246,16 +267,145 @@ def import_trace_dir(
     _resolve_any_source(timelines)
     bad = _reconcile(timelines, total)
     total.roles["inconsistent-steps"] += len(bad)
+    total.notes[:] = _compact_notes([*total.notes, *_left_out_notes(p, files, total, kind)])
     return ImportedTrace(str(p), manifest, timelines, total, kind, per_rank, bad, missing)
 
 
-def _load_et(path: Path, rank: int, summary: ImportSummary) -> ETIndex | None:
-    """The rank's execution trace when the recording has one (else None)."""
-    for name in (f"rank{rank}.et.json", f"rank{rank}.et.json.gz"):
-        if (path / name).is_file():
-            et = load_et(path / name)
+#: event categories of a CPU (gloo) trace that the CPU importer reads or knowingly skips
+CPU_TRACE_CATS = frozenset({"cpu_op", "user_annotation", "python_function", "Trace", ""})
+
+
+def _compact_notes(notes: list[str]) -> list[str]:
+    """One line per statement: ``"<file>: <text>"`` notes of several files with the same
+    text become ``"<first file> and N other file(s): <text>"``."""
+    by_text: dict[str, list[str]] = {}
+    order: list[str] = []
+    for n in notes:
+        head, sep, text = n.partition(": ")
+        key = text if sep and TRACE_FILE_RE.search(head) else n
+        if key not in by_text:
+            by_text[key] = []
+            order.append(key)
+        by_text[key].append(head if key != n else "")
+    out = []
+    for key in order:
+        heads = [h for h in by_text[key] if h]
+        if not heads:
+            out.append(key)
+        elif len(heads) == 1:
+            out.append(f"{heads[0]}: {key}")
+        else:
+            out.append(f"{heads[0]} and {len(heads) - 1} other file(s): {key}")
+    return out
+
+
+def _load_traces(files: list[Path]) -> dict[int, KinetoTrace]:
+    """Each file's trace by rank (a rank given twice is refused)."""
+    traces: dict[int, KinetoTrace] = {}
+    for f in files:
+        trace = load_kineto(f)
+        r = trace_rank(trace, alone=len(files) == 1)
+        if r in traces:
+            raise InputError(
+                f"rank {r} is also in {Path(traces[r].path).name}", file=str(f), field="rank"
+            )
+        traces[r] = trace
+    return traces
+
+
+def _rank_timelines(
+    path: Path, trace: KinetoTrace, r: int, world: int, link_et: bool
+) -> list[StepTimeline]:
+    """One rank's step timelines, GPU or CPU, with the notes on what was not read."""
+    summ = trace.summary
+    if not any(STEP_RE.match(e.name) for e in trace.events):
+        summ.notes.append(
+            f"{Path(trace.path).name}: no ProfilerStep#N; the main thread's whole span is "
+            "taken as one step"
+        )
+    if _is_gpu(trace):
+        if link_et:
+            summ.notes.append(
+                "--link-et is used for CPU (gloo) traces only: a GPU trace's sizes come "
+                "from its kernels and host ops"
+            )
+        return gpu_timelines(trace, r, world, summ)
+    if nccl_host := sum(e.name.startswith("nccl:") for e in trace.events):
+        summ.roles["nccl-host-op-without-kernels"] += nccl_host
+    summ.notes.extend(_foreign_device_note(trace))
+    et = _load_et(path, trace, r, summ) if link_et else None
+    return cpu_timelines(trace, r, world, summ, et)
+
+
+def _foreign_device_note(trace: KinetoTrace) -> list[str]:
+    """A CPU-only trace with events of other categories holds device activity (an MTIA or
+    other accelerator's runtime and kernels, GPU runtime calls without kernels) that the
+    CPU importer does not read: say which, once."""
+    cats = Counter(e.cat for e in trace.events if e.cat not in CPU_TRACE_CATS)
+    if not cats:
+        return []
+    shown = ", ".join(f"{c} x{n}" for c, n in cats.most_common(4))
+    return [
+        f"{Path(trace.path).name}: no GPU kernel, so it is read as a CPU trace; its events "
+        f"of other categories ({shown}) are not simulated as device work"
+    ]
+
+
+def _left_out_notes(path: Path, files: list[Path], summary: ImportSummary, kind: str) -> list[str]:
+    """One line for each thing of the directory the replay does not use (none is silent)."""
+    notes: list[str] = []
+    others = [
+        q
+        for q in sorted(path.iterdir())
+        if q.is_file()
+        and TRACE_FILE_RE.search(q.name)
+        and not NOT_TRACES_RE.search(q.name)
+        and q not in files
+    ]
+    if others:
+        notes.append(
+            f"{len(others)} file(s) are not Kineto traces and were left out "
+            f"({', '.join(f'{q.name}: {json_kind(q)}' for q in others[:3])})"
+        )
+    sizeless = sum(n for k, n in summary.unknown.items() if k.startswith("size-of:"))
+    if sizeless:
+        notes.append(
+            f"{sizeless} collective(s) have no size in the trace (untyped TensorList, or "
+            "recorded without record_shapes) and are simulated as 0 bytes "
+            "(import_summary.unknown 'size-of:*')"
+        )
+    nccl_host = summary.roles.get("nccl-host-op-without-kernels", 0)
+    if kind == "cpu" and nccl_host:
+        notes.append(
+            f"{nccl_host} NCCL host op(s) (nccl:*) but no GPU kernel in the trace (recorded "
+            "without CUDA activities?): their collectives are not simulated"
+        )
+    return notes
+
+
+def _load_et(path: Path, trace: KinetoTrace, rank: int, summary: ImportSummary) -> ETIndex | None:
+    """The rank's execution trace: ``rank{r}.et.json``, else the directory's execution trace
+    (told by content, any name) whose ``pid`` is the process of the trace's events; None (and
+    a note) when there is none."""
+    found = [path / n for n in (f"rank{rank}.et.json", f"rank{rank}.et.json.gz")]
+    pids = {int(e.pid) for e in trace.events if e.pid.isdigit() and e.pid != "0"}
+    found += [
+        q
+        for q in sorted(path.iterdir())
+        if q.is_file()
+        and TRACE_FILE_RE.search(q.name)
+        and json_kind(q) == "torch-et"
+        and et_pid(q) in pids
+    ]
+    for q in found:
+        if q.is_file():
+            et = load_et(q)
             summary.roles["et-nodes"] += len(et.by_rf)
             return et
+    summary.notes.append(
+        f"--link-et: no execution trace for rank {rank} (rank{rank}.et.json, or one whose "
+        "pid is the trace's process)"
+    )
     return None
 
 

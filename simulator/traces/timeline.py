@@ -90,6 +90,12 @@ class Wait:
     end_s: float
     comm: int
     host_region_s: float | None = None
+    #: comms the host itself blocks on at this wait (a host synchronisation such as
+    #: ``cudaStreamSynchronize``, not a stream wait) and the host time before the
+    #: synchronisation (s): the region is then ``host_pre_s`` of host work, the wait for
+    #: these comms and the GPU work before it, and ``host_region_s`` of host work after it
+    host_blocked_on: list[int] = field(default_factory=list)
+    host_pre_s: float = 0.0
 
 
 @dataclass(slots=True)
@@ -212,6 +218,16 @@ class _ProgramBuilder:
             self.pending_ops.append(host[-1])  # the host launched this region's kernels after it
         last = self.last_compute
         first = [host[-1]] if host else [last] if last is not None else []
+        if w.host_blocked_on:  # a host sync: host work, then the host waits for the GPU
+            pre = self.prog.compute(
+                f"host.region.{len(host)}.pre",
+                duration_s=w.host_pre_s,
+                deps=first,
+                stream="host",
+                category="other",
+            )
+            blocked = [self.comm_op[c] for c in w.host_blocked_on if c in self.comm_op]
+            first = sorted({pre, *blocked, *([last] if last is not None else [])})
         host.append(
             self.prog.compute(
                 f"host.region.{len(host)}",

@@ -45,6 +45,7 @@ from simulator.core.ir import Collective, Compute, Program, Recv, Send, Workload
 from simulator.core.vocab import Algorithm, CollectiveOp, coerce
 from simulator.traces.chakra.foreign import foreign_program
 from simulator.traces.chakra.schema import COLL_TYPES, GlobalMetadata, Node
+from simulator.traces.chakra.sizes import chakra_comm_size, ir_size_B
 
 #: Attribute -> value field, as Chakra's feeder reads them (mlcommons/chakra
 #: src/feeder/et_feeder_node.cpp @ 21585d8f: ``attr.int64_val()`` for comm_type, comm_size,
@@ -163,7 +164,8 @@ def program_to_nodes(prog: Program, pgs: dict[tuple[int, ...], str] | None = Non
             if op.op is CollectiveOp.SEND_RECV:
                 raise ValueError("a SEND_RECV collective has no Chakra type; use Send/Recv")
             _attr(n, "comm_type", FEEDER_TYPES["comm_type"], _COLL_CODE[op.op])
-            _attr(n, "comm_size", FEEDER_TYPES["comm_size"], round(op.size_B))
+            comm_size = chakra_comm_size(op.op, op.size_B, len(op.group))
+            _attr(n, "comm_size", FEEDER_TYPES["comm_size"], round(comm_size))
             _attr(n, "pg_name", FEEDER_TYPES["pg_name"], pgs[op.group])
             _attr(n, "commsim.size_B", "double_val", op.size_B)
             _attr(n, "commsim.group", "int64_list", list(op.group))
@@ -216,9 +218,12 @@ def program_from_nodes(
                     f"collective type {COLL_TYPES[code]} is not modelled",
                     field=f"node {n.id}.comm_type",
                 )
+            group = [int(g) for g in a.get("commsim.group", range(world))]
+            if "commsim.size_B" not in a:
+                size = ir_size_B(_CODE_COLL[code], size, len(group))
             oid = prog.collective(
                 op=_CODE_COLL[code],
-                group=[int(g) for g in a.get("commsim.group", range(world))],
+                group=group,
                 size_B=size,
                 algo=coerce(
                     Algorithm, a.get("commsim.algo", "auto"), field=f"node {n.id}.commsim.algo"

@@ -39,6 +39,7 @@ from simulator.core.errors import InputError
 from simulator.core.ir import Program
 from simulator.core.vocab import CollectiveOp
 from simulator.traces.chakra.schema import COLL_TYPES
+from simulator.traces.chakra.sizes import ir_size_B
 
 COMP, SEND, RECV, COLL, METADATA = 4, 5, 6, 7, 1
 _CODE_COLL = {
@@ -177,7 +178,7 @@ def _collective(
     return prog.collective(
         op=_CODE_COLL[code],
         group=group,
-        size_B=float(a.get("comm_size", 0)),
+        size_B=ir_size_B(_CODE_COLL[code], float(a.get("comm_size", 0)), len(group)),
         stream="comm",
         category="comm",
         **common,

@@ -1,0 +1,52 @@
+"""Tell the JSON trace formats apart by their first bytes, without parsing whole files.
+
+A trace directory people share often holds more than Kineto traces: PyTorch execution traces
+(``ExecutionTraceObserver``: ``{"schema": "1.0.1", "pid": ..., "nodes": [...]}``, the
+ExecutionTraceObserver writes ``schema`` first) recorded beside them, or Chakra's JSON form
+(``{"workload_graph": [...]}``, Chakra's ``tests/data/json_trace``). File names do not say
+which is which (param's ``dlrm_eg_0.json``, HTA's ``benchmark_simple_add_et.json.gz``), so
+the importer looks at the start of each file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import zlib
+from pathlib import Path
+
+#: bytes read from the start of a file (decompressed) to tell its format
+HEAD_B = 4096
+_TORCH_ET = re.compile(rb'^\s*\{\s*"schema"\s*:\s*"')
+_CHAKRA_JSON = re.compile(rb'^\s*\{\s*"workload_graph"\s*:')
+
+
+def json_kind(path: Path) -> str:
+    """``"torch-et"``, ``"chakra-json"`` or ``"kineto"`` (anything else: the Kineto reader
+    says what is wrong with it)."""
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as fh:
+            head = fh.read(HEAD_B)
+    except (OSError, EOFError, zlib.error):
+        return "kineto"
+    if _TORCH_ET.match(head):
+        return "torch-et"
+    if _CHAKRA_JSON.match(head):
+        return "chakra-json"
+    return "kineto"
+
+
+_PID = re.compile(rb'"pid"\s*:\s*(\d+)')
+
+
+def et_pid(path: Path) -> int | None:
+    """The process id an execution trace names at its top (``"pid": N``), or None."""
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as fh:
+            head = fh.read(HEAD_B)
+    except (OSError, EOFError, zlib.error):
+        return None
+    m = _PID.search(head)
+    return int(m.group(1)) if m else None
