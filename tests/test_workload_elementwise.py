@@ -99,7 +99,9 @@ def test_a100_hbm_constant_is_the_catalogue_figure() -> None:
 
 def test_end_to_end_efficiencies_do_not_add_the_kernels_twice() -> None:
     assert cost_model_for("A100-80GB", DType.BF16).elementwise
-    assert not cost_model_for("H100-SXM", DType.BF16).elementwise  # 47% MFU is end to end
+    assert cost_model_for("H100-SXM", DType.BF16).elementwise  # a GEMM figure since 2026-12-05
+    assert cost_model_for("H200", DType.BF16).elementwise  # the H100's figure: the same die
+    assert not cost_model_for("B200", DType.BF16).elementwise  # the 47% MFU default: end to end
     assert not cost_model_for("A100-80GB", DType.BF16, efficiency=0.5).elementwise
 
 

@@ -275,7 +275,7 @@ def write_outputs(
 
     from simulator.cli import _json_default
     from simulator.outputs import atomic_path, atomic_write_text, prepare_out_dir
-    from simulator.report.plots import plot_links, plot_timeline
+    from simulator.report.mplimport import import_plots
     from simulator.report.tables import write_tables
     from simulator.report.timeline import write_timeline
 
@@ -289,7 +289,8 @@ def write_outputs(
     with atomic_path(out / "timeline.json") as tmp:  # first: see write_timeline
         write_timeline(result, tmp, k_links=k_links, topology=topology)
     write_tables(result, out)
+    plots = import_plots()  # matplotlib without its docstrings' tables (simulator.report.mplimport)
     with atomic_path(out / "timeline.png") as tmp:
-        plot_timeline(result, tmp)
+        plots.plot_timeline(result, tmp)
     with atomic_path(out / "links.png") as tmp:
-        plot_links(result, tmp)
+        plots.plot_links(result, tmp)

@@ -51,6 +51,40 @@ def snapped_empty(px0: FloatArray, px1: FloatArray) -> np.ndarray:
         return cast(np.ndarray, (fa == fb) & clear)
 
 
+def snapped_runs(px0: FloatArray, px1: FloatArray) -> tuple[np.ndarray, np.ndarray]:
+    """Bars with x edges at pixel positions ``px0``, ``px1`` as fewer bars that paint the same
+    pixel columns: ``(first, last)`` index arrays, each output bar running from ``px0[first]``
+    to ``px1[last]``.
+
+    A bar whose snapped edges ``floor(x + 0.5)`` are known (both farther than
+    :data:`MARGIN_PX` from a rounding boundary) and differ covers the whole pixel columns
+    between them; bars whose column ranges overlap or touch become one bar from the
+    leftmost's left edge to the rightmost-reaching's right edge, which snaps to the same two
+    columns, so it covers their union and nothing more. Any other bar (near a boundary,
+    empty, NaN, reversed) stays as it is (``first == last``)."""
+    a, b = px0 + 0.5, px1 + 0.5
+    fa, fb = np.floor(a), np.floor(b)
+    with np.errstate(invalid="ignore"):
+        known = (a - fa > MARGIN_PX) & (fa + 1 - a > MARGIN_PX)
+        known &= (b - fb > MARGIN_PX) & (fb + 1 - b > MARGIN_PX) & (fa < fb)
+    alone = np.flatnonzero(~known)
+    order = np.flatnonzero(known)
+    if not len(order):
+        return alone, alone
+    order = order[np.lexsort((fb[order], fa[order]))]  # by left column, then right
+    lo, hi = fa[order], fb[order]
+    reach = np.maximum.accumulate(hi)
+    start = np.ones(len(order), dtype=bool)
+    start[1:] = lo[1:] > reach[:-1]  # a gap of a whole column: a new run
+    run = np.cumsum(start) - 1
+    end = np.append(start[1:], True)  # each run's last position: reach is its right column
+    widest = np.flatnonzero(hi == reach[end][run])  # positions reaching their run's right
+    widest = widest[np.append(True, run[widest][1:] != run[widest][:-1])]  # one per run
+    first = np.concatenate([order[start], alone])
+    last = np.concatenate([order[widest], alone])
+    return first, last
+
+
 class SnappedBars(PolyCollection):
     """Bars ``[x0, x1] x [y0, y1]`` (data coordinates) as one ``PolyCollection``; on an Agg
     canvas only the bars that cover a pixel are built and drawn (see the module docstring)."""
@@ -60,20 +94,34 @@ class SnappedBars(PolyCollection):
         self._x0 = np.asarray(x0, dtype=float)
         self._x1 = np.asarray(x1, dtype=float)
         self._y = (float(y0), float(y1))
-        self._shown: np.ndarray | None = None  # the bars whose paths are set; None: not yet
+        # the bars whose paths are set, as (first, last) into x0, x1; None: not yet
+        self._shown: tuple[np.ndarray, np.ndarray] | None = None
 
     def get_paths(self) -> Any:
         """The paths of the bars drawn last (before the first draw: of every bar)."""
         if self._shown is None:
-            self._show(np.ones(len(self._x0), dtype=bool))
+            every = np.arange(len(self._x0))
+            self._show(every, every)
         return super().get_paths()
 
-    def _show(self, keep: np.ndarray) -> None:
-        if self._shown is not None and np.array_equal(keep, self._shown):
+    def _show(self, first: np.ndarray, last: np.ndarray) -> None:
+        shown = self._shown
+        if shown is not None and np.array_equal(first, shown[0]) and np.array_equal(last, shown[1]):
             return
-        self._shown = keep
-        verts = bar_vertices(self._x0[keep], self._x1[keep], *self._y)
+        self._shown = (first, last)
+        verts = bar_vertices(self._x0[first], self._x1[last], *self._y)
         self.set_verts(cast(Any, verts) if len(verts) else [])
+
+    def _one_opaque_colour(self) -> bool:
+        """One face colour, fully opaque, not mapped: bars painted in any order or merged
+        leave the same pixels."""
+        face = np.asarray(self.get_facecolor(), dtype=float).reshape(-1, 4)
+        return (
+            len(face) == 1
+            and float(face[0, 3]) == 1.0
+            and self.get_alpha() in (None, 1.0)
+            and self.get_array() is None
+        )
 
     def _cullable(self, renderer: Any) -> bool:
         matrix = self.get_transform().get_matrix()
@@ -89,10 +137,16 @@ class SnappedBars(PolyCollection):
         )
 
     def draw(self, renderer: Any) -> None:
-        """Draw the bars that cover a pixel (all of them where that is not known)."""
-        keep = np.ones(len(self._x0), dtype=bool)
+        """Draw the bars that cover a pixel (all of them where that is not known); of one
+        opaque colour, bars whose pixel columns overlap or touch as one
+        (:func:`snapped_runs`)."""
+        first = last = np.arange(len(self._x0))
         if self._cullable(renderer):
             m = self.get_transform().get_matrix()
-            keep = ~snapped_empty(m[0, 0] * self._x0 + m[0, 2], m[0, 0] * self._x1 + m[0, 2])
-        self._show(keep)
+            px0, px1 = m[0, 0] * self._x0 + m[0, 2], m[0, 0] * self._x1 + m[0, 2]
+            first = last = np.flatnonzero(~snapped_empty(px0, px1))
+            if self._one_opaque_colour():
+                runs = snapped_runs(px0[first], px1[first])
+                first, last = first[runs[0]], first[runs[1]]
+        self._show(first, last)
         super().draw(renderer)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simulator.report.floattext import float_reprs
+from simulator.report.floattext import float_reprs, grouped_texts
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -138,6 +138,8 @@ def _kind(column: Column) -> tuple[str, Column] | None:
 
 def _cells(kind: str, part: Column) -> list[str]:
     """The cells of one int, bool or string column slice (``kind`` from :func:`_kind`)."""
+    if kind == "i" and isinstance(part, np.ndarray):
+        return grouped_texts([part], str)  # ranks, layers repeat: each text made once
     values = part.tolist() if isinstance(part, np.ndarray) else list(part)
     if kind == "s":
         if None in values:

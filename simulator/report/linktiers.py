@@ -22,7 +22,7 @@ import numpy as np
 
 from simulator.engine import StepResult
 from simulator.report.linkclass import link_class_bins
-from simulator.topology.linkclass import link_classes
+from simulator.topology.linkclass import LinkClasses, link_classes
 from simulator.topology.model import LinkKind, NodeKind, Topology
 from simulator.topology.summary import switch_tiers
 
@@ -122,6 +122,43 @@ def tier_of_class(topology: Topology, tier_of: dict[int, str] | None = None) -> 
     return [out[c] for c in range(len(out))]
 
 
+def level_tier(kind: str, src_level: str, dst_level: str) -> str:
+    """The tier :func:`link_tiers` gives a link of kind ``kind`` between ends at levels
+    ``src_level`` and ``dst_level`` (:mod:`simulator.topology.linkclass`: ``t<n>`` for a switch
+    of tier ``n``, else the node kind). A link's tier depends on nothing else, so this is the
+    tier of every link of a class."""
+    tier = {lvl: int(lvl[1:]) for lvl in (src_level, dst_level) if _is_switch_level(lvl)}
+    ends = {NodeKind.SWITCH.value if lvl in tier else lvl for lvl in (src_level, dst_level)}
+    if kind == LinkKind.WAN.value:
+        return "WAN"
+    if NodeKind.GATEWAY.value in ends:
+        return "gateway"
+    if kind == LinkKind.NVLINK.value:
+        return "NVLink"
+    if NodeKind.NIC.value in ends and NodeKind.SWITCH.value in ends:
+        return "node uplinks"
+    if ends == {NodeKind.SWITCH.value}:
+        lo, hi = sorted((tier[src_level], tier[dst_level]))
+        return "leaf-spine" if (lo, hi) == (1, 2) else "spine-core" if hi >= 3 else "switches"
+    if kind == LinkKind.PCIE.value:
+        return "PCIe"
+    return kind
+
+
+def _is_switch_level(level: str) -> bool:
+    """``t1``, ``t2``...: a switch's level (no node kind reads so)."""
+    return level[:1] == "t" and level[1:].isdigit()
+
+
+def class_tiers(classes: LinkClasses) -> list[str]:
+    """Tier name of each class of ``classes`` (:func:`level_tier` of its kind and levels):
+    :func:`tier_of_class` without a pass over the links."""
+    return [
+        level_tier(k, a, b)
+        for k, a, b in zip(classes.kind, classes.src_level, classes.dst_level, strict=True)
+    ]
+
+
 def tier_counter_events(
     result: StepResult, topology: Topology, *, k: int = 3, bins: int = 200, pid: int
 ) -> list[dict[str, Any]]:
@@ -130,7 +167,6 @@ def tier_counter_events(
     ``link tiers``)."""
     if result.link_class_timeline is None or not result.has_link_timeline:
         return []
-    tier_of = link_tiers(topology)
     cols = result.link_columns
     carried = np.asarray(cols["bytes_B"], dtype=np.float64) > 0
     if not carried.any():
@@ -140,21 +176,29 @@ def tier_counter_events(
         {**meta, "name": "process_name", "args": {"name": "link tiers"}},
         {**meta, "name": "process_sort_index", "args": {"sort_index": pid}},
     ]
-    ids: list[int] = np.asarray(cols["link"], dtype=np.int64)[carried].tolist()
+    # Tiers per link class, then per link through its class: one pass over the links
+    # (link_classes), where link_tiers and tier_of_class made three.
+    classes = link_classes(topology)
+    class_tier = class_tiers(classes)
+    link_ids = np.asarray(cols["link"], dtype=np.int64)
+    ids: list[int] = link_ids[carried].tolist()
+    tier_at: list[str] = np.asarray(class_tier, dtype=object)[
+        classes.of_link[link_ids[carried]]
+    ].tolist()
     cls = link_class_bins(result, bins)
     edges = cls.edges_s
     width = float(edges[1] - edges[0])
-    class_tier = tier_of_class(topology, tier_of)
     cap = dict(zip(ids, _floats(cols["capacity_Bps"], carried), strict=True))
     util = dict(zip(ids, _floats(cols["utilisation"], carried), strict=True))
-    present = {tier_of.get(lid, "other") for lid in ids}
+    present = set(tier_at)
     names = [t for t in TIER_ORDER if t in present] + sorted(present - set(TIER_ORDER))
-    links_in = Counter(tier_of[lk.id] for lk in topology.links)
-    count = {t: links_in[t] for t in names}
-    tops = {
-        t: sorted((lid for lid in ids if tier_of.get(lid) == t), key=lambda x: (-util[x], x))[:k]
-        for t in names
-    }
+    count: Counter[str] = Counter()
+    for c, t in enumerate(class_tier):
+        count[t] += int(classes.count[c])
+    carrying: dict[str, list[int]] = {t: [] for t in names}
+    for lid, t in zip(ids, tier_at, strict=True):
+        carrying[t].append(lid)
+    tops = {t: sorted(carrying[t], key=lambda x: (-util[x], x))[:k] for t in names}
     top_ids = [lid for t in names for lid in tops[t]]
     _edges, b = binned_bytes(result, top_ids, bins)
     row = {lid: i for i, lid in enumerate(top_ids)}

@@ -21,7 +21,7 @@ import numpy as np
 
 from simulator.core.units import format_size
 from simulator.engine import StepResult
-from simulator.report.floattext import float_reprs
+from simulator.report.floattext import float_reprs, grouped_texts
 
 _US = 1e6  # microseconds per second (as in simulator.report.timeline)
 
@@ -98,6 +98,13 @@ def _floats(column: Any) -> np.ndarray:
     return np.asarray(column, dtype=np.float64)
 
 
+def _tail(layer: int, microbatch: int) -> str:
+    """The op args after the communication ones: ``layer``, ``microbatch`` where >= 0."""
+    return (f',"layer":{layer}' if layer >= 0 else "") + (
+        f',"microbatch":{microbatch}' if microbatch >= 0 else ""
+    )
+
+
 def _chunk(
     part: dict[str, Any],
     tids: dict[tuple[int, str], int],
@@ -106,9 +113,7 @@ def _chunk(
 ) -> str:
     """The text of the events of the ops in ``part`` (a slice of ``result.op_columns``), with
     the thread names of streams first seen here in front of their first op's event."""
-    rank, ident, peer, layer, micro = (
-        _ints(part[c]) for c in ("rank", "id", "peer", "layer", "microbatch")
-    )
+    rank, ident, peer = (_ints(part[c]) for c in ("rank", "id", "peer"))
     stream, name, kind, cat, op, group, algo = (
         list(part[c]) for c in ("stream", "name", "kind", "category", "op", "group", "algo")
     )
@@ -150,10 +155,8 @@ def _chunk(
             )
         name[i] += known[0]
         extra[i] = known[1] + wait[j]
-    tail = [
-        (f',"layer":{lay}' if lay >= 0 else "") + (f',"microbatch":{mb}' if mb >= 0 else "")
-        for lay, mb in zip(layer, micro, strict=True)
-    ]
+    layer, micro = (np.asarray(part[c], dtype=np.int64) for c in ("layer", "microbatch"))
+    tail = grouped_texts([layer, micro], _tail)  # few (layer, micro-batch) pairs: once each
     cats = [c or k for c, k in zip(cat, kind, strict=True)]
     return ",".join(
         [

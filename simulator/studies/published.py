@@ -105,6 +105,22 @@ class ModelSetup(_Strict):
     vocab: int
     #: the paper's "Number of parameters (billion)" column, kept to check the transcription.
     params_billion: float
+    #: Shapes beyond GPT-3's (the scenario ``model:`` keys of the same name; defaults: GPT).
+    kv_heads: int | None = None
+    ffn_hidden: int | None = None
+    gated_mlp: bool = False
+    tie_embeddings: bool = True
+    flash_attention: bool = False
+
+    @property
+    def gpt_shaped(self) -> bool:
+        """True for the GPT-3 shape that equation (2) of Narayanan et al. 2021 counts."""
+        return (
+            self.kv_heads in (None, self.heads)
+            and self.ffn_hidden in (None, 4 * self.hidden)
+            and not self.gated_mlp
+            and self.tie_embeddings
+        )
 
 
 def megatron_params(model: ModelSetup, seq_len: int) -> float:
@@ -142,6 +158,8 @@ class TrainingSetup(_Strict):
     sequence_parallel: bool = False
     #: the software generation whose kernel speed prices the row (default: the newest).
     software: Software | None = None
+    #: the scenario's ``strategy.data_parallel`` section (mode, bucket_size); default: DDP.
+    data_parallel: dict[str, Any] | None = None
 
 
 class Metric(StrEnum):
@@ -315,6 +333,7 @@ def training_scenario(ref: TrainingReference) -> dict[str, Any]:
             "hidden": m.hidden,
             "heads": m.heads,
             "vocab": m.vocab,
+            **_model_extras(m),
         },
         "strategy": {
             "tp": p.tp,
@@ -322,6 +341,7 @@ def training_scenario(ref: TrainingReference) -> dict[str, Any]:
             "dp": p.dp,
             "sequence_parallel": st.sequence_parallel,
             "pipeline": {"schedule": st.schedule, "virtual_stages": st.virtual_stages},
+            **({"data_parallel": st.data_parallel} if st.data_parallel is not None else {}),
         },
         "training": {
             "global_batch": st.global_batch,
@@ -334,6 +354,22 @@ def training_scenario(ref: TrainingReference) -> dict[str, Any]:
         },
         "hardware": {"software": st.software.value} if st.software is not None else {},
     }
+
+
+def _model_extras(m: ModelSetup) -> dict[str, Any]:
+    """The row's non-GPT model keys, only where they differ from the scenario defaults."""
+    extras: dict[str, Any] = {}
+    for key in ("kv_heads", "ffn_hidden"):
+        if getattr(m, key) is not None:
+            extras[key] = getattr(m, key)
+    for key, default in (
+        ("gated_mlp", False),
+        ("tie_embeddings", True),
+        ("flash_attention", False),
+    ):
+        if getattr(m, key) != default:
+            extras[key] = getattr(m, key)
+    return extras
 
 
 def predicted_step_time_s(

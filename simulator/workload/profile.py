@@ -21,7 +21,7 @@ from simulator.core.vocab import DType, Recompute
 from simulator.workload.costmodel import CostModel
 from simulator.workload.elementwise import attention_core_bytes, layer_elementwise_bytes
 from simulator.workload.modelspec import ModelSpec
-from simulator.workload.software import overlaps_tp_backward
+from simulator.workload.software import overlaps_tp_backward, overlaps_tp_comm
 
 #: Bytes of HBM traffic per parameter of a mixed-precision Adam step: read fp32 master weight,
 #: m, v (12 B) and the gradient, write master, m, v (12 B) and the 16-bit weight copy (2 B).
@@ -102,6 +102,9 @@ class LayerProfile:
             gradient of its column-parallel linear (Megatron-LM 2022,
             :func:`~simulator.workload.software.overlaps_tp_backward`); ``False`` for
             measured profiles (torch DTensor does not).
+        tp_comm_overlap: with sequence parallelism, each TP block's all-gather and
+            reduce-scatter run beside its compute (Transformer Engine userbuffers,
+            :func:`~simulator.workload.software.overlaps_tp_comm`).
         source: where the numbers come from.
     """
 
@@ -128,6 +131,7 @@ class LayerProfile:
     achieved_flops: float = 1e14
     memory_Bps: float = 1e12
     tp_backward_overlap: bool = False
+    tp_comm_overlap: bool = False
     source: str = ""
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -285,6 +289,7 @@ def profile_from_model(
         achieved_flops=cost.achieved_flops,
         memory_Bps=cost.hbm_Bps * cost.memory_efficiency,
         tp_backward_overlap=overlaps_tp_backward(cost.software),
+        tp_comm_overlap=overlaps_tp_comm(cost.software),
         source=f"analytical ({spec.name}; {cost.gpu}, efficiency {cost.efficiency:.3f}: "
         f"{cost.source})",
     )

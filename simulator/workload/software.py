@@ -19,6 +19,8 @@ class Software(StrEnum):
 
     MEGATRON_LM_2021 = "megatron-lm-2021"
     MEGATRON_LM_2022 = "megatron-lm-2022"
+    #: Megatron-Core with Transformer Engine (NeMo 24.x), run with ``ub_tp_comm_overlap``.
+    MEGATRON_CORE_2024 = "megatron-core-2024"
 
 
 #: The generation a scenario gets when it names none.
@@ -36,3 +38,17 @@ def overlaps_tp_backward(software: Software) -> bool:
     runs of Narayanan et al. predate it.
     """
     return software is not Software.MEGATRON_LM_2021
+
+
+def overlaps_tp_comm(software: Software) -> bool:
+    """Whether a generation hides the sequence-parallel all-gather and reduce-scatter of a TP
+    block under the block's GEMMs.
+
+    Transformer Engine's userbuffers (NeMo ``ub_tp_comm_overlap: true``, Megatron-Core
+    ``--tp-comm-overlap``) split each all-gather / reduce-scatter into chunks that travel while
+    the GEMM computes on the chunks already there ("ring_exchange", "pipeline" and "bulk"
+    methods in the recipes' ``ub_tp_comm_overlap_cfg``, NVIDIA/dgxc-benchmarking
+    nemo_megatron/gpt3_175b_hydra.yaml). Modelled as the block's collectives running beside its
+    compute; the block ends when both are done.
+    """
+    return software is Software.MEGATRON_CORE_2024

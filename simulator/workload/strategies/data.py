@@ -10,7 +10,12 @@ ZeRO-1/2 (Rajbhandari et al. 2020, Sec. 5; Megatron's distributed optimizer): th
 are *reduce-scattered* (each rank keeps the gradient shard of the optimizer state it owns),
 each rank updates its ``1/dp`` shard, and the updated parameters are all-gathered after the
 optimizer step. Wire bytes equal DDP's (reduce-scatter + all-gather = all-reduce); the two stages
-differ only in memory (ZeRO-2 also frees the unowned gradient shards).
+differ only in memory (ZeRO-2 also frees the unowned gradient shards). With
+``overlap_param_gather`` (Megatron-LM's ``--overlap-param-gather``: "overlap param all-gather in
+distributed optimizer with forward compute") the all-gathers move to the next step's forward:
+in the steady state this step starts with them, one per layer on their own stream, and each
+layer's first forward waits only for its own parameters. Megatron gathers per gradient bucket;
+per layer, a model whose layers are smaller than a bucket pays one collective latency per layer.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from simulator.workload.strategies.context import RankBuilder, deps_of
 from simulator.workload.strategies.options import CompressionKind
 
 STREAM = "comm.dp"
+#: ZeRO-1/2 parameter all-gathers overlapped with the forward (``overlap_param_gather``).
+AG_STREAM = "comm.dp.param_ag"
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +196,34 @@ class ShardedOptimizerSync(DDPSync):
             mirrors=self.mirrors,
         )
 
+    def __init__(self, rb: RankBuilder) -> None:
+        super().__init__(rb)
+        self.overlap_gather = rb.ctx.strategy.data_parallel.overlap_param_gather
+        self.gathered: set[str] = set()
+
+    def before_layer(
+        self, unit: GradUnit, microbatch: int, backward: bool, anchor: int | None
+    ) -> int | None:
+        """With ``overlap_param_gather``: all-gather ``unit``'s parameters (updated by the
+        previous step's optimizer) before its first forward."""
+        if not self.overlap_gather or backward or unit.name in self.gathered:
+            return None
+        self.gathered.add(unit.name)
+        params = unit.dense + (0.0 if self.expert_group else unit.expert)
+        return self.rb.collective(
+            f"dp.{unit.name}.param_ag",
+            CollectiveOp.ALL_GATHER,
+            self.group,
+            params * self.rb.ctx.profile.param_bytes,
+            stream=AG_STREAM,
+            deps=(),
+            category="dp",
+            mirrors=self.mirrors,
+        )
+
     def after_optimizer(self, opt_id: int) -> None:
+        if self.overlap_gather:
+            return
         pb = self.rb.ctx.profile.param_bytes
         for k, (dense, _expert) in enumerate(self.buckets):
             self.rb.collective(

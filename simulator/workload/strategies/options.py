@@ -98,6 +98,9 @@ class DataParallelConfig(SchemaModel):
     bucket_size: SizeB = 25 * 2**20  # PyTorch DDP default bucket_cap_mb=25
     hierarchical: Hierarchy = Hierarchy.NONE
     prefetch: NonNegInt = 1
+    #: ZeRO-1/2: gather the updated parameters behind the next step's forward (Megatron-LM
+    #: ``--overlap-param-gather``, NeMo ``optim.overlap_param_sync``), not after the optimizer.
+    overlap_param_gather: Flag = False
 
 
 class CompressionConfig(SchemaModel):

@@ -15,6 +15,11 @@ under the last ``WGRAD_TAIL`` of the block's compute. With sequence parallelism 
 overlaps the reduce-scatter the same way but re-gathers the block's input for that weight
 gradient (Korthikanti et al. 2022 Sec. 4.2.2), and their Table 4 measures no backward gain
 (11.9 ms -> 11.8 ms per 22B layer), so there the collectives stay as counted here.
+Megatron-Core with Transformer Engine's userbuffers (``megatron-core-2024``,
+:func:`simulator.workload.software.overlaps_tp_comm`) pipelines a sequence-parallel block's
+all-gather and reduce-scatter with its GEMMs in chunks: there the two collectives run beside
+the block's compute (on the TP stream, one after the other) and the block ends when both its
+compute and its collectives are done.
 
 ``strategy.tensor.qkv: separate`` models torch's DTensor plan with q, k and v as three
 ``ColwiseParallel`` linears (the PyTorch tensor-parallel tutorial's plan, and the recorder's):
@@ -77,17 +82,19 @@ def tp_block(
     # a TP group of one rank has no all-reduce to hide: keep its compute one op
     overlap = category == "bwd" and ctx.profile.tp_backward_overlap and not sp
     tail = WGRAD_TAIL * duration_s if overlap and len(group) > 1 else 0.0
+    # userbuffers: the all-gather and reduce-scatter run beside the compute (module docstring)
+    beside = pre is not None and ctx.profile.tp_comm_overlap
     c, wgrad = _compute_with_tail(
         rb,
         name,
         duration_s,
         tail,
-        deps=(*deps, pre),
+        deps=deps if beside else (*deps, pre),
         category=category,
         layer=layer,
         microbatch=microbatch,
     )
-    last = c
+    last = pre if beside and pre is not None else c
     for i in range(1 if sp else post_collectives):
         suffix = "tp_rs" if sp else f"tp_ar{i or ''}"
         post = rb.collective(
@@ -103,6 +110,8 @@ def tp_block(
         )
         if post is not None:
             last = post
+    if beside:
+        wgrad = c  # the block ends when its compute and its collectives are both done
     if wgrad is not None:
         last = rb.compute(
             f"{name}.join",
