@@ -89,9 +89,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # another rank count, a latency the rig cannot emulate): one line each
         with warnings.catch_warnings(record=True) as notes:
             status = a.func(a)
+        said: set[str] = set()
         for note in notes:
             if issubclass(note.category, InputNote):
-                print(f"commsim {a.command}: note: {note.message}", file=sys.stderr)
+                if str(note.message) not in said:  # a check and the run may note the same
+                    said.add(str(note.message))
+                    print(f"commsim {a.command}: note: {note.message}", file=sys.stderr)
             else:
                 warnings.showwarning(
                     note.message, note.category, note.filename, note.lineno, None, note.line

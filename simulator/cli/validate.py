@@ -148,14 +148,14 @@ def validate_command(args: argparse.Namespace) -> int:
             f"unknown tier in {args.tiers!r} (choose from {', '.join(t.value for t in Tier)})",
             field="--tiers",
         ) from None
-    from simulator.cli.validate_checks import check_recordings, check_rig_args
+    from simulator.cli.validate_checks import check_rig_args
 
     check_rig_args(args, topology, topo.num_ranks, strategies, tiers, [c.rank for c in fault_cases])
     shape = ModelShape()
     for attr, val in (("n_layer", args.layers), ("d_model", args.d_model), ("batch", args.batch)):
         if val is not None:
             shape = replace(shape, **{attr: val})
-    check_recordings(_validator(args, topology, shape, roofline), topology, strategies)
+    _validator(args, topology, list(strategies), shape, roofline).check()  # before the rig
     netns.check_support()
     out_dir = Path(args.out) if args.out else None
     tmp = None
@@ -192,12 +192,15 @@ def validate_command(args: argparse.Namespace) -> int:
     return _rig_report(res, args, out_dir)
 
 
-def _validator(args: argparse.Namespace, topology: str, shape: Any, roofline: Any) -> Any:
+def _validator(
+    args: argparse.Namespace, topology: str, strategies: list[str], shape: Any, roofline: Any
+) -> Any:
     """The ladder's :class:`Validator` with the flags' recording settings (checks only)."""
     from simulator.studies.rig_validation import Validator
 
     return Validator(
-        topology=topology, strategies=[], work_dir=Path("unused"), backend=args.backend or "",
+        topology=topology, strategies=strategies, work_dir=Path("unused"),
+        backend=args.backend or "",
         steps=args.steps, warmup=args.warmup, shape=shape, timeout_s=args.timeout,
         device=args.device, roofline=roofline,
     )  # fmt: skip

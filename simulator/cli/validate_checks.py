@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from simulator.core.errors import InputError
@@ -52,19 +51,6 @@ def check_rig_args(
             load_backend(args.backend)
         except InputError as err:
             raise InputError(err.message, file=err.file, field=err.field or "--backend") from None
-
-
-def check_recordings(validator: Any, topology: str, strategies: Sequence[str]) -> None:
-    """Every recording the ladder makes (``validator``: a ``Validator``) is one the recorder
-    can run: its :meth:`RecordConfig.validate` (batch a multiple of micro-batches, ...)."""
-    shape = validator.shape
-    if shape.d_model % shape.n_head:
-        raise InputError(
-            f"must be a multiple of the tiny GPT's {shape.n_head} heads, got {shape.d_model}",
-            field="--d-model",
-        )
-    for s in dict.fromkeys(strategies):
-        validator.record_config(topology, s, Path("unused")).validate()
 
 
 def _check_rig_topology(name: str, flag: str) -> None:

@@ -185,13 +185,24 @@ class Validator:
         record(cfg, topology=topology, timeout_s=self.timeout_s, launcher=launch_on_rig)
         return out
 
+    def check(self) -> None:
+        """Raise :class:`InputError` for a recording the ladder could not make (the model
+        shape, each strategy's :meth:`RecordConfig.validate`), before any is made."""
+        shape = self.shape
+        if shape.d_model % shape.n_head:
+            raise InputError(
+                f"must be a multiple of the tiny GPT's {shape.n_head} heads, got {shape.d_model}",
+                field="--d-model",
+            )
+        for s in dict.fromkeys([*self.strategies, BASE_STRATEGY]):
+            self.record_config(self.topology, s, self.work_dir / "unused").validate()
+
     # -- the tiers -------------------------------------------------------------------------
     def run(self) -> list[CaseResult]:
         """Run every selected tier; return the cases in tier order."""
 
         world = load_topology(self.topology).num_ranks
-        for s in dict.fromkeys([*self.strategies, BASE_STRATEGY]):  # refuse before recording
-            self.record_config(self.topology, s, self.work_dir / "unused").validate()
+        self.check()
         cases: list[tuple[str, Callable[[], CaseResult]]] = []
         if Tier.REPLAY in self.tiers:
             for s in self.strategies:
