@@ -21,19 +21,10 @@ from simulator.report import plots
 from simulator.report.csvtext import write_columns_csv
 from simulator.report.plots import link_kind_rows, link_kind_stats, plot_links, plot_timeline
 from simulator.report.tables import write_tables
-from simulator.studies import run_variant
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "gan-dcgan-dgx1.yaml"
 NAN, INF = float("nan"), float("inf")
-
-
-@pytest.fixture(scope="module")
-def result() -> StepResult:
-    first = load_scenario(SCENARIO).variants()[0]
-    res = run_variant(first, record="timelines", faults=None)
-    assert res.simulation is not None
-    return res.simulation.result
 
 
 def _same_as_pandas(columns: dict[str, Any], tmp_path: Path) -> None:
@@ -81,21 +72,21 @@ def test_columns_csv_leaves_other_tables_to_pandas(columns: dict[str, Any], tmp_
     assert not (tmp_path / "t.csv").exists()
 
 
-def test_op_columns_are_the_ops_table(result: StepResult) -> None:
-    assert list(result.op_columns) == list(OP_COLUMNS)
-    assert result._plan is not None and result._times is not None
-    pd.testing.assert_frame_equal(result.ops, ops_table(result._plan, result._times))
+def test_op_columns_are_the_ops_table(gan_result: StepResult) -> None:
+    assert list(gan_result.op_columns) == list(OP_COLUMNS)
+    assert gan_result._plan is not None and gan_result._times is not None
+    pd.testing.assert_frame_equal(gan_result.ops, ops_table(gan_result._plan, gan_result._times))
 
 
-def test_tables_are_the_frames_to_csv(result: StepResult, tmp_path: Path) -> None:
-    write_tables(result, tmp_path, parquet=False)
+def test_tables_are_the_frames_to_csv(gan_result: StepResult, tmp_path: Path) -> None:
+    write_tables(gan_result, tmp_path, parquet=False)
     for stem in ("ops", "links", "ranks"):
-        want = getattr(result, stem).to_csv(index=False)
+        want = getattr(gan_result, stem).to_csv(index=False)
         assert (tmp_path / f"{stem}.csv").read_text(encoding="utf-8") == want, stem
 
 
-def test_link_kind_rows_as_the_groupby(result: StepResult) -> None:
-    df = result.links
+def test_link_kind_rows_as_the_groupby(gan_result: StepResult) -> None:
+    df = gan_result.links
     want = []
     for kind, grp in df.groupby("kind", sort=True):
         used = grp[grp["bytes_B"] > 0]
@@ -109,9 +100,9 @@ def test_link_kind_rows_as_the_groupby(result: StepResult) -> None:
                 "bytes_per_step_B": float(grp["bytes_per_step_B"].sum()),
             }
         )
-    got = link_kind_rows(result)
+    got = link_kind_rows(gan_result)
     assert got == want  # pandas' and numpy's sums and means add the same way
-    assert link_kind_stats(result).to_dict(orient="records") == got
+    assert link_kind_stats(gan_result).to_dict(orient="records") == got
 
 
 def _pixels(path: Path) -> np.ndarray:
@@ -121,17 +112,17 @@ def _pixels(path: Path) -> np.ndarray:
 
 @pytest.mark.parametrize("plot", [plot_timeline, plot_links])
 def test_png_is_savefigs_tight_png(
-    plot: Any, result: StepResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    plot: Any, gan_result: StepResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The tight box measured once gives the picture savefig's own "tight" gives."""
-    ours = plot(result, tmp_path / "ours.png")
+    ours = plot(gan_result, tmp_path / "ours.png")
 
     def tight(fig: Figure, path: Path) -> Path:
         fig.savefig(path, dpi=plots.DPI, bbox_inches="tight")
         return Path(path)
 
     monkeypatch.setattr(plots, "_save", tight)
-    theirs = plot(result, tmp_path / "theirs.png")
+    theirs = plot(gan_result, tmp_path / "theirs.png")
     a, b = _pixels(ours), _pixels(theirs)
     assert a.shape == b.shape and a.shape[0] > 200 and a.shape[1] > 600
     assert np.array_equal(a, b)

@@ -18,20 +18,11 @@ from simulator.config import load_scenario
 from simulator.engine import StepResult
 from simulator.report import plots
 from simulator.report.linktiers import class_tiers, link_tiers, tier_of_class
-from simulator.studies import run_variant
 from simulator.topology import load_topology
 from simulator.topology.linkclass import link_classes
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "gan-dcgan-dgx1.yaml"
-
-
-@pytest.fixture(scope="module")
-def result() -> StepResult:
-    first = load_scenario(SCENARIO).variants()[0]
-    res = run_variant(first, record="timelines", faults=None)
-    assert res.simulation is not None
-    return res.simulation.result
 
 
 def _pixels(path: Path) -> np.ndarray:
@@ -41,11 +32,11 @@ def _pixels(path: Path) -> np.ndarray:
 
 @pytest.mark.parametrize("plot", [plots.plot_timeline, plots.plot_links])
 def test_png_is_the_tight_layout_savefig_png(
-    plot: Any, result: StepResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    plot: Any, gan_result: StepResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Laying out with the engine directly (no engine left on the figure, so savefig draws
     once) gives the bytes ``fig.tight_layout()`` then ``savefig(bbox_inches="tight")`` gave."""
-    ours = plot(result, tmp_path / "ours.png")
+    ours = plot(gan_result, tmp_path / "ours.png")
     draws: list[int] = []
     real_draw = Figure.draw
 
@@ -54,7 +45,7 @@ def test_png_is_the_tight_layout_savefig_png(
         real_draw(fig, renderer)
 
     monkeypatch.setattr(Figure, "draw", counted)
-    plot(result, tmp_path / "again.png")
+    plot(gan_result, tmp_path / "again.png")
     assert len(draws) == 1  # the dry draw savefig makes for a layout engine is gone
     monkeypatch.setattr(plots, "_layout", lambda fig: fig.tight_layout())
 
@@ -63,7 +54,7 @@ def test_png_is_the_tight_layout_savefig_png(
         return Path(path)
 
     monkeypatch.setattr(plots, "_save", tight)
-    theirs = plot(result, tmp_path / "theirs.png")
+    theirs = plot(gan_result, tmp_path / "theirs.png")
     assert len(draws) == 3  # the reference path draws twice
     assert ours.read_bytes() == theirs.read_bytes()
     assert _pixels(ours).shape[0] > 200
@@ -93,7 +84,7 @@ def test_class_tiers_are_the_tiers_of_their_links(name: str) -> None:
 
 
 def test_tier_counters_are_those_of_the_per_link_tiers(
-    result: StepResult, monkeypatch: pytest.MonkeyPatch
+    gan_result: StepResult, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The counter tracks with tiers per class are the events the per-link tiers gave."""
     import simulator.report.linktiers as lt
@@ -101,7 +92,7 @@ def test_tier_counters_are_those_of_the_per_link_tiers(
 
     first = load_scenario(SCENARIO).variants()[0]
     topo = load_topology(first.topology)
-    got = chrome_trace(result, k_links=3, topology=topo)
+    got = chrome_trace(gan_result, k_links=3, topology=topo)
 
     def per_link(classes: Any) -> list[str]:  # the tiers as link_tiers names them, per class
         of_link = classes.of_link
@@ -109,7 +100,7 @@ def test_tier_counters_are_those_of_the_per_link_tiers(
         return [tiers[int(np.flatnonzero(of_link == c)[0])] for c in range(len(classes.labels))]
 
     monkeypatch.setattr(lt, "class_tiers", per_link)
-    want = chrome_trace(result, k_links=3, topology=topo)
+    want = chrome_trace(gan_result, k_links=3, topology=topo)
     assert got == want
     assert any("mean utilisation" in e.get("name", "") for e in got["traceEvents"])
 
