@@ -382,14 +382,10 @@ def check_collective(
             hint = f"the backend profile's {ch:,.0f} channels; give fewer, or --channels N"
         else:
             hint = "check this value"
-        refuse(
-            InputError(
-                f"would simulate about {_count(total)} flows, more than the limit of "
-                f"{MAX_FLOWS:,}; {hint} {FORCE_HINT}",
-                file=file,
-                field=field,
-            )
-        )
+        check_limit(
+            total, MAX_FLOWS, "flows", field=field, file=file, verb="would simulate about",
+            hint=hint,
+        )  # fmt: skip
 
 
 def check_steps(steps: int, world: int, ops: int, *, exact: bool, file: str | None) -> None:
