@@ -112,21 +112,28 @@ TRACE_FILE_RE = re.compile(r"\.json(\.gz)?$")
 NAME_RANK_RE = re.compile(r"rank[-_]?(\d+)", re.IGNORECASE)
 
 
-def rank_files(path: Path) -> list[Path]:
-    """The Kineto trace files of a directory (any names), sorted by name.
-
-    Raises:
-        InputError: no trace file.
-    """
+def trace_kinds(path: Path) -> dict[Path, str]:
+    """Each JSON file of a directory that is not one of commsim's side files, sorted by name,
+    with its format told by its first bytes (:func:`simulator.traces.sniff.json_kind`)."""
     named = sorted(
         p
         for p in path.iterdir()
         if p.is_file() and TRACE_FILE_RE.search(p.name) and not NOT_TRACES_RE.search(p.name)
     )
-    kinds = {p: json_kind(p) for p in named}
-    found = [p for p in named if kinds[p] == "kineto"]
+    return {p: json_kind(p) for p in named}
+
+
+def rank_files(path: Path, kinds: dict[Path, str] | None = None) -> list[Path]:
+    """The Kineto trace files of a directory (any names), sorted by name; ``kinds``: its
+    :func:`trace_kinds` where the caller has them.
+
+    Raises:
+        InputError: no trace file.
+    """
+    kinds = trace_kinds(path) if kinds is None else kinds
+    found = [p for p, kind in kinds.items() if kind == "kineto"]
     if not found:
-        raise InputError(_no_kineto_reason(named, kinds), file=str(path))
+        raise InputError(_no_kineto_reason(list(kinds), kinds), file=str(path))
     return found
 
 
@@ -237,7 +244,8 @@ def import_trace_dir(
     if not p.is_dir():
         raise InputError("not a directory", file=str(p))
     manifest = read_manifest(p)
-    files = rank_files(p)
+    kinds = trace_kinds(p)
+    files = rank_files(p, kinds)
     traces = _load_traces(files)
     world = _world_of(traces, manifest, p)
     given = sorted(traces)
@@ -267,7 +275,7 @@ def import_trace_dir(
     _resolve_any_source(timelines)
     bad = _reconcile(timelines, total)
     total.roles["inconsistent-steps"] += len(bad)
-    total.notes[:] = _compact_notes([*total.notes, *_left_out_notes(p, files, total, kind)])
+    total.notes[:] = _compact_notes([*total.notes, *_left_out_notes(kinds, files, total, kind)])
     return ImportedTrace(str(p), manifest, timelines, total, kind, per_rank, bad, missing)
 
 
@@ -351,21 +359,17 @@ def _foreign_device_note(trace: KinetoTrace) -> list[str]:
     ]
 
 
-def _left_out_notes(path: Path, files: list[Path], summary: ImportSummary, kind: str) -> list[str]:
-    """One line for each thing of the directory the replay does not use (none is silent)."""
+def _left_out_notes(
+    kinds: dict[Path, str], files: list[Path], summary: ImportSummary, kind: str
+) -> list[str]:
+    """One line for each thing of the directory the replay does not use (none is silent);
+    ``kinds``: the directory's :func:`trace_kinds`, ``files``: the Kineto traces read."""
     notes: list[str] = []
-    others = [
-        q
-        for q in sorted(path.iterdir())
-        if q.is_file()
-        and TRACE_FILE_RE.search(q.name)
-        and not NOT_TRACES_RE.search(q.name)
-        and q not in files
-    ]
+    others = [q for q in kinds if q not in files]
     if others:
         notes.append(
             f"{len(others)} file(s) are not Kineto traces and were left out "
-            f"({', '.join(f'{q.name}: {json_kind(q)}' for q in others[:3])})"
+            f"({', '.join(f'{q.name}: {kinds[q]}' for q in others[:3])})"
         )
     sizeless = sum(n for k, n in summary.unknown.items() if k.startswith("size-of:"))
     if sizeless:
