@@ -16,7 +16,11 @@ exactly GPU ``i``'s up-link and GPU ``j``'s down-link, so every ordered pair car
 therefore show GPU-to-GPU flows through the switch; per-link loads are NVLS's own. The
 reduce-scatter and all-gather halves run pipelined over NCCL's channels, so they form one
 phase of two steps. Latency: the backend's ``nvls.latency`` where given (NCCL's own NVLS
-latency), else the protocol's base plus two steps.
+latency), else the protocol's base plus two steps. Throughput: where the backend gives NVLS
+channels and a chunk, a message pays the pipeline fill of NCCL's kernel
+(:func:`nvls_pipeline_share`: two extra loop times of channels x heads x chunk bytes), which
+is why medium messages stay well below the plateau (16 MiB on 8 H200s: 240 GB/s busbw
+measured, 243 predicted, 332 without the fill).
 
 Where it applies (:func:`nvls_efficiency`): every rank of the group on one host, all attached
 to the same ``nvswitch`` node, and the backend profile gives an NVLS efficiency for the
