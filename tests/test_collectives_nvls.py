@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from simulator.collectives import build_schedule, load_backend, simulate_collective
 from simulator.collectives.backend import parse_backend
-from simulator.collectives.nvls import nvls_efficiency
+from simulator.collectives.nvls import nvls_chunk_B, nvls_efficiency, nvls_pipeline_share
 from simulator.core.errors import InputError
 from simulator.core.vocab import Algorithm, CollectiveOp
 from simulator.hardware import get_gpu
@@ -159,3 +161,75 @@ def test_auto_keeps_small_all_reduces_on_ll_rings_like_nccl() -> None:
     topo = _h100()
     assert simulate_collective(topo, "all_reduce", 64 * 1024.0).algo != "nvls"
     assert simulate_collective(topo, "all_reduce", 4 * 2.0**20).algo == "nvls"
+
+
+KiB = 1024.0
+MiB = float(1 << 20)
+
+
+@pytest.mark.parametrize(
+    ("size_B", "chunk_B"),
+    [
+        (1 * MiB, 16 * KiB),  # < 2 x 128 ops x 32 KiB = 8 MiB
+        (8 * MiB, 32 * KiB),  # the 8 MiB boundary itself keeps 32 KiB
+        (32 * MiB, 32 * KiB),  # < 8 x 128 x 64 KiB = 64 MiB
+        (64 * MiB, 64 * KiB),
+        (512 * MiB, 64 * KiB),  # < 64 x 128 x 128 KiB = 1 GiB
+        (GiB, 128 * KiB),
+        (8 * GiB, 128 * KiB),
+    ],
+)
+def test_nvls_chunk_shrinks_for_smaller_messages_like_nccls_enqueue(
+    size_B: float, chunk_B: float
+) -> None:
+    """16 channels x 8 heads = 128 concurrent ops on 8 H100s (NCCL src/enqueue.cc)."""
+    assert nvls_chunk_B(size_B, 128, 128 * KiB) == chunk_B
+
+
+def test_nvls_pipeline_fill_costs_two_loop_times() -> None:
+    """Three warp groups in pipeline: k loops take k + 2 loop times; under a loop, 3 times."""
+    loop_B = 16 * 8 * 128 * KiB  # 16 MiB at 128 KiB chunks
+    assert nvls_pipeline_share(64 * loop_B, 8, 16, 128 * KiB) == pytest.approx(64 / 66)
+    assert nvls_pipeline_share(1 * MiB, 8, 16, 128 * KiB) == pytest.approx(1 / 3)
+    # 16 MiB runs at 32 KiB chunks: loops of 4 MiB, 4 of them -> 4 / 6
+    assert nvls_pipeline_share(16 * MiB, 8, 16, 128 * KiB) == pytest.approx(4 / 6)
+
+
+def test_medium_nvls_all_reduce_pays_the_pipeline_fill_and_large_ones_hardly() -> None:
+    """busbw ramps up with size (NVIDIA, nccl-tests #212: "256M is too small to reach peak
+    bandwidth"); a profile without NVLS channels and chunk keeps the old flat rate."""
+    topo = _h100()
+    big = simulate_collective(topo, "all_reduce", 8 * GiB, algo="nvls")
+    mid = simulate_collective(topo, "all_reduce", 16 * MiB, algo="nvls")
+    assert mid.busbw_Bps < 0.6 * big.busbw_Bps
+    assert big.busbw_Bps > 0.99 * _no_fill_busbw(topo, 8 * GiB)
+    assert mid.busbw_Bps < 0.8 * _no_fill_busbw(topo, 16 * MiB)
+
+
+def _no_fill_busbw(topo: Topology, size_B: float) -> float:
+    nccl = load_backend("nccl")
+    assert nccl.nvls is not None
+    flat = replace(nccl, nvls=replace(nccl.nvls, channels=None, chunk_B=None))
+    return simulate_collective(topo, "all_reduce", size_B, algo="nvls", backend=flat).busbw_Bps
+
+
+def test_backend_nvls_channels_and_chunk_are_validated() -> None:
+    ok = parse_backend(
+        _profile(
+            {
+                "protocol": "simple",
+                "efficiency": {"nvlink4": 0.8},
+                "channels": {"NVLink4": 16},
+                "chunk_size": "128KiB",
+            }
+        ),
+        file="f",
+    )
+    assert ok.nvls is not None and ok.nvls.channels == {"nvlink4": 16}
+    assert ok.nvls.chunk_B == 128 * KiB
+    bad = {"protocol": "simple", "efficiency": {"nvlink4": 0.8}, "channels": {"nvlink4": 0}}
+    with pytest.raises(InputError, match=r"nvls\.channels\.nvlink4"):
+        parse_backend(_profile(bad), file="f")
+    bad = {"protocol": "simple", "efficiency": {"nvlink4": 0.8}, "chunk_size": "big"}
+    with pytest.raises(InputError, match=r"nvls\.chunk_size"):
+        parse_backend(_profile(bad), file="f")

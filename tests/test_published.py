@@ -28,7 +28,14 @@ from simulator.studies.published import (
 
 #: Rows the current model misses, with the error measured by
 #: ``python -m simulator.studies.published NAME`` (see docs/published-fidelity.md).
-KNOWN_MISSES: dict[str, str] = {}
+KNOWN_MISSES: dict[str, str] = {
+    # small messages: the harness drives 8 GPUs from one process (-g 8); NCCL's tuning-model
+    # latency (commsim's) is below what it measured (docs/published-fidelity.md, "Misses")
+    "azure-nd-h200-v5-allreduce-64k": "+23.5%: NVLS latency 23 us (NCCL tuner) vs ~31 measured",
+    "azure-nd-a100-v4-allreduce-64k": "+106.5%: LL ring latency 20.6 us vs 42.5 us measured",
+    # medium messages on A100: rings are priced at the plateau rate plus NCCL's latencies
+    "azure-nd-a100-v4-allreduce-16m": "+40.0%: no medium-size ring inefficiency modelled",
+}
 
 #: Training rows too slow for the default run (seconds at flow fidelity, the default, one
 #: process each on 2 cores; benchmarks/RESULTS.md, *Round 5*): marked ``slow`` and run only

@@ -46,7 +46,10 @@ A :class:`BackendProfile` says, for one library (NCCL, gloo, or a calibration of
   scale-up link of the GPU (catalog name, ``nvlink4``...; a link not listed has no NVLS), and
   ``protocol`` the one protocol it runs with (see :mod:`simulator.collectives.nvls`), and
   optionally ``latency``, NVLS's whole latency on one node, replacing the protocol's base and
-  per-step latencies (NCCL's tuner does the same for NVLS).
+  per-step latencies (NCCL's tuner does the same for NVLS), and ``channels[link]`` with
+  ``chunk_size``, NCCL's NVLS channels and largest chunk, which set how much of a message one
+  pipeline loop of NCCL's NVLS kernel carries (the pipeline fill, see
+  :func:`simulator.collectives.nvls.nvls_pipeline_share`).
 
 Profiles are YAML files (``simulator/data/backends/NAME.yaml``) validated by the pydantic
 :class:`~simulator.collectives.backend_schema.BackendFile`; a calibration file written by
@@ -108,11 +111,16 @@ class NvlsProfile:
         protocol: the name of the only protocol NVLS runs with.
         latency_s: NVLS's latency on one node, seconds, instead of the protocol's base and
             step latencies; ``None``: the protocol's own (base + 2 steps).
+        channels: per catalog scale-up link name, the channels (CTAs) NCCL runs NVLS on;
+            with ``chunk_B`` it gives the kernel's pipeline fill; ``None``: no fill modelled.
+        chunk_B: NCCL's largest NVLS chunk, bytes (``NCCL_NVLS_CHUNKSIZE``); ``None``: no fill.
     """
 
     efficiency: Mapping[str, float]
     protocol: str
     latency_s: float | None = None
+    channels: Mapping[str, int] | None = None
+    chunk_B: float | None = None
 
 
 @dataclass(frozen=True)
@@ -209,6 +217,12 @@ def profile_from_spec(spec: BackendFile, *, file: str) -> BackendProfile:
             efficiency={k.lower(): float(v) for k, v in spec.nvls.efficiency.items()},
             protocol=spec.nvls.protocol,
             latency_s=spec.nvls.latency,
+            channels=(
+                {k.lower(): int(v) for k, v in spec.nvls.channels.items()}
+                if spec.nvls.channels is not None
+                else None
+            ),
+            chunk_B=spec.nvls.chunk_size,
         )
     cap = spec.tree_max_algbw
     return BackendProfile(

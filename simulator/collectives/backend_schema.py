@@ -22,7 +22,9 @@ from simulator.core.schema import (
     Fraction,
     LatencyS,
     NonNegInt,
+    PosInt,
     SchemaModel,
+    SizeB,
     SizeB0,
     TimeS,
 )
@@ -69,17 +71,21 @@ class TreeCapSpec(SchemaModel):
     more_hosts: BandwidthBps
 
 
+#: Most channels a profile may give: 32x NCCL's compile-time ``MAXCHANNELS`` (32 in NCCL 2.x's
+#: src/include/device.h). 10^30 channels made every collective plan 10^30 rings (a hang).
+MAX_PROFILE_CHANNELS = 1024
+
+
 class NvlsSpec(SchemaModel):
-    """``nvls``: in-switch all-reduce, per scale-up link (catalog name) a fraction."""
+    """``nvls``: in-switch all-reduce, per scale-up link (catalog name) a fraction; optionally
+    NCCL's NVLS channels per scale-up link and its largest chunk (bytes), which give the
+    kernel's pipeline fill (:func:`simulator.collectives.nvls.nvls_pipeline_share`)."""
 
     efficiency: Annotated[dict[str, Fraction], Field(min_length=1)]
     protocol: str
     latency: LatencyS | None = None
-
-
-#: Most channels a profile may give: 32x NCCL's compile-time ``MAXCHANNELS`` (32 in NCCL 2.x's
-#: src/include/device.h). 10^30 channels made every collective plan 10^30 rings (a hang).
-MAX_PROFILE_CHANNELS = 1024
+    channels: dict[str, Annotated[PosInt, Field(le=MAX_PROFILE_CHANNELS)]] | None = None
+    chunk_size: SizeB | None = None
 
 
 class BackendFile(SchemaModel):
@@ -125,6 +131,10 @@ class BackendFile(SchemaModel):
             nvls = out["nvls"]
             assert isinstance(nvls, dict)
             nvls["latency"] = microseconds(self.nvls.latency)
+        if self.nvls is not None and self.nvls.chunk_size is not None:
+            nvls = out["nvls"]
+            assert isinstance(nvls, dict)
+            nvls["chunk_size"] = f"{round(self.nvls.chunk_size)}B"
         if self.send_buffer is not None:
             out["send_buffer"] = f"{round(self.send_buffer)}B"
         if self.hop_floor is not None:

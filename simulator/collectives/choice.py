@@ -178,7 +178,9 @@ class _Resolver:
         protocols = tuple(profile.protocols)
         if a is Algorithm.NVLS:  # only where the switch reduces; its own protocol and efficiency
             protocols = tuple(
-                nvls_protocols(self.topology, self.group, profile, explicit=self.want is a)
+                nvls_protocols(
+                    self.topology, self.group, profile, explicit=self.want is a, size_B=self.size_B
+                )
             )
         factor = profile.op_factor(self.sched_op)
         if factor != 1.0:  # the op reaches only this share of each protocol's throughput

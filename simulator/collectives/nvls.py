@@ -16,7 +16,11 @@ exactly GPU ``i``'s up-link and GPU ``j``'s down-link, so every ordered pair car
 therefore show GPU-to-GPU flows through the switch; per-link loads are NVLS's own. The
 reduce-scatter and all-gather halves run pipelined over NCCL's channels, so they form one
 phase of two steps. Latency: the backend's ``nvls.latency`` where given (NCCL's own NVLS
-latency), else the protocol's base plus two steps.
+latency), else the protocol's base plus two steps. Throughput: where the backend gives NVLS
+channels and a chunk, a message pays the pipeline fill of NCCL's kernel
+(:func:`nvls_pipeline_share`: two extra loop times of channels x heads x chunk bytes), which
+is why medium messages stay well below the plateau (16 MiB on 8 H200s: 240 GB/s busbw
+measured, 243 predicted, 332 without the fill).
 
 Where it applies (:func:`nvls_efficiency`): every rank of the group on one host, all attached
 to the same ``nvswitch`` node, and the backend profile gives an NVLS efficiency for the
@@ -27,10 +31,11 @@ on Hopper and later only). A topology can switch it off on a switch with the nod
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 
-from simulator.collectives.backend import BackendProfile, ProtocolProfile
+from simulator.collectives.backend import BackendProfile, NvlsProfile, ProtocolProfile
 from simulator.collectives.schedule import Schedule, Transfer, uniform_phase
 from simulator.core.errors import InputError
 from simulator.core.vocab import Algorithm, CollectiveOp
@@ -43,6 +48,10 @@ IMPLEMENTS = frozenset({CollectiveOp.ALL_REDUCE})
 
 #: Sequential steps of one NVLS all-reduce: the reducing load, then the multicast store.
 NVLS_DEPTH = 2
+
+#: Warp groups of NCCL's one-node NVLS all-reduce kernel, in pipeline: scatter, reduce (through
+#: the switch), gather (NVIDIA/nccl src/device/all_reduce.h, ``NCCL_ALGO_NVLS``, v2.20.5-1).
+NVLS_PIPELINE_STAGES = 3
 
 
 def nvls(
@@ -102,22 +111,66 @@ def nvls_efficiency(
         switches.add(sw[0])
     if len(switches) != 1 or nodes[next(iter(switches))].get("nvls") is False:
         return None
+    link = scaleup_link(topology)
+    return profile.nvls.efficiency.get(link) if link else None
+
+
+def scaleup_link(topology: Topology) -> str | None:
+    """The catalog name of the topology's GPU's scale-up link (``nvlink4``...), or ``None``."""
     gpu = topology.metadata.get("gpu")
     if not gpu:
         return None
     try:
-        link = get_gpu(str(gpu)).scaleup_link
+        return get_gpu(str(gpu)).scaleup_link or None
     except (KeyError, ValueError, InputError):
         return None
-    return profile.nvls.efficiency.get(link) if link else None
+
+
+def nvls_chunk_B(size_B: float, concurrent_ops: int, max_chunk_B: float) -> float:
+    """NCCL's NVLS chunk for a one-node all-reduce of ``size_B`` bytes, in bytes.
+
+    NCCL (src/enqueue.cc, NCCL_ALGO_NVLS, the same in v2.20.5-1 and at 5067397c) starts from
+    its largest chunk (``NCCL_NVLS_CHUNKSIZE``, 128 KiB) and shrinks it for smaller messages,
+    ``concurrent_ops`` being channels x NVLS heads: to 64 KiB below 64 x ops x chunk bytes,
+    then to 32 KiB below 8 x ops x chunk, then to 16 KiB below 2 x ops x chunk.
+    """
+    chunk = max_chunk_B
+    for times, floor_B in ((64, 65536.0), (8, 32768.0), (2, 16384.0)):
+        if size_B < times * concurrent_ops * chunk and chunk > floor_B:
+            chunk = floor_B
+    return chunk
+
+
+def nvls_pipeline_share(size_B: float, n_ranks: int, channels: int, max_chunk_B: float) -> float:
+    """The share of NVLS's steady throughput an all-reduce of ``size_B`` bytes reaches, in (0, 1].
+
+    NCCL's one-node NVLS kernel (src/device/all_reduce.h, ``NCCL_ALGO_NVLS``) splits each
+    channel's threads into three warp groups working as a pipeline on successive loops:
+    scatter (the input into the NVLS buffers), reduce (``multimem`` load-reduce and multicast
+    store) and gather (into the output). A loop carries ``channels x heads x chunk`` bytes (one
+    NVLS head per GPU); ``k`` loops take ``k + 2`` loop times, a message shorter than one loop
+    three times its own. Share = size / (loop bytes x (k + 2)), the loop bytes being the whole
+    message when it is shorter than one loop.
+    """
+    ops = channels * n_ranks
+    loop_B = ops * nvls_chunk_B(size_B, ops, max_chunk_B)
+    loops = max(1, math.ceil(size_B / loop_B))
+    carried = min(loop_B, size_B) * (loops + NVLS_PIPELINE_STAGES - 1)
+    return size_B / carried if carried > 0 else 1.0
 
 
 def nvls_protocols(
-    topology: Topology, group: Sequence[int], profile: BackendProfile, *, explicit: bool
+    topology: Topology,
+    group: Sequence[int],
+    profile: BackendProfile,
+    *,
+    explicit: bool,
+    size_B: float,
 ) -> tuple[ProtocolProfile, ...]:
     """The protocols NVLS may run ``group`` with: the profile's NVLS protocol, its bandwidth
-    factor multiplied by :func:`nvls_efficiency` and its latency replaced by ``nvls.latency``
-    where the profile gives one; empty where NVLS cannot run.
+    factor multiplied by :func:`nvls_efficiency` and, where the profile gives NVLS channels and
+    a chunk, by :func:`nvls_pipeline_share` of ``size_B`` (bytes), and its latency replaced by
+    ``nvls.latency`` where the profile gives one; empty where NVLS cannot run.
 
     With ``explicit`` (the caller asked for ``nvls`` by name) a group NVLS cannot run is an
     :class:`InputError` instead.
@@ -133,7 +186,8 @@ def nvls_protocols(
             )
         return ()
     base = profile.protocol(profile.nvls.protocol)
-    proto = replace(base, bandwidth_factor=base.bandwidth_factor * eff)
+    share = _pipeline_share(topology, len(group), profile.nvls, size_B)
+    proto = replace(base, bandwidth_factor=base.bandwidth_factor * eff * share)
     if profile.nvls.latency_s is not None:
         # NCCL's tuner sets NVLS's latency outright (no base latency, no per-step terms)
         proto = replace(
@@ -142,3 +196,13 @@ def nvls_protocols(
             step_latency_s={k: 0.0 for k in base.step_latency_s},
         )
     return (proto,)
+
+
+def _pipeline_share(topology: Topology, n_ranks: int, nv: NvlsProfile, size_B: float) -> float:
+    """:func:`nvls_pipeline_share` where the profile gives channels for the topology's scale-up
+    link and a chunk; 1.0 (no fill) otherwise."""
+    link = scaleup_link(topology)
+    channels = nv.channels.get(link) if nv.channels is not None and link else None
+    if channels is None or nv.chunk_B is None or size_B <= 0:
+        return 1.0
+    return nvls_pipeline_share(size_B, n_ranks, channels, nv.chunk_B)
