@@ -2,6 +2,6 @@
 
 import sys
 
-from simulator.cli import main
+from simulator.cli import console
 
-sys.exit(main())
+sys.exit(console())
