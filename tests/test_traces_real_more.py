@@ -338,3 +338,22 @@ def test_link_et_pairs_an_execution_trace_by_pid(tmp_path):
     notes = import_trace_dir(tmp_path, link_et=True).summary.notes
     assert any("--link-et: no execution trace for rank 0" in n for n in notes)
     assert any("1 collective(s) have no size" in n for n in notes)
+
+
+def test_one_step_whose_gpu_was_busy_before_it_starts_when_the_gpu_is_free(capsys):
+    """HTA's ``ns_resolution_trace`` step 103 (one step kept): the GPU runs ~89 ms behind the
+    host, so the step's first kernel (launched 0.934 ms into the 95.697 ms ProfilerStep)
+    starts 88.687 ms after its launch, held by the unrecorded previous step's kernels. The
+    lane starts that lead-in before the first kernel; before 2026-12-06 it started at the
+    ProfilerStep and the replay predicted 185.192 ms (+93.5 %)."""
+    imp = import_trace_dir(REAL / "hta-autograd-1")
+    (tl,) = imp.timelines[0]
+    # from the first kernel's start less the lead-in to the last kernel's end (89.494 ms
+    # after the ProfilerStep's end): 95.697 + 89.494 - 88.687 = 96.504 ms
+    assert round((tl.end_s - tl.start_s) * 1e3, 3) == 96.504
+    assert round(tl.pieces[0].end_s - tl.pieces[0].start_s, 4) == 0.0009
+    assert imp.summary.roles["gpu-busy-before-first-step"] == 1
+    argv = ["replay", str(REAL / "hta-autograd-1"), "--topology", "dgx-a100", "--json"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert abs(out["error_pct"]) < 2.0
