@@ -357,3 +357,27 @@ def test_one_step_whose_gpu_was_busy_before_it_starts_when_the_gpu_is_free(capsy
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     assert abs(out["error_pct"]) < 2.0
+
+
+def test_torch213_gloo_with_stack_memory_and_a_subgroup():
+    """torch 2.13 CPU (gloo, 2 ranks) profiled with ``with_stack``, ``profile_memory``,
+    ``with_flops`` and ``tensorboard_trace_handler(use_gzip=True)``: 407 ``python_function``
+    frames per rank were each counted as an unknown name before 2026-12-06; the subgroup
+    all-reduce (``pg_config`` group '1' of 1 rank) has no group in the trace and is said."""
+    imp = import_trace_dir(REAL / "torch213-gloo-stack-2")
+    assert imp.kind == "cpu" and imp.world == 2 and imp.num_steps == 1
+    assert imp.summary.unknown == {} and imp.summary.skipped["python-frame"] == 2 * 407
+    assert any("pg_config lists process groups of 1 of the 2 ranks" in n for n in imp.summary.notes)
+    # c10d Input Dims x 4 B (float); all_gather: its 2000-element output, all_to_all: 800
+    sizes = sorted((c.op.value, c.size_B) for c in imp.timelines[0][0].comms)
+    assert sizes == sorted(
+        [
+            ("all_reduce", 131328 * 4),
+            ("all_reduce", 131584 * 4),
+            ("all_reduce", 4000),
+            ("broadcast", 4000),
+            ("all_gather", 8000),
+            ("all_to_all", 3200),
+            ("barrier", 0),
+        ]
+    )
