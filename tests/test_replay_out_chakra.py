@@ -66,3 +66,31 @@ def test_chakra_dir_refuses_strategy(capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "--strategy" in err and "Kineto recording" in err and "Traceback" not in err
+
+
+def test_exported_steps_read_back_as_their_mean_step(tmp_path, capsys):
+    """Kineto's 2-step ResNet-50 sample written with --chakra-out runs both steps back to back
+    in one program per rank; read back, the predicted step is the replay's mean step
+    (181.551 ms), not their sum (363.1 ms until 2026-12-06)."""
+    src = REAL / "kineto-r50-legacy"
+    out = tmp_path / "et"
+    argv = ["replay", str(src), "--topology", "dgx-a100", "--json"]
+    assert main([*argv, "--chakra-out", str(out)]) == 0
+    replayed = json.loads(capsys.readouterr().out)
+    assert len(replayed["per_step"]) == 2
+    assert main(["replay", str(out), "--topology", "dgx-a100", "--json"]) == 0
+    back = json.loads(capsys.readouterr().out)
+    assert back["result"]["steps_per_program"] == 2
+    assert back["predicted_step_s"] == replayed["predicted_step_s"]
+
+
+def test_a_bad_steps_per_program_is_refused(tmp_path, capsys):
+    from simulator.core.ir import Program
+    from simulator.traces.chakra.codec import write_et
+
+    prog = Program(rank=0)
+    prog.compute("c", duration_s=1e-3)
+    write_et(tmp_path / "commsim.0.et", prog, {"commsim.steps_per_program": "two"})
+    assert main(["replay", str(tmp_path), "--topology", "dgx-a100"]) == 2
+    err = capsys.readouterr().err
+    assert "commsim.steps_per_program" in err and "commsim.0.et" in err

@@ -178,7 +178,11 @@ def _export(
         bad = [k for k in steps if k not in imp.good_steps]
         if bad:
             raise InputError(f"steps {bad} are not among {imp.good_steps}", field="--steps")
-    export_workload(chained_workload(imp, steps).workload, out)
+    # the steps run back to back in one program: read back, its step is the mean step
+    # (until 2026-12-06 the Chakra replay of 3 exported steps printed their sum as one step)
+    chain = chained_workload(imp, steps).workload
+    chain.steps_per_program = len(steps)
+    export_workload(chain, out)
 
 
 def _replay_chakra(src: Path, args: argparse.Namespace) -> ChakraReplayResult:
