@@ -381,3 +381,23 @@ def test_torch213_gloo_with_stack_memory_and_a_subgroup():
             ("barrier", 0),
         ]
     )
+
+
+def test_communication_kernels_outside_nccl_are_said(tmp_path):
+    """DeepSeek's public ``train.json`` (EP64 over DeepEP, no NCCL) has 32 ``dpsk::ep::
+    internode::*`` kernels and no collective; they are simulated as compute, and until
+    2026-12-06 nothing said so. That file carries no licence, so HTA's one-step trace stands
+    in with two of its kernels renamed as DeepEP's."""
+    src = REAL / "hta-autograd-1" / "rank-0.Apr_03_18_51_38.1102.pt.trace.json.gz"
+    doc = json.loads(gzip.decompress(src.read_bytes()))
+    ks = [e for e in doc["traceEvents"] if e.get("cat") == "kernel"]
+    ks[0]["name"] = "void dpsk::ep::internode::dispatch<false, 8, true, 8>(int4*, float*)"
+    ks[1]["name"] = "void dpsk::ep::internode::combine<false, 8>(int4*, float*)"
+    (tmp_path / "rank-0.json").write_text(json.dumps(doc))
+    imp = import_trace_dir(tmp_path)
+    assert imp.summary.roles["comm-like-kernel-as-compute"] == 2
+    (note,) = [n for n in imp.summary.notes if "look like communication" in n]
+    assert "dpsk::ep::internode::dispatch" in note and "rank-0.json: 2 kernels" in note
+    assert imp.timelines[0][0].comms == []
+    plain = import_trace_dir(REAL / "hta-autograd-1")
+    assert plain.summary.roles["comm-like-kernel-as-compute"] == 0

@@ -36,8 +36,11 @@ Model (see docs/traces.md, "GPU"):
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left, bisect_right
+from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 from simulator.core.errors import InputError
 from simulator.core.vocab import CollectiveOp
@@ -124,6 +127,7 @@ def gpu_timelines(
             summary.used["host-op"] += 1
         else:
             summary.skipped[f"host:{e.cat or 'uncategorised'}"] += 1
+    _note_comm_like(trace, kernels, summary)
     win_starts = [w[1] for w in windows]
     per_step: list[list[_Kernel]] = [[] for _ in windows]
     for k in kernels:
@@ -149,6 +153,35 @@ def gpu_timelines(
         _fill(tl, ks, ctx, (s0, s1))
         out.append(tl)
     return out
+
+
+#: kernel names of communication libraries other than NCCL/RCCL/MSCCL: DeepEP (DeepSeek's
+#: ``dpsk::ep::internode::dispatch``), NVSHMEM, TransformerEngine's userbuffers, MSCCL++, and
+#: custom all-reduces (vLLM's ``cross_device_reduce_1stage``, TensorRT-LLM's ``allReduce``...)
+COMM_LIKE_RE = re.compile(
+    r"nvshmem|deep_?ep|::ep::(?:internode|intranode)|userbuffers|mscclpp|cross_device_reduce"
+    r"|all_?reduce|all_?gather|reduce_?scatter|all_?to_?all",
+    re.IGNORECASE,
+)
+
+
+def _note_comm_like(trace: KinetoTrace, kernels: list[_Kernel], summary: ImportSummary) -> None:
+    """Say once that kernels which look like communication outside NCCL are compute here:
+    nothing in the trace gives their size or group (DeepSeek's ``train.json``: 32 DeepEP
+    kernels; before 2026-12-06 nothing said so)."""
+    names = Counter(
+        k.ev.name for k in kernels if not _is_nccl(k.ev) and COMM_LIKE_RE.search(k.ev.name)
+    )
+    if not names:
+        return
+    summary.roles["comm-like-kernel-as-compute"] += sum(names.values())
+    short = Counter(n.removeprefix("void ").split("(")[0].split("<")[0][:60] for n in names)
+    shown = ", ".join(n for n, _ in short.most_common(3))
+    summary.notes.append(
+        f"{Path(trace.path).name}: {sum(names.values())} kernels look like communication "
+        f"outside NCCL ({shown}); nothing gives their size or group, so they are simulated "
+        "as compute at their measured time"
+    )
 
 
 def _earlier_work_end(
