@@ -414,3 +414,16 @@ def test_a_first_step_whose_host_waited_for_the_earlier_work_keeps_it():
     assert imp.summary.roles["gpu-busy-before-first-step"] == 0
     assert round(tl.wall_s * 1e3, 3) == 181.565
     assert round((tl.end_s - tl.start_s) * 1e3, 3) == round(181.565 + 0.741, 3)
+
+
+def test_a_last_step_whose_gpu_outlasts_it_is_said():
+    """HTA's 2-rank all_to_all step: the kernels end 57.1 ms after the 100.3 ms ProfilerStep;
+    the replay simulates 157.4 ms of GPU work (+56.9 %) and, until 2026-12-06, said nothing.
+    ``hta-autograd-1`` also ends 89.5 ms late, but its lane starts as late (the earlier
+    step's work held it), so its span is the measured one and nothing is said."""
+    imp = import_trace_dir(REAL / "hta-a2a-2", mirror_missing=True)
+    assert imp.summary.roles["gpu-tail-after-last-step"] == 1
+    (note,) = [n for n in imp.summary.notes if "after its ProfilerStep" in n]
+    assert "end 57.1 ms after" in note and "(157.4 ms)" in note and "100.3 ms measured" in note
+    quiet = import_trace_dir(REAL / "hta-autograd-1")
+    assert quiet.summary.roles["gpu-tail-after-last-step"] == 0

@@ -152,7 +152,29 @@ def gpu_timelines(
         ctx = _Ctx(trace, host, tid, rank, world, pgs, summary)
         _fill(tl, ks, ctx, (s0, s1))
         out.append(tl)
+    if out:
+        _note_last_tail(trace, out[-1], windows[-1][2], summary)
     return out
+
+
+def _note_last_tail(
+    trace: KinetoTrace, last: StepTimeline, host_end_s: float, summary: ImportSummary
+) -> None:
+    """Say when the last step's GPU work outlasts its ProfilerStep by over 1 % of its wall
+    time (a reporting threshold): its kernels end after the step, and that tail is simulated
+    as the step's while the measured step is the host's; a later step would absorb it, the
+    last one cannot (HTA's ``hta-a2a-2``: 157.4 ms of GPU work for a 100.3 ms step)."""
+    span, wall = last.end_s - last.start_s, last.wall_s
+    if wall is None or span - wall <= 0.01 * wall or last.end_s <= host_end_s:
+        return
+    summary.roles["gpu-tail-after-last-step"] += 1
+    summary.notes.append(
+        f"{Path(trace.path).name}: the last step's kernels end "
+        f"{(last.end_s - host_end_s) * 1e3:.1f} ms after its ProfilerStep: the GPU runs behind "
+        f"the host, and the step's GPU work ({span * 1e3:.1f} ms) is what is simulated, "
+        f"against {wall * 1e3:.1f} ms measured on the host; replay more steps to see "
+        "the steady state"
+    )
 
 
 #: kernel names of communication libraries other than NCCL/RCCL/MSCCL: DeepEP (DeepSeek's
