@@ -338,3 +338,92 @@ def test_link_et_pairs_an_execution_trace_by_pid(tmp_path):
     notes = import_trace_dir(tmp_path, link_et=True).summary.notes
     assert any("--link-et: no execution trace for rank 0" in n for n in notes)
     assert any("1 collective(s) have no size" in n for n in notes)
+
+
+def test_one_step_whose_gpu_was_busy_before_it_starts_when_the_gpu_is_free(capsys):
+    """HTA's ``ns_resolution_trace`` step 103 (one step kept): the GPU runs ~89 ms behind the
+    host, so the step's first kernel (launched 0.934 ms into the 95.697 ms ProfilerStep)
+    starts 88.687 ms after its launch, held by the unrecorded previous step's kernels. The
+    lane starts that lead-in before the first kernel; before 2026-12-06 it started at the
+    ProfilerStep and the replay predicted 185.192 ms (+93.5 %)."""
+    imp = import_trace_dir(REAL / "hta-autograd-1")
+    (tl,) = imp.timelines[0]
+    # from the first kernel's start less the lead-in (to its launch call's return) to the
+    # last kernel's end (89.494 ms after the ProfilerStep's end)
+    assert round((tl.end_s - tl.start_s) * 1e3, 3) == 96.519
+    assert round((tl.pieces[0].end_s - tl.pieces[0].start_s) * 1e6) == 954  # lead-in, kernel
+    assert imp.summary.roles["gpu-busy-before-first-step"] == 1
+    argv = ["replay", str(REAL / "hta-autograd-1"), "--topology", "dgx-a100", "--json"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert abs(out["error_pct"]) < 2.0
+
+
+def test_torch213_gloo_with_stack_memory_and_a_subgroup():
+    """torch 2.13 CPU (gloo, 2 ranks) profiled with ``with_stack``, ``profile_memory``,
+    ``with_flops`` and ``tensorboard_trace_handler(use_gzip=True)``: 407 ``python_function``
+    frames per rank were each counted as an unknown name before 2026-12-06; the subgroup
+    all-reduce (``pg_config`` group '1' of 1 rank) has no group in the trace and is said."""
+    imp = import_trace_dir(REAL / "torch213-gloo-stack-2")
+    assert imp.kind == "cpu" and imp.world == 2 and imp.num_steps == 1
+    assert imp.summary.unknown == {} and imp.summary.skipped["python-frame"] == 2 * 407
+    assert any("pg_config lists process groups of 1 of the 2 ranks" in n for n in imp.summary.notes)
+    # c10d Input Dims x 4 B (float); all_gather: its 2000-element output, all_to_all: 800
+    sizes = sorted((c.op.value, c.size_B) for c in imp.timelines[0][0].comms)
+    assert sizes == sorted(
+        [
+            ("all_reduce", 131328 * 4),
+            ("all_reduce", 131584 * 4),
+            ("all_reduce", 4000),
+            ("broadcast", 4000),
+            ("all_gather", 8000),
+            ("all_to_all", 3200),
+            ("barrier", 0),
+        ]
+    )
+
+
+def test_communication_kernels_outside_nccl_are_said(tmp_path):
+    """DeepSeek's public ``train.json`` (EP64 over DeepEP, no NCCL) has 32 ``dpsk::ep::
+    internode::*`` kernels and no collective; they are simulated as compute, and until
+    2026-12-06 nothing said so. That file carries no licence, so HTA's one-step trace stands
+    in with two of its kernels renamed as DeepEP's."""
+    src = REAL / "hta-autograd-1" / "rank-0.Apr_03_18_51_38.1102.pt.trace.json.gz"
+    doc = json.loads(gzip.decompress(src.read_bytes()))
+    ks = [e for e in doc["traceEvents"] if e.get("cat") == "kernel"]
+    ks[0]["name"] = "void dpsk::ep::internode::dispatch<false, 8, true, 8>(int4*, float*)"
+    ks[1]["name"] = "void dpsk::ep::internode::combine<false, 8>(int4*, float*)"
+    (tmp_path / "rank-0.json").write_text(json.dumps(doc))
+    imp = import_trace_dir(tmp_path)
+    assert imp.summary.roles["comm-like-kernel-as-compute"] == 2
+    (note,) = [n for n in imp.summary.notes if "look like communication" in n]
+    assert "dpsk::ep::internode::dispatch" in note and "rank-0.json: 2 kernels" in note
+    assert imp.timelines[0][0].comms == []
+    plain = import_trace_dir(REAL / "hta-autograd-1")
+    assert plain.summary.roles["comm-like-kernel-as-compute"] == 0
+
+
+def test_a_first_step_whose_host_waited_for_the_earlier_work_keeps_it():
+    """Kineto's 2021 ResNet-50 sample with 4 loader workers, ProfilerStep#5 (the first
+    recorded): its first copy is a pageable ``cudaMemcpyAsync`` whose call lasts 39.996 ms and
+    returns after the copy started (36.436 ms after the call): the host waited for the
+    warm-up step's GPU work inside the measured 181.565 ms. That wait stays the step's (a
+    lane started after it predicted 146.2 ms, -19 %)."""
+    imp = import_trace_dir(REAL / "kineto-r50-workers4")
+    (tl,) = imp.timelines[0]
+    assert imp.summary.roles["gpu-busy-before-first-step"] == 0
+    assert round(tl.wall_s * 1e3, 3) == 181.565
+    assert round((tl.end_s - tl.start_s) * 1e3, 3) == round(181.565 + 0.741, 3)
+
+
+def test_a_last_step_whose_gpu_outlasts_it_is_said():
+    """HTA's 2-rank all_to_all step: the kernels end 57.1 ms after the 100.3 ms ProfilerStep;
+    the replay simulates 157.4 ms of GPU work (+56.9 %) and, until 2026-12-06, said nothing.
+    ``hta-autograd-1`` also ends 89.5 ms late, but its lane starts as late (the earlier
+    step's work held it), so its span is the measured one and nothing is said."""
+    imp = import_trace_dir(REAL / "hta-a2a-2", mirror_missing=True)
+    assert imp.summary.roles["gpu-tail-after-last-step"] == 1
+    (note,) = [n for n in imp.summary.notes if "after its ProfilerStep" in n]
+    assert "end 57.1 ms after" in note and "(157.4 ms)" in note and "100.3 ms measured" in note
+    quiet = import_trace_dir(REAL / "hta-autograd-1")
+    assert quiet.summary.roles["gpu-tail-after-last-step"] == 0

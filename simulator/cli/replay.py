@@ -103,8 +103,9 @@ def replay_command(args: argparse.Namespace) -> int:
     from simulator.studies import ReplayResult, replay, reshard
 
     out: ReplayResult | ReshardResult | ChakraReplayResult
+    is_chakra = any(src.glob("*.et")) and not any(src.glob("rank*.trace.json*"))
     with progress.track(f"replaying {src}"), import_boundary(str(src)):
-        if any(src.glob("*.et")) and not any(src.glob("rank*.trace.json*")):
+        if is_chakra:
             out = _replay_chakra(src, args)
         elif args.strategy is not None or args.world is not None:
             res = reshard(
@@ -123,9 +124,11 @@ def replay_command(args: argparse.Namespace) -> int:
                 mirror_missing=args.mirror_ranks,
                 out_dir=Path(args.out) if args.out else None,
             )
+    if args.out and not isinstance(out, ReplayResult):
+        out = _write_out(out, Path(args.out))
     if args.chakra_out:
         with import_boundary(str(src)):
-            _export(src, Path(args.chakra_out), args, resharded)
+            _export(src, Path(args.chakra_out), args, resharded, is_chakra)
         out = replace(out, chakra_out=args.chakra_out)
     if args.json:
         emit_json(out.to_json())
@@ -136,14 +139,34 @@ def replay_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export(src: Path, out: Path, args: argparse.Namespace, resharded: Any = None) -> None:
-    """Write the re-sharded workload, else the recorded steps (``--steps``, default all)."""
+def _write_out(
+    out: ReshardResult | ChakraReplayResult, where: Path
+) -> ReshardResult | ChakraReplayResult:
+    """``--out`` of a re-shard or a Chakra replay: the simulated step's timeline, tables and
+    plots, as for a replay (until 2026-12-06 nothing was written and nothing said so)."""
+    from dataclasses import replace
+
+    from simulator.traces.outputs import write_replay_outputs
+
+    write_replay_outputs(where, out.result, out.to_json())
+    return replace(out, out=str(where))
+
+
+def _export(
+    src: Path, out: Path, args: argparse.Namespace, resharded: Any = None, chakra: bool = False
+) -> None:
+    """Write the re-sharded workload, else a Chakra directory's imported Programs, else the
+    recorded steps (``--steps``, default all)."""
     from simulator.studies.trace_replay import chained_workload
-    from simulator.traces.chakra import export_workload
+    from simulator.traces.chakra import export_workload, import_chakra_dir
     from simulator.traces.kineto import import_trace_dir
 
     if resharded is not None:
         export_workload(resharded, out)
+        return
+    if chakra:
+        # until 2026-12-06 the directory was read again as Kineto traces and refused
+        export_workload(import_chakra_dir(src, world=args.world), out)
         return
     imp = import_trace_dir(src, mirror_missing=args.mirror_ranks)
     steps = imp.good_steps
@@ -155,7 +178,11 @@ def _export(src: Path, out: Path, args: argparse.Namespace, resharded: Any = Non
         bad = [k for k in steps if k not in imp.good_steps]
         if bad:
             raise InputError(f"steps {bad} are not among {imp.good_steps}", field="--steps")
-    export_workload(chained_workload(imp, steps).workload, out)
+    # the steps run back to back in one program: read back, its step is the mean step
+    # (until 2026-12-06 the Chakra replay of 3 exported steps printed their sum as one step)
+    chain = chained_workload(imp, steps).workload
+    chain.steps_per_program = len(steps)
+    export_workload(chain, out)
 
 
 def _replay_chakra(src: Path, args: argparse.Namespace) -> ChakraReplayResult:
@@ -165,6 +192,13 @@ def _replay_chakra(src: Path, args: argparse.Namespace) -> ChakraReplayResult:
 
     if not args.topology:
         raise InputError("a Chakra directory needs --topology", field="--topology")
+    if args.strategy is not None:
+        raise InputError(
+            "a Chakra directory is simulated as it is; re-sharding to another strategy needs "
+            "a Kineto recording (--world sets the Chakra job's world size)",
+            file=str(src),
+            field="--strategy",
+        )
     chakra = replay_chakra(
         src, topology=args.topology, backend=args.backend, fidelity=args.fidelity,
         world=args.world,

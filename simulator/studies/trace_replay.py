@@ -430,6 +430,7 @@ class ChakraReplayResult:
     topology: str
     predicted_step_s: float
     result: StepResult = field(repr=False, compare=False)
+    out: str | None = None
     chakra_out: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -444,6 +445,8 @@ class ChakraReplayResult:
             "predicted_step_s": self.predicted_step_s,
             "result": self.result.to_dict(),
         }
+        if self.out is not None:
+            d["out"] = self.out
         if self.chakra_out is not None:
             d["chakra_out"] = self.chakra_out
         return d

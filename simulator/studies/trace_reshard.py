@@ -301,6 +301,7 @@ class ReshardResult:
     predicted_step_s: float
     result: StepResult = field(repr=False, compare=False)
     workload: Workload | None = field(default=None, repr=False, compare=False)
+    out: str | None = None
     chakra_out: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -317,6 +318,8 @@ class ReshardResult:
             "predicted_step_s": self.predicted_step_s,
             "result": self.result.to_dict(),
         }
+        if self.out is not None:
+            d["out"] = self.out
         if self.chakra_out is not None:
             d["chakra_out"] = self.chakra_out
         return d

@@ -407,6 +407,9 @@ def _classify(evs: list[Event], tl: StepTimeline, rt: _RankTrace) -> _StepEvents
             summary.used["annotation"] += 1
             if e.name.startswith(BLOCKING_SCOPES) and e.tid == tid:
                 out.scopes.append(e)
+        elif e.cat == "python_function":
+            # a Python frame (``with_stack=True``): the ops it calls are read, it adds no time
+            summary.skipped["python-frame"] += 1
         else:
             summary.unknown[f"{e.cat}:{e.name}"] += 1
     return out

@@ -36,8 +36,11 @@ Model (see docs/traces.md, "GPU"):
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left, bisect_right
+from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 from simulator.core.errors import InputError
 from simulator.core.vocab import CollectiveOp
@@ -124,6 +127,7 @@ def gpu_timelines(
             summary.used["host-op"] += 1
         else:
             summary.skipped[f"host:{e.cat or 'uncategorised'}"] += 1
+    _note_comm_like(trace, kernels, summary)
     win_starts = [w[1] for w in windows]
     per_step: list[list[_Kernel]] = [[] for _ in windows]
     for k in kernels:
@@ -137,7 +141,7 @@ def gpu_timelines(
         ks = per_step[i]
         # the GPU runs behind the host: the step's lane starts when the GPU is done with
         # the previous step's kernels (that tail is the previous step's time, not this one's)
-        gpu_free = out[-1].end_s if out else s0
+        gpu_free = out[-1].end_s if out else _earlier_work_end(kernels, ks, s0, summary)
         tl = StepTimeline(
             rank=rank,
             step=idx,
@@ -148,7 +152,104 @@ def gpu_timelines(
         ctx = _Ctx(trace, host, tid, rank, world, pgs, summary)
         _fill(tl, ks, ctx, (s0, s1))
         out.append(tl)
+    if out:
+        _note_last_tail(trace, out[-1], windows[-1][2], summary)
     return out
+
+
+def _note_last_tail(
+    trace: KinetoTrace, last: StepTimeline, host_end_s: float, summary: ImportSummary
+) -> None:
+    """Say when the last step's GPU work outlasts its ProfilerStep by over 1 % of its wall
+    time (a reporting threshold): its kernels end after the step, and that tail is simulated
+    as the step's while the measured step is the host's; a later step would absorb it, the
+    last one cannot (HTA's ``hta-a2a-2``: 157.4 ms of GPU work for a 100.3 ms step)."""
+    span, wall = last.end_s - last.start_s, last.wall_s
+    if wall is None or span - wall <= 0.01 * wall or last.end_s <= host_end_s:
+        return
+    summary.roles["gpu-tail-after-last-step"] += 1
+    summary.notes.append(
+        f"{Path(trace.path).name}: the last step's kernels end "
+        f"{(last.end_s - host_end_s) * 1e3:.1f} ms after its ProfilerStep: the GPU runs behind "
+        f"the host, and the step's GPU work ({span * 1e3:.1f} ms) is what is simulated, "
+        f"against {wall * 1e3:.1f} ms measured on the host; replay more steps to see "
+        "the steady state"
+    )
+
+
+#: kernel names of communication libraries other than NCCL/RCCL/MSCCL: DeepEP (DeepSeek's
+#: ``dpsk::ep::internode::dispatch``), NVSHMEM, TransformerEngine's userbuffers, MSCCL++, and
+#: custom all-reduces (vLLM's ``cross_device_reduce_1stage``, TensorRT-LLM's ``allReduce``...)
+COMM_LIKE_RE = re.compile(
+    r"nvshmem|deep_?ep|::ep::(?:internode|intranode)|userbuffers|mscclpp|cross_device_reduce"
+    r"|all_?reduce|all_?gather|reduce_?scatter|all_?to_?all",
+    re.IGNORECASE,
+)
+
+
+def _note_comm_like(trace: KinetoTrace, kernels: list[_Kernel], summary: ImportSummary) -> None:
+    """Say once that kernels which look like communication outside NCCL are compute here:
+    nothing in the trace gives their size or group (DeepSeek's ``train.json``: 32 DeepEP
+    kernels; before 2026-12-06 nothing said so)."""
+    names = Counter(
+        k.ev.name for k in kernels if not _is_nccl(k.ev) and COMM_LIKE_RE.search(k.ev.name)
+    )
+    if not names:
+        return
+    summary.roles["comm-like-kernel-as-compute"] += sum(names.values())
+    short = Counter(n.removeprefix("void ").split("(")[0].split("<")[0][:60] for n in names)
+    shown = ", ".join(n for n, _ in short.most_common(3))
+    summary.notes.append(
+        f"{Path(trace.path).name}: {sum(names.values())} kernels look like communication "
+        f"outside NCCL ({shown}); nothing gives their size or group, so they are simulated "
+        "as compute at their measured time"
+    )
+
+
+def _earlier_work_end(
+    kernels: list[_Kernel], ks: list[_Kernel], s0: float, summary: ImportSummary
+) -> float:
+    """When the GPU was done with work launched before the first measured step (s).
+
+    That work is an unmeasured step's (a profiler schedule's warm-up, or a step trimmed
+    away), so the first step's lane starts after it: after the kernels in the trace launched
+    before ``s0``, and, since such work need not be in the trace, after what held the step's
+    first kernel. A kernel waits after its launch for the GPU's earlier work or for the
+    launch itself; the longest wait of a kernel launched onto an idle GPU in this trace
+    (:func:`_idle_launch_wait`) is the launch's, the rest of the first kernel's wait is
+    earlier work (HTA's ``ns_resolution_trace`` step 103: 88.687 ms, no launch onto an idle
+    GPU in the step). Unless the host waited for it: a launch call that returned only once
+    its copy or kernel had started (a pageable ``cudaMemcpyAsync``: Kineto's 2021 ResNet-50
+    sample with 4 loader workers, 36.4 ms) kept the earlier work inside the measured step,
+    and it stays there. Before 2026-12-06 the lane started at ``s0`` and a one-step replay
+    counted the earlier work as the step's (``hta-autograd-1``: +93.5 %).
+    """
+    first = min((k for k in ks if k.launch is not None), key=lambda k: k.launch_s, default=None)
+    if first is None or first.launch is None:
+        return s0
+    if first.launch.call.end_s >= first.ev.start_s:
+        return s0  # the host waited in the launch call: the wait is the measured step's
+    free = max((k.ev.end_s for k in kernels if k.launch_s < s0), default=s0)
+    held = first.ev.start_s - first.launch.call.end_s - _idle_launch_wait(kernels)
+    free = max(free, s0 + held)
+    if free > s0:
+        summary.roles["gpu-busy-before-first-step"] += 1
+    return free
+
+
+def _idle_launch_wait(kernels: list[_Kernel]) -> float:
+    """Longest time (s) from launch to start of a kernel launched when every kernel that
+    started before it had ended (the GPU was idle); 0 when the GPU was never seen idle. The
+    trace's first kernel is not counted: what ran before it is unknown. On the real fixtures
+    10-160 us on idle GPUs (``tests/fixtures/real``), up to 6.5 ms where the launch waited
+    for something else (a copy's host buffer, an event)."""
+    busy_until: float | None = None
+    longest = 0.0
+    for k in sorted((k for k in kernels if k.launch is not None), key=lambda k: k.ev.start_s):
+        if busy_until is not None and busy_until < k.launch_s:
+            longest = max(longest, k.ev.start_s - k.launch_s)
+        busy_until = k.ev.end_s if busy_until is None else max(busy_until, k.ev.end_s)
+    return longest
 
 
 def _label(k: _Kernel, main_tid: str, bwd_from: float) -> Label:

@@ -25,7 +25,7 @@ from simulator.limits import MAX_RANKS, check_limit
 from simulator.traces.cpu import STEP_RE, cpu_timelines
 from simulator.traces.et import ETIndex, load_et
 from simulator.traces.events import ImportSummary, KinetoTrace, load_kineto
-from simulator.traces.gpu import gpu_timelines
+from simulator.traces.gpu import gpu_timelines, pg_config
 from simulator.traces.mirror import mirror_timelines
 from simulator.traces.sniff import et_pid, json_kind
 from simulator.traces.timeline import StepTimeline, build_program
@@ -341,6 +341,7 @@ def _rank_timelines(
     if nccl_host := sum(e.name.startswith("nccl:") for e in trace.events):
         summ.roles["nccl-host-op-without-kernels"] += nccl_host
     summ.notes.extend(_foreign_device_note(trace))
+    summ.notes.extend(_subgroup_note(trace, world))
     et = _load_et(path, trace, r, summ) if link_et else None
     return cpu_timelines(trace, r, world, summ, et)
 
@@ -356,6 +357,20 @@ def _foreign_device_note(trace: KinetoTrace) -> list[str]:
     return [
         f"{Path(trace.path).name}: no GPU kernel, so it is read as a CPU trace; its events "
         f"of other categories ({shown}) are not simulated as device work"
+    ]
+
+
+def _subgroup_note(trace: KinetoTrace, world: int) -> list[str]:
+    """A CPU trace's collectives do not say their process group (torch's gloo ``c10d::``
+    ops carry none, up to torch 2.13 at least); when ``distributedInfo.pg_config`` lists
+    groups smaller than the world, say that they run on the whole world here."""
+    subs = sorted({len(r) for r in pg_config(trace).values() if 0 < len(r) < world})
+    if not subs:
+        return []
+    return [
+        f"{Path(trace.path).name}: distributedInfo.pg_config lists process groups of "
+        f"{', '.join(map(str, subs))} of the {world} ranks; a CPU trace does not say which "
+        "group a collective ran on, so every collective is simulated on the whole world"
     ]
 
 

@@ -338,6 +338,7 @@ def export_workload(wl: Workload, out_dir: Path, prefix: str = "commsim") -> lis
     pgs = process_group_names(wl)
     meta = {
         "commsim.world": str(wl.world_size),
+        "commsim.steps_per_program": str(wl.steps_per_program),
         **{f"commsim.meta.{k}": str(v) for k, v in wl.metadata.items()},
     }
     paths = []
@@ -370,10 +371,19 @@ def import_chakra_dir(
         raise InputError("no <name>.<rank>.et Chakra files", file=str(path))
     n_world = max(files) + 1
     loaded = {r: read_et(files[r]) for r in sorted(files)}
-    for gm, _ in loaded.values():
+    spp = 1  # training steps one run of the files holds (commsim's chained replay steps)
+    for r, (gm, _) in loaded.items():
         w = _attrs(gm).get("commsim.world")
         if w is not None:
             n_world = max(n_world, int(w))
+        v = str(_attrs(gm).get("commsim.steps_per_program", 1))
+        if not v.isdigit() or int(v) < 1:
+            raise InputError(
+                f"expected a whole number of steps >= 1, got {v!r}",
+                file=str(files[r]),
+                field="commsim.steps_per_program",
+            )
+        spp = max(spp, int(v))
     if world is not None:
         if world < n_world:
             raise InputError(
@@ -397,5 +407,6 @@ def import_chakra_dir(
     return Workload(
         programs=progs,
         world=n_world,
+        steps_per_program=spp,
         metadata={"source": f"chakra {path}", "warnings": warnings},
     )
