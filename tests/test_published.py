@@ -17,7 +17,9 @@ from simulator.core.errors import InputError
 from simulator.studies.published import (
     TOLERANCE_PCT,
     Kind,
+    Metric,
     load_references,
+    mcore_iteration_flops,
     megatron_iteration_flops,
     megatron_params,
     reference_names,
@@ -150,6 +152,33 @@ def test_paper_flop_count_reproduces_its_aggregate_throughput() -> None:
     assert tflops_per_gpu(r.setup, step_s) == pytest.approx(163.0)
     aggregate_pflops = megatron_iteration_flops(r.setup) / step_s / 1e15
     assert aggregate_pflops == pytest.approx(502.0, rel=0.01)
+
+
+def test_megatron_core_flop_count_is_megatrons_own() -> None:
+    """Megatron-Core's count: GPT-3's shape gives 72 B s l h^2 (1 + s/(6h) + V/(12 l h)); Llama
+    3.1 70B (GQA, gated MLP, s = 8192) gives the 3.94e15 FLOPs per sequence that NVIDIA states
+    for it (NVIDIA/dgxc-benchmarking llama3.1/README_70b.md, "The model flops for Llama 3.1 70b
+    for GBS=1 is 3.94E+15"); the README rows' per-GPU figures give back their aggregate column."""
+    rows = {t.reference: t for t in load_references().training}
+    r = rows["megatron-core-gpt-1.7b-h100-48gpu"]
+    b, s, n_l, h, v = 192, 4096, 24, 2048, 131072
+    gpt = 72.0 * b * s * n_l * h**2 * (1 + s / (6 * h) + v / (12 * n_l * h))
+    assert mcore_iteration_flops(r.setup) == pytest.approx(gpt)
+    llama = {"layers": 80, "hidden": 8192, "heads": 64, "kv_heads": 8, "ffn_hidden": 28672}
+    model = r.setup.model.model_copy(update={**llama, "vocab": 128256, "gated_mlp": True})
+    setup = r.setup.model_copy(update={"model": model, "global_batch": 1, "seq_len": 8192})
+    assert mcore_iteration_flops(setup) == pytest.approx(3.94e15, rel=0.005)
+    for name, aggregate_pflops in (
+        ("megatron-core-gpt-1.7b-h100-48gpu", 19.6),
+        ("megatron-core-gpt-7.1b-h100-96gpu", 44.7),
+        ("megatron-core-gpt-16b-h100-192gpu", 93.9),
+    ):
+        t = rows[name]
+        step_s = mcore_iteration_flops(t.setup) / (t.expected * 1e12 * t.system.nodes * 8)
+        assert t.metric is Metric.TFLOPS_PER_GPU_MCORE
+        assert tflops_per_gpu(t.setup, step_s, t.metric) == pytest.approx(t.expected)
+        total = mcore_iteration_flops(t.setup) / step_s / 1e15
+        assert total == pytest.approx(aggregate_pflops, abs=0.06), name
 
 
 def test_iteration_time_rows_compare_seconds_and_carry_the_papers_setup() -> None:

@@ -8,7 +8,7 @@ from simulator.config import scenario_from_dict
 from simulator.core.vocab import DType, Recompute
 from simulator.workload import costmodel
 from simulator.workload.costmodel import CostModel, cost_model_for
-from simulator.workload.elementwise import attention_core_bytes, layer_elementwise_bytes
+from simulator.workload.elementwise import attention_core_bytes, layer_elementwise_bytes, loss_bytes
 from simulator.workload.modelspec import ModelSpec
 from simulator.workload.profile import profile_from_model
 from simulator.workload.software import Software
@@ -156,3 +156,27 @@ def test_scenario_on_a100_is_slower_than_gemm_only() -> None:
         profile_from_model(spec, cm, micro_batch=1).layers[0].fwd_s
         > profile_from_model(spec, gemm_only, micro_batch=1).layers[0].fwd_s
     )
+
+
+def test_loss_kernels_stream_52_bytes_per_logit_split_by_tp() -> None:
+    """Megatron's vocab-parallel cross entropy: fp32 cast, max, subtract, exp, sum, divide
+    forward (38 B per logit), scale and cast back backward (14 B); the vocabulary splits by TP."""
+    logits = SMALL.seq_len * SMALL.vocab
+    fwd, bwd = loss_bytes(SMALL, 1)
+    assert (fwd, bwd) == pytest.approx((38 * logits, 14 * logits))
+    assert loss_bytes(SMALL, 2, tp=4) == pytest.approx((fwd / 2, bwd / 2))
+
+
+def test_profile_prices_the_loss_on_the_head_at_hbm_rate() -> None:
+    """With a GEMM efficiency the head carries the loss kernels; an end-to-end figure does not."""
+    gemm = CostModel(peak_flops=312e12, hbm_Bps=2039e9, efficiency=0.6, memory_efficiency=0.8)
+    full = CostModel(
+        peak_flops=312e12, hbm_Bps=2039e9, efficiency=0.6, memory_efficiency=0.8, elementwise=True
+    )
+    p0 = profile_from_model(SMALL, gemm, micro_batch=2, tp=2)
+    p1 = profile_from_model(SMALL, full, micro_batch=2, tp=2)
+    fwd, bwd = loss_bytes(SMALL, 2, tp=2)
+    rate = 2039e9 * 0.8
+    assert p1.head_fwd_s - p0.head_fwd_s == pytest.approx(fwd / rate)
+    assert p1.head_bwd_s - p0.head_bwd_s == pytest.approx(bwd / rate)
+    assert p0.head_bwd_s == pytest.approx(2 * p0.head_fwd_s)

@@ -160,6 +160,8 @@ class TrainingSetup(_Strict):
     software: Software | None = None
     #: the scenario's ``strategy.data_parallel`` section (mode, bucket_size); default: DDP.
     data_parallel: dict[str, Any] | None = None
+    #: gradients on the wire (the scenario's ``training.grad_dtype``; default: the activations').
+    grad_dtype: str | None = None
 
 
 class Metric(StrEnum):
@@ -169,9 +171,13 @@ class Metric(StrEnum):
       count (:func:`tflops_per_gpu`); our step time is converted with the same count.
     * ``iteration_time_s``: the end-to-end iteration time in seconds (Korthikanti et al. 2022,
       Table 5); compared with our step time directly.
+    * ``tflops_per_gpu_mcore``: per-GPU teraFLOP/s with Megatron-Core's own count
+      (:func:`mcore_iteration_flops`: forward and backward, no recompute term), the count
+      behind the Megatron-LM README's H100 table.
     """
 
     TFLOPS_PER_GPU = "tflops_per_gpu"
+    TFLOPS_PER_GPU_MCORE = "tflops_per_gpu_mcore"
     ITERATION_TIME_S = "iteration_time_s"
 
 
@@ -250,11 +256,33 @@ def megatron_iteration_flops(setup: TrainingSetup) -> float:
     return 96.0 * b * s * n_l * h**2 * (1.0 + s / (6.0 * h) + v / (16.0 * n_l * h))
 
 
-def tflops_per_gpu(setup: TrainingSetup, step_time_s: float) -> float:
-    """Per-GPU teraFLOP/s for an iteration of ``step_time_s`` (the paper's definition)."""
+def mcore_iteration_flops(setup: TrainingSetup) -> float:
+    """FLOPs of one training iteration as Megatron-Core counts them for its logged throughput.
+
+    ``num_floating_point_operations`` in ``megatron/training/training.py`` (NVIDIA/Megatron-LM,
+    commit 8a78edd20c, July 2024): ``12 B s l h^2 ((1 + g/a + s/h) + (f/h) m + V/(2 l h))`` with
+    ``g/a`` the query groups per head, ``f`` the MLP hidden size and ``m`` 3/2 for a gated MLP:
+    forward and backward GEMMs, no recomputation term. For GPT-3's shape this is
+    ``72 B s l h^2 (1 + s/(6h) + V/(12 l h))``.
+    """
+    m = setup.model
+    b, s, n_l, h, v = setup.global_batch, setup.seq_len, m.layers, m.hidden, m.vocab
+    groups = (m.kv_heads or m.heads) / m.heads
+    ffn = (m.ffn_hidden or 4 * h) / h * (1.5 if m.gated_mlp else 1.0)
+    attention = 1.0 + groups + s / h
+    return 12.0 * b * s * n_l * h**2 * (attention + ffn + v / (2.0 * n_l * h))
+
+
+def tflops_per_gpu(
+    setup: TrainingSetup, step_time_s: float, metric: Metric = Metric.TFLOPS_PER_GPU
+) -> float:
+    """Per-GPU teraFLOP/s for an iteration of ``step_time_s`` with the source's FLOP count
+    (``metric``: the paper's equation (3), or Megatron-Core's)."""
     p = setup.parallelism
     n_gpus = p.tp * p.pp * p.dp
-    return megatron_iteration_flops(setup) / (step_time_s * n_gpus) / TFLOPS
+    mcore = metric is Metric.TFLOPS_PER_GPU_MCORE
+    flops = mcore_iteration_flops(setup) if mcore else megatron_iteration_flops(setup)
+    return flops / (step_time_s * n_gpus) / TFLOPS
 
 
 # ---- predictions --------------------------------------------------------------------------
@@ -312,7 +340,7 @@ def predict_training(
     step_s = predicted_step_time_s(ref, cluster, fidelity=fidelity)
     if ref.metric is Metric.ITERATION_TIME_S:
         return step_s
-    return tflops_per_gpu(ref.setup, step_s)
+    return tflops_per_gpu(ref.setup, step_s, ref.metric)
 
 
 def training_scenario(ref: TrainingReference) -> dict[str, Any]:
@@ -351,6 +379,7 @@ def training_scenario(ref: TrainingReference) -> dict[str, Any]:
             # 312 TFLOP/s A100 peak as bf16 (A100 datasheet), so the choice moves nothing.
             "dtype": "fp16",
             "recompute": st.recompute,
+            **({"grad_dtype": st.grad_dtype} if st.grad_dtype is not None else {}),
         },
         "hardware": {"software": st.software.value} if st.software is not None else {},
     }

@@ -152,3 +152,26 @@ def attention_core_bytes(spec: ModelSpec, b: int, *, tp: int = 1, act_bytes: int
     if spec.flash_attention:
         return 0.0
     return 2.0 * float(b * spec.heads * spec.seq_len**2) / tp * act_bytes
+
+
+#: HBM bytes per logit element of Megatron's vocab-parallel cross entropy, forward: the logits
+#: cast to fp32 (read 2, write 4), their row max (read 4), the in-place subtraction of it (read
+#: 4, write 4), the in-place exp (read 4, write 4), its row sum (read 4) and the in-place division
+#: into the softmax kept for backward (read 4, write 4). Counted from
+#: ``megatron/core/tensor_parallel/cross_entropy.py`` (NVIDIA/Megatron-LM, commit 8a78edd20c,
+#: July 2024: ``calculate_logits_max``, ``calculate_predicted_logits``,
+#: ``calculate_cross_entropy_loss``; the loss takes ``output.float()`` unless
+#: ``fp16_lm_cross_entropy``, off in Megatron-LM and in the NeMo recipes); Megatron-LM 2021's
+#: ``mpu/cross_entropy.py`` runs the same passes. The target gather touches one element per row.
+LOSS_FWD_BYTES_PER_LOGIT = 6.0 + 4.0 + 8.0 + 8.0 + 4.0 + 8.0
+#: Backward: the softmax scaled in place by the loss gradient (read 4, write 4) and cast back to
+#: the activation dtype for the output layer's backward GEMMs (read 4, write 2)
+#: (``calculate_gradients`` and the autograd of ``.float()``).
+LOSS_BWD_BYTES_PER_LOGIT = 8.0 + 6.0
+
+
+def loss_bytes(spec: ModelSpec, b: int, *, tp: int = 1) -> tuple[float, float]:
+    """HBM bytes (forward, backward) of the cross-entropy loss over the logits of a micro-batch
+    of ``b`` samples on one GPU of a TP group of ``tp`` (the vocabulary split ``tp`` ways)."""
+    logits = float(b * spec.seq_len * spec.vocab) / tp
+    return logits * LOSS_FWD_BYTES_PER_LOGIT, logits * LOSS_BWD_BYTES_PER_LOGIT

@@ -19,7 +19,11 @@ from dataclasses import dataclass, field, replace
 
 from simulator.core.vocab import DType, Recompute
 from simulator.workload.costmodel import CostModel
-from simulator.workload.elementwise import attention_core_bytes, layer_elementwise_bytes
+from simulator.workload.elementwise import (
+    attention_core_bytes,
+    layer_elementwise_bytes,
+    loss_bytes,
+)
 from simulator.workload.modelspec import ModelSpec
 from simulator.workload.software import overlaps_tp_backward, overlaps_tp_comm
 
@@ -215,6 +219,18 @@ def _memory_bound_extra_s(
     )
 
 
+def _head_s(spec: ModelSpec, cost: CostModel, b: int, tp: int) -> tuple[float, float]:
+    """Seconds (forward, backward) of the LM head of one micro-batch on one GPU: the logits
+    GEMM (backward twice the forward) and, with ``cost.elementwise``, the cross-entropy loss
+    over the ``b s V / tp`` logits at the memory rate."""
+    head_f = cost.time_s(spec.head_fwd_flops(b) / tp)
+    head_b = 2.0 * head_f
+    if not cost.elementwise:
+        return head_f, head_b
+    loss_f, loss_b = loss_bytes(spec, b, tp=tp)
+    return head_f + cost.time_s(bytes_B=loss_f), head_b + cost.time_s(bytes_B=loss_b)
+
+
 def profile_from_model(
     spec: ModelSpec,
     cost: CostModel,
@@ -233,7 +249,8 @@ def profile_from_model(
     (Korthikanti et al. 2022). The embedding lookup is memory-bound (``b s h`` bytes written).
     With ``cost.elementwise`` the layer's memory-bound kernels are added from HBM bandwidth and
     the attention-core GEMMs become rooflines over their score tensors
-    (:func:`_memory_bound_extra_s`).
+    (:func:`_memory_bound_extra_s`), and the LM head carries the cross-entropy loss over its
+    ``b s V / tp`` logits (:func:`simulator.workload.elementwise.loss_bytes`).
     """
     b = micro_batch
     attn_f = cost.time_s(spec.attn_fwd_flops(b) / tp)
@@ -263,7 +280,7 @@ def profile_from_model(
         activation_B=act_B * act_dtype.bytes / 2.0,
         flops_fwd=spec.layer_fwd_flops(b) / tp,
     )
-    head_f = cost.time_s(spec.head_fwd_flops(b) / tp)
+    head_f, head_b = _head_s(spec, cost, b, tp)
     embed_f = cost.time_s(bytes_B=spec.boundary_bytes(b, act_dtype) * 2)
     opt_per_param = cost.time_s(bytes_B=ADAM_BYTES_PER_PARAM_EXCL_GRAD + grad_dtype.bytes)
     return LayerProfile(
@@ -278,7 +295,7 @@ def profile_from_model(
         embed_fwd_s=embed_f,
         embed_bwd_s=embed_f,
         head_fwd_s=head_f,
-        head_bwd_s=2.0 * head_f,
+        head_bwd_s=head_b,
         embed_params=spec.embedding_params() / tp,
         head_params=spec.head_params() / tp,
         tie_embeddings=spec.tie_embeddings,
