@@ -79,7 +79,16 @@ def test_small_all_reduce_on_8_ranks_waits_and_1_mib_does_not_move() -> None:
 
 
 @pytest.mark.usefixtures("two_cores")
-@pytest.mark.parametrize("rig", ["rig-5host-3tier", "rig-6host-flat"])
+@pytest.mark.parametrize(
+    "rig",
+    [
+        "held-7host-asym",
+        "held-5host-chain",
+        "held-12host-3rack",
+        "rig-5host-3tier",
+        "rig-6host-flat",
+    ],
+)
 def test_held_out_rigs_small_messages_closer_and_large_no_worse(rig: str) -> None:
     """Rows measured on rigs the law's fit never read (benchmarks/data/mb-held-*)."""
     from simulator.collectives.calibrated import CALIBRATION_DIR
