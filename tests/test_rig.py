@@ -108,6 +108,48 @@ links:
     assert len(err) == 1 and err[0].startswith("commsim rig: note: far: links: 2 of 4")
 
 
+def test_plan_errors_name_the_users_file(tmp_path: Path) -> None:
+    """A wiring error in a hand-written file names that file, not only the topology's name."""
+    path = _write(
+        tmp_path,
+        """name: lonely
+nodes: [{name: h0, kind: cpu}, {name: h1, kind: cpu}, {name: h2, kind: cpu},
+        {name: s, kind: switch}]
+links:
+  - {a: h0, b: s, bandwidth: 1Gbps, latency: 7us, kind: ethernet}
+  - {a: h1, b: s, bandwidth: 1Gbps, latency: 7us, kind: ethernet}
+  - {a: h2, b: s, bandwidth: 1Gbps, latency: 7us, kind: ethernet}
+ranks: [h0, h1]
+""",
+    )
+    with pytest.raises(InputError) as err:
+        plan_rig(path)
+    assert err.value.file == path and "['h2'] are not ranks" in str(err.value)
+
+
+def test_plan_notes_more_hosts_than_cores(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """16 hosts on 2 cores plan, with one note saying every hop can wait for a core."""
+    import warnings
+
+    from simulator.rig.cluster import RigCoresNote
+
+    hosts = [f"h{i}" for i in range(16)]
+    body = "name: many\nnodes:\n" + "".join(f"  - {{name: {h}, kind: cpu}}\n" for h in hosts)
+    body += "  - {name: s, kind: switch}\nlinks:\n"
+    body += "".join(
+        f"  - {{a: {h}, b: s, bandwidth: 400Mbit/s, latency: 7us, kind: ethernet}}\n" for h in hosts
+    )
+    path = _write(tmp_path, body)
+    monkeypatch.setattr("simulator.collectives.calibrated.host_cores", lambda: 2)
+    with pytest.warns(RigCoresNote, match="many: 16 hosts share this machine's 2 cores"):
+        plan = plan_rig(path)
+    assert len(plan.hosts) == 16
+    monkeypatch.setattr("simulator.collectives.calibrated.host_cores", lambda: 16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plan_rig(path)
+
+
 def test_not_root_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     with pytest.raises(netns.RigUnavailable, match="root"):

@@ -106,7 +106,9 @@ def _plan(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(obj)
         return 0
-    print(f"rig of {plan.topology_name}: {len(plan.hosts)} hosts, {len(plan.switches)} switches")
+    n_sw = len(plan.switches)
+    switches = f"{n_sw} switch" + ("" if n_sw == 1 else "es")
+    print(f"rig of {plan.topology_name}: {len(plan.hosts)} hosts, {switches}")
     for h in plan.hosts:
         print(f"  rank {h.rank}: {h.node} ns={h.ns} {h.dev} {h.address}")
     for s in plan.switches:

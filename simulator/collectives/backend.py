@@ -38,6 +38,13 @@ A :class:`BackendProfile` says, for one library (NCCL, gloo, or a calibration of
   calibration fits one value per op. ``reduce_scatter`` has its own even when it is scheduled
   as an all_reduce. Collectives only: a point-to-point send through the transport pays no
   backend latency, floors included;
+* ``oversubscription``: optional; the per-hop wait for a core of a job with more ranks than
+  the profile was fitted with, on a host with fewer cores than ranks (the emulated rig: every
+  rank is a process on the same machine). ``ranks`` (the fit's rank count), ``cores`` (the fit
+  machine's, recorded) and ``hop_wait[op]``, seconds: a job of ``N`` ranks on a host of ``C``
+  cores gets ``hop_floor[op] = hop_wait[op] * (1 - C / N)`` (the larger of that and the
+  profile's own floor) when ``N`` exceeds ``ranks`` and ``C`` (:func:`oversubscribed_hop_s`,
+  :meth:`BackendProfile.at_ranks`); the fitted rank counts themselves are left as fitted;
 * ``tree_max_algbw``: optional ceiling on a tree all-reduce's algorithm bandwidth
   (``two_hosts``: groups on at most 2 hosts, ``more_hosts``: beyond), for libraries whose tree
   is limited by the GPU rather than the links (NCCL's ``maxTreeBw``);
@@ -63,7 +70,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -123,6 +130,37 @@ class NvlsProfile:
     chunk_B: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Oversubscription:
+    """How a calibrated profile extends to jobs with more ranks than its fit (``oversubscription``
+    in the YAML; see the module docstring).
+
+    Attributes:
+        ranks: the rank count the profile was fitted with; the law applies to larger jobs only.
+        cores: cores of the machine the law was fitted on (recorded; the law uses the
+            predicting host's own, :func:`simulator.collectives.calibrated.host_cores`).
+        hop_wait_s: per op, seconds: the wait ``w`` of :func:`oversubscribed_hop_s`.
+    """
+
+    ranks: int
+    cores: int
+    hop_wait_s: Mapping[CollectiveOp, float]
+
+
+def oversubscribed_hop_s(wait_s: float, ranks: int, cores: int) -> float:
+    """The least time (s) one dependent hop takes when ``ranks`` processes share ``cores``
+    cores: ``wait_s * (1 - cores / ranks)``, 0 when every rank has a core.
+
+    A hop of a collective needs the processes it wakes to run; with ``N`` runnable ranks on
+    ``C`` cores a woken rank finds every core taken about ``1 - C/N`` of the time and then waits
+    for one (a scheduler slice, milliseconds; ``wait_s`` is fitted per op). Fitted on the
+    rig's 2..8-rank microbenchmarks (docs/rig.md, "More ranks than cores").
+    """
+    if ranks <= cores or ranks < 1:
+        return 0.0
+    return wait_s * (1.0 - cores / ranks)
+
+
 @dataclass(frozen=True)
 class BackendProfile:
     """A communication library's behaviour; see the module docstring for every field."""
@@ -142,6 +180,20 @@ class BackendProfile:
     op_efficiency: Mapping[CollectiveOp, float] | None = None
     send_buffer_B: float = 0.0
     hop_floor_s: Mapping[CollectiveOp, float] | None = None
+    oversubscription: Oversubscription | None = None
+
+    def at_ranks(self, ranks: int, cores: int) -> BackendProfile:
+        """This profile for a job of ``ranks`` ranks on a host of ``cores`` cores: with
+        ``oversubscription``'s floors when ``ranks`` exceeds the fit's rank count and
+        ``cores`` (each op's floor the larger of the law's and the profile's own), else
+        itself. Idempotent: floors are replaced by a maximum, never added."""
+        over = self.oversubscription
+        if over is None or ranks <= over.ranks or ranks <= cores:
+            return self
+        floors = dict(self.hop_floor_s or {})
+        for op, wait in over.hop_wait_s.items():
+            floors[op] = max(floors.get(op, 0.0), oversubscribed_hop_s(wait, ranks, cores))
+        return replace(self, hop_floor_s=floors)
 
     def hop_floor(self, op: CollectiveOp) -> float:
         """Seconds each dependent step of ``op`` takes at least (0 if the profile has none)."""
@@ -245,7 +297,16 @@ def profile_from_spec(spec: BackendFile, *, file: str) -> BackendProfile:
         ),
         send_buffer_B=spec.send_buffer or 0.0,
         hop_floor_s=None if spec.hop_floor is None else dict(spec.hop_floor),
+        oversubscription=_oversubscription(spec),
     )
+
+
+def _oversubscription(spec: BackendFile) -> Oversubscription | None:
+    """The ``oversubscription`` section of a validated file, typed (None if absent)."""
+    over = spec.oversubscription
+    if over is None:
+        return None
+    return Oversubscription(ranks=over.ranks, cores=over.cores, hop_wait_s=dict(over.hop_wait))
 
 
 def shipped_backends() -> list[str]:
@@ -269,6 +330,9 @@ def load_backend(
     (``gloo-rig``: the fit for ``ranks``, see :mod:`simulator.collectives.calibrated`), a YAML
     PATH, or a profile.
 
+    With ``ranks`` given, a profile with an ``oversubscription`` law gets its floors for that
+    many ranks on this host's cores (:meth:`BackendProfile.at_ranks`).
+
     A calibrated family without a fit for ``ranks`` loads the fit of the nearest rank count
     and warns (:class:`~simulator.collectives.calibrated.CalibrationFallbackWarning`) naming it.
 
@@ -279,9 +343,14 @@ def load_backend(
     Raises :class:`InputError` (listing the shipped names) when neither exists, or naming the
     file and field when the YAML is wrong.
     """
+    profile = _load_named(name_or_path, ranks)
+    return profile if ranks is None else profile.at_ranks(ranks, calibrated.host_cores())
+
+
+def _load_named(name_or_path: str | Path | BackendProfile, ranks: int | None) -> BackendProfile:
+    """:func:`load_backend` before its oversubscription law is applied."""
     if isinstance(name_or_path, BackendProfile):
         return name_or_path
-
     p = Path(name_or_path)
     stem = p.name.removesuffix(".yaml")
     shipped = shipped_dir("backends") / f"{stem}.yaml"
@@ -290,6 +359,6 @@ def load_backend(
         if found is not None:
             path, note = found
             if note is not None:
-                warnings.warn(note, calibrated.CalibrationFallbackWarning, stacklevel=2)
+                warnings.warn(note, calibrated.CalibrationFallbackWarning, stacklevel=3)
             return _load_path(str(path))
     return _load_path(str(resolve("backends", name_or_path, what="backend", field="backend")))

@@ -88,6 +88,21 @@ class NvlsSpec(SchemaModel):
     chunk_size: SizeB | None = None
 
 
+class OversubscriptionSpec(SchemaModel):
+    """``oversubscription``: the per-hop wait for a core of a job with more ranks than the fit.
+
+    ``ranks``: the rank count the profile was fitted with (the law applies beyond it);
+    ``cores``: the fit machine's cores (recorded, for the reader: the law reads the predicting
+    host's own); ``hop_wait[op]``: seconds, the wait ``w`` of the law in
+    :func:`simulator.collectives.backend.oversubscribed_hop_s`.
+    """
+
+    ranks: PosInt
+    cores: PosInt
+    hop_wait: Annotated[dict[CollectiveOp, TimeS], Field(min_length=1)]
+    source: str = ""
+
+
 class BackendFile(SchemaModel):
     """A backend profile file (``simulator/data/backends/NAME.yaml`` or a calibration)."""
 
@@ -105,6 +120,7 @@ class BackendFile(SchemaModel):
     op_efficiency: dict[CollectiveOp, Fraction] | None = None
     send_buffer: SizeB0 | None = None
     hop_floor: dict[CollectiveOp, TimeS] | None = None  # TimeS: the fit searches up to seconds
+    oversubscription: OversubscriptionSpec | None = None
 
     def edited(self, **changes: object) -> BackendFile:
         """A copy with ``changes`` (field name -> value), validated again like a file
@@ -139,6 +155,12 @@ class BackendFile(SchemaModel):
             out["send_buffer"] = f"{round(self.send_buffer)}B"
         if self.hop_floor is not None:
             out["hop_floor"] = {k.value: microseconds(t) for k, t in self.hop_floor.items()}
+        if self.oversubscription is not None:
+            over = out["oversubscription"]
+            assert isinstance(over, dict)
+            over["hop_wait"] = {
+                k.value: microseconds(t) for k, t in self.oversubscription.hop_wait.items()
+            }
         return out
 
 

@@ -15,6 +15,7 @@ the 4-rank fit -6 to -0.5 % (docs/decisions.md, 2026-12-05, "nearest rank count"
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -31,6 +32,15 @@ _RANKED = re.compile(r"^(?P<family>.+)-(?P<n>\d+)rank$")
 
 class CalibrationFallbackWarning(InputNote):
     """A calibrated family has no fit for the job's rank count; another fit was used."""
+
+
+def host_cores() -> int:
+    """Cores this process may run on (its CPU affinity; ``os.cpu_count()`` where the platform
+    has none): the cores an emulated rig's ranks share, since every rank is a process here."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def families() -> list[str]:

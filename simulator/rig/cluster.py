@@ -161,7 +161,8 @@ def plan_rig(topology: Any, *, run_id: str | None = None, mtu_B: int = DEFAULT_M
     ``cpu`` host, a host with other than one link, switches not joined as a tree.
     """
     topo = _load(topology)
-    name = str(getattr(topo, "name", "topology"))
+    # errors name the file the user wrote when there is one, else the topology's name
+    name = str(topology) if isinstance(topology, str | Path) else str(getattr(topo, "name", ""))
     graph = topo.graph
     rid = run_id or new_run_id()
     prefix = f"{netns.NETNS_PREFIX}{rid}-"
@@ -179,8 +180,10 @@ def plan_rig(topology: Any, *, run_id: str | None = None, mtu_B: int = DEFAULT_M
     switches = tuple(RigSwitch(node=n, ns=f"{prefix}s{j}") for j, n in enumerate(switch_nodes))
     ns_of = {h.node: h.ns for h in hosts} | {s.node: s.ns for s in switches}
     links = _rig_links(pairs, rates, ns_of, endpoints, switch_nodes)
-    _note_latency(topo, name)
-    return RigPlan(rid, name, hosts, switches, links, int(mtu_B))
+    title = str(getattr(topo, "name", "topology"))
+    _note_latency(topo, title)
+    _note_cores(len(ranks), title)
+    return RigPlan(rid, title, hosts, switches, links, int(mtu_B))
 
 
 class RigLatencyNote(InputNote):
@@ -201,6 +204,29 @@ def _note_latency(topo: Any, name: str) -> None:
             f"links takes about {RIG_LINK_LATENCY_S * 1e6:.2g} us: predictions use the file's "
             "latency, measurements will not",
             RigLatencyNote,
+            stacklevel=3,
+        )
+
+
+class RigCoresNote(InputNote):
+    """A rig with more hosts than the machine has cores (every host is a local process)."""
+
+
+def _note_cores(n_hosts: int, name: str) -> None:
+    """Warn (:class:`RigCoresNote`) when the rig's hosts outnumber this machine's cores: each
+    host is a process here, so every hop of a small collective can wait for a core (on 2
+    cores, 1.0-1.6 ms a hop with 3-8 hosts, docs/rig.md "More ranks than cores"), and hosts
+    compute slower than alone."""
+    from simulator.collectives.calibrated import host_cores
+
+    cores = host_cores()
+    if n_hosts > cores:
+        warnings.warn(
+            f"{name}: {n_hosts} hosts share this machine's {cores} cores: each hop of a "
+            "collective can wait for a core (1-2 ms a hop measured on 2 cores with 3-8 hosts, "
+            "docs/rig.md 'More ranks than cores'), so messages below about 1 MiB take "
+            "milliseconds, and hosts compute slower than alone",
+            RigCoresNote,
             stacklevel=3,
         )
 
