@@ -1,0 +1,97 @@
+"""Third round of bad inputs: outsized rig flags, huge traces, odd spellings (session 20).
+
+Each test names the mistake that used to slip through and what happened then.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.test_bad_inputs import error_lines, run_case
+
+
+def _one_error(argv: list[str], *texts: str) -> str:
+    code, _, err, _ = run_case(argv, 60)
+    assert "Traceback" not in err, err
+    assert code == 2, err
+    lines = error_lines(err)
+    assert len(lines) == 1, lines
+    for text in texts:
+        assert text in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "texts"),
+    [
+        ("--steps", "1000000000", ("--steps", "limit of 1,000")),  # ran until --timeout
+        ("--warmup", "1000000000", ("--warmup", "limit of 1,000")),
+        ("--d-model", "10000000", ("--d-model", "GiB")),  # 9 lines of a rank's torch traceback
+        ("--layers", "1000000", ("--layers", "GiB")),  # ran until --timeout
+        ("--batch", "1000000000", ("--batch", "GiB")),
+        ("--seq-len", "1000000000", ("--seq-len", "GiB")),
+        ("--world", "100000", ("--world", "GiB")),  # 100,000 processes
+        ("--timeout", "1e300", ("--timeout", "86,400")),
+    ],
+)
+def test_outsized_record_flags_are_refused_before_any_rank(
+    flag: str, value: str, texts: tuple[str, ...], tmp_path: Path
+) -> None:
+    out = tmp_path / "rec"
+    argv = ["record", "--world", "2", "--strategy", "ddp", "--out", str(out), flag, value]
+    _one_error(argv, *texts)
+    assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--steps", "1000000000"), ("--d-model", "10000000"), ("--layers", "1000000"),
+     ("--batch", "1000000000"), ("--timeout", "1e300")],
+)  # fmt: skip
+def test_outsized_validate_rig_flags_are_refused_before_the_rig(flag: str, value: str) -> None:
+    """``validate --d-model 10000000`` was exit 70 with a traceback; the others ran the rig."""
+    _one_error(["validate", flag, value], flag)
+
+
+def test_the_memory_estimate_lets_the_default_recordings_run() -> None:
+    from simulator.traces.models import GPTConfig
+    from simulator.traces.recipe_limits import physical_memory_B, rank_memory_B
+
+    assert 8 * rank_memory_B(GPTConfig()) < min(physical_memory_B(), 8 * 2**30)
+    assert rank_memory_B(GPTConfig(d_model=256)) > rank_memory_B(GPTConfig())
+
+
+def _profile_with_channels(tmp_path: Path, channels: int) -> Path:
+    from tests.test_bad_inputs import ROOT
+
+    text = (ROOT / "simulator/data/backends/gloo.yaml").read_text()
+    p = tmp_path / f"gloo-{channels}.yaml"
+    p.write_text(text.replace("\nchannels: 1\n", f"\nchannels: {channels}\n"))
+    return p
+
+
+def test_run_counts_the_profiles_channels_per_op(tmp_path: Path) -> None:
+    """A 1,024-channel profile on gpt3-175b-1024xh100 ran 55 s and more (the op estimate did
+    not count the flows each collective runs on every channel)."""
+    prof = str(_profile_with_channels(tmp_path, 1024))
+    line = _one_error(["run", "gpt3-175b-1024xh100", "--backend", prof, "--json"], prof)
+    assert "channels" in line and "op-channels" in line and "--force" in line
+
+
+def test_the_channel_limit_spares_shipped_profiles_and_analytical_runs(tmp_path: Path) -> None:
+    from simulator.collectives import load_backend
+    from simulator.config import load_scenario
+    from simulator.core.errors import InputError
+    from simulator.limits import check_scenario, forced, lifted
+
+    sc = load_scenario("gpt3-175b-1024xh100")
+    check_scenario(sc, 1024, profile=load_backend("nccl"))  # 8 channels a host: runs
+    big = load_backend(str(_profile_with_channels(tmp_path, 1024)))
+    with pytest.raises(InputError, match="op-channels"):
+        check_scenario(sc, 1024, profile=big)
+    with forced(True):
+        check_scenario(sc, 1024, profile=big)  # --force keeps the refusal for the OOM note
+        assert lifted() is not None
+    check_scenario(sc, 1024, profile=None)  # the analytical fidelity runs no flows
