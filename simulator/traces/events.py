@@ -9,16 +9,14 @@ Times are converted to seconds here; nothing downstream sees microseconds.
 
 from __future__ import annotations
 
-import gzip
-import json
 import math
-import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from simulator.core.errors import InputError
+from simulator.traces.jsonfile import read_json_file
 
 US = 1e-6  # Kineto timestamps and durations are microseconds (chrome trace format).
 
@@ -110,18 +108,7 @@ def load_kineto(path: str | Path) -> KinetoTrace:
         InputError: the file is missing, not JSON, or has no ``traceEvents`` list.
     """
     p = Path(path)
-    try:
-        opener = gzip.open if p.suffix == ".gz" else open
-        with opener(p, "rb") as fh:
-            doc = json.load(fh)
-    except FileNotFoundError as exc:
-        raise InputError("no such trace file", file=str(p)) from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"not JSON: {exc}", file=str(p)) from exc
-    except (EOFError, OSError, gzip.BadGzipFile) as exc:
-        raise InputError(f"cannot read (truncated or corrupt file?): {exc}", file=str(p)) from exc
-    except zlib.error as exc:
-        raise InputError(f"corrupt gzip data: {exc}", file=str(p)) from exc
+    doc = read_json_file(p)
     raw = doc.get("traceEvents") if isinstance(doc, dict) else doc
     if not isinstance(raw, list):
         raise InputError("expected a list of chrome-trace events", file=str(p), field="traceEvents")
