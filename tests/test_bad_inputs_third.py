@@ -95,3 +95,78 @@ def test_the_channel_limit_spares_shipped_profiles_and_analytical_runs(tmp_path:
         check_scenario(sc, 1024, profile=big)  # --force keeps the refusal for the OOM note
         assert lifted() is not None
     check_scenario(sc, 1024, profile=None)  # the analytical fidelity runs no flows
+
+
+def test_a_gzip_bomb_is_refused_once_inflated_past_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 3 GB inflating .gz trace was decompressed until memory ran out (a hang here)."""
+    import gzip
+
+    from simulator.core.errors import InputError
+    from simulator.traces import jsonfile
+
+    monkeypatch.setattr(jsonfile, "MAX_TRACE_TEXT_B", 2**20)
+    monkeypatch.setattr(jsonfile, "_CHUNK_B", 2**16)
+    p = tmp_path / "rank0.trace.json.gz"
+    p.write_bytes(gzip.compress(b'{"traceEvents": [], "pad": "' + b"a" * 2**21 + b'"}'))
+    with pytest.raises(InputError, match="once inflated") as err:
+        jsonfile.read_json_file(p)
+    assert err.value.file == str(p)
+    p.write_bytes(gzip.compress(b'{"traceEvents": []}'))
+    assert jsonfile.read_json_file(p) == {"traceEvents": []}
+
+
+def test_a_huge_trace_file_is_refused_by_its_size_before_reading(tmp_path: Path) -> None:
+    """A 2 GB trace file was read for 16 s and then called "not JSON"."""
+    from simulator.core.errors import InputError
+    from simulator.traces.jsonfile import MAX_TRACE_TEXT_B, read_json_file
+
+    p = tmp_path / "rank0.trace.json"
+    with p.open("wb") as fh:
+        fh.write(b'{"traceEvents": [')
+        fh.truncate(MAX_TRACE_TEXT_B + 1)  # sparse: no disk used
+    with pytest.raises(InputError, match="more than"):
+        read_json_file(p)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dir", "deep"])
+def test_trace_files_that_are_not_files_or_too_deep_are_refused(kind: str, tmp_path: Path) -> None:
+    """A FIFO named like a trace blocked ``open`` forever; deep nesting was a RecursionError."""
+    import os
+
+    from simulator.core.errors import InputError
+    from simulator.traces.jsonfile import read_json_file
+
+    p = tmp_path / "rank0.trace.json"
+    if kind == "fifo":
+        os.mkfifo(p)
+    elif kind == "dir":
+        p.mkdir()
+    else:
+        p.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(InputError, match=r"regular file|directory|nested") as err:
+        read_json_file(p)
+    assert err.value.file == str(p)
+
+
+@pytest.mark.parametrize(
+    ("address", "texts"),
+    [
+        ("tcp://[::1", ("tcp://HOST:PORT",)),  # was exit 70 with a traceback
+        ("tcp//127.0.0.1:8786", ("did you mean 'tcp://HOST:PORT'",)),  # was a 10 s timeout
+        ("inlin", ("did you mean 'inline'",)),
+        ("locall", ("did you mean 'local'",)),
+        ("127.0.0.1:99999", ("tcp://HOST:PORT",)),  # was a 10 s timeout
+        ("127.0.0.1:1", ("Connection refused",)),  # a bare HOST:PORT is probed as tcp
+    ],
+)
+def test_scheduler_address_slips_are_refused_at_once(address: str, texts: tuple[str, ...]) -> None:
+    from simulator.core.errors import InputError
+    from simulator.studies.sweep_runner import probe_scheduler
+
+    with pytest.raises(InputError) as err:
+        probe_scheduler(address, timeout_s=2.0)
+    assert err.value.field == "--scheduler"
+    for text in texts:
+        assert text in err.value.message, err.value.message
