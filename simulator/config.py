@@ -25,6 +25,7 @@ from pydantic import (
 from simulator.core.errors import InputError
 from simulator.core.schema import Fraction, PosFloat, PosInt, SchemaModel
 from simulator.core.schema_messages import validate_input
+from simulator.core.suggest import hint
 from simulator.core.vocab import DType, Recompute
 from simulator.faults.schema import FaultsConfig
 from simulator.resources import resolve
@@ -138,7 +139,7 @@ class Scenario(SchemaModel):
     def _known_fidelity(cls, v: str) -> str:
         allowed = ("analytical", "flow", "chunk")
         if v not in allowed:
-            raise ValueError(f"expected one of {', '.join(allowed)}, got {v!r}")
+            raise ValueError(f"expected one of {', '.join(allowed)}, got {v!r}{hint(v, allowed)}")
         return v
 
     def model_spec(self) -> ModelSpec:
