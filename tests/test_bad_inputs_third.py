@@ -170,3 +170,78 @@ def test_scheduler_address_slips_are_refused_at_once(address: str, texts: tuple[
     assert err.value.field == "--scheduler"
     for text in texts:
         assert text in err.value.message, err.value.message
+
+
+@pytest.mark.parametrize(
+    ("argv", "near"),
+    [
+        (["run", "tiny", "--set", "training.dtype=BF16"], "'bf16'"),  # case: no suggestion
+        (["run", "tiny", "--set", "fidelity=Flow"], "'flow'"),
+        (["run", "tiny", "--set", "hardware.gpu=h100"], "'H100-SXM'"),
+        (["run", "tiny", "--set", "topology=DGX-A100"], "'dgx-a100'"),
+        (["run", "tiny", "--set", "backend=NCCL"], "'nccl'"),
+        (["topology", "show", "dgx-a10"], "'dgx-a100'"),
+        (["collective", "--topology", "dgx-a100", "--op", "AllReduce", "--size", "1MiB"],
+         "'all_reduce'"),
+        (["collective", "--topology", "dgx-a100", "--op", "all_reduce", "--size", "1MiB",
+          "--algo", "rign"], "'ring'"),
+        (["validate", "--faults", "al"], "'all'"),
+        (["replay", "{fixture}", "--strategy", "dpp"], "'ddp'"),
+    ],
+)  # fmt: skip
+def test_unknown_names_suggest_the_closest_known_one(
+    argv: list[str], near: str, tmp_path: Path
+) -> None:
+    from tests.test_bad_inputs import FIXTURES, TINY
+
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    fixture = str(FIXTURES / "ddp-2-gloo")
+    argv = [
+        str(tmp_path / "tiny.yaml") if a == "tiny" else a.replace("{fixture}", fixture)
+        for a in argv
+    ]
+    _one_error(argv, f"did you mean {near}?")
+
+
+def test_closest_folds_case_punctuation_and_width() -> None:
+    from simulator.core.suggest import closest, hint
+
+    assert closest("ＢＦ16", ["fp16", "bf16"]) == "bf16"
+    assert closest("all-reduce", ["all_reduce", "all_gather"]) == "all_reduce"
+    assert closest("xyz", ["ring", "tree"]) is None
+    assert hint("ring", ["ring"]) == ""  # a known name is not corrected to itself
+
+
+@pytest.mark.parametrize("kind", ["dir", "fifo"])
+def test_a_directory_or_fifo_given_as_a_yaml_file_is_named_as_such(
+    kind: str, tmp_path: Path
+) -> None:
+    """A FIFO or directory given as a scenario said "no such file" (it exists)."""
+    import os
+
+    p = tmp_path / "scenario.yaml"
+    p.mkdir() if kind == "dir" else os.mkfifo(p)
+    _one_error(["run", str(p)], str(p), "expected a YAML file")
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [
+        ("0.5", "whole number of bytes"),  # simulated 0.5 bytes
+        ("1e-5", "whole number of bytes"),
+        ("1.5B", "whole number of bytes"),
+        ("-0", ">= 0"),  # read as 0 bytes
+        ("1e20", "larger than any catalogue GPU"),  # 100 EB simulated in a blink
+        ("1e18GiB", "larger than any catalogue GPU"),
+    ],
+)
+def test_collective_sizes_are_whole_bytes_within_a_gpus_memory(size: str, text: str) -> None:
+    argv = ["collective", "--topology", "dgx-a100", "--op", "all_reduce", "--size", size]
+    _one_error(argv, "--size", text)
+
+
+def test_force_lifts_the_message_size_limit() -> None:
+    argv = ["collective", "--topology", "dgx-a100", "--op", "all_reduce", "--size", "1TB"]
+    _one_error(argv, "--size")
+    code, _, err, _ = run_case([*argv, "--force", "--fidelity", "analytical"], 60)
+    assert code == 0, err
