@@ -6,6 +6,7 @@ Each test names the mistake that used to slip through and what happened then.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -245,3 +246,42 @@ def test_force_lifts_the_message_size_limit() -> None:
     _one_error(argv, "--size")
     code, _, err, _ = run_case([*argv, "--force", "--fidelity", "analytical"], 60)
     assert code == 0, err
+
+
+def _trace_copy(tmp_path: Path, edit: Any) -> Path:
+    import json
+    import shutil
+
+    from tests.test_bad_inputs import FIXTURES
+
+    d = tmp_path / "tr"
+    shutil.copytree(FIXTURES / "nccl-2", d, ignore=shutil.ignore_patterns("real", "traces"))
+    f = d / "rank0.trace.json"
+    doc = json.loads(f.read_text())
+    edit(doc)
+    f.write_text(json.dumps(doc))
+    return d
+
+
+def _first_complete(doc: dict[str, Any], key: str, value: object) -> None:
+    next(e for e in doc["traceEvents"] if e.get("ph") == "X")[key] = value
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda d: _first_complete(d, "dur", -5), "traceEvents[2].dur"),  # hid its step
+        (lambda d: _first_complete(d, "ts", 1e300), "traceEvents[2].ts"),
+        (lambda d: _first_complete(d, "ts", -1e18), "traceEvents[2].ts"),
+        (lambda d: d["distributedInfo"].update(rank="zero"), "distributedInfo.rank"),
+        (lambda d: d["distributedInfo"].update(rank=-1), "distributedInfo.rank"),
+        (lambda d: d["distributedInfo"].update(world_size=0), "distributedInfo.world_size"),
+        (lambda d: d["distributedInfo"].update(world_size="2"), "distributedInfo.world_size"),
+    ],
+)
+def test_trace_values_of_the_wrong_sign_size_or_type_are_refused(
+    edit: Any, field: str, tmp_path: Path
+) -> None:
+    """Each was imported silently (a rank taken from the file name, a step lost)."""
+    d = _trace_copy(tmp_path, edit)
+    _one_error(["replay", str(d), "--fidelity", "analytical"], str(d / "rank0.trace.json"), field)

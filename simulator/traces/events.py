@@ -234,7 +234,21 @@ def _num(e: dict[str, Any], key: str, path: Path, i: int) -> float:
             file=str(path),
             field=f"traceEvents[{i}].{key}",
         )
+    if abs(x) > MAX_TRACE_US or (key == "dur" and x < 0):
+        # a negative duration hid the step it belonged to; 1e300 us became 1e294 s of step
+        neg_dur = key == "dur" and x < 0
+        expected = "a duration >= 0" if neg_dur else f"|{key}| <= {MAX_TRACE_US:.0e} (3,000 years)"
+        raise InputError(
+            f"expected {expected} in microseconds, got {v!r}",
+            file=str(path),
+            field=f"traceEvents[{i}].{key}",
+        )
     return x
+
+
+#: Largest ``ts`` or ``dur`` (microseconds) an event may carry: 1e17 us is ~3,000 years, far
+#: past Kineto's timestamps (microseconds since the Unix epoch: ~1.8e15 in 2026).
+MAX_TRACE_US = 1e17
 
 
 #: Bytes per element of the dtype names Kineto writes (``Input type`` of CPU ops and the

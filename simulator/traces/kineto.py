@@ -167,6 +167,12 @@ def trace_rank(trace: KinetoTrace, alone: bool = False) -> int:
     r = trace.distributed_info.get("rank")
     if isinstance(r, int) and not isinstance(r, bool) and r >= 0:
         return r
+    if r is not None:  # "zero", -1, 1.0: a wrong rank, not a missing one
+        raise InputError(
+            f"expected a rank (an integer >= 0), got {r!r}",
+            file=trace.path,
+            field="distributedInfo.rank",
+        )
     hits = NAME_RANK_RE.findall(Path(trace.path).name)
     if hits:
         return int(hits[-1])
@@ -185,6 +191,14 @@ def trace_rank(trace: KinetoTrace, alone: bool = False) -> int:
 
 
 def _world_of(traces: dict[int, KinetoTrace], manifest: dict[str, Any], path: Path) -> int:
+    for t in traces.values():
+        w = t.distributed_info.get("world_size")
+        if w is not None and (not isinstance(w, int) or isinstance(w, bool) or w < 1):
+            raise InputError(
+                f"expected a world size (an integer >= 1), got {w!r}",
+                file=t.path,
+                field="distributedInfo.world_size",
+            )
     sizes = {
         int(w)
         for t in traces.values()
