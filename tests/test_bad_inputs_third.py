@@ -285,3 +285,73 @@ def test_trace_values_of_the_wrong_sign_size_or_type_are_refused(
     """Each was imported silently (a rank taken from the file name, a step lost)."""
     d = _trace_copy(tmp_path, edit)
     _one_error(["replay", str(d), "--fidelity", "analytical"], str(d / "rank0.trace.json"), field)
+
+
+def test_a_failed_recording_is_one_error_line_not_an_internal_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``validate --d-model 10000000`` died in a rank and printed a traceback with exit 70."""
+    import argparse
+
+    from simulator.cli.errors import run_guarded
+    from simulator.traces.record import RecordingError
+
+    def fails(_: argparse.Namespace) -> int:
+        raise RecordingError("rank 0 exited with status 1; all ranks stopped. Last lines:\nOOM")
+
+    code = run_guarded(fails, argparse.Namespace(command="validate"))
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert err.splitlines() == [
+        "commsim validate: error: rank 0 exited with status 1; all ranks stopped. Last lines: OOM"
+    ]
+
+
+def test_a_topology_without_a_gpu_names_hardware_gpu_once(tmp_path: Path) -> None:
+    """The field read ``hardware.hardware.gpu``."""
+    from tests.test_bad_inputs import TINY
+
+    topo = tmp_path / "one.yaml"
+    topo.write_text("name: one\nnodes:\n  - {name: g0, kind: gpu}\nlinks: []\n")
+    sc = tmp_path / "s.yaml"
+    sc.write_text(TINY.replace("topology: dgx-a100", f"topology: {topo}").replace("tp: 2", "tp: 1"))
+    line = _one_error(["run", str(sc), "--set", "training.global_batch=1"], " hardware.gpu:")
+    assert "hardware.hardware" not in line
+
+
+def _bomb_faults() -> str:
+    rows = ["links: []", "l1: &l1 [x, x, x, x, x, x, x, x, x]"]
+    rows += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(2, 10)]
+    return "\n".join(rows)
+
+
+@pytest.mark.parametrize(
+    ("faults", "texts"),
+    [
+        ("{d}/nope.yaml", ("--faults", "no such file")),  # read "expected a mapping of faults"
+        ("{d}", ("--faults", "not a regular file")),
+        ("link_down: []", ("did you mean 'links'?",)),  # "unknown key", no suggestion
+        (_bomb_faults(), ("alias bomb",)),  # was an internal error (file name too long)
+    ],
+)
+def test_collective_faults_are_read_with_the_scenario_guards(
+    faults: str, texts: tuple[str, ...], tmp_path: Path
+) -> None:
+    argv = ["collective", "--topology", "dgx-a100", "--op", "all_reduce", "--size", "1MiB"]
+    _one_error([*argv, "--faults", faults.replace("{d}", str(tmp_path))], *texts)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["topology", "show", "{long}"],
+        ["run", "{long}"],
+        ["replay", "{long}"],
+        ["collective", "--topology", "dgx-a100", "--op", "all_reduce", "--size", "1MiB",
+         "--backend", "{long}"],
+    ],
+)  # fmt: skip
+def test_a_path_too_long_for_the_os_is_bad_input_not_a_bug(argv: list[str]) -> None:
+    """A 300-character name raised ENAMETOOLONG from Path.is_file(): exit 70, a traceback."""
+    long = "x" * 300
+    _one_error([a.replace("{long}", long) for a in argv], "x" * 50)
