@@ -41,17 +41,17 @@ def read_json_file(path: str | Path, what: str = "trace") -> Any:
         kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
         raise InputError(f"is {kind}; expected a {what} file (JSON)", file=str(p))
     if p.suffix != ".gz" and p.stat().st_size > MAX_TRACE_TEXT_B:
-        raise InputError(_too_big(p), file=str(p))
-    text = _read_bounded(p)
+        raise InputError(_too_big(p, what), file=str(p))
+    text = _read_bounded(p, what)
     try:
         return json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"not JSON: {exc}", file=str(p)) from None
     except RecursionError:
-        raise InputError("not a trace: JSON nested too deeply", file=str(p)) from None
+        raise InputError(f"not a {what}: JSON nested too deeply", file=str(p)) from None
 
 
-def _read_bounded(p: Path) -> bytes:
+def _read_bounded(p: Path, what: str) -> bytes:
     """The file's bytes (inflated when gzip), refused past :data:`MAX_TRACE_TEXT_B`."""
     parts: list[bytes] = []
     total = 0
@@ -61,7 +61,7 @@ def _read_bounded(p: Path) -> bytes:
             while chunk := fh.read(_CHUNK_B):
                 total += len(chunk)
                 if total > MAX_TRACE_TEXT_B:
-                    raise InputError(_too_big(p), file=str(p))
+                    raise InputError(_too_big(p, what), file=str(p))
                 parts.append(chunk)
     except (EOFError, OSError, gzip.BadGzipFile) as exc:
         raise InputError(f"cannot read (truncated or corrupt file?): {exc}", file=str(p)) from None
@@ -70,9 +70,9 @@ def _read_bounded(p: Path) -> bytes:
     return b"".join(parts)
 
 
-def _too_big(p: Path) -> str:
+def _too_big(p: Path, what: str) -> str:
     inflated = " once inflated" if p.suffix == ".gz" else ""
     return (
-        f"holds more than {MAX_TRACE_TEXT_B:,} bytes of JSON{inflated}, the most one trace "
+        f"holds more than {MAX_TRACE_TEXT_B:,} bytes of JSON{inflated}, the most one {what} "
         "file may hold (parsed, JSON takes ~5x its size in memory)"
     )

@@ -11,7 +11,6 @@ into Programs.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from simulator.traces.cpu import STEP_RE, cpu_timelines
 from simulator.traces.et import ETIndex, load_et
 from simulator.traces.events import ImportSummary, KinetoTrace, load_kineto
 from simulator.traces.gpu import gpu_timelines
+from simulator.traces.jsonfile import read_json_file
 from simulator.traces.mirror import mirror_timelines
 from simulator.traces.sniff import et_pid, json_kind
 from simulator.traces.timeline import StepTimeline, build_program
@@ -93,10 +93,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
     mf = path / "manifest.json"
     if not mf.is_file():
         return {}
-    try:
-        data = json.loads(mf.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not JSON: {exc}", file=str(mf)) from exc
+    data = read_json_file(mf, "manifest")  # bounded: a 2 GB manifest was read for 11 s
     if not isinstance(data, dict):
         raise InputError("expected a JSON object", file=str(mf))
     return data
