@@ -29,7 +29,7 @@ from simulator.core.suggest import hint
 from simulator.core.vocab import DType, Recompute
 from simulator.faults.schema import FaultsConfig
 from simulator.resources import resolve
-from simulator.safeyaml import load_yaml_file, load_yaml_text
+from simulator.safeyaml import MAX_DEPTH, load_yaml_file, load_yaml_text
 from simulator.topology.model import LinkKind
 from simulator.workload.modelspec import ModelShape, ModelSpec
 from simulator.workload.software import Software
@@ -159,6 +159,12 @@ class Scenario(SchemaModel):
         """
         if not self.compare:
             return [self]
+        from simulator.limits import MAX_VARIANTS, check_limit
+
+        check_limit(
+            len(self.compare), MAX_VARIANTS, "variants", field="compare", file=self.source_file,
+            verb="lists", hint="run a grid with commsim sweep",
+        )  # fmt: skip
         base = self.model_copy(update={"compare": []})
         return [
             base.with_settings({**v.set, "name": f"{self.name}/{v.name}"}, f"compare.{v.name}")
@@ -207,6 +213,11 @@ def parse_overrides(overrides: Sequence[str]) -> list[tuple[str, Any]]:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise InputError(f"expected KEY=VALUE, got {item!r}", field="--set")
+        if key.count(".") >= MAX_DEPTH:  # 5,000 dots: a RecursionError in validation
+            raise InputError(
+                f"a key of {key.count('.') + 1:,} parts; at most {MAX_DEPTH} (the YAML limit)",
+                field="--set",
+            )
 
         try:
             value = load_yaml_text(text, "--set") if text.strip() else ""

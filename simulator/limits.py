@@ -40,6 +40,10 @@ MAX_CHANNEL_OPS: Final[int] = 50_000_000
 #: Channels a profile's ``channels: 0`` means (one per GPU of a host, as NCCL runs on
 #: rail-optimized nodes): 8, the GPUs of the largest shipped host (DGX A100/H100).
 AUTO_CHANNELS: Final[int] = 8
+#: Most ``compare:`` variants one scenario may list: each is validated (~3 ms) and simulated
+#: (0.1 s to a minute) in turn and printed as its own table; 20,000 variants ran past the
+#: harness's 30 s while still resolving. A grid is ``commsim sweep``'s job (parallel, resumable).
+MAX_VARIANTS: Final[int] = 100
 #: Most ranks (GPU/CPU endpoints) a topology may have; 32x the largest shipped topology (1,024).
 MAX_RANKS: Final[int] = 32_768
 #: Most message sizes ``collective --sizes MIN:MAX`` may sweep (nccl-tests' 1K:8G is 24).
