@@ -355,3 +355,59 @@ def test_a_path_too_long_for_the_os_is_bad_input_not_a_bug(argv: list[str]) -> N
     """A 300-character name raised ENAMETOOLONG from Path.is_file(): exit 70, a traceback."""
     long = "x" * 300
     _one_error([a.replace("{long}", long) for a in argv], "x" * 50)
+
+
+def test_a_chakra_et_that_is_a_fifo_is_refused_not_read_forever(tmp_path: Path) -> None:
+    import os
+
+    d = tmp_path / "chakra"
+    d.mkdir()
+    os.mkfifo(d / "x.0.et")
+    _one_error(["replay", str(d), "--topology", "dgx-a100"], str(d / "x.0.et"), "regular file")
+
+
+@pytest.mark.parametrize("kind", ["huge", "deep"])
+def test_a_trace_manifest_is_read_with_the_bounded_reader(kind: str, tmp_path: Path) -> None:
+    """A 2 GB manifest.json was read whole (11 s); a deeply nested one was a RecursionError."""
+    d = _trace_copy(tmp_path, lambda doc: None)
+    mf = d / "manifest.json"
+    if kind == "huge":
+        from simulator.traces.jsonfile import MAX_TRACE_TEXT_B
+
+        with mf.open("wb") as fh:
+            fh.write(b'{"world": 2, "x": "')
+            fh.truncate(MAX_TRACE_TEXT_B + 1)
+    else:
+        mf.write_text("[" * 100_000 + "]" * 100_000)
+    _one_error(["replay", str(d), "--fidelity", "analytical"], str(mf), "manifest")
+
+
+def test_a_set_key_deeper_than_yaml_allows_is_refused() -> None:
+    """``--set a.a.a...=1`` with 5,000 parts was a RecursionError (exit 70)."""
+    from tests.test_bad_inputs import ROOT
+
+    key = ".".join(["a"] * 5000)
+    scen = str(ROOT / "scenarios" / "ten-node-stragglers.yaml")
+    _one_error(["run", scen, "--set", f"{key}=1"], "--set", "at most 64")
+
+
+def test_compare_variants_are_bounded(tmp_path: Path) -> None:
+    """20,000 ``compare:`` variants ran on past 30 s while still resolving them."""
+    from tests.test_bad_inputs import TINY
+
+    rows = "".join(f"  - {{name: v{i}, set: {{strategy.tp: 2}}}}\n" for i in range(101))
+    sc = tmp_path / "many.yaml"
+    sc.write_text(TINY + "compare:\n" + rows)
+    _one_error(["run", str(sc), "--fidelity", "analytical"], "compare", "limit of 100", "sweep")
+
+
+def test_a_yaml_file_too_big_to_parse_in_a_minute_is_refused_by_its_size(tmp_path: Path) -> None:
+    """A 4 MB explicit topology took ~40 s to parse (PyYAML's Python composer, ~100 KB/s);
+    the old 64 MiB bound allowed ten minutes."""
+    from simulator.safeyaml import MAX_FILE_B
+
+    p = tmp_path / "topo.yaml"
+    with p.open("wb") as fh:
+        fh.write(b"name: big\n")
+        fh.truncate(MAX_FILE_B + 1)
+    _one_error(["topology", "show", str(p)], str(p), f"{MAX_FILE_B:,}")
