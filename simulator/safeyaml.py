@@ -37,9 +37,10 @@ MAX_DEPTH: Final[int] = 64
 MAX_NODES: Final[int] = 1_000_000
 #: Largest file read (bytes); the biggest shipped YAML is ~10 KB. PyYAML's pure-Python composer
 #: (needed for the guards above) reads ~100 KB/s (our measurement: 500 KB of topology nodes and
-#: links in 5.1 s, load 6 on 2 cores), so 8 MiB is about a minute; it holds an explicit topology
-#: of MAX_RANKS (32,768) GPUs (~110 bytes a node and its link: 3.6 MB). 64 MiB took ten minutes.
-MAX_FILE_B: Final[int] = 8 * 2**20
+#: links in 5.1 s, load 6 on 2 cores), so 2 MiB is ~20 s; it holds an explicit topology of
+#: ~18,000 GPUs (~110 bytes a node and its link; larger ones have builders, ``build:``). 64 MiB
+#: took ten minutes, and 6 MB of keys ran past 30 s.
+MAX_FILE_B: Final[int] = 2 * 2**20
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _BOOL_TAG = "tag:yaml.org,2002:bool"
