@@ -226,6 +226,8 @@ def read_text(path: str | Path, file: str | None = None, *, max_B: int = MAX_FIL
     try:
         if p.is_dir():
             raise InputError("is a directory, expected a file", file=name)
+        if p.exists() and not p.is_file():  # a FIFO or device: read_bytes() blocks or never ends
+            raise InputError("is not a regular file, expected a file", file=name)
         size = p.stat().st_size
         if size > max_B:
             raise InputError(f"is {size:,} bytes, more than the {max_B:,} allowed", file=name)

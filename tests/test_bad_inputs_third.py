@@ -411,3 +411,20 @@ def test_a_yaml_file_too_big_to_parse_in_a_minute_is_refused_by_its_size(tmp_pat
         fh.write(b"name: big\n")
         fh.truncate(MAX_FILE_B + 1)
     _one_error(["topology", "show", str(p)], str(p), f"{MAX_FILE_B:,}")
+
+
+def test_a_prices_file_is_read_with_the_yaml_guards(tmp_path: Path) -> None:
+    """``plan --prices FIFO`` blocked for ever (plain read_text + yaml.safe_load)."""
+    import os
+
+    from tests.test_bad_inputs import TINY
+
+    (tmp_path / "s.yaml").write_text(TINY)
+    fifo = tmp_path / "prices.yaml"
+    os.mkfifo(fifo)
+    argv = ["plan", str(tmp_path / "s.yaml"), "--scheduler", "inline", "--target-step", "10s",
+            "--topologies", "dgx-a100", "--prices", str(fifo)]  # fmt: skip
+    _one_error(argv, str(fifo), "regular file")
+    dup = tmp_path / "dup.yaml"
+    dup.write_text("A100-80GB: 2\nA100-80GB: 3\n")
+    _one_error([*argv[:-1], str(dup)], "duplicate key")
