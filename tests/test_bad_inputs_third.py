@@ -231,7 +231,7 @@ def test_a_directory_or_fifo_given_as_a_yaml_file_is_named_as_such(
         ("0.5", "whole number of bytes"),  # simulated 0.5 bytes
         ("1e-5", "whole number of bytes"),
         ("1.5B", "whole number of bytes"),
-        ("-0", ">= 0"),  # read as 0 bytes
+        ("-0", "non-negative"),  # read as 0 bytes
         ("1e20", "larger than any catalogue GPU"),  # 100 EB simulated in a blink
         ("1e18GiB", "larger than any catalogue GPU"),
     ],
@@ -428,3 +428,18 @@ def test_a_prices_file_is_read_with_the_yaml_guards(tmp_path: Path) -> None:
     dup = tmp_path / "dup.yaml"
     dup.write_text("A100-80GB: 2\nA100-80GB: 3\n")
     _one_error([*argv[:-1], str(dup)], "duplicate key")
+
+
+def test_negative_zero_quantities_are_refused_as_sign_slips(tmp_path: Path) -> None:
+    """``latency: -0us`` read as 0 (a topology link with a typed sign)."""
+    from simulator.core.units import UnitError, parse_bandwidth, parse_size, parse_time
+
+    for parse, text in ((parse_time, "-0us"), (parse_size, "-0MiB"), (parse_bandwidth, "-0Gbps")):
+        with pytest.raises(UnitError, match="non-negative"):
+            parse(text)
+    assert parse_time("0us") == 0.0
+    from tests.test_bad_inputs import CONNECTED
+
+    topo = tmp_path / "t.yaml"
+    topo.write_text(CONNECTED.replace("latency: 1us", "latency: -0us", 1))
+    _one_error(["topology", "show", str(topo)], "links[0].latency")
