@@ -63,7 +63,7 @@ def _gpu_name(scenario: Scenario, topology: Any) -> str:
         raise InputError(
             "no GPU given and the topology names none",
             file=scenario.source_file,
-            field="hardware.gpu",
+            field="gpu",  # the caller's located(field_prefix="hardware") makes hardware.gpu
         )
     return str(name)
 

@@ -25,10 +25,11 @@ from pydantic import (
 from simulator.core.errors import InputError
 from simulator.core.schema import Fraction, PosFloat, PosInt, SchemaModel
 from simulator.core.schema_messages import validate_input
+from simulator.core.suggest import hint
 from simulator.core.vocab import DType, Recompute
 from simulator.faults.schema import FaultsConfig
 from simulator.resources import resolve
-from simulator.safeyaml import load_yaml_file, load_yaml_text
+from simulator.safeyaml import MAX_DEPTH, load_yaml_file, load_yaml_text
 from simulator.topology.model import LinkKind
 from simulator.workload.modelspec import ModelShape, ModelSpec
 from simulator.workload.software import Software
@@ -138,7 +139,7 @@ class Scenario(SchemaModel):
     def _known_fidelity(cls, v: str) -> str:
         allowed = ("analytical", "flow", "chunk")
         if v not in allowed:
-            raise ValueError(f"expected one of {', '.join(allowed)}, got {v!r}")
+            raise ValueError(f"expected one of {', '.join(allowed)}, got {v!r}{hint(v, allowed)}")
         return v
 
     def model_spec(self) -> ModelSpec:
@@ -158,6 +159,12 @@ class Scenario(SchemaModel):
         """
         if not self.compare:
             return [self]
+        from simulator.limits import MAX_VARIANTS, check_limit
+
+        check_limit(
+            len(self.compare), MAX_VARIANTS, "variants", field="compare", file=self.source_file,
+            verb="lists", hint="run a grid with commsim sweep",
+        )  # fmt: skip
         base = self.model_copy(update={"compare": []})
         return [
             base.with_settings({**v.set, "name": f"{self.name}/{v.name}"}, f"compare.{v.name}")
@@ -206,6 +213,11 @@ def parse_overrides(overrides: Sequence[str]) -> list[tuple[str, Any]]:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise InputError(f"expected KEY=VALUE, got {item!r}", field="--set")
+        if key.count(".") >= MAX_DEPTH:  # 5,000 dots: a RecursionError in validation
+            raise InputError(
+                f"a key of {key.count('.') + 1:,} parts; at most {MAX_DEPTH} (the YAML limit)",
+                field="--set",
+            )
 
         try:
             value = load_yaml_text(text, "--set") if text.strip() else ""

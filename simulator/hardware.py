@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from simulator.core.errors import InputError
+from simulator.core.suggest import hint
 from simulator.core.validated import validated
 from simulator.resources import data_file
 
@@ -188,7 +189,10 @@ def get_gpu(name: str) -> GpuSpec:
     """The :class:`GpuSpec` named ``name`` (case-insensitive); ``InputError`` if unknown."""
     spec = _catalog().gpus.get(str(name).lower())
     if spec is None:
-        raise InputError(f"unknown GPU {name!r} (known: {', '.join(gpu_names())})", field="gpu")
+        near = hint(name, gpu_names())
+        raise InputError(
+            f"unknown GPU {name!r}{near} (known: {', '.join(gpu_names())})", field="gpu"
+        )
     return spec
 
 

@@ -30,6 +30,20 @@ from simulator.core.errors import InputError
 MAX_OPS: Final[int] = 5_000_000
 #: Most flows one collective command may simulate (channels x chunks x algorithm steps).
 MAX_FLOWS: Final[int] = 1_000_000
+#: Most (op x channel) pairs ``commsim run`` may simulate: each collective op of the estimated
+#: workload (:func:`estimate_scenario_ops`, an upper bound) runs on every channel of the backend
+#: profile. gpt3-175b-1024xh100 (149,000 ops estimated) ran in 6.0 s with nccl (8 channels a
+#: host: 1.2e6 pairs) and 14.5 s with a 64-channel copy of nccl (9.5e6), ~0.15 s per channel
+#: (`time commsim run gpt3-175b-1024xh100 --backend FILE --json`, load 5 on 2 cores); a
+#: 1,024-channel profile (1.5e8) ran 55 s and more. The limit is about a minute.
+MAX_CHANNEL_OPS: Final[int] = 50_000_000
+#: Channels a profile's ``channels: 0`` means (one per GPU of a host, as NCCL runs on
+#: rail-optimized nodes): 8, the GPUs of the largest shipped host (DGX A100/H100).
+AUTO_CHANNELS: Final[int] = 8
+#: Most ``compare:`` variants one scenario may list: each is validated (~3 ms) and simulated
+#: (0.1 s to a minute) in turn and printed as its own table; 20,000 variants ran past the
+#: harness's 30 s while still resolving. A grid is ``commsim sweep``'s job (parallel, resumable).
+MAX_VARIANTS: Final[int] = 100
 #: Most ranks (GPU/CPU endpoints) a topology may have; 32x the largest shipped topology (1,024).
 MAX_RANKS: Final[int] = 32_768
 #: Most message sizes ``collective --sizes MIN:MAX`` may sweep (nccl-tests' 1K:8G is 24).
@@ -265,8 +279,11 @@ def _rank_params(m: Any, tp: int, pp: int) -> float:
     return float(m.layers) * layer / max(1, tp * pp) + vocab / max(1, tp)
 
 
-def check_scenario(scenario: Any, world: int, *, file: str | None = None) -> None:
-    """Refuse a scenario whose workload would exceed :data:`MAX_OPS`; warn on a tiny bucket."""
+def check_scenario(
+    scenario: Any, world: int, *, file: str | None = None, profile: Any = None
+) -> None:
+    """Refuse a scenario whose workload would exceed :data:`MAX_OPS` (or, ``profile`` given:
+    the backend profile, :data:`MAX_CHANNEL_OPS`); warn on a tiny bucket."""
 
     st = scenario.strategy
     bucket = float(st.data_parallel.bucket_size)
@@ -294,6 +311,26 @@ def check_scenario(scenario: Any, world: int, *, file: str | None = None) -> Non
                 f"{MAX_OPS:,}; check this value {FORCE_HINT}",
                 file=file,
                 field=field,
+            )
+        )
+    if profile is not None:
+        check_channel_ops(total, profile)
+
+
+def check_channel_ops(ops: float, profile: Any) -> None:
+    """Refuse a run whose ops times the profile's channels exceed :data:`MAX_CHANNEL_OPS`,
+    naming the profile's ``channels`` (the ops alone are under :data:`MAX_OPS` here)."""
+    channels = int(profile.channels) or AUTO_CHANNELS
+    total = ops * channels
+    if total > MAX_CHANNEL_OPS:
+        src = str(getattr(profile, "source", "") or "") or f"backend {profile.name}"
+        refuse(
+            InputError(
+                f"{channels:,} channels on each of about {_count(ops)} ops would simulate "
+                f"about {_count(total)} op-channels, more than the limit of "
+                f"{MAX_CHANNEL_OPS:,}; give a profile with fewer channels {FORCE_HINT}",
+                file=src,
+                field="channels",
             )
         )
 

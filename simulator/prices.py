@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from simulator.core.errors import InputError
 from simulator.hardware import get_gpu
+from simulator.safeyaml import load_yaml_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +34,7 @@ class Price:
 def load_prices(path: str | Path) -> dict[str, Price]:
     """Read a price file (see the module docstring); keys are catalogue GPU names."""
     file = str(path)
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", file=file) from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML: {exc}", file=file) from None
+    data = load_yaml_file(path)  # bounded, regular files only, duplicate keys refused
     if not isinstance(data, dict) or not data:
         raise InputError("expected a mapping of GPU name -> USD per GPU-hour", file=file)
     out: dict[str, Price] = {}

@@ -54,9 +54,15 @@ def resolve(kind: str, name_or_path: str | Path, *, what: str, field: str | None
         candidate = shipped_dir(kind) / f"{stem}.yaml"
         if candidate.is_file():
             return candidate
+    if p.exists() and p.parent != Path("."):  # a directory, a FIFO, a device: not a YAML file
+        kind_s = "a directory" if p.is_dir() else "not a regular file"
+        raise InputError(f"is {kind_s}; expected a YAML file", file=str(name_or_path), field=field)
+    from simulator.core.suggest import hint
+
     names = ", ".join(shipped_names(kind)) or "(none)"
+    near = hint(stem, shipped_names(kind))
     raise InputError(
-        f"no such file, and no shipped {what} of that name (shipped: {names})",
+        f"no such file, and no shipped {what} of that name{near} (shipped: {names})",
         file=str(name_or_path),
         field=field,
     )

@@ -35,8 +35,12 @@ from simulator.core.errors import InputError
 MAX_DEPTH: Final[int] = 64
 #: Most nodes a document may hold once every alias is expanded (shipped files: < 2,000).
 MAX_NODES: Final[int] = 1_000_000
-#: Largest file read (bytes); the biggest shipped YAML is ~10 KB.
-MAX_FILE_B: Final[int] = 64 * 2**20
+#: Largest file read (bytes); the biggest shipped YAML is ~10 KB. PyYAML's pure-Python composer
+#: (needed for the guards above) reads ~100 KB/s (our measurement: 500 KB of topology nodes and
+#: links in 5.1 s, load 6 on 2 cores), so 2 MiB is ~20 s; it holds an explicit topology of
+#: ~18,000 GPUs (~110 bytes a node and its link; larger ones have builders, ``build:``). 64 MiB
+#: took ten minutes, and 6 MB of keys ran past 30 s.
+MAX_FILE_B: Final[int] = 2 * 2**20
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _BOOL_TAG = "tag:yaml.org,2002:bool"
@@ -222,6 +226,8 @@ def read_text(path: str | Path, file: str | None = None, *, max_B: int = MAX_FIL
     try:
         if p.is_dir():
             raise InputError("is a directory, expected a file", file=name)
+        if p.exists() and not p.is_file():  # a FIFO or device: read_bytes() blocks or never ends
+            raise InputError("is not a regular file, expected a file", file=name)
         size = p.stat().st_size
         if size > max_B:
             raise InputError(f"is {size:,} bytes, more than the {max_B:,} allowed", file=name)

@@ -10,6 +10,7 @@ Bad input (unknown op, a size like ``"12 parsecs"``, a rank out of range) exits 
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
 from simulator.core.errors import InputError
@@ -86,9 +87,26 @@ def _size(text: str, field: str) -> float:
         s = parse_size(text)
     except (UnitError, ValueError, TypeError) as exc:
         raise InputError(str(exc), field=field) from None
-    if s < 0:
+    if s < 0 or math.copysign(1.0, s) < 0:  # -0 too: a sign is a slip
         raise InputError(f"a size must be >= 0, got {text!r}", field=field)
+    if s != math.floor(s):  # 0.5, 1e-5, 1.5B: nccl-tests sizes are whole bytes
+        raise InputError(f"a size is a whole number of bytes, got {text!r} ({s:g} B)", field=field)
+    check_message_size(s, field)
     return s
+
+
+def check_message_size(size_B: float, field: str) -> None:
+    """Refuse a message larger than the largest GPU memory of the catalogue (unless forced):
+    a collective's buffer lives in one GPU's memory (B200: 192 GB), so ``--size 1e20`` or
+    ``1e18GiB`` is a slip, not a job."""
+    from simulator.hardware import gpu_hbm_B, gpu_names
+    from simulator.limits import check_limit
+
+    largest = max((gpu_hbm_B(n) or 0.0) for n in gpu_names())
+    check_limit(
+        size_B, int(largest), "bytes in one message", field=field, verb="is",
+        hint="larger than any catalogue GPU's memory",
+    )  # fmt: skip
 
 
 def parse_sizes(text: str) -> list[float]:

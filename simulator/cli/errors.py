@@ -23,6 +23,7 @@ one-line promise).
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 import traceback
@@ -42,6 +43,12 @@ BUG_REPORT: Final[str] = (
     "this is a bug in commsim, not in your input; please report it with the command line and "
     "the traceback above to the commsim maintainers (the issue tracker of the repository "
     "commsim came from)"
+)
+
+
+#: OS errors that say a given path cannot be used (input, not a bug of commsim).
+_PATH_ERRNOS: Final[frozenset[int]] = frozenset(
+    {errno.ENAMETOOLONG, errno.ELOOP, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR}
 )
 
 
@@ -76,6 +83,13 @@ def as_input_error(exc: BaseException) -> InputError | None:
                 file=over.file,
                 field=over.field,
             )
+    if isinstance(exc, OSError) and exc.errno in _PATH_ERRNOS and exc.filename is not None:
+        # a path the user gave that the OS refuses (300 characters, a symlink loop, no
+        # permission): Path.is_file() and open() raise these, wherever a path is looked at
+        return InputError(
+            f"cannot use this path: {exc.strerror or exc}",
+            file=one_line(str(exc.filename))[:200],
+        )
     name = type(exc).__name__
     module = type(exc).__module__ or ""
     if name == "DecodeError" and module.startswith("google.protobuf"):
@@ -116,10 +130,20 @@ def run_guarded(func: Callable[[argparse.Namespace], int | None], args: argparse
         if _is_broken_pipe(exc):
             _quiet_stdout()
             return EXIT_PIPE
+        if _is_recording_failure(exc):  # a rank died or timed out (validate's ladder): not a bug
+            print(f"commsim {command}: error: {one_line(str(exc))}", file=sys.stderr)
+            return 1
         traceback.print_exc()
         print(f"commsim {command}: internal error: {BUG_REPORT}", file=sys.stderr)
         return EXIT_BUG
     return int(status or 0)
+
+
+def _is_recording_failure(exc: BaseException) -> bool:
+    """A recording's rank failed or timed out (:class:`simulator.traces.record.RecordingError`)."""
+    from simulator.traces.record import RecordingError
+
+    return isinstance(exc, RecordingError)
 
 
 def _is_broken_pipe(exc: BaseException) -> bool:

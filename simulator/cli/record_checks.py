@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.core.errors import InputError
+from simulator.traces.recipe_limits import check_timeout
 
 _POSITIVE_INTS = ("world", "steps", "microbatches", "layers", "d_model", "batch", "seq_len")
 
@@ -25,12 +26,10 @@ def check_record_args(args: Any) -> None:
             raise InputError(f"must be >= 1, got {value}", field=f"--{name.replace('_', '-')}")
     if args.warmup < 0:
         raise InputError(f"must be >= 0, got {args.warmup}", field="--warmup")
-    for name in ("bucket_cap_mb", "timeout"):
-        value = float(getattr(args, name))
-        if not math.isfinite(value) or value <= 0:
-            raise InputError(
-                f"must be a finite number > 0, got {value}", field=f"--{name.replace('_', '-')}"
-            )
+    value = float(args.bucket_cap_mb)
+    if not math.isfinite(value) or value <= 0:
+        raise InputError(f"must be a finite number > 0, got {value}", field="--bucket-cap-mb")
+    check_timeout(float(args.timeout))
     check_model_spec(args.model)
     if getattr(args, "device", "cpu") == "accel" and args.emit_config:
         raise InputError(

@@ -9,11 +9,11 @@ for every recording the ladder will make (:meth:`RecordConfig.validate`).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 from simulator.core.errors import InputError
+from simulator.traces.recipe_limits import check_timeout
 
 
 def check_rig_args(
@@ -30,8 +30,7 @@ def check_rig_args(
     ):
         if value is not None and value < low:
             raise InputError(f"must be >= {low}, got {value}", field=flag)
-    if not math.isfinite(args.timeout) or args.timeout <= 0:
-        raise InputError(f"must be a finite number > 0, got {args.timeout}", field="--timeout")
+    check_timeout(float(args.timeout))
     if not tiers:
         raise InputError("no tier given", field="--tiers")
     for rank in fault_ranks:

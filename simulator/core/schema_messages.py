@@ -11,7 +11,6 @@ path (``links[3].bandwidth``, ``protocols.LL.base_latency``).
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import types
 import typing
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from simulator.core.errors import InputError
 from simulator.core.schema import Fraction
+from simulator.core.suggest import hint
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -99,9 +99,11 @@ def unknown_key_message(model: type[BaseModel], loc: Sequence[Any]) -> str:
         known = [k for k, f in section.model_fields.items() if not f.exclude]
     else:
         return "unknown key"
-    close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else f" (allowed: {', '.join(known)})"
-    return f"unknown key{hint}"
+    return "unknown key" + (hint(loc[-1], known) or _allowed(known))
+
+
+def _allowed(known: Sequence[str]) -> str:
+    return f" (allowed: {', '.join(known)})"
 
 
 class _Shown(str):
@@ -148,14 +150,10 @@ def message(model: type[BaseModel], err: dict[str, Any]) -> str:
         return unknown_key_message(model, loc)
     if typ == "enum" and "[key]" in (str(p) for p in loc):  # a mapping's key: LINK, OP
         known = _choices(str(ctx.get("expected", "")))
-        close = difflib.get_close_matches(str(raw), known, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]!r}?" if close else f" (allowed: {', '.join(known)})"
-        return f"unknown key{hint}"
+        return "unknown key" + (hint(raw, known) or _allowed(known))
     if typ == "enum":
         known = _choices(str(ctx.get("expected")))
-        close = difflib.get_close_matches(str(raw), known, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        return f"unknown value {inp!r}{hint} (allowed: {', '.join(known)})"
+        return f"unknown value {inp!r}{hint(raw, known)} (allowed: {', '.join(known)})"
     if typ == "missing":
         return "required field missing"
     if typ in ("greater_than", "less_than_equal") and field_annotation(model, loc) == Fraction:

@@ -115,7 +115,7 @@ def _split(x: object, what: str, example: str) -> tuple[float, str] | float:
 
 
 def _check_number(value: float, original: object, what: str) -> float:
-    if math.isnan(value) or value < 0:
+    if math.isnan(value) or value < 0 or math.copysign(1.0, value) < 0:  # -0: a sign slip
         raise UnitError(f"{what}: {original!r} must be a non-negative number")
     if math.isinf(value):
         raise UnitError(f"{what}: {original!r} must be a finite number")

@@ -89,4 +89,9 @@ def coerce(enum: type[_E], value: str | _E, *, field: str) -> _E:
         return enum(str(value).strip().lower().replace("-", "_"))
     except ValueError:
         choices = ", ".join(m.value for m in enum)
-        raise InputError(f"unknown value {value!r} (choose from {choices})", field=field) from None
+        from simulator.core.suggest import hint
+
+        near = hint(value, [m.value for m in enum])
+        raise InputError(
+            f"unknown value {value!r} (choose from {choices}){near}", field=field
+        ) from None

@@ -9,33 +9,38 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-from pydantic import ValidationError
-
 from simulator.core.errors import InputError
+from simulator.core.schema_messages import validate_input
 from simulator.faults.schema import FaultsConfig
+from simulator.safeyaml import load_yaml_file, load_yaml_text
 
 
 def load_faults(text: str) -> FaultsConfig:
-    """The :class:`FaultsConfig` in file ``text`` or in ``text`` itself (inline YAML)."""
+    """The :class:`FaultsConfig` in file ``text`` or in ``text`` itself (inline YAML).
+
+    Read with :mod:`simulator.safeyaml`'s guards (an alias bomb, duplicate keys or deep nesting
+    are refused, as in a scenario) and validated with the scenario's messages (an unknown key
+    gets a did-you-mean). A ``text`` that names a YAML file (``*.yaml``/``*.yml``, no braces)
+    that is not there is refused as a missing file, not as "expected a mapping".
+    """
     path = Path(text)
-    where = "--faults"
     try:
-        if path.is_file():
-            where = str(path)
-            raw = yaml.safe_load(path.read_text())
-        else:
-            raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML: {exc}", field=where) from None
+        is_file, exists = path.is_file(), path.exists()
+    except OSError:  # inline YAML longer than a file name may be
+        is_file = exists = False
+    if is_file:
+        where, raw = str(path), load_yaml_file(path)
+    elif exists or (text.strip().endswith((".yaml", ".yml")) and "{" not in text):
+        what = "is not a regular file" if exists else "no such file"
+        raise InputError(f"{what}: {text}", field="--faults")
+    else:
+        where, raw = "--faults", load_yaml_text(text, "--faults")
     if isinstance(raw, dict) and set(raw) == {"faults"}:
         raw = raw["faults"]
     if not isinstance(raw, dict):
         raise InputError("expected a mapping of faults (links, nics, switches, ...)", field=where)
     try:
-        return FaultsConfig.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err.get("loc", ()) if not str(p).startswith("function-"))
-        msg = "unknown key" if err.get("type") == "extra_forbidden" else str(err.get("msg"))
-        raise InputError(msg, field=f"{where}: faults.{loc}") from None
+        return validate_input(FaultsConfig, raw, file=where)
+    except InputError as err:
+        field = f"faults.{err.field}" if err.field else "faults"
+        raise InputError(err.message, field=f"{where}: {field}") from None

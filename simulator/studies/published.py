@@ -32,6 +32,7 @@ from simulator.collectives import simulate_collective
 from simulator.config import scenario_from_dict
 from simulator.core.errors import InputError
 from simulator.core.schema_messages import validate_input
+from simulator.core.suggest import hint
 from simulator.core.units import parse_size
 from simulator.core.vocab import CollectiveOp
 from simulator.report import progress
@@ -509,7 +510,8 @@ def validate_published(
         unknown = sorted(set(references) - known)
         if unknown:
             raise InputError(
-                f"unknown reference(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})",
+                f"unknown reference(s) {', '.join(unknown)}{hint(unknown[0], known)} "
+                f"(known: {', '.join(sorted(known))})",
                 field="references",
             )
     chosen = set(references) if references is not None else known

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from simulator.core.errors import InputError
+from simulator.core.suggest import hint
 from simulator.traces.recipe import RecordStrategy
 
 
@@ -74,7 +75,10 @@ def recorder_strategy(name: str) -> str:
     valid = {s.value for s in RecordStrategy}
     if rec not in valid:
         choices = ", ".join([*STRATEGY_ALIASES, *sorted(valid - set(STRATEGY_ALIASES.values()))])
-        raise InputError(f"unknown strategy {name!r} (choose from {choices})", field="--strategies")
+        near = hint(name, [*STRATEGY_ALIASES, *valid])
+        raise InputError(
+            f"unknown strategy {name!r}{near} (choose from {choices})", field="--strategies"
+        )
     return rec
 
 

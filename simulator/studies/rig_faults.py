@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.core.errors import InputError
+from simulator.core.suggest import hint
 from simulator.faults.schema import FaultsConfig
 from simulator.report import progress
 from simulator.rig import netns
@@ -173,7 +174,9 @@ def parse_fault_cases(text: str) -> list[FaultCase]:
         except ValueError:
             choices = ", ".join(k.value for k in FaultKind)
             raise InputError(
-                f"unknown fault case {kind_s!r} (choose from {choices}, all)", field="--faults"
+                f"unknown fault case {kind_s!r}{hint(kind_s, [*FaultKind, 'all'])}"
+                f" (choose from {choices}, all)",
+                field="--faults",
             ) from None
         default = next(c for c in DEFAULT_CASES if c.kind is kind)
         try:

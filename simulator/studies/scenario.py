@@ -104,7 +104,13 @@ def simulate_scenario(
     topo = scale_links(base, scenario.network.bandwidth_scale, scenario.network.latency_scale)
     profile = load_scenario_backend(scenario, backend)
     if limits:
-        check_scenario(scenario, int(topo.num_ranks), file=scenario.source_file)
+        flows = (fidelity or str(scenario.fidelity)) != "analytical"  # analytical: no flows
+        check_scenario(
+            scenario,
+            int(topo.num_ranks),
+            file=scenario.source_file,
+            profile=profile if flows else None,
+        )
     try:
         with lifted_in(scenario.source_file):  # out of memory after --force: name the file
             built = build_workload(scenario, topo)

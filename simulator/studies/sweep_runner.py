@@ -24,6 +24,8 @@ is stopped when that call returns.
 from __future__ import annotations
 
 import ctypes
+import difflib
+import re
 import socket
 import threading
 import time
@@ -297,18 +299,27 @@ def items_shown(items: Sequence[tuple[int, Any, dict[str, Any]]], index: int) ->
 
 
 def probe_scheduler(address: str, timeout_s: float = 3.0) -> None:
-    """Refuse at once a ``tcp://host:port`` nobody listens on (Dask would retry for 10 s)."""
+    """Refuse at once a scheduler address nobody listens on (Dask would retry for 10 s): a
+    ``tcp://host:port``, a bare ``host:port`` (Dask reads it as tcp) or a mistyped scheme
+    (``tcp//host:port``, ``tcp:/host:port``), all naming ``--scheduler``."""
+    bad = f"not an address like tcp://HOST:PORT (or inline, local): {address!r}"
+    if "://" not in address:
+        if not re.fullmatch(r"[^:/\s]+:[0-9]+", address):
+            word = re.split(r"[:/]", address, maxsplit=1)[0]
+            near = difflib.get_close_matches(word, ["inline", "local", "tcp"], n=1)
+            hint = {"tcp": "tcp://HOST:PORT"}.get(near[0], near[0]) if near else ""
+            hint = f"; did you mean {hint!r}?" if hint else ""
+            raise InputError(bad + hint, field="--scheduler")
+        address = f"tcp://{address}"
     if not address.startswith("tcp://"):
         return
-    parts = urlsplit(address)
     try:
+        parts = urlsplit(address)
         host, port = parts.hostname, parts.port
     except ValueError:
-        raise InputError(
-            f"not an address like tcp://HOST:PORT: {address!r}", field="--scheduler"
-        ) from None
+        raise InputError(bad, field="--scheduler") from None
     if not host or port is None:
-        raise InputError(f"not an address like tcp://HOST:PORT: {address!r}", field="--scheduler")
+        raise InputError(bad, field="--scheduler")
     try:
         with socket.create_connection((host, port), timeout=timeout_s):
             pass

@@ -32,6 +32,7 @@ from typing import Any
 
 from simulator.core.errors import InputError
 from simulator.core.ir import Compute, Workload
+from simulator.core.suggest import hint
 from simulator.engine import simulate
 from simulator.engine.result import StepResult
 from simulator.topology import Topology, load_topology
@@ -331,7 +332,8 @@ def check_degree(manifest: dict[str, Any], strategy: str, world: int) -> None:
         s = RecordStrategy(strategy)
     except ValueError:
         known = ", ".join(x.value for x in RecordStrategy)
-        msg = f"unknown strategy {strategy!r} (one of {known})"
+        near = hint(strategy, [x.value for x in RecordStrategy])
+        msg = f"unknown strategy {strategy!r}{near} (one of {known})"
         raise InputError(msg, field="--strategy") from None
     if world < 2 or s not in (RecordStrategy.TP, RecordStrategy.PP_GPIPE, RecordStrategy.PP_1F1B):
         return

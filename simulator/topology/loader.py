@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, cast
 
 from simulator.core.errors import InputError
 from simulator.core.gcpause import paused_gc
+from simulator.core.suggest import hint as did_you_mean
 from simulator.core.units import UnitError, parse_bandwidth, parse_size, parse_time
 from simulator.core.validated import validated
 from simulator.limits import check_topology_size
@@ -204,7 +205,8 @@ def _from_builder(spec: dict[str, object], file: str, name: str) -> Topology:
     btype = spec.get("type")
     if not isinstance(btype, str) or btype not in BUILDERS:
         raise InputError(
-            f"unknown builder {btype!r} (known: {', '.join(sorted(BUILDERS))})",
+            f"unknown builder {btype!r}{did_you_mean(btype, BUILDERS)} "
+            f"(known: {', '.join(sorted(BUILDERS))})",
             file=file,
             field="build.type",
         )

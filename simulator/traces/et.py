@@ -9,13 +9,12 @@ importer otherwise falls back on the gloo span's type).
 
 from __future__ import annotations
 
-import gzip
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from simulator.core.errors import InputError
+from simulator.traces.jsonfile import read_json_file
 
 
 @dataclass
@@ -110,12 +109,7 @@ def load_et(path: str | Path) -> ETIndex:
         InputError: unreadable, or no ``nodes`` list.
     """
     p = Path(path)
-    try:
-        opener = gzip.open if p.suffix == ".gz" else open
-        with opener(p, "rb") as fh:
-            doc = json.load(fh)
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read execution trace: {exc}", file=str(p)) from exc
+    doc = read_json_file(p, "execution trace")
     nodes = doc.get("nodes") if isinstance(doc, dict) else None
     if not isinstance(nodes, list):
         raise InputError("expected a list of nodes", file=str(p), field="nodes")

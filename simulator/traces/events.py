@@ -9,16 +9,14 @@ Times are converted to seconds here; nothing downstream sees microseconds.
 
 from __future__ import annotations
 
-import gzip
-import json
 import math
-import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from simulator.core.errors import InputError
+from simulator.traces.jsonfile import read_json_file
 
 US = 1e-6  # Kineto timestamps and durations are microseconds (chrome trace format).
 
@@ -110,18 +108,7 @@ def load_kineto(path: str | Path) -> KinetoTrace:
         InputError: the file is missing, not JSON, or has no ``traceEvents`` list.
     """
     p = Path(path)
-    try:
-        opener = gzip.open if p.suffix == ".gz" else open
-        with opener(p, "rb") as fh:
-            doc = json.load(fh)
-    except FileNotFoundError as exc:
-        raise InputError("no such trace file", file=str(p)) from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"not JSON: {exc}", file=str(p)) from exc
-    except (EOFError, OSError, gzip.BadGzipFile) as exc:
-        raise InputError(f"cannot read (truncated or corrupt file?): {exc}", file=str(p)) from exc
-    except zlib.error as exc:
-        raise InputError(f"corrupt gzip data: {exc}", file=str(p)) from exc
+    doc = read_json_file(p)
     raw = doc.get("traceEvents") if isinstance(doc, dict) else doc
     if not isinstance(raw, list):
         raise InputError("expected a list of chrome-trace events", file=str(p), field="traceEvents")
@@ -247,7 +234,21 @@ def _num(e: dict[str, Any], key: str, path: Path, i: int) -> float:
             file=str(path),
             field=f"traceEvents[{i}].{key}",
         )
+    if abs(x) > MAX_TRACE_US or (key == "dur" and x < 0):
+        # a negative duration hid the step it belonged to; 1e300 us became 1e294 s of step
+        neg_dur = key == "dur" and x < 0
+        expected = "a duration >= 0" if neg_dur else f"|{key}| <= {MAX_TRACE_US:.0e} (3,000 years)"
+        raise InputError(
+            f"expected {expected} in microseconds, got {v!r}",
+            file=str(path),
+            field=f"traceEvents[{i}].{key}",
+        )
     return x
+
+
+#: Largest ``ts`` or ``dur`` (microseconds) an event may carry: 1e17 us is ~3,000 years, far
+#: past Kineto's timestamps (microseconds since the Unix epoch: ~1.8e15 in 2026).
+MAX_TRACE_US = 1e17
 
 
 #: Bytes per element of the dtype names Kineto writes (``Input type`` of CPU ops and the

@@ -11,7 +11,6 @@ into Programs.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from simulator.traces.cpu import STEP_RE, cpu_timelines
 from simulator.traces.et import ETIndex, load_et
 from simulator.traces.events import ImportSummary, KinetoTrace, load_kineto
 from simulator.traces.gpu import gpu_timelines, pg_config
+from simulator.traces.jsonfile import read_json_file
 from simulator.traces.mirror import mirror_timelines
 from simulator.traces.sniff import et_pid, json_kind
 from simulator.traces.timeline import StepTimeline, build_program
@@ -93,10 +93,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
     mf = path / "manifest.json"
     if not mf.is_file():
         return {}
-    try:
-        data = json.loads(mf.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not JSON: {exc}", file=str(mf)) from exc
+    data = read_json_file(mf, "manifest")  # bounded: a 2 GB manifest was read for 11 s
     if not isinstance(data, dict):
         raise InputError("expected a JSON object", file=str(mf))
     return data
@@ -167,6 +164,12 @@ def trace_rank(trace: KinetoTrace, alone: bool = False) -> int:
     r = trace.distributed_info.get("rank")
     if isinstance(r, int) and not isinstance(r, bool) and r >= 0:
         return r
+    if r is not None:  # "zero", -1, 1.0: a wrong rank, not a missing one
+        raise InputError(
+            f"expected a rank (an integer >= 0), got {r!r}",
+            file=trace.path,
+            field="distributedInfo.rank",
+        )
     hits = NAME_RANK_RE.findall(Path(trace.path).name)
     if hits:
         return int(hits[-1])
@@ -185,6 +188,14 @@ def trace_rank(trace: KinetoTrace, alone: bool = False) -> int:
 
 
 def _world_of(traces: dict[int, KinetoTrace], manifest: dict[str, Any], path: Path) -> int:
+    for t in traces.values():
+        w = t.distributed_info.get("world_size")
+        if w is not None and (not isinstance(w, int) or isinstance(w, bool) or w < 1):
+            raise InputError(
+                f"expected a world size (an integer >= 1), got {w!r}",
+                file=t.path,
+                field="distributedInfo.world_size",
+            )
     sizes = {
         int(w)
         for t in traces.values()

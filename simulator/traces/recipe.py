@@ -82,6 +82,9 @@ class RecordConfig:
             raise InputError("must be >= 1", field="--world")
         if self.steps < 1:
             raise InputError("must be >= 1", field="--steps")
+        from simulator.traces.recipe_limits import check_recording_size
+
+        check_recording_size(self.world, self.gpt, self.steps, self.warmup_steps)
         if self.strategy in (RecordStrategy.PS_SYNC, RecordStrategy.PS_ASYNC) and self.world < 2:
             raise InputError("a parameter server needs --world >= 2", field="--world")
         if self.strategy in (RecordStrategy.PP_GPIPE, RecordStrategy.PP_1F1B):

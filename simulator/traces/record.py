@@ -38,6 +38,12 @@ WORKER_MODULE = "simulator.traces.worker"
 MANIFEST_FORMAT = "commsim-trace/1"
 
 
+class RecordingError(RuntimeError):
+    """A recording failed at run time: a rank exited non-zero or timed out (the message names
+    it and ends with the last lines of its log). Not a bug of commsim: the CLI reports it in
+    one line and exits 1."""
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -110,7 +116,7 @@ def launch_local(
             if bad:
                 r = bad[0]
                 _kill_all(procs)
-                raise RuntimeError(
+                raise RecordingError(
                     f"rank {r} exited with status {codes[r]}; all ranks stopped. "
                     f"Last lines of {logs[r]}:\n{_tail(logs[r].read_text())}"
                 )
@@ -118,7 +124,7 @@ def launch_local(
                 break
             if time.monotonic() > deadline:
                 _kill_all(procs)
-                raise RuntimeError(
+                raise RecordingError(
                     f"recording timed out after {timeout_s:.0f} s; all ranks stopped"
                 )
             time.sleep(0.05)
@@ -145,7 +151,7 @@ def launch_rig(
     for r, res in enumerate(results):
         (config_path.parent / f"rank{r}.log").write_text((res.stdout or "") + (res.stderr or ""))
         if res.returncode != 0:
-            raise RuntimeError(
+            raise RecordingError(
                 f"rank {r} exited with status {res.returncode} on the rig:\n"
                 f"{_tail((res.stdout or '') + (res.stderr or ''))}"
             )
@@ -163,7 +169,7 @@ def measure_device(cfg: RecordConfig, config_path: Path, timeout_s: float) -> Re
         times_path = Path(tmp) / "device_times.json"
         res = _run_measure(config_path, times_path, timeout_s)
         if res.returncode != 0:
-            raise RuntimeError(f"measuring the device times failed:\n{_tail(res.stderr)}")
+            raise RecordingError(f"measuring the device times failed:\n{_tail(res.stderr)}")
         times = json.loads(times_path.read_text())
     cfg = RecordConfig.from_dict({**cfg.to_dict(), "device_times": times})
     cfg.write(config_path)  # the times are kept there and in the manifest's config

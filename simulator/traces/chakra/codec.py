@@ -295,6 +295,8 @@ def read_et(path: Path) -> tuple[Any, list[Any]]:
     Raises:
         InputError: unreadable, empty, truncated or undecodable file (names the message).
     """
+    if path.exists() and not path.is_file():  # a FIFO blocked read_bytes() forever
+        raise InputError("not a regular file; expected a Chakra ET file", file=str(path))
     try:
         buf = io.BytesIO(path.read_bytes())
     except OSError as exc:
