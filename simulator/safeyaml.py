@@ -41,6 +41,9 @@ MAX_NODES: Final[int] = 1_000_000
 #: ~18,000 GPUs (~110 bytes a node and its link; larger ones have builders, ``build:``). 64 MiB
 #: took ten minutes, and 6 MB of keys ran past 30 s.
 MAX_FILE_B: Final[int] = 2 * 2**20
+#: Largest file read under ``--force`` (bytes): the bound before 2026-12-06, when 64 MiB took
+#: about ten minutes; a user with a large explicit topology may choose to wait.
+MAX_FORCED_FILE_B: Final[int] = 64 * 2**20
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _BOOL_TAG = "tag:yaml.org,2002:bool"
@@ -219,6 +222,18 @@ def decode_utf8(data: bytes, file: str) -> str:
         ) from None
 
 
+def _refuse_size(size: int, max_B: int, name: str) -> None:
+    """Refuse a file of ``size`` bytes over ``max_B``; under ``--force`` the default bound is
+    lifted up to :data:`MAX_FORCED_FILE_B` (slow to parse, but the user chose to wait)."""
+    from simulator.limits import FORCE_HINT, is_forced
+
+    liftable = max_B == MAX_FILE_B and size <= MAX_FORCED_FILE_B
+    if liftable and is_forced():
+        return
+    hint = f"; a YAML this large takes minutes to parse {FORCE_HINT}" if liftable else ""
+    raise InputError(f"is {size:,} bytes, more than the {max_B:,} allowed{hint}", file=name)
+
+
 def read_text(path: str | Path, file: str | None = None, *, max_B: int = MAX_FILE_B) -> str:
     """Read a user's text file as UTF-8 with a size bound; :class:`InputError` on any failure."""
     p = Path(path)
@@ -230,7 +245,7 @@ def read_text(path: str | Path, file: str | None = None, *, max_B: int = MAX_FIL
             raise InputError("is not a regular file, expected a file", file=name)
         size = p.stat().st_size
         if size > max_B:
-            raise InputError(f"is {size:,} bytes, more than the {max_B:,} allowed", file=name)
+            _refuse_size(size, max_B, name)
         data = p.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", file=name) from None

@@ -413,6 +413,26 @@ def test_a_yaml_file_too_big_to_parse_in_a_minute_is_refused_by_its_size(tmp_pat
     _one_error(["topology", "show", str(p)], str(p), f"{MAX_FILE_B:,}")
 
 
+def test_force_lifts_the_yaml_size_bound_up_to_the_old_one(tmp_path: Path) -> None:
+    """The 2 MiB bound is a time bound, so ``--force`` lifts it (the user chose to wait), up to
+    the 64 MiB bound it replaced; the refusal says so."""
+    from simulator.core.errors import InputError
+    from simulator.limits import forced
+    from simulator.safeyaml import MAX_FILE_B, MAX_FORCED_FILE_B, read_text
+
+    p = tmp_path / "big.yaml"
+    p.write_bytes(b"name: big\n" + b"#" * MAX_FILE_B + b"\n")
+    with pytest.raises(InputError, match="--force"):
+        read_text(p)
+    with forced(True):
+        assert read_text(p).startswith("name: big")
+    huge = tmp_path / "huge.yaml"
+    with huge.open("wb") as fh:
+        fh.truncate(MAX_FORCED_FILE_B + 1)
+    with forced(True), pytest.raises(InputError, match=r"allowed$"):
+        read_text(huge)
+
+
 def test_a_prices_file_is_read_with_the_yaml_guards(tmp_path: Path) -> None:
     """``plan --prices FIFO`` blocked for ever (plain read_text + yaml.safe_load)."""
     import os
