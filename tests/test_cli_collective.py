@@ -149,3 +149,22 @@ def test_one_rank_reports_zero_not_infinity(topo_file, capsys):
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
     assert out["time_s"] == 0.0 and out["algbw_Bps"] == 0.0 and out["busbw_Bps"] == 0.0
+
+
+def test_faults_in_force_are_said_in_every_format(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--faults`` is echoed (JSON key, summary line, table comment) beside a changed result:
+    until 2026-12-06 nothing in the output showed that faults were applied."""
+    base = ["collective", "--topology", "dgx-a100-2node", "--op", "all_reduce"]
+    faults = ["--faults", "{nics: [{node: node0.nic3}]}"]
+    assert main([*base, "--size", "1GiB", "--json"]) == 0
+    healthy = json.loads(capsys.readouterr().out)
+    assert "faults" not in healthy
+    assert main([*base, "--size", "1GiB", "--json", *faults]) == 0
+    broken = json.loads(capsys.readouterr().out)
+    assert broken["faults"] == {"nics": [{"node": "node0.nic3"}]}
+    assert broken["time_s"] > healthy["time_s"]
+    assert main([*base, "--size", "1GiB", *faults]) == 0
+    assert 'faults              {"nics": [{"node": "node0.nic3"}]}' in capsys.readouterr().out
+    assert main([*base, "--sizes", "1MiB:2MiB", *faults]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == '# faults in force: {"nics": [{"node": "node0.nic3"}]}'
