@@ -136,7 +136,18 @@ def replay_command(args: argparse.Namespace) -> int:
         _print_replay(out)
     else:
         _print_prediction(out)
+    if not args.json:
+        _print_written(args)
     return 0
+
+
+def _print_written(args: argparse.Namespace) -> None:
+    """Say where ``--out`` and ``--chakra-out`` wrote, as ``commsim run --out`` does (until
+    2026-12-06 replay wrote both silently)."""
+    if args.out:
+        print(f"wrote {Path(args.out)}/")
+    if args.chakra_out:
+        print(f"wrote Chakra execution traces into {Path(args.chakra_out)}/")
 
 
 def _write_out(
@@ -243,7 +254,8 @@ def _print_prediction(out: ReshardResult | ChakraReplayResult) -> None:
     from simulator.studies import ReshardResult
 
     what = out.strategy if isinstance(out, ReshardResult) else "chakra"
+    backend = f", backend {out.backend}" if isinstance(out, ReshardResult) else ""
     print(
         f"{out.trace}: predicted step {out.predicted_step_s * 1e3:.3f} ms "
-        f"({what} on {out.world} ranks, topology {out.topology})"
+        f"({what} on {out.world} ranks, topology {out.topology}{backend})"
     )

@@ -159,6 +159,8 @@ def _run_command(args: argparse.Namespace) -> int:
             _print_comparison(results)
         if out is not None:
             print(f"wrote {out}/")
+        if chakra is not None:
+            print(f"wrote Chakra execution traces into {chakra}/")
     return 0
 
 
