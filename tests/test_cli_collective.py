@@ -168,3 +168,23 @@ def test_faults_in_force_are_said_in_every_format(capsys: pytest.CaptureFixture[
     assert main([*base, "--sizes", "1MiB:2MiB", *faults]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1] == '# faults in force: {"nics": [{"node": "node0.nic3"}]}'
+
+
+def test_sizes_take_an_nccl_tests_factor(capsys: pytest.CaptureFixture[str]) -> None:
+    """``MIN:MAX:FACTOR`` steps like nccl-tests' ``-f`` (``1MiB:1GiB:4``: 6 sizes)."""
+    argv = ["collective", "--topology", "dgx-a100", "--op", "all_reduce", "--json"]
+    assert main([*argv, "--sizes", "1MiB:1GiB:4", "--fidelity", "analytical"]) == 0
+    sizes = [r["size_B"] for r in json.loads(capsys.readouterr().out)["rows"]]
+    assert sizes == [2**20 * 4**k for k in range(6)]
+    for bad in ("1MiB:1GiB:1", "1MiB:1GiB:x", "1MiB:1GiB:2:2"):
+        assert main([*argv, "--sizes", bad]) == 2
+        assert "--sizes: expected MIN:MAX or MIN:MAX:FACTOR" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("spelling", ["allreduce", "AllReduce", "all-reduce", "ALL_REDUCE"])
+def test_op_spellings_of_nccl_and_gloo(spelling: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--op allreduce`` (NCCL's and gloo's spelling) is all_reduce; a typo still exits 2."""
+    argv = ["collective", "--topology", "dgx-a100", "--size", "1MiB", "--json"]
+    assert main([*argv, "--op", spelling]) == 0
+    assert json.loads(capsys.readouterr().out)["op"] == "all_reduce"
+    assert main([*argv, "--op", "alreduce"]) == 2
