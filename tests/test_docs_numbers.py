@@ -170,3 +170,10 @@ def test_readme_published_summary_matches_the_generated_tables() -> None:
     h_errs = [float(r["error"]) for r in h100 if r["held_out"]]  # type: ignore[arg-type]
     assert f"**{sum(bool(r['ok']) for r in h100)} of {len(h100)} within 15 %**" in text
     assert f"the {len(h_errs)} held-out between {_pct(min(h_errs))} and {_pct(max(h_errs))}" in text
+
+
+def test_readme_lists_every_shipped_scenario() -> None:
+    from simulator.resources import shipped_names
+
+    text = README.read_text()
+    assert [n for n in shipped_names("scenarios") if f"`{n}`" not in text] == []
