@@ -114,3 +114,11 @@ def test_run_chakra_out_says_where_it_wrote(tmp_path, capsys):
     assert main(["run", "ten-node-sync-vs-async", "--chakra-out", str(et)]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == f"wrote Chakra execution traces into {et}/"
     assert any(et.rglob("*.et"))
+
+
+def test_foreign_trace_header_says_strategy_unknown(capsys):
+    """A one-rank GPU trace from elsewhere reads "strategy unknown on 1 rank ... 1 step", not
+    "unknown on 1 ranks ... 1 steps" (until 2026-12-06)."""
+    assert main(["replay", str(REAL / "hta-autograd-1"), "--topology", "dgx-a100"]) == 0
+    head = capsys.readouterr().out.splitlines()[0]
+    assert head.endswith(": strategy unknown on 1 rank, topology dgx-a100, backend nccl, 1 step")

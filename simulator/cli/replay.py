@@ -220,9 +220,11 @@ def _replay_chakra(src: Path, args: argparse.Namespace) -> ChakraReplayResult:
 
 
 def _print_replay(out: ReplayResult) -> None:
+    # a GPU trace from elsewhere has no recorder strategy ("unknown"): say so as such
+    what = "strategy unknown" if out.strategy == "unknown" else out.strategy
     print(
-        f"{out.trace}: {out.strategy} on {out.world} ranks, topology "
-        f"{out.topology}, backend {out.backend}, {out.steps} steps"
+        f"{out.trace}: {what} on {out.world} rank{'s' if out.world != 1 else ''}, topology "
+        f"{out.topology}, backend {out.backend}, {out.steps} step{'s' if out.steps != 1 else ''}"
     )
     print(f"  measured step  {out.measured_step_s * 1e3:10.3f} ms")
     print(f"  predicted step {out.predicted_step_s * 1e3:10.3f} ms   error {out.error_pct:+.1f} %")
