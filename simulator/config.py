@@ -301,9 +301,42 @@ def load_scenario(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Sc
     raw = load_yaml_file(path, file)
     if not isinstance(raw, dict):
         raise InputError("expected a mapping of scenario fields", file=file)
+    _anchor_file_refs(raw, path.parent)
     for key, value in parse_overrides(overrides):
         _set_dotted(raw, key, value, file, key)
     return _validate(raw, file)
+
+
+#: Scenario fields that may name a file (a topology or backend YAML) instead of a shipped name.
+_FILE_REFS = ("topology", "backend")
+
+
+def _anchored(value: Any, folder: Path) -> Any:
+    """``value`` as a path beside the scenario file when it is a relative path (has a ``/`` or
+    ends in ``.yaml``/``.yml``) to a file there; else ``value`` unchanged (cwd or shipped)."""
+    if not isinstance(value, str) or Path(value).is_absolute():
+        return value
+    if "/" not in value and not value.endswith((".yaml", ".yml")):
+        return value  # a shipped name
+    beside = folder / value
+    return str(beside) if beside.is_file() else value
+
+
+def _anchor_file_refs(raw: dict[str, Any], folder: Path) -> None:
+    """Resolve a scenario file's relative ``topology:`` / ``backend:`` paths (also in its
+    ``compare:`` variants) against the file's own folder, as compose files and most build
+    tools do, so the scenario runs from any working directory (until 2026-12-06 they were read
+    against the cwd: ``topology: mytopo.yaml`` beside the scenario failed from elsewhere).
+    ``--set`` values come from the command line and stay relative to the cwd."""
+    for key in _FILE_REFS:
+        if key in raw:
+            raw[key] = _anchored(raw[key], folder)
+    for variant in raw.get("compare") or ():
+        settings = variant.get("set") if isinstance(variant, dict) else None
+        if isinstance(settings, dict):
+            for key in _FILE_REFS:
+                if key in settings:
+                    settings[key] = _anchored(settings[key], folder)
 
 
 def scenario_from_dict(raw: dict[str, Any], *, file: str = "<dict>") -> Scenario:

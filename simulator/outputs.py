@@ -73,6 +73,26 @@ def check_new_file(path: Path, field: str) -> None:
         )
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (``/proc``)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)  # elsewhere: read by setting it back at once
+    os.umask(mask)
+    return mask
+
+
+def _mode_for(target: Path) -> int:
+    """Permission bits for a file written over ``target``: the old file's when it exists, else
+    those of a plain ``open(target, "w")`` (0o666 less the umask). ``mkstemp`` makes 0o600,
+    which left every ``--out`` file and plot unreadable to the user's group (until 2026-12-06)."""
+    with contextlib.suppress(OSError):
+        return target.stat().st_mode & 0o7777
+    return 0o666 & ~_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target`` (same suffix); rename it over ``target`` on
@@ -85,6 +105,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, _mode_for(target))
         os.replace(tmp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -456,7 +456,7 @@ def _cases() -> list[Case]:
     col = ("collective", "--topology", "dgx-a100")
     ar = (*col, "--op", "all_reduce")
     for name, args, fld in (
-        ("op", ("--op", "allreduce", "--size", "1MiB"), "op"),
+        ("op", ("--op", "allreduse", "--size", "1MiB"), "op"),
         ("size-parsec", ("--op", "all_reduce", "--size", "12 parsecs"), "--size"),
         ("size-neg", ("--op", "all_reduce", "--size", "-1"), "--size"),
         ("size-inf", ("--op", "all_reduce", "--size", "inf"), "--size"),

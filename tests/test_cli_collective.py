@@ -149,3 +149,42 @@ def test_one_rank_reports_zero_not_infinity(topo_file, capsys):
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
     assert out["time_s"] == 0.0 and out["algbw_Bps"] == 0.0 and out["busbw_Bps"] == 0.0
+
+
+def test_faults_in_force_are_said_in_every_format(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--faults`` is echoed (JSON key, summary line, table comment) beside a changed result:
+    until 2026-12-06 nothing in the output showed that faults were applied."""
+    base = ["collective", "--topology", "dgx-a100-2node", "--op", "all_reduce"]
+    faults = ["--faults", "{nics: [{node: node0.nic3}]}"]
+    assert main([*base, "--size", "1GiB", "--json"]) == 0
+    healthy = json.loads(capsys.readouterr().out)
+    assert "faults" not in healthy
+    assert main([*base, "--size", "1GiB", "--json", *faults]) == 0
+    broken = json.loads(capsys.readouterr().out)
+    assert broken["faults"] == {"nics": [{"node": "node0.nic3"}]}
+    assert broken["time_s"] > healthy["time_s"]
+    assert main([*base, "--size", "1GiB", *faults]) == 0
+    assert 'faults              {"nics": [{"node": "node0.nic3"}]}' in capsys.readouterr().out
+    assert main([*base, "--sizes", "1MiB:2MiB", *faults]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == '# faults in force: {"nics": [{"node": "node0.nic3"}]}'
+
+
+def test_sizes_take_an_nccl_tests_factor(capsys: pytest.CaptureFixture[str]) -> None:
+    """``MIN:MAX:FACTOR`` steps like nccl-tests' ``-f`` (``1MiB:1GiB:4``: 6 sizes)."""
+    argv = ["collective", "--topology", "dgx-a100", "--op", "all_reduce", "--json"]
+    assert main([*argv, "--sizes", "1MiB:1GiB:4", "--fidelity", "analytical"]) == 0
+    sizes = [r["size_B"] for r in json.loads(capsys.readouterr().out)["rows"]]
+    assert sizes == [2**20 * 4**k for k in range(6)]
+    for bad in ("1MiB:1GiB:1", "1MiB:1GiB:x", "1MiB:1GiB:2:2"):
+        assert main([*argv, "--sizes", bad]) == 2
+        assert "--sizes: expected MIN:MAX or MIN:MAX:FACTOR" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("spelling", ["allreduce", "AllReduce", "all-reduce", "ALL_REDUCE"])
+def test_op_spellings_of_nccl_and_gloo(spelling: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--op allreduce`` (NCCL's and gloo's spelling) is all_reduce; a typo still exits 2."""
+    argv = ["collective", "--topology", "dgx-a100", "--size", "1MiB", "--json"]
+    assert main([*argv, "--op", spelling]) == 0
+    assert json.loads(capsys.readouterr().out)["op"] == "all_reduce"
+    assert main([*argv, "--op", "alreduce"]) == 2

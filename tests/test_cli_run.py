@@ -129,3 +129,22 @@ def test_a_job_on_part_of_the_cluster_says_so(
     obj = json.loads(cap.out)
     assert obj["world"] == 4 and obj["topology_ranks"] == 8
     assert "uses 4 of the 8 ranks" in cap.err
+
+
+def test_compare_with_steps_prints_every_variants_perturbed_steps(capsys):
+    """``--steps`` on a ``compare:`` scenario: a second table gives each variant's mean and
+    p99 over the perturbed steps (the first table is the unperturbed step; until 2026-12-06
+    that was all the comparison showed)."""
+    from simulator.core.units import format_time
+
+    argv = ["run", "ten-node-stragglers", "--steps", "5", "--seed", "2"]
+    assert main([*argv, "--json"]) == 0
+    variants = json.loads(capsys.readouterr().out)["variants"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    table = text[text.index("5 perturbed steps per variant (seed 2)") :]
+    for v in variants:
+        name = v["scenario"].split("/", 1)[-1]
+        row = next(line for line in table.splitlines() if f" {name} " in line)
+        assert format_time(v["step_time_mean_s"]) in row
+        assert format_time(v["step_time_p99_s"]) in row

@@ -219,3 +219,24 @@ def test_unknown_key_in_reference_file_names_file_and_field(tmp_path: object) ->
 def test_unknown_reference_name_is_an_input_error() -> None:
     with pytest.raises(InputError, match="unknown reference"):
         validate_published(["no-such-row"])
+
+
+def test_cli_text_marks_misses_and_roles_and_ends_with_the_summary(capsys):
+    """``commsim validate --published`` says what the generated doc says: each row's band,
+    status (ok / MISS) and role, then ``N of M rows inside their band; held-out rows: ...``
+    (until 2026-12-06 the text had no status, role or summary)."""
+    from simulator.cli import main
+    from simulator.studies.published import band_summary, validate_published
+
+    names = ["dgx-a100-allreduce-8gpu", "azure-nd-a100-v4-allreduce-16m"]
+    rows = list(validate_published(names).rows)
+    assert [r.within_tolerance for r in rows] == [True, False]  # one ok, one miss
+    for name, row in zip(names, rows, strict=True):
+        assert main(["validate", "--published", "--reference", name]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        fields = lines[1].split()
+        assert fields[0] == name
+        assert fields[-2:] == (
+            ["ok", "calibration"] if row.within_tolerance else ["MISS", "held-out"]
+        )
+        assert lines[-1] == f"nccl_tests: {band_summary([row])}"

@@ -94,3 +94,31 @@ def test_a_bad_steps_per_program_is_refused(tmp_path, capsys):
     assert main(["replay", str(tmp_path), "--topology", "dgx-a100"]) == 2
     err = capsys.readouterr().err
     assert "commsim.steps_per_program" in err and "commsim.0.et" in err
+
+
+def test_text_output_says_where_it_wrote(tmp_path, capsys):
+    """Without ``--json``, replay names the directories it wrote (as ``run --out`` does) and a
+    re-shard names its backend (until 2026-12-06: nothing, and the gloo default was hidden)."""
+    out, et = tmp_path / "o", tmp_path / "et"
+    argv = ["replay", str(GLOO), "--strategy", "fsdp", "--world", "4", "--topology"]
+    argv += ["rig-4host-flat", "--out", str(out), "--chakra-out", str(et)]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "fsdp on 4 ranks, topology rig-4host-flat, backend " in lines[0]
+    assert lines[-2:] == [f"wrote {out}/", f"wrote Chakra execution traces into {et}/"]
+    assert (out / "result.json").is_file() and any(et.glob("*.et"))
+
+
+def test_run_chakra_out_says_where_it_wrote(tmp_path, capsys):
+    et = tmp_path / "et"
+    assert main(["run", "ten-node-sync-vs-async", "--chakra-out", str(et)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"wrote Chakra execution traces into {et}/"
+    assert any(et.rglob("*.et"))
+
+
+def test_foreign_trace_header_says_strategy_unknown(capsys):
+    """A one-rank GPU trace from elsewhere reads "strategy unknown on 1 rank ... 1 step", not
+    "unknown on 1 ranks ... 1 steps" (until 2026-12-06)."""
+    assert main(["replay", str(REAL / "hta-autograd-1"), "--topology", "dgx-a100"]) == 0
+    head = capsys.readouterr().out.splitlines()[0]
+    assert head.endswith(": strategy unknown on 1 rank, topology dgx-a100, backend nccl, 1 step")

@@ -126,3 +126,16 @@ def test_run_chakra_out_exports_each_variant_and_round_trips(tmp_path, capsys):
     assert back.world_size == 10 and len(back.programs) == 10
     assert main(["run", scenario, "--chakra-out", str(out)]) == 2  # never overwrites
     assert "never overwrites" in capsys.readouterr().err
+
+
+def test_emit_config_prints_an_absolute_config_path(tmp_path, monkeypatch, capsys):
+    """The torchrun line runs on every node, each in its own directory: its config path is
+    absolute even for a relative ``--out`` (until 2026-12-06 it was printed as given)."""
+    monkeypatch.chdir(tmp_path)
+    argv = ["record", "--world", "16", "--strategy", "fsdp", "--backend", "nccl"]
+    assert main([*argv, "--out", "shared/run", "--emit-config"]) == 0
+    line = capsys.readouterr().out.strip()
+    config = line.split()[-1]
+    assert line.startswith("torchrun ") and config.startswith("/")
+    assert config == str((tmp_path / "shared" / "run" / "record_config.json").resolve())
+    assert (tmp_path / "shared" / "run" / "record_config.json").is_file()

@@ -1,9 +1,10 @@
 """``commsim collective``: one collective alone on a topology, nccl-tests style.
 
 ``--size 1GiB`` runs one size; ``--sizes 1KiB:8GiB`` sweeps sizes by factors of two like
-nccl-tests' ``-b 1K -e 8G -f 2``. Human output is a small table with units; ``--json`` prints
-one object (``time_s``, ``algbw_Bps``, ``busbw_Bps``, ``algo``, ``op``, ``size_B``, ``n_ranks``,
-``topology``, ``backend``, ``fidelity``, ...) or, with ``--sizes``, ``{"rows": [...]}``.
+nccl-tests' ``-b 1K -e 8G -f 2`` (``1KiB:8GiB:4`` by factors of four, ``-f 4``). Human output
+is a small table with units; ``--json`` prints one object (``time_s``, ``algbw_Bps``,
+``busbw_Bps``, ``algo``, ``op``, ``size_B``, ``n_ranks``, ``topology``, ``backend``,
+``fidelity``, ...) or, with ``--sizes``, ``{"rows": [...]}``; ``faults`` with ``--faults``.
 Bad input (unknown op, a size like ``"12 parsecs"``, a rank out of range) exits 2.
 """
 
@@ -37,7 +38,9 @@ def register(subparsers: Any) -> None:
     )
     size = p.add_mutually_exclusive_group(required=True)
     size.add_argument("--size", help="message size, e.g. 1GiB (nccl-tests convention)")
-    size.add_argument("--sizes", help="MIN:MAX, doubling, e.g. 1KiB:8GiB")
+    size.add_argument(
+        "--sizes", help="MIN:MAX[:FACTOR], e.g. 1KiB:8GiB (doubling, nccl-tests' -b -e -f)"
+    )
     p.add_argument("--ranks", help="ranks, e.g. 0-7 or 0,2,4 (default: all)")
     p.add_argument(
         "--algo",
@@ -109,15 +112,29 @@ def check_message_size(size_B: float, field: str) -> None:
     )  # fmt: skip
 
 
+def _factor(parts: list[str], text: str) -> int:
+    """The ``FACTOR`` of ``MIN:MAX:FACTOR`` (nccl-tests' ``-f``; default 2), an integer >= 2."""
+    if len(parts) == 2:
+        return 2
+    if len(parts) == 3 and parts[2].strip().isdigit() and int(parts[2]) >= 2:
+        return int(parts[2])
+    raise InputError(
+        f"expected MIN:MAX or MIN:MAX:FACTOR with an integer FACTOR >= 2, got {text!r}",
+        field="--sizes",
+    )
+
+
 def parse_sizes(text: str) -> list[float]:
-    """``"MIN:MAX"`` -> ``[MIN, 2 MIN, ...]`` up to and including MAX."""
+    """``"MIN:MAX[:FACTOR]"`` -> ``[MIN, F MIN, F^2 MIN, ...]`` up to and including MAX
+    (``F`` = FACTOR, default 2, like nccl-tests' ``-f``)."""
     if ":" not in text:
         raise InputError(
             f"expected MIN:MAX, e.g. 1KiB:8GiB, got {text!r} (one size: --size {text})",
             field="--sizes",
         )
-    a, b = text.split(":", 1)
-    lo, hi = _size(a, "--sizes"), _size(b, "--sizes")
+    parts = text.split(":")
+    factor = _factor(parts, text)
+    lo, hi = _size(parts[0], "--sizes"), _size(parts[1], "--sizes")
     if lo <= 0 or hi < lo:
         raise InputError(f"need 0 < MIN <= MAX, got {text!r}", field="--sizes")
     from simulator.limits import check_sizes_count
@@ -127,7 +144,7 @@ def parse_sizes(text: str) -> list[float]:
     s = lo
     while s <= hi * (1 + 1e-12):
         sizes.append(s)
-        s *= 2
+        s *= factor
     return sizes
 
 
@@ -177,6 +194,8 @@ def collective_command(args: argparse.Namespace) -> int:
         )
         row = r.to_dict()
         row.update(topology=topo.name, backend=backend.name)
+        if args.faults:
+            row["faults"] = _faults_in_force(args.faults)
         rows.append(row)
     if args.json:
         emit_json({"rows": rows} if args.sizes else rows[0])
@@ -185,6 +204,21 @@ def collective_command(args: argparse.Namespace) -> int:
     else:
         print(_summary(rows[0]))
     return 0
+
+
+def _faults_in_force(text: str) -> dict[str, Any]:
+    """The ``--faults`` applied, as plain JSON without defaults (said in every output format:
+    until 2026-12-06 nothing showed that the faults were in force)."""
+    from simulator.faults.inputs import load_faults
+
+    dumped: dict[str, Any] = load_faults(text).model_dump(mode="json", exclude_defaults=True)
+    return dumped
+
+
+def _faults_text(row: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(row["faults"], separators=(", ", ": "))
 
 
 def _summary(row: dict[str, Any]) -> str:
@@ -199,6 +233,8 @@ def _summary(row: dict[str, Any]) -> str:
         ("algbw", format_bandwidth(row["algbw_Bps"])),
         ("busbw", format_bandwidth(row["busbw_Bps"])),
     ]
+    if "faults" in row:
+        lines.insert(1, ("faults", _faults_text(row)))
     w = max(len(k) for k, _ in lines)
     return "\n".join(f"{k:<{w}}  {v}" for k, v in lines)
 
@@ -214,6 +250,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
         f"fidelity {r0['fidelity']} (GB/s = 1e9 B/s, like nccl-tests)",
         head,
     ]
+    if "faults" in r0:
+        out.insert(1, f"# faults in force: {_faults_text(r0)}")
     for r in rows:
         out.append(
             f"{int(r['size_B']):>12d} {int(r['size_B'] // FLOAT_B):>12d} "

@@ -165,7 +165,9 @@ def _torchrun_mode(cfg: Any, args: argparse.Namespace) -> int:
         cfg.validate()
         out.mkdir(parents=True, exist_ok=True)
         cfg = type(cfg).from_dict({**cfg.to_dict(), "out_dir": str(out.resolve())})
-        path = out / "record_config.json"
+        # absolute: the line runs on every node, each in its own working directory (until
+        # 2026-12-06 it printed the path as given, e.g. shared/run/record_config.json)
+        path = out.resolve() / "record_config.json"
         cfg.write(path)
         cmd = (
             f"torchrun --nnodes NODES --nproc-per-node GPUS_PER_NODE "

@@ -136,7 +136,18 @@ def replay_command(args: argparse.Namespace) -> int:
         _print_replay(out)
     else:
         _print_prediction(out)
+    if not args.json:
+        _print_written(args)
     return 0
+
+
+def _print_written(args: argparse.Namespace) -> None:
+    """Say where ``--out`` and ``--chakra-out`` wrote, as ``commsim run --out`` does (until
+    2026-12-06 replay wrote both silently)."""
+    if args.out:
+        print(f"wrote {Path(args.out)}/")
+    if args.chakra_out:
+        print(f"wrote Chakra execution traces into {Path(args.chakra_out)}/")
 
 
 def _write_out(
@@ -209,9 +220,11 @@ def _replay_chakra(src: Path, args: argparse.Namespace) -> ChakraReplayResult:
 
 
 def _print_replay(out: ReplayResult) -> None:
+    # a GPU trace from elsewhere has no recorder strategy ("unknown"): say so as such
+    what = "strategy unknown" if out.strategy == "unknown" else out.strategy
     print(
-        f"{out.trace}: {out.strategy} on {out.world} ranks, topology "
-        f"{out.topology}, backend {out.backend}, {out.steps} steps"
+        f"{out.trace}: {what} on {out.world} rank{'s' if out.world != 1 else ''}, topology "
+        f"{out.topology}, backend {out.backend}, {out.steps} step{'s' if out.steps != 1 else ''}"
     )
     print(f"  measured step  {out.measured_step_s * 1e3:10.3f} ms")
     print(f"  predicted step {out.predicted_step_s * 1e3:10.3f} ms   error {out.error_pct:+.1f} %")
@@ -243,7 +256,8 @@ def _print_prediction(out: ReshardResult | ChakraReplayResult) -> None:
     from simulator.studies import ReshardResult
 
     what = out.strategy if isinstance(out, ReshardResult) else "chakra"
+    backend = f", backend {out.backend}" if isinstance(out, ReshardResult) else ""
     print(
         f"{out.trace}: predicted step {out.predicted_step_s * 1e3:.3f} ms "
-        f"({what} on {out.world} ranks, topology {out.topology})"
+        f"({what} on {out.world} ranks, topology {out.topology}{backend})"
     )

@@ -159,6 +159,8 @@ def _run_command(args: argparse.Namespace) -> int:
             _print_comparison(results)
         if out is not None:
             print(f"wrote {out}/")
+        if chakra is not None:
+            print(f"wrote Chakra execution traces into {chakra}/")
     return 0
 
 
@@ -257,6 +259,31 @@ def _print_comparison(results: list[RunResult]) -> None:
             fmt(r.exposed_comm_s),
             fmt(r.bubble_s),
             f"{100 * (r.step_time_s / base - 1):+.1f} %" if base > 0 else "-",
+        )
+    Console().print(t)
+    if results[0].steps_summary:
+        _print_steps_comparison(results, fmt)
+
+
+def _print_steps_comparison(results: list[RunResult], fmt: Any) -> None:
+    """With ``--steps``: the perturbed steps of every variant side by side (the table above is
+    the unperturbed step; until 2026-12-06 only that was compared)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    first = results[0].steps_summary or {}
+    t = Table(
+        title=f"{first['steps']} perturbed steps per variant (seed {first['seed']})",
+        header_style="bold",
+    )
+    for col in ("variant", "mean", "p50", "p90", "p99", "waiting"):
+        t.add_column(col, justify="left" if col == "variant" else "right", no_wrap=True)
+    for r in results:
+        s = r.steps_summary or {}
+        t.add_row(
+            r.scenario.split("/", 1)[-1],
+            *(fmt(s[f"step_time_{k}_s"]) for k in ("mean", "p50", "p90", "p99")),
+            f"{100 * s['straggler_wait_share']:.1f} %",
         )
     Console().print(t)
 

@@ -276,15 +276,31 @@ def _published(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(res.to_json())
         return 0
-    print(f"{'reference':<40} {'expected':>12} {'predicted':>12} {'unit':<10} {'error_%':>8}")
-    for r in res.rows:
-        print(
-            f"{r.reference:<40} {r.expected:>12.4g} {r.predicted:>12.4g} "
-            f"{r.unit:<10} {r.error_pct:>8.1f}"
-        )
+    _print_published(res.rows)
     if res.plot:
         print(f"wrote {res.plot}")
     return 0
+
+
+def _print_published(rows: Any) -> None:
+    """The rows with their band, status and role, then the summary line, as
+    docs/published-fidelity.md shows them (until 2026-12-06 neither misses nor held-out rows
+    were marked here)."""
+    from simulator.studies.published import band_summary
+
+    print(
+        f"{'reference':<40} {'expected':>12} {'predicted':>12} {'unit':<14} {'error_%':>8} "
+        f"{'band_%':>7}  {'status':<6}  role"
+    )
+    for r in rows:
+        status = "ok" if r.within_tolerance else "MISS"
+        role = "held-out" if r.held_out else "calibration"
+        print(
+            f"{r.reference:<40} {r.expected:>12.4g} {r.predicted:>12.4g} {r.unit:<14} "
+            f"{r.error_pct:>+8.1f} {r.tolerance_pct:>7.0f}  {status:<6}  {role}"
+        )
+    for kind in dict.fromkeys(r.kind for r in rows):
+        print(f"{kind}: {band_summary([r for r in rows if r.kind == kind])}")
 
 
 def _published_flags(args: argparse.Namespace) -> list[str]:

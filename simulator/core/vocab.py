@@ -85,9 +85,14 @@ def coerce(enum: type[_E], value: str | _E, *, field: str) -> _E:
     """``value`` as a member of ``enum``; :class:`InputError` naming ``field`` if unknown."""
     if isinstance(value, enum):
         return value
+    key = str(value).strip().lower().replace("-", "_")
     try:
-        return enum(str(value).strip().lower().replace("-", "_"))
+        return enum(key)
     except ValueError:
+        # "allreduce", "AllGather": NCCL's and gloo's spellings, without the separator
+        squashed = [m for m in enum if m.value.replace("_", "") == key.replace("_", "")]
+        if len(squashed) == 1:
+            return squashed[0]
         choices = ", ".join(m.value for m in enum)
         from simulator.core.suggest import hint
 
