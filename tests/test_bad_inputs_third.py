@@ -182,7 +182,7 @@ def test_scheduler_address_slips_are_refused_at_once(address: str, texts: tuple[
         (["run", "tiny", "--set", "topology=DGX-A100"], "'dgx-a100'"),
         (["run", "tiny", "--set", "backend=NCCL"], "'nccl'"),
         (["topology", "show", "dgx-a10"], "'dgx-a100'"),
-        (["collective", "--topology", "dgx-a100", "--op", "AllReduce", "--size", "1MiB"],
+        (["collective", "--topology", "dgx-a100", "--op", "AllReduse", "--size", "1MiB"],
          "'all_reduce'"),
         (["collective", "--topology", "dgx-a100", "--op", "all_reduce", "--size", "1MiB",
           "--algo", "rign"], "'ring'"),
