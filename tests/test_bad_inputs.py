@@ -720,6 +720,19 @@ def error_lines(stderr: str) -> list[str]:
     return lines
 
 
+def one_error(argv: list[str], *texts: str, limit_s: int = 60) -> str:
+    """Run ``commsim argv``: exit 2, no traceback, one error line holding every ``texts``;
+    return that line."""
+    code, _, err, _ = run_case(argv, limit_s)
+    assert "Traceback" not in err, err
+    assert code == 2, f"exit {code}, stderr: {err}"
+    lines = error_lines(err)
+    assert len(lines) == 1, lines
+    for text in texts:
+        assert text in lines[0], lines[0]
+    return lines[0]
+
+
 def _prepare(case: Case, d: Path) -> Path | None:
     if case.sentinel is None:
         return None

@@ -11,7 +11,7 @@ import itertools
 from pathlib import Path
 
 import pytest
-from test_bad_inputs import error_lines, run_case
+from test_bad_inputs import one_error, run_case
 
 from simulator import limits
 from simulator.faults.network import _Resolved
@@ -19,15 +19,7 @@ from simulator.faults.network import _Resolved
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _refused(argv: list[str], *texts: str, limit_s: int = 30) -> str:
-    code, _, err, _ = run_case(argv, limit_s)
-    assert "Traceback" not in err, err
-    assert code == 2, f"exit {code}, stderr: {err}"
-    lines = error_lines(err)
-    assert len(lines) == 1, lines
-    for t in texts:
-        assert t in lines[0], lines[0]
-    return lines[0]
+_refused = one_error
 
 
 # ------------------------------------------------------------ background on/off (faults)

@@ -10,18 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.test_bad_inputs import error_lines, run_case
+from tests.test_bad_inputs import one_error, run_case
 
-
-def _one_error(argv: list[str], *texts: str) -> str:
-    code, _, err, _ = run_case(argv, 60)
-    assert "Traceback" not in err, err
-    assert code == 2, err
-    lines = error_lines(err)
-    assert len(lines) == 1, lines
-    for text in texts:
-        assert text in lines[0], lines[0]
-    return lines[0]
+_one_error = one_error
 
 
 @pytest.mark.parametrize(
