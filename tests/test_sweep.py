@@ -89,3 +89,14 @@ def test_cli_json_out_and_bad_input(
     err = capsys.readouterr().err
     assert "--vary" in err and "strategy.bogus" in err and "no-such-scenario" in err
     assert "Traceback" not in err
+
+
+def test_table_says_when_a_point_leaves_gpus_idle(capsys: pytest.CaptureFixture[str]) -> None:
+    """A point whose job has fewer ranks than the topology's GPUs reads "2 of 8 (*)" with a
+    note (the JSON had world 2, gpus 8; the table said only 8)."""
+    args = ["sweep", "gan-dcgan-dgx1", "--vary", "strategy.dp=2,8", "--scheduler", "inline"]
+    assert main([*args, "--fidelity", "analytical"]) == 0
+    out = capsys.readouterr().out
+    assert "2 of 8 (*)" in out
+    assert "8 of 8" not in out  # the full point reads just 8
+    assert "(*) the job uses fewer ranks than the topology's GPUs" in out

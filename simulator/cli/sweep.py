@@ -157,6 +157,12 @@ def _write(out: Path, res: dict[str, Any]) -> None:
     atomic_write_text(out / "sweep.json", json.dumps(res, indent=2, default=str))
 
 
+def _gpus_cell(world: int, gpus: int) -> str:
+    """The GPUs column: the topology's GPUs, or ``"32 of 64 (*)"`` when the job (``world``
+    ranks) leaves some of them idle (a ``--vary`` of pp or tp that keeps dp, a smaller job)."""
+    return f"{world} of {gpus} (*)" if 0 < world < gpus else str(gpus)
+
+
 def _print_table(res: SweepResult) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -183,7 +189,7 @@ def _print_table(res: SweepResult) -> None:
             format_time(p.exposed_comm_s),
             format_time(p.bubble_s),
             format_size(p.memory_per_gpu_B) + ("" if p.fits_memory is not False else " (!)"),
-            str(p.gpus),
+            _gpus_cell(p.world, p.gpus),
             "-" if cost is None else f"{cost:.3f}",
         )
     # a pipe gets rich's 80 columns, too narrow for a grid with several varied keys
@@ -193,6 +199,11 @@ def _print_table(res: SweepResult) -> None:
         print("\n".join(errors))
     if any(p.ok and p.fits_memory is False for p in res.points):
         print("(!) the memory estimate exceeds the GPU's HBM: that point would not fit")
+    if any(p.ok and 0 < p.world < p.gpus for p in res.points):
+        print(
+            "(*) the job uses fewer ranks than the topology's GPUs: the others stay idle "
+            "(and $/step prices every GPU of the topology)"
+        )
     print(
         f"{len(res.points)} points; the sweep took {res.wall_s:.1f} s of wall time "
         f"(scheduler {res.scheduler})"
