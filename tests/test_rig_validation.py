@@ -181,3 +181,31 @@ def test_the_topology_tier_without_a_what_if_says_how_to_give_one(tmp_path: Path
     ):
         assert v.run() == []
     assert not any(tmp_path.iterdir())  # nothing recorded
+
+
+def test_a_1f1b_pipeline_on_more_ranks_than_micro_batches_is_recorded_with_one_per_stage(
+    tmp_path: Path,
+) -> None:
+    """On a 6-host rig, pp-1f1b was recorded with the default 4 micro-batches and every rank died
+    in torch's Schedule1F1B ("must be greater than or equal to the number of stages") after the
+    other strategies had been recorded: the validator now gives 1F1B one micro-batch per stage,
+    and the preflight refuses a batch that cannot be split so, naming --batch."""
+    from simulator.studies.rig_cases import ModelShape
+    from simulator.traces.models import GPTConfig
+    from simulator.traces.recipe import RecordConfig, RecordStrategy
+
+    rig6 = str(Path(__file__).resolve().parent.parent / "benchmarks/data/rig-6host-flat.yaml")
+    ok = Validator(rig6, ["pp-1f1b"], tmp_path, shape=ModelShape(n_layer=6, batch=6))
+    ok.check()
+    assert ok.record_config(rig6, "pp-1f1b", tmp_path).microbatches == 6
+    assert ok.record_config(rig6, "pp-gpipe", tmp_path).microbatches == 4  # GPipe takes fewer
+    bad = Validator(rig6, ["pp-1f1b"], tmp_path, shape=ModelShape(n_layer=6, batch=4))
+    with pytest.raises(InputError, match="multiple of 6") as err:
+        bad.check()
+    assert err.value.field == "--batch"
+    two = Validator(topology="rig-2host", strategies=["pp-1f1b"], work_dir=tmp_path)
+    assert two.record_config("rig-2host", "pp-1f1b", tmp_path).microbatches == 4  # unchanged
+    gpt = GPTConfig(n_layer=6, batch=4)
+    cfg = RecordConfig(6, RecordStrategy.PP_1F1B, 1, str(tmp_path), gpt=gpt, microbatches=4)
+    with pytest.raises(InputError, match="one micro-batch per stage"):
+        cfg.validate()  # `commsim record` with too few: refused before any rank starts

@@ -105,6 +105,23 @@ class CaseResult:
         return asdict(self)
 
 
+def _microbatches(kind: RecordStrategy, world: int, batch: int) -> int:
+    """The recorder's pipeline micro-batches for a rig of ``world`` ranks: its default, 4, or
+    one per stage where 1F1B has more stages than that (torch's Schedule1F1B needs at least
+    one per stage); ``batch`` (sequences per step) must then divide into them."""
+    default = RecordConfig.__dataclass_fields__["microbatches"].default
+    assert isinstance(default, int)
+    if kind is not RecordStrategy.PP_1F1B or world <= default:
+        return default
+    if batch % world:
+        raise InputError(
+            f"{kind.value} on {world} ranks runs {world} micro-batches (one per stage), so "
+            f"the batch must be a multiple of {world}, got {batch}",
+            field="--batch",
+        )
+    return world
+
+
 @dataclass
 class Validator:
     """Runs the ladder for one rig topology and a list of (recorder) strategy names.
@@ -151,10 +168,13 @@ class Validator:
         warm-up, model shape and device mode (every rig recording is made from this)."""
 
         s = self.shape
+        world = load_topology(topology).num_ranks
+        kind = RecordStrategy(strategy)
         cfg = RecordConfig(
-            world=load_topology(topology).num_ranks,
-            strategy=RecordStrategy(strategy),
+            world=world,
+            strategy=kind,
             steps=self.steps,
+            microbatches=_microbatches(kind, world, s.batch),
             out_dir=str(out),
             gpt=GPTConfig(
                 d_model=s.d_model,

@@ -94,6 +94,14 @@ class RecordConfig:
                 )
             if self.gpt.batch % self.microbatches:
                 raise InputError("batch must be a multiple of microbatches", field="microbatches")
+            if self.strategy is RecordStrategy.PP_1F1B and self.microbatches < self.world:
+                # torch.distributed.pipelining.Schedule1F1B refuses fewer (schedules.py, torch
+                # 2.13): each stage must have a micro-batch in flight before the first backward
+                raise InputError(
+                    f"1F1B needs at least one micro-batch per stage ({self.world}), "
+                    f"got {self.microbatches}",
+                    field="--microbatches",
+                )
         if self.device not in ("cpu", "accel"):
             raise InputError(f"expected cpu or accel, got {self.device!r}", field="--device")
         if self.device == "accel" and self.backend is not CommBackend.GLOO:
