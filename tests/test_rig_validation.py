@@ -209,3 +209,14 @@ def test_a_1f1b_pipeline_on_more_ranks_than_micro_batches_is_recorded_with_one_p
     cfg = RecordConfig(6, RecordStrategy.PP_1F1B, 1, str(tmp_path), gpt=gpt, microbatches=4)
     with pytest.raises(InputError, match="one micro-batch per stage"):
         cfg.validate()  # `commsim record` with too few: refused before any rank starts
+
+
+def test_a_pipeline_with_fewer_layers_than_ranks_names_layers(tmp_path: Path) -> None:
+    """The refusal named --world only; the flag a user raises is --layers."""
+    from simulator.studies.rig_cases import ModelShape
+
+    rig6 = str(Path(__file__).resolve().parent.parent / "benchmarks/data/rig-6host-flat.yaml")
+    v = Validator(rig6, ["pp-gpipe"], tmp_path, shape=ModelShape(n_layer=4))
+    with pytest.raises(InputError, match="4 layers for 6 ranks") as err:
+        v.check()
+    assert err.value.field == "--layers"

@@ -90,7 +90,9 @@ class RecordConfig:
         if self.strategy in (RecordStrategy.PP_GPIPE, RecordStrategy.PP_1F1B):
             if self.gpt.n_layer < self.world:
                 raise InputError(
-                    f"pipeline needs n_layer ({self.gpt.n_layer}) >= world", field="--world"
+                    f"a pipeline needs at least one layer per rank: {self.gpt.n_layer} layers "
+                    f"for {self.world} ranks (raise --layers or lower --world)",
+                    field="--layers",
                 )
             if self.gpt.batch % self.microbatches:
                 raise InputError("batch must be a multiple of microbatches", field="microbatches")
