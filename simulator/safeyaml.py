@@ -225,13 +225,14 @@ def decode_utf8(data: bytes, file: str) -> str:
 def _refuse_size(size: int, max_B: int, name: str) -> None:
     """Refuse a file of ``size`` bytes over ``max_B``; under ``--force`` the default bound is
     lifted up to :data:`MAX_FORCED_FILE_B` (slow to parse, but the user chose to wait)."""
-    from simulator.limits import FORCE_HINT, is_forced
+    from simulator.limits import FORCE_HINT, refuse
 
     liftable = max_B == MAX_FILE_B and size <= MAX_FORCED_FILE_B
-    if liftable and is_forced():
-        return
     hint = f"; a YAML this large takes minutes to parse {FORCE_HINT}" if liftable else ""
-    raise InputError(f"is {size:,} bytes, more than the {max_B:,} allowed{hint}", file=name)
+    err = InputError(f"is {size:,} bytes, more than the {max_B:,} allowed{hint}", file=name)
+    if not liftable:
+        raise err
+    refuse(err)  # under --force: kept, and named if the forced parse then runs out of memory
 
 
 def read_text(path: str | Path, file: str | None = None, *, max_B: int = MAX_FILE_B) -> str:

@@ -408,7 +408,7 @@ def test_force_lifts_the_yaml_size_bound_up_to_the_old_one(tmp_path: Path) -> No
     """The 2 MiB bound is a time bound, so ``--force`` lifts it (the user chose to wait), up to
     the 64 MiB bound it replaced; the refusal says so."""
     from simulator.core.errors import InputError
-    from simulator.limits import forced
+    from simulator.limits import forced, lifted
     from simulator.safeyaml import MAX_FILE_B, MAX_FORCED_FILE_B, read_text
 
     p = tmp_path / "big.yaml"
@@ -417,6 +417,8 @@ def test_force_lifts_the_yaml_size_bound_up_to_the_old_one(tmp_path: Path) -> No
         read_text(p)
     with forced(True):
         assert read_text(p).startswith("name: big")
+        over = lifted()  # kept, to name the file if the forced parse runs out of memory
+        assert over is not None and over.file == str(p)
     huge = tmp_path / "huge.yaml"
     with huge.open("wb") as fh:
         fh.truncate(MAX_FORCED_FILE_B + 1)
