@@ -275,9 +275,10 @@ def import_trace_dir(
     for r in given:
         trace = traces[r]
         summ = trace.summary
-        if _is_gpu(trace):
+        gpu = _is_gpu(trace)
+        if gpu:
             kind = "gpu"
-        by_rank[r] = _rank_timelines(p, trace, r, world, link_et)
+        by_rank[r] = _rank_timelines(p, trace, r, world, gpu=gpu, link_et=link_et)
         per_rank.append({"rank": r, "file": Path(trace.path).name, **summ.to_dict()})
         total.merge(summ)
     for r in missing:
@@ -333,16 +334,17 @@ def _load_traces(files: list[Path]) -> dict[int, KinetoTrace]:
 
 
 def _rank_timelines(
-    path: Path, trace: KinetoTrace, r: int, world: int, link_et: bool
+    path: Path, trace: KinetoTrace, r: int, world: int, *, gpu: bool, link_et: bool
 ) -> list[StepTimeline]:
-    """One rank's step timelines, GPU or CPU, with the notes on what was not read."""
+    """One rank's step timelines, GPU (``gpu``: the trace has kernels, :func:`_is_gpu`, as the
+    caller found) or CPU, with the notes on what was not read."""
     summ = trace.summary
     if not any(STEP_RE.match(e.name) for e in trace.events):
         summ.notes.append(
             f"{Path(trace.path).name}: no ProfilerStep#N; the main thread's whole span is "
             "taken as one step"
         )
-    if _is_gpu(trace):
+    if gpu:
         if link_et:
             summ.notes.append(
                 "--link-et is used for CPU (gloo) traces only: a GPU trace's sizes come "
