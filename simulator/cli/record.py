@@ -16,7 +16,7 @@ from simulator.core.errors import InputError
 def register(subparsers: Any) -> None:
     """Add the ``record`` subcommand."""
     from simulator.cli.accel_args import add_duration_args
-    from simulator.traces.recipe import CommBackend, RecordStrategy
+    from simulator.traces.recipe import MICROBATCHES, CommBackend, RecordStrategy
 
     p = subparsers.add_parser(
         "record",
@@ -43,7 +43,7 @@ def register(subparsers: Any) -> None:
         help="run the ranks on this emulated rig (network namespaces, needs root)",
     )
     p.add_argument("--bucket-cap-mb", type=float, default=0.5, help="DDP bucket size, MiB")
-    p.add_argument("--microbatches", type=int, default=4, help="pipeline micro-batches")
+    p.add_argument("--microbatches", type=int, default=MICROBATCHES, help="pipeline micro-batches")
     p.add_argument("--layers", type=int, default=4, help="tiny GPT: number of blocks")
     p.add_argument("--d-model", type=int, default=128, help="tiny GPT: model width")
     p.add_argument("--batch", type=int, default=8, help="sequences per rank and step")

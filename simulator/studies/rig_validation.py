@@ -61,7 +61,7 @@ from simulator.studies.trace_replay import replay
 from simulator.studies.trace_reshard import reshard
 from simulator.topology import load_topology
 from simulator.traces.models import GPTConfig
-from simulator.traces.recipe import RecordConfig, RecordStrategy
+from simulator.traces.recipe import MICROBATCHES, RecordConfig, RecordStrategy
 from simulator.traces.record import record
 from simulator.traces.roofline import roofline_device_times, tp_degree
 
@@ -106,13 +106,12 @@ class CaseResult:
 
 
 def _microbatches(kind: RecordStrategy, world: int, batch: int) -> int:
-    """The recorder's pipeline micro-batches for a rig of ``world`` ranks: its default, 4, or
-    one per stage where 1F1B has more stages than that (torch's Schedule1F1B needs at least
-    one per stage); ``batch`` (sequences per step) must then divide into them."""
-    default = RecordConfig.__dataclass_fields__["microbatches"].default
-    assert isinstance(default, int)
-    if kind is not RecordStrategy.PP_1F1B or world <= default:
-        return default
+    """The recorder's pipeline micro-batches for a rig of ``world`` ranks: its default
+    (:data:`~simulator.traces.recipe.MICROBATCHES`), or one per stage where 1F1B has more
+    stages than that (torch's Schedule1F1B needs at least one per stage); ``batch`` (sequences
+    per step) must then divide into them."""
+    if kind is not RecordStrategy.PP_1F1B or world <= MICROBATCHES:
+        return MICROBATCHES
     if batch % world:
         raise InputError(
             f"{kind.value} on {world} ranks runs {world} micro-batches (one per stage), so "

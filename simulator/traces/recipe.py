@@ -10,10 +10,13 @@ import json
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from simulator.core.errors import InputError
 from simulator.traces.models import GPTConfig
+
+#: Pipeline micro-batches per recorded step unless told otherwise (``--microbatches``).
+MICROBATCHES: Final[int] = 4
 
 
 class RecordStrategy(StrEnum):
@@ -69,7 +72,7 @@ class RecordConfig:
     gpt: GPTConfig = field(default_factory=GPTConfig)
     warmup_steps: int = 2
     bucket_cap_mb: float = 0.5
-    microbatches: int = 4
+    microbatches: int = MICROBATCHES
     powersgd_rank: int = 1
     lr: float = 1e-3
     execution_trace: bool = True
