@@ -177,6 +177,7 @@ def collective_command(args: argparse.Namespace) -> int:
         n_ranks, used, args.chunks, str(args.fidelity), len(sizes), op=args.op, algo=args.algo,
         profile=None if args.channels is not None else str(args.backend),
     )  # fmt: skip
+    in_force = _faults_in_force(args.faults) if args.faults else None  # the same for every size
     rows: list[dict[str, Any]] = []
     for s in sizes:
         r = simulate_collective(
@@ -194,8 +195,8 @@ def collective_command(args: argparse.Namespace) -> int:
         )
         row = r.to_dict()
         row.update(topology=topo.name, backend=backend.name)
-        if args.faults:
-            row["faults"] = _faults_in_force(args.faults)
+        if in_force is not None:
+            row["faults"] = in_force
         rows.append(row)
     if args.json:
         emit_json({"rows": rows} if args.sizes else rows[0])
