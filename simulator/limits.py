@@ -494,13 +494,15 @@ def check_sweep(
         )  # fmt: skip
 
 
-def check_sizes_count(lo: float, hi: float) -> None:
-    """Refuse a ``--sizes MIN:MAX`` range of more than :data:`MAX_SIZES` doublings."""
-    n = math.floor(math.log2(hi / lo)) + 1 if hi >= lo > 0 else 0
+def check_sizes_count(lo: float, hi: float, factor: int = 2) -> None:
+    """Refuse a ``--sizes MIN:MAX[:FACTOR]`` range of more than :data:`MAX_SIZES` sizes
+    (``MIN``, ``FACTOR`` x ``MIN``, ... up to ``MAX``)."""
+    n = math.floor(math.log(hi / lo, factor) + 1e-12) + 1 if hi >= lo > 0 and factor >= 2 else 0
     if n > MAX_SIZES:
+        by = "doubling" if factor == 2 else f"a factor of {factor}"
         refuse(
             InputError(
-                f"{n} sizes from MIN to MAX by doubling, more than the limit of {MAX_SIZES} "
+                f"{n} sizes from MIN to MAX by {by}, more than the limit of {MAX_SIZES} "
                 f"{FORCE_HINT}",
                 field="--sizes",
             )

@@ -188,3 +188,19 @@ def test_op_spellings_of_nccl_and_gloo(spelling: str, capsys: pytest.CaptureFixt
     assert main([*argv, "--op", spelling]) == 0
     assert json.loads(capsys.readouterr().out)["op"] == "all_reduce"
     assert main([*argv, "--op", "alreduce"]) == 2
+
+
+def test_the_sizes_limit_counts_the_sizes_a_factor_makes() -> None:
+    """``MAX_SIZES`` bounds the sizes run, not the doublings between MIN and MAX: 1 B to 1e24 B
+    is 80 doublings but 27 sizes by a factor of 8 (runs, with --force over the size bound)."""
+    from simulator.cli.collective import parse_sizes
+    from simulator.core.errors import InputError
+    from simulator.limits import MAX_SIZES, check_sizes_count
+
+    check_sizes_count(1.0, 1e24, 8)  # 27 sizes: within the limit
+    with pytest.raises(InputError, match="80 sizes from MIN to MAX by doubling"):
+        check_sizes_count(1.0, 1e24)
+    with pytest.raises(InputError, match="by a factor of 3"):
+        check_sizes_count(1.0, 3.0**MAX_SIZES, 3)
+    check_sizes_count(1.0, 3.0 ** (MAX_SIZES - 1), 3)  # exactly MAX_SIZES sizes
+    assert len(parse_sizes("1:1000:10")) == 4

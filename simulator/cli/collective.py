@@ -139,7 +139,7 @@ def parse_sizes(text: str) -> list[float]:
         raise InputError(f"need 0 < MIN <= MAX, got {text!r}", field="--sizes")
     from simulator.limits import check_sizes_count
 
-    check_sizes_count(lo, hi)
+    check_sizes_count(lo, hi, factor)
     sizes = []
     s = lo
     while s <= hi * (1 + 1e-12):
