@@ -14,10 +14,11 @@ and what commsim does with each:
   CPU nodes on stream ``cpu``, GPU compute on ``compute``, collectives on ``comm``, and each
   send and each receive on a stream of its own (a send does not hold ``comm`` here: the one
   known difference from ASTRA-sim's resource model).
-* **CPU-side ``COMM_COLL_NODE``s** (``is_cpu_op`` true or no ``comm_type``: the converter's
+* **CPU-side ``COMM_COLL_NODE``s** (``is_cpu_op`` true: the converter's
   ``c10d::allreduce_`` host ops) are launches, not collectives; they run as zero-length CPU
-  nodes (``skipped['chakra-cpu-comm-node']``). The GPU node with ``comm_type`` is the
-  collective.
+  nodes (``skipped['chakra-cpu-comm-node']``). The GPU node is the collective; one without
+  ``comm_type``, or without ``comm_size`` (but a barrier), is refused naming the node (until
+  2026-12-06 a GPU node without ``comm_type`` was taken as a launch and its collective lost).
 * **Groups**: a collective's ``pg_name`` names a process group of the ``process_group:init``
   metadata node (its ``inputs.values``: a list of ``{pg_name, ranks, ...}``, read as
   ASTRA-sim's ``issue_pytorch_pg_metadata`` reads it; empty ranks mean every rank); without
@@ -143,7 +144,7 @@ def foreign_program(
         a = attrs(n)
         deps = sorted({id_map[d] for d in n.data_deps if d in id_map})
         common: dict[str, Any] = {"name": n.name or f"node{n.id}", "deps": deps}
-        if n.type == COLL and not cpu[n.id] and "comm_type" in a:
+        if n.type == COLL and not cpu[n.id]:
             id_map[n.id] = _collective(prog, n, a, world, pgs, path, common)
             roles["collective"] += 1
         elif n.type in (SEND, RECV):
@@ -163,7 +164,14 @@ def _collective(
     path: str,
     common: dict[str, Any],
 ) -> int:
-    """A GPU ``COMM_COLL_NODE``: its group from ``pg_name``, else the world."""
+    """A GPU ``COMM_COLL_NODE``: its group from ``pg_name``, else the world.
+
+    Raises:
+        InputError: no ``comm_type``, or no ``comm_size`` (>= 0) on a collective that moves data
+            (the feeder would run it with whatever its memory held; Chakra's JSON test trace
+            ``chakra.0.json`` has neither on its 7 NCCL kernels).
+    """
+    _need(a, "comm_type", n, path)
     code = int(a["comm_type"])
     if code not in _CODE_COLL:
         raise InputError(
@@ -171,6 +179,8 @@ def _collective(
             file=path,
             field=f"node {n.id}.comm_type",
         )
+    if _CODE_COLL[code] is not CollectiveOp.BARRIER:
+        _need(a, "comm_size", n, path)
     group = tuple(range(world))
     pg = a.get("pg_name")
     if pg is not None and pgs.get(str(pg)):
@@ -183,6 +193,20 @@ def _collective(
         category="comm",
         **common,
     )
+
+
+def _need(a: dict[str, Any], key: str, n: Any, path: str) -> None:
+    """Refuse a GPU collective without ``key`` (or with a negative one), naming the node."""
+    v = a.get(key)
+    if v is None or int(v) < 0:
+        what = "the collective's type (CollectiveCommType)" if key == "comm_type" else (
+            "the collective's size in bytes (>= 0)")  # fmt: skip
+        got = "none" if v is None else repr(v)
+        raise InputError(
+            f"a GPU COMM_COLL_NODE ({(n.name or '')[:40]!r}): expected {what}, got {got}",
+            file=path,
+            field=f"node {n.id}.{key}",
+        )
 
 
 def _p2p(prog: Program, n: Any, a: dict[str, Any], common: dict[str, Any]) -> int:
