@@ -36,6 +36,7 @@ Model (see docs/traces.md, "GPU"):
 
 from __future__ import annotations
 
+import math
 import re
 from bisect import bisect_left, bisect_right
 from collections import Counter
@@ -114,26 +115,16 @@ def gpu_timelines(
     windows = step_windows(trace, tid)
     host = index_host(trace)
     pgs = pg_config(trace)
-    kernels: list[_Kernel] = []
-    for e in trace.events:
-        if e.cat in ("kernel", "gpu_memcpy", "gpu_memset"):
-            launch = host.by_corr.get(e.args.get("correlation"))
-            kernels.append(_Kernel(e, launch.call.start_s if launch else e.start_s, launch))
-        elif e.cat in ("cuda_runtime", "cuda_driver"):
-            summary.used["runtime-call"] += 1
-        elif e.cat == "gpu_user_annotation":
-            summary.skipped["gpu-annotation"] += 1
-        elif e.cat in ("cpu_op", "user_annotation", "python_function"):
-            summary.used["host-op"] += 1
-        else:
-            summary.skipped[f"host:{e.cat or 'uncategorised'}"] += 1
+    kernels = _device_work(trace, host, summary)
     _note_comm_like(trace, kernels, summary)
     win_starts = [w[1] for w in windows]
     per_step: list[list[_Kernel]] = [[] for _ in windows]
     for k in kernels:
         i = bisect_right(win_starts, k.launch_s) - 1
         if i < 0 or k.launch_s > windows[i][2]:
-            summary.skipped["kernel-outside-measured-steps"] += 1
+            before = k.launch_s == -math.inf
+            summary.skipped["kernel-launched-before-trace" if before else
+                            "kernel-outside-measured-steps"] += 1  # fmt: skip
             continue
         per_step[i].append(k)
     out: list[StepTimeline] = []
@@ -155,6 +146,41 @@ def gpu_timelines(
     if out:
         _note_last_tail(trace, out[-1], windows[-1][2], summary)
     return out
+
+
+def _device_work(trace: KinetoTrace, host: HostIndex, summary: ImportSummary) -> list[_Kernel]:
+    """The trace's kernels, copies and memsets with their launches; other events counted.
+
+    A kernel whose launch is not in the trace but whose ``correlation`` is below every runtime
+    call's of the trace was launched before the profiler started (CUPTI numbers correlations
+    in launch order): it is earlier work, like a kernel launched before the first step
+    (``launch_s`` = -inf). HTA's ``trace_diff/test.json.gz`` starts with 4 such NCCL kernels
+    (10.7 ms of all_to_all and all-reduce launched in the unrecorded step before): until
+    2026-12-06 they were put in the first step, where nothing gives their size, and the whole
+    6-step file was refused. A kernel without launch whose correlation is not below is left in
+    the step its start time falls in, as before (its launch may just be missing).
+    """
+    first_corr = min(
+        (c for c in host.by_corr if isinstance(c, int) and not isinstance(c, bool)), default=None
+    )
+    kernels: list[_Kernel] = []
+    for e in trace.events:
+        if e.cat in ("kernel", "gpu_memcpy", "gpu_memset"):
+            launch = host.by_corr.get(e.args.get("correlation"))
+            at = launch.call.start_s if launch else e.start_s
+            corr = e.args.get("correlation")
+            if launch is None and isinstance(corr, int) and first_corr is not None:
+                at = -math.inf if corr < first_corr else at
+            kernels.append(_Kernel(e, at, launch))
+        elif e.cat in ("cuda_runtime", "cuda_driver"):
+            summary.used["runtime-call"] += 1
+        elif e.cat == "gpu_user_annotation":
+            summary.skipped["gpu-annotation"] += 1
+        elif e.cat in ("cpu_op", "user_annotation", "python_function"):
+            summary.used["host-op"] += 1
+        else:
+            summary.skipped[f"host:{e.cat or 'uncategorised'}"] += 1
+    return kernels
 
 
 def _note_last_tail(
