@@ -43,7 +43,7 @@ from google.protobuf.message import DecodeError
 from simulator.core.errors import InputError
 from simulator.core.ir import Collective, Compute, Program, Recv, Send, Workload
 from simulator.core.vocab import Algorithm, CollectiveOp, coerce
-from simulator.traces.chakra.foreign import foreign_program
+from simulator.traces.chakra.foreign import comm_groups_file, foreign_program
 from simulator.traces.chakra.schema import COLL_TYPES, FEEDER_TYPES, GlobalMetadata, Node
 from simulator.traces.chakra.sizes import chakra_comm_size, ir_size_B
 
@@ -423,22 +423,33 @@ def import_chakra_dir(
             )
         n_world = world
     roles: Counter[str] = skipped if skipped is not None else Counter()
+    groups = comm_groups_file(Path(path))
     progs = []
     for rank, (_gm, nodes) in loaded.items():
         if is_commsim(nodes):
             progs.append(program_from_nodes(rank, nodes, n_world, roles))
         else:
-            progs.append(foreign_program(rank, nodes, n_world, str(files[rank]), roles))
-    warnings = []
-    has_coll = any(isinstance(op, Collective) for p in progs for op in p.ops)
-    if n_world == 1 and has_coll:
-        warnings.append(
-            f"{path}: one rank and no --world: every collective is over 1 rank and costs "
-            "nothing; pass --world N for the job's size"
-        )
+            progs.append(foreign_program(rank, nodes, n_world, str(files[rank]), roles, groups))
     return Workload(
         programs=progs,
         world=n_world,
         steps_per_program=spp,
-        metadata={"source": f"chakra {path}", "warnings": warnings},
+        metadata={"source": f"chakra {path}", "warnings": _warnings(path, progs, n_world, roles)},
     )
+
+
+def _warnings(path: Path, progs: list[Program], world: int, roles: Counter[str]) -> list[str]:
+    """What the user must know of an imported Chakra directory."""
+    out = []
+    has_coll = any(isinstance(op, Collective) for p in progs for op in p.ops)
+    if world == 1 and has_coll:
+        out.append(
+            f"{path}: one rank and no --world: every collective is over 1 rank and costs "
+            "nothing; pass --world N for the job's size"
+        )
+    if roles["pg-name-unknown"]:
+        out.append(
+            f"{path}: {roles['pg-name-unknown']} collective(s) name a pg_name that neither a "
+            "process_group:init node nor comm_group.json lists: simulated over every rank"
+        )
+    return out
