@@ -40,7 +40,7 @@ import math
 import re
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from simulator.core.errors import InputError
@@ -128,6 +128,7 @@ def gpu_timelines(
             continue
         per_step[i].append(k)
     out: list[StepTimeline] = []
+    ctx = _Ctx(trace, host, tid, rank, world, pgs, summary)
     for i, (idx, s0, s1) in enumerate(windows):
         ks = per_step[i]
         # the GPU runs behind the host: the step's lane starts when the GPU is done with
@@ -140,11 +141,11 @@ def gpu_timelines(
             end_s=max([s1, *(k.ev.end_s for k in ks)]),
             wall_s=s1 - s0,
         )
-        ctx = _Ctx(trace, host, tid, rank, world, pgs, summary)
         _fill(tl, ks, ctx, (s0, s1))
         out.append(tl)
     if out:
         _note_last_tail(trace, out[-1], windows[-1][2], summary)
+    _note_left_out(trace, ctx.left_out, summary)
     return out
 
 
@@ -211,6 +212,26 @@ COMM_LIKE_RE = re.compile(
     r"|all_?reduce|all_?gather|reduce_?scatter|all_?to_?all",
     re.IGNORECASE,
 )
+
+
+def _note_left_out(trace: KinetoTrace, left: list[_Kernel], summary: ImportSummary) -> None:
+    """Say that NCCL kernels whose kind nothing gives are left out, with their device time
+    and the host op they were launched under. A batched send/recv or coalesced collective is
+    launched by ``ncclGroupEnd`` under ``nccl:coalesced``, after the ops' own
+    ``record_param_comms`` have closed, and its kernel carries no metadata (pytorch/pytorch
+    issue 194693, mlcommons/chakra issue 178); until 2026-12-06 only ``unknown`` counted them
+    and the text output said nothing."""
+    if not left:
+        return
+    names = Counter(k.ev.name.split("(")[0][:50] for k in left)
+    hosts = Counter(k.launch.stack[-1].name for k in left if k.launch and k.launch.stack)
+    under = f" under {', '.join(h for h, _ in hosts.most_common(2))}" if hosts else ""
+    busy_ms = sum(k.ev.dur_s for k in left) * 1e3
+    summary.notes.append(
+        f"{Path(trace.path).name}: {len(left)} NCCL kernel(s) of a kind nothing in the trace "
+        f"gives ({', '.join(n for n, _ in names.most_common(2))}{under}; {busy_ms:.3f} ms on "
+        "the GPU) are left out of the simulation"
+    )
 
 
 def _note_comm_like(trace: KinetoTrace, kernels: list[_Kernel], summary: ImportSummary) -> None:
@@ -304,6 +325,7 @@ class _Ctx:
     world: int
     pgs: dict[str, tuple[int, ...]]
     summary: ImportSummary
+    left_out: list[_Kernel] = field(default_factory=list)  # NCCL kernels of unknown kind
 
 
 def _fill(tl: StepTimeline, ks: list[_Kernel], ctx: _Ctx, window: tuple[float, float]) -> None:
@@ -342,6 +364,7 @@ def _fill(tl: StepTimeline, ks: list[_Kernel], ctx: _Ctx, window: tuple[float, f
     for k in comm_ks:
         c = _comm(k, trace, host, rank, world, pgs, summary, len(tl.comms))
         if c is None:
+            ctx.left_out.append(k)
             continue
         known.append(k)
         c.launch_s = cut(k.launch_s)
