@@ -117,3 +117,20 @@ def test_unknown_collective_number_is_refused(tmp_path, capsys):
     assert main(["replay", str(d), "--topology", "dgx-a100"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "comm_type" in err and "number 42" in err
+
+
+def test_memory_nodes_are_said(tmp_path):
+    """ASTRA-sim's MEM_LOAD_NODE / MEM_STORE_NODE (remote memory, timed by its memory
+    configuration) run in zero time here; a warning says so (before 2026-12-06 only a count)."""
+    d = tmp_path / "et"
+    shutil.copytree(AR4, d)
+    for p in sorted(d.glob("*.et")):
+        gm, nodes = read_et(p)
+        load = nodes[0].__class__(id=99, name="remote_load", type=2)
+        a = load.attr.add(name="tensor_size")
+        a.uint64_val = 4096
+        write_messages(p, [gm, *nodes, load])
+    wl = import_chakra_dir(d)
+    assert any(
+        "4 MEM_LOAD/MEM_STORE node(s) run in zero time" in w for w in wl.metadata["warnings"]
+    )

@@ -447,6 +447,12 @@ def _warnings(path: Path, progs: list[Program], world: int, roles: Counter[str])
             f"{path}: one rank and no --world: every collective is over 1 rank and costs "
             "nothing; pass --world N for the job's size"
         )
+    mem = roles["chakra-node-type-2"] + roles["chakra-node-type-3"]
+    if mem:
+        out.append(
+            f"{path}: {mem} MEM_LOAD/MEM_STORE node(s) run in zero time: commsim models no "
+            "(remote) memory transfers; ASTRA-sim times them with its memory configuration"
+        )
     if roles["pg-name-unknown"]:
         out.append(
             f"{path}: {roles['pg-name-unknown']} collective(s) name a pg_name that neither a "
