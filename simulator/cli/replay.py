@@ -6,8 +6,8 @@
 * ``commsim replay D --strategy S --world N --topology T``: re-shard the recording's measured
   per-layer profile to strategy S on N ranks and predict that step (no measurement to compare).
 * ``commsim replay D --chakra-out DIR``: also write the imported Programs as Chakra ETs.
-* ``commsim replay CHAKRA_DIR --topology T``: a directory of ``*.et`` Chakra files is imported
-  and simulated.
+* ``commsim replay CHAKRA_DIR --topology T``: a directory of Chakra files (``*.et``, or
+  Chakra's JSON forms) is imported and simulated.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def replay_command(args: argparse.Namespace) -> int:
     from simulator.studies import ReplayResult, replay, reshard
 
     out: ReplayResult | ReshardResult | ChakraReplayResult
-    is_chakra = any(src.glob("*.et")) and not any(src.glob("rank*.trace.json*"))
+    is_chakra = _is_chakra_dir(src)
     with progress.track(f"replaying {src}"), import_boundary(str(src)):
         if is_chakra:
             out = _replay_chakra(src, args)
@@ -194,6 +194,17 @@ def _export(
     chain = chained_workload(imp, steps).workload
     chain.steps_per_program = len(steps)
     export_workload(chain, out)
+
+
+def _is_chakra_dir(src: Path) -> bool:
+    """A directory of Chakra files: ``*.et`` (and no ``rank*.trace.json``), or Chakra JSON
+    and no Kineto trace (until 2026-12-06 Chakra JSON was refused as not ``*.et``)."""
+    if any(src.glob("*.et")):
+        return not any(src.glob("rank*.trace.json*"))
+    from simulator.traces.kineto import trace_kinds
+
+    kinds = set(trace_kinds(src).values())
+    return "chakra-json" in kinds and "kineto" not in kinds
 
 
 def _replay_chakra(src: Path, args: argparse.Namespace) -> ChakraReplayResult:

@@ -36,10 +36,11 @@ Model (see docs/traces.md, "GPU"):
 
 from __future__ import annotations
 
+import math
 import re
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from simulator.core.errors import InputError
@@ -114,29 +115,20 @@ def gpu_timelines(
     windows = step_windows(trace, tid)
     host = index_host(trace)
     pgs = pg_config(trace)
-    kernels: list[_Kernel] = []
-    for e in trace.events:
-        if e.cat in ("kernel", "gpu_memcpy", "gpu_memset"):
-            launch = host.by_corr.get(e.args.get("correlation"))
-            kernels.append(_Kernel(e, launch.call.start_s if launch else e.start_s, launch))
-        elif e.cat in ("cuda_runtime", "cuda_driver"):
-            summary.used["runtime-call"] += 1
-        elif e.cat == "gpu_user_annotation":
-            summary.skipped["gpu-annotation"] += 1
-        elif e.cat in ("cpu_op", "user_annotation", "python_function"):
-            summary.used["host-op"] += 1
-        else:
-            summary.skipped[f"host:{e.cat or 'uncategorised'}"] += 1
+    kernels = _device_work(trace, host, summary)
     _note_comm_like(trace, kernels, summary)
     win_starts = [w[1] for w in windows]
     per_step: list[list[_Kernel]] = [[] for _ in windows]
     for k in kernels:
         i = bisect_right(win_starts, k.launch_s) - 1
         if i < 0 or k.launch_s > windows[i][2]:
-            summary.skipped["kernel-outside-measured-steps"] += 1
+            before = k.launch_s == -math.inf
+            summary.skipped["kernel-launched-before-trace" if before else
+                            "kernel-outside-measured-steps"] += 1  # fmt: skip
             continue
         per_step[i].append(k)
     out: list[StepTimeline] = []
+    ctx = _Ctx(trace, host, tid, rank, world, pgs, summary)
     for i, (idx, s0, s1) in enumerate(windows):
         ks = per_step[i]
         # the GPU runs behind the host: the step's lane starts when the GPU is done with
@@ -149,12 +141,47 @@ def gpu_timelines(
             end_s=max([s1, *(k.ev.end_s for k in ks)]),
             wall_s=s1 - s0,
         )
-        ctx = _Ctx(trace, host, tid, rank, world, pgs, summary)
         _fill(tl, ks, ctx, (s0, s1))
         out.append(tl)
     if out:
         _note_last_tail(trace, out[-1], windows[-1][2], summary)
+    _note_left_out(trace, ctx.left_out, summary)
     return out
+
+
+def _device_work(trace: KinetoTrace, host: HostIndex, summary: ImportSummary) -> list[_Kernel]:
+    """The trace's kernels, copies and memsets with their launches; other events counted.
+
+    A kernel whose launch is not in the trace but whose ``correlation`` is below every runtime
+    call's of the trace was launched before the profiler started (CUPTI numbers correlations
+    in launch order): it is earlier work, like a kernel launched before the first step
+    (``launch_s`` = -inf). HTA's ``trace_diff/test.json.gz`` starts with 4 such NCCL kernels
+    (10.7 ms of all_to_all and all-reduce launched in the unrecorded step before): until
+    2026-12-06 they were put in the first step, where nothing gives their size, and the whole
+    6-step file was refused. A kernel without launch whose correlation is not below is left in
+    the step its start time falls in, as before (its launch may just be missing).
+    """
+    first_corr = min(
+        (c for c in host.by_corr if isinstance(c, int) and not isinstance(c, bool)), default=None
+    )
+    kernels: list[_Kernel] = []
+    for e in trace.events:
+        if e.cat in ("kernel", "gpu_memcpy", "gpu_memset"):
+            launch = host.by_corr.get(e.args.get("correlation"))
+            at = launch.call.start_s if launch else e.start_s
+            corr = e.args.get("correlation")
+            if launch is None and isinstance(corr, int) and first_corr is not None:
+                at = -math.inf if corr < first_corr else at
+            kernels.append(_Kernel(e, at, launch))
+        elif e.cat in ("cuda_runtime", "cuda_driver"):
+            summary.used["runtime-call"] += 1
+        elif e.cat == "gpu_user_annotation":
+            summary.skipped["gpu-annotation"] += 1
+        elif e.cat in ("cpu_op", "user_annotation", "python_function"):
+            summary.used["host-op"] += 1
+        else:
+            summary.skipped[f"host:{e.cat or 'uncategorised'}"] += 1
+    return kernels
 
 
 def _note_last_tail(
@@ -185,6 +212,26 @@ COMM_LIKE_RE = re.compile(
     r"|all_?reduce|all_?gather|reduce_?scatter|all_?to_?all",
     re.IGNORECASE,
 )
+
+
+def _note_left_out(trace: KinetoTrace, left: list[_Kernel], summary: ImportSummary) -> None:
+    """Say that NCCL kernels whose kind nothing gives are left out, with their device time
+    and the host op they were launched under. A batched send/recv or coalesced collective is
+    launched by ``ncclGroupEnd`` under ``nccl:coalesced``, after the ops' own
+    ``record_param_comms`` have closed, and its kernel carries no metadata (pytorch/pytorch
+    issue 194693, mlcommons/chakra issue 178); until 2026-12-06 only ``unknown`` counted them
+    and the text output said nothing."""
+    if not left:
+        return
+    names = Counter(k.ev.name.split("(")[0][:50] for k in left)
+    hosts = Counter(k.launch.stack[-1].name for k in left if k.launch and k.launch.stack)
+    under = f" under {', '.join(h for h, _ in hosts.most_common(2))}" if hosts else ""
+    busy_ms = sum(k.ev.dur_s for k in left) * 1e3
+    summary.notes.append(
+        f"{Path(trace.path).name}: {len(left)} NCCL kernel(s) of a kind nothing in the trace "
+        f"gives ({', '.join(n for n, _ in names.most_common(2))}{under}; {busy_ms:.3f} ms on "
+        "the GPU) are left out of the simulation"
+    )
 
 
 def _note_comm_like(trace: KinetoTrace, kernels: list[_Kernel], summary: ImportSummary) -> None:
@@ -278,6 +325,7 @@ class _Ctx:
     world: int
     pgs: dict[str, tuple[int, ...]]
     summary: ImportSummary
+    left_out: list[_Kernel] = field(default_factory=list)  # NCCL kernels of unknown kind
 
 
 def _fill(tl: StepTimeline, ks: list[_Kernel], ctx: _Ctx, window: tuple[float, float]) -> None:
@@ -316,6 +364,7 @@ def _fill(tl: StepTimeline, ks: list[_Kernel], ctx: _Ctx, window: tuple[float, f
     for k in comm_ks:
         c = _comm(k, trace, host, rank, world, pgs, summary, len(tl.comms))
         if c is None:
+            ctx.left_out.append(k)
             continue
         known.append(k)
         c.launch_s = cut(k.launch_s)

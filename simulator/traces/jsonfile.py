@@ -31,6 +31,50 @@ _CHUNK_B: Final[int] = 2**24
 def read_json_file(path: str | Path, what: str = "trace") -> Any:
     """Parse ``path`` (gzip when it ends in ``.gz``); :class:`InputError` naming it otherwise."""
     p = Path(path)
+    text = _read_whole(p, what)
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"not JSON: {exc}", file=str(p)) from None
+    except RecursionError:
+        raise InputError(f"not a {what}: JSON nested too deeply", file=str(p)) from None
+
+
+def read_json_documents(path: str | Path, what: str = "trace") -> list[Any]:
+    """Every JSON value of ``path``, written one after another (Chakra's ``chakra_jsonizer``
+    writes its messages so, with no separator); the same bounds as :func:`read_json_file`."""
+    p = Path(path)
+    text = _decoded(p, _read_whole(p, what))
+    dec = json.JSONDecoder()
+    out: list[Any] = []
+    at = _skip_space(text, 0)
+    try:
+        while at < len(text):
+            value, at = dec.raw_decode(text, at)
+            out.append(value)
+            at = _skip_space(text, at)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not JSON: {exc}", file=str(p)) from None
+    except RecursionError:
+        raise InputError(f"not a {what}: JSON nested too deeply", file=str(p)) from None
+    return out
+
+
+def _skip_space(text: str, at: int) -> int:
+    while at < len(text) and text[at] in " \t\r\n":
+        at += 1
+    return at
+
+
+def _decoded(p: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not JSON: {exc}", file=str(p)) from None
+
+
+def _read_whole(p: Path, what: str) -> bytes:
+    """The checks of :func:`read_json_file` before parsing, then the (inflated) bytes."""
     try:
         mode = p.stat().st_mode
     except FileNotFoundError:
@@ -42,13 +86,7 @@ def read_json_file(path: str | Path, what: str = "trace") -> Any:
         raise InputError(f"is {kind}; expected a {what} file (JSON)", file=str(p))
     if p.suffix != ".gz" and p.stat().st_size > MAX_TRACE_TEXT_B:
         raise InputError(_too_big(p, what), file=str(p))
-    text = _read_bounded(p, what)
-    try:
-        return json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"not JSON: {exc}", file=str(p)) from None
-    except RecursionError:
-        raise InputError(f"not a {what}: JSON nested too deeply", file=str(p)) from None
+    return _read_bounded(p, what)
 
 
 def _read_bounded(p: Path, what: str) -> bytes:

@@ -147,8 +147,8 @@ def _no_kineto_reason(named: list[Path], kinds: dict[Path, str]) -> str:
         )
     if cj:
         return (
-            f"no Kineto trace, only Chakra JSON ({', '.join(cj[:3])}): commsim reads Chakra "
-            "ETs in their protobuf form (*.et)"
+            f"no Kineto trace, only Chakra JSON ({', '.join(cj[:3])}): a Chakra workload, "
+            "which `commsim replay DIR --topology T` imports as such"
         )
     return "no Kineto trace files (*.json, *.json.gz)"
 

@@ -2,8 +2,9 @@
 
 A trace directory people share often holds more than Kineto traces: PyTorch execution traces
 (``ExecutionTraceObserver``: ``{"schema": "1.0.1", "pid": ..., "nodes": [...]}``, the
-ExecutionTraceObserver writes ``schema`` first) recorded beside them, or Chakra's JSON form
-(``{"workload_graph": [...]}``, Chakra's ``tests/data/json_trace``). File names do not say
+ExecutionTraceObserver writes ``schema`` first) recorded beside them, or Chakra's JSON forms
+(``{"workload_graph": [...]}``, Chakra's ``tests/data/json_trace``; ``chakra_jsonizer``'s
+output). File names do not say
 which is which (param's ``dlrm_eg_0.json``, HTA's ``benchmark_simple_add_et.json.gz``), so
 the importer looks at the start of each file.
 """
@@ -18,7 +19,9 @@ from pathlib import Path
 #: bytes read from the start of a file (decompressed) to tell its format
 HEAD_B = 4096
 _TORCH_ET = re.compile(rb'^\s*\{\s*"schema"\s*:\s*"')
-_CHAKRA_JSON = re.compile(rb'^\s*\{\s*"workload_graph"\s*:')
+#: Chakra JSON: the feeder's ``{"workload_graph": ...`` or ``chakra_jsonizer``'s messages, whose
+#: first is a GlobalMetadata (``{"version": ...``, ``{"attr": ...``, or ``{}`` when empty).
+_CHAKRA_JSON = re.compile(rb'^\s*\{\s*("workload_graph"\s*:|"version"\s*:|"attr"\s*:|\}\s*\{)')
 
 
 def json_kind(path: Path) -> str:

@@ -43,26 +43,10 @@ from google.protobuf.message import DecodeError
 from simulator.core.errors import InputError
 from simulator.core.ir import Collective, Compute, Program, Recv, Send, Workload
 from simulator.core.vocab import Algorithm, CollectiveOp, coerce
-from simulator.traces.chakra.foreign import foreign_program
-from simulator.traces.chakra.schema import COLL_TYPES, GlobalMetadata, Node
+from simulator.traces.chakra.foreign import comm_groups_file, foreign_program
+from simulator.traces.chakra.schema import COLL_TYPES, FEEDER_TYPES, GlobalMetadata, Node
 from simulator.traces.chakra.sizes import chakra_comm_size, ir_size_B
 
-#: Attribute -> value field, as Chakra's feeder reads them (mlcommons/chakra
-#: src/feeder/et_feeder_node.cpp @ 21585d8f: ``attr.int64_val()`` for comm_type, comm_size,
-#: num_ops; ``int32_val()`` for comm_src, comm_dst, comm_tag, comm_priority;
-#: ``uint64_val()`` for tensor_size; ``bool_val()`` for is_cpu_op; ``string_val()`` pg_name).
-FEEDER_TYPES: dict[str, str] = {
-    "is_cpu_op": "bool_val",
-    "num_ops": "int64_val",
-    "tensor_size": "uint64_val",
-    "comm_type": "int64_val",
-    "comm_priority": "int32_val",
-    "comm_size": "int64_val",
-    "comm_src": "int32_val",
-    "comm_dst": "int32_val",
-    "comm_tag": "int32_val",
-    "pg_name": "string_val",
-}
 PG_INIT = "process_group:init"
 SCHEMA_VERSION = "0.0.4"  # Chakra schema version string written into GlobalMetadata
 METADATA, COMP, SEND, RECV, COLL = 1, 4, 5, 6, 7  # NodeType numbers of et_def.proto
@@ -351,10 +335,62 @@ def export_workload(wl: Workload, out_dir: Path, prefix: str = "commsim") -> lis
     return paths
 
 
+#: A Chakra file in JSON (either of :mod:`.jsonform`'s forms), named as a ``.et`` file is.
+JSON_RE = re.compile(r"^(.*)\.(\d+)\.json(\.gz)?$")
+
+
+def chakra_files(path: Path) -> dict[int, Path]:
+    """The directory's Chakra files by rank: ``<name>.<rank>.et``, or the same names in JSON
+    (``.json`` / ``.json.gz`` whose first bytes are Chakra's, :func:`~simulator.traces.sniff.
+    json_kind`). ASTRA-sim reads one ``<name>`` per run, so two names are refused.
+
+    Raises:
+        InputError: no Chakra file, or the files of several workloads.
+    """
+    from simulator.traces.sniff import json_kind
+
+    found: dict[str, dict[int, Path]] = {}
+    for p in sorted(path.iterdir()):
+        m = ET_RE.match(p.name)
+        if m is None:  # JSON: only regular files are opened to sniff (a FIFO would block)
+            m = JSON_RE.match(p.name)
+            if m is None or not p.is_file() or json_kind(p) != "chakra-json":
+                continue
+        same = found.setdefault(m.group(1), {})
+        if int(m.group(2)) in same:
+            raise InputError(
+                f"{same[int(m.group(2))].name} and {p.name} are both rank {m.group(2)}; expected "
+                "one file per rank (.et or JSON)",
+                file=str(path),
+            )
+        same[int(m.group(2))] = p
+    if not found:
+        raise InputError(
+            "no Chakra files (<name>.<rank>.et, or Chakra JSON <name>.<rank>.json)", file=str(path)
+        )
+    if len(found) > 1:
+        names = ", ".join(f"{k}.<rank> ({len(v)} files)" for k, v in sorted(found.items()))
+        raise InputError(
+            f"holds the Chakra files of {len(found)} workloads ({names}); expected one "
+            "<name>.<rank> set per directory, as ASTRA-sim reads them",
+            file=str(path),
+        )
+    return next(iter(found.values()))
+
+
+def _read_any(path: Path) -> tuple[Any, list[Any]]:
+    """A Chakra file in either form: protobuf (``.et``) or JSON (:mod:`.jsonform`)."""
+    if path.name.endswith(".et"):
+        return read_et(path)
+    from simulator.traces.chakra.jsonform import read_et_json
+
+    return read_et_json(path)
+
+
 def import_chakra_dir(
     path: Path, skipped: Counter[str] | None = None, *, world: int | None = None
 ) -> Workload:
-    """Import every ``*.<rank>.et`` file of a directory as a Workload.
+    """Import every ``<name>.<rank>.et`` file (or Chakra JSON file) of a directory as a Workload.
 
     ``world``: the job's number of ranks when the directory holds fewer files (a rank-0-only
     converter output); missing ranks are mirrored by the engine. Without it the world is the
@@ -364,15 +400,9 @@ def import_chakra_dir(
     Raises:
         InputError: no ET files, or a file that cannot be decoded.
     """
-    files: dict[int, Path] = {}
-    for p in Path(path).glob("*.et"):
-        m = ET_RE.match(p.name)
-        if m:
-            files[int(m.group(2))] = p
-    if not files:
-        raise InputError("no <name>.<rank>.et Chakra files", file=str(path))
+    files = chakra_files(Path(path))
     n_world = max(files) + 1
-    loaded = {r: read_et(files[r]) for r in sorted(files)}
+    loaded = {r: _read_any(files[r]) for r in sorted(files)}
     spp = 1  # training steps one run of the files holds (commsim's chained replay steps)
     for r, (gm, _) in loaded.items():
         w = _attrs(gm).get("commsim.world")
@@ -393,22 +423,39 @@ def import_chakra_dir(
             )
         n_world = world
     roles: Counter[str] = skipped if skipped is not None else Counter()
+    groups = comm_groups_file(Path(path))
     progs = []
     for rank, (_gm, nodes) in loaded.items():
         if is_commsim(nodes):
             progs.append(program_from_nodes(rank, nodes, n_world, roles))
         else:
-            progs.append(foreign_program(rank, nodes, n_world, str(files[rank]), roles))
-    warnings = []
-    has_coll = any(isinstance(op, Collective) for p in progs for op in p.ops)
-    if n_world == 1 and has_coll:
-        warnings.append(
-            f"{path}: one rank and no --world: every collective is over 1 rank and costs "
-            "nothing; pass --world N for the job's size"
-        )
+            progs.append(foreign_program(rank, nodes, n_world, str(files[rank]), roles, groups))
     return Workload(
         programs=progs,
         world=n_world,
         steps_per_program=spp,
-        metadata={"source": f"chakra {path}", "warnings": warnings},
+        metadata={"source": f"chakra {path}", "warnings": _warnings(path, progs, n_world, roles)},
     )
+
+
+def _warnings(path: Path, progs: list[Program], world: int, roles: Counter[str]) -> list[str]:
+    """What the user must know of an imported Chakra directory."""
+    out = []
+    has_coll = any(isinstance(op, Collective) for p in progs for op in p.ops)
+    if world == 1 and has_coll:
+        out.append(
+            f"{path}: one rank and no --world: every collective is over 1 rank and costs "
+            "nothing; pass --world N for the job's size"
+        )
+    mem = roles["chakra-node-type-2"] + roles["chakra-node-type-3"]
+    if mem:
+        out.append(
+            f"{path}: {mem} MEM_LOAD/MEM_STORE node(s) run in zero time: commsim models no "
+            "(remote) memory transfers; ASTRA-sim times them with its memory configuration"
+        )
+    if roles["pg-name-unknown"]:
+        out.append(
+            f"{path}: {roles['pg-name-unknown']} collective(s) name a pg_name that neither a "
+            "process_group:init node nor comm_group.json lists: simulated over every rank"
+        )
+    return out

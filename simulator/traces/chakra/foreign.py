@@ -14,10 +14,11 @@ and what commsim does with each:
   CPU nodes on stream ``cpu``, GPU compute on ``compute``, collectives on ``comm``, and each
   send and each receive on a stream of its own (a send does not hold ``comm`` here: the one
   known difference from ASTRA-sim's resource model).
-* **CPU-side ``COMM_COLL_NODE``s** (``is_cpu_op`` true or no ``comm_type``: the converter's
+* **CPU-side ``COMM_COLL_NODE``s** (``is_cpu_op`` true: the converter's
   ``c10d::allreduce_`` host ops) are launches, not collectives; they run as zero-length CPU
-  nodes (``skipped['chakra-cpu-comm-node']``). The GPU node with ``comm_type`` is the
-  collective.
+  nodes (``skipped['chakra-cpu-comm-node']``). The GPU node is the collective; one without
+  ``comm_type``, or without ``comm_size`` (but a barrier), is refused naming the node (until
+  2026-12-06 a GPU node without ``comm_type`` was taken as a launch and its collective lost).
 * **Groups**: a collective's ``pg_name`` names a process group of the ``process_group:init``
   metadata node (its ``inputs.values``: a list of ``{pg_name, ranks, ...}``, read as
   ASTRA-sim's ``issue_pytorch_pg_metadata`` reads it; empty ranks mean every rank); without
@@ -33,6 +34,7 @@ import ast
 import heapq
 import json
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from simulator.core.errors import InputError
@@ -40,6 +42,7 @@ from simulator.core.ir import Program
 from simulator.core.vocab import CollectiveOp
 from simulator.traces.chakra.schema import COLL_TYPES
 from simulator.traces.chakra.sizes import ir_size_B
+from simulator.traces.jsonfile import read_json_file
 
 COMP, SEND, RECV, COLL, METADATA = 4, 5, 6, 7, 1
 _CODE_COLL = {
@@ -127,24 +130,55 @@ def process_groups(nodes: list[Any], path: str) -> dict[str, tuple[int, ...]]:
     return out
 
 
+def comm_groups_file(directory: Path) -> dict[str, tuple[int, ...]]:
+    """ASTRA-sim's ``--comm-group-configuration`` file beside the ETs (``comm_group.json``:
+    ``{"<pg_name>": [npu, ...], ...}``), or {} when there is none.
+
+    Raises:
+        InputError: the file is not an object of integer lists (names the file and key).
+    """
+    p = directory / "comm_group.json"
+    if not p.is_file():
+        return {}
+    doc = read_json_file(p, what="ASTRA-sim comm-group configuration")
+    if not isinstance(doc, dict):
+        raise InputError('expected {"<pg_name>": [ranks...], ...}', file=str(p))
+    out: dict[str, tuple[int, ...]] = {}
+    for k, v in doc.items():
+        ok = isinstance(v, list) and all(
+            isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v
+        )
+        if not ok:
+            raise InputError("expected a list of ranks (integers >= 0)", file=str(p), field=k)
+        out[str(k)] = tuple(v)
+    return out
+
+
 def foreign_program(
-    rank: int, nodes: list[Any], world: int, path: str, roles: Counter[str]
+    rank: int,
+    nodes: list[Any],
+    world: int,
+    path: str,
+    roles: Counter[str],
+    groups: dict[str, tuple[int, ...]] | None = None,
 ) -> Program:
-    """A Program from a Chakra file written by another tool (see the module docstring).
+    """A Program from a Chakra file written by another tool (see the module docstring);
+    ``groups``: ASTRA-sim's comm-group configuration (:func:`comm_groups_file`), which names
+    process groups as the ``process_group:init`` node does (and wins where both name one).
 
     Raises:
         InputError: a cycle, or a collective type commsim does not model.
     """
     prog = Program(rank=rank)
     cpu = {n.id: bool(attrs(n).get("is_cpu_op", False)) for n in nodes}
-    pgs = process_groups(nodes, path)
+    pgs = {**process_groups(nodes, path), **(groups or {})}
     id_map: dict[int, int] = {}
     for n in data_order(nodes, path, roles):
         a = attrs(n)
         deps = sorted({id_map[d] for d in n.data_deps if d in id_map})
         common: dict[str, Any] = {"name": n.name or f"node{n.id}", "deps": deps}
-        if n.type == COLL and not cpu[n.id] and "comm_type" in a:
-            id_map[n.id] = _collective(prog, n, a, world, pgs, path, common)
+        if n.type == COLL and not cpu[n.id]:
+            id_map[n.id] = _collective(prog, n, a, (world, pgs, roles), path, common)
             roles["collective"] += 1
         elif n.type in (SEND, RECV):
             id_map[n.id] = _p2p(prog, n, a, common)
@@ -158,23 +192,31 @@ def _collective(
     prog: Program,
     n: Any,
     a: dict[str, Any],
-    world: int,
-    pgs: dict[str, tuple[int, ...]],
+    job: tuple[int, dict[str, tuple[int, ...]], Counter[str]],
     path: str,
     common: dict[str, Any],
 ) -> int:
-    """A GPU ``COMM_COLL_NODE``: its group from ``pg_name``, else the world."""
+    """A GPU ``COMM_COLL_NODE``: its group from ``pg_name``, else the world.
+
+    Raises:
+        InputError: no ``comm_type``, or no ``comm_size`` (>= 0) on a collective that moves data
+            (the feeder would run it with whatever its memory held; Chakra's JSON test trace
+            ``chakra.0.json`` has neither on its 7 NCCL kernels).
+    """
+    _need(a, "comm_type", n, path)
     code = int(a["comm_type"])
     if code not in _CODE_COLL:
+        name = COLL_TYPES[code] if 0 <= code < len(COLL_TYPES) else f"number {code}"
         raise InputError(
-            f"collective type {COLL_TYPES[code]} is not modelled",
+            f"collective type {name} is not modelled (expected one of "
+            f"{', '.join(COLL_TYPES[c] for c in sorted(_CODE_COLL))})",
             file=path,
             field=f"node {n.id}.comm_type",
         )
-    group = tuple(range(world))
-    pg = a.get("pg_name")
-    if pg is not None and pgs.get(str(pg)):
-        group = pgs[str(pg)]
+    if _CODE_COLL[code] is not CollectiveOp.BARRIER:
+        _need(a, "comm_size", n, path)
+    world, pgs, roles = job
+    group = _group(n, a, (prog.rank, world), pgs, path, roles)
     return prog.collective(
         op=_CODE_COLL[code],
         group=group,
@@ -183,6 +225,64 @@ def _collective(
         category="comm",
         **common,
     )
+
+
+def _group(
+    n: Any,
+    a: dict[str, Any],
+    where: tuple[int, int],
+    pgs: dict[str, tuple[int, ...]],
+    path: str,
+    roles: Counter[str],
+) -> tuple[int, ...]:
+    """The ranks of a collective: its ``pg_name``'s group, else the world.
+
+    A ``pg_name`` no group lists is counted (``roles['pg-name-unknown']``, said in a warning)
+    and runs on the world. ``involved_dim`` (ASTRA-sim: which network dimensions the
+    collective spans) with a dimension left out names ranks only ASTRA-sim's network file
+    knows, so it is refused unless a ``pg_name`` gives the group.
+
+    Raises:
+        InputError: such an ``involved_dim``, or a group without this rank or past the world.
+    """
+    rank, world = where
+    pg = a.get("pg_name")
+    group = pgs.get(str(pg)) if pg is not None else None
+    if pg is not None and group is None:
+        roles["pg-name-unknown"] += 1
+    dims = a.get("involved_dim")
+    if not group and isinstance(dims, list) and not all(dims):
+        raise InputError(
+            f"involved_dim {dims}: a collective over some of the network's dimensions, whose "
+            "ranks only ASTRA-sim's network configuration gives; expected every dimension "
+            "involved, or a pg_name listed in process_group:init or comm_group.json",
+            file=path,
+            field=f"node {n.id}.involved_dim",
+        )
+    if not group:
+        return tuple(range(world))
+    if max(group) >= world or rank not in group:
+        raise InputError(
+            f"process group {pg!r} lists ranks {list(group)}: expected ranks below the world "
+            f"({world}) including this file's rank ({rank})",
+            file=path,
+            field=f"node {n.id}.pg_name",
+        )
+    return group
+
+
+def _need(a: dict[str, Any], key: str, n: Any, path: str) -> None:
+    """Refuse a GPU collective without ``key`` (or with a negative one), naming the node."""
+    v = a.get(key)
+    if v is None or int(v) < 0:
+        what = "the collective's type (CollectiveCommType)" if key == "comm_type" else (
+            "the collective's size in bytes (>= 0)")  # fmt: skip
+        got = "none" if v is None else repr(v)
+        raise InputError(
+            f"a GPU COMM_COLL_NODE ({(n.name or '')[:40]!r}): expected {what}, got {got}",
+            file=path,
+            field=f"node {n.id}.{key}",
+        )
 
 
 def _p2p(prog: Program, n: Any, a: dict[str, Any], common: dict[str, Any]) -> int:

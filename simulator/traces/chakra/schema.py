@@ -57,6 +57,24 @@ COLL_TYPES = [
 ]
 
 
+#: Attribute -> value field, as Chakra's feeder reads them (mlcommons/chakra
+#: src/feeder/et_feeder_node.cpp @ 21585d8f: ``attr.int64_val()`` for comm_type, comm_size,
+#: num_ops; ``int32_val()`` for comm_src, comm_dst, comm_tag, comm_priority;
+#: ``uint64_val()`` for tensor_size; ``bool_val()`` for is_cpu_op; ``string_val()`` pg_name).
+FEEDER_TYPES: dict[str, str] = {
+    "is_cpu_op": "bool_val",
+    "num_ops": "int64_val",
+    "tensor_size": "uint64_val",
+    "comm_type": "int64_val",
+    "comm_priority": "int32_val",
+    "comm_size": "int64_val",
+    "comm_src": "int32_val",
+    "comm_dst": "int32_val",
+    "comm_tag": "int32_val",
+    "pg_name": "string_val",
+}
+
+
 def _field(
     msg: Any,
     name: str,
