@@ -12,8 +12,12 @@
   ``DIR/points/NNNNN.json``, atomically), so Ctrl-C or a lost cluster keeps every finished
   point, and ``--resume`` skips them.
 * **A lost cluster is one clear error.** When the scheduler has had no worker for
-  ``lost_after_s`` seconds, or cannot be reached, :class:`ClusterLost` is raised with the count
-  of finished points.
+  ``lost_after_s`` seconds (workers paused over Dask's memory limit count as none), or the
+  client has lost the scheduler (Dask cancels every future: ``FuturesCancelledError``),
+  :class:`ClusterLost` is raised with the count of finished points.
+* **A hung worker is restarted.** A worker whose heartbeat has not moved for ``lost_after_s``
+  (stopped, wedged) is restarted through its nanny (removed without one), so its points run
+  elsewhere; the scheduler's own ``worker-ttl`` would wait 5 minutes.
 
 The per-point timeout stops a pure-Python computation by raising :class:`PointTimeout` in the
 thread that runs it (``PyThreadState_SetAsyncExc``, checked between bytecodes: the simulator's
@@ -23,6 +27,7 @@ is stopped when that call returns.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import difflib
 import re
@@ -42,6 +47,7 @@ from simulator.core.errors import InputError
 from simulator.engine import simulate
 from simulator.engine.errors import SimulationError
 from simulator.limits import check_scenario
+from simulator.report import progress
 from simulator.resources import resolve
 from simulator.safeyaml import load_yaml_file
 from simulator.topology.loader import topology_from_dict
@@ -225,8 +231,6 @@ def _run_on_dask(
     timeout_s: float | None,
     lost_after_s: float,
 ) -> None:
-    from distributed import wait
-
     items = list(todo)
     futures = {}
     try:
@@ -236,58 +240,151 @@ def _run_on_dask(
                 key=f"commsim-point-{index}-{time.monotonic_ns()}",
             )  # fmt: skip
             futures[fut] = index
+        watch = _Watch(client, lost_after_s, len(items))
         pending = set(futures)
-        done_count = 0
-        no_worker_since: float | None = None
         while pending:
-            try:
-                finished, _ = wait(list(pending), timeout=POLL_S, return_when="FIRST_COMPLETED")
-            except TimeoutError:
-                finished = set()
-            for fut in finished:
-                pending.discard(fut)
-                index = futures[fut]
-                if fut.status == "finished":
-                    try:
-                        # the result lives on a worker: if that worker just died, Dask
-                        # reschedules the point and result() would wait for it for ever
-                        row = fut.result(timeout=GATHER_S)
-                    except TimeoutError:
-                        pending.add(fut)  # recomputed later, or the cluster is lost
-                        continue
-                    on_result(index, row)
-                    done_count += 1
-                elif fut.status == "error":  # e.g. the worker died under it several times
-                    exc = fut.exception()
-                    on_result(
-                        index,
-                        {"set": items_shown(items, index), "error": f"{type(exc).__name__}: {exc}",
-                         "error_kind": "worker"},
-                    )  # fmt: skip
-                    done_count += 1
-            if not pending:
-                break
-            try:
-                n_workers = len(client.scheduler_info(n_workers=-1).get("workers", {}))
-            except Exception as exc:  # the scheduler itself is gone
-                raise ClusterLost(
-                    f"lost the Dask scheduler ({type(exc).__name__})", done_count, len(items)
-                ) from None
-            now = time.monotonic()
-            if n_workers == 0:
-                no_worker_since = no_worker_since or now
-                if now - no_worker_since > lost_after_s:
-                    raise ClusterLost(
-                        f"the Dask cluster has had no worker for {lost_after_s:g} s",
-                        done_count,
-                        len(items),
-                    )
-            else:
-                no_worker_since = None
+            for fut in _wait_some(pending, watch):
+                row = _row_of(fut, items_shown(items, futures[fut]), watch)
+                if row is not None:
+                    pending.discard(fut)
+                    on_result(futures[fut], row)
+                    watch.done += 1
+            if pending:
+                watch.check()
     finally:
         for fut in futures:
             if not fut.done():
                 fut.cancel()
+
+
+def _wait_some(pending: set[Any], watch: _Watch) -> set[Any]:
+    """The futures of ``pending`` that finished within :data:`POLL_S` (maybe none).
+
+    Raises:
+        ClusterLost: Dask cancelled them (the client lost its scheduler).
+    """
+    from distributed import wait
+
+    try:
+        finished, _ = wait(list(pending), timeout=POLL_S, return_when="FIRST_COMPLETED")
+    except TimeoutError:
+        return set()
+    except Exception as exc:  # FuturesCancelledError: reason scheduler-connection-lost
+        raise watch.lost_scheduler(exc) from None
+    return set(finished)
+
+
+def _row_of(fut: Any, shown: dict[str, Any], watch: _Watch) -> dict[str, Any] | None:
+    """The row of a finished future, or ``None`` while its result cannot be had yet.
+
+    Raises:
+        ClusterLost: the future was cancelled or lost, or its result cannot be gathered and
+            the client has lost its scheduler.
+    """
+    if fut.status == "error":  # e.g. the worker died under it several times (KilledWorker)
+        exc = fut.exception()
+        return {"set": shown, "error": f"{type(exc).__name__}: {exc}", "error_kind": "worker"}
+    if fut.status != "finished":  # cancelled or lost: only a lost scheduler does that to ours
+        raise watch.lost_scheduler(f"point {fut.status}")
+    try:
+        # the result lives on a worker: if that worker just died, Dask reschedules the point
+        # and result() would wait for it for ever
+        row: dict[str, Any] = fut.result(timeout=GATHER_S)
+    except TimeoutError:
+        return None  # recomputed later, or the cluster is lost
+    except Exception as exc:  # CommClosedError, CancelledError: the worker or scheduler went
+        if watch.connected():
+            return None
+        raise watch.lost_scheduler(exc) from None
+    return row
+
+
+def _status(info: Any) -> str:
+    """A worker's status in ``scheduler_info()`` (``running``, ``paused``, ...)."""
+    return str(info.get("status", "running")) if isinstance(info, dict) else "running"
+
+
+class _Watch:
+    """The client's view of its cluster between polls: points done, since when the cluster
+    has had no worker, and when each worker's heartbeat (``last_seen``) last moved (seconds of
+    this process's monotonic clock).
+
+    A worker whose heartbeat has not moved for ``lost_after_s`` (a stopped or wedged process:
+    a busy point does not stop the heartbeat, which runs in the worker's own thread) is
+    restarted through its nanny, or removed, so that Dask runs its points elsewhere; the
+    scheduler's own ``worker-ttl`` would wait 5 minutes.
+    """
+
+    def __init__(self, client: Any, lost_after_s: float, total: int) -> None:
+        self.client = client
+        self.lost_after_s = lost_after_s
+        self.total = total
+        self.done = 0
+        self.no_worker_since: float | None = None
+        self.not_running_since: float | None = None
+        self.beats: dict[str, tuple[Any, float]] = {}
+
+    def connected(self) -> bool:
+        """False once the client has closed, or has been reconnecting for ``lost_after_s``."""
+        status = str(getattr(self.client, "status", "running"))
+        if status == "running":
+            self.not_running_since = None
+            return True
+        now = time.monotonic()
+        self.not_running_since = self.not_running_since or now
+        return status == "connecting" and now - self.not_running_since <= self.lost_after_s
+
+    def lost_scheduler(self, why: BaseException | str) -> ClusterLost:
+        """The :class:`ClusterLost` of a client that lost its scheduler, saying ``why``."""
+        text = why if isinstance(why, str) else type(why).__name__
+        return ClusterLost(f"lost the Dask scheduler ({text})", self.done, self.total)
+
+    def check(self) -> None:
+        """Raise :class:`ClusterLost` when the scheduler is gone or has had no worker for
+        ``lost_after_s``; restart workers whose heartbeat stopped."""
+        if not self.connected():
+            raise self.lost_scheduler(f"client {getattr(self.client, 'status', '?')}")
+        try:
+            workers = dict(self.client.scheduler_info(n_workers=-1).get("workers", {}))
+        except Exception as exc:  # the scheduler itself is gone
+            raise self.lost_scheduler(exc) from None
+        now = time.monotonic()
+        # a worker paused over its memory limit runs nothing until its memory drops
+        paused = sum(_status(info) == "paused" for info in workers.values())
+        if paused == len(workers):
+            self.no_worker_since = self.no_worker_since or now
+            if now - self.no_worker_since > self.lost_after_s:
+                raise ClusterLost(self._no_worker(paused), self.done, self.total)
+        else:
+            self.no_worker_since = None
+        self._restart_silent(workers, now)
+
+    def _no_worker(self, paused: int) -> str:
+        """Why the cluster is lost when none of its workers (``paused`` of them paused) runs."""
+        if not paused:
+            return f"the Dask cluster has had no worker for {self.lost_after_s:g} s"
+        return (
+            f"the Dask cluster has had no running worker for {self.lost_after_s:g} s "
+            f"({paused} paused over Dask's memory limit: give the workers more memory)"
+        )
+
+    def _restart_silent(self, workers: dict[str, Any], now: float) -> None:
+        """Restart (or remove) each worker whose ``last_seen`` has not moved for
+        ``lost_after_s`` seconds."""
+        silent = []
+        for addr, info in workers.items():
+            seen = info.get("last_seen") if isinstance(info, dict) else None
+            old = self.beats.get(addr)
+            if old is None or old[0] != seen or seen is None:
+                self.beats[addr] = (seen, now)
+            elif now - old[1] > self.lost_after_s:
+                silent.append(addr)
+        self.beats = {a: b for a, b in self.beats.items() if a in workers and a not in silent}
+        if silent:
+            progress.advance(0, f"restarting {len(silent)} silent Dask worker(s)")
+            with contextlib.suppress(Exception):
+                self.client.restart_workers(silent, timeout=self.lost_after_s,
+                                            raise_for_error=False)  # fmt: skip
 
 
 def items_shown(items: Sequence[tuple[int, Any, dict[str, Any]]], index: int) -> dict[str, Any]:
