@@ -311,3 +311,40 @@ def test_plan_on_a_lost_cluster_is_one_error(
     code, _, err = _main([*argv, "--tp", "1,2"])
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert code == 1 and len(lines) == 1 and "no worker for 30 s" in lines[0], err
+
+
+def _server(greeting: bytes | None) -> tuple[str, Any]:
+    """A TCP server on loopback that sends ``greeting`` on accept (None: says nothing, like an
+    HTTP port waiting for a request); returns its address and socket."""
+    import socket
+    import threading
+
+    srv = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = srv.accept()
+            if greeting is not None:
+                conn.sendall(greeting)
+            conn.recv(1)  # hold the connection until the client leaves
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"tcp://127.0.0.1:{srv.getsockname()[1]}", srv
+
+
+def test_a_port_that_is_not_a_dask_scheduler_is_refused() -> None:
+    """Dask's client waits for ever for the handshake of a server that speaks another protocol
+    (a dashboard's HTTP port: 59 s until that server went away): the probe reads the greeting a
+    Dask server sends on accept, and refuses a port that says nothing or something else."""
+    import struct
+
+    from simulator.core.errors import InputError
+
+    for greeting, said in ((None, "said nothing"), (b"SSH-2.0-OpenSSH_9.6\r\n", "another")):
+        address, srv = _server(greeting)
+        with srv, pytest.raises(InputError, match=said) as err:
+            runner.probe_scheduler(address, timeout_s=0.5)
+        assert "not a Dask scheduler" in str(err.value) and err.value.field == "--scheduler"
+    address, srv = _server(struct.pack("<QQQ", 40, 1, 24) + b"\x81" * 24)  # Dask's framing
+    with srv:
+        runner.probe_scheduler(address, timeout_s=0.5)

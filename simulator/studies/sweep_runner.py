@@ -32,6 +32,7 @@ import ctypes
 import difflib
 import re
 import socket
+import struct
 import threading
 import time
 import traceback
@@ -418,10 +419,42 @@ def probe_scheduler(address: str, timeout_s: float = 3.0) -> None:
     if not host or port is None:
         raise InputError(bad, field="--scheduler")
     try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            pass
+        with socket.create_connection((host, port), timeout=timeout_s) as sock:
+            greeting = _first_bytes(sock, 16)
     except OSError as exc:
         raise InputError(
             f"cannot reach the Dask scheduler at {address}: {exc.strerror or exc}",
             field="--scheduler",
         ) from None
+    if not _is_dask_greeting(greeting):
+        said = "said nothing" if not greeting else "answered in another protocol"
+        raise InputError(
+            f"{address} is not a Dask scheduler: it {said} within {timeout_s:g} s (its "
+            "dashboard's or another service's port? the scheduler's is usually 8786)",
+            field="--scheduler",
+        )
+
+
+def _first_bytes(sock: socket.socket, n: int) -> bytes:
+    """Up to ``n`` bytes the peer sends first (fewer if it closes or goes quiet)."""
+    got = b""
+    try:
+        while len(got) < n:
+            chunk = sock.recv(n - len(got))
+            if not chunk:
+                break
+            got += chunk
+    except TimeoutError:
+        pass
+    return got
+
+
+def _is_dask_greeting(data: bytes) -> bool:
+    """Whether ``data`` starts like the handshake a Dask TCP server sends as soon as it
+    accepts a connection (``distributed.comm.tcp``: an 8-byte little-endian length, then the
+    frame count and lengths): Dask's own client would otherwise wait for ever on a server that
+    speaks another protocol (an HTTP dashboard waits for a request and says nothing)."""
+    if len(data) < 16:
+        return False
+    total, frames = struct.unpack("<QQ", data[:16])
+    return 0 < frames <= 1024 and 0 < total < 2**32
