@@ -283,6 +283,9 @@ def test_silent_worker_is_restarted(monkeypatch: pytest.MonkeyPatch) -> None:
 
     client = _Cluster(lambda shown: _Future(), workers)
     client.scheduler_info = info  # type: ignore[method-assign]
+    # never under 10 heartbeats (5 s on 2 workers): the test waits 0.05 s
+    assert runner.silent_after_s(0.05, 2) == 5.0 and runner.silent_after_s(60, 1000) == 60
+    monkeypatch.setattr(runner, "silent_after_s", lambda lost_after_s, n: lost_after_s)
 
     def wait(futs: Any, timeout: float, return_when: str) -> Any:
         if not client.restarted:

@@ -300,6 +300,15 @@ def _row_of(fut: Any, shown: dict[str, Any], watch: _Watch) -> dict[str, Any] | 
     return row
 
 
+def silent_after_s(lost_after_s: float, n_workers: int) -> float:
+    """Seconds without a heartbeat after which a worker counts as hung: ``lost_after_s``, but
+    never under 10 heartbeats (Dask's own floor for its ``worker-ttl``: workers beat every
+    0.5 s up to 10 workers, 1 s up to 50, more on larger clusters)."""
+    from distributed.scheduler import heartbeat_interval
+
+    return max(lost_after_s, 10 * float(heartbeat_interval(n_workers)))
+
+
 def _status(info: Any) -> str:
     """A worker's status in ``scheduler_info()`` (``running``, ``paused``, ...)."""
     return str(info.get("status", "running")) if isinstance(info, dict) else "running"
@@ -373,12 +382,13 @@ class _Watch:
         """Restart (or remove) each worker whose ``last_seen`` has not moved for
         ``lost_after_s`` seconds."""
         silent = []
+        silent_after = silent_after_s(self.lost_after_s, len(workers))
         for addr, info in workers.items():
             seen = info.get("last_seen") if isinstance(info, dict) else None
             old = self.beats.get(addr)
             if old is None or old[0] != seen or seen is None:
                 self.beats[addr] = (seen, now)
-            elif now - old[1] > self.lost_after_s:
+            elif now - old[1] > silent_after:
                 silent.append(addr)
         self.beats = {a: b for a, b in self.beats.items() if a in workers and a not in silent}
         if silent:
