@@ -351,3 +351,31 @@ def test_a_port_that_is_not_a_dask_scheduler_is_refused() -> None:
     address, srv = _server(struct.pack("<QQQ", 40, 1, 24) + b"\x81" * 24)  # Dask's framing
     with srv:
         runner.probe_scheduler(address, timeout_s=0.5)
+
+
+def test_resume_with_a_longer_timeout_runs_the_timed_out_points(
+    scenario: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = runner._evaluate
+
+    def slow_tp4(payload: dict[str, Any], shown: dict[str, Any], fidelity: str | None) -> Any:
+        while shown["strategy.tp"] == 4:  # a point longer than the first run's limit
+            pass
+        return real(payload, shown, fidelity)
+
+    monkeypatch.setattr(runner, "_evaluate", slow_tp4)
+    out = tmp_path / "sweep"
+    argv = ["sweep", str(scenario), *VARY, "--scheduler", "inline", "--out", str(out), "--json"]
+    code, stdout, err = _main([*argv, "--timeout", "0.5"])
+    assert code == 0, err
+    assert [p.get("error_kind") for p in json.loads(stdout)["points"]] == [None, None, "timeout"]
+    monkeypatch.setattr(runner, "_evaluate", real)
+    calls: list[Any] = []
+    counting = runner.evaluate_payload
+    monkeypatch.setattr(runner, "evaluate_payload", lambda *a: calls.append(a[1]) or counting(*a))
+    assert _main([*argv, "--resume", "--timeout", "0.5"])[0] == 0
+    assert calls == []  # the same limit: the timed-out point stays as it was
+    code, stdout, err = _main([*argv, "--resume", "--timeout", "60"])
+    assert code == 0, err
+    assert calls == [{"strategy.tp": 4}]
+    assert all("error" not in p for p in json.loads(stdout)["points"])

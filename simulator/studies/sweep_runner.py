@@ -121,7 +121,12 @@ def evaluate_payload(
         with _deadline(timeout_s):
             row = _evaluate(payload, shown, fidelity)
     except PointTimeout:
-        return {"set": shown, "error": f"timed out after {timeout_s:g} s", "error_kind": "timeout"}
+        return {
+            "set": shown,
+            "error": f"timed out after {timeout_s:g} s",
+            "error_kind": "timeout",
+            "timeout_s": timeout_s,  # a --resume with a longer --timeout runs it again
+        }
     except InputError as err:
         return {"set": shown, "error": str(err), "error_kind": "input"}
     except Exception as err:  # a bug or a simulation failure: recorded, the sweep goes on

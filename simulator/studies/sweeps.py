@@ -318,7 +318,9 @@ def sweep(
     if not points:
         raise InputError("nothing to sweep: give at least one --vary KEY=V1,V2", field="--vary")
     t0 = time.perf_counter()
-    rows: dict[int, dict[str, Any]] = dict(store.done(points)) if store is not None else {}
+    rows: dict[int, dict[str, Any]] = (
+        dict(store.done(points, survival.timeout_s)) if store is not None else {}
+    )
     progress.set_total(len(points), f"{len(points)} points of {Path(path).stem}")
 
     def on_result(index: int, row: dict[str, Any]) -> None:
