@@ -174,3 +174,12 @@ def test_plan_is_monotone_in_the_target(scenario: str, monkeypatch: pytest.Monke
 
     line = _no_candidate(plan_capacity(scenario, targets[0], topologies, tp=[1, 2], pp=[1, 2]))
     assert "the fastest that fits memory is" in line and "100% over" in line
+
+
+def test_set_of_a_planned_key_is_refused(scenario: str) -> None:
+    """``--set strategy.dp=4`` (or tp, pp, topology) was overridden by the plan without a word."""
+    for item, flag in (("strategy.dp=4", "DP fills"), ("strategy.tp=2", "--tp"),
+                       ("topology=dgx-h100", "--topologies")):  # fmt: skip
+        with pytest.raises(InputError, match=flag) as err:
+            plan_capacity(scenario, 1.0, ["dgx-a100"], base=[item], scheduler="inline")
+        assert err.value.field == "--set"
