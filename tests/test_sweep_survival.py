@@ -379,3 +379,23 @@ def test_resume_with_a_longer_timeout_runs_the_timed_out_points(
     assert code == 0, err
     assert calls == [{"strategy.tp": 4}]
     assert all("error" not in p for p in json.loads(stdout)["points"])
+
+
+def test_a_result_that_never_comes_over_is_a_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A finished point whose result fails to come over while the cluster is fine (it does
+    not unpickle on the client) was asked for again at every poll, for ever."""
+    client = _Cluster(lambda shown: _Done(exc=ValueError("cannot unpickle")), {"w": {}})
+    got: list[int] = []
+    rows: list[dict[str, Any]] = []
+
+    def collect(i: int, row: dict[str, Any]) -> None:
+        got.append(i)
+        rows.append(row)
+
+    import distributed
+
+    monkeypatch.setattr(distributed, "wait", lambda futs, **k: (set(futs), set()))
+    runner.run_points([(0, {"x": 0}, {"i": 0}, None)], collect, client=client, fidelity=None,
+                      timeout_s=None, lost_after_s=1.0)  # fmt: skip
+    assert got == [0] and rows[0]["error_kind"] == "worker"
+    assert "cannot fetch the result: ValueError: cannot unpickle" in rows[0]["error"]

@@ -58,6 +58,8 @@ from simulator.topology.whatif import scale_links
 POLL_S: Final[float] = 1.0
 #: How long to wait for a finished point's result to come over from its worker (seconds).
 GATHER_S: Final[float] = 10.0
+#: Failed fetches of one finished point's result (not timeouts) before it becomes an error row.
+GATHER_TRIES: Final[int] = 3
 
 
 @dataclass(frozen=True)
@@ -299,9 +301,15 @@ def _row_of(fut: Any, shown: dict[str, Any], watch: _Watch) -> dict[str, Any] | 
     except TimeoutError:
         return None  # recomputed later, or the cluster is lost
     except Exception as exc:  # CommClosedError, CancelledError: the worker or scheduler went
-        if watch.connected():
+        if not watch.connected():
+            raise watch.lost_scheduler(exc) from None
+        # a worker that went: the point is recomputed; a result that never comes over (it
+        # does not unpickle here) would be asked for for ever: a row after a few tries
+        failures = watch.gather_failures[fut] = watch.gather_failures.get(fut, 0) + 1
+        if failures < GATHER_TRIES:
             return None
-        raise watch.lost_scheduler(exc) from None
+        text = f"cannot fetch the result: {type(exc).__name__}: {exc}"
+        return {"set": shown, "error": text, "error_kind": "worker"}
     return row
 
 
@@ -338,6 +346,7 @@ class _Watch:
         self.no_worker_since: float | None = None
         self.not_running_since: float | None = None
         self.beats: dict[str, tuple[Any, float]] = {}
+        self.gather_failures: dict[Any, int] = {}
 
     def connected(self) -> bool:
         """False once the client has closed, or has been reconnecting for ``lost_after_s``."""
