@@ -576,3 +576,14 @@ def test_reshard_past_the_recorded_topology_names_the_fix(capsys):
     assert main(["replay", str(GLOO), "--world", "4"]) == 2
     err = capsys.readouterr().err
     assert "the recording's topology loopback-2" in err and "give --topology" in err
+
+
+def test_reshard_onto_gpus_with_gloo_says_so(capsys):
+    argv = ["replay", str(GLOO), "--strategy", "fsdp", "--topology", "dgx-a100"]
+    assert main(argv) == 0
+    assert "add --backend nccl" in capsys.readouterr().out
+    for extra in (["--backend", "nccl"], ["--json"]):
+        assert main([*argv, *extra]) == 0
+        assert "add --backend nccl" not in capsys.readouterr().out
+    assert main([*argv[:-1], "loopback-4"]) == 0  # CPU hosts: gloo is what they run
+    assert "note" not in capsys.readouterr().out
