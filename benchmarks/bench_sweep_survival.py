@@ -9,7 +9,10 @@ neither in the scenario's), and runs ``commsim sweep`` as a subprocess four time
 2. lose both workers after the first point: one error line within 60 s, exit 1, the finished
    points kept on disk;
 3. Ctrl-C (SIGINT) after the first point: exit 130, no traceback, finished points kept;
-4. ``--resume`` of run 3 on a fresh pair of workers: only the missing points run, exit 0.
+4. ``--resume`` of run 3 on a fresh pair of workers: only the missing points run, exit 0;
+5. a hung worker (SIGSTOP) after the first point: restarted after ``--lost-after``, every
+   point finishes (exit 0);
+6. the scheduler killed after the first point: one error line, exit 1, points kept.
 
 Prints one line per scenario (exit status, seconds, points on disk, stderr lines, traceback
 seen) and exits 1 if any expectation fails.
@@ -97,6 +100,51 @@ def lose_both(base: Path, scenario: Path, n: int) -> bool:
         cluster.close()
 
 
+def hung_worker(base: Path, scenario: Path, n: int) -> bool:
+    """SIGSTOP one of two workers after the first point: the sweep restarts it after
+    ``--lost-after`` and finishes every point once (it waited for the scheduler's 5-minute
+    worker-ttl before)."""
+    cluster = LoopbackCluster(base / "c5")
+    try:
+        out = base / "hung"
+        proc = start_sweep(scenario, cluster.address, out, n, "--lost-after", "10")
+        wait_points(out, 1, proc)
+        t0 = time.monotonic()
+        cluster.stop_worker(0)
+        rc, stdout, err = _finish(proc)
+        points = json.loads(stdout)["points"] if rc == 0 else []
+        ok_points = [p for p in points if "error" not in p]
+        return _report(
+            "hung worker (SIGSTOP)", rc == 0 and len(ok_points) == n == len(points)
+            and "Traceback" not in err,
+            rc=rc, s_after_stop=round(time.monotonic() - t0, 1), points=f"{len(ok_points)}/{n}",
+        )  # fmt: skip
+    finally:
+        cluster.close()
+
+
+def lose_scheduler(base: Path, scenario: Path, n: int) -> bool:
+    """SIGKILL the scheduler after the first point: one error line, exit 1, points kept (an
+    internal error with Dask's traceback, exit 70, before)."""
+    cluster = LoopbackCluster(base / "c6")
+    try:
+        out = base / "lose-scheduler"
+        proc = start_sweep(scenario, cluster.address, out, n)
+        wait_points(out, 1, proc)
+        t0 = time.monotonic()
+        cluster.kill_scheduler()
+        rc, _, err = _finish(proc)
+        lines = [ln for ln in err.splitlines() if ln.strip()]
+        return _report(
+            "lose the scheduler", rc == 1 and len(lines) == 1 and "scheduler" in lines[0]
+            and points_done(out) >= 1,
+            rc=rc, s_after_kill=round(time.monotonic() - t0, 1), stderr_lines=len(lines),
+            stderr=repr(lines[-1][:140] if lines else ""),
+        )  # fmt: skip
+    finally:
+        cluster.close()
+
+
 def interrupt_then_resume(base: Path, scenario: Path, n: int) -> bool:
     """SIGINT after the first point, then ``--resume`` on fresh workers."""
     out = base / "ctrl-c"
@@ -146,6 +194,8 @@ def main() -> int:
             lose_one(base, scenario, args.points),
             lose_both(base, scenario, args.points),
             interrupt_then_resume(base, scenario, args.points),
+            hung_worker(base, scenario, args.points),
+            lose_scheduler(base, scenario, args.points),
         ]
     return 0 if all(results) else 1
 

@@ -116,6 +116,20 @@ class LoopbackCluster:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait(timeout=10)
 
+    def stop_worker(self, i: int) -> None:
+        """SIGSTOP worker ``i``'s processes (its nanny's children): a hung worker whose
+        connections stay open and whose heartbeat stops."""
+        import psutil
+
+        for child in psutil.Process(self.workers[i].pid).children(recursive=True):
+            child.send_signal(signal.SIGSTOP)
+
+    def kill_scheduler(self) -> None:
+        """SIGKILL the scheduler."""
+        if self.scheduler.poll() is None:
+            os.killpg(self.scheduler.pid, signal.SIGKILL)
+            self.scheduler.wait(timeout=10)
+
     def close(self) -> None:
         """Stop everything this cluster started."""
         for p in [*self.workers, self.scheduler]:

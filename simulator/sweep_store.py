@@ -57,8 +57,13 @@ class SweepStore:
         """Write point ``index``'s row (atomic)."""
         atomic_write_text(self._path(index), json.dumps(row, indent=1, default=str))
 
-    def done(self, grid: Sequence[dict[str, str]]) -> Iterator[tuple[int, dict[str, Any]]]:
-        """``(index, row)`` of every point already finished (only when resuming)."""
+    def done(
+        self, grid: Sequence[dict[str, str]], timeout_s: float | None = None
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        """``(index, row)`` of every point already finished (only when resuming). A point that
+        timed out counts as finished only when this run's ``timeout_s`` (seconds, ``None``: no
+        limit) is no longer than the limit it ran under: ``--resume --timeout 600`` runs the
+        points that ran out of a 60 s limit again."""
         if not self._resume:
             return
         for index in range(len(grid)):
@@ -69,5 +74,16 @@ class SweepStore:
                 row = json.loads(p.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 continue  # a damaged file: the point runs again
-            if isinstance(row, dict) and row.get("error_kind") not in RETRY_KINDS:
-                yield index, row
+            if not isinstance(row, dict) or row.get("error_kind") in RETRY_KINDS:
+                continue
+            if row.get("error_kind") == "timeout" and _longer(timeout_s, row.get("timeout_s")):
+                continue
+            yield index, row
+
+
+def _longer(timeout_s: float | None, ran_under: object) -> bool:
+    """Whether a limit of ``timeout_s`` is longer than ``ran_under`` (a row's ``timeout_s``;
+    a row from before it was recorded counts as shorter)."""
+    if not isinstance(ran_under, int | float):
+        return True
+    return timeout_s is None or timeout_s > ran_under

@@ -142,3 +142,44 @@ def test_cli_lists_losers_and_names_the_wall_time(
     assert "the sweep took" in out and "of wall time" in out
     assert str(f) in out
     assert main([*argv, "--prices", str(tmp_path / "missing.yaml")]) == 2
+
+
+def test_plan_is_monotone_in_the_target(scenario: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over every target between the candidates' step times: the plan is the cheapest point
+    that meets it, a looser target is never dearer, and a target none meets says how near the
+    fastest candidate that fits comes."""
+    import simulator.studies.capacity as capacity
+
+    topologies = ["dgx-a100", "dgx-a100-2node"]
+    once = capacity.sweep(
+        scenario,
+        [("topology", topologies), ("strategy.tp", ["1", "2"]), ("strategy.pp", ["1", "2"])],
+        ["hardware.gpu=null", "strategy.dp=null"],
+        scheduler="inline",
+    )
+    monkeypatch.setattr(capacity, "sweep", lambda *a, **k: once)  # the same points each time
+    steps = sorted(p.step_time_s for p in once.points if p.ok)
+    targets = [steps[0] / 2, *steps, steps[-1] * 2]
+    costs = []
+    for t in targets:
+        res = plan_capacity(scenario, t, topologies, tp=[1, 2], pp=[1, 2], scheduler="inline")
+        ok = [p for p in res.points if p.verdict == "ok"]
+        assert all(p.step_time_s <= t and p.fits_memory is not False for p in ok)
+        best = min((p.cost_per_step_usd or 0.0 for p in ok), default=None)
+        assert (res.best and res.best.cost_per_step_usd) == best
+        costs.append(best)
+    assert costs[0] is None and None not in costs[1:]
+    assert costs[1:] == sorted(costs[1:], reverse=True)
+    from simulator.cli.plan import _no_candidate
+
+    line = _no_candidate(plan_capacity(scenario, targets[0], topologies, tp=[1, 2], pp=[1, 2]))
+    assert "the fastest that fits memory is" in line and "100% over" in line
+
+
+def test_set_of_a_planned_key_is_refused(scenario: str) -> None:
+    """``--set strategy.dp=4`` (or tp, pp, topology) was overridden by the plan without a word."""
+    for item, flag in (("strategy.dp=4", "DP fills"), ("strategy.tp=2", "--tp"),
+                       ("topology=dgx-h100", "--topologies")):  # fmt: skip
+        with pytest.raises(InputError, match=flag) as err:
+            plan_capacity(scenario, 1.0, ["dgx-a100"], base=[item], scheduler="inline")
+        assert err.value.field == "--set"

@@ -540,3 +540,50 @@ def test_foreign_chakra_groups_from_pg_name_and_process_group_init():
     prog = program_from_nodes(0, [coll, meta], world=4)  # any file order
     (ag,) = [op for op in prog.ops if isinstance(op, Collective)]
     assert ag.op is CollectiveOp.ALL_GATHER and ag.group == (0, 2)
+
+
+def test_reshard_scaling_laws(gloo):
+    """Re-sharding moves bytes as the strategies' laws say: a DDP rank all-reduces its full
+    gradient at any world size, FSDP all-gathers the parameters twice (forward, backward) per
+    reduce-scatter of the gradient, and a TP all-reduce carries one activation (sequence x
+    batch x hidden) whatever the TP degree."""
+    from simulator.core.ir import Collective
+    from simulator.studies.trace_reshard import layer_profile, resharded_workload
+    from simulator.topology import load_topology
+
+    topo = load_topology("dgx-a100-8node")
+    prof = layer_profile(gloo)
+
+    def bytes_of(strategy: str, world: int) -> dict[tuple[str, str], float]:
+        out: dict[tuple[str, str], float] = {}
+        for op in resharded_workload(gloo, strategy, world, topo).programs[0].ops:
+            if isinstance(op, Collective):
+                key = (op.op.value, op.category)
+                out[key] = out.get(key, 0.0) + op.size_B
+        return out
+
+    grad_B = 4 * (sum(lc.params for lc in prof.layers) + prof.embed_params + prof.head_params)
+    for world in (2, 8, 64):
+        assert bytes_of("ddp", world)[("all_reduce", "dp")] == pytest.approx(grad_B, rel=1e-5)
+        fsdp = bytes_of("fsdp", world)
+        assert fsdp[("all_gather", "dp")] == pytest.approx(2 * fsdp[("reduce_scatter", "dp")])
+    activation_B = prof.seq_len * prof.micro_batch * prof.hidden * 4  # fp32
+    tp2, tp4 = bytes_of("tp", 2)[("all_reduce", "tp")], bytes_of("tp", 4)[("all_reduce", "tp")]
+    assert tp2 == tp4 and tp2 % activation_B == 0
+
+
+def test_reshard_past_the_recorded_topology_names_the_fix(capsys):
+    assert main(["replay", str(GLOO), "--world", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "the recording's topology loopback-2" in err and "give --topology" in err
+
+
+def test_reshard_onto_gpus_with_gloo_says_so(capsys):
+    argv = ["replay", str(GLOO), "--strategy", "fsdp", "--topology", "dgx-a100"]
+    assert main(argv) == 0
+    assert "add --backend nccl" in capsys.readouterr().out
+    for extra in (["--backend", "nccl"], ["--json"]):
+        assert main([*argv, *extra]) == 0
+        assert "add --backend nccl" not in capsys.readouterr().out
+    assert main([*argv[:-1], "loopback-4"]) == 0  # CPU hosts: gloo is what they run
+    assert "note" not in capsys.readouterr().out

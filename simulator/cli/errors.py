@@ -13,6 +13,8 @@
 * ``MemoryError`` (or ``OverflowError``) after ``--force`` lifted a size limit
   (:func:`simulator.limits.lifted`) -> that limit's refusal, naming its file and field, exit 2:
   the job was the user's choice, not a bug.
+* A recording that failed (a rank died) or a Dask cluster lost mid-sweep -> one line
+  ``commsim CMD: error: ...``, exit 1: the machines failed, not commsim.
 * Anything else is a bug in commsim: the traceback is printed, then one line saying it is a bug
   and where to report it; exit 70 (``EX_SOFTWARE``).
 
@@ -130,7 +132,7 @@ def run_guarded(func: Callable[[argparse.Namespace], int | None], args: argparse
         if _is_broken_pipe(exc):
             _quiet_stdout()
             return EXIT_PIPE
-        if _is_recording_failure(exc):  # a rank died or timed out (validate's ladder): not a bug
+        if _is_recording_failure(exc) or _is_cluster_lost(exc):  # the world failed, not commsim
             print(f"commsim {command}: error: {one_line(str(exc))}", file=sys.stderr)
             return 1
         traceback.print_exc()
@@ -144,6 +146,14 @@ def _is_recording_failure(exc: BaseException) -> bool:
     from simulator.traces.record import RecordingError
 
     return isinstance(exc, RecordingError)
+
+
+def _is_cluster_lost(exc: BaseException) -> bool:
+    """A Dask cluster lost mid-sweep (``plan``, or any command that sweeps without
+    ``sweep``'s own handling: :class:`simulator.studies.sweep_runner.ClusterLost`)."""
+    from simulator.studies.sweep_runner import ClusterLost
+
+    return isinstance(exc, ClusterLost)
 
 
 def _is_broken_pipe(exc: BaseException) -> bool:

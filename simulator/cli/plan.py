@@ -162,7 +162,7 @@ def _print(res: PlanResult) -> None:
     counts = ", ".join(f"{v} {k}" for k, v in sorted(res.verdicts.items()))
     print(f"{len(res.points)} points: {counts}; the sweep took {res.wall_s:.1f} s of wall time")
     if res.best is None:
-        print("no candidate meets the target: relax --target-step or add larger clusters")
+        print(_no_candidate(res))
     sources = sorted({p.price_source for p in res.points if p.price_source})
     user = [x for x in sources if not x.startswith("assumption")]
     if user:
@@ -172,3 +172,24 @@ def _print(res: PlanResult) -> None:
             "prices per GPU-hour are the shipped assumptions (simulator/data/hardware.yaml); "
             "give your own with --prices FILE"
         )
+
+
+def _no_candidate(res: PlanResult) -> str:
+    """The line of a plan no candidate meets: how near the fastest candidate that fits memory
+    comes (or that none fits, or none runs)."""
+    from simulator.core.units import format_time
+
+    ran = [p for p in res.points if p.error is None]
+    fits = [p for p in ran if p.fits_memory is not False]
+    if not ran:
+        return "no candidate meets the target: none can run (see why above)"
+    if not fits:
+        return "no candidate meets the target: none fits its GPU's memory (see by how much above)"
+    p = min(fits, key=lambda q: q.step_time_s)
+    s = p.set
+    return (
+        f"no candidate meets the target: the fastest that fits memory is {s['topology']} "
+        f"tp {s['strategy.tp']} pp {s['strategy.pp']} at {format_time(p.step_time_s)} "
+        f"({p.step_time_s / res.target_step_s - 1:.0%} over {format_time(res.target_step_s)}); "
+        "relax --target-step or add larger clusters"
+    )

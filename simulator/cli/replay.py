@@ -136,9 +136,29 @@ def replay_command(args: argparse.Namespace) -> int:
         _print_replay(out)
     else:
         _print_prediction(out)
+        _note_cpu_backend_on_gpus(out, args)
     if not args.json:
         _print_written(args)
     return 0
+
+
+def _note_cpu_backend_on_gpus(out: object, args: argparse.Namespace) -> None:
+    """A re-shard onto a GPU topology keeps the recording's backend unless ``--backend`` is
+    given: say so when that is gloo (DDP on 64 ranks of dgx-a100-8node: 34.8 ms of
+    communication with gloo, 0.48 ms with nccl)."""
+    from simulator.studies import ReshardResult
+    from simulator.topology import NodeKind, load_topology
+
+    if not isinstance(out, ReshardResult) or args.backend or not args.topology:
+        return
+    if out.backend != "gloo":
+        return
+    topo = load_topology(args.topology)
+    if any(topo.graph.nodes[r].get("kind") == NodeKind.GPU for r in topo.ranks):
+        print(
+            f"  note: predicted with the recording's backend (gloo) on {out.topology}'s GPUs; "
+            "add --backend nccl for what NCCL would do there"
+        )
 
 
 def _print_written(args: argparse.Namespace) -> None:

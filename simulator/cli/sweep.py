@@ -70,7 +70,8 @@ def register(subparsers: Any) -> None:
         type=float,
         default=30.0,
         metavar="S",
-        help="give up when the cluster has had no worker this long (default 30 s)",
+        help="give up when the cluster has had no running worker this long, and restart a "
+        "worker whose heartbeat stopped this long (default 30 s)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=sweep_command)

@@ -124,6 +124,25 @@ class PlanResult:
         }
 
 
+#: ``--set`` keys the plan chooses itself, and how the user gives their candidates.
+_PLANNED = {
+    "topology": "give the candidates with --topologies",
+    "strategy.tp": "give the candidates with --tp",
+    "strategy.pp": "give the candidates with --pp",
+    "strategy.dp": "DP fills each cluster: world / (tp x pp)",
+}
+
+
+def _check_base(base: Sequence[str]) -> None:
+    """Refuse a ``--set`` of a key the plan varies itself: it would be overridden silently."""
+    for item in base:
+        key = item.partition("=")[0].strip()
+        if key in _PLANNED:
+            raise InputError(
+                f"{item!r}: plan chooses {key} itself ({_PLANNED[key]})", field="--set"
+            )
+
+
 def dp_degree(point: SweepPoint) -> int:
     """The data-parallel degree of a plan point: its world over ``tp x pp`` (both varied)."""
     return point.world // (int(point.set["strategy.tp"]) * int(point.set["strategy.pp"]))
@@ -164,6 +183,7 @@ def plan(
     for name, degrees in (("--tp", tp), ("--pp", pp)):
         if not degrees or any(int(d) < 1 for d in degrees):
             raise InputError(f"positive integers expected, got {list(degrees)}", field=name)
+    _check_base(base)
     vary = [
         ("topology", [str(t) for t in topologies]),
         ("strategy.tp", [str(int(d)) for d in tp]),

@@ -12,8 +12,12 @@
   ``DIR/points/NNNNN.json``, atomically), so Ctrl-C or a lost cluster keeps every finished
   point, and ``--resume`` skips them.
 * **A lost cluster is one clear error.** When the scheduler has had no worker for
-  ``lost_after_s`` seconds, or cannot be reached, :class:`ClusterLost` is raised with the count
-  of finished points.
+  ``lost_after_s`` seconds (workers paused over Dask's memory limit count as none), or the
+  client has lost the scheduler (Dask cancels every future: ``FuturesCancelledError``),
+  :class:`ClusterLost` is raised with the count of finished points.
+* **A hung worker is restarted.** A worker whose heartbeat has not moved for ``lost_after_s``
+  (stopped, wedged) is restarted through its nanny (removed without one), so its points run
+  elsewhere; the scheduler's own ``worker-ttl`` would wait 5 minutes.
 
 The per-point timeout stops a pure-Python computation by raising :class:`PointTimeout` in the
 thread that runs it (``PyThreadState_SetAsyncExc``, checked between bytecodes: the simulator's
@@ -23,10 +27,12 @@ is stopped when that call returns.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import difflib
 import re
 import socket
+import struct
 import threading
 import time
 import traceback
@@ -42,6 +48,7 @@ from simulator.core.errors import InputError
 from simulator.engine import simulate
 from simulator.engine.errors import SimulationError
 from simulator.limits import check_scenario
+from simulator.report import progress
 from simulator.resources import resolve
 from simulator.safeyaml import load_yaml_file
 from simulator.topology.loader import topology_from_dict
@@ -51,6 +58,8 @@ from simulator.topology.whatif import scale_links
 POLL_S: Final[float] = 1.0
 #: How long to wait for a finished point's result to come over from its worker (seconds).
 GATHER_S: Final[float] = 10.0
+#: Failed fetches of one finished point's result (not timeouts) before it becomes an error row.
+GATHER_TRIES: Final[int] = 3
 
 
 @dataclass(frozen=True)
@@ -114,7 +123,12 @@ def evaluate_payload(
         with _deadline(timeout_s):
             row = _evaluate(payload, shown, fidelity)
     except PointTimeout:
-        return {"set": shown, "error": f"timed out after {timeout_s:g} s", "error_kind": "timeout"}
+        return {
+            "set": shown,
+            "error": f"timed out after {timeout_s:g} s",
+            "error_kind": "timeout",
+            "timeout_s": timeout_s,  # a --resume with a longer --timeout runs it again
+        }
     except InputError as err:
         return {"set": shown, "error": str(err), "error_kind": "input"}
     except Exception as err:  # a bug or a simulation failure: recorded, the sweep goes on
@@ -225,8 +239,6 @@ def _run_on_dask(
     timeout_s: float | None,
     lost_after_s: float,
 ) -> None:
-    from distributed import wait
-
     items = list(todo)
     futures = {}
     try:
@@ -236,58 +248,168 @@ def _run_on_dask(
                 key=f"commsim-point-{index}-{time.monotonic_ns()}",
             )  # fmt: skip
             futures[fut] = index
+        watch = _Watch(client, lost_after_s, len(items))
         pending = set(futures)
-        done_count = 0
-        no_worker_since: float | None = None
         while pending:
-            try:
-                finished, _ = wait(list(pending), timeout=POLL_S, return_when="FIRST_COMPLETED")
-            except TimeoutError:
-                finished = set()
-            for fut in finished:
-                pending.discard(fut)
-                index = futures[fut]
-                if fut.status == "finished":
-                    try:
-                        # the result lives on a worker: if that worker just died, Dask
-                        # reschedules the point and result() would wait for it for ever
-                        row = fut.result(timeout=GATHER_S)
-                    except TimeoutError:
-                        pending.add(fut)  # recomputed later, or the cluster is lost
-                        continue
-                    on_result(index, row)
-                    done_count += 1
-                elif fut.status == "error":  # e.g. the worker died under it several times
-                    exc = fut.exception()
-                    on_result(
-                        index,
-                        {"set": items_shown(items, index), "error": f"{type(exc).__name__}: {exc}",
-                         "error_kind": "worker"},
-                    )  # fmt: skip
-                    done_count += 1
-            if not pending:
-                break
-            try:
-                n_workers = len(client.scheduler_info(n_workers=-1).get("workers", {}))
-            except Exception as exc:  # the scheduler itself is gone
-                raise ClusterLost(
-                    f"lost the Dask scheduler ({type(exc).__name__})", done_count, len(items)
-                ) from None
-            now = time.monotonic()
-            if n_workers == 0:
-                no_worker_since = no_worker_since or now
-                if now - no_worker_since > lost_after_s:
-                    raise ClusterLost(
-                        f"the Dask cluster has had no worker for {lost_after_s:g} s",
-                        done_count,
-                        len(items),
-                    )
-            else:
-                no_worker_since = None
+            for fut in _wait_some(pending, watch):
+                row = _row_of(fut, items_shown(items, futures[fut]), watch)
+                if row is not None:
+                    pending.discard(fut)
+                    on_result(futures[fut], row)
+                    watch.done += 1
+            if pending:
+                watch.check()
     finally:
         for fut in futures:
             if not fut.done():
                 fut.cancel()
+
+
+def _wait_some(pending: set[Any], watch: _Watch) -> set[Any]:
+    """The futures of ``pending`` that finished within :data:`POLL_S` (maybe none).
+
+    Raises:
+        ClusterLost: Dask cancelled them (the client lost its scheduler).
+    """
+    from distributed import wait
+
+    try:
+        finished, _ = wait(list(pending), timeout=POLL_S, return_when="FIRST_COMPLETED")
+    except TimeoutError:
+        return set()
+    except Exception as exc:  # FuturesCancelledError: reason scheduler-connection-lost
+        raise watch.lost_scheduler(exc) from None
+    return set(finished)
+
+
+def _row_of(fut: Any, shown: dict[str, Any], watch: _Watch) -> dict[str, Any] | None:
+    """The row of a finished future, or ``None`` while its result cannot be had yet.
+
+    Raises:
+        ClusterLost: the future was cancelled or lost, or its result cannot be gathered and
+            the client has lost its scheduler.
+    """
+    if fut.status == "error":  # e.g. the worker died under it several times (KilledWorker)
+        exc = fut.exception()
+        return {"set": shown, "error": f"{type(exc).__name__}: {exc}", "error_kind": "worker"}
+    if fut.status != "finished":  # cancelled or lost: only a lost scheduler does that to ours
+        raise watch.lost_scheduler(f"point {fut.status}")
+    try:
+        # the result lives on a worker: if that worker just died, Dask reschedules the point
+        # and result() would wait for it for ever
+        row: dict[str, Any] = fut.result(timeout=GATHER_S)
+    except TimeoutError:
+        return None  # recomputed later, or the cluster is lost
+    except Exception as exc:  # CommClosedError, CancelledError: the worker or scheduler went
+        if not watch.connected():
+            raise watch.lost_scheduler(exc) from None
+        # a worker that went: the point is recomputed; a result that never comes over (it
+        # does not unpickle here) would be asked for for ever: a row after a few tries
+        failures = watch.gather_failures[fut] = watch.gather_failures.get(fut, 0) + 1
+        if failures < GATHER_TRIES:
+            return None
+        text = f"cannot fetch the result: {type(exc).__name__}: {exc}"
+        return {"set": shown, "error": text, "error_kind": "worker"}
+    return row
+
+
+def silent_after_s(lost_after_s: float, n_workers: int) -> float:
+    """Seconds without a heartbeat after which a worker counts as hung: ``lost_after_s``, but
+    never under 10 heartbeats (Dask's own floor for its ``worker-ttl``: workers beat every
+    0.5 s up to 10 workers, 1 s up to 50, more on larger clusters)."""
+    from distributed.scheduler import heartbeat_interval
+
+    return max(lost_after_s, 10 * float(heartbeat_interval(n_workers)))
+
+
+def _status(info: Any) -> str:
+    """A worker's status in ``scheduler_info()`` (``running``, ``paused``, ...)."""
+    return str(info.get("status", "running")) if isinstance(info, dict) else "running"
+
+
+class _Watch:
+    """The client's view of its cluster between polls: points done, since when the cluster
+    has had no worker, and when each worker's heartbeat (``last_seen``) last moved (seconds of
+    this process's monotonic clock).
+
+    A worker whose heartbeat has not moved for ``lost_after_s`` (a stopped or wedged process:
+    a busy point does not stop the heartbeat, which runs in the worker's own thread) is
+    restarted through its nanny, or removed, so that Dask runs its points elsewhere; the
+    scheduler's own ``worker-ttl`` would wait 5 minutes.
+    """
+
+    def __init__(self, client: Any, lost_after_s: float, total: int) -> None:
+        self.client = client
+        self.lost_after_s = lost_after_s
+        self.total = total
+        self.done = 0
+        self.no_worker_since: float | None = None
+        self.not_running_since: float | None = None
+        self.beats: dict[str, tuple[Any, float]] = {}
+        self.gather_failures: dict[Any, int] = {}
+
+    def connected(self) -> bool:
+        """False once the client has closed, or has been reconnecting for ``lost_after_s``."""
+        status = str(getattr(self.client, "status", "running"))
+        if status == "running":
+            self.not_running_since = None
+            return True
+        now = time.monotonic()
+        self.not_running_since = self.not_running_since or now
+        return status == "connecting" and now - self.not_running_since <= self.lost_after_s
+
+    def lost_scheduler(self, why: BaseException | str) -> ClusterLost:
+        """The :class:`ClusterLost` of a client that lost its scheduler, saying ``why``."""
+        text = why if isinstance(why, str) else type(why).__name__
+        return ClusterLost(f"lost the Dask scheduler ({text})", self.done, self.total)
+
+    def check(self) -> None:
+        """Raise :class:`ClusterLost` when the scheduler is gone or has had no worker for
+        ``lost_after_s``; restart workers whose heartbeat stopped."""
+        if not self.connected():
+            raise self.lost_scheduler(f"client {getattr(self.client, 'status', '?')}")
+        try:
+            workers = dict(self.client.scheduler_info(n_workers=-1).get("workers", {}))
+        except Exception as exc:  # the scheduler itself is gone
+            raise self.lost_scheduler(exc) from None
+        now = time.monotonic()
+        # a worker paused over its memory limit runs nothing until its memory drops
+        paused = sum(_status(info) == "paused" for info in workers.values())
+        if paused == len(workers):
+            self.no_worker_since = self.no_worker_since or now
+            if now - self.no_worker_since > self.lost_after_s:
+                raise ClusterLost(self._no_worker(paused), self.done, self.total)
+        else:
+            self.no_worker_since = None
+        self._restart_silent(workers, now)
+
+    def _no_worker(self, paused: int) -> str:
+        """Why the cluster is lost when none of its workers (``paused`` of them paused) runs."""
+        if not paused:
+            return f"the Dask cluster has had no worker for {self.lost_after_s:g} s"
+        return (
+            f"the Dask cluster has had no running worker for {self.lost_after_s:g} s "
+            f"({paused} paused over Dask's memory limit: give the workers more memory)"
+        )
+
+    def _restart_silent(self, workers: dict[str, Any], now: float) -> None:
+        """Restart (or remove) each worker whose ``last_seen`` has not moved for
+        ``lost_after_s`` seconds."""
+        silent = []
+        silent_after = silent_after_s(self.lost_after_s, len(workers))
+        for addr, info in workers.items():
+            seen = info.get("last_seen") if isinstance(info, dict) else None
+            old = self.beats.get(addr)
+            if old is None or old[0] != seen or seen is None:
+                self.beats[addr] = (seen, now)
+            elif now - old[1] > silent_after:
+                silent.append(addr)
+        self.beats = {a: b for a, b in self.beats.items() if a in workers and a not in silent}
+        if silent:
+            progress.advance(0, f"restarting {len(silent)} silent Dask worker(s)")
+            with contextlib.suppress(Exception):
+                self.client.restart_workers(silent, timeout=self.lost_after_s,
+                                            raise_for_error=False)  # fmt: skip
 
 
 def items_shown(items: Sequence[tuple[int, Any, dict[str, Any]]], index: int) -> dict[str, Any]:
@@ -321,10 +443,42 @@ def probe_scheduler(address: str, timeout_s: float = 3.0) -> None:
     if not host or port is None:
         raise InputError(bad, field="--scheduler")
     try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            pass
+        with socket.create_connection((host, port), timeout=timeout_s) as sock:
+            greeting = _first_bytes(sock, 16)
     except OSError as exc:
         raise InputError(
             f"cannot reach the Dask scheduler at {address}: {exc.strerror or exc}",
             field="--scheduler",
         ) from None
+    if not _is_dask_greeting(greeting):
+        said = "said nothing" if not greeting else "answered in another protocol"
+        raise InputError(
+            f"{address} is not a Dask scheduler: it {said} within {timeout_s:g} s (its "
+            "dashboard's or another service's port? the scheduler's is usually 8786)",
+            field="--scheduler",
+        )
+
+
+def _first_bytes(sock: socket.socket, n: int) -> bytes:
+    """Up to ``n`` bytes the peer sends first (fewer if it closes or goes quiet)."""
+    got = b""
+    try:
+        while len(got) < n:
+            chunk = sock.recv(n - len(got))
+            if not chunk:
+                break
+            got += chunk
+    except TimeoutError:
+        pass
+    return got
+
+
+def _is_dask_greeting(data: bytes) -> bool:
+    """Whether ``data`` starts like the handshake a Dask TCP server sends as soon as it
+    accepts a connection (``distributed.comm.tcp``: an 8-byte little-endian length, then the
+    frame count and lengths): Dask's own client would otherwise wait for ever on a server that
+    speaks another protocol (an HTTP dashboard waits for a request and says nothing)."""
+    if len(data) < 16:
+        return False
+    total, frames = struct.unpack("<QQ", data[:16])
+    return 0 < frames <= 1024 and 0 < total < 2**32

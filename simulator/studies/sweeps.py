@@ -21,6 +21,7 @@ import itertools
 import logging
 import os
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -317,7 +318,9 @@ def sweep(
     if not points:
         raise InputError("nothing to sweep: give at least one --vary KEY=V1,V2", field="--vary")
     t0 = time.perf_counter()
-    rows: dict[int, dict[str, Any]] = dict(store.done(points)) if store is not None else {}
+    rows: dict[int, dict[str, Any]] = (
+        dict(store.done(points, survival.timeout_s)) if store is not None else {}
+    )
     progress.set_total(len(points), f"{len(points)} points of {Path(path).stem}")
 
     def on_result(index: int, row: dict[str, Any]) -> None:
@@ -411,14 +414,15 @@ def _client(scheduler: str, workers: int | None, n_points: int) -> Iterator[Any]
     # a gather abandoned when its worker died ends, at exit, as asyncio's "Task exception was
     # never retrieved": the sweep has already said what happened
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    # a lost scheduler is logged as "Failed to reconnect ... closing client": the sweep says it
+    logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
     if scheduler == "local":
         n = min(workers or os.cpu_count() or 1, n_points)  # no worker without a point
-        with (
-            LocalCluster(
+        with _quiet_port_warning():
+            cluster = LocalCluster(
                 n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
-            ) as cluster,
-            Client(cluster) as client,
-        ):
+            )
+        with cluster, Client(cluster) as client:
             yield client
         return
 
@@ -432,3 +436,13 @@ def _client(scheduler: str, workers: int | None, n_points: int) -> Iterator[Any]
     finally:
         with contextlib.suppress(Exception):
             client.close(timeout=5)
+
+
+@contextlib.contextmanager
+def _quiet_port_warning() -> Iterator[None]:
+    """Silence Dask's "Port 8787 is already in use" (its scheduler's HTTP server binds that
+    port even with no dashboard, and takes another when a second Dask runs on the machine):
+    a sweep's stderr says only what went wrong with the sweep."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
+        yield

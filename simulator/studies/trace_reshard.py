@@ -386,8 +386,15 @@ def reshard(
     world = world or (topo.num_ranks if topology else imp.world)
     check_degree(imp.manifest, strategy, world)
     if topo.num_ranks < world:
+        which = (
+            f"topology {topo.name}"
+            if topology
+            else f"the recording's topology {topo.name} (no --topology given)"
+        )
         raise InputError(
-            f"topology has {topo.num_ranks} ranks, fewer than --world {world}", field="--world"
+            f"{which} has {topo.num_ranks} ranks, fewer than --world {world}; give --topology "
+            f"with at least {world} ranks",
+            field="--world",
         )
     wl = resharded_workload(imp, strategy, world, topo, blocking_host=blocking_host)
     be = backend or imp.manifest.get("backend", "gloo")
