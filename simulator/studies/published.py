@@ -134,11 +134,18 @@ def megatron_params(model: ModelSetup, seq_len: int) -> float:
 
 
 class ParallelSetup(_Strict):
-    """Tensor, pipeline and data parallel degrees (``tp * pp * dp`` = GPUs)."""
+    """Tensor, pipeline, context and data parallel degrees (``tp * pp * cp * dp`` = GPUs)."""
 
     tp: int
     pp: int
     dp: int
+    #: context parallelism (the sequence split over ``cp`` ranks); 1: none.
+    cp: int = 1
+
+    @property
+    def gpus(self) -> int:
+        """GPUs of the run."""
+        return self.tp * self.pp * self.cp * self.dp
 
 
 class TrainingSetup(_Strict):
@@ -279,8 +286,7 @@ def tflops_per_gpu(
 ) -> float:
     """Per-GPU teraFLOP/s for an iteration of ``step_time_s`` with the source's FLOP count
     (``metric``: the paper's equation (3), or Megatron-Core's)."""
-    p = setup.parallelism
-    n_gpus = p.tp * p.pp * p.dp
+    n_gpus = setup.parallelism.gpus
     mcore = metric is Metric.TFLOPS_PER_GPU_MCORE
     flops = mcore_iteration_flops(setup) if mcore else megatron_iteration_flops(setup)
     return flops / (step_time_s * n_gpus) / TFLOPS
@@ -368,6 +374,7 @@ def training_scenario(ref: TrainingReference) -> dict[str, Any]:
             "tp": p.tp,
             "pp": p.pp,
             "dp": p.dp,
+            **({"cp": p.cp} if p.cp > 1 else {}),
             "sequence_parallel": st.sequence_parallel,
             "pipeline": {"schedule": st.schedule, "virtual_stages": st.virtual_stages},
             **({"data_parallel": st.data_parallel} if st.data_parallel is not None else {}),

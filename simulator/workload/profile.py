@@ -106,6 +106,8 @@ class LayerProfile:
             gradient of its column-parallel linear (Megatron-LM 2022,
             :func:`~simulator.workload.software.overlaps_tp_backward`); ``False`` for
             measured profiles (torch DTensor does not).
+        kv_hidden: width of one token's keys (= of its values), ``kv_heads * head_dim``
+            (0: ``hidden``); the context-parallel K/V exchange moves it.
         tp_comm_overlap: with sequence parallelism, each TP block's all-gather and
             reduce-scatter run beside its compute (Transformer Engine userbuffers,
             :func:`~simulator.workload.software.overlaps_tp_comm`).
@@ -136,6 +138,7 @@ class LayerProfile:
     memory_Bps: float = 1e12
     tp_backward_overlap: bool = False
     tp_comm_overlap: bool = False
+    kv_hidden: int = 0
     source: str = ""
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -307,6 +310,7 @@ def profile_from_model(
         memory_Bps=cost.hbm_Bps * cost.memory_efficiency,
         tp_backward_overlap=overlaps_tp_backward(cost.software),
         tp_comm_overlap=overlaps_tp_comm(cost.software),
+        kv_hidden=spec.kv * spec.head_dim,
         source=f"analytical ({spec.name}; {cost.gpu}, efficiency {cost.efficiency:.3f}: "
         f"{cost.source})",
     )
