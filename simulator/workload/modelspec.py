@@ -224,6 +224,39 @@ class ModelSpec(ModelShape):
         with context parallelism: this rank's queries against the whole sample's keys)."""
         return 4.0 * b * self.seq_len * self.kv_len * self.hidden
 
+    @property
+    def attn_core_executed_fraction(self) -> float:
+        """Share of :meth:`attn_core_fwd_flops` the kernels execute. A decoder's attention is
+        causal; flash attention (Dao et al. 2022, arXiv:2205.14135; the fused kernels of
+        Transformer Engine / cuDNN) skips every key block that lies wholly above the diagonal,
+        so it computes about half of the ``s x s_kv`` pairs (``(1 + 1/n_blocks) / 2`` with
+        ``n_blocks`` = 64-128 query blocks at s = 8192 / 128-token blocks; 1/2 here). The
+        unfused attention of Megatron-LM 2021/2022 multiplies the full score matrices and masks
+        afterwards: all of it. The count itself (:meth:`attn_core_fwd_flops`, what MFU
+        conventions report) stays the full ``4 b s s_kv h``."""
+        return 0.5 if self.flash_attention else 1.0
+
+    def attn_fwd_executed_flops(self, b: int) -> float:
+        """:meth:`attn_fwd_flops` as the kernels execute them (causal flash attention skips
+        about half the core, :attr:`attn_core_executed_fraction`)."""
+        skipped = (1.0 - self.attn_core_executed_fraction) * self.attn_core_fwd_flops(b)
+        return self.attn_fwd_flops(b) - skipped
+
+    def attn_core_bwd_recompute_flops(self, b: int) -> float:
+        """FLOPs flash attention's backward adds to twice the forward: it recomputes the scores
+        ``Q K^T`` block by block instead of reading them (Dao 2023, arXiv:2307.08691, Sec. 3.1:
+        five matrix products in backward against two in forward, 2.5x the forward). The
+        executed (causal) share of one score product; 0 for the unfused attention."""
+        if not self.flash_attention:
+            return 0.0
+        return 0.5 * self.attn_core_executed_fraction * self.attn_core_fwd_flops(b)
+
+    def layer_train_executed_flops(self, b: int) -> float:
+        """Forward + backward FLOPs one layer's kernels execute (no recomputation): three
+        times the executed forward, plus flash attention's recomputed scores."""
+        fwd = self.attn_fwd_executed_flops(b) + self.mlp_fwd_flops(b)
+        return 3.0 * fwd + self.attn_core_bwd_recompute_flops(b)
+
     def mlp_fwd_flops(self, b: int) -> float:
         """Forward FLOPs of the MLP block of one layer (top-k experts and router for MoE)."""
         s, h = self.seq_len, self.hidden

@@ -110,9 +110,7 @@ def job_context(
         dp = strategy.dp or world // (strategy.tp * strategy.pp * cp)
     else:
         if strategy.tp != 1 or strategy.pp != 1 or cp != 1:
-            raise ValueError(
-                f"{strategy.kind.value} supports data parallelism only (tp=pp=cp=1)"
-            )
+            raise ValueError(f"{strategy.kind.value} supports data parallelism only (tp=pp=cp=1)")
         dp = strategy.dp or world
     if dp < 1 or strategy.tp * strategy.pp * cp * dp > world:
         raise ValueError(
