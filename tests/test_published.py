@@ -22,6 +22,7 @@ from simulator.studies.published import (
     mcore_iteration_flops,
     megatron_iteration_flops,
     megatron_params,
+    predict_training,
     reference_names,
     tflops_per_gpu,
     training_scenario,
@@ -260,3 +261,28 @@ def test_context_parallel_rows_reach_the_scenario() -> None:
     sc = scenario_from_dict(training_scenario(r))
     assert (sc.strategy.cp, sc.strategy.dp, sc.strategy.tp) == (2, 4, 1)
     assert "cp" not in training_scenario(rows["megatron-core-gpt-16b-h100-192gpu"])["strategy"]
+
+
+def test_moe_rows_reach_the_scenario_and_megatron_counts_routed_experts() -> None:
+    """``experts``/``top_k``/``ep`` become the scenario's; Megatron-Core's FLOP count takes the
+    MLP term once per routed expert (``num_experts_routed_to``)."""
+    rows = {t.reference: t for t in load_references().training}
+    r = rows["megatron-core-gpt-16b-h100-192gpu"]
+    moe_model = r.setup.model.model_copy(update={"experts": 8, "top_k": 2})
+    par = r.setup.parallelism.model_copy(update={"ep": 8})
+    moe = r.model_copy(
+        update={"setup": r.setup.model_copy(update={"model": moe_model, "parallelism": par})}
+    )
+    sc = scenario_from_dict(training_scenario(moe))
+    assert (sc.model.experts, sc.model.top_k, sc.strategy.ep) == (8, 2, 8)
+    m, s = r.setup.model, r.setup
+    mlp = 12.0 * s.global_batch * s.seq_len * m.layers * m.hidden * 4 * m.hidden
+    assert mcore_iteration_flops(moe.setup) - mcore_iteration_flops(s) == pytest.approx(mlp)
+
+
+def test_paper_flop_metric_refuses_shapes_it_does_not_count() -> None:
+    rows = {t.reference: t for t in load_references().training}
+    r = rows["megatron-core-gpt-16b-h100-192gpu"]  # untied head: not GPT-3's shape
+    bad = r.model_copy(update={"metric": Metric.TFLOPS_PER_GPU})
+    with pytest.raises(InputError, match="tflops_per_gpu_mcore"):
+        predict_training(bad, load_references().clusters[r.setup.cluster])
