@@ -124,3 +124,18 @@ def test_causal_flash_attention_executes_half_the_core() -> None:
     lin = 3.0 * (plain.layer_fwd_flops(1) - core)
     assert flash.layer_train_executed_flops(1) - lin == pytest.approx(core / 2 * 3.5)
     assert plain.layer_train_executed_flops(1) - lin == pytest.approx(core * 3.0)
+
+
+def test_cp_with_expert_parallelism_is_refused_naming_the_strategy() -> None:
+    sc = scenario_from_dict(
+        {
+            "name": "cp-ep",
+            "topology": TOPO,
+            "model": {**MODEL, "experts": 4, "top_k": 2},
+            "training": {"global_batch": 8, "micro_batch": 1, "seq_len": 8192},
+            "strategy": {"tp": 1, "cp": 2, "dp": 4, "ep": 2},
+        }
+    )
+    with pytest.raises(InputError, match="expert parallelism is not modelled") as info:
+        build_workload(sc, load_topology(TOPO))
+    assert info.value.field == "strategy"
