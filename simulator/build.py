@@ -28,7 +28,7 @@ from simulator.workload.apps.dcgan import DCGANSpec
 from simulator.workload.apps.encdec import EncDecSpec
 from simulator.workload.costmodel import CostModel, cost_model_for
 from simulator.workload.memory import memory_per_gpu
-from simulator.workload.modelspec import ModelArch
+from simulator.workload.modelspec import ModelArch, ModelSpec
 from simulator.workload.profile import LayerProfile, profile_from_model
 from simulator.workload.strategies import build_job, job_context
 from simulator.workload.strategies.options import StrategyKind
@@ -68,6 +68,16 @@ def _gpu_name(scenario: Scenario, topology: Any) -> str:
     return str(name)
 
 
+def _rank_spec(scenario: Scenario) -> ModelSpec:
+    """The model as one GPU runs it: with context parallelism (``strategy.cp``) each rank
+    holds ``seq_len / cp`` tokens of every sample and attends over all of them
+    (:meth:`ModelSpec.of`). The scenario's own spec (whole samples) stays for the metadata."""
+    try:
+        return ModelSpec.of(scenario.model, scenario.training.seq_len, scenario.strategy.cp)
+    except ValueError as exc:
+        raise InputError(str(exc), file=scenario.source_file, field="strategy.cp") from None
+
+
 def build_workload(scenario: Scenario, topology: Any) -> BuiltWorkload:
     """Build the base scenario's workload on ``topology``.
 
@@ -91,7 +101,7 @@ def build_workload(scenario: Scenario, topology: Any) -> BuiltWorkload:
     if scenario.model.arch is not ModelArch.DECODER:  # machine translation, speech, GANs
         return build_app(scenario, topology, cost)
     prof = profile_from_model(
-        spec,
+        _rank_spec(scenario),
         cost,
         micro_batch=tr.micro_batch,
         tp=st.tp,
@@ -243,7 +253,7 @@ def build_app(scenario: Scenario, topology: Any, cost: CostModel) -> BuiltWorklo
     """:func:`build_workload` for an application scenario (:mod:`simulator.workload.apps`):
     data-parallel only; a GAN's two phases run one after the other every step."""
     st, tr = scenario.strategy, scenario.training
-    for key in ("tp", "pp", "ep"):
+    for key in ("tp", "pp", "ep", "cp"):
         if getattr(st, key) != 1:
             raise InputError(
                 f"{scenario.model.arch.value} models run data-parallel only (expected 1)",

@@ -225,8 +225,9 @@ def estimate_scenario_ops(scenario: Any, world: int) -> tuple[float, dict[str, f
     """
     st, tr, m = scenario.strategy, scenario.training, scenario.model
     tp, pp, ep = st.tp, st.pp, st.ep
+    cp = int(getattr(st, "cp", 1))
     if st.kind == "collective":
-        dp = st.dp or max(1, world // max(1, tp * pp))
+        dp = st.dp or max(1, world // max(1, tp * pp * cp))
     else:
         dp = st.dp or max(1, world)
     workers = max(1, dp)
@@ -234,7 +235,7 @@ def estimate_scenario_ops(scenario: Any, world: int) -> tuple[float, dict[str, f
     v = st.pipeline.virtual_stages
     dec_layers = float(getattr(getattr(m, "app", None), "decoder_layers", None) or 0)  # enc-dec
     layers_per_stage = max(1.0, (m.layers + dec_layers) / max(1, pp)) * v
-    job = tp * pp * dp
+    job = tp * pp * dp * cp
     fold = st.fold if st.fold is not None else job > 16
     hw = getattr(scenario, "hardware", None)
     if st.kind == "parameter_server" or (hw is not None and getattr(hw, "node_gpus", None)):

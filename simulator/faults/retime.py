@@ -60,7 +60,9 @@ def lane_offsets(workload: Workload) -> list[int]:
     if not md.get("folded"):
         raise ValueError("programs cover part of the job but the workload is not folded")
     tp, pp, dp = (int(md[k]) for k in ("tp", "pp", "dp"))  # type: ignore[call-overload]
-    offs = sorted(t + tp * pp * d for d in range(dp) for t in range(tp))
+    cp = int(md.get("cp", 1))  # type: ignore[call-overload]
+    # Layout.rank(t, 0, d) - Layout.rank(0, 0, 0): CP ranks sit between TP and PP
+    offs = sorted(t + tp * (d % cp + cp * pp * (d // cp)) for d in range(dp) for t in range(tp))
     covered = sorted(p.rank + o for p in workload.programs for o in offs)
     if covered != list(range(world)):
         raise ValueError("folded programs and lane offsets do not cover the job once")

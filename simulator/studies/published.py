@@ -112,6 +112,9 @@ class ModelSetup(_Strict):
     gated_mlp: bool = False
     tie_embeddings: bool = True
     flash_attention: bool = False
+    #: mixture of experts: experts per layer and experts each token is routed to (1: dense).
+    experts: int = 1
+    top_k: int = 1
 
     @property
     def gpt_shaped(self) -> bool:
@@ -121,6 +124,7 @@ class ModelSetup(_Strict):
             and self.ffn_hidden in (None, 4 * self.hidden)
             and not self.gated_mlp
             and self.tie_embeddings
+            and self.experts == 1
         )
 
 
@@ -134,11 +138,20 @@ def megatron_params(model: ModelSetup, seq_len: int) -> float:
 
 
 class ParallelSetup(_Strict):
-    """Tensor, pipeline and data parallel degrees (``tp * pp * dp`` = GPUs)."""
+    """Tensor, pipeline, context and data parallel degrees (``tp * pp * cp * dp`` = GPUs)."""
 
     tp: int
     pp: int
     dp: int
+    #: context parallelism (the sequence split over ``cp`` ranks); 1: none.
+    cp: int = 1
+    #: expert parallelism (carved out of ``dp``, as the scenario's ``strategy.ep``); 1: none.
+    ep: int = 1
+
+    @property
+    def gpus(self) -> int:
+        """GPUs of the run."""
+        return self.tp * self.pp * self.cp * self.dp
 
 
 class TrainingSetup(_Strict):
@@ -264,12 +277,13 @@ def mcore_iteration_flops(setup: TrainingSetup) -> float:
     commit 8a78edd20c, July 2024): ``12 B s l h^2 ((1 + g/a + s/h) + (f/h) m + V/(2 l h))`` with
     ``g/a`` the query groups per head, ``f`` the MLP hidden size and ``m`` 3/2 for a gated MLP:
     forward and backward GEMMs, no recomputation term. For GPT-3's shape this is
-    ``72 B s l h^2 (1 + s/(6h) + V/(12 l h))``.
+    ``72 B s l h^2 (1 + s/(6h) + V/(12 l h))``. A mixture of experts multiplies the MLP term by
+    the experts each token is routed to (``num_experts_routed_to``, the router not counted).
     """
     m = setup.model
     b, s, n_l, h, v = setup.global_batch, setup.seq_len, m.layers, m.hidden, m.vocab
     groups = (m.kv_heads or m.heads) / m.heads
-    ffn = (m.ffn_hidden or 4 * h) / h * (1.5 if m.gated_mlp else 1.0)
+    ffn = (m.ffn_hidden or 4 * h) / h * (1.5 if m.gated_mlp else 1.0) * m.top_k
     attention = 1.0 + groups + s / h
     return 12.0 * b * s * n_l * h**2 * (attention + ffn + v / (2.0 * n_l * h))
 
@@ -279,8 +293,7 @@ def tflops_per_gpu(
 ) -> float:
     """Per-GPU teraFLOP/s for an iteration of ``step_time_s`` with the source's FLOP count
     (``metric``: the paper's equation (3), or Megatron-Core's)."""
-    p = setup.parallelism
-    n_gpus = p.tp * p.pp * p.dp
+    n_gpus = setup.parallelism.gpus
     mcore = metric is Metric.TFLOPS_PER_GPU_MCORE
     flops = mcore_iteration_flops(setup) if mcore else megatron_iteration_flops(setup)
     return flops / (step_time_s * n_gpus) / TFLOPS
@@ -338,6 +351,13 @@ def predict_training(
 ) -> float:
     """Predicted figure of ``ref`` in its ``metric``: per-GPU teraFLOP/s (our step time, the
     paper's FLOP count) or the iteration time in seconds."""
+    if ref.metric is Metric.TFLOPS_PER_GPU and not ref.setup.model.gpt_shaped:
+        raise InputError(
+            "metric tflops_per_gpu is Narayanan et al.'s count for GPT-3's shape; this model "
+            "is not (GQA, MLP width, gating, untied head or experts): use tflops_per_gpu_mcore "
+            "or iteration_time_s",
+            field=f"{ref.reference}.metric",
+        )
     step_s = predicted_step_time_s(ref, cluster, fidelity=fidelity)
     if ref.metric is Metric.ITERATION_TIME_S:
         return step_s
@@ -368,6 +388,8 @@ def training_scenario(ref: TrainingReference) -> dict[str, Any]:
             "tp": p.tp,
             "pp": p.pp,
             "dp": p.dp,
+            **({"cp": p.cp} if p.cp > 1 else {}),
+            **({"ep": p.ep} if p.ep > 1 else {}),
             "sequence_parallel": st.sequence_parallel,
             "pipeline": {"schedule": st.schedule, "virtual_stages": st.virtual_stages},
             **({"data_parallel": st.data_parallel} if st.data_parallel is not None else {}),
@@ -393,6 +415,8 @@ def _model_extras(m: ModelSetup) -> dict[str, Any]:
         if getattr(m, key) is not None:
             extras[key] = getattr(m, key)
     for key, default in (
+        ("experts", 1),
+        ("top_k", 1),
         ("gated_mlp", False),
         ("tie_embeddings", True),
         ("flash_attention", False),

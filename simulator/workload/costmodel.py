@@ -113,7 +113,10 @@ _H100_EW = layer_elementwise_bytes(_H100_175B, 1, tp=_H100_TP, sequence_parallel
 _H100_MEMORY_S = (
     _H100_EW.attn_fwd_B + _H100_EW.mlp_fwd_B + _H100_EW.attn_bwd_B + _H100_EW.mlp_bwd_B
 ) / (_H100_HBM_Bps * _A100_MEMORY_EFFICIENCY)
-_H100_GEMM_FLOPS = 3.0 * _H100_175B.layer_fwd_flops(1) / _H100_TP
+#: The FLOPs its kernels execute: the causal flash-attention core at half its count, its
+#: backward recomputing the scores (ModelSpec.layer_train_executed_flops; 1.2 % below the
+#: layer's count 3 x 24 b s h^2 (1 + s/(6h))).
+_H100_GEMM_FLOPS = _H100_175B.layer_train_executed_flops(1) / _H100_TP
 _H100_GEMM_S = _H100_LAYER_S * (1.0 - _H100_BUBBLE) - _H100_TP_COMM_S - _H100_MEMORY_S
 #: The same step priced as the recipe ran it (megatron-core-2024: the sequence-parallel
 #: collectives beside the GEMMs, simulator/workload/software.py overlaps_tp_comm): nothing

@@ -120,7 +120,7 @@ def shape_elements(
         return f if spec.gated_mlp else 0.0
     if spec.flash_attention:
         return 0.0
-    return float(b * spec.heads * s * s) / tp
+    return float(b * spec.heads * s * spec.kv_len) / tp
 
 
 def layer_elementwise_bytes(
@@ -151,7 +151,7 @@ def attention_core_bytes(spec: ModelSpec, b: int, *, tp: int = 1, act_bytes: int
     """
     if spec.flash_attention:
         return 0.0
-    return 2.0 * float(b * spec.heads * spec.seq_len**2) / tp * act_bytes
+    return 2.0 * float(b * spec.heads * spec.seq_len * spec.kv_len) / tp * act_bytes
 
 
 #: HBM bytes per logit element of Megatron's vocab-parallel cross entropy, forward: the logits

@@ -117,16 +117,29 @@ class ModelSpec(ModelShape):
     counts.
 
     Attributes:
-        seq_len: tokens per sample (a scenario takes it from ``training.seq_len``).
+        seq_len: tokens per sample on one GPU (a scenario takes it from ``training.seq_len``;
+            with context parallelism, the shard of one rank: ``training.seq_len / cp``).
+        context_parallel: ranks the sample's sequence is split over (1: none). Each rank's
+            queries attend to the keys of the whole sample, ``seq_len * context_parallel``
+            (:attr:`kv_len`); everything else sees the rank's own ``seq_len`` tokens.
     """
 
     seq_len: int = 2048
+    context_parallel: int = 1
 
     @classmethod
-    def of(cls, shape: ModelShape, seq_len: int) -> ModelSpec:
-        """``shape`` at ``seq_len`` tokens per sample."""
+    def of(cls, shape: ModelShape, seq_len: int, context_parallel: int = 1) -> ModelSpec:
+        """``shape`` at ``seq_len`` tokens per sample, split over ``context_parallel`` ranks
+        (``seq_len`` must divide by it)."""
+        if seq_len % context_parallel:
+            raise ValueError(f"seq_len {seq_len} does not split into cp={context_parallel} shards")
         kw = {f.name: getattr(shape, f.name) for f in fields(ModelShape)}
-        return cls(**kw, seq_len=seq_len)
+        return cls(**kw, seq_len=seq_len // context_parallel, context_parallel=context_parallel)
+
+    @property
+    def kv_len(self) -> int:
+        """Keys each query attends over: the whole sample (``seq_len * context_parallel``)."""
+        return self.seq_len * self.context_parallel
 
     # ---- shapes -------------------------------------------------------------------------
     @property
@@ -207,8 +220,42 @@ class ModelSpec(ModelShape):
         return proj + self.attn_core_fwd_flops(b)
 
     def attn_core_fwd_flops(self, b: int) -> float:
-        """Forward FLOPs of scores and attention over values: ``4 b s^2 h``."""
-        return 4.0 * b * self.seq_len**2 * self.hidden
+        """Forward FLOPs of scores and attention over values: ``4 b s^2 h`` (``4 b s s_kv h``
+        with context parallelism: this rank's queries against the whole sample's keys)."""
+        return 4.0 * b * self.seq_len * self.kv_len * self.hidden
+
+    @property
+    def attn_core_executed_fraction(self) -> float:
+        """Share of :meth:`attn_core_fwd_flops` the kernels execute. A decoder's attention is
+        causal; flash attention (Dao et al. 2022, arXiv:2205.14135; the fused kernels of
+        Transformer Engine / cuDNN) skips every key block that lies wholly above the diagonal,
+        so it computes about half of the ``s x s_kv`` pairs (``(1 + 1/n_blocks) / 2`` with
+        ``n_blocks`` = 64-128 query blocks at s = 8192 / 128-token blocks; 1/2 here). The
+        unfused attention of Megatron-LM 2021/2022 multiplies the full score matrices and masks
+        afterwards: all of it. The count itself (:meth:`attn_core_fwd_flops`, what MFU
+        conventions report) stays the full ``4 b s s_kv h``."""
+        return 0.5 if self.flash_attention else 1.0
+
+    def attn_fwd_executed_flops(self, b: int) -> float:
+        """:meth:`attn_fwd_flops` as the kernels execute them (causal flash attention skips
+        about half the core, :attr:`attn_core_executed_fraction`)."""
+        skipped = (1.0 - self.attn_core_executed_fraction) * self.attn_core_fwd_flops(b)
+        return self.attn_fwd_flops(b) - skipped
+
+    def attn_core_bwd_recompute_flops(self, b: int) -> float:
+        """FLOPs flash attention's backward adds to twice the forward: it recomputes the scores
+        ``Q K^T`` block by block instead of reading them (Dao 2023, arXiv:2307.08691, Sec. 3.1:
+        five matrix products in backward against two in forward, 2.5x the forward). The
+        executed (causal) share of one score product; 0 for the unfused attention."""
+        if not self.flash_attention:
+            return 0.0
+        return 0.5 * self.attn_core_executed_fraction * self.attn_core_fwd_flops(b)
+
+    def layer_train_executed_flops(self, b: int) -> float:
+        """Forward + backward FLOPs one layer's kernels execute (no recomputation): three
+        times the executed forward, plus flash attention's recomputed scores."""
+        fwd = self.attn_fwd_executed_flops(b) + self.mlp_fwd_flops(b)
+        return 3.0 * fwd + self.attn_core_bwd_recompute_flops(b)
 
     def mlp_fwd_flops(self, b: int) -> float:
         """Forward FLOPs of the MLP block of one layer (top-k experts and router for MoE)."""
@@ -269,7 +316,7 @@ class ModelSpec(ModelShape):
         ln = 4.0
         core = 0.0
         if not self.flash_attention and recompute is Recompute.NONE:
-            core = 5.0 * a * s / h
+            core = 5.0 * a * self.kv_len / h
         tp_part = attn_lin - 3 + mlp_lin - 3 + core  # parts inside the TP region
         replicated = 3 + 3 + ln  # LN inputs/outputs and dropout replicated without SP
         if sequence_parallel or tp == 1:

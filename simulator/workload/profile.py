@@ -106,6 +106,8 @@ class LayerProfile:
             gradient of its column-parallel linear (Megatron-LM 2022,
             :func:`~simulator.workload.software.overlaps_tp_backward`); ``False`` for
             measured profiles (torch DTensor does not).
+        kv_hidden: width of one token's keys (= of its values), ``kv_heads * head_dim``
+            (0: ``hidden``); the context-parallel K/V exchange moves it.
         tp_comm_overlap: with sequence parallelism, each TP block's all-gather and
             reduce-scatter run beside its compute (Transformer Engine userbuffers,
             :func:`~simulator.workload.software.overlaps_tp_comm`).
@@ -136,6 +138,7 @@ class LayerProfile:
     memory_Bps: float = 1e12
     tp_backward_overlap: bool = False
     tp_comm_overlap: bool = False
+    kv_hidden: int = 0
     source: str = ""
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -231,6 +234,34 @@ def _head_s(spec: ModelSpec, cost: CostModel, b: int, tp: int) -> tuple[float, f
     return head_f + cost.time_s(bytes_B=loss_f), head_b + cost.time_s(bytes_B=loss_b)
 
 
+def _layer_times_s(
+    spec: ModelSpec,
+    cost: CostModel,
+    b: int,
+    tp: int,
+    sequence_parallel: bool,
+    recompute: Recompute,
+    act_dtype: DType,
+) -> tuple[float, float, float, float, float]:
+    """Seconds (attn fwd, attn bwd, mlp fwd, mlp bwd, selective recompute) of one layer on one
+    GPU: the FLOPs its kernels execute at the FLOP rate (causal flash attention: half the core,
+    its backward recomputing the scores, :meth:`ModelSpec.layer_train_executed_flops`), plus,
+    with ``cost.elementwise``, the memory-bound work (:func:`_memory_bound_extra_s`)."""
+    attn_f = cost.time_s(spec.attn_fwd_executed_flops(b) / tp)
+    mlp_f = cost.time_s(spec.mlp_fwd_flops(b) / tp)
+    attn_b = 2.0 * attn_f + cost.time_s(spec.attn_core_bwd_recompute_flops(b) / tp)
+    mlp_b = 2.0 * mlp_f
+    rec = 0.0
+    if recompute is Recompute.SELECTIVE:
+        rec = cost.time_s(spec.recompute_flops(b, recompute) / tp)
+    times = (attn_f, attn_b, mlp_f, mlp_b, rec)
+    if not cost.elementwise:
+        return times
+    extra = _memory_bound_extra_s(spec, cost, b, tp, sequence_parallel, recompute, act_dtype)
+    a_f, a_b, m_f, m_b, r = (t + dt for t, dt in zip(times, extra, strict=True))
+    return a_f, a_b, m_f, m_b, r
+
+
 def profile_from_model(
     spec: ModelSpec,
     cost: CostModel,
@@ -253,17 +284,9 @@ def profile_from_model(
     ``b s V / tp`` logits (:func:`simulator.workload.elementwise.loss_bytes`).
     """
     b = micro_batch
-    attn_f = cost.time_s(spec.attn_fwd_flops(b) / tp)
-    mlp_f = cost.time_s(spec.mlp_fwd_flops(b) / tp)
-    attn_b, mlp_b = 2.0 * attn_f, 2.0 * mlp_f
-    rec = 0.0
-    if recompute is Recompute.SELECTIVE:
-        rec = cost.time_s(spec.recompute_flops(b, recompute) / tp)
-    if cost.elementwise:
-        extra = _memory_bound_extra_s(spec, cost, b, tp, sequence_parallel, recompute, act_dtype)
-        attn_f, attn_b, mlp_f, mlp_b, rec = (
-            t + dt for t, dt in zip((attn_f, attn_b, mlp_f, mlp_b, rec), extra, strict=True)
-        )
+    attn_f, attn_b, mlp_f, mlp_b, rec = _layer_times_s(
+        spec, cost, b, tp, sequence_parallel, recompute, act_dtype
+    )
     expert_total = spec.experts * spec.expert_params() if spec.is_moe else 0
     dense = spec.layer_params() - expert_total
     act_B = spec.activation_bytes(
@@ -307,6 +330,7 @@ def profile_from_model(
         memory_Bps=cost.hbm_Bps * cost.memory_efficiency,
         tp_backward_overlap=overlaps_tp_backward(cost.software),
         tp_comm_overlap=overlaps_tp_comm(cost.software),
+        kv_hidden=spec.kv * spec.head_dim,
         source=f"analytical ({spec.name}; {cost.gpu}, efficiency {cost.efficiency:.3f}: "
         f"{cost.source})",
     )

@@ -105,15 +105,17 @@ def job_context(
     """
     mb = micro_batch or profile.micro_batch
     prof = profile.rescaled(tp=strategy.tp, micro_batch=mb)
+    cp = strategy.cp
     if strategy.kind is StrategyKind.COLLECTIVE:
-        dp = strategy.dp or world // (strategy.tp * strategy.pp)
+        dp = strategy.dp or world // (strategy.tp * strategy.pp * cp)
     else:
-        if strategy.tp != 1 or strategy.pp != 1:
-            raise ValueError(f"{strategy.kind.value} supports data parallelism only (tp=pp=1)")
+        if strategy.tp != 1 or strategy.pp != 1 or cp != 1:
+            raise ValueError(f"{strategy.kind.value} supports data parallelism only (tp=pp=cp=1)")
         dp = strategy.dp or world
-    if dp < 1 or strategy.tp * strategy.pp * dp > world:
+    if dp < 1 or strategy.tp * strategy.pp * cp * dp > world:
         raise ValueError(
-            f"tp x pp x dp = {strategy.tp} x {strategy.pp} x {dp} does not fit {world} ranks"
+            f"tp x pp x cp x dp = {strategy.tp} x {strategy.pp} x {cp} x {dp} "
+            f"does not fit {world} ranks"
         )
     workers = dp
     if (
@@ -126,7 +128,8 @@ def job_context(
             f"global batch {global_batch} is not a multiple of "
             f"{workers} data-parallel workers x micro-batch {mb}"
         )
-    layout = Layout(tp=strategy.tp, pp=strategy.pp, dp=dp, ep=strategy.ep)
+    # the cp ranks of a sample hold the same parameters: replicas for the gradient reduction
+    layout = Layout(tp=strategy.tp, pp=strategy.pp, dp=dp * cp, ep=strategy.ep, cp=cp)
     fold = strategy.fold if strategy.fold is not None else layout.world > AUTO_FOLD_WORLD
     if strategy.kind is StrategyKind.PARAMETER_SERVER:
         fold = False  # asymmetric (servers), always built rank by rank

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from simulator.core.ir import Program, Workload
 from simulator.core.vocab import CollectiveOp, Recompute
-from simulator.workload.strategies import expert
+from simulator.workload.strategies import context_parallel, expert
 from simulator.workload.strategies.context import JobContext, RankBuilder, deps_of
 from simulator.workload.strategies.data import DDPSync, GradUnit, ShardedOptimizerSync
 from simulator.workload.strategies.options import DataParallelMode, QKVLayout
@@ -60,6 +60,7 @@ def build(ctx: JobContext) -> Workload:
             "pp": lay.pp,
             "dp": lay.dp,
             "ep": lay.ep,
+            "cp": lay.cp,
             "microbatches": ctx.microbatches,
             "folded": ctx.fold,
             "schedule": ctx.strategy.pipeline.schedule.value,
@@ -142,6 +143,37 @@ class _RankProgram:
             post_collectives=post_collectives,
         )
 
+    def _attn(
+        self,
+        duration_s: float,
+        deps: tuple[int | None, ...],
+        category: str,
+        layer: int,
+        mb: int,
+        post_collectives: int = 1,
+    ) -> int:
+        """The attention block, with its context-parallel K/V exchange beside it (the block
+        ends when both are done; :mod:`.context_parallel`)."""
+        a = self._block("attn", duration_s, deps, category, layer, mb, post_collectives)
+        kv = context_parallel.kv_exchange(
+            self.rb,
+            f"{category}.l{layer}.attn.mb{mb}",
+            deps=deps,
+            backward=category == "bwd",
+            layer=layer,
+            microbatch=mb,
+        )
+        if kv is None:
+            return a
+        return self.rb.compute(
+            f"{category}.l{layer}.attn.mb{mb}.cp_join",
+            0.0,
+            deps=(a, kv),
+            category=category,
+            layer=layer,
+            microbatch=mb,
+        )
+
     def _a2a(self, name: str, dep: int | None, layer: int, mb: int) -> int | None:
         """The expert all-to-all ``ep.{name}.l{layer}.mb{mb}`` after ``dep`` (``None``: no EP)."""
         if self.ctx.layout.ep <= 1:  # as all_to_all answers, without naming the op
@@ -163,7 +195,7 @@ class _RankProgram:
         pre = None
         if zero_gather:
             pre = self.sync.before_layer(self._unit(layer), mb, False, dep)
-        a = self._block("attn", lc.attn_fwd_s, (dep, pre, extra), category, layer, mb)
+        a = self._attn(lc.attn_fwd_s, (dep, pre, extra), category, layer, mb)
         d1 = self._a2a("dispatch", a, layer, mb)
         m = self._block("mlp", lc.mlp_fwd_s, (a, d1), category, layer, mb)
         d2 = self._a2a("combine", m, layer, mb)
@@ -287,7 +319,7 @@ class _RankProgram:
         m = self._block("mlp", lc.mlp_bwd_s, (cur, pre, d2), "bwd", layer, mb)
         d1 = self._a2a("dispatch_bwd", m, layer, mb)
         qkv = 3 if self.ctx.strategy.tensor.qkv is QKVLayout.SEPARATE else 1
-        a = self._block("attn", lc.attn_bwd_s, (m, d1), "bwd", layer, mb, post_collectives=qkv)
+        a = self._attn(lc.attn_bwd_s, (m, d1), "bwd", layer, mb, post_collectives=qkv)
         if isinstance(self.sync, Zero3Sync):
             self.sync.layer_done(a)
         self.sync.grad_ready(self._unit(layer), a, final, mb)

@@ -142,6 +142,10 @@ class StrategyConfig(SchemaModel):
     pp: PosInt = 1
     dp: PosInt | None = None
     ep: PosInt = 1
+    #: context parallelism: each sample's sequence split over ``cp`` ranks (Megatron-Core
+    #: ``--context-parallel-size``); their parameters are the same, so gradients are reduced
+    #: over ``dp x cp`` ranks. See :mod:`simulator.workload.strategies.context_parallel`.
+    cp: PosInt = 1
     sequence_parallel: Flag = False
     tensor: TensorConfig = TensorConfig()
     pipeline: PipelineConfig = PipelineConfig()
