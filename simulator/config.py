@@ -331,7 +331,9 @@ def _anchor_file_refs(raw: dict[str, Any], folder: Path) -> None:
     for key in _FILE_REFS:
         if key in raw:
             raw[key] = _anchored(raw[key], folder)
-    for variant in raw.get("compare") or ():
+    variants = raw.get("compare")
+    # not a list: left as it is, for the validator's one line ("compare: expected a list")
+    for variant in variants if isinstance(variants, list) else ():
         settings = variant.get("set") if isinstance(variant, dict) else None
         if isinstance(settings, dict):
             for key in _FILE_REFS:
