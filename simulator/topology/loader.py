@@ -242,7 +242,8 @@ def _from_builder(spec: dict[str, object], file: str, name: str) -> Topology:
     try:
         topo = func(**kwargs)
     except InputError as exc:  # catalog look-ups (unknown GPU or link name)
-        raise InputError(exc.message, file=file, field=_field_for(exc.message, spec, parsed)) from None
+        field = _field_for(exc.message, spec, parsed)
+        raise InputError(exc.message, file=file, field=field) from None
     except (ValueError, TypeError, KeyError) as exc:
         msg = str(exc)
         raise InputError(msg, file=file, field=_field_for(msg, spec, parsed)) from None
