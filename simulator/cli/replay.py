@@ -91,6 +91,9 @@ def replay_command(args: argparse.Namespace) -> int:
         check_out_dir(Path(args.out))
     if args.chakra_out:
         co = Path(args.chakra_out)
+        from simulator.outputs import check_no_dead_link
+
+        check_no_dead_link(co, "--chakra-out")
         if co.exists() and (not co.is_dir() or any(co.iterdir())):
             raise InputError(
                 "exists and is not an empty directory; commsim never overwrites it",

@@ -329,7 +329,10 @@ def export_workload(wl: Workload, out_dir: Path, prefix: str = "commsim") -> lis
     Raises:
         InputError: ``out_dir`` exists and is not empty (nothing is ever overwritten).
     """
+    from simulator.outputs import check_no_dead_link
+
     out_dir = Path(out_dir)
+    check_no_dead_link(out_dir, "--chakra-out")
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise InputError(
             "exists and is not an empty directory; commsim never overwrites it",
