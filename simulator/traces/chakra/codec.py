@@ -354,6 +354,54 @@ def export_workload(wl: Workload, out_dir: Path, prefix: str = "commsim") -> lis
     return paths
 
 
+def _rank_files(folder: Path) -> dict[int, Path]:
+    """rank -> its ``<name>.<rank>.et`` file; refused: none, two files of one rank (one was
+    silently dropped until 2026-12-06), a rank past :data:`simulator.limits.MAX_RANKS` (a
+    ``x.99999999999.et`` made a world of 10^11 ranks)."""
+    from simulator.limits import MAX_RANKS
+
+    files: dict[int, Path] = {}
+    for p in sorted(folder.glob("*.et")):
+        m = ET_RE.match(p.name)
+        if not m:
+            continue
+        rank = int(m.group(2))
+        if rank in files:
+            raise InputError(
+                f"two files of rank {rank}: {files[rank].name} and {p.name}; keep one",
+                file=str(p),
+            )
+        if rank >= MAX_RANKS:
+            raise InputError(
+                f"rank {rank} in the file name is past the limit of {MAX_RANKS:,} ranks",
+                file=str(p),
+            )
+        files[rank] = p
+    if not files:
+        raise InputError("no <name>.<rank>.et Chakra files", file=str(folder))
+    return files
+
+
+def _world_attr(value: object, file: Path) -> int:
+    """The ``commsim.world`` metadata of an ET file: a rank count in 1..MAX_RANKS."""
+    from simulator.limits import MAX_RANKS
+
+    text = str(value)
+    if not text.isdigit() or not 1 <= int(text) <= MAX_RANKS:
+        raise InputError(
+            f"expected a rank count between 1 and {MAX_RANKS:,}, got {text[:40]!r}",
+            file=str(file),
+            field="commsim.world",
+        )
+    return int(text)
+
+
+def _ranks_text(ranks: list[int]) -> str:
+    """``[1, 2, 5]`` as ``1, 2, 5`` (the first eight, then how many more)."""
+    shown = ", ".join(str(r) for r in ranks[:8])
+    return shown if len(ranks) <= 8 else f"{shown} and {len(ranks) - 8} more"
+
+
 def import_chakra_dir(
     path: Path, skipped: Counter[str] | None = None, *, world: int | None = None
 ) -> Workload:
@@ -367,20 +415,14 @@ def import_chakra_dir(
     Raises:
         InputError: no ET files, or a file that cannot be decoded.
     """
-    files: dict[int, Path] = {}
-    for p in Path(path).glob("*.et"):
-        m = ET_RE.match(p.name)
-        if m:
-            files[int(m.group(2))] = p
-    if not files:
-        raise InputError("no <name>.<rank>.et Chakra files", file=str(path))
+    files = _rank_files(Path(path))
     n_world = max(files) + 1
     loaded = {r: read_et(files[r]) for r in sorted(files)}
     spp = 1  # training steps one run of the files holds (commsim's chained replay steps)
     for r, (gm, _) in loaded.items():
         w = _attrs(gm).get("commsim.world")
         if w is not None:
-            n_world = max(n_world, int(w))
+            n_world = max(n_world, _world_attr(w, files[r]))
         v = str(_attrs(gm).get("commsim.steps_per_program", 1))
         if not v.isdigit() or int(v) < 1:
             raise InputError(
@@ -403,6 +445,12 @@ def import_chakra_dir(
         else:
             progs.append(foreign_program(rank, nodes, n_world, str(files[rank]), roles))
     warnings = []
+    gaps = [r for r in range(max(files)) if r not in files]
+    if gaps:
+        warnings.append(
+            f"{path}: no file for rank{'s' if len(gaps) > 1 else ''} {_ranks_text(gaps)} "
+            f"(between ranks that have one): the engine mirrors {'them' if len(gaps) > 1 else 'it'}"
+        )
     has_coll = any(isinstance(op, Collective) for p in progs for op in p.ops)
     if n_world == 1 and has_coll:
         warnings.append(
