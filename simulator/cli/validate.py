@@ -112,15 +112,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def validate_command(args: argparse.Namespace) -> int:
     """Run ``commsim validate``."""
-    from simulator.cli.file_args import check_png_arg
-
-    check_png_arg(args.plot, "--plot")  # both modes: before minutes of work (an existing
-    # --plot was refused only after --published had simulated every row, until 2026-12-06)
     if args.published:
         return _published(args)
     for flag in ("reference", "kind", "fidelity", "write_doc"):
         if getattr(args, flag) is not None:
             raise InputError("only with --published", field="--" + flag.replace("_", "-"))
+    from simulator.cli.file_args import check_png_arg
+
+    check_png_arg(args.plot, "--plot")
     from simulator.rig import netns
     from simulator.studies.rig_cases import ModelShape, Tier, parse_strategies
     from simulator.studies.rig_faults import parse_fault_cases
