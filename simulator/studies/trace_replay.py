@@ -206,9 +206,7 @@ def replay(
     progress.set_total(3, f"importing {trace_dir}")
     imp = import_trace_dir(trace_dir, link_et=link_et, mirror_missing=mirror_missing)
     progress.advance(description=f"simulating {len(imp.good_steps)} measured steps")
-    topo_name, be = _defaults(imp, topology, backend, trace_dir)
-    with named_in_manifest(trace_dir, "topology", topo_name, topology):
-        topo = load_topology(topo_name) if isinstance(topo_name, str) else topo_name
+    topo_name, topo, be = _topology_and_backend(imp, topology, backend, trace_dir)
     hosts = imp.manifest.get("hostnames") or []
     same_clock = len(set(hosts)) <= 1
     measured = imp.measured_step_times_s()
@@ -291,6 +289,20 @@ def _compare(
             pred = [times[(r, chain.comm_op[r][j][i])] for r, i in m.members]
             rows.append(_CommRow(m.kind, m.size_B, _span(meas, same_clock), _span(pred, True)))
     return preds, rows
+
+
+def _topology_and_backend(
+    imp: ImportedTrace,
+    topology: Topology | str | None,
+    backend: BackendProfile | str | None,
+    trace_dir: str,
+) -> tuple[Topology | str, Topology, BackendProfile | str]:
+    """The topology's name, the topology loaded (a manifest's unknown name refused naming the
+    manifest) and the backend (:func:`_defaults`)."""
+    topo_name, be = _defaults(imp, topology, backend, trace_dir)
+    with named_in_manifest(trace_dir, "topology", topo_name, topology):
+        topo = load_topology(topo_name) if isinstance(topo_name, str) else topo_name
+    return topo_name, topo, be
 
 
 def _defaults(
