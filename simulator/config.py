@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from simulator.core.errors import InputError
-from simulator.core.schema import Fraction, PosFloat, PosInt, SchemaModel
+from simulator.core.schema import Fraction, Name, PosFloat, PosInt, SchemaModel
 from simulator.core.schema_messages import validate_input
 from simulator.core.suggest import hint
 from simulator.core.vocab import DType, Recompute
@@ -62,8 +62,8 @@ class Balance(StrEnum):
 class NodeGpus(SchemaModel):
     """Hosts (topology host names or shell patterns, e.g. ``node[4-7]``) that carry ``gpu``."""
 
-    hosts: list[str] = Field(min_length=1)
-    gpu: str
+    hosts: list[Name] = Field(min_length=1)
+    gpu: Name
 
 
 class HardwareConfig(SchemaModel):
@@ -73,7 +73,7 @@ class HardwareConfig(SchemaModel):
     listed keep ``gpu``); ``balance`` is the what-if that shares work by speed.
     """
 
-    gpu: str | None = None  # default: the topology's gpu
+    gpu: Name | None = None  # default: the topology's gpu
     node_gpus: list[NodeGpus] = Field(default_factory=list)
     balance: Balance = Balance.NONE
     mfu: Fraction | None = None
@@ -112,14 +112,14 @@ class ReferenceConfig(SchemaModel):
 class Variant(SchemaModel):
     """One entry of ``compare:``: a name and overrides applied to the base scenario."""
 
-    name: str
+    name: Name
     set: dict[str, Any] = Field(default_factory=dict)
 
 
 class Scenario(SchemaModel):
     """A what-if scenario: model x strategy x topology."""
 
-    name: str
+    name: Name
     description: str = ""
     topology: str
     backend: str = "nccl"
@@ -331,7 +331,9 @@ def _anchor_file_refs(raw: dict[str, Any], folder: Path) -> None:
     for key in _FILE_REFS:
         if key in raw:
             raw[key] = _anchored(raw[key], folder)
-    for variant in raw.get("compare") or ():
+    variants = raw.get("compare")
+    # not a list: left as it is, for the validator's one line ("compare: expected a list")
+    for variant in variants if isinstance(variants, list) else ():
         settings = variant.get("set") if isinstance(variant, dict) else None
         if isinstance(settings, dict):
             for key in _FILE_REFS:

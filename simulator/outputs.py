@@ -33,8 +33,22 @@ def _file_above(path: Path) -> Path | None:
     return None
 
 
+def check_no_dead_link(path: Path, field: str) -> None:
+    """Refuse a path that is, or lies under, a symbolic link leading nowhere (dangling, or a
+    loop): ``mkdir`` raised ``FileExistsError`` and writing would follow the link elsewhere
+    (until 2026-12-06 ``--chakra-out`` was a traceback, ``replay --out`` a "malformed trace")."""
+    for p in [path, *path.parents]:
+        if p.is_symlink() and not p.exists():
+            raise InputError(
+                f"{p} is a symbolic link that leads nowhere (dangling, or a loop)",
+                file=str(path),
+                field=field,
+            )
+
+
 def check_out_dir(out: Path, field: str = "--out") -> None:
     """Refuse a DIR that commsim must not write into (see the module docstring)."""
+    check_no_dead_link(out, field)
     blocker = _file_above(out)
     if blocker is not None:
         what = "exists and is not a directory" if blocker == out else f"{blocker} is a file"
@@ -62,6 +76,7 @@ def prepare_out_dir(out: Path, field: str = "--out") -> None:
 
 def check_new_file(path: Path, field: str) -> None:
     """Refuse to replace an existing file the user gave (unless ``--force``)."""
+    check_no_dead_link(path, field)
     blocker = _file_above(path.parent)
     if blocker is not None:
         raise InputError(f"{blocker} is a file", file=str(path), field=field)

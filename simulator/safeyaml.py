@@ -145,12 +145,22 @@ def _refuse_yaml11_number(node: ScalarNode, value: float) -> None:
         )
 
 
+class _Recursive(Exception):
+    """An alias inside the node it names (``a: &a [*a]``)."""
+
+
 def _expanded_size(node: Node, memo: dict[int, int]) -> int:
-    """Nodes in the document under ``node`` with every alias expanded (memoised by identity)."""
+    """Nodes in the document under ``node`` with every alias expanded (memoised by identity).
+
+    Raises :class:`_Recursive` for a node that contains itself: PyYAML composes ``a: &a [*a]``
+    into a list holding itself, which every later walk (validation, the cache's key) followed
+    until a RecursionError (a traceback until 2026-12-06)."""
     key = id(node)
     if key in memo:
+        if memo[key] < 0:  # still being counted: this node is inside itself
+            raise _Recursive
         return memo[key]
-    memo[key] = 1  # guards a cycle (PyYAML's composer refuses recursive aliases anyway)
+    memo[key] = -1
     n = 1
     if isinstance(node, SequenceNode):
         n += sum(_expanded_size(c, memo) for c in node.value)
@@ -194,7 +204,14 @@ def load_yaml_text(text: str, file: str = "<string>") -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
-        size = _expanded_size(node, {})
+        try:
+            size = _expanded_size(node, {})
+        except _Recursive:
+            raise InputError(
+                "an alias refers to a node that contains it (a recursive anchor); write the "
+                "value out",
+                file=file,
+            ) from None
         if size > MAX_NODES:
             raise InputError(
                 f"expands to more than {MAX_NODES:,} values once its aliases are "

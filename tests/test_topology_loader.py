@@ -147,8 +147,8 @@ def test_builder_form_with_units(tmp_path: Path) -> None:
                 "fabric": "fat_tree",
                 "nic_bandwidth": "1e300Gbit/s",
             },
-            "build",
-            "positive and finite",  # the leaves' uplinks add up to more than a float holds
+            "build.nic_bandwidth",
+            "at most 1e+15 bytes/s",  # 1.25e299 B/s links (their uplinks: more than a float)
         ),
     ],
 )

@@ -85,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from simulator.limits import forced
 
     def call(a: argparse.Namespace) -> int:
+        _refuse_empty(parser, a)
         # notes on the input (simulator.core.errors.InputNote: a calibrated backend used for
         # another rank count, a latency the rig cannot emulate): one line each
         with warnings.catch_warnings(record=True) as notes:
@@ -103,6 +104,36 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with forced(bool(getattr(args, "force", False))):
         return run_guarded(call, args)
+
+
+def _flag_names(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, str]:
+    """``dest`` -> the flag a user writes (``overrides`` -> ``--set``) on the parsers the
+    command line went through (``rig plan``: rig's, then plan's), positionals by metavar."""
+    names: dict[str, str] = {}
+    current: argparse.ArgumentParser | None = parser
+    while current is not None:
+        chosen = None
+        for action in current._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                chosen = action.choices.get(str(getattr(args, action.dest, "")))
+            else:
+                shown = action.option_strings[-1:] or [str(action.metavar or action.dest)]
+                names[action.dest] = shown[0]
+        current = chosen
+    return names
+
+
+def _refuse_empty(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """An empty value (``--sizes ''``, ``--out ""``, a ``$VAR`` that was not set) is refused
+    naming its flag. Until 2026-12-06 commands read ``''`` as "not given": ``--sizes ''`` ran
+    ``--size`` and failed on ``None``, ``--ranks ''`` ran every rank, ``--faults ''`` none."""
+    from simulator.core.errors import InputError
+
+    for dest, value in vars(args).items():
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(v, str) and not v.strip() for v in values):
+            flag = _flag_names(parser, args).get(dest, dest)
+            raise InputError("expected a value, got an empty string", field=flag)
 
 
 def console(argv: Sequence[str] | None = None) -> int:

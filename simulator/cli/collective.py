@@ -156,6 +156,7 @@ def collective_command(args: argparse.Namespace) -> int:
     from simulator.limits import check_collective
     from simulator.topology import load_topology
 
+    _coerce_choices(args)
     topo = load_topology(args.topology)
     if args.ranks:
         check_rank_text(args.ranks, int(topo.num_ranks))
@@ -165,7 +166,7 @@ def collective_command(args: argparse.Namespace) -> int:
 
         topo = faulted_topology(topo, args.faults, ranks)
     backend = load_backend(args.backend, ranks=len(ranks) if ranks else topo.num_ranks)
-    sizes = parse_sizes(args.sizes) if args.sizes else [_size(args.size, "--size")]
+    sizes = parse_sizes(args.sizes) if args.sizes is not None else [_size(args.size, "--size")]
     n_ranks = len(ranks) if ranks is not None else int(topo.num_ranks)
     check_flags(args, n_ranks)
     from simulator.collectives.choice import default_channels
@@ -205,6 +206,16 @@ def collective_command(args: argparse.Namespace) -> int:
     else:
         print(_summary(rows[0]))
     return 0
+
+
+def _coerce_choices(args: argparse.Namespace) -> None:
+    """``--op``, ``--algo`` and ``--fidelity`` as their enum members, an unknown one refused
+    naming the flag (the simulator's own check named ``op``, a field the user never wrote)."""
+    from simulator.core.vocab import Algorithm, CollectiveOp, Fidelity, coerce
+
+    args.op = coerce(CollectiveOp, args.op, field="--op")
+    args.algo = coerce(Algorithm, args.algo, field="--algo")
+    args.fidelity = coerce(Fidelity, args.fidelity, field="--fidelity")
 
 
 def _faults_in_force(text: str) -> dict[str, Any]:

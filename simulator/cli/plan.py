@@ -61,12 +61,24 @@ def register(subparsers: Any) -> None:
 
 
 def _ints(text: str, flag: str) -> list[int]:
+    """Candidate degrees: comma-separated integers in 1..MAX_RANKS, each once, at least one.
+    Until 2026-12-06 ``--tp 1e30``'s refusal named the scenario's ``strategy.tp`` and
+    ``--tp ,`` planned nothing."""
     from simulator.core.errors import InputError
+    from simulator.limits import MAX_RANKS
 
     try:
-        return list(dict.fromkeys(int(v) for v in text.split(",") if v.strip()))  # each once
+        values = list(dict.fromkeys(int(v) for v in text.split(",") if v.strip()))  # each once
     except ValueError:
         raise InputError(f"comma-separated integers expected, got {text!r}", field=flag) from None
+    bad = [v for v in values if not 1 <= v <= MAX_RANKS]
+    if bad or not values:
+        raise InputError(
+            f"expected degrees between 1 and {MAX_RANKS:,} (the most ranks a topology may "
+            f"have), got {text!r}",
+            field=flag,
+        )
+    return values
 
 
 def plan_command(args: argparse.Namespace) -> int:

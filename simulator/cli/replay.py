@@ -84,6 +84,8 @@ def replay_command(args: argparse.Namespace) -> int:
     from simulator.cli.replay_checks import check_world, import_boundary
 
     check_world(args.world)
+    if args.steps is not None and not args.chakra_out:  # it was ignored without a word
+        raise InputError("only with --chakra-out (the steps to write)", field="--steps")
     resharded: Any = None
     if args.out:
         from simulator.cli.run import check_out_dir
@@ -91,6 +93,9 @@ def replay_command(args: argparse.Namespace) -> int:
         check_out_dir(Path(args.out))
     if args.chakra_out:
         co = Path(args.chakra_out)
+        from simulator.outputs import check_no_dead_link
+
+        check_no_dead_link(co, "--chakra-out")
         if co.exists() and (not co.is_dir() or any(co.iterdir())):
             raise InputError(
                 "exists and is not an empty directory; commsim never overwrites it",

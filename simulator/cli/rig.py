@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.cli import emit_json
+from simulator.core.errors import InputError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
@@ -178,6 +179,7 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
 
 def _measure(args: argparse.Namespace, topology: str) -> Any:
     from simulator.core.units import parse_size
+    from simulator.outputs import check_new_file
     from simulator.rig.microbench import (
         ALL_OPS,
         DEFAULT_SIZES_B,
@@ -185,17 +187,16 @@ def _measure(args: argparse.Namespace, topology: str) -> Any:
         run_microbench,
     )
 
-    if args.save:  # before measuring: never overwrite a user's file, never measure in vain
-        from simulator.outputs import check_new_file
-
-        check_new_file(Path(args.save), "--save")
+    for flag in ("--save", "--out"):  # before measuring: never overwrite, never measure in vain
+        value = getattr(args, flag[2:], None)
+        if value:
+            check_new_file(Path(value), flag)
     if args.load:
         bench = load_microbench(args.load)
     else:
         ops = args.ops.split(",") if args.ops else list(ALL_OPS)
-        sizes = (
-            [int(parse_size(x)) for x in args.sizes.split(",")] if args.sizes else DEFAULT_SIZES_B
-        )
+        sizes = _sizes(args.sizes, parse_size) if args.sizes else DEFAULT_SIZES_B
+        _check_budget(args.budget)
         command = "commsim rig " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else ""
         bench = run_microbench(
             topology, ops=ops, sizes_B=sizes, budget_s=args.budget, command=command
@@ -203,6 +204,36 @@ def _measure(args: argparse.Namespace, topology: str) -> Any:
     if args.save:
         bench.save(args.save)
     return bench
+
+
+def _sizes(text: str, parse_size: Any) -> list[int]:
+    """``--sizes``: whole bytes, each in 1 B..a quarter of this machine's memory (every rank
+    holds a buffer; ``--sizes 0`` measured nothing and ``1e12`` asked each rank for 1 TB)."""
+    from simulator.traces.recipe_limits import physical_memory_B
+
+    top = physical_memory_B() / 4
+    out = []
+    for part in text.split(","):
+        size = parse_size(part)
+        if not (1 <= size <= top and size == int(size)):
+            raise InputError(
+                f"expected whole sizes between 1 B and {top:,.0f} B (a quarter of this "
+                f"machine's memory), got {part.strip()!r}",
+                field="--sizes",
+            )
+        out.append(int(size))
+    return out
+
+
+def _check_budget(budget: float) -> None:
+    """``--budget``: seconds per (op, size), finite, > 0 and at most a day."""
+    from simulator.traces.recipe_limits import MAX_TIMEOUT_S
+
+    if not 0 < budget <= MAX_TIMEOUT_S:
+        raise InputError(
+            f"expected seconds > 0 and at most {MAX_TIMEOUT_S:,.0f}, got {budget:g}",
+            field="--budget",
+        )
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -234,7 +265,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     bench = _measure(args, args.topology)
     fit = fit_profile(load_topology(args.topology), bench, hop_floors=args.hop_floors)
-    if args.out:
+    if args.out:  # checked before measuring too; a file made meanwhile is not replaced either
         from simulator.outputs import check_new_file
 
         check_new_file(Path(args.out), "--out")

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,16 +19,25 @@ from simulator.core.errors import InputError
 
 T = TypeVar("T")
 
+#: Longest ``--timeout`` or ``--lost-after`` (s): one day, as ``record --timeout``
+#: (:data:`simulator.traces.recipe_limits.MAX_TIMEOUT_S`); a point is one simulation, which the
+#: size limits keep to minutes. ``--timeout 1e30`` overflowed the timer thread's ``time_t``
+#: (a traceback from the thread, then the sweep ran on).
+MAX_WAIT_S = 86_400.0
+
 
 def check_sweep_args(args: Any) -> None:
-    """``--resume`` needs ``--out``; ``--timeout`` and ``--lost-after`` are finite and > 0."""
+    """``--resume`` needs ``--out``; ``--timeout`` and ``--lost-after`` are in (0, a day]."""
     if args.resume and not args.out:
         raise InputError(
             "--resume needs --out DIR (where the finished points are)", field="--resume"
         )
     for flag, value in (("--timeout", args.timeout), ("--lost-after", args.lost_after)):
-        if value is not None and (not math.isfinite(value) or value <= 0):
-            raise InputError(f"must be a finite number of seconds > 0, got {value}", field=flag)
+        if value is not None and not 0 < value <= MAX_WAIT_S:
+            raise InputError(
+                f"expected seconds > 0 and at most {MAX_WAIT_S:,.0f} (a day), got {value:g}",
+                field=flag,
+            )
     from simulator.cli.file_args import check_png_arg
 
     check_png_arg(getattr(args, "plot", None), "--plot")

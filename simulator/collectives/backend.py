@@ -265,6 +265,8 @@ def profile_from_spec(spec: BackendFile, *, file: str) -> BackendProfile:
             raise InputError(
                 f"no protocol {spec.nvls.protocol!r} in protocols", file=file, field="nvls.protocol"
             )
+        _check_link_names(spec.nvls.efficiency, file, "nvls.efficiency")
+        _check_link_names(spec.nvls.channels or {}, file, "nvls.channels")
         nvls = NvlsProfile(
             efficiency={k.lower(): float(v) for k, v in spec.nvls.efficiency.items()},
             protocol=spec.nvls.protocol,
@@ -362,3 +364,19 @@ def _load_named(name_or_path: str | Path | BackendProfile, ranks: int | None) ->
                 warnings.warn(note, calibrated.CalibrationFallbackWarning, stacklevel=3)
             return _load_path(str(path))
     return _load_path(str(resolve("backends", name_or_path, what="backend", field="backend")))
+
+
+def _check_link_names(table: Mapping[str, object], file: str, field: str) -> None:
+    """Every key of an ``nvls`` table is a catalogue link (``nvlink4``): a misspelt one
+    (``nvlnk4``, ``a``) was read as "no NVLS on this link" and NVLS was silently never used."""
+    from simulator.core.suggest import hint
+    from simulator.hardware import link_names
+
+    known = link_names()
+    for key in table:
+        if key.lower() not in known:
+            raise InputError(
+                f"unknown link {key!r}{hint(key, known)} (catalogue links: {', '.join(known)})",
+                file=file,
+                field=f"{field}.{key}",
+            )

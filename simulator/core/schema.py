@@ -76,6 +76,9 @@ PosFloat = Annotated[float, Field(gt=0, strict=True)]
 """A finite number > 0 (strict)."""
 Flag = Annotated[bool, Field(strict=True)]
 """``true`` or ``false`` only (not 1, 0 or ``"yes"`` the string)."""
+Name = Annotated[str, Field(pattern=r"\S")]
+"""A name with at least one character that is not a space (``''`` named a variant's output
+folder nothing and a node group's GPU the topology's default)."""
 
 
 class SchemaModel(BaseModel):

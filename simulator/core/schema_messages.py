@@ -173,6 +173,8 @@ def message(model: type[BaseModel], err: dict[str, Any]) -> str:
         return f"expected {noun} {bound}{shown}, got {inp!r}"
     if typ in ("int_type", "int_parsing", "int_from_float") and _positive(model, loc):
         return f"expected a positive integer, got {inp!r}"
+    if typ == "string_pattern_mismatch" and ctx.get("pattern") == r"\S":  # schema.Name
+        return f"expected a name (not empty, not only spaces), got {inp!r}"
     if typ == "too_short":
         return f"expected a non-empty {'mapping' if isinstance(raw, dict) else 'list'}"
     simple = {

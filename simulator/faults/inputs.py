@@ -20,17 +20,19 @@ def load_faults(text: str) -> FaultsConfig:
 
     Read with :mod:`simulator.safeyaml`'s guards (an alias bomb, duplicate keys or deep nesting
     are refused, as in a scenario) and validated with the scenario's messages (an unknown key
-    gets a did-you-mean). A ``text`` that names a YAML file (``*.yaml``/``*.yml``, no braces)
-    that is not there is refused as a missing file, not as "expected a mapping".
+    gets a did-you-mean). A ``text`` that names a YAML file (``*.yaml``/``*.yml`` or a path
+    with a ``/``, no braces or colons) that is not there, or a dangling or looping symbolic
+    link, is refused as a missing file, not as "expected a mapping".
     """
     path = Path(text)
     try:
-        is_file, exists = path.is_file(), path.exists()
+        is_file, exists = path.is_file(), path.exists() or path.is_symlink()
     except OSError:  # inline YAML longer than a file name may be
         is_file = exists = False
+    named = "{" not in text and ":" not in text and "\n" not in text  # not a YAML mapping
     if is_file:
         where, raw = str(path), load_yaml_file(path)
-    elif exists or (text.strip().endswith((".yaml", ".yml")) and "{" not in text):
+    elif exists or (named and (text.strip().endswith((".yaml", ".yml")) or "/" in text)):
         what = "is not a regular file" if exists else "no such file"
         raise InputError(f"{what}: {text}", field="--faults")
     else:

@@ -93,6 +93,15 @@ class _Model(BaseModel):
     # allow_inf_nan: an infinite compute_factor made step times nan (exit 1)
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool(cls, v: Any, info: Any) -> Any:
+        """``true`` is not a number: ``compute_factor: true`` was a factor of 1, ``link: true``
+        link 1, ``every: true`` every step (pydantic's lax mode reads a bool as 0/1)."""
+        if isinstance(v, bool):
+            raise ValueError(f"expected a number or a name, got {str(v).lower()}")
+        return v
+
 
 class LinkState(StrEnum):
     """What a link fault does."""

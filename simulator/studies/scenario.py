@@ -101,7 +101,12 @@ def simulate_scenario(
     """
 
     base = topology if topology is not None else load_scenario_topology(scenario)
-    topo = scale_links(base, scenario.network.bandwidth_scale, scenario.network.latency_scale)
+    topo = scale_links(
+        base,
+        scenario.network.bandwidth_scale,
+        scenario.network.latency_scale,
+        file=scenario.source_file,
+    )
     profile = load_scenario_backend(scenario, backend)
     if limits:
         flows = (fidelity or str(scenario.fidelity)) != "analytical"  # analytical: no flows

@@ -149,7 +149,7 @@ def _evaluate(
     topo = topology_from_dict(
         payload["topology"], file=payload["topology_file"], default_name=payload["topology_name"]
     )
-    topo = scale_links(topo, sc.network.bandwidth_scale, sc.network.latency_scale)
+    topo = scale_links(topo, sc.network.bandwidth_scale, sc.network.latency_scale, file=file)
     check_scenario(sc, int(topo.num_ranks), file=file)
     built = build_workload(sc, topo)
     result = simulate(

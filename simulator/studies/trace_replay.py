@@ -41,6 +41,7 @@ from simulator.faults.trace import apply_to_replay
 from simulator.report import progress
 from simulator.topology import Topology, load_topology
 from simulator.traces.kineto import ImportedTrace, import_trace_dir
+from simulator.traces.manifest_check import named_in_manifest
 from simulator.traces.outputs import write_replay_outputs
 from simulator.traces.timeline import CommEvent, build_program
 
@@ -205,8 +206,7 @@ def replay(
     progress.set_total(3, f"importing {trace_dir}")
     imp = import_trace_dir(trace_dir, link_et=link_et, mirror_missing=mirror_missing)
     progress.advance(description=f"simulating {len(imp.good_steps)} measured steps")
-    topo_name, be = _defaults(imp, topology, backend, trace_dir)
-    topo = load_topology(topo_name) if isinstance(topo_name, str) else topo_name
+    topo_name, topo, be = _topology_and_backend(imp, topology, backend, trace_dir)
     hosts = imp.manifest.get("hostnames") or []
     same_clock = len(set(hosts)) <= 1
     measured = imp.measured_step_times_s()
@@ -225,7 +225,8 @@ def replay(
     chain = chained_workload(imp, steps)
     workload, network = _with_faults(chain.workload, topo, faults)
     try:
-        res = simulate(workload, topo, backend=be, fidelity=fidelity, network=network)
+        with named_in_manifest(trace_dir, "backend", be, backend):
+            res = simulate(workload, topo, backend=be, fidelity=fidelity, network=network)
     except SimulationError as exc:
         raise InputError(f"the imported workload cannot run: {exc}", file=str(trace_dir)) from exc
     progress.advance(description="comparing measured and predicted")
@@ -288,6 +289,20 @@ def _compare(
             pred = [times[(r, chain.comm_op[r][j][i])] for r, i in m.members]
             rows.append(_CommRow(m.kind, m.size_B, _span(meas, same_clock), _span(pred, True)))
     return preds, rows
+
+
+def _topology_and_backend(
+    imp: ImportedTrace,
+    topology: Topology | str | None,
+    backend: BackendProfile | str | None,
+    trace_dir: str,
+) -> tuple[Topology | str, Topology, BackendProfile | str]:
+    """The topology's name, the topology loaded (a manifest's unknown name refused naming the
+    manifest) and the backend (:func:`_defaults`)."""
+    topo_name, be = _defaults(imp, topology, backend, trace_dir)
+    with named_in_manifest(trace_dir, "topology", topo_name, topology):
+        topo = load_topology(topo_name) if isinstance(topo_name, str) else topo_name
+    return topo_name, topo, be
 
 
 def _defaults(

@@ -37,6 +37,7 @@ from simulator.engine import simulate
 from simulator.engine.result import StepResult
 from simulator.topology import Topology, load_topology
 from simulator.traces.kineto import ImportedTrace, import_trace_dir
+from simulator.traces.manifest_check import named_in_manifest
 from simulator.traces.models import GPTConfig
 from simulator.traces.recipe import RecordStrategy
 from simulator.workload.profile import LayerCost, LayerProfile
@@ -382,7 +383,9 @@ def reshard(
     src = Path(trace_dir)
     imp = import_trace_dir(src)
     strategy = strategy or str(imp.manifest.get("strategy", "ddp"))
-    topo = load_topology(topology or imp.manifest.get("topology", f"loopback-{imp.world}"))
+    name = topology or imp.manifest.get("topology", f"loopback-{imp.world}")
+    with named_in_manifest(src, "topology", name, topology):
+        topo = load_topology(name)
     world = world or (topo.num_ranks if topology else imp.world)
     check_degree(imp.manifest, strategy, world)
     if topo.num_ranks < world:
@@ -398,7 +401,8 @@ def reshard(
         )
     wl = resharded_workload(imp, strategy, world, topo, blocking_host=blocking_host)
     be = backend or imp.manifest.get("backend", "gloo")
-    res = simulate(wl, topo, backend=be, fidelity=fidelity, record=False)
+    with named_in_manifest(src, "backend", be, backend):
+        res = simulate(wl, topo, backend=be, fidelity=fidelity, record=False)
     measured = imp.measured_step_times_s()
     return ReshardResult(
         trace=str(src),

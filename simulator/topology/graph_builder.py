@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 from simulator.topology.model import Link, LinkKind, NodeKind, NodeTable, Topology
 from simulator.topology.routing import Ecmp
+
+#: Fastest link per direction a topology may hold, bytes/s: 1 PB/s, ~1,000x the fastest link
+#: there is (NVLink 5: 900 GB/s per direction per GPU, NVIDIA GB200 NVL72 datasheet). A value
+#: past it is a unit slip (1e30 B/s, written as bits or as a bare number); 1e30 made networkx's
+#: min-cut for the bisection fail with an IndexError (float round-off over 20 decades).
+MAX_LINK_BANDWIDTH_BPS = 1e15
+#: Slowest one-way link latency a topology may hold, seconds: 10 s, ~75x the longest fibre
+#: path on Earth (~20,000 km at 2/3 c: 0.1 s) and ~40x a geostationary satellite hop (0.25 s).
+MAX_LINK_LATENCY_S = 10.0
 
 
 class GraphBuilder:
@@ -60,7 +68,8 @@ class GraphBuilder:
         """Add a full-duplex link ``a <-> b``; returns the ids of ``a->b`` and ``b->a``.
 
         Raises ``ValueError`` for unknown nodes, a self loop, a duplicate link, or a
-        bandwidth that is not positive and finite / latency that is negative or infinite.
+        bandwidth (bytes/s) outside (0, :data:`MAX_LINK_BANDWIDTH_BPS`] / latency (seconds)
+        outside [0, :data:`MAX_LINK_LATENCY_S`].
         """
         for n in (a, b):
             if n not in self.nodes:
@@ -69,13 +78,15 @@ class GraphBuilder:
             raise ValueError(f"link {a}-{b}: a link needs two different nodes")
         if (a, b) in self._pairs:
             raise ValueError(f"link {a}-{b} defined twice (aggregate parallel links into one)")
-        if not 0 < bandwidth_Bps < math.inf:
+        if not 0 < bandwidth_Bps <= MAX_LINK_BANDWIDTH_BPS:
             raise ValueError(
-                f"link {a}-{b}: bandwidth must be positive and finite, got {bandwidth_Bps}"
+                f"link {a}-{b}: bandwidth must be positive and at most "
+                f"{MAX_LINK_BANDWIDTH_BPS:g} bytes/s (1 PB/s), got {bandwidth_Bps:g}"
             )
-        if not 0 <= latency_s < math.inf:
+        if not 0 <= latency_s <= MAX_LINK_LATENCY_S:
             raise ValueError(
-                f"link {a}-{b}: latency must be non-negative and finite, got {latency_s}"
+                f"link {a}-{b}: latency must be between 0 and {MAX_LINK_LATENCY_S:g} s, "
+                f"got {latency_s:g}"
             )
         k = kind if type(kind) is LinkKind else LinkKind(kind)
         bw, lat = float(bandwidth_Bps), float(latency_s)

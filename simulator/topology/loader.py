@@ -29,6 +29,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -213,6 +214,7 @@ def _from_builder(spec: dict[str, object], file: str, name: str) -> Topology:
     func = BUILDERS[btype]
     params = inspect.signature(func).parameters
     kwargs: dict[str, object] = {}
+    parsed: dict[str, object] = {}  # YAML key -> the value as the builder gets it
     for key, value in spec.items():
         if key == "type":
             continue
@@ -231,26 +233,55 @@ def _from_builder(spec: dict[str, object], file: str, name: str) -> Topology:
             if target != key:  # written without the unit suffix: a bare number needs a unit
                 value = _bare_checked(target, value, file, field)
             value = _unit(parser, value, file, field)
-        elif isinstance(value, str) and str(params[target].annotation) in _FLOAT_ANNOTATIONS:
-            value = _number_text(value, file, field)
-        kwargs[target] = value
+        else:
+            value = _typed_param(value, str(params[target].annotation), file, field)
+        kwargs[target] = parsed[key] = value
     kwargs.setdefault("name", name)
 
     check_topology_size(btype, kwargs, file)
     try:
         topo = func(**kwargs)
     except InputError as exc:  # catalog look-ups (unknown GPU or link name)
-        raise InputError(exc.message, file=file, field=_field_for(exc.message, spec)) from None
+        field = _field_for(exc.message, spec, parsed)
+        raise InputError(exc.message, file=file, field=field) from None
     except (ValueError, TypeError, KeyError) as exc:
         msg = str(exc)
-        raise InputError(msg, file=file, field=_field_for(msg, spec)) from None
+        raise InputError(msg, file=file, field=_field_for(msg, spec, parsed)) from None
     topo.metadata.setdefault("builder", btype)
     return topo
 
 
-#: builder parameters annotated so take a plain number (``oversubscription: 1e3`` is a string
-#: to YAML 1.1, which needs ``1.0e+3`` for a float)
-_FLOAT_ANNOTATIONS = frozenset({"float", "float | None"})
+def _typed_param(value: object, annotation: str, file: str, field: str) -> object:
+    """``value`` of a builder parameter without a unit, checked against the parameter's
+    annotation: a name is a non-empty string, a count an integer (never ``true``), a factor a
+    finite number. Until 2026-12-06 values went to the builder unchecked: ``name: 1e400`` (a
+    YAML string for YAML 1.1, a float inf for others), ``nodes: true`` (one node) and
+    ``gpus_per_switch: abc`` built topologies or failed with a traceback."""
+    if value is None and annotation.endswith(" | None"):
+        return None
+    kind = annotation.removesuffix(" | None")
+    if kind == "str":
+        if not isinstance(value, str) or not value.strip():
+            raise InputError(f"expected a non-empty string, got {value!r}", file=file, field=field)
+        return value
+    if kind == "int":
+        return _int_param(value, file, field)
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise InputError(f"expected a number, got {value!r}", file=file, field=field)
+        return _number_text(str(value), file, field)
+    if kind == "Sequence[int]":
+        if not isinstance(value, list) or not value:
+            raise InputError(f"expected a list of integers, got {value!r}", file=file, field=field)
+        return [_int_param(v, file, f"{field}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _int_param(value: object, file: str, field: str) -> int:
+    """An integer builder parameter (a count, a degree), or :class:`InputError`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InputError(f"expected an integer >= 0, got {value!r}", file=file, field=field)
+    return value
 
 
 def _number_text(value: str, file: str, field: str) -> float:
@@ -264,13 +295,21 @@ def _number_text(value: str, file: str, field: str) -> float:
     return number
 
 
-def _field_for(msg: str, spec: Mapping[str, object]) -> str:
-    """Best guess of the ``build.KEY`` a builder's error message is about."""
+def _field_for(
+    msg: str, spec: Mapping[str, object], parsed: Mapping[str, object] | None = None
+) -> str:
+    """Best guess of the ``build.KEY`` a builder's error message is about: the key it starts
+    with, else the key whose value (as written, then as parsed: ``1e300Gbit/s`` is
+    ``1.25e+299``) it quotes."""
     for key in spec:
         if key != "type" and msg.startswith(f"{key}:"):
             return f"build.{key}"
-    for key, value in spec.items():
-        if key != "type" and isinstance(value, str | int | float) and repr(value) in msg:
+    for key, value in [*spec.items(), *(parsed or {}).items()]:
+        if key == "type" or isinstance(value, bool) or not isinstance(value, str | int | float):
+            continue
+        shown = {repr(value)} | ({f"{value:g}"} if isinstance(value, int | float) else set())
+        # a whole token only: 8 (nics_per_node) is not the 8 in "got 1.25e+308"
+        if any(re.search(rf"(?<![\w.+-]){re.escape(text)}(?![\w.])", msg) for text in shown):
             return f"build.{key}"
     return "build"
 

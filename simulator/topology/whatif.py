@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
+from simulator.core.errors import InputError
+from simulator.topology.graph_builder import MAX_LINK_BANDWIDTH_BPS, MAX_LINK_LATENCY_S
 from simulator.topology.model import Link, LinkKind, Topology
 
 
@@ -32,6 +34,8 @@ def scale_links(
     topology: Topology,
     bandwidth: Mapping[LinkKind | str, float] | None = None,
     latency: Mapping[LinkKind | str, float] | None = None,
+    *,
+    file: str | None = None,
 ) -> Topology:
     """A copy of ``topology`` with link bandwidth and latency multiplied per link kind.
 
@@ -39,6 +43,7 @@ def scale_links(
         topology: the topology to edit (left unchanged).
         bandwidth: factor per link kind applied to ``bandwidth_Bps`` (dimensionless, > 0).
         latency: factor per link kind applied to ``latency_s`` (dimensionless, > 0).
+        file: the scenario the factors come from (named by a refusal).
 
     Returns:
         ``topology`` itself when no factor differs from 1, else a new :class:`Topology` with
@@ -46,6 +51,9 @@ def scale_links(
 
     Raises:
         ValueError: an unknown link kind or a factor that is not positive.
+        InputError: a scaled link past the bounds every topology keeps
+            (:data:`~simulator.topology.graph_builder.MAX_LINK_BANDWIDTH_BPS`,
+            :data:`~simulator.topology.graph_builder.MAX_LINK_LATENCY_S`), naming the factor.
     """
     bw = _factors(bandwidth or {}, "bandwidth_scale")
     lat = _factors(latency or {}, "latency_scale")
@@ -59,6 +67,7 @@ def scale_links(
             bandwidth_Bps=lk.bandwidth_Bps * bw.get(lk.kind, 1.0),
             latency_s=lk.latency_s * lat.get(lk.kind, 1.0),
         )
+        _check_scaled(new, bw, lat, file)
         attrs = graph.edges[lk.src, lk.dst]
         attrs["bandwidth_Bps"] = new.bandwidth_Bps
         attrs["latency_s"] = new.latency_s
@@ -69,3 +78,25 @@ def scale_links(
         "latency_scale": {k.value: f for k, f in lat.items()},
     }
     return Topology(topology.name, graph, links, topology.ranks, meta, ecmp=topology.ecmp)
+
+
+def _check_scaled(
+    link: Link, bw: Mapping[LinkKind, float], lat: Mapping[LinkKind, float], file: str | None
+) -> None:
+    """Refuse a scaled link outside the bounds of a loaded one (``bandwidth_scale: 1e30``
+    gave 1e40 B/s links and a step time of zero communication)."""
+    if link.kind in bw and link.bandwidth_Bps > MAX_LINK_BANDWIDTH_BPS:
+        raise InputError(
+            f"factor {bw[link.kind]:g} makes link {link.src}-{link.dst} "
+            f"{link.bandwidth_Bps:g} bytes/s, past the limit of "
+            f"{MAX_LINK_BANDWIDTH_BPS:g} (1 PB/s)",
+            file=file,
+            field=f"network.bandwidth_scale.{link.kind.value}",
+        )
+    if link.kind in lat and link.latency_s > MAX_LINK_LATENCY_S:
+        raise InputError(
+            f"factor {lat[link.kind]:g} makes link {link.src}-{link.dst} latency "
+            f"{link.latency_s:g} s, past the limit of {MAX_LINK_LATENCY_S:g} s",
+            file=file,
+            field=f"network.latency_scale.{link.kind.value}",
+        )

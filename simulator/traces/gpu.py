@@ -48,7 +48,7 @@ from simulator.core.vocab import CollectiveOp
 from simulator.traces.cpu import LAYER_RE, main_thread, step_windows
 from simulator.traces.events import Event, ImportSummary, KinetoTrace
 from simulator.traces.hostops import HostIndex, Launch, index_host
-from simulator.traces.nccl import gather_facts, group_of, refuse, size_of
+from simulator.traces.nccl import checked_size, gather_facts, group_of, refuse, size_of
 from simulator.traces.timeline import CommEvent, Label, Piece, StepTimeline, Wait
 
 #: stream waits and host synchronisations, CUDA and ROCm (HIP names, as ROCm's Kineto writes
@@ -469,6 +469,7 @@ def _comm(
         size = size_of(f, ())
         if size is None:
             raise refuse(trace.path, k.ev, f, f"no size for {op}")
+        size = checked_size(trace.path, k.ev, f, size)
         if peer is None:
             summary.unknown["p2p-peer-missing"] += 1
         return CommEvent(
@@ -491,6 +492,7 @@ def _comm(
     size = size_of(f, group)
     if size is None:
         raise refuse(trace.path, k.ev, f, f"no size for {op}")
+    size = checked_size(trace.path, k.ev, f, size)
     return CommEvent(
         op=op,
         size_B=size,

@@ -96,7 +96,10 @@ def read_manifest(path: Path) -> dict[str, Any]:
     data = read_json_file(mf, "manifest")  # bounded: a 2 GB manifest was read for 11 s
     if not isinstance(data, dict):
         raise InputError("expected a JSON object", file=str(mf))
-    return data
+    from simulator.traces.manifest_check import check_manifest
+
+    check_manifest(data, str(mf))
+    return {k: v for k, v in data.items() if v is not None}  # null: not given
 
 
 #: Files of a trace directory that are not Kineto traces (commsim's own side files).

@@ -227,6 +227,25 @@ def size_of(f: Facts, group: tuple[int, ...]) -> float | None:
     return float(elems * f.itemsize)
 
 
+def checked_size(path: str, kernel: Event, f: Facts, size: float) -> float:
+    """``size`` (bytes) of the kernel's collective, refused when no GPU could hold it: below 0
+    (``In msg nelems: -5``) or above the largest catalogue GPU's memory (``10**30`` elements
+    predicted a step of 10^25 ms), the bound ``commsim collective --size`` keeps too."""
+    from simulator.hardware import gpu_hbm_B, gpu_names
+
+    largest = max((gpu_hbm_B(n) or 0.0) for n in gpu_names())
+    if 0 <= size <= largest:
+        return size
+    where = "the kernel's args" if f.source == "kernel" else (f.source or "the host op")
+    raise InputError(
+        f"NCCL kernel {kernel.name.split('(')[0]} at ts {kernel.start_s / US:.0f} us: a message "
+        f"of {size:g} bytes (from {where}: In/Out msg nelems x dtype) is not between 0 and "
+        f"{largest:g} (the largest catalogue GPU's memory)",
+        file=path,
+        field="In msg nelems",
+    )
+
+
 def refuse(path: str, kernel: Event, f: Facts, what: str) -> InputError:
     """The error for a collective the trace does not describe enough to simulate."""
     host = f.source or "no host op with shapes"

@@ -136,5 +136,78 @@ class RecordConfig:
 
     @classmethod
     def read(cls, path: Path) -> RecordConfig:
-        """Read a config written by :meth:`write`."""
-        return cls.from_dict(json.loads(path.read_text()))
+        """Read a config written by :meth:`write` (``record --finalize`` reads what a cluster's
+        shared folder holds): every field checked, :class:`InputError` naming ``path`` and the
+        field (until 2026-12-06 ``"world": "x"`` or ``"strategy": "x"`` was a traceback and
+        ``"world": 10**30`` a hang)."""
+        from simulator.traces.jsonfile import read_json_file
+
+        d = read_json_file(path, "record config")
+        if not isinstance(d, dict):
+            raise InputError("expected a JSON object", file=str(path))
+        _check_config_fields(d, str(path))
+        try:
+            cfg = cls.from_dict(d)
+        except KeyError as exc:  # a field without a default
+            raise InputError("missing", file=str(path), field=str(exc.args[0])) from None
+        except (TypeError, ValueError) as exc:  # an unknown key, a strategy or backend name
+            raise InputError(f"not a record config: {exc}", file=str(path)) from None
+        return cfg
+
+
+#: record_config.json field -> the JSON types it may hold (``bool`` is not an ``int`` here).
+_CONFIG_TYPES: dict[str, tuple[type, ...]] = {
+    "world": (int,),
+    "steps": (int,),
+    "warmup_steps": (int,),
+    "microbatches": (int,),
+    "powersgd_rank": (int,),
+    "out_dir": (str,),
+    "model": (str,),
+    "device": (str,),
+    "strategy": (str,),
+    "backend": (str,),
+    "bucket_cap_mb": (int, float),
+    "lr": (int, float),
+    "execution_trace": (bool,),
+    "gpt": (dict,),
+}
+
+
+def _check_config_fields(d: dict[str, Any], file: str) -> None:
+    """Types and finiteness of a record config's fields, and the tiny GPT's counts (>= 1)."""
+    import math
+
+    for key, kinds in _CONFIG_TYPES.items():
+        if key not in d:
+            continue
+        v = d[key]
+        wrong = not isinstance(v, kinds) or (isinstance(v, bool) and bool not in kinds)
+        if not wrong and isinstance(v, float) and not math.isfinite(v):
+            wrong = True
+        if wrong:
+            names = " or ".join(k.__name__ for k in kinds)
+            raise InputError(f"expected {names}, got {v!r:.60}", file=file, field=key)
+    from simulator.core.suggest import hint
+    from simulator.limits import MAX_RANKS
+
+    for key, enum in (("strategy", RecordStrategy), ("backend", CommBackend)):
+        known = [m.value for m in enum]
+        if key in d and d[key] not in known:
+            raise InputError(
+                f"unknown value {d[key]!r} (choose from {', '.join(known)}){hint(d[key], known)}",
+                file=file,
+                field=key,
+            )
+
+    for key, low, high in (("world", 1, MAX_RANKS), ("steps", 1, None), ("warmup_steps", 0, None),
+                           ("microbatches", 1, None), ("powersgd_rank", 1, None)):  # fmt: skip
+        v = d.get(key, low)
+        if v < low or (high is not None and v > high):
+            shown = f"between {low} and {high:,}" if high is not None else f">= {low}"
+            raise InputError(f"expected an integer {shown}, got {v}", file=file, field=key)
+    for key, v in (d.get("gpt") or {}).items():
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise InputError(
+                f"expected an integer >= 1, got {v!r:.60}", file=file, field=f"gpt.{key}"
+            )

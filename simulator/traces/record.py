@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import signal
 import socket
@@ -231,11 +232,42 @@ def record(
     return manifest
 
 
+def read_rank_steps(path: Path) -> dict[str, Any]:
+    """A rank's ``rank{r}.steps.json``: a JSON object whose ``step_times_s`` is a non-empty
+    list of finite seconds > 0 and whose ``hostname``/``torch_version`` are strings. A worker
+    writes it, but ``record --finalize`` reads what a cluster's nodes left (until 2026-12-06
+    ``{}`` was a KeyError traceback, ``"step_times_s": []`` a ZeroDivisionError, and
+    ``"hostname": 5`` went into the manifest)."""
+    from simulator.traces.jsonfile import read_json_file
+
+    info = read_json_file(path, "steps")
+    if not isinstance(info, dict):
+        raise InputError("expected a JSON object", file=str(path))
+    times = info.get("step_times_s")
+    good = isinstance(times, list) and times and all(_is_seconds(t) for t in times)
+    if not good:
+        raise InputError(
+            f"expected a non-empty list of step times in seconds (finite, > 0), got "
+            f"{str(times)[:60]}",
+            file=str(path),
+            field="step_times_s",
+        )
+    for key in ("hostname", "torch_version"):
+        if not isinstance(info.get(key, ""), str):
+            raise InputError(f"expected a string, got {info[key]!r:.60}", file=str(path), field=key)
+    return {**info, "hostname": info.get("hostname", "")}
+
+
+def _is_seconds(t: object) -> bool:
+    """A time in seconds a step can take: a finite number > 0 (not ``true``)."""
+    return isinstance(t, int | float) and not isinstance(t, bool) and 0 < t < math.inf
+
+
 def build_manifest(
     cfg: RecordConfig, out: Path, topology: str | None, wall_s: float | None
 ) -> dict[str, Any]:
     """The manifest of a finished recording, from the ranks' ``steps`` files."""
-    infos = [json.loads((out / f"rank{r}.steps.json").read_text()) for r in range(cfg.world)]
+    infos = [read_rank_steps(out / f"rank{r}.steps.json") for r in range(cfg.world)]
     per_rank = [i["step_times_s"] for i in infos]
     n = min(len(t) for t in per_rank)
     slowest = [max(t[k] for t in per_rank) for k in range(n)]

@@ -313,7 +313,10 @@ def export_workload(wl: Workload, out_dir: Path, prefix: str = "commsim") -> lis
     Raises:
         InputError: ``out_dir`` exists and is not empty (nothing is ever overwritten).
     """
+    from simulator.outputs import check_no_dead_link
+
     out_dir = Path(out_dir)
+    check_no_dead_link(out_dir, "--chakra-out")
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise InputError(
             "exists and is not an empty directory; commsim never overwrites it",
@@ -333,6 +336,18 @@ def export_workload(wl: Workload, out_dir: Path, prefix: str = "commsim") -> lis
         write_et(p, prog, meta, pgs)
         paths.append(p)
     return paths
+
+
+def _check_rank(rank: int, file: Path) -> None:
+    """Refuse a rank past :data:`simulator.limits.MAX_RANKS` in a file name (a
+    ``x.99999999999.et`` made a world of 10^11 ranks)."""
+    from simulator.limits import MAX_RANKS
+
+    if rank >= MAX_RANKS:
+        raise InputError(
+            f"rank {rank} in the file name is past the limit of {MAX_RANKS:,} ranks",
+            file=str(file),
+        )
 
 
 #: A Chakra file in JSON (either of :mod:`.jsonform`'s forms), named as a ``.et`` file is.
@@ -356,6 +371,7 @@ def chakra_files(path: Path) -> dict[int, Path]:
             m = JSON_RE.match(p.name)
             if m is None or not p.is_file() or json_kind(p) != "chakra-json":
                 continue
+        _check_rank(int(m.group(2)), p)
         same = found.setdefault(m.group(1), {})
         if int(m.group(2)) in same:
             raise InputError(
@@ -369,7 +385,10 @@ def chakra_files(path: Path) -> dict[int, Path]:
             "no Chakra files (<name>.<rank>.et, or Chakra JSON <name>.<rank>.json)", file=str(path)
         )
     if len(found) > 1:
-        names = ", ".join(f"{k}.<rank> ({len(v)} files)" for k, v in sorted(found.items()))
+        names = ", ".join(
+            f"{k}.<rank> ({len(v)} file{'s' if len(v) > 1 else ''})"
+            for k, v in sorted(found.items())
+        )
         raise InputError(
             f"holds the Chakra files of {len(found)} workloads ({names}); expected one "
             "<name>.<rank> set per directory, as ASTRA-sim reads them",
@@ -385,6 +404,26 @@ def _read_any(path: Path) -> tuple[Any, list[Any]]:
     from simulator.traces.chakra.jsonform import read_et_json
 
     return read_et_json(path)
+
+
+def _world_attr(value: object, file: Path) -> int:
+    """The ``commsim.world`` metadata of an ET file: a rank count in 1..MAX_RANKS."""
+    from simulator.limits import MAX_RANKS
+
+    text = str(value)
+    if not text.isdigit() or not 1 <= int(text) <= MAX_RANKS:
+        raise InputError(
+            f"expected a rank count between 1 and {MAX_RANKS:,}, got {text[:40]!r}",
+            file=str(file),
+            field="commsim.world",
+        )
+    return int(text)
+
+
+def _ranks_text(ranks: list[int]) -> str:
+    """``[1, 2, 5]`` as ``1, 2, 5`` (the first eight, then how many more)."""
+    shown = ", ".join(str(r) for r in ranks[:8])
+    return shown if len(ranks) <= 8 else f"{shown} and {len(ranks) - 8} more"
 
 
 def import_chakra_dir(
@@ -407,7 +446,7 @@ def import_chakra_dir(
     for r, (gm, _) in loaded.items():
         w = _attrs(gm).get("commsim.world")
         if w is not None:
-            n_world = max(n_world, int(w))
+            n_world = max(n_world, _world_attr(w, files[r]))
         v = str(_attrs(gm).get("commsim.steps_per_program", 1))
         if not v.isdigit() or int(v) < 1:
             raise InputError(
@@ -434,13 +473,24 @@ def import_chakra_dir(
         programs=progs,
         world=n_world,
         steps_per_program=spp,
-        metadata={"source": f"chakra {path}", "warnings": _warnings(path, progs, n_world, roles)},
+        metadata={
+            "source": f"chakra {path}",
+            "warnings": _warnings(path, progs, n_world, roles, files),
+        },
     )
 
 
-def _warnings(path: Path, progs: list[Program], world: int, roles: Counter[str]) -> list[str]:
-    """What the user must know of an imported Chakra directory."""
+def _warnings(
+    path: Path, progs: list[Program], world: int, roles: Counter[str], files: dict[int, Path]
+) -> list[str]:
+    """What the user must know of an imported Chakra directory (``files``: rank -> file)."""
     out = []
+    gaps = [r for r in range(max(files)) if r not in files]
+    if gaps:
+        out.append(
+            f"{path}: no file for rank{'s' if len(gaps) > 1 else ''} {_ranks_text(gaps)} "
+            f"(between ranks that have one): the engine mirrors {'them' if len(gaps) > 1 else 'it'}"
+        )
     has_coll = any(isinstance(op, Collective) for p in progs for op in p.ops)
     if world == 1 and has_coll:
         out.append(

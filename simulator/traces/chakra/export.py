@@ -21,6 +21,7 @@ def export_scenario(scenario: Any, out_dir: Path) -> list[Path]:
         load_topology(scenario.topology),
         scenario.network.bandwidth_scale,
         scenario.network.latency_scale,
+        file=scenario.source_file,
     )
     built = build_workload(scenario, topology)
     return export_workload(built.workload, out_dir)
