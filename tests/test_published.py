@@ -42,6 +42,14 @@ KNOWN_MISSES: dict[str, str] = {
     # medium messages on A100: rings are priced at the plateau rate plus NCCL's latencies;
     # NCCL 2.18.5's own tuning model misses this point by more (+55 %)
     "azure-nd-a100-v4-allreduce-16m": "+40.0%: no medium-size ring inefficiency modelled",
+    # ND GB200 v6 (4 GPUs, -g 4, NCCL 2.25.1, forced rings): the same floor (15.4-17.8 us from
+    # 1 KiB to 512 KiB) and the same medium-size shortfall as on A100; at 1 MiB the model is slow:
+    # NCCL's per-step hwLat is added to the catalog's NVLink path latency, which is itself of
+    # hwLat's order (docs/decisions.md 2026-12-06 "NCCL latencies of 2.18")
+    "azure-nd-gb200-v6-allreduce-64k": "+19.8%: LL ring 14.4 us predicted vs 17.2 us measured",
+    "azure-nd-gb200-v6-allreduce-1m": "-14.7%: LL ring 22.9 us predicted vs 19.5 us measured",
+    "azure-nd-gb200-v6-allreduce-16m": "+10.4%: no medium-size ring inefficiency modelled",
+    "azure-nd-gb200-v6-allreduce-256m": "+10.2%: no medium-size ring inefficiency modelled",
 }
 
 #: Training rows too slow for the default run (seconds at flow fidelity, the default, one
