@@ -272,9 +272,9 @@ def test_builder_parameters_without_a_unit_are_refused(
 def test_profile_latency_without_a_unit_is_refused(tmp_path: Path) -> None:
     """Every latency field (simulator.core.schema.LatencyS) refuses a bare 5 (5 s)."""
     text = (ROOT / "simulator/data/backends/nccl.yaml").read_text()
-    assert "base_latency: 3.6us" in text
+    assert "base_latency: 6.6us" in text
     p = tmp_path / "slow.yaml"
-    p.write_text(text.replace("base_latency: 3.6us", "base_latency: 5", 1))
+    p.write_text(text.replace("base_latency: 6.6us", "base_latency: 5", 1))
     argv = ["collective", "--topology", "dgx-a100", "--op", "all_reduce", "--size", "1MiB"]
     _refused([*argv, "--backend", str(p)], str(p), "base_latency", "without a unit")
 

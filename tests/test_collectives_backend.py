@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import yaml
 
-from simulator.collectives import load_backend
+from simulator.collectives import load_backend, simulate_collective
 from simulator.core.errors import InputError
 from simulator.core.vocab import Algorithm, CollectiveOp
-from simulator.topology import LinkKind
+from simulator.topology import LinkKind, load_topology
 
 
 def test_shipped_profiles():
@@ -150,3 +152,26 @@ def test_schema_errors_are_one_clear_line(tmp_path, edit, field, message):
     assert (exc.value.file, exc.value.field) == (str(path), field)
     assert message in exc.value.message
     assert "\n" not in str(exc.value)
+
+
+def test_nccl_ring_ll_latency_is_the_tuner_of_nccl_2_18_and_later():
+    """An 8 B ring all_reduce on 8 NVLink GPUs pays NCCL >= 2.18.1's tuning-model latency for
+    Ring/LL, baseLat 6.6 us + 2 x (8 - 1) steps x hwLat[NVLINK] 0.6 us = 15.0 us
+    (src/graph/tuning.cc at v2.18.5-1; NCCL <= 2.17 had 3.6 + 14 x 0.47 = 10.2 us), on top of
+    the path latencies, which a profile with zero protocol latencies isolates."""
+    nccl = load_backend("nccl")
+    ll = next(p for p in nccl.protocols if p.name == "LL")
+    bare_ll = replace(ll, base_latency_s=0.0, step_latency_s=dict.fromkeys(ll.step_latency_s, 0.0))
+    topo = load_topology("dgx-a100")
+    runs = [
+        simulate_collective(
+            topo,
+            "all_reduce",
+            8,
+            algo="ring",
+            fidelity="analytical",
+            backend=replace(nccl, protocols=(p,)),
+        )
+        for p in (ll, bare_ll)
+    ]
+    assert runs[0].time_s - runs[1].time_s == pytest.approx(15.0e-6, rel=1e-6)
