@@ -55,9 +55,15 @@ def write_law(waits_us: dict[str, float], n_rows: int, path: Path = BASE) -> Non
         "",
         "# Oversubscription law: written by benchmarks/fit_oversubscription.py --write from the",
         f"# fit set benchmarks/data/mb-fit-*-2026-12-05.json ({n_rows} rows with more ranks than",
-        "# cores, 3..8 ranks on 2 cores); send_recv from the 1F1B steps of",
-        "# benchmarks/data/pp-fit-*.json (benchmarks/pp_step_curve.py; each file's command);",
-        "# docs/rig.md, 'More ranks than cores'.",
+        "# cores, 3..8 ranks on 2 cores); docs/rig.md, 'More ranks than cores'.",
+        *(
+            [
+                "# send_recv from the 1F1B steps of benchmarks/data/pp-fit-*.json",
+                "# (benchmarks/pp_step_curve.py; each file's command).",
+            ]
+            if "send_recv" in waits_us
+            else []
+        ),
         "oversubscription:",
         "  ranks: 4",
         f"  cores: {FIT_CORES}",
@@ -121,8 +127,9 @@ def main() -> None:
     }
     p2p = _p2p(sorted(DATA.glob("pp-fit-*.json")), sorted(DATA.glob("pp-held-*.json")))
     if p2p is not None:
-        res["waits_us"]["send_recv"] = p2p["wait_us"]
         res["send_recv"] = p2p
+        if p2p["wait_us"]:  # fitted 0 (2026-12-06): the law gets no send_recv entry
+            res["waits_us"]["send_recv"] = p2p["wait_us"]
     if args.write:
         write_law(res["waits_us"], sum(res["rows"].values()))
     if args.json:

@@ -40,14 +40,16 @@ def test_the_slow_link_is_shaped_at_its_rate_both_ways(
     assert rates[link] == pytest.approx((rate_mbit * MBIT, rate_mbit * MBIT))
 
 
-def test_five_hosts_on_two_cores_get_the_send_recv_wait(monkeypatch: pytest.MonkeyPatch) -> None:
-    """5 ranks fall back to the 4-rank fit and its law: a pipeline's receive waits
-    w (1 - 2/5); the 3- and 4-host ones keep their fits (no floor)."""
+def test_five_hosts_on_two_cores_get_the_collective_floors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """5 ranks fall back to the 4-rank fit and its law (an all_reduce hop waits w (1 - 2/5));
+    the 3- and 4-host ones keep their fits (no floor)."""
     monkeypatch.setattr("simulator.collectives.calibrated.host_cores", lambda: 2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         floors = {
-            n: load_backend(rig_calibration(n), ranks=n).hop_floor(CollectiveOp.SEND_RECV)
+            n: load_backend(rig_calibration(n), ranks=n).hop_floor(CollectiveOp.ALL_REDUCE)
             for n in (
                 load_topology(DATA / f"{t}.yaml").num_ranks
                 for t in ("user-3host-slow", "user-4host-trunk", "user-5host-slowlink")
