@@ -74,11 +74,12 @@ def write_law(waits_us: dict[str, float], n_rows: int, path: Path = BASE) -> Non
     path.write_text(head + "\n" + "\n".join(lines))
 
 
-def _step_errors(curves: list[StepCurve], wait_s: float) -> dict[str, float]:
-    """Per recording, the replayed step's error % at ``wait_s`` (0: no send_recv wait)."""
+def _step_errors(curves: dict[str, StepCurve], wait_s: float) -> dict[str, float]:
+    """Per recording (its curve file's stem), the replayed mean step's error % at ``wait_s``
+    (0: no send_recv wait)."""
     return {
-        f"{c.name} ({c.n_ranks} ranks)": round(100 * (c.predicted_at(wait_s) / c.measured_s - 1), 1)
-        for c in curves
+        stem: round(100 * (c.predicted_at(wait_s) / c.measured_s - 1), 1)
+        for stem, c in curves.items()
     }
 
 
@@ -87,9 +88,9 @@ def _p2p(fit_paths: list[Path], held_paths: list[Path]) -> dict[str, object] | N
     and after, fit set and held out; None without curves."""
     if not fit_paths:
         return None
-    fit = [load_curve(p) for p in fit_paths]
-    held = [load_curve(p) for p in held_paths]
-    wait, resid = fit_p2p_wait(fit)
+    fit = {p.stem: load_curve(p) for p in fit_paths}
+    held = {p.stem: load_curve(p) for p in held_paths}
+    wait, resid = fit_p2p_wait(list(fit.values()))
     return {
         "wait_us": round(wait * 1e6, 1),
         "fit_median_abs_error_pct": round(100 * resid, 1),

@@ -53,7 +53,9 @@ def test_more_ranks_than_the_fit_get_the_laws_floors() -> None:
     wait = over.hop_wait_s[CollectiveOp.ALL_REDUCE]
     assert prof.hop_floor(CollectiveOp.ALL_REDUCE) == pytest.approx(wait * 0.75)
     assert prof.at_ranks(8, 2) == prof  # applied twice: the same floors
-    assert prof.hop_floor(CollectiveOp.SEND_RECV) == 0.0  # fitted 0 on 1F1B steps (below)
+    p2p = over.hop_wait_s[CollectiveOp.SEND_RECV]  # fitted on 1F1B steps (below)
+    assert prof.hop_floor(CollectiveOp.SEND_RECV) == pytest.approx(p2p * 0.75)
+    assert _quiet_load(4).hop_floor(CollectiveOp.SEND_RECV) == 0.0
 
 
 def test_a_host_with_a_core_per_rank_gets_no_floor(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -159,20 +161,24 @@ def test_p2p_wait_fit_recovers_the_wait_of_synthetic_curves() -> None:
     assert wait == pytest.approx(3e-3, rel=1e-3) and resid < 1e-3
 
 
-def test_pipelines_on_more_hosts_than_cores_need_no_send_recv_wait() -> None:
-    """The 1F1B recordings on 5 and 8 hosts (pp-fit-*.json) replay within 1 % with no wait,
-    and any wait that moves them (a floor above their transfers) moves them away: the fit is 0,
-    as the shipped law has it (no send_recv entry)."""
+def test_the_shipped_send_recv_wait_is_the_fit_and_holds_out() -> None:
+    """The wait refitted from the saved 1F1B curves (pp-fit-*.json: 5, 6 and 8 hosts, two
+    model widths) is the shipped one, and it brings the held-out recordings (pp-held-*.json)
+    closer: median |error| of their mean steps 11.1 -> 4.9 %."""
+    import statistics
+
     from simulator.collectives.calibrated import CALIBRATION_DIR
     from simulator.rig.oversubscription import fit_p2p_wait, load_curve
 
-    curves = [load_curve(p) for p in sorted(DATA.glob("pp-fit-*.json"))]
-    assert {c.n_ranks for c in curves} >= {5, 8}
-    wait, resid = fit_p2p_wait(curves)
-    assert wait < 1e-3 and resid < 0.02
-    for c in curves:
-        assert abs(c.predicted_at(5e-3) / c.measured_s - 1) > abs(
-            c.predicted_at(0) / c.measured_s - 1
-        )
+    fit = [load_curve(p) for p in sorted(DATA.glob("pp-fit-*.json"))]
+    held = [load_curve(p) for p in sorted(DATA.glob("pp-held-*.json"))]
+    assert {c.n_ranks for c in fit} >= {5, 6, 8} and held
+    wait, _ = fit_p2p_wait(fit)
     over = load_backend(str(CALIBRATION_DIR / "gloo-rig-4rank.yaml")).oversubscription
-    assert over is not None and CollectiveOp.SEND_RECV not in over.hop_wait_s
+    assert over is not None
+    assert over.hop_wait_s[CollectiveOp.SEND_RECV] == pytest.approx(wait, abs=1e-7)
+
+    def median_err(w: float) -> float:
+        return statistics.median(abs(c.predicted_at(w) / c.measured_s - 1) for c in held)
+
+    assert median_err(wait) < 0.6 * median_err(0.0)
