@@ -36,15 +36,18 @@ A :class:`BackendProfile` says, for one library (NCCL, gloo, or a calibration of
   ring all_reduce waits for a core: a 4 KiB all_reduce takes 8 ms, while a 4 KiB broadcast
   takes 0.7 ms and 256 KiB all_reduces are no slower than 4 KiB ones (docs/rig.md); a
   calibration fits one value per op. ``reduce_scatter`` has its own even when it is scheduled
-  as an all_reduce. Collectives only: a point-to-point send through the transport pays no
-  backend latency, floors included;
+  as an all_reduce. A point-to-point send through the transport pays no backend latency; its
+  receive completes no sooner than ``hop_floor[send_recv]`` after the transfer started
+  (:meth:`~simulator.collectives.transport.Transport.send_recv`);
 * ``oversubscription``: optional; the per-hop wait for a core of a job with more ranks than
   the profile was fitted with, on a host with fewer cores than ranks (the emulated rig: every
   rank is a process on the same machine). ``ranks`` (the fit's rank count), ``cores`` (the fit
   machine's, recorded) and ``hop_wait[op]``, seconds: a job of ``N`` ranks on a host of ``C``
   cores gets ``hop_floor[op] = hop_wait[op] * (1 - C / N)`` (the larger of that and the
   profile's own floor) when ``N`` exceeds ``ranks`` and ``C`` (:func:`oversubscribed_hop_s`,
-  :meth:`BackendProfile.at_ranks`); the fitted rank counts themselves are left as fitted;
+  :meth:`BackendProfile.at_ranks`); the fitted rank counts themselves are left as fitted.
+  ``hop_wait[send_recv]`` is the wait of a point-to-point receive (a pipeline's activations
+  while the other ranks compute), fitted on recorded training steps;
 * ``tree_max_algbw``: optional ceiling on a tree all-reduce's algorithm bandwidth
   (``two_hosts``: groups on at most 2 hosts, ``more_hosts``: beyond), for libraries whose tree
   is limited by the GPU rather than the links (NCCL's ``maxTreeBw``);

@@ -9,9 +9,12 @@ profile, routes, resolved collectives) to one simpy environment and its
   schedule's phases through the fidelity's :class:`Executor`, then the backend's local copy;
 * :meth:`Transport.send_recv`: a matched send/recv (and its mirror pairs) as fabric flows on
   ``topology.route(src, dst)``, with the backend's ``send_buffer_B`` (the send returns once only
-  that much is left to deliver; the receive completes on delivery). Point-to-point transfers pay
-  the path's latency and its raw link bandwidth, not the backend's per-message latency or
-  efficiency, at every fidelity (docs/decisions.md, "P2P through the transport").
+  that much is left to deliver; the receive completes on delivery, or once the profile's
+  ``send_recv`` hop floor has passed since the transfer started, the later: a receiver on a
+  host with more ranks than cores waits for one, docs/rig.md "More ranks than cores").
+  Point-to-point transfers pay the path's latency and its raw link bandwidth, not the
+  backend's per-message latency or efficiency, at every fidelity (docs/decisions.md, "P2P
+  through the transport").
 
 Fidelity is an executor (:class:`AnalyticalExecutor`, :class:`FlowExecutor`,
 :class:`ChunkExecutor`); every executor books the payload bytes it moves in the same per-link
@@ -376,6 +379,24 @@ class Transport:
             return self.env.timeout(0.0)
         return self.fabric.start_many(specs, results=False)  # only waited for
 
+    def _woken(self, on_received: Callable[[], None]) -> Callable[[], None]:
+        """``on_received`` held until the profile's ``send_recv`` hop floor has passed since
+        now (the transfer's start): the bytes may be there earlier, but a receiver that waits
+        for a core is woken no sooner (:meth:`BackendProfile.at_ranks`, docs/rig.md "More
+        ranks than cores"). ``on_received`` itself when the profile has no such floor."""
+        floor_s = self.ctx.profile.hop_floor(CollectiveOp.SEND_RECV)
+        if floor_s <= 0.0:
+            return on_received
+        env, due_s = self.env, self.env.now + floor_s
+
+        def woken() -> None:
+            if env.now >= due_s:
+                on_received()
+                return
+            env.timeout(due_s - env.now).callbacks.append(lambda _e: on_received())
+
+        return woken
+
     def send_recv(
         self,
         pairs: Sequence[tuple[int, int]],
@@ -389,10 +410,12 @@ class Transport:
         """Move ``size_B`` bytes on every ``(src, dst)`` of ``pairs`` (duplicates once).
 
         ``on_sent`` is called when the send may return, ``on_received`` when the bytes are
-        delivered (both at once without a send buffer). ``sender=False``: the sending side
+        delivered (both at once without a send buffer), but no sooner than the profile's
+        ``send_recv`` hop floor after now (:meth:`_woken`). ``sender=False``: the sending side
         has no program (a mirrored peer), so the whole message goes as one transfer.
         """
         buffer_B = min(self.ctx.profile.send_buffer_B, size_B)
+        on_received = self._woken(on_received)
         if not sender or buffer_B <= 0.0:
 
             def both(_event: simpy.Event) -> None:

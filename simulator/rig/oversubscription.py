@@ -10,8 +10,9 @@ floor must leave large messages alone), each predicted with the profile the law 
 
 from __future__ import annotations
 
+import json
 import statistics
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -85,3 +86,77 @@ def errors(cases: list[Case], profile: BackendProfile | None) -> dict[str, dict[
             "large_median_pct": 100 * statistics.median(large) if large else float("nan"),
         }
     return out
+
+
+# -- point to point: the wait of a receive while the other ranks compute ---------------------
+
+
+@dataclass(frozen=True)
+class StepCurve:
+    """A recorded pipeline run's replayed step as a function of the ``send_recv`` wait.
+
+    Attributes:
+        name: the recording's rig topology.
+        n_ranks: its ranks (processes on the rig's machine).
+        measured_s: the recording's mean measured step, seconds.
+        waits_s: the ``send_recv`` waits ``w`` replayed with, seconds, ascending.
+        predicted_s: the replay's mean step at each of ``waits_s``, seconds.
+        command: how the recording was made (and the machine's load), for the record.
+    """
+
+    name: str
+    n_ranks: int
+    measured_s: float
+    waits_s: tuple[float, ...]
+    predicted_s: tuple[float, ...]
+    command: str = ""
+
+    def predicted_at(self, wait_s: float) -> float:
+        """The replayed step (s) at ``wait_s``, linear between the replayed waits."""
+        return float(np.interp(wait_s, self.waits_s, self.predicted_s))
+
+    def to_json(self) -> dict[str, object]:
+        """The curve as saved in ``benchmarks/data/pp-fit-*.json``."""
+        return {
+            "name": self.name,
+            "n_ranks": self.n_ranks,
+            "measured_s": self.measured_s,
+            "waits_s": list(self.waits_s),
+            "predicted_s": list(self.predicted_s),
+            "command": self.command,
+        }
+
+
+def load_curve(path: str | Path) -> StepCurve:
+    """A :class:`StepCurve` saved by :meth:`StepCurve.to_json`."""
+    d = json.loads(Path(path).read_text())
+    return StepCurve(
+        name=str(d["name"]),
+        n_ranks=int(d["n_ranks"]),
+        measured_s=float(d["measured_s"]),
+        waits_s=tuple(float(w) for w in d["waits_s"]),
+        predicted_s=tuple(float(p) for p in d["predicted_s"]),
+        command=str(d.get("command", "")),
+    )
+
+
+def with_p2p_wait(base: BackendProfile, wait_s: float, n: int, cores: int) -> BackendProfile:
+    """``base`` for ``n`` ranks on ``cores`` cores (its collective floors, if any) with the
+    ``send_recv`` floor the law gives ``wait_s``."""
+    prof = base.at_ranks(n, cores)
+    floors = dict(prof.hop_floor_s or {})
+    floors[CollectiveOp.SEND_RECV] = oversubscribed_hop_s(wait_s, n, cores)
+    return replace(prof, hop_floor_s=floors)
+
+
+def fit_p2p_wait(curves: list[StepCurve]) -> tuple[float, float]:
+    """The ``send_recv`` wait ``w`` (s) that minimises the relative error of the replayed
+    steps of ``curves`` (each recording one row), and the median |relative error| there."""
+    measured = [c.measured_s for c in curves]
+
+    def predict(w: float) -> np.ndarray:
+        return np.array([c.predicted_at(w) for c in curves])
+
+    wait, _ = fit_hop_floor(predict, measured)
+    resid = float(np.median(np.abs(predict(wait) / np.array(measured) - 1.0)))
+    return wait, resid
