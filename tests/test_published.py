@@ -47,7 +47,6 @@ KNOWN_MISSES: dict[str, str] = {
     # h = 12288) and no per-kernel overhead make it fast; causal flash attention (2026-12-06,
     # pub21) took the attention core it had over-priced (+7.8 % before)
     "megatron-core-gpt-1.7b-h100-48gpu": "+15.0%: small-GEMM efficiency not modelled",
-
     # ND GB200 v6 (4 GPUs, -g 4, NCCL 2.25.1, forced rings): the same floor (15.4-17.8 us from
     # 1 KiB to 512 KiB) and the same medium-size shortfall as on A100; at 1 MiB the model is slow:
     # NCCL's per-step hwLat is added to the catalog's NVLink path latency, which is itself of
