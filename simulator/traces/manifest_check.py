@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from simulator.core.errors import InputError
+from simulator.core.errors import InputError, clipped
 
 #: GPTConfig fields a ``model_config`` may hold (counts, each >= 1).
 _MODEL_KEYS: Final[frozenset[str]] = frozenset(
@@ -138,7 +138,7 @@ def _shown(value: Any) -> str:
         text = json.dumps(value)
     except (TypeError, ValueError):
         text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return clipped(text, 60)
 
 
 @contextlib.contextmanager
