@@ -129,7 +129,7 @@ def main() -> None:
     p2p = _p2p(sorted(DATA.glob("pp-fit-*.json")), sorted(DATA.glob("pp-held-*.json")))
     if p2p is not None:
         res["send_recv"] = p2p
-        if p2p["wait_us"]:  # fitted 0 (2026-12-06): the law gets no send_recv entry
+        if p2p["wait_us"]:  # a fit of 0 gives the law no send_recv entry (3.22 ms, 2026-12-06)
             res["waits_us"]["send_recv"] = p2p["wait_us"]
     if args.write:
         write_law(res["waits_us"], sum(res["rows"].values()))

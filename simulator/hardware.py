@@ -202,6 +202,12 @@ def gpu_hbm_B(name: str) -> float | None:
     return None if spec is None else spec.hbm_B
 
 
+def largest_gpu_hbm_B() -> float:
+    """The largest HBM capacity of the catalog's GPUs, bytes: no message of one collective is
+    larger (its buffer lives in one GPU's memory)."""
+    return max((gpu_hbm_B(n) or 0.0) for n in gpu_names())
+
+
 def get_link(name: str) -> LinkSpec:
     """The :class:`LinkSpec` named ``name`` (case-insensitive); ``InputError`` if unknown."""
     spec = _catalog().links.get(str(name).lower())

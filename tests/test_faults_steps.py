@@ -75,12 +75,19 @@ def test_retimed_equals_exact_when_communication_is_alone_on_its_links() -> None
     assert rt.step_time_s.min() > rt.base_step_time_s * 0.5
 
 
-def test_folded_lanes_retime_like_the_unfolded_job() -> None:
+@pytest.mark.parametrize(
+    "degrees",
+    [
+        {"tp": 2, "pp": 2, "dp": 4},
+        {"tp": 2, "pp": 2, "cp": 2, "dp": 2},  # a folded lane's CP ranks sit between TP and PP
+    ],
+)
+def test_folded_lanes_retime_like_the_unfolded_job(degrees: dict[str, int]) -> None:
     topo = load_topology("dgx-a100-2node")
     faults = FaultsConfig.model_validate(JITTER)
     out = []
     for fold in (True, False):
-        sc = scenario_from_dict(_scenario(tp=2, pp=2, dp=4, fold=fold))
+        sc = scenario_from_dict(_scenario(**degrees, fold=fold))
         b = build_workload(sc, topo)
         assert (len(b.workload.programs) < 16) is fold
         out.append(

@@ -150,6 +150,18 @@ def test_gpu_collective_without_size_is_refused(tmp_path, capsys):
     assert "comm_size" in line and "all_reduce.0.json" in line
 
 
+def test_gpu_collective_with_a_string_type_is_refused_naming_it(tmp_path, capsys):
+    """A jsonized node whose comm_type is a stringVal was "malformed trace: ValueError"
+    naming neither node nor key until 2026-12-06 (review21)."""
+    d = _jsonize(REAL / "astra-all_reduce-4npus_1MB", tmp_path / "j")
+    p = d / "all_reduce.0.json"
+    bad = '"name": "comm_type",\n      "stringVal": "x"'
+    p.write_text(p.read_text().replace('"name": "comm_type",\n      "int64Val": "0"', bad))
+    assert bad in p.read_text()
+    line = _refused(["replay", str(d), "--topology", "dgx-a100"], capsys)
+    assert "all_reduce.0.json" in line and ".comm_type" in line and "'x'" in line
+
+
 def test_two_workloads_in_one_directory_are_refused(tmp_path, capsys):
     """Chakra's json_trace holds chakra.0.json and small_chakra.0.json side by side; ASTRA-sim
     reads one <name>.<rank> set. Until 2026-12-06 two .et sets of one rank silently kept one."""

@@ -102,10 +102,10 @@ def check_message_size(size_B: float, field: str) -> None:
     """Refuse a message larger than the largest GPU memory of the catalogue (unless forced):
     a collective's buffer lives in one GPU's memory (B200: 192 GB), so ``--size 1e20`` or
     ``1e18GiB`` is a slip, not a job."""
-    from simulator.hardware import gpu_hbm_B, gpu_names
+    from simulator.hardware import largest_gpu_hbm_B
     from simulator.limits import check_limit
 
-    largest = max((gpu_hbm_B(n) or 0.0) for n in gpu_names())
+    largest = largest_gpu_hbm_B()
     check_limit(
         size_B, int(largest), "bytes in one message", field=field, verb="is",
         hint="larger than any catalogue GPU's memory",

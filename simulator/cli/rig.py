@@ -178,7 +178,6 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
 
 
 def _measure(args: argparse.Namespace, topology: str) -> Any:
-    from simulator.core.units import parse_size
     from simulator.outputs import check_new_file
     from simulator.rig.microbench import (
         ALL_OPS,
@@ -195,7 +194,7 @@ def _measure(args: argparse.Namespace, topology: str) -> Any:
         bench = load_microbench(args.load)
     else:
         ops = args.ops.split(",") if args.ops else list(ALL_OPS)
-        sizes = _sizes(args.sizes, parse_size) if args.sizes else DEFAULT_SIZES_B
+        sizes = _sizes(args.sizes) if args.sizes else DEFAULT_SIZES_B
         _check_budget(args.budget)
         command = "commsim rig " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else ""
         bench = run_microbench(
@@ -206,9 +205,10 @@ def _measure(args: argparse.Namespace, topology: str) -> Any:
     return bench
 
 
-def _sizes(text: str, parse_size: Any) -> list[int]:
+def _sizes(text: str) -> list[int]:
     """``--sizes``: whole bytes, each in 1 B..a quarter of this machine's memory (every rank
     holds a buffer; ``--sizes 0`` measured nothing and ``1e12`` asked each rank for 1 TB)."""
+    from simulator.core.units import parse_size
     from simulator.traces.recipe_limits import physical_memory_B
 
     top = physical_memory_B() / 4

@@ -19,23 +19,24 @@ from simulator.core.errors import InputError
 
 T = TypeVar("T")
 
-#: Longest ``--timeout`` or ``--lost-after`` (s): one day, as ``record --timeout``
-#: (:data:`simulator.traces.recipe_limits.MAX_TIMEOUT_S`); a point is one simulation, which the
-#: size limits keep to minutes. ``--timeout 1e30`` overflowed the timer thread's ``time_t``
-#: (a traceback from the thread, then the sweep ran on).
-MAX_WAIT_S = 86_400.0
-
 
 def check_sweep_args(args: Any) -> None:
-    """``--resume`` needs ``--out``; ``--timeout`` and ``--lost-after`` are in (0, a day]."""
+    """``--resume`` needs ``--out``; ``--timeout`` and ``--lost-after`` are in (0, a day].
+
+    A day is ``record --timeout``'s limit (:data:`~simulator.traces.recipe_limits.MAX_TIMEOUT_S`);
+    a point is one simulation, which the size limits keep to minutes. ``--timeout 1e30``
+    overflowed the timer thread's ``time_t`` (a traceback from the thread, then the sweep ran
+    on)."""
+    from simulator.traces.recipe_limits import MAX_TIMEOUT_S
+
     if args.resume and not args.out:
         raise InputError(
             "--resume needs --out DIR (where the finished points are)", field="--resume"
         )
     for flag, value in (("--timeout", args.timeout), ("--lost-after", args.lost_after)):
-        if value is not None and not 0 < value <= MAX_WAIT_S:
+        if value is not None and not 0 < value <= MAX_TIMEOUT_S:
             raise InputError(
-                f"expected seconds > 0 and at most {MAX_WAIT_S:,.0f} (a day), got {value:g}",
+                f"expected seconds > 0 and at most {MAX_TIMEOUT_S:,.0f} (a day), got {value:g}",
                 field=flag,
             )
     from simulator.cli.file_args import check_png_arg

@@ -34,3 +34,9 @@ class InputNote(UserWarning):
     """Something about the input the user should know, that does not stop the command (a
     fallback taken, a property the tool cannot honour). The CLI prints each as one line
     ``commsim COMMAND: note: MESSAGE`` on stderr."""
+
+
+def clipped(text: str, width: int) -> str:
+    """``text`` for an error message, cut to ``width`` characters (``...`` ending a cut one),
+    so a whole section given where a number belongs does not flood the one line."""
+    return text if len(text) <= width else text[: width - 3] + "..."

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from simulator.core.errors import InputError
+from simulator.core.errors import InputError, clipped
 from simulator.core.schema import Fraction
 from simulator.core.suggest import hint
 
@@ -135,8 +135,7 @@ def _choices(expected: str) -> list[str]:
 
 def _short(value: object) -> str:
     """``repr(value)``, cut to 60 characters (a whole section given where a number belongs)."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return clipped(repr(value), 60)
 
 
 def message(model: type[BaseModel], err: dict[str, Any]) -> str:

@@ -37,6 +37,7 @@ import numpy as np
 
 from simulator.core.ir import Collective, Compute, Recv, Send, Workload
 from simulator.engine.streams import Plan, build_plan
+from simulator.workload.strategies.layout import Layout
 
 _STEP = re.compile(r"\.s(\d+)(?:\.|$)")
 
@@ -61,8 +62,8 @@ def lane_offsets(workload: Workload) -> list[int]:
         raise ValueError("programs cover part of the job but the workload is not folded")
     tp, pp, dp = (int(md[k]) for k in ("tp", "pp", "dp"))  # type: ignore[call-overload]
     cp = int(md.get("cp", 1))  # type: ignore[call-overload]
-    # Layout.rank(t, 0, d) - Layout.rank(0, 0, 0): CP ranks sit between TP and PP
-    offs = sorted(t + tp * (d % cp + cp * pp * (d // cp)) for d in range(dp) for t in range(tp))
+    lay = Layout(tp=tp, pp=pp, dp=dp, cp=cp)  # rank(0, 0, 0) is 0: the offsets are ranks
+    offs = sorted(lay.rank(t, 0, d) for d in range(dp) for t in range(tp))
     covered = sorted(p.rank + o for p in workload.programs for o in offs)
     if covered != list(range(world)):
         raise ValueError("folded programs and lane offsets do not cover the job once")

@@ -15,9 +15,10 @@
   ``lost_after_s`` seconds (workers paused over Dask's memory limit count as none), or the
   client has lost the scheduler (Dask cancels every future: ``FuturesCancelledError``),
   :class:`ClusterLost` is raised with the count of finished points.
-* **A hung worker is restarted.** A worker whose heartbeat has not moved for ``lost_after_s``
-  (stopped, wedged) is restarted through its nanny (removed without one), so its points run
-  elsewhere; the scheduler's own ``worker-ttl`` would wait 5 minutes.
+* **A hung worker is restarted.** A worker whose heartbeat has not moved for
+  :func:`silent_after_s` (``lost_after_s``, at least 10 heartbeats; stopped, wedged) is
+  restarted through its nanny (removed without one), so its points run elsewhere; the
+  scheduler's own ``worker-ttl`` would wait 5 minutes.
 
 The per-point timeout stops a pure-Python computation by raising :class:`PointTimeout` in the
 thread that runs it (``PyThreadState_SetAsyncExc``, checked between bytecodes: the simulator's
@@ -332,9 +333,9 @@ class _Watch:
     has had no worker, and when each worker's heartbeat (``last_seen``) last moved (seconds of
     this process's monotonic clock).
 
-    A worker whose heartbeat has not moved for ``lost_after_s`` (a stopped or wedged process:
-    a busy point does not stop the heartbeat, which runs in the worker's own thread) is
-    restarted through its nanny, or removed, so that Dask runs its points elsewhere; the
+    A worker whose heartbeat has not moved for :func:`silent_after_s` (a stopped or wedged
+    process: a busy point does not stop the heartbeat, which runs in the worker's own thread)
+    is restarted through its nanny, or removed, so that Dask runs its points elsewhere; the
     scheduler's own ``worker-ttl`` would wait 5 minutes.
     """
 
@@ -394,7 +395,7 @@ class _Watch:
 
     def _restart_silent(self, workers: dict[str, Any], now: float) -> None:
         """Restart (or remove) each worker whose ``last_seen`` has not moved for
-        ``lost_after_s`` seconds."""
+        :func:`silent_after_s` seconds (``lost_after_s``, at least 10 heartbeats)."""
         silent = []
         silent_after = silent_after_s(self.lost_after_s, len(workers))
         for addr, info in workers.items():

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulator.core.errors import InputError
+from simulator.core.errors import InputError, clipped
 from simulator.traces.jsonfile import read_json_file
 
 US = 1e-6  # Kineto timestamps and durations are microseconds (chrome trace format).
@@ -205,10 +205,10 @@ def _check_args(args: dict[str, Any], path: Path, i: int) -> None:
     """Refuse a mistyped argument the importers read, naming the event and the argument."""
 
     def bad(key: str, expected: str) -> InputError:
-        got = repr(args[key])
-        got = got if len(got) <= 40 else got[:37] + "..."
         return InputError(
-            f"expected {expected}, got {got}", file=str(path), field=f"traceEvents[{i}].args.{key}"
+            f"expected {expected}, got {clipped(repr(args[key]), 40)}",
+            file=str(path),
+            field=f"traceEvents[{i}].args.{key}",
         )
 
     for key in _INT_ARGS:

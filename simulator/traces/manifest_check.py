@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from simulator.core.errors import InputError
+from simulator.core.errors import InputError, clipped
 
 #: GPTConfig fields a ``model_config`` may hold (counts, each >= 1).
 _MODEL_KEYS: Final[frozenset[str]] = frozenset(
@@ -40,9 +40,13 @@ def _count0(v: Any) -> str | None:
     return None if ok else "an integer >= 0"
 
 
+def is_seconds(v: object) -> bool:
+    """A time in seconds a step can take: a finite number > 0 (not ``true``)."""
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+
+
 def _seconds(v: Any) -> str | None:
-    ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v > 0
-    return None if ok else "a finite number of seconds > 0"
+    return None if is_seconds(v) else "a finite number of seconds > 0"
 
 
 def _names(v: Any) -> str | None:
@@ -134,7 +138,7 @@ def _shown(value: Any) -> str:
         text = json.dumps(value)
     except (TypeError, ValueError):
         text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return clipped(text, 60)
 
 
 @contextlib.contextmanager

@@ -231,9 +231,9 @@ def checked_size(path: str, kernel: Event, f: Facts, size: float) -> float:
     """``size`` (bytes) of the kernel's collective, refused when no GPU could hold it: below 0
     (``In msg nelems: -5``) or above the largest catalogue GPU's memory (``10**30`` elements
     predicted a step of 10^25 ms), the bound ``commsim collective --size`` keeps too."""
-    from simulator.hardware import gpu_hbm_B, gpu_names
+    from simulator.hardware import largest_gpu_hbm_B
 
-    largest = max((gpu_hbm_B(n) or 0.0) for n in gpu_names())
+    largest = largest_gpu_hbm_B()
     if 0 <= size <= largest:
         return size
     where = "the kernel's args" if f.source == "kernel" else (f.source or "the host op")

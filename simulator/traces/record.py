@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import signal
 import socket
@@ -25,6 +24,7 @@ from typing import Any
 
 from simulator.core.errors import InputError
 from simulator.topology import Topology, load_topology
+from simulator.traces.manifest_check import is_seconds
 from simulator.traces.recipe import RecordConfig
 
 #: Runs ``argv_for_rank(r)`` for every rank inside the emulated rig of a topology, with ``env``
@@ -244,7 +244,7 @@ def read_rank_steps(path: Path) -> dict[str, Any]:
     if not isinstance(info, dict):
         raise InputError("expected a JSON object", file=str(path))
     times = info.get("step_times_s")
-    good = isinstance(times, list) and times and all(_is_seconds(t) for t in times)
+    good = isinstance(times, list) and times and all(is_seconds(t) for t in times)
     if not good:
         raise InputError(
             f"expected a non-empty list of step times in seconds (finite, > 0), got "
@@ -256,11 +256,6 @@ def read_rank_steps(path: Path) -> dict[str, Any]:
         if not isinstance(info.get(key, ""), str):
             raise InputError(f"expected a string, got {info[key]!r:.60}", file=str(path), field=key)
     return {**info, "hostname": info.get("hostname", "")}
-
-
-def _is_seconds(t: object) -> bool:
-    """A time in seconds a step can take: a finite number > 0 (not ``true``)."""
-    return isinstance(t, int | float) and not isinstance(t, bool) and 0 < t < math.inf
 
 
 def build_manifest(

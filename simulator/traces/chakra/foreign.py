@@ -272,9 +272,11 @@ def _group(
 
 
 def _need(a: dict[str, Any], key: str, n: Any, path: str) -> None:
-    """Refuse a GPU collective without ``key`` (or with a negative one), naming the node."""
+    """Refuse a GPU collective without ``key`` as an integer >= 0 (Chakra's feeder reads both
+    with ``int64_val()``), naming the node: a ``string_val`` there was "malformed trace:
+    ValueError" naming neither node nor key."""
     v = a.get(key)
-    if v is None or int(v) < 0:
+    if not isinstance(v, int) or isinstance(v, bool) or v < 0:
         what = "the collective's type (CollectiveCommType)" if key == "comm_type" else (
             "the collective's size in bytes (>= 0)")  # fmt: skip
         got = "none" if v is None else repr(v)

@@ -24,7 +24,7 @@ from typing import Any
 
 from google.protobuf.json_format import ParseDict, ParseError
 
-from simulator.core.errors import InputError
+from simulator.core.errors import InputError, clipped
 from simulator.traces.chakra.schema import FEEDER_TYPES, NODE_TYPES, GlobalMetadata, Node
 from simulator.traces.jsonfile import read_json_documents
 
@@ -112,8 +112,7 @@ def _typed(value: Any, kind: str, path: Path, where: str) -> Any:
         ok = isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
         expected = f"an integer in [{lo}, {hi}]"
     if not ok:
-        got = repr(value)
-        got = got if len(got) <= 40 else got[:37] + "..."
+        got = clipped(repr(value), 40)
         raise InputError(f"expected {expected}, got {got}", file=str(path), field=where)
     return value
 
