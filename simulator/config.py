@@ -262,6 +262,12 @@ def _check(sc: Scenario, file: str | None) -> None:
         )
     if st.ep > 1 and m.experts % st.ep:
         raise InputError("experts must be divisible by ep", file=file, field="strategy.ep")
+    if tr.seq_len % st.cp:  # checked at load, so that plan and sweep refuse it once
+        raise InputError(
+            f"seq_len {tr.seq_len} does not split into cp={st.cp} shards",
+            file=file,
+            field="strategy.cp",
+        )
     if st.dp is not None:
         workers = st.dp
         ps = st.parameter_server

@@ -92,7 +92,7 @@ def test_unknown_pg_name_is_said(tmp_path, capsys):
     [
         ({"0": [0, "1"]}, "comm_group.json: 0: expected a list of ranks"),
         ([0, 1], "expected"),
-        ({"0": [0, 9]}, "pg_name"),  # rank 9 of a 4-rank job
+        ({"0": [0, 9]}, "past the job"),  # rank 9 of a 4-rank job
         ({"0": [1, 2]}, "pg_name"),  # rank 0's collective on a group without rank 0
     ],
 )

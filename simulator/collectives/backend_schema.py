@@ -11,7 +11,7 @@ of ``protocols``) are :mod:`~simulator.collectives.backend`'s.
 from __future__ import annotations
 
 import difflib
-from typing import Annotated
+from typing import Annotated, Final
 
 from pydantic import BeforeValidator, Field
 
@@ -54,6 +54,15 @@ def _algorithms(value: object) -> tuple[Algorithm, ...]:
 
 Algorithms = Annotated[tuple[Algorithm, ...], BeforeValidator(_algorithms)]
 """The algorithms ``auto`` may choose among for one op."""
+
+#: Longest per-hop wait or floor a profile may hold, seconds. The largest fitted one is
+#: gloo-rig-4rank's reduce_scatter wait, 9.7 ms (simulator/data/calibration/gloo-rig-4rank.yaml);
+#: 10 s is also the slowest link latency a topology may hold
+#: (simulator/topology/graph_builder.py MAX_LINK_LATENCY_S), so a hop of more is a unit slip
+#: (``1e30s`` priced every step at 10^30 s).
+MAX_HOP_S: Final[float] = 10.0
+HopS = Annotated[TimeS, Field(le=MAX_HOP_S)]
+"""A per-hop wait or floor in seconds, in [0, :data:`MAX_HOP_S`]."""
 
 
 class ProtocolSpec(SchemaModel):
@@ -99,7 +108,7 @@ class OversubscriptionSpec(SchemaModel):
 
     ranks: PosInt
     cores: PosInt
-    hop_wait: Annotated[dict[CollectiveOp, TimeS], Field(min_length=1)]
+    hop_wait: Annotated[dict[CollectiveOp, HopS], Field(min_length=1)]
     source: str = ""
 
 
@@ -119,7 +128,7 @@ class BackendFile(SchemaModel):
     local_copy: dict[CollectiveOp, BandwidthBps] | None = None
     op_efficiency: dict[CollectiveOp, Fraction] | None = None
     send_buffer: SizeB0 | None = None
-    hop_floor: dict[CollectiveOp, TimeS] | None = None  # TimeS: the fit searches up to seconds
+    hop_floor: dict[CollectiveOp, HopS] | None = None  # the fit searches up to seconds
     oversubscription: OversubscriptionSpec | None = None
 
     def edited(self, **changes: object) -> BackendFile:

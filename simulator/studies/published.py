@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict
 from simulator.collectives import simulate_collective
 from simulator.config import scenario_from_dict
 from simulator.core.errors import InputError
+from simulator.core.schema import PosInt
 from simulator.core.schema_messages import validate_input
 from simulator.core.suggest import hint
 from simulator.core.units import parse_size
@@ -113,8 +114,8 @@ class ModelSetup(_Strict):
     tie_embeddings: bool = True
     flash_attention: bool = False
     #: mixture of experts: experts per layer and experts each token is routed to (1: dense).
-    experts: int = 1
-    top_k: int = 1
+    experts: PosInt = 1
+    top_k: PosInt = 1
 
     @property
     def gpt_shaped(self) -> bool:
@@ -144,9 +145,9 @@ class ParallelSetup(_Strict):
     pp: int
     dp: int
     #: context parallelism (the sequence split over ``cp`` ranks); 1: none.
-    cp: int = 1
+    cp: PosInt = 1
     #: expert parallelism (carved out of ``dp``, as the scenario's ``strategy.ep``); 1: none.
-    ep: int = 1
+    ep: PosInt = 1
 
     @property
     def gpus(self) -> int:

@@ -173,9 +173,16 @@ def _explicit(spec: TopologyFile, file: str, name: str) -> Topology:
         if not NodeKind(str(gb.nodes[r]["kind"])).is_endpoint:
             raise InputError(f"{r!r} is not a gpu or cpu node", file=file, field=f"ranks[{i}]")
     try:
-        return gb.build(name, ranks=spec.ranks, metadata={"builder": "explicit"})
+        topo = gb.build(name, ranks=spec.ranks, metadata={"builder": "explicit"})
     except ValueError as exc:
         raise InputError(str(exc), file=file, field="ranks") from None
+    if topo.num_ranks == 0:  # ``ranks: []``, or no gpu/cpu node: nothing can run on it
+        raise InputError(
+            "expected at least one gpu or cpu node as a rank (leave ranks out for all of them)",
+            file=file,
+            field="ranks",
+        )
+    return topo
 
 
 def _bare_checked(target: str, value: object, file: str, field: str) -> object:

@@ -461,8 +461,13 @@ def import_chakra_dir(
                 f"--world {world} is smaller than the files' ranks ({n_world})", field="--world"
             )
         n_world = world
+    if not any(nodes for _gm, nodes in loaded.values()):
+        raise InputError(
+            f"no nodes in any of its {len(files)} file(s): expected a workload to replay",
+            file=str(path),
+        )
     roles: Counter[str] = skipped if skipped is not None else Counter()
-    groups = comm_groups_file(Path(path))
+    groups = comm_groups_file(Path(path), n_world)
     progs = []
     for rank, (_gm, nodes) in loaded.items():
         if is_commsim(nodes):
@@ -502,6 +507,11 @@ def _warnings(
         out.append(
             f"{path}: {mem} MEM_LOAD/MEM_STORE node(s) run in zero time: commsim models no "
             "(remote) memory transfers; ASTRA-sim times them with its memory configuration"
+        )
+    if roles["dangling-data-dep"]:
+        out.append(
+            f"{path}: {roles['dangling-data-dep']} data_deps name a node no file holds: "
+            "left out (the node waits for nothing there)"
         )
     if roles["pg-name-unknown"]:
         out.append(

@@ -73,9 +73,15 @@ def data_order(nodes: list[Any], path: str, roles: Counter[str]) -> list[Any]:
     """Nodes in an order where every ``data_deps`` comes first (file order among equals).
 
     Raises:
-        InputError: the data dependencies form a cycle.
+        InputError: two nodes share an id, or the data dependencies form a cycle.
     """
-    pos = {n.id: i for i, n in enumerate(nodes)}
+    pos: dict[int, int] = {}
+    for i, n in enumerate(nodes):
+        if n.id in pos:
+            raise InputError(
+                f"node id {n.id} is given to two nodes: expected distinct ids", file=path
+            )
+        pos[n.id] = i
     indeg = [0] * len(nodes)
     users: list[list[int]] = [[] for _ in nodes]
     for i, n in enumerate(nodes):
@@ -130,28 +136,63 @@ def process_groups(nodes: list[Any], path: str) -> dict[str, tuple[int, ...]]:
     return out
 
 
-def comm_groups_file(directory: Path) -> dict[str, tuple[int, ...]]:
+def comm_groups_file(directory: Path, world: int) -> dict[str, tuple[int, ...]]:
     """ASTRA-sim's ``--comm-group-configuration`` file beside the ETs (``comm_group.json``:
-    ``{"<pg_name>": [npu, ...], ...}``), or {} when there is none.
+    ``{"<pg_name>": [npu, ...], ...}``), or {} when there is none; ``world``: the job's ranks.
 
     Raises:
-        InputError: the file is not an object of integer lists (names the file and key).
+        InputError: the path is not a file, or not an object of distinct integer lists with
+            distinct keys, or a group names a rank past the world (names the file and key).
     """
     p = directory / "comm_group.json"
-    if not p.is_file():
+    if not p.exists():
         return {}
+    if not p.is_file():
+        raise InputError("expected a JSON file, got a directory or special file", file=str(p))
     doc = read_json_file(p, what="ASTRA-sim comm-group configuration")
     if not isinstance(doc, dict):
         raise InputError('expected {"<pg_name>": [ranks...], ...}', file=str(p))
-    out: dict[str, tuple[int, ...]] = {}
-    for k, v in doc.items():
-        ok = isinstance(v, list) and all(
-            isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v
+    _refuse_repeated_names(p)
+    return {str(k): _group_ranks(v, p, str(k), world) for k, v in doc.items()}
+
+
+def _refuse_repeated_names(p: Path) -> None:
+    """A pg_name given twice in ``p`` (JSON keeps the last one silently) is refused."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for k, _ in items:
+            if k in seen:
+                raise InputError(
+                    "pg_name given twice: expected each group once", file=str(p), field=k
+                )
+            seen.add(k)
+        return dict(items)
+
+    json.loads(p.read_text(), object_pairs_hook=pairs)
+
+
+def _group_ranks(v: Any, p: Path, key: str, world: int) -> tuple[int, ...]:
+    """One group's ranks: a non-empty list of distinct integers in ``[0, world)``."""
+    ok = isinstance(v, list) and all(
+        isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v
+    )
+    if not ok or not v:
+        raise InputError(
+            "expected a list of ranks (integers >= 0, at least one)", file=str(p), field=key
         )
-        if not ok:
-            raise InputError("expected a list of ranks (integers >= 0)", file=str(p), field=k)
-        out[str(k)] = tuple(v)
-    return out
+    twice = sorted(r for r, k in Counter(v).items() if k > 1)
+    if twice:
+        raise InputError(
+            f"rank {twice[0]} listed twice: expected distinct ranks", file=str(p), field=key
+        )
+    if max(v) >= world:
+        raise InputError(
+            f"rank {max(v)} is past the job's {world} ranks: expected ranks 0..{world - 1}",
+            file=str(p),
+            field=key,
+        )
+    return tuple(v)
 
 
 def foreign_program(
