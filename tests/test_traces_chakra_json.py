@@ -12,6 +12,7 @@ does.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -190,3 +191,27 @@ def test_a_kineto_directory_keeps_chakra_json_out(tmp_path):
     notes = " ".join(imp.summary.notes)
     assert "all_reduce.0.json: chakra-json" in notes
     assert Counter(json_kind(p) for p in d.iterdir())["chakra-json"] == 4
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        (r'\{\s*"name": "comm_dst",\s*"int32Val": \d+\s*\},?', "", "got none"),
+        (r'("name": "comm_dst",\s*"int32Val": )\d+', r"\g<1>99", "got 99"),
+        (r'("name": "comm_dst",\s*)"int32Val": \d+', r'\1"stringVal": "x"', "got 'x'"),
+        (r'("name": "comm_size",\s*)"int64Val": "\d+"', r'\1"int64Val": "-5"', "got -5"),
+    ],
+)
+def test_send_node_fields_are_checked_naming_the_node(old, new, said, tmp_path, capsys):
+    """A SEND node's comm_dst missing, past the world or text, or a negative comm_size: refused
+    naming the file, the node and the key (until 2026-12-06 the text one was "malformed trace:
+    ValueError" and the others named the program's op, not the file or key)."""
+    d = _jsonize(REAL / "astra-custom-ring-8", tmp_path / "j")
+    p = d / "custom_allreduce.0.json"
+    text = p.read_text()
+    bad = re.sub(old, new, text, count=1)
+    assert bad != text
+    p.write_text(bad)
+    line = _refused(["replay", str(d), "--topology", "dgx-a100"], capsys)
+    key = "comm_size" if "size" in old else "comm_dst"
+    assert "custom_allreduce.0.json" in line and f"node 0.{key}" in line and said in line

@@ -222,7 +222,7 @@ def foreign_program(
             id_map[n.id] = _collective(prog, n, a, (world, pgs, roles), path, common)
             roles["collective"] += 1
         elif n.type in (SEND, RECV):
-            id_map[n.id] = _p2p(prog, n, a, common)
+            id_map[n.id] = _p2p(prog, n, a, (world, path), common)
             roles["send" if n.type == SEND else "recv"] += 1
         else:
             id_map[n.id] = _compute(prog, n, a, cpu, roles, common)
@@ -328,16 +328,38 @@ def _need(a: dict[str, Any], key: str, n: Any, path: str) -> None:
         )
 
 
-def _p2p(prog: Program, n: Any, a: dict[str, Any], common: dict[str, Any]) -> int:
-    """A send (its dependents go on once it is issued) or a receive, each on its own stream."""
-    size = float(a.get("comm_size", 0))
-    tag = int(a.get("comm_tag", 0))
+def _p2p_int(n: Any, a: dict[str, Any], key: str, where: tuple[int, int | None, str]) -> int:
+    """A SEND/RECV node's integer ``key``: at least ``where``'s lower bound and below its upper
+    one (the world, for a peer) where it has one; a missing size or tag is 0, a missing peer is
+    refused. Refused naming the node and key (a ``stringVal`` in the JSON forms was "malformed
+    trace: ValueError"; a missing or out-of-world peer named neither file nor key)."""
+    lo, hi, path = where
+    v = a.get(key, None if hi is not None else 0)
+    if isinstance(v, int) and not isinstance(v, bool) and v >= lo and (hi is None or v < hi):
+        return v
+    span = f"an integer >= {lo}" if hi is None else f"a rank from 0 to {hi - 1}"
+    raise InputError(
+        f"a {'RECV' if n.type == RECV else 'SEND'} node ({(n.name or '')[:40]!r}): expected "
+        f"{span}, got {'none' if v is None else repr(v)[:40]}",
+        file=path,
+        field=f"node {n.id}.{key}",
+    )
+
+
+def _p2p(
+    prog: Program, n: Any, a: dict[str, Any], where: tuple[int, str], common: dict[str, Any]
+) -> int:
+    """A send (its dependents go on once it is issued) or a receive, each on its own stream;
+    ``where``: the world and the file's path."""
+    world, path = where
+    size = float(_p2p_int(n, a, "comm_size", (0, None, path)))
+    tag = _p2p_int(n, a, "comm_tag", (-(2**31), None, path))
     if n.type == RECV:
-        peer = int(a.get("comm_src", -1))
+        peer = _p2p_int(n, a, "comm_src", (0, world, path))
         return prog.recv(
             peer=peer, size_B=size, tag=tag, stream=f"recv.{n.id}", category="p2p", **common
         )
-    peer = int(a.get("comm_dst", -1))
+    peer = _p2p_int(n, a, "comm_dst", (0, world, path))
     prog.send(peer=peer, size_B=size, tag=tag, stream=f"send.{n.id}", category="p2p", **common)
     # dependents go on once the send is issued (ASTRA-sim's sends do not block)
     return prog.compute(
