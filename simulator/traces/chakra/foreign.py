@@ -37,7 +37,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from simulator.core.errors import InputError
+from simulator.core.errors import InputError, clipped
 from simulator.core.ir import Program
 from simulator.core.vocab import CollectiveOp
 from simulator.traces.chakra.schema import COLL_TYPES
@@ -244,8 +244,7 @@ def _collective(
             (the feeder would run it with whatever its memory held; Chakra's JSON test trace
             ``chakra.0.json`` has neither on its 7 NCCL kernels).
     """
-    _need(a, "comm_type", n, path)
-    code = int(a["comm_type"])
+    code = _int_attr(n, a, "comm_type", path, expected="the collective's type (CollectiveCommType)")
     if code not in _CODE_COLL:
         name = COLL_TYPES[code] if 0 <= code < len(COLL_TYPES) else f"number {code}"
         raise InputError(
@@ -255,7 +254,7 @@ def _collective(
             field=f"node {n.id}.comm_type",
         )
     if _CODE_COLL[code] is not CollectiveOp.BARRIER:
-        _need(a, "comm_size", n, path)
+        _int_attr(n, a, "comm_size", path, expected="the collective's size in bytes (>= 0)")
     world, pgs, roles = job
     group = _group(n, a, (prog.rank, world), pgs, path, roles)
     return prog.collective(
@@ -312,35 +311,38 @@ def _group(
     return group
 
 
-def _need(a: dict[str, Any], key: str, n: Any, path: str) -> None:
-    """Refuse a GPU collective without ``key`` as an integer >= 0 (Chakra's feeder reads both
-    with ``int64_val()``), naming the node: a ``string_val`` there was "malformed trace:
-    ValueError" naming neither node nor key."""
-    v = a.get(key)
-    if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-        what = "the collective's type (CollectiveCommType)" if key == "comm_type" else (
-            "the collective's size in bytes (>= 0)")  # fmt: skip
-        got = "none" if v is None else repr(v)
-        raise InputError(
-            f"a GPU COMM_COLL_NODE ({(n.name or '')[:40]!r}): expected {what}, got {got}",
-            file=path,
-            field=f"node {n.id}.{key}",
-        )
+#: What a node of each communication type is called in a refusal.
+_NODE_KIND = {COLL: "a GPU COMM_COLL_NODE", SEND: "a SEND node", RECV: "a RECV node"}
 
 
-def _p2p_int(n: Any, a: dict[str, Any], key: str, where: tuple[int, int | None, str]) -> int:
-    """A SEND/RECV node's integer ``key``: at least ``where``'s lower bound and below its upper
-    one (the world, for a peer) where it has one; a missing size or tag is 0, a missing peer is
-    refused. Refused naming the node and key (a ``stringVal`` in the JSON forms was "malformed
-    trace: ValueError"; a missing or out-of-world peer named neither file nor key)."""
-    lo, hi, path = where
-    v = a.get(key, None if hi is not None else 0)
+def _int_attr(
+    n: Any,
+    a: dict[str, Any],
+    key: str,
+    path: str,
+    *,
+    bounds: tuple[int, int | None] = (0, None),
+    default: int | None = None,
+    expected: str | None = None,
+) -> int:
+    """A communication node's integer attribute ``key`` within ``bounds`` (``[lo, hi)``, no
+    upper bound where ``hi`` is None), ``default`` where it is missing (None: required).
+
+    Raises:
+        InputError: missing, not an integer (a ``string_val``, which Chakra's feeder reads with
+            ``int64_val()``/``int32_val()``, was "malformed trace: ValueError" naming neither
+            node nor key) or out of bounds; naming the file, the node and the key, saying
+            ``expected`` (default: the bounds).
+    """
+    lo, hi = bounds
+    v = a.get(key, default)
     if isinstance(v, int) and not isinstance(v, bool) and v >= lo and (hi is None or v < hi):
         return v
-    span = f"an integer >= {lo}" if hi is None else f"a rank from 0 to {hi - 1}"
+    if expected is None:
+        expected = f"an integer >= {lo}" if hi is None else f"a rank from {lo} to {hi - 1}"
     raise InputError(
-        f"a {'RECV' if n.type == RECV else 'SEND'} node ({(n.name or '')[:40]!r}): expected "
-        f"{span}, got {'none' if v is None else repr(v)[:40]}",
+        f"{_NODE_KIND.get(n.type, 'a node')} ({(n.name or '')[:40]!r}): expected {expected}, "
+        f"got {'none' if v is None else clipped(repr(v), 40)}",
         file=path,
         field=f"node {n.id}.{key}",
     )
@@ -352,14 +354,14 @@ def _p2p(
     """A send (its dependents go on once it is issued) or a receive, each on its own stream;
     ``where``: the world and the file's path."""
     world, path = where
-    size = float(_p2p_int(n, a, "comm_size", (0, None, path)))
-    tag = _p2p_int(n, a, "comm_tag", (-(2**31), None, path))
+    size = float(_int_attr(n, a, "comm_size", path, default=0))
+    tag = _int_attr(n, a, "comm_tag", path, bounds=(-(2**31), None), default=0)
     if n.type == RECV:
-        peer = _p2p_int(n, a, "comm_src", (0, world, path))
+        peer = _int_attr(n, a, "comm_src", path, bounds=(0, world))
         return prog.recv(
             peer=peer, size_B=size, tag=tag, stream=f"recv.{n.id}", category="p2p", **common
         )
-    peer = _p2p_int(n, a, "comm_dst", (0, world, path))
+    peer = _int_attr(n, a, "comm_dst", path, bounds=(0, world))
     prog.send(peer=peer, size_B=size, tag=tag, stream=f"send.{n.id}", category="p2p", **common)
     # dependents go on once the send is issued (ASTRA-sim's sends do not block)
     return prog.compute(
