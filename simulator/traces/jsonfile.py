@@ -14,6 +14,7 @@ import gzip
 import json
 import stat
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
@@ -28,12 +29,18 @@ MAX_TRACE_TEXT_B: Final[int] = 2**30
 _CHUNK_B: Final[int] = 2**24
 
 
-def read_json_file(path: str | Path, what: str = "trace") -> Any:
-    """Parse ``path`` (gzip when it ends in ``.gz``); :class:`InputError` naming it otherwise."""
+def read_json_file(
+    path: str | Path,
+    what: str = "trace",
+    pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None,
+) -> Any:
+    """Parse ``path`` (gzip when it ends in ``.gz``); :class:`InputError` naming it otherwise.
+    ``pairs_hook``: :func:`json.loads`' ``object_pairs_hook`` (each object's key/value pairs
+    in file order, duplicates included)."""
     p = Path(path)
     text = _read_whole(p, what)
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=pairs_hook)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"not JSON: {exc}", file=str(p)) from None
     except RecursionError:

@@ -34,6 +34,7 @@ import ast
 import heapq
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -149,27 +150,32 @@ def comm_groups_file(directory: Path, world: int) -> dict[str, tuple[int, ...]]:
         return {}
     if not p.is_file():
         raise InputError("expected a JSON file, got a directory or special file", file=str(p))
-    doc = read_json_file(p, what="ASTRA-sim comm-group configuration")
+    repeated: list[str] = []  # keys JSON would keep the last of silently, in file order
+    doc = read_json_file(
+        p, what="ASTRA-sim comm-group configuration", pairs_hook=_pairs_noting(repeated)
+    )
     if not isinstance(doc, dict):
         raise InputError('expected {"<pg_name>": [ranks...], ...}', file=str(p))
-    _refuse_repeated_names(p)
+    if repeated:
+        raise InputError(
+            "pg_name given twice: expected each group once", file=str(p), field=repeated[0]
+        )
     return {str(k): _group_ranks(v, p, str(k), world) for k, v in doc.items()}
 
 
-def _refuse_repeated_names(p: Path) -> None:
-    """A pg_name given twice in ``p`` (JSON keeps the last one silently) is refused."""
+def _pairs_noting(repeated: list[str]) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """A JSON ``object_pairs_hook`` that builds each object as ``json`` does and appends to
+    ``repeated`` every key an object gives twice."""
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: set[str] = set()
         for k, _ in items:
             if k in seen:
-                raise InputError(
-                    "pg_name given twice: expected each group once", file=str(p), field=k
-                )
+                repeated.append(k)
             seen.add(k)
         return dict(items)
 
-    json.loads(p.read_text(), object_pairs_hook=pairs)
+    return pairs
 
 
 def _group_ranks(v: Any, p: Path, key: str, world: int) -> tuple[int, ...]:
