@@ -406,17 +406,20 @@ def _read_any(path: Path) -> tuple[Any, list[Any]]:
     return read_et_json(path)
 
 
-def _world_attr(value: object, file: Path) -> int:
-    """The ``commsim.world`` metadata of an ET file: a rank count in 1..MAX_RANKS."""
-    from simulator.limits import MAX_RANKS
+def _count_attr(gm: Any, key: str, file: Path, expected: str, top: int | None = None) -> int | None:
+    """The GlobalMetadata attribute ``key`` of ``file`` as a whole number >= 1 (and <= ``top``
+    where given): commsim's ``commsim.world`` and ``commsim.steps_per_program``; None where the
+    file does not give it.
 
+    Raises:
+        InputError: anything else, naming the file and key and saying ``expected``.
+    """
+    value = _attrs(gm).get(key)
+    if value is None:
+        return None
     text = str(value)
-    if not text.isdigit() or not 1 <= int(text) <= MAX_RANKS:
-        raise InputError(
-            f"expected a rank count between 1 and {MAX_RANKS:,}, got {text[:40]!r}",
-            file=str(file),
-            field="commsim.world",
-        )
+    if not text.isdigit() or int(text) < 1 or (top is not None and int(text) > top):
+        raise InputError(f"expected {expected}, got {text[:40]!r}", file=str(file), field=key)
     return int(text)
 
 
@@ -439,22 +442,19 @@ def import_chakra_dir(
     Raises:
         InputError: no ET files, or a file that cannot be decoded.
     """
+    from simulator.limits import MAX_RANKS
+
     files = chakra_files(Path(path))
     n_world = max(files) + 1
     loaded = {r: _read_any(files[r]) for r in sorted(files)}
     spp = 1  # training steps one run of the files holds (commsim's chained replay steps)
+    ranks = f"a rank count between 1 and {MAX_RANKS:,}"
     for r, (gm, _) in loaded.items():
-        w = _attrs(gm).get("commsim.world")
-        if w is not None:
-            n_world = max(n_world, _world_attr(w, files[r]))
-        v = str(_attrs(gm).get("commsim.steps_per_program", 1))
-        if not v.isdigit() or int(v) < 1:
-            raise InputError(
-                f"expected a whole number of steps >= 1, got {v!r}",
-                file=str(files[r]),
-                field="commsim.steps_per_program",
-            )
-        spp = max(spp, int(v))
+        n_world = max(n_world, _count_attr(gm, "commsim.world", files[r], ranks, MAX_RANKS) or 0)
+        steps = _count_attr(
+            gm, "commsim.steps_per_program", files[r], "a whole number of steps >= 1"
+        )
+        spp = max(spp, steps or 1)
     if world is not None:
         if world < n_world:
             raise InputError(
