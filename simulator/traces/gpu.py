@@ -167,9 +167,9 @@ def _device_work(trace: KinetoTrace, host: HostIndex, summary: ImportSummary) ->
     kernels: list[_Kernel] = []
     for e in trace.events:
         if e.cat in ("kernel", "gpu_memcpy", "gpu_memset"):
-            launch = host.by_corr.get(e.args.get("correlation"))
-            at = launch.call.start_s if launch else e.start_s
             corr = e.args.get("correlation")
+            launch = host.by_corr.get(corr)
+            at = launch.call.start_s if launch else e.start_s
             if launch is None and isinstance(corr, int) and first_corr is not None:
                 at = -math.inf if corr < first_corr else at
             kernels.append(_Kernel(e, at, launch))

@@ -83,15 +83,15 @@ def _decoded(p: Path, data: bytes) -> str:
 def _read_whole(p: Path, what: str) -> bytes:
     """The checks of :func:`read_json_file` before parsing, then the (inflated) bytes."""
     try:
-        mode = p.stat().st_mode
+        info = p.stat()
     except FileNotFoundError:
         raise InputError(f"no such {what} file", file=str(p)) from None
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", file=str(p)) from None
-    if not stat.S_ISREG(mode):
-        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
         raise InputError(f"is {kind}; expected a {what} file (JSON)", file=str(p))
-    if p.suffix != ".gz" and p.stat().st_size > MAX_TRACE_TEXT_B:
+    if p.suffix != ".gz" and info.st_size > MAX_TRACE_TEXT_B:
         raise InputError(_too_big(p, what), file=str(p))
     return _read_bounded(p, what)
 
