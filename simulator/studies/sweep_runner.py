@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import difflib
 import re
 import socket
 import struct
@@ -46,6 +45,7 @@ from simulator.build import build_workload
 from simulator.collectives import load_backend
 from simulator.config import load_scenario, scenario_from_dict
 from simulator.core.errors import InputError
+from simulator.core.suggest import closest
 from simulator.engine import simulate
 from simulator.engine.errors import SimulationError
 from simulator.limits import check_scenario
@@ -429,8 +429,8 @@ def probe_scheduler(address: str, timeout_s: float = 3.0) -> None:
     if "://" not in address:
         if not re.fullmatch(r"[^:/\s]+:[0-9]+", address):
             word = re.split(r"[:/]", address, maxsplit=1)[0]
-            near = difflib.get_close_matches(word, ["inline", "local", "tcp"], n=1)
-            hint = {"tcp": "tcp://HOST:PORT"}.get(near[0], near[0]) if near else ""
+            near = closest(word, ["inline", "local", "tcp"])
+            hint = {"tcp": "tcp://HOST:PORT"}.get(near, near) if near else ""
             hint = f"; did you mean {hint!r}?" if hint else ""
             raise InputError(bad + hint, field="--scheduler")
         address = f"tcp://{address}"
