@@ -495,10 +495,9 @@ def check_sweep(
         )  # fmt: skip
 
 
-def check_sizes_count(lo: float, hi: float, factor: int = 2) -> None:
-    """Refuse a ``--sizes MIN:MAX[:FACTOR]`` range of more than :data:`MAX_SIZES` sizes
-    (``MIN``, ``FACTOR`` x ``MIN``, ... up to ``MAX``)."""
-    n = math.floor(math.log(hi / lo, factor) + 1e-12) + 1 if hi >= lo > 0 and factor >= 2 else 0
+def check_sizes_count(n: int, factor: int = 2) -> None:
+    """Refuse a ``--sizes MIN:MAX[:FACTOR]`` range of ``n`` sizes (``MIN``, ``FACTOR`` x
+    ``MIN``, ... up to ``MAX``) when ``n`` is more than :data:`MAX_SIZES`."""
     if n > MAX_SIZES:
         by = "doubling" if factor == 2 else f"a factor of {factor}"
         refuse(

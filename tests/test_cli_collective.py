@@ -195,12 +195,15 @@ def test_the_sizes_limit_counts_the_sizes_a_factor_makes() -> None:
     is 80 doublings but 27 sizes by a factor of 8 (runs, with --force over the size bound)."""
     from simulator.cli.collective import parse_sizes
     from simulator.core.errors import InputError
-    from simulator.limits import MAX_SIZES, check_sizes_count
+    from simulator.limits import MAX_SIZES, check_sizes_count, forced
 
-    check_sizes_count(1.0, 1e24, 8)  # 27 sizes: within the limit
+    with forced(True):  # over the message-size bound, within the count's
+        assert len(parse_sizes("1:1e24:8")) == 27
+        assert len(parse_sizes("1:1e24")) == 80  # counted, lifted by --force
+        assert len(parse_sizes(f"1:{3**63}:3")) == 64  # 3^0 .. 3^63
     with pytest.raises(InputError, match="80 sizes from MIN to MAX by doubling"):
-        check_sizes_count(1.0, 1e24)
+        check_sizes_count(80)
     with pytest.raises(InputError, match="by a factor of 3"):
-        check_sizes_count(1.0, 3.0**MAX_SIZES, 3)
-    check_sizes_count(1.0, 3.0 ** (MAX_SIZES - 1), 3)  # exactly MAX_SIZES sizes
+        check_sizes_count(MAX_SIZES + 1, 3)
+    check_sizes_count(MAX_SIZES, 3)  # exactly MAX_SIZES sizes
     assert len(parse_sizes("1:1000:10")) == 4

@@ -139,12 +139,12 @@ def parse_sizes(text: str) -> list[float]:
         raise InputError(f"need 0 < MIN <= MAX, got {text!r}", field="--sizes")
     from simulator.limits import check_sizes_count
 
-    check_sizes_count(lo, hi, factor)
-    sizes = []
+    sizes = []  # finite MIN <= MAX and FACTOR >= 2: at most ~1,100 sizes even up to 1e308 B
     s = lo
     while s <= hi * (1 + 1e-12):
         sizes.append(s)
         s *= factor
+    check_sizes_count(len(sizes), factor)
     return sizes
 
 
