@@ -27,17 +27,16 @@ def check_sweep_args(args: Any) -> None:
     a point is one simulation, which the size limits keep to minutes. ``--timeout 1e30``
     overflowed the timer thread's ``time_t`` (a traceback from the thread, then the sweep ran
     on)."""
-    from simulator.traces.recipe_limits import MAX_TIMEOUT_S
+    from simulator.traces.recipe_limits import check_timeout
 
     if args.resume and not args.out:
         raise InputError(
             "--resume needs --out DIR (where the finished points are)", field="--resume"
         )
     for flag, value in (("--timeout", args.timeout), ("--lost-after", args.lost_after)):
-        if value is not None and not 0 < value <= MAX_TIMEOUT_S:
-            raise InputError(
-                f"expected seconds > 0 and at most {MAX_TIMEOUT_S:,.0f} (a day), got {value:g}",
-                field=flag,
+        if value is not None:
+            check_timeout(
+                value, flag, why="a point is one simulation, which the size limits keep to minutes"
             )
     from simulator.cli.file_args import check_png_arg
 

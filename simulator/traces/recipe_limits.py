@@ -95,13 +95,20 @@ def _largest_flag(gpt: GPTConfig) -> str:
     return worst if ratios[worst] > 1.0 else "--world"
 
 
-def check_timeout(value: float, flag: str = "--timeout") -> None:
-    """``--timeout``: a finite number of seconds in (0, :data:`MAX_TIMEOUT_S`]."""
+def check_timeout(
+    value: float,
+    flag: str = "--timeout",
+    why: str = "a hung rank holds its processes until the timeout",
+) -> None:
+    """``--timeout`` (or ``flag``): a finite number of seconds in (0, :data:`MAX_TIMEOUT_S`];
+    ``why`` is the limit's reason, said with it."""
     if not math.isfinite(value) or value <= 0:
-        raise InputError(f"must be a finite number > 0, got {value}", field=flag)
+        raise InputError(
+            f"expected seconds > 0 and at most {MAX_TIMEOUT_S:,.0f} (a day), got {value:g}",
+            field=flag,
+        )
     if value > MAX_TIMEOUT_S:
         raise InputError(
-            f"{value:g} s is more than the limit of {MAX_TIMEOUT_S:,.0f} s (a day); a hung "
-            "rank holds its processes until the timeout",
+            f"{value:g} s is more than the limit of {MAX_TIMEOUT_S:,.0f} s (a day); {why}",
             field=flag,
         )
