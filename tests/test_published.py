@@ -77,6 +77,9 @@ KNOWN_MISSES: dict[str, str] = {
     "dgx-a100-sendrecv-8gpu-1g": "+17.4%: p2p (sendrecv) priced at the collectives' NVLink rate",
     # 2 HGX H100 hosts on 8x NDR, default algorithm: the same 2-node tree/NVLSTree case on IB
     "hgx-h100-allreduce-2node": "-18.5%: 2-node tree/NVLSTree not modelled (ring at NIC rate)",
+    # a GB200 NVL72 rack (72 GPUs across 18 trays on one NVLink domain) priced as one NVSwitch
+    # host with one-node NVLS constants (nvlsEfficiency 0.74, 24 channels)
+    "gb200-nvl72-allreduce-72gpu-8g": "+14.0%: NVLS across an NVL72 rack priced as one node",
 }
 
 #: Training rows too slow for the default run (seconds at flow fidelity, the default, one
