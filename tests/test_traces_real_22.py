@@ -6,6 +6,7 @@ Expected values were read from the files themselves, not from the importer.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,15 @@ def test_resharding_a_foreign_trace_says_why_first(opts, capsys):
     line = _error(capsys)
     assert str(d) in line and "model:" in line and "commsim record" in line
     assert "--mirror-ranks" not in line and "manifest.json:" not in line
+
+
+def test_chakra_linked_execution_trace_is_named_as_such(tmp_path, capsys):
+    """An ET+ (Chakra's trace_link output: ASTRA-sim's et_plus/dlrm_eg_0_plus.json, whose
+    1,936 nodes carry ``ts``/``dur``) was refused as "an execution trace holds no times"."""
+    d = tmp_path / "etplus"
+    d.mkdir()
+    shutil.copy(REAL / "astra-etplus-dlrm" / "dlrm_eg_0_plus.json.gz", d)
+    assert main(["replay", str(d), "--topology", "dgx-a100"]) == 2
+    line = _error(capsys)
+    assert str(d) in line and "dlrm_eg_0_plus.json.gz" in line
+    assert "chakra_trace_link" in line and "holds no times" not in line

@@ -27,7 +27,7 @@ from simulator.traces.events import ImportSummary, KinetoTrace, load_kineto
 from simulator.traces.gpu import gpu_timelines, pg_config
 from simulator.traces.jsonfile import read_json_file
 from simulator.traces.mirror import mirror_timelines
-from simulator.traces.sniff import et_pid, json_kind
+from simulator.traces.sniff import et_has_times, et_pid, json_kind
 from simulator.traces.timeline import StepTimeline, build_program
 
 
@@ -141,6 +141,16 @@ def _no_kineto_reason(named: list[Path], kinds: dict[Path, str]) -> str:
     """Why a directory has no Kineto trace, naming what it holds instead."""
     ets = [p.name for p in named if kinds[p] == "torch-et"]
     cj = [p.name for p in named if kinds[p] == "chakra-json"]
+    linked = [p.name for p in named if kinds[p] == "torch-et" and et_has_times(p)]
+    if linked:
+        # until 2026-12-06 these were said to hold no times, which they do
+        return (
+            f"no Kineto trace, only PyTorch execution traces with Kineto times linked in "
+            f"(Chakra's chakra_trace_link output, 'ET+': {', '.join(linked[:3])}"
+            f"{', ...' if len(linked) > 3 else ''}): commsim does not replay that form; "
+            "convert each with `chakra_converter PyTorch` into .et files and replay their "
+            "directory, or replay the Kineto traces it was linked from"
+        )
     if ets:
         return (
             f"no Kineto trace, only PyTorch execution traces ({', '.join(ets[:3])}"
