@@ -31,6 +31,21 @@ def _translate(group: tuple[int, ...], rank: int, world: int, path: str) -> tupl
     )
 
 
+def _copy(tl: StepTimeline) -> StepTimeline:
+    """A copy of ``tl`` whose lists, comms and waits can be changed without touching it.
+
+    Comms and waits are copied one level deep; pieces (only read once built) are shared in a
+    list of its own. Until 2026-12-06 a ``copy.deepcopy`` took 0.4 s per missing rank of
+    ``hta-a100-ddp``, 26 s to mirror rank 0 onto a world of 64."""
+    new = copy.copy(tl)
+    new.pieces = list(tl.pieces)
+    new.comms = [copy.copy(c) for c in tl.comms]
+    new.waits = [copy.copy(w) for w in tl.waits]
+    for w in new.waits:
+        w.host_blocked_on = list(w.host_blocked_on)
+    return new
+
+
 def mirror_timelines(
     src: list[StepTimeline], rank: int, world: int, path: str
 ) -> list[StepTimeline]:
@@ -41,7 +56,7 @@ def mirror_timelines(
     """
     out = []
     for tl in src:
-        new = copy.deepcopy(tl)
+        new = _copy(tl)
         new.rank = rank
         for c in new.comms:
             if c.op in ("send", "recv"):
