@@ -6,12 +6,15 @@ Expected values were read from the files themselves, not from the importer.
 
 from __future__ import annotations
 
+import gzip
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
 from simulator.cli import main
+from simulator.traces.kineto import import_trace_dir
 
 REAL = Path(__file__).parent / "fixtures" / "real"
 
@@ -55,3 +58,42 @@ def test_chakra_linked_execution_trace_is_named_as_such(tmp_path, capsys):
     line = _error(capsys)
     assert str(d) in line and "dlrm_eg_0_plus.json.gz" in line
     assert "chakra_trace_link" in line and "holds no times" not in line
+
+
+def _strided_copy(tmp_path: Path, cut_list: bool) -> Path:
+    """``hta-a100-ddp`` as rank 0 of a 64-rank job whose collectives ran on a data-parallel
+    group of 32 ranks with stride 2 (0, 2, ..., 62), written the way torch writes such a group:
+    ``Process Group Ranks`` cut after 30 ranks (``kTruncatLength``), or, without the list,
+    ``Global rank start`` / ``Global rank stride`` (torch ~2.1-2.3)."""
+    with gzip.open(REAL / "hta-a100-ddp" / "rank-0.json.gz") as fh:
+        doc = json.load(fh)
+    doc["distributedInfo"]["world_size"] = 64
+    del doc["distributedInfo"]["pg_config"]
+    cut = "[" + ", ".join(str(2 * i) for i in range(30)) + ", ...]"
+    for e in doc["traceEvents"]:
+        a = e.get("args", {})
+        if "Process Group Ranks" not in a:
+            continue
+        a["Group size"] = 32
+        a["Process Group Name"] = "5"
+        if cut_list:
+            a["Process Group Ranks"] = cut
+        else:
+            del a["Process Group Ranks"]
+            a["Global rank start"], a["Global rank stride"] = 0, 2
+    d = tmp_path / "strided"
+    d.mkdir()
+    with gzip.open(d / "rank-0.json.gz", "wt") as fh:
+        json.dump(doc, fh)
+    return d
+
+
+@pytest.mark.parametrize("cut_list", [True, False])
+def test_a_strided_group_is_read_from_a_cut_list_or_the_rank_stride(cut_list, tmp_path):
+    """Until 2026-12-06 the cut list (a Python ``...`` in it) and the start/stride were
+    unread: with no ``pg_config``, the group was taken for the contiguous block 0..31."""
+    imp = import_trace_dir(_strided_copy(tmp_path, cut_list), mirror_missing=True)
+    comms = imp.timelines[0][0].comms
+    assert comms and all(c.group == tuple(range(0, 64, 2)) for c in comms)
+    assert imp.summary.roles["group-from-rank-stride"] == len(comms) * 2  # 2 steps
+    assert imp.summary.roles["group-assumed-contiguous"] == 0
