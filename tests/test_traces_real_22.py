@@ -97,3 +97,19 @@ def test_a_strided_group_is_read_from_a_cut_list_or_the_rank_stride(cut_list, tm
     assert comms and all(c.group == tuple(range(0, 64, 2)) for c in comms)
     assert imp.summary.roles["group-from-rank-stride"] == len(comms) * 2  # 2 steps
     assert imp.summary.roles["group-assumed-contiguous"] == 0
+
+
+@pytest.mark.parametrize(
+    ("fixture", "opts", "world"),
+    [
+        ("hta-a2a-16", ["--mirror-ranks"], 16),  # Kineto: rank 9 of 16
+        ("astra-all_to_all-8npus_1MB", ["--world", "16"], 16),  # Chakra, world set
+    ],
+)
+def test_a_job_larger_than_the_topology_names_the_option(fixture, opts, world, capsys):
+    """Until 2026-12-06: "the imported workload cannot run: workload has 16 ranks but the
+    topology only 8", naming no option."""
+    rc = main(["replay", str(REAL / fixture), "--topology", "dgx-a100", *opts])
+    assert rc == 2
+    line = _error(capsys)
+    assert "--topology:" in line and f"a job of {world} ranks" in line and "dgx-a100 (8" in line
