@@ -9,14 +9,17 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from simulator.cli import main
+from simulator.core.vocab import CollectiveOp
 from simulator.traces.kineto import import_trace_dir
 
 REAL = Path(__file__).parent / "fixtures" / "real"
+AR = CollectiveOp.ALL_REDUCE
 
 
 def _error(capsys: pytest.CaptureFixture[str]) -> str:
@@ -113,3 +116,20 @@ def test_a_job_larger_than_the_topology_names_the_option(fixture, opts, world, c
     assert rc == 2
     line = _error(capsys)
     assert "--topology:" in line and f"a job of {world} ranks" in line and "dgx-a100 (8" in line
+
+
+def test_megatron_tensor_parallel_8_rank_0():
+    """Megatron-LM with tensor parallelism 8 on A100-SXM4-80GB (rank 0's trace): the kernels
+    are launched by ``cudaLaunchKernelExC``, carry no collective metadata, and the sizes are
+    the ``nccl:all_reduce`` host ops' ``Input Dims`` with ``Input type`` ``c10::Half``:
+    81 all-reduces of [4, 2048, 4096] (or [2048, 4, 4096]) halves = 67108864 B and 3 of
+    [4, 2048] floats = 32768 B (the vocab-parallel cross entropy), all over the 8 ranks.
+    ProfilerStep#3 lasts 603240 us."""
+    imp = import_trace_dir(REAL / "astra-megatron-tp8", mirror_missing=True)
+    assert imp.kind == "gpu" and imp.world == 8 and imp.num_steps == 1
+    comms = imp.timelines[0][0].comms
+    got = Counter((c.op, c.size_B, c.group) for c in comms)
+    world = tuple(range(8))
+    assert got == {(AR, 67108864.0, world): 81, (AR, 32768.0, world): 3}
+    assert imp.measured_step_times_s() == [pytest.approx(0.603240)]
+    assert imp.summary.unknown == {}
