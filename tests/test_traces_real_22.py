@@ -133,3 +133,22 @@ def test_megatron_tensor_parallel_8_rank_0():
     assert got == {(AR, 67108864.0, world): 81, (AR, 32768.0, world): 3}
     assert imp.measured_step_times_s() == [pytest.approx(0.603240)]
     assert imp.summary.unknown == {}
+
+
+def test_a_directory_whose_traces_are_one_level_down_says_where(tmp_path, capsys):
+    """A TensorBoard log directory (one subdirectory per run) or an unpacked archive's parent
+    was refused with "no Kineto trace files" alone."""
+    shutil.copytree(REAL / "param-dlrm-8", tmp_path / "logs" / "dlrm")
+    assert main(["replay", str(tmp_path / "logs"), "--topology", "dgx-a100"]) == 2
+    line = _error(capsys)
+    assert "the subdirectory dlrm holds traces: give it instead" in line
+
+
+def test_a_directory_holding_an_archive_says_to_extract_it(tmp_path, capsys):
+    """param publishes its traces as ``dlrm_kineto.tar.gz``; Chakra its test data as .tgz."""
+    d = tmp_path / "dl"
+    d.mkdir()
+    shutil.make_archive(str(d / "dlrm_kineto"), "gztar", REAL / "param-dlrm-8")
+    assert main(["replay", str(d), "--topology", "dgx-a100"]) == 2
+    line = _error(capsys)
+    assert str(d) in line and "dlrm_kineto.tar.gz is an archive: extract it" in line

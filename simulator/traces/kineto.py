@@ -133,12 +133,42 @@ def rank_files(path: Path, kinds: dict[Path, str] | None = None) -> list[Path]:
     kinds = trace_kinds(path) if kinds is None else kinds
     found = [p for p, kind in kinds.items() if kind == "kineto"]
     if not found:
-        raise InputError(_no_kineto_reason(list(kinds), kinds), file=str(path))
+        raise InputError(_no_kineto_reason(list(kinds), kinds) or _elsewhere(path), file=str(path))
     return found
 
 
+#: archives people share traces in (param's ``dlrm_kineto.tar.gz``, Chakra's test data)
+ARCHIVE_RE = re.compile(r"\.(tar\.gz|tgz|tar|zip|tar\.xz|tar\.bz2)$", re.IGNORECASE)
+#: subdirectories looked into for a hint when a directory holds no trace
+MAX_SUBDIRS = 64
+
+
+def _holds_traces(d: Path) -> bool:
+    try:
+        return any(TRACE_FILE_RE.search(f.name) or f.suffix == ".et" for f in d.iterdir())
+    except OSError:  # unreadable: not a hint worth a traceback
+        return False
+
+
+def _elsewhere(path: Path) -> str:
+    """Why a directory without any JSON trace has none, naming where traces are: a
+    subdirectory holding them (a TensorBoard log directory has one per run) or an archive
+    (until 2026-12-06 only "no Kineto trace files" was said)."""
+    base = "no Kineto trace files (*.json, *.json.gz)"
+    subs = sorted(p for p in path.iterdir() if p.is_dir())[:MAX_SUBDIRS]
+    holding = [d for d in subs if _holds_traces(d)]
+    if holding:
+        more = f" (and {len(holding) - 1} more)" if len(holding) > 1 else ""
+        return f"{base}; the subdirectory {holding[0].name}{more} holds traces: give it instead"
+    packed = sorted(p.name for p in path.iterdir() if p.is_file() and ARCHIVE_RE.search(p.name))
+    if packed:
+        return f"{base}; {packed[0]} is an archive: extract it and give the directory it makes"
+    return base
+
+
 def _no_kineto_reason(named: list[Path], kinds: dict[Path, str]) -> str:
-    """Why a directory has no Kineto trace, naming what it holds instead."""
+    """Why a directory has no Kineto trace, naming what it holds instead ("" when it holds
+    no JSON at all)."""
     ets = [p.name for p in named if kinds[p] == "torch-et"]
     cj = [p.name for p in named if kinds[p] == "chakra-json"]
     linked = [p.name for p in named if kinds[p] == "torch-et" and et_has_times(p)]
@@ -163,7 +193,7 @@ def _no_kineto_reason(named: list[Path], kinds: dict[Path, str]) -> str:
             f"no Kineto trace, only Chakra JSON ({', '.join(cj[:3])}): a Chakra workload, "
             "which `commsim replay DIR --topology T` imports as such"
         )
-    return "no Kineto trace files (*.json, *.json.gz)"
+    return ""
 
 
 def trace_rank(trace: KinetoTrace, alone: bool = False) -> int:
