@@ -179,6 +179,23 @@ class ReplayResult:
         return d
 
 
+def check_fits(world: int, topo: Topology, trace_dir: str | Path, given: bool) -> None:
+    """Refuse a job of more ranks than the topology has, naming ``--topology`` (until
+    2026-12-06 the engine's "the imported workload cannot run: workload has 300 ranks but the
+    topology only 16" named no option).
+
+    ``given``: the topology came from ``--topology`` (else from the recording's manifest)."""
+    if world <= topo.num_ranks:
+        return
+    which = f"topology {topo.name}" if given else f"the recording's topology {topo.name}"
+    raise InputError(
+        f"a job of {world} ranks does not fit {which} ({topo.num_ranks} ranks); give a "
+        f"--topology with at least {world} ranks",
+        file=str(trace_dir),
+        field="--topology",
+    )
+
+
 def replay(
     trace_dir: str,
     *,
@@ -207,6 +224,7 @@ def replay(
     imp = import_trace_dir(trace_dir, link_et=link_et, mirror_missing=mirror_missing)
     progress.advance(description=f"simulating {len(imp.good_steps)} measured steps")
     topo_name, topo, be = _topology_and_backend(imp, topology, backend, trace_dir)
+    check_fits(imp.world, topo, trace_dir, topology is not None)
     hosts = imp.manifest.get("hostnames") or []
     same_clock = len(set(hosts)) <= 1
     measured = imp.measured_step_times_s()
@@ -487,6 +505,7 @@ def replay_chakra(
     src = Path(trace_dir)
     wl = import_chakra_dir(src, world=world)
     topo = load_topology(topology)
+    check_fits(wl.world_size, topo, src, True)
     try:
         res = simulate(wl, topo, backend=backend or "nccl", fidelity=fidelity)
     except SimulationError as exc:

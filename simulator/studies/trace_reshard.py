@@ -36,7 +36,7 @@ from simulator.core.suggest import hint
 from simulator.engine import simulate
 from simulator.engine.result import StepResult
 from simulator.topology import Topology, load_topology
-from simulator.traces.kineto import ImportedTrace, import_trace_dir
+from simulator.traces.kineto import ImportedTrace, import_trace_dir, read_manifest
 from simulator.traces.manifest_check import named_in_manifest
 from simulator.traces.models import GPTConfig
 from simulator.traces.recipe import RecordStrategy
@@ -74,6 +74,25 @@ def _attn_share(g: GPTConfig) -> float:
     return attn / (attn + 16 * d * d)
 
 
+def need_reshardable(manifest: dict[str, Any], path: str) -> None:
+    """Refuse to re-shard a directory that is not a ``commsim record`` of the tiny GPT.
+
+    Re-sharding rebuilds the model's layers from the manifest's ``model_config``; a trace
+    profiled elsewhere (any public Kineto trace) has no manifest, so only its replay as
+    recorded is possible.
+
+    Raises:
+        InputError: no ``manifest.json`` with ``model_config``, or another model.
+    """
+    if manifest.get("model", "gpt-tiny") != "gpt-tiny" or "model_config" not in manifest:
+        raise InputError(
+            "--strategy/--world re-shard only a `commsim record` directory of the tiny GPT "
+            "(its manifest.json has model_config); replay this trace as recorded, without them",
+            file=path,
+            field="model",
+        )
+
+
 def layer_profile(imp: ImportedTrace) -> LayerProfile:
     """The measured :class:`LayerProfile` of a tiny-GPT recording.
 
@@ -81,10 +100,7 @@ def layer_profile(imp: ImportedTrace) -> LayerProfile:
         InputError: not a gpt-tiny recording, or no per-layer compute in the trace.
     """
     man = imp.manifest
-    if man.get("model", "gpt-tiny") != "gpt-tiny" or "model_config" not in man:
-        raise InputError(
-            "re-sharding needs a gpt-tiny recording with a manifest", file=imp.path, field="model"
-        )
+    need_reshardable(man, imp.path)
     g = GPTConfig(**man["model_config"])
     strategy = RecordStrategy(man.get("strategy", "ddp"))
     tp = imp.world if strategy is RecordStrategy.TP else 1
@@ -381,6 +397,11 @@ def reshard(
             re-sharded (:func:`check_degree`), or the strategy cannot be built.
     """
     src = Path(trace_dir)
+    # before the import: a foreign trace was imported first and refused for a partial rank set
+    # ("pass --mirror-ranks", even when given) or, with a pp/tp --strategy, for a manifest.json
+    # it does not have; its real reason came last or never
+    if src.is_dir():
+        need_reshardable(read_manifest(src), str(src))
     imp = import_trace_dir(src)
     strategy = strategy or str(imp.manifest.get("strategy", "ddp"))
     name = topology or imp.manifest.get("topology", f"loopback-{imp.world}")

@@ -27,7 +27,7 @@ from simulator.traces.events import ImportSummary, KinetoTrace, load_kineto
 from simulator.traces.gpu import gpu_timelines, pg_config
 from simulator.traces.jsonfile import read_json_file
 from simulator.traces.mirror import mirror_timelines
-from simulator.traces.sniff import et_pid, json_kind
+from simulator.traces.sniff import et_has_times, et_pid, json_kind
 from simulator.traces.timeline import StepTimeline, build_program
 
 
@@ -133,14 +133,54 @@ def rank_files(path: Path, kinds: dict[Path, str] | None = None) -> list[Path]:
     kinds = trace_kinds(path) if kinds is None else kinds
     found = [p for p, kind in kinds.items() if kind == "kineto"]
     if not found:
-        raise InputError(_no_kineto_reason(list(kinds), kinds), file=str(path))
+        raise InputError(_no_kineto_reason(list(kinds), kinds) or _elsewhere(path), file=str(path))
     return found
 
 
+#: archives people share traces in (param's ``dlrm_kineto.tar.gz``, Chakra's test data)
+ARCHIVE_RE = re.compile(r"\.(tar\.gz|tgz|tar|zip|tar\.xz|tar\.bz2)$", re.IGNORECASE)
+#: subdirectories looked into for a hint when a directory holds no trace
+MAX_SUBDIRS = 64
+
+
+def _holds_traces(d: Path) -> bool:
+    try:
+        return any(TRACE_FILE_RE.search(f.name) or f.suffix == ".et" for f in d.iterdir())
+    except OSError:  # unreadable: not a hint worth a traceback
+        return False
+
+
+def _elsewhere(path: Path) -> str:
+    """Why a directory without any JSON trace has none, naming where traces are: a
+    subdirectory holding them (a TensorBoard log directory has one per run) or an archive
+    (until 2026-12-06 only "no Kineto trace files" was said)."""
+    base = "no Kineto trace files (*.json, *.json.gz)"
+    subs = sorted(p for p in path.iterdir() if p.is_dir())[:MAX_SUBDIRS]
+    holding = [d for d in subs if _holds_traces(d)]
+    if holding:
+        more = f" (and {len(holding) - 1} more)" if len(holding) > 1 else ""
+        return f"{base}; the subdirectory {holding[0].name}{more} holds traces: give it instead"
+    packed = sorted(p.name for p in path.iterdir() if p.is_file() and ARCHIVE_RE.search(p.name))
+    if packed:
+        return f"{base}; {packed[0]} is an archive: extract it and give the directory it makes"
+    return base
+
+
 def _no_kineto_reason(named: list[Path], kinds: dict[Path, str]) -> str:
-    """Why a directory has no Kineto trace, naming what it holds instead."""
+    """Why a directory has no Kineto trace, naming what it holds instead ("" when it holds
+    no JSON at all)."""
     ets = [p.name for p in named if kinds[p] == "torch-et"]
     cj = [p.name for p in named if kinds[p] == "chakra-json"]
+    linked = [p.name for p in named if kinds[p] == "torch-et" and et_has_times(p)]
+    if linked:
+        # until 2026-12-06 these were said to hold no times, which they do
+        return (
+            f"no Kineto trace, only PyTorch execution traces with Kineto times linked in "
+            f"(Chakra's chakra_trace_link output, 'ET+': {', '.join(linked[:3])}"
+            f"{', ...' if len(linked) > 3 else ''}): commsim does not replay that form; "
+            "convert each with `chakra_converter PyTorch` into .et files and replay their "
+            "directory, or replay the Kineto traces it was linked from"
+        )
     if ets:
         return (
             f"no Kineto trace, only PyTorch execution traces ({', '.join(ets[:3])}"
@@ -153,7 +193,7 @@ def _no_kineto_reason(named: list[Path], kinds: dict[Path, str]) -> str:
             f"no Kineto trace, only Chakra JSON ({', '.join(cj[:3])}): a Chakra workload, "
             "which `commsim replay DIR --topology T` imports as such"
         )
-    return "no Kineto trace files (*.json, *.json.gz)"
+    return ""
 
 
 def trace_rank(trace: KinetoTrace, alone: bool = False) -> int:

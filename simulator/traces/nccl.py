@@ -15,7 +15,9 @@ Where each fact can be found (first hit wins, in this order):
    some versions even all-reduce or all-gather as SendRecv kernels, so the host op decides.
 
 Groups: the ranks listed in the kernel or ``record_param_comms``; else the process group of
-that name in ``distributedInfo.pg_config``; else a group size (``Group size``, or the
+that name in ``distributedInfo.pg_config``; else the evenly spaced group that a cut list's head
+(torch writes ``"[0, 8, ..., 232, ...]"`` for groups of more than 30 ranks) or ``Global rank
+start``/``Global rank stride`` give with ``Group size``; else a group size (``Group size``, or the
 output/input element ratio of an all-gather / reduce-scatter) smaller than the world means
 the contiguous block of that size holding the rank (counted in the summary as an
 assumption); else the world.
@@ -27,6 +29,7 @@ simulating it as 0 bytes would silently remove its communication.
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -77,6 +80,11 @@ class Facts:
     n_out: int | None = None
     itemsize: int | None = None
     ranks: tuple[int, ...] | None = None
+    #: the first ranks of a list torch cut short (``"[0, 8, ..., 232, ...]"``: > 30 ranks)
+    ranks_head: tuple[int, ...] | None = None
+    #: ``Global rank start`` / ``Global rank stride`` (torch ~2.1-2.3; stride -1: uneven)
+    rank_start: int | None = None
+    rank_stride: int | None = None
     pg_name: str | None = None
     group_size: int | None = None
     src: int | None = None
@@ -98,6 +106,30 @@ def _int(v: object) -> int | None:
 
 
 def _rank_list(v: object) -> tuple[int, ...] | None:
+    """A complete list of ranks (a JSON list or its text), else None."""
+    vals = _rank_items(v)
+    if vals is None or Ellipsis in vals:
+        return None
+    try:
+        out = tuple(int(x) for x in vals)
+    except (TypeError, ValueError):
+        return None
+    return out or None
+
+
+def _rank_head(v: object) -> tuple[int, ...] | None:
+    """The ranks before the ``...`` of a list torch's profiler cut short (it writes the first
+    30 ranks of a larger group, then ``...``), else None."""
+    vals = _rank_items(v)
+    if not vals or vals[-1] is not Ellipsis:
+        return None
+    try:
+        return tuple(int(x) for x in vals[:-1]) or None
+    except (TypeError, ValueError):
+        return None
+
+
+def _rank_items(v: object) -> list[Any] | None:
     if isinstance(v, list):
         vals = v
     elif isinstance(v, str) and v.strip().startswith("["):
@@ -107,11 +139,7 @@ def _rank_list(v: object) -> tuple[int, ...] | None:
             return None
     else:
         return None
-    try:
-        out = tuple(int(x) for x in vals)
-    except (TypeError, ValueError):
-        return None
-    return out or None
+    return list(vals) if isinstance(vals, (list, tuple)) else None
 
 
 def _elems(dims: object) -> int | None:
@@ -134,6 +162,9 @@ def _from_metadata(f: Facts, a: dict[str, Any], where: str) -> None:
         f.take(n_in=n_in, n_out=n_out, itemsize=item, source=where)
     f.take(
         ranks=_rank_list(a.get("Process Group Ranks")),
+        ranks_head=_rank_head(a.get("Process Group Ranks")),
+        rank_start=_int(a.get("Global rank start")),
+        rank_stride=_int(a.get("Global rank stride")),
         pg_name=str(a["Process Group Name"]) if "Process Group Name" in a else None,
         group_size=_int(a.get("Group size")),
         src=_int(a.get("Src Rank")),
@@ -196,6 +227,12 @@ def group_of(
         return f.ranks
     if f.pg_name is not None and f.pg_name in pg_config:
         return pg_config[f.pg_name]
+    strided = _strided(f, rank, world)
+    if strided is not None:
+        # until 2026-12-06 a cut list was unread and a strided group (the data-parallel group
+        # of a TP x DP job: 0, 8, 16, ...) taken for the contiguous block holding the rank
+        summary.roles["group-from-rank-stride"] += 1
+        return strided
     g = f.group_size
     if g is None and f.n_in and f.n_out and f.n_in != f.n_out:
         big, small = max(f.n_in, f.n_out), min(f.n_in, f.n_out)
@@ -206,6 +243,35 @@ def group_of(
     summary.roles["group-assumed-contiguous"] += 1
     first = rank // g * g
     return tuple(range(first, first + g))
+
+
+def _strided(f: Facts, rank: int, world: int) -> tuple[int, ...] | None:
+    """The group of ``Group size`` ranks that the trace gives by its first rank and stride: a
+    cut ``Process Group Ranks`` whose head is evenly spaced, else ``Global rank start`` /
+    ``Global rank stride`` (a stride below 1 means torch found the ranks unevenly spaced).
+    None when neither gives a group within the world that holds ``rank``."""
+    g = f.group_size
+    if g is None or g <= 1 or (f.rank_stride is not None and f.rank_stride < 1):
+        return None
+    head = f.ranks_head
+    if head is not None:
+        if len(head) >= g:
+            group = head[:g]
+            return group if rank in group and max(group) < world else None
+        if len(head) < 2:
+            return None
+        step = head[1] - head[0]
+        if any(b - a != step for a, b in itertools.pairwise(head)):
+            return None
+        start = head[0]
+    elif f.rank_start is not None and f.rank_stride is not None:
+        start, step = f.rank_start, f.rank_stride
+    else:
+        return None
+    if step < 1 or start < 0:
+        return None
+    group = tuple(start + step * i for i in range(g))
+    return group if rank in group and group[-1] < world else None
 
 
 def size_of(f: Facts, group: tuple[int, ...]) -> float | None:

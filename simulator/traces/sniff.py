@@ -40,6 +40,26 @@ def json_kind(path: Path) -> str:
     return "kineto"
 
 
+#: bytes of an execution trace searched for node times (only on the error path)
+TIMES_HEAD_B = 1 << 20
+#: a node time that Chakra's ``chakra_trace_link`` adds to an ET when it links the Kineto trace
+#: ("ET+"): ``inclusive_dur``/``exclusive_dur`` (chakra @ 21585d8 ``trace_linker.py``) or, in
+#: its 2023 form, ``dur`` beside ``ts`` (ASTRA-sim's ``et_plus/dlrm_eg_*_plus.json``)
+_ET_TIMES = re.compile(rb'"(inclusive_dur|exclusive_dur|dur)"\s*:\s*\d')
+
+
+def et_has_times(path: Path) -> bool:
+    """Whether an execution trace's nodes carry Kineto times (an "ET+" from
+    ``chakra_trace_link``), judged on its first :data:`TIMES_HEAD_B` bytes."""
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as fh:
+            head = fh.read(TIMES_HEAD_B)
+    except (OSError, EOFError, zlib.error):
+        return False
+    return _ET_TIMES.search(head) is not None
+
+
 _PID = re.compile(rb'"pid"\s*:\s*(\d+)')
 
 
