@@ -15,6 +15,7 @@ from simulator.core.ir import Collective
 from simulator.core.vocab import DType
 from simulator.engine import simulate
 from simulator.hardware import get_gpu
+from simulator.studies.published import PUBLISHED_PATH, load_references, training_scenario
 from simulator.topology import load_topology
 from simulator.workload.costmodel import (
     BY_SOFTWARE,
@@ -166,3 +167,20 @@ def test_an_unknown_dtype_is_refused() -> None:
     with pytest.raises(InputError, match=r"training\.dtype"):
         _scenario("fp4")
 
+
+def test_published_fp8_rows_build_fp8_scenarios_and_one_calibrates() -> None:
+    rows = [r for r in load_references().training if r.setup.dtype is DType.FP8]
+    assert len(rows) == 12
+    assert [r.reference for r in rows if r.calibrates] == ["dgxc-gpt3-175b-h100-128gpu-fp8"]
+    for r in rows:
+        assert training_scenario(r)["training"]["dtype"] == "fp8"
+        assert r.reference.endswith("-fp8") and r.setup.software is MC24
+
+
+def test_a_bad_dtype_in_the_reference_file_is_refused_naming_the_row(tmp_path: Any) -> None:
+    text = PUBLISHED_PATH.read_text().replace("      dtype: fp8\n", "      dtype: fp4\n", 1)
+    bad = tmp_path / "published.yaml"
+    bad.write_text(text)
+    with pytest.raises(InputError) as err:
+        load_references(bad)
+    assert err.value.field is not None and err.value.field.endswith("setup.dtype")
