@@ -184,3 +184,9 @@ def test_a_bad_dtype_in_the_reference_file_is_refused_naming_the_row(tmp_path: A
     with pytest.raises(InputError) as err:
         load_references(bad)
     assert err.value.field is not None and err.value.field.endswith("setup.dtype")
+
+
+def test_a_scenario_mfu_under_fp8_is_a_fraction_of_the_fp8_peak() -> None:
+    cost = cost_model_for("H100-SXM", DType.FP8, efficiency=0.4, source="NVIDIA FP8 MFU")
+    assert cost.peak_flops == pytest.approx(1978.9e12) and cost.efficiency == 0.4
+    assert not cost.fp8 and not cost.elementwise  # end to end: one rate for the whole step
