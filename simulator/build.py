@@ -29,7 +29,7 @@ from simulator.workload.apps.encdec import EncDecSpec
 from simulator.workload.costmodel import CostModel, cost_model_for
 from simulator.workload.memory import memory_per_gpu
 from simulator.workload.modelspec import ModelArch, ModelSpec
-from simulator.workload.profile import LayerProfile, profile_from_model
+from simulator.workload.profile import LayerProfile, activation_dtype, profile_from_model
 from simulator.workload.strategies import build_job, job_context
 from simulator.workload.strategies.options import StrategyKind
 from simulator.workload.strategies.pipeline import bubble_fraction
@@ -97,7 +97,9 @@ def build_workload(scenario: Scenario, topology: Any) -> BuiltWorkload:
             software=hw.software,
         )
     except InputError as err:
-        raise err.located(file=scenario.source_file, field_prefix="hardware") from None
+        # the dtype is the training section's; everything else cost_model_for checks is hardware
+        prefix = "training" if err.field == "dtype" else "hardware"
+        raise err.located(file=scenario.source_file, field_prefix=prefix) from None
     if scenario.model.arch is not ModelArch.DECODER:  # machine translation, speech, GANs
         return build_app(scenario, topology, cost)
     prof = profile_from_model(
@@ -107,7 +109,7 @@ def build_workload(scenario: Scenario, topology: Any) -> BuiltWorkload:
         tp=st.tp,
         sequence_parallel=st.sequence_parallel,
         recompute=tr.recompute,
-        act_dtype=tr.dtype,
+        act_dtype=activation_dtype(tr.dtype),
         grad_dtype=scenario.grad_dtype,
     )
     world = int(topology.num_ranks)
@@ -262,7 +264,11 @@ def build_app(scenario: Scenario, topology: Any, cost: CostModel) -> BuiltWorklo
             )
     spec = app_spec(scenario)
     profiles = phase_profiles(
-        spec, cost, micro_batch=tr.micro_batch, act=tr.dtype, grad=scenario.grad_dtype
+        spec,
+        cost,
+        micro_batch=tr.micro_batch,
+        act=activation_dtype(tr.dtype),
+        grad=scenario.grad_dtype,
     )
     world = int(topology.num_ranks)
     check_app_buckets(

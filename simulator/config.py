@@ -48,7 +48,7 @@ class TrainingConfig(SchemaModel):
     micro_batch: PosInt = 1
     seq_len: PosInt = 2048
     dtype: DType = DType.BF16
-    grad_dtype: DType | None = None  # gradients on the wire; default: dtype
+    grad_dtype: DType | None = None  # gradients on the wire; default: dtype (bf16 for fp8)
     recompute: Recompute = Recompute.NONE
 
 
@@ -148,8 +148,12 @@ class Scenario(SchemaModel):
 
     @property
     def grad_dtype(self) -> DType:
-        """Gradient dtype on the wire."""
-        return self.training.grad_dtype or self.training.dtype
+        """Gradient dtype on the wire: ``training.grad_dtype``, else the training dtype; BF16
+        for ``fp8``, whose recipes reduce gradients in BF16 (NeMo ``grad_sync_dtype: bf16``,
+        NVIDIA/dgxc-benchmarking gpt3_175b_hydra.yaml): only GEMM operands are FP8."""
+        if self.training.grad_dtype is not None:
+            return self.training.grad_dtype
+        return DType.BF16 if self.training.dtype is DType.FP8 else self.training.dtype
 
     def variants(self) -> list[Scenario]:
         """The scenarios to run: ``[self]`` without ``compare:``, else one per variant.

@@ -39,6 +39,8 @@ class GpuSpec:
     Attributes:
         name, description: catalog key and long name.
         bf16_flops, fp16_flops, tf32_flops, fp32_flops: dense peak FLOP/s.
+        fp8_flops: dense peak FP8 tensor-core FLOP/s (``None``: no FP8 path, or none
+            published in the catalogue).
         hbm_B: memory capacity, bytes (SI: 80 GB = 80e9).
         hbm_bandwidth_Bps: memory bandwidth, B/s.
         scaleup_link: catalog link name of the GPU-GPU fabric (``nvlink3``...), ``None`` if none.
@@ -64,6 +66,7 @@ class GpuSpec:
     price_per_gpu_hour_usd: float
     price_is_assumption: bool
     price_source: str
+    fp8_flops: float | None = None
 
     @property
     def nvlink_generation(self) -> int | None:
@@ -78,9 +81,11 @@ class GpuSpec:
         return self.scaleup_bandwidth_Bps if self.nvlink_generation else 0.0
 
     def peak_flops(self, dtype: str = "bf16") -> float:
-        """Dense peak FLOP/s for ``dtype`` (bf16, fp16, tf32, fp32); falls back to fp16 for bf16
-        on GPUs without bf16 (Volta) and to fp32 for tf32. Raises ``InputError`` otherwise."""
+        """Dense peak FLOP/s for ``dtype`` (fp8, bf16, fp16, tf32, fp32); falls back to fp16 for
+        bf16 on GPUs without bf16 (Volta) and to fp32 for tf32. Raises ``InputError`` otherwise
+        (fp8 on a GPU whose catalogue entry has no fp8 rate)."""
         table = {
+            "fp8": self.fp8_flops,
             "bf16": self.bf16_flops or self.fp16_flops,
             "fp16": self.fp16_flops,
             "tf32": self.tf32_flops or self.fp32_flops,
@@ -151,6 +156,7 @@ def _gpu(name: str, d: GpuEntry) -> GpuSpec:
         fp16_flops=d.flops.fp16,
         tf32_flops=d.flops.tf32,
         fp32_flops=d.flops.fp32,
+        fp8_flops=d.flops.fp8,
         hbm_B=d.hbm,
         hbm_bandwidth_Bps=d.hbm_bandwidth,
         scaleup_link=d.scaleup_link,

@@ -29,6 +29,7 @@ class FlopsEntry(SchemaModel):
     bf16: Flops | None = None
     fp16: Flops | None = None
     tf32: Flops | None = None
+    fp8: Flops | None = None
 
 
 class PriceEntry(SchemaModel):

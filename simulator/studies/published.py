@@ -35,7 +35,7 @@ from simulator.core.schema import PosInt
 from simulator.core.schema_messages import validate_input
 from simulator.core.suggest import hint
 from simulator.core.units import parse_size
-from simulator.core.vocab import CollectiveOp
+from simulator.core.vocab import CollectiveOp, DType
 from simulator.report import progress
 from simulator.resources import data_file
 from simulator.studies.scenario import simulate_scenario
@@ -177,6 +177,9 @@ class TrainingSetup(_Strict):
     data_parallel: dict[str, Any] | None = None
     #: gradients on the wire (the scenario's ``training.grad_dtype``; default: the activations').
     grad_dtype: str | None = None
+    #: the scenario's ``training.dtype`` (default fp16: "mixed precision", see
+    #: :func:`training_scenario`); ``fp8`` for Transformer Engine's FP8 recipe.
+    dtype: DType = DType.FP16
 
 
 class Metric(StrEnum):
@@ -401,7 +404,8 @@ def training_scenario(ref: TrainingReference) -> dict[str, Any]:
             "seq_len": st.seq_len,
             # "mixed precision" (paper §5; fp16 in Megatron-LM 2021). Same bytes and the same
             # 312 TFLOP/s A100 peak as bf16 (A100 datasheet), so the choice moves nothing.
-            "dtype": "fp16",
+            # FP8 rows name fp8 (Transformer Engine's recipe).
+            "dtype": st.dtype.value,
             "recompute": st.recompute,
             **({"grad_dtype": st.grad_dtype} if st.grad_dtype is not None else {}),
         },

@@ -5,16 +5,25 @@ bytes / (hbm_bandwidth * memory_efficiency))``. Peak FLOP/s and HBM bandwidth co
 GPU catalogue (:mod:`simulator.hardware`, spec sheets); the efficiencies come from published
 measurements listed in :data:`EFFICIENCIES`, each with its source. A scenario may override them
 (``hardware.mfu``), and must then say where its figure comes from.
+
+FP8 (``training.dtype: fp8``) is Transformer Engine's recipe: only the linear layers' GEMMs run
+at the FP8 peak, with their own efficiency (:data:`FP8_EFFICIENCIES`, :data:`FP8_BY_SOFTWARE`);
+the attention core, memory-bound kernels, LM head and optimizer keep the BF16 pricing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from simulator.core.errors import InputError
 from simulator.core.ir import Compute
 from simulator.core.vocab import DType
 from simulator.hardware import get_gpu
-from simulator.workload.elementwise import attention_core_bytes, layer_elementwise_bytes
+from simulator.workload.elementwise import (
+    attention_core_bytes,
+    fp8_cast_bytes,
+    layer_elementwise_bytes,
+)
 from simulator.workload.modelspec import ModelSpec
 from simulator.workload.software import DEFAULT_SOFTWARE, Software
 
@@ -203,6 +212,93 @@ BY_SOFTWARE[("H200", Software.MEGATRON_CORE_2024)] = replace(
     + "; H200: the H100's figure (same die)",
 )
 
+# ---- FP8 (Transformer Engine) -----------------------------------------------------------
+#: NeMo with Transformer Engine's FP8 recipe on H100: NVIDIA/dgxc-benchmarking
+#: nemo_megatron/README_175b.md, "NeMo Megatron FP8" table (simulator/data/published.yaml,
+#: reference dgxc-gpt3-175b-h100-128gpu-fp8): the BF16 calibration row's run (same model,
+#: parallelism, schedule, batch; gpt3_175b_hydra.yaml with model.fp8=true: fp8_hybrid, amax
+#: history 1024, fp8_params) at 5.626 s per step, i.e. 7.33 ms per layer per micro-batch on each
+#: GPU. Only the linear layers run in FP8 (ModelSpec.linear_fwd_flops): the flash-attention
+#: core, the memory-bound kernels, the LM head and the optimizer stay as in the BF16 run. Taken
+#: out as for BF16 (what the simulator adds back itself):
+#:  * the same pipeline bubble, 0.9 %;
+#:  * the memory-bound kernels at 0.8 x 3.35 TB/s (as BF16: activations stay BF16) and the FP8
+#:    casts of the GEMM operands (simulator/workload/elementwise.py fp8_cast_bytes) at the same
+#:    rate: 0.24 + 0.26 ms;
+#:  * the attention core's executed FLOPs (ModelSpec.attn_core_train_executed_flops) at the
+#:    H100 BF16 GEMM efficiency of the same variant, set by the BF16 row of the same table
+#:    (BY_SOFTWARE with the TP collectives under the GEMMs, EFFICIENCIES without): 0.17 / 0.15 ms;
+#:  * for the variant without userbuffers, the 8 sequence-parallel collectives at 2 B per element
+#:    as that software sends them (0.82 ms, as for BF16).
+#: What is left is FP8 GEMM time; efficiency = linear-layer FLOPs / (dense FP8 peak x that time):
+#: 0.427 with the TP collectives under the GEMMs (845 TFLOP/s, 1.57x the BF16 GEMMs' 540), 0.486
+#: without. One published row sets it; the other FP8 rows of the dgxc tables are held out.
+#: Reproduce: ``python -c "import simulator.workload.costmodel as c;
+#: print(c.FP8_BY_SOFTWARE['H100', c.Software.MEGATRON_CORE_2024].compute,
+#: c.FP8_EFFICIENCIES['H100'].compute)"``.
+_FP8_STEP_S = 5.626
+_H100_FP8_PEAK = get_gpu("H100-SXM").peak_flops("fp8")
+_FP8_LAYER_S = _FP8_STEP_S / (_H100_M * (96 // _H100_P))
+_FP8_CAST = fp8_cast_bytes(_H100_175B, 1, tp=_H100_TP)
+_FP8_CAST_S = (
+    _FP8_CAST.attn_fwd_B + _FP8_CAST.attn_bwd_B + _FP8_CAST.mlp_fwd_B + _FP8_CAST.mlp_bwd_B
+) / (_H100_HBM_Bps * _A100_MEMORY_EFFICIENCY)
+_FP8_LINEAR_FLOPS = 3.0 * _H100_175B.linear_fwd_flops(1) / _H100_TP
+_FP8_CORE_FLOPS = _H100_175B.attn_core_train_executed_flops(1) / _H100_TP
+_FP8_REST_S = _FP8_LAYER_S * (1.0 - _H100_BUBBLE) - _H100_MEMORY_S - _FP8_CAST_S
+
+
+def _fp8_efficiency(bf16_gemm_efficiency: float, tp_comm_s: float) -> float:
+    """FP8 GEMM efficiency of the 175B FP8 row with the attention core priced at
+    ``bf16_gemm_efficiency`` and ``tp_comm_s`` of exposed TP collectives taken out."""
+    core_s = _FP8_CORE_FLOPS / (_H100_PEAK * bf16_gemm_efficiency)
+    return _FP8_LINEAR_FLOPS / (_H100_FP8_PEAK * (_FP8_REST_S - core_s - tp_comm_s))
+
+
+#: FP8 GEMM efficiencies of the linear layers (fraction of the dense FP8 peak), keyed as
+#: :data:`EFFICIENCIES` (per GPU) and :data:`BY_SOFTWARE` (per GPU and generation).
+FP8_EFFICIENCIES: dict[str, Efficiency] = {
+    "H100": Efficiency(
+        compute=_fp8_efficiency(EFFICIENCIES["H100"].compute, _H100_TP_COMM_S),
+        memory=_A100_MEMORY_EFFICIENCY,
+        source="NVIDIA dgxc-benchmarking GPT-3 175B FP8 on 128 H100 (5.626 s/step, NeMo), "
+        "bubble, TP comm, memory-bound kernels, FP8 casts and BF16 attention core removed",
+        prices_elementwise=True,
+    ),
+}
+FP8_BY_SOFTWARE: dict[tuple[str, Software], Efficiency] = {
+    ("H100", Software.MEGATRON_CORE_2024): Efficiency(
+        compute=_fp8_efficiency(BY_SOFTWARE[("H100", Software.MEGATRON_CORE_2024)].compute, 0.0),
+        memory=_A100_MEMORY_EFFICIENCY,
+        source="NVIDIA dgxc-benchmarking GPT-3 175B FP8 on 128 H100 (5.626 s/step, NeMo), "
+        "bubble, memory-bound kernels, FP8 casts and BF16 attention core removed, TP "
+        "collectives under the GEMMs (Megatron-Core 2024)",
+        prices_elementwise=True,
+    ),
+}
+FP8_EFFICIENCIES["H200"] = replace(
+    FP8_EFFICIENCIES["H100"],
+    source=FP8_EFFICIENCIES["H100"].source + "; H200: the H100's figure (same die)",
+)
+FP8_BY_SOFTWARE[("H200", Software.MEGATRON_CORE_2024)] = replace(
+    FP8_BY_SOFTWARE[("H100", Software.MEGATRON_CORE_2024)],
+    source=FP8_BY_SOFTWARE[("H100", Software.MEGATRON_CORE_2024)].source
+    + "; H200: the H100's figure (same die)",
+)
+
+
+def fp8_efficiency_for(gpu_name: str, software: Software | None = None) -> Efficiency | None:
+    """The FP8 GEMM efficiency of ``gpu_name`` (prefix match, as :func:`efficiency_for`), that
+    of ``software`` where :data:`FP8_BY_SOFTWARE` has one; ``None`` where none is published."""
+    key = gpu_name.upper()
+    for name, eff in FP8_EFFICIENCIES.items():
+        if key.startswith(name):
+            if software is not None:
+                return FP8_BY_SOFTWARE.get((name, software), eff)
+            return eff
+    return None
+
+
 #: Used for GPUs without a published figure above: the Megatron-LM README's "up to 47% MFU" on
 #: H100 (end to end), the H100 figure until 2026-12-05, kept here as the deliberately low guess.
 DEFAULT_EFFICIENCY = Efficiency(
@@ -242,6 +338,9 @@ class CostModel:
             (:attr:`Efficiency.prices_elementwise`); ``False`` when ``efficiency`` is an
             end-to-end figure that already contains them.
         software: the software generation whose kernels (and schedule features) are modelled.
+        fp8_peak_flops, fp8_efficiency: dense FP8 peak FLOP/s and the FP8 GEMM efficiency of
+            the linear layers (Transformer Engine's FP8 recipe, :meth:`linear_time_s`); 0: the
+            linear layers run at ``peak_flops`` like everything else.
     """
 
     peak_flops: float
@@ -252,6 +351,20 @@ class CostModel:
     gpu: str = ""
     elementwise: bool = False
     software: Software = DEFAULT_SOFTWARE
+    fp8_peak_flops: float = 0.0
+    fp8_efficiency: float = 0.0
+
+    @property
+    def fp8(self) -> bool:
+        """Whether the linear layers run as FP8 GEMMs (:meth:`linear_time_s`)."""
+        return self.fp8_peak_flops > 0.0
+
+    def linear_time_s(self, flops: float) -> float:
+        """Seconds for ``flops`` FLOPs of a linear layer's GEMMs: at the FP8 rate under the FP8
+        recipe, else as :meth:`time_s` (compute-bound: GEMMs are priced by FLOPs)."""
+        if not self.fp8:
+            return self.time_s(flops)
+        return flops / (self.fp8_peak_flops * self.fp8_efficiency) if flops else 0.0
 
     def time_s(self, flops: float = 0.0, bytes_B: float = 0.0) -> float:
         """Seconds for a kernel of ``flops`` FLOPs touching ``bytes_B`` bytes of HBM."""
@@ -286,19 +399,42 @@ def cost_model_for(
     """Build a :class:`CostModel` from the GPU catalogue and :data:`EFFICIENCIES`
     (:data:`BY_SOFTWARE` for a named ``software`` generation).
 
+    ``dtype`` FP8 is Transformer Engine's recipe: the linear layers at the catalogue's dense FP8
+    peak times :func:`fp8_efficiency_for`, everything else at the BF16 peak and the BF16
+    efficiency. With a scenario's own ``efficiency`` (an end-to-end MFU) the whole step is
+    priced at that fraction of the FP8 peak, the convention NVIDIA's FP8 MFU figures use.
+
     Raises:
-        simulator.core.errors.InputError: unknown GPU (from the catalogue).
+        simulator.core.errors.InputError: unknown GPU (from the catalogue); FP8 on a GPU with no
+            FP8 rate or no FP8 efficiency.
     """
     gpu = get_gpu(gpu_name)
     published = efficiency_for(gpu.name, software)
+    fp8_peak, fp8_eff, fp8_source = 0.0, 0.0, ""
+    peak_dtype = dtype.value
+    if dtype is DType.FP8 and efficiency is None:
+        fp8 = fp8_efficiency_for(gpu.name, software)
+        fp8_peak = gpu.peak_flops("fp8")
+        if fp8 is None:
+            known = ", ".join(FP8_EFFICIENCIES)
+            raise InputError(
+                f"no published FP8 GEMM efficiency for GPU {gpu.name} (known: {known})",
+                field="dtype",
+            )
+        fp8_eff, fp8_source = fp8.compute, f"; FP8 linear layers {fp8.compute:.3f}: {fp8.source}"
+        peak_dtype = "bf16"
     return CostModel(
-        peak_flops=gpu.peak_flops(dtype.value),
+        peak_flops=gpu.peak_flops(peak_dtype),
         hbm_Bps=gpu.hbm_bandwidth_Bps,
         efficiency=published.compute if efficiency is None else efficiency,
         memory_efficiency=published.memory if memory_efficiency is None else memory_efficiency,
-        source=published.source if efficiency is None else (source or "scenario override"),
+        source=(published.source + fp8_source)
+        if efficiency is None
+        else (source or "scenario override"),
         gpu=gpu.name,
         # A scenario's own figure (hardware.mfu) is end to end: it already holds these kernels.
         elementwise=published.prices_elementwise and efficiency is None,
         software=software or DEFAULT_SOFTWARE,
+        fp8_peak_flops=fp8_peak,
+        fp8_efficiency=fp8_eff,
     )

@@ -175,3 +175,49 @@ def loss_bytes(spec: ModelSpec, b: int, *, tp: int = 1) -> tuple[float, float]:
     of ``b`` samples on one GPU of a TP group of ``tp`` (the vocabulary split ``tp`` ways)."""
     logits = float(b * spec.seq_len * spec.vocab) / tp
     return logits * LOSS_FWD_BYTES_PER_LOGIT, logits * LOSS_BWD_BYTES_PER_LOGIT
+
+
+#: HBM bytes per element of one FP8 cast of a GEMM operand under Transformer Engine's delayed
+#: scaling recipe: the BF16 tensor read once (2 B), written as FP8 and as its FP8 transpose
+#: (1 + 1 B), the transpose being the operand layout of the weight-gradient GEMM; the amax the
+#: next step's scale comes from is reduced inside the same kernel. Counted from TE 1.x's fused
+#: kernels (``fp8_cast_transpose_fused``, ``fp8_cast_transpose_bgrad_fused`` in
+#: ``transformer_engine/pytorch/cpp_extensions``, used by ``module/linear.py`` and
+#: ``layernorm_linear.py`` / ``layernorm_mlp.py``); the layer-norm-fused cast of the QKV and FC1
+#: inputs is counted the same (an upper estimate: that kernel skips the separate BF16 read).
+FP8_CAST_BYTES_PER_ELEMENT = 2.0 + 1.0 + 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class CastBytes:
+    """HBM bytes of the FP8 casts of one layer, one micro-batch, one GPU, per block and
+    direction (forward: the activation operand of each linear; backward: its output gradient)."""
+
+    attn_fwd_B: float
+    attn_bwd_B: float
+    mlp_fwd_B: float
+    mlp_bwd_B: float
+
+
+def fp8_cast_bytes(spec: ModelSpec, b: int, *, tp: int = 1) -> CastBytes:
+    """HBM bytes of the FP8 casts around the four linears of one layer (QKV, projection, FC1,
+    FC2) on one GPU of a TP group of ``tp``: in forward each linear's input, in backward each
+    linear's output gradient, as the GEMM sees them (column-parallel inputs and row-parallel
+    output gradients whole ``b s h`` after their all-gather, the others split ``tp`` ways), at
+    :data:`FP8_CAST_BYTES_PER_ELEMENT`. Weights are not cast per micro-batch: the recipes keep
+    them in FP8 (``fp8_params``) and Transformer Engine caches their transposes."""
+    s, h = spec.seq_len, spec.hidden
+    t = float(b * s * h)
+    kv_width = spec.kv * spec.head_dim
+    f_in = shape_elements(
+        spec, b, Shape.F_GATED if spec.gated_mlp else Shape.F, tp=tp, sequence_parallel=True
+    )  # FC2's input: the (gated) activation output, b s f / tp (x top_k)
+    f_out = f_in * (2.0 if spec.gated_mlp else 1.0)  # FC1's output: gate and up for SwiGLU
+    qkv_out = float(b * s * (h + 2 * kv_width)) / tp
+    c = FP8_CAST_BYTES_PER_ELEMENT
+    return CastBytes(
+        attn_fwd_B=c * (t + t / tp),  # QKV input, projection input (the attention context)
+        attn_bwd_B=c * (qkv_out + t),  # QKV output gradient, projection output gradient
+        mlp_fwd_B=c * (t + f_in),
+        mlp_bwd_B=c * (f_out + t),
+    )

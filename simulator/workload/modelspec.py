@@ -257,6 +257,25 @@ class ModelSpec(ModelShape):
         fwd = self.attn_fwd_executed_flops(b) + self.mlp_fwd_flops(b)
         return 3.0 * fwd + self.attn_core_bwd_recompute_flops(b)
 
+    def attn_core_train_executed_flops(self, b: int) -> float:
+        """Forward + backward FLOPs the attention core's kernels execute in one layer (no
+        recomputation): three times its executed forward plus flash attention's recomputed
+        scores; the part of :meth:`layer_train_executed_flops` that is not a linear layer."""
+        core_fwd = self.attn_core_executed_fraction * self.attn_core_fwd_flops(b)
+        return 3.0 * core_fwd + self.attn_core_bwd_recompute_flops(b)
+
+    def linear_fwd_flops(self, b: int) -> float:
+        """Forward FLOPs of one layer's linear layers (QKV, output projection, the MLP's
+        matrices of the top-k experts): the GEMMs Transformer Engine runs in FP8. The
+        attention core and a mixture-of-experts router are not among them."""
+        router = 2.0 * b * self.seq_len * self.hidden * self.experts if self.is_moe else 0.0
+        return self.attn_fwd_flops(b) - self.attn_core_fwd_flops(b) + self.mlp_fwd_flops(b) - router
+
+    def linear_params(self) -> int:
+        """Weights of one layer's linear layers (all experts): what ``fp8_params`` keeps in FP8."""
+        h, kvd = self.hidden, self.kv * self.head_dim
+        return h * (h + 2 * kvd) + h * h + self.experts * self.expert_params()
+
     def mlp_fwd_flops(self, b: int) -> float:
         """Forward FLOPs of the MLP block of one layer (top-k experts and router for MoE)."""
         s, h = self.seq_len, self.hidden

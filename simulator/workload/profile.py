@@ -21,6 +21,7 @@ from simulator.core.vocab import DType, Recompute
 from simulator.workload.costmodel import CostModel
 from simulator.workload.elementwise import (
     attention_core_bytes,
+    fp8_cast_bytes,
     layer_elementwise_bytes,
     loss_bytes,
 )
@@ -95,7 +96,8 @@ class LayerProfile:
         recompute: recomputation policy the costs include; ``FULL`` means strategies re-run
             each layer's forward (with its TP communication) before its backward.
         act_bytes, grad_bytes, param_bytes: bytes per element of activations, gradients on the
-            wire, and 16-bit parameters.
+            wire, and parameters on the wire (16-bit; under the FP8 recipe the average over FP8
+            linear weights and 16-bit others, :func:`fp8_param_bytes`).
         embed_fwd_s, embed_bwd_s, head_fwd_s, head_bwd_s: embedding and LM head (+loss).
         embed_params, head_params: parameters of embedding and head on this GPU.
         experts, top_k: mixture-of-experts shape (1, 1 for dense models).
@@ -111,6 +113,8 @@ class LayerProfile:
         tp_comm_overlap: with sequence parallelism, each TP block's all-gather and
             reduce-scatter run beside its compute (Transformer Engine userbuffers,
             :func:`~simulator.workload.software.overlaps_tp_comm`).
+        tp_gather_bytes: bytes per element of the sequence-parallel all-gathers (0: as
+            ``act_bytes``); 1 under the FP8 recipe with userbuffers (:func:`profile_from_model`).
         source: where the numbers come from.
     """
 
@@ -122,7 +126,7 @@ class LayerProfile:
     recompute: Recompute = Recompute.NONE
     act_bytes: int = 2
     grad_bytes: int = 2
-    param_bytes: int = 2
+    param_bytes: float = 2
     embed_fwd_s: float = 0.0
     embed_bwd_s: float = 0.0
     head_fwd_s: float = 0.0
@@ -139,6 +143,7 @@ class LayerProfile:
     tp_backward_overlap: bool = False
     tp_comm_overlap: bool = False
     kv_hidden: int = 0
+    tp_gather_bytes: float = 0.0
     source: str = ""
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -151,6 +156,14 @@ class LayerProfile:
     def boundary_B(self) -> float:
         """Bytes of the ``b x s x h`` activation between layers (full tensor, not TP-split)."""
         return float(self.micro_batch * self.seq_len * self.hidden * self.act_bytes)
+
+    @property
+    def tp_gather_B(self) -> float:
+        """Bytes of one sequence-parallel all-gather (the full ``b x s x h`` tensor at
+        ``tp_gather_bytes`` per element)."""
+        if not self.tp_gather_bytes:
+            return self.boundary_B
+        return float(self.micro_batch * self.seq_len * self.hidden * self.tp_gather_bytes)
 
     @property
     def moe_dispatch_B(self) -> float:
@@ -247,8 +260,11 @@ def _layer_times_s(
     GPU: the FLOPs its kernels execute at the FLOP rate (causal flash attention: half the core,
     its backward recomputing the scores, :meth:`ModelSpec.layer_train_executed_flops`), plus,
     with ``cost.elementwise``, the memory-bound work (:func:`_memory_bound_extra_s`)."""
-    attn_f = cost.time_s(spec.attn_fwd_executed_flops(b) / tp)
-    mlp_f = cost.time_s(spec.mlp_fwd_flops(b) / tp)
+    if cost.fp8:
+        attn_f, mlp_f = _fp8_fwd_s(spec, cost, b, tp)
+    else:
+        attn_f = cost.time_s(spec.attn_fwd_executed_flops(b) / tp)
+        mlp_f = cost.time_s(spec.mlp_fwd_flops(b) / tp)
     attn_b = 2.0 * attn_f + cost.time_s(spec.attn_core_bwd_recompute_flops(b) / tp)
     mlp_b = 2.0 * mlp_f
     rec = 0.0
@@ -259,7 +275,45 @@ def _layer_times_s(
         return times
     extra = _memory_bound_extra_s(spec, cost, b, tp, sequence_parallel, recompute, act_dtype)
     a_f, a_b, m_f, m_b, r = (t + dt for t, dt in zip(times, extra, strict=True))
+    if cost.fp8:
+        casts = fp8_cast_bytes(spec, b, tp=tp)
+        a_f += cost.time_s(bytes_B=casts.attn_fwd_B)
+        a_b += cost.time_s(bytes_B=casts.attn_bwd_B)
+        m_f += cost.time_s(bytes_B=casts.mlp_fwd_B)
+        m_b += cost.time_s(bytes_B=casts.mlp_bwd_B)
     return a_f, a_b, m_f, m_b, r
+
+
+def _fp8_fwd_s(spec: ModelSpec, cost: CostModel, b: int, tp: int) -> tuple[float, float]:
+    """Forward seconds (attention, MLP) of one layer's GEMMs under Transformer Engine's FP8
+    recipe: the linear layers at the FP8 rate (:meth:`CostModel.linear_time_s`), the attention
+    core (and a mixture-of-experts router) at the BF16 rate. Backward doubles both, as for BF16
+    (the dgrad and wgrad GEMMs of each linear run in FP8 too: ``fp8_wgrad`` in the recipes)."""
+    core = spec.attn_core_executed_fraction * spec.attn_core_fwd_flops(b)
+    proj = spec.attn_fwd_flops(b) - spec.attn_core_fwd_flops(b)
+    mlp_linear = spec.linear_fwd_flops(b) - proj
+    router = spec.mlp_fwd_flops(b) - mlp_linear
+    attn_f = cost.linear_time_s(proj / tp) + cost.time_s(core / tp)
+    mlp_f = cost.linear_time_s(mlp_linear / tp) + cost.time_s(router / tp)
+    return attn_f, mlp_f
+
+
+def activation_dtype(dtype: DType) -> DType:
+    """The dtype activations are kept and sent in for a scenario's ``training.dtype``: BF16 under
+    the FP8 recipe (Transformer Engine casts only GEMM operands to FP8; layer outputs, the
+    pipeline's sends and the saved activations stay BF16), else ``dtype`` itself."""
+    return DType.BF16 if dtype is DType.FP8 else dtype
+
+
+def fp8_param_bytes(spec: ModelSpec) -> float:
+    """Bytes per parameter of the distributed optimizer's parameter all-gather under the FP8
+    recipes of NVIDIA/dgxc-benchmarking (``fp8_params``): the linear layers' weights are FP8
+    tensors, gathered as 1-byte data (NeMo ``MegatronDistributedFusedAdam.init_params_bucket``:
+    ``param_sync_dtype=torch.uint8`` for FP8 parameters), the others (norms, embeddings, head)
+    at 2 bytes; averaged over the model's parameters."""
+    total = float(spec.total_params())
+    linear = float(spec.layers * spec.linear_params())
+    return (linear * 1.0 + (total - linear) * 2.0) / total
 
 
 def profile_from_model(
@@ -282,6 +336,10 @@ def profile_from_model(
     the attention-core GEMMs become rooflines over their score tensors
     (:func:`_memory_bound_extra_s`), and the LM head carries the cross-entropy loss over its
     ``b s V / tp`` logits (:func:`simulator.workload.elementwise.loss_bytes`).
+    Under the FP8 recipe (``cost.fp8``) the linear layers' GEMMs run at the FP8 rate and their
+    operands' casts are added at the memory rate (:func:`_fp8_fwd_s`,
+    :func:`simulator.workload.elementwise.fp8_cast_bytes`); the all-gathers of the userbuffer
+    TP overlap and the parameter gathers carry FP8 (``tp_gather_bytes``, ``param_bytes``).
     """
     b = micro_batch
     attn_f, attn_b, mlp_f, mlp_b, rec = _layer_times_s(
@@ -315,6 +373,7 @@ def profile_from_model(
         recompute=recompute,
         act_bytes=act_dtype.bytes,
         grad_bytes=grad_dtype.bytes,
+        param_bytes=fp8_param_bytes(spec) if cost.fp8 else 2,
         embed_fwd_s=embed_f,
         embed_bwd_s=embed_f,
         head_fwd_s=head_f,
@@ -331,6 +390,10 @@ def profile_from_model(
         tp_backward_overlap=overlaps_tp_backward(cost.software),
         tp_comm_overlap=overlaps_tp_comm(cost.software),
         kv_hidden=spec.kv * spec.head_dim,
+        # Transformer Engine's userbuffers hold the all-gathered GEMM inputs in FP8 under the
+        # FP8 recipe ("AllGather buffers use fp8 when using fp8 recipe": initialize_ub in
+        # transformer_engine/pytorch/module/base.py, TE 1.x); reduce-scatters stay BF16
+        tp_gather_bytes=1.0 if cost.fp8 and overlaps_tp_comm(cost.software) else 0.0,
         source=f"analytical ({spec.name}; {cost.gpu}, efficiency {cost.efficiency:.3f}: "
         f"{cost.source})",
     )

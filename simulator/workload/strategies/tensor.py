@@ -27,6 +27,9 @@ each linear turns its replicated input into a DTensor on its own, so the backwar
 all-reduces three ``b x s x h`` input gradients at the start of the attention block instead of
 one (6 all-reduces per layer per micro-batch instead of 4). With sequence parallelism the
 block's single all-gather / reduce-scatter pair is kept.
+
+Under Transformer Engine's FP8 recipe with userbuffers the all-gathers carry FP8 (1 byte per
+element, :attr:`~simulator.workload.profile.LayerProfile.tp_gather_B`), the reduce-scatters BF16.
 """
 
 from __future__ import annotations
@@ -72,7 +75,7 @@ def tp_block(
             f"{name}.tp_ag",
             CollectiveOp.ALL_GATHER,
             group,
-            size,
+            ctx.profile.tp_gather_B,  # FP8 under the FP8 recipe's userbuffers
             stream=STREAM,
             deps=deps_of(*deps),
             category="tp",
