@@ -103,6 +103,10 @@ SLOW_TRAINING = {
     "llm-foundry-mpt-70b-a100-40gb-128gpu-fsdp",  # 4 s CPU
     "llm-foundry-mpt-70b-a100-80gb-32gpu-fsdp",  # 9 s CPU (16 micro-batches)
     "llm-foundry-mpt-70b-a100-80gb-64gpu-fsdp",  # 4 s CPU
+    # MoE rows (added 2026-12-06, pub22): 128-512 micro-batches, 4 all-to-alls per MoE layer
+    "dgxc-grok1-314b-h100-16gpu-bf16",
+    "dgxc-grok1-314b-h100-32gpu-bf16",
+    "dgxc-grok1-314b-h100-64gpu-bf16",
 }
 
 
