@@ -45,11 +45,21 @@ def test_layout_puts_cp_ranks_beside_tp_and_inverts() -> None:
     assert lay.dp_group(0, 0) == (0, 2, 8, 10)  # gradients: every replica, CP ranks included
 
 
-def test_layout_refuses_cp_that_does_not_divide_or_meets_ep() -> None:
+def test_layout_refuses_cp_that_does_not_divide() -> None:
     with pytest.raises(ValueError, match="cp=3 must divide"):
         Layout(tp=1, dp=4, cp=3)
-    with pytest.raises(ValueError, match="expert parallelism"):
-        Layout(tp=1, dp=4, cp=2, ep=2)
+
+
+def test_layout_cuts_ep_groups_from_the_replicas_cp_ranks_included() -> None:
+    """As Megatron-Core's expert rank generator (no CP dimension, ``ep`` consecutive ranks of
+    the DP x CP ones): TP 2, CP 2, DP 2 x CP 2 = 4 replicas, EP 2 pairs a sample's CP ranks;
+    EP 4 spans both samples; the same experts sit on one rank of every EP group."""
+    lay = Layout(tp=2, dp=4, cp=2, ep=2)
+    assert lay.ep_group(0, 0, 0) == lay.cp_group(0, 0, 0) == (0, 2)
+    assert lay.ep_group(1, 0, 3) == (5, 7)
+    assert lay.expert_dp_group(0, 0, 0) == (0, 4)
+    wide = Layout(tp=2, dp=4, cp=2, ep=4)
+    assert wide.ep_group(0, 0, 0) == (0, 2, 4, 6) and wide.expert_dp_group(0, 0, 1) == (2,)
 
 
 def test_rank_spec_holds_its_shard_and_attends_over_the_sample() -> None:
@@ -126,16 +136,26 @@ def test_causal_flash_attention_executes_half_the_core() -> None:
     assert plain.layer_train_executed_flops(1) - lin == pytest.approx(core * 3.0)
 
 
-def test_cp_with_expert_parallelism_is_refused_naming_the_strategy() -> None:
-    sc = scenario_from_dict(
-        {
-            "name": "cp-ep",
-            "topology": TOPO,
-            "model": {**MODEL, "experts": 4, "top_k": 2},
-            "training": {"global_batch": 8, "micro_batch": 1, "seq_len": 8192},
-            "strategy": {"tp": 1, "cp": 2, "dp": 4, "ep": 2},
-        }
-    )
-    with pytest.raises(InputError, match="expert parallelism is not modelled") as info:
-        build_workload(sc, load_topology(TOPO))
-    assert info.value.field == "strategy"
+def test_cp_with_expert_parallelism_dispatches_each_ranks_own_tokens() -> None:
+    """CP 2 with EP 2 (refused until 2026-12-06): every MoE layer's all-to-all runs in the EP
+    group of the rank's replica and carries the rank's shard of the sample, ``b (s / cp) h k``
+    bytes (``/ tp`` with sequence parallelism), half of what the same rank sends without CP."""
+
+    def moe(cp: int) -> Any:
+        sc = scenario_from_dict(
+            {
+                "name": "cp-ep",
+                "topology": TOPO,
+                "model": {**MODEL, "experts": 4, "top_k": 2},
+                "training": {"global_batch": 8, "micro_batch": 1, "seq_len": 8192},
+                "strategy": {"tp": 1, "cp": cp, "dp": 4 // cp, "ep": 2},
+            }
+        )
+        return build_workload(sc, load_topology(TOPO)).workload.programs[0]
+
+    a2a = [op for op in moe(2).ops if isinstance(op, Collective) and op.category == "ep"]
+    plain = [op for op in moe(1).ops if isinstance(op, Collective) and op.category == "ep"]
+    assert a2a and all(op.op is CollectiveOp.ALL_TO_ALL for op in a2a)
+    assert {tuple(op.group) for op in a2a} == {(0, 1)}  # rank 0's CP partner is rank 1
+    assert {op.size_B for op in a2a} == {1 * 4096 * 4096 * 2 * 2}  # b (s/cp) h x 2 B x top-2
+    assert {op.size_B for op in plain} == {2 * op.size_B for op in a2a}

@@ -192,11 +192,16 @@ class Metric(StrEnum):
     * ``tflops_per_gpu_mcore``: per-GPU teraFLOP/s with Megatron-Core's own count
       (:func:`mcore_iteration_flops`: forward and backward, no recompute term), the count
       behind the Megatron-LM README's H100 table.
+    * ``tokens_per_s_per_gpu``: training tokens per second per GPU, ``global_batch * seq_len /
+      (iteration_time_s * n_gpus)`` (the throughput column of FSDP benchmark tables, e.g.
+      llm-foundry's "Throughput (T/s/GPU)"); no FLOP count is involved, so any model shape may
+      use it.
     """
 
     TFLOPS_PER_GPU = "tflops_per_gpu"
     TFLOPS_PER_GPU_MCORE = "tflops_per_gpu_mcore"
     ITERATION_TIME_S = "iteration_time_s"
+    TOKENS_PER_S_PER_GPU = "tokens_per_s_per_gpu"
 
 
 class _Reference(_Strict):
@@ -303,6 +308,12 @@ def tflops_per_gpu(
     return flops / (step_time_s * n_gpus) / TFLOPS
 
 
+def tokens_per_s_per_gpu(setup: TrainingSetup, step_time_s: float) -> float:
+    """Training tokens per second per GPU for an iteration of ``step_time_s`` seconds:
+    ``global_batch * seq_len / (step_time_s * n_gpus)``."""
+    return setup.global_batch * setup.seq_len / (step_time_s * setup.parallelism.gpus)
+
+
 # ---- predictions --------------------------------------------------------------------------
 
 
@@ -354,7 +365,7 @@ def predict_training(
     ref: TrainingReference, cluster: dict[str, Any], *, fidelity: str = "flow"
 ) -> float:
     """Predicted figure of ``ref`` in its ``metric``: per-GPU teraFLOP/s (our step time, the
-    paper's FLOP count) or the iteration time in seconds."""
+    paper's FLOP count), the iteration time in seconds, or tokens per second per GPU."""
     if ref.metric is Metric.TFLOPS_PER_GPU and not ref.setup.model.gpt_shaped:
         raise InputError(
             "metric tflops_per_gpu is Narayanan et al.'s count for GPT-3's shape; this model "
@@ -365,6 +376,8 @@ def predict_training(
     step_s = predicted_step_time_s(ref, cluster, fidelity=fidelity)
     if ref.metric is Metric.ITERATION_TIME_S:
         return step_s
+    if ref.metric is Metric.TOKENS_PER_S_PER_GPU:
+        return tokens_per_s_per_gpu(ref.setup, step_s)
     return tflops_per_gpu(ref.setup, step_s, ref.metric)
 
 

@@ -12,6 +12,13 @@ them, as Megatron-Core reduces over its data-parallel-with-context-parallel grou
 ``k*cp .. k*cp+cp-1`` form CP group ``k``. As in Megatron-Core's rank order (``tp-cp-ep-dp-pp``),
 a CP group's ranks sit next to the TP ranks: ``r = t + tp * (c + cp * (p + pp * k))`` with
 ``d = k*cp + c``, so TP x CP ranks share a node where they fit.
+
+Expert parallelism with context parallelism: Megatron-Core lays out the expert layers with a
+second rank generator that has no CP dimension (``expert_decoder_rank_generator`` in
+``initialize_model_parallel``, NVIDIA/Megatron-LM megatron/core/parallel_state.py: ``cp=1``,
+expert data-parallel size ``world / (expert_tp * ep * pp)``), so the EP groups are cut from
+the same ``dp`` replicas, CP ranks included, ``ep`` consecutive ones at a time (the CP ranks of
+a sample are neighbours in both orders). Each rank dispatches its own ``seq_len / cp`` tokens.
 """
 
 from __future__ import annotations
@@ -37,8 +44,6 @@ class Layout:
             raise ValueError(f"ep={self.ep} must divide dp={self.dp}")
         if self.dp % self.cp:
             raise ValueError(f"cp={self.cp} must divide dp={self.dp}")
-        if self.cp > 1 and self.ep > 1:
-            raise ValueError("context parallelism with expert parallelism is not modelled")
 
     @property
     def world(self) -> int:
