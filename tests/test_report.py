@@ -12,7 +12,7 @@ from rich.console import Console
 from simulator.core.ir import Program, Workload
 from simulator.core.vocab import CollectiveOp
 from simulator.engine import StepResult, simulate
-from simulator.report.plots import plot_links, plot_timeline, sample_ranks
+from simulator.report.plots import plot_links, plot_timeline, sample_ranks, timeline_title
 from simulator.report.summary import print_summary
 from simulator.report.tables import parquet_available, write_tables
 from simulator.report.timeline import chrome_trace, link_utilisation_bins, write_timeline
@@ -88,6 +88,19 @@ def test_link_bins_conserve_bytes(result: StepResult) -> None:
 
 def test_trace_is_json_only(result: StepResult) -> None:
     json.dumps(chrome_trace(result))  # no numpy scalars or other non-JSON values
+
+
+def test_timeline_title_counts_the_steps_it_draws(result: StepResult) -> None:
+    """A replay draws its N measured steps back to back: the title says so and gives the time
+    per step, instead of calling the whole run one step (it read "step 442.2 ms" over two
+    replayed steps of 221 ms)."""
+    shown = len(result.simulated_ranks)
+    assert timeline_title(result, shown).startswith("timeline: step ")
+    two = timeline_title(result, shown, steps=2)
+    assert two.startswith("timeline: 2 steps, ")
+    ms = result.makespan_s * 1e3
+    assert f"({ms / 2:.4g} ms per step)" in two
+    assert "1 of 3 simulated ranks shown" in timeline_title(result, 1)
 
 
 def test_pngs(result: StepResult, tmp_path: Path) -> None:
