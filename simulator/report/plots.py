@@ -177,7 +177,8 @@ def plot_timeline(
     ax.set_ylim(len(ranks) + 0.1, -0.1)
     ax.set_xlim(0, result.makespan_s * factor)
     ax.set_xlabel(f"time ({unit})")
-    ax.set_ylabel("rank (upper: compute, lower: communication)")
+    # three short lines: one long line ran past a short figure's axes (few ranks)
+    ax.set_ylabel("rank\n(upper half: compute,\nlower half: communication)", fontsize=8)
     ax.set_title(timeline_title(result, len(ranks), steps))
     handles = [Rectangle((0, 0), 1, 1, color=colour[c]) for c in cats]
     ax.legend(handles, cats, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
