@@ -163,3 +163,22 @@ def test_summary_has_units(result: StepResult) -> None:
     assert " ms" in text or " us" in text or "µs" in text
     assert "-50.0 %" in text
     assert "GiB" in text or "GB" in text
+
+
+def test_summary_names_the_what_ifs_it_ran_under(result: StepResult) -> None:
+    """`run --set network.bandwidth_scale.infiniband=2` or a `faults:` section printed the same
+    table as the plain run: nothing in it said what had been changed."""
+    console = Console(record=True, width=140)
+    print_summary(
+        result,
+        console=console,
+        what_if={"bandwidth_scale": {"infiniband": 2.0, "pcie": 2.0}, "latency_scale": {}},
+        faults={"links": [{"link": "leaf0->spine*", "at": 2.0}], "nics": [], "jitter": None},
+    )
+    text = console.export_text()
+    assert "what-if: bandwidth x" in text and "infiniband 2, pcie 2" in text
+    assert "what-if: latency x" not in text
+    assert "links: 1" in text and "nics" not in text
+    plain = Console(record=True, width=140)
+    print_summary(result, console=plain, what_if={"bandwidth_scale": {}, "latency_scale": {}})
+    assert "what-if" not in plain.export_text() and "faults" not in plain.export_text()

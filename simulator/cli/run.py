@@ -227,6 +227,8 @@ def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[RunRe
             memory_per_gpu_B=sim.built.memory_per_gpu_B,
             reference=sim.built.reference,
             k_links=args.links,
+            what_if=res.network_what_if,
+            faults=res.faults,
         )
         if sim.steps is not None:
             from simulator.faults.scenario import print_steps

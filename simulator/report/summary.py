@@ -22,8 +22,11 @@ def summary_table(
     title: str = "commsim run",
     memory_per_gpu_B: Mapping[str, float] | None = None,
     reference: Mapping[str, Any] | None = None,
+    what_if: Mapping[str, Any] | None = None,
+    faults: Mapping[str, Any] | None = None,
 ) -> Table:
-    """Step time and its breakdown (critical rank), memory, and the published reference."""
+    """Step time and its breakdown (critical rank), memory, the published reference, and the
+    what-ifs the run applied (:func:`what_if_rows`), so that a printed table says what it is."""
     t = Table(title=title, show_header=True, header_style="bold")
     t.add_column("quantity")
     t.add_column("value", justify="right")
@@ -52,6 +55,8 @@ def summary_table(
         "",
     )
     t.add_row("backend, fidelity", f"{result.backend}, {result.fidelity}", "")
+    for name, value in what_if_rows(what_if, faults):
+        t.add_row(name, value, "")
     if memory_per_gpu_B:
         for key, val in memory_per_gpu_B.items():
             t.add_row(f"memory per GPU: {key}", format_size(float(val)), "")
@@ -66,6 +71,31 @@ def summary_table(
         if reference.get("source"):
             t.add_row("  source", str(reference["source"]), "")
     return t
+
+
+def what_if_rows(
+    what_if: Mapping[str, Any] | None, faults: Mapping[str, Any] | None
+) -> list[tuple[str, str]]:
+    """Rows naming what a run changed: ``network.bandwidth_scale`` / ``latency_scale`` factors
+    per link kind (``{"bandwidth_scale": {"infiniband": 2.0}}`` -> ``("bandwidth x",
+    "infiniband 2")``) and the scenario's ``faults:`` sections (``links: 1``)."""
+    rows: list[tuple[str, str]] = []
+    for key, label in (
+        ("bandwidth_scale", "what-if: bandwidth x"),
+        ("latency_scale", "what-if: latency x"),
+    ):
+        scales = (what_if or {}).get(key) or {}
+        if scales:
+            rows.append((label, ", ".join(f"{kind} {float(f):g}" for kind, f in scales.items())))
+    if faults:
+        parts = [
+            f"{name}: {len(v)}" if isinstance(v, list) else str(name)
+            for name, v in faults.items()
+            if v
+        ]
+        if parts:
+            rows.append(("faults", ", ".join(parts)))
+    return rows
 
 
 def links_summary_table(result: StepResult, k: int = 5) -> Table:
@@ -94,13 +124,20 @@ def print_summary(
     memory_per_gpu_B: Mapping[str, float] | None = None,
     reference: Mapping[str, Any] | None = None,
     k_links: int = 5,
+    what_if: Mapping[str, Any] | None = None,
+    faults: Mapping[str, Any] | None = None,
 ) -> None:
     """Print the summary and the busiest links to ``console`` (default: stdout)."""
     console = console or Console()
     console.print(
         Group(
             summary_table(
-                result, title=title, memory_per_gpu_B=memory_per_gpu_B, reference=reference
+                result,
+                title=title,
+                memory_per_gpu_B=memory_per_gpu_B,
+                reference=reference,
+                what_if=what_if,
+                faults=faults,
             ),
             links_summary_table(result, k_links),
         )
