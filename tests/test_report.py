@@ -182,3 +182,13 @@ def test_summary_names_the_what_ifs_it_ran_under(result: StepResult) -> None:
     plain = Console(record=True, width=140)
     print_summary(result, console=plain, what_if={"bandwidth_scale": {}, "latency_scale": {}})
     assert "what-if" not in plain.export_text() and "faults" not in plain.export_text()
+
+
+def test_summary_shows_clock_round_off_as_zero() -> None:
+    """llama2-70b-fsdp-256xh100's bubble (1.8e-15 s, makespan less compute and exposed
+    communication) printed as "0.001776 ps"."""
+    from simulator.report.summary import format_part
+
+    assert format_part(1.7763568394002505e-15) == "0 s"
+    assert format_part(-3e-16) == "0 s"
+    assert format_part(2.5e-6) == "2.5 us"
