@@ -1,10 +1,11 @@
 """Prices per GPU-hour for ``commsim plan``: the catalogue's assumptions, or the user's file.
 
-A price file is YAML, one entry per GPU (catalogue names, case-insensitive), USD per GPU-hour::
+A price file is YAML, one entry per GPU (catalogue names, case-insensitive: V100, A100-40GB,
+A100-80GB, H100-SXM, H200, B200, MI300X, L40S), USD per GPU-hour::
 
     # my-prices.yaml: our contract
     A100-80GB: 1.60
-    H100: {usd: 2.40, source: "2026 reserved-instance contract"}
+    H100-SXM: {usd: 2.40, source: "2026 reserved-instance contract"}
 
 GPUs the file does not name keep the shipped assumption
 (``simulator/data/hardware.yaml``, ``price_per_gpu_hour``). Mistakes raise

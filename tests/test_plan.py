@@ -112,6 +112,24 @@ def test_user_prices_replace_the_assumption(scenario: str, tmp_path: Path) -> No
     assert own.cost_per_step_usd == pytest.approx(shipped.cost_per_step_usd / price)
 
 
+def test_the_documented_price_file_loads(tmp_path: Path) -> None:
+    """The example in simulator/prices.py and README.md (it named 'H100', which the catalogue
+    calls H100-SXM: copying it exited 2)."""
+    import simulator.prices
+    from simulator.prices import load_prices
+
+    doc = simulator.prices.__doc__ or ""
+    example = doc.split("::\n", 1)[1].split("\n\n")[0]
+    f = tmp_path / "my-prices.yaml"
+    f.write_text("\n".join(line.strip() for line in example.splitlines()) + "\n")
+    assert set(load_prices(f)) == {"A100-80GB", "H100-SXM"}
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    lines = [ln.split("#", 1)[1].strip() for ln in readme.splitlines() if ln.startswith("#   ")]
+    assert lines, "README.md shows no price file"
+    f.write_text("\n".join(lines) + "\n")
+    assert set(load_prices(f)) == {"A100-80GB", "H100-SXM"}
+
+
 @pytest.mark.parametrize(
     ("text", "field"),
     [("A100-80GB: -3\n", "A100-80GB"), ("NoSuchGPU: 2\n", "NoSuchGPU"), ("[1, 2]\n", None),

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from simulator.cli import main
+from simulator.report.sweepplot import MAX_VALUE_TICKS, value_ticks
 from simulator.studies.published_plot import published_png
 
 SCENARIO = """
@@ -31,6 +32,13 @@ def test_sweep_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 0
     assert json.loads(capsys.readouterr().out)["plot"] == str(png)
     assert _is_png(png)
+
+
+def test_sweep_plot_ticks_at_the_swept_values() -> None:
+    """pp=4,8 had ticks at 4.5, 5.5, ...: a few numeric values are the ticks themselves."""
+    assert value_ticks([4, 8, 16]) == ([4.0, 8.0, 16.0], ["4", "8", "16"])
+    assert value_ticks([0.5, 1.0, 2.0]) == ([0.5, 1.0, 2.0], ["0.5", "1", "2"])
+    assert value_ticks(list(range(MAX_VALUE_TICKS + 1))) is None
 
 
 def test_published_plot_from_rows(tmp_path: Path) -> None:

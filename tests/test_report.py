@@ -12,7 +12,7 @@ from rich.console import Console
 from simulator.core.ir import Program, Workload
 from simulator.core.vocab import CollectiveOp
 from simulator.engine import StepResult, simulate
-from simulator.report.plots import plot_links, plot_timeline, sample_ranks
+from simulator.report.plots import plot_links, plot_timeline, sample_ranks, timeline_title
 from simulator.report.summary import print_summary
 from simulator.report.tables import parquet_available, write_tables
 from simulator.report.timeline import chrome_trace, link_utilisation_bins, write_timeline
@@ -90,6 +90,19 @@ def test_trace_is_json_only(result: StepResult) -> None:
     json.dumps(chrome_trace(result))  # no numpy scalars or other non-JSON values
 
 
+def test_timeline_title_counts_the_steps_it_draws(result: StepResult) -> None:
+    """A replay draws its N measured steps back to back: the title says so and gives the time
+    per step, instead of calling the whole run one step (it read "step 442.2 ms" over two
+    replayed steps of 221 ms)."""
+    shown = len(result.simulated_ranks)
+    assert timeline_title(result, shown).startswith("timeline: step ")
+    two = timeline_title(result, shown, steps=2)
+    assert two.startswith("timeline: 2 steps, ")
+    ms = result.makespan_s * 1e3
+    assert f"({ms / 2:.4g} ms per step)" in two
+    assert "1 of 3 simulated ranks shown" in timeline_title(result, 1)
+
+
 def test_pngs(result: StepResult, tmp_path: Path) -> None:
     for path in (
         plot_timeline(result, tmp_path / "timeline.png"),
@@ -150,3 +163,32 @@ def test_summary_has_units(result: StepResult) -> None:
     assert " ms" in text or " us" in text or "µs" in text
     assert "-50.0 %" in text
     assert "GiB" in text or "GB" in text
+
+
+def test_summary_names_the_what_ifs_it_ran_under(result: StepResult) -> None:
+    """`run --set network.bandwidth_scale.infiniband=2` or a `faults:` section printed the same
+    table as the plain run: nothing in it said what had been changed."""
+    console = Console(record=True, width=140)
+    print_summary(
+        result,
+        console=console,
+        what_if={"bandwidth_scale": {"infiniband": 2.0, "pcie": 2.0}, "latency_scale": {}},
+        faults={"links": [{"link": "leaf0->spine*", "at": 2.0}], "nics": [], "jitter": None},
+    )
+    text = console.export_text()
+    assert "what-if: bandwidth x" in text and "infiniband 2, pcie 2" in text
+    assert "what-if: latency x" not in text
+    assert "links: 1" in text and "nics" not in text
+    plain = Console(record=True, width=140)
+    print_summary(result, console=plain, what_if={"bandwidth_scale": {}, "latency_scale": {}})
+    assert "what-if" not in plain.export_text() and "faults" not in plain.export_text()
+
+
+def test_summary_shows_clock_round_off_as_zero() -> None:
+    """llama2-70b-fsdp-256xh100's bubble (1.8e-15 s, makespan less compute and exposed
+    communication) printed as "0.001776 ps"."""
+    from simulator.report.summary import format_part
+
+    assert format_part(1.7763568394002505e-15) == "0 s"
+    assert format_part(-3e-16) == "0 s"
+    assert format_part(2.5e-6) == "2.5 us"

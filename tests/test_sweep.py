@@ -52,6 +52,7 @@ def test_inline_sweep_keeps_points_that_cannot_run(scenario: str) -> None:
     # cost of a step bills every GPU of the topology at the catalog's A100 price
     assert eight.cost_per_step_usd == pytest.approx(8 * eight.step_time_s / 3600 * 5.1)
     assert sixteen.error is not None and "does not fit" in sixteen.error
+    assert "set strategy.dp=null" in sixteen.error  # what to do about it
 
 
 def test_dask_local_cluster_gives_the_inline_results(scenario: str) -> None:

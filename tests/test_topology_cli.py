@@ -36,6 +36,15 @@ def test_show_text_and_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_show_text_names_the_top_tier(capsys: pytest.CaptureFixture[str]) -> None:
+    """One spine read "1 switches, ..., up 0 B/s"."""
+    assert main(["topology", "show", "dgx-a100-8node"]) == 0
+    out = capsys.readouterr().out
+    assert "switch tier 1: 8 switches, down 1.6 TB/s, up 1.6 TB/s" in out
+    assert "switch tier 2: 2 switches, down 1.6 TB/s, top tier" in out
+    assert "up 0 B/s" not in out
+
+
 def test_bad_topology_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\nnodes: [{name: a, kind: gpu, colour: red}]\nlinks: []\n")

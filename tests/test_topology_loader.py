@@ -133,6 +133,14 @@ def test_builder_form_with_units(tmp_path: Path) -> None:
         ({"type": "cluster", "nic_bandwidth": "100GB"}, "build.nic_bandwidth", "/s or ps"),
         ({"type": "cluster", "nodes": 0}, "build.nodes", "integer >= 1"),
         ({"type": "cluster", "fabric": "star"}, "build.fabric", "star"),
+        # the allowed values named (was Python's "'rail_optimised' is not a valid Fabric")
+        (
+            {"type": "cluster", "nodes": 2, "fabric": "rail_optimised"},
+            "build.fabric",
+            "unknown value 'rail_optimised'; did you mean 'rail_optimized'? (allowed: none, "
+            "single_switch, fat_tree, rail_optimized, fat_tree_3tier)",
+        ),
+        ({"type": "cluster", "node": "dgxx"}, "build.node", "(allowed: dgx, pcie)"),
         ({"type": "cluster", "oversubscription": 0.5}, "build.oversubscription", ">= 1"),
         ({"type": "cluster", "gpu": "Z80"}, "build.gpu", "unknown GPU"),
         ({"type": "torus", "dims": [0, 2]}, "build.dims", "positive integers"),

@@ -321,3 +321,13 @@ def test_export_of_a_real_trace_round_trips_exactly(tmp_path, a100):
     for a, b in zip(want.programs, back.programs, strict=True):
         assert a.ops == b.ops
     assert sum(1 for op in back.programs[0].ops if getattr(op, "op", None) is AR) == 10
+
+
+def test_chakra_replay_says_where_the_step_goes(capsys):
+    """A Chakra (or re-sharded) replay printed its step time alone: what its communication
+    costs, the point of a what-if to another world size, was only in --json."""
+    assert main(["replay", str(REAL / "astra-custom-ring-8"), "--topology", "dgx-a100"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "predicted step" in out[0]
+    assert out[1].startswith("  compute ") and "exposed communication" in out[1]
+    assert "in all), bubble / idle " in out[1]

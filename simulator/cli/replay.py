@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from simulator.core.errors import InputError
 
 if TYPE_CHECKING:
+    from simulator.engine import StepResult
     from simulator.studies import ChakraReplayResult, ReplayResult, ReshardResult
 
 
@@ -296,4 +297,23 @@ def _print_prediction(out: ReshardResult | ChakraReplayResult) -> None:
     print(
         f"{out.trace}: predicted step {out.predicted_step_s * 1e3:.3f} ms "
         f"({what} on {out.world} ranks, topology {out.topology}{backend})"
+    )
+    print(f"  {breakdown_line(out.result)}")
+    if isinstance(out, ReshardResult) and out.measured_step_s is not None:
+        print(
+            f"  recorded: {out.recorded_strategy or 'unknown'} on {out.recorded_world} ranks, "
+            f"measured step {out.measured_step_s * 1e3:.3f} ms"
+        )
+
+
+def breakdown_line(result: StepResult) -> str:
+    """Where a predicted step goes (critical rank; times per step, units printed): the one
+    line a re-sharded or Chakra replay adds under its step time, so that a what-if to another
+    world size shows what its communication costs, not only the step."""
+    from simulator.report.summary import format_part
+
+    return (
+        f"compute {format_part(result.compute_s)}, exposed communication "
+        f"{format_part(result.exposed_comm_s)} (of {format_part(result.comm_s)} in all), "
+        f"bubble / idle {format_part(result.bubble_s)}"
     )

@@ -227,6 +227,8 @@ def _run_one(sc: Any, args: argparse.Namespace, out: Path | None) -> tuple[RunRe
             memory_per_gpu_B=sim.built.memory_per_gpu_B,
             reference=sim.built.reference,
             k_links=args.links,
+            what_if=res.network_what_if,
+            faults=res.faults,
         )
         if sim.steps is not None:
             from simulator.faults.scenario import print_steps
@@ -240,11 +242,10 @@ def _print_comparison(results: list[RunResult]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from simulator.core.units import format_time
+    from simulator.report.summary import format_part
 
     def fmt(seconds: float) -> str:
-        # below a nanosecond is round-off of the event clock, not a time anyone can use
-        return format_time(seconds if abs(seconds) >= 1e-9 else 0.0)
+        return format_part(seconds)  # round-off of the event clock shows as 0 s
 
     common = results[0].scenario.split("/")[0]
     t = Table(title=f"variants of {common}", header_style="bold")

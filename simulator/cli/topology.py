@@ -100,9 +100,12 @@ def _print_summary(s: dict[str, Any]) -> None:
     for row in s["switch_tiers"]:
         over = row["oversubscription"]
         extra = f", oversubscription {over:.3g}:1" if over else ""
+        n = row["switches"]
+        # the top tier has no uplinks: say so, instead of "up 0 B/s"
+        up = f"up {format_bandwidth(row['up_Bps'])}" if row["up_Bps"] > 0 else "top tier"
         print(
-            f"  switch tier {row['tier']}: {row['switches']} switches, down "
-            f"{format_bandwidth(row['down_Bps'])}, up {format_bandwidth(row['up_Bps'])}{extra}"
+            f"  switch tier {row['tier']}: {n} switch{'' if n == 1 else 'es'}, down "
+            f"{format_bandwidth(row['down_Bps'])}, {up}{extra}"
         )
     for bw in s["wan_links_Bps"]:
         print(f"  WAN link            {format_bandwidth(bw)}")

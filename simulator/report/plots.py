@@ -119,12 +119,37 @@ def _save(fig: Figure, path: str | Path) -> Path:
     return out
 
 
+def timeline_title(result: StepResult, shown: int, steps: int | None = None) -> str:
+    """The timeline's title: the step time, or, when the drawn run holds several training
+    steps (``steps``, default ``result.steps_per_program``: a replay of N measured steps, local
+    SGD's period), their number, the whole run and the time per step, so that the title
+    matches the time axis; and how many of the simulated ranks are drawn (``shown``)."""
+    n = steps if steps is not None else result.steps_per_program
+    factor, unit = _scale(result.makespan_s)
+    if n > 1:
+        per_step = result.makespan_s / n * factor
+        title = (
+            f"timeline: {n} steps, {result.makespan_s * factor:.4g} {unit}"
+            f" ({per_step:.4g} {unit} per step)"
+        )
+    else:
+        title = f"timeline: step {result.step_time_s * factor:.4g} {unit}"
+    if shown < len(result.simulated_ranks):
+        title += f" ({shown} of {len(result.simulated_ranks)} simulated ranks shown)"
+    return title
+
+
 def plot_timeline(
-    result: StepResult, path: str | Path, *, max_ranks: int = MAX_TIMELINE_RANKS
+    result: StepResult,
+    path: str | Path,
+    *,
+    max_ranks: int = MAX_TIMELINE_RANKS,
+    steps: int | None = None,
 ) -> Path:
     """Ranks on the y axis; per rank, compute ops in the upper half of its row and
     communication ops in the lower half, coloured by category. Above ``max_ranks`` simulated
-    ranks an even sample is drawn (the title says so)."""
+    ranks an even sample is drawn (the title says so). ``steps``: training steps the run
+    holds, when ``result.steps_per_program`` does not say (see :func:`timeline_title`)."""
     ops = result.op_columns
     ranks = sample_ranks(result.simulated_ranks, result.critical_rank, max_ranks)
     factor, unit = _scale(result.makespan_s)
@@ -152,11 +177,9 @@ def plot_timeline(
     ax.set_ylim(len(ranks) + 0.1, -0.1)
     ax.set_xlim(0, result.makespan_s * factor)
     ax.set_xlabel(f"time ({unit})")
-    ax.set_ylabel("rank (upper: compute, lower: communication)")
-    title = f"timeline: step {result.step_time_s * factor:.4g} {unit}"
-    if len(ranks) < len(result.simulated_ranks):
-        title += f" ({len(ranks)} of {len(result.simulated_ranks)} simulated ranks shown)"
-    ax.set_title(title)
+    # three short lines: one long line ran past a short figure's axes (few ranks)
+    ax.set_ylabel("rank\n(upper half: compute,\nlower half: communication)", fontsize=8)
+    ax.set_title(timeline_title(result, len(ranks), steps))
     handles = [Rectangle((0, 0), 1, 1, color=colour[c]) for c in cats]
     ax.legend(handles, cats, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     _layout(fig)

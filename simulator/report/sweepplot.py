@@ -1,6 +1,6 @@
 """``commsim sweep --plot FILE``: the swept figure.
 
-Step time (and its exposed communication, dashed) against the first ``--vary`` key, one line
+Step time (and its exposed communication, dotted) against the first ``--vary`` key, one line
 per combination of the other keys. Points that failed are left out and counted in the title.
 A first key with non-numeric values (names, kinds) is drawn as categories in grid order.
 """
@@ -10,9 +10,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+#: Up to this many numeric values of the first key, the x ticks are the values themselves.
+MAX_VALUE_TICKS = 12
+
 
 def _label(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def value_ticks(xs: list[Any]) -> tuple[list[float], list[str]] | None:
+    """The x ticks of a numeric first key: its swept values and their labels (a grid of pp=4,8
+    had ticks at 4.5, 5.5, ...), or None above :data:`MAX_VALUE_TICKS` values (matplotlib's)."""
+    if len(xs) > MAX_VALUE_TICKS:
+        return None
+    return [float(v) for v in xs], [_label(v) for v in xs]
 
 
 def plot_sweep(res: dict[str, Any], path: str | Path) -> Path:
@@ -47,8 +58,13 @@ def plot_sweep(res: dict[str, Any], path: str | Path) -> Path:
         ax.plot([x for x, _, _ in pts], [c for _, _, c in pts], ":", color=color, alpha=0.7)
     if not numeric:
         ax.set_xticks(list(pos.values()), list(pos))
-    elif len(xs) > 2 and min(xs) > 0 and max(xs) / min(xs) >= 16:
-        ax.set_xscale("log", base=2)
+    else:
+        if len(xs) > 2 and min(xs) > 0 and max(xs) / min(xs) >= 16:
+            ax.set_xscale("log", base=2)
+        ticks = value_ticks(xs)
+        if ticks is not None:
+            ax.set_xticks(*ticks)
+            ax.minorticks_off()
     ax.set_xlabel(x_key)
     ax.set_ylabel("seconds per step (dotted: exposed communication)")
     ax.set_ylim(bottom=0)

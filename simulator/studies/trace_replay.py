@@ -273,7 +273,7 @@ def replay(
         import_summary=imp.summary.to_dict(),
     )
     if out_dir is not None:
-        write_replay_outputs(out_dir, res, result.to_json())
+        write_replay_outputs(out_dir, res, result.to_json(), steps=n)
         result = replace(result, out=str(out_dir))
     return result
 

@@ -9,17 +9,15 @@ fills ``nic_bandwidth_Bps`` with units parsed). Hosts are named ``node0``, ``nod
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from simulator.hardware import get_gpu, get_link, wan_latency_per_km_s
-from simulator.topology.builders.fabrics import Fabric, attach_fabric
+from simulator.topology.builders.fabrics import BuilderChoice, Fabric, attach_fabric
 from simulator.topology.builders.nodes import Server, add_dgx_server, add_pcie_server
 from simulator.topology.graph_builder import GraphBuilder
 from simulator.topology.model import LinkKind, NodeKind, Topology
 from simulator.topology.routing import Ecmp
 
 
-class NodeType(StrEnum):
+class NodeType(BuilderChoice):
     """Server design."""
 
     DGX = "dgx"  # NVSwitch node (DGX/HGX)

@@ -27,13 +27,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from simulator.core.suggest import hint
 from simulator.limits import MAX_RANKS
 from simulator.topology.builders.nodes import Server
 from simulator.topology.graph_builder import GraphBuilder
 from simulator.topology.model import LinkKind, NodeKind
 
 
-class Fabric(StrEnum):
+class BuilderChoice(StrEnum):
+    """A builder parameter's named values; an unknown one is refused naming them."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> None:
+        # was Python's "'rail_optimised' is not a valid Fabric", with nothing to pick from
+        allowed = [m.value for m in cls]
+        raise ValueError(
+            f"unknown value {value!r}{hint(value, allowed)} (allowed: {', '.join(allowed)})"
+        )
+
+
+class Fabric(BuilderChoice):
     """How servers are joined."""
 
     NONE = "none"

@@ -113,9 +113,11 @@ def job_context(
             raise ValueError(f"{strategy.kind.value} supports data parallelism only (tp=pp=cp=1)")
         dp = strategy.dp or world
     if dp < 1 or strategy.tp * strategy.pp * cp * dp > world:
+        # a fixed dp does not follow a changed tp or pp (the scenario's own dp: 16 under pp=16)
+        hint = "; set strategy.dp=null to derive dp from the world size" if strategy.dp else ""
         raise ValueError(
             f"tp x pp x cp x dp = {strategy.tp} x {strategy.pp} x {cp} x {dp} "
-            f"does not fit {world} ranks"
+            f"does not fit {world} ranks{hint}"
         )
     workers = dp
     if (
