@@ -196,3 +196,19 @@ def test_nothing_the_user_gave_is_touched(tmp_path: Path, ar4: Path) -> None:
     one_error(["replay", str(ar4), "--topology", "dgx-a100"], "comm_group.json")
     assert {p.name: p.read_bytes() for p in ar4.iterdir()} == before
     shutil.rmtree(ar4)
+
+
+# ----------------------------------------------------------------------- misspelt keys (lead)
+
+
+@pytest.mark.parametrize(
+    ("wrong", "right", "field"),
+    [("heads", "haeds", "model.haeds"), ("layers", "layer", "model.layer")],
+)
+def test_a_misspelt_required_model_key_is_named(
+    tmp_path: Path, wrong: str, right: str, field: str
+) -> None:
+    """``model: {haeds: 8}`` said ``model.heads: required field missing``, never naming the key
+    the user wrote: the dataclass section's unknown-key error type was not sorted first."""
+    s = _file(tmp_path, "tiny.yaml", TINY.replace(f" {wrong}:", f" {right}:", 1))
+    one_error(["run", s], field, "unknown key", f"did you mean '{wrong}'")

@@ -24,6 +24,10 @@ from simulator.core.suggest import hint
 
 _M = TypeVar("_M", bound=BaseModel)
 
+#: Pydantic's error types for a key the section does not have: in a model, and in a section
+#: declared as a dataclass (the scenario's ``model:``).
+_UNKNOWN_KEY = ("extra_forbidden", "unexpected_keyword_argument")
+
 
 def _unwrap(annotation: Any) -> list[Any]:
     """The concrete types inside ``Annotated``/``Optional``/unions."""
@@ -145,7 +149,7 @@ def message(model: type[BaseModel], err: dict[str, Any]) -> str:
     loc = tuple(err.get("loc", ()))
     raw = err.get("input")
     inp = _Shown(_short(raw))
-    if typ in ("extra_forbidden", "unexpected_keyword_argument"):
+    if typ in _UNKNOWN_KEY:
         return unknown_key_message(model, loc)
     if typ == "enum" and "[key]" in (str(p) for p in loc):  # a mapping's key: LINK, OP
         known = _choices(str(ctx.get("expected", "")))
@@ -206,7 +210,7 @@ def validate_input(model: type[_M], raw: object, *, file: str | None) -> _M:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        errors = sorted(exc.errors(), key=lambda e: e.get("type") != "extra_forbidden")
+        errors = sorted(exc.errors(), key=lambda e: e.get("type") not in _UNKNOWN_KEY)
         err: dict[str, Any] = dict(errors[0])
         field = location(err.get("loc", ())) or None
         raise InputError(message(model, err), file=file, field=field) from None
