@@ -249,6 +249,22 @@ def _check(sc: Scenario, file: str | None) -> None:
         raise InputError("hidden must be divisible by heads", file=file, field="model.hidden")
     if m.kv_heads and m.heads % m.kv_heads:
         raise InputError("heads must be divisible by kv_heads", file=file, field="model.kv_heads")
+    # Megatron-Core's TransformerConfig refuses both (num_attention_heads and num_query_groups
+    # "must be a multiple of tensor_model_parallel_size"): tensor parallelism splits whole heads
+    # and whole key/value groups over its ranks.
+    if m.heads % st.tp:
+        raise InputError(
+            f"tp={st.tp} does not split model.heads={m.heads} into whole heads per rank",
+            file=file,
+            field="strategy.tp",
+        )
+    if m.kv_heads and m.kv_heads % st.tp:
+        raise InputError(
+            f"tp={st.tp} does not split model.kv_heads={m.kv_heads} into whole key/value "
+            "groups per rank",
+            file=file,
+            field="strategy.tp",
+        )
     if m.top_k > m.experts:
         raise InputError("top_k must not exceed experts", file=file, field="model.top_k")
     if st.pipeline.virtual_stages > 1 and st.pipeline.schedule is not PipelineSchedule.INTERLEAVED:

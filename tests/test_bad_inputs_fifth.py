@@ -212,3 +212,22 @@ def test_a_misspelt_required_model_key_is_named(
     the user wrote: the dataclass section's unknown-key error type was not sorted first."""
     s = _file(tmp_path, "tiny.yaml", TINY.replace(f" {wrong}:", f" {right}:", 1))
     one_error(["run", s], field, "unknown key", f"did you mean '{wrong}'")
+
+
+@pytest.mark.parametrize(
+    ("model", "field_text"),
+    [
+        ("{name: tiny, layers: 4, hidden: 512, heads: 8, vocab: 1024}", "model.heads=8"),
+        ("{name: tiny, layers: 4, hidden: 576, heads: 12, kv_heads: 4, vocab: 1024}", "kv_heads=4"),
+    ],
+)
+def test_tp_that_splits_no_whole_head_is_refused(
+    tmp_path: Path, model: str, field_text: str
+) -> None:
+    """``tp: 3`` with 8 heads ran (and derived dp): Megatron-Core refuses heads or key/value
+    groups that tp does not divide; so does the scenario now."""
+    text = TINY.replace("{tp: 2, pp: 1}", "{tp: 3, pp: 1}").replace(
+        "{name: tiny, layers: 4, hidden: 512, heads: 8, vocab: 1024}", model
+    )
+    text = text.replace("global_batch: 8", "global_batch: 2")
+    one_error(["run", _file(tmp_path, "tiny.yaml", text)], "strategy.tp", field_text)
