@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from simulator.core.errors import InputError, clipped
-from simulator.core.schema import Fraction
+from simulator.core.schema import MAX_SIZE_B, MIN_EFFICIENCY, Fraction
 from simulator.core.suggest import hint
+from simulator.core.units import MAX_BANDWIDTH_BPS, MIN_BANDWIDTH_BPS
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -138,6 +139,18 @@ def _short(value: object) -> str:
     return clipped(repr(value), 60)
 
 
+def _unit_bound(typ: str, ctx: dict[str, Any]) -> str | None:
+    """What a bound of a unit-typed field of :mod:`simulator.core.schema` means, in words
+    (pydantic drops the alias from a field's annotation, so the bound tells the type)."""
+    if (typ, ctx.get("ge")) == ("greater_than_equal", MIN_EFFICIENCY):  # Efficiency
+        return f"a fraction in [{MIN_EFFICIENCY:g}, 1]"
+    if (typ, ctx.get("le")) == ("less_than_equal", MAX_SIZE_B):  # SizeB
+        return "a size of at most 1 EiB (2^60 bytes)"
+    if (typ, ctx.get("ge", ctx.get("le"))) in _BANDWIDTH_BOUNDS:  # BandwidthBps
+        return "a bandwidth from 1 kB/s (8 kbit/s) to 1 PB/s"
+    return None
+
+
 def message(model: type[BaseModel], err: dict[str, Any]) -> str:
     """What the field at ``err["loc"]`` expected, in words, with the value given."""
     typ = str(err.get("type", ""))
@@ -145,7 +158,7 @@ def message(model: type[BaseModel], err: dict[str, Any]) -> str:
     loc = tuple(err.get("loc", ()))
     raw = err.get("input")
     inp = _Shown(_short(raw))
-    if typ in ("extra_forbidden", "unexpected_keyword_argument"):
+    if typ in _UNKNOWN_KEY:
         return unknown_key_message(model, loc)
     if typ == "enum" and "[key]" in (str(p) for p in loc):  # a mapping's key: LINK, OP
         known = _choices(str(ctx.get("expected", "")))
@@ -157,6 +170,9 @@ def message(model: type[BaseModel], err: dict[str, Any]) -> str:
         return "required field missing"
     if typ in ("greater_than", "less_than_equal") and field_annotation(model, loc) == Fraction:
         return f"expected a fraction in (0, 1], got {inp!r}"
+    unit_bound = _unit_bound(typ, ctx)
+    if unit_bound is not None:
+        return f"expected {unit_bound}, got {inp!r}"
     if typ in ("greater_than", "greater_than_equal", "less_than_equal", "less_than"):
         bound = {"greater_than": "> ", "greater_than_equal": ">= "}.get(typ, "<= ")
         if typ == "less_than":
@@ -185,6 +201,7 @@ def message(model: type[BaseModel], err: dict[str, Any]) -> str:
         "int_parsing": "an integer",
         "int_from_float": "an integer",
         "string_type": "a string",
+        "string_too_short": "a non-empty string",
         "list_type": "a list",
         "tuple_type": "a list",
         "dict_type": "a mapping",
@@ -194,6 +211,17 @@ def message(model: type[BaseModel], err: dict[str, Any]) -> str:
     if typ in simple:
         return f"expected {simple[typ]}, got {inp!r}"
     return str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+
+
+#: (error type, bound) of :data:`simulator.core.schema.BandwidthBps`'s range (pydantic drops the
+#: alias from a field's annotation, so the bound tells the field).
+_BANDWIDTH_BOUNDS = {
+    ("greater_than_equal", MIN_BANDWIDTH_BPS),
+    ("less_than_equal", MAX_BANDWIDTH_BPS),
+}
+
+#: pydantic's error types for a key the section does not have (a model, a dataclass).
+_UNKNOWN_KEY = ("extra_forbidden", "unexpected_keyword_argument")
 
 
 def validate_input(model: type[_M], raw: object, *, file: str | None) -> _M:
@@ -206,7 +234,9 @@ def validate_input(model: type[_M], raw: object, *, file: str | None) -> _M:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        errors = sorted(exc.errors(), key=lambda e: e.get("type") != "extra_forbidden")
+        # a dataclass section (model:) says unexpected_keyword_argument: `layesr:` was reported
+        # as "model.layers: required field missing", the typo itself not named
+        errors = sorted(exc.errors(), key=lambda e: e.get("type") not in _UNKNOWN_KEY)
         err: dict[str, Any] = dict(errors[0])
         field = location(err.get("loc", ())) or None
         raise InputError(message(model, err), file=file, field=field) from None
