@@ -279,8 +279,8 @@ def test_collective_flags_name_themselves(extra: list[str], flag: str, text: str
     ("vary", "texts"),
     [
         ("strategy.tp=[1,2]", ("--vary strategy.tp:", "split at commas")),  # named --set
-        ("fidelity=flow,flwo", ("fidelity:", "did you mean 'flow'")),  # a point that cannot run
-        ("strategy.tp=1.5,2", ("strategy.tp:", "positive integer")),
+        ("fidelity=flow,flwo", ("--vary fidelity:", "did you mean 'flow'")),  # a point kept
+        ("strategy.tp=1.5,2", ("--vary strategy.tp:", "positive integer")),
     ],
 )
 def test_a_varied_value_wrong_in_itself_is_refused_before_the_sweep(
@@ -299,6 +299,24 @@ def test_values_that_fail_only_together_stay_points(tmp_path: Path) -> None:
     assert code == 0, err
     points = json.loads(out)["points"]
     assert [("error" in p) for p in points] == [False, True]
+
+
+# ----------------------------------------------------------------------------- unwritable outputs
+
+
+def test_a_chakra_out_that_cannot_be_made_names_the_flag(tmp_path: Path) -> None:
+    """``run --chakra-out /proc/x`` was a traceback (exit 70); ``replay`` blamed the trace
+    ("malformed trace: PermissionError")."""
+    s = _scenario(tmp_path)
+    one_error(["run", s, "--chakra-out", "/proc/commsim-x"], "--chakra-out", "cannot write")
+    argv = ["replay", str(GLOO2), "--chakra-out", "/proc/commsim-x"]
+    one_error(argv, "/proc/commsim-x", "--chakra-out", "cannot write")
+
+
+def test_a_sweep_plot_that_cannot_be_written_names_the_flag(tmp_path: Path) -> None:
+    s = _scenario(tmp_path)
+    argv = ["sweep", s, "--vary", "strategy.tp=1,2", "--scheduler", "inline"]
+    one_error([*argv, "--plot", "/proc/commsim-x.png"], "--plot", "cannot write")
 
 
 def test_refused_inputs_are_left_as_they_were(tmp_path: Path) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from simulator.core.errors import InputError
+
 
 def _label(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
@@ -59,7 +61,13 @@ def plot_sweep(res: dict[str, Any], path: str | Path) -> Path:
     if len(lines) > 1 or others:
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, dpi=110, bbox_inches="tight")
+    except OSError as exc:  # was "cannot use this path", the flag not named
+        raise InputError(
+            f"cannot write: {exc.strerror or exc}", file=str(out), field="--plot"
+        ) from None
+    finally:
+        plt.close(fig)
     return out

@@ -392,8 +392,9 @@ def _check_keys(path: str, base: Sequence[str], vary: Sequence[tuple[str, Sequen
                 alone = field_error(path, [*base, f"{key}={v}"])
                 if alone is not None and alone.field == key:
                     # wrong in itself (`fidelity=flwo`, `strategy.tp=1.5`): every point that
-                    # holds it fails alike; refused now, not kept as points that cannot run
-                    raise alone from None
+                    # holds it fails alike; refused now, not kept as points that cannot run.
+                    # Named as the flag that gave it (the file holds another value)
+                    raise InputError(alone.message, field=f"--vary {key}") from None
         if len(errors) == len(values):
             raise errors[0]
 
