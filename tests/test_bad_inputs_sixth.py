@@ -301,6 +301,14 @@ def test_values_that_fail_only_together_stay_points(tmp_path: Path) -> None:
     assert [("error" in p) for p in points] == [False, True]
 
 
+def test_a_record_bucket_past_any_memory_is_refused(tmp_path: Path) -> None:
+    """``--bucket-cap-mb 1e308`` was written into record_config.json (exit 0)."""
+    out = tmp_path / "rec"
+    argv = ["record", "--world", "2", "--strategy", "ddp", "--out", str(out), "--emit-config"]
+    one_error([*argv, "--bucket-cap-mb", "1e308"], "--bucket-cap-mb", "1 EiB")
+    assert not out.exists()
+
+
 # ----------------------------------------------------------------------------- unwritable outputs
 
 

@@ -19,6 +19,7 @@ from simulator.core.bare_units import unit_bandwidth, unit_latency
 from simulator.core.units import (
     MAX_BANDWIDTH_BPS,
     MAX_COUNT,
+    MAX_SIZE_B,
     MIN_BANDWIDTH_BPS,
     UnitError,
     parse_bandwidth,
@@ -47,10 +48,6 @@ _time = _parsed(parse_time)
 _flops = _parsed(parse_flops)
 
 
-#: Largest size any file may give, bytes: 1 EiB (2^60), ~10^4x the memory of the largest
-#: shipped cluster (1,024 GPUs x 80 GB = 8e13 B). A size past it is a slip: ``bucket_size: 1e308``
-#: or ``2**63`` ran as one bucket without a word.
-MAX_SIZE_B: Final[float] = float(2**60)
 SizeB = Annotated[float, BeforeValidator(_size), Field(gt=0, le=MAX_SIZE_B)]
 """A size in bytes, in (0, 1 EiB] (``"25MiB"``, ``"1 GB"`` or a number of bytes)."""
 SizeB0 = Annotated[float, BeforeValidator(_size), Field(ge=0, le=MAX_SIZE_B)]

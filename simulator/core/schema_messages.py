@@ -19,9 +19,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from simulator.core.errors import InputError, clipped
-from simulator.core.schema import MAX_SIZE_B, MIN_EFFICIENCY, Fraction
+from simulator.core.schema import MIN_EFFICIENCY, Fraction
 from simulator.core.suggest import hint
-from simulator.core.units import MAX_BANDWIDTH_BPS, MIN_BANDWIDTH_BPS
+from simulator.core.units import MAX_BANDWIDTH_BPS, MAX_SIZE_B, MIN_BANDWIDTH_BPS
 
 _M = TypeVar("_M", bound=BaseModel)
 

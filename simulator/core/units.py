@@ -35,6 +35,7 @@ from typing import Final
 __all__ = [
     "MAX_BANDWIDTH_BPS",
     "MAX_COUNT",
+    "MAX_SIZE_B",
     "MIN_BANDWIDTH_BPS",
     "UnitError",
     "format_bandwidth",
@@ -54,6 +55,11 @@ MAX_COUNT: Final[int] = 2**31 - 1
 (a tuple of 2^31 pointers alone is 16 GiB). Not a size limit: ``simulator.limits`` refuses big
 jobs far below it; this bound holds even with ``--force`` (``decoder_layers: 10^30`` ended in an
 ``OverflowError``: a tuple that long cannot exist)."""
+
+#: Largest size any file may give, bytes: 1 EiB (2^60), ~10^4x the memory of the largest
+#: shipped cluster (1,024 GPUs x 80 GB = 8e13 B). A size past it is a slip: ``bucket_size: 1e308``
+#: or ``2**63`` ran as one bucket without a word.
+MAX_SIZE_B: Final[float] = float(2**60)
 
 #: Fastest bandwidth any file may give, bytes/s: 1 PB/s, ~1,000x the fastest link there is
 #: (NVLink 5: 900 GB/s per direction per GPU, NVIDIA GB200 NVL72 datasheet). A value past it is
