@@ -309,6 +309,14 @@ def test_a_record_bucket_past_any_memory_is_refused(tmp_path: Path) -> None:
     assert not out.exists()
 
 
+def test_a_price_past_any_cloud_is_refused(tmp_path: Path) -> None:
+    """``A100-80GB: 1e308`` printed a 300-digit cost per step (exit 0)."""
+    prices = _file(tmp_path, "prices.yaml", "A100-80GB: 1e308\n")
+    argv = ["plan", _scenario(tmp_path), "--target-step", "1s", "--topologies", "dgx-a100"]
+    argv += ["--scheduler", "inline", "--tp", "2", "--pp", "1", "--prices", prices]
+    one_error(argv, prices, "A100-80GB:", "at most 10,000")
+
+
 # ----------------------------------------------------------------------------- unwritable outputs
 
 
