@@ -220,6 +220,12 @@ def test_a_topologys_gpu_is_checked_in_its_own_file(tmp_path: Path, gpu: str, te
     one_error(["topology", "show", p], p, "metadata.gpu:", text)
 
 
+def test_a_null_model_section_says_a_mapping(tmp_path: Path) -> None:
+    """``--set model=~`` said "Input should be a dictionary or an instance of ModelShape"."""
+    s = _scenario(tmp_path)
+    one_error(["run", s, "--set", "model=~"], s, "model: expected a mapping, got None")
+
+
 def test_a_link_kind_in_another_case_suggests_the_right_one(tmp_path: Path) -> None:
     s = _scenario(tmp_path)
     one_error(["run", s, "--set", "network.bandwidth_scale.NVLink=2"], s, "did you mean 'nvlink'")

@@ -206,6 +206,7 @@ def message(model: type[BaseModel], err: dict[str, Any]) -> str:
         "tuple_type": "a list",
         "dict_type": "a mapping",
         "model_type": "a mapping",
+        "dataclass_type": "a mapping",  # model: ~ said "an instance of ModelShape"
         "model_attributes_type": "a mapping",
     }
     if typ in simple:
