@@ -15,15 +15,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import (
     Field,
     field_validator,
 )
 
-from simulator.core.errors import InputError
-from simulator.core.schema import Fraction, Name, PosFloat, PosInt, SchemaModel
+from simulator.core.errors import InputError, clipped
+from simulator.core.schema import Efficiency, Name, PosFloat, PosInt, SchemaModel
 from simulator.core.schema_messages import validate_input
 from simulator.core.suggest import hint
 from simulator.core.vocab import DType, Recompute
@@ -76,9 +76,9 @@ class HardwareConfig(SchemaModel):
     gpu: Name | None = None  # default: the topology's gpu
     node_gpus: list[NodeGpus] = Field(default_factory=list)
     balance: Balance = Balance.NONE
-    mfu: Fraction | None = None
+    mfu: Efficiency | None = None
     mfu_source: str | None = None
-    memory_efficiency: Fraction | None = None
+    memory_efficiency: Efficiency | None = None
     software: Software | None = None  # kernel generation (workload/software.py); None: newest
 
 
@@ -98,14 +98,22 @@ class NetworkConfig(SchemaModel):
         known = {k.value for k in LinkKind}
         for kind in v:
             if kind not in known:
-                raise ValueError(f"unknown link kind {kind!r} (one of {', '.join(sorted(known))})")
+                raise ValueError(
+                    f"unknown link kind {kind!r}{hint(kind, sorted(known))} "
+                    f"(one of {', '.join(sorted(known))})"
+                )
         return v
+
+
+#: Longest published step time a scenario may compare with, seconds: one day. A step that long
+#: is no training step; ``step_time_s: 1e308`` reported an error of -100 % without a word.
+MAX_REFERENCE_STEP_S = 86_400.0
 
 
 class ReferenceConfig(SchemaModel):
     """A published step time to compare with."""
 
-    step_time_s: PosFloat
+    step_time_s: Annotated[float, Field(gt=0, le=MAX_REFERENCE_STEP_S, strict=True)]
     source: str
 
 
@@ -212,7 +220,7 @@ def parse_overrides(overrides: Sequence[str]) -> list[tuple[str, Any]]:
 
     Values are parsed as YAML scalars (``32`` int, ``true`` bool, ``1f1b`` string).
     """
-    out = []
+    out: list[tuple[str, Any]] = []
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
@@ -227,9 +235,18 @@ def parse_overrides(overrides: Sequence[str]) -> list[tuple[str, Any]]:
             value = load_yaml_text(text, "--set") if text.strip() else ""
         except InputError as exc:
             raise InputError(
-                f"cannot parse value {text!r}: {exc.message}", field=f"--set {key.strip()}"
+                f"cannot parse value {clipped(repr(text), 60)}: {exc.message}",
+                field=f"--set {key.strip()}",
             ) from None
-        out.append((key.strip(), value))
+        key = key.strip()
+        for k, v in out:  # the last one won: `--set tp=1 --set tp=2` dropped the 1 unsaid
+            if k == key:
+                raise InputError(
+                    f"{key} given twice ({clipped(repr(v), 30)}, then "
+                    f"{clipped(repr(value), 30)}); give it once",
+                    field="--set",
+                )
+        out.append((key, value))
     return out
 
 
@@ -322,6 +339,24 @@ def load_scenario(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Sc
         InputError: unknown file/name, YAML syntax, unknown or invalid field (file + field named).
     """
 
+    return _validate(*_overridden(name_or_path, overrides))
+
+
+def field_error(name_or_path: str | Path, overrides: Sequence[str]) -> InputError | None:
+    """The first problem of a field on its own (a type, an enum, a bound) in the scenario with
+    ``overrides``, before the checks across fields (``_check``: degrees that divide, a virtual
+    stage count that needs interleaving); ``None`` when every field validates alone. A sweep
+    refuses a varied value so at once: it fails in every point, whatever the other keys."""
+    raw, file = _overridden(name_or_path, overrides)
+    try:
+        validate_input(Scenario, raw, file=file)
+    except InputError as err:
+        return err
+    return None
+
+
+def _overridden(name_or_path: str | Path, overrides: Sequence[str]) -> tuple[dict[str, Any], str]:
+    """The scenario file's mapping with ``overrides`` applied, and the file name to report."""
     path = resolve("scenarios", name_or_path, what="scenario")
     file = str(name_or_path) if Path(name_or_path).is_file() else str(path)
     raw = load_yaml_file(path, file)
@@ -330,7 +365,7 @@ def load_scenario(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Sc
     _anchor_file_refs(raw, path.parent)
     for key, value in parse_overrides(overrides):
         _set_dotted(raw, key, value, file, key)
-    return _validate(raw, file)
+    return raw, file
 
 
 #: Scenario fields that may name a file (a topology or backend YAML) instead of a shipped name.

@@ -153,6 +153,10 @@ def check_limit(
 
 
 def _count(x: float) -> str:
+    try:
+        x = float(x)  # an int product of builder counts may be past the float range
+    except OverflowError:
+        return "more than 10^308"
     if not math.isfinite(x):
         return "infinitely many"
     if x < 1e6:

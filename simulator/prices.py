@@ -14,7 +14,6 @@ GPUs the file does not name keep the shipped assumption
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,11 @@ from typing import Any
 from simulator.core.errors import InputError
 from simulator.hardware import get_gpu
 from simulator.safeyaml import load_yaml_file
+
+#: Dearest price a file may give, USD per GPU-hour: 10,000, ~1,000x the catalogue's dearest
+#: assumption (simulator/data/hardware.yaml). ``A100-80GB: 1e308`` printed a 300-digit cost per
+#: step that broke the table (exit 0).
+MAX_USD_PER_GPU_HOUR = 1e4
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +66,11 @@ def _entry(value: Any, file: str, field: str) -> tuple[float, str]:
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
-        or not 0 < value < math.inf  # an infinite price makes every cost inf
+        or not 0 < value <= MAX_USD_PER_GPU_HOUR  # an infinite price makes every cost inf
     ):
         raise InputError(
-            f"expected a positive finite price in USD per GPU-hour, got {value!r}",
+            f"expected a positive price in USD per GPU-hour, at most {MAX_USD_PER_GPU_HOUR:,.0f}, "
+            f"got {value!r}",
             file=file,
             field=field,
         )

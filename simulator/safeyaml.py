@@ -77,7 +77,16 @@ class _Loader(yaml.SafeLoader):
             self._depth -= 1
 
     def construct_yaml_int(self, node: ScalarNode) -> int:
-        value = int(super().construct_yaml_int(node))
+        try:
+            value = int(super().construct_yaml_int(node))
+        except ValueError:  # past Python's 4,300-digit int conversion limit: a traceback
+            raise ConstructorError(
+                None,
+                None,
+                f"an integer of {len(str(node.value)):,} digits, past the largest number "
+                "commsim reads (about 1.8e308)",
+                node.start_mark,
+            ) from None
         _refuse_yaml11_number(node, value)
         return value
 
@@ -143,6 +152,30 @@ def _refuse_yaml11_number(node: ScalarNode, value: float) -> None:
             f"(or quote it, '{text}', if it is text)",
             node.start_mark,
         )
+
+
+def _outsized_int(doc: Any) -> tuple[str, int] | None:
+    """The path (``links[0].bandwidth``) and value of the first integer past the float range
+    in ``doc`` (10^400), or None. Every numeric field converts to a float somewhere (a unit
+    check, a product of counts), and ``float(10**400)`` raised an ``OverflowError`` there: a
+    traceback (exit 70) for ``bandwidth: 1000...0`` or ``nodes: 1000...0``. A float of that size
+    (``1e400``) is already ``inf``, refused by every field."""
+    stack: list[tuple[str, Any]] = [("", doc)]
+    seen: set[int] = set()
+    while stack:
+        path, x = stack.pop()
+        if isinstance(x, int) and not isinstance(x, bool):
+            try:
+                float(x)
+            except OverflowError:
+                return path, x
+        elif isinstance(x, dict | list) and id(x) not in seen:
+            seen.add(id(x))  # an alias shares its node: walked once
+            items = x.items() if isinstance(x, dict) else enumerate(x)
+            for k, v in items:
+                sub = f"{path}[{k}]" if isinstance(x, list) else f"{path}.{k}" if path else str(k)
+                stack.append((sub, v))
+    return None
 
 
 class _Recursive(Exception):
@@ -218,13 +251,22 @@ def load_yaml_text(text: str, file: str = "<string>") -> Any:
                 "substituted (an alias bomb?); write the document out",
                 file=file,
             )
-        return loader.construct_document(node)
+        doc = loader.construct_document(node)
     except yaml.YAMLError as exc:
         raise InputError(f"not valid YAML: {_problem(exc)}", file=_where(file, exc)) from None
     except RecursionError:
         raise InputError(f"nested deeper than {MAX_DEPTH} levels", file=file) from None
     finally:
         loader.dispose()
+    huge = _outsized_int(doc)
+    if huge is not None:
+        raise InputError(
+            f"an integer of {len(str(abs(huge[1]))):,} digits, past the largest number commsim "
+            "reads (about 1.8e308)",
+            file=file,
+            field=huge[0] or None,
+        )
+    return doc
 
 
 def decode_utf8(data: bytes, file: str) -> str:

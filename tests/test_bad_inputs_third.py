@@ -32,7 +32,8 @@ def test_outsized_record_flags_are_refused_before_any_rank(
     flag: str, value: str, texts: tuple[str, ...], tmp_path: Path
 ) -> None:
     out = tmp_path / "rec"
-    argv = ["record", "--world", "2", "--strategy", "ddp", "--out", str(out), flag, value]
+    world = [] if flag == "--world" else ["--world", "2"]  # a flag is given once
+    argv = ["record", *world, "--strategy", "ddp", "--out", str(out), flag, value]
     _one_error(argv, *texts)
     assert not out.exists() or not any(out.iterdir())
 

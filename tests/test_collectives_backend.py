@@ -104,7 +104,7 @@ def test_unknown_name_lists_shipped():
             "did you mean 'ring'?",
         ),
         (lambda d: d["algorithms"].update(all_reduce=["auto"]), "algorithms.all_reduce", "auto"),
-        (lambda d: d["efficiency"].update(pcie=0), "efficiency.pcie", "fraction in (0, 1]"),
+        (lambda d: d["efficiency"].update(pcie=0), "efficiency.pcie", "fraction in [0.001, 1]"),
         (lambda d: d["efficiency"].update(pcie=True), "efficiency.pcie", "expected a number"),
         (
             lambda d: d["protocols"]["tcp"].update(base_latency="50 Mbps"),

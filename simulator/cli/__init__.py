@@ -51,7 +51,39 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     from simulator.cli.guards import add_force_flags
 
     add_force_flags(sub)
+    _once(parser)
     return parser
+
+
+class _StoreOnce(argparse._StoreAction):
+    """A single-valued option that refuses a second occurrence: ``--size 1MiB --size 2MiB``
+    ran 2 MiB and dropped the first value without a word (argparse keeps the last). Options
+    meant to repeat (``--set``, ``--vary``, ``--reference``) append and are left alone."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        if getattr(self, "_given_in", None) is namespace and option_string is not None:
+            raise argparse.ArgumentError(
+                self,
+                f"given twice ({getattr(namespace, self.dest)!r}, then {values!r}); give it once",
+            )
+        self._given_in = namespace
+        super().__call__(parser, namespace, values, option_string)
+
+
+def _once(parser: argparse.ArgumentParser) -> None:
+    """Make every single-valued option of ``parser`` and its sub-parsers a :class:`_StoreOnce`."""
+    for action in parser._actions:
+        if type(action) is argparse._StoreAction and action.option_strings:
+            action.__class__ = _StoreOnce
+        elif isinstance(action, argparse._SubParsersAction):
+            for sub in set(action.choices.values()):
+                _once(sub)
 
 
 def emit_json(obj: Any) -> None:

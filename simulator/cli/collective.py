@@ -80,6 +80,11 @@ def parse_ranks(text: str) -> list[int]:
         raise InputError(
             f"cannot read {text!r}; write e.g. 0-7 or 0,2,4", field="--ranks"
         ) from None
+    seen: set[int] = set()
+    for r in out:  # was "ranks: a rank appears twice in [...]", the flag not named
+        if r in seen:
+            raise InputError(f"rank {r} listed twice in {text!r}", field="--ranks")
+        seen.add(r)
     return out
 
 

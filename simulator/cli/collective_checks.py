@@ -10,9 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from simulator.core.errors import InputError
-
-#: Ops that take a root (an index into the group).
-ROOTED_OPS = ("broadcast", "reduce")
+from simulator.core.units import MAX_COUNT
 
 
 def check_rank_text(text: str, num_ranks: int) -> None:
@@ -31,7 +29,8 @@ def check_rank_text(text: str, num_ranks: int) -> None:
 def check_flags(args: Any, n_ranks: int) -> None:
     """``--root``, the op's group size, ``--channels`` and ``--chunks``."""
     op = str(args.op).strip().lower()
-    if op in ROOTED_OPS and not 0 <= args.root < n_ranks:
+    # every op: `--root -1` on all_reduce was "no algorithm of backend nccl can run all_reduce"
+    if not 0 <= args.root < n_ranks:
         raise InputError(
             f"root must be a group index in 0..{n_ranks - 1} ({n_ranks} ranks), got {args.root}",
             field="--root",
@@ -45,3 +44,5 @@ def check_flags(args: Any, n_ranks: int) -> None:
         raise InputError(f"must be >= 1, got {args.channels}", field="--channels")
     if args.chunks < 1:
         raise InputError(f"must be >= 1, got {args.chunks}", field="--chunks")
+    if args.chunks > MAX_COUNT:  # unused by flow fidelity: 2**63 was accepted there
+        raise InputError(f"must be <= {MAX_COUNT:,}, got {args.chunks:.3g}", field="--chunks")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.core.errors import InputError
+from simulator.core.units import MAX_SIZE_B
 from simulator.traces.recipe_limits import check_timeout
 
 _POSITIVE_INTS = ("world", "steps", "microbatches", "layers", "d_model", "batch", "seq_len")
@@ -29,6 +30,11 @@ def check_record_args(args: Any) -> None:
     value = float(args.bucket_cap_mb)
     if not math.isfinite(value) or value <= 0:
         raise InputError(f"must be a finite number > 0, got {value}", field="--bucket-cap-mb")
+    if value * 2**20 > MAX_SIZE_B:  # 1e308 MiB was written into record_config.json
+        raise InputError(
+            f"must be at most {MAX_SIZE_B / 2**20:.0f} MiB (1 EiB), got {value:g}",
+            field="--bucket-cap-mb",
+        )
     check_timeout(float(args.timeout))
     check_model_spec(args.model)
     if getattr(args, "device", "cpu") == "accel" and args.emit_config:

@@ -18,8 +18,8 @@ from pydantic import BeforeValidator, Field
 from simulator.core.errors import InputError
 from simulator.core.schema import (
     BandwidthBps,
+    Efficiency,
     Flag,
-    Fraction,
     LatencyS,
     NonNegInt,
     PosInt,
@@ -70,7 +70,7 @@ class ProtocolSpec(SchemaModel):
 
     base_latency: LatencyS
     step_latency: dict[LinkKind, LatencyS]
-    bandwidth_factor: Fraction
+    bandwidth_factor: Efficiency
 
 
 class TreeCapSpec(SchemaModel):
@@ -90,7 +90,7 @@ class NvlsSpec(SchemaModel):
     NCCL's NVLS channels per scale-up link and its largest chunk (bytes), which give the
     kernel's pipeline fill (:func:`simulator.collectives.nvls.nvls_pipeline_share`)."""
 
-    efficiency: Annotated[dict[str, Fraction], Field(min_length=1)]
+    efficiency: Annotated[dict[str, Efficiency], Field(min_length=1)]
     protocol: str
     latency: LatencyS | None = None
     channels: dict[str, Annotated[PosInt, Field(le=MAX_PROFILE_CHANNELS)]] | None = None
@@ -117,7 +117,7 @@ class BackendFile(SchemaModel):
 
     name: str
     description: str = ""
-    efficiency: dict[LinkKind, Fraction]
+    efficiency: dict[LinkKind, Efficiency]
     protocols: Annotated[dict[str, ProtocolSpec], Field(min_length=1)]
     algorithms: dict[CollectiveOp, Algorithms]
     channels: Annotated[NonNegInt, Field(le=MAX_PROFILE_CHANNELS)]
@@ -126,7 +126,7 @@ class BackendFile(SchemaModel):
     tree_max_algbw: TreeCapSpec | None = None
     nvls: NvlsSpec | None = None
     local_copy: dict[CollectiveOp, BandwidthBps] | None = None
-    op_efficiency: dict[CollectiveOp, Fraction] | None = None
+    op_efficiency: dict[CollectiveOp, Efficiency] | None = None
     send_buffer: SizeB0 | None = None
     hop_floor: dict[CollectiveOp, HopS] | None = None  # the fit searches up to seconds
     oversubscription: OversubscriptionSpec | None = None

@@ -16,7 +16,17 @@ from typing import Annotated, Any, Final
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from simulator.core.bare_units import unit_bandwidth, unit_latency
-from simulator.core.units import UnitError, parse_bandwidth, parse_flops, parse_size, parse_time
+from simulator.core.units import (
+    MAX_BANDWIDTH_BPS,
+    MAX_COUNT,
+    MAX_SIZE_B,
+    MIN_BANDWIDTH_BPS,
+    UnitError,
+    parse_bandwidth,
+    parse_flops,
+    parse_size,
+    parse_time,
+)
 
 
 def _parsed(parse: Callable[[Any], float]) -> Callable[[Any], float]:
@@ -38,16 +48,20 @@ _time = _parsed(parse_time)
 _flops = _parsed(parse_flops)
 
 
-SizeB = Annotated[float, BeforeValidator(_size), Field(gt=0)]
-"""A size in bytes, > 0 (``"25MiB"``, ``"1 GB"`` or a number of bytes)."""
-SizeB0 = Annotated[float, BeforeValidator(_size), Field(ge=0)]
-"""A size in bytes, >= 0 (``"1.5MiB"``, ``0``)."""
+SizeB = Annotated[float, BeforeValidator(_size), Field(gt=0, le=MAX_SIZE_B)]
+"""A size in bytes, in (0, 1 EiB] (``"25MiB"``, ``"1 GB"`` or a number of bytes)."""
+SizeB0 = Annotated[float, BeforeValidator(_size), Field(ge=0, le=MAX_SIZE_B)]
+"""A size in bytes, in [0, 1 EiB] (``"1.5MiB"``, ``0``)."""
 # (the validator listed last runs first: the unit check sees what the user wrote)
 BandwidthBps = Annotated[
-    float, BeforeValidator(_bandwidth), BeforeValidator(unit_bandwidth), Field(gt=0)
+    float,
+    BeforeValidator(_bandwidth),
+    BeforeValidator(unit_bandwidth),
+    Field(ge=MIN_BANDWIDTH_BPS, le=MAX_BANDWIDTH_BPS),
 ]
-"""A bandwidth in bytes/s, > 0 (``"400Gbps"`` is 50e9, ``"50 GB/s"``, or a number of B/s; a bare
-number below 1e6 is refused as a unit left out, :mod:`simulator.core.bare_units`)."""
+"""A bandwidth in bytes/s, in [1 kB/s, 1 PB/s] (:data:`~simulator.core.units.MIN_BANDWIDTH_BPS`,
+``MAX_BANDWIDTH_BPS``; ``"400Gbps"`` is 50e9, ``"50 GB/s"``, or a number of B/s; a bare number
+below 1e6 is refused as a unit left out, :mod:`simulator.core.bare_units`)."""
 BandwidthBps0 = Annotated[
     float, BeforeValidator(_bandwidth), BeforeValidator(unit_bandwidth), Field(ge=0)
 ]
@@ -59,12 +73,6 @@ TimeS = Annotated[float, BeforeValidator(_time), Field(ge=0)]
 LatencyS = Annotated[float, BeforeValidator(_time), BeforeValidator(unit_latency), Field(ge=0)]
 """A latency in seconds, >= 0, as :data:`TimeS`; a bare number of 1 or more is refused as a unit
 left out (``latency: 5`` meaning 5 us, :mod:`simulator.core.bare_units`)."""
-MAX_COUNT: Final[int] = 2**31 - 1
-"""The largest value of an integer field: the int32 range of the trace formats read and written
-(Chakra ET counts, NCCL's ``int`` counts), and a count no machine builds one object per unit of
-(a tuple of 2^31 pointers alone is 16 GiB). Not a size limit: ``simulator.limits`` refuses big
-jobs far below it; this bound holds even with ``--force`` (``decoder_layers: 10^30`` ended in an
-``OverflowError``: a tuple that long cannot exist)."""
 PosInt = Annotated[int, Field(gt=0, le=MAX_COUNT, strict=True)]
 """An integer in 1..:data:`MAX_COUNT` (strict: ``true`` is not 1 and ``2.5`` is not 2, unlike
 pydantic's lax mode)."""
@@ -72,6 +80,13 @@ NonNegInt = Annotated[int, Field(ge=0, le=MAX_COUNT, strict=True)]
 """An integer in 0..:data:`MAX_COUNT` (strict)."""
 Fraction = Annotated[float, Field(gt=0, le=1, strict=True)]
 """A dimensionless fraction in (0, 1] (strict: ``true`` is not 1.0)."""
+#: Lowest efficiency a file may give (a backend's share of a link, a protocol's bandwidth factor,
+#: a model FLOP utilisation): 0.001, 250x below the lowest shipped one (NCCL's LL bandwidth
+#: factor, 0.25). ``efficiency: {nvlink: 1e-300}`` or ``mfu: 1e-300`` predicted steps of
+#: 10^296 s with exit 0.
+MIN_EFFICIENCY: Final[float] = 1e-3
+Efficiency = Annotated[float, Field(ge=MIN_EFFICIENCY, le=1, strict=True)]
+"""An efficiency (a share of a peak rate) in [:data:`MIN_EFFICIENCY`, 1] (strict)."""
 PosFloat = Annotated[float, Field(gt=0, strict=True)]
 """A finite number > 0 (strict)."""
 Flag = Annotated[bool, Field(strict=True)]

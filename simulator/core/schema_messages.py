@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from simulator.core.errors import InputError, clipped
-from simulator.core.schema import Fraction
+from simulator.core.schema import MIN_EFFICIENCY, Fraction
 from simulator.core.suggest import hint
+from simulator.core.units import MAX_BANDWIDTH_BPS, MAX_SIZE_B, MIN_BANDWIDTH_BPS
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -142,6 +143,18 @@ def _short(value: object) -> str:
     return clipped(repr(value), 60)
 
 
+def _unit_bound(typ: str, ctx: dict[str, Any]) -> str | None:
+    """What a bound of a unit-typed field of :mod:`simulator.core.schema` means, in words
+    (pydantic drops the alias from a field's annotation, so the bound tells the type)."""
+    if (typ, ctx.get("ge")) == ("greater_than_equal", MIN_EFFICIENCY):  # Efficiency
+        return f"a fraction in [{MIN_EFFICIENCY:g}, 1]"
+    if (typ, ctx.get("le")) == ("less_than_equal", MAX_SIZE_B):  # SizeB
+        return "a size of at most 1 EiB (2^60 bytes)"
+    if (typ, ctx.get("ge", ctx.get("le"))) in _BANDWIDTH_BOUNDS:  # BandwidthBps
+        return "a bandwidth from 1 kB/s (8 kbit/s) to 1 PB/s"
+    return None
+
+
 def message(model: type[BaseModel], err: dict[str, Any]) -> str:
     """What the field at ``err["loc"]`` expected, in words, with the value given."""
     typ = str(err.get("type", ""))
@@ -161,6 +174,9 @@ def message(model: type[BaseModel], err: dict[str, Any]) -> str:
         return "required field missing"
     if typ in ("greater_than", "less_than_equal") and field_annotation(model, loc) == Fraction:
         return f"expected a fraction in (0, 1], got {inp!r}"
+    unit_bound = _unit_bound(typ, ctx)
+    if unit_bound is not None:
+        return f"expected {unit_bound}, got {inp!r}"
     if typ in ("greater_than", "greater_than_equal", "less_than_equal", "less_than"):
         bound = {"greater_than": "> ", "greater_than_equal": ">= "}.get(typ, "<= ")
         if typ == "less_than":
@@ -189,16 +205,25 @@ def message(model: type[BaseModel], err: dict[str, Any]) -> str:
         "int_parsing": "an integer",
         "int_from_float": "an integer",
         "string_type": "a string",
+        "string_too_short": "a non-empty string",
         "list_type": "a list",
         "tuple_type": "a list",
         "dict_type": "a mapping",
         "model_type": "a mapping",
+        "dataclass_type": "a mapping",  # model: ~ said "an instance of ModelShape"
         "model_attributes_type": "a mapping",
     }
     if typ in simple:
         return f"expected {simple[typ]}, got {inp!r}"
     return str(err.get("msg", "invalid value")).removeprefix("Value error, ")
 
+
+#: (error type, bound) of :data:`simulator.core.schema.BandwidthBps`'s range (pydantic drops the
+#: alias from a field's annotation, so the bound tells the field).
+_BANDWIDTH_BOUNDS = {
+    ("greater_than_equal", MIN_BANDWIDTH_BPS),
+    ("less_than_equal", MAX_BANDWIDTH_BPS),
+}
 
 def validate_input(model: type[_M], raw: object, *, file: str | None) -> _M:
     """``raw`` (as read from YAML) validated as ``model``.
@@ -210,6 +235,8 @@ def validate_input(model: type[_M], raw: object, *, file: str | None) -> _M:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
+        # a dataclass section (model:) says unexpected_keyword_argument: `layesr:` was reported
+        # as "model.layers: required field missing", the typo itself not named
         errors = sorted(exc.errors(), key=lambda e: e.get("type") not in _UNKNOWN_KEY)
         err: dict[str, Any] = dict(errors[0])
         field = location(err.get("loc", ())) or None

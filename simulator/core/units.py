@@ -33,6 +33,10 @@ import re
 from typing import Final
 
 __all__ = [
+    "MAX_BANDWIDTH_BPS",
+    "MAX_COUNT",
+    "MAX_SIZE_B",
+    "MIN_BANDWIDTH_BPS",
     "UnitError",
     "format_bandwidth",
     "format_flops",
@@ -43,6 +47,29 @@ __all__ = [
     "parse_size",
     "parse_time",
 ]
+
+
+MAX_COUNT: Final[int] = 2**31 - 1
+"""The largest value of an integer field: the int32 range of the trace formats read and written
+(Chakra ET counts, NCCL's ``int`` counts), and a count no machine builds one object per unit of
+(a tuple of 2^31 pointers alone is 16 GiB). Not a size limit: ``simulator.limits`` refuses big
+jobs far below it; this bound holds even with ``--force`` (``decoder_layers: 10^30`` ended in an
+``OverflowError``: a tuple that long cannot exist)."""
+
+#: Largest size any file may give, bytes: 1 EiB (2^60), ~10^4x the memory of the largest
+#: shipped cluster (1,024 GPUs x 80 GB = 8e13 B). A size past it is a slip: ``bucket_size: 1e308``
+#: or ``2**63`` ran as one bucket without a word.
+MAX_SIZE_B: Final[float] = float(2**60)
+
+#: Fastest bandwidth any file may give, bytes/s: 1 PB/s, ~1,000x the fastest link there is
+#: (NVLink 5: 900 GB/s per direction per GPU, NVIDIA GB200 NVL72 datasheet). A value past it is
+#: a unit slip (1e30 B/s, written as bits or as a bare number).
+MAX_BANDWIDTH_BPS: Final[float] = 1e15
+#: Slowest bandwidth any file may give, bytes/s: 1 kB/s (8 kbit/s, a seventh of a 56k dial-up
+#: modem; the slowest shipped link is the rig's 100 Mbit/s). A value below it is a unit slip
+#: (``1 bps`` for ``1 Gbps``, ``1e-300 Gbps``): ``bandwidth: 1e-300 Gbps`` predicted a step of
+#: 10^296 s, with exit 0.
+MIN_BANDWIDTH_BPS: Final[float] = 1e3
 
 
 class UnitError(ValueError):

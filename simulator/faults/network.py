@@ -28,6 +28,7 @@ from typing import Any
 from simulator.core.errors import InputError
 from simulator.faults.schema import FaultsConfig, LinkState
 from simulator.faults.targets import format_ranks, node_links, select_links, select_nodes
+from simulator.topology.graph_builder import MAX_LINK_LATENCY_S, MIN_LINK_BANDWIDTH_BPS
 from simulator.topology.model import Link, NodeKind, Topology
 from simulator.topology.routing import Router, ecmp_hash
 
@@ -106,6 +107,34 @@ class FaultedTopology(Topology):
         raise ValueError(f"no route from rank {s} to rank {d} with the faults applied")
 
 
+def _check_degraded(
+    base: Topology,
+    ids: list[int],
+    factor: float,
+    added_s: float,
+    where: str,
+    factor_key: str = "bandwidth_factor",
+) -> None:
+    """Refuse a fault that leaves a link outside the bounds every topology keeps (below
+    :data:`~simulator.topology.graph_builder.MIN_LINK_BANDWIDTH_BPS`, or a latency past
+    :data:`~simulator.topology.graph_builder.MAX_LINK_LATENCY_S`): ``bandwidth_factor: 1e-300``
+    predicted a step of 10^295 s, and ``added_latency: 1e308s`` ended as a "deadlock" (exit 1)."""
+    for i in ids:
+        lk = base.links[i]
+        if lk.bandwidth_Bps * factor < MIN_LINK_BANDWIDTH_BPS:
+            raise InputError(
+                f"leaves link {lk.src}-{lk.dst} {lk.bandwidth_Bps * factor:g} bytes/s, below the "
+                f"limit of {MIN_LINK_BANDWIDTH_BPS:g} (8 kbit/s)",
+                field=f"{where}.{factor_key}",
+            )
+        if lk.latency_s + added_s > MAX_LINK_LATENCY_S:
+            raise InputError(
+                f"makes link {lk.src}-{lk.dst} latency {lk.latency_s + added_s:g} s, past the "
+                f"limit of {MAX_LINK_LATENCY_S:g} s",
+                field=f"{where}.added_latency",
+            )
+
+
 @dataclass(frozen=True)
 class _Resolved:
     """A fault resolved to link ids: what it does and from/until when."""
@@ -181,6 +210,8 @@ class NetworkFaults:
             ids = select_links(base, f.link, field)
             down = f.state is LinkState.DOWN
             what = "down" if down else f"degraded x{f.bandwidth_factor:g} +{f.added_latency:g} s"
+            if not down:
+                _check_degraded(base, ids, f.bandwidth_factor, f.added_latency, f"faults.links.{i}")
             res.append(
                 _Resolved(
                     tuple(ids),
@@ -214,6 +245,7 @@ class NetworkFaults:
                 )
         for i, bg in enumerate(faults.background):
             ids = select_links(base, bg.link, f"faults.background.{i}.link")
+            _check_degraded(base, ids, 1.0 - bg.load, 0.0, f"faults.background.{i}", "load")
             period = (bg.on, bg.off) if bg.on is not None and bg.off is not None else None
             res.append(
                 _Resolved(

@@ -28,13 +28,12 @@ rejected; names that match nothing are reported when the faults meet a topology.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from simulator.core.bare_units import unit_latency
-from simulator.core.schema import MAX_COUNT
-from simulator.core.units import UnitError, parse_time
+from simulator.core.units import MAX_COUNT, UnitError, parse_time
 from simulator.limits import MAX_RANKS
 
 #: The largest rank a fault may name (a job has at most ``simulator.limits.MAX_RANKS``).
@@ -49,8 +48,17 @@ def _time(v: Any) -> float:
         raise ValueError(str(exc)) from exc
 
 
-TimeS = Annotated[float, BeforeValidator(_time), Field(ge=0)]
-PosTimeS = Annotated[float, BeforeValidator(_time), Field(gt=0)]
+#: Longest time a fault field may hold, seconds: one day, past any training step commsim
+#: simulates (the slowest shipped scenarios run steps of seconds); a longer one is a unit slip.
+#: ``duration: 1e308s`` made step times inf and ``--json`` failed on it (exit 70).
+MAX_FAULT_TIME_S: Final[float] = 86_400.0
+#: Largest factor a rank's compute may be slowed by (``compute_factor``, jitter's ``mean``):
+#: 1,000. A rank 1,000x slower than its peers is a dead rank, not a straggler;
+#: ``compute_factor: 1e308`` overflowed the timeline to inf.
+MAX_COMPUTE_FACTOR: Final[float] = 1e3
+
+TimeS = Annotated[float, BeforeValidator(_time), Field(ge=0, le=MAX_FAULT_TIME_S)]
+PosTimeS = Annotated[float, BeforeValidator(_time), Field(gt=0, le=MAX_FAULT_TIME_S)]
 
 
 def parse_ranks(v: Any) -> tuple[int, ...]:
@@ -115,7 +123,7 @@ class LinkFault(_Model):
 
     link: int | str
     state: LinkState = LinkState.DOWN
-    bandwidth_factor: Annotated[float, Field(gt=0, le=1)] = 1.0
+    bandwidth_factor: Annotated[float, Field(gt=0, le=1, strict=True)] = 1.0
     added_latency: Annotated[TimeS, BeforeValidator(unit_latency)] = 0.0
     at: TimeS = 0.0
 
@@ -131,7 +139,7 @@ class Background(_Model):
     """Another job's traffic: ``load`` of the selected links' capacity, on/off or constant."""
 
     link: int | str
-    load: Annotated[float, Field(gt=0, lt=1)]
+    load: Annotated[float, Field(gt=0, lt=1, strict=True)]
     on: PosTimeS | None = None
     off: PosTimeS | None = None
     start: TimeS = 0.0
@@ -148,7 +156,7 @@ class SlowRanks(_Model):
     """Ranks whose compute takes ``compute_factor`` times as long (> 0; 2.0 = twice as slow)."""
 
     ranks: Ranks
-    compute_factor: Annotated[float, Field(gt=0)]
+    compute_factor: Annotated[float, Field(gt=0, le=MAX_COMPUTE_FACTOR, strict=True)]
 
 
 class Distribution(StrEnum):
@@ -162,8 +170,8 @@ class Jitter(_Model):
     """Seeded per-step, per-rank compute factors (``ranks``: default every rank)."""
 
     distribution: Distribution = Distribution.LOGNORMAL
-    sigma: Annotated[float, Field(gt=0, le=3)] = 0.05
-    mean: Annotated[float, Field(gt=0)] = 0.05
+    sigma: Annotated[float, Field(gt=0, le=3, strict=True)] = 0.05
+    mean: Annotated[float, Field(gt=0, le=MAX_COMPUTE_FACTOR, strict=True)] = 0.05
     ranks: Ranks | None = None
 
 

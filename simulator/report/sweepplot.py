@@ -12,6 +12,7 @@ from typing import Any
 
 #: Up to this many numeric values of the first key, the x ticks are the values themselves.
 MAX_VALUE_TICKS = 12
+from simulator.core.errors import InputError
 
 
 def _label(value: Any) -> str:
@@ -75,7 +76,13 @@ def plot_sweep(res: dict[str, Any], path: str | Path) -> Path:
     if len(lines) > 1 or others:
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, dpi=110, bbox_inches="tight")
+    except OSError as exc:  # was "cannot use this path", the flag not named
+        raise InputError(
+            f"cannot write: {exc.strerror or exc}", file=str(out), field="--plot"
+        ) from None
+    finally:
+        plt.close(fig)
     return out

@@ -6,8 +6,10 @@ the scenario and simulates it on a Dask cluster: a local one (``scheduler="local
 process per core), an existing one (``scheduler="tcp://host:8786"``; its workers need commsim
 installed), or in this process without Dask (``scheduler="inline"``, for debugging).
 
-A point that cannot run (degrees that do not fit the topology, a bad value) is kept with its
-error message: a sweep never stops at its first impossible combination. Each point reports the
+A point that cannot run (degrees that do not fit the topology together) is kept with its
+error message: a sweep never stops at its first impossible combination. A varied value wrong in
+itself (``fidelity=flwo``, ``strategy.tp=1.5``: a type, a name, a bound) fails in every point
+and is refused before any runs, as is a key none of whose values validates. Each point reports the
 step breakdown (seconds per training step), memory per GPU (bytes), the GPUs the topology holds
 and, when the GPU's catalog price is known, the cost of one step in US dollars (all of the
 topology's GPUs billed for the step; the price is an editable assumption of
@@ -28,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from simulator.build import BuiltWorkload
-from simulator.config import load_scenario
-from simulator.core.errors import InputError
+from simulator.config import field_error, load_scenario
+from simulator.core.errors import InputError, clipped
 from simulator.engine import DeadlockError, StepResult, WorkloadError
 from simulator.hardware import get_gpu
 from simulator.limits import check_sweep
@@ -60,6 +62,15 @@ def parse_vary(items: Sequence[str]) -> list[tuple[str, list[str]]]:
             raise InputError(f"expected KEY=V1,V2,..., got {item!r}", field="--vary")
         if key in seen:
             raise InputError(f"{key} is varied twice", field="--vary")
+        for v in values:  # else named "--set KEY" when the point's override failed to parse
+            try:
+                load_yaml_text(v, "--vary")
+            except InputError as exc:
+                raise InputError(
+                    f"cannot parse value {clipped(repr(v), 60)}: {exc.message} (values are "
+                    "split at commas)",
+                    field=f"--vary {key}",
+                ) from None
         seen.add(key)
         out.append((key, values))
     return out
@@ -362,6 +373,13 @@ def _check_keys(path: str, base: Sequence[str], vary: Sequence[tuple[str, Sequen
     """Fail fast on the base; refuse a varied key none of whose values validates."""
 
     load_scenario(path, list(base))  # with its file and field
+    fixed = {item.partition("=")[0].strip() for item in base}
+    for key, _ in vary:
+        if key in fixed:  # the varied values replaced the --set one, unsaid
+            raise InputError(
+                f"{key} is both varied and set with --set; give it in one of the two",
+                field="--vary",
+            )
     for key, values in vary:
         # a key no value of which validates (a typo, a wrong type) is an input error, not a
         # grid of failed points; values that fail only in some points are kept as points
@@ -371,6 +389,12 @@ def _check_keys(path: str, base: Sequence[str], vary: Sequence[tuple[str, Sequen
                 load_scenario(path, [*base, f"{key}={v}"])
             except InputError as err:
                 errors.append(err)
+                alone = field_error(path, [*base, f"{key}={v}"])
+                if alone is not None and alone.field == key:
+                    # wrong in itself (`fidelity=flwo`, `strategy.tp=1.5`): every point that
+                    # holds it fails alike; refused now, not kept as points that cannot run.
+                    # Named as the flag that gave it (the file holds another value)
+                    raise InputError(alone.message, field=f"--vary {key}") from None
         if len(errors) == len(values):
             raise errors[0]
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from simulator.core.units import MAX_BANDWIDTH_BPS, MIN_BANDWIDTH_BPS
 from simulator.topology.model import Link, LinkKind, NodeKind, NodeTable, Topology
 from simulator.topology.routing import Ecmp
 
-#: Fastest link per direction a topology may hold, bytes/s: 1 PB/s, ~1,000x the fastest link
-#: there is (NVLink 5: 900 GB/s per direction per GPU, NVIDIA GB200 NVL72 datasheet). A value
-#: past it is a unit slip (1e30 B/s, written as bits or as a bare number); 1e30 made networkx's
-#: min-cut for the bisection fail with an IndexError (float round-off over 20 decades).
-MAX_LINK_BANDWIDTH_BPS = 1e15
+#: Fastest and slowest link per direction a topology may hold, bytes/s: 1 PB/s and 1 kB/s
+#: (:data:`simulator.core.units.MAX_BANDWIDTH_BPS`, ``MIN_BANDWIDTH_BPS``: the bounds of every
+#: bandwidth a file gives). 1e30 B/s made networkx's min-cut for the bisection fail with an
+#: IndexError (float round-off over 20 decades); 1e-300 Gbps predicted a step of 10^296 s.
+MAX_LINK_BANDWIDTH_BPS = MAX_BANDWIDTH_BPS
+MIN_LINK_BANDWIDTH_BPS = MIN_BANDWIDTH_BPS
 #: Slowest one-way link latency a topology may hold, seconds: 10 s, ~75x the longest fibre
 #: path on Earth (~20,000 km at 2/3 c: 0.1 s) and ~40x a geostationary satellite hop (0.25 s).
 MAX_LINK_LATENCY_S = 10.0
@@ -68,8 +70,8 @@ class GraphBuilder:
         """Add a full-duplex link ``a <-> b``; returns the ids of ``a->b`` and ``b->a``.
 
         Raises ``ValueError`` for unknown nodes, a self loop, a duplicate link, or a
-        bandwidth (bytes/s) outside (0, :data:`MAX_LINK_BANDWIDTH_BPS`] / latency (seconds)
-        outside [0, :data:`MAX_LINK_LATENCY_S`].
+        bandwidth (bytes/s) outside [:data:`MIN_LINK_BANDWIDTH_BPS`,
+        :data:`MAX_LINK_BANDWIDTH_BPS`] / latency (seconds) outside [0, :data:`MAX_LINK_LATENCY_S`].
         """
         for n in (a, b):
             if n not in self.nodes:
@@ -78,10 +80,12 @@ class GraphBuilder:
             raise ValueError(f"link {a}-{b}: a link needs two different nodes")
         if (a, b) in self._pairs:
             raise ValueError(f"link {a}-{b} defined twice (aggregate parallel links into one)")
-        if not 0 < bandwidth_Bps <= MAX_LINK_BANDWIDTH_BPS:
+        if not MIN_LINK_BANDWIDTH_BPS <= bandwidth_Bps <= MAX_LINK_BANDWIDTH_BPS:
             raise ValueError(
-                f"link {a}-{b}: bandwidth must be positive and at most "
-                f"{MAX_LINK_BANDWIDTH_BPS:g} bytes/s (1 PB/s), got {bandwidth_Bps:g}"
+                # no bare small number here: the loader names the build key whose value the
+                # message quotes ("(8 kbit/s)" was taken for nics_per_node: 8)
+                f"link {a}-{b}: bandwidth must be at least {MIN_LINK_BANDWIDTH_BPS:.0e} bytes/s "
+                f"and at most {MAX_LINK_BANDWIDTH_BPS:g} bytes/s (1 PB/s), got {bandwidth_Bps:g}"
             )
         if not 0 <= latency_s <= MAX_LINK_LATENCY_S:
             raise ValueError(

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, cast
 from simulator.core.errors import InputError
 from simulator.core.gcpause import paused_gc
 from simulator.core.suggest import hint as did_you_mean
-from simulator.core.units import UnitError, parse_bandwidth, parse_size, parse_time
+from simulator.core.units import MAX_COUNT, UnitError, parse_bandwidth, parse_size, parse_time
 from simulator.core.validated import validated
 from simulator.limits import check_topology_size
 from simulator.resources import resolve
@@ -138,12 +138,28 @@ def topology_from_dict(data: object, *, file: str = "<dict>", default_name: str 
     if description:
         topo.metadata["description"] = description
     topo.metadata.update(cast(dict[str, object], extra_meta))  # keys as written (str or number)
+    if "gpu" in extra_meta:
+        _check_gpu(extra_meta["gpu"], file)
     topo.metadata["source_file"] = file
     if spec.ecmp is not None:
         topo.set_ecmp(spec.ecmp)
 
     check_connected(topo, file)
     return topo
+
+
+def _check_gpu(name: object, file: str) -> None:
+    """``metadata.gpu``, the GPU every rank of the topology carries, checked against the
+    catalogue here: a misspelt ``A100-80G`` was reported as the scenario's ``hardware.gpu``,
+    and ``gpu: 7`` or ``gpu: true`` showed and ran collectives without a word."""
+    from simulator.hardware import get_gpu
+
+    if not isinstance(name, str) or not name.strip():
+        raise InputError(f"expected a GPU name, got {name!r}", file=file, field="metadata.gpu")
+    try:
+        get_gpu(name)
+    except InputError as exc:
+        raise InputError(exc.message, file=file, field="metadata.gpu") from None
 
 
 def _explicit(spec: TopologyFile, file: str, name: str) -> Topology:
@@ -211,6 +227,14 @@ def _unit(parser: _Parser, value: object, file: str, field: str) -> float:
 def _from_builder(spec: dict[str, object], file: str, name: str) -> Topology:
     """The ``build:`` form: the builder ``spec["type"]`` called with the other keys."""
     btype = spec.get("type")
+    if btype is None:  # `tyep: cluster` read as "unknown builder None"
+        close = difflib.get_close_matches("type", [str(k) for k in spec], n=1, cutoff=0.6)
+        said = f"; is {close[0]!r} a misspelling of 'type'?" if close else ""
+        raise InputError(
+            f"required field missing{said} (builders: {', '.join(sorted(BUILDERS))})",
+            file=file,
+            field="build.type",
+        )
     if not isinstance(btype, str) or btype not in BUILDERS:
         raise InputError(
             f"unknown builder {btype!r}{did_you_mean(btype, BUILDERS)} "
@@ -285,9 +309,15 @@ def _typed_param(value: object, annotation: str, file: str, field: str) -> objec
 
 
 def _int_param(value: object, file: str, field: str) -> int:
-    """An integer builder parameter (a count, a degree), or :class:`InputError`."""
+    """An integer builder parameter (a count, a degree) in 0..:data:`MAX_COUNT`, or
+    :class:`InputError` (``chips_per_host: 2**63`` built a topology, and ``nodes: 2**1000``
+    under ``--force`` listed hosts until the memory ran out)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InputError(f"expected an integer >= 0, got {value!r}", file=file, field=field)
+    if value > MAX_COUNT:
+        raise InputError(
+            f"expected an integer <= {MAX_COUNT:,}, got {value:.3g}", file=file, field=field
+        )
     return value
 
 

@@ -25,7 +25,7 @@ class NodeSpec(SchemaModel):
 
     name: NonEmptyStr
     kind: NodeKind
-    host: str | None = None
+    host: NonEmptyStr | None = None
 
 
 class LinkSpec(SchemaModel):
@@ -53,7 +53,7 @@ class TopologyFile(SchemaModel):
     free-form (checked to be JSON-representable by the loader).
     """
 
-    name: str | None = None
+    name: NonEmptyStr | None = None
     description: str | None = None
     metadata: dict[object, object] | None = None
     routing: RoutingSpec | None = None

@@ -12,7 +12,11 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from simulator.core.errors import InputError
-from simulator.topology.graph_builder import MAX_LINK_BANDWIDTH_BPS, MAX_LINK_LATENCY_S
+from simulator.topology.graph_builder import (
+    MAX_LINK_BANDWIDTH_BPS,
+    MAX_LINK_LATENCY_S,
+    MIN_LINK_BANDWIDTH_BPS,
+)
 from simulator.topology.model import Link, LinkKind, Topology
 
 
@@ -84,7 +88,15 @@ def _check_scaled(
     link: Link, bw: Mapping[LinkKind, float], lat: Mapping[LinkKind, float], file: str | None
 ) -> None:
     """Refuse a scaled link outside the bounds of a loaded one (``bandwidth_scale: 1e30``
-    gave 1e40 B/s links and a step time of zero communication)."""
+    gave 1e40 B/s links and a step time of zero communication; ``1e-300`` steps of 1e296 s)."""
+    if link.kind in bw and link.bandwidth_Bps < MIN_LINK_BANDWIDTH_BPS:
+        raise InputError(
+            f"factor {bw[link.kind]:g} makes link {link.src}-{link.dst} "
+            f"{link.bandwidth_Bps:g} bytes/s, below the limit of "
+            f"{MIN_LINK_BANDWIDTH_BPS:g} (8 kbit/s)",
+            file=file,
+            field=f"network.bandwidth_scale.{link.kind.value}",
+        )
     if link.kind in bw and link.bandwidth_Bps > MAX_LINK_BANDWIDTH_BPS:
         raise InputError(
             f"factor {bw[link.kind]:g} makes link {link.src}-{link.dst} "

@@ -40,9 +40,11 @@ def read_json_file(
     p = Path(path)
     text = _read_whole(p, what)
     try:
-        return json.loads(text, object_pairs_hook=pairs_hook)
+        return json.loads(text, object_pairs_hook=pairs_hook, parse_int=_int)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"not JSON: {exc}", file=str(p)) from None
+    except _OutsizedInt as exc:
+        raise InputError(str(exc), file=str(p)) from None
     except RecursionError:
         raise InputError(f"not a {what}: JSON nested too deeply", file=str(p)) from None
 
@@ -52,7 +54,7 @@ def read_json_documents(path: str | Path, what: str = "trace") -> list[Any]:
     writes its messages so, with no separator); the same bounds as :func:`read_json_file`."""
     p = Path(path)
     text = _decoded(p, _read_whole(p, what))
-    dec = json.JSONDecoder()
+    dec = json.JSONDecoder(parse_int=_int)
     out: list[Any] = []
     at = _skip_space(text, 0)
     try:
@@ -64,7 +66,36 @@ def read_json_documents(path: str | Path, what: str = "trace") -> list[Any]:
         raise InputError(f"not JSON: {exc}", file=str(p)) from None
     except RecursionError:
         raise InputError(f"not a {what}: JSON nested too deeply", file=str(p)) from None
+    except _OutsizedInt as exc:
+        raise InputError(str(exc), file=str(p)) from None
     return out
+
+
+class _OutsizedInt(Exception):
+    """An integer in the JSON text past the float range."""
+
+
+def _int(text: str) -> int:
+    """A JSON integer, refused past the float range: ``"world": 1000...0`` (5,000 digits) was
+    "malformed trace: ValueError: Exceeds the limit (4300 digits)" naming neither the file nor
+    the number, and 400 digits an ``OverflowError`` wherever it became a float."""
+    if len(text.lstrip("-")) > 308:  # 10^308 is the float range's order
+        value = int(text) if len(text) < 4000 else None
+        if value is None or not _fits_float(value):
+            raise _OutsizedInt(
+                f"an integer of {len(text.lstrip('-')):,} digits, past the largest number "
+                "commsim reads (about 1.8e308)"
+            )
+        return value
+    return int(text)
+
+
+def _fits_float(value: int) -> bool:
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
 
 
 def _skip_space(text: str, at: int) -> int:

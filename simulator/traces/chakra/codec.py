@@ -311,7 +311,8 @@ def export_workload(wl: Workload, out_dir: Path, prefix: str = "commsim") -> lis
     """Write ``<prefix>.<rank>.et`` per program into ``out_dir``; return the paths.
 
     Raises:
-        InputError: ``out_dir`` exists and is not empty (nothing is ever overwritten).
+        InputError: ``out_dir`` exists and is not empty (nothing is ever overwritten), or it
+            cannot be made or written.
     """
     from simulator.outputs import check_no_dead_link
 
@@ -323,7 +324,6 @@ def export_workload(wl: Workload, out_dir: Path, prefix: str = "commsim") -> lis
             file=str(out_dir),
             field="--chakra-out",
         )
-    out_dir.mkdir(parents=True, exist_ok=True)
     pgs = process_group_names(wl)
     meta = {
         "commsim.world": str(wl.world_size),
@@ -331,10 +331,16 @@ def export_workload(wl: Workload, out_dir: Path, prefix: str = "commsim") -> lis
         **{f"commsim.meta.{k}": str(v) for k, v in wl.metadata.items()},
     }
     paths = []
-    for prog in wl.programs:
-        p = out_dir / f"{prefix}.{prog.rank}.et"
-        write_et(p, prog, meta, pgs)
-        paths.append(p)
+    try:  # a directory that cannot be made or written (/proc/x, a read-only disk, a full one)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for prog in wl.programs:
+            p = out_dir / f"{prefix}.{prog.rank}.et"
+            write_et(p, prog, meta, pgs)
+            paths.append(p)
+    except OSError as exc:  # was exit 70 (run) or "malformed trace" naming the input (replay)
+        raise InputError(
+            f"cannot write: {exc.strerror or exc}", file=str(out_dir), field="--chakra-out"
+        ) from None
     return paths
 
 
