@@ -10,9 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from simulator.core.errors import InputError
+
 #: Up to this many numeric values of the first key, the x ticks are the values themselves.
 MAX_VALUE_TICKS = 12
-from simulator.core.errors import InputError
 
 
 def _label(value: Any) -> str:
