@@ -225,6 +225,7 @@ _BANDWIDTH_BOUNDS = {
     ("less_than_equal", MAX_BANDWIDTH_BPS),
 }
 
+
 def validate_input(model: type[_M], raw: object, *, file: str | None) -> _M:
     """``raw`` (as read from YAML) validated as ``model``.
 
