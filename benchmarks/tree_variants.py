@@ -11,8 +11,9 @@ resolver of :mod:`simulator.collectives.choice` for this process only.
   channel; Volta/Ampere/Hopper by 1 node / 2 nodes / more), algorithm bandwidth
   ``0.5 x channels x cap`` (NVIDIA/nccl src/graph/tuning.cc at v2.18.5-1, 559b70f8, lines
   102-106, 146, 180 and 199; unchanged at v2.20.5-1 and v2.21.5-1). ``--tree-channels`` scales
-  the channel count (commsim's is the GPUs per host; NCCL doubles its searched channels on
-  fast links, so 2 stands for NCCL's count).
+  the channel count (commsim's is the GPUs per host). NCCL doubles its searched channels
+  where a channel carries >= 25 GB/s, but not on Hopper below 50 GB/s with more than 4
+  channels (src/graph/search.cc at v2.18.5-1, lines 986-996), so 2 is an upper bound.
 * ``fill``: the tree's pipeline fill. NCCL halves a Simple tree chunk (512 KiB: the 4 MiB
   Simple buffer, src/init.cc line 502, over NCCL_STEPS 8, src/include/devcomm.h line 34) while
   a channel holds fewer than depth x 8 chunks (down to 128 KiB), depth x 4 (to 64 KiB), depth
