@@ -316,6 +316,38 @@ def fp8_param_bytes(spec: ModelSpec) -> float:
     return (linear * 1.0 + (total - linear) * 2.0) / total
 
 
+def _layer_cost(
+    spec: ModelSpec,
+    cost: CostModel,
+    b: int,
+    tp: int,
+    sequence_parallel: bool,
+    recompute: Recompute,
+    act_dtype: DType,
+) -> LayerCost:
+    """One transformer layer's times (s), parameters and activation bytes on one GPU of a TP
+    group of ``tp`` (:func:`profile_from_model`)."""
+    attn_f, attn_b, mlp_f, mlp_b, rec = _layer_times_s(
+        spec, cost, b, tp, sequence_parallel, recompute, act_dtype
+    )
+    expert_total = spec.experts * spec.expert_params() if spec.is_moe else 0
+    dense = spec.layer_params() - expert_total
+    act_B = spec.activation_bytes(
+        b, tp=tp, sequence_parallel=sequence_parallel, recompute=recompute
+    )
+    return LayerCost(
+        attn_fwd_s=attn_f,
+        mlp_fwd_s=mlp_f,
+        attn_bwd_s=attn_b,
+        mlp_bwd_s=mlp_b,
+        recompute_s=rec,
+        params=dense / tp,
+        expert_params=expert_total / tp,
+        activation_B=act_B * act_dtype.bytes / 2.0,
+        flops_fwd=spec.layer_fwd_flops(b) / tp,
+    )
+
+
 def profile_from_model(
     spec: ModelSpec,
     cost: CostModel,
@@ -342,25 +374,7 @@ def profile_from_model(
     TP overlap and the parameter gathers carry FP8 (``tp_gather_bytes``, ``param_bytes``).
     """
     b = micro_batch
-    attn_f, attn_b, mlp_f, mlp_b, rec = _layer_times_s(
-        spec, cost, b, tp, sequence_parallel, recompute, act_dtype
-    )
-    expert_total = spec.experts * spec.expert_params() if spec.is_moe else 0
-    dense = spec.layer_params() - expert_total
-    act_B = spec.activation_bytes(
-        b, tp=tp, sequence_parallel=sequence_parallel, recompute=recompute
-    )
-    layer = LayerCost(
-        attn_fwd_s=attn_f,
-        mlp_fwd_s=mlp_f,
-        attn_bwd_s=attn_b,
-        mlp_bwd_s=mlp_b,
-        recompute_s=rec,
-        params=dense / tp,
-        expert_params=expert_total / tp,
-        activation_B=act_B * act_dtype.bytes / 2.0,
-        flops_fwd=spec.layer_fwd_flops(b) / tp,
-    )
+    layer = _layer_cost(spec, cost, b, tp, sequence_parallel, recompute, act_dtype)
     head_f, head_b = _head_s(spec, cost, b, tp)
     embed_f = cost.time_s(bytes_B=spec.boundary_bytes(b, act_dtype) * 2)
     opt_per_param = cost.time_s(bytes_B=ADAM_BYTES_PER_PARAM_EXCL_GRAD + grad_dtype.bytes)
