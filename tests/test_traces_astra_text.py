@@ -176,3 +176,14 @@ def test_model_group_must_divide_world(capsys):
 def test_text_workload_needs_topology(capsys):
     assert main(["replay", str(RESNET)]) == 2
     assert "--topology" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fixture", [MLP, RESNET, TRANSFORMER], ids=lambda p: p.stem)
+def test_docs_table_is_what_replay_predicts(fixture, capsys):
+    """docs/traces.md's table of predicted steps, dgx-a100 column, for the kept fixtures."""
+    doc = (Path(__file__).parents[1] / "docs" / "traces.md").read_text()
+    row = next(ln for ln in doc.splitlines() if ln.startswith(f"| {fixture.stem} |"))
+    documented = row.split("|")[2].strip()
+    assert main(["replay", str(fixture), "--topology", "dgx-a100", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)["predicted_step_s"]
+    assert f"{got * 1e3:.3f} ms" == documented
