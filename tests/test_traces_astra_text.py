@@ -187,3 +187,23 @@ def test_docs_table_is_what_replay_predicts(fixture, capsys):
     assert main(["replay", str(fixture), "--topology", "dgx-a100", "--json"]) == 0
     got = json.loads(capsys.readouterr().out)["predicted_step_s"]
     assert f"{got * 1e3:.3f} ms" == documented
+
+
+def test_fwd_in_bckwd_header_and_recompute_warning(tmp_path):
+    text = (
+        "HYBRID_TRANSFORMER_FWD_IN_BCKWD\tmodel_parallel_NPU_group: 2 checkpoints: 2 0 1 "
+        "checkpoint_initiates: 1 1\n2\n"
+        "a -1 5 ALLREDUCE 64 5 ALLREDUCE 64 5 ALLREDUCE 64 1\n"
+        "b -1 5 NONE 0 5 NONE 0 5 ALLREDUCE 64 1\n"
+    )
+    tw = parse_text_workload(_write(tmp_path, text))
+    assert tw.mp_group == 2 and tw.checkpoints == (0, 1)
+    warnings = text_workload(tw, 4, 8).metadata["warnings"]
+    assert isinstance(warnings, list) and "not modelled" in warnings[0]
+
+
+def test_simai_header_is_refused_naming_its_keys(tmp_path):
+    head = "HYBRID_TRANSFORMER_FWD_IN_BCKWD model_parallel_NPU_group: 2 ep: 16 pp: 12 vpp: 8 "
+    f = _write(tmp_path, head + "ga: 24 all_gpus: 9216 checkpoints: 0 pp_comm 50331648\n1\n")
+    with pytest.raises(InputError, match=r"line 1: unknown key\(s\) all_gpus, ep, ga, pp, pp_comm"):
+        parse_text_workload(f)
