@@ -21,6 +21,8 @@ Grammar and semantics are ASTRA-sim 1.0's parser and training loop,
   types: forward/input-gradient over the first dimensions that hold ``model_parallel_NPU_group``
   ranks, weight-gradient over the rest. commsim's first dimension is one host's ranks; a
   dimension group is the ranks that differ only in that dimension's coordinate.
+* HYBRID_CUSTOMIZED (``iterate_hybrid_parallel_customized``, the HYBRID_DATA_MODEL loop): a
+  13th field per layer names the layer's own type, whose groups that layer's comms take.
 * Schedule (``iterate_*``): forward, layer 0 up: compute then (not DATA/MICRO) the forward comm,
   blocking. DATA/MICRO backward, top layer down: weight-gradient compute, its comm
   (non-blocking), then (not layer 0) the input-gradient compute. The others: input-gradient
@@ -303,24 +305,28 @@ def comm_groups(
     return model, data
 
 
-def _group_of(groups: list[tuple[int, ...]], rank: int) -> tuple[int, ...]:
-    return next(g for g in groups if rank in g)
-
-
 Groups = tuple[list[tuple[int, ...]], list[tuple[int, ...]]]
+#: per rank: (its model group, its data group)
+RankGroups = list[tuple[tuple[int, ...], tuple[int, ...]]]
 
 
-def text_program(tw: TextWorkload, rank: int, groups: list[Groups]) -> Program:
-    """One rank's step (the schedule of the module doc); ``groups[i]``: layer ``i``'s
-    ``(model groups, data groups)``."""
+def _by_rank(groups: Groups, world: int) -> RankGroups:
+    model: dict[int, tuple[int, ...]] = {r: g for g in groups[0] for r in g}
+    data: dict[int, tuple[int, ...]] = {r: g for g in groups[1] for r in g}
+    return [(model[r], data[r]) for r in range(world)]
+
+
+def text_program(tw: TextWorkload, rank: int, groups: list[RankGroups]) -> Program:
+    """One rank's step (the schedule of the module doc); ``groups[i][rank]``: layer ``i``'s
+    ``(model group, data group)`` of ``rank``."""
     prog = Program(rank=rank)
     data_only = tw.policy in ("DATA", "MICRO")
     transformer = tw.policy.startswith("HYBRID_TRANSFORMER")
 
     def comm(kind: str, ly: TextLayer, i: int, deps: list[int]) -> int | None:
-        model, data = groups[i]
+        model, data = groups[i][rank]
         stream = "comm_data" if kind == "wg" else "comm_model"
-        group = _group_of(data if kind == "wg" else model, rank)
+        group = data if kind == "wg" else model
         ctype, size = {
             "fwd": (ly.fwd_comm, ly.fwd_B),
             "ig": (ly.ig_comm, ly.ig_B),
@@ -382,10 +388,10 @@ def text_workload(tw: TextWorkload, world: int, dim0: int) -> Workload:
         InputError: groups that do not fit ``world``.
     """
     dim0 = min(dim0, world)  # a job smaller than a host: its first dimension is the job
-    cache: dict[str | None, Groups] = {}
+    cache: dict[str | None, RankGroups] = {}
     for ly in tw.layers:
         if ly.policy not in cache:
-            cache[ly.policy] = comm_groups(tw, world, dim0, ly.policy)
+            cache[ly.policy] = _by_rank(comm_groups(tw, world, dim0, ly.policy), world)
     groups = [cache[ly.policy] for ly in tw.layers]
     progs = [text_program(tw, r, groups) for r in range(world)]
     warnings = []
