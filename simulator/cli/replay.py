@@ -8,6 +8,9 @@
 * ``commsim replay D --chakra-out DIR``: also write the imported Programs as Chakra ETs.
 * ``commsim replay CHAKRA_DIR --topology T``: a directory of Chakra files (``*.et``, or
   Chakra's JSON forms) is imported and simulated.
+* ``commsim replay WORKLOAD.txt --topology T [--world N]``: an ASTRA-sim 1.0 text workload
+  (:mod:`simulator.traces.astra_text`) is imported and one step simulated on N ranks (default
+  all of T's).
 """
 
 from __future__ import annotations
@@ -76,10 +79,16 @@ def replay_command(args: argparse.Namespace) -> int:
     from simulator.cli import emit_json
 
     src = Path(args.trace_dir)
+    if src.is_file():
+        from simulator.traces.astra_text import looks_like_text_workload
+
+        if looks_like_text_workload(src):
+            return _replay_text(src, args)
     if not src.is_dir():
         what = "a file" if src.is_file() else "not a directory"
         raise InputError(
-            f"{what}: give the directory that holds the trace files (one per rank)",
+            f"{what}: give the directory that holds the trace files (one per rank), or an "
+            "ASTRA-sim text workload (first word a parallelism type such as DATA)",
             file=str(src),
         )
     from simulator.cli.replay_checks import check_world, import_boundary
@@ -233,6 +242,41 @@ def _is_chakra_dir(src: Path) -> bool:
     return "chakra-json" in kinds and "kineto" not in kinds
 
 
+def _replay_text(src: Path, args: argparse.Namespace) -> int:
+    """``commsim replay WORKLOAD.txt --topology T``: an ASTRA-sim 1.0 text workload."""
+    from simulator.cli import emit_json
+    from simulator.cli.replay_checks import check_world, import_boundary
+    from simulator.report import progress
+    from simulator.studies import replay_astra_text
+
+    check_world(args.world)
+    if not args.topology:
+        raise InputError("a text workload needs --topology", field="--topology")
+    for opt in ("strategy", "chakra_out", "steps"):
+        if getattr(args, opt) is not None:
+            flag = "--" + opt.replace("_", "-")
+            raise InputError("not with an ASTRA-sim text workload", file=str(src), field=flag)
+    if args.out:
+        from simulator.cli.run import check_out_dir
+
+        check_out_dir(Path(args.out))
+    with progress.track(f"replaying {src}"), import_boundary(str(src)):
+        out: ChakraReplayResult = replay_astra_text(
+            src, topology=args.topology, backend=args.backend, fidelity=args.fidelity,
+            world=args.world,
+        )  # fmt: skip
+    for w in out.warnings:
+        print(f"commsim replay: warning: {w}", file=sys.stderr)
+    if args.out:
+        out = _write_out(out, Path(args.out))  # type: ignore[assignment]
+    if args.json:
+        emit_json(out.to_json())
+    else:
+        _print_prediction(out)
+        _print_written(args)
+    return 0
+
+
 def _replay_chakra(src: Path, args: argparse.Namespace) -> ChakraReplayResult:
     """Simulate a directory of Chakra execution traces (needs ``--topology``); warnings on
     stderr."""
@@ -292,7 +336,7 @@ def _print_replay(out: ReplayResult) -> None:
 def _print_prediction(out: ReshardResult | ChakraReplayResult) -> None:
     from simulator.studies import ReshardResult
 
-    what = out.strategy if isinstance(out, ReshardResult) else "chakra"
+    what = out.strategy if isinstance(out, ReshardResult) else out.format
     backend = f", backend {out.backend}" if isinstance(out, ReshardResult) else ""
     print(
         f"{out.trace}: predicted step {out.predicted_step_s * 1e3:.3f} ms "

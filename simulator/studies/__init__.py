@@ -4,8 +4,9 @@ The façade every front end (the ``commsim`` CLI, notebooks, scripts) calls:
 
 * :func:`run_scenario` / :func:`run_variant` -> :class:`ScenarioRun` / :class:`RunResult`
   (:mod:`.scenario`: load -> what-if -> build -> simulate, the one copy of that sequence).
-* :func:`replay` -> :class:`ReplayResult`, :func:`replay_chakra` -> :class:`ChakraReplayResult`
-  (:mod:`.trace_replay`: a recording, or Chakra ETs, simulated and compared with measurement).
+* :func:`replay` -> :class:`ReplayResult`, :func:`replay_chakra` / :func:`replay_astra_text`
+  -> :class:`ChakraReplayResult` (:mod:`.trace_replay`: a recording, or Chakra ETs, or an
+  ASTRA-sim text workload, simulated and compared with measurement).
 * :func:`reshard` -> :class:`ReshardResult` (:mod:`.trace_reshard`: a recording's measured
   profile re-sharded to another strategy or world size).
 * :func:`sweep` -> :class:`SweepResult` of :class:`SweepPoint` (:mod:`.sweeps`: a grid of
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
         ReplayResult,
         StepComparison,
         replay,
+        replay_astra_text,
         replay_chakra,
     )
     from simulator.studies.trace_reshard import ReshardResult, reshard
@@ -76,6 +78,7 @@ _HOME: dict[str, str] = {
             "ReplayResult",
             "StepComparison",
             "replay",
+            "replay_astra_text",
             "replay_chakra",
         ),
         "trace_replay",
@@ -117,6 +120,7 @@ __all__ = [
     "parse_vary",
     "plan",
     "replay",
+    "replay_astra_text",
     "replay_chakra",
     "reshard",
     "run_scenario",

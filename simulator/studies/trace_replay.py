@@ -465,13 +465,14 @@ class ChakraReplayResult:
     result: StepResult = field(repr=False, compare=False)
     out: str | None = None
     chakra_out: str | None = None
+    format: str = "chakra"  # or "astra-text" (an ASTRA-sim 1.0 text workload)
 
     def to_json(self) -> dict[str, Any]:
-        """``{"trace", "format": "chakra", "warnings", "world", "topology",
+        """``{"trace", "format": "chakra"|"astra-text", "warnings", "world", "topology",
         "predicted_step_s", "result"}``."""
         d: dict[str, Any] = {
             "trace": self.trace,
-            "format": "chakra",
+            "format": self.format,
             "warnings": self.warnings,
             "world": self.world,
             "topology": self.topology,
@@ -518,4 +519,43 @@ def replay_chakra(
         topology=topo.name,
         predicted_step_s=res.step_time_s,
         result=res,
+    )
+
+
+def replay_astra_text(
+    path: str | Path,
+    *,
+    topology: str,
+    backend: str | None = None,
+    fidelity: str = "flow",
+    world: int | None = None,
+) -> ChakraReplayResult:
+    """Import an ASTRA-sim 1.0 text workload (``world`` ranks, default: all of the topology's)
+    and simulate one step of it on ``topology``.
+
+    Raises:
+        InputError: a bad line of the file, or groups that do not fit the topology.
+    """
+    from simulator.traces.astra_text import parse_text_workload, text_workload
+
+    src = Path(path)
+    tw = parse_text_workload(src)
+    topo = load_topology(topology)
+    n = world if world is not None else len(topo.ranks)
+    check_fits(n, topo, src, True)
+    dim0 = len(next(iter(topo.ranks_by_host().values())))
+    wl = text_workload(tw, n, dim0)
+    try:
+        res = simulate(wl, topo, backend=backend or "nccl", fidelity=fidelity)
+    except SimulationError as exc:
+        raise InputError(f"the imported workload cannot run: {exc}", file=str(src)) from exc
+    raw = wl.metadata.get("warnings")
+    return ChakraReplayResult(
+        trace=str(src),
+        warnings=[str(w) for w in raw] if isinstance(raw, list) else [],
+        world=n,
+        topology=topo.name,
+        predicted_step_s=res.step_time_s,
+        result=res,
+        format="astra-text",
     )
