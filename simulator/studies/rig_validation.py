@@ -237,9 +237,11 @@ class Validator:
                     stacklevel=2,
                 )
             for t2 in targets:
-                if load_topology(t2).num_ranks != world:
+                if (hosts := load_topology(t2).num_ranks) != world:
                     raise InputError(
-                        f"what-if topology {t2} has a different number of ranks", field="what_if"
+                        f"{t2} has {hosts} hosts but {self.topology} has {world}; a what-if "
+                        "topology must have the same number of hosts",
+                        field="what_if",
                     )
                 for s in TOPOLOGY_STRATEGIES:
                     if s == BASE_STRATEGY or s in self.strategies:
