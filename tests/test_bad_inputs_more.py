@@ -379,6 +379,9 @@ def test_repeated_plan_candidates_count_once() -> None:
         (["--tiers", ","], "--tiers"),
         (["--what-if", "rig-9host"], "--what-if"),
         (["--what-if", "dgx-a100"], "--what-if"),
+        (["--what-if", "rig-4host-flat"], "--what-if"),  # 4 hosts for rig-2host's 2
+        # tier 3 of pp on 3 hosts with 4 layers: refused after every recording was made
+        (["--topology", "rig-3host", "--strategies", "pp"], "--layers"),
         (["--topology", "dgx-a100"], "--topology"),
         (["--faults", "slow-nic@99"], "--faults"),
         (["--backend", "nosuch"], "backend"),

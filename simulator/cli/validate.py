@@ -155,7 +155,7 @@ def validate_command(args: argparse.Namespace) -> int:
     for attr, val in (("n_layer", args.layers), ("d_model", args.d_model), ("batch", args.batch)):
         if val is not None:
             shape = replace(shape, **{attr: val})
-    _validator(args, topology, list(strategies), shape, roofline).check()  # before the rig
+    _validator(args, topology, list(strategies), shape, roofline, tiers).check()  # before the rig
     netns.check_support()
     out_dir = Path(args.out) if args.out else None
     tmp = None
@@ -193,8 +193,9 @@ def validate_command(args: argparse.Namespace) -> int:
 
 
 def _validator(
-    args: argparse.Namespace, topology: str, strategies: list[str], shape: Any, roofline: Any
-) -> Any:
+    args: argparse.Namespace, topology: str, strategies: list[str], shape: Any, roofline: Any,
+    tiers: list[Any],
+) -> Any:  # fmt: skip
     """The ladder's :class:`Validator` with the flags' recording settings (checks only)."""
     from simulator.studies.rig_validation import Validator
 
@@ -202,7 +203,7 @@ def _validator(
         topology=topology, strategies=strategies, work_dir=Path("unused"),
         backend=args.backend or "",
         steps=args.steps, warmup=args.warmup, shape=shape, timeout_s=args.timeout,
-        device=args.device, roofline=roofline,
+        device=args.device, roofline=roofline, tiers=tuple(tiers),
     )  # fmt: skip
 
 

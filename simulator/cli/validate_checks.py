@@ -43,6 +43,7 @@ def check_rig_args(
             raise InputError("no topology given", field="--what-if")
         for t in targets:
             _check_rig_topology(t, "--what-if")
+            _check_same_hosts(t, topology, world)
     if args.backend:
         from simulator.collectives import load_backend
 
@@ -50,6 +51,19 @@ def check_rig_args(
             load_backend(args.backend)
         except InputError as err:
             raise InputError(err.message, file=err.file, field=err.field or "--backend") from None
+
+
+def _check_same_hosts(target: str, topology: str, world: int) -> None:
+    """A tier-2 what-if replays ``topology``'s ranks on ``target``: both need ``world`` hosts."""
+    from simulator.topology import load_topology
+
+    hosts = load_topology(target).num_ranks
+    if hosts != world:
+        raise InputError(
+            f"{target} has {hosts} hosts but {topology} has {world}; a what-if topology "
+            "must have the same number of hosts",
+            field="--what-if",
+        )
 
 
 def _check_rig_topology(name: str, flag: str) -> None:

@@ -58,7 +58,7 @@ from simulator.studies.rig_cases import (
     Tier,
 )
 from simulator.studies.trace_replay import replay
-from simulator.studies.trace_reshard import reshard
+from simulator.studies.trace_reshard import check_degree, reshard
 from simulator.topology import load_topology
 from simulator.traces.models import GPTConfig
 from simulator.traces.recipe import MICROBATCHES, RecordConfig, RecordStrategy
@@ -214,7 +214,20 @@ class Validator:
                 field="--d-model",
             )
         for s in dict.fromkeys([*self.strategies, BASE_STRATEGY]):
-            self.record_config(self.topology, s, self.work_dir / "unused").validate()
+            cfg = self.record_config(self.topology, s, self.work_dir / "unused")
+            cfg.validate()
+            if Tier.STRATEGY in self.tiers and s != BASE_STRATEGY:
+                # tier 3 re-shards the DDP recording to s: a pp/tp degree of 1 was refused
+                # only after every recording had been made
+                try:
+                    check_degree({"model_config": asdict(cfg.gpt)}, s, cfg.world)
+                except InputError as err:
+                    pp = s.startswith("pp")
+                    fix = "choose --layers sharing a factor with" if pp else "leave tp out on"
+                    raise InputError(
+                        f"{err.message.split('; ')[0]}; {fix} the topology's {cfg.world} hosts",
+                        field="--layers" if pp else "--strategies",
+                    ) from None
 
     # -- the tiers -------------------------------------------------------------------------
     def run(self) -> list[CaseResult]:
@@ -237,9 +250,11 @@ class Validator:
                     stacklevel=2,
                 )
             for t2 in targets:
-                if load_topology(t2).num_ranks != world:
+                if (hosts := load_topology(t2).num_ranks) != world:
                     raise InputError(
-                        f"what-if topology {t2} has a different number of ranks", field="what_if"
+                        f"{t2} has {hosts} hosts but {self.topology} has {world}; a what-if "
+                        "topology must have the same number of hosts",
+                        field="what_if",
                     )
                 for s in TOPOLOGY_STRATEGIES:
                     if s == BASE_STRATEGY or s in self.strategies:
