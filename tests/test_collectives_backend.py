@@ -24,6 +24,7 @@ def test_shipped_profiles():
         Algorithm.RING,
         Algorithm.TREE,
         Algorithm.NVLS,
+        Algorithm.NVLS_TREE,
     )
     assert gloo.algorithms[CollectiveOp.ALL_REDUCE] == (Algorithm.RING,)
     assert {p.name for p in nccl.protocols} == {"LL", "simple"}

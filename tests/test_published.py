@@ -66,12 +66,11 @@ KNOWN_MISSES: dict[str, str] = {
     # no EFA figure sets a constant (docs/decisions.md 2026-12-06 "AWS p5 all_to_all")
     "aws-p5-alltoall-2node": "-11.4%: Ethernet efficiency 0.75 (RoCE) vs ~0.85 on EFA",
     "aws-p5-alltoall-8node": "-15.7%: Ethernet efficiency 0.75 (RoCE) vs ~0.89 on EFA",
-    # held-out rows added 2026-12-06 (nccl23). p5 all_reduce over EFA, NCCL_ALGO left to
-    # aws-ofi-nccl's tuner: 2 nodes beyond any ring (NVLSTree, not modelled); 8 and 32 nodes
-    # above the ring's 0.75 x 400 GB/s, the same EFA shortfall as the all_to_all rows
-    "aws-p5-allreduce-2node-8g": "-37.4%: NVLSTree on 2 nodes not modelled (ring at NIC rate)",
+    # held-out rows added 2026-12-06 (nccl23). p5 all_reduce over EFA, the algorithm the
+    # aws-ofi-nccl tuner's p5 table gives (nccl25): 8 nodes at 8 GiB a ring above the ring's
+    # 0.75 x 400 GB/s, the same EFA shortfall as the all_to_all rows (2 nodes and 32 nodes
+    # at 8 GiB: NVLSTree, in band since nccl25)
     "aws-p5-allreduce-8node-8g": "-16.3%: Ethernet efficiency 0.75 (RoCE) too low for EFA",
-    "aws-p5-allreduce-32node-8g": "-11.3%: Ethernet efficiency 0.75 (RoCE) too low for EFA",
     # GCP A3 Mega over GPUDirect-TCPXO (NCCL_ALGO=Ring,Tree profile): a ~123 us floor per
     # all-reduce (TCPXO, not modelled), and trees on 2 nodes that commsim's tree ceiling
     # (NCCL 2.7's maxTreeBw, 55 GB/s of algbw) keeps below the ring
@@ -81,8 +80,6 @@ KNOWN_MISSES: dict[str, str] = {
     # point-to-point on NVLink reaches 195.6 of the 230 GB/s the collectives' NVLink
     # efficiency gives: NCCL's p2p channels and chunking not modelled
     "dgx-a100-sendrecv-8gpu-1g": "+17.4%: p2p (sendrecv) priced at the collectives' NVLink rate",
-    # 2 HGX H100 hosts on 8x NDR, default algorithm: the same 2-node tree/NVLSTree case on IB
-    "hgx-h100-allreduce-2node": "-18.5%: 2-node tree/NVLSTree not modelled (ring at NIC rate)",
     # a GB200 NVL72 rack (72 GPUs across 18 trays on one NVLink domain) priced as one NVSwitch
     # host with one-node NVLS constants (nvlsEfficiency 0.74, 24 channels)
     "gb200-nvl72-allreduce-72gpu-8g": "+14.0%: NVLS across an NVL72 rack priced as one node",

@@ -124,6 +124,8 @@ class NvlsProfile:
         channels: per catalog scale-up link name, the channels (CTAs) NCCL runs NVLS on;
             with ``chunk_B`` it gives the kernel's pipeline fill; ``None``: no fill modelled.
         chunk_B: NCCL's largest NVLS chunk, bytes (``NCCL_NVLS_CHUNKSIZE``); ``None``: no fill.
+        tree_net_latency_s: NVLSTree's latency per tree level and direction between nodes,
+            seconds (NCCL's ``hwLat[NET][NVLS_TREE]``); ``None``: no NVLSTree.
     """
 
     efficiency: Mapping[str, float]
@@ -131,6 +133,7 @@ class NvlsProfile:
     latency_s: float | None = None
     channels: Mapping[str, int] | None = None
     chunk_B: float | None = None
+    tree_net_latency_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +283,7 @@ def profile_from_spec(spec: BackendFile, *, file: str) -> BackendProfile:
                 else None
             ),
             chunk_B=spec.nvls.chunk_size,
+            tree_net_latency_s=spec.nvls.tree_net_latency,
         )
     cap = spec.tree_max_algbw
     return BackendProfile(

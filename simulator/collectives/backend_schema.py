@@ -95,6 +95,7 @@ class NvlsSpec(SchemaModel):
     latency: LatencyS | None = None
     channels: dict[str, Annotated[PosInt, Field(le=MAX_PROFILE_CHANNELS)]] | None = None
     chunk_size: SizeB | None = None
+    tree_net_latency: LatencyS | None = None
 
 
 class OversubscriptionSpec(SchemaModel):
@@ -156,6 +157,10 @@ class BackendFile(SchemaModel):
             nvls = out["nvls"]
             assert isinstance(nvls, dict)
             nvls["latency"] = microseconds(self.nvls.latency)
+        if self.nvls is not None and self.nvls.tree_net_latency is not None:
+            nvls = out["nvls"]
+            assert isinstance(nvls, dict)
+            nvls["tree_net_latency"] = microseconds(self.nvls.tree_net_latency)
         if self.nvls is not None and self.nvls.chunk_size is not None:
             nvls = out["nvls"]
             assert isinstance(nvls, dict)

@@ -16,7 +16,8 @@ from simulator.collectives.analytical import PhaseCost, floor_s, phase_cost
 from simulator.collectives.backend import BackendProfile, ProtocolProfile
 from simulator.collectives.bounds import schedule_lower_bound_s
 from simulator.collectives.flows import FlowPlanner, PlannedFlows
-from simulator.collectives.nvls import nvls_protocols
+from simulator.collectives.nvls import nvls_protocols, nvls_tree_efficiency, nvls_tree_protocols
+from simulator.collectives.nvls_tree import nvls_tree
 from simulator.collectives.registry import build_schedule, supports
 from simulator.collectives.schedule import Schedule
 from simulator.core.errors import InputError
@@ -182,6 +183,10 @@ class _Resolver:
                     self.topology, self.group, profile, explicit=self.want is a, size_B=self.size_B
                 )
             )
+        elif a is Algorithm.NVLS_TREE:  # NVLS in every node, a tree between them
+            protocols = nvls_tree_protocols(
+                self.topology, self.group, profile, explicit=self.want is a, size_B=self.size_B
+            )
         factor = profile.op_factor(self.sched_op)
         if factor != 1.0:  # the op reaches only this share of each protocol's throughput
             protocols = tuple(
@@ -191,6 +196,13 @@ class _Resolver:
 
     def schedule(self, a: Algorithm) -> Schedule | None:
         try:
+            if a is Algorithm.NVLS_TREE and self.sched_op is CollectiveOp.ALL_REDUCE:
+                # NVLS's efficiency slows the NVLink part only: its bytes scaled by 1 / eff
+                eff = nvls_tree_efficiency(self.topology, self.group, self.profile) or 1.0
+                return nvls_tree(
+                    self.sched_op, self.group, self.hosts, self.size_B, channels=self.n_ch,
+                    intra_scale=1.0 / eff,
+                )  # fmt: skip
             return build_schedule(
                 a, self.sched_op, self.group, self.hosts, self.size_B, channels=self.n_ch,
                 root=self.root,

@@ -49,6 +49,14 @@ IMPLEMENTS = frozenset({CollectiveOp.ALL_REDUCE})
 #: Sequential steps of one NVLS all-reduce: the reducing load, then the multicast store.
 NVLS_DEPTH = 2
 
+#: NVLSTree's largest chunk: one Simple step, the 4 MiB Simple buffer over ``NCCL_STEPS`` 8
+#: (``chunkSteps`` is 1 for every algorithm but the ring; NVIDIA/nccl src/enqueue.cc
+#: ``computeCollChunkInfo`` at v2.20.5-1, lines 1683-1686), and on 4 nodes or more 64 KiB
+#: (``NCCL_NVLSTREE_MAX_CHUNKSIZE`` unset: "maxChunkSize = ... nNodes >= 4 ? 65536 :
+#: chunkSize", line 1716), bytes.
+NVLS_TREE_CHUNK_B = 512 * 1024
+NVLS_TREE_CHUNK_4_NODES_B = 64 * 1024
+
 #: Warp groups of NCCL's one-node NVLS all-reduce kernel, in pipeline: scatter, reduce (through
 #: the switch), gather (NVIDIA/nccl src/device/all_reduce.h, ``NCCL_ALGO_NVLS``, v2.20.5-1).
 NVLS_PIPELINE_STAGES = 3
@@ -141,7 +149,28 @@ def nvls_chunk_B(size_B: float, concurrent_ops: int, max_chunk_B: float) -> floa
     return chunk
 
 
-def nvls_pipeline_share(size_B: float, n_ranks: int, channels: int, max_chunk_B: float) -> float:
+def nvls_tree_chunk_B(size_B: float, concurrent_ops: int, nodes: int) -> float:
+    """NCCL's NVLSTree chunk for an all-reduce of ``size_B`` bytes on ``nodes`` nodes, bytes.
+
+    From :data:`NVLS_TREE_CHUNK_B` (64 KiB from 4 nodes), shrunk below 32 / 16 / 4 / 1 x
+    ``concurrent_ops`` (channels x NVLS heads) x chunk bytes to 256 / 128 / 64 / 32 KiB
+    (src/enqueue.cc at v2.20.5-1, lines 1712-1721).
+    """
+    chunk = float(NVLS_TREE_CHUNK_4_NODES_B if nodes >= 4 else NVLS_TREE_CHUNK_B)
+    for times, floor_B in ((32, 262144.0), (16, 131072.0), (4, 65536.0), (1, 32768.0)):
+        if size_B < times * concurrent_ops * chunk and chunk > floor_B:
+            chunk = floor_B
+    return chunk
+
+
+def nvls_pipeline_share(
+    size_B: float,
+    n_ranks: int,
+    channels: int,
+    max_chunk_B: float,
+    stages: int = NVLS_PIPELINE_STAGES,
+    nodes: int | None = None,
+) -> float:
     """The share of NVLS's steady throughput an all-reduce of ``size_B`` bytes reaches, in (0, 1].
 
     NCCL's one-node NVLS kernel (src/device/all_reduce.h, ``NCCL_ALGO_NVLS``) splits each
@@ -150,12 +179,19 @@ def nvls_pipeline_share(size_B: float, n_ranks: int, channels: int, max_chunk_B:
     store) and gather (into the output). A loop carries ``channels x heads x chunk`` bytes (one
     NVLS head per GPU); ``k`` loops take ``k + 2`` loop times, a message shorter than one loop
     three times its own. Share = size / (loop bytes x (k + 2)), the loop bytes being the whole
-    message when it is shorter than one loop.
+    message when it is shorter than one loop. ``stages``: the pipeline's stages; ``nodes``
+    (NVLSTree): the chunk is :func:`nvls_tree_chunk_B`'s, its stages those of
+    :func:`nvls_tree_protocols`.
     """
     ops = channels * n_ranks
-    loop_B = ops * nvls_chunk_B(size_B, ops, max_chunk_B)
+    chunk_B = (
+        nvls_chunk_B(size_B, ops, max_chunk_B)
+        if nodes is None
+        else nvls_tree_chunk_B(size_B, ops, nodes)
+    )
+    loop_B = ops * chunk_B
     loops = max(1, math.ceil(size_B / loop_B))
-    carried = min(loop_B, size_B) * (loops + NVLS_PIPELINE_STAGES - 1)
+    carried = min(loop_B, size_B) * (loops + stages - 1)
     return size_B / carried if carried > 0 else 1.0
 
 
@@ -198,11 +234,80 @@ def nvls_protocols(
     return (proto,)
 
 
-def _pipeline_share(topology: Topology, n_ranks: int, nv: NvlsProfile, size_B: float) -> float:
+def _pipeline_share(
+    topology: Topology,
+    n_ranks: int,
+    nv: NvlsProfile,
+    size_B: float,
+    stages: int = NVLS_PIPELINE_STAGES,
+    nodes: int | None = None,
+) -> float:
     """:func:`nvls_pipeline_share` where the profile gives channels for the topology's scale-up
     link and a chunk; 1.0 (no fill) otherwise."""
     link = scaleup_link(topology)
     channels = nv.channels.get(link) if nv.channels is not None and link else None
     if channels is None or nv.chunk_B is None or size_B <= 0:
         return 1.0
-    return nvls_pipeline_share(size_B, n_ranks, channels, nv.chunk_B)
+    return nvls_pipeline_share(size_B, n_ranks, channels, nv.chunk_B, stages, nodes)
+
+
+def nvls_tree_efficiency(
+    topology: Topology, group: Sequence[int], profile: BackendProfile
+) -> float | None:
+    """NVLS's throughput fraction on every host of a multi-host ``group``, or ``None`` where
+    NVLSTree cannot run: fewer than two hosts, unequal or single ranks per host, a host whose
+    ranks NVLS cannot reduce (:func:`nvls_efficiency`), or a profile without
+    ``nvls.tree_net_latency`` (NVLSTree is then not modelled)."""
+    if profile.nvls is None or profile.nvls.tree_net_latency_s is None:
+        return None
+    per_host: dict[str, list[int]] = {}
+    for r in group:
+        per_host.setdefault(topology.host_of(r), []).append(r)
+    if len(per_host) < 2 or len({len(v) for v in per_host.values()}) != 1:
+        return None
+    effs = [nvls_efficiency(topology, ranks, profile) for ranks in per_host.values()]
+    if any(e is None for e in effs):
+        return None
+    return min(e for e in effs if e is not None)
+
+
+def nvls_tree_protocols(
+    topology: Topology,
+    group: Sequence[int],
+    profile: BackendProfile,
+    *,
+    explicit: bool,
+    size_B: float,
+) -> tuple[ProtocolProfile, ...]:
+    """The protocol NVLSTree may run ``group`` with (empty where it cannot run; with
+    ``explicit``, :class:`InputError` instead): the profile's NVLS protocol with, where the
+    profile gives them, NVLS's pipeline fill over one host's ranks and NCCL's NVLSTree
+    latency, ``nvls.latency + 2 floor(log2 hosts) nvls.tree_net_latency`` in place of the
+    protocol's base and step latencies. NVLS's efficiency is not in the bandwidth factor: the
+    resolver scales the schedule's NVLink bytes by its inverse (the NICs run at their own
+    efficiency)."""
+    eff = nvls_tree_efficiency(topology, group, profile)
+    nv = profile.nvls
+    if eff is None or nv is None or nv.tree_net_latency_s is None:
+        if explicit:
+            raise InputError(
+                f"nvls_tree needs two or more hosts with equal ranks (>= 2) on each, whose GPUs "
+                f"share an NVSwitch with in-switch reduction, and a backend with NVLS and "
+                f"nvls.tree_net_latency (backend {profile.name}, topology {topology.name})",
+                field="algo",
+            )
+        return ()
+    hosts = len({topology.host_of(r) for r in group})
+    base = profile.protocol(nv.protocol)
+    levels = hosts.bit_length() - 1
+    # the NVLS kernel's three warp groups, plus a hop up and one down per tree level
+    share = _pipeline_share(
+        topology, len(group) // hosts, nv, size_B, NVLS_PIPELINE_STAGES + 2 * levels, hosts
+    )
+    proto = replace(base, bandwidth_factor=base.bandwidth_factor * share)
+    intra_s = nv.latency_s if nv.latency_s is not None else base.base_latency_s
+    latency_s = intra_s + 2 * levels * nv.tree_net_latency_s
+    proto = replace(
+        proto, base_latency_s=latency_s, step_latency_s={k: 0.0 for k in base.step_latency_s}
+    )
+    return (proto,)

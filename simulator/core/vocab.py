@@ -30,7 +30,8 @@ class Algorithm(StrEnum):
     """Collective algorithms (``auto`` lets the backend profile choose per size and topology).
 
     ``nvls`` is the in-switch all-reduce of NVLink SHARP switches
-    (:mod:`simulator.collectives.nvls`).
+    (:mod:`simulator.collectives.nvls`); ``nvls_tree`` is NVLS inside each node with a tree
+    between nodes (:mod:`simulator.collectives.nvls_tree`).
     """
 
     RING = "ring"
@@ -39,6 +40,7 @@ class Algorithm(StrEnum):
     DIRECT = "direct"
     HIERARCHICAL = "hierarchical"
     NVLS = "nvls"
+    NVLS_TREE = "nvls_tree"
     AUTO = "auto"
 
 

@@ -19,7 +19,7 @@ reported as a miss (see ``docs/published-fidelity.md``), never tuned on itself.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -29,6 +29,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from simulator.collectives import simulate_collective
+from simulator.collectives.backend import BackendProfile, load_backend
 from simulator.config import scenario_from_dict
 from simulator.core.errors import InputError
 from simulator.core.schema import PosInt
@@ -96,6 +97,9 @@ class NcclSetup(_Strict):
     size: str | float
     ranks: int
     algo: str = "auto"
+    #: ``false`` where the run disabled NVLS (``NCCL_NVLS_ENABLE=0``): neither NVLS nor
+    #: NVLSTree is a candidate then.
+    nvls: bool = True
 
 
 class ModelSetup(_Strict):
@@ -340,6 +344,12 @@ def _built_topology(build_yaml: str) -> Any:
     return topology_from_dict({"build": build}, file="published.yaml", default_name="published")
 
 
+def _backend_without_nvls() -> BackendProfile:
+    """The nccl profile with NVLS (and so NVLSTree) off, as ``NCCL_NVLS_ENABLE=0`` runs."""
+    profile = load_backend("nccl")
+    return replace(profile, nvls=None, name=f"{profile.name} (nvls off)")
+
+
 def predict_nccl(ref: NcclReference, *, fidelity: str = "flow") -> float:
     """Predicted nccl-tests busbw of ``ref`` in GB/s."""
 
@@ -355,7 +365,7 @@ def predict_nccl(ref: NcclReference, *, fidelity: str = "flow") -> float:
         parse_size(setup.size),
         ranks=list(range(setup.ranks)),
         algo=setup.algo,
-        backend="nccl",
+        backend="nccl" if setup.nvls else _backend_without_nvls(),
         fidelity=fidelity,
     )
     return float(result.busbw_Bps) / GBPS
