@@ -97,21 +97,7 @@ def replay_command(args: argparse.Namespace) -> int:
     if args.steps is not None and not args.chakra_out:  # it was ignored without a word
         raise InputError("only with --chakra-out (the steps to write)", field="--steps")
     resharded: Any = None
-    if args.out:
-        from simulator.cli.run import check_out_dir
-
-        check_out_dir(Path(args.out))
-    if args.chakra_out:
-        co = Path(args.chakra_out)
-        from simulator.outputs import check_no_dead_link
-
-        check_no_dead_link(co, "--chakra-out")
-        if co.exists() and (not co.is_dir() or any(co.iterdir())):
-            raise InputError(
-                "exists and is not an empty directory; commsim never overwrites it",
-                file=str(co),
-                field="--chakra-out",
-            )
+    _check_outputs(args)
     from dataclasses import replace
 
     from simulator.report import progress
@@ -155,6 +141,25 @@ def replay_command(args: argparse.Namespace) -> int:
     if not args.json:
         _print_written(args)
     return 0
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """``--out`` and ``--chakra-out`` checked before anything is simulated (never overwritten)."""
+    if args.out:
+        from simulator.cli.run import check_out_dir
+
+        check_out_dir(Path(args.out))
+    if args.chakra_out:
+        co = Path(args.chakra_out)
+        from simulator.outputs import check_no_dead_link
+
+        check_no_dead_link(co, "--chakra-out")
+        if co.exists() and (not co.is_dir() or any(co.iterdir())):
+            raise InputError(
+                "exists and is not an empty directory; commsim never overwrites it",
+                file=str(co),
+                field="--chakra-out",
+            )
 
 
 def _note_cpu_backend_on_gpus(out: object, args: argparse.Namespace) -> None:
