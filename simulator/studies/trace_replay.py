@@ -507,19 +507,7 @@ def replay_chakra(
     wl = import_chakra_dir(src, world=world)
     topo = load_topology(topology)
     check_fits(wl.world_size, topo, src, True)
-    try:
-        res = simulate(wl, topo, backend=backend or "nccl", fidelity=fidelity)
-    except SimulationError as exc:
-        raise InputError(f"the imported workload cannot run: {exc}", file=str(src)) from exc
-    raw = wl.metadata.get("warnings")
-    return ChakraReplayResult(
-        trace=str(src),
-        warnings=[str(w) for w in raw] if isinstance(raw, list) else [],
-        world=wl.world_size,
-        topology=topo.name,
-        predicted_step_s=res.step_time_s,
-        result=res,
-    )
+    return _simulate_imported(wl, topo, src, backend, fidelity, "chakra")
 
 
 def replay_astra_text(
@@ -545,6 +533,14 @@ def replay_astra_text(
     check_fits(n, topo, src, True)
     dim0 = len(next(iter(topo.ranks_by_host().values())))
     wl = text_workload(tw, n, dim0)
+    return _simulate_imported(wl, topo, src, backend, fidelity, "astra-text")
+
+
+def _simulate_imported(
+    wl: Any, topo: Any, src: Path, backend: str | None, fidelity: str, fmt: str
+) -> ChakraReplayResult:
+    """One step of an imported workload ``wl`` (its ``world_size`` ranks) on ``topo``, with the
+    importer's warnings; ``fmt`` names the input format (``chakra``, ``astra-text``)."""
     try:
         res = simulate(wl, topo, backend=backend or "nccl", fidelity=fidelity)
     except SimulationError as exc:
@@ -553,9 +549,9 @@ def replay_astra_text(
     return ChakraReplayResult(
         trace=str(src),
         warnings=[str(w) for w in raw] if isinstance(raw, list) else [],
-        world=n,
+        world=wl.world_size,
         topology=topo.name,
         predicted_step_s=res.step_time_s,
         result=res,
-        format="astra-text",
+        format=fmt,
     )
