@@ -24,14 +24,23 @@ _TORCH_ET = re.compile(rb'^\s*\{\s*"schema"\s*:\s*"')
 _CHAKRA_JSON = re.compile(rb'^\s*\{\s*("workload_graph"\s*:|"version"\s*:|"attr"\s*:|\}\s*\{)')
 
 
-def json_kind(path: Path) -> str:
-    """``"torch-et"``, ``"chakra-json"`` or ``"kineto"`` (anything else: the Kineto reader
-    says what is wrong with it)."""
+def _head(path: Path, n: int) -> bytes | None:
+    """The first ``n`` bytes of ``path`` (decompressed when it ends in ``.gz``), or None when it
+    cannot be read."""
     try:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rb") as fh:
-            head = fh.read(HEAD_B)
+            head: bytes = fh.read(n)
     except (OSError, EOFError, zlib.error):
+        return None
+    return head
+
+
+def json_kind(path: Path) -> str:
+    """``"torch-et"``, ``"chakra-json"`` or ``"kineto"`` (anything else: the Kineto reader
+    says what is wrong with it)."""
+    head = _head(path, HEAD_B)
+    if head is None:
         return "kineto"
     if _TORCH_ET.match(head):
         return "torch-et"
@@ -51,11 +60,8 @@ _ET_TIMES = re.compile(rb'"(inclusive_dur|exclusive_dur|dur)"\s*:\s*\d')
 def et_has_times(path: Path) -> bool:
     """Whether an execution trace's nodes carry Kineto times (an "ET+" from
     ``chakra_trace_link``), judged on its first :data:`TIMES_HEAD_B` bytes."""
-    try:
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rb") as fh:
-            head = fh.read(TIMES_HEAD_B)
-    except (OSError, EOFError, zlib.error):
+    head = _head(path, TIMES_HEAD_B)
+    if head is None:
         return False
     return _ET_TIMES.search(head) is not None
 
@@ -65,11 +71,8 @@ _PID = re.compile(rb'"pid"\s*:\s*(\d+)')
 
 def et_pid(path: Path) -> int | None:
     """The process id an execution trace names at its top (``"pid": N``), or None."""
-    try:
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rb") as fh:
-            head = fh.read(HEAD_B)
-    except (OSError, EOFError, zlib.error):
+    head = _head(path, HEAD_B)
+    if head is None:
         return None
     m = _PID.search(head)
     return int(m.group(1)) if m else None
