@@ -14,6 +14,7 @@ the attention core, memory-bound kernels, LM head and optimizer keep the BF16 pr
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from simulator.core.errors import InputError
 from simulator.core.ir import Compute
@@ -199,18 +200,21 @@ EFFICIENCIES: dict[str, Efficiency] = {
         prices_elementwise=True,
     ),
 }
+_K = TypeVar("_K")
+
+
+def _as_h100(table: dict[_K, Efficiency], h100: _K, h200: _K) -> None:
+    """``table[h200]``: the H100's entry ``table[h100]``, its source saying so (same die)."""
+    table[h200] = replace(
+        table[h100], source=table[h100].source + "; H200: the H100's figure (same die)"
+    )
+
+
 # H200: the H100's GH100 die with more and faster HBM (NVIDIA H200 datasheet: the same tensor
 # rates as H100 SXM, simulator/data/hardware.yaml), so the H100's GEMM efficiency, not the
 # end-to-end default; its memory-bound kernels are priced at its own 4.8 TB/s.
-EFFICIENCIES["H200"] = replace(
-    EFFICIENCIES["H100"],
-    source=EFFICIENCIES["H100"].source + "; H200: the H100's figure (same die)",
-)
-BY_SOFTWARE[("H200", Software.MEGATRON_CORE_2024)] = replace(
-    BY_SOFTWARE[("H100", Software.MEGATRON_CORE_2024)],
-    source=BY_SOFTWARE[("H100", Software.MEGATRON_CORE_2024)].source
-    + "; H200: the H100's figure (same die)",
-)
+_as_h100(EFFICIENCIES, "H100", "H200")
+_as_h100(BY_SOFTWARE, ("H100", Software.MEGATRON_CORE_2024), ("H200", Software.MEGATRON_CORE_2024))
 
 # ---- FP8 (Transformer Engine) -----------------------------------------------------------
 #: NeMo with Transformer Engine's FP8 recipe on H100: NVIDIA/dgxc-benchmarking
@@ -276,14 +280,9 @@ FP8_BY_SOFTWARE: dict[tuple[str, Software], Efficiency] = {
         prices_elementwise=True,
     ),
 }
-FP8_EFFICIENCIES["H200"] = replace(
-    FP8_EFFICIENCIES["H100"],
-    source=FP8_EFFICIENCIES["H100"].source + "; H200: the H100's figure (same die)",
-)
-FP8_BY_SOFTWARE[("H200", Software.MEGATRON_CORE_2024)] = replace(
-    FP8_BY_SOFTWARE[("H100", Software.MEGATRON_CORE_2024)],
-    source=FP8_BY_SOFTWARE[("H100", Software.MEGATRON_CORE_2024)].source
-    + "; H200: the H100's figure (same die)",
+_as_h100(FP8_EFFICIENCIES, "H100", "H200")
+_as_h100(
+    FP8_BY_SOFTWARE, ("H100", Software.MEGATRON_CORE_2024), ("H200", Software.MEGATRON_CORE_2024)
 )
 
 
